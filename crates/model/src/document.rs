@@ -1,0 +1,318 @@
+//! Multi-document YAML in and out, and [`Object`]: one enum over every kind ironbell knows.
+//!
+//! Input may be a stream of `---`-separated documents, a document that is a YAML sequence of
+//! objects (Tinkerbell's file backend writes that), or a `kind: List` with `items`. Every
+//! document is checked; all errors are returned together, each naming the document, its kind
+//! and name, and the path of the offending field.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_yaml_ng::Value as Yaml;
+
+use crate::{ConvertError, DynamicObject, ObjectMeta, Resource, TypeKey};
+
+/// What the command line and the store need to know about a kind without its type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KindInfo {
+    /// `apiVersion`.
+    pub api_version: &'static str,
+    /// `kind`.
+    pub kind: &'static str,
+    /// Lower-case plural.
+    pub plural: &'static str,
+    /// Other accepted names.
+    pub aliases: &'static [&'static str],
+}
+
+impl KindInfo {
+    const fn of<K: Resource>() -> Self {
+        Self {
+            api_version: K::API_VERSION,
+            kind: K::KIND,
+            plural: K::PLURAL,
+            aliases: K::ALIASES,
+        }
+    }
+
+    /// The store key of this kind.
+    pub fn type_key(&self) -> TypeKey {
+        TypeKey::new(self.api_version, self.kind)
+    }
+
+    /// Whether `name` (case-insensitive) names this kind: its kind, plural, an alias, or
+    /// `plural.group`.
+    pub fn matches(&self, name: &str) -> bool {
+        let name = name.to_ascii_lowercase();
+        let group = self.api_version.rsplit_once('/').map(|(g, _)| g);
+        name == self.kind.to_ascii_lowercase()
+            || name == self.plural
+            || self.aliases.contains(&name.as_str())
+            || group.is_some_and(|g| name == format!("{}.{g}", self.plural))
+    }
+}
+
+macro_rules! kinds {
+    ($($variant:ident => $ty:ty),* $(,)?) => {
+        /// An object of any kind ironbell knows, typed.
+        #[derive(Clone, Debug, PartialEq)]
+        #[allow(clippy::large_enum_variant)]
+        pub enum Object {
+            $(
+                #[doc = concat!("A `", stringify!($variant), "`.")]
+                $variant($ty),
+            )*
+        }
+
+        /// Every kind ironbell knows.
+        pub const KINDS: &[KindInfo] = &[$(KindInfo::of::<$ty>()),*];
+
+        impl Object {
+            /// The object's metadata.
+            pub fn metadata(&self) -> &ObjectMeta {
+                match self { $(Self::$variant(o) => Resource::metadata(o),)* }
+            }
+
+            /// The object's metadata, mutable.
+            pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
+                match self { $(Self::$variant(o) => Resource::metadata_mut(o),)* }
+            }
+
+            /// What kind it is.
+            pub fn kind_info(&self) -> KindInfo {
+                match self { $(Self::$variant(_) => KindInfo::of::<$ty>(),)* }
+            }
+
+            /// The dynamic form, for the store.
+            pub fn to_dynamic(&self) -> Result<DynamicObject, ConvertError> {
+                match self { $(Self::$variant(o) => DynamicObject::from_typed(o),)* }
+            }
+
+            /// The typed form of a dynamic object; `Ok(None)` when the kind is unknown.
+            pub fn from_dynamic(obj: &DynamicObject) -> Result<Option<Self>, ConvertError> {
+                $(
+                    if obj.types.api_version == <$ty as Resource>::API_VERSION
+                        && obj.types.kind == <$ty as Resource>::KIND
+                    {
+                        return obj.to_typed::<$ty>().map(|o| Some(Self::$variant(o)));
+                    }
+                )*
+                Ok(None)
+            }
+
+            fn from_yaml(api_version: &str, kind: &str, value: Yaml) -> Option<Result<Self, (String, String)>> {
+                $(
+                    if api_version == <$ty as Resource>::API_VERSION && kind == <$ty as Resource>::KIND {
+                        return Some(typed::<$ty>(value).map(Self::$variant));
+                    }
+                )*
+                None
+            }
+        }
+
+        impl Serialize for Object {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self { $(Self::$variant(o) => o.serialize(s),)* }
+            }
+        }
+    };
+}
+
+kinds! {
+    Hardware => crate::tinkerbell::Hardware,
+    Template => crate::tinkerbell::Template,
+    Workflow => crate::tinkerbell::Workflow,
+    Machine => crate::bmc::Machine,
+    Job => crate::bmc::Job,
+    Task => crate::bmc::Task,
+    Secret => crate::corev1::Secret,
+    Cluster => crate::anywhere::Cluster,
+    TinkerbellDatacenterConfig => crate::anywhere::TinkerbellDatacenterConfig,
+    TinkerbellMachineConfig => crate::anywhere::TinkerbellMachineConfig,
+    TinkerbellTemplateConfig => crate::anywhere::TinkerbellTemplateConfig,
+    OidcConfig => crate::anywhere::OIDCConfig,
+    AwsIamConfig => crate::anywhere::AWSIamConfig,
+}
+
+/// Looks a kind up by any of its names (see [`KindInfo::matches`]).
+pub fn find_kind(name: &str) -> Option<&'static KindInfo> {
+    KINDS.iter().find(|k| k.matches(name))
+}
+
+fn typed<K: DeserializeOwned>(value: Yaml) -> Result<K, (String, String)> {
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| (e.path().to_string(), e.into_inner().to_string()))
+}
+
+/// One document (or list item) that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentError {
+    /// 1-based index of the YAML document in the stream.
+    pub document: usize,
+    /// 1-based index within a list document, if the object came from one.
+    pub item: Option<usize>,
+    /// `kind`, if the document had one.
+    pub kind: Option<String>,
+    /// `metadata.name`, if the document had one.
+    pub name: Option<String>,
+    /// Path of the offending field (`.` for the document itself).
+    pub path: String,
+    /// What was wrong.
+    pub message: String,
+}
+
+impl fmt::Display for DocumentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "document {}", self.document)?;
+        if let Some(item) = self.item {
+            write!(f, " item {item}")?;
+        }
+        match (&self.kind, &self.name) {
+            (Some(k), Some(n)) => write!(f, " ({k} {n:?})")?,
+            (Some(k), None) => write!(f, " ({k})")?,
+            (None, Some(n)) => write!(f, " ({n:?})")?,
+            (None, None) => {}
+        }
+        write!(f, ": field `{}`: {}", self.path, self.message)
+    }
+}
+
+/// Every error found in a YAML stream.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ParseErrors(pub Vec<DocumentError>);
+
+impl fmt::Display for ParseErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        write!(f, "{n} invalid document{}", if n == 1 { "" } else { "s" })?;
+        for e in &self.0 {
+            write!(f, "\n  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses a multi-document YAML (or JSON) stream into typed objects. Empty documents are
+/// skipped. Either every object is returned, or every error.
+pub fn parse_documents(text: &str) -> Result<Vec<Object>, ParseErrors> {
+    let mut objects = Vec::new();
+    let mut errors = Vec::new();
+    for (i, de) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
+        let document = i + 1;
+        let value = match Yaml::deserialize(de) {
+            Ok(v) => v,
+            Err(e) => {
+                errors.push(DocumentError {
+                    document,
+                    item: None,
+                    kind: None,
+                    name: None,
+                    path: ".".into(),
+                    message: format!("invalid YAML: {e}"),
+                });
+                // A syntax error ends the stream: the parser cannot resynchronise.
+                break;
+            }
+        };
+        let items = match value {
+            Yaml::Null => continue,
+            Yaml::Sequence(items) => items.into_iter().map(Some).enumerate().collect(),
+            Yaml::Mapping(ref m) if m.get("kind").and_then(Yaml::as_str) == Some("List") => {
+                match m.get("items") {
+                    Some(Yaml::Sequence(items)) => {
+                        items.iter().cloned().map(Some).enumerate().collect()
+                    }
+                    _ => vec![(0, None)],
+                }
+            }
+            other => vec![(usize::MAX, Some(other))],
+        };
+        for (j, item) in items {
+            let item_no = (j != usize::MAX).then_some(j + 1);
+            let Some(item) = item else {
+                errors.push(DocumentError {
+                    document,
+                    item: None,
+                    kind: Some("List".into()),
+                    name: None,
+                    path: "items".into(),
+                    message: "a List needs a sequence of `items`".into(),
+                });
+                continue;
+            };
+            match parse_one(item) {
+                Ok(obj) => objects.push(obj),
+                Err(mut e) => {
+                    e.document = document;
+                    e.item = item_no;
+                    errors.push(e);
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(objects)
+    } else {
+        Err(ParseErrors(errors))
+    }
+}
+
+fn parse_one(value: Yaml) -> Result<Object, DocumentError> {
+    let field = |name: &str| value.get(name).and_then(Yaml::as_str).map(str::to_string);
+    let kind = field("kind");
+    let api_version = field("apiVersion");
+    let name = value
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Yaml::as_str)
+        .map(str::to_string);
+    let err = |path: &str, message: String| DocumentError {
+        document: 0,
+        item: None,
+        kind: kind.clone(),
+        name: name.clone(),
+        path: path.into(),
+        message,
+    };
+    if !value.is_mapping() {
+        return Err(err(".", "expected an object (a YAML mapping)".into()));
+    }
+    let Some(k) = kind.as_deref() else {
+        return Err(err("kind", "missing `kind`".into()));
+    };
+    let Some(api) = api_version.as_deref() else {
+        return Err(err("apiVersion", "missing `apiVersion`".into()));
+    };
+    match Object::from_yaml(api, k, value.clone()) {
+        Some(Ok(obj)) => Ok(obj),
+        Some(Err((path, message))) => Err(err(&path, message)),
+        None => {
+            let known = KINDS
+                .iter()
+                .filter(|i| i.kind == k)
+                .map(|i| i.api_version)
+                .collect::<Vec<_>>();
+            Err(if known.is_empty() {
+                err("kind", format!("unknown kind {k:?} (apiVersion {api:?})"))
+            } else {
+                err(
+                    "apiVersion",
+                    format!("unknown apiVersion {api:?} for kind {k}; expected {}", known.join(" or ")),
+                )
+            })
+        }
+    }
+}
+
+/// Writes objects as a multi-document YAML stream (`---` between documents).
+pub fn to_yaml_documents<T: Serialize>(objects: &[T]) -> Result<String, serde_yaml_ng::Error> {
+    let mut out = String::new();
+    for (i, o) in objects.iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        out.push_str(&serde_yaml_ng::to_string(o)?);
+    }
+    Ok(out)
+}

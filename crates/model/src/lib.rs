@@ -1,0 +1,29 @@
+//! # ironbell-model
+//!
+//! The objects every ironbell service reads and writes, as serde types: Tinkerbell's
+//! `Hardware`, `Template` and `Workflow`; Rufio's `Machine`, `Job` and `Task`; the core `v1`
+//! `Secret`; and EKS Anywhere's `Cluster` with the Tinkerbell datacenter, machine and template
+//! configs. Field names, nesting and enums follow the upstream CRDs and Go types exactly, so
+//! the YAML users already have parses unchanged; unknown fields are errors that name their
+//! path.
+//!
+//! This crate does no I/O: it parses and prints text and converts between typed objects and
+//! [`DynamicObject`], the untyped form the store keeps.
+//!
+//! Start reading at [`Resource`] (what every kind implements), then [`document`] (how YAML
+//! streams become [`Object`]s), then a kind such as [`tinkerbell::Hardware`].
+
+pub mod anywhere;
+pub mod bmc;
+pub mod corev1;
+pub mod document;
+mod dynamic;
+mod meta;
+mod resource;
+pub mod selector;
+pub mod tinkerbell;
+
+pub use document::{KINDS, KindInfo, Object, find_kind, parse_documents, to_yaml_documents};
+pub use dynamic::{ConvertError, DynamicObject};
+pub use meta::{Condition, Labels, NamespacedRef, ObjectMeta, OwnerReference};
+pub use resource::{ApiVersion, Kind, Resource, TypeKey};

@@ -1,0 +1,1 @@
+//! STUB: the backend conformance suite.

@@ -1,0 +1,267 @@
+//! # ironbell-store
+//!
+//! The one storage interface every ironbell service and controller uses: [`Store`]. It holds
+//! Kubernetes-style objects ([`DynamicObject`]) keyed by kind, namespace and name, with
+//! optimistic concurrency on `resourceVersion`, atomic multi-object commits, and ordered
+//! watches that resume from a `resourceVersion`.
+//!
+//! This crate has no backend. Backends live in their own crates (`ironbell-store-sqlite`,
+//! later etcd and Kubernetes) and each must pass [`conformance`], the shared test suite.
+//!
+//! Start reading at [`Store`], then [`Api`] (the typed facade services use), then
+//! [`conformance`].
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::Stream;
+use ironbell_model::selector::Selector;
+use ironbell_model::{ConvertError, DynamicObject, Resource, TypeKey};
+
+mod typed;
+pub mod conformance;
+
+pub use typed::Api;
+
+/// A store operation that failed, naming the object it was about.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such object.
+    #[error("{kind} {namespace}/{name} not found")]
+    NotFound {
+        /// Kind of the object.
+        kind: String,
+        /// Namespace of the object.
+        namespace: String,
+        /// Name of the object.
+        name: String,
+    },
+    /// Create of an object that exists.
+    #[error("{kind} {namespace}/{name} already exists")]
+    AlreadyExists {
+        /// Kind of the object.
+        kind: String,
+        /// Namespace of the object.
+        namespace: String,
+        /// Name of the object.
+        name: String,
+    },
+    /// The object changed since the given `resourceVersion` was read.
+    #[error(
+        "{kind} {namespace}/{name} was modified (resourceVersion {given} is stale, current is {current}): read it again and retry"
+    )]
+    Conflict {
+        /// Kind of the object.
+        kind: String,
+        /// Namespace of the object.
+        namespace: String,
+        /// Name of the object.
+        name: String,
+        /// The version the caller sent.
+        given: String,
+        /// The version the store holds.
+        current: String,
+    },
+    /// The request itself is malformed (missing name, bad resourceVersion, ...).
+    #[error("invalid {kind} {namespace}/{name}: {message}")]
+    Invalid {
+        /// Kind of the object.
+        kind: String,
+        /// Namespace of the object.
+        namespace: String,
+        /// Name of the object.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A watch asked for history that has been compacted away (HTTP 410 Gone in Kubernetes):
+    /// list again and watch from the list's version.
+    #[error(
+        "resourceVersion {requested} is too old: history starts after {oldest}; list again and watch from the new version"
+    )]
+    TooOld {
+        /// The version asked for.
+        requested: u64,
+        /// The oldest version still watchable.
+        oldest: u64,
+    },
+    /// A stored object could not be converted to its typed form.
+    #[error(transparent)]
+    Convert(#[from] ConvertError),
+    /// The backend failed (I/O, corruption, lost connection).
+    #[error("store backend: {0}")]
+    Backend(String),
+}
+
+impl StoreError {
+    /// Whether retrying the read-modify-write may succeed.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::Conflict { .. })
+    }
+
+    /// Whether the object was not found.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::NotFound { .. })
+    }
+}
+
+/// Result of a store operation.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What to list or watch.
+#[derive(Clone, Debug, Default)]
+pub struct ListParams {
+    /// Only this namespace; `None` for all.
+    pub namespace: Option<String>,
+    /// Only objects whose labels match.
+    pub selector: Option<Selector>,
+}
+
+impl ListParams {
+    /// Objects in one namespace.
+    pub fn namespace(ns: impl Into<String>) -> Self {
+        Self {
+            namespace: Some(ns.into()),
+            selector: None,
+        }
+    }
+
+    /// Whether an object passes the namespace and selector filters.
+    pub fn matches(&self, obj: &DynamicObject) -> bool {
+        self.namespace.as_deref().is_none_or(|ns| obj.namespace() == ns)
+            && self
+                .selector
+                .as_ref()
+                .is_none_or(|s| s.matches(obj.metadata.labels.as_ref()))
+    }
+}
+
+/// The result of a list: the objects, ordered by namespace then name, and the store's
+/// version at the time of the list (watch from it to see every later change).
+#[derive(Clone, Debug, Default)]
+pub struct ObjectList {
+    /// The objects.
+    pub items: Vec<DynamicObject>,
+    /// The store revision the list reflects.
+    pub resource_version: u64,
+}
+
+/// One change seen by a watch. Each carries the object as it was after the change (for
+/// `Deleted`, its last state), with `metadata.resourceVersion` set to the change's revision.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WatchEvent {
+    /// Created.
+    Added(DynamicObject),
+    /// Updated (spec, metadata or status).
+    Modified(DynamicObject),
+    /// Deleted.
+    Deleted(DynamicObject),
+}
+
+impl WatchEvent {
+    /// The object of the event.
+    pub fn object(&self) -> &DynamicObject {
+        match self {
+            Self::Added(o) | Self::Modified(o) | Self::Deleted(o) => o,
+        }
+    }
+}
+
+/// A stream of changes, in revision order, without gaps.
+pub type WatchStream = Pin<Box<dyn Stream<Item = Result<WatchEvent>> + Send>>;
+
+/// One write of an atomic [`Store::commit`].
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// Create; fails if the object exists.
+    Create(DynamicObject),
+    /// Update (everything but `status`); `metadata.resourceVersion` must be current.
+    Update(DynamicObject),
+    /// Delete; if `resource_version` is given it must be current.
+    Delete {
+        /// Kind.
+        types: TypeKey,
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// Precondition on the current version.
+        resource_version: Option<String>,
+    },
+}
+
+/// The storage interface. Objects are namespaced; every write gets a new store-wide revision,
+/// which becomes the object's `metadata.resourceVersion`.
+///
+/// Semantics follow the Kubernetes API server with a status subresource: `update` keeps the
+/// stored `status`, `update_status` changes only `status`; both require the caller's
+/// `metadata.resourceVersion` to equal the stored one and fail with
+/// [`StoreError::Conflict`] otherwise.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// One object.
+    async fn get(&self, types: &TypeKey, namespace: &str, name: &str) -> Result<DynamicObject>;
+
+    /// Objects of one kind, filtered, ordered by namespace then name.
+    async fn list(&self, types: &TypeKey, params: &ListParams) -> Result<ObjectList>;
+
+    /// Creates an object. The store sets `resourceVersion`, `uid`, `generation` and
+    /// `creationTimestamp`.
+    async fn create(&self, obj: DynamicObject) -> Result<DynamicObject> {
+        single(self.commit(vec![Op::Create(obj)]).await?)
+    }
+
+    /// Replaces an object except its `status`.
+    async fn update(&self, obj: DynamicObject) -> Result<DynamicObject> {
+        single(self.commit(vec![Op::Update(obj)]).await?)
+    }
+
+    /// Replaces only the object's `status`.
+    async fn update_status(&self, obj: DynamicObject) -> Result<DynamicObject>;
+
+    /// Deletes an object and returns its last state.
+    async fn delete(
+        &self,
+        types: &TypeKey,
+        namespace: &str,
+        name: &str,
+        resource_version: Option<&str>,
+    ) -> Result<DynamicObject> {
+        single(
+            self.commit(vec![Op::Delete {
+                types: types.clone(),
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                resource_version: resource_version.map(str::to_string),
+            }])
+            .await?,
+        )
+    }
+
+    /// Applies every operation or none. Returns the objects as written (for deletes, their
+    /// last state), in the order given.
+    async fn commit(&self, ops: Vec<Op>) -> Result<Vec<DynamicObject>>;
+
+    /// Changes to objects of one kind after `resource_version` (`None`: from now on),
+    /// filtered like [`Store::list`]. Fails with [`StoreError::TooOld`] if that history is
+    /// gone.
+    async fn watch(
+        &self,
+        types: &TypeKey,
+        params: &ListParams,
+        resource_version: Option<u64>,
+    ) -> Result<WatchStream>;
+}
+
+fn single(mut objs: Vec<DynamicObject>) -> Result<DynamicObject> {
+    objs.pop()
+        .ok_or_else(|| StoreError::Backend("commit returned no object".into()))
+}
+
+/// A shared handle to any store.
+pub type SharedStore = Arc<dyn Store>;
+
+/// The typed facade for kind `K` on a shared store.
+pub fn api<K: Resource>(store: &SharedStore) -> Api<K> {
+    Api::new(store.clone())
+}
