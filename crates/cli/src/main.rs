@@ -1,1 +1,136 @@
-fn main() {}
+//! # ironbell
+//!
+//! The `ironbell` command: imports `hardware.csv`, applies and reads objects in the store.
+//! Later it also runs the services (`ironbell serve`) and the lab.
+//!
+//! This binary is thin on purpose: parsing and validation live in `ironbell-model` and
+//! `ironbell-inventory`, storage behind the `ironbell-store` trait. Start reading at
+//! [`Cli`] for the command tree, then `apply.rs` for how files become store writes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod apply;
+mod commands;
+mod output;
+
+/// Bare-metal provisioning: network-boot the servers in a hardware.csv, install their OS
+/// through workflows, and build Kubernetes clusters on them.
+#[derive(Parser, Debug)]
+#[command(name = "ironbell", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The embedded store (a SQLite file). Default: $XDG_STATE_HOME/ironbell/ironbell.db,
+    /// else ~/.local/state/ironbell/ironbell.db.
+    #[arg(long, global = true, env = "IRONBELL_DB", value_name = "PATH")]
+    db: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Work with hardware.csv inventories.
+    #[command(subcommand)]
+    Hardware(HardwareCommand),
+    /// Create or update the objects of a YAML/JSON file (several documents allowed), all or
+    /// nothing.
+    Apply {
+        /// File to apply; `-` reads standard input.
+        #[arg(short = 'f', long = "filename", value_name = "FILE")]
+        file: PathBuf,
+        /// Namespace for documents that name none.
+        #[arg(short, long, default_value = "default")]
+        namespace: String,
+        /// Check everything but write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show objects.
+    Get {
+        /// Kind (e.g. hardware, machines, secrets, workflows, clusters).
+        kind: String,
+        /// One object's name.
+        name: Option<String>,
+        /// Only this namespace (default: all namespaces).
+        #[arg(short, long)]
+        namespace: Option<String>,
+        /// Label selector, e.g. `type=cp,!cluster`.
+        #[arg(short = 'l', long = "selector")]
+        selector: Option<String>,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        output: Format,
+        /// Print Secret values (they are redacted otherwise).
+        #[arg(long)]
+        show_secrets: bool,
+    },
+    /// Delete an object.
+    Delete {
+        /// Kind.
+        kind: String,
+        /// Name.
+        name: String,
+        /// Namespace (needed when the name exists in several).
+        #[arg(short, long)]
+        namespace: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum HardwareCommand {
+    /// Check a hardware.csv and report every problem, writing nothing.
+    Validate {
+        /// The CSV file.
+        file: PathBuf,
+    },
+    /// Import a hardware.csv: one Hardware, BMC Machine and Secret per row, all or nothing.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// Namespace of the created objects.
+        #[arg(short, long, default_value = "eksa-system")]
+        namespace: String,
+    },
+}
+
+/// Output format of `get`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned columns.
+    Table,
+    /// YAML documents.
+    Yaml,
+    /// JSON (an object, or a `List`).
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("IRONBELL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            output::print_error(&e);
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -229,7 +229,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<Object>, ParseErrors> {
             other => vec![(usize::MAX, Some(other))],
         };
         for (j, item) in items {
-            let item_no = (j != usize::MAX).then_some(j + 1);
+            let item_no = j.checked_add(1);
             let Some(item) = item else {
                 errors.push(DocumentError {
                     document,
@@ -298,7 +298,10 @@ fn parse_one(value: Yaml) -> Result<Object, DocumentError> {
             } else {
                 err(
                     "apiVersion",
-                    format!("unknown apiVersion {api:?} for kind {k}; expected {}", known.join(" or ")),
+                    format!(
+                        "unknown apiVersion {api:?} for kind {k}; expected {}",
+                        known.join(" or ")
+                    ),
                 )
             })
         }

@@ -106,7 +106,9 @@ impl<'de> Deserialize<'de> for DynamicObject {
         let mut body = Map::<String, Value>::deserialize(d)?;
         let mut take_str = |field: &'static str| match body.remove(field) {
             Some(Value::String(s)) if !s.is_empty() => Ok(s),
-            Some(_) => Err(de::Error::custom(format_args!("`{field}` must be a string"))),
+            Some(_) => Err(de::Error::custom(format_args!(
+                "`{field}` must be a string"
+            ))),
             None => Err(de::Error::missing_field(field)),
         };
         let api_version = take_str("apiVersion")?;

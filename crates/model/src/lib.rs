@@ -21,6 +21,7 @@ mod dynamic;
 mod meta;
 mod resource;
 pub mod selector;
+pub mod template_def;
 pub mod tinkerbell;
 
 pub use document::{KINDS, KindInfo, Object, find_kind, parse_documents, to_yaml_documents};

@@ -99,7 +99,7 @@ macro_rules! tag {
         }
         impl<K> Clone for $name<K> {
             fn clone(&self) -> Self {
-                Self(PhantomData)
+                *self
             }
         }
         impl<K> Copy for $name<K> {}

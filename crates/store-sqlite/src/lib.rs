@@ -1,1 +1,1113 @@
-//! STUB
+//! # ironbell-store-sqlite
+//!
+//! The embedded [`Store`] backend: every object and its change history in one SQLite file
+//! in WAL mode. This is what `ironbell serve` uses on one machine; several processes may
+//! share the file (each sees the others' writes, in watches too). It is not a network
+//! store: for several machines use the etcd backend.
+//!
+//! Start reading at [`SqliteStore::open`]; the trait semantics are those of
+//! [`ironbell_store::Store`], checked by the shared conformance suite.
+//!
+//! ## Schema (`PRAGMA user_version = 1`, created on first open)
+//!
+//! ```sql
+//! meta(key TEXT PRIMARY KEY, value INTEGER)       -- 'revision', 'compacted'
+//! objects(api_version, kind, namespace, name, rv INTEGER, data TEXT)
+//!         UNIQUE (api_version, kind, namespace, name)
+//! events(rev INTEGER PRIMARY KEY, api_version, kind, namespace, name, type, data)
+//!         INDEX (api_version, kind, rev)
+//! ```
+//!
+//! `data` is the whole object as JSON, with `metadata.resourceVersion` equal to `rv`.
+//! `events.type` is `ADDED`, `MODIFIED` or `DELETED`; for a deletion `data` is the object's
+//! last state with `resourceVersion` set to the deletion's revision.
+//!
+//! ## Revisions and watches
+//!
+//! One store-wide counter, `meta.revision`, as in etcd. **Every written object gets its own
+//! revision**: a commit of three operations takes three consecutive revisions, all made
+//! visible at once by the single SQLite transaction. An object's `resourceVersion` is the
+//! decimal revision of its last write, and each write adds exactly one row to `events`
+//! keyed by that revision. A list returns the revision at its snapshot.
+//!
+//! Because writers are serialised by SQLite (`BEGIN IMMEDIATE`), revisions become visible
+//! in order and never with holes, so a watch from revision `r` delivers exactly the events
+//! with `rev > r`, in order: a watcher that resumes from any revision it has seen misses and
+//! repeats nothing (which one revision per commit could not guarantee for a watcher that
+//! stopped in the middle of a commit). A watch replays from `events`, then follows new
+//! rows; it wakes on an in-process notification after each commit and also polls every
+//! [`Options::poll_interval`] (100 ms by default) to see commits by other processes.
+//!
+//! A watch's namespace and selector apply to each event's object as it is after the change:
+//! an object relabelled out of a selector produces no event there (not a `Deleted`).
+//!
+//! Write semantics beyond the trait's: `create` keeps a `status` it is given (imports and
+//! moves carry it), overwrites `resourceVersion`, `uid`, `generation` (1) and
+//! `creationTimestamp`, and fills an empty name from `generateName`; `update` bumps
+//! `generation` when anything but `metadata` and `status` changed. Finalizers are stored but
+//! not acted on: `delete` removes at once.
+//!
+//! History is bounded: each commit drops the events older than the newest
+//! [`Options::keep_events`] (100 000 by default) and records the compaction point in
+//! `meta.compacted`; a watch from before it fails with [`StoreError::TooOld`].
+//!
+//! ## Durability and concurrency
+//!
+//! Commits run with `synchronous=FULL`, so a commit that returned survives a crash or
+//! power loss. One writer connection per [`SqliteStore`] (behind a mutex) and a small pool
+//! of reader connections, so lists and watches never wait for the writer. All SQLite work
+//! runs on tokio's blocking thread pool.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::Stream;
+use ironbell_model::{DynamicObject, ObjectMeta, TypeKey};
+use ironbell_store::{
+    ListParams, ObjectList, Op, Result, Store, StoreError, WatchEvent, WatchStream,
+};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+
+/// The schema version this code writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Most reader connections kept open for reuse.
+const MAX_IDLE_READERS: usize = 8;
+/// Most events a watch reads in one query.
+const WATCH_BATCH: i64 = 512;
+/// Lists at least this long are parsed on several threads.
+const PARALLEL_PARSE_MIN: usize = 2048;
+
+/// Tuning of a [`SqliteStore`].
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// How many of the most recent events to keep for watches (default 100 000).
+    pub keep_events: u64,
+    /// How often a watch looks for commits made by other processes (default 100 ms).
+    pub poll_interval: Duration,
+    /// How long a write waits for another process holding the write lock (default 10 s).
+    pub busy_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            keep_events: 100_000,
+            poll_interval: Duration::from_millis(100),
+            busy_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The embedded store: one SQLite file. Cheap to clone; clones share connections.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    path: PathBuf,
+    options: Options,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    /// The latest revision this handle committed; watches wait on it.
+    committed: watch::Sender<u64>,
+    rng: Mutex<u64>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves the connection usable: an open transaction
+    // rolls back when dropped.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn backend(context: impl std::fmt::Display, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("{context}: {e}"))
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the store at `path` with default [`Options`]. Blocks on file I/O;
+    /// call it at startup or inside `spawn_blocking`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, Options::default())
+    }
+
+    /// Opens (or creates) the store at `path` with the given options.
+    pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let what = format!("opening {}", path.display());
+        let mut writer = Connection::open(&path).map_err(|e| backend(&what, e))?;
+        writer
+            .busy_timeout(options.busy_timeout)
+            .map_err(|e| backend(&what, e))?;
+        let mode: String = writer
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(|e| backend(&what, e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(backend(
+                &what,
+                format!("cannot enable WAL (journal mode {mode})"),
+            ));
+        }
+        writer
+            .execute_batch("PRAGMA synchronous=FULL;")
+            .map_err(|e| backend(&what, e))?;
+        migrate(&mut writer).map_err(|e| backend(&what, e))?;
+        let inner = Inner {
+            path,
+            options,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            committed: watch::Sender::new(0),
+            rng: Mutex::new(seed()),
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The current store-wide revision.
+    pub async fn revision(&self) -> Result<u64> {
+        self.read(|conn| Ok(read_meta(conn)?.0)).await
+    }
+
+    /// Runs `f` on a reader connection on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.with_reader(f))
+            .await
+            .map_err(|e| backend("reader task", e))?
+    }
+
+    async fn write(&self, writes: Vec<Write>) -> Result<Vec<DynamicObject>> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.write(writes))
+            .await
+            .map_err(|e| backend("writer task", e))?
+    }
+}
+
+/// Creates the schema on a new file; refuses a newer one.
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    match version {
+        0 => {
+            tx.execute_batch(
+                "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                 INSERT INTO meta (key, value) VALUES ('revision', 0), ('compacted', 0);
+                 CREATE TABLE objects (
+                     api_version TEXT NOT NULL,
+                     kind TEXT NOT NULL,
+                     namespace TEXT NOT NULL,
+                     name TEXT NOT NULL,
+                     rv INTEGER NOT NULL,
+                     data TEXT NOT NULL,
+                     UNIQUE (api_version, kind, namespace, name)
+                 );
+                 CREATE TABLE events (
+                     rev INTEGER PRIMARY KEY,
+                     api_version TEXT NOT NULL,
+                     kind TEXT NOT NULL,
+                     namespace TEXT NOT NULL,
+                     name TEXT NOT NULL,
+                     type TEXT NOT NULL,
+                     data TEXT NOT NULL
+                 );
+                 CREATE INDEX events_by_kind ON events (api_version, kind, rev);
+                 PRAGMA user_version = 1;",
+            )?;
+        }
+        SCHEMA_VERSION => {}
+        newer => {
+            return Err(rusqlite::Error::ToSqlConversionFailure(
+                format!(
+                    "database schema version {newer} is newer than this program's ({SCHEMA_VERSION})"
+                )
+                .into(),
+            ));
+        }
+    }
+    tx.commit()
+}
+
+/// `(revision, compacted)`.
+fn read_meta(conn: &Connection) -> Result<(u64, u64)> {
+    let get = |key: &str| -> Result<u64> {
+        let v: i64 = conn
+            .prepare_cached("SELECT value FROM meta WHERE key = ?1")
+            .and_then(|mut s| s.query_row([key], |r| r.get(0)))
+            .map_err(|e| backend(format_args!("reading meta {key}"), e))?;
+        Ok(u64::try_from(v).unwrap_or(0))
+    };
+    Ok((get("revision")?, get("compacted")?))
+}
+
+fn set_meta(conn: &Connection, key: &str, value: u64) -> Result<()> {
+    conn.prepare_cached("UPDATE meta SET value = ?2 WHERE key = ?1")
+        .and_then(|mut s| s.execute(params![key, to_sql_int(value)]))
+        .map_err(|e| backend(format_args!("writing meta {key}"), e))?;
+    Ok(())
+}
+
+fn to_sql_int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// One write inside a transaction.
+enum Write {
+    Op(Op),
+    Status(DynamicObject),
+}
+
+fn parse_object(data: &str, what: impl FnOnce() -> String) -> Result<DynamicObject> {
+    serde_json::from_str::<Stored>(data)
+        .map(|s| s.0)
+        .map_err(|e| backend(format!("corrupt stored {}", what()), e))
+}
+
+/// A stored object, read in one pass: `metadata` straight into [`ObjectMeta`], the other
+/// fields as JSON values. Lists spend most of their time here, and this is about twice as
+/// fast as going through one `serde_json::Map` for the whole object.
+struct Stored(DynamicObject);
+
+impl<'de> serde::Deserialize<'de> for Stored {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Stored;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a stored object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Stored, A::Error> {
+                let mut api_version = None;
+                let mut kind = None;
+                let mut metadata = None;
+                let mut body = serde_json::Map::new();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "apiVersion" => api_version = Some(map.next_value::<String>()?),
+                        "kind" => kind = Some(map.next_value::<String>()?),
+                        "metadata" => metadata = Some(map.next_value::<ObjectMeta>()?),
+                        _ => {
+                            body.insert(key.into_owned(), map.next_value::<Value>()?);
+                        }
+                    }
+                }
+                let missing = serde::de::Error::missing_field;
+                Ok(Stored(DynamicObject {
+                    types: TypeKey {
+                        api_version: api_version.ok_or_else(|| missing("apiVersion"))?,
+                        kind: kind.ok_or_else(|| missing("kind"))?,
+                    },
+                    metadata: metadata.unwrap_or_default(),
+                    body,
+                }))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+fn parse_rv(
+    types: &TypeKey,
+    namespace: &str,
+    name: &str,
+    rv: Option<&str>,
+    required: bool,
+) -> Result<Option<u64>> {
+    let invalid = |message: String| StoreError::Invalid {
+        kind: types.kind.clone(),
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        message,
+    };
+    match rv {
+        None | Some("") if required => Err(invalid(
+            "metadata.resourceVersion is required: read the object first and send it back \
+             with its resourceVersion"
+                .into(),
+        )),
+        None | Some("") => Ok(None),
+        Some(s) => s.parse::<u64>().map(Some).map_err(|_| {
+            invalid(format!(
+                "metadata.resourceVersion {s:?} is not a resourceVersion this store issued"
+            ))
+        }),
+    }
+}
+
+/// Whether two bodies are equal apart from `status`.
+fn same_apart_from_status(
+    a: &serde_json::Map<String, Value>,
+    b: &serde_json::Map<String, Value>,
+) -> bool {
+    let n = |m: &serde_json::Map<String, Value>| m.len() - usize::from(m.contains_key("status"));
+    n(a) == n(b)
+        && a.iter()
+            .filter(|(k, _)| *k != "status")
+            .all(|(k, v)| b.get(k) == Some(v))
+}
+
+impl Inner {
+    fn open_reader(&self) -> Result<Connection> {
+        let what = format!("opening a reader on {}", self.path.display());
+        let conn = Connection::open(&self.path).map_err(|e| backend(&what, e))?;
+        conn.busy_timeout(self.options.busy_timeout)
+            .map_err(|e| backend(&what, e))?;
+        // Large lists read the file through the OS page cache without copies.
+        conn.execute_batch("PRAGMA mmap_size = 1073741824;")
+            .map_err(|e| backend(&what, e))?;
+        Ok(conn)
+    }
+
+    fn with_reader<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let pooled = lock(&self.readers).pop();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => self.open_reader()?,
+        };
+        let out = f(&mut conn);
+        let mut idle = lock(&self.readers);
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+        out
+    }
+
+    fn next_u64(&self) -> u64 {
+        let mut state = lock(&self.rng);
+        *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn new_uid(&self) -> String {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&self.next_u64().to_le_bytes());
+        b[8..].copy_from_slice(&self.next_u64().to_le_bytes());
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        )
+    }
+
+    fn generated_name(&self, prefix: &str) -> String {
+        const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+        let mut r = self.next_u64();
+        let mut name = prefix.to_string();
+        for _ in 0..5 {
+            name.push(char::from(ALPHABET[(r % ALPHABET.len() as u64) as usize]));
+            r /= ALPHABET.len() as u64;
+        }
+        name
+    }
+
+    /// Applies the writes in one transaction; returns the written objects.
+    fn write(&self, writes: Vec<Write>) -> Result<Vec<DynamicObject>> {
+        let mut conn = lock(&self.writer);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| backend("starting a write transaction", e))?;
+        let (mut rev, compacted) = read_meta(&tx)?;
+        let now = rfc3339_now();
+        let mut out = Vec::with_capacity(writes.len());
+        for w in writes {
+            let obj = match w {
+                Write::Op(Op::Create(obj)) => self.create(&tx, obj, &mut rev, &now)?,
+                Write::Op(Op::Update(obj)) => update(&tx, obj, &mut rev, false)?,
+                Write::Status(obj) => update(&tx, obj, &mut rev, true)?,
+                Write::Op(Op::Delete {
+                    types,
+                    namespace,
+                    name,
+                    resource_version,
+                }) => delete(
+                    &tx,
+                    &types,
+                    &namespace,
+                    &name,
+                    resource_version.as_deref(),
+                    &mut rev,
+                )?,
+            };
+            out.push(obj);
+        }
+        set_meta(&tx, "revision", rev)?;
+        let keep = self.options.keep_events.max(1);
+        if rev.saturating_sub(compacted) > keep {
+            compact_to(&tx, rev - keep)?;
+        }
+        tx.commit()
+            .map_err(|e| backend("committing a write transaction", e))?;
+        drop(conn);
+        self.committed.send_replace(rev);
+        Ok(out)
+    }
+
+    fn create(
+        &self,
+        tx: &Connection,
+        mut obj: DynamicObject,
+        rev: &mut u64,
+        now: &str,
+    ) -> Result<DynamicObject> {
+        if obj.metadata.name().is_empty() {
+            match obj.metadata.generate_name.as_deref() {
+                Some(prefix) if !prefix.is_empty() => {
+                    obj.metadata.name = Some(self.generated_name(prefix));
+                }
+                _ => {
+                    return Err(StoreError::Invalid {
+                        kind: obj.types.kind.clone(),
+                        namespace: obj.namespace().to_string(),
+                        name: String::new(),
+                        message: "metadata.name is required".into(),
+                    });
+                }
+            }
+        }
+        *rev += 1;
+        let m = &mut obj.metadata;
+        m.resource_version = Some(rev.to_string());
+        m.uid = Some(self.new_uid());
+        m.generation = Some(1);
+        m.creation_timestamp = Some(now.to_string());
+        let data = serde_json::to_string(&obj).map_err(|e| {
+            backend(
+                format_args!("encoding {} {}", obj.types.kind, obj.name()),
+                e,
+            )
+        })?;
+        let (t, ns, name) = (&obj.types, obj.namespace(), obj.name());
+        let inserted = tx
+            .prepare_cached(
+                "INSERT INTO objects (api_version, kind, namespace, name, rv, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    t.api_version,
+                    t.kind,
+                    ns,
+                    name,
+                    to_sql_int(*rev),
+                    data
+                ])
+            });
+        match inserted {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == ErrorCode::ConstraintViolation =>
+            {
+                return Err(StoreError::AlreadyExists {
+                    kind: t.kind.clone(),
+                    namespace: ns.to_string(),
+                    name: name.to_string(),
+                });
+            }
+            Err(e) => return Err(backend(format_args!("creating {} {ns}/{name}", t.kind), e)),
+        }
+        record(tx, *rev, t, ns, name, "ADDED", &data)?;
+        Ok(obj)
+    }
+}
+
+/// The stored `(rv, object)` or `NotFound`.
+fn load(tx: &Connection, types: &TypeKey, ns: &str, name: &str) -> Result<(u64, DynamicObject)> {
+    let row: Option<(i64, String)> = tx
+        .prepare_cached(
+            "SELECT rv, data FROM objects
+             WHERE api_version = ?1 AND kind = ?2 AND namespace = ?3 AND name = ?4",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![types.api_version, types.kind, ns, name], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+        })
+        .map_err(|e| backend(format_args!("reading {} {ns}/{name}", types.kind), e))?;
+    let Some((rv, data)) = row else {
+        return Err(StoreError::NotFound {
+            kind: types.kind.clone(),
+            namespace: ns.to_string(),
+            name: name.to_string(),
+        });
+    };
+    let obj = parse_object(&data, || format!("{} {ns}/{name}", types.kind))?;
+    Ok((u64::try_from(rv).unwrap_or(0), obj))
+}
+
+fn check_rv(types: &TypeKey, ns: &str, name: &str, given: u64, current: u64) -> Result<()> {
+    if given == current {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict {
+            kind: types.kind.clone(),
+            namespace: ns.to_string(),
+            name: name.to_string(),
+            given: given.to_string(),
+            current: current.to_string(),
+        })
+    }
+}
+
+fn update(
+    tx: &Connection,
+    obj: DynamicObject,
+    rev: &mut u64,
+    status_only: bool,
+) -> Result<DynamicObject> {
+    let (types, ns, name) = (
+        obj.types.clone(),
+        obj.namespace().to_string(),
+        obj.name().to_string(),
+    );
+    let given = parse_rv(
+        &types,
+        &ns,
+        &name,
+        obj.metadata.resource_version.as_deref(),
+        true,
+    )?
+    .unwrap_or_default();
+    let (current, old) = load(tx, &types, &ns, &name)?;
+    check_rv(&types, &ns, &name, given, current)?;
+    *rev += 1;
+    let mut new = if status_only {
+        let mut new = old;
+        match obj.body.get("status") {
+            Some(s) => {
+                new.body.insert("status".into(), s.clone());
+            }
+            None => {
+                new.body.remove("status");
+            }
+        }
+        new
+    } else {
+        let mut new = obj;
+        match old.body.get("status") {
+            Some(s) => {
+                new.body.insert("status".into(), s.clone());
+            }
+            None => {
+                new.body.remove("status");
+            }
+        }
+        let old_gen = old.metadata.generation.unwrap_or(1);
+        let changed = !same_apart_from_status(&old.body, &new.body);
+        let m = &mut new.metadata;
+        m.uid = old.metadata.uid;
+        m.creation_timestamp = old.metadata.creation_timestamp;
+        m.generation = Some(old_gen + i64::from(changed));
+        new
+    };
+    new.metadata.resource_version = Some(rev.to_string());
+    let data = serde_json::to_string(&new)
+        .map_err(|e| backend(format_args!("encoding {} {ns}/{name}", types.kind), e))?;
+    tx.prepare_cached(
+        "UPDATE objects SET rv = ?5, data = ?6
+         WHERE api_version = ?1 AND kind = ?2 AND namespace = ?3 AND name = ?4",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            types.api_version,
+            types.kind,
+            ns,
+            name,
+            to_sql_int(*rev),
+            data
+        ])
+    })
+    .map_err(|e| backend(format_args!("updating {} {ns}/{name}", types.kind), e))?;
+    record(tx, *rev, &types, &ns, &name, "MODIFIED", &data)?;
+    Ok(new)
+}
+
+fn delete(
+    tx: &Connection,
+    types: &TypeKey,
+    ns: &str,
+    name: &str,
+    precondition: Option<&str>,
+    rev: &mut u64,
+) -> Result<DynamicObject> {
+    let wanted = parse_rv(types, ns, name, precondition, false)?;
+    let (current, mut last) = load(tx, types, ns, name)?;
+    if let Some(given) = wanted {
+        check_rv(types, ns, name, given, current)?;
+    }
+    *rev += 1;
+    last.metadata.resource_version = Some(rev.to_string());
+    let data = serde_json::to_string(&last)
+        .map_err(|e| backend(format_args!("encoding {} {ns}/{name}", types.kind), e))?;
+    tx.prepare_cached(
+        "DELETE FROM objects
+         WHERE api_version = ?1 AND kind = ?2 AND namespace = ?3 AND name = ?4",
+    )
+    .and_then(|mut s| s.execute(params![types.api_version, types.kind, ns, name]))
+    .map_err(|e| backend(format_args!("deleting {} {ns}/{name}", types.kind), e))?;
+    record(tx, *rev, types, ns, name, "DELETED", &data)?;
+    Ok(last)
+}
+
+fn record(
+    tx: &Connection,
+    rev: u64,
+    types: &TypeKey,
+    ns: &str,
+    name: &str,
+    kind_of_change: &str,
+    data: &str,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO events (rev, api_version, kind, namespace, name, type, data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            to_sql_int(rev),
+            types.api_version,
+            types.kind,
+            ns,
+            name,
+            kind_of_change,
+            data
+        ])
+    })
+    .map_err(|e| {
+        backend(
+            format_args!("recording the change of {} {ns}/{name}", types.kind),
+            e,
+        )
+    })?;
+    Ok(())
+}
+
+/// Drops events up to and including `upto` and records the compaction point.
+fn compact_to(tx: &Connection, upto: u64) -> Result<()> {
+    tx.prepare_cached("DELETE FROM events WHERE rev <= ?1")
+        .and_then(|mut s| s.execute([to_sql_int(upto)]))
+        .map_err(|e| backend("compacting history", e))?;
+    set_meta(tx, "compacted", upto)
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn get(&self, types: &TypeKey, namespace: &str, name: &str) -> Result<DynamicObject> {
+        let (types, ns, name) = (types.clone(), namespace.to_string(), name.to_string());
+        self.read(move |conn| Ok(load(conn, &types, &ns, &name)?.1))
+            .await
+    }
+
+    async fn list(&self, types: &TypeKey, params: &ListParams) -> Result<ObjectList> {
+        let (types, params) = (types.clone(), params.clone());
+        self.read(move |conn| list(conn, &types, &params)).await
+    }
+
+    async fn update_status(&self, obj: DynamicObject) -> Result<DynamicObject> {
+        single(self.write(vec![Write::Status(obj)]).await?)
+    }
+
+    async fn commit(&self, ops: Vec<Op>) -> Result<Vec<DynamicObject>> {
+        if ops.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(ops.into_iter().map(Write::Op).collect()).await
+    }
+
+    async fn watch(
+        &self,
+        types: &TypeKey,
+        params: &ListParams,
+        resource_version: Option<u64>,
+    ) -> Result<WatchStream> {
+        let (current, compacted) = self.read(|conn| read_meta(conn)).await?;
+        let start = match resource_version {
+            None => current,
+            Some(r) if r < compacted => {
+                return Err(StoreError::TooOld {
+                    requested: r,
+                    oldest: compacted,
+                });
+            }
+            Some(r) => r,
+        };
+        let (tx, rx) = mpsc::channel(256);
+        let watcher = Watcher {
+            store: self.clone(),
+            types: types.clone(),
+            params: params.clone(),
+            last: start,
+            tx,
+        };
+        tokio::spawn(watcher.run());
+        Ok(Box::pin(receiver_stream(rx)))
+    }
+
+    async fn compact(&self, keep_after: u64) -> Result<()> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = lock(&inner.writer);
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| backend("starting a compaction", e))?;
+            let (rev, compacted) = read_meta(&tx)?;
+            let upto = keep_after.min(rev);
+            if upto > compacted {
+                compact_to(&tx, upto)?;
+            }
+            tx.commit()
+                .map_err(|e| backend("committing a compaction", e))
+        })
+        .await
+        .map_err(|e| backend("compaction task", e))?
+    }
+}
+
+fn single(mut objs: Vec<DynamicObject>) -> Result<DynamicObject> {
+    objs.pop()
+        .ok_or_else(|| StoreError::Backend("write returned no object".into()))
+}
+
+fn list(conn: &mut Connection, types: &TypeKey, params: &ListParams) -> Result<ObjectList> {
+    let what = || format!("listing {}", types.kind);
+    // One read transaction: the revision and the rows come from the same snapshot.
+    let tx = conn.transaction().map_err(|e| backend(what(), e))?;
+    let (revision, _) = read_meta(&tx)?;
+    let mut raw: Vec<(String, String, String)> = Vec::new();
+    {
+        let (sql, ns) = match &params.namespace {
+            Some(ns) => (
+                "SELECT namespace, name, data FROM objects
+                 WHERE api_version = ?1 AND kind = ?2 AND namespace = ?3
+                 ORDER BY namespace, name",
+                ns.as_str(),
+            ),
+            None => (
+                "SELECT namespace, name, data FROM objects
+                 WHERE api_version = ?1 AND kind = ?2 AND ?3 = ?3
+                 ORDER BY namespace, name",
+                "",
+            ),
+        };
+        let mut stmt = tx.prepare_cached(sql).map_err(|e| backend(what(), e))?;
+        let rows = stmt
+            .query_map(params![types.api_version, types.kind, ns], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(|e| backend(what(), e))?;
+        for row in rows {
+            raw.push(row.map_err(|e| backend(what(), e))?);
+        }
+    }
+    // End the read transaction before the CPU-bound part.
+    tx.commit().map_err(|e| backend(what(), e))?;
+    let items = parse_rows(&raw, types, params)?;
+    Ok(ObjectList {
+        items,
+        resource_version: revision,
+    })
+}
+
+/// Parses listed rows and applies the selector. Parsing dominates a large list, so big
+/// lists are split across the available cores (order is kept).
+fn parse_rows(
+    raw: &[(String, String, String)],
+    types: &TypeKey,
+    params: &ListParams,
+) -> Result<Vec<DynamicObject>> {
+    let parse_chunk = |chunk: &[(String, String, String)]| -> Result<Vec<DynamicObject>> {
+        let mut out = Vec::with_capacity(chunk.len());
+        for (ns, name, data) in chunk {
+            let obj = parse_object(data, || format!("{} {ns}/{name}", types.kind))?;
+            if params.matches(&obj) {
+                out.push(obj);
+            }
+        }
+        Ok(out)
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(8);
+    if threads < 2 || raw.len() < PARALLEL_PARSE_MIN {
+        return parse_chunk(raw);
+    }
+    let chunk_len = raw.len().div_ceil(threads);
+    let parts: Vec<Result<Vec<DynamicObject>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = raw
+            .chunks(chunk_len)
+            .map(|chunk| scope.spawn(move || parse_chunk(chunk)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(StoreError::Backend("list parser thread panicked".into()))
+                })
+            })
+            .collect()
+    });
+    let mut items = Vec::with_capacity(raw.len());
+    for part in parts {
+        items.extend(part?);
+    }
+    Ok(items)
+}
+
+fn receiver_stream<T: Send + 'static>(rx: mpsc::Receiver<T>) -> impl Stream<Item = T> + Send {
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) })
+}
+
+/// The task behind one watch: reads events after `last`, sends the matching ones, waits.
+struct Watcher {
+    store: SqliteStore,
+    types: TypeKey,
+    params: ListParams,
+    last: u64,
+    tx: mpsc::Sender<Result<WatchEvent>>,
+}
+
+/// One read of the events table.
+struct Batch {
+    revision: u64,
+    compacted: u64,
+    events: Vec<(u64, String, String)>,
+}
+
+impl Watcher {
+    async fn run(mut self) {
+        let mut committed = self.store.inner.committed.subscribe();
+        let poll = self.store.inner.options.poll_interval;
+        loop {
+            if self.tx.is_closed() {
+                return;
+            }
+            let (types, params, last) = (self.types.clone(), self.params.clone(), self.last);
+            let batch = self
+                .store
+                .read(move |conn| read_events(conn, &types, &params, last))
+                .await;
+            let batch = match batch {
+                Ok(b) => b,
+                Err(e) => {
+                    let _ = self.tx.send(Err(e)).await;
+                    return;
+                }
+            };
+            if self.last < batch.compacted {
+                let _ = self
+                    .tx
+                    .send(Err(StoreError::TooOld {
+                        requested: self.last,
+                        oldest: batch.compacted,
+                    }))
+                    .await;
+                return;
+            }
+            let full = batch.events.len() as i64 >= WATCH_BATCH;
+            for (rev, kind_of_change, data) in batch.events {
+                self.last = rev;
+                let obj = match parse_object(&data, || format!("{} event {rev}", self.types.kind)) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        let _ = self.tx.send(Err(e)).await;
+                        return;
+                    }
+                };
+                if !self.params.matches(&obj) {
+                    continue;
+                }
+                let ev = match kind_of_change.as_str() {
+                    "ADDED" => WatchEvent::Added(obj),
+                    "DELETED" => WatchEvent::Deleted(obj),
+                    _ => WatchEvent::Modified(obj),
+                };
+                if self.tx.send(Ok(ev)).await.is_err() {
+                    return;
+                }
+            }
+            if full {
+                continue;
+            }
+            // Every event up to the snapshot's revision has been seen.
+            self.last = self.last.max(batch.revision);
+            tokio::select! {
+                _ = committed.changed() => {}
+                _ = tokio::time::sleep(poll) => {}
+                _ = self.tx.closed() => return,
+            }
+        }
+    }
+}
+
+fn read_events(
+    conn: &mut Connection,
+    types: &TypeKey,
+    params: &ListParams,
+    last: u64,
+) -> Result<Batch> {
+    let what = || format!("watching {}", types.kind);
+    let tx = conn.transaction().map_err(|e| backend(what(), e))?;
+    let (revision, compacted) = read_meta(&tx)?;
+    let mut events = Vec::new();
+    if last < compacted {
+        return Ok(Batch {
+            revision,
+            compacted,
+            events,
+        });
+    }
+    {
+        let (sql, ns) = match &params.namespace {
+            Some(ns) => (
+                "SELECT rev, type, data FROM events
+                 WHERE api_version = ?1 AND kind = ?2 AND rev > ?3 AND namespace = ?4
+                 ORDER BY rev LIMIT ?5",
+                ns.as_str(),
+            ),
+            None => (
+                "SELECT rev, type, data FROM events
+                 WHERE api_version = ?1 AND kind = ?2 AND rev > ?3 AND ?4 = ?4
+                 ORDER BY rev LIMIT ?5",
+                "",
+            ),
+        };
+        let mut stmt = tx.prepare_cached(sql).map_err(|e| backend(what(), e))?;
+        let rows = stmt
+            .query_map(
+                params![
+                    types.api_version,
+                    types.kind,
+                    to_sql_int(last),
+                    ns,
+                    WATCH_BATCH
+                ],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .map_err(|e| backend(what(), e))?;
+        for row in rows {
+            let (rev, t, data) = row.map_err(|e| backend(what(), e))?;
+            events.push((u64::try_from(rev).unwrap_or(0), t, data));
+        }
+    }
+    tx.commit().map_err(|e| backend(what(), e))?;
+    Ok(Batch {
+        revision,
+        compacted,
+        events,
+    })
+}
+
+/// A seed for uids and generated names: 8 bytes of `/dev/urandom`, mixed with std's
+/// randomly keyed hasher and the clock (either alone suffices).
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::io::Read;
+    let mut bytes = [0u8; 8];
+    let from_os = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .is_ok();
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(u64::from_le_bytes(bytes));
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    h.write_u8(u8::from(from_os));
+    h.finish() ^ u64::from_le_bytes(bytes)
+}
+
+/// The current time as RFC 3339 UTC with second precision, e.g. `2024-05-01T12:00:00Z`.
+fn rfc3339_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc3339(secs)
+}
+
+/// Seconds since the Unix epoch as RFC 3339 UTC (days-to-civil conversion, proleptic
+/// Gregorian calendar).
+fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_known_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn body_comparison_ignores_status() {
+        let a: serde_json::Map<String, Value> =
+            serde_json::from_str(r#"{"spec":{"a":1},"status":{"x":1}}"#).unwrap_or_default();
+        let b: serde_json::Map<String, Value> =
+            serde_json::from_str(r#"{"spec":{"a":1}}"#).unwrap_or_default();
+        let c: serde_json::Map<String, Value> =
+            serde_json::from_str(r#"{"spec":{"a":2}}"#).unwrap_or_default();
+        assert!(same_apart_from_status(&a, &b));
+        assert!(!same_apart_from_status(&a, &c));
+    }
+}

@@ -6,10 +6,11 @@
 //! watches that resume from a `resourceVersion`.
 //!
 //! This crate has no backend. Backends live in their own crates (`ironbell-store-sqlite`,
-//! later etcd and Kubernetes) and each must pass [`conformance`], the shared test suite.
+//! later etcd and Kubernetes) and each must pass the shared test suite in `conformance`
+//! (cargo feature `conformance`), which a backend runs with `store_conformance_tests!`.
 //!
 //! Start reading at [`Store`], then [`Api`] (the typed facade services use), then
-//! [`conformance`].
+//! `conformance`.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -18,10 +19,11 @@ use futures::Stream;
 use ironbell_model::selector::Selector;
 use ironbell_model::{ConvertError, DynamicObject, Resource, TypeKey};
 
-mod typed;
+#[cfg(feature = "conformance")]
 pub mod conformance;
+mod typed;
 
-pub use typed::Api;
+pub use typed::{Api, TypedEvent, TypedWatchStream};
 
 /// A store operation that failed, naming the object it was about.
 #[derive(Debug, thiserror::Error)]
@@ -128,7 +130,9 @@ impl ListParams {
 
     /// Whether an object passes the namespace and selector filters.
     pub fn matches(&self, obj: &DynamicObject) -> bool {
-        self.namespace.as_deref().is_none_or(|ns| obj.namespace() == ns)
+        self.namespace
+            .as_deref()
+            .is_none_or(|ns| obj.namespace() == ns)
             && self
                 .selector
                 .as_ref()
@@ -251,6 +255,16 @@ pub trait Store: Send + Sync + 'static {
         params: &ListParams,
         resource_version: Option<u64>,
     ) -> Result<WatchStream>;
+
+    /// Drops watch history up to and including revision `keep_after`: afterwards a watch
+    /// from any revision older than `keep_after` fails with [`StoreError::TooOld`], one from
+    /// `keep_after` or later still sees every change. A `keep_after` beyond the current
+    /// revision compacts up to the current revision. Backends without history may keep the
+    /// default, which does nothing.
+    async fn compact(&self, keep_after: u64) -> Result<()> {
+        let _ = keep_after;
+        Ok(())
+    }
 }
 
 fn single(mut objs: Vec<DynamicObject>) -> Result<DynamicObject> {

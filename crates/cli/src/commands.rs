@@ -1,0 +1,241 @@
+//! One function per command.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use ironbell_model::selector::Selector;
+use ironbell_model::{DynamicObject, KINDS, KindInfo, find_kind, parse_documents};
+use ironbell_store::{ListParams, SharedStore};
+
+use crate::apply::{Outcome, plan};
+use crate::output::{print_objects, redact};
+use crate::{Cli, Command, HardwareCommand};
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Hardware(HardwareCommand::Validate { file }) => {
+            let rows = read_csv(&file)?;
+            let with_bmc = rows.iter().filter(|r| r.bmc.is_some()).count();
+            println!(
+                "{}: {} machine{} valid ({} with a BMC)",
+                file.display(),
+                rows.len(),
+                plural(rows.len()),
+                with_bmc
+            );
+        }
+        Command::Hardware(HardwareCommand::Import { file, namespace }) => {
+            let rows = read_csv(&file)?;
+            let objects = ironbell_inventory::to_objects(&rows, &namespace);
+            let store = open_store(cli.db.as_deref())?;
+            let dynamic = objects
+                .iter()
+                .map(|o| o.to_dynamic())
+                .collect::<Result<Vec<_>, _>>()?;
+            let counts = write(&store, dynamic, false).await?;
+            println!(
+                "{}: {} machine{} imported into namespace {namespace}: {}",
+                file.display(),
+                rows.len(),
+                plural(rows.len()),
+                counts
+            );
+        }
+        Command::Apply {
+            file,
+            namespace,
+            dry_run,
+        } => {
+            let text = read_input(&file)?;
+            let objects = parse_documents(&text)
+                .map_err(anyhow::Error::new)
+                .with_context(|| format!("{} is not valid", file.display()))?;
+            let mut dynamic = Vec::with_capacity(objects.len());
+            for mut o in objects {
+                if o.metadata().namespace.as_deref().is_none_or(str::is_empty) {
+                    o.metadata_mut().namespace = Some(namespace.clone());
+                }
+                dynamic.push(o.to_dynamic()?);
+            }
+            let store = open_store(cli.db.as_deref())?;
+            let (ops, outcomes) = plan(store.as_ref(), dynamic).await?;
+            for (obj, outcome) in &outcomes {
+                let kind = find_kind(&obj.types.kind).map_or(obj.types.kind.as_str(), |k| k.plural);
+                let suffix = if dry_run { " (dry run)" } else { "" };
+                println!("{kind}/{} {outcome}{suffix}", obj.name());
+            }
+            if !dry_run && !ops.is_empty() {
+                store.commit(ops).await.context("writing to the store")?;
+            }
+        }
+        Command::Get {
+            kind,
+            name,
+            namespace,
+            selector,
+            output,
+            show_secrets,
+        } => {
+            let info = resolve_kind(&kind)?;
+            let selector = selector
+                .as_deref()
+                .map(Selector::parse)
+                .transpose()
+                .map_err(anyhow::Error::new)?;
+            let store = open_store(cli.db.as_deref())?;
+            let params = ListParams {
+                namespace: namespace.clone(),
+                selector,
+            };
+            let mut objects = match &name {
+                Some(name) => vec![find_one(&store, info, name, namespace.as_deref()).await?],
+                None => store.list(&info.type_key(), &params).await?.items,
+            };
+            if !show_secrets {
+                objects.iter_mut().for_each(redact);
+            }
+            print_objects(info, &objects, output, name.is_some())?;
+        }
+        Command::Delete {
+            kind,
+            name,
+            namespace,
+        } => {
+            let info = resolve_kind(&kind)?;
+            let store = open_store(cli.db.as_deref())?;
+            let obj = find_one(&store, info, &name, namespace.as_deref()).await?;
+            store
+                .delete(&info.type_key(), obj.namespace(), obj.name(), None)
+                .await?;
+            println!("{}/{} deleted", info.plural, obj.name());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Counts of what a write did.
+struct Counts {
+    created: usize,
+    configured: usize,
+    unchanged: usize,
+}
+
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} object{} created, {} updated, {} unchanged",
+            self.created,
+            plural(self.created),
+            self.configured,
+            self.unchanged
+        )
+    }
+}
+
+async fn write(
+    store: &SharedStore,
+    objects: Vec<DynamicObject>,
+    dry_run: bool,
+) -> anyhow::Result<Counts> {
+    let (ops, outcomes) = plan(store.as_ref(), objects).await?;
+    let count = |o: Outcome| outcomes.iter().filter(|(_, x)| *x == o).count();
+    let counts = Counts {
+        created: count(Outcome::Created),
+        configured: count(Outcome::Configured),
+        unchanged: count(Outcome::Unchanged),
+    };
+    if !dry_run && !ops.is_empty() {
+        store.commit(ops).await.context("writing to the store")?;
+    }
+    Ok(counts)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn read_input(file: &Path) -> anyhow::Result<String> {
+    if file == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading standard input")?;
+        return Ok(text);
+    }
+    std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))
+}
+
+fn read_csv(file: &Path) -> anyhow::Result<Vec<ironbell_inventory::Row>> {
+    let text = read_input(file)?;
+    ironbell_inventory::parse(&text)
+        .map_err(anyhow::Error::new)
+        .with_context(|| format!("{} is not valid; nothing was imported", file.display()))
+}
+
+fn resolve_kind(name: &str) -> anyhow::Result<&'static KindInfo> {
+    find_kind(name).with_context(|| {
+        let known: Vec<&str> = KINDS.iter().map(|k| k.plural).collect();
+        format!("unknown kind {name:?}; known kinds: {}", known.join(", "))
+    })
+}
+
+/// One object by name: in the given namespace, or the only namespace that has it.
+async fn find_one(
+    store: &SharedStore,
+    info: &KindInfo,
+    name: &str,
+    namespace: Option<&str>,
+) -> anyhow::Result<DynamicObject> {
+    if let Some(ns) = namespace {
+        return Ok(store.get(&info.type_key(), ns, name).await?);
+    }
+    let all = store.list(&info.type_key(), &ListParams::default()).await?;
+    let mut matches: Vec<DynamicObject> =
+        all.items.into_iter().filter(|o| o.name() == name).collect();
+    match matches.len() {
+        0 => bail!("{} {name:?} not found in any namespace", info.kind),
+        1 => Ok(matches.remove(0)),
+        _ => {
+            let namespaces: Vec<&str> = matches.iter().map(DynamicObject::namespace).collect();
+            bail!(
+                "{} {name:?} exists in several namespaces ({}); choose one with -n",
+                info.kind,
+                namespaces.join(", ")
+            )
+        }
+    }
+}
+
+/// The default database path: $XDG_STATE_HOME/ironbell/ironbell.db or
+/// ~/.local/state/ironbell/ironbell.db.
+fn default_db() -> anyhow::Result<PathBuf> {
+    let base = match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let home = std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .context("neither --db, IRONBELL_DB, XDG_STATE_HOME nor HOME is set")?;
+            PathBuf::from(home).join(".local/state")
+        }
+    };
+    Ok(base.join("ironbell/ironbell.db"))
+}
+
+fn open_store(db: Option<&Path>) -> anyhow::Result<SharedStore> {
+    let path = match db {
+        Some(p) => p.to_path_buf(),
+        None => default_db()?,
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let store = ironbell_store_sqlite::SqliteStore::open(&path)
+        .with_context(|| format!("cannot open the store {}", path.display()))?;
+    Ok(Arc::new(store))
+}

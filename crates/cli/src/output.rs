@@ -1,0 +1,177 @@
+//! Printing objects (table, YAML, JSON) and errors. Secret values are redacted here unless the
+//! user asked for them, so no other code path can leak them to the terminal.
+
+use std::io::Write;
+
+use ironbell_model::{DynamicObject, KindInfo};
+use serde_json::Value;
+
+use crate::Format;
+
+/// What replaces each Secret value in output.
+pub const REDACTED: &str = "<redacted>";
+
+/// Prints an error as one line, then its causes as indented detail lines. Never a backtrace.
+pub fn print_error(e: &anyhow::Error) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "error: {e}");
+    for cause in e.chain().skip(1) {
+        for line in cause.to_string().lines() {
+            let _ = writeln!(stderr, "  {line}");
+        }
+    }
+}
+
+/// Replaces every value under `data` and `stringData` of a core Secret.
+pub fn redact(obj: &mut DynamicObject) {
+    if obj.types.api_version != "v1" || obj.types.kind != "Secret" {
+        return;
+    }
+    for field in ["data", "stringData"] {
+        if let Some(Value::Object(map)) = obj.body.get_mut(field) {
+            for v in map.values_mut() {
+                *v = Value::String(REDACTED.into());
+            }
+        }
+    }
+}
+
+/// Prints objects in the chosen format. `single` prints one object rather than a list.
+pub fn print_objects(
+    kind: &KindInfo,
+    objects: &[DynamicObject],
+    format: Format,
+    single: bool,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        Format::Yaml => {
+            if single && objects.len() == 1 {
+                write!(out, "{}", serde_yaml_ng::to_string(&objects[0])?)?;
+            } else {
+                write!(out, "{}", ironbell_model::to_yaml_documents(objects)?)?;
+            }
+        }
+        Format::Json => {
+            let text = if single && objects.len() == 1 {
+                serde_json::to_string_pretty(&objects[0])?
+            } else {
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "apiVersion": "v1",
+                    "kind": "List",
+                    "items": objects,
+                }))?
+            };
+            writeln!(out, "{text}")?;
+        }
+        Format::Table => {
+            if objects.is_empty() {
+                eprintln!("No {} found.", kind.plural);
+                return Ok(());
+            }
+            let columns = columns(kind);
+            let mut rows: Vec<Vec<String>> = vec![
+                ["NAMESPACE", "NAME"]
+                    .into_iter()
+                    .chain(columns.iter().map(|c| c.0))
+                    .map(str::to_string)
+                    .collect(),
+            ];
+            for o in objects {
+                let mut row = vec![o.namespace().to_string(), o.name().to_string()];
+                let value = serde_json::to_value(o)?;
+                row.extend(columns.iter().map(|(_, f)| f(&value)));
+                rows.push(row);
+            }
+            write_table(&mut out, &rows)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_table(out: &mut impl Write, rows: &[Vec<String>]) -> std::io::Result<()> {
+    let ncols = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..ncols)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == ncols {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}   ", w = widths[c]));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+type Column = (&'static str, fn(&Value) -> String);
+
+fn text(v: &Value, pointer: &str) -> String {
+    match v.pointer(pointer) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn labels(v: &Value) -> String {
+    v.pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default()
+}
+
+/// Kind-specific columns, read from the JSON form so they work for any stored object.
+fn columns(kind: &KindInfo) -> Vec<Column> {
+    match (kind.api_version, kind.kind) {
+        ("tinkerbell.org/v1alpha1", "Hardware") => vec![
+            ("MAC", |v| text(v, "/spec/interfaces/0/dhcp/mac")),
+            ("IP", |v| text(v, "/spec/interfaces/0/dhcp/ip/address")),
+            ("BMC", |v| text(v, "/spec/bmcRef/name")),
+            ("LABELS", labels),
+        ],
+        ("tinkerbell.org/v1alpha1", "Workflow") => vec![
+            ("TEMPLATE", |v| text(v, "/spec/templateRef")),
+            ("HARDWARE", |v| text(v, "/spec/hardwareRef")),
+            ("STATE", |v| text(v, "/status/state")),
+        ],
+        ("bmc.tinkerbell.org/v1alpha1", "Machine") => vec![
+            ("HOST", |v| text(v, "/spec/connection/host")),
+            ("POWER", |v| text(v, "/status/powerState")),
+        ],
+        ("bmc.tinkerbell.org/v1alpha1", "Job") => vec![
+            ("MACHINE", |v| text(v, "/spec/machineRef/name")),
+            ("TASKS", |v| {
+                v.pointer("/spec/tasks")
+                    .and_then(Value::as_array)
+                    .map_or(0, Vec::len)
+                    .to_string()
+            }),
+        ],
+        ("v1", "Secret") => vec![
+            ("TYPE", |v| text(v, "/type")),
+            ("DATA", |v| {
+                v.pointer("/data")
+                    .and_then(Value::as_object)
+                    .map_or(0, |m| m.len())
+                    .to_string()
+            }),
+        ],
+        ("anywhere.eks.amazonaws.com/v1alpha1", "Cluster") => vec![
+            ("VERSION", |v| text(v, "/spec/kubernetesVersion")),
+            ("ENDPOINT", |v| {
+                text(v, "/spec/controlPlaneConfiguration/endpoint/host")
+            }),
+        ],
+        _ => vec![("LABELS", labels)],
+    }
+}

@@ -1,0 +1,302 @@
+//! Black-box tests of the `ironbell` binary: every command, run as a user would, against a
+//! fresh store file per test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("store.db")
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_ironbell"))
+            .args(args)
+            .env("IRONBELL_DB", self.db())
+            .env_remove("IRONBELL_LOG")
+            .output()
+            .expect("run ironbell")
+    }
+
+    /// Runs and asserts success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "ironbell {args:?} failed\nstdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs and asserts failure; returns stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "ironbell {args:?} should fail\nstdout:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(err.starts_with("error: "), "one clear error line: {err}");
+        assert!(!err.contains("panicked"), "no panic: {err}");
+        assert!(!err.contains("stack backtrace"), "no backtrace: {err}");
+        err
+    }
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn example_csv() -> String {
+    repo().join("hardware/example.csv").display().to_string()
+}
+
+fn conformance(rel: &str) -> String {
+    let p = repo().join("../shared/conformance").join(rel);
+    assert!(p.exists(), "missing conformance file {}", p.display());
+    p.display().to_string()
+}
+
+const CSV: &str = "\
+hostname,bmc_ip,bmc_username,bmc_password,mac,ip_address,netmask,gateway,nameservers,labels,disk
+cp1,192.0.2.10,admin,s3cr3t-pw,AA:BB:CC:00:00:01,10.0.0.11,255.255.255.0,10.0.0.1,10.0.0.1|9.9.9.9,type=cp,/dev/sda
+w1,,,,aa:bb:cc:00:00:02,10.0.0.21,255.255.255.0,10.0.0.1,10.0.0.1,type=worker,/dev/nvme0n1
+";
+
+#[test]
+fn validate_and_import_example() {
+    let env = Env::new();
+    let out = env.ok(&["hardware", "validate", &example_csv()]);
+    assert!(out.contains("valid"), "{out}");
+    let out = env.ok(&["hardware", "import", &example_csv()]);
+    assert!(out.contains("created"), "{out}");
+    let table = env.ok(&["get", "hardware"]);
+    assert!(table.starts_with("NAMESPACE"), "{table}");
+    assert!(table.contains("eksa-system"), "{table}");
+}
+
+#[test]
+fn import_creates_objects_and_reimport_is_idempotent() {
+    let env = Env::new();
+    let csv = env.file("hw.csv", CSV);
+    let csv = csv.to_str().expect("utf8");
+    let out = env.ok(&["hardware", "import", csv]);
+    assert!(out.contains("2 machines"), "{out}");
+    assert!(out.contains("4 objects created"), "{out}");
+
+    let hw = env.ok(&["get", "hardware", "cp1", "-o", "json"]);
+    let hw: serde_json::Value = serde_json::from_str(&hw).expect("json");
+    assert_eq!(hw["kind"], "Hardware");
+    assert_eq!(hw["metadata"]["namespace"], "eksa-system");
+    assert_eq!(
+        hw["spec"]["interfaces"][0]["dhcp"]["mac"],
+        "aa:bb:cc:00:00:01"
+    );
+    assert_eq!(
+        hw["spec"]["interfaces"][0]["dhcp"]["ip"]["address"],
+        "10.0.0.11"
+    );
+    assert_eq!(hw["spec"]["bmcRef"]["name"], "bmc-cp1");
+    assert!(hw["metadata"]["resourceVersion"].is_string());
+
+    let machines = env.ok(&["get", "machines"]);
+    assert!(
+        machines.contains("bmc-cp1") && machines.contains("192.0.2.10"),
+        "{machines}"
+    );
+    assert!(!machines.contains("bmc-w1"), "{machines}");
+
+    // Importing the same file again changes nothing.
+    let out = env.ok(&["hardware", "import", csv]);
+    assert!(
+        out.contains("0 objects created, 0 updated, 4 unchanged"),
+        "{out}"
+    );
+
+    // A changed row updates only its objects.
+    let changed = CSV.replace("type=worker", "type=worker|rack=r2");
+    let csv2 = env.file("hw2.csv", &changed);
+    let out = env.ok(&["hardware", "import", csv2.to_str().expect("utf8")]);
+    assert!(
+        out.contains("0 objects created, 1 updated, 3 unchanged"),
+        "{out}"
+    );
+    let w1 = env.ok(&["get", "hw", "w1", "-n", "eksa-system", "-o", "yaml"]);
+    assert!(w1.contains("rack: r2"), "{w1}");
+}
+
+#[test]
+fn secrets_are_redacted_unless_asked() {
+    let env = Env::new();
+    let csv = env.file("hw.csv", CSV);
+    env.ok(&["hardware", "import", csv.to_str().expect("utf8")]);
+    // base64("s3cr3t-pw")
+    let b64 = "czNjcjN0LXB3";
+    for format in ["table", "yaml", "json"] {
+        let out = env.ok(&["get", "secrets", "-o", format]);
+        assert!(
+            !out.contains(b64) && !out.contains("s3cr3t-pw"),
+            "{format}: {out}"
+        );
+    }
+    let out = env.ok(&["get", "secret", "bmc-cp1-auth", "-o", "yaml"]);
+    assert!(out.contains("<redacted>"), "{out}");
+    let out = env.ok(&[
+        "get",
+        "secret",
+        "bmc-cp1-auth",
+        "-o",
+        "yaml",
+        "--show-secrets",
+    ]);
+    assert!(out.contains(b64), "{out}");
+}
+
+#[test]
+fn bad_csv_imports_nothing_and_names_line_column_value() {
+    let env = Env::new();
+    let bad = format!(
+        "{CSV}w2,,,,aa:bb:cc:00:00:03,10.0.0.300,255.255.255.0,10.0.0.1,10.0.0.1,,/dev/sda\n"
+    );
+    let csv = env.file("bad.csv", &bad);
+    let err = env.fails(&["hardware", "import", csv.to_str().expect("utf8")]);
+    assert!(err.contains("nothing was imported"), "{err}");
+    assert!(err.contains("line 4"), "{err}");
+    assert!(err.contains("ip_address"), "{err}");
+    assert!(err.contains("10.0.0.300"), "{err}");
+    let err = env.fails(&["hardware", "validate", csv.to_str().expect("utf8")]);
+    assert!(err.contains("10.0.0.300"), "{err}");
+    let out = env.run(&["get", "hardware", "-o", "json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json list");
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn apply_cluster_spec_create_update_unchanged() {
+    let env = Env::new();
+    let spec = conformance(
+        "eks-anywhere-v0.24.6/pkg/providers/tinkerbell/testdata/cluster_tinkerbell_stacked_etcd.yaml",
+    );
+    let out = env.ok(&["apply", "-f", &spec]);
+    assert!(out.contains("clusters/test created"), "{out}");
+    assert!(
+        out.contains("tinkerbellmachineconfigs/test-cp created"),
+        "{out}"
+    );
+    assert!(
+        out.contains("tinkerbelltemplateconfigs/tink-test created"),
+        "{out}"
+    );
+    let out = env.ok(&["apply", "-f", &spec]);
+    assert!(
+        !out.contains("created") && !out.contains("configured"),
+        "{out}"
+    );
+    assert!(out.contains("clusters/test unchanged"), "{out}");
+
+    let text = std::fs::read_to_string(&spec).expect("read");
+    let changed = env.file(
+        "c.yaml",
+        &text.replace(
+            "count: 1\n    upgradeRolloutStrategy",
+            "count: 3\n    upgradeRolloutStrategy",
+        ),
+    );
+    let out = env.ok(&["apply", "-f", changed.to_str().expect("utf8")]);
+    assert!(out.contains("clusters/test configured"), "{out}");
+    let cluster = env.ok(&["get", "cluster", "test", "-o", "json"]);
+    let cluster: serde_json::Value = serde_json::from_str(&cluster).expect("json");
+    assert_eq!(cluster["spec"]["controlPlaneConfiguration"]["count"], 3);
+    // Documents without a namespace land in `default`.
+    let tpl = env.ok(&["get", "tinkerbelltemplateconfigs"]);
+    assert!(tpl.contains("default"), "{tpl}");
+}
+
+#[test]
+fn apply_is_all_or_nothing_and_names_the_bad_field() {
+    let env = Env::new();
+    let yaml = "\
+apiVersion: tinkerbell.org/v1alpha1
+kind: Hardware
+metadata: {name: good, namespace: ns}
+spec: {}
+---
+apiVersion: tinkerbell.org/v1alpha1
+kind: Hardware
+metadata: {name: bad, namespace: ns}
+spec:
+  interfaces:
+  - dhcp:
+      lease_time: forever
+---
+apiVersion: example.com/v1
+kind: Gadget
+metadata: {name: g}
+";
+    let f = env.file("bad.yaml", yaml);
+    let err = env.fails(&["apply", "-f", f.to_str().expect("utf8")]);
+    assert!(err.contains("document 2"), "{err}");
+    assert!(err.contains("spec.interfaces[0].dhcp.lease_time"), "{err}");
+    assert!(err.contains("\"bad\""), "{err}");
+    assert!(
+        err.contains("document 3") && err.contains("Gadget"),
+        "{err}"
+    );
+    let out = env.ok(&["get", "hardware", "-o", "json"]);
+    assert!(!out.contains("good"), "nothing applied: {out}");
+}
+
+#[test]
+fn get_selectors_and_delete() {
+    let env = Env::new();
+    let csv = env.file("hw.csv", CSV);
+    env.ok(&["hardware", "import", csv.to_str().expect("utf8")]);
+    let cp = env.ok(&["get", "hardware", "-l", "type=cp"]);
+    assert!(cp.contains("cp1") && !cp.contains("w1"), "{cp}");
+    let not_cp = env.ok(&["get", "hardware", "-l", "type!=cp"]);
+    assert!(!not_cp.contains("cp1") && not_cp.contains("w1"), "{not_cp}");
+    let any = env.ok(&["get", "hardware", "-l", "type in (cp,worker)"]);
+    assert!(any.contains("cp1") && any.contains("w1"), "{any}");
+    let none = env.ok(&["get", "hardware", "-l", "!type", "-o", "json"]);
+    assert!(!none.contains("cp1"), "{none}");
+    env.fails(&["get", "hardware", "-l", "type in (cp"]);
+
+    env.ok(&["delete", "hardware", "w1"]);
+    let err = env.fails(&["get", "hardware", "w1"]);
+    assert!(err.contains("not found"), "{err}");
+    let err = env.fails(&["delete", "hardware", "w1", "-n", "eksa-system"]);
+    assert!(err.contains("not found"), "{err}");
+}
+
+#[test]
+fn unknown_kind_and_missing_file_are_clear_errors() {
+    let env = Env::new();
+    let err = env.fails(&["get", "gizmos"]);
+    assert!(
+        err.contains("unknown kind") && err.contains("hardware"),
+        "{err}"
+    );
+    let err = env.fails(&["hardware", "import", "/nonexistent/hw.csv"]);
+    assert!(err.contains("/nonexistent/hw.csv"), "{err}");
+    let err = env.fails(&["apply", "-f", "/nonexistent/x.yaml"]);
+    assert!(err.contains("/nonexistent/x.yaml"), "{err}");
+}
