@@ -13,6 +13,10 @@ use futures::StreamExt;
 use ironbell_model::TypeKey;
 use ironbell_store::{ListParams, Op, SharedStore};
 
+/// The same allocator as the `ironbell` binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn cpu_time() -> Duration {
     // Fields 14 and 15 of /proc/self/stat: utime and stime in clock ticks (100 Hz on Linux).
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();

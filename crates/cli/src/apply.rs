@@ -109,12 +109,7 @@ pub async fn plan(
 /// labels, annotations and every top-level field but `status`.
 fn same_content(current: &DynamicObject, desired: &DynamicObject) -> bool {
     let non_empty = |m: &Option<ironbell_model::Labels>| m.clone().filter(|m| !m.is_empty());
-    let body = |o: &DynamicObject| {
-        let mut b = o.body.clone();
-        b.remove("status");
-        b
-    };
     non_empty(&current.metadata.labels) == non_empty(&desired.metadata.labels)
         && non_empty(&current.metadata.annotations) == non_empty(&desired.metadata.annotations)
-        && body(current) == body(desired)
+        && current.same_body_except(desired, "status")
 }

@@ -28,9 +28,13 @@ pub fn redact(obj: &mut DynamicObject) {
         return;
     }
     for field in ["data", "stringData"] {
-        if let Some(Value::Object(map)) = obj.body.get_mut(field) {
+        if let Some(Value::Object(mut map)) = obj.field_value(field) {
             for v in map.values_mut() {
                 *v = Value::String(REDACTED.into());
+            }
+            // A map of strings always serializes; on the impossible failure, drop the field.
+            if obj.set_field(field, &map).is_err() {
+                obj.remove_field(field);
             }
         }
     }
@@ -79,7 +83,7 @@ pub fn print_objects(
             ];
             for o in objects {
                 let mut row = vec![o.namespace().to_string(), o.name().to_string()];
-                let value = serde_json::to_value(o)?;
+                let value = o.to_value();
                 row.extend(columns.iter().map(|(_, f)| f(&value)));
                 rows.push(row);
             }

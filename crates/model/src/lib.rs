@@ -25,6 +25,6 @@ pub mod template_def;
 pub mod tinkerbell;
 
 pub use document::{KINDS, KindInfo, Object, find_kind, parse_documents, to_yaml_documents};
-pub use dynamic::{ConvertError, DynamicObject};
+pub use dynamic::{Body, ConvertError, DynamicObject};
 pub use meta::{Condition, Labels, NamespacedRef, ObjectMeta, OwnerReference};
 pub use resource::{ApiVersion, Kind, Resource, TypeKey};

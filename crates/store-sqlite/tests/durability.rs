@@ -26,13 +26,10 @@ fn types() -> TypeKey {
 }
 
 fn item(name: &str, n: u64) -> DynamicObject {
-    let mut body = serde_json::Map::new();
-    body.insert("spec".into(), json!({ "n": n, "pad": "x".repeat(200) }));
-    DynamicObject {
-        types: types(),
-        metadata: ObjectMeta::named("default", name),
-        body,
-    }
+    let mut obj = DynamicObject::new(types(), ObjectMeta::named("default", name));
+    obj.set_field("spec", &json!({ "n": n, "pad": "x".repeat(200) }))
+        .expect("json field");
+    obj
 }
 
 /// The writer, active only in the child process: creates objects (singly and in batches of
@@ -66,7 +63,8 @@ fn durability_child() {
                     println!("CREATED {n}");
                 }
             } else if i.is_multiple_of(4) {
-                prog.body.insert("spec".into(), json!({ "n": i }));
+                prog.set_field("spec", &json!({ "n": i }))
+                    .expect("json field");
                 prog = store.update(prog).await.expect("update progress");
                 println!("PROGRESS {progress} {i}");
             } else {
@@ -224,7 +222,9 @@ fn killed_writer_loses_no_acknowledged_commit() {
                     .get(&types(), "default", name)
                     .await
                     .expect("progress");
-                let stored = obj.body["spec"]["n"].as_u64().expect("n");
+                let stored = obj.field_value("spec").unwrap_or_default()["n"]
+                    .as_u64()
+                    .expect("n");
                 assert!(
                     stored >= *n,
                     "round {round}: {name} went back from {n} to {stored}"

@@ -16,20 +16,20 @@ fn types() -> TypeKey {
 }
 
 fn counter(name: &str) -> DynamicObject {
-    let mut body = serde_json::Map::new();
-    body.insert("spec".into(), json!({ "count": 0 }));
-    DynamicObject {
-        types: types(),
-        metadata: ObjectMeta::named("default", name),
-        body,
-    }
+    let mut obj = DynamicObject::new(types(), ObjectMeta::named("default", name));
+    obj.set_field("spec", &json!({ "count": 0 }))
+        .expect("json field");
+    obj
 }
 
 async fn increment(store: &SqliteStore, name: &str) {
     for _ in 0..100_000 {
         let mut o = store.get(&types(), "default", name).await.expect("get");
-        let n = o.body["spec"]["count"].as_u64().expect("count");
-        o.body.insert("spec".into(), json!({ "count": n + 1 }));
+        let n = o.field_value("spec").unwrap_or_default()["count"]
+            .as_u64()
+            .expect("count");
+        o.set_field("spec", &json!({ "count": n + 1 }))
+            .expect("json field");
         match store.update(o).await {
             Ok(_) => return,
             Err(e) if e.is_conflict() => tokio::task::yield_now().await,
@@ -60,7 +60,10 @@ async fn two_handles_increment_without_losing_updates() {
     }
     for s in [&a, &b] {
         let o = s.get(&types(), "default", "c").await.expect("get");
-        assert_eq!(o.body["spec"]["count"], json!(400));
+        assert_eq!(
+            o.field_value("spec").unwrap_or_default()["count"],
+            json!(400)
+        );
     }
 }
 

@@ -161,13 +161,10 @@ fn widget(ns: &str, name: &str, labels: &[(&str, &str)], count: u64) -> DynamicO
                 .collect::<BTreeMap<_, _>>(),
         );
     }
-    let mut body = serde_json::Map::new();
-    body.insert("spec".into(), json!({ "count": count }));
-    DynamicObject {
-        types: widgets(),
-        metadata: meta,
-        body,
-    }
+    let mut obj = DynamicObject::new(widgets(), meta);
+    obj.set_field("spec", &json!({ "count": count }))
+        .expect("json field");
+    obj
 }
 
 fn rv(obj: &DynamicObject) -> u64 {
@@ -181,7 +178,9 @@ fn rv(obj: &DynamicObject) -> u64 {
 }
 
 fn count(obj: &DynamicObject) -> u64 {
-    obj.body["spec"]["count"].as_u64().expect("spec.count")
+    obj.field_value("spec").unwrap_or_default()["count"]
+        .as_u64()
+        .expect("spec.count")
 }
 
 fn names(items: &[DynamicObject]) -> Vec<String> {
@@ -360,7 +359,9 @@ pub async fn case_list_with_selectors(store: SharedStore) {
 pub async fn case_update_bumps_resource_version(store: SharedStore) {
     let a = create(&store, widget(NS, "a", &[], 1)).await;
     let mut change = a.clone();
-    change.body.insert("spec".into(), json!({ "count": 2 }));
+    change
+        .set_field("spec", &json!({ "count": 2 }))
+        .expect("json field");
     let b = store.update(change).await.expect("update");
     assert!(rv(&b) > rv(&a));
     assert_eq!(count(&b), 2);
@@ -376,9 +377,13 @@ pub async fn case_update_bumps_resource_version(store: SharedStore) {
 pub async fn case_update_stale_is_conflict_without_lost_update(store: SharedStore) {
     let a = create(&store, widget(NS, "a", &[], 1)).await;
     let mut first = a.clone();
-    first.body.insert("spec".into(), json!({ "count": 10 }));
+    first
+        .set_field("spec", &json!({ "count": 10 }))
+        .expect("json field");
     let mut second = a.clone();
-    second.body.insert("spec".into(), json!({ "count": 20 }));
+    second
+        .set_field("spec", &json!({ "count": 20 }))
+        .expect("json field");
     let written = store.update(first).await.expect("first update");
     let err = store.update(second).await.unwrap_err();
     assert!(err.is_conflict(), "{err:?}");
@@ -398,7 +403,9 @@ pub async fn case_update_stale_is_conflict_without_lost_update(store: SharedStor
     assert_eq!(get(&store, "a").await, written);
     // A stale status update is refused too.
     let mut stale = a.clone();
-    stale.body.insert("status".into(), json!({ "phase": "x" }));
+    stale
+        .set_field("status", &json!({ "phase": "x" }))
+        .expect("json field");
     assert!(store.update_status(stale).await.unwrap_err().is_conflict());
     assert_eq!(get(&store, "a").await, written);
 }
@@ -431,20 +438,23 @@ pub async fn case_update_missing_is_not_found(store: SharedStore) {
 pub async fn case_update_keeps_status(store: SharedStore) {
     let a = create(&store, widget(NS, "a", &[], 1)).await;
     let mut s = a.clone();
-    s.body.insert("status".into(), json!({ "phase": "Ready" }));
+    s.set_field("status", &json!({ "phase": "Ready" }))
+        .expect("json field");
     let a = store.update_status(s).await.expect("update_status");
     let mut change = a.clone();
-    change.body.insert("spec".into(), json!({ "count": 5 }));
     change
-        .body
-        .insert("status".into(), json!({ "phase": "Hacked" }));
+        .set_field("spec", &json!({ "count": 5 }))
+        .expect("json field");
+    change
+        .set_field("status", &json!({ "phase": "Hacked" }))
+        .expect("json field");
     let b = store.update(change).await.expect("update");
-    assert_eq!(b.status(), Some(&json!({ "phase": "Ready" })));
+    assert_eq!(b.field_value("status"), Some(json!({ "phase": "Ready" })));
     assert_eq!(count(&b), 5);
     let mut drop_status = b.clone();
-    drop_status.body.remove("status");
+    drop_status.remove_field("status");
     let c = store.update(drop_status).await.expect("update");
-    assert_eq!(c.status(), Some(&json!({ "phase": "Ready" })));
+    assert_eq!(c.field_value("status"), Some(json!({ "phase": "Ready" })));
     assert_eq!(get(&store, "a").await, c);
 }
 
@@ -452,14 +462,16 @@ pub async fn case_update_keeps_status(store: SharedStore) {
 pub async fn case_update_status_changes_only_status(store: SharedStore) {
     let a = create(&store, widget(NS, "a", &[("k", "v")], 1)).await;
     let mut s = a.clone();
-    s.body.insert("spec".into(), json!({ "count": 99 }));
-    s.body.insert("status".into(), json!({ "phase": "Ready" }));
+    s.set_field("spec", &json!({ "count": 99 }))
+        .expect("json field");
+    s.set_field("status", &json!({ "phase": "Ready" }))
+        .expect("json field");
     s.metadata.labels = None;
     let b = store.update_status(s).await.expect("update_status");
     assert!(rv(&b) > rv(&a));
     assert_eq!(count(&b), 1);
     assert_eq!(b.metadata.label("k"), Some("v"));
-    assert_eq!(b.status(), Some(&json!({ "phase": "Ready" })));
+    assert_eq!(b.field_value("status"), Some(json!({ "phase": "Ready" })));
     assert_eq!(get(&store, "a").await, b);
 }
 
@@ -468,7 +480,8 @@ pub async fn case_generation_tracks_spec_only(store: SharedStore) {
     let a = create(&store, widget(NS, "a", &[], 1)).await;
     assert_eq!(a.metadata.generation, Some(1));
     let mut s = a.clone();
-    s.body.insert("status".into(), json!({ "phase": "Ready" }));
+    s.set_field("status", &json!({ "phase": "Ready" }))
+        .expect("json field");
     let b = store.update_status(s).await.expect("update_status");
     assert_eq!(b.metadata.generation, Some(1));
     let mut l = b.clone();
@@ -476,12 +489,15 @@ pub async fn case_generation_tracks_spec_only(store: SharedStore) {
     let c = store.update(l).await.expect("update labels");
     assert_eq!(c.metadata.generation, Some(1));
     let mut sp = c.clone();
-    sp.body.insert("spec".into(), json!({ "count": 2 }));
+    sp.set_field("spec", &json!({ "count": 2 }))
+        .expect("json field");
     let d = store.update(sp).await.expect("update spec");
     assert_eq!(d.metadata.generation, Some(2));
     let mut caller_gen = d.clone();
     caller_gen.metadata.generation = Some(100);
-    caller_gen.body.insert("spec".into(), json!({ "count": 3 }));
+    caller_gen
+        .set_field("spec", &json!({ "count": 3 }))
+        .expect("json field");
     let e = store.update(caller_gen).await.expect("update spec");
     assert_eq!(e.metadata.generation, Some(3));
 }
@@ -522,7 +538,9 @@ pub async fn case_delete(store: SharedStore) {
 pub async fn case_delete_with_precondition(store: SharedStore) {
     let a = create(&store, widget(NS, "a", &[], 1)).await;
     let mut change = a.clone();
-    change.body.insert("spec".into(), json!({ "count": 2 }));
+    change
+        .set_field("spec", &json!({ "count": 2 }))
+        .expect("json field");
     let b = store.update(change).await.expect("update");
     let stale = rv(&a).to_string();
     let err = store
@@ -549,7 +567,8 @@ pub async fn case_delete_with_precondition(store: SharedStore) {
 pub async fn case_commit_applies_all_in_order(store: SharedStore) {
     let x = create(&store, widget(NS, "x", &[], 1)).await;
     let mut ux = x.clone();
-    ux.body.insert("spec".into(), json!({ "count": 2 }));
+    ux.set_field("spec", &json!({ "count": 2 }))
+        .expect("json field");
     let out = store
         .commit(vec![
             Op::Create(widget(NS, "b", &[], 0)),
@@ -653,10 +672,13 @@ pub async fn case_watch_from_list_version(store: SharedStore) {
         .expect("watch");
     let a = create(&store, widget(NS, "a", &[], 1)).await;
     let mut change = a.clone();
-    change.body.insert("spec".into(), json!({ "count": 2 }));
+    change
+        .set_field("spec", &json!({ "count": 2 }))
+        .expect("json field");
     let b = store.update(change).await.expect("update");
     let mut st = b.clone();
-    st.body.insert("status".into(), json!({ "phase": "Ready" }));
+    st.set_field("status", &json!({ "phase": "Ready" }))
+        .expect("json field");
     let c = store.update_status(st).await.expect("update_status");
     let d = store
         .delete(&widgets(), NS, "a", None)
@@ -725,7 +747,9 @@ pub async fn case_watch_from_now(store: SharedStore) {
 pub async fn case_watch_replays_history(store: SharedStore) {
     let a = create(&store, widget(NS, "a", &[], 0)).await;
     let mut change = a.clone();
-    change.body.insert("spec".into(), json!({ "count": 1 }));
+    change
+        .set_field("spec", &json!({ "count": 1 }))
+        .expect("json field");
     let a2 = store.update(change).await.expect("update");
     let b = create(&store, widget(NS, "b", &[], 0)).await;
     let d = store
@@ -804,7 +828,8 @@ pub async fn case_concurrent_watchers_agree(store: SharedStore) {
                 let name = format!("o{i}");
                 let o = create(&store, widget(NS, &name, &[], 0)).await;
                 let mut ch = o.clone();
-                ch.body.insert("spec".into(), json!({ "count": 1 }));
+                ch.set_field("spec", &json!({ "count": 1 }))
+                    .expect("json field");
                 store.update(ch).await.expect("update");
                 if i % 2 == 0 {
                     store
@@ -862,7 +887,8 @@ pub async fn case_concurrent_increments_lose_nothing(store: SharedStore) {
                     assert!(attempts < 10_000, "starved");
                     let mut o = get(&store, "counter").await;
                     let n = count(&o);
-                    o.body.insert("spec".into(), json!({ "count": n + 1 }));
+                    o.set_field("spec", &json!({ "count": n + 1 }))
+                        .expect("json field");
                     match store.update(o).await {
                         Ok(_) => break,
                         Err(e) if e.is_conflict() => {
