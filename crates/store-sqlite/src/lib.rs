@@ -12,15 +12,18 @@
 //!
 //! ```sql
 //! meta(key TEXT PRIMARY KEY, value INTEGER)       -- 'revision', 'compacted'
-//! objects(api_version, kind, namespace, name, rv INTEGER, data TEXT)
-//!         UNIQUE (api_version, kind, namespace, name)
 //! events(rev INTEGER PRIMARY KEY, api_version, kind, namespace, name, type, data)
 //!         INDEX (api_version, kind, rev)
+//! objects(api_version, kind, namespace, name, rv INTEGER)
+//!         PRIMARY KEY (api_version, kind, namespace, name), WITHOUT ROWID
 //! ```
 //!
-//! `data` is the whole object as JSON, with `metadata.resourceVersion` equal to `rv`.
-//! `events.type` is `ADDED`, `MODIFIED` or `DELETED`; for a deletion `data` is the object's
-//! last state with `resourceVersion` set to the deletion's revision.
+//! Every write appends one row to `events`: `type` is `ADDED`, `MODIFIED` or `DELETED`, and
+//! `data` is the whole object as JSON as it was after the write, with
+//! `metadata.resourceVersion` equal to `rev` (for a deletion, its last state). `objects` is
+//! the index of what exists now: each live object's key and the revision of the event that
+//! holds its current state. An object's data is written once, not once for history and once
+//! for its current state; a list reads `objects` in key order and joins `events` by `rev`.
 //!
 //! ## Revisions and watches
 //!
@@ -47,8 +50,10 @@
 //! `generation` when anything but `metadata` and `status` changed. Finalizers are stored but
 //! not acted on: `delete` removes at once.
 //!
-//! History is bounded: each commit drops the events older than the newest
-//! [`Options::keep_events`] (100 000 by default) and records the compaction point in
+//! History is bounded: when more than [`Options::keep_events`] (100 000 by default) events
+//! lie after the compaction point (plus a slack of 1/64 so that this is not done on every
+//! commit), a commit moves the point to keep exactly that many and deletes the events up
+//! to it, except those that still hold a live object's current state. The point is kept in
 //! `meta.compacted`; a watch from before it fails with [`StoreError::TooOld`].
 //!
 //! ## Durability and concurrency
@@ -215,15 +220,6 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
             tx.execute_batch(
                 "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
                  INSERT INTO meta (key, value) VALUES ('revision', 0), ('compacted', 0);
-                 CREATE TABLE objects (
-                     api_version TEXT NOT NULL,
-                     kind TEXT NOT NULL,
-                     namespace TEXT NOT NULL,
-                     name TEXT NOT NULL,
-                     rv INTEGER NOT NULL,
-                     data TEXT NOT NULL,
-                     UNIQUE (api_version, kind, namespace, name)
-                 );
                  CREATE TABLE events (
                      rev INTEGER PRIMARY KEY,
                      api_version TEXT NOT NULL,
@@ -234,6 +230,14 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
                      data TEXT NOT NULL
                  );
                  CREATE INDEX events_by_kind ON events (api_version, kind, rev);
+                 CREATE TABLE objects (
+                     api_version TEXT NOT NULL,
+                     kind TEXT NOT NULL,
+                     namespace TEXT NOT NULL,
+                     name TEXT NOT NULL,
+                     rv INTEGER NOT NULL,
+                     PRIMARY KEY (api_version, kind, namespace, name)
+                 ) WITHOUT ROWID;
                  PRAGMA user_version = 1;",
             )?;
         }
@@ -420,7 +424,7 @@ impl Inner {
         }
         set_meta(&tx, "revision", rev)?;
         let keep = self.options.keep_events.max(1);
-        if rev.saturating_sub(compacted) > keep {
+        if rev.saturating_sub(compacted) > keep + keep / 64 {
             compact_to(&tx, rev - keep)?;
         }
         tx.commit()
@@ -462,18 +466,11 @@ impl Inner {
         let (t, ns, name) = (&obj.types, obj.namespace(), obj.name());
         let inserted = tx
             .prepare_cached(
-                "INSERT INTO objects (api_version, kind, namespace, name, rv, data)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO objects (api_version, kind, namespace, name, rv)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )
             .and_then(|mut s| {
-                s.execute(params![
-                    t.api_version,
-                    t.kind,
-                    ns,
-                    name,
-                    to_sql_int(*rev),
-                    data
-                ])
+                s.execute(params![t.api_version, t.kind, ns, name, to_sql_int(*rev)])
             });
         match inserted {
             Ok(_) => {}
@@ -497,8 +494,8 @@ impl Inner {
 fn load(tx: &Connection, types: &TypeKey, ns: &str, name: &str) -> Result<(u64, DynamicObject)> {
     let row: Option<(i64, String)> = tx
         .prepare_cached(
-            "SELECT rv, data FROM objects
-             WHERE api_version = ?1 AND kind = ?2 AND namespace = ?3 AND name = ?4",
+            "SELECT o.rv, e.data FROM objects o JOIN events e ON e.rev = o.rv
+             WHERE o.api_version = ?1 AND o.kind = ?2 AND o.namespace = ?3 AND o.name = ?4",
         )
         .and_then(|mut s| {
             s.query_row(params![types.api_version, types.kind, ns, name], |r| {
@@ -586,7 +583,7 @@ fn update(
     new.metadata.resource_version = Some(rev.to_string());
     let data = encode(&new)?;
     tx.prepare_cached(
-        "UPDATE objects SET rv = ?5, data = ?6
+        "UPDATE objects SET rv = ?5
          WHERE api_version = ?1 AND kind = ?2 AND namespace = ?3 AND name = ?4",
     )
     .and_then(|mut s| {
@@ -595,8 +592,7 @@ fn update(
             types.kind,
             ns,
             name,
-            to_sql_int(*rev),
-            data
+            to_sql_int(*rev)
         ])
     })
     .map_err(|e| backend(format_args!("updating {} {ns}/{name}", types.kind), e))?;
@@ -663,11 +659,14 @@ fn record(
     Ok(())
 }
 
-/// Drops events up to and including `upto` and records the compaction point.
+/// Drops the events up to and including `upto`, except those holding a live object's
+/// current state, and records the compaction point.
 fn compact_to(tx: &Connection, upto: u64) -> Result<()> {
-    tx.prepare_cached("DELETE FROM events WHERE rev <= ?1")
-        .and_then(|mut s| s.execute([to_sql_int(upto)]))
-        .map_err(|e| backend("compacting history", e))?;
+    tx.prepare_cached(
+        "DELETE FROM events WHERE rev <= ?1 AND rev NOT IN (SELECT rv FROM objects WHERE rv <= ?1)",
+    )
+    .and_then(|mut s| s.execute([to_sql_int(upto)]))
+    .map_err(|e| backend("compacting history", e))?;
     set_meta(tx, "compacted", upto)
 }
 
@@ -758,15 +757,15 @@ fn list(conn: &mut Connection, types: &TypeKey, params: &ListParams) -> Result<O
     {
         let (sql, ns) = match &params.namespace {
             Some(ns) => (
-                "SELECT namespace, name, data FROM objects
-                 WHERE api_version = ?1 AND kind = ?2 AND namespace = ?3
-                 ORDER BY namespace, name",
+                "SELECT o.namespace, o.name, e.data FROM objects o JOIN events e ON e.rev = o.rv
+                 WHERE o.api_version = ?1 AND o.kind = ?2 AND o.namespace = ?3
+                 ORDER BY o.namespace, o.name",
                 ns.as_str(),
             ),
             None => (
-                "SELECT namespace, name, data FROM objects
-                 WHERE api_version = ?1 AND kind = ?2 AND ?3 = ?3
-                 ORDER BY namespace, name",
+                "SELECT o.namespace, o.name, e.data FROM objects o JOIN events e ON e.rev = o.rv
+                 WHERE o.api_version = ?1 AND o.kind = ?2 AND ?3 = ?3
+                 ORDER BY o.namespace, o.name",
                 "",
             ),
         };

@@ -158,11 +158,11 @@ async fn history_is_compacted_automatically() {
             .expect("event");
         assert_eq!(ev.object().name(), format!("c{i:02}"));
     }
-    let events: i64 = rusqlite::Connection::open(&path)
-        .expect("open")
-        .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
-        .expect("count");
-    assert_eq!(events, 10);
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).expect("count") };
+    assert_eq!(count("SELECT COUNT(*) FROM events WHERE rev > 15"), 10);
+    // Below the compaction point only the events holding live objects' states remain.
+    assert_eq!(count("SELECT COUNT(*) FROM events WHERE rev <= 15"), 15);
     // Objects themselves are never compacted away.
     let list = s
         .list(&types(), &ListParams::default())
