@@ -553,25 +553,11 @@ fn update(
     *rev += 1;
     let mut new = if status_only {
         let mut new = old;
-        match obj.body.get("status") {
-            Some(s) => {
-                new.body.insert("status".into(), s.clone());
-            }
-            None => {
-                new.body.remove("status");
-            }
-        }
+        copy_status(&obj, &mut new);
         new
     } else {
         let mut new = obj;
-        match old.body.get("status") {
-            Some(s) => {
-                new.body.insert("status".into(), s.clone());
-            }
-            None => {
-                new.body.remove("status");
-            }
-        }
+        copy_status(&old, &mut new);
         let old_gen = old.metadata.generation.unwrap_or(1);
         let changed = !old.same_body_except(&new, "status");
         let m = &mut new.metadata;
@@ -598,6 +584,14 @@ fn update(
     .map_err(|e| backend(format_args!("updating {} {ns}/{name}", types.kind), e))?;
     record(tx, *rev, &types, &ns, &name, "MODIFIED", &data)?;
     Ok(new)
+}
+
+/// Makes `to`'s `status` that of `from` (absent if `from` has none).
+fn copy_status(from: &DynamicObject, to: &mut DynamicObject) {
+    match from.body.get("status") {
+        Some(s) => to.body.insert("status".into(), s.clone()),
+        None => to.body.remove("status"),
+    };
 }
 
 fn delete(
