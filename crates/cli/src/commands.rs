@@ -172,9 +172,19 @@ fn read_input(file: &Path) -> anyhow::Result<String> {
 
 fn read_csv(file: &Path) -> anyhow::Result<Vec<ironbell_inventory::Row>> {
     let text = read_input(file)?;
-    ironbell_inventory::parse(&text)
+    let inventory = ironbell_inventory::parse_inventory(&text)
         .map_err(anyhow::Error::new)
-        .with_context(|| format!("{} is not valid; nothing was imported", file.display()))
+        .with_context(|| format!("{} is not valid; nothing was imported", file.display()))?;
+    if !inventory.unknown_columns.is_empty() {
+        eprintln!(
+            "warning: {}: ignoring unknown column{} {} (known: hostname, ip_address, netmask, \
+             gateway, nameservers, mac, disk, labels, bmc_ip, bmc_username, bmc_password, vlan_id)",
+            file.display(),
+            plural(inventory.unknown_columns.len()),
+            inventory.unknown_columns.join(", ")
+        );
+    }
+    Ok(inventory.rows)
 }
 
 fn resolve_kind(name: &str) -> anyhow::Result<&'static KindInfo> {

@@ -288,6 +288,28 @@ fn get_selectors_and_delete() {
 }
 
 #[test]
+fn unknown_csv_columns_are_imported_with_a_warning() {
+    let env = Env::new();
+    let csv = env.file(
+        "hw.csv",
+        &CSV.replacen("disk\n", "disk,rack_unit\n", 1)
+            .replace("/dev/sda\n", "/dev/sda,12\n")
+            .replace("/dev/nvme0n1\n", "/dev/nvme0n1,13\n"),
+    );
+    let out = env.run(&["hardware", "validate", csv.to_str().expect("utf8")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning:") && err.contains("rack_unit"),
+        "{err}"
+    );
+}
+
+#[test]
 fn unknown_kind_and_missing_file_are_clear_errors() {
     let env = Env::new();
     let err = env.fails(&["get", "gizmos"]);
