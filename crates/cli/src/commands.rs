@@ -12,7 +12,7 @@ use ironbell_store::{ListParams, SharedStore};
 
 use crate::apply::{Outcome, plan};
 use crate::output::{print_objects, redact};
-use crate::{Cli, Command, HardwareCommand};
+use crate::{Cli, Command, HardwareCommand, ServeCommand};
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -99,6 +99,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 objects.iter_mut().for_each(redact);
             }
             print_objects(info, &objects, output, name.is_some())?;
+        }
+        Command::Serve(ServeCommand::Boot(args)) => {
+            let store = open_store(cli.db.as_deref())?;
+            crate::serve::boot(store, args).await?;
         }
         Command::Delete {
             kind,

@@ -21,6 +21,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod apply;
 mod commands;
 mod output;
+mod serve;
 
 /// Bare-metal provisioning: network-boot the servers in a hardware.csv, install their OS
 /// through workflows, and build Kubernetes clusters on them.
@@ -73,6 +74,9 @@ enum Command {
         #[arg(long)]
         show_secrets: bool,
     },
+    /// Run a long-running service.
+    #[command(subcommand)]
+    Serve(ServeCommand),
     /// Delete an object.
     Delete {
         /// Kind.
@@ -83,6 +87,12 @@ enum Command {
         #[arg(short, long)]
         namespace: Option<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum ServeCommand {
+    /// The boot service: DHCP, TFTP, iPXE scripts and HookOS over HTTP, syslog.
+    Boot(serve::BootArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -115,14 +125,20 @@ pub enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Services say what they do; one-shot commands only warn.
+    let default_level = match cli.command {
+        Command::Serve(_) => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("IRONBELL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {

@@ -1,0 +1,513 @@
+//! The HTTP side of network boot (default port 7171).
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /ipxe/script/{mac}/auto.ipxe` | the iPXE script of the machine with that MAC (`aa:bb:..` or `aa-bb-..`) |
+//! | `GET /auto.ipxe` | the same, for the machine whose IPv4 address is the request's source |
+//! | `GET /ipxe/binary/{mac}/{file}` | an iPXE binary from [`Config::ipxe_dir`]; only [`IPXE_BINARIES`] |
+//! | `GET /healthz` | `ok` |
+//! | `GET /metrics` | Prometheus text format (see [`crate::metrics`]) |
+//! | `GET /{file}` (anything else) | a file of [`Config::artifacts_dir`] (the HookOS `vmlinuz-x86_64`, `initramfs-x86_64`...), with Range support; `..` and directories are refused |
+//!
+//! The script of a machine is, in order of precedence: its interface's
+//! `netboot.ipxe.contents` as written; `#!ipxe` + `chain <netboot.ipxe.url>`; or the HookOS
+//! script ([`hook_script`]). Errors are short `text/plain` reasons: **404** for an unknown
+//! MAC or source address (and for a MAC several Hardware claim), **403** when the
+//! interface's `netboot.allowPXE` is not true (iPXE then fails the chain and falls back to
+//! the next boot device), **400** for a malformed MAC.
+//!
+//! Request bodies are never read. Connections are HTTP/1.1 with at most 16 KiB of request
+//! head and 64 headers, [`Config::header_read_timeout`] to send them, and
+//! [`Config::request_timeout`] for the handler to produce a response head (file bodies may
+//! stream for longer).
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::timeout::TimeoutLayer;
+use tracing::{Instrument, Span, debug, field, info, warn};
+
+use crate::metrics::{HttpCounters, MetricsSource};
+use crate::{Index, MacLookup, Machine, parse_mac};
+
+/// The HTTP port EKS Anywhere uses for the boot service.
+pub const DEFAULT_PORT: u16 = 7171;
+/// The agent gRPC port.
+pub const DEFAULT_GRPC_PORT: u16 = 42113;
+/// The iPXE binaries served under `/ipxe/binary/`.
+pub const IPXE_BINARIES: [&str; 4] = ["undionly.kpxe", "ipxe.efi", "snponly.efi", "snp.efi"];
+/// Largest request head (request line plus headers) accepted, in bytes.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// Most request headers accepted.
+pub const MAX_HEADERS: usize = 64;
+/// Kernel parameters HookOS gets besides the per-machine ones (as Smee passes them).
+const HOOK_PARAMS: &str = "modules=loop,squashfs,sd-mod,usb-storage intel_iommu=on iommu=pt";
+
+/// Settings of the HTTP boot service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where to listen (for the caller that binds; [`serve`] takes a bound listener).
+    pub bind: SocketAddr,
+    /// The address machines reach this host at: in script URLs, `grpc_authority` and
+    /// (unless [`Config::syslog_ip`] says otherwise) `syslog_host`.
+    pub public_ip: Ipv4Addr,
+    /// The HTTP port machines reach this service at.
+    pub http_port: u16,
+    /// Base URL of the HookOS kernel and initramfs, without a trailing slash; `None` means
+    /// `http://<public_ip>:<http_port>` (this service).
+    pub artifacts_url: Option<String>,
+    /// Port of the agent gRPC service, for `grpc_authority=<public_ip>:<port>`.
+    pub grpc_port: u16,
+    /// Syslog receiver for `syslog_host=`; `None` means `public_ip`.
+    pub syslog_ip: Option<Ipv4Addr>,
+    /// `tinkerbell_tls=`: whether the agent talks TLS to the gRPC service.
+    pub tinkerbell_tls: bool,
+    /// Directory the HookOS artifacts are served from.
+    pub artifacts_dir: PathBuf,
+    /// Directory the iPXE binaries are served from.
+    pub ipxe_dir: PathBuf,
+    /// Extra kernel parameters appended for every machine.
+    pub extra_kernel_args: Vec<String>,
+    /// Kernel consoles, each becoming `console=<value>`.
+    pub console: Vec<String>,
+    /// Time a handler has to produce a response head.
+    pub request_timeout: Duration,
+    /// Time a client has to send its request head.
+    pub header_read_timeout: Duration,
+}
+
+impl Config {
+    /// Defaults for a host reachable at `public_ip`: listen on `0.0.0.0:7171`, gRPC on
+    /// 42113, syslog at `public_ip`, no TLS, artifacts from `/var/lib/ironbell/hookos`,
+    /// iPXE from `/usr/lib/ipxe`, consoles `tty0` and `ttyS0,115200`, 30 s request and 10 s
+    /// header timeouts.
+    pub fn new(public_ip: Ipv4Addr) -> Self {
+        Self {
+            bind: SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
+            public_ip,
+            http_port: DEFAULT_PORT,
+            artifacts_url: None,
+            grpc_port: DEFAULT_GRPC_PORT,
+            syslog_ip: None,
+            tinkerbell_tls: false,
+            artifacts_dir: PathBuf::from("/var/lib/ironbell/hookos"),
+            ipxe_dir: PathBuf::from("/usr/lib/ipxe"),
+            extra_kernel_args: Vec::new(),
+            console: vec!["tty0".into(), "ttyS0,115200".into()],
+            request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// The artifacts base URL, with the default filled in and no trailing slash.
+    pub fn artifacts_url(&self) -> String {
+        match &self.artifacts_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => format!("http://{}:{}", self.public_ip, self.http_port),
+        }
+    }
+}
+
+/// Everything the handlers share: settings, the Hardware index and the metrics.
+#[derive(Clone)]
+pub struct HttpState {
+    config: Arc<Config>,
+    index: Arc<Index>,
+    counters: Arc<HttpCounters>,
+    sources: Arc<[Arc<dyn MetricsSource>]>,
+}
+
+impl std::fmt::Debug for HttpState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpState")
+            .field("config", &self.config)
+            .field("sources", &self.sources.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpState {
+    /// State over `index`; `/metrics` reports the HTTP counters and the index.
+    pub fn new(config: Config, index: Arc<Index>) -> Self {
+        let sources: Vec<Arc<dyn MetricsSource>> = vec![index.clone()];
+        Self {
+            config: Arc::new(config),
+            index,
+            counters: Arc::new(HttpCounters::default()),
+            sources: sources.into(),
+        }
+    }
+
+    /// Adds a source to `/metrics` (the DHCP server's `Arc<ironbell_dhcp::Stats>`, the TFTP
+    /// server's statistics once they implement [`MetricsSource`], ...).
+    pub fn with_source(mut self, source: Arc<dyn MetricsSource>) -> Self {
+        let mut all: Vec<Arc<dyn MetricsSource>> = self.sources.iter().cloned().collect();
+        all.push(source);
+        self.sources = all.into();
+        self
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The HTTP request counters.
+    pub fn counters(&self) -> &HttpCounters {
+        &self.counters
+    }
+}
+
+/// The router of every route above, with metrics, tracing and the request timeout.
+pub fn router(state: HttpState) -> Router {
+    let artifacts =
+        ServeDir::new(&state.config.artifacts_dir).append_index_html_on_directories(false);
+    Router::new()
+        .route("/ipxe/script/{mac}/auto.ipxe", get(script_by_mac))
+        .route("/auto.ipxe", get(script_by_ip))
+        .route("/ipxe/binary/{mac}/{file}", get(binary))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback_service(artifacts)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.config.request_timeout,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Serves `router(state)` on `listener` until an accept fails for good. Each connection
+/// gets the peer address as [`ConnectInfo<SocketAddr>`]; dropping the future closes every
+/// connection.
+pub async fn serve(listener: TcpListener, state: HttpState) -> io::Result<()> {
+    let header_timeout = state.config.header_read_timeout;
+    let app = router(state);
+    let mut conns = JoinSet::new();
+    loop {
+        while conns.try_join_next().is_some() {}
+        let (stream, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) if transient_accept_error(&e) => {
+                warn!("HTTP accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let app = app.clone();
+        conns.spawn(async move {
+            let service = hyper::service::service_fn(move |mut req: Request<_>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                app.clone().oneshot(req)
+            });
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .max_buf_size(MAX_HEAD_BYTES)
+                .max_headers(MAX_HEADERS);
+            if let Err(e) = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                debug!(%peer, "HTTP connection ended: {e}");
+            }
+        });
+    }
+}
+
+fn transient_accept_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    ) || matches!(e.raw_os_error(), Some(23 | 24)) // ENFILE, EMFILE
+}
+
+fn route_kind(matched: Option<&str>) -> &'static str {
+    match matched {
+        Some("/ipxe/script/{mac}/auto.ipxe") => "script",
+        Some("/auto.ipxe") => "auto_script",
+        Some("/ipxe/binary/{mac}/{file}") => "binary",
+        Some("/healthz") => "healthz",
+        Some("/metrics") => "metrics",
+        Some(_) => "other",
+        None => "artifact",
+    }
+}
+
+/// Counts every answer by route kind and status, inside a span that handlers fill with
+/// the MAC and the Hardware name.
+async fn observe(State(state): State<HttpState>, req: Request, next: Next) -> Response {
+    let kind = route_kind(
+        req.extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+    );
+    let span = tracing::info_span!(
+        "http",
+        route = kind,
+        method = %req.method(),
+        path = %req.uri().path(),
+        mac = field::Empty,
+        hardware = field::Empty,
+    );
+    let resp = next.run(req).instrument(span.clone()).await;
+    state.counters.count(kind, resp.status().as_u16());
+    span.in_scope(|| debug!(status = resp.status().as_u16(), "answered"));
+    resp
+}
+
+fn text(status: StatusCode, body: impl Into<String>) -> Response {
+    let mut body = body.into();
+    if !body.ends_with('\n') {
+        body.push('\n');
+    }
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+async fn script_by_mac(State(state): State<HttpState>, Path(mac): Path<String>) -> Response {
+    Span::current().record("mac", mac.as_str());
+    let Some(parsed) = parse_mac(&mac) else {
+        return text(
+            StatusCode::BAD_REQUEST,
+            format!("{mac:?} is not a MAC address"),
+        );
+    };
+    match state.index.by_mac(parsed) {
+        MacLookup::Found(machine) => script(&state, &machine),
+        MacLookup::Conflict(names) => text(
+            StatusCode::NOT_FOUND,
+            format!(
+                "MAC {} is claimed by several Hardware ({}); not served",
+                ironbell_dhcp::format_mac(parsed),
+                names.join(", ")
+            ),
+        ),
+        MacLookup::Unknown => text(
+            StatusCode::NOT_FOUND,
+            format!("no Hardware has MAC {}", ironbell_dhcp::format_mac(parsed)),
+        ),
+    }
+}
+
+async fn script_by_ip(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Response {
+    let ip = match peer.ip() {
+        IpAddr::V4(ip) => Some(ip),
+        IpAddr::V6(ip) => ip.to_ipv4_mapped(),
+    };
+    let Some(ip) = ip else {
+        return text(
+            StatusCode::NOT_FOUND,
+            format!("no Hardware has address {}", peer.ip()),
+        );
+    };
+    match state.index.by_ip(ip) {
+        Some(machine) => {
+            Span::current().record("mac", machine.mac_string().as_str());
+            script(&state, &machine)
+        }
+        None => text(
+            StatusCode::NOT_FOUND,
+            format!("no Hardware (or more than one) has address {ip}"),
+        ),
+    }
+}
+
+/// The script answer for a known machine.
+fn script(state: &HttpState, machine: &Machine) -> Response {
+    let name = machine.name();
+    Span::current().record("hardware", name.as_str());
+    let iface = machine.interface();
+    if !iface.allow_pxe() {
+        info!("iPXE script refused: netboot.allowPXE is not true");
+        return text(
+            StatusCode::FORBIDDEN,
+            format!(
+                "Hardware {name} MAC {} may not network-boot (netboot.allowPXE is not true)",
+                machine.mac_string()
+            ),
+        );
+    }
+    let ipxe = iface.netboot.as_ref().and_then(|n| n.ipxe.as_ref());
+    let body = if let Some(contents) = ipxe
+        .and_then(|x| x.contents.as_deref())
+        .filter(|c| !c.is_empty())
+    {
+        contents.to_string()
+    } else if let Some(url) = ipxe
+        .and_then(|x| x.url.as_deref())
+        .filter(|u| !u.is_empty())
+    {
+        if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            warn!("netboot.ipxe.url {url:?} contains whitespace");
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("Hardware {name}: netboot.ipxe.url contains whitespace; not served"),
+            );
+        }
+        format!("#!ipxe\nchain {url}\n")
+    } else {
+        hook_script(&state.config, machine)
+    };
+    info!("iPXE script served");
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// Whether `s` can stand as one kernel parameter value (no spaces, quotes or controls).
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\'' | '$' | '\\'))
+}
+
+/// The HookOS iPXE script of a machine: loads `vmlinuz-<arch>` and `initramfs-<arch>` from
+/// [`Config::artifacts_url`] with the agent's parameters (`facility`, `vlan_id` when set,
+/// `syslog_host`, `grpc_authority`, `tinkerbell_tls`, `worker_id` and `hw_addr` = the MAC),
+/// the extra arguments, `initrd=initramfs-<arch>` (EFI iPXE needs it) and the consoles.
+/// The architecture is `aarch64` when the interface's `dhcp.arch` says `aarch64`/`arm64`,
+/// else `x86_64`.
+pub fn hook_script(config: &Config, machine: &Machine) -> String {
+    let iface = machine.interface();
+    let dhcp = iface.dhcp.as_ref();
+    let arch = match dhcp.and_then(|d| d.arch.as_deref()) {
+        Some("aarch64" | "arm64") => "aarch64",
+        _ => "x86_64",
+    };
+    let mac = machine.mac_string();
+    let base = config.artifacts_url();
+    let mut params: Vec<String> = Vec::new();
+    if let Some(vlan) = dhcp
+        .and_then(|d| d.vlan_id.as_deref())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
+        if vlan.chars().all(|c| c.is_ascii_digit() || c == ',') {
+            params.push(format!("vlan_id={vlan}"));
+        } else {
+            warn!("dhcp.vlan_id {vlan:?} is not a list of numbers; left off the kernel line");
+        }
+    }
+    if let Some(facility) = machine
+        .hardware
+        .spec
+        .metadata
+        .as_ref()
+        .and_then(|m| m.facility.as_ref())
+        .and_then(|f| f.facility_code.as_deref())
+        .filter(|f| is_token(f))
+    {
+        params.push(format!("facility={facility}"));
+    }
+    params.push(format!(
+        "syslog_host={}",
+        config.syslog_ip.unwrap_or(config.public_ip)
+    ));
+    params.push(format!(
+        "grpc_authority={}:{}",
+        config.public_ip, config.grpc_port
+    ));
+    params.push(format!("tinkerbell_tls={}", config.tinkerbell_tls));
+    params.push(format!("worker_id={mac}"));
+    params.push(format!("hw_addr={mac}"));
+    params.push(HOOK_PARAMS.to_string());
+    params.extend(config.extra_kernel_args.iter().cloned());
+    params.push(format!("initrd=initramfs-{arch}"));
+    params.extend(config.console.iter().map(|c| format!("console={c}")));
+    format!(
+        "#!ipxe\n\
+         \n\
+         echo Loading HookOS for {name} ({mac}) from ironbell...\n\
+         set arch {arch}\n\
+         kernel {base}/vmlinuz-{arch} {params}\n\
+         initrd {base}/initramfs-{arch}\n\
+         boot\n",
+        name = machine.name(),
+        params = params.join(" "),
+    )
+}
+
+async fn binary(
+    State(state): State<HttpState>,
+    Path((mac, file)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    Span::current().record("mac", mac.as_str());
+    if parse_mac(&mac).is_none() {
+        return text(
+            StatusCode::BAD_REQUEST,
+            format!("{mac:?} is not a MAC address"),
+        );
+    }
+    if !IPXE_BINARIES.contains(&file.as_str()) {
+        return text(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no iPXE binary {file:?}; known: {}",
+                IPXE_BINARIES.join(", ")
+            ),
+        );
+    }
+    let path = state.config.ipxe_dir.join(&file);
+    match ServeFile::new(path).oneshot(req).await {
+        Ok(resp) => {
+            if resp.status().is_success() {
+                info!(file = %file, "iPXE binary served");
+            }
+            resp.map(Body::new)
+        }
+        Err(never) => match never {},
+    }
+}
+
+async fn healthz() -> Response {
+    text(StatusCode::OK, "ok")
+}
+
+async fn metrics(State(state): State<HttpState>) -> Response {
+    let mut out = String::new();
+    state.counters.write_metrics(&mut out);
+    for source in state.sources.iter() {
+        source.write_metrics(&mut out);
+    }
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}

@@ -1,0 +1,612 @@
+//! The in-memory index of Hardware by MAC and by IPv4 address, kept current from the store.
+//!
+//! A background task lists every Hardware, then watches from the list's revision and
+//! applies each change; when the watch fails (history compacted: [`StoreError::TooOld`]),
+//! closes, or every [`RESYNC_PERIOD`], it lists again. Each change rebuilds an immutable
+//! [`Snapshot`] and swaps it in, so readers never wait for the store.
+//!
+//! Ambiguity is never guessed away: a MAC declared by two Hardware, or an IPv4 address
+//! declared by two, is served for neither, and an error naming both is logged.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use futures::StreamExt;
+use ironbell_dhcp::{Backend, Reservation, Route, format_mac};
+use ironbell_model::tinkerbell::{Hardware, Interface};
+use ironbell_model::{DynamicObject, TypeKey};
+use ironbell_store::{ListParams, SharedStore, StoreError, WatchEvent};
+use tokio::sync::watch;
+use tracing::{debug, error, info, warn};
+
+use crate::parse_mac;
+
+/// How often the index lists everything again even when the watch is healthy.
+pub const RESYNC_PERIOD: Duration = Duration::from_secs(300);
+const RETRY_MIN: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(10);
+
+/// One interface of one Hardware: what DHCP and HTTP need to know about a MAC.
+#[derive(Debug)]
+pub struct Machine {
+    /// The Hardware the interface belongs to.
+    pub hardware: Arc<Hardware>,
+    /// Position of the interface in `spec.interfaces`.
+    pub interface: usize,
+    /// The interface's MAC.
+    pub mac: [u8; 6],
+    /// The DHCP reservation, when the interface declares a valid address and netmask.
+    pub reservation: Option<Reservation>,
+}
+
+impl Machine {
+    /// The interface itself.
+    pub fn interface(&self) -> &Interface {
+        // `interface` is an index taken from this same Hardware when the Machine was built.
+        &self.hardware.interfaces()[self.interface]
+    }
+
+    /// `namespace/name` of the Hardware, for logs.
+    pub fn name(&self) -> String {
+        let m = &self.hardware.metadata;
+        format!("{}/{}", m.namespace(), m.name())
+    }
+
+    /// The MAC as lower-case colon-separated hex.
+    pub fn mac_string(&self) -> String {
+        format_mac(self.mac)
+    }
+}
+
+/// The answer to "who has this MAC?".
+#[derive(Debug, Clone)]
+pub enum MacLookup {
+    /// Exactly one Hardware declares it.
+    Found(Arc<Machine>),
+    /// Several Hardware declare it (their `namespace/name`s); none is served.
+    Conflict(Vec<String>),
+    /// No Hardware declares it.
+    Unknown,
+}
+
+/// One consistent view of every Hardware, rebuilt on each change.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    by_mac: HashMap<[u8; 6], Arc<Machine>>,
+    by_ip: HashMap<Ipv4Addr, Arc<Machine>>,
+    mac_conflicts: HashMap<[u8; 6], Vec<String>>,
+    /// Errors (conflicts) found while building, one line each.
+    conflicts: BTreeSet<String>,
+    /// Problems with single Hardware (unreadable fields), one line each.
+    warnings: BTreeSet<String>,
+    hardware: usize,
+    resource_version: u64,
+}
+
+impl Snapshot {
+    /// Builds the view of `objects` (at store revision `resource_version`).
+    pub fn build<'a>(
+        objects: impl IntoIterator<Item = &'a Arc<Hardware>>,
+        resource_version: u64,
+    ) -> Self {
+        let mut snap = Snapshot {
+            resource_version,
+            ..Snapshot::default()
+        };
+        let mut macs: BTreeMap<[u8; 6], Vec<Arc<Machine>>> = BTreeMap::new();
+        for hw in objects {
+            snap.hardware += 1;
+            let hw_name = format!("{}/{}", hw.metadata.namespace(), hw.metadata.name());
+            for (i, iface) in hw.interfaces().iter().enumerate() {
+                let Some(text) = iface.mac() else { continue };
+                let Some(mac) = parse_mac(text) else {
+                    snap.warnings.insert(format!(
+                        "Hardware {hw_name}: interface {i} has an invalid MAC {text:?}; ignored"
+                    ));
+                    continue;
+                };
+                let owners = macs.entry(mac).or_default();
+                if owners.iter().any(|m| Arc::ptr_eq(&m.hardware, hw)) {
+                    snap.warnings.insert(format!(
+                        "Hardware {hw_name}: MAC {} is declared on more than one interface; the first is used",
+                        format_mac(mac)
+                    ));
+                    continue;
+                }
+                let (reservation, problems) = reservation_for(iface);
+                for p in problems {
+                    snap.warnings
+                        .insert(format!("Hardware {hw_name} MAC {}: {p}", format_mac(mac)));
+                }
+                owners.push(Arc::new(Machine {
+                    hardware: hw.clone(),
+                    interface: i,
+                    mac,
+                    reservation,
+                }));
+            }
+        }
+        let mut ips: BTreeMap<Ipv4Addr, Vec<Arc<Machine>>> = BTreeMap::new();
+        for (mac, owners) in macs {
+            if owners.len() > 1 {
+                let names: Vec<String> = owners.iter().map(|m| m.name()).collect();
+                snap.conflicts.insert(format!(
+                    "MAC {} is declared by Hardware {}: serving none of them for this MAC",
+                    format_mac(mac),
+                    names.join(" and ")
+                ));
+                snap.mac_conflicts.insert(mac, names);
+                continue;
+            }
+            for machine in owners {
+                if let Some(ip) = machine
+                    .interface()
+                    .ip_address()
+                    .and_then(|a| a.parse().ok())
+                {
+                    ips.entry(ip).or_default().push(machine.clone());
+                }
+                snap.by_mac.insert(mac, machine);
+            }
+        }
+        for (ip, owners) in ips {
+            if owners.len() > 1 {
+                let names: Vec<String> = owners
+                    .iter()
+                    .map(|m| format!("{} ({})", m.name(), m.mac_string()))
+                    .collect();
+                snap.conflicts.insert(format!(
+                    "IP {ip} is declared by Hardware {}: serving none of them by this address",
+                    names.join(" and ")
+                ));
+                continue;
+            }
+            for machine in owners {
+                snap.by_ip.insert(ip, machine);
+            }
+        }
+        snap
+    }
+
+    /// Who has `mac`.
+    pub fn by_mac(&self, mac: [u8; 6]) -> MacLookup {
+        if let Some(m) = self.by_mac.get(&mac) {
+            MacLookup::Found(m.clone())
+        } else if let Some(names) = self.mac_conflicts.get(&mac) {
+            MacLookup::Conflict(names.clone())
+        } else {
+            MacLookup::Unknown
+        }
+    }
+
+    /// The one interface that declares `ip`, if exactly one does.
+    pub fn by_ip(&self, ip: Ipv4Addr) -> Option<Arc<Machine>> {
+        self.by_ip.get(&ip).cloned()
+    }
+
+    /// How many Hardware objects the view holds.
+    pub fn hardware_count(&self) -> usize {
+        self.hardware
+    }
+
+    /// How many MACs are declared by more than one Hardware.
+    pub fn mac_conflict_count(&self) -> usize {
+        self.mac_conflicts.len()
+    }
+
+    /// The store revision the view reflects.
+    pub fn resource_version(&self) -> u64 {
+        self.resource_version
+    }
+
+    /// Conflicts found while building (one line each, naming the Hardware involved).
+    pub fn conflicts(&self) -> impl Iterator<Item = &str> {
+        self.conflicts.iter().map(String::as_str)
+    }
+}
+
+/// The DHCP reservation of one interface, and the problems found on the way: `None` when
+/// the interface has no valid `dhcp.ip.address` and `dhcp.ip.netmask`. Fields that cannot be
+/// read (a bad gateway, a DNS server that is not IPv4...) are left out and reported.
+///
+/// Mapping: `name_servers` → DNS, `time_servers` → NTP, `lease_time` clamped to
+/// 1..=`u32::MAX` (0 or less means the default), `vlan_id` when it is one number 1–4094,
+/// `netboot.allowPXE` → `allow_netboot`, `disableDhcp` → `dhcp_disabled`,
+/// `netboot.ipxe.binary` → `boot_file`, `netboot.ipxe.url` → `ipxe_script_url`.
+pub fn reservation_for(iface: &Interface) -> (Option<Reservation>, Vec<String>) {
+    let mut problems = Vec::new();
+    let Some(dhcp) = iface.dhcp.as_ref() else {
+        return (None, problems);
+    };
+    let ip_cfg = dhcp.ip.as_ref();
+    let ip = match ip_cfg.and_then(|i| i.address.as_deref()) {
+        None => {
+            problems.push("no dhcp.ip.address: no DHCP reservation".to_string());
+            None
+        }
+        Some(a) => parse_v4(a, "dhcp.ip.address", &mut problems),
+    };
+    let netmask = match ip_cfg.and_then(|i| i.netmask.as_deref()) {
+        None => {
+            if ip.is_some() {
+                problems.push("no dhcp.ip.netmask: no DHCP reservation".to_string());
+            }
+            None
+        }
+        Some(m) => parse_v4(m, "dhcp.ip.netmask", &mut problems),
+    };
+    let (Some(ip), Some(netmask)) = (ip, netmask) else {
+        return (None, problems);
+    };
+    let mut r = Reservation::new(ip, netmask);
+    r.gateway = ip_cfg
+        .and_then(|i| i.gateway.as_deref())
+        .filter(|g| !g.is_empty())
+        .and_then(|g| parse_v4(g, "dhcp.ip.gateway", &mut problems));
+    r.dns_servers = parse_list(dhcp.name_servers.as_deref(), "name_servers", &mut problems);
+    r.ntp_servers = parse_list(dhcp.time_servers.as_deref(), "time_servers", &mut problems);
+    r.hostname = dhcp.hostname.clone().filter(|h| !h.is_empty());
+    r.domain_name = dhcp.domain_name.clone().filter(|d| !d.is_empty());
+    r.lease_time = dhcp
+        .lease_time
+        .filter(|t| *t > 0)
+        .map(|t| u32::try_from(t).unwrap_or(u32::MAX));
+    r.vlan_id = dhcp
+        .vlan_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .and_then(|v| match v.parse::<u16>() {
+            Ok(id @ 1..=4094) => Some(id),
+            _ => {
+                problems.push(format!(
+                    "dhcp.vlan_id {v:?} is not one VLAN id 1-4094; not carried in the reservation"
+                ));
+                None
+            }
+        });
+    for route in dhcp.classless_static_routes.iter().flatten() {
+        match parse_route(&route.destination_descriptor, &route.router) {
+            Some(r2) => r.classless_routes.push(r2),
+            None => problems.push(format!(
+                "classless static route {:?} via {:?} is invalid; left out",
+                route.destination_descriptor, route.router
+            )),
+        }
+    }
+    r.allow_netboot = iface.allow_pxe();
+    r.dhcp_disabled = iface.dhcp_disabled();
+    let ipxe = iface.netboot.as_ref().and_then(|n| n.ipxe.as_ref());
+    r.boot_file = ipxe
+        .and_then(|x| x.binary.clone())
+        .filter(|b| !b.is_empty());
+    r.ipxe_script_url = ipxe.and_then(|x| x.url.clone()).filter(|u| !u.is_empty());
+    (Some(r), problems)
+}
+
+fn parse_v4(text: &str, field: &str, problems: &mut Vec<String>) -> Option<Ipv4Addr> {
+    match text.trim().parse() {
+        Ok(ip) => Some(ip),
+        Err(_) => {
+            problems.push(format!("{field} {text:?} is not an IPv4 address"));
+            None
+        }
+    }
+}
+
+fn parse_list(items: Option<&[String]>, field: &str, problems: &mut Vec<String>) -> Vec<Ipv4Addr> {
+    items
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| parse_v4(s, field, problems))
+        .collect()
+}
+
+fn parse_route(destination: &str, router: &str) -> Option<Route> {
+    let (net, len) = destination.split_once('/')?;
+    let prefix_len: u8 = len.parse().ok().filter(|l| *l <= 32)?;
+    Some(Route {
+        destination: net.parse().ok()?,
+        prefix_len,
+        gateway: router.parse().ok()?,
+    })
+}
+
+/// The Hardware index: lookups by MAC and IPv4 address from the latest [`Snapshot`].
+///
+/// Built by [`Index::start`] (kept current from a store) or [`Index::from_hardware`] (a
+/// fixed set, for tests and tools). Implements [`ironbell_dhcp::Backend`].
+#[derive(Debug)]
+pub struct Index {
+    current: RwLock<Arc<Snapshot>>,
+    synced: watch::Sender<bool>,
+    task: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Drop for Index {
+    fn drop(&mut self) {
+        if let Ok(mut task) = self.task.lock()
+            && let Some(t) = task.take()
+        {
+            t.abort();
+        }
+    }
+}
+
+impl Index {
+    fn new(snapshot: Snapshot, synced: bool) -> Self {
+        Self {
+            current: RwLock::new(Arc::new(snapshot)),
+            synced: watch::Sender::new(synced),
+            task: Mutex::new(None),
+        }
+    }
+
+    /// An index of a fixed set of Hardware, never updated.
+    pub fn from_hardware(items: impl IntoIterator<Item = Hardware>) -> Arc<Self> {
+        let items: Vec<Arc<Hardware>> = items.into_iter().map(Arc::new).collect();
+        let snap = Snapshot::build(&items, 0);
+        log_problems(&Snapshot::default(), &snap);
+        Arc::new(Self::new(snap, true))
+    }
+
+    /// Starts following `store`: returns at once with an empty index; the first list fills
+    /// it (see [`Index::synced`]). The background task ends when the index is dropped.
+    /// Must be called inside a Tokio runtime.
+    pub fn start(store: SharedStore) -> Arc<Self> {
+        let index = Arc::new(Self::new(Snapshot::default(), false));
+        let handle = tokio::spawn(follow(Arc::downgrade(&index), store));
+        if let Ok(mut task) = index.task.lock() {
+            *task = Some(handle.abort_handle());
+        }
+        index
+    }
+
+    /// Waits until the index holds the store's first full list of Hardware.
+    pub async fn synced(&self) {
+        let mut rx = self.synced.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
+    /// Whether the first full list has been applied.
+    pub fn is_synced(&self) -> bool {
+        *self.synced.borrow()
+    }
+
+    /// The current view. Cheap: one lock held for an `Arc` clone.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        match self.current.read() {
+            Ok(s) => s.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Who has `mac`.
+    pub fn by_mac(&self, mac: [u8; 6]) -> MacLookup {
+        self.snapshot().by_mac(mac)
+    }
+
+    /// The one interface that declares `ip`, if exactly one does.
+    pub fn by_ip(&self, ip: Ipv4Addr) -> Option<Arc<Machine>> {
+        self.snapshot().by_ip(ip)
+    }
+
+    fn publish(&self, snap: Snapshot) {
+        let snap = Arc::new(snap);
+        let old = {
+            let mut cur = match self.current.write() {
+                Ok(c) => c,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            std::mem::replace(&mut *cur, snap.clone())
+        };
+        log_problems(&old, &snap);
+    }
+}
+
+impl Backend for Index {
+    fn lookup(&self, mac: [u8; 6]) -> Option<Reservation> {
+        match self.by_mac(mac) {
+            MacLookup::Found(m) => m.reservation.clone(),
+            MacLookup::Conflict(_) | MacLookup::Unknown => None,
+        }
+    }
+}
+
+/// Logs the problems of `new` that `old` did not have, so each is said once.
+fn log_problems(old: &Snapshot, new: &Snapshot) {
+    for c in new.conflicts.difference(&old.conflicts) {
+        error!("{c}");
+    }
+    for w in new.warnings.difference(&old.warnings) {
+        warn!("{w}");
+    }
+}
+
+type Key = (String, String);
+
+/// Converts a stored object and puts it in `objects`; an unreadable one is logged and
+/// removed (serving its previous state would be serving stale data).
+fn apply_object(objects: &mut BTreeMap<Key, Arc<Hardware>>, obj: &DynamicObject) {
+    let key = (obj.namespace().to_string(), obj.name().to_string());
+    match obj.to_typed::<Hardware>() {
+        Ok(hw) => {
+            objects.insert(key, Arc::new(hw));
+        }
+        Err(e) => {
+            error!(
+                "Hardware {}/{} cannot be read, not served: {e}",
+                key.0, key.1
+            );
+            objects.remove(&key);
+        }
+    }
+}
+
+fn revision(obj: &DynamicObject) -> Option<u64> {
+    obj.metadata.resource_version.as_deref()?.parse().ok()
+}
+
+/// The watch task: list, watch, apply; list again on any trouble.
+async fn follow(index: Weak<Index>, store: SharedStore) {
+    let types = TypeKey::of::<Hardware>();
+    let params = ListParams::default();
+    let mut objects: BTreeMap<Key, Arc<Hardware>> = BTreeMap::new();
+    let mut retry = RETRY_MIN;
+    loop {
+        let list = match store.list(&types, &params).await {
+            Ok(list) => list,
+            Err(e) => {
+                warn!("listing Hardware failed, retrying in {retry:?}: {e}");
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(RETRY_MAX);
+                continue;
+            }
+        };
+        objects.clear();
+        for obj in &list.items {
+            apply_object(&mut objects, obj);
+        }
+        let mut rv = list.resource_version;
+        {
+            let Some(index) = index.upgrade() else { return };
+            index.publish(Snapshot::build(objects.values(), rv));
+            index.synced.send_replace(true);
+        }
+        debug!(
+            hardware = objects.len(),
+            resource_version = rv,
+            "Hardware listed"
+        );
+        let mut stream = match store.watch(&types, &params, Some(rv)).await {
+            Ok(s) => s,
+            Err(e) => {
+                warn!("watching Hardware from {rv} failed, listing again in {retry:?}: {e}");
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(RETRY_MAX);
+                continue;
+            }
+        };
+        retry = RETRY_MIN;
+        let resync = tokio::time::sleep(RESYNC_PERIOD);
+        tokio::pin!(resync);
+        loop {
+            let event = tokio::select! {
+                _ = &mut resync => {
+                    debug!("periodic Hardware resync");
+                    break;
+                }
+                event = stream.next() => event,
+            };
+            match event {
+                None => {
+                    warn!("Hardware watch closed at revision {rv}; listing again");
+                    tokio::time::sleep(RETRY_MIN).await;
+                    break;
+                }
+                Some(Err(e @ StoreError::TooOld { .. })) => {
+                    info!("Hardware watch: {e}");
+                    break;
+                }
+                Some(Err(e)) => {
+                    warn!("Hardware watch failed at revision {rv}, listing again: {e}");
+                    tokio::time::sleep(RETRY_MIN).await;
+                    break;
+                }
+                Some(Ok(event)) => {
+                    let obj = event.object();
+                    rv = revision(obj).unwrap_or(rv);
+                    match &event {
+                        WatchEvent::Added(o) | WatchEvent::Modified(o) => {
+                            apply_object(&mut objects, o)
+                        }
+                        WatchEvent::Deleted(o) => {
+                            objects.remove(&(o.namespace().to_string(), o.name().to_string()));
+                        }
+                    }
+                    let Some(index) = index.upgrade() else { return };
+                    index.publish(Snapshot::build(objects.values(), rv));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ironbell_model::ObjectMeta;
+    use ironbell_model::tinkerbell::{Dhcp, HardwareSpec, Ip, Ipxe, Netboot};
+
+    fn hw(name: &str, mac: &str, ip: &str) -> Hardware {
+        Hardware {
+            metadata: ObjectMeta::named("default", name),
+            spec: HardwareSpec {
+                interfaces: Some(vec![Interface {
+                    dhcp: Some(Dhcp {
+                        mac: Some(mac.into()),
+                        ip: Some(Ip {
+                            address: Some(ip.into()),
+                            netmask: Some("255.255.255.0".into()),
+                            gateway: Some("10.0.0.1".into()),
+                            family: Some(4),
+                        }),
+                        lease_time: Some(1 << 40),
+                        vlan_id: Some("12".into()),
+                        name_servers: Some(vec!["10.0.0.2".into(), "bogus".into()]),
+                        ..Dhcp::default()
+                    }),
+                    netboot: Some(Netboot {
+                        allow_pxe: Some(true),
+                        ipxe: Some(Ipxe {
+                            binary: Some("snp.efi".into()),
+                            ..Ipxe::default()
+                        }),
+                        ..Netboot::default()
+                    }),
+                    ..Interface::default()
+                }]),
+                ..HardwareSpec::default()
+            },
+            ..Hardware::default()
+        }
+    }
+
+    #[test]
+    fn reservation_mapping() {
+        let h = hw("a", "AA:BB:CC:DD:EE:01", "10.0.0.5");
+        let (r, problems) = reservation_for(&h.interfaces()[0]);
+        let r = r.expect("reservation");
+        assert_eq!(r.ip, Ipv4Addr::new(10, 0, 0, 5));
+        assert_eq!(r.gateway, Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(r.dns_servers, vec![Ipv4Addr::new(10, 0, 0, 2)]);
+        assert_eq!(r.lease_time, Some(u32::MAX));
+        assert_eq!(r.vlan_id, Some(12));
+        assert!(r.allow_netboot);
+        assert_eq!(r.boot_file.as_deref(), Some("snp.efi"));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+    }
+
+    #[test]
+    fn duplicates_are_served_for_neither() {
+        let idx = Index::from_hardware([
+            hw("a", "aa:bb:cc:dd:ee:01", "10.0.0.5"),
+            hw("b", "aa:bb:cc:dd:ee:01", "10.0.0.6"),
+            hw("c", "aa:bb:cc:dd:ee:03", "10.0.0.7"),
+            hw("d", "aa:bb:cc:dd:ee:04", "10.0.0.7"),
+        ]);
+        let snap = idx.snapshot();
+        match snap.by_mac([0xaa, 0xbb, 0xcc, 0xdd, 0xee, 1]) {
+            MacLookup::Conflict(names) => assert_eq!(names, ["default/a", "default/b"]),
+            other => panic!("{other:?}"),
+        }
+        assert!(idx.lookup([0xaa, 0xbb, 0xcc, 0xdd, 0xee, 1]).is_none());
+        assert!(idx.lookup([0xaa, 0xbb, 0xcc, 0xdd, 0xee, 3]).is_some());
+        assert!(snap.by_ip(Ipv4Addr::new(10, 0, 0, 5)).is_none());
+        assert!(snap.by_ip(Ipv4Addr::new(10, 0, 0, 7)).is_none());
+        assert_eq!(snap.conflicts().count(), 2);
+        assert_eq!(snap.hardware_count(), 4);
+    }
+}

@@ -1,0 +1,213 @@
+//! The whole boot service in one call: [`run`] binds DHCP, TFTP, HTTP and syslog, starts the
+//! Hardware index over the store, and serves until one of them fails. `ironbell serve boot`
+//! is a thin command line over it.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use ironbell_store::SharedStore;
+use ironbell_syslog::{Message, RingSink, Sink};
+use tokio::task::JoinSet;
+use tracing::{error, info};
+
+use crate::Index;
+use crate::http::{self, HttpState};
+
+/// Where each part listens, and how it answers. A part whose address is `None` is off.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// DHCP (UDP 67), and how it answers.
+    pub dhcp: Option<(SocketAddr, ironbell_dhcp::Config)>,
+    /// TFTP (UDP 69), serving the iPXE binaries from the HTTP config's `ipxe_dir`.
+    pub tftp: Option<(SocketAddr, ironbell_tftp::Config)>,
+    /// HTTP (TCP 7171): iPXE scripts and binaries, HookOS artifacts, `/healthz`, `/metrics`.
+    pub http: http::Config,
+    /// Syslog (UDP 514) from machines' installer environment.
+    pub syslog: Option<(SocketAddr, ironbell_syslog::Config)>,
+    /// Bind DHCP to this interface only (`SO_BINDTODEVICE`), so that it never answers on
+    /// another network.
+    pub interface: Option<String>,
+}
+
+/// A part of the boot service could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// A socket could not be bound.
+    #[error("cannot listen for {service} on {addr}")]
+    Bind {
+        /// Which part.
+        service: &'static str,
+        /// Where.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+    /// The iPXE binaries directory cannot be served.
+    #[error("cannot serve iPXE binaries from {dir}")]
+    IpxeDir {
+        /// The directory.
+        dir: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// A running part failed.
+    #[error("{service} stopped")]
+    Stopped {
+        /// Which part.
+        service: &'static str,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// Syslog from machines: each message is logged with the Hardware it came from (found by
+/// source address) and the last messages per machine are kept in memory.
+pub struct MachineLogs {
+    index: Arc<Index>,
+    recent: RingSink,
+}
+
+impl MachineLogs {
+    /// Logs for the machines in `index`, keeping `per_machine` recent messages each.
+    pub fn new(index: Arc<Index>, per_machine: usize) -> Self {
+        Self {
+            index,
+            recent: RingSink::new(per_machine, 4096),
+        }
+    }
+
+    /// The recent messages from one address.
+    pub fn recent(&self, source: IpAddr) -> Vec<Message> {
+        self.recent.messages(source)
+    }
+}
+
+impl Sink for MachineLogs {
+    fn record(&self, source: IpAddr, message: Message) {
+        let hardware = match source {
+            IpAddr::V4(ip) => self.index.by_ip(ip).map(|m| m.name()),
+            IpAddr::V6(_) => None,
+        };
+        let hardware = hardware.as_deref().unwrap_or("-");
+        info!(target: "ironbell::machine_log", %source, hardware, "{message}");
+        self.recent.record(source, message);
+    }
+}
+
+/// The iPXE binaries firmware asks for, read into memory from `dir`. Read once rather than
+/// served from the directory because Debian's `/usr/lib/ipxe/ipxe.efi` is a symlink to
+/// `/boot/ipxe.efi`, which a confined directory source rightly refuses; the directory is the
+/// operator's, so following its links here is fine. Names that are missing are skipped; none
+/// at all is an error.
+pub fn ipxe_binaries(dir: &std::path::Path) -> io::Result<ironbell_tftp::FileSource> {
+    let mut files = Vec::new();
+    for name in IPXE_BINARIES {
+        match std::fs::read(dir.join(name)) {
+            Ok(bytes) => files.push((name.to_string(), bytes.into())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{name}: {e}"))),
+        }
+    }
+    if files.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("none of {} found", IPXE_BINARIES.join(", ")),
+        ));
+    }
+    Ok(ironbell_tftp::FileSource::memory(files))
+}
+
+/// The iPXE binaries served over TFTP.
+pub const IPXE_BINARIES: &[&str] = &["undionly.kpxe", "ipxe.efi", "snponly.efi", "snp.efi"];
+
+async fn udp(
+    service: &'static str,
+    addr: SocketAddr,
+) -> Result<tokio::net::UdpSocket, ServiceError> {
+    tokio::net::UdpSocket::bind(addr)
+        .await
+        .map_err(|source| ServiceError::Bind {
+            service,
+            addr,
+            source,
+        })
+}
+
+/// Starts every configured part over `store` and serves until one fails.
+pub async fn run(store: SharedStore, config: Config) -> Result<(), ServiceError> {
+    let index = crate::start_index(store).await;
+    info!(
+        hardware = index.snapshot().hardware_count(),
+        "hardware index ready"
+    );
+    let mut state = HttpState::new(config.http.clone(), index.clone());
+    let mut tasks: JoinSet<Result<(), ServiceError>> = JoinSet::new();
+    let stopped = |service: &'static str| move |source| ServiceError::Stopped { service, source };
+
+    if let Some((addr, dhcp_config)) = config.dhcp {
+        let std_socket = ironbell_dhcp::bind_server_socket(addr, config.interface.as_deref())
+            .map_err(|source| ServiceError::Bind {
+                service: "DHCP",
+                addr,
+                source,
+            })?;
+        let socket =
+            tokio::net::UdpSocket::from_std(std_socket).map_err(|source| ServiceError::Bind {
+                service: "DHCP",
+                addr,
+                source,
+            })?;
+        let server = Arc::new(ironbell_dhcp::Server::new(dhcp_config, index.clone()));
+        state = state.with_source(server.stats());
+        info!(%addr, interface = config.interface.as_deref().unwrap_or("any"), "DHCP listening");
+        tasks.spawn(async move { server.serve(socket).await.map_err(stopped("DHCP")) });
+    }
+    if let Some((addr, tftp_config)) = config.tftp {
+        let dir = &config.http.ipxe_dir;
+        let source = ipxe_binaries(dir).map_err(|source| ServiceError::IpxeDir {
+            dir: dir.display().to_string(),
+            source,
+        })?;
+        let socket = udp("TFTP", addr).await?;
+        let server = ironbell_tftp::Server::new(tftp_config, source);
+        state = state.with_source(server.stats());
+        info!(%addr, dir = %dir.display(), "TFTP listening");
+        tasks.spawn(async move { server.serve(socket).await.map_err(stopped("TFTP")) });
+    }
+    if let Some((addr, syslog_config)) = config.syslog {
+        let socket = udp("syslog", addr).await?;
+        let receiver = Arc::new(ironbell_syslog::Receiver::new(
+            syslog_config,
+            MachineLogs::new(index.clone(), 1000),
+        ));
+        state = state.with_source(Arc::new(crate::metrics::SyslogStats(receiver.clone())));
+        info!(%addr, "syslog listening");
+        tasks.spawn(async move { receiver.serve(socket).await.map_err(stopped("syslog")) });
+    }
+    let addr = config.http.bind;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServiceError::Bind {
+            service: "HTTP",
+            addr,
+            source,
+        })?;
+    info!(%addr, "HTTP listening");
+    tasks.spawn(async move { http::serve(listener, state).await.map_err(stopped("HTTP")) });
+
+    // Every part serves forever; the first to return ends the service.
+    let result = match tasks.join_next().await {
+        Some(Ok(result)) => result,
+        Some(Err(join)) => Err(ServiceError::Stopped {
+            service: "boot service task",
+            source: io::Error::other(join.to_string()),
+        }),
+        None => Ok(()),
+    };
+    if let Err(e) = &result {
+        error!("{e}");
+    }
+    tasks.shutdown().await;
+    result
+}

@@ -1,0 +1,270 @@
+//! End to end: `ironbell serve boot` as a process in a server namespace, real clients in a
+//! client namespace joined by a veth. The machine is imported from a hardware.csv first;
+//! then busybox udhcpc gets its reservation, tftp-hpa fetches an iPXE binary byte for byte,
+//! curl gets its iPXE script, and util-linux logger's message shows up as the machine's log.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ironbell_testbed::{Netns, veth};
+
+const SERVER_IP: &str = "192.0.2.1";
+const MACHINE_IP: &str = "192.0.2.10";
+
+fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn boot_service_answers_real_clients() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("store.db");
+    let bin = env!("CARGO_BIN_EXE_ironbell");
+
+    let srv = Netns::new().expect("netns");
+    let cli = Netns::new().expect("netns");
+    veth(&srv, "s0", &cli, "c0").expect("veth");
+    srv.ip(&["addr", "add", &format!("{SERVER_IP}/24"), "dev", "s0"])
+        .expect("addr");
+    let mac = String::from_utf8(
+        cli.output("cat", &["/sys/class/net/c0/address"])
+            .expect("mac")
+            .stdout,
+    )
+    .expect("utf8")
+    .trim()
+    .to_string();
+
+    let csv = dir.path().join("hw.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "hostname,ip_address,netmask,gateway,nameservers,mac,disk,labels\n\
+             node1,{MACHINE_IP},255.255.255.0,{SERVER_IP},198.51.100.53,{mac},/dev/vda,type=cp\n"
+        ),
+    )
+    .expect("csv");
+    let import = Command::new(bin)
+        .args(["--db"])
+        .arg(&db)
+        .args(["hardware", "import"])
+        .arg(&csv)
+        .output()
+        .expect("import");
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+
+    let artifacts = dir.path().join("hookos");
+    std::fs::create_dir(&artifacts).expect("mkdir");
+    let db_arg = db.display().to_string();
+    let artifacts_arg = artifacts.display().to_string();
+    let server = srv
+        .spawn(
+            bin,
+            &[
+                "--db",
+                &db_arg,
+                "serve",
+                "boot",
+                "--public-ip",
+                SERVER_IP,
+                "--interface",
+                "s0",
+                "--artifacts-dir",
+                &artifacts_arg,
+            ],
+        )
+        .expect("start ironbell");
+
+    let health = format!("http://{SERVER_IP}:7171/healthz");
+    // Polled from the server's namespace: the client has no address before DHCP.
+    wait_for("the HTTP service", || {
+        srv.output("curl", &["-sf", "-m", "1", &health])
+            .is_ok_and(|o| o.stdout == b"ok" || o.stdout == b"ok\n")
+    });
+
+    // DHCP: busybox udhcpc gets exactly the reservation.
+    let env_file = dir.path().join("udhcpc.env");
+    let script = dir.path().join("udhcpc.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = bound ] && echo \"ip=$ip subnet=$subnet router=$router dns=$dns hostname=$hostname\" > {}\nexit 0\n",
+            env_file.display()
+        ),
+    )
+    .expect("script");
+    Command::new("chmod")
+        .arg("+x")
+        .arg(&script)
+        .status()
+        .expect("chmod");
+    let out = cli
+        .output(
+            "busybox",
+            &[
+                "udhcpc",
+                "-i",
+                "c0",
+                "-n",
+                "-q",
+                "-f",
+                "-t",
+                "5",
+                "-T",
+                "2",
+                "-s",
+                script.to_str().expect("utf8"),
+            ],
+        )
+        .expect("udhcpc");
+    assert!(
+        out.status.success(),
+        "udhcpc: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lease = std::fs::read_to_string(&env_file).expect("lease written");
+    assert_eq!(
+        lease.trim(),
+        format!(
+            "ip={MACHINE_IP} subnet=255.255.255.0 router={SERVER_IP} dns=198.51.100.53 hostname=node1"
+        )
+    );
+
+    // The client now has its address, as firmware would after DHCP.
+    cli.ip(&["addr", "add", &format!("{MACHINE_IP}/24"), "dev", "c0"])
+        .expect("addr");
+
+    // TFTP: the BIOS iPXE binary, byte for byte.
+    let got = dir.path().join("undionly.kpxe");
+    let out = cli
+        .output(
+            "tftp",
+            &[
+                SERVER_IP,
+                "-m",
+                "binary",
+                "-c",
+                "get",
+                "undionly.kpxe",
+                got.to_str().expect("utf8"),
+            ],
+        )
+        .expect("tftp");
+    assert!(
+        out.status.success(),
+        "tftp: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&got).expect("downloaded"),
+        std::fs::read("/usr/lib/ipxe/undionly.kpxe").expect("ipxe package")
+    );
+
+    // ...and the UEFI one, which Debian installs as a symlink out of /usr/lib/ipxe.
+    let got = dir.path().join("ipxe.efi");
+    let url = format!("tftp://{SERVER_IP}/ipxe.efi");
+    let out = cli
+        .output("curl", &["-sf", "-o", got.to_str().expect("utf8"), &url])
+        .expect("curl tftp");
+    assert!(
+        out.status.success(),
+        "curl tftp: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&got).expect("downloaded"),
+        std::fs::read("/usr/lib/ipxe/ipxe.efi").expect("ipxe package")
+    );
+
+    // UEFI HTTP boot gets the same binary over HTTP.
+    let http_efi = dir.path().join("http-ipxe.efi");
+    let url = format!("http://{SERVER_IP}:7171/ipxe/binary/{mac}/ipxe.efi");
+    let out = cli
+        .output(
+            "curl",
+            &["-sf", "-o", http_efi.to_str().expect("utf8"), &url],
+        )
+        .expect("curl http");
+    assert!(
+        out.status.success(),
+        "curl {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&http_efi).expect("downloaded"),
+        std::fs::read(&got).expect("tftp copy")
+    );
+
+    // HTTP: the machine's iPXE script, by MAC and by source address.
+    let url = format!("http://{SERVER_IP}:7171/ipxe/script/{mac}/auto.ipxe");
+    let by_mac = cli.output("curl", &["-sf", &url]).expect("curl");
+    let by_mac = String::from_utf8_lossy(&by_mac.stdout).to_string();
+    assert!(by_mac.starts_with("#!ipxe"), "{by_mac}");
+    assert!(by_mac.contains(&format!("worker_id={mac}")), "{by_mac}");
+    assert!(
+        by_mac.contains(&format!("syslog_host={SERVER_IP}")),
+        "{by_mac}"
+    );
+    assert!(by_mac.contains("initrd=initramfs-x86_64"), "{by_mac}");
+    let by_ip = cli
+        .output(
+            "curl",
+            &["-sf", &format!("http://{SERVER_IP}:7171/auto.ipxe")],
+        )
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&by_ip.stdout), by_mac);
+
+    // Syslog: the installer's message is logged under the machine's name.
+    let out = cli
+        .output(
+            "logger",
+            &[
+                "--server",
+                SERVER_IP,
+                "--udp",
+                "--port",
+                "514",
+                "-t",
+                "hook",
+                "hello from node1",
+            ],
+        )
+        .expect("logger");
+    assert!(out.status.success());
+    let metrics = format!("http://{SERVER_IP}:7171/metrics");
+    wait_for("the syslog message to be counted", || {
+        cli.output("curl", &["-sf", &metrics]).is_ok_and(|o| {
+            let text = String::from_utf8_lossy(&o.stdout);
+            text.contains("ironbell_syslog_messages_total{format=\"rfc5424\"} 1")
+                || text.contains("ironbell_syslog_messages_total{format=\"rfc3164\"} 1")
+        })
+    });
+    let metrics =
+        String::from_utf8_lossy(&cli.output("curl", &["-sf", &metrics]).expect("curl").stdout)
+            .to_string();
+    assert!(
+        metrics.contains("ironbell_tftp_transfers_total{result=\"ok\"} 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("ironbell_dhcp_replies_total"), "{metrics}");
+
+    let output = server.finish().expect("stop ironbell");
+    let log = String::from_utf8_lossy(&output.stderr);
+    let line = log
+        .lines()
+        .find(|l| l.contains("hello from node1"))
+        .unwrap_or_else(|| panic!("machine log line missing:\n{log}"));
+    assert!(line.contains("hardware=\"eksa-system/node1\""), "{line}");
+    assert!(!log.contains('\u{1b}'), "no terminal colours in a pipe");
+}

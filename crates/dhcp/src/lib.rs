@@ -1,0 +1,29 @@
+//! # ironbell-dhcp
+//!
+//! The DHCPv4 server of ironbell's boot service (the Smee/Boots replacement): it hands
+//! reserved addresses to known machines and tells network-boot firmware which iPXE binary
+//! to fetch over TFTP (or HTTP), and tells iPXE where its script is. Modes: reservation
+//! (default), proxyDHCP for known MACs, auto-proxy for any PXE client, and off.
+//!
+//! It is not a pool allocator (every address is a reservation), not a DHCPv6 server, and
+//! knows nothing of the store or of `Hardware` objects: the boot service implements
+//! [`Backend`] over its index of Hardware and passes a [`Config`].
+//!
+//! Start reading at [`respond`] (the pure decision: request in, reply and destination
+//! out), then [`Server`] (parse, count, send) and [`bind_server_socket`].
+
+mod config;
+mod reservation;
+mod respond;
+mod server;
+
+pub use config::{Binaries, Config, Mode};
+pub use reservation::{Backend, DEFAULT_LEASE_TIME, Reservation, Route, format_mac};
+pub use respond::{
+    CLIENT_PORT, Decision, IgnoreReason, NETBOOT_NOT_ALLOWED, SERVER_PORT, client_mac,
+    is_netboot_client, respond,
+};
+pub use server::{MAX_PACKET, MIN_PACKET, ParseError, Server, Stats, bind_server_socket, parse};
+
+/// dhcproto, re-exported so that callers build and read messages with the same version.
+pub use dhcproto;

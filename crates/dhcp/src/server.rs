@@ -1,0 +1,310 @@
+//! The network side: checking and decoding datagrams, counting, and the receive loop.
+
+use std::io;
+use std::net::{SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use dhcproto::v4::{Message, MessageType};
+use dhcproto::{Decodable, Decoder, Encodable};
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::UdpSocket;
+
+use crate::config::Config;
+use crate::reservation::{Backend, format_mac};
+use crate::respond::{Decision, IgnoreReason, client_mac, respond};
+
+/// Smallest DHCP message: the 236-byte BOOTP header and the 4-byte magic cookie.
+pub const MIN_PACKET: usize = 240;
+/// Largest datagram accepted; DHCP clients send at most one Ethernet frame.
+pub const MAX_PACKET: usize = 1500;
+const MAGIC: [u8; 4] = [99, 130, 83, 99];
+
+/// Why a datagram was dropped before it reached [`respond`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// Shorter than the fixed header and cookie.
+    #[error("datagram of {0} bytes is shorter than a DHCP header ({MIN_PACKET})")]
+    Truncated(usize),
+    /// Longer than [`MAX_PACKET`].
+    #[error("datagram of {0} bytes is larger than {MAX_PACKET}")]
+    Oversized(usize),
+    /// The magic cookie is not 99.130.83.99.
+    #[error("no DHCP magic cookie")]
+    BadMagic,
+    /// `hlen` above 16.
+    #[error("hardware address length {0} is larger than 16")]
+    BadHardwareLength(u8),
+    /// An option runs past the end of the datagram.
+    #[error("option {0} runs past the end of the datagram")]
+    OptionOverrun(u8),
+    /// A fixed-size option has the wrong length.
+    #[error("option {code} has length {len}")]
+    OptionLength {
+        /// The option code.
+        code: u8,
+        /// Its (concatenated) length.
+        len: usize,
+    },
+    /// dhcproto refused the message.
+    #[error("undecodable DHCP message: {0}")]
+    Decode(String),
+}
+
+/// Whether an option's total length is acceptable, for the options whose length
+/// dhcproto assumes rather than checks.
+fn option_length_ok(code: u8, len: usize) -> bool {
+    match code {
+        80 => len == 0,
+        94 => len == 3,
+        81 => len >= 3,
+        151 => len >= 1,
+        152..=155 => len == 4,
+        _ => true,
+    }
+}
+
+/// Walks the options and checks their framing before dhcproto decodes them.
+fn check_options(buf: &[u8]) -> Result<(), ParseError> {
+    let mut i = MIN_PACKET;
+    // (code, accumulated length) of the current run of equal codes (RFC 3396 concatenation).
+    let mut run: Option<(u8, usize)> = None;
+    let flush = |run: Option<(u8, usize)>| match run {
+        Some((code, len)) if !option_length_ok(code, len) => {
+            Err(ParseError::OptionLength { code, len })
+        }
+        _ => Ok(()),
+    };
+    while i < buf.len() {
+        let code = buf[i];
+        if code == 255 {
+            break;
+        }
+        if code == 0 {
+            flush(run.take())?;
+            i += 1;
+            continue;
+        }
+        let len = usize::from(*buf.get(i + 1).ok_or(ParseError::OptionOverrun(code))?);
+        if i + 2 + len > buf.len() {
+            return Err(ParseError::OptionOverrun(code));
+        }
+        run = match run {
+            Some((c, l)) if c == code => Some((c, l + len)),
+            other => {
+                flush(other)?;
+                Some((code, len))
+            }
+        };
+        i += 2 + len;
+    }
+    flush(run)
+}
+
+/// Checks and decodes one datagram. Never panics on any input.
+pub fn parse(buf: &[u8]) -> Result<Message, ParseError> {
+    if buf.len() < MIN_PACKET {
+        return Err(ParseError::Truncated(buf.len()));
+    }
+    if buf.len() > MAX_PACKET {
+        return Err(ParseError::Oversized(buf.len()));
+    }
+    if buf[236..240] != MAGIC {
+        return Err(ParseError::BadMagic);
+    }
+    if buf[2] > 16 {
+        return Err(ParseError::BadHardwareLength(buf[2]));
+    }
+    check_options(buf)?;
+    // The checks above cover every assumption in dhcproto 0.15 that we know of; the
+    // unwind guard turns any one we missed into a dropped packet instead of a dead server.
+    match std::panic::catch_unwind(|| Message::decode(&mut Decoder::new(buf))) {
+        Ok(Ok(m)) => Ok(m),
+        Ok(Err(e)) => Err(ParseError::Decode(e.to_string())),
+        Err(_) => Err(ParseError::Decode("decoder panicked".into())),
+    }
+}
+
+/// Counters of one server, safe to read while it runs.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Discovers received.
+    pub discover: AtomicU64,
+    /// Requests received.
+    pub request: AtomicU64,
+    /// Releases received.
+    pub release: AtomicU64,
+    /// Declines received.
+    pub decline: AtomicU64,
+    /// Informs received.
+    pub inform: AtomicU64,
+    /// Well-formed messages of any other type (or none).
+    pub other: AtomicU64,
+    /// Replies sent.
+    pub replies: AtomicU64,
+    /// Replies that could not be encoded or sent.
+    pub send_errors: AtomicU64,
+    /// Datagrams dropped as malformed, truncated or oversized.
+    pub malformed: AtomicU64,
+    ignored: [AtomicU64; IgnoreReason::ALL.len()],
+}
+
+impl Stats {
+    /// Requests ignored for `reason`.
+    pub fn ignored(&self, reason: IgnoreReason) -> u64 {
+        self.ignored[reason.index()].load(Ordering::Relaxed)
+    }
+
+    /// Requests ignored for any reason.
+    pub fn ignored_total(&self) -> u64 {
+        self.ignored.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
+    fn count_type(&self, mt: Option<MessageType>) {
+        let c = match mt {
+            Some(MessageType::Discover) => &self.discover,
+            Some(MessageType::Request) => &self.request,
+            Some(MessageType::Release) => &self.release,
+            Some(MessageType::Decline) => &self.decline,
+            Some(MessageType::Inform) => &self.inform,
+            _ => &self.other,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A DHCP server: configuration, reservations and counters.
+pub struct Server<B> {
+    config: Config,
+    backend: B,
+    stats: Arc<Stats>,
+}
+
+impl<B: Backend> Server<B> {
+    /// A server answering from `backend` as `config` says.
+    pub fn new(config: Config, backend: B) -> Self {
+        Self {
+            config,
+            backend,
+            stats: Arc::default(),
+        }
+    }
+
+    /// The counters (shared; they keep counting while the server runs).
+    pub fn stats(&self) -> Arc<Stats> {
+        Arc::clone(&self.stats)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Handles one datagram: parse, decide, encode, count. Returns the bytes to send and
+    /// where, or `None`. Never panics on any input.
+    pub fn handle_datagram(&self, buf: &[u8], from: SocketAddr) -> Option<(Vec<u8>, SocketAddrV4)> {
+        let msg = match parse(buf) {
+            Ok(m) => m,
+            Err(e) => {
+                self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%from, error = %e, "dropped malformed DHCP datagram");
+                return None;
+            }
+        };
+        let mt = msg.opts().msg_type();
+        self.stats.count_type(mt);
+        let mac = client_mac(&msg).map(format_mac).unwrap_or_default();
+        let span = tracing::info_span!("dhcp", mac = %mac, xid = msg.xid(), ?mt);
+        let _guard = span.enter();
+        match respond(&self.config, &self.backend, &msg) {
+            Decision::Ignore(reason) => {
+                self.stats.ignored[reason.index()].fetch_add(1, Ordering::Relaxed);
+                match reason {
+                    IgnoreReason::Release | IgnoreReason::Decline => {
+                        tracing::info!(
+                            reason = reason.as_str(),
+                            "nothing to free for a reservation"
+                        );
+                    }
+                    _ => tracing::debug!(reason = reason.as_str(), "no reply"),
+                }
+                None
+            }
+            Decision::Reply { message, to } => match message.to_vec() {
+                Ok(bytes) => {
+                    tracing::info!(
+                        reply = ?message.opts().msg_type(),
+                        yiaddr = %message.yiaddr(),
+                        %to,
+                        "replying"
+                    );
+                    Some((bytes, to))
+                }
+                Err(e) => {
+                    self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(error = %e, "could not encode reply");
+                    None
+                }
+            },
+        }
+    }
+
+    /// Receives and answers requests on `socket` until receiving fails. The socket should
+    /// be bound to port 67 with `SO_BROADCAST` on (see [`bind_server_socket`]).
+    pub async fn serve(&self, socket: UdpSocket) -> io::Result<()> {
+        // One byte more than the limit, so that oversized datagrams are seen as such.
+        let mut buf = vec![0u8; MAX_PACKET + 1];
+        loop {
+            let (n, from) = match socket.recv_from(&mut buf).await {
+                Ok(got) => got,
+                // Left over from an earlier send (ICMP errors) or a signal: not fatal.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionRefused
+                            | io::ErrorKind::ConnectionReset
+                            | io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    tracing::debug!(error = %e, "transient receive error");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let Some((bytes, to)) = self.handle_datagram(&buf[..n], from) else {
+                continue;
+            };
+            match socket.send_to(&bytes, to).await {
+                Ok(_) => {
+                    self.stats.replies.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%to, error = %e, "could not send DHCP reply");
+                }
+            }
+        }
+    }
+}
+
+/// Creates a non-blocking UDP socket for DHCP: `SO_REUSEADDR`, `SO_BROADCAST`, bound to
+/// `addr` and, when `interface` is given, to that device (`SO_BINDTODEVICE`, needs
+/// `CAP_NET_RAW`). Pass it to `tokio::net::UdpSocket::from_std`.
+pub fn bind_server_socket(
+    addr: impl ToSocketAddrs,
+    interface: Option<&str>,
+) -> io::Result<std::net::UdpSocket> {
+    let addr = addr
+        .to_socket_addrs()?
+        .find(SocketAddr::is_ipv4)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no IPv4 address to bind"))?;
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_broadcast(true)?;
+    if let Some(dev) = interface {
+        socket.bind_device(Some(dev.as_bytes()))?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}

@@ -1,0 +1,337 @@
+//! Real clients on the wire: ISC dhclient, busybox udhcpc and a hand-built PXE Discover,
+//! each in a network namespace joined by a veth to the server's namespace.
+//!
+//! Needs root and the Debian packages `isc-dhcp-client` and `busybox` (or
+//! `busybox-static`).
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ironbell_dhcp::dhcproto::v4::{Architecture, DhcpOption, Message, MessageType, OptionCode};
+use ironbell_dhcp::dhcproto::{Decodable, Encodable};
+use ironbell_dhcp::{Config, Mode, Reservation, Server, bind_server_socket};
+use ironbell_testbed::{Netns, have, veth};
+
+const SERVER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+
+/// Two namespaces joined by a veth, the server socket bound in `srv` on `s0`, and the
+/// MAC of `c0` in `cli`.
+struct Lab {
+    srv: Netns,
+    cli: Netns,
+    mac: [u8; 6],
+}
+
+fn lab() -> Lab {
+    let srv = Netns::new().expect("netns");
+    let cli = Netns::new().expect("netns");
+    veth(&srv, "s0", &cli, "c0").expect("veth");
+    srv.ip(&["addr", "add", "192.0.2.1/24", "dev", "s0"])
+        .expect("addr");
+    let out = cli
+        .output("cat", &["/sys/class/net/c0/address"])
+        .expect("read mac");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let bytes: Vec<u8> = text
+        .trim()
+        .split(':')
+        .map(|h| u8::from_str_radix(h, 16).expect("hex"))
+        .collect();
+    let mac: [u8; 6] = bytes.try_into().expect("6 bytes");
+    Lab { srv, cli, mac }
+}
+
+fn reservation() -> Reservation {
+    let mut r = Reservation::new(CLIENT_IP, Ipv4Addr::new(255, 255, 255, 0));
+    r.gateway = Some(Ipv4Addr::new(192, 0, 2, 254));
+    r.dns_servers = vec![Ipv4Addr::new(192, 0, 2, 53)];
+    r.hostname = Some("node-1".into());
+    r.domain_name = Some("lab.example".into());
+    r.allow_netboot = true;
+    r
+}
+
+/// Starts the server inside `lab.srv`; the task is aborted when the handle drops.
+fn start(lab: &Lab, config: Config, backend: HashMap<[u8; 6], Reservation>) -> AbortOnDrop {
+    let std_sock = lab
+        .srv
+        .enter(|| bind_server_socket("0.0.0.0:67", Some("s0")))
+        .expect("enter")
+        .expect("bind :67");
+    let sock = tokio::net::UdpSocket::from_std(std_sock).expect("tokio socket");
+    let server = Arc::new(Server::new(config, backend));
+    AbortOnDrop(tokio::spawn(async move { server.serve(sock).await }))
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<std::io::Result<()>>);
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn require(program: &str, package: &str) {
+    assert!(
+        have(program),
+        "{program} not found: install the Debian package {package}"
+    );
+}
+
+fn write_script(path: &Path, body: &str) {
+    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).expect("write script");
+    let mut perm = std::fs::metadata(path).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(path, perm).expect("chmod");
+}
+
+/// `KEY=value` lines of an env dump.
+fn env_file(path: &Path) -> HashMap<String, String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect()
+}
+
+/// Kills the daemonized dhclient named by its pid file (by that PID only).
+struct PidFileGuard(std::path::PathBuf);
+impl PidFileGuard {
+    fn pid(&self) -> Option<i32> {
+        std::fs::read_to_string(&self.0).ok()?.trim().parse().ok()
+    }
+}
+impl Drop for PidFileGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn isc_dhclient_gets_the_reservation() {
+    require("dhclient", "isc-dhcp-client");
+    let lab = lab();
+    let _server = start(
+        &lab,
+        Config::new(SERVER),
+        HashMap::from([(lab.mac, reservation())]),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("env");
+    let script = dir.path().join("script");
+    write_script(
+        &script,
+        &format!(
+            "[ \"$reason\" = BOUND ] && env > {0}.tmp && mv {0}.tmp {0}\nexit 0",
+            out.display()
+        ),
+    );
+    let lease = dir.path().join("lease");
+    let pidfile = dir.path().join("pid");
+    let guard = PidFileGuard(pidfile.clone());
+    let args: Vec<String> = vec![
+        "30".into(),
+        "dhclient".into(),
+        "-1".into(),
+        "-v".into(),
+        "-sf".into(),
+        script.display().to_string(),
+        "-lf".into(),
+        lease.display().to_string(),
+        "-pf".into(),
+        pidfile.display().to_string(),
+        "c0".into(),
+    ];
+    let cli = lab.cli.name().to_string();
+    let result = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("ip")
+            .args(["netns", "exec", &cli, "timeout"])
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("run dhclient");
+    let env = env_file(&out);
+    assert!(
+        result.status.success(),
+        "dhclient failed: {}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert_eq!(
+        env.get("new_ip_address").map(String::as_str),
+        Some("192.0.2.10"),
+        "{env:?}"
+    );
+    assert_eq!(
+        env.get("new_subnet_mask").map(String::as_str),
+        Some("255.255.255.0")
+    );
+    assert_eq!(
+        env.get("new_routers").map(String::as_str),
+        Some("192.0.2.254")
+    );
+    assert_eq!(
+        env.get("new_domain_name_servers").map(String::as_str),
+        Some("192.0.2.53")
+    );
+    assert_eq!(env.get("new_host_name").map(String::as_str), Some("node-1"));
+    assert_eq!(
+        env.get("new_dhcp_server_identifier").map(String::as_str),
+        Some("192.0.2.1")
+    );
+    let lease_text = std::fs::read_to_string(&lease).unwrap_or_default();
+    assert!(
+        lease_text.contains("fixed-address 192.0.2.10;"),
+        "{lease_text}"
+    );
+    // dhclient daemonized after binding: kill it by its PID and check that it is gone.
+    let pid = guard.pid().expect("dhclient pid file");
+    drop(guard);
+    for _ in 0..50 {
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(
+        state.is_empty() || state.contains(") Z"),
+        "dhclient {pid} still running"
+    );
+}
+
+fn udhcpc(lab: &Lab, extra: &[&str], out: &Path, dir: &Path) -> std::process::Output {
+    let script = dir.join("udhcpc.sh");
+    write_script(
+        &script,
+        &format!(
+            "[ \"$1\" = bound ] && env > {0}.tmp && mv {0}.tmp {0}\nexit 0",
+            out.display()
+        ),
+    );
+    let script = script.display().to_string();
+    let mut args = vec![
+        "30", "busybox", "udhcpc", "-i", "c0", "-n", "-q", "-f", "-s",
+    ];
+    args.push(&script);
+    args.extend_from_slice(extra);
+    lab.cli.output("timeout", &args).expect("run udhcpc")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busybox_udhcpc_gets_the_reservation_and_unknown_mac_gets_nothing() {
+    require("busybox", "busybox");
+    let lab = lab();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("env");
+    {
+        let _server = start(
+            &lab,
+            Config::new(SERVER),
+            HashMap::from([(lab.mac, reservation())]),
+        );
+        let result =
+            tokio::task::block_in_place(|| udhcpc(&lab, &["-t", "3", "-T", "2"], &out, dir.path()));
+        assert!(
+            result.status.success(),
+            "udhcpc failed: {}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        let env = env_file(&out);
+        assert_eq!(
+            env.get("ip").map(String::as_str),
+            Some("192.0.2.10"),
+            "{env:?}"
+        );
+        assert_eq!(env.get("subnet").map(String::as_str), Some("255.255.255.0"));
+        assert_eq!(env.get("router").map(String::as_str), Some("192.0.2.254"));
+        assert_eq!(env.get("dns").map(String::as_str), Some("192.0.2.53"));
+        assert_eq!(env.get("hostname").map(String::as_str), Some("node-1"));
+        assert_eq!(env.get("domain").map(String::as_str), Some("lab.example"));
+        assert_eq!(env.get("serverid").map(String::as_str), Some("192.0.2.1"));
+        assert_eq!(env.get("lease").map(String::as_str), Some("604800"));
+    }
+    // Unknown MAC: the server knows only another address; udhcpc gets no lease.
+    std::fs::remove_file(&out).ok();
+    let other = HashMap::from([([2, 0, 0, 0, 0, 1], reservation())]);
+    let _server = start(&lab, Config::new(SERVER), other);
+    let result =
+        tokio::task::block_in_place(|| udhcpc(&lab, &["-t", "2", "-T", "1"], &out, dir.path()));
+    assert!(
+        !result.status.success(),
+        "udhcpc got a lease for an unknown MAC"
+    );
+    assert!(!out.exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_mode_offers_boot_information_without_an_address() {
+    let lab = lab();
+    let mut config = Config::new(SERVER);
+    config.mode = Mode::Proxy;
+    let _server = start(&lab, config, HashMap::from([(lab.mac, reservation())]));
+
+    let u = Ipv4Addr::UNSPECIFIED;
+    let mut discover = Message::new_with_id(0x0bad_cafe, u, u, u, u, &lab.mac);
+    let o = discover.opts_mut();
+    o.insert(DhcpOption::MessageType(MessageType::Discover));
+    o.insert(DhcpOption::ClassIdentifier(
+        b"PXEClient:Arch:00007:UNDI:003000".to_vec(),
+    ));
+    o.insert(DhcpOption::ClientSystemArchitecture(Architecture::X64));
+    o.insert(DhcpOption::ClientNetworkInterface(1, 3, 0));
+    o.insert(DhcpOption::ClientMachineIdentifier(vec![0; 17]));
+    let bytes = discover.to_vec().expect("encode");
+
+    let sock = lab
+        .cli
+        .enter(|| bind_server_socket("0.0.0.0:68", Some("c0")))
+        .expect("enter")
+        .expect("bind :68");
+    let offer = tokio::task::block_in_place(move || {
+        sock.set_nonblocking(false)?;
+        sock.set_read_timeout(Some(Duration::from_millis(500)))?;
+        let mut buf = [0u8; 1500];
+        // Retransmit like firmware does, in case the first one raced the server start.
+        for _ in 0..10 {
+            sock.send_to(&bytes, (Ipv4Addr::BROADCAST, 67))?;
+            while let Ok((n, _)) = sock.recv_from(&mut buf) {
+                let m = Message::from_bytes(&buf[..n]).map_err(std::io::Error::other)?;
+                if m.xid() == 0x0bad_cafe && m.opts().msg_type() == Some(MessageType::Offer) {
+                    return Ok(m);
+                }
+            }
+        }
+        Err(std::io::Error::other("no offer"))
+    })
+    .expect("offer");
+    assert_eq!(offer.yiaddr(), Ipv4Addr::UNSPECIFIED);
+    assert_eq!(offer.siaddr(), SERVER);
+    // The file field on the wire is NUL-terminated; dhcproto keeps the NUL.
+    let fname = offer.fname().unwrap_or_default();
+    assert_eq!(fname.strip_suffix(b"\0").unwrap_or(fname), b"ipxe.efi");
+    assert_eq!(
+        offer.opts().get(OptionCode::BootfileName),
+        Some(&DhcpOption::BootfileName(b"ipxe.efi".to_vec()))
+    );
+    assert_eq!(
+        offer.opts().get(OptionCode::ClassIdentifier),
+        Some(&DhcpOption::ClassIdentifier(b"PXEClient".to_vec()))
+    );
+    assert_eq!(
+        offer.opts().get(OptionCode::ServerIdentifier),
+        Some(&DhcpOption::ServerIdentifier(SERVER))
+    );
+    assert!(offer.opts().get(OptionCode::SubnetMask).is_none());
+}

@@ -1,0 +1,254 @@
+//! The listening loop: [`Server`] reads requests from the caller's socket, refuses what it
+//! must, and spawns one transfer task per read request.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::packet::{ErrorCode, MAX_PACKET_LEN, Packet};
+use crate::source::FileSource;
+use crate::transfer::{self, Outcome};
+
+/// Server settings. `Config::default()` suits a 1500-byte MTU network.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Largest block size granted (clients may ask for up to 65464). Default 1468: a DATA
+    /// packet then fits a 1500-byte MTU without IP fragmentation.
+    pub max_blksize: u16,
+    /// Largest window size granted (RFC 7440 allows up to 65535). Default 64.
+    pub max_windowsize: u16,
+    /// How long to wait for an ACK before sending the window again, unless the client's
+    /// `timeout` option says otherwise. Default 1 s.
+    pub timeout: Duration,
+    /// How many times a window is sent again before the transfer is given up. Default 5.
+    pub retries: u32,
+    /// Most transfers at once; requests beyond it get error 0 "server busy". Default 256.
+    pub max_transfers: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_blksize: 1468,
+            max_windowsize: 64,
+            timeout: Duration::from_secs(1),
+            retries: 5,
+            max_transfers: 256,
+        }
+    }
+}
+
+/// Counters for the boot service's metrics. All only grow, except `active`.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub(crate) requests: AtomicU64,
+    pub(crate) transfers_ok: AtomicU64,
+    pub(crate) transfers_failed: AtomicU64,
+    pub(crate) transfers_aborted: AtomicU64,
+    pub(crate) busy: AtomicU64,
+    pub(crate) active: AtomicU64,
+    pub(crate) bytes_sent: AtomicU64,
+    pub(crate) retransmits: AtomicU64,
+    pub(crate) packets_malformed: AtomicU64,
+    pub(crate) packets_wrong_tid: AtomicU64,
+}
+
+/// A point-in-time copy of [`Stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Read and write requests received (including refused ones).
+    pub requests: u64,
+    /// Transfers whose last block was acknowledged.
+    pub transfers_ok: u64,
+    /// Transfers that ended in an error on our side: file not found, refused, write
+    /// request, timeout, socket error.
+    pub transfers_failed: u64,
+    /// Transfers the client ended with an ERROR packet (OVMF's size query among them).
+    pub transfers_aborted: u64,
+    /// Requests refused because `max_transfers` were running.
+    pub busy: u64,
+    /// Transfers running now.
+    pub active: u64,
+    /// DATA payload bytes put on the wire, retransmissions included.
+    pub bytes_sent: u64,
+    /// DATA and OACK packets sent again after a timeout.
+    pub retransmits: u64,
+    /// Datagrams dropped because they were malformed, truncated, oversized or not
+    /// expected where they arrived.
+    pub packets_malformed: u64,
+    /// Datagrams that reached a transfer's socket from another address (answered with
+    /// error 5).
+    pub packets_wrong_tid: u64,
+}
+
+impl Stats {
+    /// Reads every counter.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        StatsSnapshot {
+            requests: r(&self.requests),
+            transfers_ok: r(&self.transfers_ok),
+            transfers_failed: r(&self.transfers_failed),
+            transfers_aborted: r(&self.transfers_aborted),
+            busy: r(&self.busy),
+            active: r(&self.active),
+            bytes_sent: r(&self.bytes_sent),
+            retransmits: r(&self.retransmits),
+            packets_malformed: r(&self.packets_malformed),
+            packets_wrong_tid: r(&self.packets_wrong_tid),
+        }
+    }
+
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) source: FileSource,
+    pub(crate) stats: Arc<Stats>,
+    slots: Arc<Semaphore>,
+}
+
+/// A read-only TFTP server. Cheap to clone; clones share counters and the transfer limit.
+#[derive(Clone)]
+pub struct Server {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.inner.config)
+            .field("source", &self.inner.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A server with these settings, serving files from `source`.
+    pub fn new(config: Config, source: FileSource) -> Self {
+        let slots = Arc::new(Semaphore::new(config.max_transfers));
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                source,
+                stats: Arc::new(Stats::default()),
+                slots,
+            }),
+        }
+    }
+
+    /// The server's counters (shared, live).
+    pub fn stats(&self) -> Arc<Stats> {
+        Arc::clone(&self.inner.stats)
+    }
+
+    /// Serves requests arriving on `socket` (already bound by the caller, usually to port
+    /// 69 of the provisioning address) until a fatal socket error. Dropping the future
+    /// stops the server and aborts its running transfers.
+    pub fn serve(
+        &self,
+        socket: UdpSocket,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'static {
+        let inner = Arc::clone(&self.inner);
+        async move { listen(inner, socket).await }
+    }
+}
+
+async fn listen(inner: Arc<Inner>, socket: UdpSocket) -> io::Result<()> {
+    let local_ip = socket.local_addr()?.ip();
+    tracing::info!(addr = %socket.local_addr()?, "TFTP server listening");
+    let mut tasks = JoinSet::new();
+    let mut buf = vec![0u8; MAX_PACKET_LEN + 1];
+    loop {
+        let (n, peer) = tokio::select! {
+            r = socket.recv_from(&mut buf) => match r {
+                Ok(x) => x,
+                Err(e) if is_transient(&e) => {
+                    tracing::debug!(error = %e, "transient receive error");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            },
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+        };
+        let stats = &inner.stats;
+        let req = match Packet::parse(&buf[..n]) {
+            Ok(Packet::Rrq(req)) => req,
+            Ok(Packet::Wrq(req)) => {
+                Stats::add(&stats.requests, 1);
+                Stats::add(&stats.transfers_failed, 1);
+                tracing::info!(client = %peer, file = %req.filename, "write request refused");
+                reply(
+                    &socket,
+                    peer,
+                    ErrorCode::AccessViolation,
+                    "read-only server",
+                )
+                .await;
+                continue;
+            }
+            Ok(other) => {
+                Stats::add(&stats.packets_malformed, 1);
+                tracing::debug!(client = %peer, packet = ?other, "unexpected packet on the listening port");
+                continue;
+            }
+            Err(e) => {
+                Stats::add(&stats.packets_malformed, 1);
+                tracing::debug!(client = %peer, error = %e, "malformed packet dropped");
+                continue;
+            }
+        };
+        Stats::add(&stats.requests, 1);
+        let Ok(permit) = Arc::clone(&inner.slots).try_acquire_owned() else {
+            Stats::add(&stats.busy, 1);
+            tracing::warn!(client = %peer, file = %req.filename, "server busy, request refused");
+            reply(&socket, peer, ErrorCode::NotDefined, "server busy").await;
+            continue;
+        };
+        let span = tracing::info_span!("tftp", client = %peer, file = %req.filename);
+        let inner2 = Arc::clone(&inner);
+        tasks.spawn(
+            async move {
+                Stats::add(&inner2.stats.active, 1);
+                let outcome = transfer::run(&inner2, local_ip, peer, req).await;
+                inner2.stats.active.fetch_sub(1, Ordering::Relaxed);
+                let counter = match outcome {
+                    Outcome::Ok => &inner2.stats.transfers_ok,
+                    Outcome::Failed => &inner2.stats.transfers_failed,
+                    Outcome::Aborted => &inner2.stats.transfers_aborted,
+                };
+                Stats::add(counter, 1);
+                drop(permit);
+            }
+            .instrument(span),
+        );
+    }
+}
+
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
+
+async fn reply(socket: &UdpSocket, peer: SocketAddr, code: ErrorCode, message: &str) {
+    let pkt = Packet::error(code, message).encode();
+    if let Err(e) = socket.send_to(&pkt, peer).await {
+        tracing::debug!(client = %peer, error = %e, "cannot send error reply");
+    }
+}
