@@ -11,6 +11,7 @@ use ironbell_dhcp::{
     Config, Decision, IgnoreReason, Mode, NETBOOT_NOT_ALLOWED, Reservation, Route, Server, parse,
     respond,
 };
+use ironbell_testbed::Rng;
 
 const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
 const OTHER_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc];
@@ -653,20 +654,6 @@ fn non_ethernet_hardware_address_is_ignored() {
     );
 }
 
-/// A small deterministic generator (xorshift) so the garbage test needs no extra crate.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 #[test]
 fn garbage_never_panics_and_is_counted() {
     let server = Server::new(config(), backend_with(reservation()));
@@ -695,7 +682,7 @@ fn garbage_never_panics_and_is_counted() {
         assert!(parse(s).is_ok());
     }
     let stats = server.stats();
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let mut answered = 0u32;
     for i in 0..20_000 {
         let mut p = seeds[i % seeds.len()].clone();

@@ -2,22 +2,8 @@
 //! files (byte flips, truncations, inserted separators and quotes, duplicated lines) must
 //! each give `Ok` or a `CsvErrors`, and every error must name a line within the file.
 
+use ironbell_testbed::Rng;
 use std::path::Path;
-
-/// xorshift64*: a fixed-seed generator, so every run tests the same inputs.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 const INSERTS: &[&[u8]] = &[
     b",",
@@ -86,7 +72,7 @@ fn seeds() -> Vec<String> {
 
 #[test]
 fn mutated_csv_never_panics() {
-    let mut rng = Rng(0x1b0_ba11);
+    let mut rng = Rng::new(0x1b0_ba11);
     let seeds = seeds();
     let mut rejected = 0;
     for i in 0..4000 {

@@ -4,6 +4,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ironbell_syslog::{Facility, Format, ParseError, SdElement, Severity, parse, parse_rfc5424};
+use ironbell_testbed::Rng;
 
 /// 2026-11-22T06:40:00Z
 fn now() -> SystemTime {
@@ -270,22 +271,6 @@ fn display_escapes_control_characters() {
     assert_eq!(m.to_string(), "2026-11-22T06:40:00Z h t: a\\nb\\x1b[31mc");
 }
 
-/// A tiny deterministic generator (xorshift64*), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 #[test]
 fn no_input_panics() {
     let samples: &[&[u8]] = &[
@@ -325,7 +310,7 @@ fn no_input_panics() {
         }
     }
     // Random stacked mutations: replace, insert, delete, duplicate a range.
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = Rng::new(0x9E37_79B9_7F4A_7C15);
     for round in 0..30_000 {
         let mut m = samples[rng.below(samples.len())].to_vec();
         for _ in 0..1 + rng.below(6) {

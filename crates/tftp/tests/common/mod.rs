@@ -95,18 +95,9 @@ pub fn ipxe_files() -> Vec<(String, Bytes)> {
         .collect()
 }
 
-/// Deterministic pseudo-random bytes (xorshift).
+/// Deterministic pseudo-random bytes.
 pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut s = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        out.extend_from_slice(&s.to_le_bytes());
-    }
-    out.truncate(len);
-    out
+    ironbell_testbed::Rng::new(seed).bytes(len)
 }
 
 pub fn rrq(name: &str, options: &[(&str, &str)]) -> Vec<u8> {
