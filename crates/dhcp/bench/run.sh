@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# DHCP load benchmark: ironbell (examples/dhcp-serve.rs) vs ISC Kea 2.2 (memfile) vs
+# dnsmasq, each driven by Kea's perfdhcp from a second network namespace joined by a veth.
+#
+# For each server it runs perfdhcp at increasing rates of 4-way exchanges (DORA) per
+# second and records the highest rate at which at most 1 % of the exchanges were lost
+# (ACKs received vs DISCOVERs sent) and perfdhcp kept up with the asked rate (>= 95 %).
+#
+# Run as root from anywhere: crates/dhcp/bench/run.sh
+# Environment: RATES="1000 2000 ..."  PERIOD=15 (seconds per step)
+#              SERVERS="ironbell kea dnsmasq"  CARGO_TARGET_DIR (default /work/target-i)
+# Needs: apt (installs kea-admin, kea-dhcp4-server, dnsmasq if missing), cargo, iproute2.
+set -euo pipefail
+
+RATES=${RATES:-"250 500 1000 2000 4000 8000 12000 16000"}
+PERIOD=${PERIOD:-15}
+SERVERS=${SERVERS:-"ironbell kea dnsmasq"}
+MAX_DROP_PCT=1
+MIN_RATE_PCT=95
+NCLIENTS=10000
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../../.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-i}
+
+[[ $(id -u) -eq 0 ]] || { echo "run as root" >&2; exit 1; }
+
+SNS=ibbench-srv.$$
+CNS=ibbench-cli.$$
+SIF=ibb-s0
+CIF=ibb-c0
+SERVER_IP=10.100.0.1
+CLIENT_IP=10.100.255.254
+WORK=$(mktemp -d /tmp/ibbench.XXXXXX)
+SERVER_PID=
+POLICY_CREATED=
+
+cleanup() {
+    set +e
+    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null
+    fi
+    [[ -n $POLICY_CREATED ]] && rm -f /usr/sbin/policy-rc.d
+    ip netns del "$SNS" 2>/dev/null
+    ip netns del "$CNS" 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+# --- 1. packages, without letting their services start --------------------------------
+install_packages() {
+    local missing=()
+    command -v perfdhcp >/dev/null || missing+=(kea-admin)
+    [[ -x /usr/sbin/kea-dhcp4 ]] || missing+=(kea-dhcp4-server)
+    [[ -x /usr/sbin/dnsmasq ]] || missing+=(dnsmasq)
+    [[ ${#missing[@]} -eq 0 ]] && return
+    local before
+    before=$(pgrep -d' ' -x 'kea-dhcp4|kea-dhcp6|kea-dhcp-ddns|kea-ctrl-agent|dnsmasq' || true)
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod +x /usr/sbin/policy-rc.d
+        POLICY_CREATED=1
+    fi
+    log "installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >&2
+    if [[ -n $POLICY_CREATED ]]; then rm -f /usr/sbin/policy-rc.d; POLICY_CREATED=; fi
+    # Kill only daemons that the install started (none should, with policy-rc.d).
+    local pid
+    for pid in $(pgrep -x 'kea-dhcp4|kea-dhcp6|kea-dhcp-ddns|kea-ctrl-agent|dnsmasq' || true); do
+        [[ " $before " == *" $pid "* ]] || { log "stopping $pid started by apt"; kill "$pid"; }
+    done
+}
+install_packages
+
+# --- 2. build ironbell's server -------------------------------------------------------
+log "building dhcp-serve (release)"
+cargo build --release --quiet --manifest-path "$REPO/Cargo.toml" -p ironbell-dhcp \
+    --example dhcp-serve >&2
+IRONBELL=$CARGO_TARGET_DIR/release/examples/dhcp-serve
+
+# --- 3. clients: 10,000 locally administered MACs -------------------------------------
+MACS=$WORK/macs.txt
+for ((i = 0; i < NCLIENTS; i++)); do
+    printf '02:00:00:00:%02x:%02x\n' $((i >> 8)) $((i & 255))
+done >"$MACS"
+
+# --- 4. namespaces --------------------------------------------------------------------
+ip netns add "$SNS"
+ip netns add "$CNS"
+ip link add "$SIF" type veth peer name "$CIF"
+ip link set "$SIF" netns "$SNS"
+ip link set "$CIF" netns "$CNS"
+ip -n "$SNS" addr add "$SERVER_IP/16" dev "$SIF"
+ip -n "$CNS" addr add "$CLIENT_IP/16" dev "$CIF"
+for ns in "$SNS" "$CNS"; do ip -n "$ns" link set lo up; done
+ip -n "$SNS" link set "$SIF" up
+ip -n "$CNS" link set "$CIF" up
+
+# --- 5. servers -----------------------------------------------------------------------
+start_ironbell() {
+    ip netns exec "$SNS" "$IRONBELL" --listen 0.0.0.0:67 --interface "$SIF" \
+        --server-ip "$SERVER_IP" --macs "$MACS" 2>"$WORK/ironbell.log" &
+    SERVER_PID=$!
+}
+
+start_kea() {
+    local d=$WORK/kea
+    mkdir -p "$d"
+    cat >"$d/kea-dhcp4.conf" <<EOF
+{
+  "Dhcp4": {
+    "interfaces-config": { "interfaces": [ "$SIF" ], "dhcp-socket-type": "raw" },
+    "lease-database": { "type": "memfile", "persist": true, "name": "$d/leases4.csv",
+                        "lfc-interval": 0 },
+    "valid-lifetime": 604800,
+    "subnet4": [ { "id": 1, "subnet": "10.100.0.0/16",
+                   "pools": [ { "pool": "10.100.0.10 - 10.100.254.254" } ] } ],
+    "loggers": [ { "name": "kea-dhcp4", "severity": "WARN",
+                   "output_options": [ { "output": "$d/kea.log" } ] } ]
+  }
+}
+EOF
+    KEA_PIDFILE_DIR=$d KEA_LOCKFILE_DIR=$d KEA_LOGGER_DESTINATION=$d/kea.log \
+        ip netns exec "$SNS" /usr/sbin/kea-dhcp4 -c "$d/kea-dhcp4.conf" 2>"$d/stderr.log" &
+    SERVER_PID=$!
+}
+
+start_dnsmasq() {
+    local d=$WORK/dnsmasq
+    mkdir -p "$d"
+    ip netns exec "$SNS" /usr/sbin/dnsmasq -k --conf-file=/dev/null --port=0 --user=root \
+        --interface="$SIF" --bind-interfaces --no-ping \
+        --dhcp-range=10.100.0.10,10.100.254.254,255.255.0.0,7d \
+        --dhcp-lease-max=70000 --dhcp-leasefile="$d/leases" --pid-file="$d/pid" \
+        2>"$d/stderr.log" &
+    SERVER_PID=$!
+}
+
+stop_server() {
+    if [[ -n $SERVER_PID ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=
+    fi
+}
+
+# --- 6. load --------------------------------------------------------------------------
+# One step: prints "sent acked achieved_rate" (DISCOVERs sent, ACKs received, rate).
+step() {
+    local rate=$1 out=$2
+    ip netns exec "$CNS" perfdhcp -4 -l "$CIF" -r "$rate" -p "$PERIOD" -R "$NCLIENTS" \
+        -M "$MACS" >"$out" 2>&1 || true
+    awk '
+        /^Rate:/ { achieved = $2 }
+        /Statistics for: DISCOVER-OFFER/ { section = "do" }
+        /Statistics for: REQUEST-ACK/ { section = "ra" }
+        /^sent packets:/ && section == "do" { sent = $3 }
+        /^received packets:/ && section == "ra" { acked = $3 }
+        END { printf "%d %d %s\n", sent, acked, (achieved == "" ? 0 : achieved) }
+    ' "$out"
+}
+
+declare -A BEST BEST_ACKS
+RESULTS=$WORK/results.txt
+: >"$RESULTS"
+
+for server in $SERVERS; do
+    log "== $server"
+    "start_$server"
+    sleep 2
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        log "$server did not start:"; cat "$WORK"/$server*.log "$WORK/$server"/*.log 2>/dev/null >&2 || true
+        SERVER_PID=; BEST[$server]=failed; BEST_ACKS[$server]=-; continue
+    fi
+    BEST[$server]=0
+    BEST_ACKS[$server]=0
+    for rate in $RATES; do
+        read -r sent acked achieved < <(step "$rate" "$WORK/perfdhcp-$server-$rate.txt")
+        if ((sent > 0)); then
+            drop=$(awk -v s="$sent" -v a="$acked" 'BEGIN { printf "%.2f", 100 * (s - a) / s }')
+        else
+            drop=100
+        fi
+        per_s=$(awk -v a="$acked" -v p="$PERIOD" 'BEGIN { printf "%d", a / p }')
+        ok=$(awk -v d="$drop" -v r="$achieved" -v t="$rate" -v md="$MAX_DROP_PCT" -v mr="$MIN_RATE_PCT" \
+            'BEGIN { print (d <= md && r >= t * mr / 100) ? "ok" : "FAIL" }')
+        log "$server rate $rate: sent $sent, ACKs $acked ($per_s/s), achieved $achieved/s, drops $drop % -> $ok"
+        printf '%s %s %s %s %s %s %s\n' "$server" "$rate" "$sent" "$acked" "$achieved" "$drop" "$ok" >>"$RESULTS"
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then log "$server died"; break; fi
+        [[ $ok == ok ]] || break
+        BEST[$server]=$rate
+        BEST_ACKS[$server]=$per_s
+    done
+    stop_server
+done
+
+# --- 7. report ------------------------------------------------------------------------
+echo
+echo "Per step (period ${PERIOD}s, pass = drops <= ${MAX_DROP_PCT} % and achieved >= ${MIN_RATE_PCT} % of asked):"
+printf '%-9s %7s %9s %9s %10s %8s %s\n' server asked discovers acks achieved/s drop% result
+while read -r s r se a ac d ok; do
+    printf '%-9s %7s %9s %9s %10s %8s %s\n' "$s" "$r" "$se" "$a" "$ac" "$d" "$ok"
+done <"$RESULTS"
+echo
+echo "Highest rate with <= ${MAX_DROP_PCT} % DORA drops (exchanges/s asked; ACKs/s at that rate):"
+printf '%-10s' ""; for s in $SERVERS; do printf '%14s' "$s"; done; echo
+printf '%-10s' "rate"; for s in $SERVERS; do printf '%14s' "${BEST[$s]}"; done; echo
+printf '%-10s' "ACKs/s"; for s in $SERVERS; do printf '%14s' "${BEST_ACKS[$s]}"; done; echo
+top=${RATES##* }
+for s in $SERVERS; do
+    [[ ${BEST[$s]} == "$top" ]] && echo "note: $s passed the highest rate tried ($top); its limit is higher"
+done
+if [[ ${BEST[ironbell]:-x} =~ ^[0-9]+$ && ${BEST[kea]:-x} =~ ^[1-9][0-9]*$ ]]; then
+    awk -v i="${BEST[ironbell]}" -v k="${BEST[kea]}" 'BEGIN { printf "ironbell/Kea: %.2f\n", i / k }'
+fi
