@@ -13,7 +13,7 @@ use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use ironbell_dhcp::{Backend, Reservation, Route, format_mac};
 use ironbell_model::tinkerbell::{Hardware, Interface};
 use ironbell_model::{DynamicObject, TypeKey};
@@ -429,6 +429,17 @@ type Key = (String, String);
 
 /// Converts a stored object and puts it in `objects`; an unreadable one is logged and
 /// removed (serving its previous state would be serving stale data).
+/// Applies one watch event to the working set and advances `rv` to its revision.
+fn apply_event(objects: &mut BTreeMap<Key, Arc<Hardware>>, rv: &mut u64, event: &WatchEvent) {
+    *rv = revision(event.object()).unwrap_or(*rv);
+    match event {
+        WatchEvent::Added(o) | WatchEvent::Modified(o) => apply_object(objects, o),
+        WatchEvent::Deleted(o) => {
+            objects.remove(&(o.namespace().to_string(), o.name().to_string()));
+        }
+    }
+}
+
 fn apply_object(objects: &mut BTreeMap<Key, Arc<Hardware>>, obj: &DynamicObject) {
     let key = (obj.namespace().to_string(), obj.name().to_string());
     match obj.to_typed::<Hardware>() {
@@ -492,13 +503,18 @@ async fn follow(index: Weak<Index>, store: SharedStore) {
         retry = RETRY_MIN;
         let resync = tokio::time::sleep(RESYNC_PERIOD);
         tokio::pin!(resync);
+        // An item already taken from the stream while draining, to handle first.
+        let mut pending = None;
         loop {
-            let event = tokio::select! {
-                _ = &mut resync => {
-                    debug!("periodic Hardware resync");
-                    break;
-                }
-                event = stream.next() => event,
+            let event = match pending.take() {
+                Some(event) => event,
+                None => tokio::select! {
+                    _ = &mut resync => {
+                        debug!("periodic Hardware resync");
+                        break;
+                    }
+                    event = stream.next() => event,
+                },
             };
             match event {
                 None => {
@@ -516,14 +532,16 @@ async fn follow(index: Weak<Index>, store: SharedStore) {
                     break;
                 }
                 Some(Ok(event)) => {
-                    let obj = event.object();
-                    rv = revision(obj).unwrap_or(rv);
-                    match &event {
-                        WatchEvent::Added(o) | WatchEvent::Modified(o) => {
-                            apply_object(&mut objects, o)
-                        }
-                        WatchEvent::Deleted(o) => {
-                            objects.remove(&(o.namespace().to_string(), o.name().to_string()));
+                    apply_event(&mut objects, &mut rv, &event);
+                    // Apply every event already waiting, then rebuild once: a bulk import
+                    // of N Hardware costs one rebuild per batch, not N.
+                    while let Some(next) = stream.next().now_or_never() {
+                        match next {
+                            Some(Ok(event)) => apply_event(&mut objects, &mut rv, &event),
+                            end_or_error => {
+                                pending = Some(end_or_error);
+                                break;
+                            }
                         }
                     }
                     let Some(index) = index.upgrade() else { return };

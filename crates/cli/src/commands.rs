@@ -36,7 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .iter()
                 .map(|o| o.to_dynamic())
                 .collect::<Result<Vec<_>, _>>()?;
-            let counts = write(&store, dynamic, false).await?;
+            let counts = Counts::of(&write(&store, dynamic, false).await?);
             println!(
                 "{}: {} machine{} imported into namespace {namespace}: {}",
                 file.display(),
@@ -62,14 +62,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 dynamic.push(o.to_dynamic()?);
             }
             let store = open_store(cli.db.as_deref())?;
-            let (ops, outcomes) = plan(store.as_ref(), dynamic).await?;
-            for (obj, outcome) in &outcomes {
+            let suffix = if dry_run { " (dry run)" } else { "" };
+            for (obj, outcome) in write(&store, dynamic, dry_run).await? {
                 let kind = find_kind(&obj.types.kind).map_or(obj.types.kind.as_str(), |k| k.plural);
-                let suffix = if dry_run { " (dry run)" } else { "" };
                 println!("{kind}/{} {outcome}{suffix}", obj.name());
-            }
-            if !dry_run && !ops.is_empty() {
-                store.commit(ops).await.context("writing to the store")?;
             }
         }
         Command::Get {
@@ -128,6 +124,17 @@ struct Counts {
     unchanged: usize,
 }
 
+impl Counts {
+    fn of(outcomes: &[(DynamicObject, Outcome)]) -> Self {
+        let count = |o: Outcome| outcomes.iter().filter(|(_, x)| *x == o).count();
+        Self {
+            created: count(Outcome::Created),
+            configured: count(Outcome::Configured),
+            unchanged: count(Outcome::Unchanged),
+        }
+    }
+}
+
 impl std::fmt::Display for Counts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -141,22 +148,18 @@ impl std::fmt::Display for Counts {
     }
 }
 
+/// Creates or updates `objects` in one atomic commit (unless `dry_run`) and returns what
+/// happened to each, in input order.
 async fn write(
     store: &SharedStore,
     objects: Vec<DynamicObject>,
     dry_run: bool,
-) -> anyhow::Result<Counts> {
+) -> anyhow::Result<Vec<(DynamicObject, Outcome)>> {
     let (ops, outcomes) = plan(store.as_ref(), objects).await?;
-    let count = |o: Outcome| outcomes.iter().filter(|(_, x)| *x == o).count();
-    let counts = Counts {
-        created: count(Outcome::Created),
-        configured: count(Outcome::Configured),
-        unchanged: count(Outcome::Unchanged),
-    };
     if !dry_run && !ops.is_empty() {
         store.commit(ops).await.context("writing to the store")?;
     }
-    Ok(counts)
+    Ok(outcomes)
 }
 
 fn plural(n: usize) -> &'static str {

@@ -15,9 +15,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{SERVER_IP, start_boot_service};
 use ironbell_testbed::{Netns, have};
 
-const SERVER_IP: &str = "192.0.2.1";
+mod common;
 
 enum Firmware {
     Bios,
@@ -82,38 +83,7 @@ spec:
     ns.ip(&["link", "set", "tap0", "up"]).expect("up");
     ns.ip(&["addr", "add", &format!("{SERVER_IP}/24"), "dev", "tap0"])
         .expect("addr");
-    let db_arg = db.display().to_string();
-    let artifacts = dir.path().display().to_string();
-    let server = ns
-        .spawn(
-            bin,
-            &[
-                "--db",
-                &db_arg,
-                "serve",
-                "boot",
-                "--public-ip",
-                SERVER_IP,
-                "--interface",
-                "tap0",
-                "--artifacts-dir",
-                &artifacts,
-                "--no-syslog",
-            ],
-        )
-        .expect("ironbell");
-    let health = format!("http://{SERVER_IP}:7171/healthz");
-    let start = Instant::now();
-    while !ns
-        .output("curl", &["-sf", "-m", "1", &health])
-        .is_ok_and(|o| o.status.success())
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "ironbell did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let server = start_boot_service(&ns, &db, "tap0", dir.path(), &["--no-syslog"]);
 
     let serial = dir.path().join("serial.log");
     let serial_arg = format!("file:{}", serial.display());

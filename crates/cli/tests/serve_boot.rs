@@ -4,23 +4,13 @@
 //! curl gets its iPXE script, and util-linux logger's message shows up as the machine's log.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
+use common::{SERVER_IP, start_boot_service, wait_for};
 use ironbell_testbed::{Netns, veth};
 
-const SERVER_IP: &str = "192.0.2.1";
-const MACHINE_IP: &str = "192.0.2.10";
+mod common;
 
-fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !ok() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+const MACHINE_IP: &str = "192.0.2.10";
 
 #[test]
 fn boot_service_answers_real_clients() {
@@ -66,32 +56,7 @@ fn boot_service_answers_real_clients() {
 
     let artifacts = dir.path().join("hookos");
     std::fs::create_dir(&artifacts).expect("mkdir");
-    let db_arg = db.display().to_string();
-    let artifacts_arg = artifacts.display().to_string();
-    let server = srv
-        .spawn(
-            bin,
-            &[
-                "--db",
-                &db_arg,
-                "serve",
-                "boot",
-                "--public-ip",
-                SERVER_IP,
-                "--interface",
-                "s0",
-                "--artifacts-dir",
-                &artifacts_arg,
-            ],
-        )
-        .expect("start ironbell");
-
-    let health = format!("http://{SERVER_IP}:7171/healthz");
-    // Polled from the server's namespace: the client has no address before DHCP.
-    wait_for("the HTTP service", || {
-        srv.output("curl", &["-sf", "-m", "1", &health])
-            .is_ok_and(|o| o.stdout == b"ok" || o.stdout == b"ok\n")
-    });
+    let server = start_boot_service(&srv, &db, "s0", &artifacts, &[]);
 
     // DHCP: busybox udhcpc gets exactly the reservation.
     let env_file = dir.path().join("udhcpc.env");
