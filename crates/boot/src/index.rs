@@ -1,32 +1,23 @@
 //! The in-memory index of Hardware by MAC and by IPv4 address, kept current from the store.
 //!
-//! A background task lists every Hardware, then watches from the list's revision and
-//! applies each change; when the watch fails (history compacted: [`StoreError::TooOld`]),
-//! closes, or every [`RESYNC_PERIOD`], it lists again. Each change rebuilds an immutable
-//! [`Snapshot`] and swaps it in, so readers never wait for the store.
+//! A [`Reflector`] follows every Hardware in the store; each batch of changes rebuilds an
+//! immutable [`Snapshot`] that is swapped in, so readers never wait for the store.
 //!
 //! Ambiguity is never guessed away: a MAC declared by two Hardware, or an IPv4 address
 //! declared by two, is served for neither, and an error naming both is logged.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
-use std::sync::{Arc, Mutex, RwLock, Weak};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
 
-use futures::{FutureExt, StreamExt};
 use ironbell_dhcp::{Backend, Reservation, Route, format_mac};
 use ironbell_model::tinkerbell::{Hardware, Interface};
-use ironbell_model::{DynamicObject, TypeKey};
-use ironbell_store::{ListParams, SharedStore, StoreError, WatchEvent};
+use ironbell_store::SharedStore;
+use ironbell_store::reflector::Reflector;
 use tokio::sync::watch;
-use tracing::{debug, error, info, warn};
+use tracing::{error, warn};
 
 use crate::parse_mac;
-
-/// How often the index lists everything again even when the watch is healthy.
-pub const RESYNC_PERIOD: Duration = Duration::from_secs(300);
-const RETRY_MIN: Duration = Duration::from_millis(100);
-const RETRY_MAX: Duration = Duration::from_secs(10);
 
 /// One interface of one Hardware: what DHCP and HTTP need to know about a MAC.
 #[derive(Debug)]
@@ -322,17 +313,7 @@ fn parse_route(destination: &str, router: &str) -> Option<Route> {
 pub struct Index {
     current: RwLock<Arc<Snapshot>>,
     synced: watch::Sender<bool>,
-    task: Mutex<Option<tokio::task::AbortHandle>>,
-}
-
-impl Drop for Index {
-    fn drop(&mut self) {
-        if let Ok(mut task) = self.task.lock()
-            && let Some(t) = task.take()
-        {
-            t.abort();
-        }
-    }
+    reflector: Mutex<Option<Reflector<Hardware>>>,
 }
 
 impl Index {
@@ -340,7 +321,7 @@ impl Index {
         Self {
             current: RwLock::new(Arc::new(snapshot)),
             synced: watch::Sender::new(synced),
-            task: Mutex::new(None),
+            reflector: Mutex::new(None),
         }
     }
 
@@ -357,9 +338,15 @@ impl Index {
     /// Must be called inside a Tokio runtime.
     pub fn start(store: SharedStore) -> Arc<Self> {
         let index = Arc::new(Self::new(Snapshot::default(), false));
-        let handle = tokio::spawn(follow(Arc::downgrade(&index), store));
-        if let Ok(mut task) = index.task.lock() {
-            *task = Some(handle.abort_handle());
+        let weak = Arc::downgrade(&index);
+        let reflector = Reflector::start(store, move |objects, rv| {
+            if let Some(index) = weak.upgrade() {
+                index.publish(Snapshot::build(objects.values(), rv));
+                index.synced.send_replace(true);
+            }
+        });
+        if let Ok(mut slot) = index.reflector.lock() {
+            *slot = Some(reflector);
         }
         index
     }
@@ -422,133 +409,6 @@ fn log_problems(old: &Snapshot, new: &Snapshot) {
     }
     for w in new.warnings.difference(&old.warnings) {
         warn!("{w}");
-    }
-}
-
-type Key = (String, String);
-
-/// Converts a stored object and puts it in `objects`; an unreadable one is logged and
-/// removed (serving its previous state would be serving stale data).
-/// Applies one watch event to the working set and advances `rv` to its revision.
-fn apply_event(objects: &mut BTreeMap<Key, Arc<Hardware>>, rv: &mut u64, event: &WatchEvent) {
-    *rv = revision(event.object()).unwrap_or(*rv);
-    match event {
-        WatchEvent::Added(o) | WatchEvent::Modified(o) => apply_object(objects, o),
-        WatchEvent::Deleted(o) => {
-            objects.remove(&(o.namespace().to_string(), o.name().to_string()));
-        }
-    }
-}
-
-fn apply_object(objects: &mut BTreeMap<Key, Arc<Hardware>>, obj: &DynamicObject) {
-    let key = (obj.namespace().to_string(), obj.name().to_string());
-    match obj.to_typed::<Hardware>() {
-        Ok(hw) => {
-            objects.insert(key, Arc::new(hw));
-        }
-        Err(e) => {
-            error!(
-                "Hardware {}/{} cannot be read, not served: {e}",
-                key.0, key.1
-            );
-            objects.remove(&key);
-        }
-    }
-}
-
-fn revision(obj: &DynamicObject) -> Option<u64> {
-    obj.metadata.resource_version.as_deref()?.parse().ok()
-}
-
-/// The watch task: list, watch, apply; list again on any trouble.
-async fn follow(index: Weak<Index>, store: SharedStore) {
-    let types = TypeKey::of::<Hardware>();
-    let params = ListParams::default();
-    let mut objects: BTreeMap<Key, Arc<Hardware>> = BTreeMap::new();
-    let mut retry = RETRY_MIN;
-    loop {
-        let list = match store.list(&types, &params).await {
-            Ok(list) => list,
-            Err(e) => {
-                warn!("listing Hardware failed, retrying in {retry:?}: {e}");
-                tokio::time::sleep(retry).await;
-                retry = (retry * 2).min(RETRY_MAX);
-                continue;
-            }
-        };
-        objects.clear();
-        for obj in &list.items {
-            apply_object(&mut objects, obj);
-        }
-        let mut rv = list.resource_version;
-        {
-            let Some(index) = index.upgrade() else { return };
-            index.publish(Snapshot::build(objects.values(), rv));
-            index.synced.send_replace(true);
-        }
-        debug!(
-            hardware = objects.len(),
-            resource_version = rv,
-            "Hardware listed"
-        );
-        let mut stream = match store.watch(&types, &params, Some(rv)).await {
-            Ok(s) => s,
-            Err(e) => {
-                warn!("watching Hardware from {rv} failed, listing again in {retry:?}: {e}");
-                tokio::time::sleep(retry).await;
-                retry = (retry * 2).min(RETRY_MAX);
-                continue;
-            }
-        };
-        retry = RETRY_MIN;
-        let resync = tokio::time::sleep(RESYNC_PERIOD);
-        tokio::pin!(resync);
-        // An item already taken from the stream while draining, to handle first.
-        let mut pending = None;
-        loop {
-            let event = match pending.take() {
-                Some(event) => event,
-                None => tokio::select! {
-                    _ = &mut resync => {
-                        debug!("periodic Hardware resync");
-                        break;
-                    }
-                    event = stream.next() => event,
-                },
-            };
-            match event {
-                None => {
-                    warn!("Hardware watch closed at revision {rv}; listing again");
-                    tokio::time::sleep(RETRY_MIN).await;
-                    break;
-                }
-                Some(Err(e @ StoreError::TooOld { .. })) => {
-                    info!("Hardware watch: {e}");
-                    break;
-                }
-                Some(Err(e)) => {
-                    warn!("Hardware watch failed at revision {rv}, listing again: {e}");
-                    tokio::time::sleep(RETRY_MIN).await;
-                    break;
-                }
-                Some(Ok(event)) => {
-                    apply_event(&mut objects, &mut rv, &event);
-                    // Apply every event already waiting, then rebuild once: a bulk import
-                    // of N Hardware costs one rebuild per batch, not N.
-                    while let Some(next) = stream.next().now_or_never() {
-                        match next {
-                            Some(Ok(event)) => apply_event(&mut objects, &mut rv, &event),
-                            end_or_error => {
-                                pending = Some(end_or_error);
-                                break;
-                            }
-                        }
-                    }
-                    let Some(index) = index.upgrade() else { return };
-                    index.publish(Snapshot::build(objects.values(), rv));
-                }
-            }
-        }
     }
 }
 

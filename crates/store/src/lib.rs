@@ -21,6 +21,7 @@ use ironbell_model::{ConvertError, DynamicObject, Resource, TypeKey};
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod reflector;
 mod typed;
 
 pub use typed::{Api, TypedEvent, TypedWatchStream};
