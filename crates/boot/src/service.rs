@@ -5,6 +5,7 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ironbell_store::SharedStore;
 use ironbell_syslog::{Message, RingSink, Sink};
@@ -134,6 +135,15 @@ async fn udp(
         })
 }
 
+/// Sets its flag when dropped.
+struct RaiseOnDrop(Arc<AtomicBool>);
+
+impl Drop for RaiseOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Starts every configured part over `store` and serves until one fails.
 pub async fn run(store: SharedStore, config: Config) -> Result<(), ServiceError> {
     let index = crate::start_index(store).await;
@@ -152,16 +162,21 @@ pub async fn run(store: SharedStore, config: Config) -> Result<(), ServiceError>
                 addr,
                 source,
             })?;
-        let socket =
-            tokio::net::UdpSocket::from_std(std_socket).map_err(|source| ServiceError::Bind {
-                service: "DHCP",
-                addr,
-                source,
-            })?;
         let server = Arc::new(ironbell_dhcp::Server::new(dhcp_config, index.clone()));
         state = state.with_source(server.stats());
         info!(%addr, interface = config.interface.as_deref().unwrap_or("any"), "DHCP listening");
-        tasks.spawn(async move { server.serve(socket).await.map_err(stopped("DHCP")) });
+        // DHCP runs its blocking, batched loop on a thread of its own; dropping this task
+        // (service shutdown) raises the stop flag and the thread ends within a poll period.
+        tasks.spawn(async move {
+            let stop = Arc::new(AtomicBool::new(false));
+            let _raise_on_drop = RaiseOnDrop(stop.clone());
+            let thread =
+                tokio::task::spawn_blocking(move || server.serve_blocking(std_socket, &stop));
+            match thread.await {
+                Ok(result) => result.map_err(stopped("DHCP")),
+                Err(join) => Err(stopped("DHCP")(io::Error::other(join.to_string()))),
+            }
+        });
     }
     if let Some((addr, tftp_config)) = config.tftp {
         let dir = &config.http.ipxe_dir;

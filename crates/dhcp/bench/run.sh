@@ -8,7 +8,8 @@
 #
 # Run as root from anywhere: crates/dhcp/bench/run.sh
 # Environment: RATES="1000 2000 ..."  PERIOD=15 (seconds per step)
-#              SERVERS="ironbell kea dnsmasq"  CARGO_TARGET_DIR (default /work/target-i)
+#              SERVERS="ironbell kea dnsmasq" (also: ironbell_tokio, the async loop)
+#              CARGO_TARGET_DIR (default /work/target-i)
 # Needs: apt (installs kea-admin, kea-dhcp4-server, dnsmasq if missing), cargo, iproute2.
 set -euo pipefail
 
@@ -95,7 +96,13 @@ ip link set "$SIF" netns "$SNS"
 ip link set "$CIF" netns "$CNS"
 ip -n "$SNS" addr add "$SERVER_IP/16" dev "$SIF"
 ip -n "$CNS" addr add "$CLIENT_IP/16" dev "$CIF"
-for ns in "$SNS" "$CNS"; do ip -n "$ns" link set lo up; done
+for ns in "$SNS" "$CNS"; do
+    ip -n "$ns" link set lo up
+    # 4 MiB socket receive buffers in both namespaces (per-namespace sysctls), for every
+    # server alike and for perfdhcp: with the 208 KiB default, perfdhcp's own socket
+    # overflows first and the run measures the client, not the server.
+    ip netns exec "$ns" sysctl -qw net.core.rmem_default=4194304 net.core.rmem_max=4194304
+done
 ip -n "$SNS" link set "$SIF" up
 ip -n "$CNS" link set "$CIF" up
 
@@ -103,6 +110,13 @@ ip -n "$CNS" link set "$CIF" up
 start_ironbell() {
     ip netns exec "$SNS" "$IRONBELL" --listen 0.0.0.0:67 --interface "$SIF" \
         --server-ip "$SERVER_IP" --macs "$MACS" 2>"$WORK/ironbell.log" &
+    SERVER_PID=$!
+}
+
+# The same server on its Tokio loop (Server::serve), for comparison; not in the default set.
+start_ironbell_tokio() {
+    ip netns exec "$SNS" "$IRONBELL" --listen 0.0.0.0:67 --interface "$SIF" \
+        --server-ip "$SERVER_IP" --macs "$MACS" --tokio 2>"$WORK/ironbell_tokio.log" &
     SERVER_PID=$!
 }
 
@@ -151,8 +165,14 @@ stop_server() {
 # One step: prints "sent acked achieved_rate" (DISCOVERs sent, ACKs received, rate).
 step() {
     local rate=$1 out=$2
+    ip netns exec "$SNS" nstat -n >/dev/null 2>&1; ip netns exec "$CNS" nstat -n >/dev/null 2>&1
     ip netns exec "$CNS" perfdhcp -4 -l "$CIF" -r "$rate" -p "$PERIOD" -R "$NCLIENTS" \
         -M "$MACS" >"$out" 2>&1 || true
+    # Datagrams the kernel dropped because a socket's receive buffer was full, per side.
+    local srv cli
+    srv=$(ip netns exec "$SNS" nstat -z UdpRcvbufErrors 2>/dev/null | awk '/UdpRcvbufErrors/ { print $2 }')
+    cli=$(ip netns exec "$CNS" nstat -z UdpRcvbufErrors 2>/dev/null | awk '/UdpRcvbufErrors/ { print $2 }')
+    log "  kernel receive-buffer drops: server ${srv:-?}, client ${cli:-?}"
     awk '
         /^Rate:/ { achieved = $2 }
         /Statistics for: DISCOVER-OFFER/ { section = "do" }
@@ -163,7 +183,10 @@ step() {
     ' "$out"
 }
 
-declare -A BEST BEST_ACKS
+declare -A BEST BEST_ACKS BEST_CPU
+HZ=$(getconf CLK_TCK)
+# utime + stime of a process, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 RESULTS=$WORK/results.txt
 : >"$RESULTS"
 
@@ -177,8 +200,14 @@ for server in $SERVERS; do
     fi
     BEST[$server]=0
     BEST_ACKS[$server]=0
+    BEST_CPU[$server]=-
     for rate in $RATES; do
+        cpu0=$(cpu_ticks "$SERVER_PID")
         read -r sent acked achieved < <(step "$rate" "$WORK/perfdhcp-$server-$rate.txt")
+        cpu1=$(cpu_ticks "$SERVER_PID")
+        # Server CPU time per answered exchange, in microseconds.
+        us_per=$(awk -v t=$((cpu1 - cpu0)) -v hz="$HZ" -v a="$acked" \
+            'BEGIN { if (a > 0) printf "%.1f", t * 1e6 / hz / a; else print "-" }')
         if ((sent > 0)); then
             drop=$(awk -v s="$sent" -v a="$acked" 'BEGIN { printf "%.2f", 100 * (s - a) / s }')
         else
@@ -187,12 +216,13 @@ for server in $SERVERS; do
         per_s=$(awk -v a="$acked" -v p="$PERIOD" 'BEGIN { printf "%d", a / p }')
         ok=$(awk -v d="$drop" -v r="$achieved" -v t="$rate" -v md="$MAX_DROP_PCT" -v mr="$MIN_RATE_PCT" \
             'BEGIN { print (d <= md && r >= t * mr / 100) ? "ok" : "FAIL" }')
-        log "$server rate $rate: sent $sent, ACKs $acked ($per_s/s), achieved $achieved/s, drops $drop % -> $ok"
-        printf '%s %s %s %s %s %s %s\n' "$server" "$rate" "$sent" "$acked" "$achieved" "$drop" "$ok" >>"$RESULTS"
+        log "$server rate $rate: sent $sent, ACKs $acked ($per_s/s), achieved $achieved/s, drops $drop %, server CPU $us_per us/exchange -> $ok"
+        printf '%s %s %s %s %s %s %s %s\n' "$server" "$rate" "$sent" "$acked" "$achieved" "$drop" "$us_per" "$ok" >>"$RESULTS"
         if ! kill -0 "$SERVER_PID" 2>/dev/null; then log "$server died"; break; fi
         [[ $ok == ok ]] || break
         BEST[$server]=$rate
         BEST_ACKS[$server]=$per_s
+        BEST_CPU[$server]=$us_per
     done
     stop_server
 done
@@ -200,15 +230,16 @@ done
 # --- 7. report ------------------------------------------------------------------------
 echo
 echo "Per step (period ${PERIOD}s, pass = drops <= ${MAX_DROP_PCT} % and achieved >= ${MIN_RATE_PCT} % of asked):"
-printf '%-9s %7s %9s %9s %10s %8s %s\n' server asked discovers acks achieved/s drop% result
-while read -r s r se a ac d ok; do
-    printf '%-9s %7s %9s %9s %10s %8s %s\n' "$s" "$r" "$se" "$a" "$ac" "$d" "$ok"
+printf '%-9s %7s %9s %9s %10s %8s %8s %s\n' server asked discovers acks achieved/s drop% cpu_us result
+while read -r s r se a ac d c ok; do
+    printf '%-9s %7s %9s %9s %10s %8s %8s %s\n' "$s" "$r" "$se" "$a" "$ac" "$d" "$c" "$ok"
 done <"$RESULTS"
 echo
 echo "Highest rate with <= ${MAX_DROP_PCT} % DORA drops (exchanges/s asked; ACKs/s at that rate):"
-printf '%-10s' ""; for s in $SERVERS; do printf '%14s' "$s"; done; echo
-printf '%-10s' "rate"; for s in $SERVERS; do printf '%14s' "${BEST[$s]}"; done; echo
-printf '%-10s' "ACKs/s"; for s in $SERVERS; do printf '%14s' "${BEST_ACKS[$s]}"; done; echo
+printf '%-10s' ""; for s in $SERVERS; do printf ' %15s' "$s"; done; echo
+printf '%-10s' "rate"; for s in $SERVERS; do printf ' %15s' "${BEST[$s]}"; done; echo
+printf '%-10s' "ACKs/s"; for s in $SERVERS; do printf ' %15s' "${BEST_ACKS[$s]}"; done; echo
+printf '%-10s' "CPU us/ex"; for s in $SERVERS; do printf ' %15s' "${BEST_CPU[$s]}"; done; echo
 top=${RATES##* }
 for s in $SERVERS; do
     [[ ${BEST[$s]} == "$top" ]] && echo "note: $s passed the highest rate tried ($top); its limit is higher"

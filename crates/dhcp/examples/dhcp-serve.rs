@@ -2,7 +2,9 @@
 //!
 //! It reads a file of MAC addresses (one a line), reserves 10.100.x.y/16 for each in
 //! order (the first MAC gets 10.100.0.10), and serves in reservation mode until killed.
-//! It is not the boot service: no store, no HTTP, no TFTP; logging is at `warn`.
+//! It is not the boot service: no store, no HTTP, no TFTP; logging is at `warn`. It runs
+//! `Server::serve_blocking` (the boot service's loop) on the main thread, or with `--tokio`
+//! `Server::serve` on a multi-threaded Tokio runtime, for comparison.
 //!
 //! ```text
 //! dhcp-serve --listen 0.0.0.0:67 --interface s0 --server-ip 10.100.0.1 --macs macs.txt
@@ -11,7 +13,7 @@
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use ironbell_dhcp::{Config, Reservation, Server, bind_server_socket};
 
@@ -24,10 +26,11 @@ struct Args {
     interface: Option<String>,
     server_ip: Ipv4Addr,
     macs: String,
+    tokio: bool,
 }
 
 fn usage() -> String {
-    "usage: dhcp-serve --listen ADDR --server-ip IP --macs FILE [--interface IF]".into()
+    "usage: dhcp-serve --listen ADDR --server-ip IP --macs FILE [--interface IF] [--tokio]".into()
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -35,6 +38,7 @@ fn parse_args() -> Result<Args, String> {
     let mut interface = None;
     let mut server_ip = None;
     let mut macs = None;
+    let mut tokio = false;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -49,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
                 );
             }
             "--macs" => macs = Some(value()?),
+            "--tokio" => tokio = true,
             "-h" | "--help" => return Err(usage()),
             other => return Err(format!("unknown argument {other:?}\n{}", usage())),
         }
@@ -58,6 +63,7 @@ fn parse_args() -> Result<Args, String> {
         interface,
         server_ip: server_ip.ok_or_else(|| format!("--server-ip is required\n{}", usage()))?,
         macs: macs.ok_or_else(|| format!("--macs is required\n{}", usage()))?,
+        tokio,
     })
 }
 
@@ -109,29 +115,24 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("starting the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let count = backend.len();
-    let result = runtime.block_on(async move {
-        let std_sock = bind_server_socket(args.listen.as_str(), args.interface.as_deref())?;
-        let sock = tokio::net::UdpSocket::from_std(std_sock)?;
+    let server = Server::new(Config::new(args.server_ip), backend);
+    let result = (|| {
+        let sock = bind_server_socket(args.listen.as_str(), args.interface.as_deref())?;
         eprintln!(
-            "dhcp-serve: {count} reservations, listening on {} ({})",
+            "dhcp-serve: {count} reservations, listening on {} ({}), {} loop",
             args.listen,
-            args.interface.as_deref().unwrap_or("any interface")
+            args.interface.as_deref().unwrap_or("any interface"),
+            if args.tokio { "tokio" } else { "blocking" },
         );
-        let server = Arc::new(Server::new(Config::new(args.server_ip), backend));
-        let task = tokio::spawn(async move { server.serve(sock).await });
-        task.await.map_err(std::io::Error::other)?
-    });
+        if !args.tokio {
+            return server.serve_blocking(sock, &AtomicBool::new(false));
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async move { server.serve(tokio::net::UdpSocket::from_std(sock)?).await })
+    })();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -18,12 +18,14 @@ mod respond;
 mod server;
 
 pub use config::{Binaries, Config, Mode};
-pub use reservation::{Backend, DEFAULT_LEASE_TIME, Reservation, Route, format_mac};
+pub use reservation::{Backend, DEFAULT_LEASE_TIME, MacAddr, Reservation, Route, format_mac};
 pub use respond::{
     CLIENT_PORT, Decision, IgnoreReason, NETBOOT_NOT_ALLOWED, SERVER_PORT, client_mac,
     is_netboot_client, respond,
 };
-pub use server::{MAX_PACKET, MIN_PACKET, ParseError, Server, Stats, bind_server_socket, parse};
+pub use server::{
+    MAX_PACKET, MIN_PACKET, ParseError, RECV_BUFFER, Server, Stats, bind_server_socket, parse,
+};
 
 /// dhcproto, re-exported so that callers build and read messages with the same version.
 pub use dhcproto;

@@ -3,7 +3,8 @@
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use dhcproto::v4::{Message, MessageType};
 use dhcproto::{Decodable, Decoder, Encodable};
@@ -11,7 +12,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 
 use crate::config::Config;
-use crate::reservation::{Backend, format_mac};
+use crate::reservation::{Backend, MacAddr};
 use crate::respond::{Decision, IgnoreReason, client_mac, respond};
 
 /// Smallest DHCP message: the 236-byte BOOTP header and the 4-byte magic cookie.
@@ -213,8 +214,13 @@ impl<B: Backend> Server<B> {
         };
         let mt = msg.opts().msg_type();
         self.stats.count_type(mt);
-        let mac = client_mac(&msg).map(format_mac).unwrap_or_default();
-        let span = tracing::info_span!("dhcp", mac = %mac, xid = msg.xid(), ?mt);
+        // Span fields are only evaluated when the span is enabled.
+        let span = tracing::info_span!(
+            "dhcp",
+            mac = %client_mac(&msg).map(MacAddr).map(|m| m.to_string()).unwrap_or_default(),
+            xid = msg.xid(),
+            ?mt
+        );
         let _guard = span.enter();
         match respond(&self.config, &self.backend, &msg) {
             Decision::Ignore(reason) => {
@@ -287,9 +293,112 @@ impl<B: Backend> Server<B> {
     }
 }
 
-/// Creates a non-blocking UDP socket for DHCP: `SO_REUSEADDR`, `SO_BROADCAST`, bound to
-/// `addr` and, when `interface` is given, to that device (`SO_BINDTODEVICE`, needs
-/// `CAP_NET_RAW`). Pass it to `tokio::net::UdpSocket::from_std`.
+/// Most datagrams taken from the kernel per system call in
+/// [`Server::serve_blocking`].
+pub const BATCH: usize = 32;
+
+/// How often [`Server::serve_blocking`] looks at its stop flag while the network is quiet.
+pub const STOP_POLL: Duration = Duration::from_millis(200);
+
+impl<B: Backend> Server<B> {
+    /// Receives and answers requests on `socket` on the calling thread until `stop` is set
+    /// (checked at least every [`STOP_POLL`]) or receiving fails.
+    ///
+    /// This is the fast path, and the one the boot service runs on a thread of its own: it
+    /// blocks in `recvmmsg(2)` (no event loop, no cross-thread wake-up per datagram) and takes
+    /// up to [`BATCH`] datagrams per call when they queue up, as they do in a PXE storm.
+    /// Replies go out with one `sendto(2)` each (nix's `sendmmsg` result iterator reads
+    /// addresses it never initialised, so it is not used). [`Server::serve`] is the same
+    /// server on a Tokio socket.
+    pub fn serve_blocking(&self, socket: std::net::UdpSocket, stop: &AtomicBool) -> io::Result<()> {
+        use std::io::IoSliceMut;
+        use std::os::fd::AsRawFd;
+
+        use nix::errno::Errno;
+        use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
+
+        socket.set_nonblocking(false)?;
+        socket.set_read_timeout(Some(STOP_POLL))?;
+        let fd = socket.as_raw_fd();
+        // One byte more than the limit per buffer, so that oversized datagrams are seen.
+        let mut bufs = vec![[0u8; MAX_PACKET + 1]; BATCH];
+        let mut recv_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
+        let mut received: Vec<(usize, Option<SocketAddr>)> = Vec::with_capacity(BATCH);
+        let mut replies: Vec<(Vec<u8>, SocketAddrV4)> = Vec::with_capacity(BATCH);
+        while !stop.load(Ordering::Relaxed) {
+            received.clear();
+            {
+                let mut iovs: Vec<[IoSliceMut<'_>; 1]> = bufs
+                    .iter_mut()
+                    .map(|b| [IoSliceMut::new(&mut b[..])])
+                    .collect();
+                // MSG_WAITFORONE: block for the first datagram, then take what is queued.
+                match recvmmsg(
+                    fd,
+                    &mut recv_headers,
+                    iovs.iter_mut(),
+                    MsgFlags::MSG_WAITFORONE,
+                    None,
+                ) {
+                    Ok(msgs) => {
+                        for m in msgs {
+                            let from = m.address.and_then(|a| {
+                                a.as_sockaddr_in()
+                                    .map(|v4| SocketAddr::V4(SocketAddrV4::from(*v4)))
+                            });
+                            // A datagram cut to the buffer is oversized: report its full size.
+                            let n = if m.flags.contains(MsgFlags::MSG_TRUNC) {
+                                MAX_PACKET + 1
+                            } else {
+                                m.bytes
+                            };
+                            received.push((n, from));
+                        }
+                    }
+                    // Timeout (SO_RCVTIMEO): look at the stop flag.
+                    Err(Errno::EAGAIN | Errno::EINTR) => continue,
+                    // Left over from an earlier send (ICMP errors): not fatal.
+                    Err(e @ (Errno::ECONNREFUSED | Errno::ECONNRESET)) => {
+                        tracing::debug!(error = %e, "transient receive error");
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            replies.clear();
+            for (i, (n, from)) in received.iter().enumerate() {
+                let Some(from) = from else { continue };
+                if let Some(reply) =
+                    self.handle_datagram(&bufs[i][..(*n).min(MAX_PACKET + 1)], *from)
+                {
+                    replies.push(reply);
+                }
+            }
+            for (bytes, to) in &replies {
+                match socket.send_to(bytes, *to) {
+                    Ok(_) => {
+                        self.stats.replies.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(%to, error = %e, "could not send DHCP reply");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Receive buffer asked for the server socket: a PXE storm (a rack powering on at once)
+/// arrives in bursts, and datagrams that do not fit are dropped by the kernel before the
+/// server sees them. 4 MiB holds about 7,000 requests.
+pub const RECV_BUFFER: usize = 4 << 20;
+
+/// Creates a non-blocking UDP socket for DHCP: `SO_REUSEADDR`, `SO_BROADCAST`, a receive
+/// buffer of [`RECV_BUFFER`] (forced past `net.core.rmem_max` when the process has
+/// `CAP_NET_ADMIN`), bound to `addr` and, when `interface` is given, to that device
+/// (`SO_BINDTODEVICE`, needs `CAP_NET_RAW`). Pass it to `tokio::net::UdpSocket::from_std`.
 pub fn bind_server_socket(
     addr: impl ToSocketAddrs,
     interface: Option<&str>,
@@ -301,6 +410,16 @@ pub fn bind_server_socket(
     let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
     socket.set_reuse_address(true)?;
     socket.set_broadcast(true)?;
+    // SO_RCVBUFFORCE needs CAP_NET_ADMIN; without it, ask within rmem_max.
+    if nix::sys::socket::setsockopt(
+        &socket,
+        nix::sys::socket::sockopt::RcvBufForce,
+        &RECV_BUFFER,
+    )
+    .is_err()
+    {
+        socket.set_recv_buffer_size(RECV_BUFFER)?;
+    }
     if let Some(dev) = interface {
         socket.bind_device(Some(dev.as_bytes()))?;
     }

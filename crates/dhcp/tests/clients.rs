@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ironbell_dhcp::dhcproto::v4::{Architecture, DhcpOption, Message, MessageType, OptionCode};
@@ -55,22 +56,58 @@ fn reservation() -> Reservation {
     r
 }
 
-/// Starts the server inside `lab.srv`; the task is aborted when the handle drops.
-fn start(lab: &Lab, config: Config, backend: HashMap<[u8; 6], Reservation>) -> AbortOnDrop {
-    let std_sock = lab
-        .srv
+/// Binds the server socket inside `lab.srv`.
+fn bind(lab: &Lab) -> std::net::UdpSocket {
+    lab.srv
         .enter(|| bind_server_socket("0.0.0.0:67", Some("s0")))
         .expect("enter")
-        .expect("bind :67");
-    let sock = tokio::net::UdpSocket::from_std(std_sock).expect("tokio socket");
-    let server = Arc::new(Server::new(config, backend));
-    AbortOnDrop(tokio::spawn(async move { server.serve(sock).await }))
+        .expect("bind :67")
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<std::io::Result<()>>);
-impl Drop for AbortOnDrop {
+/// Starts the server's blocking loop (the one the boot service runs) on a thread inside
+/// `lab.srv`; it stops when the handle drops.
+fn start(lab: &Lab, config: Config, backend: HashMap<[u8; 6], Reservation>) -> Running {
+    let server = Arc::new(Server::new(config, backend));
+    start_blocking(bind(lab), server)
+}
+
+fn start_blocking(sock: std::net::UdpSocket, server: Arc<Server<Backend>>) -> Running {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = std::thread::spawn(move || server.serve_blocking(sock, &flag));
+    Running::Thread(stop, Some(thread))
+}
+
+/// Starts the server's Tokio loop inside `lab.srv`; it is aborted when the handle drops.
+fn start_tokio(lab: &Lab, config: Config, backend: HashMap<[u8; 6], Reservation>) -> Running {
+    let sock = tokio::net::UdpSocket::from_std(bind(lab)).expect("tokio socket");
+    let server = Arc::new(Server::new(config, backend));
+    Running::Task(tokio::spawn(async move { server.serve(sock).await }))
+}
+
+type Backend = HashMap<[u8; 6], Reservation>;
+
+/// A running server, stopped on drop.
+enum Running {
+    Thread(
+        Arc<AtomicBool>,
+        Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    ),
+    Task(tokio::task::JoinHandle<std::io::Result<()>>),
+}
+
+impl Drop for Running {
     fn drop(&mut self) {
-        self.0.abort();
+        match self {
+            Running::Thread(stop, thread) => {
+                stop.store(true, Ordering::Relaxed);
+                if let Some(t) = thread.take() {
+                    let result = t.join().expect("server thread panicked");
+                    result.expect("server loop failed");
+                }
+            }
+            Running::Task(task) => task.abort(),
+        }
     }
 }
 
@@ -280,7 +317,7 @@ async fn proxy_mode_offers_boot_information_without_an_address() {
     let lab = lab();
     let mut config = Config::new(SERVER);
     config.mode = Mode::Proxy;
-    let _server = start(&lab, config, HashMap::from([(lab.mac, reservation())]));
+    let _server = start_tokio(&lab, config, HashMap::from([(lab.mac, reservation())]));
 
     let u = Ipv4Addr::UNSPECIFIED;
     let mut discover = Message::new_with_id(0x0bad_cafe, u, u, u, u, &lab.mac);
@@ -334,4 +371,70 @@ async fn proxy_mode_offers_boot_information_without_an_address() {
         Some(&DhcpOption::ServerIdentifier(SERVER))
     );
     assert!(offer.opts().get(OptionCode::SubnetMask).is_none());
+}
+
+/// Truncated, oversized, garbage and wrong-cookie datagrams reach the blocking loop, are
+/// counted as malformed and dropped; a good Discover after them is still answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_datagrams_are_counted_and_dropped() {
+    let lab = lab();
+    let server = Arc::new(Server::new(
+        Config::new(SERVER),
+        HashMap::from([(lab.mac, reservation())]),
+    ));
+    let stats = server.stats();
+    let running = start_blocking(bind(&lab), server);
+
+    let u = Ipv4Addr::UNSPECIFIED;
+    let mut discover = Message::new_with_id(0x5eed_0001, u, u, u, u, &lab.mac);
+    discover
+        .opts_mut()
+        .insert(DhcpOption::MessageType(MessageType::Discover));
+    let good = discover.to_vec().expect("encode");
+    let mut bad_cookie = good.clone();
+    bad_cookie[236] ^= 0xff;
+    let mut overrun = good[..240].to_vec();
+    overrun.extend_from_slice(&[53, 200, 1]); // option 53 claims 200 bytes
+    let bad: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![1; 10],
+        good[..239].to_vec(),
+        vec![0x41; 4000],
+        bad_cookie,
+        overrun,
+    ];
+    let sock = lab
+        .cli
+        .enter(|| bind_server_socket("0.0.0.0:68", Some("c0")))
+        .expect("enter")
+        .expect("bind :68");
+    let offer = tokio::task::block_in_place(|| {
+        sock.set_nonblocking(false)?;
+        sock.set_read_timeout(Some(Duration::from_millis(300)))?;
+        let mut buf = [0u8; 1500];
+        for _ in 0..10 {
+            for b in &bad {
+                sock.send_to(b, (Ipv4Addr::BROADCAST, 67))?;
+            }
+            sock.send_to(&good, (Ipv4Addr::BROADCAST, 67))?;
+            while let Ok((n, _)) = sock.recv_from(&mut buf) {
+                let m = Message::from_bytes(&buf[..n]).map_err(std::io::Error::other)?;
+                if m.xid() == 0x5eed_0001 && m.opts().msg_type() == Some(MessageType::Offer) {
+                    return Ok(m);
+                }
+            }
+        }
+        Err(std::io::Error::other("no offer"))
+    })
+    .expect("offer after the malformed datagrams");
+    assert_eq!(offer.yiaddr(), CLIENT_IP);
+    let malformed = stats.malformed.load(Ordering::Relaxed);
+    let rounds = stats.discover.load(Ordering::Relaxed);
+    assert!(rounds >= 1);
+    // Every round sent six malformed datagrams before its good one.
+    assert!(
+        malformed >= 6 * rounds,
+        "{malformed} malformed counted for {rounds} rounds"
+    );
+    drop(running);
 }
