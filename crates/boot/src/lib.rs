@@ -17,6 +17,7 @@
 
 pub mod http;
 mod index;
+pub mod machine_log;
 pub mod metrics;
 pub mod service;
 

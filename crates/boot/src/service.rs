@@ -3,17 +3,17 @@
 //! is a thin command line over it.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use ironbell_store::SharedStore;
-use ironbell_syslog::{Message, RingSink, Sink};
 use tokio::task::JoinSet;
 use tracing::{error, info};
 
-use crate::Index;
 use crate::http::{self, HttpState};
+use crate::machine_log::MachineLogs;
 
 /// Where each part listens, and how it answers. A part whose address is `None` is off.
 #[derive(Clone, Debug)]
@@ -26,6 +26,9 @@ pub struct Config {
     pub http: http::Config,
     /// Syslog (UDP 514) from machines' installer environment.
     pub syslog: Option<(SocketAddr, ironbell_syslog::Config)>,
+    /// Where syslog from machines is written, one file per Hardware (see
+    /// [`crate::machine_log`]); `None` keeps only the recent messages in memory.
+    pub machine_log_dir: Option<PathBuf>,
     /// Bind DHCP to this interface only (`SO_BINDTODEVICE`), so that it never answers on
     /// another network.
     pub interface: Option<String>,
@@ -60,40 +63,6 @@ pub enum ServiceError {
         /// Why.
         source: io::Error,
     },
-}
-
-/// Syslog from machines: each message is logged with the Hardware it came from (found by
-/// source address) and the last messages per machine are kept in memory.
-pub struct MachineLogs {
-    index: Arc<Index>,
-    recent: RingSink,
-}
-
-impl MachineLogs {
-    /// Logs for the machines in `index`, keeping `per_machine` recent messages each.
-    pub fn new(index: Arc<Index>, per_machine: usize) -> Self {
-        Self {
-            index,
-            recent: RingSink::new(per_machine, 4096),
-        }
-    }
-
-    /// The recent messages from one address.
-    pub fn recent(&self, source: IpAddr) -> Vec<Message> {
-        self.recent.messages(source)
-    }
-}
-
-impl Sink for MachineLogs {
-    fn record(&self, source: IpAddr, message: Message) {
-        let hardware = match source {
-            IpAddr::V4(ip) => self.index.by_ip(ip).map(|m| m.name()),
-            IpAddr::V6(_) => None,
-        };
-        let hardware = hardware.as_deref().unwrap_or("-");
-        info!(target: "ironbell::machine_log", %source, hardware, "{message}");
-        self.recent.record(source, message);
-    }
 }
 
 /// The iPXE binaries firmware asks for, read into memory from `dir`. Read once rather than
@@ -194,7 +163,7 @@ pub async fn run(store: SharedStore, config: Config) -> Result<(), ServiceError>
         let socket = udp("syslog", addr).await?;
         let receiver = Arc::new(ironbell_syslog::Receiver::new(
             syslog_config,
-            MachineLogs::new(index.clone(), 1000),
+            MachineLogs::new(index.clone(), 1000, config.machine_log_dir.clone()),
         ));
         state = state.with_source(Arc::new(crate::metrics::SyslogStats(receiver.clone())));
         info!(%addr, "syslog listening");

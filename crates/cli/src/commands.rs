@@ -97,8 +97,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print_objects(info, &objects, output, name.is_some())?;
         }
         Command::Serve(ServeCommand::Boot(args)) => {
+            let log_dir = machine_log_dir(cli.db.as_deref(), cli.machine_log_dir)?;
             let store = open_store(cli.db.as_deref())?;
-            crate::serve::boot(store, args).await?;
+            crate::serve::boot(store, args, log_dir).await?;
+        }
+        Command::Logs {
+            hardware,
+            namespace,
+            tail,
+            follow,
+        } => {
+            let log_dir = machine_log_dir(cli.db.as_deref(), cli.machine_log_dir)?;
+            let store = open_store(cli.db.as_deref())?;
+            let info = resolve_kind("hardware")?;
+            let hw = find_one(&store, info, &hardware, namespace.as_deref()).await?;
+            crate::logs::show(&log_dir, hw.namespace(), hw.name(), tail, follow).await?;
         }
         Command::Delete {
             kind,
@@ -241,6 +254,19 @@ fn default_db() -> anyhow::Result<PathBuf> {
         }
     };
     Ok(base.join("ironbell/ironbell.db"))
+}
+
+/// The machine log directory: the one given, else `machine-logs` beside the store.
+fn machine_log_dir(db: Option<&Path>, given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = given {
+        return Ok(dir);
+    }
+    let db = match db {
+        Some(p) => p.to_path_buf(),
+        None => default_db()?,
+    };
+    let parent = db.parent().filter(|p| !p.as_os_str().is_empty());
+    Ok(parent.unwrap_or(Path::new(".")).join("machine-logs"))
 }
 
 fn open_store(db: Option<&Path>) -> anyhow::Result<SharedStore> {

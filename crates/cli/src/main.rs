@@ -20,6 +20,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod apply;
 mod commands;
+mod logs;
 mod output;
 mod serve;
 
@@ -32,6 +33,16 @@ pub struct Cli {
     /// else ~/.local/state/ironbell/ironbell.db.
     #[arg(long, global = true, env = "IRONBELL_DB", value_name = "PATH")]
     db: Option<PathBuf>,
+
+    /// Where the boot service keeps what machines send over syslog, one file per Hardware.
+    /// Default: `machine-logs` beside the store.
+    #[arg(
+        long,
+        global = true,
+        env = "IRONBELL_MACHINE_LOG_DIR",
+        value_name = "DIR"
+    )]
+    machine_log_dir: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -73,6 +84,21 @@ enum Command {
         /// Print Secret values (they are redacted otherwise).
         #[arg(long)]
         show_secrets: bool,
+    },
+    /// Show what a machine's installer environment logged (syslog received by the boot
+    /// service).
+    Logs {
+        /// The Hardware's name.
+        hardware: String,
+        /// Its namespace (needed when the name exists in several).
+        #[arg(short, long)]
+        namespace: Option<String>,
+        /// Only the last N lines.
+        #[arg(long, value_name = "N")]
+        tail: Option<usize>,
+        /// Keep printing new lines as they arrive.
+        #[arg(short, long)]
+        follow: bool,
     },
     /// Run a long-running service.
     #[command(subcommand)]

@@ -68,7 +68,10 @@ pub struct BootArgs {
 }
 
 /// Builds the boot service's configuration from the flags.
-pub fn boot_config(args: BootArgs) -> anyhow::Result<ironbell_boot::service::Config> {
+pub fn boot_config(
+    args: BootArgs,
+    machine_log_dir: PathBuf,
+) -> anyhow::Result<ironbell_boot::service::Config> {
     if !args.ipxe_dir.is_dir() && !args.no_tftp {
         anyhow::bail!(
             "iPXE binaries directory {} does not exist (install Debian's `ipxe` package, or \
@@ -111,14 +114,19 @@ pub fn boot_config(args: BootArgs) -> anyhow::Result<ironbell_boot::service::Con
             (addr, ironbell_tftp::Config::default())
         }),
         http,
+        machine_log_dir: syslog.is_some().then_some(machine_log_dir),
         syslog,
         interface: args.interface,
     })
 }
 
 /// Runs the boot service until it fails or the process is interrupted.
-pub async fn boot(store: ironbell_store::SharedStore, args: BootArgs) -> anyhow::Result<()> {
-    let config = boot_config(args)?;
+pub async fn boot(
+    store: ironbell_store::SharedStore,
+    args: BootArgs,
+    machine_log_dir: PathBuf,
+) -> anyhow::Result<()> {
+    let config = boot_config(args, machine_log_dir)?;
     tokio::select! {
         result = ironbell_boot::service::run(store, config) => result.context("boot service"),
         _ = tokio::signal::ctrl_c() => {

@@ -1,7 +1,8 @@
 //! End to end: `ironbell serve boot` as a process in a server namespace, real clients in a
 //! client namespace joined by a veth. The machine is imported from a hardware.csv first;
 //! then busybox udhcpc gets its reservation, tftp-hpa fetches an iPXE binary byte for byte,
-//! curl gets its iPXE script, and util-linux logger's message shows up as the machine's log.
+//! curl gets its iPXE script, and util-linux logger's message shows up as the machine's log
+//! and in `ironbell logs`.
 
 use std::process::Command;
 
@@ -223,6 +224,33 @@ fn boot_service_answers_real_clients() {
         "{metrics}"
     );
     assert!(metrics.contains("ironbell_dhcp_replies_total"), "{metrics}");
+
+    // `ironbell logs` shows what the machine sent, from the per-Hardware file.
+    let logs = |args: &[&str]| {
+        let out = Command::new(bin)
+            .arg("--db")
+            .arg(&db)
+            .arg("logs")
+            .args(args)
+            .output()
+            .expect("ironbell logs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, stdout, stderr) = logs(&["node1", "--tail", "5"]);
+    assert!(ok, "{stderr}");
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("hello from node1"))
+        .unwrap_or_else(|| panic!("no line in `ironbell logs node1`:\n{stdout}"));
+    assert!(line.contains("user.notice"), "{line}");
+    assert!(line.contains("hook"), "{line}");
+    let (ok, _, stderr) = logs(&["nosuch"]);
+    assert!(!ok);
+    assert!(stderr.contains("\"nosuch\" not found"), "{stderr}");
 
     let output = server.finish().expect("stop ironbell");
     let log = String::from_utf8_lossy(&output.stderr);
