@@ -16,7 +16,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{SERVER_IP, start_boot_service};
-use ironbell_testbed::{Netns, have};
+use ironbell_testbed::{Netns, have, router_advertisements};
 
 mod common;
 
@@ -27,7 +27,11 @@ enum Firmware {
 }
 
 fn boot(firmware: Firmware, mac: &str) {
-    for (program, package) in [("qemu-system-x86_64", "qemu-system-x86"), ("curl", "curl")] {
+    for (program, package) in [
+        ("qemu-system-x86_64", "qemu-system-x86"),
+        ("curl", "curl"),
+        ("radvd", "radvd"),
+    ] {
         assert!(
             have(program),
             "{program} is missing: install Debian's {package} (scripts/setup does)"
@@ -84,6 +88,8 @@ spec:
     ns.ip(&["addr", "add", &format!("{SERVER_IP}/24"), "dev", "tap0"])
         .expect("addr");
     let server = start_boot_service(&ns, &db, "tap0", dir.path(), &["--no-syslog"]);
+    // A router advertisement, or iPXE waits ~13 s for one before going on without IPv6.
+    let _radvd = router_advertisements(&ns, "tap0", "fd00:1b::/64", dir.path()).expect("radvd");
 
     let serial = dir.path().join("serial.log");
     let serial_arg = format!("file:{}", serial.display());

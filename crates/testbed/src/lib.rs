@@ -162,6 +162,59 @@ impl Drop for ChildGuard {
     }
 }
 
+/// Starts `radvd` in `ns`, advertising the IPv6 prefix `prefix` (a `/64`, e.g.
+/// `fd00:1b::/64`) on `iface`, which gets the prefix's `::1`. Old iPXE waits about 13 s
+/// for a router advertisement before it gives up on IPv6; with one it configures at once.
+/// The configuration file goes in `dir`. Forwarding is turned on inside `ns` only (radvd
+/// advertises only as a router). The daemon is killed when the guard drops.
+pub fn router_advertisements(
+    ns: &Netns,
+    iface: &str,
+    prefix: &str,
+    dir: &std::path::Path,
+) -> io::Result<ChildGuard> {
+    let base = prefix
+        .strip_suffix("::/64")
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "prefix must be a ::/64"))?;
+    ns.ip(&[
+        "addr",
+        "add",
+        &format!("{base}::1/64"),
+        "dev",
+        iface,
+        "nodad",
+    ])?;
+    let out = ns.output("sysctl", &["-qw", "net.ipv6.conf.all.forwarding=1"])?;
+    if !out.status.success() {
+        return Err(io::Error::other(
+            "cannot enable IPv6 forwarding in the namespace",
+        ));
+    }
+    let conf = dir.join(format!("radvd-{iface}.conf"));
+    std::fs::write(
+        &conf,
+        format!(
+            "interface {iface} {{\n  AdvSendAdvert on;\n  IgnoreIfMissing on;\n  \
+             MinRtrAdvInterval 3;\n  MaxRtrAdvInterval 4;\n  AdvDefaultLifetime 0;\n  \
+             prefix {prefix} {{ AdvOnLink on; AdvAutonomous on; }};\n}};\n"
+        ),
+    )?;
+    let pid = dir.join(format!("radvd-{iface}.pid"));
+    let (conf, pid) = (conf.display().to_string(), pid.display().to_string());
+    ns.spawn(
+        "radvd",
+        &[
+            "--nodaemon",
+            "--config",
+            &conf,
+            "--pidfile",
+            &pid,
+            "--logmethod",
+            "stderr",
+        ],
+    )
+}
+
 /// Whether a program is on `PATH` (tests use it to say clearly which package is missing).
 pub fn have(program: &str) -> bool {
     std::env::var_os("PATH")
