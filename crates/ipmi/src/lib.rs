@@ -1,0 +1,51 @@
+//! # ironbell-ipmi
+//!
+//! An IPMI 2.0 RMCP+ ("lanplus") client for the BMC service: it opens an authenticated,
+//! encrypted session with a BMC over UDP and reads or changes chassis power and the boot
+//! device, as `ipmitool -I lanplus` does.
+//!
+//! What it is: the wire protocol (RMCP, IPMI v1.5/v2.0 session headers, RAKP handshake,
+//! cipher suites 3 and 17), retransmission, and the chassis and device-ID commands. What
+//! it is not: it knows nothing of `Machine`/`Job`/`Task` objects or the store, does no
+//! IPMI v1.5 sessions (MD5/straight password), no Serial-over-LAN, no Kg (BMC key), and no
+//! sensor, SEL or FRU commands.
+//!
+//! Start reading at [`Session::connect`] and [`Config`]:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), ironbell_ipmi::Error> {
+//! use ironbell_ipmi::{BootDevice, BootOptions, ChassisControl, Config, Session};
+//! let mut s = Session::connect(Config::new("10.0.0.5", "admin", "secret")).await?;
+//! if !s.chassis_status().await?.power_on {
+//!     s.set_boot_device(BootDevice::Pxe, BootOptions { persistent: false, efi: true }).await?;
+//!     s.chassis_control(ChassisControl::PowerUp).await?;
+//! }
+//! s.close().await
+//! # }
+//! ```
+//!
+//! The modules, bottom up, each documenting its packet layouts with the IPMI 2.0 spec
+//! (v2.0 rev. 1.1) section numbers: `wire` (RMCP and session headers, integrity trailer,
+//! IPMI message and checksums), `crypto` (HMAC, key derivation, AES-CBC-128), `rakp` (Open
+//! Session and RAKP 1-4), `commands` (request bytes and parsed answers), `session` (the UDP
+//! exchange and the session state machine).
+//!
+//! Secrets: the password is only held by [`Config`] (whose `Debug`/`Display` redact it)
+//! and, during the handshake, as the HMAC key; no [`Error`], `Debug` output or log line
+//! carries it or the derived keys.
+
+mod commands;
+mod config;
+mod crypto;
+mod error;
+mod rakp;
+mod session;
+mod wire;
+
+pub use commands::{
+    BootDevice, BootFlags, BootOptions, ChassisControl, ChassisStatus, DeviceId, IdentifyState,
+    PowerRestorePolicy,
+};
+pub use config::{CipherSuite, CipherSuiteChoice, Config, DEFAULT_PORT};
+pub use error::{AuthFailure, CompletionCode, Error, RakpStatus};
+pub use session::{Session, Stats};
