@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use ironbell_model::bmc::{Job, JobCondition, JobStatus, PowerAction};
 use ironbell_model::parse_documents;
 use ironbell_model::template_def::TemplateDefinition;
-use ironbell_model::tinkerbell::{Hardware, Template, Workflow, WorkflowState};
+use ironbell_model::tinkerbell::{Hardware, Workflow, WorkflowState};
 use ironbell_store::{Api, SharedStore};
 use ironbell_store_sqlite::SqliteStore;
 use ironbell_workflow::controller::RenderFn;
