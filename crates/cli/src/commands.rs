@@ -101,6 +101,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open_store(cli.db.as_deref())?;
             crate::serve::boot(store, args, log_dir).await?;
         }
+        Command::Serve(ServeCommand::Metadata(args)) => {
+            let store = open_store(cli.db.as_deref())?;
+            crate::serve::metadata(store, args).await?;
+        }
         Command::Logs {
             hardware,
             namespace,

@@ -76,7 +76,9 @@ async fn follow_file(path: &Path, mut offset: u64) -> anyhow::Result<()> {
         }
         file.seek(SeekFrom::Start(offset))?;
         let mut buf = Vec::new();
-        Read::by_ref(&mut file).take(len - offset).read_to_end(&mut buf)?;
+        Read::by_ref(&mut file)
+            .take(len - offset)
+            .read_to_end(&mut buf)?;
         offset += buf.len() as u64;
         partial.extend_from_slice(&buf);
         // Print whole lines only; keep a partly written one for the next round.

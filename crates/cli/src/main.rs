@@ -119,6 +119,8 @@ enum Command {
 enum ServeCommand {
     /// The boot service: DHCP, TFTP, iPXE scripts and HookOS over HTTP, syslog.
     Boot(serve::BootArgs),
+    /// The metadata service: EC2-style metadata and user-data, Tinkerbell's /metadata.
+    Metadata(serve::MetadataArgs),
 }
 
 #[derive(Subcommand, Debug)]

@@ -135,3 +135,44 @@ pub async fn boot(
         }
     }
 }
+
+/// Flags of `ironbell serve metadata`.
+#[derive(Args, Debug)]
+pub struct MetadataArgs {
+    /// Listen address (EC2-style metadata, user-data, /metadata, /healthz, /metrics).
+    #[arg(long, default_value = "0.0.0.0:7172", env = "IRONBELL_METADATA_ADDR")]
+    listen: SocketAddr,
+    /// Proxies (comma-separated CIDRs) whose `X-Forwarded-For` names the client. Empty:
+    /// the header is ignored and the client is the TCP peer.
+    #[arg(long, default_value = "", env = "IRONBELL_TRUSTED_PROXIES")]
+    trusted_proxies: String,
+    /// Require IMDSv2 session tokens (`PUT /latest/api/token`) on EC2 paths.
+    #[arg(long, env = "IRONBELL_REQUIRE_TOKENS")]
+    require_tokens: bool,
+}
+
+/// Runs the metadata service until it fails or the process is interrupted.
+pub async fn metadata(
+    store: ironbell_store::SharedStore,
+    args: MetadataArgs,
+) -> anyhow::Result<()> {
+    let trusted_proxies = ironbell_metadata::Cidr::parse_list(&args.trusted_proxies)
+        .with_context(|| format!("--trusted-proxies {:?}", args.trusted_proxies))?;
+    let config = ironbell_metadata::Config {
+        listen: args.listen,
+        trusted_proxies,
+        require_tokens: args.require_tokens,
+        ..ironbell_metadata::Config::default()
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen for metadata on {}", args.listen))?;
+    tracing::info!(addr = %args.listen, "metadata service listening");
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("interrupted; stopping");
+    };
+    ironbell_metadata::serve(store, config, listener, shutdown)
+        .await
+        .context("metadata service")
+}

@@ -1,4 +1,7 @@
-//! Shared by the tests that run `ironbell serve boot` inside a network namespace.
+//! Shared by the tests that run `ironbell serve ...` inside a network namespace; each test
+//! binary uses part of it.
+
+#![allow(dead_code)]
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,0 +1,560 @@
+//! The HTTP service (default port 7172).
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /` | the API versions: `2009-04-04` and `latest` |
+//! | `GET /2009-04-04/...`, `GET /latest/...` | the EC2 tree of the client's machine (see [`crate::ec2`]) |
+//! | `PUT /latest/api/token` | an IMDSv2 token; needs `X-aws-ec2-metadata-token-ttl-seconds` (1–21600) |
+//! | `GET /metadata` | the Tinkerbell JSON document of the client's machine (see [`crate::document`]) |
+//! | `GET /healthz` | `200` with a small JSON status once the index holds the store's first list, `500` before |
+//! | `GET /metrics` | Prometheus text format (see [`crate::metrics`]) |
+//!
+//! **Identification.** The client address is the TCP peer, or what a trusted proxy says
+//! in `X-Forwarded-For` ([`crate::client`]); the machine is the one declaring that address
+//! ([`Index`]). No machine: 404 with a short reason; several: 500, and an error log
+//! naming them. Nothing ever answers with another machine's data.
+//!
+//! **Tokens.** A metadata request carrying `X-aws-ec2-metadata-token` is answered only
+//! when the token is valid for its client (else 401); with [`Config::require_tokens`], a
+//! request without a token gets 401 too (IMDSv2 only). `/metadata` is not an EC2 path
+//! and needs no token.
+//!
+//! **Limits.** HTTP/1.1 with at most 16 KiB of request head and 64 headers, sent within
+//! [`Config::header_read_timeout`]; at most [`MAX_BODY_BYTES`] of body on the token `PUT`
+//! (413 above); [`Config::request_timeout`] for a handler to answer (408). Other request
+//! bodies are never read.
+
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use ironbell_store::SharedStore;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+use tower_http::timeout::TimeoutLayer;
+use tracing::{Instrument, Span, debug, error, field, info, warn};
+
+use crate::client::{Cidr, client_ip};
+use crate::ec2;
+use crate::index::{Index, Lookup};
+use crate::machine::Machine;
+use crate::metrics::{IdentificationFailure, Metrics, TokenRejection};
+use crate::token::{TOKEN_HEADER, TTL_HEADER, TokenKey, parse_ttl};
+
+/// The port EKS Anywhere runs the metadata service on.
+pub const DEFAULT_PORT: u16 = 7172;
+/// Largest request head (request line plus headers) accepted, in bytes.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+/// Most request headers accepted.
+pub const MAX_HEADERS: usize = 64;
+/// Largest body accepted on `PUT /latest/api/token` (EC2's has none).
+pub const MAX_BODY_BYTES: usize = 1024;
+/// The EC2 API versions served.
+pub const VERSIONS: [&str; 2] = ["2009-04-04", "latest"];
+
+/// Settings of the metadata service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where to listen (for the caller that binds; [`serve`] takes a bound listener).
+    pub listen: SocketAddr,
+    /// Proxies whose `X-Forwarded-For` names the client; empty means the header is
+    /// ignored.
+    pub trusted_proxies: Vec<Cidr>,
+    /// Whether EC2 paths need an IMDSv2 token (401 without one).
+    pub require_tokens: bool,
+    /// Time a handler has to answer.
+    pub request_timeout: Duration,
+    /// Time a client has to send its request head.
+    pub header_read_timeout: Duration,
+}
+
+impl Default for Config {
+    /// `0.0.0.0:7172`, no trusted proxies, tokens optional, 10 s request and header
+    /// timeouts.
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
+            trusted_proxies: Vec::new(),
+            require_tokens: false,
+            request_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+struct Inner {
+    config: Config,
+    index: Arc<Index>,
+    key: TokenKey,
+    metrics: Metrics,
+    started: Instant,
+}
+
+/// Everything the handlers share: settings, the machine index, the token key, the
+/// counters.
+#[derive(Clone)]
+pub struct MetadataState(Arc<Inner>);
+
+impl std::fmt::Debug for MetadataState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetadataState")
+            .field("config", &self.0.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MetadataState {
+    /// State over `index` with a fresh random token key.
+    pub fn new(config: Config, index: Arc<Index>) -> Self {
+        Self::with_key(config, index, TokenKey::random())
+    }
+
+    /// State over `index` signing tokens with `key`.
+    pub fn with_key(config: Config, index: Arc<Index>, key: TokenKey) -> Self {
+        Self(Arc::new(Inner {
+            config,
+            index,
+            key,
+            metrics: Metrics::default(),
+            started: Instant::now(),
+        }))
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// The machine index.
+    pub fn index(&self) -> &Arc<Index> {
+        &self.0.index
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+}
+
+/// The endpoint label of an answer, set by handlers for the metrics layer.
+#[derive(Clone, Copy)]
+struct Endpoint(&'static str);
+
+/// The router of every route above, with metrics, tracing and the request timeout.
+/// Requests must carry the peer address as [`ConnectInfo<SocketAddr>`] (as [`serve`] adds
+/// it); without it EC2 paths answer 400.
+pub fn router(state: MetadataState) -> Router {
+    let mut router = Router::new()
+        .route("/", get(versions))
+        .route("/latest/api/token", put(token))
+        .route("/metadata", get(metadata_document))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics));
+    for version in VERSIONS {
+        for path in [
+            format!("/{version}"),
+            format!("/{version}/"),
+            format!("/{version}/{{*rest}}"),
+        ] {
+            router = router.route(&path, get(ec2_tree));
+        }
+    }
+    router
+        .fallback(unknown)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            state.0.config.request_timeout,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Follows `store`, waits for its first list of Hardware, then serves on `listener` until
+/// `shutdown` completes (open connections are then closed) or an accept fails for good.
+pub async fn serve(
+    store: SharedStore,
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let index = Index::start(store);
+    let state = MetadataState::new(config, index.clone());
+    tokio::pin!(shutdown);
+    tokio::select! {
+        _ = index.synced() => {}
+        _ = &mut shutdown => return Ok(()),
+    }
+    info!(
+        machines = index.snapshot().machine_count(),
+        "metadata index synced"
+    );
+    serve_state(state, listener, shutdown).await
+}
+
+/// Serves `router(state)` on `listener` until `shutdown` completes or an accept fails for
+/// good. Each connection gets the peer address as [`ConnectInfo<SocketAddr>`].
+pub async fn serve_state(
+    state: MetadataState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let header_timeout = state.0.config.header_read_timeout;
+    let app = router(state);
+    let mut conns = JoinSet::new();
+    tokio::pin!(shutdown);
+    if let Ok(addr) = listener.local_addr() {
+        info!(%addr, "metadata service listening");
+    }
+    loop {
+        while conns.try_join_next().is_some() {}
+        let accepted = tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            a = listener.accept() => a,
+        };
+        let (stream, peer) = match accepted {
+            Ok(c) => c,
+            Err(e) if transient_accept_error(&e) => {
+                warn!("HTTP accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        conns.spawn(async move {
+            let service = hyper::service::service_fn(move |mut req: Request<_>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                app.clone().oneshot(req)
+            });
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .max_buf_size(MAX_HEAD_BYTES)
+                .max_headers(MAX_HEADERS);
+            if let Err(e) = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                debug!(%peer, "HTTP connection ended: {e}");
+            }
+        });
+    }
+}
+
+fn transient_accept_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    ) || matches!(e.raw_os_error(), Some(23 | 24)) // ENFILE, EMFILE
+}
+
+/// Counts every answer by endpoint and status, inside a span that handlers fill with the
+/// client address and the machine's name.
+async fn observe(State(state): State<MetadataState>, req: Request, next: Next) -> Response {
+    let span = tracing::info_span!(
+        "metadata",
+        method = %req.method(),
+        path = %req.uri().path(),
+        client = field::Empty,
+        hardware = field::Empty,
+    );
+    let resp = next.run(req).instrument(span.clone()).await;
+    let endpoint = resp
+        .extensions()
+        .get::<Endpoint>()
+        .map_or("unknown", |e| e.0);
+    let status = resp.status().as_u16();
+    state.0.metrics.count_request(endpoint, status);
+    span.in_scope(|| debug!(status, endpoint, "answered"));
+    resp
+}
+
+fn with_endpoint(mut resp: Response, endpoint: &'static str) -> Response {
+    resp.extensions_mut().insert(Endpoint(endpoint));
+    resp
+}
+
+/// A `text/plain` answer; error reasons get a final newline, data is sent as is.
+fn text(status: StatusCode, body: impl Into<String>) -> Response {
+    let mut body = body.into();
+    if !status.is_success() && !body.ends_with('\n') {
+        body.push('\n');
+    }
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// A request answered without data: the status and a short reason.
+#[derive(Debug)]
+struct Refusal {
+    status: StatusCode,
+    reason: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, reason: impl Into<String>) -> Self {
+        Self {
+            status,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        text(self.status, self.reason)
+    }
+}
+
+fn peer_of(req: &Request) -> Option<SocketAddr> {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
+}
+
+/// The client of `req`, recorded in the span; `Err` is the answer when the peer address
+/// is missing.
+fn client_of(state: &MetadataState, req: &Request) -> Result<IpAddr, Refusal> {
+    let Some(peer) = peer_of(req) else {
+        state
+            .0
+            .metrics
+            .count_identification_failure(IdentificationFailure::NoPeer);
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "invalid remote address",
+        ));
+    };
+    let client = client_ip(peer.ip(), req.headers(), &state.0.config.trusted_proxies);
+    Span::current().record("client", field::display(client));
+    Ok(client)
+}
+
+/// The one machine at `client`, recorded in the span; `Err` is the 404 or 500 answer.
+fn machine_at(state: &MetadataState, client: IpAddr) -> Result<Machine, Refusal> {
+    match state.0.index.lookup(client) {
+        Lookup::Found(machine) => {
+            Span::current().record("hardware", field::display(machine.name()));
+            Ok(machine)
+        }
+        Lookup::Unknown => {
+            state
+                .0
+                .metrics
+                .count_identification_failure(IdentificationFailure::UnknownAddress);
+            debug!("no machine has the client's address");
+            Err(Refusal::new(
+                StatusCode::NOT_FOUND,
+                format!("no hardware found for source ip {client}"),
+            ))
+        }
+        Lookup::Ambiguous(names) => {
+            state
+                .0
+                .metrics
+                .count_identification_failure(IdentificationFailure::AmbiguousAddress);
+            error!(
+                "address {client} is declared by {}: metadata not served",
+                names.join(" and ")
+            );
+            Err(Refusal::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("several hardware declare source ip {client}; not served"),
+            ))
+        }
+    }
+}
+
+/// Checks the IMDSv2 token of a request from `client`; `Err` is the 401 answer.
+fn check_token(state: &MetadataState, headers: &HeaderMap, client: IpAddr) -> Result<(), Refusal> {
+    let rejection = match headers.get(TOKEN_HEADER) {
+        None if state.0.config.require_tokens => TokenRejection::Missing,
+        None => return Ok(()),
+        Some(value) => {
+            let token = value.to_str().unwrap_or_default();
+            match state.0.key.verify(token, client, SystemTime::now()) {
+                Ok(()) => return Ok(()),
+                Err(e) => TokenRejection::Failed(e),
+            }
+        }
+    };
+    state.0.metrics.count_token_rejection(rejection);
+    let reason = match rejection {
+        TokenRejection::Missing => "an IMDSv2 token is required (PUT /latest/api/token)".into(),
+        TokenRejection::Failed(e) => e.to_string(),
+    };
+    debug!("refused: {reason}");
+    Err(Refusal::new(StatusCode::UNAUTHORIZED, reason))
+}
+
+async fn versions() -> Response {
+    with_endpoint(text(StatusCode::OK, VERSIONS.join("\n")), "versions")
+}
+
+async fn unknown() -> Response {
+    with_endpoint(text(StatusCode::NOT_FOUND, "not found"), "unknown")
+}
+
+async fn ec2_tree(State(state): State<MetadataState>, req: Request) -> Response {
+    let path = req.uri().path();
+    let rest = VERSIONS
+        .iter()
+        .find_map(|v| path.strip_prefix('/')?.strip_prefix(v))
+        .unwrap_or(path);
+    let Some(node) = ec2::resolve(rest) else {
+        return with_endpoint(text(StatusCode::NOT_FOUND, "not found"), "unknown");
+    };
+    let endpoint = node.endpoint();
+    let answer = (|| {
+        let client = client_of(&state, &req)?;
+        check_token(&state, req.headers(), client)?;
+        let machine = machine_at(&state, client)?;
+        Ok::<_, Refusal>(match ec2::render(node, &machine) {
+            Some(body) => text(StatusCode::OK, body.into_owned()),
+            None => text(
+                StatusCode::NOT_FOUND,
+                format!("{} has no value at {endpoint}", machine.name()),
+            ),
+        })
+    })();
+    with_endpoint(answer.unwrap_or_else(IntoResponse::into_response), endpoint)
+}
+
+async fn token(State(state): State<MetadataState>, req: Request) -> Response {
+    let answer = async {
+        let client = client_of(&state, &req)?;
+        let ttl = match req.headers().get(TTL_HEADER) {
+            None => {
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("missing header {TTL_HEADER}"),
+                ));
+            }
+            Some(v) => v.to_str().ok().and_then(parse_ttl).ok_or_else(|| {
+                Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("{TTL_HEADER} must be a whole number of seconds from 1 to 21600"),
+                )
+            })?,
+        };
+        let announced = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let too_large = announced.is_some_and(|n| n > MAX_BODY_BYTES as u64)
+            || axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+                .await
+                .is_err();
+        if too_large {
+            return Err(Refusal::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body over {MAX_BODY_BYTES} bytes"),
+            ));
+        }
+        let token = state.0.key.issue(client, ttl, SystemTime::now());
+        state.0.metrics.count_token_issued();
+        debug!(ttl = ttl.as_secs(), "token issued");
+        let mut resp = text(StatusCode::OK, token);
+        resp.headers_mut()
+            .insert(TTL_HEADER, HeaderValue::from(ttl.as_secs()));
+        Ok(resp)
+    }
+    .await;
+    with_endpoint(answer.unwrap_or_else(IntoResponse::into_response), "token")
+}
+
+async fn metadata_document(State(state): State<MetadataState>, req: Request) -> Response {
+    let answer = (|| {
+        let client = client_of(&state, &req)?;
+        let machine = machine_at(&state, client)?;
+        let Machine::Hardware(hw) = &machine else {
+            return Err(Refusal::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "{} is a flat-file instance: no /metadata document",
+                    machine.name()
+                ),
+            ));
+        };
+        let doc = crate::document::document(hw).map_err(|e| {
+            error!("{e}");
+            Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+        })?;
+        let body = serde_json::to_vec(&doc).map_err(|e| {
+            Refusal::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("writing the document: {e}"),
+            )
+        })?;
+        Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            Body::from(body),
+        )
+            .into_response())
+    })();
+    with_endpoint(
+        answer.unwrap_or_else(IntoResponse::into_response),
+        "metadata",
+    )
+}
+
+async fn healthz(State(state): State<MetadataState>) -> Response {
+    let synced = state.0.index.is_synced();
+    let body = serde_json::json!({
+        "git_rev": env!("CARGO_PKG_VERSION"),
+        "uptime": state.0.started.elapsed().as_secs_f64(),
+        "hardware_client_status": synced,
+    });
+    let status = if synced {
+        StatusCode::OK
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    with_endpoint(
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            body.to_string(),
+        )
+            .into_response(),
+        "healthz",
+    )
+}
+
+async fn metrics(State(state): State<MetadataState>) -> Response {
+    let body = state.0.metrics.render(&state.0.index.snapshot());
+    with_endpoint(
+        (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            body,
+        )
+            .into_response(),
+        "metrics",
+    )
+}

@@ -1,0 +1,64 @@
+//! Logging: every answer is logged inside a span naming the client and the Hardware.
+//! Alone in its binary, so that no other test's thread shares tracing's callsite cache.
+
+mod common;
+
+use axum::http::Method;
+use common::{app, send, simple};
+use ironbell_metadata::{Cidr, Config, Index};
+
+const HOSTNAME: &str = "/2009-04-04/meta-data/hostname";
+
+/// Every answer is logged inside a span naming the client address and the Hardware.
+#[tokio::test]
+async fn spans_carry_client_and_hardware() {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let app = app(
+        Index::from_hardware([simple("b", "10.1.0.6", "host-b")]),
+        Config {
+            trusted_proxies: Cidr::parse_list("192.0.2.1").expect("cidr"),
+            ..Config::default()
+        },
+    );
+    send(
+        &app,
+        Method::GET,
+        "192.0.2.1:1",
+        HOSTNAME,
+        &[("x-forwarded-for", "10.1.0.6")],
+    )
+    .await;
+    send(&app, Method::GET, "10.9.9.9:1", HOSTNAME, &[]).await;
+    let logs = String::from_utf8(buf.0.lock().expect("lock").clone()).expect("utf8");
+    assert!(
+        logs.lines().any(|l| l.contains("client=10.1.0.6")
+            && l.contains("hardware=default/b")
+            && l.contains("answered")),
+        "{logs}"
+    );
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("client=10.9.9.9") && l.contains("status=404")),
+        "{logs}"
+    );
+}
