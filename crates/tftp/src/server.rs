@@ -1,17 +1,15 @@
 //! The listening loop: [`Server`] reads requests from the caller's socket, refuses what it
-//! must, and spawns one transfer task per read request.
+//! must, and starts one transfer thread per read request.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
-use tracing::Instrument;
 
 use crate::packet::{ErrorCode, MAX_PACKET_LEN, Packet};
 use crate::source::FileSource;
@@ -155,7 +153,8 @@ impl Server {
 
     /// Serves requests arriving on `socket` (already bound by the caller, usually to port
     /// 69 of the provisioning address) until a fatal socket error. Dropping the future
-    /// stops the server and aborts its running transfers.
+    /// stops the server; its running transfers send error 0 "server stopped" and end
+    /// within 200 ms.
     pub fn serve(
         &self,
         socket: UdpSocket,
@@ -165,22 +164,33 @@ impl Server {
     }
 }
 
+/// Sets the stop flag of the transfer threads when the listening future ends or is
+/// dropped.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Small: a transfer keeps one window and its read-ahead on the heap, and calls nothing
+/// deep.
+const TRANSFER_STACK: usize = 256 * 1024;
+
 async fn listen(inner: Arc<Inner>, socket: UdpSocket) -> io::Result<()> {
     let local_ip = socket.local_addr()?.ip();
     tracing::info!(addr = %socket.local_addr()?, "TFTP server listening");
-    let mut tasks = JoinSet::new();
+    let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
     let mut buf = vec![0u8; MAX_PACKET_LEN + 1];
     loop {
-        let (n, peer) = tokio::select! {
-            r = socket.recv_from(&mut buf) => match r {
-                Ok(x) => x,
-                Err(e) if is_transient(&e) => {
-                    tracing::debug!(error = %e, "transient receive error");
-                    continue;
-                }
-                Err(e) => return Err(e),
-            },
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+        let (n, peer) = match socket.recv_from(&mut buf).await {
+            Ok(x) => x,
+            Err(e) if is_transient(&e) => {
+                tracing::debug!(error = %e, "transient receive error");
+                continue;
+            }
+            Err(e) => return Err(e),
         };
         let stats = &inner.stats;
         let req = match Packet::parse(&buf[..n]) {
@@ -216,24 +226,44 @@ async fn listen(inner: Arc<Inner>, socket: UdpSocket) -> io::Result<()> {
             reply(&socket, peer, ErrorCode::NotDefined, "server busy").await;
             continue;
         };
+        // The transfer's socket (its TID) is bound here, on the listening socket's thread,
+        // so that it lives in the same network namespace whatever thread runs the transfer.
+        let sock = match std::net::UdpSocket::bind(SocketAddr::new(local_ip, 0)) {
+            Ok(s) => s,
+            Err(e) => {
+                Stats::add(&stats.transfers_failed, 1);
+                tracing::warn!(client = %peer, error = %e, "cannot bind a transfer socket");
+                continue;
+            }
+        };
         let span = tracing::info_span!("tftp", client = %peer, file = %req.filename);
         let inner2 = Arc::clone(&inner);
-        tasks.spawn(
-            async move {
-                Stats::add(&inner2.stats.active, 1);
-                let outcome = transfer::run(&inner2, local_ip, peer, req).await;
-                inner2.stats.active.fetch_sub(1, Ordering::Relaxed);
-                let counter = match outcome {
-                    Outcome::Ok => &inner2.stats.transfers_ok,
-                    Outcome::Failed => &inner2.stats.transfers_failed,
-                    Outcome::Aborted => &inner2.stats.transfers_aborted,
-                };
-                Stats::add(counter, 1);
+        let stop2 = Arc::clone(&stop.0);
+        Stats::add(&stats.active, 1);
+        let spawned = std::thread::Builder::new()
+            .name("tftp-transfer".into())
+            .stack_size(TRANSFER_STACK)
+            .spawn(move || {
+                let _entered = span.enter();
+                let outcome = transfer::run(&inner2, sock, peer, req, &stop2);
+                finish(&inner2.stats, outcome);
                 drop(permit);
-            }
-            .instrument(span),
-        );
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(client = %peer, error = %e, "cannot start a transfer thread");
+            finish(stats, Outcome::Failed);
+        }
     }
+}
+
+fn finish(stats: &Stats, outcome: Outcome) {
+    stats.active.fetch_sub(1, Ordering::Relaxed);
+    let counter = match outcome {
+        Outcome::Ok => &stats.transfers_ok,
+        Outcome::Failed => &stats.transfers_failed,
+        Outcome::Aborted => &stats.transfers_aborted,
+    };
+    Stats::add(counter, 1);
 }
 
 fn is_transient(e: &io::Error) -> bool {

@@ -188,6 +188,21 @@ impl OpenFile {
     /// shrank since it was opened reads short). Memory files are sliced without copying;
     /// disk files are read on tokio's blocking pool.
     pub async fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
+        match self {
+            OpenFile::Memory(_) => self.read_at_blocking(offset, len),
+            OpenFile::File { .. } => {
+                let this = self.clone();
+                tokio::task::spawn_blocking(move || this.read_at_blocking(offset, len))
+                    .await
+                    .map_err(io::Error::other)?
+            }
+        }
+    }
+
+    /// [`OpenFile::read_at`] on the calling thread: for disk files it blocks in `pread(2)`,
+    /// so call it from a thread that may block (as the TFTP transfer threads do), not from
+    /// async code.
+    pub fn read_at_blocking(&self, offset: u64, len: usize) -> io::Result<Bytes> {
         let end = self.len().min(offset.saturating_add(len as u64));
         let want = end.saturating_sub(offset) as usize;
         match self {
@@ -196,23 +211,18 @@ impl OpenFile {
                 Ok(b.slice(start..start + want))
             }
             OpenFile::File { file, .. } => {
-                let file = Arc::clone(file);
-                tokio::task::spawn_blocking(move || {
-                    let mut buf = vec![0u8; want];
-                    let mut done = 0;
-                    while done < want {
-                        match file.read_at(&mut buf[done..], offset + done as u64) {
-                            Ok(0) => break,
-                            Ok(n) => done += n,
-                            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                            Err(e) => return Err(e),
-                        }
+                let mut buf = vec![0u8; want];
+                let mut done = 0;
+                while done < want {
+                    match file.read_at(&mut buf[done..], offset + done as u64) {
+                        Ok(0) => break,
+                        Ok(n) => done += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
                     }
-                    buf.truncate(done);
-                    Ok(Bytes::from(buf))
-                })
-                .await
-                .map_err(io::Error::other)?
+                }
+                buf.truncate(done);
+                Ok(Bytes::from(buf))
             }
         }
     }

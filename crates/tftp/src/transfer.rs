@@ -1,15 +1,17 @@
 //! One read transfer: option negotiation, then windows of DATA blocks sent until the last
-//! block is acknowledged. Runs in its own task on its own socket (its TID).
+//! block is acknowledged. Runs on its own thread with blocking calls, on its own socket
+//! (its TID): one `sendto` per DATA packet and one `recvfrom` per ACK, no event loop or
+//! timer in between (see the crate docs for why).
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::net::{SocketAddr, UdpSocket};
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::net::UdpSocket;
-use tokio::time::Instant;
 
-use crate::packet::{ErrorCode, MAX_PACKET_LEN, Mode, Packet, Request};
+use crate::packet::{ErrorCode, Mode, Packet, Request};
 use crate::server::{Config, Inner, Stats};
 use crate::source::{OpenFile, SourceError};
 
@@ -89,58 +91,108 @@ enum End {
     Aborted(u16, String),
     /// No acceptable ACK after all retries.
     TimedOut,
+    /// The server was stopped.
+    Stopped,
     /// The socket failed.
     Io(io::Error),
 }
+
+/// How long a transfer thread blocks in one receive at most, so that it notices a stopped
+/// server: ACKs normally arrive long before, so this costs nothing while data flows.
+pub(crate) const STOP_POLL: Duration = Duration::from_millis(200);
+
+/// Receive buffer size: ACKs are 4 bytes and ERRORs short; a longer datagram is cut, which
+/// changes nothing for an ACK (trailing bytes are allowed) and only shortens an ERROR's
+/// message.
+const RECV_BUF: usize = 2048;
 
 struct Peer<'a> {
     sock: UdpSocket,
     peer: SocketAddr,
     stats: &'a Stats,
+    stop: &'a AtomicBool,
     timeout: Duration,
     retries: u32,
-    buf: Vec<u8>,
+    /// The socket's current receive timeout (set only when it changes: one syscall).
+    read_timeout: Option<Duration>,
+    buf: [u8; RECV_BUF],
 }
 
 impl Peer<'_> {
-    async fn send_error(&self, code: ErrorCode, message: &str) {
+    fn send_error(&self, code: ErrorCode, message: &str) {
         let pkt = Packet::error(code, message).encode();
-        if let Err(e) = self.sock.send_to(&pkt, self.peer).await {
+        if let Err(e) = self.sock.send_to(&pkt, self.peer) {
             tracing::debug!(error = %e, "cannot send error");
         }
     }
 
-    /// Sends `packets` and waits for an ACK of a block whose internal number is in
-    /// `lo..=hi` (wire numbers wrap at 65536; `hi - lo` < 65535), sending them all again on
-    /// each timeout. Returns the acknowledged internal block number.
-    async fn send_window(&mut self, packets: &[Vec<u8>], lo: u64, hi: u64) -> Result<u64, End> {
+    fn set_read_timeout(&mut self, t: Duration) -> io::Result<()> {
+        // Zero would mean "block forever" to the socket.
+        let t = t.clamp(Duration::from_millis(1), STOP_POLL);
+        if self.read_timeout != Some(t) {
+            self.sock.set_read_timeout(Some(t))?;
+            self.read_timeout = Some(t);
+        }
+        Ok(())
+    }
+
+    /// Sends the packets of `window` (`segments` are their ranges in it) and waits for an
+    /// ACK of a block whose internal number is in `lo..=hi` (wire numbers wrap at 65536;
+    /// `hi - lo` < 65535), sending them all again on each timeout. Returns the
+    /// acknowledged internal block number.
+    fn send_window(
+        &mut self,
+        window: &[u8],
+        segments: &[Range<usize>],
+        lo: u64,
+        hi: u64,
+    ) -> Result<u64, End> {
         let mut tries = 0;
         loop {
-            for p in packets {
-                self.sock.send_to(p, self.peer).await.map_err(End::Io)?;
+            let mut payload = 0u64;
+            for r in segments {
+                let p = &window[r.clone()];
+                self.sock.send_to(p, self.peer).map_err(End::Io)?;
                 if p.get(1) == Some(&3) {
-                    Stats::add(&self.stats.bytes_sent, (p.len() - 4) as u64);
+                    payload += (p.len() - 4) as u64;
                 }
             }
+            Stats::add(&self.stats.bytes_sent, payload);
             if tries > 0 {
-                Stats::add(&self.stats.retransmits, packets.len() as u64);
+                Stats::add(&self.stats.retransmits, segments.len() as u64);
             }
             let deadline = Instant::now() + self.timeout;
             loop {
-                let (n, from) =
-                    match tokio::time::timeout_at(deadline, self.sock.recv_from(&mut self.buf))
-                        .await
+                if self.stop.load(Ordering::Relaxed) {
+                    return Err(End::Stopped);
+                }
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                self.set_read_timeout(left).map_err(End::Io)?;
+                let (n, from) = match self.sock.recv_from(&mut self.buf) {
+                    Ok(x) => x,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock
+                                | io::ErrorKind::TimedOut
+                                | io::ErrorKind::Interrupted
+                        ) =>
                     {
-                        Err(_) => break,
-                        Ok(Ok(x)) => x,
-                        Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Ok(Err(e)) => return Err(End::Io(e)),
-                    };
+                        continue;
+                    }
+                    // An ICMP port unreachable from an earlier send: the client may be
+                    // gone, or may come back; the retries decide.
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => continue,
+                    Err(e) => return Err(End::Io(e)),
+                };
                 if from != self.peer {
                     Stats::add(&self.stats.packets_wrong_tid, 1);
                     tracing::debug!(from = %from, "packet from an unknown TID");
                     let pkt = Packet::error(ErrorCode::UnknownTid, "unknown transfer ID").encode();
-                    let _ = self.sock.send_to(&pkt, from).await;
+                    let _ = self.sock.send_to(&pkt, from);
                     continue;
                 }
                 match Packet::parse(&self.buf[..n]) {
@@ -172,7 +224,7 @@ struct Reader {
 }
 
 impl Reader {
-    async fn get(&mut self, offset: u64, len: usize) -> io::Result<Bytes> {
+    fn get(&mut self, offset: u64, len: usize) -> io::Result<Bytes> {
         let end = offset + len as u64;
         let have_end = self.start + self.data.len() as u64;
         let covered = offset >= self.start && (end <= have_end || have_end >= self.file.len());
@@ -181,7 +233,7 @@ impl Reader {
                 OpenFile::Memory(_) => len,
                 OpenFile::File { .. } => len.max(READ_AHEAD),
             };
-            self.data = self.file.read_at(offset, want).await?;
+            self.data = self.file.read_at_blocking(offset, want)?;
             self.start = offset;
         }
         let from = ((offset - self.start) as usize).min(self.data.len());
@@ -190,51 +242,40 @@ impl Reader {
     }
 }
 
-/// Runs one transfer to its end.
-pub(crate) async fn run(
+/// Runs one transfer to its end, blocking the calling thread (the server gives each
+/// transfer a thread of its own). `sock` is the transfer's own socket (its TID), bound by
+/// the caller; `stop` ends the transfer early when set.
+pub(crate) fn run(
     inner: &Inner,
-    local_ip: IpAddr,
+    sock: UdpSocket,
     peer: SocketAddr,
     req: Request,
+    stop: &AtomicBool,
 ) -> Outcome {
-    let sock = match UdpSocket::bind(SocketAddr::new(local_ip, 0)).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot bind a transfer socket");
-            return Outcome::Failed;
-        }
-    };
     let mut p = Peer {
         sock,
         peer,
         stats: &inner.stats,
+        stop,
         timeout: inner.config.timeout,
         retries: inner.config.retries,
-        buf: vec![0u8; MAX_PACKET_LEN + 1],
+        read_timeout: None,
+        buf: [0u8; RECV_BUF],
     };
     if req.mode == Mode::Mail {
-        p.send_error(ErrorCode::IllegalOperation, "mail mode not supported")
-            .await;
+        p.send_error(ErrorCode::IllegalOperation, "mail mode not supported");
         return Outcome::Failed;
     }
-    let source = inner.source.clone();
-    let name = req.filename.clone();
-    let opened = tokio::task::spawn_blocking(move || source.open(&name)).await;
-    let file = match opened {
-        Ok(Ok(f)) => f,
-        Ok(Err(e)) => {
+    let file = match inner.source.open(&req.filename) {
+        Ok(f) => f,
+        Err(e) => {
             let code = match e {
                 SourceError::Refused { .. } => ErrorCode::AccessViolation,
                 SourceError::NotFound(_) => ErrorCode::FileNotFound,
                 SourceError::Io { .. } => ErrorCode::AccessViolation,
             };
             tracing::info!(error = %e, "request refused");
-            p.send_error(code, &e.to_string()).await;
-            return Outcome::Failed;
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "file lookup task failed");
-            p.send_error(ErrorCode::NotDefined, "internal error").await;
+            p.send_error(code, &e.to_string());
             return Outcome::Failed;
         }
     };
@@ -243,7 +284,7 @@ pub(crate) async fn run(
     p.timeout = params.timeout;
     tracing::debug!(size = len, ?params, "transfer starts");
 
-    let end = match send_file(&mut p, file, &params).await {
+    let end = match send_file(&mut p, file, &params) {
         Ok(()) => {
             tracing::info!(
                 size = len,
@@ -266,7 +307,12 @@ pub(crate) async fn run(
         }
         End::TimedOut => {
             tracing::warn!("transfer timed out");
-            p.send_error(ErrorCode::NotDefined, "timed out").await;
+            p.send_error(ErrorCode::NotDefined, "timed out");
+            Outcome::Failed
+        }
+        End::Stopped => {
+            tracing::info!("server stopped, transfer ended");
+            p.send_error(ErrorCode::NotDefined, "server stopped");
             Outcome::Failed
         }
         End::Io(e) => {
@@ -276,10 +322,11 @@ pub(crate) async fn run(
     }
 }
 
-async fn send_file(p: &mut Peer<'_>, file: OpenFile, params: &Params) -> Result<(), End> {
+fn send_file(p: &mut Peer<'_>, file: OpenFile, params: &Params) -> Result<(), End> {
     if !params.oack.is_empty() {
         let oack = Packet::Oack(params.oack.clone()).encode();
-        p.send_window(&[oack], 0, 0).await?;
+        let whole = 0..oack.len();
+        p.send_window(&oack, std::slice::from_ref(&whole), 0, 0)?;
     }
     let bs = params.blksize as u64;
     let len = file.len();
@@ -291,24 +338,28 @@ async fn send_file(p: &mut Peer<'_>, file: OpenFile, params: &Params) -> Result<
         data: Bytes::new(),
     };
     let mut acked = 0u64;
-    let mut packets = Vec::new();
+    // One buffer for the whole window, packets back to back; reused for every window.
+    let max_window = params.windowsize.min(total) as usize;
+    let mut window = Vec::with_capacity(max_window * (4 + params.blksize));
+    let mut segments = Vec::with_capacity(max_window);
     while acked < total {
         let lo = acked + 1;
         let hi = (acked + params.windowsize).min(total);
         let offset = (lo - 1) * bs;
         let span = ((hi - lo + 1) * bs).min(len.saturating_sub(offset)) as usize;
-        let data = reader.get(offset, span).await.map_err(End::Io)?;
-        packets.clear();
+        let data = reader.get(offset, span).map_err(End::Io)?;
+        window.clear();
+        segments.clear();
         for k in lo..=hi {
             let from = (((k - lo) * bs) as usize).min(data.len());
             let to = (from + params.blksize).min(data.len());
-            let mut pkt = Vec::with_capacity(4 + to - from);
-            pkt.extend_from_slice(&[0, 3]);
-            pkt.extend_from_slice(&(k as u16).to_be_bytes());
-            pkt.extend_from_slice(&data[from..to]);
-            packets.push(pkt);
+            let at = window.len();
+            window.extend_from_slice(&[0, 3]);
+            window.extend_from_slice(&(k as u16).to_be_bytes());
+            window.extend_from_slice(&data[from..to]);
+            segments.push(at..window.len());
         }
-        acked = p.send_window(&packets, lo, hi).await?;
+        acked = p.send_window(&window, &segments, lo, hi)?;
     }
     Ok(())
 }

@@ -397,3 +397,41 @@ fn silent_client_times_out_and_the_transfer_fails() {
         assert_eq!(h.stats.snapshot().retransmits, 2);
     });
 }
+
+#[test]
+fn stopping_the_server_ends_running_transfers_with_an_error() {
+    // The harness's own server is not used: this one is stopped in the middle of a
+    // transfer, by dropping (aborting) its future.
+    with_server(fast(), mem(&[]), |h| {
+        let config = Config {
+            timeout: Duration::from_secs(30),
+            ..Config::default()
+        };
+        let server = ironbell_tftp::Server::new(config, mem(&[("s", pseudo_random(5000, 3))]));
+        let stats = server.stats();
+        h.rt.block_on(async {
+            let listen = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let addr = listen.local_addr().unwrap();
+            let task = tokio::spawn(server.serve(listen));
+            let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            client.send_to(&rrq("s", &[]), addr).await.unwrap();
+            let (pkt, _) = recv(&client, Duration::from_secs(5)).await.unwrap();
+            assert!(matches!(pkt, Packet::Data { block: 1, .. }), "{pkt:?}");
+            // The client never acknowledges; the 30 s timeout is far away.
+            task.abort();
+            let started = std::time::Instant::now();
+            let (pkt, _) = recv(&client, Duration::from_secs(2)).await.unwrap();
+            assert_eq!(pkt, Packet::error(ErrorCode::NotDefined, "server stopped"));
+            assert!(started.elapsed() < Duration::from_secs(1));
+        });
+        // The thread counts the transfer just after sending the error.
+        for _ in 0..100 {
+            if stats.snapshot().active == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let s = stats.snapshot();
+        assert_eq!((s.transfers_failed, s.active), (1, 0));
+    });
+}
