@@ -105,6 +105,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open_store(cli.db.as_deref())?;
             crate::serve::metadata(store, args).await?;
         }
+        Command::Serve(ServeCommand::Workflow(args)) => {
+            let store = open_store(cli.db.as_deref())?;
+            crate::serve::workflow(store, args).await?;
+        }
         Command::Logs {
             hardware,
             namespace,

@@ -121,6 +121,8 @@ enum ServeCommand {
     Boot(serve::BootArgs),
     /// The metadata service: EC2-style metadata and user-data, Tinkerbell's /metadata.
     Metadata(serve::MetadataArgs),
+    /// The workflow service: renders templates, runs workflows, serves agents over gRPC.
+    Workflow(serve::WorkflowArgs),
 }
 
 #[derive(Subcommand, Debug)]

@@ -176,3 +176,33 @@ pub async fn metadata(
         .await
         .context("metadata service")
 }
+
+/// Flags of `ironbell serve workflow`.
+#[derive(Args, Debug)]
+pub struct WorkflowArgs {
+    /// gRPC listen address for agents (Tinkerbell's WorkflowService).
+    #[arg(long, default_value = "0.0.0.0:42113", env = "IRONBELL_GRPC_ADDR")]
+    grpc_addr: SocketAddr,
+    /// Workflows reconciled at once.
+    #[arg(long, default_value_t = 8, env = "IRONBELL_WORKFLOW_CONCURRENCY")]
+    concurrency: usize,
+}
+
+/// Runs the workflow service until it fails or the process is interrupted.
+pub async fn workflow(
+    store: ironbell_store::SharedStore,
+    args: WorkflowArgs,
+) -> anyhow::Result<()> {
+    let config = ironbell_workflow::Config {
+        grpc_addr: args.grpc_addr,
+        concurrency: args.concurrency,
+    };
+    let render = ironbell_workflow::controller::tinkerbell_renderer();
+    tokio::select! {
+        result = ironbell_workflow::run(store, config, render) => result.context("workflow service"),
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("interrupted; stopping");
+            Ok(())
+        }
+    }
+}

@@ -49,6 +49,14 @@ pub type RenderFn = Arc<
         + Sync,
 >;
 
+/// The renderer the service uses: `ironbell-template`'s Go-template engine, then
+/// Tinkerbell's validation.
+pub fn tinkerbell_renderer() -> RenderFn {
+    Arc::new(|text, map, hw| {
+        ironbell_template::render_and_validate(text, map, hw).map_err(|e| e.to_string())
+    })
+}
+
 /// How often a boot job is looked at while it runs (its changes also wake the workflow).
 const JOB_POLL: Duration = Duration::from_secs(2);
 

@@ -54,7 +54,8 @@ pub enum ServiceError {
 }
 
 /// Runs the workflow controller and the agent API over `store` until the gRPC server
-/// fails. `render` turns a template into tasks (see [`controller::RenderFn`]).
+/// fails. `render` turns a template into tasks (see [`controller::RenderFn`]; the service
+/// uses [`controller::tinkerbell_renderer`]).
 pub async fn run(
     store: SharedStore,
     config: Config,

@@ -2,8 +2,8 @@
 //! driven by a tonic client that plays the agent: the state machine, server-side timeouts,
 //! boot jobs and allowPXE toggling, restarts, and refused reports.
 //!
-//! Templates here are plain workflow YAML (no placeholders), rendered by parsing them: the
-//! Go-template engine is tested in `ironbell-template`, and the end-to-end tests run both.
+//! Templates are rendered by the service's own renderer (`ironbell-template`); the worker
+//! comes from the workflow's `hardwareMap` (`{{.device_1}}`).
 
 #![allow(clippy::unwrap_used)]
 
@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use ironbell_model::bmc::{Job, JobCondition, JobStatus, PowerAction};
 use ironbell_model::parse_documents;
-use ironbell_model::template_def::TemplateDefinition;
 use ironbell_model::tinkerbell::{Hardware, Workflow, WorkflowState};
 use ironbell_store::{Api, SharedStore};
 use ironbell_store_sqlite::SqliteStore;
@@ -26,7 +25,7 @@ use tonic::transport::Channel;
 const MAC: &str = "3c:ec:ef:10:00:21";
 
 fn render() -> RenderFn {
-    Arc::new(|text, _map, _hw| TemplateDefinition::from_yaml(text).map_err(|e| e.to_string()))
+    ironbell_workflow::controller::tinkerbell_renderer()
 }
 
 struct Service {
@@ -104,7 +103,7 @@ spec:
     global_timeout: {global}
     tasks:
     - name: os-installation
-      worker: \"{MAC}\"
+      worker: \"{{{{.device_1}}}}\"
       volumes: [/dev:/dev]
       environment: {{TASK_ENV: t}}
       actions:
