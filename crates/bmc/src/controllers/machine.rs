@@ -1,0 +1,141 @@
+//! The Machine reconciler: connect, read the power state, report it.
+//!
+//! As Rufio's `MachineReconciler`: on success `status.powerState` is `on`/`off` and the
+//! `Contactable` condition `True` (no message); when the BMC cannot be reached or the
+//! power state cannot be read, `powerState` is `unknown` and `Contactable` is `False`
+//! with the error (which never contains the password). Either way it looks again after
+//! [`Config::machine_interval`](crate::Config::machine_interval) (3 minutes).
+//!
+//! Differences from Rufio, and why:
+//! - The status is written only when it changed, so idle machines do not churn the store
+//!   (Rufio patches every time; its patch is empty when nothing changed).
+//! - The reconcile that our own status write triggers does not contact the BMC again: the
+//!   reconciler remembers the `resourceVersion` it wrote and when, and waits out the
+//!   interval.
+//! - A missing or incomplete Secret also sets `Contactable=False` with the reason (Rufio
+//!   only returns the error); the reconcile is then retried with backoff.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ironbell_controller::{Next, Reconcile};
+use ironbell_model::bmc::{Machine, PowerState};
+use ironbell_model::corev1::Secret;
+use ironbell_store::reflector::ObjectKey;
+use ironbell_store::{Api, SharedStore};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use super::{Error, credentials};
+use crate::{Config, provider, status};
+
+/// Reconciles [`Machine`]s; see the module documentation.
+pub struct MachineReconciler {
+    machines: Api<Machine>,
+    secrets: Api<Secret>,
+    config: Arc<Config>,
+    /// Per machine: the resourceVersion last written or found current, and when.
+    checked: Mutex<HashMap<ObjectKey, (Option<String>, Instant)>>,
+}
+
+impl MachineReconciler {
+    /// A reconciler over `store`.
+    pub fn new(store: SharedStore, config: Arc<Config>) -> Self {
+        Self {
+            machines: Api::new(store.clone()),
+            secrets: Api::new(store),
+            config,
+            checked: Mutex::default(),
+        }
+    }
+
+    fn checked(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectKey, (Option<String>, Instant)>> {
+        match self.checked.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Connects and reads the power state: (power, contactable, message).
+    async fn observe(&self, m: &Machine) -> Result<(PowerState, bool, Option<String>), Error> {
+        let ns = m.metadata.namespace();
+        let owner = format!("Machine {ns}/{}", m.metadata.name());
+        let conn = &m.spec.connection;
+        let creds = credentials(&self.secrets, conn, ns, &owner).await?;
+        let mut bmc = match provider::connect(conn, &creds, self.config.timeouts).await {
+            Ok(b) => b,
+            Err(e) => {
+                let msg = creds.scrub(&e.to_string());
+                warn!(machine = %owner, host = %conn.host, error = %msg, "BMC connection failed");
+                return Ok((PowerState::Unknown, false, Some(msg)));
+            }
+        };
+        let observed = match bmc.power_state().await {
+            Ok(p) => (p, true, None),
+            Err(e) => {
+                let msg = creds.scrub(&format!("get power state: {e}"));
+                warn!(machine = %owner, error = %msg, "failed to get Machine power state");
+                (PowerState::Unknown, false, Some(msg))
+            }
+        };
+        let provider = bmc.provider();
+        if let Err(e) = bmc.close().await {
+            debug!(machine = %owner, %provider, error = %creds.scrub(&e.to_string()), "BMC close failed");
+        }
+        Ok(observed)
+    }
+}
+
+#[async_trait::async_trait]
+impl Reconcile<Machine> for MachineReconciler {
+    type Error = Error;
+
+    async fn reconcile(&self, key: &ObjectKey) -> Result<Next, Error> {
+        let (ns, name) = key;
+        let m = match self.machines.get(ns, name).await {
+            Ok(m) => m,
+            Err(e) if e.is_not_found() => {
+                self.checked().remove(key);
+                return Ok(Next::Done);
+            }
+            Err(e) => return Err(Error::store(format!("get Machine {ns}/{name}"))(e)),
+        };
+        if m.metadata.deletion_timestamp.is_some() {
+            return Ok(Next::Done);
+        }
+        let interval = self.config.machine_interval;
+        if let Some((rv, at)) = self.checked().get(key)
+            && *rv == m.metadata.resource_version
+            && at.elapsed() < interval
+        {
+            return Ok(Next::After(interval - at.elapsed()));
+        }
+        let (observed, secret_error) = match self.observe(&m).await {
+            Ok(o) => (o, None),
+            Err(e) => ((PowerState::Unknown, false, Some(e.to_string())), Some(e)),
+        };
+        let (power, contactable, message) = observed;
+        let new = status::machine(m.status.as_ref(), power, contactable, message.clone());
+        let mut rv = m.metadata.resource_version.clone();
+        if m.status.as_ref() != Some(&new) {
+            info!(machine = %format!("{ns}/{name}"), ?power, contactable, "machine status changed");
+            let written = self
+                .machines
+                .modify_status(ns, name, |fresh| {
+                    let s =
+                        status::machine(fresh.status.as_ref(), power, contactable, message.clone());
+                    fresh.status = Some(s);
+                })
+                .await
+                .map_err(Error::store(format!("update Machine {ns}/{name} status")))?;
+            rv = written.metadata.resource_version;
+        }
+        if let Some(e) = secret_error {
+            self.checked().remove(key);
+            return Err(e);
+        }
+        self.checked().insert(key.clone(), (rv, Instant::now()));
+        Ok(Next::After(interval.max(Duration::from_millis(1))))
+    }
+}
