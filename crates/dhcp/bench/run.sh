@@ -245,5 +245,11 @@ for s in $SERVERS; do
     [[ ${BEST[$s]} == "$top" ]] && echo "note: $s passed the highest rate tried ($top); its limit is higher"
 done
 if [[ ${BEST[ironbell]:-x} =~ ^[0-9]+$ && ${BEST[kea]:-x} =~ ^[1-9][0-9]*$ ]]; then
-    awk -v i="${BEST[ironbell]}" -v k="${BEST[kea]}" 'BEGIN { printf "ironbell/Kea: %.2f\n", i / k }'
+    awk -v i="${BEST[ironbell]}" -v k="${BEST[kea]}" 'BEGIN { printf "ironbell/Kea, highest rate: %.2f\n", i / k }'
 fi
+# Server CPU per exchange at the same asked rate (every rate both passed): what each server
+# costs, independent of how fast perfdhcp can drive it on a 2-core machine.
+awk '$8 == "ok" { cpu[$1 "," $2] = $7 }
+     END { for (k in cpu) { split(k, p, ","); if (p[1] == "kea" && (("ironbell," p[2]) in cpu))
+             printf "rate %s: Kea/ironbell CPU per exchange %.2f\n", p[2], cpu[k] / cpu["ironbell," p[2]] } }' \
+    "$RESULTS" | sort -t' ' -k2 -n
