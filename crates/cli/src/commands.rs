@@ -12,7 +12,7 @@ use ironbell_store::{ListParams, SharedStore};
 
 use crate::apply::{Outcome, plan};
 use crate::output::{print_objects, redact};
-use crate::{Cli, Command, HardwareCommand, ServeCommand};
+use crate::{BmcCommand, Cli, Command, HardwareCommand, ServeCommand};
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -108,6 +108,60 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(ServeCommand::Workflow(args)) => {
             let store = open_store(cli.db.as_deref())?;
             crate::serve::workflow(store, args).await?;
+        }
+        Command::Serve(ServeCommand::Bmc) => {
+            let store = open_store(cli.db.as_deref())?;
+            crate::serve::bmc(store).await?;
+        }
+        Command::Serve(ServeCommand::All(args)) => {
+            let log_dir = machine_log_dir(cli.db.as_deref(), cli.machine_log_dir)?;
+            let store = open_store(cli.db.as_deref())?;
+            crate::serve::all(store, *args, log_dir).await?;
+        }
+        Command::Bmc(BmcCommand::Power {
+            action,
+            machine,
+            namespace,
+            no_wait,
+            timeout,
+        }) => {
+            let action = ironbell_bmc::cli::parse_power_action(&action).with_context(|| {
+                format!(
+                    "unknown power action {action:?}: use status, on, off, soft, cycle or reset"
+                )
+            })?;
+            let store = open_store(cli.db.as_deref())?;
+            let info = resolve_kind("machines")?;
+            let m = find_one(&store, info, &machine, namespace.as_deref()).await?;
+            let wait = (!no_wait).then_some(timeout);
+            let out =
+                ironbell_bmc::cli::power(&store, m.namespace(), m.name(), action, wait).await?;
+            println!("{out}");
+        }
+        Command::Bmc(BmcCommand::Boot {
+            machine,
+            device,
+            efi,
+            persistent,
+            namespace,
+            no_wait,
+            timeout,
+        }) => {
+            let store = open_store(cli.db.as_deref())?;
+            let info = resolve_kind("machines")?;
+            let m = find_one(&store, info, &machine, namespace.as_deref()).await?;
+            let wait = (!no_wait).then_some(timeout);
+            let out = ironbell_bmc::cli::boot(
+                &store,
+                m.namespace(),
+                m.name(),
+                &device,
+                efi,
+                persistent,
+                wait,
+            )
+            .await?;
+            println!("{out}");
         }
         Command::Logs {
             hardware,

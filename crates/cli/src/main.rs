@@ -100,6 +100,10 @@ enum Command {
         #[arg(short, long)]
         follow: bool,
     },
+    /// Power and boot-device control through the machines' BMCs (creates BMC Jobs that the
+    /// BMC service runs; `power status` asks the BMC directly).
+    #[command(subcommand)]
+    Bmc(BmcCommand),
     /// Run a long-running service.
     #[command(subcommand)]
     Serve(ServeCommand),
@@ -123,6 +127,53 @@ enum ServeCommand {
     Metadata(serve::MetadataArgs),
     /// The workflow service: renders templates, runs workflows, serves agents over gRPC.
     Workflow(serve::WorkflowArgs),
+    /// The BMC service: Machine, Job and Task controllers over Redfish and IPMI.
+    Bmc,
+    /// Every service in one process over one store.
+    All(Box<serve::AllArgs>),
+}
+
+#[derive(Subcommand, Debug)]
+enum BmcCommand {
+    /// Power state or power action: status, on, off, soft, cycle, reset.
+    Power {
+        /// The action.
+        action: String,
+        /// The BMC Machine's name (as `ironbell get machines` lists them).
+        machine: String,
+        /// Its namespace (needed when the name exists in several).
+        #[arg(short, long)]
+        namespace: Option<String>,
+        /// Return once the Job is created instead of waiting for it.
+        #[arg(long)]
+        no_wait: bool,
+        /// How long to wait for the Job.
+        #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+    },
+    /// Set the next boot device.
+    Boot {
+        /// The BMC Machine's name.
+        machine: String,
+        /// pxe, disk, bios, cdrom or safe.
+        #[arg(long)]
+        device: String,
+        /// Boot in UEFI mode.
+        #[arg(long)]
+        efi: bool,
+        /// Keep the setting for every boot, not just the next.
+        #[arg(long)]
+        persistent: bool,
+        /// Its namespace.
+        #[arg(short, long)]
+        namespace: Option<String>,
+        /// Return once the Job is created instead of waiting for it.
+        #[arg(long)]
+        no_wait: bool,
+        /// How long to wait for the Job.
+        #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+    },
 }
 
 #[derive(Subcommand, Debug)]

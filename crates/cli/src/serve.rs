@@ -206,3 +206,45 @@ pub async fn workflow(
         }
     }
 }
+
+/// Runs the BMC controllers (Machine, Job, Task) until the process is interrupted.
+pub async fn bmc(store: ironbell_store::SharedStore) -> anyhow::Result<()> {
+    tokio::select! {
+        () = ironbell_bmc::run(store, ironbell_bmc::Config::default()) => Ok(()),
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("interrupted; stopping");
+            Ok(())
+        }
+    }
+}
+
+/// Flags of `ironbell serve all`: those of each service.
+#[derive(Args, Debug)]
+pub struct AllArgs {
+    #[command(flatten)]
+    boot: BootArgs,
+    #[command(flatten)]
+    metadata: MetadataArgs,
+    #[command(flatten)]
+    workflow: WorkflowArgs,
+}
+
+/// Runs every service over one store (boot, metadata, workflow, BMC) until one fails or
+/// the process is interrupted.
+pub async fn all(
+    store: ironbell_store::SharedStore,
+    args: AllArgs,
+    machine_log_dir: PathBuf,
+) -> anyhow::Result<()> {
+    let boot = boot(store.clone(), args.boot, machine_log_dir);
+    let metadata = metadata(store.clone(), args.metadata);
+    let workflow = workflow(store.clone(), args.workflow);
+    let bmc = bmc(store);
+    // Each returns on failure or on Ctrl-C; the first to return ends the process.
+    tokio::select! {
+        r = boot => r,
+        r = metadata => r,
+        r = workflow => r,
+        r = bmc => r,
+    }
+}

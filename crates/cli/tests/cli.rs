@@ -322,3 +322,27 @@ fn unknown_kind_and_missing_file_are_clear_errors() {
     let err = env.fails(&["apply", "-f", "/nonexistent/x.yaml"]);
     assert!(err.contains("/nonexistent/x.yaml"), "{err}");
 }
+
+#[test]
+fn bmc_commands_name_what_is_wrong() {
+    let env = Env::new();
+    env.ok(&["hardware", "import", &example_csv()]);
+    let err = env.fails(&["bmc", "power", "explode", "bmc-eksa-wk01"]);
+    assert!(err.contains("unknown power action \"explode\""), "{err}");
+    let err = env.fails(&["bmc", "power", "on", "nosuch"]);
+    assert!(err.contains("Machine \"nosuch\" not found"), "{err}");
+    // Without the BMC service nothing runs the Job: `--no-wait` returns at once with its
+    // name, and the Job is there for `ironbell serve bmc` to pick up.
+    let out = env.ok(&[
+        "bmc",
+        "boot",
+        "bmc-eksa-wk01",
+        "--device",
+        "pxe",
+        "--efi",
+        "--no-wait",
+    ]);
+    assert!(out.contains("bmc-eksa-wk01-boot-pxe"), "{out}");
+    let jobs = env.ok(&["get", "jobs"]);
+    assert!(jobs.contains("bmc-eksa-wk01-boot-pxe"), "{jobs}");
+}
