@@ -23,7 +23,10 @@ fn init_logging(syslog_host: Option<&str>) {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_target(false)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+                .with_ansi(
+                    std::io::IsTerminal::is_terminal(&std::io::stdout())
+                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+                ),
         )
         .with(syslog)
         .init();
