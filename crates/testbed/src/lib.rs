@@ -162,6 +162,13 @@ impl Drop for ChildGuard {
     }
 }
 
+/// The pyghmi BMC script the IPMI tests run (`python pyghmi_bmc.py --help`): pyghmi's
+/// server-side `Bmc` keeping power and boot state in memory, with a suite-17 handshake.
+/// One copy, shared by every crate whose tests need an IPMI BMC.
+pub fn pyghmi_bmc_script() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/pyghmi_bmc.py"))
+}
+
 /// Starts `radvd` in `ns`, advertising the IPv6 prefix `prefix` (a `/64`, e.g.
 /// `fd00:1b::/64`) on `iface`, which gets the prefix's `::1`. Old iPXE waits about 13 s
 /// for a router advertisement before it gives up on IPv6; with one it configures at once.

@@ -334,7 +334,7 @@ set_working_mc 0x20
         let dir = self.sub(&format!("pyghmi{}", self.procs.len()));
         let port = self.free_port();
         let py = tool("python").or_else(|| tool("python3")).expect("python");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pyghmi_bmc.py");
+        let script = ironbell_testbed::pyghmi_bmc_script();
         let log = dir.join("actions.log");
         let mut cmd = self.ns.command(py.to_str().unwrap());
         cmd.arg(&script)

@@ -92,7 +92,7 @@ impl Bmc {
             Kind::IpmiSim => start_ipmi_sim(&ns, port, dir.path()),
             Kind::Pyghmi | Kind::PyghmiSuite17 => {
                 let py = python().expect("python");
-                let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pyghmi_bmc.py");
+                let script = ironbell_testbed::pyghmi_bmc_script();
                 let log = dir.path().join("actions.log");
                 let port_s = port.to_string();
                 let mut args = vec![

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A BMC built on pyghmi's server side (pyghmi.ipmi.bmc.Bmc) for ironbell-bmc's tests (a copy of ironbell-ipmi's).
+"""A BMC built on pyghmi's server side (pyghmi.ipmi.bmc.Bmc) for the IPMI tests of ironbell-ipmi and ironbell-bmc.
 
 Power state and boot flags live in memory. Every chassis action is appended to the log
 file given with --log, so a test can see that a reset or soft shutdown reached the BMC.
