@@ -113,6 +113,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open_store(cli.db.as_deref())?;
             crate::serve::bmc(store).await?;
         }
+        Command::Lab(command) => return crate::lab::run(command).await,
         Command::Serve(ServeCommand::All(args)) => {
             let log_dir = machine_log_dir(cli.db.as_deref(), cli.machine_log_dir)?;
             let store = open_store(cli.db.as_deref())?;
@@ -305,7 +306,7 @@ async fn find_one(
 
 /// The default database path: $XDG_STATE_HOME/ironbell/ironbell.db or
 /// ~/.local/state/ironbell/ironbell.db.
-fn default_db() -> anyhow::Result<PathBuf> {
+pub fn default_db() -> anyhow::Result<PathBuf> {
     let base = match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
         None => {

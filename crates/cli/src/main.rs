@@ -20,6 +20,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod apply;
 mod commands;
+mod lab;
 mod logs;
 mod output;
 mod serve;
@@ -107,6 +108,10 @@ enum Command {
     /// Run a long-running service.
     #[command(subcommand)]
     Serve(ServeCommand),
+    /// Virtual bare metal on this machine: QEMU machines behind virtual BMCs, provisioned
+    /// end to end by ironbell.
+    #[command(subcommand)]
+    Lab(lab::LabCommand),
     /// Delete an object.
     Delete {
         /// Kind.
@@ -208,7 +213,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Services say what they do; one-shot commands only warn.
     let default_level = match cli.command {
-        Command::Serve(_) => "info",
+        Command::Serve(_) | Command::Lab(lab::LabCommand::Vbmc { .. }) => "info",
         _ => "warn",
     };
     tracing_subscriber::fmt()

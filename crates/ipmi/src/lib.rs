@@ -1,8 +1,9 @@
 //! # ironbell-ipmi
 //!
-//! An IPMI 2.0 RMCP+ ("lanplus") client for the BMC service: it opens an authenticated,
-//! encrypted session with a BMC over UDP and reads or changes chassis power and the boot
-//! device, as `ipmitool -I lanplus` does.
+//! IPMI 2.0 RMCP+ ("lanplus"): the client the BMC service uses to open an authenticated,
+//! encrypted session with a BMC over UDP and read or change chassis power and the boot
+//! device, as `ipmitool -I lanplus` does; and, in [`server`], the BMC side of the same
+//! protocol, which ironbell's virtual BMC (`ironbell-vbmc`) answers with.
 //!
 //! What it is: the wire protocol (RMCP, IPMI v1.5/v2.0 session headers, RAKP handshake,
 //! cipher suites 3 and 17), retransmission, and the chassis and device-ID commands. What
@@ -39,6 +40,7 @@ mod config;
 mod crypto;
 mod error;
 mod rakp;
+pub mod server;
 mod session;
 mod wire;
 

@@ -1,0 +1,333 @@
+//! End to end: `ironbell lab up` provisions QEMU machines (software emulation) from a
+//! generated hardware.csv through virtual BMCs, HookOS with the real agent, the lab
+//! template (image2disk, writefile, reboot) and the OS image, and each installed OS prints
+//! the metadata it read from ironbell. Everything runs in a network namespace the lab
+//! creates and `ironbell lab down` removes.
+//!
+//! HookOS (with the real agent, built by hookos/build.sh) and the OS image
+//! (os-image/build.sh) are built once per run. The two tests take turns: each boots
+//! machines that need most of the machine's two cores.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+const IRONBELL: &str = env!("CARGO_BIN_EXE_ironbell");
+
+/// One lab at a time.
+static LAB: Mutex<()> = Mutex::new(());
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn work() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lab-e2e");
+    std::fs::create_dir_all(&dir).expect("work dir");
+    dir
+}
+
+/// HookOS and the OS image, built once.
+fn artifacts() -> &'static (PathBuf, PathBuf) {
+    static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let hookos = work().join("hookos");
+        let images = work().join("os-image");
+        for (script, out) in [("hookos/build.sh", &hookos), ("os-image/build.sh", &images)] {
+            let start = Instant::now();
+            let result = Command::new("bash")
+                .arg(repo().join(script))
+                .arg(out)
+                .output()
+                .expect("run build script");
+            assert!(
+                result.status.success(),
+                "{script} failed:\n{}\n{}",
+                String::from_utf8_lossy(&result.stdout),
+                String::from_utf8_lossy(&result.stderr)
+            );
+            eprintln!("{script}: {:.1} s", start.elapsed().as_secs_f64());
+        }
+        (hookos, images.join("lab-os.raw.zst"))
+    })
+}
+
+struct Lab {
+    name: String,
+    dir: PathBuf,
+}
+
+impl Lab {
+    fn new(name: &str) -> Self {
+        let dir = work().join(format!("lab-{name}-{}", std::process::id()));
+        let lab = Self {
+            name: format!("t{}{name}", std::process::id() % 10000),
+            dir,
+        };
+        // Whatever an earlier, interrupted run left.
+        let _ = lab.down();
+        lab
+    }
+
+    fn up(&self, extra: &[&str]) -> Output {
+        let (hookos, image) = artifacts();
+        let start = Instant::now();
+        let out = Command::new(IRONBELL)
+            .args(["lab", "up", "--name", &self.name, "--dir"])
+            .arg(&self.dir)
+            .arg("--hookos")
+            .arg(hookos)
+            .arg("--os-image")
+            .arg(image)
+            .args(["--timeout", "15m"])
+            .args(extra)
+            .output()
+            .expect("run ironbell lab up");
+        eprintln!(
+            "lab up {extra:?}: {:.1} s, {}\n{}{}",
+            start.elapsed().as_secs_f64(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn down(&self) -> Output {
+        Command::new(IRONBELL)
+            .args(["lab", "down", "--name", &self.name, "--dir"])
+            .arg(&self.dir)
+            .output()
+            .expect("run ironbell lab down")
+    }
+
+    fn console(&self, machine: &str) -> String {
+        let bytes = std::fs::read(self.dir.join("machines").join(machine).join("console.log"))
+            .unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    fn file(&self, path: &str) -> String {
+        String::from_utf8_lossy(&std::fs::read(self.dir.join(path)).unwrap_or_default())
+            .into_owned()
+    }
+
+    fn ironbell(&self, args: &[&str]) -> String {
+        let out = Command::new(IRONBELL)
+            .arg("--db")
+            .arg(self.dir.join("ironbell.db"))
+            .args(args)
+            .output()
+            .expect("run ironbell");
+        assert!(out.status.success(), "ironbell {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn workflow(&self, name: &str) -> serde_json::Value {
+        serde_json::from_str(&self.ironbell(&["get", "workflows", name, "-n", "lab", "-o", "json"]))
+            .expect("workflow JSON")
+    }
+
+    /// Everything the failure message of an assertion needs.
+    fn diagnostics(&self) -> String {
+        let mut s = String::new();
+        for log in ["logs/ironbell.log", "logs/vbmc.log", "summary.txt"] {
+            let text = self.file(log);
+            let tail: Vec<&str> = text.lines().rev().take(60).collect();
+            s.push_str(&format!(
+                "--- {log} (last lines):\n{}\n",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            ));
+        }
+        if let Ok(entries) = std::fs::read_dir(self.dir.join("machines")) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let console = self.console(&name);
+                let tail: Vec<&str> = console.lines().rev().take(40).collect();
+                s.push_str(&format!(
+                    "--- console of {name} (last lines):\n{}\n",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                ));
+            }
+        }
+        s
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = self.down();
+    }
+}
+
+fn ok_line(console: &str, mac: &str, hostname: &str) -> bool {
+    console.contains(&format!(
+        "ironbell-os: instance-id={mac} hostname={hostname}"
+    ))
+}
+
+#[test]
+fn bios_over_ipmi_and_uefi_over_redfish_are_provisioned_concurrently_and_a_stranger_is_ignored() {
+    let _turn = LAB.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::new("a");
+    let out = lab.up(&[
+        "--machine",
+        "bios,ipmi",
+        "--machine",
+        "uefi,redfish",
+        "--strangers",
+        "1",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "lab up failed\n{}", lab.diagnostics());
+
+    // Both workflows succeeded, and each installed OS printed what the store holds.
+    for (machine, mac) in [
+        ("node-1", "52:54:00:42:00:01"),
+        ("node-2", "52:54:00:42:00:02"),
+    ] {
+        let wf = lab.workflow(machine);
+        assert_eq!(wf["status"]["state"], "SUCCESS", "{machine}: {wf:#}");
+        let hw: serde_json::Value = serde_json::from_str(
+            &lab.ironbell(&["get", "hardware", machine, "-n", "lab", "-o", "json"]),
+        )
+        .expect("hardware JSON");
+        let instance = &hw["spec"]["metadata"]["instance"];
+        assert_eq!(instance["id"], mac);
+        assert_eq!(instance["hostname"], machine);
+        assert!(
+            ok_line(&lab.console(machine), mac, machine),
+            "{machine} did not print its metadata\n{}",
+            lab.diagnostics()
+        );
+        // It booted from its disk: the OS came after HookOS's reboot, not from the network.
+        let console = lab.console(machine);
+        let hookos = console.rfind("hookos: starting agent").expect("HookOS ran");
+        let os = console.rfind("ironbell-os: ").expect("the OS ran");
+        assert!(hookos < os);
+    }
+
+    // node-1's BMC speaks only IPMI and node-2's only Redfish: each was driven over it.
+    let vbmc = lab.file("logs/vbmc.log");
+    let lines = |machine: &str, proto: &str| {
+        vbmc.lines()
+            .filter(|l| l.contains(machine) && l.to_lowercase().contains(proto))
+            .count()
+    };
+    assert!(lines("node-1", "ipmi") > 0, "no IPMI for node-1:\n{vbmc}");
+    assert!(
+        lines("node-2", "redfish") > 0,
+        "no Redfish for node-2:\n{vbmc}"
+    );
+
+    // The stranger (not in hardware.csv) was never answered.
+    let stranger = lab.console("stranger-1");
+    assert!(
+        stranger.contains("iPXE") || stranger.contains("SeaBIOS"),
+        "the stranger did not boot:\n{stranger}"
+    );
+    assert!(
+        !stranger.contains("net0: 10.42.")
+            && !stranger.contains("Loading HookOS")
+            && !stranger.contains("hookos:"),
+        "the stranger was served:\n{stranger}"
+    );
+    assert!(!stdout.contains("got a DHCP answer"), "{stdout}");
+
+    // Figures for the report.
+    eprintln!("{}", lab.file("summary.txt"));
+
+    let down = lab.down();
+    assert!(down.status.success(), "lab down: {down:?}");
+    assert!(!lab.dir.exists());
+    assert!(
+        !Path::new("/run/netns")
+            .join(format!("ironbell-lab-{}", lab.name))
+            .exists()
+    );
+}
+
+#[test]
+fn killing_ironbell_mid_workflow_resumes_without_repeating_finished_actions() {
+    let _turn = LAB.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::new("b");
+    let out = lab.up(&["--machine", "bios,both", "--detach"]);
+    assert!(
+        out.status.success(),
+        "lab up --detach failed\n{}",
+        lab.diagnostics()
+    );
+
+    // Wait until the first action finished, then kill the services as a crash would.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let first_action = loop {
+        let wf = lab.workflow("node-1");
+        let action = &wf["status"]["tasks"][0]["actions"][0];
+        if action["state"] == "SUCCESS" {
+            break action.clone();
+        }
+        assert!(
+            Instant::now() < deadline && wf["status"]["state"] != "FAILED",
+            "the first action did not finish: {wf:#}\n{}",
+            lab.diagnostics()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    let state: serde_json::Value =
+        serde_json::from_str(&lab.file("state.json")).expect("state.json");
+    let pid = state["processes"]
+        .as_array()
+        .expect("processes")
+        .iter()
+        .find(|p| p["role"] == "ironbell")
+        .and_then(|p| p["pid"].as_u64())
+        .expect("ironbell's pid");
+    let killed = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let wf = lab.workflow("node-1");
+    assert_ne!(
+        wf["status"]["state"], "SUCCESS",
+        "finished before the kill: {wf:#}"
+    );
+
+    // `lab up` again restarts the services; the workflow finishes from where it was.
+    let out = lab.up(&[]);
+    assert!(
+        out.status.success(),
+        "resumed lab up failed\n{}",
+        lab.diagnostics()
+    );
+    let wf = lab.workflow("node-1");
+    assert_eq!(wf["status"]["state"], "SUCCESS", "{wf:#}");
+    let again = &wf["status"]["tasks"][0]["actions"][0];
+    assert_eq!(
+        again["executionStart"], first_action["executionStart"],
+        "{wf:#}"
+    );
+    assert_eq!(
+        again["executionStop"], first_action["executionStop"],
+        "{wf:#}"
+    );
+    // The agent was handed the image action once.
+    let console = lab.console("node-1");
+    let image = first_action["image"].as_str().expect("image");
+    let handed = console
+        .lines()
+        .filter(|l| l.contains("received action") && l.contains(image))
+        .count();
+    assert_eq!(handed, 1, "{image} handed out {handed} times\n{console}");
+    assert!(
+        ok_line(&console, "52:54:00:42:00:01", "node-1"),
+        "{}",
+        lab.diagnostics()
+    );
+    let log = lab.file("logs/ironbell.log");
+    assert!(
+        log.matches("metadata service listening").count() >= 2,
+        "not restarted?\n{log}"
+    );
+}

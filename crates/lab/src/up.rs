@@ -1,0 +1,708 @@
+//! `lab up`: build the lab (or resume it), start what is not running, import, create the
+//! Workflows, follow the machines, print the summary.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ironbell_model::tinkerbell::{Hardware, Workflow};
+use ironbell_store::{ListParams, SharedStore, api};
+
+use crate::plan::{self, Firmware, MachinePlan, NAMESPACE, SERVER_IP};
+use crate::process::{self, Started};
+use crate::progress::{self, Milestone, Outcome, Reported, Tracker};
+use crate::state::LabState;
+use crate::vm::{self, VmFiles};
+use crate::{LabError, Options, net, vbmc};
+
+/// One machine's result.
+#[derive(Debug, Clone)]
+pub struct MachineSummary {
+    /// Its name.
+    pub name: String,
+    /// Firmware and BMC protocols.
+    pub spec: plan::MachineSpec,
+    /// Phases and their durations.
+    pub phases: Vec<(String, Duration)>,
+    /// Time from the Workflows' creation to the metadata read.
+    pub total: Option<Duration>,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+/// What `lab up` measured.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// Per machine.
+    pub machines: Vec<MachineSummary>,
+    /// Strangers that DHCP answered (should be none).
+    pub strangers_answered: Vec<String>,
+    /// From the Workflows' creation until the last machine finished.
+    pub total: Duration,
+    /// ironbell's peak RSS (bytes) and CPU time over the run.
+    pub ironbell_usage: Option<(u64, Duration)>,
+    /// The virtual BMCs' peak RSS and CPU time.
+    pub vbmc_usage: Option<(u64, Duration)>,
+    /// HookOS kernel and initramfs sizes (bytes).
+    pub hookos_bytes: (u64, u64),
+    /// The OS image's size (bytes, compressed).
+    pub os_image_bytes: u64,
+}
+
+impl Summary {
+    /// Whether every machine is done and no stranger was answered.
+    pub fn success(&self) -> bool {
+        self.strangers_answered.is_empty()
+            && self.machines.iter().all(|m| m.outcome == Outcome::Done)
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
+        writeln!(f, "summary:")?;
+        for m in &self.machines {
+            let outcome = match &m.outcome {
+                Outcome::Done => "done".to_string(),
+                Outcome::Running => "not finished".to_string(),
+                Outcome::Failed(why) => format!("FAILED: {why}"),
+            };
+            writeln!(
+                f,
+                "  {:<8} {:<13} total {:>8}  {outcome}",
+                m.name,
+                m.spec.to_string(),
+                m.total.map(progress::human).unwrap_or_else(|| "-".into()),
+            )?;
+            let mut line = String::from("           ");
+            for (phase, d) in &m.phases {
+                let _ = write!(line, " {phase} {}", progress::human(*d));
+            }
+            writeln!(f, "{line}")?;
+        }
+        for s in &self.strangers_answered {
+            writeln!(f, "  {s}: answered by DHCP although not in hardware.csv")?;
+        }
+        writeln!(
+            f,
+            "  all {} machines: {}",
+            self.machines.len(),
+            progress::human(self.total)
+        )?;
+        if let Some((rss, cpu)) = self.ironbell_usage {
+            writeln!(
+                f,
+                "  ironbell services: peak RSS {}, CPU {:.1} s",
+                mb(rss),
+                cpu.as_secs_f64()
+            )?;
+        }
+        if let Some((rss, cpu)) = self.vbmc_usage {
+            writeln!(
+                f,
+                "  virtual BMCs: peak RSS {}, CPU {:.1} s",
+                mb(rss),
+                cpu.as_secs_f64()
+            )?;
+        }
+        writeln!(
+            f,
+            "  HookOS: kernel {}, initramfs {}; OS image {} (zstd)",
+            mb(self.hookos_bytes.0),
+            mb(self.hookos_bytes.1),
+            mb(self.os_image_bytes)
+        )
+    }
+}
+
+/// Writes a file readable by its owner only (it holds BMC passwords).
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), LabError> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|e| LabError::io(format!("writing {}", path.display()), e))
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+}
+
+/// Checks what the lab needs before changing anything.
+fn preflight(opts: &Options) -> Result<(), LabError> {
+    let mut missing = Vec::new();
+    if !nix::unistd::geteuid().is_root() {
+        missing.push("root (network namespaces and taps)".to_string());
+    }
+    for (program, package) in [
+        ("ip", "iproute2"),
+        ("qemu-system-x86_64", "qemu-system-x86"),
+    ] {
+        if !on_path(program) {
+            missing.push(format!("{program} (Debian package {package})"));
+        }
+    }
+    if opts.machines.iter().any(|m| m.firmware == Firmware::Uefi) {
+        for f in [vm::OVMF_CODE, vm::OVMF_VARS] {
+            if !Path::new(f).is_file() {
+                missing.push(format!("{f} (Debian package ovmf)"));
+            }
+        }
+    }
+    for f in ["vmlinuz-x86_64", "initramfs-x86_64"] {
+        let p = opts.hookos_dir.join(f);
+        if !p.is_file() {
+            missing.push(format!("{} (build it: bash hookos/build.sh)", p.display()));
+        }
+    }
+    if !opts.os_image.is_file() {
+        missing.push(format!(
+            "{} (build it: bash os-image/build.sh)",
+            opts.os_image.display()
+        ));
+    }
+    if !opts.ironbell.is_file() {
+        missing.push(format!("the ironbell binary {}", opts.ironbell.display()));
+    }
+    if !opts.ipxe_dir.is_dir() {
+        missing.push(format!(
+            "{} (Debian packages ipxe, ipxe-qemu)",
+            opts.ipxe_dir.display()
+        ));
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(LabError::Setup(format!(
+            "the lab needs:\n  {}\n(scripts/setup installs the packages)",
+            missing.join("\n  ")
+        )))
+    }
+}
+
+/// 16 hex digits: IPMI 2.0 allows passwords of at most 20 bytes.
+fn random_password() -> Result<String, LabError> {
+    let mut bytes = [0u8; 8];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .map_err(|e| LabError::io("reading /dev/urandom", e))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn copy_into(src: &Path, dir: &Path, name: &str) -> Result<u64, LabError> {
+    let dst = dir.join(name);
+    std::fs::copy(src, &dst)
+        .map_err(|e| LabError::io(format!("copying {} to {}", src.display(), dst.display()), e))
+}
+
+/// Creates a new lab's files and network; returns its state (nothing started yet).
+fn create(opts: &Options, out: &mut dyn Write) -> Result<LabState, LabError> {
+    let machines = plan::layout(&opts.machines, opts.strangers);
+    let netns = crate::netns_name(&opts.name);
+    if net::exists(&netns) {
+        return Err(LabError::Setup(format!(
+            "network namespace {netns} exists but {} holds no lab; remove it with `ip netns del {netns}`",
+            opts.dir.display()
+        )));
+    }
+    std::fs::create_dir_all(&opts.dir)
+        .map_err(|e| LabError::io(format!("creating {}", opts.dir.display()), e))?;
+    let state = LabState {
+        name: opts.name.clone(),
+        netns: netns.clone(),
+        machines: machines.clone(),
+        processes: Vec::new(),
+    };
+    // Saved first: from here on `lab down` can remove whatever was made.
+    state.save(&opts.dir)?;
+    let password = random_password()?;
+    write_private(
+        &opts.dir.join("hardware.csv"),
+        plan::hardware_csv(&machines, &password).as_bytes(),
+    )?;
+    vbmc::write_config(
+        &opts.dir.join("vbmc.json"),
+        &vbmc::configs(&opts.dir, &machines, &password),
+    )?;
+    let template = match &opts.template {
+        Some(p) => std::fs::read_to_string(p)
+            .map_err(|e| LabError::io(format!("reading {}", p.display()), e))?,
+        None => crate::LAB_TEMPLATE.to_string(),
+    };
+    std::fs::write(opts.dir.join("template.yaml"), template)
+        .map_err(|e| LabError::io("writing template.yaml", e))?;
+    let workflows: Vec<String> = machines
+        .iter()
+        .filter(|m| !m.is_stranger())
+        .map(plan::workflow_yaml)
+        .collect();
+    std::fs::write(opts.dir.join("workflows.yaml"), workflows.join("---\n"))
+        .map_err(|e| LabError::io("writing workflows.yaml", e))?;
+    let artifacts = opts.dir.join("artifacts");
+    std::fs::create_dir_all(&artifacts)
+        .map_err(|e| LabError::io(format!("creating {}", artifacts.display()), e))?;
+    for f in ["vmlinuz-x86_64", "initramfs-x86_64"] {
+        copy_into(&opts.hookos_dir.join(f), &artifacts, f)?;
+    }
+    copy_into(&opts.os_image, &artifacts, plan::OS_IMAGE_FILE)?;
+    for m in &machines {
+        VmFiles::new(&opts.dir, m).prepare(m)?;
+    }
+    let _ = writeln!(
+        out,
+        "network: namespace {netns}, bridge {} {SERVER_IP}/{}",
+        plan::BRIDGE,
+        plan::PREFIX_LEN
+    );
+    net::create(&netns, &machines)?;
+    Ok(state)
+}
+
+fn ironbell_argv(opts: &Options, dir: &Path) -> Vec<String> {
+    [
+        opts.ironbell.display().to_string(),
+        "--db".into(),
+        dir.join("ironbell.db").display().to_string(),
+        "--machine-log-dir".into(),
+        dir.join("machine-logs").display().to_string(),
+        "serve".into(),
+        "all".into(),
+        "--public-ip".into(),
+        SERVER_IP.to_string(),
+        "--interface".into(),
+        plan::BRIDGE.into(),
+        "--artifacts-dir".into(),
+        dir.join("artifacts").display().to_string(),
+        "--ipxe-dir".into(),
+        opts.ipxe_dir.display().to_string(),
+    ]
+    .into()
+}
+
+/// Starts every process of the lab that is not running, in dependency order, and waits
+/// until each listens.
+fn ensure_processes(
+    opts: &Options,
+    state: &mut LabState,
+    fresh: bool,
+    out: &mut dyn Write,
+) -> Result<(), LabError> {
+    let dir = opts.dir.clone();
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).map_err(|e| LabError::io("creating logs/", e))?;
+    let start = |state: &mut LabState,
+                 role: &str,
+                 argv: Vec<String>,
+                 log: PathBuf,
+                 out: &mut dyn Write|
+     -> Result<bool, LabError> {
+        if state.process(role).is_some_and(Started::is_running) {
+            return Ok(false);
+        }
+        let started = process::spawn(&state.netns, role, argv, &log)?;
+        process::wait_exec(&started, Duration::from_secs(10))?;
+        let _ = writeln!(
+            out,
+            "started {role} (pid {}, log {})",
+            started.pid,
+            log.display()
+        );
+        state.record(started);
+        state.save(&dir)?;
+        Ok(true)
+    };
+
+    // Router advertisements: without them the 2019 iPXE waits ~13 s for IPv6.
+    if on_path("radvd") {
+        let conf = dir.join("radvd.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "interface {} {{\n  AdvSendAdvert on;\n  MinRtrAdvInterval 3;\n  MaxRtrAdvInterval 4;\n  \
+                 AdvDefaultLifetime 0;\n  prefix {} {{ AdvOnLink on; AdvAutonomous on; }};\n}};\n",
+                plan::BRIDGE,
+                plan::ULA_PREFIX
+            ),
+        )
+        .map_err(|e| LabError::io("writing radvd.conf", e))?;
+        let argv = vec![
+            "radvd".into(),
+            "--nodaemon".into(),
+            "--config".into(),
+            conf.display().to_string(),
+            "--pidfile".into(),
+            dir.join("radvd.pid").display().to_string(),
+            "--logmethod".into(),
+            "stderr".into(),
+        ];
+        start(state, "radvd", argv, logs.join("radvd.log"), out)?;
+    } else {
+        let _ = writeln!(
+            out,
+            "radvd is not installed: iPXE will wait ~13 s for IPv6 on each boot"
+        );
+    }
+
+    // Machines (powered off) before their BMCs, whose QMP sockets they create.
+    let mut qemu_started = Vec::new();
+    for m in state.machines.clone() {
+        let files = VmFiles::new(&dir, &m);
+        let argv = vm::qemu_argv(&state.name, &m, &files, opts.memory_mib);
+        if start(
+            state,
+            &format!("qemu {}", m.name),
+            argv,
+            files.qemu_log(),
+            out,
+        )? {
+            qemu_started.push(m);
+        }
+    }
+    for m in &qemu_started {
+        wait_for(Duration::from_secs(20), || {
+            VmFiles::new(&dir, m).qmp().exists()
+        })
+        .map_err(|()| LabError::Setup(format!("QEMU of {} made no QMP socket", m.name)))?;
+    }
+
+    let vbmc_argv = vec![
+        opts.ironbell.display().to_string(),
+        "lab".into(),
+        "vbmc".into(),
+        "--config".into(),
+        dir.join("vbmc.json").display().to_string(),
+    ];
+    start(state, "vbmc", vbmc_argv, logs.join("vbmc.log"), out)?;
+    let bmcs: Vec<MachinePlan> = state
+        .machines
+        .iter()
+        .filter(|m| !m.is_stranger())
+        .cloned()
+        .collect();
+    let netns = state.netns.clone();
+    wait_for(Duration::from_secs(30), || {
+        bmcs.iter().all(|m| {
+            let Some(ip) = m.bmc_ip else { return true };
+            (!m.spec.bmc.redfish() || net::tcp_open(&netns, ip, vbmc::REDFISH_PORT))
+                && (!m.spec.bmc.ipmi() || net::udp_bound(&netns, ip, vbmc::IPMI_PORT))
+        })
+    })
+    .map_err(|()| {
+        LabError::Setup(format!(
+            "the virtual BMCs did not start listening; see {}:\n{}",
+            logs.join("vbmc.log").display(),
+            process::tail(&logs.join("vbmc.log"), 20)
+        ))
+    })?;
+
+    start(
+        state,
+        "ironbell",
+        ironbell_argv(opts, &dir),
+        logs.join("ironbell.log"),
+        out,
+    )?;
+    wait_for(Duration::from_secs(30), || {
+        [plan::HTTP_PORT, plan::METADATA_PORT, plan::GRPC_PORT]
+            .iter()
+            .all(|p| net::tcp_open(&netns, SERVER_IP, *p))
+    })
+    .map_err(|()| {
+        LabError::Setup(format!(
+            "ironbell's services did not start listening; see {}:\n{}",
+            logs.join("ironbell.log").display(),
+            process::tail(&logs.join("ironbell.log"), 20)
+        ))
+    })?;
+
+    // Strangers have no BMC: switch them on directly.
+    if fresh {
+        for m in state.machines.iter().filter(|m| m.is_stranger()) {
+            qmp_cont(&VmFiles::new(&dir, m).qmp())
+                .map_err(|e| LabError::io(format!("powering on {} over QMP", m.name), e))?;
+            let _ = writeln!(out, "powered on {} (not in hardware.csv)", m.name);
+        }
+    }
+    Ok(())
+}
+
+/// `cont` over QMP (a stranger has no BMC).
+fn qmp_cont(socket: &Path) -> std::io::Result<()> {
+    use std::io::{BufRead, BufReader};
+    let stream = std::os::unix::net::UnixStream::connect(socket)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut writer = stream;
+    let mut line = String::new();
+    reader.read_line(&mut line)?; // greeting
+    for cmd in [r#"{"execute":"qmp_capabilities"}"#, r#"{"execute":"cont"}"#] {
+        writer.write_all(cmd.as_bytes())?;
+        writer.write_all(b"\n")?;
+        loop {
+            line.clear();
+            if reader.read_line(&mut line)? == 0 {
+                return Err(std::io::Error::other("QMP closed"));
+            }
+            if line.contains("\"return\"") {
+                break;
+            }
+            if line.contains("\"error\"") {
+                return Err(std::io::Error::other(line.trim().to_string()));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn wait_for(limit: Duration, mut ready: impl FnMut() -> bool) -> Result<(), ()> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if ready() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Runs `ironbell --db DB ARGS` and fails with its output.
+fn ironbell(opts: &Options, args: &[&str]) -> Result<(), LabError> {
+    let db = opts.dir.join("ironbell.db");
+    let output = Command::new(&opts.ironbell)
+        .arg("--db")
+        .arg(&db)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| LabError::io(format!("running {}", opts.ironbell.display()), e))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(LabError::Command {
+            command: format!("ironbell {}", args.join(" ")),
+            output: format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        })
+    }
+}
+
+fn file_len(p: &Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Builds the lab described by `opts` (or resumes the one in `opts.dir`), starts whatever is
+/// not running, creates the Workflows (on a new lab) and, with `opts.wait`, follows every
+/// machine until it is done, failed, or `opts.timeout` passed. Progress goes to `out`.
+///
+/// Resuming: when `opts.dir` already holds a lab, its layout is kept (the machines given
+/// in `opts` are ignored), processes that died are started again and nothing is imported
+/// twice; ironbell continues the Workflows from the store.
+pub async fn up(opts: &Options, out: &mut (dyn Write + Send)) -> Result<Summary, LabError> {
+    preflight(opts)?;
+    let (mut state, fresh) = match LabState::load(&opts.dir)? {
+        Some(state) => {
+            if !net::exists(&state.netns) {
+                return Err(LabError::Setup(format!(
+                    "the lab in {} lost its network namespace {}; remove it with `ironbell lab down`",
+                    opts.dir.display(),
+                    state.netns
+                )));
+            }
+            let _ = writeln!(out, "resuming the lab in {}", opts.dir.display());
+            (state, false)
+        }
+        None => (create(opts, out)?, true),
+    };
+    ensure_processes(opts, &mut state, fresh, out)?;
+    let csv = opts.dir.join("hardware.csv");
+    if fresh {
+        let csv = csv.display().to_string();
+        ironbell(opts, &["hardware", "import", &csv, "-n", NAMESPACE])?;
+        let template = opts.dir.join("template.yaml").display().to_string();
+        ironbell(opts, &["apply", "-f", &template, "-n", NAMESPACE])?;
+        let workflows = opts.dir.join("workflows.yaml").display().to_string();
+        ironbell(opts, &["apply", "-f", &workflows, "-n", NAMESPACE])?;
+        let _ = writeln!(
+            out,
+            "imported {} and created a Workflow per machine (namespace {NAMESPACE})",
+            opts.dir.join("hardware.csv").display()
+        );
+    }
+    let start = Instant::now();
+    let store: SharedStore = std::sync::Arc::new(
+        ironbell_store_sqlite::SqliteStore::open(opts.dir.join("ironbell.db"))
+            .map_err(|e| LabError::Store(e.to_string()))?,
+    );
+    let hardware = api::<Hardware>(&store)
+        .list(&ListParams {
+            namespace: Some(NAMESPACE.into()),
+            selector: None,
+        })
+        .await
+        .map_err(|e| LabError::Store(e.to_string()))?
+        .0;
+    let mut trackers: Vec<(MachinePlan, Tracker)> = state
+        .machines
+        .iter()
+        .map(|m| {
+            let hw = hardware
+                .iter()
+                .find(|h| h.metadata.name.as_deref() == Some(&m.name));
+            let instance = hw
+                .and_then(|h| h.spec.metadata.as_ref())
+                .and_then(|md| md.instance.as_ref());
+            let expect = Reported {
+                instance_id: instance.and_then(|i| i.id.clone()).unwrap_or_default(),
+                hostname: instance
+                    .and_then(|i| i.hostname.clone())
+                    .unwrap_or_default(),
+            };
+            let console = VmFiles::new(&opts.dir, m).console();
+            (m.clone(), Tracker::new(&m.name, console, expect))
+        })
+        .collect();
+    if !opts.wait {
+        let _ = writeln!(
+            out,
+            "lab {} is up; follow it with `ironbell lab up --name {}` or `ironbell get workflows -n {NAMESPACE}`",
+            opts.name, opts.name
+        );
+        return Ok(summarize(opts, &state, &trackers, start, start.elapsed()));
+    }
+    let deadline = start + opts.timeout;
+    let mut strangers_answered = Vec::new();
+    loop {
+        let workflows = api::<Workflow>(&store)
+            .list(&ListParams {
+                namespace: Some(NAMESPACE.into()),
+                selector: None,
+            })
+            .await
+            .map_err(|e| LabError::Store(e.to_string()))?
+            .0;
+        let now = Instant::now();
+        for (m, t) in &mut trackers {
+            let wf = workflows
+                .iter()
+                .find(|w| w.metadata.name.as_deref() == Some(&m.name));
+            let before = t.outcome.clone();
+            for event in t.poll(wf, now) {
+                if m.is_stranger() {
+                    if event == Milestone::Dhcp && !strangers_answered.contains(&m.name) {
+                        strangers_answered.push(m.name.clone());
+                        let _ = writeln!(
+                            out,
+                            "{} got a DHCP answer although it is not in hardware.csv",
+                            m.name
+                        );
+                    }
+                    continue;
+                }
+                let extra = match &event {
+                    Milestone::Metadata => t
+                        .reported
+                        .as_ref()
+                        .map(|r| {
+                            format!(" (instance-id={} hostname={})", r.instance_id, r.hostname)
+                        })
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                };
+                let _ = writeln!(
+                    out,
+                    "[{:>7}] {:<8} {}{extra}",
+                    progress::human(now.saturating_duration_since(start)),
+                    m.name,
+                    event.phase()
+                );
+            }
+            if t.outcome != before
+                && let Outcome::Failed(why) = &t.outcome
+            {
+                let _ = writeln!(out, "{}: FAILED: {why}", m.name);
+            }
+        }
+        let pending = trackers
+            .iter()
+            .filter(|(m, t)| !m.is_stranger() && t.outcome == Outcome::Running)
+            .count();
+        if pending == 0 {
+            break;
+        }
+        if now > deadline {
+            let _ = writeln!(
+                out,
+                "timed out after {} with {pending} machines unfinished",
+                progress::human(opts.timeout)
+            );
+            break;
+        }
+        // The services must stay up.
+        if let Some(p) = state.process("ironbell")
+            && !p.is_running()
+        {
+            return Err(LabError::ProcessDied {
+                role: p.role.clone(),
+                log: p.log.clone(),
+                tail: process::tail(&p.log, 20),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let total = trackers
+        .iter()
+        .filter_map(|(_, t)| t.total(start))
+        .max()
+        .unwrap_or_else(|| start.elapsed());
+    let mut summary = summarize(opts, &state, &trackers, start, total);
+    summary.strangers_answered = strangers_answered;
+    let _ = write!(out, "{summary}");
+    let _ = std::fs::write(opts.dir.join("summary.txt"), summary.to_string());
+    Ok(summary)
+}
+
+fn summarize(
+    opts: &Options,
+    state: &LabState,
+    trackers: &[(MachinePlan, Tracker)],
+    start: Instant,
+    total: Duration,
+) -> Summary {
+    let artifacts = opts.dir.join("artifacts");
+    Summary {
+        machines: trackers
+            .iter()
+            .filter(|(m, _)| !m.is_stranger())
+            .map(|(m, t)| MachineSummary {
+                name: m.name.clone(),
+                spec: m.spec,
+                phases: t.phases(start),
+                total: t.total(start),
+                outcome: t.outcome.clone(),
+            })
+            .collect(),
+        strangers_answered: Vec::new(),
+        total,
+        ironbell_usage: state
+            .process("ironbell")
+            .and_then(|p| process::usage(p.pid)),
+        vbmc_usage: state.process("vbmc").and_then(|p| process::usage(p.pid)),
+        hookos_bytes: (
+            file_len(&artifacts.join("vmlinuz-x86_64")),
+            file_len(&artifacts.join("initramfs-x86_64")),
+        ),
+        os_image_bytes: file_len(&artifacts.join(plan::OS_IMAGE_FILE)),
+    }
+}
