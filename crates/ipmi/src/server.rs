@@ -65,6 +65,14 @@ pub struct Credentials {
     pub password: String,
 }
 
+impl Credentials {
+    /// Whether `user` and `password` are this user's (compared in constant time).
+    pub fn matches(&self, user: &str, password: &str) -> bool {
+        ct_eq(user.as_bytes(), self.username.as_bytes())
+            & ct_eq(password.as_bytes(), self.password.as_bytes())
+    }
+}
+
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Credentials({}, <redacted>)", self.username)

@@ -323,7 +323,7 @@ fn clean(line: &str) -> String {
                 chars.next();
             }
         } else if c == '\r' {
-            // iPXE rewrites its line: keep what came after the last rewrite? Keep all text.
+            // iPXE redraws progress with carriage returns; keep all of the text.
             out.push(' ');
         } else if !c.is_control() {
             out.push(c);

@@ -498,6 +498,19 @@ fn ironbell(opts: &Options, args: &[&str]) -> Result<(), LabError> {
     }
 }
 
+/// Every object of kind `K` in the lab's namespace.
+async fn list_lab<K: ironbell_model::Resource>(store: &SharedStore) -> Result<Vec<K>, LabError> {
+    let params = ListParams {
+        namespace: Some(NAMESPACE.into()),
+        selector: None,
+    };
+    api::<K>(store)
+        .list(&params)
+        .await
+        .map(|(items, _)| items)
+        .map_err(|e| LabError::Store(e.to_string()))
+}
+
 fn file_len(p: &Path) -> u64 {
     std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
 }
@@ -545,14 +558,7 @@ pub async fn up(opts: &Options, out: &mut (dyn Write + Send)) -> Result<Summary,
         ironbell_store_sqlite::SqliteStore::open(opts.dir.join("ironbell.db"))
             .map_err(|e| LabError::Store(e.to_string()))?,
     );
-    let hardware = api::<Hardware>(&store)
-        .list(&ListParams {
-            namespace: Some(NAMESPACE.into()),
-            selector: None,
-        })
-        .await
-        .map_err(|e| LabError::Store(e.to_string()))?
-        .0;
+    let hardware: Vec<Hardware> = list_lab(&store).await?;
     let mut trackers: Vec<(MachinePlan, Tracker)> = state
         .machines
         .iter()
@@ -584,14 +590,7 @@ pub async fn up(opts: &Options, out: &mut (dyn Write + Send)) -> Result<Summary,
     let deadline = start + opts.timeout;
     let mut strangers_answered = Vec::new();
     loop {
-        let workflows = api::<Workflow>(&store)
-            .list(&ListParams {
-                namespace: Some(NAMESPACE.into()),
-                selector: None,
-            })
-            .await
-            .map_err(|e| LabError::Store(e.to_string()))?
-            .0;
+        let workflows: Vec<Workflow> = list_lab(&store).await?;
         let now = Instant::now();
         for (m, t) in &mut trackers {
             let wf = workflows

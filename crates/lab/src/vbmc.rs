@@ -3,9 +3,9 @@
 //! lab vbmc --config FILE` command that `lab up` starts inside the lab's namespace.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use ironbell_vbmc::BmcConfig;
 
 use crate::LabError;
 use crate::plan::{BMC_USER, MachinePlan};
@@ -16,45 +16,17 @@ pub const REDFISH_PORT: u16 = 443;
 /// IPMI's port on each BMC address.
 pub const IPMI_PORT: u16 = 623;
 
-/// One virtual BMC as `vbmc.json` holds it.
-#[derive(Clone, Serialize, Deserialize)]
-pub struct LabBmc {
-    /// The machine's name.
-    pub name: String,
-    /// Its QMP socket.
-    pub qmp: PathBuf,
-    /// Redfish listen address, if served.
-    pub redfish: Option<SocketAddr>,
-    /// IPMI listen address, if served.
-    pub ipmi: Option<SocketAddr>,
-    /// The user.
-    pub username: String,
-    /// The password.
-    pub password: String,
-}
-
-impl std::fmt::Debug for LabBmc {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LabBmc")
-            .field("name", &self.name)
-            .field("qmp", &self.qmp)
-            .field("redfish", &self.redfish)
-            .field("ipmi", &self.ipmi)
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .finish()
-    }
-}
-
 /// The BMCs of `machines` (strangers have none).
-pub fn configs(lab_dir: &Path, machines: &[MachinePlan], password: &str) -> Vec<LabBmc> {
+pub fn configs(lab_dir: &Path, machines: &[MachinePlan], password: &str) -> Vec<BmcConfig> {
     machines
         .iter()
         .filter_map(|m| {
             let ip = m.bmc_ip?;
-            Some(LabBmc {
+            Some(BmcConfig {
                 name: m.name.clone(),
                 qmp: VmFiles::new(lab_dir, m).qmp(),
+                nic_device: NIC_ID.to_string(),
+                disk_device: DISK_ID.to_string(),
                 redfish: m
                     .spec
                     .bmc
@@ -69,7 +41,7 @@ pub fn configs(lab_dir: &Path, machines: &[MachinePlan], password: &str) -> Vec<
 }
 
 /// Writes `vbmc.json` readable by its owner only.
-pub fn write_config(path: &Path, bmcs: &[LabBmc]) -> Result<(), LabError> {
+pub fn write_config(path: &Path, bmcs: &[BmcConfig]) -> Result<(), LabError> {
     let text = serde_json::to_vec_pretty(bmcs)
         .map_err(|e| LabError::Setup(format!("encoding {}: {e}", path.display())))?;
     crate::up::write_private(path, &text)
@@ -82,21 +54,8 @@ pub async fn run(
 ) -> Result<(), LabError> {
     let text = std::fs::read(config)
         .map_err(|e| LabError::io(format!("reading {}", config.display()), e))?;
-    let bmcs: Vec<LabBmc> = serde_json::from_slice(&text)
+    let configs: Vec<BmcConfig> = serde_json::from_slice(&text)
         .map_err(|e| LabError::Setup(format!("{}: {e}", config.display())))?;
-    let configs = bmcs
-        .into_iter()
-        .map(|b| ironbell_vbmc::BmcConfig {
-            name: b.name,
-            qmp: b.qmp,
-            nic_device: NIC_ID.to_string(),
-            disk_device: DISK_ID.to_string(),
-            redfish: b.redfish,
-            ipmi: b.ipmi,
-            username: b.username,
-            password: b.password,
-        })
-        .collect();
     ironbell_vbmc::run(configs, shutdown)
         .await
         .map_err(|e| LabError::Setup(format!("virtual BMCs: {e}")))

@@ -86,7 +86,7 @@ pub async fn serve(
     credentials: Arc<Credentials>,
 ) {
     let name = machine.name().to_string();
-    let creds = server::Credentials {
+    let creds = Credentials {
         username: credentials.username.clone(),
         password: credentials.password.clone(),
     };

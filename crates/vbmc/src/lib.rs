@@ -22,8 +22,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-/// One BMC.
-#[derive(Clone)]
+/// One BMC (serialisable: `ironbell lab` keeps the list in a file, mode 0600).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct BmcConfig {
     /// The machine's name (the Redfish system id, and in every log line).
     pub name: String,
@@ -56,30 +56,8 @@ impl std::fmt::Debug for BmcConfig {
     }
 }
 
-/// The one user a BMC accepts.
-pub struct Credentials {
-    /// User name.
-    pub username: String,
-    /// Password.
-    pub password: String,
-}
-
-impl Credentials {
-    /// Whether `user` and `password` are this user's (compared in constant time).
-    pub fn matches(&self, user: &str, password: &str) -> bool {
-        let eq = |a: &[u8], b: &[u8]| {
-            a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-        };
-        eq(user.as_bytes(), self.username.as_bytes())
-            & eq(password.as_bytes(), self.password.as_bytes())
-    }
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Credentials({}, <redacted>)", self.username)
-    }
-}
+/// The one user a BMC accepts (shared with the IPMI server).
+pub use ironbell_ipmi::server::Credentials;
 
 /// What stopped the BMCs from starting.
 #[derive(Debug, thiserror::Error)]
