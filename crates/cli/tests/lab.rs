@@ -13,6 +13,8 @@ use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use ironbell_model::tinkerbell::Workflow;
+
 const IRONBELL: &str = env!("CARGO_BIN_EXE_ironbell");
 
 /// One lab at a time.
@@ -252,28 +254,39 @@ fn bios_over_ipmi_and_uefi_over_redfish_are_provisioned_concurrently_and_a_stran
 fn killing_ironbell_mid_workflow_resumes_without_repeating_finished_actions() {
     let _turn = LAB.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::new("b");
-    let out = lab.up(&["--machine", "bios,both", "--detach"]);
+    // The lab's template with a slow action after the image: the kill lands while it
+    // runs, after the image action finished, whatever the machine's speed.
+    let stock = std::fs::read_to_string(repo().join("templates/lab-os.yaml")).expect("template");
+    let slow = stock.replacen(
+        "          - name: \"write-metadata-url\"",
+        "          - name: \"settle\"\n            \
+         image: quay.io/tinkerbell-actions/cexec:v1.0.0\n            \
+         timeout: 120\n            \
+         environment:\n              \
+         BLOCK_DEVICE: {{ formatPartition ( index .Hardware.Disks 0 ) 2 }}\n              \
+         FS_TYPE: ext4\n              \
+         CMD_LINE: \"sleep 8\"\n\
+         \x20         - name: \"write-metadata-url\"",
+        1,
+    );
+    assert_ne!(slow, stock, "templates/lab-os.yaml changed shape");
+    let template = lab.dir.with_extension("slow.yaml");
+    std::fs::write(&template, slow).expect("writing the template");
+    let out = lab.up(&[
+        "--machine",
+        "bios,both",
+        "--detach",
+        "--template",
+        template.to_str().expect("UTF-8 path"),
+    ]);
     assert!(
         out.status.success(),
         "lab up --detach failed\n{}",
         lab.diagnostics()
     );
 
-    // Wait until the first action finished, then kill the services as a crash would.
-    let deadline = Instant::now() + Duration::from_secs(600);
-    let first_action = loop {
-        let wf = lab.workflow("node-1");
-        let action = &wf["status"]["tasks"][0]["actions"][0];
-        if action["state"] == "SUCCESS" {
-            break action.clone();
-        }
-        assert!(
-            Instant::now() < deadline && wf["status"]["state"] != "FAILED",
-            "the first action did not finish: {wf:#}\n{}",
-            lab.diagnostics()
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    };
+    // Wait until the image action finished and the slow one runs, then kill the services
+    // as a crash would. The store is read directly and the PID is known beforehand.
     let state: serde_json::Value =
         serde_json::from_str(&lab.file("state.json")).expect("state.json");
     let pid = state["processes"]
@@ -283,6 +296,30 @@ fn killing_ironbell_mid_workflow_resumes_without_repeating_finished_actions() {
         .find(|p| p["role"] == "ironbell")
         .and_then(|p| p["pid"].as_u64())
         .expect("ironbell's pid");
+    let store: ironbell_store::SharedStore = std::sync::Arc::new(
+        ironbell_store_sqlite::SqliteStore::open(lab.dir.join("ironbell.db")).expect("store"),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let first_action = loop {
+        let wf = rt
+            .block_on(ironbell_store::api::<Workflow>(&store).get("lab", "node-1"))
+            .map(|w| serde_json::to_value(w).expect("workflow JSON"))
+            .unwrap_or_default();
+        let actions = &wf["status"]["tasks"][0]["actions"];
+        if actions[0]["state"] == "SUCCESS" && actions[1]["state"] == "RUNNING" {
+            break actions[0].clone();
+        }
+        assert!(
+            Instant::now() < deadline && wf["status"]["state"] != "FAILED",
+            "the image action did not finish: {wf:#}\n{}",
+            lab.diagnostics()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
     let killed = Command::new("kill")
         .args(["-KILL", &pid.to_string()])
         .status()

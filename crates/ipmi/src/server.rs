@@ -258,17 +258,13 @@ impl<C: Chassis> Server<C> {
         let (cc, data, close) = self.in_session(sid, &req).await;
         let msg = response(&req, rq_addr, cc, &data);
         let s = self.sessions.get_mut(&sid)?;
-        let (console_sid, out) = match &mut s.phase {
+        let out = match &mut s.phase {
             Phase::Active { keys, out_seq, .. } => {
                 *out_seq = out_seq.wrapping_add(1).max(1);
-                (
-                    s.console_sid,
-                    wire::encode_v2(payload::IPMI, s.console_sid, *out_seq, &msg, Some(keys)),
-                )
+                wire::encode_v2(payload::IPMI, s.console_sid, *out_seq, &msg, Some(keys))
             }
             _ => return None,
         };
-        let _ = console_sid;
         if close {
             self.sessions.remove(&sid);
         }

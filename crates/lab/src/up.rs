@@ -188,12 +188,10 @@ fn preflight(opts: &Options) -> Result<(), LabError> {
 }
 
 /// 16 hex digits: IPMI 2.0 allows passwords of at most 20 bytes.
-fn random_password() -> Result<String, LabError> {
+fn random_password() -> String {
     let mut bytes = [0u8; 8];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
-        .map_err(|e| LabError::io("reading /dev/urandom", e))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    rand::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn copy_into(src: &Path, dir: &Path, name: &str) -> Result<u64, LabError> {
@@ -222,7 +220,7 @@ fn create(opts: &Options, out: &mut dyn Write) -> Result<LabState, LabError> {
     };
     // Saved first: from here on `lab down` can remove whatever was made.
     state.save(&opts.dir)?;
-    let password = random_password()?;
+    let password = random_password();
     write_private(
         &opts.dir.join("hardware.csv"),
         plan::hardware_csv(&machines, &password).as_bytes(),
@@ -291,7 +289,6 @@ fn ironbell_argv(opts: &Options, dir: &Path) -> Vec<String> {
 fn ensure_processes(
     opts: &Options,
     state: &mut LabState,
-    fresh: bool,
     out: &mut dyn Write,
 ) -> Result<(), LabError> {
     let dir = opts.dir.clone();
@@ -421,42 +418,27 @@ fn ensure_processes(
             process::tail(&logs.join("ironbell.log"), 20)
         ))
     })?;
-
-    // Strangers have no BMC: switch them on directly.
-    if fresh {
-        for m in state.machines.iter().filter(|m| m.is_stranger()) {
-            qmp_cont(&VmFiles::new(&dir, m).qmp())
-                .map_err(|e| LabError::io(format!("powering on {} over QMP", m.name), e))?;
-            let _ = writeln!(out, "powered on {} (not in hardware.csv)", m.name);
-        }
-    }
     Ok(())
 }
 
-/// `cont` over QMP (a stranger has no BMC).
-fn qmp_cont(socket: &Path) -> std::io::Result<()> {
-    use std::io::{BufRead, BufReader};
-    let stream = std::os::unix::net::UnixStream::connect(socket)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut writer = stream;
-    let mut line = String::new();
-    reader.read_line(&mut line)?; // greeting
-    for cmd in [r#"{"execute":"qmp_capabilities"}"#, r#"{"execute":"cont"}"#] {
-        writer.write_all(cmd.as_bytes())?;
-        writer.write_all(b"\n")?;
-        loop {
-            line.clear();
-            if reader.read_line(&mut line)? == 0 {
-                return Err(std::io::Error::other("QMP closed"));
-            }
-            if line.contains("\"return\"") {
-                break;
-            }
-            if line.contains("\"error\"") {
-                return Err(std::io::Error::other(line.trim().to_string()));
-            }
-        }
+/// Switches on the machines that have no BMC (strangers) over QMP, as their power
+/// button would.
+async fn power_on_strangers(
+    dir: &Path,
+    state: &LabState,
+    out: &mut dyn Write,
+) -> Result<(), LabError> {
+    for m in state.machines.iter().filter(|m| m.is_stranger()) {
+        let qmp = VmFiles::new(dir, m).qmp();
+        let on = async {
+            ironbell_vbmc::qmp::Qmp::connect(&qmp)
+                .await?
+                .execute("cont", None)
+                .await
+        };
+        on.await
+            .map_err(|e| LabError::Setup(format!("powering on {}: {e}", m.name)))?;
+        let _ = writeln!(out, "powered on {} (not in hardware.csv)", m.name);
     }
     Ok(())
 }
@@ -538,7 +520,10 @@ pub async fn up(opts: &Options, out: &mut (dyn Write + Send)) -> Result<Summary,
         }
         None => (create(opts, out)?, true),
     };
-    ensure_processes(opts, &mut state, fresh, out)?;
+    ensure_processes(opts, &mut state, out)?;
+    if fresh {
+        power_on_strangers(&opts.dir, &state, out).await?;
+    }
     let csv = opts.dir.join("hardware.csv");
     if fresh {
         let csv = csv.display().to_string();

@@ -81,11 +81,7 @@ fn error(status: StatusCode, id: &str, message: &str) -> Response {
 
 fn token() -> String {
     let mut bytes = [0u8; 16];
-    // /dev/urandom never fails on Linux once open; a failure leaves a weaker but still
-    // unpredictable-enough token for a lab BMC.
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        let _ = std::io::Read::read_exact(&mut f, &mut bytes);
-    }
+    rand::fill(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -145,10 +141,10 @@ async fn systems(State(bmc): State<Bmc>) -> Response {
     }))
 }
 
-fn target_name(t: BootTarget, persistent: bool) -> &'static str {
-    match (t, persistent) {
-        (BootTarget::Pxe, _) => "Pxe",
-        (BootTarget::Disk, _) => "Hdd",
+fn target_name(t: BootTarget) -> &'static str {
+    match t {
+        BootTarget::Pxe => "Pxe",
+        BootTarget::Disk => "Hdd",
     }
 }
 
@@ -179,7 +175,7 @@ async fn system(State(bmc): State<Bmc>, Path(id): Path<String>) -> Response {
         "PowerState": if on { "On" } else { "Off" },
         "Boot": {
             "BootSourceOverrideEnabled": if boot.persistent { "Continuous" } else { "Once" },
-            "BootSourceOverrideTarget": target_name(boot.target, boot.persistent),
+            "BootSourceOverrideTarget": target_name(boot.target),
             "BootSourceOverrideTarget@Redfish.AllowableValues": ["Pxe", "Hdd"],
             "BootSourceOverrideMode": mode,
         },
