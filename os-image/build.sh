@@ -15,8 +15,8 @@
 #   p1  32 MiB  FAT, type EF, active: vmlinuz, initrd.img, ldlinux.sys + syslinux.cfg
 #               (BIOS, syslinux's mbr.bin in the MBR), EFI/BOOT/BOOTX64.EFI (UEFI)
 #   p2  31 MiB  ext4, label ironbell-root: the root file system (busybox and os-image/init)
-# The initrd loads the virtio, NVMe/AHCI and ext4 modules, mounts the partition labelled
-# ironbell-root and switches to it. See os-image/README.md.
+# The initrd loads the virtio, NVMe/AHCI, ext4 and power-button (button, evdev) modules,
+# mounts the partition labelled ironbell-root and switches to it. See os-image/README.md.
 #
 # Environment: HOOKOS_CACHE (where the kernel .deb is kept, shared with hookos/build.sh),
 # SOURCE_DATE_EPOCH (file times, default 0).
@@ -83,7 +83,7 @@ cp /bin/busybox "$ird/bin/busybox"
 for applet in sh mount umount switch_root modprobe findfs blkid sleep echo cat ls mkdir; do
   ln -s busybox "$ird/bin/$applet"
 done
-mods="virtio_pci virtio_blk virtio_net virtio_scsi sd_mod nvme ahci ata_piix e1000 e1000e crc32c_generic crc32c_intel ext4"
+mods="virtio_pci virtio_blk virtio_net virtio_scsi sd_mod nvme ahci ata_piix e1000 e1000e crc32c_generic crc32c_intel ext4 button evdev"
 for m in $mods; do
   modprobe -d "$kx" -S "$kver" --show-depends "$m" 2>/dev/null |
     awk '$1 == "insmod" { print $2 }'

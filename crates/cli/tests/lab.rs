@@ -237,6 +237,28 @@ fn bios_over_ipmi_and_uefi_over_redfish_are_provisioned_concurrently_and_a_stran
     );
     assert!(!stdout.contains("got a DHCP answer"), "{stdout}");
 
+    // A soft power-off, over IPMI for node-1 and Redfish for node-2, presses the ACPI power
+    // button: each installed OS notices and powers off. (The Job finishes only once its
+    // BMC reports the machine off; the test itself sends nothing to the lab's network.)
+    std::thread::scope(|s| {
+        for machine in ["node-1", "node-2"] {
+            let lab = &lab;
+            s.spawn(move || {
+                let bmc = format!("bmc-{machine}");
+                let args = ["bmc", "power", "soft", &bmc, "-n", "lab", "--timeout", "3m"];
+                lab.ironbell(&args);
+            });
+        }
+    });
+    for machine in ["node-1", "node-2"] {
+        assert!(
+            lab.console(machine)
+                .contains("ironbell-os: power button pressed: powering off"),
+            "{machine} did not see the power button\n{}",
+            lab.diagnostics()
+        );
+    }
+
     // Figures for the report.
     eprintln!("{}", lab.file("summary.txt"));
 
