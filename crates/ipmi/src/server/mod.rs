@@ -1,0 +1,433 @@
+//! The BMC side of RMCP+ ("lanplus"): what ironbell's virtual BMC answers to `ipmitool -I
+//! lanplus` and to this crate's own [`crate::Session`].
+//!
+//! The same packet code as the client ([`crate::wire`], [`crate::crypto`], the RAKP
+//! formulas of [`crate::rakp`]) seen from the other end:
+//! - outside a session: RMCP presence ping (ASF) → pong; IPMI v1.5 Get Channel
+//!   Authentication Capabilities and Get Channel Cipher Suites (section 22.13, 22.15);
+//! - the handshake (`handshake`, section 13.17-13.28): Open Session for cipher suites 3
+//!   and 17, RAKP 1 → 2 (status 0x0D "unauthorized name" for another user, 0x09 "invalid
+//!   role" for OEM or reserved levels), RAKP 3 → 4 (0x0F "invalid integrity check value"
+//!   for a wrong password). A handshake not finished within 5 s is dropped and counted as
+//!   an authentication failure;
+//! - in a session (`session`: authenticated and encrypted; each sequence number executed
+//!   at most once, checked against a sliding window with a bitmask of the numbers seen;
+//!   a retransmitted request is answered from a cache of the last 8 replies, never run
+//!   again; idle sessions dropped after 60 s; at most 16 sessions at once): the commands
+//!   of `commands`, each checked against the session's current privilege level (USER
+//!   at first, raised by Set Session Privilege Level up to the maximum asked for in RAKP
+//!   1): Get Device ID, Get Chassis Status, Get System Boot Options (USER); Chassis
+//!   Control, Set System Boot Options (OPERATOR; parameter 5, others accepted and
+//!   ignored); Set Session Privilege Level, Close Session. A command above the current
+//!   level gets 0xD4, an unknown one 0xC1.
+//!
+//! Start reading at [`serve`] and `Server::datagram`; the timeouts and the session limit
+//! are [`Limits`], the counters [`Stats`].
+//!
+//! What it is not: no IPMI v1.5 sessions, no Kg, one user (with ADMINISTRATOR as its
+//! limit), no SOL or other payloads, no user or channel configuration commands. Malformed
+//! datagrams are dropped and counted; the password and keys are never logged.
+
+mod commands;
+mod handshake;
+mod session;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+
+use self::commands::{Levels, parse_request, response};
+use self::session::{BmcSession, Phase, Seq};
+use crate::commands::{BootDevice, BootOptions, ChassisControl};
+use crate::crypto::ct_eq;
+use crate::wire::{self, payload};
+
+/// What the BMC controls. Implemented by the virtual BMC for a QEMU machine.
+pub trait Chassis: Send + Sync + 'static {
+    /// Whether the machine is powered on.
+    fn power_is_on(&self) -> impl Future<Output = Result<bool, ChassisError>> + Send;
+    /// Carries out a Chassis Control command.
+    fn control(
+        &self,
+        action: ChassisControl,
+    ) -> impl Future<Output = Result<(), ChassisError>> + Send;
+    /// Sets the boot device (Set System Boot Options, parameter 5).
+    fn set_boot_device(
+        &self,
+        device: BootDevice,
+        options: BootOptions,
+    ) -> impl Future<Output = Result<(), ChassisError>> + Send;
+    /// The boot device now set (Get System Boot Options, parameter 5).
+    fn boot_device(
+        &self,
+    ) -> impl Future<Output = Result<(BootDevice, BootOptions), ChassisError>> + Send;
+}
+
+/// A failure of the controlled machine; answered with completion code 0xFF and logged.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ChassisError(pub String);
+
+/// The one user the BMC accepts.
+pub struct Credentials {
+    /// User name (at most 16 bytes).
+    pub username: String,
+    /// Password (at most 20 bytes).
+    pub password: String,
+}
+
+impl Credentials {
+    /// Whether `user` and `password` are this user's (compared in constant time).
+    pub fn matches(&self, user: &str, password: &str) -> bool {
+        ct_eq(user.as_bytes(), self.username.as_bytes())
+            & ct_eq(password.as_bytes(), self.password.as_bytes())
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credentials({}, <redacted>)", self.username)
+    }
+}
+
+/// Counters of one BMC.
+#[derive(Debug, Default)]
+pub struct Stats {
+    sessions: AtomicU64,
+    auth_failures: AtomicU64,
+    handshake_timeouts: AtomicU64,
+    idle_expired: AtomicU64,
+    commands: AtomicU64,
+    privilege_denied: AtomicU64,
+    retransmissions: AtomicU64,
+    replays: AtomicU64,
+    malformed: AtomicU64,
+    active_sessions: AtomicU64,
+}
+
+/// A copy of [`Stats`] at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Sessions established (RAKP 4 sent with status 0).
+    pub sessions: u64,
+    /// Handshakes refused for a wrong user, role or password, abandoned by the console, or
+    /// not finished in time.
+    pub auth_failures: u64,
+    /// Handshakes dropped for not reaching RAKP 4 in time (also in `auth_failures`).
+    pub handshake_timeouts: u64,
+    /// Established sessions dropped for being idle.
+    pub idle_expired: u64,
+    /// Commands executed inside sessions and before them (not retransmissions).
+    pub commands: u64,
+    /// Commands refused with 0xD4 (insufficient privilege level).
+    pub privilege_denied: u64,
+    /// Retransmitted requests (a sequence number seen before) answered from the reply
+    /// cache without executing them again.
+    pub retransmissions: u64,
+    /// Authenticated datagrams dropped as replays: a sequence number seen before whose
+    /// reply is no longer cached, or one too far behind the window.
+    pub replays: u64,
+    /// Datagrams dropped as malformed, unauthenticated, from the wrong peer, or too far
+    /// ahead of the window.
+    pub malformed: u64,
+    /// Sessions held now, in the handshake or established.
+    pub active_sessions: u64,
+}
+
+impl Stats {
+    /// The counters now.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        StatsSnapshot {
+            sessions: get(&self.sessions),
+            auth_failures: get(&self.auth_failures),
+            handshake_timeouts: get(&self.handshake_timeouts),
+            idle_expired: get(&self.idle_expired),
+            commands: get(&self.commands),
+            privilege_denied: get(&self.privilege_denied),
+            retransmissions: get(&self.retransmissions),
+            replays: get(&self.replays),
+            malformed: get(&self.malformed),
+            active_sessions: get(&self.active_sessions),
+        }
+    }
+    fn bump(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Timeouts and sizes of a BMC; [`Limits::default`] is what [`serve`] uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Time from Open Session to RAKP 4 after which a half-open session is dropped and
+    /// counted as an authentication failure (default 5 s).
+    pub handshake_timeout: Duration,
+    /// Time without an accepted datagram after which an established session is dropped
+    /// (default 60 s).
+    pub idle_timeout: Duration,
+    /// Sessions held at once, in the handshake or established (default 16).
+    pub max_sessions: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            handshake_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(60),
+            max_sessions: 16,
+        }
+    }
+}
+
+impl Limits {
+    /// How often expired sessions are looked for: a quarter of the shorter timeout,
+    /// between 10 ms and 1 s.
+    fn sweep_interval(&self) -> Duration {
+        (self.handshake_timeout.min(self.idle_timeout) / 4)
+            .clamp(Duration::from_millis(10), Duration::from_secs(1))
+    }
+}
+
+/// Largest datagram read.
+const MAX_DATAGRAM: usize = 1024;
+/// The system GUID reported in RAKP 2 (fixed: one virtual BMC per address).
+const GUID: [u8; 16] = *b"ironbell-vbmc-01";
+
+/// Why a datagram got no answer; each reason has its counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dropped {
+    /// Malformed, unauthenticated, unknown session, wrong peer: [`StatsSnapshot::malformed`].
+    Malformed,
+    /// An authenticated duplicate without a cached reply: [`StatsSnapshot::replays`].
+    Replay,
+}
+
+use Dropped::Malformed;
+
+struct Server<C> {
+    credentials: Credentials,
+    chassis: Arc<C>,
+    stats: Arc<Stats>,
+    limits: Limits,
+    sessions: HashMap<u32, BmcSession>,
+}
+
+fn random_u32() -> u32 {
+    let mut b = [0u8; 4];
+    rand::fill(&mut b);
+    u32::from_le_bytes(b)
+}
+
+impl<C: Chassis> Server<C> {
+    /// One datagram from `peer`: the answer to send, or why there is none.
+    async fn datagram(&mut self, d: &[u8], peer: SocketAddr) -> Result<Vec<u8>, Dropped> {
+        // ASF presence ping (RMCP class 6): answer a pong.
+        if d.len() >= 12 && d[0] == wire::RMCP_VERSION && d[3] == 0x06 {
+            if d[8] != 0x80 {
+                return Err(Malformed);
+            }
+            let mut pong = vec![0x06, 0x00, 0xFF, 0x06, 0x00, 0x00, 0x11, 0xBE];
+            pong.extend_from_slice(&[0x40, d[9], 0x00, 0x10]);
+            pong.extend_from_slice(&[0x00, 0x00, 0x11, 0xBE, 0, 0, 0, 0, 0x81, 0x00]);
+            pong.extend_from_slice(&[0; 6]);
+            return Ok(pong);
+        }
+        if d.len() > 4 && d[4] == 0x00 {
+            let msg = wire::decode_v15(d).ok_or(Malformed)?;
+            let req = parse_request(msg).ok_or(Malformed)?;
+            let answer = self.presession(&req);
+            return Ok(wire::encode_v15(&response(&req, &answer)));
+        }
+        // An IPMI v2.0 datagram: which session it claims decides how to decode it.
+        if d.len() < 16 || d[4] != wire::AUTH_RMCP_PLUS {
+            return Err(Malformed);
+        }
+        let sid = u32::from_le_bytes(d[6..10].try_into().map_err(|_| Malformed)?);
+        if sid == 0 {
+            let p = wire::decode_v2(d, None).ok_or(Malformed)?;
+            return self
+                .handshake(p.payload_type, &p.payload, peer)
+                .ok_or(Malformed);
+        }
+        self.in_session(sid, d, peer).await
+    }
+
+    /// A datagram for the session `sid`: authenticated, checked against the window,
+    /// answered from the reply cache if it is a retransmission, executed otherwise.
+    async fn in_session(
+        &mut self,
+        sid: u32,
+        d: &[u8],
+        peer: SocketAddr,
+    ) -> Result<Vec<u8>, Dropped> {
+        let s = self.sessions.get_mut(&sid).ok_or(Malformed)?;
+        if s.peer != peer {
+            return Err(Malformed);
+        }
+        let Phase::Active(a) = &mut s.phase else {
+            return Err(Malformed);
+        };
+        // Integrity first: only authenticated datagrams may move the window.
+        let p = wire::decode_v2(d, Some(&a.keys)).ok_or(Malformed)?;
+        match a.window.accept(p.seq) {
+            Seq::New => {}
+            Seq::Duplicate => {
+                return match a.replies.get(p.seq) {
+                    Some(r) => {
+                        Stats::bump(&self.stats.retransmissions);
+                        tracing::debug!(%peer, seq = p.seq, "ipmi: retransmission answered from the cache");
+                        let r = r.to_vec();
+                        s.last = Instant::now();
+                        Ok(r)
+                    }
+                    None => {
+                        tracing::debug!(%peer, seq = p.seq, "ipmi: duplicate sequence number dropped");
+                        Err(Dropped::Replay)
+                    }
+                };
+            }
+            Seq::TooOld => {
+                tracing::debug!(%peer, seq = p.seq, "ipmi: sequence number behind the window dropped");
+                return Err(Dropped::Replay);
+            }
+            Seq::Invalid => {
+                tracing::debug!(%peer, seq = p.seq, "ipmi: sequence number ahead of the window dropped");
+                return Err(Malformed);
+            }
+        }
+        s.last = Instant::now();
+        if p.payload_type != payload::IPMI {
+            return Err(Malformed);
+        }
+        let req = parse_request(&p.payload).ok_or(Malformed)?;
+        let mut levels = Levels {
+            max: a.max,
+            current: a.current,
+        };
+        let answer = self.in_session_command(sid, &mut levels, &req).await;
+        let msg = response(&req, &answer);
+        // The command may have closed other sessions, never this one (it closes below).
+        let s = self.sessions.get_mut(&sid).ok_or(Malformed)?;
+        let Phase::Active(a) = &mut s.phase else {
+            return Err(Malformed);
+        };
+        a.current = levels.current;
+        a.out_seq = a.out_seq.wrapping_add(1).max(1);
+        let out = wire::encode_v2(payload::IPMI, s.console_sid, a.out_seq, &msg, Some(&a.keys));
+        if answer.close {
+            self.sessions.remove(&sid);
+            tracing::debug!(%peer, "ipmi: session closed");
+        } else {
+            a.replies.insert(p.seq, out.clone());
+        }
+        Ok(out)
+    }
+
+    /// Drops half-open sessions older than the handshake timeout (an authentication
+    /// failure each) and established ones idle for longer than the idle timeout.
+    fn sweep(&mut self, now: Instant) {
+        let Limits {
+            handshake_timeout,
+            idle_timeout,
+            ..
+        } = self.limits;
+        let stats = &self.stats;
+        self.sessions.retain(|_, s| {
+            if s.is_active() {
+                let keep = now.saturating_duration_since(s.last) < idle_timeout;
+                if !keep {
+                    Stats::bump(&stats.idle_expired);
+                    tracing::debug!(peer = %s.peer, "ipmi: idle session dropped");
+                }
+                keep
+            } else {
+                let keep = now.saturating_duration_since(s.opened) < handshake_timeout;
+                if !keep {
+                    Stats::bump(&stats.auth_failures);
+                    Stats::bump(&stats.handshake_timeouts);
+                    tracing::info!(peer = %s.peer, "ipmi: handshake not finished in time: session dropped");
+                }
+                keep
+            }
+        });
+        self.publish();
+    }
+
+    /// Updates the gauge of sessions held.
+    fn publish(&self) {
+        self.stats
+            .active_sessions
+            .store(self.sessions.len() as u64, Ordering::Relaxed);
+    }
+}
+
+/// Serves RMCP+ on `socket` for `chassis` with the default [`Limits`] until `shutdown`
+/// completes.
+pub async fn serve<C: Chassis>(
+    socket: UdpSocket,
+    credentials: Credentials,
+    chassis: Arc<C>,
+    stats: Arc<Stats>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    serve_with_limits(
+        socket,
+        credentials,
+        chassis,
+        stats,
+        Limits::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// Serves RMCP+ on `socket` for `chassis` with `limits` until `shutdown` completes.
+/// Expired sessions are swept periodically, whether datagrams arrive or not.
+pub async fn serve_with_limits<C: Chassis>(
+    socket: UdpSocket,
+    credentials: Credentials,
+    chassis: Arc<C>,
+    stats: Arc<Stats>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    let mut server = Server {
+        credentials,
+        chassis,
+        stats,
+        limits,
+        sessions: HashMap::new(),
+    };
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut sweep = tokio::time::interval(limits.sweep_interval());
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        let (n, peer) = tokio::select! {
+            r = socket.recv_from(&mut buf) => match r {
+                Ok(x) => x,
+                // ICMP errors from earlier sends surface here; keep serving.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => continue,
+                Err(e) => return Err(e),
+            },
+            _ = sweep.tick() => {
+                server.sweep(Instant::now());
+                continue;
+            }
+            () = &mut shutdown => return Ok(()),
+        };
+        match server.datagram(&buf[..n], peer).await {
+            Ok(reply) => {
+                let _ = socket.send_to(&reply, peer).await;
+            }
+            Err(Dropped::Malformed) => Stats::bump(&server.stats.malformed),
+            Err(Dropped::Replay) => Stats::bump(&server.stats.replays),
+        }
+        server.publish();
+    }
+}
