@@ -12,8 +12,9 @@
 //!   an authentication failure;
 //! - in a session (`session`: authenticated and encrypted; each sequence number executed
 //!   at most once, checked against a sliding window with a bitmask of the numbers seen;
-//!   a retransmitted request is answered from a cache of the last 8 replies, never run
-//!   again; idle sessions dropped after 60 s; at most 16 sessions at once): the commands
+//!   a retransmitted request (the same session sequence number, or the same IPMI message
+//!   with its rqSeq under a new one, as ipmitool retransmits) is answered from a cache of
+//!   the last 8 replies, never run again; idle sessions dropped after 60 s; at most 16 sessions at once): the commands
 //!   of `commands`, each checked against the session's current privilege level (USER
 //!   at first, raised by Set Session Privilege Level up to the maximum asked for in RAKP
 //!   1): Get Device ID, Get Chassis Status, Get System Boot Options (USER); Chassis
@@ -274,35 +275,48 @@ impl<C: Chassis> Server<C> {
         };
         // Integrity first: only authenticated datagrams may move the window.
         let p = wire::decode_v2(d, Some(&a.keys)).ok_or(Malformed)?;
-        match a.window.accept(p.seq) {
+        let seq = p.seq;
+        let retransmission = |a: &session::Active| {
+            a.replies
+                .by_seq(seq)
+                .or_else(|| a.replies.by_request(&p.payload))
+                .map(<[u8]>::to_vec)
+        };
+        match a.window.accept(seq) {
             Seq::New => {}
             Seq::Duplicate => {
-                return match a.replies.get(p.seq) {
+                return match retransmission(a) {
                     Some(r) => {
                         Stats::bump(&self.stats.retransmissions);
-                        tracing::debug!(%peer, seq = p.seq, "ipmi: retransmission answered from the cache");
-                        let r = r.to_vec();
+                        tracing::debug!(%peer, seq, "ipmi: duplicate answered from the reply cache");
                         s.last = Instant::now();
                         Ok(r)
                     }
                     None => {
-                        tracing::debug!(%peer, seq = p.seq, "ipmi: duplicate sequence number dropped");
+                        tracing::debug!(%peer, seq, "ipmi: duplicate sequence number dropped");
                         Err(Dropped::Replay)
                     }
                 };
             }
             Seq::TooOld => {
-                tracing::debug!(%peer, seq = p.seq, "ipmi: sequence number behind the window dropped");
+                tracing::debug!(%peer, seq, "ipmi: sequence number behind the window dropped");
                 return Err(Dropped::Replay);
             }
             Seq::Invalid => {
-                tracing::debug!(%peer, seq = p.seq, "ipmi: sequence number ahead of the window dropped");
+                tracing::debug!(%peer, seq, "ipmi: sequence number ahead of the window dropped");
                 return Err(Malformed);
             }
         }
         s.last = Instant::now();
         if p.payload_type != payload::IPMI {
             return Err(Malformed);
+        }
+        // A retransmission under a new sequence number (ipmitool's way): the same
+        // answer, not a second execution.
+        if let Some(r) = a.replies.by_request(&p.payload) {
+            Stats::bump(&self.stats.retransmissions);
+            tracing::debug!(%peer, seq, "ipmi: retransmitted request answered from the reply cache");
+            return Ok(r.to_vec());
         }
         let req = parse_request(&p.payload).ok_or(Malformed)?;
         let mut levels = Levels {
@@ -323,7 +337,7 @@ impl<C: Chassis> Server<C> {
             self.sessions.remove(&sid);
             tracing::debug!(%peer, "ipmi: session closed");
         } else {
-            a.replies.insert(p.seq, out.clone());
+            a.replies.insert(seq, &p.payload, out.clone());
         }
         Ok(out)
     }

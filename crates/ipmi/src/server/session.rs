@@ -14,11 +14,15 @@
 //!
 //! ## Duplicates
 //!
-//! A duplicate is either a replay (an attacker re-sending a captured datagram) or a
-//! retransmission (ipmitool re-sends a request, same session sequence number, when the
-//! reply was lost). Neither may execute the command again, but a retransmission wants
-//! its answer: the last [`REPLY_CACHE`] replies of the session are kept by the request's
-//! sequence number and sent again; a duplicate whose reply is no longer cached is dropped.
+//! A request seen before is either a replay (an attacker re-sending a captured datagram:
+//! same session sequence number) or a retransmission after a lost reply. ipmitool (and
+//! this crate's client) retransmit the same IPMI message, same rqSeq, under a *new*
+//! session sequence number; a console that re-sends the datagram as it was repeats the
+//! session sequence number too. Neither may execute the command again, but a
+//! retransmission wants its answer: the last [`REPLY_CACHE`] replies of the session are
+//! kept, by the request's session sequence number and by its decrypted IPMI message
+//! (section 5.8: rqSeq lets a responder recognise a retried request), and sent again as
+//! they were. A duplicate sequence number whose reply is no longer cached is dropped.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -125,28 +129,54 @@ impl Window {
     }
 }
 
-/// The last few replies of a session, by the request's session sequence number.
+/// One cached reply.
+#[derive(Debug)]
+struct Cached {
+    /// The request's session sequence number.
+    seq: u32,
+    /// The request's IPMI message, decrypted (rqSeq, netFn, command, data, checksums).
+    request: Vec<u8>,
+    /// The datagram sent in answer.
+    reply: Vec<u8>,
+}
+
+/// The last few replies of a session, by the request's session sequence number and by
+/// its IPMI message.
 #[derive(Debug, Default)]
 pub(super) struct ReplyCache {
-    entries: VecDeque<(u32, Vec<u8>)>,
+    entries: VecDeque<Cached>,
 }
 
 impl ReplyCache {
     /// The reply sent to the request numbered `seq`, if still kept.
-    pub(super) fn get(&self, seq: u32) -> Option<&[u8]> {
+    pub(super) fn by_seq(&self, seq: u32) -> Option<&[u8]> {
         self.entries
             .iter()
-            .find(|(s, _)| *s == seq)
-            .map(|(_, r)| r.as_slice())
+            .find(|c| c.seq == seq)
+            .map(|c| c.reply.as_slice())
     }
 
-    /// Keeps `reply` to the request numbered `seq`, dropping the oldest beyond
+    /// The reply sent to a request with exactly this IPMI message (same rqSeq, command
+    /// and data), if still kept: a retransmission under a new session sequence number.
+    pub(super) fn by_request(&self, request: &[u8]) -> Option<&[u8]> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|c| c.request == request)
+            .map(|c| c.reply.as_slice())
+    }
+
+    /// Keeps `reply` to `request` numbered `seq`, dropping the oldest beyond
     /// [`REPLY_CACHE`].
-    pub(super) fn insert(&mut self, seq: u32, reply: Vec<u8>) {
+    pub(super) fn insert(&mut self, seq: u32, request: &[u8], reply: Vec<u8>) {
         if self.entries.len() >= REPLY_CACHE {
             self.entries.pop_front();
         }
-        self.entries.push_back((seq, reply));
+        self.entries.push_back(Cached {
+            seq,
+            request: request.to_vec(),
+            reply,
+        });
     }
 }
 
@@ -274,18 +304,26 @@ mod tests {
     #[test]
     fn reply_cache_keeps_the_last_entries() {
         let mut c = ReplyCache::default();
-        assert_eq!(c.get(1), None);
+        assert_eq!(c.by_seq(1), None);
+        let request = |seq: u32| vec![0x20, 0x00, 0xE0, 0x81, (seq as u8) << 2, 0x02, 0x01];
         for seq in 1..=REPLY_CACHE as u32 {
-            c.insert(seq, vec![seq as u8]);
+            c.insert(seq, &request(seq), vec![seq as u8]);
         }
         for seq in 1..=REPLY_CACHE as u32 {
-            assert_eq!(c.get(seq), Some(&[seq as u8][..]));
+            assert_eq!(c.by_seq(seq), Some(&[seq as u8][..]));
+            assert_eq!(c.by_request(&request(seq)), Some(&[seq as u8][..]));
         }
-        c.insert(100, vec![100]);
-        assert_eq!(c.get(1), None, "the oldest is evicted");
-        assert_eq!(c.get(2), Some(&[2u8][..]));
-        assert_eq!(c.get(100), Some(&[100u8][..]));
+        assert_eq!(c.by_seq(REPLY_CACHE as u32 + 1), None);
+        assert_eq!(c.by_request(&request(REPLY_CACHE as u32 + 1)), None);
+        c.insert(100, &request(100), vec![100]);
+        assert_eq!(c.by_seq(1), None, "the oldest is evicted");
+        assert_eq!(c.by_request(&request(1)), None);
+        assert_eq!(c.by_seq(2), Some(&[2u8][..]));
+        assert_eq!(c.by_seq(100), Some(&[100u8][..]));
         assert_eq!(c.entries.len(), REPLY_CACHE);
+        // The same message again (a later request that reused rqSeq): the newest wins.
+        c.insert(101, &request(2), vec![101]);
+        assert_eq!(c.by_request(&request(2)), Some(&[101u8][..]));
     }
 
     #[test]
