@@ -7,11 +7,13 @@
 //! | Get Channel Cipher Suites       | 06/54     | 22.15   | no session    |
 //! | Get Device ID                   | 06/01     | 20.1    | USER          |
 //! | Set Session Privilege Level     | 06/3B     | 22.18   | CALLBACK      |
-//! | Close Session                   | 06/3C     | 22.19   | CALLBACK (another session: ADMINISTRATOR) |
+//! | Close Session                   | 06/3C     | 22.19   | CALLBACK (*)  |
 //! | Get Chassis Status              | 00/01     | 28.2    | USER          |
 //! | Chassis Control                 | 00/02     | 28.3    | OPERATOR      |
 //! | Set System Boot Options         | 00/08     | 28.12   | OPERATOR      |
 //! | Get System Boot Options         | 00/09     | 28.13   | USER          |
+//!
+//! (*) Closing another session than one's own takes ADMINISTRATOR.
 //!
 //! Anything else gets 0xC1 (invalid command); a known command above the session's
 //! current level gets 0xD4 (insufficient privilege level) and is not carried out.
