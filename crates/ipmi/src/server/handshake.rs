@@ -6,7 +6,8 @@
 //! A session is created by Open Session and must reach RAKP 4 within the handshake
 //! timeout ([`super::Limits::handshake_timeout`]); the periodic sweep of [`super::serve`]
 //! removes it otherwise. RAKP 1 fixes the session's maximum privilege: its role (bits 3:0),
-//! capped at [`USER_MAX_PRIVILEGE`], the one user's limit.
+//! capped at [`USER_MAX_PRIVILEGE`], the one user's limit. A RAKP 1 or 3 sent again
+//! unchanged (its answer was lost) gets the same answer again.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -90,6 +91,7 @@ impl<C: Chassis> Server<C> {
                 phase: Phase::Opened,
                 opened: now,
                 last: now,
+                handshake_reply: None,
             },
         );
         Some(reply(0x00, bmc_sid))
@@ -107,7 +109,13 @@ impl<C: Chassis> Server<C> {
         let ulen = usize::from(p[27]);
         let user = p.get(28..28 + ulen)?;
         let s = self.sessions.get_mut(&bmc_sid)?;
-        if s.peer != peer || !matches!(s.phase, Phase::Opened) {
+        if s.peer != peer {
+            return None;
+        }
+        if let Some(again) = s.repeated_handshake(p) {
+            return Some(again);
+        }
+        if !matches!(s.phase, Phase::Opened) {
             return None;
         }
         let console_sid = s.console_sid;
@@ -156,7 +164,9 @@ impl<C: Chassis> Server<C> {
             max,
         };
         s.last = Instant::now();
-        Some(reply(0x00, &body))
+        let answer = reply(0x00, &body);
+        s.handshake_reply = Some((p.to_vec(), answer.clone()));
+        Some(answer)
     }
 
     /// RAKP 3 → 4 (13.22, 13.23).
@@ -170,6 +180,9 @@ impl<C: Chassis> Server<C> {
         let s = self.sessions.get_mut(&bmc_sid)?;
         if s.peer != peer {
             return None;
+        }
+        if let Some(again) = s.repeated_handshake(p) {
+            return Some(again);
         }
         let Phase::Rakp2 { handshake, rc, max } = &s.phase else {
             return None;
@@ -212,6 +225,8 @@ impl<C: Chassis> Server<C> {
         s.last = Instant::now();
         Stats::bump(&self.stats.sessions);
         tracing::debug!(%peer, max = ?max, "ipmi: session established");
-        Some(reply(0x00, &icv))
+        let answer = reply(0x00, &icv);
+        s.handshake_reply = Some((p.to_vec(), answer.clone()));
+        Some(answer)
     }
 }

@@ -1,8 +1,8 @@
 //! The BMC side of RMCP+ ("lanplus"): what ironbell's virtual BMC answers to `ipmitool -I
 //! lanplus` and to this crate's own [`crate::Session`].
 //!
-//! The same packet code as the client ([`crate::wire`], [`crate::crypto`], the RAKP
-//! formulas of [`crate::rakp`]) seen from the other end:
+//! The same packet code as the client (the crate's `wire`, `crypto` and the RAKP formulas
+//! of `rakp`) seen from the other end:
 //! - outside a session: RMCP presence ping (ASF) → pong; IPMI v1.5 Get Channel
 //!   Authentication Capabilities and Get Channel Cipher Suites (section 22.13, 22.15);
 //! - the handshake (`handshake`, section 13.17-13.28): Open Session for cipher suites 3
@@ -636,5 +636,40 @@ mod tests {
             block_on(s.datagram(&on, elsewhere)),
             Err(Dropped::Malformed)
         );
+    }
+
+    #[test]
+    fn a_rakp_message_sent_again_gets_the_same_answer() {
+        let mut s = server();
+        let peer = SocketAddr::from(PEER);
+        let open = rakp::open_session_request(1, 0x2222, CipherSuite::Suite3);
+        let r = block_on(s.datagram(
+            &wire::encode_v2(payload::OPEN_REQUEST, 0, 0, &open, None),
+            peer,
+        ));
+        let p = r.ok().and_then(|d| wire::decode_v2(&d, None));
+        let o = p.and_then(|p| rakp::parse_open_session_response(&p.payload));
+        let bmc_sid = o.map(|o| o.bmc_sid).unwrap_or(0);
+        let hs = Handshake::new(Hash::Sha1, 0x2222, bmc_sid, b"admin", b"pw");
+        let rakp1 = wire::encode_v2(payload::RAKP1, 0, 0, &hs.rakp1(1), None);
+        let first = block_on(s.datagram(&rakp1, peer));
+        assert!(first.is_ok());
+        assert_eq!(block_on(s.datagram(&rakp1, peer)), first);
+        let p = first.ok().and_then(|d| wire::decode_v2(&d, None));
+        let Some(r2) = p.and_then(|p| rakp::parse_rakp2(&p.payload, 20)) else {
+            panic!("no RAKP 2");
+        };
+        let rakp3 = wire::encode_v2(payload::RAKP3, 0, 0, &hs.rakp3(1, 0, &r2.rc), None);
+        let first = block_on(s.datagram(&rakp3, peer));
+        assert!(first.is_ok());
+        assert_eq!(block_on(s.datagram(&rakp3, peer)), first);
+        // From elsewhere, or changed: dropped.
+        let elsewhere = SocketAddr::from(([192, 0, 2, 10], 50000));
+        assert!(block_on(s.datagram(&rakp3, elsewhere)).is_err());
+        let other = wire::encode_v2(payload::RAKP3, 0, 0, &hs.rakp3(2, 0, &r2.rc), None);
+        assert!(block_on(s.datagram(&other, peer)).is_err());
+        assert_eq!(s.sessions.len(), 1);
+        assert!(s.sessions.values().all(BmcSession::is_active));
+        assert_eq!(s.stats.snapshot().sessions, 1);
     }
 }

@@ -226,12 +226,23 @@ pub(super) struct BmcSession {
     pub(super) opened: Instant,
     /// The last datagram accepted: an active session idle for too long is dropped.
     pub(super) last: Instant,
+    /// The last RAKP message taken (its payload) and the answer sent, for a console that
+    /// sends it again because the answer was lost.
+    pub(super) handshake_reply: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl BmcSession {
     /// Whether the session is established.
     pub(super) fn is_active(&self) -> bool {
         matches!(self.phase, Phase::Active(_))
+    }
+
+    /// The answer already sent to exactly this RAKP message, if it was the last one.
+    pub(super) fn repeated_handshake(&self, payload: &[u8]) -> Option<Vec<u8>> {
+        self.handshake_reply
+            .as_ref()
+            .filter(|(request, _)| request == payload)
+            .map(|(_, reply)| reply.clone())
     }
 }
 
