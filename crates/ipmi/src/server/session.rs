@@ -9,8 +9,8 @@
 //! [`AHEAD`] above the highest moves the window; one within the window that has not been
 //! seen is accepted once (datagrams may arrive out of order); one seen before is a
 //! duplicate; anything else is outside the window and dropped (counted as a replay if it
-//! is behind, as malformed if ahead). Arithmetic wraps modulo
-//! 2^32, so the window slides over the wrap-around.
+//! is behind, as malformed if ahead). Arithmetic wraps modulo 2^32, so the window slides
+//! over the wrap-around.
 //!
 //! ## Duplicates
 //!
@@ -21,8 +21,8 @@
 //! session sequence number too. Neither may execute the command again, but a
 //! retransmission wants its answer: the last [`REPLY_CACHE`] replies of the session are
 //! kept, by the request's session sequence number and by its decrypted IPMI message
-//! (section 5.8: rqSeq lets a responder recognise a retried request), and sent again as
-//! they were. A duplicate sequence number whose reply is no longer cached is dropped.
+//! (whose rqSeq stays the same across retries, while it changes from one request to the
+//! next), and sent again as they were. A duplicate sequence number whose reply is no longer cached is dropped.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
