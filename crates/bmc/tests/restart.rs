@@ -18,11 +18,11 @@ use ironbell_model::bmc::{Action, Job, JobSpec, MachineRef, PowerAction, Task};
 use ironbell_model::{DynamicObject, ObjectMeta, TypeKey};
 use ironbell_store::{Api, ListParams, ObjectList, Op, Result, SharedStore, Store, WatchStream};
 
-/// Decides, for a committed status write, whether the "process dies" right after it.
+/// Decides, for a status write, whether the "process dies" right after it is committed.
 type Trigger = Box<dyn Fn(&DynamicObject) -> bool + Send + Sync>;
 
 /// A store that freezes (every call, including the one that tripped it, never returns)
-/// once a status write matching the trigger has been committed.
+/// once a status write matching the trigger is made: that write is committed, nothing after it.
 struct Freezer {
     inner: SharedStore,
     trigger: Trigger,
@@ -51,9 +51,14 @@ impl Store for Freezer {
 
     async fn update_status(&self, obj: DynamicObject) -> Result<DynamicObject> {
         self.gate().await;
-        let written = self.inner.update_status(obj).await?;
-        if (self.trigger)(&written) {
+        // Frozen before the write is committed: once it is visible (a watch may deliver it
+        // at once), no other call of this process gets through, as if it died right after.
+        let last = (self.trigger)(&obj);
+        if last {
             self.frozen.store(true, Ordering::SeqCst);
+        }
+        let written = self.inner.update_status(obj).await?;
+        if last {
             self.gate().await;
         }
         Ok(written)
