@@ -137,29 +137,12 @@ fn config(port: u16, suite: CipherSuite) -> Config {
 
 /// Runs `ipmitool -I lanplus` against 127.0.0.1:`port`: (success, stdout and stderr).
 fn ipmitool(port: u16, suite: &str, password: &str, args: &[&str]) -> (bool, String) {
-    let port = port.to_string();
-    let mut all = vec![
-        "-I",
-        "lanplus",
-        "-H",
-        "127.0.0.1",
-        "-p",
-        &port,
-        "-U",
-        USER,
-        "-P",
-        password,
-        "-N",
-        "1",
-        "-R",
-        "2",
-    ];
-    if !suite.is_empty() {
-        all.extend(["-C", suite]);
-    }
-    all.extend_from_slice(args);
+    let suite = (!suite.is_empty()).then_some(suite);
     let out = Command::new("ipmitool")
-        .args(&all)
+        .args(ironbell_testbed::lanplus_args(
+            port, USER, password, suite, 2,
+        ))
+        .args(args)
         .output()
         .expect("run ipmitool");
     (

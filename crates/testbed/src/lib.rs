@@ -222,6 +222,28 @@ pub fn router_advertisements(
     )
 }
 
+/// The arguments of `ipmitool -I lanplus` for a BMC at 127.0.0.1:`port` (one try of one
+/// second plus `retries` retries; cipher suite `suite` unless `None`, i.e. ipmitool's
+/// choice). The caller appends the command.
+pub fn lanplus_args(
+    port: u16,
+    user: &str,
+    password: &str,
+    suite: Option<&str>,
+    retries: u32,
+) -> Vec<String> {
+    let mut args: Vec<String> = ["-I", "lanplus", "-H", "127.0.0.1", "-p"]
+        .map(String::from)
+        .to_vec();
+    args.push(port.to_string());
+    args.extend(["-U", user, "-P", password, "-N", "1", "-R"].map(String::from));
+    args.push(retries.to_string());
+    if let Some(suite) = suite {
+        args.extend(["-C".to_string(), suite.to_string()]);
+    }
+    args
+}
+
 /// Whether a program is on `PATH` (tests use it to say clearly which package is missing).
 pub fn have(program: &str) -> bool {
     std::env::var_os("PATH")

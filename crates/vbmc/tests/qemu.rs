@@ -93,26 +93,14 @@ fn sushy(port: u16, password: &str, script: &str) -> (bool, String) {
 }
 
 fn ipmitool(port: u16, password: &str, args: &[&str]) -> (bool, String) {
-    let port = port.to_string();
     let out = Command::new("ipmitool")
-        .args([
-            "-I",
-            "lanplus",
-            "-C",
-            "17",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
+        .args(ironbell_testbed::lanplus_args(
+            port,
             USER,
-            "-P",
             password,
-            "-N",
-            "1",
-            "-R",
-            "2",
-        ])
+            Some("17"),
+            2,
+        ))
         .args(args)
         .output()
         .expect("run ipmitool");

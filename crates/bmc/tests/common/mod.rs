@@ -357,26 +357,9 @@ set_working_mc 0x20
 
     /// Runs ipmitool lanplus (suite 3) against 127.0.0.1:`port` in the namespace.
     pub fn ipmitool(&self, port: u16, args: &[&str]) -> String {
-        let port = port.to_string();
-        let mut all = vec![
-            "-I",
-            "lanplus",
-            "-C",
-            "3",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-U",
-            USER,
-            "-P",
-            PASSWORD,
-            "-N",
-            "1",
-            "-R",
-            "3",
-        ];
-        all.extend_from_slice(args);
+        let mut all = ironbell_testbed::lanplus_args(port, USER, PASSWORD, Some("3"), 3);
+        all.extend(args.iter().map(|a| a.to_string()));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
         let out = self.ns.output("ipmitool", &all).expect("run ipmitool");
         assert!(
             out.status.success(),

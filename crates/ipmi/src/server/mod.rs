@@ -503,19 +503,24 @@ mod tests {
         }
     }
 
+    /// Sends Open Session for `suite` with console session ID `console`: the BMC's
+    /// session ID (0 if it gave none).
+    fn open_session(s: &mut Server<Counting>, console: u32, suite: CipherSuite) -> u32 {
+        let open = rakp::open_session_request(1, console, suite);
+        let r = block_on(s.datagram(
+            &wire::encode_v2(payload::OPEN_REQUEST, 0, 0, &open, None),
+            SocketAddr::from(PEER),
+        ));
+        let p = r.ok().and_then(|d| wire::decode_v2(&d, None));
+        let o = p.and_then(|p| rakp::parse_open_session_response(&p.payload));
+        o.map(|o| o.bmc_sid).unwrap_or(0)
+    }
+
     /// A session established with RAKP 1 role `role`: (keys, BMC session ID), or the
     /// RAKP 2 status.
     fn establish(s: &mut Server<Counting>, role: u8) -> Result<(SessionKeys, u32), u8> {
         let peer = SocketAddr::from(PEER);
-        let suite = CipherSuite::Suite17;
-        let open = rakp::open_session_request(1, 0x1111, suite);
-        let r = block_on(s.datagram(
-            &wire::encode_v2(payload::OPEN_REQUEST, 0, 0, &open, None),
-            peer,
-        ));
-        let p = r.ok().and_then(|d| wire::decode_v2(&d, None));
-        let o = p.and_then(|p| rakp::parse_open_session_response(&p.payload));
-        let bmc_sid = o.map(|o| o.bmc_sid).unwrap_or(0);
+        let bmc_sid = open_session(s, 0x1111, CipherSuite::Suite17);
         let mut hs = Handshake::new(Hash::Sha256, 0x1111, bmc_sid, b"admin", b"pw");
         hs.role = role;
         let r = block_on(s.datagram(
@@ -642,14 +647,7 @@ mod tests {
     fn a_rakp_message_sent_again_gets_the_same_answer() {
         let mut s = server();
         let peer = SocketAddr::from(PEER);
-        let open = rakp::open_session_request(1, 0x2222, CipherSuite::Suite3);
-        let r = block_on(s.datagram(
-            &wire::encode_v2(payload::OPEN_REQUEST, 0, 0, &open, None),
-            peer,
-        ));
-        let p = r.ok().and_then(|d| wire::decode_v2(&d, None));
-        let o = p.and_then(|p| rakp::parse_open_session_response(&p.payload));
-        let bmc_sid = o.map(|o| o.bmc_sid).unwrap_or(0);
+        let bmc_sid = open_session(&mut s, 0x2222, CipherSuite::Suite3);
         let hs = Handshake::new(Hash::Sha1, 0x2222, bmc_sid, b"admin", b"pw");
         let rakp1 = wire::encode_v2(payload::RAKP1, 0, 0, &hs.rakp1(1), None);
         let first = block_on(s.datagram(&rakp1, peer));
