@@ -200,6 +200,8 @@ impl MetricsSource for ironbell_tftp::Stats {
             ("failed", s.transfers_failed),
             ("aborted", s.transfers_aborted),
             ("busy", s.busy),
+            ("client_busy", s.client_busy),
+            ("deadline", s.deadline_expired),
         ] {
             sample(out, name, &[("result", result)], v);
         }
@@ -233,6 +235,18 @@ impl MetricsSource for ironbell_tftp::Stats {
                 "counter",
                 "TFTP packets dropped as malformed.",
                 s.packets_malformed,
+            ),
+            (
+                "ironbell_tftp_requests_rate_limited_total",
+                "counter",
+                "TFTP read requests dropped by the per-client rate limit.",
+                s.rate_limited,
+            ),
+            (
+                "ironbell_tftp_timeout_option_refused_total",
+                "counter",
+                "TFTP timeout options above the cap, left out of the OACK.",
+                s.timeout_refused,
             ),
         ] {
             header(out, name, kind, help);

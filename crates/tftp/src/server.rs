@@ -3,11 +3,12 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use ironbell_limits::{ConnectionCap, LogLimiter, RateLimiter};
 use tokio::net::UdpSocket;
 use tokio::sync::Semaphore;
 
@@ -26,6 +27,24 @@ pub struct Config {
     /// How long to wait for an ACK before sending the window again, unless the client's
     /// `timeout` option says otherwise. Default 1 s.
     pub timeout: Duration,
+    /// Largest `timeout` option granted (RFC 2349 asks the server to echo the client's
+    /// value or leave the option out, so a larger request is left out of the OACK and
+    /// [`Config::timeout`] is used). Default 5 s.
+    pub max_timeout: Duration,
+    /// Longest a transfer may run, whatever its client does; past it the transfer is
+    /// ended with error 0 "transfer deadline" and counted in
+    /// [`StatsSnapshot::deadline_expired`]. Default 2 minutes (an iPXE binary takes well
+    /// under a second; HookOS is served over HTTP).
+    pub transfer_deadline: Duration,
+    /// Most transfers at once for one client IP address; a request beyond it gets error 0
+    /// and is counted in [`StatsSnapshot::client_busy`]. Default 8.
+    pub max_transfers_per_client: usize,
+    /// Read requests per second accepted from one client IP address (token bucket);
+    /// requests beyond it are dropped without an answer and counted in
+    /// [`StatsSnapshot::rate_limited`]. Default 10 per second.
+    pub requests_per_second: f64,
+    /// Burst of read requests one client IP address may send at once. Default 20.
+    pub request_burst: u32,
     /// How many times a window is sent again before the transfer is given up. Default 5.
     pub retries: u32,
     /// Most transfers at once; requests beyond it get error 0 "server busy". Default 256.
@@ -38,6 +57,11 @@ impl Default for Config {
             max_blksize: 1468,
             max_windowsize: 64,
             timeout: Duration::from_secs(1),
+            max_timeout: Duration::from_secs(5),
+            transfer_deadline: Duration::from_secs(120),
+            max_transfers_per_client: 8,
+            requests_per_second: 10.0,
+            request_burst: 20,
             retries: 5,
             max_transfers: 256,
         }
@@ -57,6 +81,10 @@ pub struct Stats {
     pub(crate) retransmits: AtomicU64,
     pub(crate) packets_malformed: AtomicU64,
     pub(crate) packets_wrong_tid: AtomicU64,
+    pub(crate) client_busy: AtomicU64,
+    pub(crate) rate_limited: AtomicU64,
+    pub(crate) deadline_expired: AtomicU64,
+    pub(crate) timeout_refused: AtomicU64,
 }
 
 /// A point-in-time copy of [`Stats`].
@@ -85,6 +113,15 @@ pub struct StatsSnapshot {
     /// Datagrams that reached a transfer's socket from another address (answered with
     /// error 5).
     pub packets_wrong_tid: u64,
+    /// Requests refused because their client already ran
+    /// [`Config::max_transfers_per_client`] transfers.
+    pub client_busy: u64,
+    /// Requests dropped unanswered by the per-client rate limit.
+    pub rate_limited: u64,
+    /// Transfers ended by [`Config::transfer_deadline`] (also counted as failed).
+    pub deadline_expired: u64,
+    /// `timeout` options above [`Config::max_timeout`], left out of the OACK.
+    pub timeout_refused: u64,
 }
 
 impl Stats {
@@ -102,6 +139,10 @@ impl Stats {
             retransmits: r(&self.retransmits),
             packets_malformed: r(&self.packets_malformed),
             packets_wrong_tid: r(&self.packets_wrong_tid),
+            client_busy: r(&self.client_busy),
+            rate_limited: r(&self.rate_limited),
+            deadline_expired: r(&self.deadline_expired),
+            timeout_refused: r(&self.timeout_refused),
         }
     }
 
@@ -115,6 +156,8 @@ pub(crate) struct Inner {
     pub(crate) source: FileSource,
     pub(crate) stats: Arc<Stats>,
     slots: Arc<Semaphore>,
+    per_client: Arc<ConnectionCap<IpAddr>>,
+    requests: RateLimiter<IpAddr>,
 }
 
 /// A read-only TFTP server. Cheap to clone; clones share counters and the transfer limit.
@@ -136,12 +179,21 @@ impl Server {
     /// A server with these settings, serving files from `source`.
     pub fn new(config: Config, source: FileSource) -> Self {
         let slots = Arc::new(Semaphore::new(config.max_transfers));
+        // A client holding a transfer holds a slot, so no more keys than slots are needed.
+        let per_client = ConnectionCap::new(config.max_transfers_per_client, config.max_transfers);
+        let requests = RateLimiter::new(
+            config.requests_per_second,
+            config.request_burst,
+            MAX_TRACKED_CLIENTS,
+        );
         Self {
             inner: Arc::new(Inner {
                 config,
                 source,
                 stats: Arc::new(Stats::default()),
                 slots,
+                per_client,
+                requests,
             }),
         }
     }
@@ -173,6 +225,14 @@ impl Drop for StopOnDrop {
         self.0.store(true, Ordering::Relaxed);
     }
 }
+
+/// Client addresses the request rate limiter tracks; past it new addresses share one
+/// bucket (spoofed sources cannot grow the table).
+const MAX_TRACKED_CLIENTS: usize = 4096;
+
+/// Log lines per second for refused requests (busy, per-client cap), so that a flood of
+/// requests cannot fill the disk through the service log.
+static REFUSED_LOG: LogLimiter = LogLimiter::per_second(5);
 
 /// Small: a transfer keeps one window and its read-ahead on the heap, and calls nothing
 /// deep.
@@ -220,9 +280,29 @@ async fn listen(inner: Arc<Inner>, socket: UdpSocket) -> io::Result<()> {
             }
         };
         Stats::add(&stats.requests, 1);
+        if !inner.requests.check(&peer.ip()) {
+            Stats::add(&stats.rate_limited, 1);
+            continue;
+        }
+        let Some(client_permit) = inner.per_client.try_acquire(peer.ip()) else {
+            Stats::add(&stats.client_busy, 1);
+            if let Some(suppressed) = REFUSED_LOG.allow() {
+                tracing::warn!(client = %peer, file = %req.filename, suppressed, "too many transfers for this client, request refused");
+            }
+            reply(
+                &socket,
+                peer,
+                ErrorCode::NotDefined,
+                "too many transfers from your address",
+            )
+            .await;
+            continue;
+        };
         let Ok(permit) = Arc::clone(&inner.slots).try_acquire_owned() else {
             Stats::add(&stats.busy, 1);
-            tracing::warn!(client = %peer, file = %req.filename, "server busy, request refused");
+            if let Some(suppressed) = REFUSED_LOG.allow() {
+                tracing::warn!(client = %peer, file = %req.filename, suppressed, "server busy, request refused");
+            }
             reply(&socket, peer, ErrorCode::NotDefined, "server busy").await;
             continue;
         };
@@ -248,6 +328,7 @@ async fn listen(inner: Arc<Inner>, socket: UdpSocket) -> io::Result<()> {
                 let outcome = transfer::run(&inner2, sock, peer, req, &stop2);
                 finish(&inner2.stats, outcome);
                 drop(permit);
+                drop(client_permit);
             });
         if let Err(e) = spawned {
             tracing::warn!(client = %peer, error = %e, "cannot start a transfer thread");

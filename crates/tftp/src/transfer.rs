@@ -36,6 +36,8 @@ pub(crate) struct Params {
     pub(crate) timeout: Duration,
     /// Accepted options to put in the OACK (empty: no OACK, start with DATA 1).
     pub(crate) oack: Vec<(String, String)>,
+    /// A `timeout` above [`Config::max_timeout`] was asked for (and left out).
+    pub(crate) timeout_refused: bool,
 }
 
 /// RFC 2347 negotiation: accepted options are echoed (lower-case) with the granted value;
@@ -46,6 +48,7 @@ pub(crate) fn negotiate(config: &Config, options: &[(String, String)], file_len:
         windowsize: 1,
         timeout: config.timeout,
         oack: Vec::new(),
+        timeout_refused: false,
     };
     for (name, value) in options {
         let name = name.to_ascii_lowercase();
@@ -64,6 +67,10 @@ pub(crate) fn negotiate(config: &Config, options: &[(String, String)], file_len:
             },
             "tsize" => file_len.to_string(),
             "timeout" => match value.parse::<u8>() {
+                Ok(v) if Duration::from_secs(u64::from(v)) > config.max_timeout => {
+                    p.timeout_refused = true;
+                    continue;
+                }
                 Ok(v) if v >= 1 => {
                     p.timeout = Duration::from_secs(u64::from(v));
                     v.to_string()
@@ -91,6 +98,8 @@ enum End {
     Aborted(u16, String),
     /// No acceptable ACK after all retries.
     TimedOut,
+    /// [`Config::transfer_deadline`] passed.
+    Deadline,
     /// The server was stopped.
     Stopped,
     /// The socket failed.
@@ -113,6 +122,8 @@ struct Peer<'a> {
     stop: &'a AtomicBool,
     timeout: Duration,
     retries: u32,
+    /// When the whole transfer must be over.
+    deadline: Instant,
     /// The socket's current receive timeout (set only when it changes: one syscall).
     read_timeout: Option<Duration>,
     buf: [u8; RECV_BUF],
@@ -161,12 +172,16 @@ impl Peer<'_> {
             if tries > 0 {
                 Stats::add(&self.stats.retransmits, segments.len() as u64);
             }
-            let deadline = Instant::now() + self.timeout;
+            let deadline = (Instant::now() + self.timeout).min(self.deadline);
             loop {
                 if self.stop.load(Ordering::Relaxed) {
                     return Err(End::Stopped);
                 }
-                let left = deadline.saturating_duration_since(Instant::now());
+                let now = Instant::now();
+                if now >= self.deadline {
+                    return Err(End::Deadline);
+                }
+                let left = deadline.saturating_duration_since(now);
                 if left.is_zero() {
                     break;
                 }
@@ -259,6 +274,7 @@ pub(crate) fn run(
         stop,
         timeout: inner.config.timeout,
         retries: inner.config.retries,
+        deadline: Instant::now() + inner.config.transfer_deadline,
         read_timeout: None,
         buf: [0u8; RECV_BUF],
     };
@@ -281,6 +297,9 @@ pub(crate) fn run(
     };
     let len = file.len();
     let params = negotiate(&inner.config, &req.options, len);
+    if params.timeout_refused {
+        Stats::add(&inner.stats.timeout_refused, 1);
+    }
     p.timeout = params.timeout;
     tracing::debug!(size = len, ?params, "transfer starts");
 
@@ -308,6 +327,12 @@ pub(crate) fn run(
         End::TimedOut => {
             tracing::warn!("transfer timed out");
             p.send_error(ErrorCode::NotDefined, "timed out");
+            Outcome::Failed
+        }
+        End::Deadline => {
+            Stats::add(&inner.stats.deadline_expired, 1);
+            tracing::warn!(deadline = ?inner.config.transfer_deadline, "transfer deadline passed, transfer ended");
+            p.send_error(ErrorCode::NotDefined, "transfer deadline");
             Outcome::Failed
         }
         End::Stopped => {
@@ -416,6 +441,17 @@ mod tests {
         assert_eq!(
             (p.blksize, p.windowsize, p.timeout, p.oack.len()),
             (512, 1, c.timeout, 0)
+        );
+        // Above the cap: left out of the OACK (RFC 2349 allows no other value), default used.
+        let p = negotiate(&c, &opts(&[("timeout", "255"), ("tsize", "0")]), 7);
+        assert_eq!(
+            (p.timeout, p.timeout_refused, p.oack),
+            (c.timeout, true, opts(&[("tsize", "7")]))
+        );
+        let p = negotiate(&c, &opts(&[("timeout", "5")]), 7);
+        assert_eq!(
+            (p.timeout, p.timeout_refused),
+            (Duration::from_secs(5), false)
         );
         let p = negotiate(&c, &opts(&[("windowsize", "65535"), ("blksize", "8")]), 1);
         assert_eq!((p.blksize, p.windowsize), (8, 64));
