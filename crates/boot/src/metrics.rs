@@ -201,7 +201,6 @@ impl MetricsSource for ironbell_tftp::Stats {
             ("aborted", s.transfers_aborted),
             ("busy", s.busy),
             ("client_busy", s.client_busy),
-            ("deadline", s.deadline_expired),
         ] {
             sample(out, name, &[("result", result)], v);
         }
@@ -241,6 +240,12 @@ impl MetricsSource for ironbell_tftp::Stats {
                 "counter",
                 "TFTP read requests dropped by the per-client rate limit.",
                 s.rate_limited,
+            ),
+            (
+                "ironbell_tftp_transfers_deadline_total",
+                "counter",
+                "TFTP transfers ended by the transfer deadline (also counted as failed).",
+                s.deadline_expired,
             ),
             (
                 "ironbell_tftp_timeout_option_refused_total",

@@ -17,6 +17,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nix::sched::{CloneFlags, setns};
 
+mod lan;
+pub use lan::Lan;
+
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 fn run_ok(cmd: &mut Command) -> io::Result<Output> {

@@ -23,7 +23,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = root.ok_or("--root DIR is required")?;
     let socket = tokio::net::UdpSocket::bind(&listen).await?;
     eprintln!("serving {root} on {}", socket.local_addr()?);
-    let server = Server::new(Config::default(), FileSource::dir(&root)?);
+    // The benchmark's clients all come from 127.0.0.1: no per-client bounds.
+    let config = Config {
+        max_transfers_per_client: usize::MAX,
+        requests_per_second: f64::MAX,
+        request_burst: u32::MAX,
+        ..Config::default()
+    };
+    let server = Server::new(config, FileSource::dir(&root)?);
     server.serve(socket).await?;
     Ok(())
 }

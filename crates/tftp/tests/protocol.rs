@@ -17,7 +17,7 @@ use tokio::net::UdpSocket;
 fn fast() -> Config {
     Config {
         timeout: Duration::from_millis(300),
-        ..Config::default()
+        ..common::one_address()
     }
 }
 
@@ -376,7 +376,7 @@ fn silent_client_times_out_and_the_transfer_fails() {
     let config = Config {
         timeout: Duration::from_millis(100),
         retries: 2,
-        ..Config::default()
+        ..common::one_address()
     };
     with_server(config, mem(&[("s", pseudo_random(2000, 5))]), |h| {
         let sent = h.rt.block_on(async {
@@ -405,7 +405,7 @@ fn stopping_the_server_ends_running_transfers_with_an_error() {
     with_server(fast(), mem(&[]), |h| {
         let config = Config {
             timeout: Duration::from_secs(30),
-            ..Config::default()
+            ..common::one_address()
         };
         let server = ironbell_tftp::Server::new(config, mem(&[("s", pseudo_random(5000, 3))]));
         let stats = server.stats();

@@ -41,6 +41,17 @@ impl Harness<'_> {
     }
 }
 
+/// The default settings without the per-client bounds: every client of these tests is
+/// 127.0.0.1 (the bounds have their own test, `tests/hostile.rs`).
+pub fn one_address() -> Config {
+    Config {
+        max_transfers_per_client: usize::MAX,
+        requests_per_second: f64::MAX,
+        request_burst: u32::MAX,
+        ..Config::default()
+    }
+}
+
 /// Runs `body` with a server listening on 127.0.0.1 inside a fresh namespace (no route
 /// out). The runtime is built on a thread inside the namespace, so the server's per-
 /// transfer sockets and the test client's sockets are created there too.
