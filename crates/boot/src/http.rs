@@ -7,7 +7,7 @@
 //! | `GET /ipxe/binary/{mac}/{file}` | an iPXE binary from [`Config::ipxe_dir`]; only [`IPXE_BINARIES`] |
 //! | `GET /healthz` | `ok` |
 //! | `GET /metrics` | Prometheus text format (see [`crate::metrics`]) |
-//! | `GET /{file}` (anything else) | a file of [`Config::artifacts_dir`] (the HookOS `vmlinuz-x86_64`, `initramfs-x86_64`...), with Range support; `..` and directories are refused |
+//! | `GET /{file}` (anything else) | a file of [`Config::artifacts_dir`] (the HookOS `vmlinuz-x86_64`, `initramfs-x86_64`...), with Range support; `..`, directories and symlinks leading out of the directory are refused (see [`crate::artifact`]) |
 //!
 //! The script of a machine is, in order of precedence: its interface's
 //! `netboot.ipxe.contents` as written; `#!ipxe` + `chain <netboot.ipxe.url>`; or the HookOS
@@ -19,7 +19,10 @@
 //! Request bodies are never read. Connections are HTTP/1.1 with at most 16 KiB of request
 //! head and 64 headers, [`Config::header_read_timeout`] to send them, and
 //! [`Config::request_timeout`] for the handler to produce a response head (file bodies may
-//! stream for longer).
+//! stream for longer). One peer address holds at most [`Config::max_connections_per_peer`]
+//! connections at once; further ones are closed as soon as they are accepted (counted in
+//! `ironbell_boot_http_connections_refused_total`), so idle connections from one host
+//! cannot use up the process's descriptors.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -28,17 +31,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use ironbell_limits::{ConnectionCap, LogLimiter};
+use ironbell_tftp::FileSource;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
-use tower_http::services::{ServeDir, ServeFile};
 use tower_http::timeout::TimeoutLayer;
 use tracing::{Instrument, Span, debug, field, info, warn};
 
@@ -89,13 +92,16 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Time a client has to send its request head.
     pub header_read_timeout: Duration,
+    /// Most connections one peer address may hold open at once (iPXE and UEFI HTTP boot
+    /// use one or two).
+    pub max_connections_per_peer: usize,
 }
 
 impl Config {
     /// Defaults for a host reachable at `public_ip`: listen on `0.0.0.0:7171`, gRPC on
     /// 42113, syslog at `public_ip`, no TLS, artifacts from `/var/lib/ironbell/hookos`,
     /// iPXE from `/usr/lib/ipxe`, consoles `tty0` and `ttyS0,115200`, 30 s request and 10 s
-    /// header timeouts.
+    /// header timeouts, 32 connections per peer.
     pub fn new(public_ip: Ipv4Addr) -> Self {
         Self {
             bind: SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
@@ -111,6 +117,7 @@ impl Config {
             console: vec!["tty0".into(), "ttyS0,115200".into()],
             request_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(10),
+            max_connections_per_peer: 32,
         }
     }
 
@@ -130,6 +137,8 @@ pub struct HttpState {
     index: Arc<Index>,
     counters: Arc<HttpCounters>,
     sources: Arc<[Arc<dyn MetricsSource>]>,
+    artifacts: FileSource,
+    ipxe: FileSource,
 }
 
 impl std::fmt::Debug for HttpState {
@@ -142,15 +151,32 @@ impl std::fmt::Debug for HttpState {
 }
 
 impl HttpState {
-    /// State over `index`; `/metrics` reports the HTTP counters and the index.
+    /// State over `index`; `/metrics` reports the HTTP counters and the index. The iPXE
+    /// binaries are read from [`Config::ipxe_dir`] now (none served if none is there; see
+    /// [`HttpState::with_ipxe`] to share the TFTP server's copies).
     pub fn new(config: Config, index: Arc<Index>) -> Self {
         let sources: Vec<Arc<dyn MetricsSource>> = vec![index.clone()];
+        let dir = &config.artifacts_dir;
+        // A directory missing now may appear later: every lookup then opens it again.
+        let artifacts = FileSource::dir(dir).unwrap_or_else(|_| FileSource::Dir(dir.clone()));
+        let ipxe = crate::service::ipxe_binaries(&config.ipxe_dir).unwrap_or_else(|e| {
+            warn!(dir = %config.ipxe_dir.display(), "no iPXE binaries served over HTTP: {e}");
+            FileSource::memory([])
+        });
         Self {
             config: Arc::new(config),
             index,
             counters: Arc::new(HttpCounters::default()),
             sources: sources.into(),
+            artifacts,
+            ipxe,
         }
+    }
+
+    /// Serves these iPXE binaries under `/ipxe/binary/` (the TFTP server's copies).
+    pub fn with_ipxe(mut self, ipxe: FileSource) -> Self {
+        self.ipxe = ipxe;
+        self
     }
 
     /// Adds a source to `/metrics` (the DHCP server's `Arc<ironbell_dhcp::Stats>`, the TFTP
@@ -175,15 +201,13 @@ impl HttpState {
 
 /// The router of every route above, with metrics, tracing and the request timeout.
 pub fn router(state: HttpState) -> Router {
-    let artifacts =
-        ServeDir::new(&state.config.artifacts_dir).append_index_html_on_directories(false);
     Router::new()
         .route("/ipxe/script/{mac}/auto.ipxe", get(script_by_mac))
         .route("/auto.ipxe", get(script_by_ip))
         .route("/ipxe/binary/{mac}/{file}", get(binary))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .fallback_service(artifacts)
+        .fallback(artifact)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             state.config.request_timeout,
@@ -192,11 +216,20 @@ pub fn router(state: HttpState) -> Router {
         .with_state(state)
 }
 
+/// Log lines per second about refused connections and accept errors.
+static ACCEPT_LOG: LogLimiter = LogLimiter::per_second(5);
+
+/// Peer addresses the connection cap tracks at once; connections from further addresses
+/// are refused until some close.
+const MAX_PEERS: usize = 16_384;
+
 /// Serves `router(state)` on `listener` until an accept fails for good. Each connection
 /// gets the peer address as [`ConnectInfo<SocketAddr>`]; dropping the future closes every
 /// connection.
 pub async fn serve(listener: TcpListener, state: HttpState) -> io::Result<()> {
     let header_timeout = state.config.header_read_timeout;
+    let per_peer = ConnectionCap::new(state.config.max_connections_per_peer, MAX_PEERS);
+    let counters = state.counters.clone();
     let app = router(state);
     let mut conns = JoinSet::new();
     loop {
@@ -204,14 +237,27 @@ pub async fn serve(listener: TcpListener, state: HttpState) -> io::Result<()> {
         let (stream, peer) = match listener.accept().await {
             Ok(c) => c,
             Err(e) if transient_accept_error(&e) => {
-                warn!("HTTP accept: {e}");
+                if let Some(suppressed) = ACCEPT_LOG.allow() {
+                    warn!(suppressed, "HTTP accept: {e}");
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
             Err(e) => return Err(e),
         };
+        let Some(permit) = per_peer.try_acquire(peer.ip()) else {
+            counters.connection_refused();
+            if let Some(suppressed) = ACCEPT_LOG.allow() {
+                warn!(%peer, suppressed, "too many connections from this peer; closed");
+            }
+            drop(stream);
+            continue;
+        };
+        let open = counters.connection_opened();
         let app = app.clone();
         conns.spawn(async move {
+            let _permit = permit;
+            let _open = open;
             let service = hyper::service::service_fn(move |mut req: Request<_>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
                 app.clone().oneshot(req)
@@ -276,7 +322,8 @@ async fn observe(State(state): State<HttpState>, req: Request, next: Next) -> Re
     resp
 }
 
-fn text(status: StatusCode, body: impl Into<String>) -> Response {
+/// A short `text/plain` answer, with a final newline.
+pub(crate) fn text(status: StatusCode, body: impl Into<String>) -> Response {
     let mut body = body.into();
     if !body.ends_with('\n') {
         body.push('\n');
@@ -479,16 +526,29 @@ async fn binary(
             ),
         );
     }
-    let path = state.config.ipxe_dir.join(&file);
-    match ServeFile::new(path).oneshot(req).await {
-        Ok(resp) => {
-            if resp.status().is_success() {
-                info!(file = %file, "iPXE binary served");
-            }
-            resp.map(Body::new)
-        }
-        Err(never) => match never {},
+    let resp = crate::artifact::serve(
+        &state.ipxe,
+        &file,
+        req.method(),
+        req.headers().get(header::RANGE),
+    )
+    .await;
+    if resp.status().is_success() {
+        info!(file = %file, "iPXE binary served");
     }
+    resp
+}
+
+/// Any other path: a file of the artifacts directory (see [`crate::artifact`]).
+async fn artifact(State(state): State<HttpState>, req: Request) -> Response {
+    let name = req.uri().path().to_owned();
+    crate::artifact::serve(
+        &state.artifacts,
+        &name,
+        req.method(),
+        req.headers().get(header::RANGE),
+    )
+    .await
 }
 
 async fn healthz() -> Response {

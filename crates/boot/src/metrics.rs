@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ironbell_dhcp::{IgnoreReason, Stats};
@@ -136,13 +136,46 @@ impl MetricsSource for Index {
     }
 }
 
-/// HTTP requests answered, by route kind and status code.
+/// HTTP requests answered, by route kind and status code, and connections.
 #[derive(Debug, Default)]
 pub struct HttpCounters {
     counts: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    connections_open: Arc<AtomicU64>,
+    connections_refused: AtomicU64,
+}
+
+/// One open connection, counted in [`HttpCounters::connections_open`] until dropped.
+#[derive(Debug)]
+pub struct OpenConnection(Arc<AtomicU64>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl HttpCounters {
+    /// Counts a connection as open until the returned value is dropped.
+    pub fn connection_opened(&self) -> OpenConnection {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(self.connections_open.clone())
+    }
+
+    /// Counts a connection closed at once by the per-peer cap.
+    pub fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Connections open now.
+    pub fn connections_open(&self) -> u64 {
+        self.connections_open.load(Ordering::Relaxed)
+    }
+
+    /// Connections closed at once by the per-peer cap so far.
+    pub fn connections_refused(&self) -> u64 {
+        self.connections_refused.load(Ordering::Relaxed)
+    }
+
     /// Counts one answered request.
     pub fn count(&self, route: &'static str, status: u16) {
         let mut counts = match self.counts.lock() {
@@ -186,6 +219,23 @@ impl MetricsSource for HttpCounters {
                 &[("route", route), ("status", &status.to_string())],
                 n,
             );
+        }
+        for (name, kind, help, v) in [
+            (
+                "ironbell_boot_http_connections",
+                "gauge",
+                "HTTP connections open now.",
+                self.connections_open(),
+            ),
+            (
+                "ironbell_boot_http_connections_refused_total",
+                "counter",
+                "HTTP connections closed at once: the peer held its maximum.",
+                self.connections_refused(),
+            ),
+        ] {
+            header(out, name, kind, help);
+            sample(out, name, &[], v);
         }
     }
 }

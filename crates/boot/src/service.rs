@@ -154,8 +154,8 @@ pub async fn run(store: SharedStore, config: Config) -> Result<(), ServiceError>
             source,
         })?;
         let socket = udp("TFTP", addr).await?;
-        let server = ironbell_tftp::Server::new(tftp_config, source);
-        state = state.with_source(server.stats());
+        let server = ironbell_tftp::Server::new(tftp_config, source.clone());
+        state = state.with_source(server.stats()).with_ipxe(source);
         info!(%addr, dir = %dir.display(), "TFTP listening");
         tasks.spawn(async move { server.serve(socket).await.map_err(stopped("TFTP")) });
     }

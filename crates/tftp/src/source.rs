@@ -119,7 +119,14 @@ fn open_beneath(root: &Path, rel: &str, name: &str) -> Result<OpenFile, SourceEr
         name: name.to_owned(),
         reason: "resolves outside the root",
     };
-    let dir = File::open(root).map_err(io_err)?;
+    // The root may be missing (not created yet): nothing under it exists then.
+    let dir = match File::open(root) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(SourceError::NotFound(name.to_owned()));
+        }
+        Err(e) => return Err(io_err(e)),
+    };
     let how = OpenHow::new()
         .flags(OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK | OFlag::O_NOCTTY)
         .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_MAGICLINKS);
@@ -154,6 +161,7 @@ fn open_checked(root: &Path, rel: &str, name: &str) -> Result<File, SourceError>
         name: name.to_owned(),
         source,
     };
+    let root = root.canonicalize().map_err(io_err)?;
     let real = match root.join(rel).canonicalize() {
         Ok(p) => p,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -161,7 +169,7 @@ fn open_checked(root: &Path, rel: &str, name: &str) -> Result<File, SourceError>
         }
         Err(e) => return Err(io_err(e)),
     };
-    if !real.starts_with(root) {
+    if !real.starts_with(&root) {
         return Err(SourceError::Refused {
             name: name.to_owned(),
             reason: "resolves outside the root",
