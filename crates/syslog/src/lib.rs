@@ -13,7 +13,7 @@
 //! TCP or TLS (RFC 6587 / 5425), relaying, or filtering by facility.
 //!
 //! Start reading at [`parse`], then [`Receiver`] (rate limit per source, truncation,
-//! [`Stats`]) and [`RingSink`].
+//! [`Stats`]) and [`RingSink`] (recent messages within a byte budget).
 //!
 //! No syslog crate is used. `cargo search` could not reach the registry from here; `cargo
 //! info` showed `syslog_loose` 0.23 (lenient 5424 + 3164, on `nom` and `chrono`) and
@@ -31,4 +31,4 @@ mod time;
 pub use message::{Facility, Format, Message, SdElement, Severity};
 pub use parse::{ParseError, parse, parse_rfc5424};
 pub use receiver::{Config, RateLimit, Receiver, Sink, Stats, StatsSnapshot};
-pub use ring::RingSink;
+pub use ring::{DEFAULT_MAX_BYTES, RingSink};

@@ -200,6 +200,34 @@ impl Message {
     pub fn time(&self) -> SystemTime {
         self.timestamp.unwrap_or(self.received_at)
     }
+
+    /// The memory this message holds: its own size plus what its strings and structured
+    /// data hold on the heap (capacities, so what the allocator really gave). What
+    /// [`crate::RingSink`] counts against its byte budget.
+    pub fn memory_size(&self) -> usize {
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
+        let sd: usize = self
+            .structured_data
+            .iter()
+            .map(|e| {
+                std::mem::size_of::<SdElement>()
+                    + e.id.capacity()
+                    + e.params
+                        .iter()
+                        .map(|(k, v)| {
+                            std::mem::size_of::<(String, String)>() + k.capacity() + v.capacity()
+                        })
+                        .sum::<usize>()
+            })
+            .sum();
+        std::mem::size_of::<Self>()
+            + self.text.capacity()
+            + opt(&self.hostname)
+            + opt(&self.app_name)
+            + opt(&self.proc_id)
+            + opt(&self.msg_id)
+            + sd
+    }
 }
 
 /// Writes `s` with control characters escaped, so a message stays on one line and cannot

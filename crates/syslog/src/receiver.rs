@@ -1,12 +1,13 @@
 //! The UDP side: [`Receiver`] reads datagrams, limits each source's rate, parses, counts in
 //! [`Stats`] and hands every message to a [`Sink`].
 
-use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
+
+use ironbell_limits::RateLimiter;
 
 use tokio::net::UdpSocket;
 
@@ -48,8 +49,9 @@ pub struct Config {
     /// installer never reaches and a flood quickly does.
     pub rate_limit: Option<RateLimit>,
     /// How many sources the rate limiter tracks at most. When the table is full and no
-    /// source in it has been quiet long enough to forget, datagrams from new sources are
-    /// dropped (so spoofed source addresses cannot grow memory). Default 4096.
+    /// source in it has been quiet long enough to forget, new sources share one overflow
+    /// bucket (so spoofed source addresses can neither grow memory nor get more than one
+    /// source's rate between them). Default 4096.
     pub max_sources: usize,
 }
 
@@ -124,58 +126,6 @@ fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
 
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    last: Instant,
-}
-
-#[derive(Debug)]
-struct Limiter {
-    limit: RateLimit,
-    max_sources: usize,
-    buckets: HashMap<IpAddr, Bucket>,
-}
-
-impl Limiter {
-    fn refill(&self, bucket: &mut Bucket, now: Instant) {
-        let elapsed = now.saturating_duration_since(bucket.last).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * self.limit.per_second).min(self.burst());
-        bucket.last = now;
-    }
-
-    fn burst(&self) -> f64 {
-        f64::from(self.limit.burst.max(1))
-    }
-
-    /// Whether `source` may send one more message at `now`.
-    fn allow(&mut self, source: IpAddr, now: Instant) -> bool {
-        if !self.buckets.contains_key(&source) && self.buckets.len() >= self.max_sources {
-            // Forget sources whose bucket has refilled: they are as good as new.
-            let full_after = Duration::from_secs_f64(
-                (self.burst() / self.limit.per_second.max(f64::MIN_POSITIVE)).min(1e9),
-            );
-            self.buckets
-                .retain(|_, b| now.saturating_duration_since(b.last) < full_after);
-            if self.buckets.len() >= self.max_sources {
-                return false;
-            }
-        }
-        let burst = self.burst();
-        let mut bucket = self.buckets.remove(&source).unwrap_or(Bucket {
-            tokens: burst,
-            last: now,
-        });
-        self.refill(&mut bucket, now);
-        let allowed = bucket.tokens >= 1.0;
-        if allowed {
-            bucket.tokens -= 1.0;
-        }
-        self.buckets.insert(source, bucket);
-        allowed
-    }
-}
-
 /// Receives syslog datagrams and hands each message to a [`Sink`]. Cheap to share: put it
 /// in an `Arc` to read [`Receiver::stats`] while [`Receiver::serve`] runs.
 #[derive(Debug)]
@@ -183,19 +133,15 @@ pub struct Receiver<S> {
     config: Config,
     sink: S,
     stats: Stats,
-    limiter: Option<Mutex<Limiter>>,
+    limiter: Option<RateLimiter<IpAddr>>,
 }
 
 impl<S: Sink> Receiver<S> {
     /// A receiver that sends what it reads to `sink`.
     pub fn new(config: Config, sink: S) -> Self {
-        let limiter = config.rate_limit.map(|limit| {
-            Mutex::new(Limiter {
-                limit,
-                max_sources: config.max_sources.max(1),
-                buckets: HashMap::new(),
-            })
-        });
+        let limiter = config
+            .rate_limit
+            .map(|limit| RateLimiter::new(limit.per_second, limit.burst, config.max_sources));
         Self {
             config,
             sink,
@@ -249,15 +195,11 @@ impl<S: Sink> Receiver<S> {
 
     fn handle_at(&self, datagram: &[u8], source: IpAddr, received_at: SystemTime, now: Instant) {
         bump(&self.stats.received);
-        if let Some(limiter) = &self.limiter {
-            let allowed = limiter
-                .lock()
-                .map(|mut l| l.allow(source, now))
-                .unwrap_or_else(|poisoned| poisoned.into_inner().allow(source, now));
-            if !allowed {
-                bump(&self.stats.rate_limited);
-                return;
-            }
+        if let Some(limiter) = &self.limiter
+            && !limiter.check_at(&source, now)
+        {
+            bump(&self.stats.rate_limited);
+            return;
         }
         let datagram = match datagram.get(..self.config.max_datagram) {
             Some(cut) if cut.len() < datagram.len() => {
@@ -287,6 +229,7 @@ impl<S: Sink> Receiver<S> {
 mod tests {
     use super::*;
     use crate::RingSink;
+    use std::time::Duration;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().expect("ip")
@@ -333,11 +276,14 @@ mod tests {
         let now = SystemTime::now();
         r.handle_at(b"a", ip("10.0.0.1"), now, t0);
         r.handle_at(b"b", ip("10.0.0.2"), now, t0);
-        r.handle_at(b"c", ip("10.0.0.3"), now, t0);
-        assert_eq!(r.stats().snapshot().rate_limited, 1);
+        // The table is full: new sources share one overflow bucket of 2.
+        for last in 3..=6 {
+            r.handle_at(b"c", ip(&format!("10.0.0.{last}")), now, t0);
+        }
+        assert_eq!(r.stats().snapshot().rate_limited, 2);
         // Once the first two have refilled, a new source is tracked again.
         r.handle_at(b"c", ip("10.0.0.3"), now, t0 + Duration::from_secs(3));
-        assert_eq!(r.stats().snapshot().raw, 3);
+        assert_eq!(r.stats().snapshot().raw, 5);
     }
 
     #[test]
