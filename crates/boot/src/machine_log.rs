@@ -2,27 +2,43 @@
 //!
 //! [`MachineLogs`] is the syslog receiver's [`Sink`]: it finds the Hardware a datagram came
 //! from by its source address (the Hardware index), writes one line per message to
-//! `<dir>/<namespace>/<name>.log`, keeps the last messages per source in memory, and logs
-//! each message through `tracing` with the hardware name. Messages from addresses that no
-//! Hardware declares go to `<dir>/_unknown/<address>.log`, which is where a machine whose
-//! address is wrong in `hardware.csv` shows up. `ironbell logs <hardware>` reads the same
-//! files, so it works whether or not the service is running.
+//! `<dir>/<namespace>/<name>.log` and keeps the last messages per machine in memory.
+//! `ironbell logs <hardware>` reads the same files, so it works whether or not the service
+//! is running.
+//!
+//! Messages from addresses that no Hardware declares are **not** stored per address (a
+//! host spraying datagrams from spoofed addresses would otherwise get a ring and a file
+//! for each): they are counted, and at most [`UNKNOWN_SAMPLES_PER_SECOND`] of them per
+//! second are written, with their source address, to the one file
+//! `<dir>/_unknown/sampled.log`. That is where a machine whose address is wrong in
+//! `hardware.csv` shows up.
+//!
+//! Everything is bounded whatever the senders do:
+//! - memory: the recent messages of at most [`MAX_RECENT_SOURCES`] machines, within
+//!   [`MAX_RECENT_BYTES`] in all ([`RingSink::with_budget`]); nothing per unknown address;
+//! - disk: a file that grows past [`MAX_FILE_BYTES`] is renamed to `.log.1` (replacing the
+//!   previous one) and started again, so one file uses at most twice that; at most
+//!   [`MAX_FILES`] machine files are written (one per Hardware), plus the sampled file:
+//!   in all at most `(Hardware count + 1) × 2 × MAX_FILE_BYTES`;
+//! - the service log: the `tracing` line per message is limited to
+//!   [`MESSAGE_LOG_PER_SECOND`] with a count of what was suppressed.
 //!
 //! A line is `TIME FACILITY.SEVERITY HOST APP[PID]: TEXT`, with control characters escaped
-//! by the syslog crate, so one message is always one line. A file that grows past
-//! [`MAX_FILE_BYTES`] is renamed to `.log.1` (replacing the previous one) and started again,
-//! so one machine can use at most twice that.
+//! by the syslog crate, so one message is always one line; in the sampled file it is
+//! preceded by the source address.
 //!
 //! Plain files rather than the object store: logs are many small appends that nothing
 //! watches, and keeping them out of the store keeps its history for objects.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use ironbell_limits::LogLimiter;
 use ironbell_syslog::{Message, RingSink, Sink};
 use tracing::{info, warn};
 
@@ -36,6 +52,28 @@ const MAX_OPEN_FILES: usize = 256;
 
 /// Directory, under the log directory, of sources that no Hardware declares.
 pub const UNKNOWN_DIR: &str = "_unknown";
+
+/// The file, under [`UNKNOWN_DIR`], of the sampled messages from unknown sources.
+pub const SAMPLED_FILE: &str = "sampled.log";
+
+/// Messages from unknown sources written to the sampled file per second, at most.
+pub const UNKNOWN_SAMPLES_PER_SECOND: u32 = 20;
+
+/// Machine log files written at most (one per Hardware); messages of further machines are
+/// kept in memory only (counted in [`MachineLogStats`]).
+pub const MAX_FILES: usize = 4096;
+
+/// Machines whose recent messages are kept in memory.
+pub const MAX_RECENT_SOURCES: usize = 4096;
+
+/// Bytes of recent messages kept in memory across all machines.
+pub const MAX_RECENT_BYTES: usize = 64 << 20;
+
+/// `tracing` lines per second about received messages, at most.
+pub const MESSAGE_LOG_PER_SECOND: u32 = 50;
+
+static MESSAGE_LOG: LogLimiter = LogLimiter::per_second(MESSAGE_LOG_PER_SECOND);
+static WRITE_ERROR_LOG: LogLimiter = LogLimiter::per_second(1);
 
 /// The file that holds the log of Hardware `namespace/name` under `dir`, or `None` when
 /// either part cannot be a file name (object names never contain `/` or start with `.`).
@@ -52,10 +90,9 @@ pub fn log_path(dir: &Path, namespace: &str, name: &str) -> Option<PathBuf> {
         .then(|| dir.join(namespace).join(format!("{name}.log")))
 }
 
-/// The file that holds what an address no Hardware declares sent.
-fn unknown_path(dir: &Path, source: IpAddr) -> PathBuf {
-    // `:` is fine in Linux file names; IPv6 addresses keep theirs.
-    dir.join(UNKNOWN_DIR).join(format!("{source}.log"))
+/// The file of sampled messages from addresses no Hardware declares.
+pub fn sampled_path(dir: &Path) -> PathBuf {
+    dir.join(UNKNOWN_DIR).join(SAMPLED_FILE)
 }
 
 /// One message as a log line (without the newline).
@@ -74,10 +111,28 @@ pub fn format_line(message: &Message) -> String {
 struct Files {
     dir: PathBuf,
     open: HashMap<PathBuf, (File, u64)>,
+    /// Every file written to since start (at most [`MAX_FILES`] + 1).
+    written: HashSet<PathBuf>,
 }
 
 impl Files {
-    fn append(&mut self, path: PathBuf, line: &str) -> io::Result<()> {
+    fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            open: HashMap::new(),
+            written: HashSet::new(),
+        }
+    }
+
+    /// Appends `line` to `path`; `Ok(false)` when the file would be one more than
+    /// [`MAX_FILES`] (the sampled file is always allowed).
+    fn append(&mut self, path: PathBuf, line: &str) -> io::Result<bool> {
+        if !self.written.contains(&path) {
+            if self.written.len() >= MAX_FILES && !path.ends_with(SAMPLED_FILE) {
+                return Ok(false);
+            }
+            self.written.insert(path.clone());
+        }
         if !self.open.contains_key(&path) {
             if self.open.len() >= MAX_OPEN_FILES {
                 self.open.clear();
@@ -90,7 +145,7 @@ impl Files {
             self.open.insert(path.clone(), (file, len));
         }
         let Some((file, len)) = self.open.get_mut(&path) else {
-            return Ok(());
+            return Ok(false);
         };
         if *len >= MAX_FILE_BYTES {
             let mut rotated = path.clone().into_os_string();
@@ -104,8 +159,51 @@ impl Files {
         bytes.push(b'\n');
         file.write_all(&bytes)?;
         *len += bytes.len() as u64;
-        Ok(())
+        Ok(true)
     }
+}
+
+/// What [`MachineLogs`] did with the messages it got; all counters only grow.
+#[derive(Debug, Default)]
+pub struct MachineLogStats {
+    known: AtomicU64,
+    unknown: AtomicU64,
+    sampled: AtomicU64,
+    not_written: AtomicU64,
+    write_errors: AtomicU64,
+}
+
+/// A copy of [`MachineLogStats`] at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MachineLogSnapshot {
+    /// Messages from an address a Hardware declares.
+    pub known: u64,
+    /// Messages from addresses no Hardware declares.
+    pub unknown: u64,
+    /// Of those, written to the sampled file.
+    pub sampled: u64,
+    /// Messages of known machines not written because [`MAX_FILES`] files exist.
+    pub not_written: u64,
+    /// Writes that failed (disk full, permissions).
+    pub write_errors: u64,
+}
+
+impl MachineLogStats {
+    /// The counters now.
+    pub fn snapshot(&self) -> MachineLogSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        MachineLogSnapshot {
+            known: get(&self.known),
+            unknown: get(&self.unknown),
+            sampled: get(&self.sampled),
+            not_written: get(&self.not_written),
+            write_errors: get(&self.write_errors),
+        }
+    }
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Syslog from machines, kept per Hardware: see the module documentation.
@@ -114,27 +212,62 @@ pub struct MachineLogs {
     index: Arc<Index>,
     recent: RingSink,
     files: Option<Mutex<Files>>,
+    samples: LogLimiter,
+    stats: Arc<MachineLogStats>,
 }
 
 impl MachineLogs {
     /// Logs for the machines in `index`, keeping `per_machine` recent messages each in
-    /// memory, and writing files under `dir` when given.
+    /// memory (within [`MAX_RECENT_BYTES`] in all), and writing files under `dir` when
+    /// given.
     pub fn new(index: Arc<Index>, per_machine: usize, dir: Option<PathBuf>) -> Self {
         Self {
             index,
-            recent: RingSink::new(per_machine, 4096),
-            files: dir.map(|dir| {
-                Mutex::new(Files {
-                    dir,
-                    open: HashMap::new(),
-                })
-            }),
+            recent: RingSink::with_budget(per_machine, MAX_RECENT_SOURCES, MAX_RECENT_BYTES),
+            files: dir.map(|dir| Mutex::new(Files::new(dir))),
+            samples: LogLimiter::per_second(UNKNOWN_SAMPLES_PER_SECOND),
+            stats: Arc::new(MachineLogStats::default()),
         }
     }
 
-    /// The recent messages from one address.
+    /// The recent messages from one machine's address.
     pub fn recent(&self, source: IpAddr) -> Vec<Message> {
         self.recent.messages(source)
+    }
+
+    /// Bytes the recent messages hold in memory (at most [`MAX_RECENT_BYTES`]).
+    pub fn recent_bytes(&self) -> usize {
+        self.recent.bytes()
+    }
+
+    /// Addresses with recent messages in memory.
+    pub fn recent_sources(&self) -> usize {
+        self.recent.sources().len()
+    }
+
+    /// The counters (shared, live).
+    pub fn stats(&self) -> Arc<MachineLogStats> {
+        Arc::clone(&self.stats)
+    }
+
+    fn write(&self, path: impl FnOnce(&Path) -> PathBuf, line: &str, hardware: &str) -> bool {
+        let Some(files) = &self.files else {
+            return true;
+        };
+        let mut files = files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let path = path(&files.dir);
+        match files.append(path.clone(), line) {
+            Ok(written) => written,
+            Err(e) => {
+                bump(&self.stats.write_errors);
+                if let Some(suppressed) = WRITE_ERROR_LOG.allow() {
+                    warn!(path = %path.display(), hardware, suppressed, "cannot write the machine log: {e}");
+                }
+                true
+            }
+        }
     }
 }
 
@@ -144,25 +277,39 @@ impl Sink for MachineLogs {
             IpAddr::V4(ip) => self.index.by_ip(ip),
             IpAddr::V6(_) => None,
         };
-        let hardware = machine.as_ref().map(|m| m.name());
-        let hardware = hardware.as_deref().unwrap_or("-");
-        info!(target: "ironbell::machine_log", %source, hardware, "{message}");
-        if let Some(files) = &self.files {
-            let mut files = match files.lock() {
-                Ok(f) => f,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            let path = match &machine {
-                Some(m) => {
-                    let meta = &m.hardware.metadata;
-                    log_path(&files.dir, meta.namespace(), meta.name())
-                        .unwrap_or_else(|| unknown_path(&files.dir, source))
+        let Some(machine) = machine else {
+            bump(&self.stats.unknown);
+            if let Some(suppressed) = self.samples.allow() {
+                bump(&self.stats.sampled);
+                if let Some(s) = MESSAGE_LOG.allow() {
+                    info!(target: "ironbell::machine_log", %source, hardware = "-", suppressed = s, "{message}");
                 }
-                None => unknown_path(&files.dir, source),
-            };
-            if let Err(e) = files.append(path.clone(), &format_line(&message)) {
-                warn!(path = %path.display(), hardware, "cannot write the machine log: {e}");
+                let line = format!("{source} {}", format_line(&message));
+                if suppressed > 0 {
+                    let note = format!(
+                        "{source} ({suppressed} messages from unknown addresses not sampled before this one)"
+                    );
+                    self.write(sampled_path, &note, "-");
+                }
+                self.write(sampled_path, &line, "-");
             }
+            return;
+        };
+        bump(&self.stats.known);
+        let hardware = machine.name();
+        if let Some(suppressed) = MESSAGE_LOG.allow() {
+            info!(target: "ironbell::machine_log", %source, hardware, suppressed, "{message}");
+        }
+        let meta = &machine.hardware.metadata;
+        let (namespace, name) = (meta.namespace(), meta.name());
+        let line = format_line(&message);
+        let written = self.write(
+            |dir| log_path(dir, namespace, name).unwrap_or_else(|| sampled_path(dir)),
+            &line,
+            &hardware,
+        );
+        if !written {
+            bump(&self.stats.not_written);
         }
         self.recent.record(source, message);
     }
@@ -194,10 +341,7 @@ mod tests {
     #[test]
     fn files_rotate_at_the_limit() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let mut files = Files {
-            dir: tmp.path().to_path_buf(),
-            open: HashMap::new(),
-        };
+        let mut files = Files::new(tmp.path().to_path_buf());
         let path = tmp.path().join("default").join("m.log");
         let line = "x".repeat(1023);
         for _ in 0..(MAX_FILE_BYTES / 1024 + 1) {

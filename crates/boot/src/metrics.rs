@@ -310,6 +310,28 @@ impl MetricsSource for ironbell_tftp::Stats {
     }
 }
 
+impl MetricsSource for crate::machine_log::MachineLogStats {
+    fn write_metrics(&self, out: &mut String) {
+        let s = self.snapshot();
+        let name = "ironbell_machine_log_messages_total";
+        header(
+            out,
+            name,
+            "counter",
+            "Syslog messages from machines, by what was done with them.",
+        );
+        for (result, v) in [
+            ("known", s.known),
+            ("unknown", s.unknown),
+            ("unknown_sampled", s.sampled),
+            ("not_written", s.not_written),
+            ("write_error", s.write_errors),
+        ] {
+            sample(out, name, &[("result", result)], v);
+        }
+    }
+}
+
 /// The syslog receiver's counters as a [`MetricsSource`].
 pub struct SyslogStats<S>(pub Arc<ironbell_syslog::Receiver<S>>);
 

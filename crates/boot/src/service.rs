@@ -165,7 +165,9 @@ pub async fn run(store: SharedStore, config: Config) -> Result<(), ServiceError>
             syslog_config,
             MachineLogs::new(index.clone(), 1000, config.machine_log_dir.clone()),
         ));
-        state = state.with_source(Arc::new(crate::metrics::SyslogStats(receiver.clone())));
+        state = state
+            .with_source(Arc::new(crate::metrics::SyslogStats(receiver.clone())))
+            .with_source(receiver.sink().stats());
         info!(%addr, "syslog listening");
         tasks.spawn(async move { receiver.serve(socket).await.map_err(stopped("syslog")) });
     }

@@ -2,6 +2,9 @@
 //!
 //! The boot service writes one file per Hardware (`ironbell_boot::machine_log`); this
 //! command reads the same files, so it works with or without the service running.
+//! Messages from addresses no Hardware declares are not in any Hardware's file: a sample of
+//! them (20 a second at most, with their source address) is in
+//! `<log dir>/_unknown/sampled.log`, which can be read with any pager.
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
