@@ -61,13 +61,21 @@ impl Bucket {
 struct RateState<K> {
     buckets: HashMap<K, Bucket>,
     overflow: Bucket,
+    /// When the full table was last swept for idle keys.
+    last_sweep: Option<Instant>,
 }
+
+/// How often at most a full [`RateLimiter`] table is swept for idle keys. A sweep visits
+/// every key; without this bound, a flood of new (spoofed) keys against a table full of
+/// busy ones would cost a whole sweep per event.
+pub const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A token bucket per key with a bound on the number of keys.
 ///
-/// When the table is full, idle keys (whose bucket has refilled) are forgotten; if none
-/// is, a new key is charged to one shared overflow bucket. Memory is therefore bounded by
-/// `max_keys` whatever the number of distinct (possibly spoofed) sources.
+/// When the table is full, idle keys (whose bucket has refilled) are forgotten, in one
+/// sweep at most every [`SWEEP_INTERVAL`]; a new key that finds no room is charged to one
+/// shared overflow bucket. Memory is therefore bounded by `max_keys` whatever the number
+/// of distinct (possibly spoofed) sources, and so is the cost of one check.
 #[derive(Debug)]
 pub struct RateLimiter<K> {
     rate: f64,
@@ -88,6 +96,7 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
             state: Mutex::new(RateState {
                 buckets: HashMap::new(),
                 overflow: Bucket::full(burst, Instant::now()),
+                last_sweep: None,
             }),
         }
     }
@@ -104,7 +113,11 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         if let Some(bucket) = state.buckets.get_mut(key) {
             return bucket.take(rate, burst, now);
         }
-        if state.buckets.len() >= self.max_keys {
+        let sweep_due = state
+            .last_sweep
+            .is_none_or(|at| now.saturating_duration_since(at) >= SWEEP_INTERVAL);
+        if state.buckets.len() >= self.max_keys && sweep_due {
+            state.last_sweep = Some(now);
             state.buckets.retain(|_, b| {
                 let mut b = *b;
                 b.refill(rate, burst, now);
@@ -311,6 +324,22 @@ mod tests {
         let later = t0 + Duration::from_secs(10);
         assert!(rl.check_at(&200, later));
         assert!(rl.tracked() <= 4);
+    }
+
+    #[test]
+    fn full_table_is_swept_at_most_every_interval() {
+        let rl = RateLimiter::new(10.0, 1, 2);
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        assert!(rl.check_at(&1, t0) && rl.check_at(&2, t0));
+        // Full of busy keys: swept (nothing idle), key 3 draws on the overflow bucket.
+        assert!(rl.check_at(&3, at(50)));
+        // Keys 1 and 2 have refilled by 120 ms, but the last sweep was 70 ms ago: no
+        // sweep, and the overflow bucket is empty.
+        assert!(!rl.check_at(&4, at(120)));
+        // At 200 ms a sweep forgets them and key 4 gets a bucket of its own.
+        assert!(rl.check_at(&4, at(200)));
+        assert!(rl.tracked() <= 2);
     }
 
     #[test]
