@@ -89,6 +89,11 @@ impl MetricsSource for Stats {
                 "Datagrams dropped as malformed, truncated or oversized.",
                 &self.malformed,
             ),
+            (
+                "ironbell_dhcp_rate_limited_total",
+                "DHCP requests dropped by the per-MAC rate limit.",
+                &self.rate_limited,
+            ),
         ] {
             header(out, name, "counter", help);
             sample(out, name, &[], c.load(Ordering::Relaxed));

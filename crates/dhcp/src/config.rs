@@ -74,6 +74,12 @@ pub struct Config {
     pub ipxe_user_class: String,
     /// The iPXE binaries by architecture.
     pub binaries: Binaries,
+    /// Requests per second accepted from one client MAC (`chaddr`) on average; more are
+    /// dropped unanswered and counted in [`crate::Stats::rate_limited`]. Default 5: a
+    /// client sends two or four messages per boot, and retries once a second at most.
+    pub requests_per_mac: u32,
+    /// Requests one client MAC may send at once. Default 10.
+    pub request_burst_per_mac: u32,
 }
 
 impl Config {
@@ -87,6 +93,8 @@ impl Config {
             syslog_server: None,
             ipxe_user_class: "iPXE".into(),
             binaries: Binaries::default(),
+            requests_per_mac: 5,
+            request_burst_per_mac: 10,
         }
     }
 

@@ -9,6 +9,11 @@
 //! knows nothing of the store or of `Hardware` objects: the boot service implements
 //! [`Backend`] over its index of Hardware and passes a [`Config`].
 //!
+//! Facing a hostile segment: each client MAC may send [`Config::requests_per_mac`]
+//! requests a second (bursts of [`Config::request_burst_per_mac`]); more are dropped and
+//! counted in [`Stats::rate_limited`]. Log lines per reply are limited to a few a second
+//! with a count of what was suppressed.
+//!
 //! Start reading at [`respond`] (the pure decision: request in, reply and destination
 //! out), then [`Server`] (parse, count, send) and [`bind_server_socket`].
 

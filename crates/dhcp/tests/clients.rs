@@ -438,3 +438,87 @@ async fn malformed_datagrams_are_counted_and_dropped() {
     );
     drop(running);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_one_mac_is_dropped_and_udhcpc_still_gets_its_lease() {
+    require("busybox", "busybox");
+    let lab = lab();
+    let flooder: [u8; 6] = [2, 0, 0, 0, 0, 0x66];
+    let mut flooder_lease = reservation();
+    flooder_lease.ip = Ipv4Addr::new(192, 0, 2, 66);
+    let config = Config::new(SERVER);
+    let (rate, burst) = (config.requests_per_mac, config.request_burst_per_mac);
+    let server = Arc::new(Server::new(
+        config,
+        HashMap::from([(lab.mac, reservation()), (flooder, flooder_lease)]),
+    ));
+    let stats = server.stats();
+    let running = start_blocking(bind(&lab), server);
+
+    // The flood: Discovers from one (reserved) MAC, broadcast on the client's link from
+    // a port other than 68 (udhcpc's), for 3 s or 30,000 datagrams.
+    let sock = lab
+        .cli
+        .enter(|| bind_server_socket("0.0.0.0:6868", Some("c0")))
+        .expect("enter")
+        .expect("bind");
+    let u = Ipv4Addr::UNSPECIFIED;
+    let mut discover = Message::new_with_id(0xf100_d000, u, u, u, u, &flooder);
+    discover
+        .opts_mut()
+        .insert(DhcpOption::MessageType(MessageType::Discover));
+    let flood = discover.to_vec().expect("encode");
+    let stop = Arc::new(AtomicBool::new(false));
+    let flooding = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            let mut sent = 0u64;
+            while sent < 30_000
+                && started.elapsed() < Duration::from_secs(3)
+                && !stop.load(Ordering::Relaxed)
+            {
+                if sock.send_to(&flood, (Ipv4Addr::BROADCAST, 67)).is_ok() {
+                    sent += 1;
+                }
+            }
+            (sent, started.elapsed())
+        })
+    };
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("env");
+    let result =
+        tokio::task::block_in_place(|| udhcpc(&lab, &["-t", "3", "-T", "2"], &out, dir.path()));
+    let flood_running = !flooding.is_finished();
+    stop.store(true, Ordering::Relaxed);
+    let (sent, took) = flooding.join().expect("flood thread");
+    assert!(
+        result.status.success(),
+        "udhcpc failed during the flood: {}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert_eq!(
+        env_file(&out).get("ip").map(String::as_str),
+        Some("192.0.2.10")
+    );
+    drop(running);
+    let limited = stats.rate_limited.load(Ordering::Relaxed);
+    let replies = stats.replies.load(Ordering::Relaxed);
+    let received = stats.discover.load(Ordering::Relaxed) + stats.request.load(Ordering::Relaxed);
+    eprintln!(
+        "figures: {sent} Discovers from one MAC in {took:?} (still flooding when udhcpc \
+         finished: {flood_running}); {limited} dropped by the per-MAC limit, {replies} replies \
+         in all ({received} requests read)"
+    );
+    // What got through for the flooder: the burst and the rate over the flood's time.
+    let allowed = u64::from(burst) + u64::from(rate) * (took.as_secs() + 1);
+    assert!(
+        replies <= allowed + 4,
+        "{replies} replies, at most {allowed} for the flooder and 4 for udhcpc"
+    );
+    assert!(
+        received - limited <= allowed + 4,
+        "{received} received, {limited} dropped"
+    );
+}

@@ -656,7 +656,13 @@ fn non_ethernet_hardware_address_is_ignored() {
 
 #[test]
 fn garbage_never_panics_and_is_counted() {
-    let server = Server::new(config(), backend_with(reservation()));
+    // Thousands of datagrams from one MAC: no per-MAC limit here (it has its own test).
+    let unlimited = Config {
+        requests_per_mac: u32::MAX,
+        request_burst_per_mac: u32::MAX,
+        ..config()
+    };
+    let server = Server::new(unlimited, backend_with(reservation()));
     let from: SocketAddr = "192.0.2.10:68".parse().expect("addr");
     let mut seeds = Vec::new();
     for m in [
@@ -750,4 +756,50 @@ fn parse_rejects_bad_fixed_length_options() {
     ));
     let good = ipxe_bios(MessageType::Discover).to_vec().expect("encode");
     assert!(parse(&good).is_ok());
+}
+
+/// The benchmark's shape (10,000 MACs, each a full DORA) twice over, as fast as the
+/// server takes it: far above any real rate per MAC, still inside the per-MAC burst, so
+/// nothing is dropped; a MAC that keeps asking is.
+#[test]
+fn per_mac_limit_spares_many_machines_and_stops_one_that_floods() {
+    let macs: Vec<[u8; 6]> = (0..10_000u32)
+        .map(|i| {
+            let b = i.to_be_bytes();
+            [0x02, 0, b[0], b[1], b[2], b[3]]
+        })
+        .collect();
+    let backend: HashMap<[u8; 6], Reservation> = macs.iter().map(|m| (*m, reservation())).collect();
+    let server = Server::new(config(), backend);
+    let stats = server.stats();
+    let from = SocketAddr::from(([0, 0, 0, 0], 68));
+    let encoded = |mt, mac| plain(mt, mac).to_vec().expect("encode");
+    for _ in 0..2 {
+        for mac in &macs {
+            for mt in [MessageType::Discover, MessageType::Request] {
+                server.handle_datagram(&encoded(mt, *mac), from);
+            }
+        }
+    }
+    assert_eq!(
+        stats
+            .rate_limited
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+
+    let config = config();
+    let burst = u64::from(config.request_burst_per_mac);
+    let flood = encoded(MessageType::Discover, macs[0]);
+    let answered = (0..1000)
+        .filter(|_| server.handle_datagram(&flood, from).is_some())
+        .count() as u64;
+    // Two requests of its burst were used above, and little time has passed.
+    assert!(answered <= burst, "{answered} answered");
+    assert!(
+        stats
+            .rate_limited
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1000 - burst
+    );
 }
