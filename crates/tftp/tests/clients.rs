@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Output;
 
-use common::{ipxe_files, pseudo_random, with_server};
+use common::{ipxe_files, one_address, pseudo_random, with_server};
 use ironbell_testbed::have;
 use ironbell_tftp::FileSource;
 
@@ -33,43 +33,39 @@ fn ipxe_binaries_byte_identical_with_tftp_hpa() {
     need("tftp");
     let files = ipxe_files();
     let dir = tempfile::tempdir().unwrap();
-    with_server(
-        common::one_address(),
-        FileSource::memory(files.clone()),
-        |h| {
-            for (name, want) in &files {
-                let out_path = dir.path().join(format!("hpa-{name}"));
-                let out_s = out_path.to_str().unwrap();
-                // PXE clients send a leading '/'; tftp-hpa sends no options.
-                let remote = format!("/{name}");
-                let out =
-                    h.ns.output(
-                        "tftp",
-                        &[
-                            "127.0.0.1",
-                            &h.port(),
-                            "-m",
-                            "binary",
-                            "-c",
-                            "get",
-                            &remote,
-                            out_s,
-                        ],
-                    )
-                    .unwrap();
-                ok(&out, &format!("tftp get {name}"));
-                assert!(
-                    std::fs::read(&out_path).unwrap() == want[..],
-                    "{name} differs"
-                );
-            }
-            h.wait_for("3 transfers", |s| s.transfers_ok == 3);
-            let s = h.stats.snapshot();
-            assert_eq!((s.requests, s.transfers_failed, s.active), (3, 0, 0));
-            let total: u64 = files.iter().map(|(_, b)| b.len() as u64).sum();
-            assert_eq!(s.bytes_sent, total);
-        },
-    );
+    with_server(one_address(), FileSource::memory(files.clone()), |h| {
+        for (name, want) in &files {
+            let out_path = dir.path().join(format!("hpa-{name}"));
+            let out_s = out_path.to_str().unwrap();
+            // PXE clients send a leading '/'; tftp-hpa sends no options.
+            let remote = format!("/{name}");
+            let out =
+                h.ns.output(
+                    "tftp",
+                    &[
+                        "127.0.0.1",
+                        &h.port(),
+                        "-m",
+                        "binary",
+                        "-c",
+                        "get",
+                        &remote,
+                        out_s,
+                    ],
+                )
+                .unwrap();
+            ok(&out, &format!("tftp get {name}"));
+            assert!(
+                std::fs::read(&out_path).unwrap() == want[..],
+                "{name} differs"
+            );
+        }
+        h.wait_for("3 transfers", |s| s.transfers_ok == 3);
+        let s = h.stats.snapshot();
+        assert_eq!((s.requests, s.transfers_failed, s.active), (3, 0, 0));
+        let total: u64 = files.iter().map(|(_, b)| b.len() as u64).sum();
+        assert_eq!(s.bytes_sent, total);
+    });
 }
 
 #[test]
@@ -77,33 +73,28 @@ fn ipxe_binaries_byte_identical_with_curl() {
     need("curl");
     let files = ipxe_files();
     let dir = tempfile::tempdir().unwrap();
-    with_server(
-        common::one_address(),
-        FileSource::memory(files.clone()),
-        |h| {
-            for (name, want) in &files {
-                for (tag, opts) in [
-                    ("plain", &["--tftp-no-options"][..]),
-                    ("blksize", &["--tftp-blksize", "1468"][..]),
-                ] {
-                    let out_path = dir.path().join(format!("curl-{tag}-{name}"));
-                    let url = format!("tftp://127.0.0.1:{}/{name}", h.port());
-                    let mut args =
-                        vec!["-sS", "--max-time", "60", "-o", out_path.to_str().unwrap()];
-                    args.extend_from_slice(opts);
-                    args.push(&url);
-                    let out = h.ns.output("curl", &args).unwrap();
-                    ok(&out, &format!("curl {tag} {name}"));
-                    assert!(
-                        std::fs::read(&out_path).unwrap() == want[..],
-                        "{tag} {name} differs"
-                    );
-                }
+    with_server(one_address(), FileSource::memory(files.clone()), |h| {
+        for (name, want) in &files {
+            for (tag, opts) in [
+                ("plain", &["--tftp-no-options"][..]),
+                ("blksize", &["--tftp-blksize", "1468"][..]),
+            ] {
+                let out_path = dir.path().join(format!("curl-{tag}-{name}"));
+                let url = format!("tftp://127.0.0.1:{}/{name}", h.port());
+                let mut args = vec!["-sS", "--max-time", "60", "-o", out_path.to_str().unwrap()];
+                args.extend_from_slice(opts);
+                args.push(&url);
+                let out = h.ns.output("curl", &args).unwrap();
+                ok(&out, &format!("curl {tag} {name}"));
+                assert!(
+                    std::fs::read(&out_path).unwrap() == want[..],
+                    "{tag} {name} differs"
+                );
             }
-            h.wait_for("6 transfers", |s| s.transfers_ok == 6);
-            assert_eq!(h.stats.snapshot().transfers_failed, 0);
-        },
-    );
+        }
+        h.wait_for("6 transfers", |s| s.transfers_ok == 6);
+        assert_eq!(h.stats.snapshot().transfers_failed, 0);
+    });
 }
 
 #[test]
@@ -116,29 +107,25 @@ fn file_over_32_mib_at_blksize_512_rolls_block_numbers_over() {
     let data = pseudo_random(33 * 1024 * 1024 + 777, 42);
     std::fs::write(root.join("big.img"), &data).unwrap();
     let out_path = dir.path().join("big.out");
-    with_server(
-        common::one_address(),
-        FileSource::dir(&root).unwrap(),
-        |h| {
-            let url = format!("tftp://127.0.0.1:{}/big.img", h.port());
-            let out =
-                h.ns.output(
-                    "curl",
-                    &[
-                        "-sS",
-                        "--max-time",
-                        "300",
-                        "--tftp-no-options",
-                        "-o",
-                        out_path.to_str().unwrap(),
-                        &url,
-                    ],
-                )
-                .unwrap();
-            ok(&out, "curl big.img");
-            h.wait_for("transfer", |s| s.transfers_ok == 1);
-        },
-    );
+    with_server(one_address(), FileSource::dir(&root).unwrap(), |h| {
+        let url = format!("tftp://127.0.0.1:{}/big.img", h.port());
+        let out =
+            h.ns.output(
+                "curl",
+                &[
+                    "-sS",
+                    "--max-time",
+                    "300",
+                    "--tftp-no-options",
+                    "-o",
+                    out_path.to_str().unwrap(),
+                    &url,
+                ],
+            )
+            .unwrap();
+        ok(&out, "curl big.img");
+        h.wait_for("transfer", |s| s.transfers_ok == 1);
+    });
     let got = std::fs::read(&out_path).unwrap();
     assert_eq!(got.len(), data.len());
     assert!(got == data, "big.img differs");
@@ -149,38 +136,34 @@ fn fifty_concurrent_curl_downloads() {
     need("curl");
     let files = ipxe_files();
     let dir = tempfile::tempdir().unwrap();
-    with_server(
-        common::one_address(),
-        FileSource::memory(files.clone()),
-        |h| {
-            let children: Vec<_> = (0..50)
-                .map(|i| {
-                    let (name, _) = &files[i % files.len()];
-                    let out_path = dir.path().join(format!("{i}-{name}"));
-                    let url = format!("tftp://127.0.0.1:{}/{name}", h.port());
-                    h.ns.command("curl")
-                        .args(["-sS", "--max-time", "120", "--tftp-blksize", "1468", "-o"])
-                        .arg(&out_path)
-                        .arg(&url)
-                        .stdout(std::process::Stdio::piped())
-                        .stderr(std::process::Stdio::piped())
-                        .spawn()
-                        .unwrap()
-                })
-                .collect();
-            for (i, child) in children.into_iter().enumerate() {
-                let out = child.wait_with_output().unwrap();
-                ok(&out, &format!("curl #{i}"));
-            }
-            for i in 0..50 {
-                let (name, want) = &files[i % files.len()];
-                let got = std::fs::read(dir.path().join(format!("{i}-{name}"))).unwrap();
-                assert!(got == want[..], "download {i} of {name} differs");
-            }
-            h.wait_for("50 transfers", |s| s.transfers_ok == 50 && s.active == 0);
-            assert_eq!(h.stats.snapshot().transfers_failed, 0);
-        },
-    );
+    with_server(one_address(), FileSource::memory(files.clone()), |h| {
+        let children: Vec<_> = (0..50)
+            .map(|i| {
+                let (name, _) = &files[i % files.len()];
+                let out_path = dir.path().join(format!("{i}-{name}"));
+                let url = format!("tftp://127.0.0.1:{}/{name}", h.port());
+                h.ns.command("curl")
+                    .args(["-sS", "--max-time", "120", "--tftp-blksize", "1468", "-o"])
+                    .arg(&out_path)
+                    .arg(&url)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for (i, child) in children.into_iter().enumerate() {
+            let out = child.wait_with_output().unwrap();
+            ok(&out, &format!("curl #{i}"));
+        }
+        for i in 0..50 {
+            let (name, want) = &files[i % files.len()];
+            let got = std::fs::read(dir.path().join(format!("{i}-{name}"))).unwrap();
+            assert!(got == want[..], "download {i} of {name} differs");
+        }
+        h.wait_for("50 transfers", |s| s.transfers_ok == 50 && s.active == 0);
+        assert_eq!(h.stats.snapshot().transfers_failed, 0);
+    });
 }
 
 #[test]
@@ -191,42 +174,38 @@ fn curl_cannot_escape_the_root() {
     std::fs::create_dir(&root).unwrap();
     std::fs::write(root.join("ok.txt"), b"fine").unwrap();
     std::os::unix::fs::symlink("/etc/passwd", root.join("passwd")).unwrap();
-    with_server(
-        common::one_address(),
-        FileSource::dir(&root).unwrap(),
-        |h| {
-            for (i, path) in ["../etc/passwd", "passwd", "..%5cx", "%2Fetc/passwd"]
-                .iter()
-                .enumerate()
-            {
-                let out_path = dir.path().join(format!("esc{i}"));
-                let url = format!("tftp://127.0.0.1:{}/{path}", h.port());
-                let out =
-                    h.ns.output(
-                        "curl",
-                        &[
-                            "-sS",
-                            "--max-time",
-                            "20",
-                            "--path-as-is",
-                            "-o",
-                            out_path.to_str().unwrap(),
-                            &url,
-                        ],
-                    )
-                    .unwrap();
-                assert!(!out.status.success(), "curl fetched {path}");
-                let got = std::fs::read(&out_path).unwrap_or_default();
-                assert!(!got.starts_with(b"root:"), "{path} leaked /etc/passwd");
-            }
-            let out_path = dir.path().join("ok.out");
-            let url = format!("tftp://127.0.0.1:{}/ok.txt", h.port());
+    with_server(one_address(), FileSource::dir(&root).unwrap(), |h| {
+        for (i, path) in ["../etc/passwd", "passwd", "..%5cx", "%2Fetc/passwd"]
+            .iter()
+            .enumerate()
+        {
+            let out_path = dir.path().join(format!("esc{i}"));
+            let url = format!("tftp://127.0.0.1:{}/{path}", h.port());
             let out =
-                h.ns.output("curl", &["-sS", "-o", out_path.to_str().unwrap(), &url])
-                    .unwrap();
-            ok(&out, "curl ok.txt");
-            assert_eq!(std::fs::read(&out_path).unwrap(), b"fine");
-            h.wait_for("counts", |s| s.transfers_failed == 4 && s.transfers_ok == 1);
-        },
-    );
+                h.ns.output(
+                    "curl",
+                    &[
+                        "-sS",
+                        "--max-time",
+                        "20",
+                        "--path-as-is",
+                        "-o",
+                        out_path.to_str().unwrap(),
+                        &url,
+                    ],
+                )
+                .unwrap();
+            assert!(!out.status.success(), "curl fetched {path}");
+            let got = std::fs::read(&out_path).unwrap_or_default();
+            assert!(!got.starts_with(b"root:"), "{path} leaked /etc/passwd");
+        }
+        let out_path = dir.path().join("ok.out");
+        let url = format!("tftp://127.0.0.1:{}/ok.txt", h.port());
+        let out =
+            h.ns.output("curl", &["-sS", "-o", out_path.to_str().unwrap(), &url])
+                .unwrap();
+        ok(&out, "curl ok.txt");
+        assert_eq!(std::fs::read(&out_path).unwrap(), b"fine");
+        h.wait_for("counts", |s| s.transfers_failed == 4 && s.transfers_ok == 1);
+    });
 }
