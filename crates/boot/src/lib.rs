@@ -15,7 +15,7 @@
 //! [`ironbell_dhcp::Reservation`]s), then [`http::router`] and [`http::Config`], then
 //! [`metrics`].
 
-mod artifact;
+pub mod artifact;
 pub mod http;
 mod index;
 pub mod machine_log;
