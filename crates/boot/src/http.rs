@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `GET /ipxe/script/{mac}/auto.ipxe` | the iPXE script of the machine with that MAC (`aa:bb:..` or `aa-bb-..`) |
 //! | `GET /auto.ipxe` | the same, for the machine whose IPv4 address is the request's source |
-//! | `GET /ipxe/binary/{mac}/{file}` | an iPXE binary from [`Config::ipxe_dir`]; only [`IPXE_BINARIES`] |
+//! | `GET /ipxe/binary/{mac}/{file}` | an iPXE binary from [`Config::ipxe_dir`] (read at start, the copies TFTP serves); only [`IPXE_BINARIES`] |
 //! | `GET /healthz` | `ok` |
 //! | `GET /metrics` | Prometheus text format (see [`crate::metrics`]) |
 //! | `GET /{file}` (anything else) | a file of [`Config::artifacts_dir`] (the HookOS `vmlinuz-x86_64`, `initramfs-x86_64`...), with Range support; `..`, directories and symlinks leading out of the directory are refused (see [`crate::artifact`]) |

@@ -30,8 +30,8 @@
 //!   process per transfer. Threads are bounded by [`Config::max_transfers`] and have
 //!   small stacks. When the server is stopped they notice within 200 ms.
 //! - Retransmission: a window that is not acknowledged within the timeout (default 1 s,
-//!   or the client's `timeout` option) is sent again, up to [`Config::retries`] times,
-//!   then the transfer is given up. Duplicate and old ACKs are ignored, never answered
+//!   or the client's `timeout` option up to [`Config::max_timeout`]) is sent again, up to
+//!   [`Config::retries`] times, then the transfer is given up. Duplicate and old ACKs are ignored, never answered
 //!   (no Sorcerer's Apprentice bug). Block numbers wrap from 65535 to 0, as tftp-hpa and
 //!   curl expect. A file whose size is a multiple of the block size ends with an empty
 //!   block.
@@ -43,6 +43,13 @@
 //!   RFC 2347 says. `blksize` and `windowsize` are capped by [`Config`].
 //! - At most [`Config::max_transfers`] transfers run at once; a request beyond that gets
 //!   error 0 "server busy".
+//! - A hostile host cannot hold the transfers: one client address runs at most
+//!   [`Config::max_transfers_per_client`] at once (error 0 beyond), sends at most
+//!   [`Config::requests_per_second`] read requests a second (more are dropped unanswered),
+//!   a `timeout` option above [`Config::max_timeout`] is left out of the OACK (RFC 2349
+//!   lets the server only echo the value or ignore the option), and every transfer ends by
+//!   [`Config::transfer_deadline`] whatever its client does. All are counted in [`Stats`],
+//!   and the log lines about refused requests are limited to a few a second.
 //! - Malformed, truncated or oversized datagrams are dropped and counted in [`Stats`].
 //!
 //! ## Why hand-written
