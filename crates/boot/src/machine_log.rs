@@ -339,6 +339,31 @@ mod tests {
     }
 
     #[test]
+    fn unknown_sources_are_counted_and_sampled_into_one_file() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let logs = MachineLogs::new(Index::from_hardware([]), 1000, Some(tmp.path().into()));
+        let started = std::time::Instant::now();
+        for i in 0..500u32 {
+            let source = IpAddr::from([10, 7, (i >> 8) as u8, i as u8]);
+            let message = ironbell_syslog::parse(b"<13>spoofed", std::time::SystemTime::now())
+                .expect("parse");
+            logs.record(source, message);
+        }
+        let s = logs.stats().snapshot();
+        let seconds = started.elapsed().as_secs() + 1;
+        assert_eq!((s.known, s.unknown), (0, 500));
+        assert!(s.sampled >= 1 && s.sampled <= u64::from(UNKNOWN_SAMPLES_PER_SECOND) * seconds);
+        assert_eq!((logs.recent_sources(), logs.recent_bytes()), (0, 0));
+        let files: Vec<_> = std::fs::read_dir(tmp.path().join(UNKNOWN_DIR))
+            .expect("unknown dir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(files, [SAMPLED_FILE]);
+        let text = std::fs::read_to_string(sampled_path(tmp.path())).expect("sampled");
+        assert!(text.starts_with("10.7.0.0 "), "{text}");
+    }
+
+    #[test]
     fn files_rotate_at_the_limit() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let mut files = Files::new(tmp.path().to_path_buf());
