@@ -117,6 +117,10 @@ fn main() -> std::process::ExitCode {
         }
     };
     init_logging(settings.syslog_host.as_deref());
+    match ironbell_limits::raise_nofile_limit() {
+        Ok((soft, hard)) => tracing::debug!(soft, hard, "open-file limit"),
+        Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
+    }
     let power = power(settings.power_dry_run);
     runtime.block_on(async {
         // The gRPC channel needs the runtime to exist when it is created.
