@@ -149,3 +149,51 @@ fn unsatisfiable(len: u64) -> Response {
     }
     resp
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn get(range: Option<&str>, method: Method) -> (u16, Option<String>, Vec<u8>) {
+        let file = OpenFile::Memory(axum::body::Bytes::from_static(b"0123456789"));
+        let header = range.map(|r| HeaderValue::from_str(r).expect("header"));
+        let resp = respond(file, &method, header.as_ref()).await;
+        let status = resp.status().as_u16();
+        let content_range = resp
+            .headers()
+            .get(header::CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        (status, content_range, body.to_vec())
+    }
+
+    #[tokio::test]
+    async fn ranges() {
+        let whole = (200, None, b"0123456789".to_vec());
+        assert_eq!(get(None, Method::GET).await, whole);
+        let r = |s: &str| Some(s.to_string());
+        assert_eq!(
+            get(Some("bytes=2-4"), Method::GET).await,
+            (206, r("bytes 2-4/10"), b"234".to_vec())
+        );
+        assert_eq!(
+            get(Some("bytes=-3"), Method::GET).await,
+            (206, r("bytes 7-9/10"), b"789".to_vec())
+        );
+        assert_eq!(
+            get(Some("bytes=8-100"), Method::GET).await,
+            (206, r("bytes 8-9/10"), b"89".to_vec())
+        );
+        for unsatisfiable in ["bytes=20-", "bytes=-11", "bytes=5-2"] {
+            let (status, range, _) = get(Some(unsatisfiable), Method::GET).await;
+            assert_eq!((status, range), (416, r("bytes */10")), "{unsatisfiable}");
+        }
+        // Several ranges, or a header that is not a byte range: the whole file.
+        assert_eq!(get(Some("bytes=0-1,4-5"), Method::GET).await, whole);
+        assert_eq!(get(Some("lines=1-2"), Method::GET).await, whole);
+        assert_eq!(get(None, Method::HEAD).await, (200, None, Vec::new()));
+    }
+}
