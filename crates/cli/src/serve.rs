@@ -143,7 +143,12 @@ pub async fn boot(
 #[derive(Args, Debug)]
 pub struct MetadataArgs {
     /// Listen address (EC2-style metadata, user-data, /metadata, /healthz, /metrics).
-    #[arg(long, default_value = "0.0.0.0:7172", env = "IRONBELL_METADATA_ADDR")]
+    #[arg(
+        long,
+        visible_alias = "metadata-addr",
+        default_value = "0.0.0.0:7172",
+        env = "IRONBELL_METADATA_ADDR"
+    )]
     listen: SocketAddr,
     /// Proxies (comma-separated CIDRs) whose `X-Forwarded-For` names the client. Empty:
     /// the header is ignored and the client is the TCP peer.

@@ -6,8 +6,7 @@
 
 use std::process::Command;
 
-use common::{SERVER_IP, start_boot_service, wait_for};
-use ironbell_testbed::{Netns, veth};
+use common::{SERVER_IP, import_node, server_and_client, start_boot_service, wait_for};
 
 mod common;
 
@@ -19,41 +18,8 @@ fn boot_service_answers_real_clients() {
     let db = dir.path().join("store.db");
     let bin = env!("CARGO_BIN_EXE_ironbell");
 
-    let srv = Netns::new().expect("netns");
-    let cli = Netns::new().expect("netns");
-    veth(&srv, "s0", &cli, "c0").expect("veth");
-    srv.ip(&["addr", "add", &format!("{SERVER_IP}/24"), "dev", "s0"])
-        .expect("addr");
-    let mac = String::from_utf8(
-        cli.output("cat", &["/sys/class/net/c0/address"])
-            .expect("mac")
-            .stdout,
-    )
-    .expect("utf8")
-    .trim()
-    .to_string();
-
-    let csv = dir.path().join("hw.csv");
-    std::fs::write(
-        &csv,
-        format!(
-            "hostname,ip_address,netmask,gateway,nameservers,mac,disk,labels\n\
-             node1,{MACHINE_IP},255.255.255.0,{SERVER_IP},198.51.100.53,{mac},/dev/vda,type=cp\n"
-        ),
-    )
-    .expect("csv");
-    let import = Command::new(bin)
-        .args(["--db"])
-        .arg(&db)
-        .args(["hardware", "import"])
-        .arg(&csv)
-        .output()
-        .expect("import");
-    assert!(
-        import.status.success(),
-        "{}",
-        String::from_utf8_lossy(&import.stderr)
-    );
+    let (srv, cli, mac) = server_and_client();
+    import_node(&db, dir.path(), MACHINE_IP, &mac);
 
     let artifacts = dir.path().join("hookos");
     std::fs::create_dir(&artifacts).expect("mkdir");
