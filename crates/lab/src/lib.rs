@@ -29,7 +29,7 @@ pub mod vm;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use up::{MachineSummary, Summary, up};
+pub use up::{MachineSummary, Summary, import_and_apply, up, write_inputs};
 
 /// The embedded default template (`templates/lab-os.yaml`).
 pub const LAB_TEMPLATE: &str = include_str!("../../../templates/lab-os.yaml");
@@ -58,7 +58,8 @@ pub enum LabError {
         /// The end of its log.
         tail: String,
     },
-    /// A command the lab ran (`ironbell hardware import`, `ironbell apply`) failed.
+    /// An operation the lab ran in process (`hardware import`, `apply` of its files)
+    /// failed.
     #[error("{command} failed:\n{output}")]
     Command {
         /// The command.
