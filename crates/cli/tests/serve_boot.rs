@@ -6,7 +6,10 @@
 
 use std::process::Command;
 
-use common::{SERVER_IP, import_node, server_and_client, start_boot_service, wait_for};
+use common::{
+    SERVER_IP, import_node, send_syslog, server_and_client, start_boot_service, tftp_fetch_ipxe,
+    wait_for,
+};
 
 mod common;
 
@@ -78,30 +81,7 @@ fn boot_service_answers_real_clients() {
         .expect("addr");
 
     // TFTP: the BIOS iPXE binary, byte for byte.
-    let got = dir.path().join("undionly.kpxe");
-    let out = cli
-        .output(
-            "tftp",
-            &[
-                SERVER_IP,
-                "-m",
-                "binary",
-                "-c",
-                "get",
-                "undionly.kpxe",
-                got.to_str().expect("utf8"),
-            ],
-        )
-        .expect("tftp");
-    assert!(
-        out.status.success(),
-        "tftp: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        std::fs::read(&got).expect("downloaded"),
-        std::fs::read("/usr/lib/ipxe/undionly.kpxe").expect("ipxe package")
-    );
+    tftp_fetch_ipxe(&cli, "69", "undionly.kpxe", dir.path());
 
     // ...and the UEFI one, which Debian installs as a symlink out of /usr/lib/ipxe.
     let got = dir.path().join("ipxe.efi");
@@ -158,22 +138,7 @@ fn boot_service_answers_real_clients() {
     assert_eq!(String::from_utf8_lossy(&by_ip.stdout), by_mac);
 
     // Syslog: the installer's message is logged under the machine's name.
-    let out = cli
-        .output(
-            "logger",
-            &[
-                "--server",
-                SERVER_IP,
-                "--udp",
-                "--port",
-                "514",
-                "-t",
-                "hook",
-                "hello from node1",
-            ],
-        )
-        .expect("logger");
-    assert!(out.status.success());
+    send_syslog(&cli, "514", "hello from node1");
     let metrics = format!("http://{SERVER_IP}:7171/metrics");
     wait_for("the syslog message to be counted", || {
         cli.output("curl", &["-sf", &metrics]).is_ok_and(|o| {

@@ -2,11 +2,12 @@
 //! (or `serve workflow`, or `serve all`) on the same database exits at once with an error
 //! naming the first one's PID; once the first is gone, the next one takes over.
 
+use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::wait_for;
-use ironbell_testbed::Netns;
+use ironbell_testbed::{ChildGuard, Netns};
 
 mod common;
 
@@ -29,6 +30,22 @@ fn exits(ns: &Netns, args: &[&str]) -> Output {
     }
 }
 
+/// Starts `ironbell --db DB serve bmc` in `ns` and waits until it holds the controller
+/// lock (its PID in `lock`).
+fn serve_bmc(ns: &Netns, db: &str, lock: &Path) -> (ChildGuard, String) {
+    let child = ns
+        .spawn(
+            env!("CARGO_BIN_EXE_ironbell"),
+            &["--db", db, "serve", "bmc"],
+        )
+        .expect("serve bmc");
+    let pid = child.id().expect("pid").to_string();
+    wait_for("serve bmc to hold the controller lock", || {
+        std::fs::read_to_string(lock).is_ok_and(|t| t.trim() == pid)
+    });
+    (child, pid)
+}
+
 #[test]
 fn a_second_process_does_not_run_controllers_on_the_same_store() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -37,16 +54,7 @@ fn a_second_process_does_not_run_controllers_on_the_same_store() {
     let db_arg = db.display().to_string();
     let ns = Netns::new().expect("netns");
 
-    let first = ns
-        .spawn(
-            env!("CARGO_BIN_EXE_ironbell"),
-            &["--db", &db_arg, "serve", "bmc"],
-        )
-        .expect("first serve bmc");
-    let first_pid = first.id().expect("pid").to_string();
-    wait_for("the first process to hold the controller lock", || {
-        std::fs::read_to_string(&lock).is_ok_and(|t| t.trim() == first_pid)
-    });
+    let (first, first_pid) = serve_bmc(&ns, &db_arg, &lock);
 
     for args in [
         &["--db", &db_arg, "serve", "bmc"][..],
@@ -72,14 +80,5 @@ fn a_second_process_does_not_run_controllers_on_the_same_store() {
 
     // The first one stops (killed, as a crash would): the lock goes with it.
     drop(first);
-    let second = ns
-        .spawn(
-            env!("CARGO_BIN_EXE_ironbell"),
-            &["--db", &db_arg, "serve", "bmc"],
-        )
-        .expect("second serve bmc");
-    let second_pid = second.id().expect("pid").to_string();
-    wait_for("the second process to take the controller lock", || {
-        std::fs::read_to_string(&lock).is_ok_and(|t| t.trim() == second_pid)
-    });
+    serve_bmc(&ns, &db_arg, &lock);
 }

@@ -6,7 +6,10 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use common::{SERVER_IP, import_node, server_and_client, start_service, wait_for};
+use common::{
+    SERVER_IP, import_node, send_syslog, server_and_client, start_service, tftp_fetch_ipxe,
+    wait_for,
+};
 
 mod common;
 
@@ -109,49 +112,10 @@ fn every_service_on_non_default_ports_and_the_script_names_them() {
     );
 
     // TFTP on 6969: tftp-hpa fetches the BIOS iPXE binary byte for byte.
-    let got = dir.path().join("undionly.kpxe");
-    let out = cli
-        .output(
-            "tftp",
-            &[
-                SERVER_IP,
-                "6969",
-                "-m",
-                "binary",
-                "-c",
-                "get",
-                "undionly.kpxe",
-                got.to_str().expect("utf8"),
-            ],
-        )
-        .expect("tftp");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        std::fs::read(&got).expect("downloaded"),
-        std::fs::read("/usr/lib/ipxe/undionly.kpxe").expect("ipxe package")
-    );
+    tftp_fetch_ipxe(&cli, "6969", "undionly.kpxe", dir.path());
 
     // Syslog on 5514: the machine's message lands in its log file, private to root.
-    let out = cli
-        .output(
-            "logger",
-            &[
-                "--server",
-                SERVER_IP,
-                "--udp",
-                "--port",
-                "5514",
-                "-t",
-                "hook",
-                "hello on 5514",
-            ],
-        )
-        .expect("logger");
-    assert!(out.status.success());
+    send_syslog(&cli, "5514", "hello on 5514");
     let log = dir.path().join("state/machine-logs/eksa-system/node1.log");
     wait_for("the machine's log line", || {
         std::fs::read_to_string(&log).is_ok_and(|t| t.contains("hello on 5514"))

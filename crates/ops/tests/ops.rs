@@ -56,6 +56,21 @@ async fn names(store: &dyn Store, kind: &str) -> Vec<String> {
         .collect()
 }
 
+/// Imports `rows` into the default namespace.
+async fn import_default(
+    store: &dyn Store,
+    rows: &[ironbell_inventory::Row],
+) -> std::result::Result<Vec<(DynamicObject, Outcome)>, OpsError> {
+    import(store, rows, DEFAULT_NAMESPACE, ApplyOptions::default()).await
+}
+
+/// A store holding [`CSV`], imported.
+async fn imported() -> (tempfile::TempDir, Arc<SqliteStore>) {
+    let (dir, store) = store();
+    import_default(store.as_ref(), &rows(CSV)).await.unwrap();
+    (dir, store)
+}
+
 #[tokio::test]
 async fn plan_creates_updates_and_leaves_alone() {
     let (_dir, store) = store();
@@ -156,14 +171,7 @@ async fn find_one_by_name_and_namespace() {
 async fn import_writes_hardware_machines_and_secrets_and_is_idempotent() {
     let (_dir, store) = store();
     let rows = rows(CSV);
-    let out = import(
-        store.as_ref(),
-        &rows,
-        DEFAULT_NAMESPACE,
-        ApplyOptions::default(),
-    )
-    .await
-    .unwrap();
+    let out = import_default(store.as_ref(), &rows).await.unwrap();
     assert_eq!(
         Counts::of(&out),
         Counts {
@@ -172,14 +180,7 @@ async fn import_writes_hardware_machines_and_secrets_and_is_idempotent() {
             unchanged: 0
         }
     );
-    let again = import(
-        store.as_ref(),
-        &rows,
-        DEFAULT_NAMESPACE,
-        ApplyOptions::default(),
-    )
-    .await
-    .unwrap();
+    let again = import_default(store.as_ref(), &rows).await.unwrap();
     assert_eq!(Counts::of(&again).unchanged, 6);
     assert_eq!(
         names(store.as_ref(), "machines").await,
@@ -189,29 +190,16 @@ async fn import_writes_hardware_machines_and_secrets_and_is_idempotent() {
 
 #[tokio::test]
 async fn a_mac_or_ip_held_by_another_hardware_is_refused_naming_both() {
-    let (_dir, store) = store();
-    import(
-        store.as_ref(),
-        &rows(CSV),
-        DEFAULT_NAMESPACE,
-        ApplyOptions::default(),
-    )
-    .await
-    .unwrap();
+    let (_dir, store) = imported().await;
     // A new machine reusing cp01's MAC (in another case) and wk01's IP.
     let clash = "\
 hostname,ip_address,netmask,gateway,nameservers,mac,disk,labels,bmc_ip,bmc_username,bmc_password,vlan_id
 new01,10.20.0.21,255.255.255.0,10.20.0.1,10.20.0.2,3C:EC:EF:10:00:11,/dev/sda,,,,,
 ";
-    let err = import(
-        store.as_ref(),
-        &rows(clash),
-        DEFAULT_NAMESPACE,
-        ApplyOptions::default(),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let err = import_default(store.as_ref(), &rows(clash))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains(
             "Hardware eksa-system/new01 has MAC 3c:ec:ef:10:00:11, which Hardware eksa-system/cp01 already holds"
@@ -254,27 +242,12 @@ a2,10.30.0.2,255.255.255.0,10.30.0.254,10.30.0.2,52:54:00:00:00:01,/dev/sda,,,,,
     }
 
     // Re-applying a Hardware over itself is no conflict.
-    import(
-        store.as_ref(),
-        &rows(CSV),
-        DEFAULT_NAMESPACE,
-        ApplyOptions::default(),
-    )
-    .await
-    .unwrap();
+    import_default(store.as_ref(), &rows(CSV)).await.unwrap();
 }
 
 #[tokio::test]
 async fn deleting_hardware_deletes_its_bmc_machine_and_secret_and_a_job_its_tasks() {
-    let (_dir, store) = store();
-    import(
-        store.as_ref(),
-        &rows(CSV),
-        DEFAULT_NAMESPACE,
-        ApplyOptions::default(),
-    )
-    .await
-    .unwrap();
+    let (_dir, store) = imported().await;
     let info = resolve_kind("hardware").unwrap();
     let hw = find_one(store.as_ref(), info, "cp01", None).await.unwrap();
     let gone = delete::delete(store.as_ref(), &hw).await.unwrap();
@@ -405,9 +378,7 @@ async fn without_atomic_commits_import_writes_in_dependency_order_and_resumes() 
     // Fails after four single writes, as a lost connection would.
     let store = no_atomic(&dir, 4);
     let rows = rows(CSV);
-    let err = import(&store, &rows, DEFAULT_NAMESPACE, ApplyOptions::default())
-        .await
-        .unwrap_err();
+    let err = import_default(&store, &rows).await.unwrap_err();
     let message = err.to_string();
     assert!(
         matches!(
@@ -429,9 +400,7 @@ async fn without_atomic_commits_import_writes_in_dependency_order_and_resumes() 
 
     // The connection is back: the same import finishes the job.
     store.budget.store(usize::MAX, Ordering::SeqCst);
-    let out = import(&store, &rows, DEFAULT_NAMESPACE, ApplyOptions::default())
-        .await
-        .unwrap();
+    let out = import_default(&store, &rows).await.unwrap();
     assert_eq!(
         Counts::of(&out),
         Counts {

@@ -105,3 +105,51 @@ pub fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Fetches `file` from the TFTP server at [`SERVER_IP`]:`port` with tftp-hpa, from `ns`,
+/// into `dir`, and checks it is byte for byte the one Debian's `ipxe` package installed.
+pub fn tftp_fetch_ipxe(ns: &Netns, port: &str, file: &str, dir: &Path) {
+    let got = dir.join(file);
+    let out = ns
+        .output(
+            "tftp",
+            &[
+                SERVER_IP,
+                port,
+                "-m",
+                "binary",
+                "-c",
+                "get",
+                file,
+                got.to_str().expect("utf8"),
+            ],
+        )
+        .expect("tftp");
+    assert!(
+        out.status.success(),
+        "tftp: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&got).expect("downloaded"),
+        std::fs::read(Path::new("/usr/lib/ipxe").join(file)).expect("ipxe package")
+    );
+}
+
+/// Sends `message` (tag `hook`) over UDP syslog to [`SERVER_IP`]:`port` from `ns`, with
+/// util-linux logger.
+pub fn send_syslog(ns: &Netns, port: &str, message: &str) {
+    let out = ns
+        .output(
+            "logger",
+            &[
+                "--server", SERVER_IP, "--udp", "--port", port, "-t", "hook", message,
+            ],
+        )
+        .expect("logger");
+    assert!(
+        out.status.success(),
+        "logger: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
