@@ -309,6 +309,8 @@ async fn deleting_hardware_deletes_its_bmc_machine_and_secret_and_a_job_its_task
 /// more than one operation is refused; single writes can be made to fail after a count.
 struct NoAtomic {
     inner: SqliteStore,
+    /// Where the database lives (removed when the store goes).
+    _dir: Option<tempfile::TempDir>,
     /// Single writes allowed before every later one fails (usize::MAX: no fault).
     budget: AtomicUsize,
     /// Kinds written, in order.
@@ -327,6 +329,10 @@ impl Store for NoAtomic {
 
     async fn update_status(&self, obj: DynamicObject) -> Result<DynamicObject> {
         self.inner.update_status(obj).await
+    }
+
+    async fn compact(&self, keep_after: u64) -> Result<()> {
+        self.inner.compact(keep_after).await
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -367,6 +373,7 @@ impl Store for NoAtomic {
 fn no_atomic(dir: &tempfile::TempDir, budget: usize) -> NoAtomic {
     NoAtomic {
         inner: SqliteStore::open(dir.path().join("ironbell.db")).unwrap(),
+        _dir: None,
         budget: AtomicUsize::new(budget),
         written: Mutex::new(Vec::new()),
     }
@@ -447,4 +454,19 @@ async fn all_or_nothing_is_refused_where_the_backend_cannot() {
     apply(&store, vec![template("a", "t1", "x")], options)
         .await
         .unwrap();
+}
+
+/// The wrapper is a backend like any other: it passes the shared conformance suite (whose
+/// commit cases check that it refuses batches and writes nothing).
+mod no_atomic_conformance {
+    use super::*;
+
+    async fn fresh() -> ironbell_store::SharedStore {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = no_atomic(&dir, usize::MAX);
+        store._dir = Some(dir);
+        Arc::new(store)
+    }
+
+    ironbell_store::store_conformance_tests!(fresh());
 }
