@@ -44,7 +44,7 @@ pub mod conformance;
 pub mod reflector;
 mod typed;
 
-pub use typed::{Api, TypedEvent, TypedWatchStream};
+pub use typed::{Api, MODIFY_ATTEMPTS, TypedEvent, TypedWatchStream};
 
 /// A store operation that failed, naming the object it was about.
 #[derive(Debug, thiserror::Error)]
