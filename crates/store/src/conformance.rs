@@ -576,7 +576,10 @@ async fn batches_are_refused(store: &SharedStore) {
         .unwrap_err();
     assert!(matches!(err, StoreError::Unsupported { .. }), "{err:?}");
     let (all, rev) = list(store, ListParams::default()).await;
-    assert!(all.is_empty() && rev == before, "a refused batch wrote {all:?}");
+    assert!(
+        all.is_empty() && rev == before,
+        "a refused batch wrote {all:?}"
+    );
 }
 
 /// A successful commit applies every op and returns the objects in order.
