@@ -233,8 +233,9 @@ impl Plane {
         }
     }
 
-    /// Stops every service (the metadata service finishes its open requests, the others
-    /// stop at once, which every controller is safe to) and releases the controller lock.
+    /// Stops every service at once (each is safe to stop at any point: controllers are
+    /// level-triggered and idempotent, and a machine retries a request cut short), waits
+    /// until their tasks are gone, and releases the controller lock.
     pub async fn stop(mut self) {
         self.shutdown.send_replace(true);
         self.tasks.abort_all();
