@@ -9,9 +9,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The port of the workflow service's gRPC API when `grpc_authority` names none
-/// (EKS Anywhere's and Tinkerbell's default).
-pub const DEFAULT_GRPC_PORT: u16 = 42113;
+/// The port of the workflow service's gRPC API when `grpc_authority` names none.
+pub use ironbell_workflow_proto::DEFAULT_GRPC_PORT;
 
 /// The syslog port when `syslog_host` names none.
 pub const DEFAULT_SYSLOG_PORT: u16 = 514;

@@ -50,8 +50,10 @@ use crate::{Index, MacLookup, Machine, parse_mac};
 
 /// The HTTP port EKS Anywhere uses for the boot service.
 pub const DEFAULT_PORT: u16 = 7171;
-/// The agent gRPC port.
-pub const DEFAULT_GRPC_PORT: u16 = 42113;
+/// The agent gRPC port (defined once, in the agent API crate).
+pub use ironbell_workflow_proto::DEFAULT_GRPC_PORT;
+/// The syslog port HookOS and the agent send to when `syslog_host=` names none.
+pub const DEFAULT_SYSLOG_PORT: u16 = 514;
 /// The iPXE binaries served under `/ipxe/binary/`.
 pub const IPXE_BINARIES: [&str; 4] = ["undionly.kpxe", "ipxe.efi", "snponly.efi", "snp.efi"];
 /// Largest request head (request line plus headers) accepted, in bytes.
@@ -78,6 +80,9 @@ pub struct Config {
     pub grpc_port: u16,
     /// Syslog receiver for `syslog_host=`; `None` means `public_ip`.
     pub syslog_ip: Option<Ipv4Addr>,
+    /// Its UDP port: `syslog_host=<ip>` for 514, `syslog_host=<ip>:<port>` otherwise (both
+    /// HookOS's busybox `syslogd -R` and the agent read `host[:port]`).
+    pub syslog_port: u16,
     /// `tinkerbell_tls=`: whether the agent talks TLS to the gRPC service.
     pub tinkerbell_tls: bool,
     /// Directory the HookOS artifacts are served from.
@@ -110,6 +115,7 @@ impl Config {
             artifacts_url: None,
             grpc_port: DEFAULT_GRPC_PORT,
             syslog_ip: None,
+            syslog_port: DEFAULT_SYSLOG_PORT,
             tinkerbell_tls: false,
             artifacts_dir: PathBuf::from("/var/lib/ironbell/hookos"),
             ipxe_dir: PathBuf::from("/usr/lib/ipxe"),
@@ -477,10 +483,11 @@ pub fn hook_script(config: &Config, machine: &Machine) -> String {
     {
         params.push(format!("facility={facility}"));
     }
-    params.push(format!(
-        "syslog_host={}",
-        config.syslog_ip.unwrap_or(config.public_ip)
-    ));
+    let syslog_ip = config.syslog_ip.unwrap_or(config.public_ip);
+    params.push(match config.syslog_port {
+        DEFAULT_SYSLOG_PORT => format!("syslog_host={syslog_ip}"),
+        port => format!("syslog_host={syslog_ip}:{port}"),
+    });
     params.push(format!(
         "grpc_authority={}:{}",
         config.public_ip, config.grpc_port

@@ -34,6 +34,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::net::IpAddr;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -106,6 +107,16 @@ pub fn format_line(message: &Message) -> String {
     )
 }
 
+/// Opens `path` for appending, creating it 0600 (and its directory 0700): what machines
+/// log may name their credentials or addresses, and the logs sit beside the store.
+fn private_append(path: &std::path::Path) -> io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+}
+
 /// Appends lines to per-machine files, rotating them at [`MAX_FILE_BYTES`].
 #[derive(Debug)]
 struct Files {
@@ -138,9 +149,12 @@ impl Files {
                 self.open.clear();
             }
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(parent)?;
             }
-            let file = OpenOptions::new().create(true).append(true).open(&path)?;
+            let file = private_append(&path)?;
             let len = file.metadata()?.len();
             self.open.insert(path.clone(), (file, len));
         }
@@ -151,7 +165,7 @@ impl Files {
             let mut rotated = path.clone().into_os_string();
             rotated.push(".1");
             std::fs::rename(&path, rotated)?;
-            *file = OpenOptions::new().create(true).append(true).open(&path)?;
+            *file = private_append(&path)?;
             *len = 0;
         }
         let mut bytes = Vec::with_capacity(line.len() + 1);

@@ -1,21 +1,25 @@
-//! One function per command.
+//! One function per command: arguments in, `ironbell-ops` does the work, results printed.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use ironbell_model::selector::Selector;
-use ironbell_model::{DynamicObject, KINDS, KindInfo, find_kind, parse_documents};
-use ironbell_store::{ListParams, SharedStore};
+use ironbell_model::{DynamicObject, find_kind, parse_documents};
+use ironbell_ops::apply::{ApplyOptions, Outcome};
+use ironbell_ops::import::Counts;
+use ironbell_ops::lookup::{find_one, resolve_kind};
+use ironbell_ops::spec::{Access, StoreHandle, StoreSpec};
+use ironbell_store::ListParams;
 
-use crate::apply::{Outcome, plan};
 use crate::output::{print_objects, redact};
 use crate::{BmcCommand, Cli, Command, HardwareCommand, ServeCommand};
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let spec = store_spec(cli.db.as_deref())?;
+    let log_dir = || machine_log_dir(&spec, cli.machine_log_dir.clone());
     match cli.command {
         Command::Hardware(HardwareCommand::Validate { file }) => {
             let rows = read_csv(&file)?;
@@ -30,19 +34,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Hardware(HardwareCommand::Import { file, namespace }) => {
             let rows = read_csv(&file)?;
-            let objects = ironbell_inventory::to_objects(&rows, &namespace);
-            let store = open_store(cli.db.as_deref())?;
-            let dynamic = objects
-                .iter()
-                .map(|o| o.to_dynamic())
-                .collect::<Result<Vec<_>, _>>()?;
-            let counts = Counts::of(&write(&store, dynamic, false).await?);
+            let store = open(&spec, Access::Create)?;
+            let outcomes = ironbell_ops::import::import(
+                store.store().as_ref(),
+                &rows,
+                &namespace,
+                ApplyOptions::default(),
+            )
+            .await
+            .with_context(|| format!("importing {}", file.display()))?;
             println!(
                 "{}: {} machine{} imported into namespace {namespace}: {}",
                 file.display(),
                 rows.len(),
                 plural(rows.len()),
-                counts
+                counts(&outcomes)
             );
         }
         Command::Apply {
@@ -61,9 +67,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 dynamic.push(o.to_dynamic()?);
             }
-            let store = open_store(cli.db.as_deref())?;
+            let store = open(&spec, Access::Create)?;
+            let options = ApplyOptions {
+                dry_run,
+                ..ApplyOptions::default()
+            };
             let suffix = if dry_run { " (dry run)" } else { "" };
-            for (obj, outcome) in write(&store, dynamic, dry_run).await? {
+            let outcomes = ironbell_ops::apply::apply(store.store().as_ref(), dynamic, options)
+                .await
+                .with_context(|| format!("applying {}", file.display()))?;
+            for (obj, outcome) in outcomes {
                 let kind = find_kind(&obj.types.kind).map_or(obj.types.kind.as_str(), |k| k.plural);
                 println!("{kind}/{} {outcome}{suffix}", obj.name());
             }
@@ -82,13 +95,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map(Selector::parse)
                 .transpose()
                 .map_err(anyhow::Error::new)?;
-            let store = open_store(cli.db.as_deref())?;
+            let store = open(&spec, Access::Existing)?;
+            let store = store.store().as_ref();
             let params = ListParams {
                 namespace: namespace.clone(),
                 selector,
             };
             let mut objects = match &name {
-                Some(name) => vec![find_one(&store, info, name, namespace.as_deref()).await?],
+                Some(name) => vec![find_one(store, info, name, namespace.as_deref()).await?],
                 None => store.list(&info.type_key(), &params).await?.items,
             };
             if !show_secrets {
@@ -97,27 +111,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print_objects(info, &objects, output, name.is_some())?;
         }
         Command::Serve(ServeCommand::Boot(args)) => {
-            let log_dir = machine_log_dir(cli.db.as_deref(), cli.machine_log_dir)?;
-            let store = open_store(cli.db.as_deref())?;
-            crate::serve::boot(store, args, log_dir).await?;
+            let log_dir = log_dir();
+            crate::serve::boot(&open(&spec, Access::Create)?, args, log_dir).await?;
         }
         Command::Serve(ServeCommand::Metadata(args)) => {
-            let store = open_store(cli.db.as_deref())?;
-            crate::serve::metadata(store, args).await?;
+            crate::serve::metadata(&open(&spec, Access::Create)?, args).await?;
         }
         Command::Serve(ServeCommand::Workflow(args)) => {
-            let store = open_store(cli.db.as_deref())?;
-            crate::serve::workflow(store, args).await?;
+            crate::serve::workflow(&open(&spec, Access::Create)?, args).await?;
         }
         Command::Serve(ServeCommand::Bmc) => {
-            let store = open_store(cli.db.as_deref())?;
-            crate::serve::bmc(store).await?;
+            crate::serve::bmc(&open(&spec, Access::Create)?).await?;
         }
         Command::Lab(command) => return crate::lab::run(command).await,
         Command::Serve(ServeCommand::All(args)) => {
-            let log_dir = machine_log_dir(cli.db.as_deref(), cli.machine_log_dir)?;
-            let store = open_store(cli.db.as_deref())?;
-            crate::serve::all(store, *args, log_dir).await?;
+            let log_dir = log_dir();
+            crate::serve::all(&open(&spec, Access::Create)?, *args, log_dir).await?;
         }
         Command::Bmc(BmcCommand::Power {
             action,
@@ -131,12 +140,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "unknown power action {action:?}: use status, on, off, soft, cycle or reset"
                 )
             })?;
-            let store = open_store(cli.db.as_deref())?;
+            let store = open(&spec, Access::Existing)?;
+            let store = store.store();
             let info = resolve_kind("machines")?;
-            let m = find_one(&store, info, &machine, namespace.as_deref()).await?;
+            let m = find_one(store.as_ref(), info, &machine, namespace.as_deref()).await?;
             let wait = (!no_wait).then_some(timeout);
             let out =
-                ironbell_bmc::cli::power(&store, m.namespace(), m.name(), action, wait).await?;
+                ironbell_bmc::cli::power(store, m.namespace(), m.name(), action, wait).await?;
             println!("{out}");
         }
         Command::Bmc(BmcCommand::Boot {
@@ -148,12 +158,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             no_wait,
             timeout,
         }) => {
-            let store = open_store(cli.db.as_deref())?;
+            let store = open(&spec, Access::Existing)?;
+            let store = store.store();
             let info = resolve_kind("machines")?;
-            let m = find_one(&store, info, &machine, namespace.as_deref()).await?;
+            let m = find_one(store.as_ref(), info, &machine, namespace.as_deref()).await?;
             let wait = (!no_wait).then_some(timeout);
             let out = ironbell_bmc::cli::boot(
-                &store,
+                store,
                 m.namespace(),
                 m.name(),
                 &device,
@@ -170,10 +181,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tail,
             follow,
         } => {
-            let log_dir = machine_log_dir(cli.db.as_deref(), cli.machine_log_dir)?;
-            let store = open_store(cli.db.as_deref())?;
+            let log_dir = log_dir();
+            let store = open(&spec, Access::Existing)?;
             let info = resolve_kind("hardware")?;
-            let hw = find_one(&store, info, &hardware, namespace.as_deref()).await?;
+            let hw = find_one(
+                store.store().as_ref(),
+                info,
+                &hardware,
+                namespace.as_deref(),
+            )
+            .await?;
             crate::logs::show(&log_dir, hw.namespace(), hw.name(), tail, follow).await?;
         }
         Command::Delete {
@@ -182,60 +199,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             namespace,
         } => {
             let info = resolve_kind(&kind)?;
-            let store = open_store(cli.db.as_deref())?;
-            let obj = find_one(&store, info, &name, namespace.as_deref()).await?;
-            store
-                .delete(&info.type_key(), obj.namespace(), obj.name(), None)
-                .await?;
-            println!("{}/{} deleted", info.plural, obj.name());
+            let store = open(&spec, Access::Existing)?;
+            let store = store.store().as_ref();
+            let obj = find_one(store, info, &name, namespace.as_deref()).await?;
+            for gone in ironbell_ops::delete::delete(store, &obj).await? {
+                let kind =
+                    find_kind(&gone.types.kind).map_or(gone.types.kind.as_str(), |k| k.plural);
+                println!("{kind}/{} deleted", gone.name());
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Counts of what a write did.
-struct Counts {
-    created: usize,
-    configured: usize,
-    unchanged: usize,
-}
-
-impl Counts {
-    fn of(outcomes: &[(DynamicObject, Outcome)]) -> Self {
-        let count = |o: Outcome| outcomes.iter().filter(|(_, x)| *x == o).count();
-        Self {
-            created: count(Outcome::Created),
-            configured: count(Outcome::Configured),
-            unchanged: count(Outcome::Unchanged),
-        }
-    }
-}
-
-impl std::fmt::Display for Counts {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} object{} created, {} updated, {} unchanged",
-            self.created,
-            plural(self.created),
-            self.configured,
-            self.unchanged
-        )
-    }
-}
-
-/// Creates or updates `objects` in one atomic commit (unless `dry_run`) and returns what
-/// happened to each, in input order.
-async fn write(
-    store: &SharedStore,
-    objects: Vec<DynamicObject>,
-    dry_run: bool,
-) -> anyhow::Result<Vec<(DynamicObject, Outcome)>> {
-    let (ops, outcomes) = plan(store.as_ref(), objects).await?;
-    if !dry_run && !ops.is_empty() {
-        store.commit(ops).await.context("writing to the store")?;
-    }
-    Ok(outcomes)
+fn counts(outcomes: &[(DynamicObject, Outcome)]) -> String {
+    let c = Counts::of(outcomes);
+    format!(
+        "{} object{} created, {} updated, {} unchanged",
+        c.created,
+        plural(c.created),
+        c.configured,
+        c.unchanged
+    )
 }
 
 fn plural(n: usize) -> &'static str {
@@ -270,40 +255,6 @@ fn read_csv(file: &Path) -> anyhow::Result<Vec<ironbell_inventory::Row>> {
     Ok(inventory.rows)
 }
 
-fn resolve_kind(name: &str) -> anyhow::Result<&'static KindInfo> {
-    find_kind(name).with_context(|| {
-        let known: Vec<&str> = KINDS.iter().map(|k| k.plural).collect();
-        format!("unknown kind {name:?}; known kinds: {}", known.join(", "))
-    })
-}
-
-/// One object by name: in the given namespace, or the only namespace that has it.
-async fn find_one(
-    store: &SharedStore,
-    info: &KindInfo,
-    name: &str,
-    namespace: Option<&str>,
-) -> anyhow::Result<DynamicObject> {
-    if let Some(ns) = namespace {
-        return Ok(store.get(&info.type_key(), ns, name).await?);
-    }
-    let all = store.list(&info.type_key(), &ListParams::default()).await?;
-    let mut matches: Vec<DynamicObject> =
-        all.items.into_iter().filter(|o| o.name() == name).collect();
-    match matches.len() {
-        0 => bail!("{} {name:?} not found in any namespace", info.kind),
-        1 => Ok(matches.remove(0)),
-        _ => {
-            let namespaces: Vec<&str> = matches.iter().map(DynamicObject::namespace).collect();
-            bail!(
-                "{} {name:?} exists in several namespaces ({}); choose one with -n",
-                info.kind,
-                namespaces.join(", ")
-            )
-        }
-    }
-}
-
 /// The default database path: $XDG_STATE_HOME/ironbell/ironbell.db or
 /// ~/.local/state/ironbell/ironbell.db.
 pub fn default_db() -> anyhow::Result<PathBuf> {
@@ -319,29 +270,19 @@ pub fn default_db() -> anyhow::Result<PathBuf> {
     Ok(base.join("ironbell/ironbell.db"))
 }
 
-/// The machine log directory: the one given, else `machine-logs` beside the store.
-fn machine_log_dir(db: Option<&Path>, given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    if let Some(dir) = given {
-        return Ok(dir);
+/// The store `--db` names (a spec: `sqlite:PATH` or a path), else the default database.
+fn store_spec(db: Option<&str>) -> anyhow::Result<StoreSpec> {
+    match db {
+        Some(spec) => Ok(spec.parse()?),
+        None => Ok(StoreSpec::Sqlite(default_db()?)),
     }
-    let db = match db {
-        Some(p) => p.to_path_buf(),
-        None => default_db()?,
-    };
-    let parent = db.parent().filter(|p| !p.as_os_str().is_empty());
-    Ok(parent.unwrap_or(Path::new(".")).join("machine-logs"))
 }
 
-fn open_store(db: Option<&Path>) -> anyhow::Result<SharedStore> {
-    let path = match db {
-        Some(p) => p.to_path_buf(),
-        None => default_db()?,
-    };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    let store = ironbell_store_sqlite::SqliteStore::open(&path)
-        .with_context(|| format!("cannot open the store {}", path.display()))?;
-    Ok(Arc::new(store))
+/// The machine log directory: the one given, else `machine-logs` beside the store.
+fn machine_log_dir(spec: &StoreSpec, given: Option<PathBuf>) -> PathBuf {
+    given.unwrap_or_else(|| spec.state_dir().join("machine-logs"))
+}
+
+fn open(spec: &StoreSpec, access: Access) -> anyhow::Result<StoreHandle> {
+    Ok(ironbell_ops::spec::open(spec, access)?)
 }

@@ -3,9 +3,11 @@
 //! The `ironbell` command: imports `hardware.csv`, applies and reads objects in the store.
 //! Later it also runs the services (`ironbell serve`) and the lab.
 //!
-//! This binary is thin on purpose: parsing and validation live in `ironbell-model` and
-//! `ironbell-inventory`, storage behind the `ironbell-store` trait. Start reading at
-//! [`Cli`] for the command tree, then `apply.rs` for how files become store writes.
+//! This binary is thin on purpose: argument parsing and printing. What each command does
+//! lives in the operations layer (`ironbell-ops`: opening the store, apply, import,
+//! lookups, delete, running a plane of services), parsing and validation in
+//! `ironbell-model` and `ironbell-inventory`. Start reading at [`Cli`] for the command
+//! tree, then `commands.rs`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,7 +20,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-mod apply;
 mod commands;
 mod lab;
 mod logs;
@@ -30,10 +31,11 @@ mod serve;
 #[derive(Parser, Debug)]
 #[command(name = "ironbell", version, about, propagate_version = true)]
 pub struct Cli {
-    /// The embedded store (a SQLite file). Default: $XDG_STATE_HOME/ironbell/ironbell.db,
-    /// else ~/.local/state/ironbell/ironbell.db.
-    #[arg(long, global = true, env = "IRONBELL_DB", value_name = "PATH")]
-    db: Option<PathBuf>,
+    /// The store: `sqlite:PATH` or a path (the embedded store, one SQLite file). Default:
+    /// $XDG_STATE_HOME/ironbell/ironbell.db, else ~/.local/state/ironbell/ironbell.db.
+    /// Read-only commands (get, logs, bmc, delete) refuse a store that does not exist.
+    #[arg(long, global = true, env = "IRONBELL_DB", value_name = "STORE")]
+    db: Option<String>,
 
     /// Where the boot service keeps what machines send over syslog, one file per Hardware.
     /// Default: `machine-logs` beside the store.
@@ -61,7 +63,7 @@ enum Command {
         #[arg(short = 'f', long = "filename", value_name = "FILE")]
         file: PathBuf,
         /// Namespace for documents that name none.
-        #[arg(short, long, default_value = "default")]
+        #[arg(short, long, default_value = ironbell_ops::DEFAULT_NAMESPACE)]
         namespace: String,
         /// Check everything but write nothing.
         #[arg(long)]
@@ -193,7 +195,7 @@ enum HardwareCommand {
         /// The CSV file.
         file: PathBuf,
         /// Namespace of the created objects.
-        #[arg(short, long, default_value = "eksa-system")]
+        #[arg(short, long, default_value = ironbell_ops::DEFAULT_NAMESPACE)]
         namespace: String,
     },
 }

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use ironbell_ops::network::{DEFAULT_GRPC_PORT, PlaneNetwork};
+use ironbell_ops::plane::{BootOptions, MetadataOptions, Plane, PlaneConfig};
+use ironbell_ops::spec::StoreHandle;
 
 /// How the DHCP server answers.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,82 +68,87 @@ pub struct BootArgs {
     /// Extra kernel parameters for HookOS (space-separated).
     #[arg(long, default_value = "", env = "IRONBELL_EXTRA_KERNEL_ARGS")]
     extra_kernel_args: String,
+    /// Port of the workflow service's gRPC API, named to HookOS in `grpc_authority=`
+    /// (`serve boot`; default 42113. `serve all` uses the port of --grpc-addr).
+    #[arg(long, env = "IRONBELL_GRPC_PORT")]
+    grpc_port: Option<u16>,
 }
 
-/// Builds the boot service's configuration from the flags.
-pub fn boot_config(
-    args: BootArgs,
-    machine_log_dir: PathBuf,
-) -> anyhow::Result<ironbell_boot::service::Config> {
-    if !args.ipxe_dir.is_dir() && !args.no_tftp {
-        anyhow::bail!(
-            "iPXE binaries directory {} does not exist (install Debian's `ipxe` package, or \
-             pass --ipxe-dir)",
-            args.ipxe_dir.display()
-        );
+impl BootArgs {
+    /// The network this service's flags describe; `grpc` is where the workflow service
+    /// listens (for `grpc_authority=`).
+    fn network(&self, grpc: SocketAddr) -> PlaneNetwork {
+        PlaneNetwork {
+            dhcp: self.dhcp_addr,
+            tftp: self.tftp_addr,
+            http: self.http_addr,
+            syslog: self.syslog_addr,
+            grpc,
+            ..PlaneNetwork::new(self.public_ip)
+        }
     }
-    let mut http = ironbell_boot::http::Config::new(args.public_ip);
-    http.bind = args.http_addr;
-    http.http_port = args.http_addr.port();
-    http.ipxe_dir = args.ipxe_dir;
-    http.artifacts_dir = args.artifacts_dir;
-    http.extra_kernel_args = args
-        .extra_kernel_args
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    let syslog = (!args.no_syslog).then(|| (args.syslog_addr, ironbell_syslog::Config::default()));
-    let mut dhcp = ironbell_dhcp::Config::new(args.public_ip);
-    dhcp.mode = match args.dhcp_mode {
-        DhcpMode::Reservation => ironbell_dhcp::Mode::Reservation,
-        DhcpMode::Proxy => ironbell_dhcp::Mode::Proxy,
-        DhcpMode::AutoProxy => ironbell_dhcp::Mode::AutoProxy,
-        DhcpMode::Off => ironbell_dhcp::Mode::Off,
-    };
-    dhcp.http_base = Some(format!(
-        "http://{}:{}",
-        args.public_ip,
-        args.http_addr.port()
-    ));
-    if syslog.is_some() {
-        dhcp.syslog_server = Some(args.public_ip);
+
+    /// What the boot service does besides listening.
+    fn options(&self, machine_log_dir: PathBuf) -> BootOptions {
+        BootOptions {
+            dhcp_mode: match self.dhcp_mode {
+                DhcpMode::Reservation => ironbell_dhcp::Mode::Reservation,
+                DhcpMode::Proxy => ironbell_dhcp::Mode::Proxy,
+                DhcpMode::AutoProxy => ironbell_dhcp::Mode::AutoProxy,
+                DhcpMode::Off => ironbell_dhcp::Mode::Off,
+            },
+            interface: self.interface.clone(),
+            tftp: !self.no_tftp,
+            syslog: !self.no_syslog,
+            ipxe_dir: self.ipxe_dir.clone(),
+            artifacts_dir: self.artifacts_dir.clone(),
+            extra_kernel_args: self
+                .extra_kernel_args
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+            machine_log_dir,
+        }
     }
-    Ok(ironbell_boot::service::Config {
-        dhcp: (args.dhcp_mode != DhcpMode::Off).then_some((args.dhcp_addr, dhcp)),
-        tftp: (!args.no_tftp).then(|| {
-            let addr = args
-                .tftp_addr
-                .unwrap_or(SocketAddr::from((args.public_ip, 69)));
-            (addr, ironbell_tftp::Config::default())
-        }),
-        http,
-        machine_log_dir: syslog.is_some().then_some(machine_log_dir),
-        syslog,
-        interface: args.interface,
-    })
 }
 
-/// Runs the boot service until it fails or the process is interrupted.
-pub async fn boot(
-    store: ironbell_store::SharedStore,
-    args: BootArgs,
-    machine_log_dir: PathBuf,
-) -> anyhow::Result<()> {
-    let config = boot_config(args, machine_log_dir)?;
-    tokio::select! {
-        result = ironbell_boot::service::run(store, config) => result.context("boot service"),
+/// Runs `plane` until a service fails or the process is interrupted, then stops it.
+async fn run_plane(store: &StoreHandle, config: PlaneConfig) -> anyhow::Result<()> {
+    let mut plane = Plane::start(store, config).await?;
+    let result = tokio::select! {
+        r = plane.wait() => r.map_err(anyhow::Error::new),
         _ = tokio::signal::ctrl_c() => {
             tracing::info!("interrupted; stopping");
             Ok(())
         }
-    }
+    };
+    plane.stop().await;
+    result
+}
+
+/// Runs the boot service until it fails or the process is interrupted.
+pub async fn boot(
+    store: &StoreHandle,
+    args: BootArgs,
+    machine_log_dir: PathBuf,
+) -> anyhow::Result<()> {
+    let port = args.grpc_port.unwrap_or(DEFAULT_GRPC_PORT);
+    let grpc = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+    let mut config = PlaneConfig::new(args.network(grpc));
+    config.boot = Some(args.options(machine_log_dir));
+    run_plane(store, config).await
 }
 
 /// Flags of `ironbell serve metadata`.
 #[derive(Args, Debug)]
 pub struct MetadataArgs {
     /// Listen address (EC2-style metadata, user-data, /metadata, /healthz, /metrics).
-    #[arg(long, default_value = "0.0.0.0:7172", env = "IRONBELL_METADATA_ADDR")]
+    #[arg(
+        long,
+        visible_alias = "metadata-addr",
+        default_value = "0.0.0.0:7172",
+        env = "IRONBELL_METADATA_ADDR"
+    )]
     listen: SocketAddr,
     /// Proxies (comma-separated CIDRs) whose `X-Forwarded-For` names the client. Empty:
     /// the header is ignored and the client is the TCP peer.
@@ -151,30 +159,24 @@ pub struct MetadataArgs {
     require_tokens: bool,
 }
 
+impl MetadataArgs {
+    fn options(&self) -> anyhow::Result<MetadataOptions> {
+        let trusted_proxies = ironbell_metadata::Cidr::parse_list(&self.trusted_proxies)
+            .with_context(|| format!("--trusted-proxies {:?}", self.trusted_proxies))?;
+        Ok(MetadataOptions {
+            trusted_proxies,
+            require_tokens: self.require_tokens,
+        })
+    }
+}
+
 /// Runs the metadata service until it fails or the process is interrupted.
-pub async fn metadata(
-    store: ironbell_store::SharedStore,
-    args: MetadataArgs,
-) -> anyhow::Result<()> {
-    let trusted_proxies = ironbell_metadata::Cidr::parse_list(&args.trusted_proxies)
-        .with_context(|| format!("--trusted-proxies {:?}", args.trusted_proxies))?;
-    let config = ironbell_metadata::Config {
-        listen: args.listen,
-        trusted_proxies,
-        require_tokens: args.require_tokens,
-        ..ironbell_metadata::Config::default()
-    };
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen for metadata on {}", args.listen))?;
-    tracing::info!(addr = %args.listen, "metadata service listening");
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("interrupted; stopping");
-    };
-    ironbell_metadata::serve(store, config, listener, shutdown)
-        .await
-        .context("metadata service")
+pub async fn metadata(store: &StoreHandle, args: MetadataArgs) -> anyhow::Result<()> {
+    let mut network = PlaneNetwork::new(Ipv4Addr::UNSPECIFIED);
+    network.metadata = args.listen;
+    let mut config = PlaneConfig::new(network);
+    config.metadata = Some(args.options()?);
+    run_plane(store, config).await
 }
 
 /// Flags of `ironbell serve workflow`.
@@ -188,34 +190,22 @@ pub struct WorkflowArgs {
     concurrency: usize,
 }
 
-/// Runs the workflow service until it fails or the process is interrupted.
-pub async fn workflow(
-    store: ironbell_store::SharedStore,
-    args: WorkflowArgs,
-) -> anyhow::Result<()> {
-    let config = ironbell_workflow::Config {
-        grpc_addr: args.grpc_addr,
-        concurrency: args.concurrency,
-    };
-    let render = ironbell_workflow::controller::tinkerbell_renderer();
-    tokio::select! {
-        result = ironbell_workflow::run(store, config, render) => result.context("workflow service"),
-        _ = tokio::signal::ctrl_c() => {
-            tracing::info!("interrupted; stopping");
-            Ok(())
-        }
-    }
+/// Runs the workflow service until it fails or the process is interrupted. It runs the
+/// workflow controller, so it takes the store's controller lock.
+pub async fn workflow(store: &StoreHandle, args: WorkflowArgs) -> anyhow::Result<()> {
+    let mut network = PlaneNetwork::new(Ipv4Addr::UNSPECIFIED);
+    network.grpc = args.grpc_addr;
+    let mut config = PlaneConfig::new(network);
+    config.workflow = Some(args.concurrency);
+    run_plane(store, config).await
 }
 
-/// Runs the BMC controllers (Machine, Job, Task) until the process is interrupted.
-pub async fn bmc(store: ironbell_store::SharedStore) -> anyhow::Result<()> {
-    tokio::select! {
-        () = ironbell_bmc::run(store, ironbell_bmc::Config::default()) => Ok(()),
-        _ = tokio::signal::ctrl_c() => {
-            tracing::info!("interrupted; stopping");
-            Ok(())
-        }
-    }
+/// Runs the BMC controllers (Machine, Job, Task) until the process is interrupted; takes
+/// the store's controller lock.
+pub async fn bmc(store: &StoreHandle) -> anyhow::Result<()> {
+    let mut config = PlaneConfig::new(PlaneNetwork::new(Ipv4Addr::UNSPECIFIED));
+    config.bmc = Some(ironbell_bmc::Config::default());
+    run_plane(store, config).await
 }
 
 /// Flags of `ironbell serve all`: those of each service.
@@ -230,21 +220,28 @@ pub struct AllArgs {
 }
 
 /// Runs every service over one store (boot, metadata, workflow, BMC) until one fails or
-/// the process is interrupted.
+/// the process is interrupted. Every address machines are told comes from the same flags
+/// the services listen on (see `ironbell_ops::network`).
 pub async fn all(
-    store: ironbell_store::SharedStore,
+    store: &StoreHandle,
     args: AllArgs,
     machine_log_dir: PathBuf,
 ) -> anyhow::Result<()> {
-    let boot = boot(store.clone(), args.boot, machine_log_dir);
-    let metadata = metadata(store.clone(), args.metadata);
-    let workflow = workflow(store.clone(), args.workflow);
-    let bmc = bmc(store);
-    // Each returns on failure or on Ctrl-C; the first to return ends the process.
-    tokio::select! {
-        r = boot => r,
-        r = metadata => r,
-        r = workflow => r,
-        r = bmc => r,
+    if let Some(port) = args.boot.grpc_port
+        && port != args.workflow.grpc_addr.port()
+    {
+        anyhow::bail!(
+            "--grpc-port {port} disagrees with --grpc-addr {}: in `serve all` machines are \
+             sent to the port the workflow service listens on; drop --grpc-port",
+            args.workflow.grpc_addr
+        );
     }
+    let mut network = args.boot.network(args.workflow.grpc_addr);
+    network.metadata = args.metadata.listen;
+    let mut config = PlaneConfig::new(network);
+    config.boot = Some(args.boot.options(machine_log_dir));
+    config.metadata = Some(args.metadata.options()?);
+    config.workflow = Some(args.workflow.concurrency);
+    config.bmc = Some(ironbell_bmc::Config::default());
+    run_plane(store, config).await
 }

@@ -185,9 +185,8 @@ fn bad_csv_imports_nothing_and_names_line_column_value() {
     assert!(err.contains("10.0.0.300"), "{err}");
     let err = env.fails(&["hardware", "validate", csv.to_str().expect("utf8")]);
     assert!(err.contains("10.0.0.300"), "{err}");
-    let out = env.run(&["get", "hardware", "-o", "json"]);
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json list");
-    assert_eq!(list["items"].as_array().map(Vec::len), Some(0));
+    // Nothing imported: not even an empty store was created.
+    assert!(!env.db().exists());
 }
 
 #[test]
@@ -226,9 +225,9 @@ fn apply_cluster_spec_create_update_unchanged() {
     let cluster = env.ok(&["get", "cluster", "test", "-o", "json"]);
     let cluster: serde_json::Value = serde_json::from_str(&cluster).expect("json");
     assert_eq!(cluster["spec"]["controlPlaneConfiguration"]["count"], 3);
-    // Documents without a namespace land in `default`.
+    // Documents without a namespace land in the namespace `hardware import` uses.
     let tpl = env.ok(&["get", "tinkerbelltemplateconfigs"]);
-    assert!(tpl.contains("default"), "{tpl}");
+    assert!(tpl.contains("eksa-system"), "{tpl}");
 }
 
 #[test]
@@ -261,8 +260,101 @@ metadata: {name: g}
         err.contains("document 3") && err.contains("Gadget"),
         "{err}"
     );
-    let out = env.ok(&["get", "hardware", "-o", "json"]);
-    assert!(!out.contains("good"), "nothing applied: {out}");
+    assert!(!env.db().exists(), "nothing applied, no store created");
+}
+
+#[test]
+fn read_only_commands_refuse_a_missing_store_and_create_nothing() {
+    let env = Env::new();
+    for args in [
+        &["get", "hardware"][..],
+        &["get", "hardware", "cp1"],
+        &["logs", "cp1"],
+        &["bmc", "power", "status", "bmc-cp1"],
+        &["delete", "hardware", "cp1"],
+    ] {
+        let err = env.fails(args);
+        assert!(
+            err.contains(&format!("the store {} does not exist", env.db().display())),
+            "{args:?}: {err}"
+        );
+        assert!(!env.db().exists(), "{args:?} created the store");
+        assert!(
+            !env.dir.path().join("machine-logs").exists(),
+            "{args:?} created a directory"
+        );
+    }
+}
+
+#[test]
+fn store_specs_and_unsupported_backends() {
+    let env = Env::new();
+    let csv = env.file("hw.csv", CSV);
+    let spec = format!("sqlite:{}", env.db().display());
+    let out = env.ok(&[
+        "--db",
+        &spec,
+        "hardware",
+        "import",
+        csv.to_str().expect("utf8"),
+    ]);
+    assert!(out.contains("imported"), "{out}");
+    let list = env.ok(&["get", "hardware"]);
+    assert!(
+        list.contains("cp1"),
+        "the bare path names the same store: {list}"
+    );
+    let err = env.fails(&["--db", "etcd://127.0.0.1:2379", "get", "hardware"]);
+    assert!(err.contains("etcd backend is not supported yet"), "{err}");
+    let err = env.fails(&["--db", "redis://127.0.0.1", "get", "hardware"]);
+    assert!(err.contains("unknown scheme \"redis\""), "{err}");
+}
+
+#[test]
+fn store_and_its_directory_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let csv = env.file("hw.csv", CSV);
+    let db = env.dir.path().join("state/ironbell/ironbell.db");
+    let db_arg = db.display().to_string();
+    env.ok(&[
+        "--db",
+        &db_arg,
+        "hardware",
+        "import",
+        csv.to_str().expect("utf8"),
+    ]);
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode(&db), 0o600);
+    assert_eq!(mode(db.parent().expect("dir")), 0o700);
+    assert_eq!(mode(&env.dir.path().join("state")), 0o700);
+}
+
+#[test]
+fn a_mac_already_held_is_refused_at_import_and_apply() {
+    let env = Env::new();
+    let csv = env.file("hw.csv", CSV);
+    env.ok(&["hardware", "import", csv.to_str().expect("utf8")]);
+    let hw = env.ok(&["get", "hardware", "cp1", "-o", "yaml"]);
+    let copy = hw.replace("name: cp1", "name: cp1-copy");
+    let f = env.file("copy.yaml", &copy);
+    let err = env.fails(&["apply", "-f", f.to_str().expect("utf8")]);
+    assert!(
+        err.contains("Hardware eksa-system/cp1-copy has MAC")
+            && err.contains("which Hardware eksa-system/cp1 already holds"),
+        "{err}"
+    );
+    // Deleting the Hardware deletes its BMC Machine and Secret.
+    let out = env.ok(&["delete", "hardware", "cp1"]);
+    assert!(
+        out.contains("machines/bmc-cp1 deleted")
+            && out.contains("secrets/bmc-cp1-auth deleted")
+            && out.contains("hardware/cp1 deleted"),
+        "{out}"
+    );
+    let out = env.ok(&["apply", "-f", f.to_str().expect("utf8")]);
+    assert!(out.contains("cp1-copy created"), "{out}");
 }
 
 #[test]

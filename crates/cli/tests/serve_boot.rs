@@ -6,8 +6,10 @@
 
 use std::process::Command;
 
-use common::{SERVER_IP, start_boot_service, wait_for};
-use ironbell_testbed::{Netns, veth};
+use common::{
+    SERVER_IP, import_node, send_syslog, server_and_client, start_boot_service, tftp_fetch_ipxe,
+    wait_for,
+};
 
 mod common;
 
@@ -19,41 +21,8 @@ fn boot_service_answers_real_clients() {
     let db = dir.path().join("store.db");
     let bin = env!("CARGO_BIN_EXE_ironbell");
 
-    let srv = Netns::new().expect("netns");
-    let cli = Netns::new().expect("netns");
-    veth(&srv, "s0", &cli, "c0").expect("veth");
-    srv.ip(&["addr", "add", &format!("{SERVER_IP}/24"), "dev", "s0"])
-        .expect("addr");
-    let mac = String::from_utf8(
-        cli.output("cat", &["/sys/class/net/c0/address"])
-            .expect("mac")
-            .stdout,
-    )
-    .expect("utf8")
-    .trim()
-    .to_string();
-
-    let csv = dir.path().join("hw.csv");
-    std::fs::write(
-        &csv,
-        format!(
-            "hostname,ip_address,netmask,gateway,nameservers,mac,disk,labels\n\
-             node1,{MACHINE_IP},255.255.255.0,{SERVER_IP},198.51.100.53,{mac},/dev/vda,type=cp\n"
-        ),
-    )
-    .expect("csv");
-    let import = Command::new(bin)
-        .args(["--db"])
-        .arg(&db)
-        .args(["hardware", "import"])
-        .arg(&csv)
-        .output()
-        .expect("import");
-    assert!(
-        import.status.success(),
-        "{}",
-        String::from_utf8_lossy(&import.stderr)
-    );
+    let (srv, cli, mac) = server_and_client();
+    import_node(&db, dir.path(), MACHINE_IP, &mac);
 
     let artifacts = dir.path().join("hookos");
     std::fs::create_dir(&artifacts).expect("mkdir");
@@ -112,30 +81,7 @@ fn boot_service_answers_real_clients() {
         .expect("addr");
 
     // TFTP: the BIOS iPXE binary, byte for byte.
-    let got = dir.path().join("undionly.kpxe");
-    let out = cli
-        .output(
-            "tftp",
-            &[
-                SERVER_IP,
-                "-m",
-                "binary",
-                "-c",
-                "get",
-                "undionly.kpxe",
-                got.to_str().expect("utf8"),
-            ],
-        )
-        .expect("tftp");
-    assert!(
-        out.status.success(),
-        "tftp: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        std::fs::read(&got).expect("downloaded"),
-        std::fs::read("/usr/lib/ipxe/undionly.kpxe").expect("ipxe package")
-    );
+    tftp_fetch_ipxe(&cli, "69", "undionly.kpxe", dir.path());
 
     // ...and the UEFI one, which Debian installs as a symlink out of /usr/lib/ipxe.
     let got = dir.path().join("ipxe.efi");
@@ -192,22 +138,7 @@ fn boot_service_answers_real_clients() {
     assert_eq!(String::from_utf8_lossy(&by_ip.stdout), by_mac);
 
     // Syslog: the installer's message is logged under the machine's name.
-    let out = cli
-        .output(
-            "logger",
-            &[
-                "--server",
-                SERVER_IP,
-                "--udp",
-                "--port",
-                "514",
-                "-t",
-                "hook",
-                "hello from node1",
-            ],
-        )
-        .expect("logger");
-    assert!(out.status.success());
+    send_syslog(&cli, "514", "hello from node1");
     let metrics = format!("http://{SERVER_IP}:7171/metrics");
     wait_for("the syslog message to be counted", || {
         cli.output("curl", &["-sf", &metrics]).is_ok_and(|o| {

@@ -4,14 +4,15 @@
 //! works. `lab up` builds a private network (a network namespace with a bridge, no uplink),
 //! starts QEMU machines on it (BIOS and UEFI, software emulation) each behind a virtual BMC
 //! that speaks Redfish and/or IPMI ([`ironbell_vbmc`]), runs ironbell's services on the
-//! bridge, imports a generated `hardware.csv`, creates a Workflow per machine from
-//! `templates/lab-os.yaml`, and follows every machine — power, DHCP, iPXE, HookOS, each
-//! action, the reboot, the installed OS reading its metadata — until all are done. It then
-//! prints the time each phase took. `lab down` stops what `lab up` started (by PID) and
+//! bridge, imports a generated `hardware.csv` and creates a Workflow per machine from
+//! `templates/lab-os.yaml` (in process, through `ironbell-ops`, the same operations as
+//! `ironbell hardware import` and `ironbell apply`), and follows every machine — power,
+//! DHCP, iPXE, HookOS, each action, the reboot, the installed OS reading its metadata —
+//! until all are done. It then prints the time each phase took. `lab down` stops what `lab up` started (by PID) and
 //! removes the namespace and the lab directory.
 //!
 //! What it is not: a test harness with mocks. Every piece is the real one: ironbell's own
-//! binary runs the services, HookOS and the OS image are the ones the project builds, and
+//! binary runs the services (in their own process, in the lab's namespace), HookOS and the OS image are the ones the project builds, and
 //! the BMCs are driven through the same BMC controllers as real servers.
 //!
 //! Start reading at [`up`]; the layout (names, MACs, addresses, generated files) is in
@@ -29,7 +30,7 @@ pub mod vm;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use up::{MachineSummary, Summary, up};
+pub use up::{MachineSummary, Summary, import_and_apply, up, write_inputs};
 
 /// The embedded default template (`templates/lab-os.yaml`).
 pub const LAB_TEMPLATE: &str = include_str!("../../../templates/lab-os.yaml");
@@ -58,7 +59,8 @@ pub enum LabError {
         /// The end of its log.
         tail: String,
     },
-    /// A command the lab ran (`ironbell hardware import`, `ironbell apply`) failed.
+    /// An operation the lab ran in process (`hardware import`, `apply` of its files)
+    /// failed.
     #[error("{command} failed:\n{output}")]
     Command {
         /// The command.

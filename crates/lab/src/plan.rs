@@ -20,12 +20,12 @@ pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 42, 0, 1);
 pub const PREFIX_LEN: u8 = 24;
 /// The IPv6 prefix advertised on the bridge (old iPXE waits ~13 s without an RA).
 pub const ULA_PREFIX: &str = "fd42:1b::/64";
-/// The boot service's HTTP port (iPXE scripts, HookOS, the OS image).
-pub const HTTP_PORT: u16 = 7171;
-/// The metadata service's port.
-pub const METADATA_PORT: u16 = 7172;
-/// The workflow service's gRPC port.
-pub const GRPC_PORT: u16 = 42113;
+/// Where the lab's ironbell services listen (the default ports, on every address of the
+/// lab's namespace): the one description the services' flags, the Workflows' URLs and the
+/// readiness checks are derived from.
+pub fn network() -> ironbell_ops::network::PlaneNetwork {
+    ironbell_ops::network::PlaneNetwork::new(SERVER_IP)
+}
 /// File name of the OS image in the artifacts directory.
 pub const OS_IMAGE_FILE: &str = "lab-os.raw.zst";
 /// The user every lab BMC accepts.
@@ -212,7 +212,7 @@ pub fn hardware_csv(machines: &[MachinePlan], bmc_password: &str) -> String {
 
 /// The base URL of the boot service's HTTP server as machines see it.
 pub fn http_base() -> String {
-    format!("http://{SERVER_IP}:{HTTP_PORT}")
+    network().http_base()
 }
 
 /// The Workflow that installs the lab OS on `machine` (YAML).
@@ -225,11 +225,12 @@ pub fn workflow_yaml(machine: &MachinePlan) -> String {
          \x20 hardwareMap:\n\
          \x20   device_1: \"{mac}\"\n\
          \x20   image_url: \"{base}/{OS_IMAGE_FILE}\"\n\
-         \x20   metadata_url: \"http://{SERVER_IP}:{METADATA_PORT}\"\n\
+         \x20   metadata_url: \"http://{SERVER_IP}:{metadata_port}\"\n\
          \x20 bootOptions:\n    toggleAllowNetboot: true\n    bootMode: netboot\n",
         name = machine.name,
         mac = machine.mac,
         base = http_base(),
+        metadata_port = network().metadata.port(),
     )
 }
 

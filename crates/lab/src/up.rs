@@ -5,10 +5,12 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use ironbell_model::parse_documents;
 use ironbell_model::tinkerbell::{Hardware, Workflow};
+use ironbell_ops::apply::ApplyOptions;
+use ironbell_ops::spec::{Access, StoreSpec};
 use ironbell_store::{ListParams, SharedStore, api};
 
 use crate::plan::{self, Firmware, MachinePlan, NAMESPACE, SERVER_IP};
@@ -200,6 +202,30 @@ fn copy_into(src: &Path, dir: &Path, name: &str) -> Result<u64, LabError> {
         .map_err(|e| LabError::io(format!("copying {} to {}", src.display(), dst.display()), e))
 }
 
+/// Writes what the lab imports and applies into `dir`: `hardware.csv` (mode 0600: it holds
+/// the BMC password), `template.yaml` and `workflows.yaml` (a Workflow per machine in
+/// hardware.csv).
+pub fn write_inputs(
+    dir: &Path,
+    machines: &[MachinePlan],
+    bmc_password: &str,
+    template: &str,
+) -> Result<(), LabError> {
+    write_private(
+        &dir.join("hardware.csv"),
+        plan::hardware_csv(machines, bmc_password).as_bytes(),
+    )?;
+    std::fs::write(dir.join("template.yaml"), template)
+        .map_err(|e| LabError::io("writing template.yaml", e))?;
+    let workflows: Vec<String> = machines
+        .iter()
+        .filter(|m| !m.is_stranger())
+        .map(plan::workflow_yaml)
+        .collect();
+    std::fs::write(dir.join("workflows.yaml"), workflows.join("---\n"))
+        .map_err(|e| LabError::io("writing workflows.yaml", e))
+}
+
 /// Creates a new lab's files and network; returns its state (nothing started yet).
 fn create(opts: &Options, out: &mut dyn Write) -> Result<LabState, LabError> {
     let machines = plan::layout(&opts.machines, opts.strangers);
@@ -221,10 +247,6 @@ fn create(opts: &Options, out: &mut dyn Write) -> Result<LabState, LabError> {
     // Saved first: from here on `lab down` can remove whatever was made.
     state.save(&opts.dir)?;
     let password = random_password();
-    write_private(
-        &opts.dir.join("hardware.csv"),
-        plan::hardware_csv(&machines, &password).as_bytes(),
-    )?;
     vbmc::write_config(
         &opts.dir.join("vbmc.json"),
         &vbmc::configs(&opts.dir, &machines, &password),
@@ -234,15 +256,7 @@ fn create(opts: &Options, out: &mut dyn Write) -> Result<LabState, LabError> {
             .map_err(|e| LabError::io(format!("reading {}", p.display()), e))?,
         None => crate::LAB_TEMPLATE.to_string(),
     };
-    std::fs::write(opts.dir.join("template.yaml"), template)
-        .map_err(|e| LabError::io("writing template.yaml", e))?;
-    let workflows: Vec<String> = machines
-        .iter()
-        .filter(|m| !m.is_stranger())
-        .map(plan::workflow_yaml)
-        .collect();
-    std::fs::write(opts.dir.join("workflows.yaml"), workflows.join("---\n"))
-        .map_err(|e| LabError::io("writing workflows.yaml", e))?;
+    write_inputs(&opts.dir, &machines, &password, &template)?;
     let artifacts = opts.dir.join("artifacts");
     std::fs::create_dir_all(&artifacts)
         .map_err(|e| LabError::io(format!("creating {}", artifacts.display()), e))?;
@@ -264,6 +278,7 @@ fn create(opts: &Options, out: &mut dyn Write) -> Result<LabState, LabError> {
 }
 
 fn ironbell_argv(opts: &Options, dir: &Path) -> Vec<String> {
+    let net = plan::network();
     [
         opts.ironbell.display().to_string(),
         "--db".into(),
@@ -280,6 +295,14 @@ fn ironbell_argv(opts: &Options, dir: &Path) -> Vec<String> {
         dir.join("artifacts").display().to_string(),
         "--ipxe-dir".into(),
         opts.ipxe_dir.display().to_string(),
+        "--http-addr".into(),
+        net.http.to_string(),
+        "--metadata-addr".into(),
+        net.metadata.to_string(),
+        "--grpc-addr".into(),
+        net.grpc.to_string(),
+        "--syslog-addr".into(),
+        net.syslog.to_string(),
     ]
     .into()
 }
@@ -407,9 +430,10 @@ fn ensure_processes(
         out,
     )?;
     wait_for(Duration::from_secs(30), || {
-        [plan::HTTP_PORT, plan::METADATA_PORT, plan::GRPC_PORT]
+        plan::network()
+            .tcp_listeners()
             .iter()
-            .all(|p| net::tcp_open(&netns, SERVER_IP, *p))
+            .all(|(_, addr)| net::tcp_open(&netns, SERVER_IP, addr.port()))
     })
     .map_err(|()| {
         LabError::Setup(format!(
@@ -456,28 +480,47 @@ fn wait_for(limit: Duration, mut ready: impl FnMut() -> bool) -> Result<(), ()> 
     }
 }
 
-/// Runs `ironbell --db DB ARGS` and fails with its output.
-fn ironbell(opts: &Options, args: &[&str]) -> Result<(), LabError> {
-    let db = opts.dir.join("ironbell.db");
-    let output = Command::new(&opts.ironbell)
-        .arg("--db")
-        .arg(&db)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| LabError::io(format!("running {}", opts.ironbell.display()), e))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(LabError::Command {
-            command: format!("ironbell {}", args.join(" ")),
-            output: format!(
-                "{}{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            ),
-        })
+/// The lab's store (`ironbell.db` in its directory), through the operations layer.
+fn open_store(dir: &Path, access: Access) -> Result<SharedStore, LabError> {
+    let spec = StoreSpec::Sqlite(dir.join("ironbell.db"));
+    let handle =
+        ironbell_ops::spec::open(&spec, access).map_err(|e| LabError::Store(e.to_string()))?;
+    Ok(handle.store().clone())
+}
+
+/// Imports the lab's `hardware.csv` and applies its Template and Workflows, in process,
+/// through the same operations `ironbell hardware import` and `ironbell apply` use.
+pub async fn import_and_apply(dir: &Path) -> Result<(), LabError> {
+    let store = open_store(dir, Access::Create)?;
+    let failed = |command: &str, e: &dyn std::fmt::Display| LabError::Command {
+        command: command.to_string(),
+        output: e.to_string(),
+    };
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name))
+            .map_err(|e| LabError::io(format!("reading {name}"), e))
+    };
+    let csv = read("hardware.csv")?;
+    let rows = ironbell_inventory::parse_inventory(&csv)
+        .map_err(|e| failed("hardware import", &e))?
+        .rows;
+    ironbell_ops::import::import(store.as_ref(), &rows, NAMESPACE, ApplyOptions::default())
+        .await
+        .map_err(|e| failed("hardware import", &e))?;
+    for file in ["template.yaml", "workflows.yaml"] {
+        let command = format!("apply -f {file}");
+        let mut objects = Vec::new();
+        for mut o in parse_documents(&read(file)?).map_err(|e| failed(&command, &e))? {
+            if o.metadata().namespace.as_deref().is_none_or(str::is_empty) {
+                o.metadata_mut().namespace = Some(NAMESPACE.to_string());
+            }
+            objects.push(o.to_dynamic().map_err(|e| failed(&command, &e))?);
+        }
+        ironbell_ops::apply::apply(store.as_ref(), objects, ApplyOptions::default())
+            .await
+            .map_err(|e| failed(&command, &e))?;
     }
+    Ok(())
 }
 
 /// Every object of kind `K` in the lab's namespace.
@@ -524,14 +567,8 @@ pub async fn up(opts: &Options, out: &mut (dyn Write + Send)) -> Result<Summary,
     if fresh {
         power_on_strangers(&opts.dir, &state, out).await?;
     }
-    let csv = opts.dir.join("hardware.csv");
     if fresh {
-        let csv = csv.display().to_string();
-        ironbell(opts, &["hardware", "import", &csv, "-n", NAMESPACE])?;
-        let template = opts.dir.join("template.yaml").display().to_string();
-        ironbell(opts, &["apply", "-f", &template, "-n", NAMESPACE])?;
-        let workflows = opts.dir.join("workflows.yaml").display().to_string();
-        ironbell(opts, &["apply", "-f", &workflows, "-n", NAMESPACE])?;
+        import_and_apply(&opts.dir).await?;
         let _ = writeln!(
             out,
             "imported {} and created a Workflow per machine (namespace {NAMESPACE})",
@@ -539,10 +576,7 @@ pub async fn up(opts: &Options, out: &mut (dyn Write + Send)) -> Result<Summary,
         );
     }
     let start = Instant::now();
-    let store: SharedStore = std::sync::Arc::new(
-        ironbell_store_sqlite::SqliteStore::open(opts.dir.join("ironbell.db"))
-            .map_err(|e| LabError::Store(e.to_string()))?,
-    );
+    let store = open_store(&opts.dir, Access::Existing)?;
     let hardware: Vec<Hardware> = list_lab(&store).await?;
     let mut trackers: Vec<(MachinePlan, Tracker)> = state
         .machines

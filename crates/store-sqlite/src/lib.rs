@@ -56,6 +56,29 @@
 //! to it, except those that still hold a live object's current state. The point is kept in
 //! `meta.compacted`; a watch from before it fails with [`StoreError::TooOld`].
 //!
+//! ## Secrets in history
+//!
+//! A `v1` Secret's values (`data`, `stringData`) live only in the event that holds its
+//! current state: when a Secret is updated, the values are removed from its earlier events,
+//! and when it is deleted, from all of them (its `DELETED` event keeps the metadata). So an
+//! old BMC password does not linger in the file; a watch replaying history sees those
+//! earlier versions without values, then the current one with them.
+//!
+//! ## File safety
+//!
+//! The database is created with mode 0600 (SQLite gives its `-wal` and `-shm` files the
+//! database's mode), since it holds BMC credentials; an existing file readable by others is
+//! tightened to 0600 on open. Creating the directory is the caller's job
+//! (`ironbell-ops` creates it 0700).
+//!
+//! ## Controllers: one process at a time
+//!
+//! Several processes may serve from one file, but only one may run controllers (else two
+//! BMC controllers run every Job twice). [`SqliteStore::lock_controllers`] takes an
+//! exclusive `flock` on `<database>.lock` and writes the holder's PID into it; a second
+//! process gets [`LockError::Held`] naming that PID. The lock goes when the
+//! [`ControllerLock`] is dropped or the process dies.
+//!
 //! ## Durability and concurrency
 //!
 //! Commits run with `synchronous=FULL`, so a commit that returned survives a crash or
@@ -63,6 +86,8 @@
 //! of reader connections, so lists and watches never wait for the writer. All SQLite work
 //! runs on tokio's blocking thread pool.
 
+use std::io::{Read, Seek, Write as _};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -151,6 +176,7 @@ impl SqliteStore {
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let what = format!("opening {}", path.display());
+        private_files(&path).map_err(|e| backend(&what, e))?;
         let mut writer = Connection::open(&path).map_err(|e| backend(&what, e))?;
         writer
             .busy_timeout(options.busy_timeout)
@@ -186,6 +212,49 @@ impl SqliteStore {
         &self.inner.path
     }
 
+    /// The file [`SqliteStore::lock_controllers`] locks: `<database>.lock`.
+    pub fn lock_path(&self) -> PathBuf {
+        let mut name = self.inner.path.as_os_str().to_owned();
+        name.push(".lock");
+        PathBuf::from(name)
+    }
+
+    /// Takes the right to run controllers on this store (see the crate docs): an exclusive
+    /// `flock` on [`SqliteStore::lock_path`], held until the returned guard is dropped.
+    /// Fails at once with [`LockError::Held`] if another process holds it.
+    pub fn lock_controllers(&self) -> std::result::Result<ControllerLock, LockError> {
+        let path = self.lock_path();
+        let io = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                return Err(LockError::Held {
+                    path,
+                    pid: text.trim().parse().ok(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        file.set_len(0).map_err(io)?;
+        file.rewind().map_err(io)?;
+        writeln!(file, "{}", std::process::id()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        Ok(ControllerLock { _file: file, path })
+    }
+
     /// The current store-wide revision.
     pub async fn revision(&self) -> Result<u64> {
         self.read(|conn| Ok(read_meta(conn)?.0)).await
@@ -209,6 +278,73 @@ impl SqliteStore {
             .await
             .map_err(|e| backend("writer task", e))?
     }
+}
+
+/// The right to run controllers on a store, held until dropped (see
+/// [`SqliteStore::lock_controllers`]).
+#[derive(Debug)]
+pub struct ControllerLock {
+    _file: std::fs::File,
+    path: PathBuf,
+}
+
+impl ControllerLock {
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The controller lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another process runs controllers on this store.
+    #[error(
+        "another process{} already runs controllers on this store (lock {}); stop it, or \
+         serve only boot and metadata from this process",
+        .pid.map(|p| format!(" (PID {p})")).unwrap_or_default(),
+        .path.display()
+    )]
+    Held {
+        /// The lock file.
+        path: PathBuf,
+        /// The holder's PID, as it wrote it.
+        pid: Option<u32>,
+    },
+    /// The lock file could not be opened or written.
+    #[error("cannot use the lock file {}", .path.display())]
+    Io {
+        /// The lock file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Creates the database file with mode 0600 if it does not exist, and tightens an existing
+/// database, `-wal` or `-shm` file that others can read to 0600.
+fn private_files(path: &Path) -> std::io::Result<()> {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e),
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = Path::new(&name);
+        if let Ok(meta) = std::fs::metadata(file)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
 }
 
 /// Creates the schema on a new file; refuses a newer one.
@@ -583,6 +719,7 @@ fn update(
     })
     .map_err(|e| backend(format_args!("updating {} {ns}/{name}", types.kind), e))?;
     record(tx, *rev, &types, &ns, &name, "MODIFIED", &data)?;
+    forget_secret_values(tx, &types, &ns, &name, *rev)?;
     Ok(new)
 }
 
@@ -617,6 +754,7 @@ fn delete(
     .and_then(|mut s| s.execute(params![types.api_version, types.kind, ns, name]))
     .map_err(|e| backend(format_args!("deleting {} {ns}/{name}", types.kind), e))?;
     record(tx, *rev, types, ns, name, "DELETED", &data)?;
+    forget_secret_values(tx, types, ns, name, *rev + 1)?;
     Ok(last)
 }
 
@@ -647,6 +785,34 @@ fn record(
     .map_err(|e| {
         backend(
             format_args!("recording the change of {} {ns}/{name}", types.kind),
+            e,
+        )
+    })?;
+    Ok(())
+}
+
+/// For a `v1` Secret, removes the values (`data`, `stringData`) from its events before
+/// revision `before` (see the crate docs: old credentials do not stay in history).
+fn forget_secret_values(
+    tx: &Connection,
+    types: &TypeKey,
+    ns: &str,
+    name: &str,
+    before: u64,
+) -> Result<()> {
+    if types.api_version != "v1" || types.kind != "Secret" {
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "UPDATE events SET data = json_remove(data, '$.data', '$.stringData')
+         WHERE api_version = 'v1' AND kind = 'Secret' AND namespace = ?1 AND name = ?2
+           AND rev < ?3 AND (json_type(data, '$.data') IS NOT NULL
+                             OR json_type(data, '$.stringData') IS NOT NULL)",
+    )
+    .and_then(|mut s| s.execute(params![ns, name, to_sql_int(before)]))
+    .map_err(|e| {
+        backend(
+            format_args!("forgetting old values of Secret {ns}/{name}"),
             e,
         )
     })?;

@@ -563,8 +563,30 @@ pub async fn case_delete_with_precondition(store: SharedStore) {
     );
 }
 
+/// On a backend without atomic commits (see [`crate::Capabilities`]), a commit of several
+/// operations fails with [`StoreError::Unsupported`] and writes nothing.
+async fn batches_are_refused(store: &SharedStore) {
+    let (_, before) = list(store, ListParams::default()).await;
+    let err = store
+        .commit(vec![
+            Op::Create(widget(NS, "a", &[], 0)),
+            Op::Create(widget(NS, "b", &[], 0)),
+        ])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unsupported { .. }), "{err:?}");
+    let (all, rev) = list(store, ListParams::default()).await;
+    assert!(
+        all.is_empty() && rev == before,
+        "a refused batch wrote {all:?}"
+    );
+}
+
 /// A successful commit applies every op and returns the objects in order.
 pub async fn case_commit_applies_all_in_order(store: SharedStore) {
+    if !store.capabilities().atomic_commit {
+        return batches_are_refused(&store).await;
+    }
     let x = create(&store, widget(NS, "x", &[], 1)).await;
     let mut ux = x.clone();
     ux.set_field("spec", &json!({ "count": 2 }))
@@ -596,6 +618,9 @@ pub async fn case_commit_applies_all_in_order(store: SharedStore) {
 
 /// A commit with one failing op applies none, and the store's revision does not move.
 pub async fn case_commit_is_atomic(store: SharedStore) {
+    if !store.capabilities().atomic_commit {
+        return batches_are_refused(&store).await;
+    }
     let x = create(&store, widget(NS, "x", &[], 1)).await;
     let (_, before) = list(&store, ListParams::default()).await;
     let mut stale = x.clone();

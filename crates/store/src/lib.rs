@@ -2,8 +2,8 @@
 //!
 //! The one storage interface every ironbell service and controller uses: [`Store`]. It holds
 //! Kubernetes-style objects ([`DynamicObject`]) keyed by kind, namespace and name, with
-//! optimistic concurrency on `resourceVersion`, atomic multi-object commits, and ordered
-//! watches that resume from a `resourceVersion`.
+//! optimistic concurrency on `resourceVersion`, ordered watches that resume from a
+//! `resourceVersion`, and (where the backend can) atomic multi-object commits.
 //!
 //! This crate has no backend. Backends live in their own crates (`ironbell-store-sqlite`,
 //! later etcd and Kubernetes) and each must pass the shared test suite in `conformance`
@@ -11,6 +11,26 @@
 //!
 //! Start reading at [`Store`], then [`Api`] (the typed facade services use), then
 //! `conformance`.
+//!
+//! ## The contract every backend keeps, and what only some can do
+//!
+//! Every backend (SQLite today; etcd and a Kubernetes API server later) gives:
+//!
+//! - **single-object optimistic concurrency**: `update`, `update_status` and a `delete`
+//!   with a precondition succeed only if the caller's `resourceVersion` is current, else
+//!   [`StoreError::Conflict`];
+//! - **ordered watches**: every change to a kind, in revision order, without gaps, resumable
+//!   from any `resourceVersion` a list or watch returned (until compacted:
+//!   [`StoreError::TooOld`]).
+//!
+//! **Atomic multi-object commits** are a capability, not part of the contract: SQLite and
+//! etcd (a transaction) have them, a Kubernetes API server does not (each object is its own
+//! request). [`Store::capabilities`] says which; on a backend without it, [`Store::commit`]
+//! of more than one operation fails with [`StoreError::Unsupported`] and writes nothing.
+//! A caller that needs all-or-nothing asks for it and fails clearly where it cannot be had;
+//! the operations layer (`ironbell-ops`) makes `apply` and `hardware import` safe without it:
+//! it writes object by object in dependency order, each write idempotent, so that running
+//! the same command again after a failure finishes the job.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -24,7 +44,7 @@ pub mod conformance;
 pub mod reflector;
 mod typed;
 
-pub use typed::{Api, TypedEvent, TypedWatchStream};
+pub use typed::{Api, MODIFY_ATTEMPTS, TypedEvent, TypedWatchStream};
 
 /// A store operation that failed, naming the object it was about.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +107,13 @@ pub enum StoreError {
         requested: u64,
         /// The oldest version still watchable.
         oldest: u64,
+    },
+    /// The backend cannot do what was asked (e.g. an atomic commit of several objects on a
+    /// backend without [`Capabilities::atomic_commit`]); nothing was written.
+    #[error("the store backend cannot {what}")]
+    Unsupported {
+        /// What was asked.
+        what: String,
     },
     /// A stored object could not be converted to its typed form.
     #[error(transparent)]
@@ -195,6 +222,14 @@ pub enum Op {
     },
 }
 
+/// What a backend can do beyond the contract every backend keeps (see the crate docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// [`Store::commit`] applies several operations all or nothing. Without it, `commit`
+    /// accepts one operation at a time.
+    pub atomic_commit: bool,
+}
+
 /// The storage interface. Objects are namespaced; every write gets a new store-wide revision,
 /// which becomes the object's `metadata.resourceVersion`.
 ///
@@ -243,8 +278,19 @@ pub trait Store: Send + Sync + 'static {
         )
     }
 
+    /// What this backend can do beyond the contract. The default is what the embedded
+    /// store and etcd can; a backend without atomic multi-object commits (a Kubernetes API
+    /// server) must override it.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            atomic_commit: true,
+        }
+    }
+
     /// Applies every operation or none. Returns the objects as written (for deletes, their
-    /// last state), in the order given.
+    /// last state), in the order given. On a backend without
+    /// [`Capabilities::atomic_commit`], more than one operation fails with
+    /// [`StoreError::Unsupported`].
     async fn commit(&self, ops: Vec<Op>) -> Result<Vec<DynamicObject>>;
 
     /// Changes to objects of one kind after `resource_version` (`None`: from now on),

@@ -11,6 +11,13 @@
 //! agent. Start at [`workflow_service_server::WorkflowService`] (the trait a server
 //! implements) and [`workflow_service_client::WorkflowServiceClient`].
 
-#![allow(missing_docs, clippy::all, clippy::pedantic)] // generated code
+/// The agent API's default port, as Tinkerbell's (and EKS Anywhere's). The one definition:
+/// the workflow service listens on it, the boot service names it in `grpc_authority=`, and
+/// the agent assumes it when `grpc_authority` names no port.
+pub const DEFAULT_GRPC_PORT: u16 = 42113;
 
-tonic::include_proto!("proto");
+#[allow(missing_docs, clippy::all, clippy::pedantic)] // generated code
+mod generated {
+    tonic::include_proto!("proto");
+}
+pub use generated::*;

@@ -25,8 +25,7 @@ use ironbell_model::bmc::Job;
 use ironbell_model::tinkerbell::Workflow;
 use ironbell_store::SharedStore;
 
-/// The agent API's default port, as Tinkerbell's.
-pub const DEFAULT_GRPC_PORT: u16 = 42113;
+pub use ironbell_workflow_proto::DEFAULT_GRPC_PORT;
 
 /// Where the workflow service listens and how much it does at once.
 #[derive(Debug, Clone)]

@@ -1,0 +1,140 @@
+//! The one error type of the operations layer: each variant says what failed and for which
+//! object or file.
+
+use std::path::PathBuf;
+
+use ironbell_model::ConvertError;
+use ironbell_store::StoreError;
+use ironbell_store_sqlite::LockError;
+
+/// An operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpsError {
+    /// The store spec names a backend ironbell knows but does not have yet.
+    #[error(
+        "store {spec:?}: the {backend} backend is not supported yet (use sqlite:PATH or a file path)"
+    )]
+    UnsupportedBackend {
+        /// The spec as given.
+        spec: String,
+        /// Which backend.
+        backend: &'static str,
+    },
+    /// The store spec has a scheme nobody knows.
+    #[error("store {spec:?}: unknown scheme {scheme:?} (use sqlite:PATH or a file path)")]
+    UnknownScheme {
+        /// The spec as given.
+        spec: String,
+        /// Its scheme.
+        scheme: String,
+    },
+    /// The store spec is empty or names no file.
+    #[error("store {spec:?}: no database file named")]
+    EmptySpec {
+        /// The spec as given.
+        spec: String,
+    },
+    /// A read-only command was pointed at a store that does not exist.
+    #[error(
+        "the store {} does not exist (nothing was imported or applied there yet; check --db)",
+        .path.display()
+    )]
+    MissingStore {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// A directory could not be created.
+    #[error("cannot create the directory {}", .path.display())]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The store could not be opened.
+    #[error("cannot open the store {}", .path.display())]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        source: Box<StoreError>,
+    },
+    /// A store operation failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// An object could not be converted between its typed and dynamic forms.
+    #[error(transparent)]
+    Convert(#[from] ConvertError),
+    /// A kind name nobody knows.
+    #[error("unknown kind {name:?}; known kinds: {known}")]
+    UnknownKind {
+        /// The name given.
+        name: String,
+        /// The known kinds, comma-separated.
+        known: String,
+    },
+    /// No object of that kind and name in any namespace.
+    #[error("{kind} {name:?} not found in any namespace")]
+    NotFound {
+        /// Kind.
+        kind: String,
+        /// Name.
+        name: String,
+    },
+    /// The name exists in several namespaces and none was given.
+    #[error("{kind} {name:?} exists in several namespaces ({}); choose one with -n", .namespaces.join(", "))]
+    Ambiguous {
+        /// Kind.
+        kind: String,
+        /// Name.
+        name: String,
+        /// Where it exists.
+        namespaces: Vec<String>,
+    },
+    /// The input itself is wrong (an object without a name, one object twice).
+    #[error("{0}")]
+    Input(String),
+    /// The objects would break the inventory: each line names both objects.
+    #[error("{}; nothing was written", .conflicts.join("; "))]
+    Integrity {
+        /// One sentence per conflict.
+        conflicts: Vec<String>,
+    },
+    /// All-or-nothing was required and the backend cannot commit several objects at once.
+    #[error(
+        "writing {count} objects all or nothing needs atomic commits, which this store backend does not have; nothing was written"
+    )]
+    NotAtomic {
+        /// How many writes.
+        count: usize,
+    },
+    /// A write object by object stopped part way (on a backend without atomic commits).
+    #[error(
+        "wrote {done} of {total} objects, then {kind} {namespace}/{name} failed; run the same command again to finish (each write is idempotent)"
+    )]
+    Partial {
+        /// Writes done.
+        done: usize,
+        /// Writes planned.
+        total: usize,
+        /// Kind of the object that failed.
+        kind: String,
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// Why.
+        source: Box<StoreError>,
+    },
+    /// Another process runs controllers on this store.
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// A service of a plane could not start or stopped.
+    #[error("{service} service: {message}")]
+    Service {
+        /// Which service.
+        service: &'static str,
+        /// What happened (the service's error chain).
+        message: String,
+    },
+}

@@ -1,0 +1,38 @@
+//! # ironbell-ops
+//!
+//! The operations layer between ironbell's services and its front ends (the `ironbell`
+//! command, the lab, later the cluster lifecycle): everything a command *does*, with no
+//! argument parsing and no printing.
+//!
+//! - [`spec`]: open a store from a spec (`sqlite:PATH` or a bare path; other schemes are
+//!   named and refused until their backend exists), creating it private (directory 0700,
+//!   file 0600) or refusing a missing one for read-only commands.
+//! - [`apply`]: create-or-update of a set of documents ([`apply::apply`]), all or nothing
+//!   where the backend commits atomically, else object by object in dependency order,
+//!   idempotent and resumable; `hardware import` ([`import::import`]) goes through it.
+//! - [`integrity`]: inventory checks against the store (a MAC or IP held by two Hardware).
+//! - [`lookup`]: kinds by name, [`lookup::find_one`].
+//! - [`delete`]: delete an object with what it owns (a Hardware's BMC Machine and Secret,
+//!   a Job's Tasks).
+//! - [`network`]: one description of a plane's network from which every service's
+//!   configuration is derived, so that no two services disagree on a port.
+//! - [`plane`]: start boot, metadata, workflow and BMC over one store, and stop them.
+//!
+//! What it is not: a service. The protocols live in their own crates; this crate wires
+//! them. Start reading at [`spec::open`], then [`apply::apply`], then [`plane::Plane`].
+
+pub mod apply;
+pub mod delete;
+mod error;
+pub mod import;
+pub mod integrity;
+pub mod lookup;
+pub mod network;
+pub mod plane;
+pub mod spec;
+
+pub use error::OpsError;
+
+/// The namespace `hardware import` and `apply` use when none is given (the one EKS Anywhere
+/// puts hardware objects in), so that imported Hardware and applied Workflows meet.
+pub const DEFAULT_NAMESPACE: &str = ironbell_inventory::DEFAULT_NAMESPACE;

@@ -1,0 +1,257 @@
+//! A plane: ironbell's services over one store — boot (DHCP, TFTP, HTTP, syslog),
+//! metadata, workflow (controller and agent API) and the BMC controllers — started
+//! together from one [`PlaneNetwork`] and stopped together through the [`Plane`] handle.
+//!
+//! A plane that runs controllers (workflow or BMC) first takes the store's controller
+//! lock ([`StoreHandle::lock_controllers`]) and holds it until stopped: a second plane on
+//! the same store with controllers fails to start with an error naming the first one's PID
+//! (it does not wait as a standby: a supervisor restarting it is the simpler standby, and a
+//! waiting process that looks healthy but does nothing is a trap for operators). Planes
+//! with only boot and metadata need no lock and may run beside it.
+
+use std::path::PathBuf;
+
+use ironbell_store_sqlite::ControllerLock;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::info;
+
+use crate::OpsError;
+use crate::network::PlaneNetwork;
+use crate::spec::StoreHandle;
+
+/// What the boot service does besides where it listens.
+#[derive(Clone, Debug)]
+pub struct BootOptions {
+    /// DHCP mode (`Off` answers nothing and binds no socket).
+    pub dhcp_mode: ironbell_dhcp::Mode,
+    /// Serve DHCP on this interface only.
+    pub interface: Option<String>,
+    /// Serve TFTP.
+    pub tftp: bool,
+    /// Receive syslog.
+    pub syslog: bool,
+    /// Directory of the iPXE binaries.
+    pub ipxe_dir: PathBuf,
+    /// Directory of the HookOS kernel and initramfs.
+    pub artifacts_dir: PathBuf,
+    /// Extra kernel parameters for HookOS.
+    pub extra_kernel_args: Vec<String>,
+    /// Where syslog from machines is kept, one file per Hardware.
+    pub machine_log_dir: PathBuf,
+}
+
+/// What the metadata service does besides where it listens.
+#[derive(Clone, Debug, Default)]
+pub struct MetadataOptions {
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ironbell_metadata::Cidr>,
+    /// Require IMDSv2 session tokens on EC2 paths.
+    pub require_tokens: bool,
+}
+
+/// Which services a plane runs, and how.
+#[derive(Clone, Debug)]
+pub struct PlaneConfig {
+    /// Where everything listens.
+    pub network: PlaneNetwork,
+    /// The boot service, if run.
+    pub boot: Option<BootOptions>,
+    /// The metadata service, if run.
+    pub metadata: Option<MetadataOptions>,
+    /// The workflow service (its concurrency), if run.
+    pub workflow: Option<usize>,
+    /// The BMC controllers, if run.
+    pub bmc: Option<ironbell_bmc::Config>,
+}
+
+impl PlaneConfig {
+    /// Nothing running yet on `network`.
+    pub fn new(network: PlaneNetwork) -> Self {
+        Self {
+            network,
+            boot: None,
+            metadata: None,
+            workflow: None,
+            bmc: None,
+        }
+    }
+
+    /// Whether it runs controllers (and so needs the controller lock).
+    pub fn runs_controllers(&self) -> bool {
+        self.workflow.is_some() || self.bmc.is_some()
+    }
+}
+
+/// The boot service's configuration for `network` and `options`. Fails if the iPXE
+/// binaries directory, needed by TFTP, does not exist.
+pub fn boot_config(
+    network: &PlaneNetwork,
+    options: &BootOptions,
+) -> Result<ironbell_boot::service::Config, OpsError> {
+    if options.tftp && !options.ipxe_dir.is_dir() {
+        return Err(OpsError::Service {
+            service: "boot",
+            message: format!(
+                "iPXE binaries directory {} does not exist (install Debian's `ipxe` package, \
+                 or pass --ipxe-dir)",
+                options.ipxe_dir.display()
+            ),
+        });
+    }
+    let mut http = network.boot_http();
+    http.ipxe_dir = options.ipxe_dir.clone();
+    http.artifacts_dir = options.artifacts_dir.clone();
+    http.extra_kernel_args = options.extra_kernel_args.clone();
+    let dhcp_on = options.dhcp_mode != ironbell_dhcp::Mode::Off;
+    Ok(ironbell_boot::service::Config {
+        dhcp: dhcp_on.then(|| {
+            (
+                network.dhcp,
+                network.dhcp(options.dhcp_mode, options.syslog),
+            )
+        }),
+        tftp: options
+            .tftp
+            .then(|| (network.tftp_addr(), ironbell_tftp::Config::default())),
+        http,
+        syslog: options
+            .syslog
+            .then(|| (network.syslog, ironbell_syslog::Config::default())),
+        machine_log_dir: options.syslog.then(|| options.machine_log_dir.clone()),
+        interface: options.interface.clone(),
+    })
+}
+
+type ServiceResult = (&'static str, Result<(), String>);
+
+/// Running services; see the module docs.
+#[derive(Debug)]
+pub struct Plane {
+    tasks: JoinSet<ServiceResult>,
+    shutdown: watch::Sender<bool>,
+    lock: Option<ControllerLock>,
+}
+
+/// The error chain of `e` on one line.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+impl Plane {
+    /// Starts the services `config` names over `store`. Listen sockets of metadata and
+    /// workflow are bound before this returns (their errors are returned here); the boot
+    /// service's appear through [`Plane::wait`].
+    pub async fn start(store: &StoreHandle, config: PlaneConfig) -> Result<Self, OpsError> {
+        let lock = if config.runs_controllers() {
+            store.lock_controllers()?
+        } else {
+            None
+        };
+        let boot = config
+            .boot
+            .as_ref()
+            .map(|b| boot_config(&config.network, b))
+            .transpose()?;
+        let (shutdown, _) = watch::channel(false);
+        let mut tasks: JoinSet<ServiceResult> = JoinSet::new();
+        let shared = store.store().clone();
+
+        if let Some(options) = &config.metadata {
+            let addr = config.network.metadata;
+            let listener = bind("metadata", addr).await?;
+            let metadata_config = ironbell_metadata::Config {
+                listen: addr,
+                trusted_proxies: options.trusted_proxies.clone(),
+                require_tokens: options.require_tokens,
+                ..ironbell_metadata::Config::default()
+            };
+            let mut stop = shutdown.subscribe();
+            let store = shared.clone();
+            tasks.spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                let r = ironbell_metadata::serve(store, metadata_config, listener, stopped).await;
+                ("metadata", r.map_err(|e| chain(&e)))
+            });
+        }
+        if let Some(concurrency) = config.workflow {
+            let addr = config.network.grpc;
+            let listener = bind("workflow", addr).await?;
+            let store = shared.clone();
+            tasks.spawn(async move {
+                let render = ironbell_workflow::controller::tinkerbell_renderer();
+                let r = ironbell_workflow::serve(store, listener, concurrency, render).await;
+                ("workflow", r.map_err(|e| chain(&e)))
+            });
+            info!(addr = %config.network.grpc, "workflow service started");
+        }
+        if let Some(bmc) = config.bmc {
+            let store = shared.clone();
+            tasks.spawn(async move {
+                ironbell_bmc::run(store, bmc).await;
+                ("bmc", Ok(()))
+            });
+        }
+        if let Some(boot) = boot {
+            let store = shared.clone();
+            tasks.spawn(async move {
+                let r = ironbell_boot::service::run(store, boot).await;
+                ("boot", r.map_err(|e| chain(&e)))
+            });
+        }
+        Ok(Self {
+            tasks,
+            shutdown,
+            lock,
+        })
+    }
+
+    /// Whether this plane holds the controller lock.
+    pub fn holds_controller_lock(&self) -> bool {
+        self.lock.is_some()
+    }
+
+    /// Waits until the first service stops (each serves until it fails), and returns why.
+    /// A plane with no services returns at once.
+    pub async fn wait(&mut self) -> Result<(), OpsError> {
+        match self.tasks.join_next().await {
+            None | Some(Ok((_, Ok(())))) => Ok(()),
+            Some(Ok((service, Err(message)))) => Err(OpsError::Service { service, message }),
+            Some(Err(join)) => Err(OpsError::Service {
+                service: "plane",
+                message: join.to_string(),
+            }),
+        }
+    }
+
+    /// Stops every service at once (each is safe to stop at any point: controllers are
+    /// level-triggered and idempotent, and a machine retries a request cut short), waits
+    /// until their tasks are gone, and releases the controller lock.
+    pub async fn stop(mut self) {
+        self.shutdown.send_replace(true);
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+        drop(self.lock.take());
+    }
+}
+
+async fn bind(
+    service: &'static str,
+    addr: std::net::SocketAddr,
+) -> Result<tokio::net::TcpListener, OpsError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| OpsError::Service {
+            service,
+            message: format!("cannot listen on {addr}: {e}"),
+        })
+}
