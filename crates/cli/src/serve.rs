@@ -186,6 +186,16 @@ pub struct WorkflowArgs {
     /// Workflows reconciled at once.
     #[arg(long, default_value_t = 8, env = "IRONBELL_WORKFLOW_CONCURRENCY")]
     concurrency: usize,
+    /// Who may act for an agent: `token` (the Hardware's address and the Workflow's
+    /// token, which HookOS gets on its kernel command line), `address` (the Hardware's
+    /// address only: a stock tink-worker cannot send the token), `none` (no check: machines
+    /// behind NAT; any host can then read and report any machine's actions).
+    #[arg(long, default_value = "token", env = "IRONBELL_AGENT_AUTH")]
+    agent_auth: ironbell_workflow::auth::AuthMode,
+    /// Proxies (comma-separated IPs or CIDRs) allowed to name the agent's address in the
+    /// `x-forwarded-for` gRPC metadata.
+    #[arg(long, default_value = "", env = "IRONBELL_AGENT_TRUSTED_PROXIES")]
+    agent_trusted_proxies: String,
 }
 
 /// Runs the workflow service until it fails or the process is interrupted.
@@ -193,10 +203,12 @@ pub async fn workflow(
     store: ironbell_store::SharedStore,
     args: WorkflowArgs,
 ) -> anyhow::Result<()> {
-    let config = ironbell_workflow::Config {
-        grpc_addr: args.grpc_addr,
-        concurrency: args.concurrency,
-    };
+    let mut config = ironbell_workflow::Config::new(args.grpc_addr);
+    config.concurrency = args.concurrency;
+    config.auth.mode = args.agent_auth;
+    config.auth.trusted_proxies =
+        ironbell_metadata::client::Cidr::parse_list(&args.agent_trusted_proxies)
+            .with_context(|| format!("--agent-trusted-proxies {:?}", args.agent_trusted_proxies))?;
     let render = ironbell_workflow::controller::tinkerbell_renderer();
     tokio::select! {
         result = ironbell_workflow::run(store, config, render) => result.context("workflow service"),
