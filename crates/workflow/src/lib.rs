@@ -129,6 +129,18 @@ pub async fn serve(
         },
     );
     let controller = tokio::spawn(controller.run(reconciler, concurrency));
+    let result = serve_api(store, listener, config).await;
+    controller.abort();
+    result
+}
+
+/// The agent API alone (no controller) on a listener the caller bound: what [`serve`] runs
+/// besides the controller.
+pub async fn serve_api(
+    store: SharedStore,
+    listener: tokio::net::TcpListener,
+    config: &Config,
+) -> Result<(), ServiceError> {
     let addr = listener.local_addr().ok();
     let index = index::AgentIndex::start(store.clone());
     index.synced().await;
@@ -142,7 +154,7 @@ pub async fn serve(
     let incoming = net::incoming(listener, config.connections);
     let service =
         server::Server::new(store, index, config.auth.clone(), config.rate).into_service();
-    let result = tonic::transport::Server::builder()
+    tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(HTTP2_KEEPALIVE))
         .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE))
         .timeout(CALL_TIMEOUT)
@@ -150,7 +162,5 @@ pub async fn serve(
         .add_service(service)
         .serve_with_incoming(incoming)
         .await
-        .map_err(ServiceError::Grpc);
-    controller.abort();
-    result
+        .map_err(ServiceError::Grpc)
 }

@@ -1,0 +1,305 @@
+//! The agent API's costs are bounded whatever an agent sends: measured over a real SQLite
+//! store and the real gRPC server on loopback (the agent API alone, no controller; the
+//! Hardware of the agent is at 127.0.0.1 and the service runs in `address` mode).
+//!
+//! - a flood of reports with 4 MiB messages, then of 60 KiB ones: the store file grows by
+//!   a bounded amount (printed);
+//! - GetAction polling with no change, and repeated identical reports, write nothing (the
+//!   store's resourceVersion does not move);
+//! - with 3,000 Workflows, the time per GetAction for a known and an unknown agent
+//!   (printed; only a very loose bound is asserted).
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ironbell_model::tinkerbell::{
+    Workflow, WorkflowAction, WorkflowState, WorkflowStatus, WorkflowTask,
+};
+use ironbell_model::{ObjectMeta, TypeKey, parse_documents};
+use ironbell_store::{Api, ListParams, SharedStore};
+use ironbell_store_sqlite::SqliteStore;
+use ironbell_workflow::auth::AuthMode;
+use ironbell_workflow_proto::action_status_request::StateType;
+use ironbell_workflow_proto::workflow_service_client::WorkflowServiceClient;
+use ironbell_workflow_proto::{ActionMessage, ActionRequest, ActionResponse, ActionStatusRequest};
+use tonic::Code;
+use tonic::transport::Channel;
+
+const MAC: &str = "02:00:00:00:00:01";
+
+struct Api_ {
+    store: SharedStore,
+    client: WorkflowServiceClient<Channel>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Api_ {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn start(store: SharedStore) -> Api_ {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = ironbell_workflow::Config::new(addr);
+    config.auth.mode = AuthMode::Address;
+    config.rate.per_second = 100_000.0;
+    config.rate.burst = 100_000;
+    let s = store.clone();
+    let task = tokio::spawn(async move {
+        let _ = ironbell_workflow::serve_api(s, listener, &config).await;
+    });
+    let url = format!("http://{addr}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let client = loop {
+        match WorkflowServiceClient::connect(url.clone()).await {
+            Ok(c) => break c.max_encoding_message_size(8 << 20),
+            Err(e) => assert!(Instant::now() < deadline, "{e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    Api_ {
+        store,
+        client,
+        task,
+    }
+}
+
+async fn hardware_at_loopback(store: &SharedStore) {
+    let yaml = format!(
+        "apiVersion: tinkerbell.org/v1alpha1
+kind: Hardware
+metadata: {{name: m1, namespace: default}}
+spec:
+  interfaces:
+  - dhcp: {{mac: \"{MAC}\", ip: {{address: 127.0.0.1, netmask: 255.0.0.0}}}}
+"
+    );
+    for o in parse_documents(&yaml).unwrap() {
+        store.create(o.to_dynamic().unwrap()).await.unwrap();
+    }
+}
+
+/// A rendered, PENDING workflow for `agent` with two actions (what the controller makes).
+fn workflow(name: &str, agent: &str) -> Workflow {
+    let action = |id: &str| WorkflowAction {
+        id: format!("{name}-{id}"),
+        name: Some(id.into()),
+        image: Some("quay.io/tinkerbell/actions/image2disk:latest".into()),
+        timeout: Some(60),
+        state: Some(WorkflowState::Pending),
+        ..WorkflowAction::default()
+    };
+    Workflow {
+        metadata: ObjectMeta::named("default", name),
+        status: Some(WorkflowStatus {
+            agent_id: Some(agent.into()),
+            state: Some(WorkflowState::Pending),
+            tasks: Some(vec![WorkflowTask {
+                id: format!("{name}-t"),
+                name: "install".into(),
+                agent_id: agent.into(),
+                actions: vec![action("a1"), action("a2")],
+                ..WorkflowTask::default()
+            }]),
+            ..WorkflowStatus::default()
+        }),
+        ..Workflow::default()
+    }
+}
+
+async fn create(store: &SharedStore, wf: &Workflow) {
+    let api: Api<Workflow> = Api::new(store.clone());
+    let mut created = api.create(wf).await.unwrap();
+    if created.status != wf.status {
+        created.status = wf.status.clone();
+        api.update_status(&created).await.unwrap();
+    }
+}
+
+async fn get(
+    c: &mut WorkflowServiceClient<Channel>,
+    agent: &str,
+) -> Result<ActionResponse, tonic::Status> {
+    c.get_action(ActionRequest {
+        agent_id: agent.into(),
+        agent_attributes: None,
+    })
+    .await
+    .map(tonic::Response::into_inner)
+}
+
+fn report(a: &ActionResponse, state: StateType, message: String) -> ActionStatusRequest {
+    ActionStatusRequest {
+        workflow_id: a.workflow_id.clone(),
+        task_id: a.task_id.clone(),
+        action_id: a.action_id.clone(),
+        agent_id: a.agent_id.clone(),
+        action_name: a.name.clone(),
+        action_state: state as i32,
+        execution_duration: String::new(),
+        message: Some(ActionMessage { message }),
+        ..ActionStatusRequest::default()
+    }
+}
+
+fn store_bytes(db: &std::path::Path) -> u64 {
+    ["", "-wal", "-shm"]
+        .iter()
+        .filter_map(|s| std::fs::metadata(format!("{}{s}", db.display())).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+async fn revision(store: &SharedStore) -> u64 {
+    store
+        .list(&TypeKey::of::<Workflow>(), &ListParams::default())
+        .await
+        .unwrap()
+        .resource_version
+}
+
+/// Waits until the agent API's index sees `agent`'s Workflow (GetAction stops saying
+/// NotFound).
+async fn first_action(c: &mut WorkflowServiceClient<Channel>, agent: &str) -> ActionResponse {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match get(c, agent).await {
+            Ok(a) => return a,
+            Err(s) if s.code() == Code::NotFound && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(s) => panic!("GetAction for {agent}: {s:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_flood_grows_the_store_by_a_bounded_amount_and_polling_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store.db");
+    let store: SharedStore = Arc::new(SqliteStore::open(&db).unwrap());
+    hardware_at_loopback(&store).await;
+    create(&store, &workflow("wf1", MAC)).await;
+    let mut api = start(store).await;
+    let a1 = first_action(&mut api.client, MAC).await;
+    api.client
+        .report_action_status(report(&a1, StateType::Running, "started".into()))
+        .await
+        .unwrap();
+
+    // Polling without a change writes nothing.
+    let rv = revision(&api.store).await;
+    for _ in 0..50 {
+        let again = get(&mut api.client, MAC).await.unwrap();
+        assert_eq!(again.action_id, a1.action_id);
+    }
+    // Nor does the same report again.
+    for _ in 0..10 {
+        api.client
+            .report_action_status(report(&a1, StateType::Running, "started".into()))
+            .await
+            .unwrap();
+    }
+    assert_eq!(revision(&api.store).await, rv, "no write without a change");
+    println!("50 GetAction polls and 10 identical reports: store resourceVersion stayed at {rv}");
+
+    let before = store_bytes(&db);
+    // 20 reports with 4 MiB messages: refused while decoding (64 KiB limit).
+    let huge = "x".repeat(4 << 20);
+    let mut codes = Vec::new();
+    for i in 0..20 {
+        let r = api
+            .client
+            .report_action_status(report(&a1, StateType::Running, format!("{i}{huge}")))
+            .await;
+        codes.push(r.map(|_| Code::Ok).unwrap_or_else(|s| s.code()));
+    }
+    assert!(codes.iter().all(|c| *c != Code::Ok), "{codes:?}");
+    assert_eq!(
+        revision(&api.store).await,
+        rv,
+        "refused reports write nothing"
+    );
+    let after_huge = store_bytes(&db);
+    // 20 distinct reports with 60 KiB messages: accepted, each stored cut to 4 KiB.
+    let big = "y".repeat(60 << 10);
+    for i in 0..20 {
+        api.client
+            .report_action_status(report(&a1, StateType::Running, format!("{i}{big}")))
+            .await
+            .unwrap();
+    }
+    let after = store_bytes(&db);
+    let wf: Workflow = Api::new(api.store.clone())
+        .get("default", "wf1")
+        .await
+        .unwrap();
+    let stored = wf.status.unwrap().tasks.unwrap()[0].actions[0]
+        .message
+        .clone()
+        .unwrap();
+    assert!(stored.len() <= ironbell_workflow::server::MAX_MESSAGE_BYTES);
+    assert!(
+        stored.contains("bytes cut by ironbell"),
+        "{}",
+        &stored[stored.len() - 60..]
+    );
+    println!(
+        "store file: {before} B before; {after_huge} B after 20 reports of 4 MiB \
+         (refused: {:?}); {after} B after 20 reports of 60 KiB (growth {} B)",
+        codes[0],
+        after.saturating_sub(before)
+    );
+    // 40 reports carrying 81 MiB in all: the store grew by far less than one of them.
+    assert!(
+        after.saturating_sub(before) < 2 << 20,
+        "{before} -> {after}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_action_with_3000_workflows_costs_one_index_lookup() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: SharedStore = Arc::new(SqliteStore::open(dir.path().join("store.db")).unwrap());
+    hardware_at_loopback(&store).await;
+    let made = Instant::now();
+    for i in 0..3000u32 {
+        let agent = format!(
+            "02:00:00:{:02x}:{:02x}:{:02x}",
+            i >> 16,
+            (i >> 8) & 0xff,
+            i & 0xff
+        );
+        create(&store, &workflow(&format!("wf{i}"), &agent)).await;
+    }
+    println!("3,000 Workflows created in {:?}", made.elapsed());
+    let mut api = start(store).await;
+    // 02:00:00:00:00:01 is wf1's agent, whose Hardware is at 127.0.0.1.
+    first_action(&mut api.client, MAC).await;
+    let n = 300;
+    let t = Instant::now();
+    for _ in 0..n {
+        get(&mut api.client, MAC).await.unwrap();
+    }
+    let known = t.elapsed() / n;
+    let t = Instant::now();
+    for _ in 0..n {
+        let e = get(&mut api.client, "02:ff:ff:ff:ff:ff").await.unwrap_err();
+        assert_eq!(e.code(), Code::NotFound);
+    }
+    let unknown = t.elapsed() / n;
+    println!(
+        "GetAction round trip with 3,000 Workflows (debug build, loopback gRPC included): \
+         known agent {} µs, unknown agent {} µs",
+        known.as_micros(),
+        unknown.as_micros()
+    );
+    // Very loose: listing and parsing 3,000 Workflows per call took tens of ms even in a
+    // release build.
+    assert!(known < Duration::from_millis(50), "{known:?}");
+    assert!(unknown < Duration::from_millis(50), "{unknown:?}");
+}
