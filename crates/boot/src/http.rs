@@ -442,7 +442,8 @@ fn is_token(s: &str) -> bool {
 
 /// The HookOS iPXE script of a machine: loads `vmlinuz-<arch>` and `initramfs-<arch>` from
 /// [`Config::artifacts_url`] with the agent's parameters (`facility`, `vlan_id` when set,
-/// `syslog_host`, `grpc_authority`, `tinkerbell_tls`, `worker_id` and `hw_addr` = the MAC),
+/// `syslog_host`, `grpc_authority`, `tinkerbell_tls`, `worker_id` and `hw_addr` = the MAC;
+/// see [`hook_script_with_token`] for `ironbell_token`),
 /// the extra arguments, `initrd=initramfs-<arch>` (EFI iPXE needs it) and the consoles.
 /// The architecture is `aarch64` when the interface's `dhcp.arch` says `aarch64`/`arm64`,
 /// else `x86_64`.

@@ -24,7 +24,8 @@
 //! With agent tokens on (`--agent-auth token`, the default), the controller also keeps the
 //! Workflow's agent token: a Secret ([`ironbell_model::agent_token`]) created with 32
 //! random bytes when it first sees the rendered Workflow, owned by it, and deleted once the
-//! Workflow has finished, so a token is only ever good for a Workflow that still runs.
+//! Workflow has finished (or is deleted), so a token is only ever good for a Workflow that
+//! still runs.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -173,7 +174,14 @@ impl Reconcile<Workflow> for Reconciler {
     async fn reconcile(&self, key: &ObjectKey) -> Result<Next, Error> {
         let wf = match self.workflows.get(&key.0, &key.1).await {
             Ok(wf) => wf,
-            Err(StoreError::NotFound { .. }) => return Ok(Next::Done),
+            Err(StoreError::NotFound { .. }) => {
+                // Deleted: its agent token goes with it.
+                let token = agent_token::secret_name(&key.1);
+                return match self.secrets.delete(&key.0, &token).await {
+                    Ok(_) | Err(StoreError::NotFound { .. }) => Ok(Next::Done),
+                    Err(e) => Err(Error::Store(format!("{}/{}", key.0, key.1), e)),
+                };
+            }
             Err(e) => return Err(Error::Store(format!("{}/{}", key.0, key.1), e)),
         };
         if wf.metadata.deletion_timestamp.is_some() {
