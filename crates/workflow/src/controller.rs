@@ -681,9 +681,11 @@ pub fn running(status: &mut WorkflowStatus, now: SystemTime) -> Next {
             .and_then(status::parse_time)
     {
         let secs = u64::try_from(status.global_timeout.unwrap_or(0)).unwrap_or(0);
-        if secs > 0 {
-            status.global_execution_stop =
-                Some(status::format_time(start + Duration::from_secs(secs)));
+        if let Some(stop) = start
+            .checked_add(Duration::from_secs(secs))
+            .filter(|_| secs > 0)
+        {
+            status.global_execution_stop = Some(status::format_time(stop));
         }
     }
     let global = status

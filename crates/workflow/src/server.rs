@@ -366,13 +366,20 @@ fn state_of(t: StateType) -> WorkflowState {
     }
 }
 
+/// The last second RFC 3339 can write (9999-12-31T23:59:59Z).
+const MAX_TIMESTAMP_SECS: u64 = 253_402_300_799;
+
+/// A report's time as RFC 3339; `None` when unset or not writable (negative, past year
+/// 9999, nanoseconds out of range): an agent's clock is not trusted to be sane.
 fn timestamp(t: Option<&prost_types::Timestamp>) -> Option<String> {
     let t = t?;
-    let secs = u64::try_from(t.seconds).ok()?;
-    let nanos = u32::try_from(t.nanos).ok()?;
-    Some(format_time(
-        SystemTime::UNIX_EPOCH + Duration::new(secs, nanos),
-    ))
+    let secs = u64::try_from(t.seconds)
+        .ok()
+        .filter(|s| *s <= MAX_TIMESTAMP_SECS)?;
+    let nanos = u32::try_from(t.nanos).ok().filter(|n| *n < 1_000_000_000)?;
+    SystemTime::UNIX_EPOCH
+        .checked_add(Duration::new(secs, nanos))
+        .map(format_time)
 }
 
 fn too_long(what: &str, value: &str) -> Option<Status> {
@@ -719,6 +726,36 @@ mod tests {
         let before = s.clone();
         apply_report(&mut s, &report("a1", StateType::Running, "")).expect("repeat");
         assert_eq!(s, before);
+    }
+
+    /// Found by the `agent_api` fuzz target: a start time past year 9999 made the RFC 3339
+    /// formatting panic.
+    #[test]
+    fn absurd_report_times_are_dropped_not_fatal() {
+        for (seconds, nanos) in [
+            (i64::MAX, 0),
+            (253_402_300_800, 0),
+            (-1, 0),
+            (0, -1),
+            (0, 1_000_000_000),
+            (0x7878_8b87_87fa_c8c6, 0),
+        ] {
+            let mut s = status();
+            let mut r = report("a1", StateType::Running, "");
+            r.execution_start = Some(prost_types::Timestamp { seconds, nanos });
+            apply_report(&mut s, &r).expect("accepted");
+            let a = &s.tasks.as_ref().expect("tasks")[0].actions[0];
+            assert_eq!(a.execution_start, None, "{seconds} {nanos}");
+        }
+        let mut s = status();
+        let mut r = report("a1", StateType::Running, "");
+        r.execution_start = Some(prost_types::Timestamp {
+            seconds: 253_402_300_799,
+            nanos: 999_999_999,
+        });
+        apply_report(&mut s, &r).expect("accepted");
+        let a = &s.tasks.as_ref().expect("tasks")[0].actions[0];
+        assert_eq!(a.execution_start.as_deref(), Some("9999-12-31T23:59:59Z"));
     }
 
     #[test]
