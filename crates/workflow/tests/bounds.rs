@@ -42,12 +42,21 @@ impl Drop for Api_ {
 }
 
 async fn start(store: SharedStore) -> Api_ {
+    start_with(store, |_| {}).await
+}
+
+/// The agent API in `address` mode, with no practical rate limit unless `tweak` sets one.
+async fn start_with(
+    store: SharedStore,
+    tweak: impl FnOnce(&mut ironbell_workflow::Config),
+) -> Api_ {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let mut config = ironbell_workflow::Config::new(addr);
     config.auth.mode = AuthMode::Address;
     config.rate.per_second = 100_000.0;
     config.rate.burst = 100_000;
+    tweak(&mut config);
     let s = store.clone();
     let task = tokio::spawn(async move {
         let _ = ironbell_workflow::serve_api(s, listener, &config).await;
@@ -69,13 +78,17 @@ async fn start(store: SharedStore) -> Api_ {
 }
 
 async fn hardware_at_loopback(store: &SharedStore) {
+    hardware_at(store, "127.0.0.1").await;
+}
+
+async fn hardware_at(store: &SharedStore, ip: &str) {
     let yaml = format!(
         "apiVersion: tinkerbell.org/v1alpha1
 kind: Hardware
 metadata: {{name: m1, namespace: default}}
 spec:
   interfaces:
-  - dhcp: {{mac: \"{MAC}\", ip: {{address: 127.0.0.1, netmask: 255.0.0.0}}}}
+  - dhcp: {{mac: \"{MAC}\", ip: {{address: {ip}, netmask: 255.0.0.0}}}}
 "
     );
     for o in parse_documents(&yaml).unwrap() {
@@ -302,4 +315,74 @@ async fn get_action_with_3000_workflows_costs_one_index_lookup() {
     // release build.
     assert!(known < Duration::from_millis(50), "{known:?}");
     assert!(unknown < Duration::from_millis(50), "{unknown:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_proxy_may_name_the_machine_and_nobody_else_may() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: SharedStore = Arc::new(SqliteStore::open(dir.path().join("s.db")).unwrap());
+    // The machine is at 10.9.9.9; calls arrive from 127.0.0.1, the trusted proxy.
+    hardware_at(&store, "10.9.9.9").await;
+    create(&store, &workflow("wf1", MAC)).await;
+    let mut api = start_with(store, |c| {
+        c.auth.trusted_proxies = ironbell_metadata::client::Cidr::parse_list("127.0.0.1").unwrap();
+    })
+    .await;
+    let call = |forwarded: Option<&'static str>| {
+        let mut r = tonic::Request::new(ActionRequest {
+            agent_id: MAC.into(),
+            agent_attributes: None,
+        });
+        if let Some(f) = forwarded {
+            r.metadata_mut().insert(
+                "x-forwarded-for",
+                tonic::metadata::MetadataValue::from_static(f),
+            );
+        }
+        r
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match api.client.get_action(call(Some("10.9.9.9"))).await {
+            Ok(a) => {
+                assert_eq!(a.get_ref().workflow_id, "default/wf1");
+                break;
+            }
+            Err(s) if s.code() == Code::NotFound && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(s) => panic!("{s:?}"),
+        }
+    }
+    for forwarded in [None, Some("10.9.9.8"), Some("10.9.9.9, 10.9.9.8")] {
+        let e = api.client.get_action(call(forwarded)).await.unwrap_err();
+        assert_eq!(e.code(), Code::PermissionDenied, "{forwarded:?}: {e:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_over_its_call_rate_is_told_to_slow_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: SharedStore = Arc::new(SqliteStore::open(dir.path().join("s.db")).unwrap());
+    let mut api = start_with(store, |c| {
+        c.rate.per_second = 0.5;
+        c.rate.burst = 5;
+    })
+    .await;
+    let mut codes = Vec::new();
+    for _ in 0..8 {
+        codes.push(
+            get(&mut api.client, "02:ff:ff:ff:ff:ff")
+                .await
+                .unwrap_err()
+                .code(),
+        );
+    }
+    println!("8 calls at once with a burst of 5: {codes:?}");
+    // The connect loop in `start_with` spent no call; the burst is 5.
+    assert_eq!(&codes[..5], &[Code::NotFound; 5]);
+    assert!(
+        codes[5..].iter().all(|c| *c == Code::ResourceExhausted),
+        "{codes:?}"
+    );
 }
