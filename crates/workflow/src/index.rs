@@ -40,6 +40,12 @@ struct Maps {
     tokens: Arc<HashMap<ObjectKey, String>>,
 }
 
+/// One bit per reflector in `synced`: Workflow, Hardware, Secret.
+const WORKFLOWS: u8 = 1;
+const HARDWARE: u8 = 2;
+const SECRETS: u8 = 4;
+const ALL_SYNCED: u8 = WORKFLOWS | HARDWARE | SECRETS;
+
 /// The agent API's in-memory index (module documentation).
 #[derive(Debug)]
 pub struct AgentIndex {
@@ -66,7 +72,7 @@ impl AgentIndex {
     pub fn empty() -> Arc<Self> {
         Arc::new(Self {
             maps: RwLock::new(Maps::default()),
-            synced: watch::Sender::new(3),
+            synced: watch::Sender::new(ALL_SYNCED),
             reflectors: Mutex::new(Vec::new()),
         })
     }
@@ -94,7 +100,7 @@ impl AgentIndex {
                         });
                 }
             }
-            index.write(|m| m.workflows = Arc::new(map));
+            index.write(WORKFLOWS, |m| m.workflows = Arc::new(map));
         });
         let weak = Arc::downgrade(&index);
         let hw = Reflector::<Hardware>::start(store.clone(), move |objects, _| {
@@ -111,7 +117,7 @@ impl AgentIndex {
                 }
                 by_name.insert(key.clone(), ips);
             }
-            index.write(|m| {
+            index.write(HARDWARE, |m| {
                 m.by_mac = Arc::new(by_mac);
                 m.by_name = Arc::new(by_name);
             });
@@ -124,7 +130,7 @@ impl AgentIndex {
                 .filter_map(|s| AgentToken::from_secret(s))
                 .map(|t| ((t.namespace, t.workflow), t.token))
                 .collect();
-            index.write(|m| m.tokens = Arc::new(tokens));
+            index.write(SECRETS, |m| m.tokens = Arc::new(tokens));
         });
         let mut slot = index
             .reflectors
@@ -137,17 +143,22 @@ impl AgentIndex {
         index
     }
 
-    fn write(&self, f: impl FnOnce(&mut Maps)) {
+    /// Applies `f` for the reflector `bit` and marks that reflector synced.
+    fn write(&self, bit: u8, f: impl FnOnce(&mut Maps)) {
         let mut maps = self.maps.write().unwrap_or_else(PoisonError::into_inner);
         f(&mut maps);
         drop(maps);
-        self.synced.send_modify(|n| *n = (*n + 1).min(3));
+        self.synced.send_if_modified(|n| {
+            let was = *n;
+            *n |= bit;
+            *n != was
+        });
     }
 
     /// Waits until each of the three kinds has been listed once.
     pub async fn synced(&self) {
         let mut rx = self.synced.subscribe();
-        let _ = rx.wait_for(|n| *n >= 3).await;
+        let _ = rx.wait_for(|n| *n == ALL_SYNCED).await;
     }
 
     /// The Workflows whose agent is `agent` (compared case-insensitively).
