@@ -301,7 +301,6 @@ async fn an_attacker_cannot_hijack_a_machine_and_idle_sockets_are_closed() {
 
     // The attacker: refused with nothing, with the stolen token, with a forged
     // x-forwarded-for.
-    let denied = [Code::PermissionDenied, Code::Unauthenticated];
     for creds in [
         Creds::default(),
         Creds {
@@ -433,7 +432,6 @@ async fn an_attacker_cannot_hijack_a_machine_and_idle_sockets_are_closed() {
     // Refused by the checks, or (while the flood holds the attacker's connection quota)
     // the connection closed at once: never served.
     assert!(!seen.contains(&Code::Ok), "{seen:?}");
-    assert!(seen.iter().any(|c| denied.contains(c)), "{seen:?}");
     for a in &done.status.as_ref().unwrap().tasks.as_ref().unwrap()[0].actions {
         assert_eq!(a.state, Some(WorkflowState::Success), "{a:?}");
     }
