@@ -8,7 +8,10 @@
 //!   store's resourceVersion does not move);
 //! - with 3,000 Workflows, the time per GetAction for a known and an unknown agent
 //!   (printed, over gRPC and in-process, with what listing every Workflow costs, as each
-//!   call did before the index; only a very loose bound is asserted).
+//!   call did before the index; only a very loose bound is asserted);
+//! - a trusted proxy may name the machine in `x-forwarded-for`, and a wrong or missing name
+//!   is refused;
+//! - a client over its call rate gets `ResourceExhausted`.
 
 #![allow(clippy::unwrap_used)]
 
