@@ -27,6 +27,9 @@ use ironbell_workflow_proto::{ActionMessage, ActionRequest, ActionStatusRequest,
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tonic::Code;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tracing::Instrument;
 
@@ -161,11 +164,71 @@ pub fn channel(settings: &Settings) -> Result<Channel, AgentError> {
     Ok(endpoint.connect_with_connector_lazy(svc))
 }
 
+/// Adds `authorization: Bearer <token>` to every call when the agent has a token.
+#[derive(Clone, Default)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Bearer {
+    /// The interceptor for `settings.token`.
+    pub fn new(settings: &Settings) -> Result<Self, AgentError> {
+        let Some(token) = &settings.token else {
+            return Ok(Self(None));
+        };
+        let mut value = MetadataValue::try_from(format!("Bearer {}", token.0)).map_err(|_| {
+            AgentError::Endpoint {
+                authority: settings.grpc_authority.clone(),
+                reason: "the agent token is not valid metadata".into(),
+            }
+        })?;
+        value.set_sensitive(true);
+        Ok(Self(Some(value)))
+    }
+}
+
+impl std::fmt::Debug for Bearer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Bearer(<redacted>)"
+        } else {
+            "Bearer(none)"
+        })
+    }
+}
+
+impl Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            request.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A report's message is cut to this many bytes, as the service stores at most 4 KiB
+/// (and refuses requests over 64 KiB).
+pub const MAX_MESSAGE_BYTES: usize = 4096;
+
+/// `message` cut to [`MAX_MESSAGE_BYTES`] on a character boundary, keeping the end (where
+/// an action's error is).
+fn bounded(message: &str) -> String {
+    if message.len() <= MAX_MESSAGE_BYTES {
+        return message.to_string();
+    }
+    let mut start = message.len() - (MAX_MESSAGE_BYTES - 16);
+    while !message.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("[…cut] {}", &message[start..])
+}
+
 /// The running agent.
 #[derive(Debug)]
 pub struct Agent {
     settings: Arc<Settings>,
-    client: WorkflowServiceClient<Channel>,
+    client: WorkflowServiceClient<InterceptedService<Channel, Bearer>>,
     ctx: Context,
     attributes: AgentAttributes,
 }
@@ -182,7 +245,8 @@ pub struct Finished {
 impl Agent {
     /// Sets the agent up from its settings (nothing is contacted yet).
     pub fn new(settings: Settings, power: Arc<dyn power::Power>) -> Result<Self, AgentError> {
-        let client = WorkflowServiceClient::new(channel(&settings)?);
+        let client =
+            WorkflowServiceClient::with_interceptor(channel(&settings)?, Bearer::new(&settings)?);
         let http = crate::http_client(false).map_err(AgentError::Http)?;
         let settings = Arc::new(settings);
         Ok(Self {
@@ -331,7 +395,7 @@ impl Agent {
                 .map(|s| human_duration(s.duration_since(start).unwrap_or_default()))
                 .unwrap_or_default(),
             message: Some(ActionMessage {
-                message: message.to_string(),
+                message: bounded(message),
             }),
         }
     }

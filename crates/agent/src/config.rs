@@ -62,6 +62,18 @@ impl std::fmt::Debug for Registry {
     }
 }
 
+/// The Workflow's agent token (`ironbell_token=` on the kernel command line, or
+/// `IRONBELL_TOKEN`), sent as `authorization: Bearer <token>` on every call. `Debug` never
+/// prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(pub String);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
 /// Everything the agent is configured with.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -90,6 +102,9 @@ pub struct Settings {
     pub backoff_max: Duration,
     /// `power_dry_run`: log reboot and kexec instead of doing them (for tests).
     pub power_dry_run: bool,
+    /// `ironbell_token`: the Workflow's agent token, which ironbell's boot service puts on
+    /// HookOS's kernel command line (ironbell's extension; Tinkerbell has none).
+    pub token: Option<Token>,
 }
 
 /// Looks a setting up: the environment (upper-case key, then any alias) first, then the
@@ -287,6 +302,22 @@ impl Settings {
                 .unwrap_or_default(),
             backoff_max,
             power_dry_run: s.flag("power_dry_run", &[], false)?,
+            token: match s.get("ironbell_token", &[]) {
+                None => None,
+                Some(t)
+                    if t.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+                {
+                    Some(Token(t))
+                }
+                Some(_) => {
+                    return Err(ConfigError::Invalid {
+                        key: "ironbell_token",
+                        value: "<redacted>".into(),
+                        reason: "not a base64url token".into(),
+                    });
+                }
+            },
         })
     }
 }
@@ -316,6 +347,26 @@ mod tests {
         assert!(!s.tls && !s.insecure_tls);
         assert!(s.docker_privileged);
         assert_eq!(s.backoff_max, Duration::from_secs(10));
+        assert_eq!(s.token, None);
+    }
+
+    #[test]
+    fn the_token_comes_from_the_kernel_command_line_and_is_never_printed() {
+        let s = Settings::from_sources(
+            "grpc_authority=10.0.0.1 worker_id=a ironbell_token=AbC-_09 console=ttyS0",
+            &env(&[]),
+            &[],
+        )
+        .expect("settings");
+        assert_eq!(s.token, Some(Token("AbC-_09".into())));
+        assert!(!format!("{s:?}").contains("AbC-_09"));
+        let e = Settings::from_sources(
+            "grpc_authority=x worker_id=y ironbell_token=a$b",
+            &env(&[]),
+            &[],
+        )
+        .expect_err("bad token");
+        assert!(!e.to_string().contains("a$b"), "{e}");
     }
 
     #[test]

@@ -35,6 +35,7 @@
 //! | `docker_cap_drop` | `DOCKER_CAP_DROP` | none | capabilities to drop, comma-separated |
 //! | `backoff_max_interval` | `BACKOFF_MAX_INTERVAL` | `10s` | cap of the retry backoff |
 //! | `power_dry_run` | `POWER_DRY_RUN` | `false` | log reboot/kexec instead of doing them |
+//! | `ironbell_token` | `IRONBELL_TOKEN` | none | the Workflow's agent token, sent as `authorization: Bearer`; ironbell's boot service puts it on the kernel command line (`--agent-auth token`) |
 //!
 //! `IRONBELL_CMDLINE` names a file to read instead of `/proc/cmdline`; `RUST_LOG` sets the
 //! log filter (default `info`).

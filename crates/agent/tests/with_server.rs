@@ -1,7 +1,9 @@
 //! The real agent binary against ironbell's real workflow service (controller, template
 //! rendering and gRPC server over a SQLite store) on loopback: a workflow runs to SUCCESS,
 //! survives a restart of the service in the middle of an action without repeating the
-//! finished one, and a failing action fails the workflow with the agent's message.
+//! finished one, and a failing action fails the workflow with the agent's message. The
+//! service runs in its default `token` agent-auth mode: the machine's Hardware is at
+//! 127.0.0.1 and the agent reads the Workflow's token from its kernel command line.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -33,7 +35,9 @@ impl WorkflowService {
         let s = store.clone();
         let task = tokio::spawn(async move {
             let render = ironbell_workflow::controller::tinkerbell_renderer();
-            let _ = ironbell_workflow::serve(s, listener, 4, render).await;
+            let mut config = ironbell_workflow::Config::new(addr);
+            config.concurrency = 4;
+            let _ = ironbell_workflow::serve(s, listener, &config, render).await;
         });
         Self { addr, store, task }
     }
@@ -57,7 +61,7 @@ metadata: {{name: m1, namespace: default}}
 spec:
   disks: [{{device: /dev/vda}}]
   interfaces:
-  - dhcp: {{mac: \"02:00:00:00:00:01\", ip: {{address: 10.0.0.5, netmask: 255.255.255.0}}}}
+  - dhcp: {{mac: \"02:00:00:00:00:01\", ip: {{address: 127.0.0.1, netmask: 255.0.0.0}}}}
 ---
 apiVersion: tinkerbell.org/v1alpha1
 kind: Template
@@ -99,6 +103,18 @@ const REBOOT: &str = "      - name: reboot
         image: quay.io/tinkerbell/actions/reboot:latest
         timeout: 60
 ";
+
+/// The agent with the Workflow's token on its kernel command line, once the controller
+/// has created it.
+async fn spawn_agent(store: &SharedStore, addr: SocketAddr) -> AgentProcess {
+    let token = wait_token(store, "wf1").await;
+    AgentProcess::spawn_in(
+        None,
+        addr,
+        &format!("console=ttyS0 ironbell_token={token}"),
+        &[],
+    )
+}
 
 async fn wait_state(store: &SharedStore, want: WorkflowState, limit: Duration) -> Workflow {
     let api: Api<Workflow> = Api::new(store.clone());
@@ -152,7 +168,7 @@ async fn a_workflow_runs_to_success_across_a_service_restart() {
         + &image_action("second", &http.url("/second.img"), &disk2, false)
         + REBOOT;
     apply(&svc.store, &objects(&actions)).await;
-    let mut agent = AgentProcess::spawn(svc.addr, &[]);
+    let mut agent = spawn_agent(&svc.store, svc.addr).await;
 
     // Restart the service while the second action streams.
     let start = Instant::now();
@@ -203,7 +219,7 @@ async fn a_failing_action_fails_the_workflow_with_the_agents_message() {
         WorkflowService::start(&dir.path().join("store.db"), "127.0.0.1:0".parse().unwrap()).await;
     let actions = image_action("missing", &http.url("/missing.img"), &disk, false) + REBOOT;
     apply(&svc.store, &objects(&actions)).await;
-    let agent = AgentProcess::spawn(svc.addr, &[]);
+    let agent = spawn_agent(&svc.store, svc.addr).await;
     let wf = wait_state(&svc.store, WorkflowState::Failed, Duration::from_secs(60)).await;
     let task = &wf.status.unwrap().tasks.unwrap()[0];
     let msg = task.actions[0].message.clone().unwrap_or_default();

@@ -16,6 +16,10 @@
 //! interface's `netboot.allowPXE` is not true (iPXE then fails the chain and falls back to
 //! the next boot device), **400** for a malformed MAC.
 //!
+//! A HookOS script that carries the machine's agent token (`ironbell_token=`, see
+//! [`crate::agent_tokens`]) is a credential: it is served only to a request whose source is
+//! one of that Hardware's own addresses (`dhcp.ip.address`), else **403**.
+//!
 //! Request bodies are never read. Connections are HTTP/1.1 with at most 16 KiB of request
 //! head and 64 headers, [`Config::header_read_timeout`] to send them, and
 //! [`Config::request_timeout`] for the handler to produce a response head (file bodies may
@@ -45,6 +49,7 @@ use tower::ServiceExt;
 use tower_http::timeout::TimeoutLayer;
 use tracing::{Instrument, Span, debug, field, info, warn};
 
+use crate::agent_tokens::AgentTokens;
 use crate::metrics::{HttpCounters, MetricsSource};
 use crate::{Index, MacLookup, Machine, parse_mac};
 
@@ -145,6 +150,7 @@ pub struct HttpState {
     sources: Arc<[Arc<dyn MetricsSource>]>,
     artifacts: FileSource,
     ipxe: FileSource,
+    tokens: Option<Arc<AgentTokens>>,
 }
 
 impl std::fmt::Debug for HttpState {
@@ -176,12 +182,20 @@ impl HttpState {
             sources: sources.into(),
             artifacts,
             ipxe,
+            tokens: None,
         }
     }
 
     /// Serves these iPXE binaries under `/ipxe/binary/` (the TFTP server's copies).
     pub fn with_ipxe(mut self, ipxe: FileSource) -> Self {
         self.ipxe = ipxe;
+        self
+    }
+
+    /// Puts each machine's agent token on its HookOS kernel command line
+    /// (`ironbell_token=`), and serves such a script only to the machine's own address.
+    pub fn with_agent_tokens(mut self, tokens: Arc<AgentTokens>) -> Self {
+        self.tokens = Some(tokens);
         self
     }
 
@@ -342,7 +356,11 @@ pub(crate) fn text(status: StatusCode, body: impl Into<String>) -> Response {
         .into_response()
 }
 
-async fn script_by_mac(State(state): State<HttpState>, Path(mac): Path<String>) -> Response {
+async fn script_by_mac(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(mac): Path<String>,
+) -> Response {
     Span::current().record("mac", mac.as_str());
     let Some(parsed) = parse_mac(&mac) else {
         return text(
@@ -351,7 +369,7 @@ async fn script_by_mac(State(state): State<HttpState>, Path(mac): Path<String>) 
         );
     };
     match state.index.by_mac(parsed) {
-        MacLookup::Found(machine) => script(&state, &machine),
+        MacLookup::Found(machine) => script(&state, &machine, peer.ip()),
         MacLookup::Conflict(names) => text(
             StatusCode::NOT_FOUND,
             format!(
@@ -384,7 +402,7 @@ async fn script_by_ip(
     match state.index.by_ip(ip) {
         Some(machine) => {
             Span::current().record("mac", machine.mac_string().as_str());
-            script(&state, &machine)
+            script(&state, &machine, IpAddr::V4(ip))
         }
         None => text(
             StatusCode::NOT_FOUND,
@@ -393,8 +411,8 @@ async fn script_by_ip(
     }
 }
 
-/// The script answer for a known machine.
-fn script(state: &HttpState, machine: &Machine) -> Response {
+/// The script answer for a known machine, asked for from `client`.
+fn script(state: &HttpState, machine: &Machine, client: IpAddr) -> Response {
     let name = machine.name();
     Span::current().record("hardware", name.as_str());
     let iface = machine.interface();
@@ -427,7 +445,21 @@ fn script(state: &HttpState, machine: &Machine) -> Response {
         }
         format!("#!ipxe\nchain {url}\n")
     } else {
-        hook_script(&state.config, machine)
+        let token = state
+            .tokens
+            .as_ref()
+            .and_then(|t| t.token_for(&machine.mac_string()));
+        if token.is_some() && !is_own_address(machine, client) {
+            warn!(%client, "iPXE script with an agent token refused: not the machine's address");
+            return text(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "Hardware {name}: its script carries a credential and is served only to \
+                     the machine's own address; this request came from {client}"
+                ),
+            );
+        }
+        hook_script_with_token(&state.config, machine, token.as_deref())
     };
     info!("iPXE script served");
     (
@@ -436,6 +468,22 @@ fn script(state: &HttpState, machine: &Machine) -> Response {
         body,
     )
         .into_response()
+}
+
+/// Whether `client` is one of the addresses the machine's Hardware declares.
+fn is_own_address(machine: &Machine, client: IpAddr) -> bool {
+    let client = match client {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
+        v4 => v4,
+    };
+    machine.hardware.interfaces().iter().any(|i| {
+        i.dhcp
+            .as_ref()
+            .and_then(|d| d.ip.as_ref())
+            .and_then(|ip| ip.address.as_deref())
+            .and_then(|a| a.trim().parse::<IpAddr>().ok())
+            == Some(client)
+    })
 }
 
 /// Whether `s` can stand as one kernel parameter value (no spaces, quotes or controls).
@@ -447,11 +495,18 @@ fn is_token(s: &str) -> bool {
 
 /// The HookOS iPXE script of a machine: loads `vmlinuz-<arch>` and `initramfs-<arch>` from
 /// [`Config::artifacts_url`] with the agent's parameters (`facility`, `vlan_id` when set,
-/// `syslog_host`, `grpc_authority`, `tinkerbell_tls`, `worker_id` and `hw_addr` = the MAC),
+/// `syslog_host`, `grpc_authority`, `tinkerbell_tls`, `worker_id` and `hw_addr` = the MAC;
+/// see [`hook_script_with_token`] for `ironbell_token`),
 /// the extra arguments, `initrd=initramfs-<arch>` (EFI iPXE needs it) and the consoles.
 /// The architecture is `aarch64` when the interface's `dhcp.arch` says `aarch64`/`arm64`,
 /// else `x86_64`.
 pub fn hook_script(config: &Config, machine: &Machine) -> String {
+    hook_script_with_token(config, machine, None)
+}
+
+/// [`hook_script`] with the machine's agent token as `ironbell_token=` (when it is a
+/// base64url token; anything else is left off with a warning).
+pub fn hook_script_with_token(config: &Config, machine: &Machine, token: Option<&str>) -> String {
     let iface = machine.interface();
     let dhcp = iface.dhcp.as_ref();
     let arch = match dhcp.and_then(|d| d.arch.as_deref()) {
@@ -495,6 +550,17 @@ pub fn hook_script(config: &Config, machine: &Machine) -> String {
     params.push(format!("tinkerbell_tls={}", config.tinkerbell_tls));
     params.push(format!("worker_id={mac}"));
     params.push(format!("hw_addr={mac}"));
+    if let Some(token) = token {
+        if !token.is_empty()
+            && token
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            params.push(format!("ironbell_token={token}"));
+        } else {
+            warn!("the agent token is not base64url; left off the kernel line");
+        }
+    }
     params.push(HOOK_PARAMS.to_string());
     params.extend(config.extra_kernel_args.iter().cloned());
     params.push(format!("initrd=initramfs-{arch}"));

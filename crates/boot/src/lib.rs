@@ -15,6 +15,7 @@
 //! [`ironbell_dhcp::Reservation`]s), then [`http::router`] and [`http::Config`], then
 //! [`metrics`].
 
+pub mod agent_tokens;
 pub mod artifact;
 pub mod http;
 mod index;

@@ -115,12 +115,13 @@ impl Drop for RaiseOnDrop {
 
 /// Starts every configured part over `store` and serves until one fails.
 pub async fn run(store: SharedStore, config: Config) -> Result<(), ServiceError> {
-    let index = crate::start_index(store).await;
+    let index = crate::start_index(store.clone()).await;
     info!(
         hardware = index.snapshot().hardware_count(),
         "hardware index ready"
     );
-    let mut state = HttpState::new(config.http.clone(), index.clone());
+    let mut state = HttpState::new(config.http.clone(), index.clone())
+        .with_agent_tokens(crate::agent_tokens::AgentTokens::start(store.clone()));
     let mut tasks: JoinSet<Result<(), ServiceError>> = JoinSet::new();
     let stopped = |service: &'static str| move |source| ServiceError::Stopped { service, source };
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use ironbell_ops::network::{DEFAULT_GRPC_PORT, PlaneNetwork};
-use ironbell_ops::plane::{BootOptions, MetadataOptions, Plane, PlaneConfig};
+use ironbell_ops::plane::{BootOptions, MetadataOptions, Plane, PlaneConfig, WorkflowOptions};
 use ironbell_ops::spec::StoreHandle;
 
 /// How the DHCP server answers.
@@ -188,6 +188,30 @@ pub struct WorkflowArgs {
     /// Workflows reconciled at once.
     #[arg(long, default_value_t = 8, env = "IRONBELL_WORKFLOW_CONCURRENCY")]
     concurrency: usize,
+    /// Who may act for an agent: `token` (the Hardware's address and the Workflow's
+    /// token, which HookOS gets on its kernel command line), `address` (the Hardware's
+    /// address only: a stock tink-worker cannot send the token), `none` (no check: machines
+    /// behind NAT; any host can then read and report any machine's actions).
+    #[arg(long, default_value = "token", env = "IRONBELL_AGENT_AUTH")]
+    agent_auth: ironbell_ops::plane::AuthMode,
+    /// Proxies (comma-separated IPs or CIDRs) allowed to name the agent's address in the
+    /// `x-forwarded-for` gRPC metadata.
+    #[arg(long, default_value = "", env = "IRONBELL_AGENT_TRUSTED_PROXIES")]
+    agent_trusted_proxies: String,
+}
+
+impl WorkflowArgs {
+    fn options(&self) -> anyhow::Result<WorkflowOptions> {
+        let trusted_proxies = ironbell_metadata::Cidr::parse_list(&self.agent_trusted_proxies)
+            .with_context(|| format!("--agent-trusted-proxies {:?}", self.agent_trusted_proxies))?;
+        Ok(WorkflowOptions {
+            concurrency: self.concurrency,
+            auth: ironbell_ops::plane::AgentAuth {
+                mode: self.agent_auth,
+                trusted_proxies,
+            },
+        })
+    }
 }
 
 /// Runs the workflow service until it fails or the process is interrupted. It runs the
@@ -196,7 +220,7 @@ pub async fn workflow(store: &StoreHandle, args: WorkflowArgs) -> anyhow::Result
     let mut network = PlaneNetwork::new(Ipv4Addr::UNSPECIFIED);
     network.grpc = args.grpc_addr;
     let mut config = PlaneConfig::new(network);
-    config.workflow = Some(args.concurrency);
+    config.workflow = Some(args.options()?);
     run_plane(store, config).await
 }
 
@@ -241,7 +265,7 @@ pub async fn all(
     let mut config = PlaneConfig::new(network);
     config.boot = Some(args.boot.options(machine_log_dir));
     config.metadata = Some(args.metadata.options()?);
-    config.workflow = Some(args.workflow.concurrency);
+    config.workflow = Some(args.workflow.options()?);
     config.bmc = Some(ironbell_bmc::Config::default());
     run_plane(store, config).await
 }

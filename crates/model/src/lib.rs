@@ -13,6 +13,7 @@
 //! Start reading at [`Resource`] (what every kind implements), then [`document`] (how YAML
 //! streams become [`Object`]s), then a kind such as [`tinkerbell::Hardware`].
 
+pub mod agent_token;
 pub mod anywhere;
 pub mod bmc;
 pub mod corev1;

@@ -107,11 +107,11 @@ impl PlaneNetwork {
     }
 
     /// The workflow service's configuration.
-    pub fn workflow(&self, concurrency: usize) -> ironbell_workflow::Config {
-        ironbell_workflow::Config {
-            grpc_addr: self.grpc,
-            concurrency,
-        }
+    pub fn workflow(&self, options: &crate::plane::WorkflowOptions) -> ironbell_workflow::Config {
+        let mut config = ironbell_workflow::Config::new(self.grpc);
+        config.concurrency = options.concurrency;
+        config.auth = options.auth.clone();
+        config
     }
 
     /// Every TCP listen address, named (to wait for a plane to be up).
@@ -143,7 +143,12 @@ mod tests {
         assert_eq!(http.grpc_port, 50051);
         assert_eq!(http.syslog_port, 5514);
         assert_eq!(http.http_port, 8080);
-        assert_eq!(net.workflow(4).grpc_addr.port(), 50051);
+        assert_eq!(
+            net.workflow(&crate::plane::WorkflowOptions::default())
+                .grpc_addr
+                .port(),
+            50051
+        );
         let dhcp = net.dhcp(ironbell_dhcp::Mode::Reservation, true);
         assert_eq!(dhcp.http_base(), "http://10.20.0.1:8080");
         assert_eq!(dhcp.syslog_server, None, "option 7 cannot carry port 5514");

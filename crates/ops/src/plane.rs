@@ -16,6 +16,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::info;
 
+pub use ironbell_workflow::auth::{AgentAuth, AuthMode};
+
 use crate::OpsError;
 use crate::network::PlaneNetwork;
 use crate::spec::StoreHandle;
@@ -50,6 +52,26 @@ pub struct MetadataOptions {
     pub require_tokens: bool,
 }
 
+/// What the workflow service does besides where it listens.
+#[derive(Clone, Debug)]
+pub struct WorkflowOptions {
+    /// Workflows reconciled at once.
+    pub concurrency: usize,
+    /// Who may act for an agent on the agent API.
+    pub auth: AgentAuth,
+}
+
+impl Default for WorkflowOptions {
+    /// 8 Workflows at once; token authentication (the Hardware's address and the
+    /// Workflow's token).
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            auth: AgentAuth::default(),
+        }
+    }
+}
+
 /// Which services a plane runs, and how.
 #[derive(Clone, Debug)]
 pub struct PlaneConfig {
@@ -59,8 +81,8 @@ pub struct PlaneConfig {
     pub boot: Option<BootOptions>,
     /// The metadata service, if run.
     pub metadata: Option<MetadataOptions>,
-    /// The workflow service (its concurrency), if run.
-    pub workflow: Option<usize>,
+    /// The workflow service, if run.
+    pub workflow: Option<WorkflowOptions>,
     /// The BMC controllers, if run.
     pub bmc: Option<ironbell_bmc::Config>,
 }
@@ -183,13 +205,14 @@ impl Plane {
                 ("metadata", r.map_err(|e| chain(&e)))
             });
         }
-        if let Some(concurrency) = config.workflow {
+        if let Some(options) = &config.workflow {
             let addr = config.network.grpc;
             let listener = bind("workflow", addr).await?;
             let store = shared.clone();
+            let workflow = config.network.workflow(options);
             tasks.spawn(async move {
                 let render = ironbell_workflow::controller::tinkerbell_renderer();
-                let r = ironbell_workflow::serve(store, listener, concurrency, render).await;
+                let r = ironbell_workflow::serve(store, listener, &workflow, render).await;
                 ("workflow", r.map_err(|e| chain(&e)))
             });
             info!(addr = %config.network.grpc, "workflow service started");

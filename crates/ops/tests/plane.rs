@@ -24,7 +24,10 @@ fn config(metadata: SocketAddr, grpc: SocketAddr) -> PlaneConfig {
     network.grpc = grpc;
     let mut config = PlaneConfig::new(network);
     config.metadata = Some(MetadataOptions::default());
-    config.workflow = Some(2);
+    config.workflow = Some(ironbell_ops::plane::WorkflowOptions {
+        concurrency: 2,
+        ..Default::default()
+    });
     config.bmc = Some(ironbell_bmc::Config::default());
     config
 }

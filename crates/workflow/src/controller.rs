@@ -20,15 +20,23 @@
 //! each action's state), and BMC jobs have fixed names, so a restart in any state carries
 //! on where it was and never repeats a finished step. Status is written only when it
 //! changed.
+//!
+//! With agent tokens on (`--agent-auth token`, the default), the controller also keeps the
+//! Workflow's agent token: a Secret ([`ironbell_model::agent_token`]) created with 32
+//! random bytes when it first sees the rendered Workflow, owned by it, and deleted once the
+//! Workflow has finished (or is deleted), so a token is only ever good for a Workflow that
+//! still runs.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ironbell_controller::{Next, Reconcile};
+use ironbell_model::agent_token::{self, AgentToken};
 use ironbell_model::bmc::{
     Action, Job, JobSpec, MachineRef, PowerAction, VirtualMediaAction, boot_device,
 };
+use ironbell_model::corev1::Secret;
 use ironbell_model::template_def::TemplateDefinition;
 use ironbell_model::tinkerbell::{
     BootJobStatus, BootMode, Hardware, Template, TemplateRendering, Workflow, WorkflowState,
@@ -77,7 +85,9 @@ pub struct Reconciler {
     templates: Api<Template>,
     hardware: Api<Hardware>,
     jobs: Api<Job>,
+    secrets: Api<Secret>,
     render: RenderFn,
+    agent_tokens: bool,
 }
 
 impl Reconciler {
@@ -87,10 +97,70 @@ impl Reconciler {
             workflows: Api::new(store.clone()),
             templates: Api::new(store.clone()),
             hardware: Api::new(store.clone()),
-            jobs: Api::new(store),
+            jobs: Api::new(store.clone()),
+            secrets: Api::new(store),
             render,
+            agent_tokens: false,
         }
     }
+
+    /// Whether to generate an agent token for each Workflow (token agent-auth mode).
+    pub fn with_agent_tokens(mut self, on: bool) -> Self {
+        self.agent_tokens = on;
+        self
+    }
+
+    /// Creates the Workflow's agent token Secret unless it exists.
+    async fn ensure_token(&self, wf: &Workflow, status: &WorkflowStatus) -> Result<(), Error> {
+        let Some(agent) = status.agent_id.as_deref().filter(|a| !a.is_empty()) else {
+            return Ok(());
+        };
+        let ns = wf.metadata.namespace();
+        let name = agent_token::secret_name(wf.metadata.name());
+        match self.secrets.get(ns, &name).await {
+            Ok(_) => return Ok(()),
+            Err(StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(Error::Store(wf_name(wf), e)),
+        }
+        let token = AgentToken {
+            namespace: ns.to_string(),
+            workflow: wf.metadata.name().to_string(),
+            agent: agent.to_string(),
+            token: new_token(),
+            created: None,
+        };
+        let secret = token.to_secret(wf.metadata.uid.as_deref().unwrap_or_default());
+        match self.secrets.create(&secret).await {
+            Ok(_) => {
+                info!(workflow = %wf_name(wf), %agent, "agent token created");
+                Ok(())
+            }
+            Err(StoreError::AlreadyExists { .. }) => Ok(()),
+            Err(e) => Err(Error::Store(wf_name(wf), e)),
+        }
+    }
+
+    /// Deletes the agent token of a finished Workflow.
+    async fn drop_token(&self, wf: &Workflow) -> Result<(), Error> {
+        let name = agent_token::secret_name(wf.metadata.name());
+        match self.secrets.delete(wf.metadata.namespace(), &name).await {
+            Ok(_) => {
+                info!(workflow = %wf_name(wf), "agent token deleted: the workflow has finished");
+                Ok(())
+            }
+            Err(StoreError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(Error::Store(wf_name(wf), e)),
+        }
+    }
+}
+
+/// A new agent token: 32 random bytes, base64url without padding (43 characters that
+/// need no quoting on a kernel command line).
+pub fn new_token() -> String {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 fn wf_name(wf: &Workflow) -> String {
@@ -104,7 +174,14 @@ impl Reconcile<Workflow> for Reconciler {
     async fn reconcile(&self, key: &ObjectKey) -> Result<Next, Error> {
         let wf = match self.workflows.get(&key.0, &key.1).await {
             Ok(wf) => wf,
-            Err(StoreError::NotFound { .. }) => return Ok(Next::Done),
+            Err(StoreError::NotFound { .. }) => {
+                // Deleted: its agent token goes with it.
+                let token = agent_token::secret_name(&key.1);
+                return match self.secrets.delete(&key.0, &token).await {
+                    Ok(_) | Err(StoreError::NotFound { .. }) => Ok(Next::Done),
+                    Err(e) => Err(Error::Store(format!("{}/{}", key.0, key.1), e)),
+                };
+            }
             Err(e) => return Err(Error::Store(format!("{}/{}", key.0, key.1), e)),
         };
         if wf.metadata.deletion_timestamp.is_some() {
@@ -119,6 +196,22 @@ impl Reconcile<Workflow> for Reconciler {
             Some(WorkflowState::Post) => self.post(&wf, &mut status).await,
             _ => (Next::Done, Ok(())),
         };
+        if self.agent_tokens
+            && status.template_rendering == Some(TemplateRendering::Successful)
+            && !status
+                .state
+                .as_ref()
+                .is_some_and(WorkflowState::is_terminal)
+        {
+            self.ensure_token(&wf, &status).await?;
+        }
+        if status
+            .state
+            .as_ref()
+            .is_some_and(WorkflowState::is_terminal)
+        {
+            self.drop_token(&wf).await?;
+        }
         if wf.status.as_ref() != Some(&status) {
             let mut updated = wf.clone();
             updated.status = Some(status);
@@ -588,9 +681,11 @@ pub fn running(status: &mut WorkflowStatus, now: SystemTime) -> Next {
             .and_then(status::parse_time)
     {
         let secs = u64::try_from(status.global_timeout.unwrap_or(0)).unwrap_or(0);
-        if secs > 0 {
-            status.global_execution_stop =
-                Some(status::format_time(start + Duration::from_secs(secs)));
+        if let Some(stop) = start
+            .checked_add(Duration::from_secs(secs))
+            .filter(|_| secs > 0)
+        {
+            status.global_execution_stop = Some(status::format_time(stop));
         }
     }
     let global = status

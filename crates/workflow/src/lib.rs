@@ -10,15 +10,25 @@
 //! What it is not: the template engine (`ironbell-template`), the BMC (`ironbell-bmc` runs
 //! the Jobs this crate creates), or the agent (`ironbell-agent`).
 //!
+//! The agent API faces the provisioning network, where any host can connect: who may act
+//! for an agent is checked ([`auth`]: the Hardware's address and a per-Workflow token the
+//! controller generates and the boot service hands to HookOS), calls are answered from an
+//! in-memory [`index`], requests and stored messages are bounded, and connections are
+//! capped per peer and closed when idle ([`net`]).
+//!
 //! Start reading at [`controller`] (the state machine), then [`server`] (the agent API),
-//! then [`status`] (the data both work on).
+//! then [`status`] (the data both work on), then [`auth`], [`index`] and [`net`].
 
+pub mod auth;
 pub mod controller;
+pub mod index;
+pub mod net;
 pub mod server;
 pub mod status;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ironbell_controller::Controller;
 use ironbell_model::bmc::Job;
@@ -27,14 +37,38 @@ use ironbell_store::SharedStore;
 
 pub use ironbell_workflow_proto::DEFAULT_GRPC_PORT;
 
-/// Where the workflow service listens and how much it does at once.
+/// Where the workflow service listens, how much it does at once, and how it treats agents.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The gRPC listen address (agents connect here).
     pub grpc_addr: SocketAddr,
     /// Workflows reconciled at once.
     pub concurrency: usize,
+    /// Who may act for an agent (`--agent-auth`, `--agent-trusted-proxies`).
+    pub auth: auth::AgentAuth,
+    /// Calls per client address.
+    pub rate: server::CallRate,
+    /// Connections per peer, idle timeout, keepalive.
+    pub connections: net::ConnLimits,
 }
+
+impl Config {
+    /// Listens on `grpc_addr`, 8 workflows at once, token auth, default bounds.
+    pub fn new(grpc_addr: SocketAddr) -> Self {
+        Self {
+            grpc_addr,
+            concurrency: 8,
+            auth: auth::AgentAuth::default(),
+            rate: server::CallRate::default(),
+            connections: net::ConnLimits::default(),
+        }
+    }
+}
+
+/// HTTP/2 keepalive ping interval of the agent API (and the time to answer one).
+pub const HTTP2_KEEPALIVE: Duration = Duration::from_secs(30);
+/// Time a call has to complete.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The workflow service could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -66,17 +100,22 @@ pub async fn run(
             addr: config.grpc_addr,
             source,
         })?;
-    serve(store, listener, config.concurrency, render).await
+    serve(store, listener, &config, render).await
 }
 
-/// [`run`] on a listener the caller bound (tests bind port 0).
+/// [`run`] on a listener the caller bound (tests bind port 0); `config.grpc_addr` is not
+/// used.
 pub async fn serve(
     store: SharedStore,
     listener: tokio::net::TcpListener,
-    concurrency: usize,
+    config: &Config,
     render: controller::RenderFn,
 ) -> Result<(), ServiceError> {
-    let reconciler = Arc::new(controller::Reconciler::new(store.clone(), render));
+    let concurrency = config.concurrency;
+    let reconciler = Arc::new(
+        controller::Reconciler::new(store.clone(), render)
+            .with_agent_tokens(config.auth.mode == auth::AuthMode::Token),
+    );
     let controller = Controller::<Workflow>::new("workflow", store.clone()).watches::<Job>(
         // A boot job's progress wakes the workflow that owns it.
         |key, job| {
@@ -89,14 +128,38 @@ pub async fn serve(
         },
     );
     let controller = tokio::spawn(controller.run(reconciler, concurrency));
-    let addr = listener.local_addr().ok();
-    tracing::info!(?addr, "workflow gRPC listening");
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    let result = tonic::transport::Server::builder()
-        .add_service(server::Server::new(store).into_service())
-        .serve_with_incoming(incoming)
-        .await
-        .map_err(ServiceError::Grpc);
+    let result = serve_api(store, listener, config).await;
     controller.abort();
     result
+}
+
+/// The agent API alone (no controller) on a listener the caller bound: what [`serve`] runs
+/// besides the controller.
+pub async fn serve_api(
+    store: SharedStore,
+    listener: tokio::net::TcpListener,
+    config: &Config,
+) -> Result<(), ServiceError> {
+    let addr = listener.local_addr().ok();
+    let index = index::AgentIndex::start(store.clone());
+    index.synced().await;
+    tracing::info!(?addr, auth = %config.auth.mode, "workflow gRPC listening");
+    if config.auth.mode == auth::AuthMode::None {
+        tracing::warn!(
+            "--agent-auth none: any host that can reach the agent API can read any machine's \
+             actions and report for it"
+        );
+    }
+    let incoming = net::incoming(listener, config.connections);
+    let service =
+        server::Server::new(store, index, config.auth.clone(), config.rate).into_service();
+    tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(HTTP2_KEEPALIVE))
+        .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE))
+        .timeout(CALL_TIMEOUT)
+        .max_concurrent_streams(Some(16))
+        .add_service(service)
+        .serve_with_incoming(incoming)
+        .await
+        .map_err(ServiceError::Grpc)
 }

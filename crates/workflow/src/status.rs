@@ -37,9 +37,11 @@ pub fn now() -> String {
     format_time(SystemTime::now())
 }
 
-/// `t` as RFC 3339 UTC with seconds.
+/// `t` as RFC 3339 UTC with seconds, clamped to what RFC 3339 can write (1970 to the end
+/// of 9999; times come from agents' clocks and templates' timeouts).
 pub fn format_time(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
+    let last = SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_799);
+    humantime::format_rfc3339_seconds(t.clamp(SystemTime::UNIX_EPOCH, last)).to_string()
 }
 
 /// Reads an RFC 3339 time.
@@ -137,7 +139,7 @@ pub fn action_deadline(action: &WorkflowAction) -> Option<SystemTime> {
     }
     let start = parse_time(action.execution_start.as_deref()?)?;
     let timeout = u64::try_from(action.timeout?).ok().filter(|t| *t > 0)?;
-    Some(start + Duration::from_secs(timeout))
+    start.checked_add(Duration::from_secs(timeout))
 }
 
 /// The first action of the first task, if any.
@@ -196,6 +198,14 @@ mod tests {
         assert_eq!(go_duration(Duration::from_secs(62)), "1m2s");
         assert_eq!(go_duration(Duration::from_secs(3723)), "1h2m3s");
         assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
+    }
+
+    #[test]
+    fn absurd_times_format_clamped() {
+        let far = SystemTime::UNIX_EPOCH + Duration::from_secs(400_000_000_000);
+        assert_eq!(format_time(far), "9999-12-31T23:59:59Z");
+        let before = SystemTime::UNIX_EPOCH - Duration::from_secs(10);
+        assert_eq!(format_time(before), "1970-01-01T00:00:00Z");
     }
 
     #[test]

@@ -41,7 +41,12 @@ impl Service {
         let addr = listener.local_addr().unwrap();
         let s = store.clone();
         let task = tokio::spawn(async move {
-            let _ = ironbell_workflow::serve(s, listener, 4, render()).await;
+            // These tests are about the state machine: the client plays the agent from
+            // loopback without a token (agent authentication has tests of its own).
+            let mut config = ironbell_workflow::Config::new(addr);
+            config.concurrency = 4;
+            config.auth.mode = ironbell_workflow::auth::AuthMode::None;
+            let _ = ironbell_workflow::serve(s, listener, &config, render()).await;
         });
         Self { store, addr, task }
     }

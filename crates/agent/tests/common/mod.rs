@@ -213,6 +213,11 @@ impl Drop for HttpServer {
 impl HttpServer {
     pub async fn start(routes: HashMap<String, Route>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(listener, routes)
+    }
+
+    /// Serves `routes` on a listener the caller bound (e.g. inside a namespace).
+    pub fn start_on(listener: tokio::net::TcpListener, routes: HashMap<String, Route>) -> Self {
         let addr = listener.local_addr().unwrap();
         let routes = Arc::new(routes);
         let hits = Arc::new(Mutex::new(Vec::new()));
@@ -297,13 +302,32 @@ pub struct AgentProcess {
 
 impl AgentProcess {
     pub fn spawn(authority: SocketAddr, env: &[(&str, &str)]) -> Self {
+        Self::spawn_in(None, authority, "console=ttyS0", env)
+    }
+
+    /// The agent with `cmdline` as its kernel command line, inside network namespace
+    /// `netns` when given (`ip netns exec` execs the agent: the PID is the agent's).
+    pub fn spawn_in(
+        netns: Option<&str>,
+        authority: SocketAddr,
+        cmdline_text: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("agent.log");
         let cmdline = dir.path().join("cmdline");
-        std::fs::write(&cmdline, "console=ttyS0").unwrap();
+        std::fs::write(&cmdline, cmdline_text).unwrap();
         let out = std::fs::File::create(&log).unwrap();
         let err = out.try_clone().unwrap();
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ironbell-agent"));
+        let bin = env!("CARGO_BIN_EXE_ironbell-agent");
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = std::process::Command::new("ip");
+                c.args(["netns", "exec", ns, bin]);
+                c
+            }
+            None => std::process::Command::new(bin),
+        };
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("IRONBELL_CMDLINE", &cmdline)
@@ -469,5 +493,28 @@ impl Drop for Loop {
         let _ = std::process::Command::new("losetup")
             .args(["-d", &self.dev])
             .status();
+    }
+}
+
+// ---------------------------------------------------------------- agent tokens
+
+/// The agent token the workflow controller created for Workflow `default/<workflow>`,
+/// waited for (polled) up to 30 s.
+pub async fn wait_token(store: &ironbell_store::SharedStore, workflow: &str) -> String {
+    use ironbell_model::agent_token::{AgentToken, secret_name};
+    use ironbell_model::corev1::Secret;
+    let api: ironbell_store::Api<Secret> = ironbell_store::Api::new(store.clone());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(s) = api.get("default", &secret_name(workflow)).await
+            && let Some(t) = AgentToken::from_secret(&s)
+        {
+            return t.token;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no agent token for {workflow}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
