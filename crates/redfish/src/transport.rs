@@ -49,6 +49,8 @@ pub(crate) struct Transport {
     pub host: String,
     pub username: String,
     password: Secret,
+    /// Finds the password in text from the BMC.
+    redactor: crate::redact::Redactor,
     auth: Mutex<AuthState>,
     /// Where to log in again when a session expires (set once a session was created).
     sessions_path: Mutex<Option<String>>,
@@ -234,6 +236,7 @@ impl Transport {
             host: config.host(),
             username: config.username.clone(),
             password: config.password.clone(),
+            redactor: crate::redact::Redactor::new(&config.username, config.password.expose()),
             auth: Mutex::new(AuthState::Anonymous),
             sessions_path: Mutex::new(None),
             config: config.clone(),
@@ -266,14 +269,10 @@ impl Transport {
         }
     }
 
-    /// Removes the password from text a BMC sent back (defence in depth: some echo input).
+    /// Removes the password, in every encoding, from text a BMC sent back (defence in
+    /// depth: some echo input); see [`crate::redact`].
     pub fn scrub(&self, text: &str) -> String {
-        let pw = self.password.expose();
-        if pw.is_empty() {
-            text.to_string()
-        } else {
-            text.replace(pw, "<redacted>")
-        }
+        self.redactor.scrub(text)
     }
 
     fn url(&self, path: &str) -> Result<Url> {
