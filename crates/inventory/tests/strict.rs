@@ -109,55 +109,59 @@ fn with(column: Column, value: &str) -> String {
     file(&[row(7, "pw"), cells.join(",")])
 }
 
-#[test]
-fn unusable_machine_addresses_are_refused() {
-    for (value, why) in [
-        ("0.0.0.0", "unspecified"),
-        ("127.0.0.1", "loopback"),
-        ("255.255.255.255", "broadcast"),
-        ("224.0.0.251", "multicast"),
-        ("169.254.1.1", "link-local"),
-        ("240.0.0.1", "reserved"),
-        ("10.0.0.0", "network address of 10.0.0.0/24"),
-        ("10.0.0.255", "broadcast address of 10.0.0.0/24"),
-    ] {
-        let (line, column, shown, problem) = cell_error(&with(Column::IpAddress, value));
-        assert_eq!(
-            (line, column, shown.as_str()),
-            (3, Column::IpAddress, value)
-        );
+/// Each `(value, why)` in `column` is refused with an error on line 3 in that column
+/// whose problem says `why`.
+fn refused(column: Column, cases: &[(&str, &str)]) {
+    for (value, why) in cases {
+        let (line, col, shown, problem) = cell_error(&with(column, value));
+        assert_eq!((line, col, shown.as_str()), (3, column, *value));
         assert!(problem.to_string().contains(why), "{value}: {problem}");
     }
+}
+
+#[test]
+fn unusable_machine_addresses_are_refused() {
+    refused(
+        Column::IpAddress,
+        &[
+            ("0.0.0.0", "unspecified"),
+            ("127.0.0.1", "loopback"),
+            ("255.255.255.255", "broadcast"),
+            ("224.0.0.251", "multicast"),
+            ("169.254.1.1", "link-local"),
+            ("240.0.0.1", "reserved"),
+            ("10.0.0.0", "network address of 10.0.0.0/24"),
+            ("10.0.0.255", "broadcast address of 10.0.0.0/24"),
+        ],
+    );
 }
 
 #[test]
 fn unusable_gateways_are_refused() {
-    for (value, why) in [
-        ("0.0.0.0", "unspecified"),
-        ("127.0.0.1", "loopback"),
-        ("255.255.255.255", "broadcast"),
-        ("10.0.1.1", "outside the row's subnet 10.0.0.0/24"),
-        ("192.168.0.1", "outside the row's subnet"),
-        ("10.0.0.255", "broadcast address of 10.0.0.0/24"),
-        ("10.0.0.0", "network address"),
-    ] {
-        let (line, column, _, problem) = cell_error(&with(Column::Gateway, value));
-        assert_eq!((line, column), (3, Column::Gateway), "{value}");
-        assert!(problem.to_string().contains(why), "{value}: {problem}");
-    }
+    refused(
+        Column::Gateway,
+        &[
+            ("0.0.0.0", "unspecified"),
+            ("127.0.0.1", "loopback"),
+            ("255.255.255.255", "broadcast"),
+            ("10.0.1.1", "outside the row's subnet 10.0.0.0/24"),
+            ("192.168.0.1", "outside the row's subnet"),
+            ("10.0.0.255", "broadcast address of 10.0.0.0/24"),
+            ("10.0.0.0", "network address"),
+        ],
+    );
 }
 
 #[test]
 fn unusable_macs_and_bmc_addresses_are_refused() {
-    for (value, why) in [
-        ("00:00:00:00:00:00", "all-zero"),
-        ("ff:ff:ff:ff:ff:ff", "broadcast"),
-        ("01:00:5E:00:00:FB", "multicast"),
-    ] {
-        let (line, column, _, problem) = cell_error(&with(Column::Mac, value));
-        assert_eq!((line, column), (3, Column::Mac));
-        assert!(problem.to_string().contains(why), "{value}: {problem}");
-    }
+    refused(
+        Column::Mac,
+        &[
+            ("00:00:00:00:00:00", "all-zero"),
+            ("ff:ff:ff:ff:ff:ff", "broadcast"),
+            ("01:00:5E:00:00:FB", "multicast"),
+        ],
+    );
     for value in ["0.0.0.0", "127.0.0.1", "::1", "255.255.255.255", "ff02::1"] {
         let (line, column, _, _) = cell_error(&with(Column::BmcIp, value));
         assert_eq!((line, column), (3, Column::BmcIp), "{value}");

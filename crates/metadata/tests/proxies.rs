@@ -5,32 +5,22 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{simple, store_with};
+use common::{LogBuffer, simple, store_with};
 use ironbell_metadata::proxies::{overlaps, warn_overlaps};
 use ironbell_metadata::{Cidr, Config, Index};
 use ironbell_model::tinkerbell::Hardware;
 use ironbell_store::Api;
 
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+/// The trusted-proxy warnings of a log.
+struct Logs(LogBuffer);
 
 impl Logs {
     fn warnings(&self) -> Vec<String> {
-        let text = String::from_utf8(self.0.lock().expect("lock").clone()).expect("utf8");
-        text.lines()
+        self.0
+            .text()
+            .lines()
             .filter(|l| l.contains("trusted proxy range"))
             .map(str::to_string)
             .collect()
@@ -55,14 +45,9 @@ impl Logs {
 
 #[tokio::test]
 async fn a_trusted_range_covering_machines_is_warned_about() {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let buffer = LogBuffer::default();
+    let _guard = buffer.capture(tracing::Level::INFO);
+    let logs = Logs(buffer);
 
     // Which ranges cover which machines.
     let index = Index::from_hardware([

@@ -1019,6 +1019,11 @@ fn widget_of_size(name: &str, bytes: usize) -> DynamicObject {
     obj
 }
 
+async fn assert_absent(store: &SharedStore, name: &str) {
+    let err = store.get(&widgets(), NS, name).await.unwrap_err();
+    assert!(err.is_not_found(), "{name}: {err:?}");
+}
+
 fn assert_too_large(err: StoreError, name: &str) {
     match &err {
         StoreError::TooLarge {
@@ -1053,13 +1058,7 @@ pub async fn case_object_size_limit(store: SharedStore) {
         .await
         .unwrap_err();
     assert_too_large(err, "big");
-    assert!(
-        store
-            .get(&widgets(), NS, "big")
-            .await
-            .unwrap_err()
-            .is_not_found()
-    );
+    assert_absent(&store, "big").await;
     let (_, rev_before) = list(&store, ListParams::default()).await;
 
     let ok = create(&store, widget_of_size("ok", MIB)).await;
@@ -1085,12 +1084,6 @@ pub async fn case_object_size_limit(store: SharedStore) {
         .await
         .unwrap_err();
     assert_too_large(err, "huge");
-    assert!(
-        store
-            .get(&widgets(), NS, "small")
-            .await
-            .unwrap_err()
-            .is_not_found()
-    );
+    assert_absent(&store, "small").await;
     assert_eq!(get(&store, "ok").await, ok);
 }
