@@ -49,8 +49,9 @@ pub(crate) struct Transport {
     pub host: String,
     pub username: String,
     password: Secret,
-    /// Finds the password in text from the BMC.
-    redactor: crate::redact::Redactor,
+    /// Finds the password in text from the BMC; built on first use (errors are rare and
+    /// the pattern costs a regex compilation).
+    redactor: std::sync::OnceLock<crate::redact::Redactor>,
     auth: Mutex<AuthState>,
     /// Where to log in again when a session expires (set once a session was created).
     sessions_path: Mutex<Option<String>>,
@@ -236,7 +237,7 @@ impl Transport {
             host: config.host(),
             username: config.username.clone(),
             password: config.password.clone(),
-            redactor: crate::redact::Redactor::new(&config.username, config.password.expose()),
+            redactor: std::sync::OnceLock::new(),
             auth: Mutex::new(AuthState::Anonymous),
             sessions_path: Mutex::new(None),
             config: config.clone(),
@@ -272,7 +273,9 @@ impl Transport {
     /// Removes the password, in every encoding, from text a BMC sent back (defence in
     /// depth: some echo input); see [`crate::redact`].
     pub fn scrub(&self, text: &str) -> String {
-        self.redactor.scrub(text)
+        self.redactor
+            .get_or_init(|| crate::redact::Redactor::new(&self.username, self.password.expose()))
+            .scrub(text)
     }
 
     fn url(&self, path: &str) -> Result<Url> {
