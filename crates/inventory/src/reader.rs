@@ -72,7 +72,7 @@ pub struct Record {
     pub line: u64,
     /// The cells, in order.
     pub cells: Vec<Cell>,
-    /// Bytes of text the record spans.
+    /// Bytes of text the record spans, its line terminators included.
     pub bytes: usize,
 }
 
@@ -129,11 +129,11 @@ impl<'a> Reader<'a> {
     }
 
     fn read(&mut self) -> Option<Result<Record, SyntaxError>> {
-        let before = self.rest.len();
-        let (mut line, mut has_nl) = loop {
+        let (mut line, mut has_nl, start) = loop {
+            let start = self.rest.len();
             let (line, has_nl) = self.next_line()?;
             if !line.is_empty() {
-                break (line, has_nl);
+                break (line, has_nl, start);
             }
         };
         let mut line_no = self.line - 1;
@@ -219,7 +219,7 @@ impl<'a> Reader<'a> {
         Some(Ok(Record {
             line: record_line,
             cells,
-            bytes: before - self.rest.len(),
+            bytes: start - self.rest.len(),
         }))
     }
 }
