@@ -140,6 +140,8 @@ impl<'a> Reader<'a> {
         let record_line = line_no;
         let mut cells = Vec::new();
         let mut pos = 0;
+        // 1-based character column of `pos`, kept as cells are consumed.
+        let mut column: u64 = 1;
         let fail = |line: u64, column: u64, error| SyntaxError {
             line,
             column,
@@ -147,7 +149,6 @@ impl<'a> Reader<'a> {
             error,
         };
         loop {
-            let column = chars(&line[..pos]) + 1;
             if !line[pos..].starts_with('"') {
                 let end = line[pos..].find(',').map(|i| pos + i);
                 let text = &line[pos..end.unwrap_or(line.len())];
@@ -161,12 +162,16 @@ impl<'a> Reader<'a> {
                     column,
                 });
                 match end {
-                    Some(i) => pos = i + 1,
+                    Some(i) => {
+                        column += chars(text) + 1;
+                        pos = i + 1;
+                    }
                     None => break,
                 }
                 continue;
             }
             // Quoted.
+            let (start_line, start_pos) = (line_no, pos);
             pos += 1;
             let mut text = String::new();
             loop {
@@ -215,6 +220,11 @@ impl<'a> Reader<'a> {
             if pos > line.len() {
                 break;
             }
+            column = if line_no == start_line {
+                column + chars(&line[start_pos..pos])
+            } else {
+                chars(&line[..pos]) + 1
+            };
         }
         Some(Ok(Record {
             line: record_line,
@@ -297,6 +307,12 @@ mod tests {
             .expect("valid");
         assert_eq!(recs.iter().map(|r| r.line).collect::<Vec<_>>(), [1, 3, 5]);
         assert_eq!(recs[2].cells[1].column, 3);
+        let rec = Reader::new("é,\"q,\"\"\",  x,\"a\nbc\",d\n")
+            .next()
+            .expect("record")
+            .expect("valid");
+        let columns: Vec<u64> = rec.cells.iter().map(|c| c.column).collect();
+        assert_eq!(columns, [1, 3, 10, 14, 5]);
         assert!(recs[1].cells[0].quoted);
     }
 }
