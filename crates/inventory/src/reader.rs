@@ -18,7 +18,8 @@
 //! Hand-written because the `csv` crate (used before) has no strict mode: it reads `a"b`
 //! and `"a"b"` as cells where Go refuses the file, so a quoted password could be altered
 //! silently. Errors carry the line and the 1-based character column, as an editor shows
-//! them.
+//! them (Go counts the same column from 0, and puts a missing closing quote on the line
+//! after the last; here it is the position after the last character).
 
 use std::fmt;
 
