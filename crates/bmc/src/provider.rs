@@ -13,7 +13,8 @@
 //! Secrets: the password only lives in [`Credentials`] (redacted in `Debug`) and in the
 //! protocol crates' configurations, which redact it too. Neither protocol crate puts it in
 //! an error; [`ConnectError`] and [`BmcError`] messages are additionally scrubbed of it by
-//! the controllers before they reach a status (see [`Credentials::scrub`]).
+//! the controllers before they reach a status, a log line or a CLI error, in every
+//! encoding a BMC may echo it in (see [`Credentials::scrub`]).
 
 use std::fmt;
 use std::net::Ipv6Addr;
@@ -128,14 +129,13 @@ impl Credentials {
         &self.password
     }
 
-    /// `text` with every occurrence of the password replaced by `<redacted>` (passwords
-    /// shorter than 3 characters are left alone: replacing them would mangle any text).
+    /// `text` with the password replaced by `<redacted>` in every encoding a BMC may
+    /// echo it in (plain, JSON-escaped, percent-encoded, HTML, base64, and the base64 of
+    /// `user:password`), by [`ironbell_redfish::scrub`]. Passwords shorter than 3
+    /// characters are left alone except in that last form: replacing them would mangle
+    /// any text.
     pub fn scrub(&self, text: &str) -> String {
-        if self.password.len() < 3 {
-            text.to_string()
-        } else {
-            text.replace(&self.password, "<redacted>")
-        }
+        redfish::scrub(text, &self.username, &self.password)
     }
 }
 

@@ -380,14 +380,20 @@ fn get_selectors_and_delete() {
 }
 
 #[test]
-fn unknown_csv_columns_are_imported_with_a_warning() {
+fn unknown_csv_columns_are_refused_and_old_eks_anywhere_ones_warned_about() {
     let env = Env::new();
-    let csv = env.file(
-        "hw.csv",
-        &CSV.replacen("disk\n", "disk,rack_unit\n", 1)
+    let with_column = |name: &str| {
+        CSV.replacen("disk\n", &format!("disk,{name}\n"), 1)
             .replace("/dev/sda\n", "/dev/sda,12\n")
-            .replace("/dev/nvme0n1\n", "/dev/nvme0n1,13\n"),
+            .replace("/dev/nvme0n1\n", "/dev/nvme0n1,13\n")
+    };
+    let csv = env.file("typo.csv", &with_column("rack_unit"));
+    let err = env.fails(&["hardware", "validate", csv.to_str().expect("utf8")]);
+    assert!(
+        err.contains("unknown column \"rack_unit\" (header position 12)"),
+        "{err}"
     );
+    let csv = env.file("hw.csv", &with_column("vendor"));
     let out = env.run(&["hardware", "validate", csv.to_str().expect("utf8")]);
     assert!(
         out.status.success(),
@@ -395,10 +401,7 @@ fn unknown_csv_columns_are_imported_with_a_warning() {
         String::from_utf8_lossy(&out.stderr)
     );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("warning:") && err.contains("rack_unit"),
-        "{err}"
-    );
+    assert!(err.contains("warning:") && err.contains("vendor"), "{err}");
 }
 
 #[test]

@@ -45,9 +45,109 @@ pub(crate) fn nameservers(s: &str) -> Result<Vec<String>, Problem> {
         .collect()
 }
 
+/// Why a machine cannot have `ip` as its own address or its gateway's, if it cannot.
+/// Link-local addresses are refused too: DHCP does not hand them out and they are not
+/// routed.
+pub(crate) fn host_ipv4(ip: Ipv4Addr) -> Result<Ipv4Addr, Problem> {
+    let reason = if ip.is_unspecified() {
+        "0.0.0.0 is the unspecified address"
+    } else if ip.is_loopback() {
+        "127.0.0.0/8 is loopback"
+    } else if ip.is_broadcast() {
+        "255.255.255.255 is the limited broadcast address"
+    } else if ip.is_multicast() {
+        "224.0.0.0/4 is multicast"
+    } else if ip.is_link_local() {
+        "169.254.0.0/16 is link-local"
+    } else if ip.octets()[0] >= 240 {
+        "240.0.0.0/4 is reserved"
+    } else if ip.octets()[0] == 0 {
+        "0.0.0.0/8 is \"this network\""
+    } else {
+        return Ok(ip);
+    };
+    Err(Problem::UnusableIp {
+        reason: reason.to_string(),
+    })
+}
+
+/// The subnet `ip`/`mask` as `network/prefix`, and its network and broadcast addresses
+/// when it has them (prefixes up to /30; /31 and /32 have none, RFC 3021).
+fn subnet(ip: Ipv4Addr, mask: Ipv4Addr) -> (String, Option<(Ipv4Addr, Ipv4Addr)>) {
+    let (bits, m) = (u32::from(ip), u32::from(mask));
+    let network = Ipv4Addr::from(bits & m);
+    let prefix = m.leading_ones();
+    let ends = (prefix <= 30).then(|| (network, Ipv4Addr::from(bits | !m)));
+    (format!("{network}/{prefix}"), ends)
+}
+
+/// `ip` is not the network or broadcast address of its own subnet.
+pub(crate) fn in_own_subnet(ip: Ipv4Addr, mask: Ipv4Addr) -> Result<(), Problem> {
+    let (net, ends) = subnet(ip, mask);
+    match ends {
+        Some((n, _)) if n == ip => Err(Problem::UnusableIp {
+            reason: format!("{ip} is the network address of {net} (netmask {mask})"),
+        }),
+        Some((_, b)) if b == ip => Err(Problem::UnusableIp {
+            reason: format!("{ip} is the broadcast address of {net} (netmask {mask})"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The gateway is inside the subnet of `ip`/`mask`, and not its network or broadcast
+/// address.
+pub(crate) fn gateway(gw: Ipv4Addr, ip: Ipv4Addr, mask: Ipv4Addr) -> Result<(), Problem> {
+    let (net, _) = subnet(ip, mask);
+    if u32::from(gw) & u32::from(mask) != u32::from(ip) & u32::from(mask) {
+        return Err(Problem::GatewayOutsideSubnet { subnet: net });
+    }
+    in_own_subnet(gw, mask)
+}
+
+/// A BMC address: any IPv4 or IPv6 address but the unspecified, loopback, broadcast and
+/// multicast ones (link-local is allowed: some BMCs live there).
+pub(crate) fn bmc_ip(s: &str) -> Result<IpAddr, Problem> {
+    let ip = self::ip(s)?;
+    let reason = match ip {
+        IpAddr::V4(v4) if v4.is_broadcast() => "255.255.255.255 is the limited broadcast address",
+        IpAddr::V4(v4) if v4.octets()[0] == 0 => "0.0.0.0/8 is \"this network\"",
+        ip if ip.is_unspecified() => "the unspecified address",
+        ip if ip.is_loopback() => "a loopback address",
+        ip if ip.is_multicast() => "a multicast address",
+        ip => return Ok(ip),
+    };
+    Err(Problem::UnusableIp {
+        reason: reason.to_string(),
+    })
+}
+
 /// A 48-bit MAC address written as six two-digit hex pairs separated by `:` or `-` (one
-/// separator throughout). Returned in lower-case colon form.
+/// separator throughout), of a network card: not all zero, not broadcast, not multicast
+/// (the group bit, the lowest bit of the first octet, clear). Returned in lower-case colon
+/// form.
 pub(crate) fn mac(s: &str) -> Result<String, Problem> {
+    let mac = mac_syntax(s)?;
+    if mac == "00:00:00:00:00:00" {
+        return Err(Problem::UnusableMac(
+            "the all-zero MAC address is no card's",
+        ));
+    }
+    if mac == "ff:ff:ff:ff:ff:ff" {
+        return Err(Problem::UnusableMac(
+            "ff:ff:ff:ff:ff:ff is the broadcast address",
+        ));
+    }
+    let first = u8::from_str_radix(&mac[..2], 16).map_err(|_| Problem::NotMac)?;
+    if first & 1 == 1 {
+        return Err(Problem::UnusableMac(
+            "a multicast MAC address (the group bit of the first octet is set)",
+        ));
+    }
+    Ok(mac)
+}
+
+fn mac_syntax(s: &str) -> Result<String, Problem> {
     let b = s.as_bytes();
     if b.len() != 17 {
         return Err(Problem::NotMac);
@@ -207,6 +307,76 @@ mod tests {
             "aabb.ccdd.eeff",
         ] {
             assert_eq!(mac(bad), Err(Problem::NotMac), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unusable_macs() {
+        for (bad, why) in [
+            ("00:00:00:00:00:00", "all-zero"),
+            ("FF-FF-FF-FF-FF-FF", "broadcast"),
+            ("01:00:5e:00:00:01", "multicast"),
+            ("33:33:00:00:00:01", "multicast"),
+        ] {
+            match mac(bad) {
+                Err(Problem::UnusableMac(m)) => assert!(m.contains(why), "{bad}: {m}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        assert!(mac("00:00:00:00:00:01").is_ok());
+        assert!(
+            mac("02:00:00:00:00:01").is_ok(),
+            "locally administered is fine"
+        );
+    }
+
+    #[test]
+    fn unusable_ips() {
+        let ip = |s: &str| s.parse::<Ipv4Addr>().expect("ip");
+        for bad in [
+            "0.0.0.0",
+            "0.1.2.3",
+            "127.0.0.1",
+            "127.255.0.9",
+            "255.255.255.255",
+            "224.0.0.1",
+            "239.1.1.1",
+            "169.254.10.1",
+            "240.0.0.1",
+        ] {
+            assert!(host_ipv4(ip(bad)).is_err(), "{bad}");
+        }
+        for good in ["10.0.0.1", "192.168.1.254", "100.64.0.1", "8.8.8.8"] {
+            assert!(host_ipv4(ip(good)).is_ok(), "{good}");
+        }
+        let m24 = ip("255.255.255.0");
+        assert!(in_own_subnet(ip("10.0.0.0"), m24).is_err());
+        assert!(in_own_subnet(ip("10.0.0.255"), m24).is_err());
+        assert!(in_own_subnet(ip("10.0.0.1"), m24).is_ok());
+        // /31 and /32 have no network or broadcast address (RFC 3021).
+        assert!(in_own_subnet(ip("10.0.0.0"), ip("255.255.255.254")).is_ok());
+        assert!(in_own_subnet(ip("10.0.0.7"), ip("255.255.255.255")).is_ok());
+        assert_eq!(
+            gateway(ip("10.0.1.1"), ip("10.0.0.5"), m24),
+            Err(Problem::GatewayOutsideSubnet {
+                subnet: "10.0.0.0/24".into()
+            })
+        );
+        assert!(gateway(ip("10.0.0.255"), ip("10.0.0.5"), m24).is_err());
+        assert!(gateway(ip("10.0.0.1"), ip("10.0.0.5"), m24).is_ok());
+        for bad in [
+            "0.0.0.0",
+            "::",
+            "127.0.0.1",
+            "::1",
+            "255.255.255.255",
+            "ff02::1",
+            "224.0.0.5",
+        ] {
+            assert!(bmc_ip(bad).is_err(), "{bad}");
+        }
+        for good in ["192.0.2.10", "fe80::1", "169.254.0.5", "2001:db8::5"] {
+            assert!(bmc_ip(good).is_ok(), "{good}");
         }
     }
 

@@ -21,13 +21,67 @@ pub enum CsvError {
         /// Line where the header was expected.
         line: u64,
     },
-    /// The text is not well-formed CSV (e.g. an unterminated quoted cell).
-    #[error("line {line}: malformed CSV: {message}")]
+    /// The text is not well-formed CSV: a quote where Go's `encoding/csv` (which EKS
+    /// Anywhere reads the file with) refuses one, or an unterminated quoted cell. Reading
+    /// stops there.
+    #[error("line {line}, column {column}: malformed CSV: {message}")]
     Syntax {
-        /// Line where the reader stopped.
+        /// Line of the offending character.
         line: u64,
-        /// What the CSV reader reported.
+        /// Its 1-based character column.
+        column: u64,
+        /// Go's message: `bare " in non-quoted-field` or `extraneous or missing " in
+        /// quoted-field`.
         message: String,
+    },
+    /// The file is larger than [`MAX_FILE_BYTES`](crate::MAX_FILE_BYTES); nothing of it
+    /// was read.
+    #[error("line 1: the file is {bytes} bytes, over the limit of {max}")]
+    FileTooLarge {
+        /// Its size.
+        bytes: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A record is longer than [`MAX_RECORD_BYTES`](crate::MAX_RECORD_BYTES).
+    #[error("line {line}: the record is {bytes} bytes, over the limit of {max}")]
+    RecordTooLong {
+        /// Line where the record starts.
+        line: u64,
+        /// Its length.
+        bytes: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A cell is longer than [`MAX_CELL_BYTES`](crate::MAX_CELL_BYTES) (its value is not
+    /// shown).
+    #[error(
+        "line {line}, column {column} ({name}): the cell is {bytes} bytes, over the limit of {max}"
+    )]
+    CellTooLong {
+        /// Line where the record starts.
+        line: u64,
+        /// 1-based character column where the cell starts.
+        column: u64,
+        /// The header name of its column.
+        name: String,
+        /// Its length.
+        bytes: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A header name that is no column of `hardware.csv` (a typo such as `bmc_pasword`
+    /// would otherwise drop the value silently).
+    #[error(
+        "line {line}: unknown column {name:?} (header position {position}); known columns: hostname, ip_address, netmask, gateway, nameservers, mac, disk, labels, bmc_ip, bmc_username, bmc_password, vlan_id"
+    )]
+    UnknownColumn {
+        /// Line of the header.
+        line: u64,
+        /// The name as written (trimmed).
+        name: String,
+        /// Its 1-based position in the header.
+        position: usize,
     },
     /// The header lacks required columns; all of them are named in one error.
     #[error("line {line}: missing required columns: {}", join(.columns))]
@@ -81,8 +135,12 @@ impl CsvError {
     /// The 1-based file line the error is about.
     pub fn line(&self) -> u64 {
         match self {
+            Self::FileTooLarge { .. } => 1,
             Self::NoHeader { line }
             | Self::Syntax { line, .. }
+            | Self::RecordTooLong { line, .. }
+            | Self::CellTooLong { line, .. }
+            | Self::UnknownColumn { line, .. }
             | Self::MissingColumns { line, .. }
             | Self::DuplicateColumn { line, .. }
             | Self::FieldCount { line, .. }
@@ -160,6 +218,23 @@ pub enum Problem {
     /// Not a MAC address.
     #[error("not a MAC address (six two-digit hex pairs separated by `:` or `-`)")]
     NotMac,
+    /// A MAC address no network card has: all zero, broadcast, or multicast.
+    #[error("{0}")]
+    UnusableMac(&'static str),
+    /// An IP address a machine cannot use as its own or its gateway's (unspecified,
+    /// loopback, broadcast, multicast, link-local, reserved, or the network or broadcast
+    /// address of the row's subnet).
+    #[error("unusable address: {reason}")]
+    UnusableIp {
+        /// Why.
+        reason: String,
+    },
+    /// The gateway is not in the subnet given by `ip_address` and `netmask`.
+    #[error("the gateway is outside the row's subnet {subnet} (ip_address and netmask)")]
+    GatewayOutsideSubnet {
+        /// The subnet, as `network/prefix`.
+        subnet: String,
+    },
     /// Not a DNS-1123 subdomain.
     #[error("not a valid hostname (DNS-1123 subdomain): {reason}")]
     NotHostname {

@@ -9,6 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use ironbell_model::Labels;
 
 use crate::check;
+use crate::reader::{Reader, Record, SyntaxError};
 use crate::{CsvError, CsvErrors, Problem};
 
 /// A column of `hardware.csv`, known by its header name.
@@ -155,8 +156,8 @@ impl fmt::Debug for Bmc {
 pub struct Inventory {
     /// The rows, in file order.
     pub rows: Vec<Row>,
-    /// Header names that are not columns of `hardware.csv`, in header order. They are
-    /// ignored, as EKS Anywhere ignores them; a caller may warn about them.
+    /// Header names of [`IGNORED_COLUMNS`] found in the file, in header order; a caller
+    /// may warn about them. Any other unknown header name is an error.
     pub unknown_columns: Vec<String>,
 }
 
@@ -165,27 +166,43 @@ pub fn parse(text: &str) -> Result<Vec<Row>, CsvErrors> {
     parse_inventory(text).map(|inv| inv.rows)
 }
 
+/// The largest `hardware.csv` accepted, checked before anything is read: the largest
+/// input of any ironbell command, [`ironbell_model::MAX_INPUT_BYTES`] (64 MiB).
+pub const MAX_FILE_BYTES: usize = ironbell_model::MAX_INPUT_BYTES;
+
+/// The longest record (one machine, its line terminators included): 16 KiB.
+pub const MAX_RECORD_BYTES: usize = 16 * 1024;
+
+/// The longest cell: 4 KiB (a hostname has at most 253 bytes, a label 316).
+pub const MAX_CELL_BYTES: usize = 4 * 1024;
+
+/// Header names of columns some EKS Anywhere releases read and ironbell does not use:
+/// ignored (returned in [`Inventory::unknown_columns`]) rather than refused, so that
+/// their files import unchanged.
+pub const IGNORED_COLUMNS: &[&str] = &["id", "guid", "vendor"];
+
 /// Like [`parse`], and also returns the header names that were ignored.
 pub fn parse_inventory(text: &str) -> Result<Inventory, CsvErrors> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let mut records = reader.records();
-    let mut lines = LineCounter::new(text);
     let fail = |e: CsvError| CsvErrors::new(vec![e]);
+    if text.len() > MAX_FILE_BYTES {
+        return Err(fail(CsvError::FileTooLarge {
+            bytes: text.len(),
+            max: MAX_FILE_BYTES,
+        }));
+    }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut records = Reader::new(text);
 
     let header = loop {
         match records.next() {
             None => return Err(fail(CsvError::NoHeader { line: 1 })),
-            Some(Err(e)) => return Err(fail(syntax(&e, &mut lines))),
-            Some(Ok(r)) if is_blank(&r) => continue,
+            Some(Err(e)) => return Err(fail(syntax(e))),
+            Some(Ok(r)) if r.is_blank() => continue,
             Some(Ok(r)) => break r,
         }
     };
-    let (columns, unknown_columns) = read_header(&header, lines.line_of(&header))?;
+    let (columns, unknown_columns) = read_header(&header)?;
+    let names: Vec<&str> = header.cells.iter().map(|c| c.text.as_str()).collect();
 
     let mut state = State::default();
     let mut rows = Vec::new();
@@ -193,24 +210,52 @@ pub fn parse_inventory(text: &str) -> Result<Inventory, CsvErrors> {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                state.errors.push(syntax(&e, &mut lines));
+                state.errors.push(syntax(e));
                 break;
             }
         };
-        if is_blank(&record) {
+        if record.is_blank() {
             continue;
         }
-        let line = lines.line_of(&record);
-        if record.len() != header.len() {
-            state.errors.push(CsvError::FieldCount {
+        let line = record.line;
+        if record.bytes > MAX_RECORD_BYTES {
+            state.errors.push(CsvError::RecordTooLong {
                 line,
-                expected: header.len(),
-                found: record.len(),
+                bytes: record.bytes,
+                max: MAX_RECORD_BYTES,
             });
             continue;
         }
-        let cells: [&str; Column::COUNT] =
-            std::array::from_fn(|i| columns[i].and_then(|at| record.get(at)).unwrap_or(""));
+        if record.cells.len() != names.len() {
+            state.errors.push(CsvError::FieldCount {
+                line,
+                expected: names.len(),
+                found: record.cells.len(),
+            });
+            continue;
+        }
+        let long: Vec<CsvError> = record
+            .cells
+            .iter()
+            .zip(&names)
+            .filter(|(c, _)| c.text.len() > MAX_CELL_BYTES)
+            .map(|(c, name)| CsvError::CellTooLong {
+                line,
+                column: c.column,
+                name: name.to_string(),
+                bytes: c.text.len(),
+                max: MAX_CELL_BYTES,
+            })
+            .collect();
+        if !long.is_empty() {
+            state.errors.extend(long);
+            continue;
+        }
+        let cells: [&str; Column::COUNT] = std::array::from_fn(|i| {
+            columns[i]
+                .and_then(|at| record.cells.get(at))
+                .map_or("", |c| c.text.as_str())
+        });
         if let Some(row) = state.row(line, &cells) {
             rows.push(row);
         }
@@ -229,20 +274,24 @@ pub fn parse_inventory(text: &str) -> Result<Inventory, CsvErrors> {
 /// Maps each known column to its position in the header.
 type ColumnIndex = [Option<usize>; Column::COUNT];
 
-fn read_header(
-    header: &csv::StringRecord,
-    line: u64,
-) -> Result<(ColumnIndex, Vec<String>), CsvErrors> {
+fn read_header(header: &Record) -> Result<(ColumnIndex, Vec<String>), CsvErrors> {
+    let line = header.line;
     let mut columns: ColumnIndex = [None; Column::COUNT];
-    let mut unknown = Vec::new();
+    let mut ignored = Vec::new();
     let mut errors = Vec::new();
-    for (at, name) in header.iter().enumerate() {
+    for (at, cell) in header.cells.iter().enumerate() {
+        let name = cell.text.as_str();
         match Column::from_name(name) {
             Some(c) if columns[c.index()].is_some() => {
                 errors.push(CsvError::DuplicateColumn { line, column: c });
             }
             Some(c) => columns[c.index()] = Some(at),
-            None => unknown.push(name.to_string()),
+            None if IGNORED_COLUMNS.contains(&name) => ignored.push(name.to_string()),
+            None => errors.push(CsvError::UnknownColumn {
+                line,
+                name: name.to_string(),
+                position: at + 1,
+            }),
         }
     }
     let missing: Vec<Column> = Column::ALL
@@ -256,70 +305,24 @@ fn read_header(
         });
     }
     if errors.is_empty() {
-        Ok((columns, unknown))
+        Ok((columns, ignored))
     } else {
         Err(CsvErrors::new(errors))
     }
 }
 
-fn is_blank(record: &csv::StringRecord) -> bool {
-    record.len() == 1 && record.get(0).is_some_and(str::is_empty)
-}
-
-fn syntax(e: &csv::Error, lines: &mut LineCounter<'_>) -> CsvError {
+fn syntax(e: SyntaxError) -> CsvError {
+    let mut message = e.error.to_string();
+    if e.record_line != e.line {
+        message.push_str(&format!(
+            " (in the record starting on line {})",
+            e.record_line
+        ));
+    }
     CsvError::Syntax {
-        line: e.position().map_or(lines.line, |p| lines.line_at(p.byte())),
-        message: e.to_string(),
-    }
-}
-
-/// Turns the byte offsets the CSV reader reports into 1-based line numbers as an editor
-/// shows them. (The reader's own line count is off after blank lines and with CRLF endings,
-/// and its offset of a record points at any blank lines skipped before it.) Offsets must be
-/// asked for in increasing order; each byte is scanned once.
-struct LineCounter<'a> {
-    text: &'a [u8],
-    /// Bytes before `pos` have been counted.
-    pos: usize,
-    /// Line of the byte at `pos`.
-    line: u64,
-}
-
-impl<'a> LineCounter<'a> {
-    fn new(text: &'a str) -> Self {
-        Self {
-            text: text.as_bytes(),
-            pos: 0,
-            line: 1,
-        }
-    }
-
-    /// Line of the record: where its first character is, after skipped line terminators.
-    fn line_of(&mut self, record: &csv::StringRecord) -> u64 {
-        record
-            .position()
-            .map_or(self.line, |p| self.line_at(p.byte()))
-    }
-
-    fn line_at(&mut self, byte: u64) -> u64 {
-        let mut at = usize::try_from(byte)
-            .unwrap_or(usize::MAX)
-            .min(self.text.len());
-        while at < self.text.len() && matches!(self.text[at], b'\r' | b'\n') {
-            at += 1;
-        }
-        if at <= self.pos {
-            return self.line;
-        }
-        for i in self.pos..at {
-            // A line break is `\n`, `\r\n` (counted at its `\n`) or a lone `\r`.
-            let c = self.text[i];
-            if c == b'\n' || (c == b'\r' && self.text.get(i + 1) != Some(&b'\n')) {
-                self.line += 1;
-            }
-        }
-        self.pos = at;
-        self.line
+        line: e.line,
+        column: e.column,
+        message,
     }
 }
 
@@ -393,9 +396,10 @@ impl State {
             Column::Hostname,
             required(cell(Column::Hostname), check::hostname),
         );
+        let host = |s: &str| check::ipv4(s).and_then(check::host_ipv4);
         check(
             Column::IpAddress,
-            keep(&mut ip, required(cell(Column::IpAddress), check::ipv4)),
+            keep(&mut ip, required(cell(Column::IpAddress), host)),
         );
         check(
             Column::Netmask,
@@ -406,8 +410,16 @@ impl State {
         );
         check(
             Column::Gateway,
-            keep(&mut gateway, required(cell(Column::Gateway), check::ipv4)),
+            keep(&mut gateway, required(cell(Column::Gateway), host)),
         );
+        if let (Some(a), Some(m)) = (ip, netmask)
+            && !check(Column::IpAddress, check::in_own_subnet(a, m))
+        {
+            ip = None;
+        }
+        if let (Some(a), Some(m), Some(g)) = (ip, netmask, gateway) {
+            check(Column::Gateway, check::gateway(g, a, m));
+        }
         check(
             Column::Nameservers,
             keep(
@@ -430,7 +442,10 @@ impl State {
         if has_bmc {
             check(
                 Column::BmcIp,
-                keep(&mut bmc_ip, bmc_required(cell(Column::BmcIp), check::ip)),
+                keep(
+                    &mut bmc_ip,
+                    bmc_required(cell(Column::BmcIp), check::bmc_ip),
+                ),
             );
             check(
                 Column::BmcUsername,

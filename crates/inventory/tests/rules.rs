@@ -1,5 +1,5 @@
 //! One failing row per validation rule, and the file-level behaviour: columns in any order,
-//! missing columns, unknown columns, all errors collected, line numbers, password redaction.
+//! missing columns, ignored columns, all errors collected, line numbers, password redaction.
 
 use ironbell_inventory::{Column, CsvError, CsvErrors, Problem, REDACTED, parse, parse_inventory};
 
@@ -424,11 +424,11 @@ fn every_required_column_is_required() {
 }
 
 #[test]
-fn columns_in_any_order_with_whitespace_and_unknown_columns() {
-    let text = " disk , labels,notes , mac,nameservers,gateway,netmask,ip_address,hostname ,bmc_password,bmc_username,bmc_ip\n\
+fn columns_in_any_order_with_whitespace_and_ignored_columns() {
+    let text = " disk , labels,vendor , mac,nameservers,gateway,netmask,ip_address,hostname ,bmc_password,bmc_username,bmc_ip\n\
                 /dev/sdb , rack=r1 , spare ,AA:BB:CC:DD:EE:01,8.8.8.8,10.1.0.1,255.255.0.0, 10.1.2.3 ,m1,pw,root,192.0.2.50\n";
     let inv = parse_inventory(text).expect("valid");
-    assert_eq!(inv.unknown_columns, ["notes"]);
+    assert_eq!(inv.unknown_columns, ["vendor"]);
     let row = &inv.rows[0];
     assert_eq!(row.hostname, "m1");
     assert_eq!(row.disk, "/dev/sdb");

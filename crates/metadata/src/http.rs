@@ -12,7 +12,8 @@
 //! **Identification.** The client address is the TCP peer, or what a trusted proxy says
 //! in `X-Forwarded-For` ([`crate::client`]); the machine is the one declaring that address
 //! ([`Index`]). No machine: 404 with a short reason; several: 500, and an error log
-//! naming them. Nothing ever answers with another machine's data.
+//! naming them. Nothing ever answers with another machine's data. A trusted proxy range
+//! that covers a machine's address is warned about ([`crate::proxies`]).
 //!
 //! **Tokens.** A metadata request carrying `X-aws-ec2-metadata-token` is answered only
 //! when the token is valid for its client (else 401); with [`Config::require_tokens`], a
@@ -210,6 +211,13 @@ pub async fn serve_state(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let header_timeout = state.0.config.header_read_timeout;
+    // Aborted when this function returns (the set is dropped).
+    let mut watchers = JoinSet::new();
+    watchers.spawn(crate::proxies::warn_overlaps(
+        state.0.index.clone(),
+        state.0.config.trusted_proxies.clone(),
+        crate::proxies::WARNING_INTERVAL,
+    ));
     let app = router(state);
     let mut conns = JoinSet::new();
     tokio::pin!(shutdown);

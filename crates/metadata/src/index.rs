@@ -95,6 +95,13 @@ impl Snapshot {
     pub fn resource_version(&self) -> u64 {
         self.resource_version
     }
+
+    /// Every declared address with the name of one machine declaring it.
+    pub fn addresses(&self) -> impl Iterator<Item = (IpAddr, String)> + '_ {
+        self.by_ip
+            .iter()
+            .filter_map(|(ip, owners)| owners.first().map(|m| (*ip, m.name())))
+    }
 }
 
 fn names(machines: &[Machine]) -> Vec<String> {
@@ -108,6 +115,8 @@ fn names(machines: &[Machine]) -> Vec<String> {
 pub struct Index {
     current: RwLock<Arc<Snapshot>>,
     synced: watch::Sender<bool>,
+    /// Counts the snapshots published.
+    changes: watch::Sender<u64>,
     reflector: Mutex<Option<Reflector<Hardware>>>,
 }
 
@@ -116,6 +125,7 @@ impl Index {
         Self {
             current: RwLock::new(Arc::new(snapshot)),
             synced: watch::Sender::new(synced),
+            changes: watch::Sender::new(0),
             reflector: Mutex::new(None),
         }
     }
@@ -167,6 +177,11 @@ impl Index {
         let _ = rx.wait_for(|s| *s).await;
     }
 
+    /// A receiver that sees a change each time a new snapshot is published.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
     /// Whether the first full list has been applied.
     pub fn is_synced(&self) -> bool {
         *self.synced.borrow()
@@ -195,6 +210,7 @@ impl Index {
             std::mem::replace(&mut *cur, snap.clone())
         };
         log_problems(&old, &snap);
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
 }
 

@@ -11,8 +11,10 @@
 //!
 //! A machine sees only its own data: each request is tied to the Hardware whose interface
 //! `dhcp.ip.address` is the request's source address, or the address a trusted proxy names
-//! in `X-Forwarded-For` ([`client`]). The Hardware come from an in-memory [`Index`] that a
-//! store watch keeps current, so changes show at once and requests never wait on the store.
+//! in `X-Forwarded-For` ([`client`]); a trusted range that covers machines' own addresses
+//! would let them impersonate each other, and is warned about ([`proxies`]). The Hardware
+//! come from an in-memory [`Index`] that a store watch keeps current, so changes show at
+//! once and requests never wait on the store.
 //!
 //! It is not a store or a writer of Hardware, and it does not bind sockets or parse
 //! command lines: `ironbell serve metadata` binds the listener and calls [`serve`].
@@ -42,6 +44,7 @@ pub mod http;
 mod index;
 pub mod machine;
 pub mod metrics;
+pub mod proxies;
 pub mod token;
 
 pub use client::{Cidr, CidrError};

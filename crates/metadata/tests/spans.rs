@@ -4,7 +4,7 @@
 mod common;
 
 use axum::http::Method;
-use common::{app, send, simple};
+use common::{LogBuffer, app, send, simple};
 use ironbell_metadata::{Cidr, Config, Index};
 
 const HOSTNAME: &str = "/2009-04-04/meta-data/hostname";
@@ -12,27 +12,8 @@ const HOSTNAME: &str = "/2009-04-04/meta-data/hostname";
 /// Every answer is logged inside a span naming the client address and the Hardware.
 #[tokio::test]
 async fn spans_carry_client_and_hardware() {
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("lock").extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Buf::default();
-    let writer = buf.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let buf = LogBuffer::default();
+    let _guard = buf.capture(tracing::Level::DEBUG);
     let app = app(
         Index::from_hardware([simple("b", "10.1.0.6", "host-b")]),
         Config {
@@ -49,7 +30,7 @@ async fn spans_carry_client_and_hardware() {
     )
     .await;
     send(&app, Method::GET, "10.9.9.9:1", HOSTNAME, &[]).await;
-    let logs = String::from_utf8(buf.0.lock().expect("lock").clone()).expect("utf8");
+    let logs = buf.text();
     assert!(
         logs.lines().any(|l| l.contains("client=10.1.0.6")
             && l.contains("hardware=default/b")

@@ -216,9 +216,19 @@ impl<'de> Visitor<'de> for Base64Value<'_> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Bytes, E> {
+        // The decoder's own message quotes the offending character: only its offset is
+        // shown, as the value is a secret.
+        let what = |e: base64::DecodeError| match e {
+            base64::DecodeError::InvalidByte(at, _) => format!("invalid character at offset {at}"),
+            base64::DecodeError::InvalidLength(n) => format!("invalid length {n}"),
+            base64::DecodeError::InvalidLastSymbol(at, _) => {
+                format!("invalid last character at offset {at}")
+            }
+            base64::DecodeError::InvalidPadding => "invalid padding".to_string(),
+        };
         Bytes::from_base64(v).map_err(|e| match self.key {
-            Some(key) => E::custom(format_args!("key {key:?}: invalid base64: {e}")),
-            None => E::custom(format_args!("invalid base64: {e}")),
+            Some(key) => E::custom(format_args!("key {key:?}: invalid base64: {}", what(e))),
+            None => E::custom(format_args!("invalid base64: {}", what(e))),
         })
     }
 }

@@ -4,8 +4,23 @@
 //! objects (Tinkerbell's file backend writes that), or a `kind: List` with `items`. Every
 //! document is checked; all errors are returned together, each naming the document, its kind
 //! and name, and the path of the offending field.
+//!
+//! ## Limits
+//!
+//! An object whose JSON form is over [`MAX_OBJECT_BYTES`] (1.5 MiB, the request limit of
+//! the etcd behind Kubernetes) is refused, by [`parse_documents`] here and by every store
+//! backend. The whole input is bounded by [`MAX_INPUT_BYTES`], checked before anything is
+//! parsed; [`read_input`] reads a file or standard input without ever holding more.
+//!
+//! ## Secrets in errors
+//!
+//! An error about a `Secret` names the field and what type was expected, never the value
+//! found there: serde's `invalid type: string "hunter2", expected ...` becomes
+//! `invalid type: string, expected ...`, and any other message about a value under `data`
+//! or `stringData` is replaced (see [`redact_secret_message`]).
 
 use std::fmt;
+use std::io::Read;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -140,9 +155,85 @@ pub fn find_kind(name: &str) -> Option<&'static KindInfo> {
     KINDS.iter().find(|k| k.matches(name))
 }
 
-fn typed<K: DeserializeOwned>(value: Yaml) -> Result<K, (String, String)> {
-    serde_path_to_error::deserialize(value)
-        .map_err(|e| (e.path().to_string(), e.into_inner().to_string()))
+/// The largest object, as compact JSON, that ironbell accepts anywhere: 1.5 MiB, the
+/// default `--max-request-bytes` of the etcd behind the Kubernetes API server.
+pub const MAX_OBJECT_BYTES: usize = 1536 * 1024;
+
+/// The largest input (file or standard input) [`parse_documents`] and [`read_input`]
+/// accept: 64 MiB, room for thousands of objects.
+pub const MAX_INPUT_BYTES: usize = 64 * 1024 * 1024;
+
+fn typed<K: Resource + DeserializeOwned>(value: Yaml) -> Result<K, (String, String)> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.into_inner().to_string();
+        let message = if K::KIND == crate::corev1::Secret::KIND {
+            redact_secret_message(&path, &message)
+        } else {
+            message
+        };
+        (path, message)
+    })
+}
+
+/// A deserialization error message about a `Secret` at `path`, without the value it quotes.
+///
+/// serde's `invalid type: <what> <value>, expected <type>` and `invalid value: ...` keep
+/// the category of what was found (`string`, `integer`, `sequence`...) and drop the value;
+/// messages that cannot quote a value (`unknown field`, `missing field`, this crate's
+/// base64 errors, which name only the key) are kept; anything else about a field under
+/// `data` or `stringData` becomes `invalid value (a Secret's values are never shown)`.
+pub fn redact_secret_message(path: &str, message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let Some((found, expected)) = rest.split_once(", expected ") else {
+                break;
+            };
+            let category = found
+                .split([' ', '`', '"'])
+                .take_while(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let category = match category.as_str() {
+                "" => "a value",
+                "floating" => "floating point",
+                c => c,
+            };
+            return format!("{prefix}{category}, expected {expected}");
+        }
+    }
+    let under_values = ["data", "stringData"]
+        .iter()
+        .any(|f| path == *f || path.starts_with(&format!("{f}.")));
+    let safe = [
+        "unknown field",
+        "missing field",
+        "key ",
+        "invalid base64",
+        "invalid length",
+    ]
+    .iter()
+    .any(|p| message.starts_with(p));
+    if under_values && !safe {
+        "invalid value (a Secret's values are never shown)".to_string()
+    } else {
+        message.to_string()
+    }
+}
+
+/// Reads a whole input, refusing one over [`MAX_INPUT_BYTES`] without reading more than
+/// one byte past the limit. `what` names the input in the error (a path, `standard input`).
+pub fn read_input(reader: impl Read, what: &str) -> std::io::Result<String> {
+    let mut text = String::new();
+    let limit = u64::try_from(MAX_INPUT_BYTES).unwrap_or(u64::MAX);
+    reader.take(limit + 1).read_to_string(&mut text)?;
+    if text.len() > MAX_INPUT_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{what} is larger than {MAX_INPUT_BYTES} bytes"),
+        ));
+    }
+    Ok(text)
 }
 
 /// One document (or list item) that could not be read.
@@ -194,10 +285,25 @@ impl fmt::Display for ParseErrors {
 }
 
 /// Parses a multi-document YAML (or JSON) stream into typed objects. Empty documents are
-/// skipped. Either every object is returned, or every error.
+/// skipped. Either every object is returned, or every error. An input over
+/// [`MAX_INPUT_BYTES`] is refused before parsing, an object over [`MAX_OBJECT_BYTES`]
+/// before it is typed.
 pub fn parse_documents(text: &str) -> Result<Vec<Object>, ParseErrors> {
     let mut objects = Vec::new();
     let mut errors = Vec::new();
+    if text.len() > MAX_INPUT_BYTES {
+        return Err(ParseErrors(vec![DocumentError {
+            document: 1,
+            item: None,
+            kind: None,
+            name: None,
+            path: ".".into(),
+            message: format!(
+                "the input is {} bytes, over the limit of {MAX_INPUT_BYTES} bytes",
+                text.len()
+            ),
+        }]));
+    }
     for (i, de) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let document = i + 1;
         let value = match Yaml::deserialize(de) {
@@ -278,6 +384,15 @@ fn parse_one(value: Yaml) -> Result<Object, DocumentError> {
     if !value.is_mapping() {
         return Err(err(".", "expected an object (a YAML mapping)".into()));
     }
+    let size = json_size(&value);
+    if size > MAX_OBJECT_BYTES {
+        return Err(err(
+            ".",
+            format!(
+                "the object is {size} bytes as JSON, over the limit of {MAX_OBJECT_BYTES} bytes"
+            ),
+        ));
+    }
     let Some(k) = kind.as_deref() else {
         return Err(err("kind", "missing `kind`".into()));
     };
@@ -304,6 +419,30 @@ fn parse_one(value: Yaml) -> Result<Object, DocumentError> {
                     ),
                 )
             })
+        }
+    }
+}
+
+/// The length of `value` as compact JSON (YAML-only values such as non-string keys count
+/// as their YAML text).
+fn json_size(value: &Yaml) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    match serde_json::to_writer(&mut counter, value) {
+        Ok(()) => counter.0,
+        Err(_) => {
+            let mut counter = Counter(0);
+            let _ = serde_yaml_ng::to_writer(&mut counter, value);
+            counter.0
         }
     }
 }

@@ -87,8 +87,16 @@ impl DynamicObject {
         }
         let text = self.to_json().map_err(|e| err(".".into(), e.to_string()))?;
         let mut de = serde_json::Deserializer::from_str(&text);
-        serde_path_to_error::deserialize(&mut de)
-            .map_err(|e| err(e.path().to_string(), e.into_inner().to_string()))
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.into_inner().to_string();
+            if K::KIND == crate::corev1::Secret::KIND {
+                let message = crate::document::redact_secret_message(&path, &message);
+                err(path, message)
+            } else {
+                err(path, message)
+            }
+        })
     }
 
     /// Reads an object from JSON text, parsing only `metadata`.

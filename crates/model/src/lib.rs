@@ -25,7 +25,10 @@ pub mod selector;
 pub mod template_def;
 pub mod tinkerbell;
 
-pub use document::{KINDS, KindInfo, Object, find_kind, parse_documents, to_yaml_documents};
+pub use document::{
+    KINDS, KindInfo, MAX_INPUT_BYTES, MAX_OBJECT_BYTES, Object, find_kind, parse_documents,
+    read_input, to_yaml_documents,
+};
 pub use dynamic::{Body, ConvertError, DynamicObject};
 pub use meta::{Condition, Labels, NamespacedRef, ObjectMeta, OwnerReference};
 pub use resource::{ApiVersion, Kind, Resource, TypeKey};

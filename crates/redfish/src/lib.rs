@@ -36,8 +36,9 @@
 //! - **Limits**: [`Config::connect_timeout`], [`Config::timeout`] per request,
 //!   [`Config::max_body`] (4 MiB) per response body; no proxy is used.
 //! - **Secrets**: the password is a [`Secret`] (`<redacted>` in `Debug`); no [`Error`]
-//!   holds it (texts quoted from the BMC are scrubbed of it) and no log line carries a
-//!   header or request body.
+//!   holds it (texts quoted from the BMC are scrubbed of it in every encoding: plain,
+//!   JSON, percent, HTML, base64, `user:password` base64; see [`redact`]) and no log line
+//!   carries a header or request body.
 //!
 //! ## sushy-tools quirks (the emulator the tests run against)
 //!
@@ -59,6 +60,7 @@ mod client;
 mod config;
 mod error;
 mod model;
+pub mod redact;
 mod transport;
 
 pub use client::Client;
@@ -68,4 +70,5 @@ pub use model::{
     BootMode, BootOverride, BootOverrideState, BootSource, MediaSlot, OverrideEnabled, PowerState,
     ResetType, Step, plan_reset,
 };
+pub use redact::{Redactor, scrub};
 pub use reqwest::Url;

@@ -49,6 +49,9 @@ pub(crate) struct Transport {
     pub host: String,
     pub username: String,
     password: Secret,
+    /// Finds the password in text from the BMC; built on first use (errors are rare and
+    /// the pattern costs a regex compilation).
+    redactor: std::sync::OnceLock<crate::redact::Redactor>,
     auth: Mutex<AuthState>,
     /// Where to log in again when a session expires (set once a session was created).
     sessions_path: Mutex<Option<String>>,
@@ -234,6 +237,7 @@ impl Transport {
             host: config.host(),
             username: config.username.clone(),
             password: config.password.clone(),
+            redactor: std::sync::OnceLock::new(),
             auth: Mutex::new(AuthState::Anonymous),
             sessions_path: Mutex::new(None),
             config: config.clone(),
@@ -266,14 +270,12 @@ impl Transport {
         }
     }
 
-    /// Removes the password from text a BMC sent back (defence in depth: some echo input).
+    /// Removes the password, in every encoding, from text a BMC sent back (defence in
+    /// depth: some echo input); see [`crate::redact`].
     pub fn scrub(&self, text: &str) -> String {
-        let pw = self.password.expose();
-        if pw.is_empty() {
-            text.to_string()
-        } else {
-            text.replace(pw, "<redacted>")
-        }
+        self.redactor
+            .get_or_init(|| crate::redact::Redactor::new(&self.username, self.password.expose()))
+            .scrub(text)
     }
 
     fn url(&self, path: &str) -> Result<Url> {

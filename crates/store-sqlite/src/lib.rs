@@ -599,6 +599,7 @@ impl Inner {
         m.generation = Some(1);
         m.creation_timestamp = Some(now.to_string());
         let data = encode(&obj)?;
+        ironbell_store::check_size(&obj, &data)?;
         let (t, ns, name) = (&obj.types, obj.namespace(), obj.name());
         let inserted = tx
             .prepare_cached(
@@ -704,6 +705,7 @@ fn update(
     };
     new.metadata.resource_version = Some(rev.to_string());
     let data = encode(&new)?;
+    ironbell_store::check_size(&new, &data)?;
     tx.prepare_cached(
         "UPDATE objects SET rv = ?5
          WHERE api_version = ?1 AND kind = ?2 AND namespace = ?3 AND name = ?4",

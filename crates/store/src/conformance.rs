@@ -123,6 +123,7 @@ macro_rules! store_conformance_tests {
             case_concurrent_increments_lose_nothing,
             case_kinds_do_not_collide,
             case_typed_api,
+            case_object_size_limit,
         );
     };
     (@cases $ctor:expr; $($case:ident),* $(,)?) => {
@@ -1033,4 +1034,81 @@ pub async fn case_typed_api(store: SharedStore) {
             .unwrap_err()
             .is_not_found()
     );
+}
+
+/// A widget whose `spec.note` makes it about `bytes` long.
+fn widget_of_size(name: &str, bytes: usize) -> DynamicObject {
+    let mut obj = widget(NS, name, &[], 1);
+    obj.set_field("spec", &json!({ "count": 1, "note": "x".repeat(bytes) }))
+        .expect("json field");
+    obj
+}
+
+async fn assert_absent(store: &SharedStore, name: &str) {
+    let err = store.get(&widgets(), NS, name).await.unwrap_err();
+    assert!(err.is_not_found(), "{name}: {err:?}");
+}
+
+fn assert_too_large(err: StoreError, name: &str) {
+    match &err {
+        StoreError::TooLarge {
+            kind,
+            namespace,
+            name: n,
+            size,
+            limit,
+        } => {
+            assert_eq!(
+                (kind.as_str(), namespace.as_str(), n.as_str()),
+                ("Widget", NS, name)
+            );
+            assert!(size > limit, "{err}");
+            assert_eq!(*limit, ironbell_model::MAX_OBJECT_BYTES);
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    assert!(
+        err.to_string().contains(&format!("Widget {NS}/{name}")),
+        "{err}"
+    );
+}
+
+/// An object over [`MAX_OBJECT_BYTES`](ironbell_model::MAX_OBJECT_BYTES) (1.5 MiB) is
+/// refused by create, update, update_status and commit with `TooLarge` naming it, and
+/// nothing is written; a 1 MiB object is accepted.
+pub async fn case_object_size_limit(store: SharedStore) {
+    const MIB: usize = 1024 * 1024;
+    let err = store
+        .create(widget_of_size("big", 2 * MIB))
+        .await
+        .unwrap_err();
+    assert_too_large(err, "big");
+    assert_absent(&store, "big").await;
+    let (_, rev_before) = list(&store, ListParams::default()).await;
+
+    let ok = create(&store, widget_of_size("ok", MIB)).await;
+    assert!(rv(&ok) > rev_before);
+
+    let mut grow = ok.clone();
+    grow.set_field("spec", &json!({ "count": 2, "note": "y".repeat(2 * MIB) }))
+        .expect("json field");
+    assert_too_large(store.update(grow).await.unwrap_err(), "ok");
+
+    // A status that pushes the object (1 MiB spec) over the limit.
+    let mut status = ok.clone();
+    status
+        .set_field("status", &json!({ "phase": "z".repeat(MIB) }))
+        .expect("json field");
+    assert_too_large(store.update_status(status).await.unwrap_err(), "ok");
+
+    let err = store
+        .commit(vec![
+            Op::Create(widget(NS, "small", &[], 1)),
+            Op::Create(widget_of_size("huge", 2 * MIB)),
+        ])
+        .await
+        .unwrap_err();
+    assert_too_large(err, "huge");
+    assert_absent(&store, "small").await;
+    assert_eq!(get(&store, "ok").await, ok);
 }

@@ -97,6 +97,23 @@ pub enum StoreError {
         /// What is wrong.
         message: String,
     },
+    /// The object, as the store would keep it, is over
+    /// [`MAX_OBJECT_BYTES`](ironbell_model::MAX_OBJECT_BYTES). Nothing was written.
+    #[error(
+        "{kind} {namespace}/{name} is {size} bytes, over the object size limit of {limit} bytes"
+    )]
+    TooLarge {
+        /// Kind of the object.
+        kind: String,
+        /// Namespace of the object.
+        namespace: String,
+        /// Name of the object.
+        name: String,
+        /// Its size as stored (compact JSON).
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// A watch asked for history that has been compacted away (HTTP 410 Gone in Kubernetes):
     /// list again and watch from the list's version.
     #[error(
@@ -133,6 +150,23 @@ impl StoreError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound { .. })
     }
+}
+
+/// Refuses `obj` when its stored form `encoded` is over
+/// [`MAX_OBJECT_BYTES`](ironbell_model::MAX_OBJECT_BYTES): every backend calls this on
+/// every create and update (status included) before writing.
+pub fn check_size(obj: &DynamicObject, encoded: &str) -> Result<()> {
+    let limit = ironbell_model::MAX_OBJECT_BYTES;
+    if encoded.len() > limit {
+        return Err(StoreError::TooLarge {
+            kind: obj.types.kind.clone(),
+            namespace: obj.namespace().to_string(),
+            name: obj.name().to_string(),
+            size: encoded.len(),
+            limit,
+        });
+    }
+    Ok(())
 }
 
 /// Result of a store operation.
@@ -232,6 +266,10 @@ pub struct Capabilities {
 
 /// The storage interface. Objects are namespaced; every write gets a new store-wide revision,
 /// which becomes the object's `metadata.resourceVersion`.
+///
+/// Every backend refuses an object over
+/// [`MAX_OBJECT_BYTES`](ironbell_model::MAX_OBJECT_BYTES) with [`StoreError::TooLarge`]
+/// (see [`check_size`]).
 ///
 /// Semantics follow the Kubernetes API server with a status subresource: `update` keeps the
 /// stored `status`, `update_status` changes only `status`; both require the caller's

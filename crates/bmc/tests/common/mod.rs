@@ -230,6 +230,24 @@ impl Lab {
         Sushy { port, dir }
     }
 
+    /// Starts `tests/data/echo_bmc.py` over HTTPS with `cert`: a fake Redfish BMC that
+    /// quotes the credentials it gets in its error messages. Returns its port.
+    pub fn echo_bmc(&mut self, cert: &(String, String)) -> u16 {
+        let dir = self.sub(&format!("echo{}", self.procs.len()));
+        let port = self.free_port();
+        let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&c, &cert.0).unwrap();
+        std::fs::write(&k, &cert.1).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/echo_bmc.py");
+        let mut cmd = self.ns.command("python3");
+        cmd.arg(script).arg(port.to_string()).arg(&c).arg(&k);
+        let log = dir.join("echo.log");
+        let mut proc = Proc::spawn(cmd, &log);
+        self.wait_tcp(port, &mut proc, &log);
+        self.procs.push(proc);
+        port
+    }
+
     fn wait_tcp(&self, port: u16, proc: &mut Proc, log: &Path) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
