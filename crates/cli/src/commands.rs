@@ -1,6 +1,5 @@
 //! One function per command: arguments in, `ironbell-ops` does the work, results printed.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -227,15 +226,16 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// A file (or standard input for `-`), at most [`ironbell_model::MAX_INPUT_BYTES`] read.
 fn read_input(file: &Path) -> anyhow::Result<String> {
     if file == Path::new("-") {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("reading standard input")?;
-        return Ok(text);
+        return ironbell_model::read_input(std::io::stdin().lock(), "standard input")
+            .context("reading standard input");
     }
-    std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))
+    let opened =
+        std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+    ironbell_model::read_input(opened, &file.display().to_string())
+        .with_context(|| format!("cannot read {}", file.display()))
 }
 
 fn read_csv(file: &Path) -> anyhow::Result<Vec<ironbell_inventory::Row>> {
