@@ -6,7 +6,7 @@
 //! | `GET /auto.ipxe` | the same, for the machine whose IPv4 address is the request's source |
 //! | `GET /ipxe/binary/{mac}/{file}` | an iPXE binary from [`Config::ipxe_dir`] (read at start, the copies TFTP serves); only [`IPXE_BINARIES`] |
 //! | `GET /healthz` | `ok` |
-//! | `GET /metrics` | Prometheus text format (see [`crate::metrics`]) |
+//! | `GET /metrics` | OpenMetrics text format (see [`crate::metrics`]) |
 //! | `GET /{file}` (anything else) | a file of [`Config::artifacts_dir`] (the HookOS `vmlinuz-x86_64`, `initramfs-x86_64`...), with Range support; `..`, directories and symlinks leading out of the directory are refused (see [`crate::artifact`]) |
 //!
 //! The script of a machine is, in order of precedence: its interface's
@@ -20,11 +20,12 @@
 //! [`crate::agent_tokens`]) is a credential: it is served only to a request whose source is
 //! one of that Hardware's own addresses (`dhcp.ip.address`), else **403**.
 //!
-//! Request bodies are never read. Connections are HTTP/1.1 with at most 16 KiB of request
-//! head and 64 headers, [`Config::header_read_timeout`] to send them, and
-//! [`Config::request_timeout`] for the handler to produce a response head (file bodies may
-//! stream for longer). One peer address holds at most [`Config::max_connections_per_peer`]
-//! connections at once; further ones are closed as soon as they are accepted (counted in
+//! Request bodies are never read. Connections are served by the shared accept loop
+//! ([`ironbell_httpd::serve`]): HTTP/1.1 with at most 16 KiB of request head and 64
+//! headers, [`Config::header_read_timeout`] to send them, and [`Config::request_timeout`]
+//! for the handler to produce a response head (file bodies may stream for longer). One
+//! peer address holds at most [`Config::max_connections_per_peer`] connections at once;
+//! further ones are closed as soon as they are accepted (counted in
 //! `ironbell_boot_http_connections_refused_total`), so idle connections from one host
 //! cannot use up the process's descriptors.
 
@@ -40,12 +41,9 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use ironbell_limits::{ConnectionCap, LogLimiter};
+pub use ironbell_httpd::{MAX_HEAD_BYTES, MAX_HEADERS};
 use ironbell_tftp::FileSource;
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
-use tower::ServiceExt;
 use tower_http::timeout::TimeoutLayer;
 use tracing::{Instrument, Span, debug, field, info, warn};
 
@@ -61,10 +59,6 @@ pub use ironbell_workflow_proto::DEFAULT_GRPC_PORT;
 pub const DEFAULT_SYSLOG_PORT: u16 = 514;
 /// The iPXE binaries served under `/ipxe/binary/`.
 pub const IPXE_BINARIES: [&str; 4] = ["undionly.kpxe", "ipxe.efi", "snponly.efi", "snp.efi"];
-/// Largest request head (request line plus headers) accepted, in bytes.
-pub const MAX_HEAD_BYTES: usize = 16 * 1024;
-/// Most request headers accepted.
-pub const MAX_HEADERS: usize = 64;
 /// Kernel parameters HookOS gets besides the per-machine ones (as Smee passes them).
 const HOOK_PARAMS: &str = "modules=loop,squashfs,sd-mod,usb-storage intel_iommu=on iommu=pt";
 
@@ -221,12 +215,19 @@ impl HttpState {
 
 /// The router of every route above, with metrics, tracing and the request timeout.
 pub fn router(state: HttpState) -> Router {
+    let registry = Arc::new(crate::metrics::registry(&state.counters, &state.sources));
     Router::new()
         .route("/ipxe/script/{mac}/auto.ipxe", get(script_by_mac))
         .route("/auto.ipxe", get(script_by_ip))
         .route("/ipxe/binary/{mac}/{file}", get(binary))
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
+        .route(
+            "/metrics",
+            get(move || {
+                let registry = registry.clone();
+                async move { ironbell_httpd::metrics::response(&registry) }
+            }),
+        )
         .fallback(artifact)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -236,76 +237,26 @@ pub fn router(state: HttpState) -> Router {
         .with_state(state)
 }
 
-/// Log lines per second about refused connections and accept errors.
-static ACCEPT_LOG: LogLimiter = LogLimiter::per_second(5);
-
-/// Peer addresses the connection cap tracks at once; connections from further addresses
-/// are refused until some close.
-const MAX_PEERS: usize = 16_384;
-
-/// Serves `router(state)` on `listener` until an accept fails for good. Each connection
-/// gets the peer address as [`ConnectInfo<SocketAddr>`]; dropping the future closes every
+/// Serves `router(state)` on `listener` with the shared accept loop
+/// ([`ironbell_httpd::serve`]) until an accept fails for good. Each connection gets the
+/// peer address as [`ConnectInfo<SocketAddr>`]; dropping the future closes every
 /// connection.
 pub async fn serve(listener: TcpListener, state: HttpState) -> io::Result<()> {
-    let header_timeout = state.config.header_read_timeout;
-    let per_peer = ConnectionCap::new(state.config.max_connections_per_peer, MAX_PEERS);
-    let counters = state.counters.clone();
-    let app = router(state);
-    let mut conns = JoinSet::new();
-    loop {
-        while conns.try_join_next().is_some() {}
-        let (stream, peer) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) if transient_accept_error(&e) => {
-                if let Some(suppressed) = ACCEPT_LOG.allow() {
-                    warn!(suppressed, "HTTP accept: {e}");
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        let Some(permit) = per_peer.try_acquire(peer.ip()) else {
-            counters.connection_refused();
-            if let Some(suppressed) = ACCEPT_LOG.allow() {
-                warn!(%peer, suppressed, "too many connections from this peer; closed");
-            }
-            drop(stream);
-            continue;
-        };
-        let open = counters.connection_opened();
-        let app = app.clone();
-        conns.spawn(async move {
-            let _permit = permit;
-            let _open = open;
-            let service = hyper::service::service_fn(move |mut req: Request<_>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                app.clone().oneshot(req)
-            });
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .max_buf_size(MAX_HEAD_BYTES)
-                .max_headers(MAX_HEADERS);
-            if let Err(e) = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                debug!(%peer, "HTTP connection ended: {e}");
-            }
-        });
-    }
-}
-
-fn transient_accept_error(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
-            | io::ErrorKind::WouldBlock
-    ) || matches!(e.raw_os_error(), Some(23 | 24)) // ENFILE, EMFILE
+    let limits = ironbell_httpd::Limits {
+        header_read_timeout: state.config.header_read_timeout,
+        max_connections_per_peer: state.config.max_connections_per_peer,
+        ..ironbell_httpd::Limits::default()
+    };
+    let stats = state.counters.connections().clone();
+    ironbell_httpd::serve(
+        "boot",
+        listener,
+        router(state),
+        limits,
+        stats,
+        std::future::pending(),
+    )
+    .await
 }
 
 fn route_kind(matched: Option<&str>) -> &'static str {
@@ -626,21 +577,4 @@ async fn artifact(State(state): State<HttpState>, req: Request) -> Response {
 
 async fn healthz() -> Response {
     text(StatusCode::OK, "ok")
-}
-
-async fn metrics(State(state): State<HttpState>) -> Response {
-    let mut out = String::new();
-    state.counters.write_metrics(&mut out);
-    for source in state.sources.iter() {
-        source.write_metrics(&mut out);
-    }
-    (
-        StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        out,
-    )
-        .into_response()
 }

@@ -353,10 +353,15 @@ async fn healthz_and_metrics() {
 
     let m = f.curl(&[], "/metrics").await;
     assert_eq!(m.status, 200);
-    assert!(m.head.contains("text/plain; version=0.0.4"), "{}", m.head);
+    assert!(
+        m.head
+            .contains("application/openmetrics-text; version=1.0.0"),
+        "{}",
+        m.head
+    );
     let text = m.text();
     for line in [
-        "# TYPE ironbell_boot_http_requests_total counter",
+        "# TYPE ironbell_boot_http_requests counter",
         "ironbell_boot_http_requests_total{route=\"script\",status=\"200\"} 2",
         "ironbell_boot_http_requests_total{route=\"script\",status=\"404\"} 1",
         "ironbell_boot_http_requests_total{route=\"healthz\",status=\"200\"} 1",
@@ -365,12 +370,14 @@ async fn healthz_and_metrics() {
         "ironbell_boot_mac_conflicts 0",
         "ironbell_dhcp_requests_total{type=\"discover\"} 7",
         "ironbell_dhcp_ignored_total{reason=\"unknown_mac\"} 0",
+        "ironbell_boot_http_connections_refused_total 0",
     ] {
         assert!(
             text.lines().any(|l| l == line),
             "{line} missing from\n{text}"
         );
     }
+    assert_eq!(text.lines().last(), Some("# EOF"), "{text}");
     // Every sample line is `name{labels} value` or `name value`.
     for l in text.lines().filter(|l| !l.starts_with('#')) {
         let value = l.rsplit(' ').next().expect("value");
