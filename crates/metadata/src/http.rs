@@ -7,7 +7,7 @@
 //! | `PUT /latest/api/token` | an IMDSv2 token; needs `X-aws-ec2-metadata-token-ttl-seconds` (1–21600) |
 //! | `GET /metadata` | the Tinkerbell JSON document of the client's machine (see [`crate::document`]) |
 //! | `GET /healthz` | `200` with a small JSON status once the index holds the store's first list, `500` before |
-//! | `GET /metrics` | Prometheus text format (see [`crate::metrics`]) |
+//! | `GET /metrics` | OpenMetrics text format (see [`crate::metrics`]) |
 //!
 //! **Identification.** The client address is the TCP peer, or what a trusted proxy says
 //! in `X-Forwarded-For` ([`crate::client`]); the machine is the one declaring that address
@@ -20,10 +20,14 @@
 //! request without a token gets 401 too (IMDSv2 only). `/metadata` is not an EC2 path
 //! and needs no token.
 //!
-//! **Limits.** HTTP/1.1 with at most 16 KiB of request head and 64 headers, sent within
-//! [`Config::header_read_timeout`]; at most [`MAX_BODY_BYTES`] of body on the token `PUT`
-//! (413 above); [`Config::request_timeout`] for a handler to answer (408). Other request
-//! bodies are never read.
+//! **Limits.** Connections are served by the shared accept loop
+//! ([`ironbell_httpd::serve`]): HTTP/1.1 with at most 16 KiB of request head and 64
+//! headers, sent within [`Config::header_read_timeout`]; at most
+//! [`Config::max_connections_per_peer`] connections from one address at once (further ones
+//! are closed on accept and counted in `ironbell_metadata_http_connections_refused_total`);
+//! at most [`MAX_BODY_BYTES`] of body on the token `PUT` (413 above);
+//! [`Config::request_timeout`] for a handler to answer (408). Other request bodies are
+//! never read.
 
 use std::future::Future;
 use std::io;
@@ -38,13 +42,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
-use hyper_util::rt::{TokioIo, TokioTimer};
+pub use ironbell_httpd::{MAX_HEAD_BYTES, MAX_HEADERS};
 use ironbell_store::SharedStore;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
-use tower::ServiceExt;
 use tower_http::timeout::TimeoutLayer;
-use tracing::{Instrument, Span, debug, error, field, info, warn};
+use tracing::{Instrument, Span, debug, error, field, info};
 
 use crate::client::{Cidr, client_ip};
 use crate::ec2;
@@ -55,10 +58,6 @@ use crate::token::{TOKEN_HEADER, TTL_HEADER, TokenKey, parse_ttl};
 
 /// The port EKS Anywhere runs the metadata service on.
 pub const DEFAULT_PORT: u16 = 7172;
-/// Largest request head (request line plus headers) accepted, in bytes.
-pub const MAX_HEAD_BYTES: usize = 16 * 1024;
-/// Most request headers accepted.
-pub const MAX_HEADERS: usize = 64;
 /// Largest body accepted on `PUT /latest/api/token` (EC2's has none).
 pub const MAX_BODY_BYTES: usize = 1024;
 /// The EC2 API versions served.
@@ -78,11 +77,14 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Time a client has to send its request head.
     pub header_read_timeout: Duration,
+    /// Most connections one client address may hold open at once (cloud-init and the
+    /// agent use one or two; a NAT or proxy in front needs more).
+    pub max_connections_per_peer: usize,
 }
 
 impl Default for Config {
     /// `0.0.0.0:7172`, no trusted proxies, tokens optional, 10 s request and header
-    /// timeouts.
+    /// timeouts, 64 connections per client address.
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
@@ -90,6 +92,7 @@ impl Default for Config {
             require_tokens: false,
             request_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
+            max_connections_per_peer: 64,
         }
     }
 }
@@ -98,7 +101,7 @@ struct Inner {
     config: Config,
     index: Arc<Index>,
     key: TokenKey,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
     started: Instant,
 }
 
@@ -127,7 +130,7 @@ impl MetadataState {
             config,
             index,
             key,
-            metrics: Metrics::default(),
+            metrics: Arc::default(),
             started: Instant::now(),
         }))
     }
@@ -156,6 +159,11 @@ struct Endpoint(&'static str);
 /// Requests must carry the peer address as [`ConnectInfo<SocketAddr>`] (as [`serve`] adds
 /// it); without it EC2 paths answer 400.
 pub fn router(state: MetadataState) -> Router {
+    let registry = Arc::new(state.0.metrics.registry(state.0.index.clone()));
+    let metrics = move || {
+        let registry = registry.clone();
+        async move { with_endpoint(ironbell_httpd::metrics::response(&registry), "metrics") }
+    };
     let mut router = Router::new()
         .route("/", get(versions))
         .route("/latest/api/token", put(token))
@@ -203,14 +211,15 @@ pub async fn serve(
     serve_state(state, listener, shutdown).await
 }
 
-/// Serves `router(state)` on `listener` until `shutdown` completes or an accept fails for
-/// good. Each connection gets the peer address as [`ConnectInfo<SocketAddr>`].
+/// Serves `router(state)` on `listener` with the shared accept loop
+/// ([`ironbell_httpd::serve`]) until `shutdown` completes (open connections then finish
+/// their request, within a grace period) or an accept fails for good. Each connection
+/// gets the peer address as [`ConnectInfo<SocketAddr>`].
 pub async fn serve_state(
     state: MetadataState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let header_timeout = state.0.config.header_read_timeout;
     // Aborted when this function returns (the set is dropped).
     let mut watchers = JoinSet::new();
     watchers.spawn(crate::proxies::warn_overlaps(
@@ -218,58 +227,14 @@ pub async fn serve_state(
         state.0.config.trusted_proxies.clone(),
         crate::proxies::WARNING_INTERVAL,
     ));
-    let app = router(state);
-    let mut conns = JoinSet::new();
-    tokio::pin!(shutdown);
-    if let Ok(addr) = listener.local_addr() {
-        info!(%addr, "metadata service listening");
-    }
-    loop {
-        while conns.try_join_next().is_some() {}
-        let accepted = tokio::select! {
-            _ = &mut shutdown => return Ok(()),
-            a = listener.accept() => a,
-        };
-        let (stream, peer) = match accepted {
-            Ok(c) => c,
-            Err(e) if transient_accept_error(&e) => {
-                warn!("HTTP accept: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        conns.spawn(async move {
-            let service = hyper::service::service_fn(move |mut req: Request<_>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                app.clone().oneshot(req)
-            });
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .max_buf_size(MAX_HEAD_BYTES)
-                .max_headers(MAX_HEADERS);
-            if let Err(e) = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                debug!(%peer, "HTTP connection ended: {e}");
-            }
-        });
-    }
-}
-
-fn transient_accept_error(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
-            | io::ErrorKind::WouldBlock
-    ) || matches!(e.raw_os_error(), Some(23 | 24)) // ENFILE, EMFILE
+    let config = &state.0.config;
+    let limits = ironbell_httpd::Limits {
+        header_read_timeout: config.header_read_timeout,
+        max_connections_per_peer: config.max_connections_per_peer,
+        ..ironbell_httpd::Limits::default()
+    };
+    let stats = state.0.metrics.connections().clone();
+    ironbell_httpd::serve("metadata", listener, router(state), limits, stats, shutdown).await
 }
 
 /// Counts every answer by endpoint and status, inside a span that handlers fill with the
@@ -548,21 +513,5 @@ async fn healthz(State(state): State<MetadataState>) -> Response {
         )
             .into_response(),
         "healthz",
-    )
-}
-
-async fn metrics(State(state): State<MetadataState>) -> Response {
-    let body = state.0.metrics.render(&state.0.index.snapshot());
-    with_endpoint(
-        (
-            StatusCode::OK,
-            [(
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            )],
-            body,
-        )
-            .into_response(),
-        "metrics",
     )
 }

@@ -1,5 +1,8 @@
-//! `/metrics`: the metadata service's counters in the Prometheus text exposition format
-//! (version 0.0.4), written by hand.
+//! `/metrics`: the metadata service's counters through one `prometheus-client` registry,
+//! answered in the OpenMetrics text format (see [`ironbell_httpd::metrics`]). Requests are
+//! direct counters (a family by endpoint and status); the other counters are atomics
+//! bumped on the request path and read, with the index gauges, by a collector at scrape
+//! time, so a scrape sees one consistent index snapshot.
 //!
 //! | family | labels | what |
 //! |---|---|---|
@@ -10,13 +13,20 @@
 //! | `ironbell_metadata_machines` | | machines in the index |
 //! | `ironbell_metadata_address_conflicts` | | addresses declared by several machines |
 //! | `ironbell_metadata_index_resource_version` | | store revision the index reflects |
+//! | `ironbell_metadata_http_connections` (gauge), `..._connections_refused_total`, `..._connections_accepted_total`, `ironbell_metadata_http_accept_errors_total` | | connections of the accept loop; refused ones hit the per-peer cap |
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::Mutex;
+use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::index::Snapshot;
+use ironbell_httpd::ConnectionStats;
+use ironbell_httpd::metrics::{
+    ConnectionCollector, Registry, RequestCounter, counter, counter_family, gauge,
+};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::DescriptorEncoder;
+
+use crate::index::Index;
 use crate::token::TokenError;
 
 /// Why a request could not be tied to one machine.
@@ -64,23 +74,33 @@ impl TokenRejection {
 
 const TOKEN_REASONS: [&str; 4] = ["missing", "invalid", "wrong_client", "expired"];
 
-/// The counters of one service.
-#[derive(Debug, Default)]
+/// The counters of one service: requests by endpoint and status as direct counters, the
+/// rest in atomics read at scrape time by the service's collector (with the index gauges).
+#[derive(Debug)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    requests: RequestCounter,
     identification: [AtomicU64; 3],
     tokens: [AtomicU64; 4],
     issued: AtomicU64,
+    connections: Arc<ConnectionStats>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            requests: RequestCounter::new("endpoint"),
+            identification: Default::default(),
+            tokens: Default::default(),
+            issued: AtomicU64::new(0),
+            connections: Arc::default(),
+        }
+    }
 }
 
 impl Metrics {
     /// Counts one answered request.
     pub fn count_request(&self, endpoint: &'static str, status: u16) {
-        let mut counts = match self.requests.lock() {
-            Ok(c) => c,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        *counts.entry((endpoint, status)).or_default() += 1;
+        self.requests.count(endpoint, status);
     }
 
     /// Counts one identification failure.
@@ -103,16 +123,8 @@ impl Metrics {
     }
 
     /// Requests counted for `endpoint` and `status`.
-    pub fn requests(&self, endpoint: &str, status: u16) -> u64 {
-        let counts = match self.requests.lock() {
-            Ok(c) => c,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        counts
-            .iter()
-            .filter(|((e, s), _)| *e == endpoint && *s == status)
-            .map(|(_, n)| *n)
-            .sum()
+    pub fn requests(&self, endpoint: &'static str, status: u16) -> u64 {
+        self.requests.get(endpoint, status)
     }
 
     /// Identification failures counted for `why`.
@@ -123,113 +135,88 @@ impl Metrics {
             .map_or(0, |i| self.identification[i].load(Ordering::Relaxed))
     }
 
-    /// The text of `/metrics`, with the index gauges of `snapshot`.
-    pub fn render(&self, snapshot: &Snapshot) -> String {
-        let mut out = String::new();
-        let name = "ironbell_metadata_http_requests_total";
-        header(
-            &mut out,
-            name,
-            "counter",
+    /// The accept loop's connection counters.
+    pub fn connections(&self) -> &Arc<ConnectionStats> {
+        &self.connections
+    }
+
+    /// The registry of `/metrics`: these counters, the connection counters
+    /// (`ironbell_metadata_http_connections`...) and the gauges of `index`.
+    pub fn registry(self: &Arc<Self>, index: Arc<Index>) -> Registry {
+        let mut registry = Registry::default();
+        self.requests.register(
+            &mut registry,
+            "ironbell_metadata_http_requests_total",
             "HTTP requests answered by the metadata service, by endpoint and status code.",
         );
-        let counts = match self.requests.lock() {
-            Ok(c) => c.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        for ((endpoint, status), n) in counts {
-            sample(
-                &mut out,
-                name,
-                &[("endpoint", endpoint), ("status", &status.to_string())],
-                n,
-            );
-        }
-        let name = "ironbell_metadata_identification_failures_total";
-        header(
-            &mut out,
-            name,
-            "counter",
+        registry.register_collector(Box::new(MetadataCollector {
+            metrics: self.clone(),
+            index,
+        }));
+        registry.register_collector(Box::new(ConnectionCollector::new(
+            "ironbell_metadata_http",
+            self.connections.clone(),
+        )));
+        registry
+    }
+}
+
+/// The atomics of [`Metrics`] and the index gauges, read at scrape time.
+#[derive(Debug)]
+struct MetadataCollector {
+    metrics: Arc<Metrics>,
+    index: Arc<Index>,
+}
+
+impl Collector for MetadataCollector {
+    fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+        let m = &self.metrics;
+        counter_family(
+            &mut enc,
+            "ironbell_metadata_identification_failures_total",
             "Requests that could not be tied to exactly one machine, by reason.",
-        );
-        for (i, why) in IdentificationFailure::ALL.iter().enumerate() {
-            sample(
-                &mut out,
-                name,
-                &[("reason", why.as_str())],
-                self.identification[i].load(Ordering::Relaxed),
-            );
-        }
-        let name = "ironbell_metadata_token_rejections_total";
-        header(
-            &mut out,
-            name,
-            "counter",
+            "reason",
+            IdentificationFailure::ALL
+                .iter()
+                .zip(&m.identification)
+                .map(|(why, n)| (why.as_str(), n.load(Ordering::Relaxed))),
+        )?;
+        counter_family(
+            &mut enc,
+            "ironbell_metadata_token_rejections_total",
             "Requests refused for their IMDSv2 token, by reason.",
-        );
-        for (i, reason) in TOKEN_REASONS.iter().enumerate() {
-            sample(
-                &mut out,
-                name,
-                &[("reason", reason)],
-                self.tokens[i].load(Ordering::Relaxed),
-            );
-        }
-        for (name, kind, help, v) in [
-            (
-                "ironbell_metadata_tokens_issued_total",
-                "counter",
-                "IMDSv2 tokens issued.",
-                self.issued.load(Ordering::Relaxed),
-            ),
-            (
-                "ironbell_metadata_machines",
-                "gauge",
-                "Machines in the metadata index.",
-                snapshot.machine_count() as u64,
-            ),
-            (
-                "ironbell_metadata_address_conflicts",
-                "gauge",
-                "Addresses declared by more than one machine (served to none).",
-                snapshot.conflict_count() as u64,
-            ),
-            (
-                "ironbell_metadata_index_resource_version",
-                "gauge",
-                "Store revision the metadata index reflects.",
-                snapshot.resource_version(),
-            ),
-        ] {
-            header(&mut out, name, kind, help);
-            sample(&mut out, name, &[], v);
-        }
-        out
+            "reason",
+            TOKEN_REASONS
+                .iter()
+                .zip(&m.tokens)
+                .map(|(reason, n)| (*reason, n.load(Ordering::Relaxed))),
+        )?;
+        counter(
+            &mut enc,
+            "ironbell_metadata_tokens_issued_total",
+            "IMDSv2 tokens issued.",
+            m.issued.load(Ordering::Relaxed),
+        )?;
+        let snapshot = self.index.snapshot();
+        gauge(
+            &mut enc,
+            "ironbell_metadata_machines",
+            "Machines in the metadata index.",
+            snapshot.machine_count() as u64,
+        )?;
+        gauge(
+            &mut enc,
+            "ironbell_metadata_address_conflicts",
+            "Addresses declared by more than one machine (served to none).",
+            snapshot.conflict_count() as u64,
+        )?;
+        gauge(
+            &mut enc,
+            "ironbell_metadata_index_resource_version",
+            "Store revision the metadata index reflects.",
+            snapshot.resource_version(),
+        )
     }
-}
-
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
-fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: u64) {
-    out.push_str(name);
-    if !labels.is_empty() {
-        out.push('{');
-        for (i, (k, v)) in labels.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            let v = v
-                .replace('\\', "\\\\")
-                .replace('"', "\\\"")
-                .replace('\n', "\\n");
-            let _ = write!(out, "{k}=\"{v}\"");
-        }
-        out.push('}');
-    }
-    let _ = writeln!(out, " {value}");
 }
 
 #[cfg(test)]
@@ -238,12 +225,12 @@ mod tests {
 
     #[test]
     fn text_format() {
-        let m = Metrics::default();
+        let m = Arc::new(Metrics::default());
         m.count_request("meta-data/hostname", 200);
         m.count_request("meta-data/hostname", 200);
         m.count_identification_failure(IdentificationFailure::AmbiguousAddress);
         m.count_token_rejection(TokenRejection::Failed(TokenError::Expired));
-        let out = m.render(&Snapshot::default());
+        let out = ironbell_httpd::metrics::render(&m.registry(Index::from_hardware([])));
         assert!(out.contains(
             "ironbell_metadata_http_requests_total{endpoint=\"meta-data/hostname\",status=\"200\"} 2\n"
         ));
@@ -252,6 +239,8 @@ mod tests {
         ));
         assert!(out.contains("ironbell_metadata_token_rejections_total{reason=\"expired\"} 1\n"));
         assert!(out.contains("# TYPE ironbell_metadata_machines gauge\n"));
+        assert!(out.contains("ironbell_metadata_http_connections_refused_total 0\n"));
+        assert!(out.ends_with("# EOF\n"));
         assert_eq!(m.requests("meta-data/hostname", 200), 2);
     }
 }

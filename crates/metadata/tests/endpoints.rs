@@ -287,7 +287,7 @@ async fn versions_health_and_metrics() {
     let m = get(&app, PEER, "/metrics").await;
     assert_eq!(
         m.headers["content-type"],
-        "text/plain; version=0.0.4; charset=utf-8"
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
     );
     for line in [
         "ironbell_metadata_http_requests_total{endpoint=\"meta-data/hostname\",status=\"200\"} 2\n",
