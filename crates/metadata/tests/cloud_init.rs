@@ -241,4 +241,21 @@ async fn imdsv2_tokens_required_with_curl_and_cloud_init() {
     assert_eq!(got["_metadata_api_version"], "2009-04-04");
     assert_eq!(got["meta-data"], expected_tree(), "{got:#}");
     assert_eq!(got["user-data"], "test");
+
+    // /metrics over the wire, in the OpenMetrics text format.
+    let (status, metrics) = lab.curl(&[], "/metrics").await;
+    assert_eq!(status, 200, "{metrics}");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "ironbell_metadata_token_rejections_total{reason=\"invalid\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("ironbell_metadata_tokens_issued_total ")),
+        "{metrics}"
+    );
+    assert_eq!(metrics.lines().last(), Some("# EOF"), "{metrics}");
 }

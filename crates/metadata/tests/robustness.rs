@@ -137,14 +137,18 @@ impl Drop for Server {
 }
 
 async fn server() -> Server {
+    server_with(Config {
+        header_read_timeout: Duration::from_millis(500),
+        ..Config::default()
+    })
+    .await
+}
+
+async fn server_with(config: Config) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let config = Config {
-        header_read_timeout: Duration::from_millis(500),
-        ..Config::default()
-    };
     let state = MetadataState::new(config, index());
     let task = tokio::spawn(serve_state(state, listener, std::future::pending()));
     Server { addr, task }
@@ -233,4 +237,52 @@ async fn malformed_and_oversized_requests_over_tcp() {
     )
     .await;
     assert!(ok.ends_with("\r\n\r\nloopback-host"), "{ok}");
+}
+
+/// One client address holding its maximum of idle connections gets no more, and is served
+/// again as soon as one closes.
+#[tokio::test]
+async fn connections_per_client_address_are_capped() {
+    let srv = server_with(Config {
+        max_connections_per_peer: 3,
+        ..Config::default()
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut s = tokio::net::TcpStream::connect(srv.addr)
+            .await
+            .expect("connect");
+        s.write_all(b"GET /latest/meta-data/hostname HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let mut buf = [0; 1024];
+        let n = s.read(&mut buf).await.expect("answer");
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        held.push(s);
+    }
+    // The fourth is closed without an answer.
+    let refused = exchange(
+        srv.addr,
+        b"GET /latest/meta-data/hostname HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(refused, "");
+    drop(held.pop());
+    let start = std::time::Instant::now();
+    loop {
+        let ok = exchange(
+            srv.addr,
+            b"GET /latest/meta-data/hostname HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        if ok.ends_with("\r\n\r\nloopback-host") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "still refused after a connection closed: {ok:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
