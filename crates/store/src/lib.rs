@@ -10,6 +10,7 @@
 //! (cargo feature `conformance`), which a backend runs with `store_conformance_tests!`.
 //!
 //! Start reading at [`Store`], then [`Api`] (the typed facade services use), then
+//! [`reflector`] and [`snapshot`] (the in-memory indexes services answer from), then
 //! `conformance`.
 //!
 //! ## The contract every backend keeps, and what only some can do
@@ -42,6 +43,7 @@ use ironbell_model::{ConvertError, DynamicObject, Resource, TypeKey};
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod reflector;
+pub mod snapshot;
 mod typed;
 
 pub use typed::{Api, MODIFY_ATTEMPTS, TypedEvent, TypedWatchStream};
