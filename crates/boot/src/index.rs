@@ -1,21 +1,21 @@
 //! The in-memory index of Hardware by MAC and by IPv4 address, kept current from the store.
 //!
-//! A [`Reflector`] follows every Hardware in the store; each batch of changes rebuilds an
-//! immutable [`Snapshot`] that is swapped in, so readers never wait for the store.
+//! A [`SnapshotIndex`] (a reflector following every Hardware in the store) rebuilds an
+//! immutable [`Snapshot`] with [`Snapshot::build`] after each batch of changes and swaps it
+//! in, so readers never wait for the store. This module is only the build function and
+//! the lookups.
 //!
 //! Ambiguity is never guessed away: a MAC declared by two Hardware, or an IPv4 address
 //! declared by two, is served for neither, and an error naming both is logged.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 use ironbell_dhcp::{Backend, Reservation, Route, format_mac};
 use ironbell_model::tinkerbell::{Hardware, Interface};
 use ironbell_store::SharedStore;
-use ironbell_store::reflector::Reflector;
-use tokio::sync::watch;
-use tracing::{error, warn};
+use ironbell_store::snapshot::{self, Problems, SnapshotIndex};
 
 use crate::parse_mac;
 
@@ -68,10 +68,8 @@ pub struct Snapshot {
     by_mac: HashMap<[u8; 6], Arc<Machine>>,
     by_ip: HashMap<Ipv4Addr, Arc<Machine>>,
     mac_conflicts: HashMap<[u8; 6], Vec<String>>,
-    /// Errors (conflicts) found while building, one line each.
-    conflicts: BTreeSet<String>,
-    /// Problems with single Hardware (unreadable fields), one line each.
-    warnings: BTreeSet<String>,
+    /// Conflicts and problems with single Hardware (unreadable fields), one line each.
+    problems: Problems,
     hardware: usize,
     resource_version: u64,
 }
@@ -93,14 +91,14 @@ impl Snapshot {
             for (i, iface) in hw.interfaces().iter().enumerate() {
                 let Some(text) = iface.mac() else { continue };
                 let Some(mac) = parse_mac(text) else {
-                    snap.warnings.insert(format!(
+                    snap.problems.warn(format!(
                         "Hardware {hw_name}: interface {i} has an invalid MAC {text:?}; ignored"
                     ));
                     continue;
                 };
                 let owners = macs.entry(mac).or_default();
                 if owners.iter().any(|m| Arc::ptr_eq(&m.hardware, hw)) {
-                    snap.warnings.insert(format!(
+                    snap.problems.warn(format!(
                         "Hardware {hw_name}: MAC {} is declared on more than one interface; the first is used",
                         format_mac(mac)
                     ));
@@ -108,8 +106,8 @@ impl Snapshot {
                 }
                 let (reservation, problems) = reservation_for(iface);
                 for p in problems {
-                    snap.warnings
-                        .insert(format!("Hardware {hw_name} MAC {}: {p}", format_mac(mac)));
+                    snap.problems
+                        .warn(format!("Hardware {hw_name} MAC {}: {p}", format_mac(mac)));
                 }
                 owners.push(Arc::new(Machine {
                     hardware: hw.clone(),
@@ -123,7 +121,7 @@ impl Snapshot {
         for (mac, owners) in macs {
             if owners.len() > 1 {
                 let names: Vec<String> = owners.iter().map(|m| m.name()).collect();
-                snap.conflicts.insert(format!(
+                snap.problems.conflict(format!(
                     "MAC {} is declared by Hardware {}: serving none of them for this MAC",
                     format_mac(mac),
                     names.join(" and ")
@@ -148,7 +146,7 @@ impl Snapshot {
                     .iter()
                     .map(|m| format!("{} ({})", m.name(), m.mac_string()))
                     .collect();
-                snap.conflicts.insert(format!(
+                snap.problems.conflict(format!(
                     "IP {ip} is declared by Hardware {}: serving none of them by this address",
                     names.join(" and ")
                 ));
@@ -194,7 +192,13 @@ impl Snapshot {
 
     /// Conflicts found while building (one line each, naming the Hardware involved).
     pub fn conflicts(&self) -> impl Iterator<Item = &str> {
-        self.conflicts.iter().map(String::as_str)
+        self.problems.conflicts()
+    }
+}
+
+impl snapshot::Snapshot for Snapshot {
+    fn problems(&self) -> &Problems {
+        &self.problems
     }
 }
 
@@ -310,64 +314,43 @@ fn parse_route(destination: &str, router: &str) -> Option<Route> {
 /// Built by [`Index::start`] (kept current from a store) or [`Index::from_hardware`] (a
 /// fixed set, for tests and tools). Implements [`ironbell_dhcp::Backend`].
 #[derive(Debug)]
-pub struct Index {
-    current: RwLock<Arc<Snapshot>>,
-    synced: watch::Sender<bool>,
-    reflector: Mutex<Option<Reflector<Hardware>>>,
-}
+pub struct Index(Arc<SnapshotIndex<Snapshot>>);
 
 impl Index {
-    fn new(snapshot: Snapshot, synced: bool) -> Self {
-        Self {
-            current: RwLock::new(Arc::new(snapshot)),
-            synced: watch::Sender::new(synced),
-            reflector: Mutex::new(None),
-        }
-    }
-
     /// An index of a fixed set of Hardware, never updated.
     pub fn from_hardware(items: impl IntoIterator<Item = Hardware>) -> Arc<Self> {
         let items: Vec<Arc<Hardware>> = items.into_iter().map(Arc::new).collect();
         let snap = Snapshot::build(&items, 0);
-        log_problems(&Snapshot::default(), &snap);
-        Arc::new(Self::new(snap, true))
+        Arc::new(Self(SnapshotIndex::fixed("boot", snap)))
     }
 
     /// Starts following `store`: returns at once with an empty index; the first list fills
     /// it (see [`Index::synced`]). The background task ends when the index is dropped.
     /// Must be called inside a Tokio runtime.
     pub fn start(store: SharedStore) -> Arc<Self> {
-        let index = Arc::new(Self::new(Snapshot::default(), false));
-        let weak = Arc::downgrade(&index);
-        let reflector = Reflector::start(store, move |objects, rv| {
-            if let Some(index) = weak.upgrade() {
-                index.publish(Snapshot::build(objects.values(), rv));
-                index.synced.send_replace(true);
-            }
-        });
-        if let Ok(mut slot) = index.reflector.lock() {
-            *slot = Some(reflector);
-        }
-        index
+        Arc::new(Self(SnapshotIndex::start("boot", store, |objects, rv| {
+            Snapshot::build(objects.values(), rv)
+        })))
     }
 
     /// Waits until the index holds the store's first full list of Hardware.
     pub async fn synced(&self) {
-        let mut rx = self.synced.subscribe();
-        let _ = rx.wait_for(|s| *s).await;
+        self.0.synced().await;
     }
 
     /// Whether the first full list has been applied.
     pub fn is_synced(&self) -> bool {
-        *self.synced.borrow()
+        self.0.is_synced()
     }
 
     /// The current view. Cheap: one lock held for an `Arc` clone.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        match self.current.read() {
-            Ok(s) => s.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.0.snapshot()
+    }
+
+    /// The generic index underneath (revision channel, synced state).
+    pub fn inner(&self) -> &SnapshotIndex<Snapshot> {
+        &self.0
     }
 
     /// Who has `mac`.
@@ -379,18 +362,6 @@ impl Index {
     pub fn by_ip(&self, ip: Ipv4Addr) -> Option<Arc<Machine>> {
         self.snapshot().by_ip(ip)
     }
-
-    fn publish(&self, snap: Snapshot) {
-        let snap = Arc::new(snap);
-        let old = {
-            let mut cur = match self.current.write() {
-                Ok(c) => c,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            std::mem::replace(&mut *cur, snap.clone())
-        };
-        log_problems(&old, &snap);
-    }
 }
 
 impl Backend for Index {
@@ -399,16 +370,6 @@ impl Backend for Index {
             MacLookup::Found(m) => m.reservation.clone(),
             MacLookup::Conflict(_) | MacLookup::Unknown => None,
         }
-    }
-}
-
-/// Logs the problems of `new` that `old` did not have, so each is said once.
-fn log_problems(old: &Snapshot, new: &Snapshot) {
-    for c in new.conflicts.difference(&old.conflicts) {
-        error!("{c}");
-    }
-    for w in new.warnings.difference(&old.warnings) {
-        warn!("{w}");
     }
 }
 
