@@ -1,21 +1,21 @@
 //! The in-memory map from client address to machine, kept current from the store.
 //!
-//! A [`Reflector`] follows every Hardware; after each batch of changes an immutable
-//! [`Snapshot`] (address → machines) is built and swapped in, so a request never waits on
-//! the store or on a rebuild, and sees a change as soon as its batch is published.
+//! A [`SnapshotIndex`] (a reflector following every Hardware) builds an immutable
+//! [`Snapshot`] (address → machines) with [`Snapshot::build`] after each batch of changes
+//! and swaps it in, so a request never waits on the store or on a rebuild, and sees a
+//! change as soon as its batch is published. This module is only the build function and
+//! the lookup.
 //! An address declared by several machines is kept with all of them: the lookup then says
 //! [`Lookup::Ambiguous`] and the request is refused, never guessed.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 use ironbell_model::tinkerbell::Hardware;
 use ironbell_model::tinkerbell::hegel::FlatFileInstance;
 use ironbell_store::SharedStore;
-use ironbell_store::reflector::Reflector;
-use tokio::sync::watch;
-use tracing::{error, warn};
+use ironbell_store::snapshot::{self, Problems, SnapshotIndex};
 
 use crate::client::canonical;
 use crate::machine::Machine;
@@ -36,8 +36,7 @@ pub enum Lookup {
 pub struct Snapshot {
     by_ip: HashMap<IpAddr, Vec<Machine>>,
     machines: usize,
-    conflicts: BTreeSet<String>,
-    warnings: BTreeSet<String>,
+    problems: Problems,
     resource_version: u64,
 }
 
@@ -52,7 +51,7 @@ impl Snapshot {
             snap.machines += 1;
             let (ips, bad) = machine.addresses();
             for text in bad {
-                snap.warnings.insert(format!(
+                snap.problems.warn(format!(
                     "{}: address {text:?} is not an IP address; ignored",
                     machine.name()
                 ));
@@ -63,7 +62,7 @@ impl Snapshot {
         }
         for (ip, owners) in &snap.by_ip {
             if owners.len() > 1 {
-                snap.conflicts.insert(format!(
+                snap.problems.conflict(format!(
                     "address {ip} is declared by {}: metadata is served to none of them",
                     names(owners).join(" and ")
                 ));
@@ -88,7 +87,7 @@ impl Snapshot {
 
     /// How many addresses are declared by more than one machine.
     pub fn conflict_count(&self) -> usize {
-        self.conflicts.len()
+        self.problems.conflict_count()
     }
 
     /// The store revision the view reflects.
@@ -104,6 +103,12 @@ impl Snapshot {
     }
 }
 
+impl snapshot::Snapshot for Snapshot {
+    fn problems(&self) -> &Problems {
+        &self.problems
+    }
+}
+
 fn names(machines: &[Machine]) -> Vec<String> {
     let mut names: Vec<String> = machines.iter().map(Machine::name).collect();
     names.sort();
@@ -112,114 +117,76 @@ fn names(machines: &[Machine]) -> Vec<String> {
 
 /// The machine index: the latest [`Snapshot`], swapped in as the store changes.
 #[derive(Debug)]
-pub struct Index {
-    current: RwLock<Arc<Snapshot>>,
-    synced: watch::Sender<bool>,
-    /// Counts the snapshots published.
-    changes: watch::Sender<u64>,
-    reflector: Mutex<Option<Reflector<Hardware>>>,
-}
+pub struct Index(Arc<SnapshotIndex<Snapshot>>);
 
 impl Index {
-    fn new(snapshot: Snapshot, synced: bool) -> Self {
-        Self {
-            current: RwLock::new(Arc::new(snapshot)),
-            synced: watch::Sender::new(synced),
-            changes: watch::Sender::new(0),
-            reflector: Mutex::new(None),
-        }
+    fn fixed(snap: Snapshot) -> Arc<Self> {
+        Arc::new(Self(SnapshotIndex::fixed("metadata", snap)))
     }
 
     /// A fixed set of Hardware, never updated.
     pub fn from_hardware(items: impl IntoIterator<Item = Hardware>) -> Arc<Self> {
-        let snap = Snapshot::build(items.into_iter().map(|h| Machine::Hardware(Arc::new(h))), 0);
-        log_problems(&Snapshot::default(), &snap);
-        Arc::new(Self::new(snap, true))
+        Self::fixed(Snapshot::build(
+            items.into_iter().map(|h| Machine::Hardware(Arc::new(h))),
+            0,
+        ))
     }
 
     /// The instances of a Hegel flat file (see
     /// [`parse_flatfile`](ironbell_model::tinkerbell::hegel::parse_flatfile)), never
     /// updated; each is identified by its `metadata.ipv4.public`.
     pub fn from_flatfile(items: impl IntoIterator<Item = FlatFileInstance>) -> Arc<Self> {
-        let snap = Snapshot::build(
+        Self::fixed(Snapshot::build(
             items
                 .into_iter()
                 .enumerate()
                 .map(|(i, f)| Machine::FlatFile(i, Arc::new(f))),
             0,
-        );
-        log_problems(&Snapshot::default(), &snap);
-        Arc::new(Self::new(snap, true))
+        ))
     }
 
     /// Starts following every Hardware of `store`: returns at once with an empty index that
     /// the first list fills (see [`Index::synced`]). The background task ends when the
     /// index is dropped. Must be called inside a Tokio runtime.
     pub fn start(store: SharedStore) -> Arc<Self> {
-        let index = Arc::new(Self::new(Snapshot::default(), false));
-        let weak = Arc::downgrade(&index);
-        let reflector = Reflector::<Hardware>::start(store, move |objects, rv| {
-            if let Some(index) = weak.upgrade() {
+        Arc::new(Self(SnapshotIndex::start(
+            "metadata",
+            store,
+            |objects: &ironbell_store::reflector::Objects<Hardware>, rv| {
                 let machines = objects.values().map(|h| Machine::Hardware(h.clone()));
-                index.publish(Snapshot::build(machines, rv));
-                index.synced.send_replace(true);
-            }
-        });
-        if let Ok(mut slot) = index.reflector.lock() {
-            *slot = Some(reflector);
-        }
-        index
+                Snapshot::build(machines, rv)
+            },
+        )))
     }
 
     /// Waits until the index holds the store's first full list.
     pub async fn synced(&self) {
-        let mut rx = self.synced.subscribe();
-        let _ = rx.wait_for(|s| *s).await;
+        self.0.synced().await;
     }
 
-    /// A receiver that sees a change each time a new snapshot is published.
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.changes.subscribe()
+    /// A receiver that sees a change each time a new snapshot is published (its value is
+    /// the store revision the snapshot reflects).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Option<u64>> {
+        self.0.revisions()
     }
 
     /// Whether the first full list has been applied.
     pub fn is_synced(&self) -> bool {
-        *self.synced.borrow()
+        self.0.is_synced()
     }
 
     /// The current view: one lock held for an `Arc` clone.
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        match self.current.read() {
-            Ok(s) => s.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.0.snapshot()
+    }
+
+    /// The generic index underneath (revision channel, synced state).
+    pub fn inner(&self) -> &SnapshotIndex<Snapshot> {
+        &self.0
     }
 
     /// Who is at `ip` now.
     pub fn lookup(&self, ip: IpAddr) -> Lookup {
         self.snapshot().lookup(ip)
-    }
-
-    fn publish(&self, snap: Snapshot) {
-        let snap = Arc::new(snap);
-        let old = {
-            let mut cur = match self.current.write() {
-                Ok(c) => c,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            std::mem::replace(&mut *cur, snap.clone())
-        };
-        log_problems(&old, &snap);
-        self.changes.send_modify(|n| *n = n.wrapping_add(1));
-    }
-}
-
-/// Logs the problems of `new` that `old` did not have, so each is said once.
-fn log_problems(old: &Snapshot, new: &Snapshot) {
-    for c in new.conflicts.difference(&old.conflicts) {
-        error!("{c}");
-    }
-    for w in new.warnings.difference(&old.warnings) {
-        warn!("{w}");
     }
 }
