@@ -239,6 +239,9 @@ async fn malformed_and_oversized_requests_over_tcp() {
     assert!(ok.ends_with("\r\n\r\nloopback-host"), "{ok}");
 }
 
+const HOSTNAME_THEN_CLOSE: &[u8] =
+    b"GET /latest/meta-data/hostname HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
 /// One client address holding its maximum of idle connections gets no more, and is served
 /// again as soon as one closes.
 #[tokio::test]
@@ -262,20 +265,12 @@ async fn connections_per_client_address_are_capped() {
         held.push(s);
     }
     // The fourth is closed without an answer.
-    let refused = exchange(
-        srv.addr,
-        b"GET /latest/meta-data/hostname HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    )
-    .await;
+    let refused = exchange(srv.addr, HOSTNAME_THEN_CLOSE).await;
     assert_eq!(refused, "");
     drop(held.pop());
     let start = std::time::Instant::now();
     loop {
-        let ok = exchange(
-            srv.addr,
-            b"GET /latest/meta-data/hostname HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        )
-        .await;
+        let ok = exchange(srv.addr, HOSTNAME_THEN_CLOSE).await;
         if ok.ends_with("\r\n\r\nloopback-host") {
             break;
         }
