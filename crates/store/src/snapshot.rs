@@ -69,11 +69,19 @@ impl Problems {
     }
 }
 
+/// No problems, for snapshots that never have any.
+static NO_PROBLEMS: Problems = Problems {
+    conflicts: BTreeSet::new(),
+    warnings: BTreeSet::new(),
+};
+
 /// A view a [`SnapshotIndex`] holds: built whole from every object, never changed after.
 /// `Default` is the empty view served before the first list.
 pub trait Snapshot: Default + Send + Sync + 'static {
-    /// What the build found wrong.
-    fn problems(&self) -> &Problems;
+    /// What the build found wrong; none unless the type says otherwise.
+    fn problems(&self) -> &Problems {
+        &NO_PROBLEMS
+    }
 }
 
 /// The latest snapshot of type `T`, swapped in as the store changes (see the module doc).

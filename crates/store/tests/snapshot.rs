@@ -143,3 +143,14 @@ async fn a_fixed_index_is_synced_at_revision_zero() {
     assert_eq!(index.revision(), Some(7));
     assert_eq!(index.snapshot().problems().warnings().count(), 0);
 }
+
+/// A snapshot type with nothing to report needs no `Problems` of its own.
+#[test]
+fn snapshots_without_problems() {
+    #[derive(Default)]
+    struct Count(usize);
+    impl Snapshot for Count {}
+    let index = SnapshotIndex::fixed("count", Count(3));
+    assert_eq!(index.snapshot().0, 3);
+    assert_eq!(index.snapshot().problems().conflict_count(), 0);
+}
