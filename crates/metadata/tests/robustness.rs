@@ -154,6 +154,13 @@ async fn server_with(config: Config) -> Server {
     Server { addr, task }
 }
 
+/// A connection to `addr` that has sent `bytes`.
+async fn connect_and_write(addr: SocketAddr, bytes: &[u8]) -> tokio::net::TcpStream {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(bytes).await.expect("write");
+    s
+}
+
 /// Writes `request` and reads until the server closes or 3 s pass.
 async fn exchange(addr: SocketAddr, request: &[u8]) -> String {
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
@@ -216,12 +223,11 @@ async fn malformed_and_oversized_requests_over_tcp() {
     assert_eq!(status_of(&a), Some(413), "{a}");
 
     // A client that never finishes its head is cut off.
-    let mut s = tokio::net::TcpStream::connect(srv.addr)
-        .await
-        .expect("connect");
-    s.write_all(b"GET /latest/meta-data/hostname HTTP/1.1\r\nHost: x\r\n")
-        .await
-        .expect("write");
+    let mut s = connect_and_write(
+        srv.addr,
+        b"GET /latest/meta-data/hostname HTTP/1.1\r\nHost: x\r\n",
+    )
+    .await;
     let mut out = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut out)).await;
     assert!(
@@ -253,12 +259,11 @@ async fn connections_per_client_address_are_capped() {
     .await;
     let mut held = Vec::new();
     for _ in 0..3 {
-        let mut s = tokio::net::TcpStream::connect(srv.addr)
-            .await
-            .expect("connect");
-        s.write_all(b"GET /latest/meta-data/hostname HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .expect("write");
+        let mut s = connect_and_write(
+            srv.addr,
+            b"GET /latest/meta-data/hostname HTTP/1.1\r\nHost: x\r\n\r\n",
+        )
+        .await;
         let mut buf = [0; 1024];
         let n = s.read(&mut buf).await.expect("answer");
         assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
