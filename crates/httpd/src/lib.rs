@@ -39,7 +39,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{ConnectInfo, Request};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use ironbell_limits::{ConnectionCap, LogLimiter};
+use ironbell_limits::{ConnectionCap, LogLimiter, transient_accept_error};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -252,16 +252,4 @@ fn connection(
             debug!(%peer, "HTTP connection ended: {e}");
         }
     }
-}
-
-/// Whether a failed accept is worth retrying: the peer went away first, or descriptors
-/// ran out for a moment (ENFILE, EMFILE).
-pub fn transient_accept_error(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
-            | io::ErrorKind::WouldBlock
-    ) || matches!(e.raw_os_error(), Some(23 | 24))
 }

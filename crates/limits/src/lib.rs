@@ -12,6 +12,8 @@
 //! - [`LogLimiter`]: at most N log lines per second for one kind of event, with a count of
 //!   what was suppressed, so a flood cannot fill the disk through the service log.
 //! - [`raise_nofile_limit`]: the soft open-file limit raised to the hard limit at start.
+//! - [`transient_accept_error`]: whether a failed `accept` is worth retrying (the peer went
+//!   first, or descriptors ran out for a moment) rather than ending the server.
 //!
 //! It is not a firewall and knows nothing of protocols: each service decides what its key
 //! is and what to do when a check fails (drop and count, refuse with an error).
@@ -22,6 +24,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -291,6 +294,19 @@ pub fn raise_nofile_limit() -> Result<(u64, u64), nix::Error> {
     getrlimit(Resource::RLIMIT_NOFILE)
 }
 
+/// Whether a failed `accept` is worth retrying after a short pause: the peer reset or
+/// aborted before the accept, a signal interrupted it, or descriptors ran out for a moment
+/// (ENFILE, EMFILE). Anything else ends the accept loop.
+pub fn transient_accept_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    ) || matches!(e.raw_os_error(), Some(23 | 24))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,5 +394,18 @@ mod tests {
     fn nofile_limit_is_raised_to_hard() {
         let (soft, hard) = raise_nofile_limit().expect("getrlimit");
         assert_eq!(soft, hard);
+    }
+
+    #[test]
+    fn transient_accept_errors() {
+        assert!(transient_accept_error(&io::Error::from_raw_os_error(24)));
+        assert!(transient_accept_error(&io::Error::from_raw_os_error(23)));
+        assert!(transient_accept_error(&io::Error::from(
+            io::ErrorKind::ConnectionAborted
+        )));
+        assert!(!transient_accept_error(&io::Error::from(
+            io::ErrorKind::PermissionDenied
+        )));
+        assert!(!transient_accept_error(&io::Error::from_raw_os_error(9)));
     }
 }

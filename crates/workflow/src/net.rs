@@ -16,7 +16,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use ironbell_limits::{ConnectionCap, ConnectionPermit, LogLimiter};
+use ironbell_limits::{ConnectionCap, ConnectionPermit, LogLimiter, transient_accept_error};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, Sleep};
@@ -119,16 +119,6 @@ impl AsyncWrite for Conn {
     }
 }
 
-fn transient(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
-            | io::ErrorKind::WouldBlock
-    ) || matches!(e.raw_os_error(), Some(23 | 24)) // ENFILE, EMFILE
-}
-
 /// Accepts on `listener` with `limits`; the stream ends when the listener fails for good.
 /// The accept task ends when the stream is dropped.
 pub fn incoming(listener: TcpListener, limits: ConnLimits) -> ReceiverStream<io::Result<Conn>> {
@@ -141,7 +131,7 @@ pub fn incoming(listener: TcpListener, limits: ConnLimits) -> ReceiverStream<io:
                 () = tx.closed() => return,
                 accepted = listener.accept() => match accepted {
                     Ok(c) => c,
-                    Err(e) if transient(&e) => {
+                    Err(e) if transient_accept_error(&e) => {
                         warn!("agent API accept: {e}");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
