@@ -28,7 +28,7 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -50,7 +50,7 @@ use crate::ec2;
 use crate::index::{Index, Lookup};
 use crate::machine::Machine;
 use crate::metrics::{IdentificationFailure, Metrics, TokenRejection};
-use crate::token::{TOKEN_HEADER, TTL_HEADER, TokenKey, parse_ttl};
+use crate::token::{Clock, TOKEN_HEADER, TTL_HEADER, TokenKey, parse_ttl};
 
 /// The port EKS Anywhere runs the metadata service on.
 pub const DEFAULT_PORT: u16 = 7172;
@@ -77,6 +77,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Time a client has to send its request head.
     pub header_read_timeout: Duration,
+    /// The clock IMDSv2 tokens are issued and checked by (tests move it forward).
+    pub clock: Clock,
 }
 
 impl Default for Config {
@@ -89,6 +91,7 @@ impl Default for Config {
             require_tokens: false,
             request_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
+            clock: Clock::system(),
         }
     }
 }
@@ -392,7 +395,11 @@ fn check_token(state: &MetadataState, headers: &HeaderMap, client: IpAddr) -> Re
         None => return Ok(()),
         Some(value) => {
             let token = value.to_str().unwrap_or_default();
-            match state.0.key.verify(token, client, SystemTime::now()) {
+            match state
+                .0
+                .key
+                .verify(token, client, state.0.config.clock.now())
+            {
                 Ok(()) => return Ok(()),
                 Err(e) => TokenRejection::Failed(e),
             }
@@ -472,7 +479,7 @@ async fn token(State(state): State<MetadataState>, req: Request) -> Response {
                 format!("request body over {MAX_BODY_BYTES} bytes"),
             ));
         }
-        let token = state.0.key.issue(client, ttl, SystemTime::now());
+        let token = state.0.key.issue(client, ttl, state.0.config.clock.now());
         state.0.metrics.count_token_issued();
         debug!(ttl = ttl.as_secs(), "token issued");
         let mut resp = text(StatusCode::OK, token);

@@ -10,8 +10,8 @@
 //!
 //! Needs root (`ip netns add`), as ironbell's CI has. Start reading at [`Netns`].
 //!
-//! It also holds the one policy for what a test may skip ([`require_tool`],
-//! [`require_tier`] and the macros [`require_tool!`] and [`require_tier!`]): with `CI` set
+//! It also holds the one policy for what a test may skip ([`require_tool()`],
+//! [`require_tier()`] and the macros [`require_tool!`] and [`require_tier!`]): with `CI` set
 //! a missing peer tool fails the test; elsewhere the test prints one line naming the tool
 //! and passes. `IRONBELL_TEST_TIER=quick` (`scripts/test --quick`) skips every test that
 //! needs root, a virtual machine or a Docker engine, even under CI. And the one way to wait
@@ -302,24 +302,31 @@ pub fn missing(why: &str) {
     eprintln!("SKIPPED {test}: {why} (runs when it is there; under CI it fails)");
 }
 
-/// The path of a peer tool a test needs: `<repo>/.venv/bin/NAME` (the Python tools that
-/// `scripts/setup` installs there), else `NAME` on `PATH`. When it is missing: under CI the
-/// test fails; elsewhere one line says it was skipped and `None` is returned.
-pub fn require_tool(name: &str) -> Option<PathBuf> {
+/// Where a tool is, without the policy of [`require_tool()`] (for a choice between tools):
+/// `<repo>/.venv/bin/NAME` (the Python tools that `scripts/setup` installs there), else
+/// `NAME` on `PATH`.
+pub fn find_tool(name: &str) -> Option<PathBuf> {
     let venv = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../.venv/bin")
         .join(name);
     if venv.is_file() {
         return Some(venv);
     }
-    let found = which(name);
+    which(name)
+}
+
+/// The path of a peer tool a test needs: `<repo>/.venv/bin/NAME` (the Python tools that
+/// `scripts/setup` installs there), else `NAME` on `PATH`. When it is missing: under CI the
+/// test fails; elsewhere one line says it was skipped and `None` is returned.
+pub fn require_tool(name: &str) -> Option<PathBuf> {
+    let found = find_tool(name);
     if found.is_none() {
         missing(&format!("{name} is not installed"));
     }
     found
 }
 
-/// [`require_tool`] for each of `names`: whether every one is there.
+/// [`require_tool()`] for each of `names`: whether every one is there.
 pub fn require_tools(names: &[&str]) -> bool {
     names.iter().all(|n| require_tool(n).is_some())
 }
@@ -371,7 +378,7 @@ pub fn require_tier(tier: Tier) -> bool {
 }
 
 /// `let path = require_tool!("ipmitool");`: the tool's path, or `return` from the test
-/// (after [`require_tool`]'s line; under CI it fails instead). A second argument is the
+/// (after [`require_tool()`]'s line; under CI it fails instead). A second argument is the
 /// value to return, for tests that return one: `require_tool!("curl", Ok(()))`.
 #[macro_export]
 macro_rules! require_tool {
@@ -386,7 +393,7 @@ macro_rules! require_tool {
     };
 }
 
-/// `require_tier!(Tier::Root);`: `return` from the test unless [`require_tier`] says it
+/// `require_tier!(Tier::Root);`: `return` from the test unless [`require_tier()`] says it
 /// runs here. A second argument is the value to return, as for [`require_tool!`].
 #[macro_export]
 macro_rules! require_tier {
