@@ -52,11 +52,17 @@ pub(super) fn server() -> Server<Counting> {
     }
 }
 
+/// Runs `f` to completion on this thread's runtime (one per thread, built on first use:
+/// the fuzz target runs thousands of datagrams a second through it).
 pub(super) fn block_on<T>(f: impl Future<Output = T>) -> T {
-    match tokio::runtime::Builder::new_current_thread().build() {
-        Ok(rt) => rt.block_on(f),
-        Err(e) => panic!("runtime: {e}"),
+    thread_local! {
+        static RUNTIME: tokio::runtime::Runtime =
+            match tokio::runtime::Builder::new_current_thread().build() {
+                Ok(rt) => rt,
+                Err(e) => panic!("runtime: {e}"),
+            };
     }
+    RUNTIME.with(|rt| rt.block_on(f))
 }
 
 /// Sends Open Session for `suite` with console session ID `console`: the BMC's
