@@ -291,6 +291,14 @@ fn test_name() -> String {
         .to_string()
 }
 
+/// Writes a skip line to the process's stderr itself, not through `eprintln!`, which the
+/// test harness captures and shows only for a failed test: a skipped test passes, and its
+/// line must still be seen in `cargo test`'s output.
+fn skipped(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}
+
 /// A test cannot run because `why`: under CI that is a failure (a panic naming `why`),
 /// elsewhere one line on stderr, and the caller returns early.
 pub fn missing(why: &str) {
@@ -299,7 +307,9 @@ pub fn missing(why: &str) {
         !in_ci(),
         "{test}: {why}, and CI is set: a missing peer fails the test (scripts/setup installs it)"
     );
-    eprintln!("SKIPPED {test}: {why} (runs when it is there; under CI it fails)");
+    skipped(&format!(
+        "SKIPPED {test}: {why} (runs when it is there; under CI it fails)"
+    ));
 }
 
 /// Where a tool is, without the policy of [`require_tool()`] (for a choice between tools):
@@ -359,11 +369,11 @@ impl Tier {
 /// not installed, fails under CI and skips elsewhere.
 pub fn require_tier(tier: Tier) -> bool {
     if quick_tier() {
-        eprintln!(
+        skipped(&format!(
             "SKIPPED {}: needs {} (IRONBELL_TEST_TIER=quick)",
             test_name(),
             tier.what()
-        );
+        ));
         return false;
     }
     if !nix::unistd::geteuid().is_root() {
