@@ -33,7 +33,7 @@ say() { echo "hookos-build: $*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (device nodes and file owners in the initramfs)"
-for tool in dpkg-deb depmod cpio zstd apt-get apt-cache sha256sum find sort; do
+for tool in dpkg-deb depmod cpio zstd apt-get apt-cache sha256sum find sort flock; do
   command -v "$tool" >/dev/null || die "$tool is missing: run scripts/setup"
 done
 [ -x /bin/busybox ] || die "/bin/busybox is missing: install Debian's busybox-static (scripts/setup does)"
@@ -43,72 +43,23 @@ mkdir -p "$out" "$cache"
 out="$(cd "$out" && pwd)"
 cache="$(cd "$cache" && pwd)"
 
-# --- the kernel package -------------------------------------------------------------------
-# Sets pkg and ver: the versioned package linux-image-amd64 depends on and its candidate.
-resolve_kernel_pkg() {
-  pkg="$(apt-cache depends linux-image-amd64 2>/dev/null |
-    awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')"
-  ver=""
-  [ -n "$pkg" ] && ver="$(apt-cache policy "$pkg" 2>/dev/null | awk '$1 == "Candidate:" { print $2; exit }')"
-  [ -n "$pkg" ] && [ -n "$ver" ] && [ "$ver" != "(none)" ]
-}
-
-# Prints the path of the kernel .deb in the cache, downloading it when needed.
-resolve_kernel_deb() {
-  local file cached
-  cached="$(ls -1 "$cache"/linux-image-[0-9]*_amd64.deb 2>/dev/null | sort -V | tail -n 1 || true)"
-  if ! resolve_kernel_pkg; then
-    if [ -n "$cached" ]; then
-      # No package lists: stay offline and use what was downloaded before.
-      say "apt cannot resolve linux-image-amd64; using the cached $(basename "$cached")"
-      echo "$cached"
-      return
-    fi
-    say "apt cannot resolve linux-image-amd64; refreshing the package lists"
-    apt-get update -qq >&2 || die "apt-get update failed"
-    resolve_kernel_pkg || die "cannot resolve linux-image-amd64 to a versioned kernel package"
-  fi
-  # apt-get download names the file <pkg>_<version with ':' as %3a>_<arch>.deb
-  file="$cache/${pkg}_${ver//:/%3a}_amd64.deb"
-  if [ -s "$file" ]; then
-    say "kernel package $pkg $ver (cached)"
-    echo "$file"
-    return
-  fi
-  say "downloading kernel package $pkg $ver"
-  if ! (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" >&2); then
-    # Stale lists name a version the mirror no longer has: refresh and resolve again.
-    say "download failed; refreshing the package lists"
-    apt-get update -qq >&2 || die "apt-get update failed"
-    resolve_kernel_pkg || die "cannot resolve linux-image-amd64 to a versioned kernel package"
-    file="$cache/${pkg}_${ver//:/%3a}_amd64.deb"
-    (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg=$ver" >&2) ||
-      die "apt-get download $pkg=$ver failed"
-  fi
-  [ -s "$file" ] || die "apt-get download did not produce $file"
-  echo "$file"
-}
-
-deb="${KERNEL_DEB:-$(resolve_kernel_deb)}"
+# --- the kernel ---------------------------------------------------------------------------
+# Downloaded and extracted once into the cache shared with os-image/build.sh, atomically
+# (scripts/lib/kernel-cache.sh).
+source "$repo/scripts/lib/kernel-cache.sh"
+if [ -n "${KERNEL_DEB:-}" ]; then
+  deb="$KERNEL_DEB"
+  say "kernel package $deb (KERNEL_DEB)"
+else
+  deb="$(kernel_cache_deb "$cache")"
+fi
 [ -s "$deb" ] || die "kernel package $deb not found"
 deb_id="$(basename "$deb" .deb)"
-kroot="$cache/extract-$deb_id"
-if [ ! -f "$kroot/.done" ]; then
-  say "extracting $deb_id"
-  rm -rf "$kroot"
-  mkdir -p "$kroot"
-  dpkg-deb -x "$deb" "$kroot"
-fi
-kver="$(ls -1 "$kroot/lib/modules" | head -n 1)"
-[ -n "$kver" ] || die "$deb has no lib/modules/<version>"
+kroot="$(kernel_cache_extract "$cache" "$deb")"
+kver="$(kernel_cache_version "$kroot")"
 vmlinuz="$kroot/boot/vmlinuz-$kver"
 [ -f "$vmlinuz" ] || die "$deb has no boot/vmlinuz-$kver"
 kmods="$kroot/lib/modules/$kver"
-if [ ! -f "$kroot/.done" ]; then
-  # Debian ships no modules.dep: compute it once for the whole package.
-  depmod -b "$kroot" "$kver"
-  touch "$kroot/.done"
-fi
 
 # --- the agent ----------------------------------------------------------------------------
 if [ -n "${AGENT_BIN:-}" ]; then

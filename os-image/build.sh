@@ -36,7 +36,7 @@ die() { say "error: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (file owners in the root file system)"
 for tool in dpkg-deb depmod modprobe sfdisk mkfs.vfat mcopy mmd syslinux grub-mkstandalone \
-  mkfs.ext4 cpio zstd apt-get apt-cache sha256sum; do
+  mkfs.ext4 cpio zstd apt-get apt-cache sha256sum flock; do
   command -v "$tool" >/dev/null || die "$tool is missing: run scripts/setup"
 done
 [ -x /bin/busybox ] || die "/bin/busybox is missing: install busybox-static"
@@ -48,29 +48,13 @@ out="$(cd "$out" && pwd)"
 cache="$(cd "$cache" && pwd)"
 
 # --- the kernel -------------------------------------------------------------------------
-deb="$(ls -1 "$cache"/linux-image-[0-9]*_amd64.deb 2>/dev/null | sort -V | tail -n 1 || true)"
-if [ -z "$deb" ]; then
-  pkg="$(apt-cache depends linux-image-amd64 2>/dev/null |
-    awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')"
-  if [ -z "$pkg" ]; then
-    apt-get update -qq >&2 || die "apt-get update failed"
-    pkg="$(apt-cache depends linux-image-amd64 |
-      awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')"
-  fi
-  [ -n "$pkg" ] || die "cannot resolve linux-image-amd64"
-  say "downloading $pkg"
-  (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2) || die "apt-get download $pkg failed"
-  deb="$(ls -1 "$cache"/linux-image-[0-9]*_amd64.deb | sort -V | tail -n 1)"
-fi
-kx="$cache/extract-$(basename "$deb" .deb)"
-if [ ! -d "$kx/lib/modules" ]; then
-  rm -rf "$kx.tmp"
-  dpkg-deb -x "$deb" "$kx.tmp"
-  mv "$kx.tmp" "$kx"
-fi
-kver="$(ls -1 "$kx/lib/modules" | head -n 1)"
+# The cache shared with hookos/build.sh, downloaded and extracted atomically
+# (scripts/lib/kernel-cache.sh).
+source "$repo/scripts/lib/kernel-cache.sh"
+deb="$(kernel_cache_deb "$cache")"
+kx="$(kernel_cache_extract "$cache" "$deb")"
+kver="$(kernel_cache_version "$kx")"
 [ -f "$kx/boot/vmlinuz-$kver" ] || die "no kernel in $deb"
-[ -f "$kx/lib/modules/$kver/modules.dep" ] || depmod -b "$kx" "$kver"
 say "kernel $kver"
 
 work="$(mktemp -d)"

@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use ironbell_testbed::wait_until;
 use ironbell_workflow_proto::action_status_request::StateType;
 use std::path::Path;
 use std::time::Duration;
@@ -17,12 +18,11 @@ struct Dockerd {
 
 impl Dockerd {
     fn start() -> Option<Self> {
-        if !nix::unistd::Uid::effective().is_root() || !have("dockerd") || !have("docker") {
-            eprintln!("SKIP: needs root, dockerd and docker (Debian's docker.io)");
+        if !ironbell_testbed::require_tier(ironbell_testbed::Tier::Docker) {
             return None;
         }
         if !Path::new("/bin/busybox").exists() {
-            eprintln!("SKIP: needs /bin/busybox (busybox-static)");
+            ironbell_testbed::missing("/bin/busybox is missing (busybox-static)");
             return None;
         }
         let dir = tempfile::Builder::new()
@@ -55,23 +55,20 @@ impl Dockerd {
             sock,
             _dir: dir,
         };
-        for _ in 0..300 {
-            if Path::new(&me.sock).exists()
-                && std::process::Command::new("docker")
-                    .args(["-H", &format!("unix://{}", me.sock), "version"])
-                    .output()
-                    .is_ok_and(|o| o.status.success())
-            {
-                return Some(me);
-            }
+        let up = wait_until(Duration::from_secs(30), || {
             if let Ok(Some(status)) = me.child.try_wait() {
                 let log =
                     std::fs::read_to_string(me._dir.path().join("dockerd.log")).unwrap_or_default();
                 panic!("dockerd exited ({status}): {log}");
             }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("dockerd did not come up in 30 s");
+            Path::new(&me.sock).exists()
+                && std::process::Command::new("docker")
+                    .args(["-H", &format!("unix://{}", me.sock), "version"])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+        });
+        assert!(up, "dockerd did not come up in 30 s");
+        Some(me)
     }
 
     fn import_busybox(&self, tag: &str) {
@@ -108,11 +105,10 @@ impl Drop for Dockerd {
         // Stop dockerd by its PID (SIGTERM; it stops its containerd), then make sure.
         let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        for _ in 0..150 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        if wait_until(Duration::from_secs(15), || {
+            matches!(self.child.try_wait(), Ok(Some(_)))
+        }) {
+            return;
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -185,7 +181,9 @@ async fn container_actions_report_output_and_exit_code() {
     assert_eq!(state(&finals[3]), StateType::Success, "{log}");
     assert!(agent.wait_exit(Duration::from_secs(20)).await.is_some());
     // the timed-out container was stopped and every container removed
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let gone = wait_until(Duration::from_secs(10), || {
+        run("docker", &["-H", &host, "ps", "-aq"]).is_empty()
+    });
     let left = run("docker", &["-H", &host, "ps", "-aq"]);
-    assert!(left.is_empty(), "containers left behind: {left}");
+    assert!(gone, "containers left behind: {left}");
 }

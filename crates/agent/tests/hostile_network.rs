@@ -238,6 +238,8 @@ async fn wait_line(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_attacker_cannot_hijack_a_machine_and_idle_sockets_are_closed() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
+    ironbell_testbed::require_tool!("python3");
     let srv = Arc::new(Netns::new().unwrap());
     let machine = Arc::new(Netns::new().unwrap());
     let attacker = Arc::new(Netns::new().unwrap());

@@ -35,11 +35,10 @@ struct Disk {
 }
 
 fn disk() -> Option<Disk> {
-    for tool in ["sfdisk", "mkfs.ext4", "mount", "umount"] {
-        if !have(tool) {
-            eprintln!("SKIP: {tool} missing");
-            return None;
-        }
+    if !ironbell_testbed::require_tier(ironbell_testbed::Tier::Root)
+        || !ironbell_testbed::require_tools(&["sfdisk", "mkfs.ext4", "mount", "umount"])
+    {
+        return None;
     }
     let dir = tempfile::tempdir().unwrap();
     let img = dir.path().join("disk.img");
@@ -264,7 +263,7 @@ async fn writefile_cexec_and_kexec_on_a_partition() {
             );
         });
     } else {
-        eprintln!("SKIP cexec: /bin/busybox (busybox-static) missing");
+        ironbell_testbed::missing("cexec: /bin/busybox (busybox-static) is missing");
     }
 
     // kexec: staged through the (dry-run) power interface, reboot only after the report

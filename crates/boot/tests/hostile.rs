@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use ironbell_boot::Index;
 use ironbell_boot::http::{self, Config, HttpState};
 use ironbell_boot::machine_log::{self, MachineLogs};
-use ironbell_testbed::{Lan, Netns, have};
+use ironbell_testbed::{Lan, Netns};
 
 const SECRET: &str = "not-for-http-secret";
 
@@ -82,7 +82,8 @@ fn http_config(artifacts: &Path) -> Config {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn artifact_symlinks_stay_inside_the_directory() {
-    assert!(have("curl"), "curl is not installed (scripts/setup)");
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
+    ironbell_testbed::require_tool!("curl");
     let dir = tempfile::tempdir().expect("tempdir");
     let artifacts = dir.path().join("artifacts");
     std::fs::create_dir_all(artifacts.join("sub")).expect("mkdir");
@@ -148,10 +149,9 @@ fn open_fds() -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connection_flood_does_not_starve_other_hosts() {
-    assert!(
-        have("curl") && have("python3"),
-        "curl and python3 are needed"
-    );
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
+    ironbell_testbed::require_tool!("curl");
+    ironbell_testbed::require_tool!("python3");
     let dir = tempfile::tempdir().expect("tempdir");
     let lan = Lan::new(2).expect("lan (needs root)");
     let config = http_config(dir.path());
@@ -247,7 +247,8 @@ fn disk_bytes(dir: &Path) -> (u64, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spoofed_syslog_spray_is_bounded_and_known_machines_are_kept() {
-    assert!(have("logger"), "util-linux logger is not installed");
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
+    ironbell_testbed::require_tool!("logger");
     let lan = Lan::new(2).expect("lan (needs root)");
     let known_ip = Lan::host_ip(1);
     let base = common::example_hardware().remove(0);

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use ironbell_boot::Index;
 use ironbell_boot::http::{self, Config, HttpState};
 use ironbell_model::tinkerbell::{Hardware, Ipxe};
-use ironbell_testbed::{Netns, have};
+use ironbell_testbed::Netns;
 
 const CP01: &str = "3c:ec:ef:10:00:11";
 const NOBOOT: &str = "3c:ec:ef:10:00:31";
@@ -126,8 +126,9 @@ fn hardware() -> Vec<Hardware> {
 }
 
 async fn start() -> Option<Fixture> {
-    if !have("curl") {
-        eprintln!("skipped: curl is not installed (apt-get install curl)");
+    if !ironbell_testbed::require_tier(ironbell_testbed::Tier::Root)
+        || ironbell_testbed::require_tool("curl").is_none()
+    {
         return None;
     }
     let dir = tempfile::tempdir().expect("tempdir");

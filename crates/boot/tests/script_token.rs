@@ -11,7 +11,7 @@ use ironbell_boot::Index;
 use ironbell_boot::agent_tokens::AgentTokens;
 use ironbell_boot::http::{self, Config, HttpState};
 use ironbell_model::agent_token::AgentToken;
-use ironbell_testbed::{Netns, have};
+use ironbell_testbed::Netns;
 
 const CP01: &str = "3c:ec:ef:10:00:11";
 const OTHER: &str = "3c:ec:ef:10:00:99";
@@ -37,10 +37,8 @@ async fn fetch(ns: &Netns, from: &str, url: String) -> (u16, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_script_with_a_token_is_served_only_to_its_machine() {
-    if !have("curl") {
-        eprintln!("curl not installed; skipped");
-        return;
-    }
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
+    ironbell_testbed::require_tool!("curl");
     let ns = Netns::new().expect("netns (needs root)");
     for a in ["10.20.0.11/32", "10.20.0.99/32", "10.20.0.66/32"] {
         ns.ip(&["addr", "add", a, "dev", "lo"]).expect("addr");

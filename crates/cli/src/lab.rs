@@ -42,7 +42,7 @@ pub struct LabDir {
 pub struct UpArgs {
     #[command(flatten)]
     lab: LabDir,
-    /// A machine as FIRMWARE[,BMC]: FIRMWARE bios or uefi, BMC redfish, ipmi or both
+    /// A machine as FIRMWARE or FIRMWARE,BMC: FIRMWARE bios or uefi, BMC redfish, ipmi or both
     /// (default both). Repeat for more machines. Default: bios,redfish uefi,ipmi bios,both.
     #[arg(long = "machine", value_name = "SPEC")]
     machines: Vec<MachineSpec>,

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use ironbell_boot::MacLookup;
 use ironbell_boot::http::{Config, hook_script};
 use ironbell_model::tinkerbell::Hardware;
-use ironbell_testbed::{ChildGuard, Netns, have};
+use ironbell_testbed::{ChildGuard, Netns};
 
 const SERVER_IP: &str = "192.0.2.1";
 /// How long a boot may take to reach the agent (TCG on a busy 2-core machine).
@@ -51,24 +51,13 @@ fn work_dir() -> PathBuf {
     dir
 }
 
-fn require_tools() {
-    for (program, package) in [
-        ("qemu-system-x86_64", "qemu-system-x86"),
-        ("cpio", "cpio"),
-        ("depmod", "kmod"),
-        ("zstd", "zstd"),
-        ("busybox", "busybox-static"),
-    ] {
-        assert!(
-            have(program),
-            "{program} is missing: install Debian's {package} (scripts/setup does)"
-        );
-    }
+fn require_tools() -> bool {
+    ironbell_testbed::require_tier(ironbell_testbed::Tier::Vm)
+        && ironbell_testbed::require_tools(&["cpio", "depmod", "zstd", "busybox"])
 }
 
 /// Runs `hookos/build.sh OUT` with the stand-in agent; returns how long it took.
 fn build(out: &Path) -> Duration {
-    require_tools();
     let agent = work_dir().join("fake-agent");
     std::fs::write(&agent, FAKE_AGENT).expect("stand-in agent");
     let start = Instant::now();
@@ -252,6 +241,9 @@ fn wait_message(got: &Mutex<Vec<String>>, needle: &str) -> bool {
 
 #[test]
 fn boots_with_dhcp_sends_syslog_and_starts_the_agent() {
+    if !require_tools() {
+        return;
+    }
     let mac = "52:54:00:00:00:31";
     let params = kernel_params(&hardware_yaml(mac, None), mac, &[]);
     for expected in [
@@ -397,6 +389,9 @@ fn vlan_of(frame: &[u8]) -> Option<u16> {
 
 #[test]
 fn static_ipam_on_a_vlan() {
+    if !require_tools() {
+        return;
+    }
     let mac = "52:54:00:00:00:32";
     let ipam = "ipam=52-54-00-00-00-32:100:192.0.2.77:255.255.255.0:192.0.2.1:hook-test:\
                 192.0.2.1:example.test:";
@@ -497,6 +492,9 @@ fn static_ipam_on_a_vlan() {
 
 #[test]
 fn two_builds_give_the_same_bytes() {
+    if !require_tools() {
+        return;
+    }
     let first = artifacts();
     let second = work_dir().join("b");
     let took = build(&second);

@@ -171,6 +171,7 @@ fn ok_line(console: &str, mac: &str, hostname: &str) -> bool {
 
 #[test]
 fn bios_over_ipmi_and_uefi_over_redfish_are_provisioned_concurrently_and_a_stranger_is_ignored() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Vm);
     let _turn = LAB.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::new("a");
     let out = lab.up(&[
@@ -274,6 +275,7 @@ fn bios_over_ipmi_and_uefi_over_redfish_are_provisioned_concurrently_and_a_stran
 
 #[test]
 fn killing_ironbell_mid_workflow_resumes_without_repeating_finished_actions() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Vm);
     let _turn = LAB.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::new("b");
     // The lab's template with a slow action after the image: the kill lands while it

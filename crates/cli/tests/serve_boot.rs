@@ -17,6 +17,10 @@ const MACHINE_IP: &str = "192.0.2.10";
 
 #[test]
 fn boot_service_answers_real_clients() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
+    if !ironbell_testbed::require_tools(&["busybox", "tftp", "curl", "logger"]) {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("store.db");
     let bin = env!("CARGO_BIN_EXE_ironbell");

@@ -48,6 +48,7 @@ fn serve_bmc(ns: &Netns, db: &str, lock: &Path) -> (ChildGuard, String) {
 
 #[test]
 fn a_second_process_does_not_run_controllers_on_the_same_store() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("store.db");
     let lock = dir.path().join("store.db.lock");

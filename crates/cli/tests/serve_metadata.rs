@@ -13,6 +13,8 @@ const SERVER: &str = "10.20.0.1";
 
 #[test]
 fn serve_metadata_answers_the_machine_at_its_address() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
+    ironbell_testbed::require_tool!("curl");
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("store.db");
     let bin = env!("CARGO_BIN_EXE_ironbell");

@@ -17,6 +17,10 @@ const MACHINE_IP: &str = "192.0.2.10";
 
 #[test]
 fn every_service_on_non_default_ports_and_the_script_names_them() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
+    ironbell_testbed::require_tool!("curl");
+    ironbell_testbed::require_tool!("tftp");
+    ironbell_testbed::require_tool!("logger");
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("state/store.db");
     let (srv, cli, mac) = server_and_client();

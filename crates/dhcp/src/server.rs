@@ -343,11 +343,11 @@ pub const STOP_POLL: Duration = Duration::from_millis(200);
 
 impl<B: Backend> Server<B> {
     /// Receives and answers requests on `socket` on the calling thread until `stop` is set
-    /// (checked at least every [`STOP_POLL`]) or receiving fails.
+    /// (checked at least every `STOP_POLL`) or receiving fails.
     ///
     /// This is the fast path, and the one the boot service runs on a thread of its own: it
     /// blocks in `recvmmsg(2)` (no event loop, no cross-thread wake-up per datagram) and takes
-    /// up to [`BATCH`] datagrams per call when they queue up, as they do in a PXE storm.
+    /// up to `BATCH` datagrams per call when they queue up, as they do in a PXE storm.
     /// Replies go out with one `sendto(2)` each (nix's `sendmmsg` result iterator reads
     /// addresses it never initialised, so it is not used). [`Server::serve`] is the same
     /// server on a Tokio socket.

@@ -14,7 +14,7 @@ use std::time::Duration;
 use ironbell_dhcp::dhcproto::v4::{Architecture, DhcpOption, Message, MessageType, OptionCode};
 use ironbell_dhcp::dhcproto::{Decodable, Encodable};
 use ironbell_dhcp::{Config, Mode, Reservation, Server, bind_server_socket};
-use ironbell_testbed::{Netns, have, veth};
+use ironbell_testbed::{Netns, veth};
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
@@ -111,13 +111,6 @@ impl Drop for Running {
     }
 }
 
-fn require(program: &str, package: &str) {
-    assert!(
-        have(program),
-        "{program} not found: install the Debian package {package}"
-    );
-}
-
 fn write_script(path: &Path, body: &str) {
     std::fs::write(path, format!("#!/bin/sh\n{body}\n")).expect("write script");
     let mut perm = std::fs::metadata(path).expect("meta").permissions();
@@ -155,7 +148,8 @@ impl Drop for PidFileGuard {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn isc_dhclient_gets_the_reservation() {
-    require("dhclient", "isc-dhcp-client");
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
+    ironbell_testbed::require_tool!("dhclient");
     let lab = lab();
     let _server = start(
         &lab,
@@ -268,7 +262,8 @@ fn udhcpc(lab: &Lab, extra: &[&str], out: &Path, dir: &Path) -> std::process::Ou
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busybox_udhcpc_gets_the_reservation_and_unknown_mac_gets_nothing() {
-    require("busybox", "busybox");
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
+    ironbell_testbed::require_tool!("busybox");
     let lab = lab();
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("env");
@@ -314,6 +309,7 @@ async fn busybox_udhcpc_gets_the_reservation_and_unknown_mac_gets_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxy_mode_offers_boot_information_without_an_address() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
     let lab = lab();
     let mut config = Config::new(SERVER);
     config.mode = Mode::Proxy;
@@ -377,6 +373,7 @@ async fn proxy_mode_offers_boot_information_without_an_address() {
 /// counted as malformed and dropped; a good Discover after them is still answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_datagrams_are_counted_and_dropped() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
     let lab = lab();
     let server = Arc::new(Server::new(
         Config::new(SERVER),
@@ -441,7 +438,8 @@ async fn malformed_datagrams_are_counted_and_dropped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_from_one_mac_is_dropped_and_udhcpc_still_gets_its_lease() {
-    require("busybox", "busybox");
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
+    ironbell_testbed::require_tool!("busybox");
     let lab = lab();
     let flooder: [u8; 6] = [2, 0, 0, 0, 0, 0x66];
     let mut flooder_lease = reservation();

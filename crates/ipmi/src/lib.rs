@@ -51,3 +51,37 @@ pub use commands::{
 pub use config::{CipherSuite, CipherSuiteChoice, Config, DEFAULT_PORT};
 pub use error::{AuthFailure, CompletionCode, Error, RakpStatus};
 pub use session::{Session, Stats};
+
+/// The fuzz target `ipmi_wire` (feature `fuzzing`; not an API): every decoder the client
+/// runs on what a BMC sends, on `d` as a whole datagram (IPMI v1.5 and v2.0, with and
+/// without session keys) and as a payload (Open Session response, RAKP 2 and 4 at both
+/// suites' lengths, an IPMI response and the command answers in it). None may panic.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub fn fuzz(d: &[u8]) {
+    use crypto::{Hash, SessionKeys};
+    fn payload(p: &[u8]) {
+        let _ = rakp::parse_open_session_response(p);
+        let _ = (rakp::parse_rakp2(p, 20), rakp::parse_rakp2(p, 32));
+        let _ = (rakp::parse_rakp4(p, 12), rakp::parse_rakp4(p, 16));
+        if let Some(r) = wire::ipmi_response(p) {
+            let _ = commands::parse_channel_auth_caps(&r.data);
+            let _ = commands::parse_chassis_status(&r.data);
+            let _ = commands::parse_boot_flags(&r.data);
+            let _ = commands::parse_device_id(&r.data).map(|id| id.firmware());
+        }
+    }
+    if let Some(m) = wire::decode_v15(d) {
+        payload(m);
+    }
+    let keys = [
+        SessionKeys::derive(Hash::Sha1, b"ironbell-fuzz-sik", 12),
+        SessionKeys::derive(Hash::Sha256, b"ironbell-fuzz-sik", 16),
+    ];
+    for k in [None, Some(&keys[0]), Some(&keys[1])] {
+        if let Some(p) = wire::decode_v2(d, k) {
+            payload(&p.payload);
+        }
+    }
+    payload(d);
+}

@@ -13,7 +13,7 @@ use common::{Bmc, Kind, in_ns, tools_present};
 use ironbell_ipmi::{
     AuthFailure, CipherSuite, CipherSuiteChoice, Config, Error, RakpStatus, Session,
 };
-use ironbell_testbed::{Netns, Rng};
+use ironbell_testbed::{Netns, Rng, Tier, require_tier};
 
 const SECRET: &str = "Sup3rSecretPw!";
 
@@ -189,6 +189,7 @@ fn completion_codes_are_named() {
 /// Nothing listens: a timeout error within the configured time.
 #[test]
 fn unreachable_port_times_out_in_time() {
+    require_tier!(Tier::Root);
     let ns = Netns::new().expect("netns");
     let mut c = Config::new("127.0.0.1", "admin", SECRET);
     c.port = common::fresh_port();
@@ -215,6 +216,7 @@ fn unreachable_port_times_out_in_time() {
 /// client times out instead of panicking or accepting it.
 #[test]
 fn garbage_answers_are_dropped_and_counted() {
+    require_tier!(Tier::Root);
     let ns = Netns::new().expect("netns");
     let port = common::fresh_port();
     let peer = ns

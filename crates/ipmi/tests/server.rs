@@ -12,7 +12,7 @@ use ironbell_ipmi::server::{self, Chassis, ChassisError, Limits, Stats, StatsSna
 use ironbell_ipmi::{
     BootDevice, BootOptions, ChassisControl, CipherSuite, CipherSuiteChoice, Config, Session,
 };
-use ironbell_testbed::have;
+use ironbell_testbed::{require_tool, wait_until};
 
 const USER: &str = "admin";
 const PASSWORD: &str = "Lab-pw-1234567";
@@ -157,10 +157,7 @@ fn ipmitool(port: u16, suite: &str, password: &str, args: &[&str]) -> (bool, Str
 
 #[test]
 fn ipmitool_drives_the_bmc_with_suites_3_and_17() {
-    assert!(
-        have("ipmitool"),
-        "ipmitool is missing: install Debian's ipmitool"
-    );
+    require_tool!("ipmitool");
     let bmc = start();
     for suite in ["3", "17", ""] {
         bmc.chassis.with(|r| r.log.clear());
@@ -300,10 +297,14 @@ fn garbage_is_dropped_and_counted_and_the_bmc_keeps_answering() {
         if sock.send_to(d, ("127.0.0.1", bmc.port)).is_ok() {
             sent += 1;
         }
-        // Paced, so that the server's receive buffer never overflows.
-        std::thread::sleep(Duration::from_micros(500));
+        // Each counted before the next goes, so that the server's receive buffer never
+        // overflows.
+        assert!(
+            eventually(|| bmc.stats().malformed == sent as u64),
+            "{:?} of {sent}",
+            bmc.stats()
+        );
     }
-    std::thread::sleep(Duration::from_millis(300));
     let stats = bmc.stats.snapshot();
     assert_eq!(stats.malformed, sent as u64, "{stats:?} of {sent}");
     assert!(
@@ -314,10 +315,7 @@ fn garbage_is_dropped_and_counted_and_the_bmc_keeps_answering() {
 
 #[test]
 fn ipmitool_privilege_levels_are_enforced() {
-    assert!(
-        have("ipmitool"),
-        "ipmitool is missing: install Debian's ipmitool"
-    );
+    require_tool!("ipmitool");
     let bmc = start();
     let user = |args: &[&str]| {
         let mut all = vec!["-L", "USER"];
@@ -455,16 +453,9 @@ impl Drop for Relay {
     }
 }
 
-/// Waits up to 2 s for `f` to hold.
-fn eventually(mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    f()
+/// Waits up to 5 s for `f` to hold.
+fn eventually(f: impl FnMut() -> bool) -> bool {
+    wait_until(Duration::from_secs(5), f)
 }
 
 #[test]
@@ -520,11 +511,12 @@ fn a_replayed_datagram_gets_the_cached_reply_and_runs_once() {
         let n = relay.seen().len();
         relay.replay(&request);
         assert!(eventually(|| bmc.stats().replays == 1), "{:?}", bmc.stats());
-        std::thread::sleep(Duration::from_millis(100));
-        assert_eq!(relay.seen().len(), n, "the replay got an answer");
         assert_eq!(bmc.log(), ["power up"]);
-        // The session still works.
+        // The session still works, and its request and answer are all the relay sees
+        // after the replay: the BMC answers in order, so an answer to the replay would
+        // have come first.
         assert!(s.chassis_status().await.expect("status").power_on);
+        assert_eq!(relay.seen().len(), n + 2, "the replay got an answer");
         s.close().await.expect("close");
     });
     let stats = bmc.stats();
@@ -534,10 +526,7 @@ fn a_replayed_datagram_gets_the_cached_reply_and_runs_once() {
 
 #[test]
 fn ipmitool_retransmissions_after_lost_replies_run_once() {
-    assert!(
-        have("ipmitool"),
-        "ipmitool is missing: install Debian's ipmitool"
-    );
+    require_tool!("ipmitool");
     let bmc = start();
     // ipmitool retransmits under a new session sequence number with the same rqSeq: the
     // answers to Set Session Privilege Level (1st) and Chassis Control (3rd, after the

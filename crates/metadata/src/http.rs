@@ -33,7 +33,7 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -54,7 +54,7 @@ use crate::ec2;
 use crate::index::{Index, Lookup};
 use crate::machine::Machine;
 use crate::metrics::{IdentificationFailure, Metrics, TokenRejection};
-use crate::token::{TOKEN_HEADER, TTL_HEADER, TokenKey, parse_ttl};
+use crate::token::{Clock, TOKEN_HEADER, TTL_HEADER, TokenKey, parse_ttl};
 
 /// The port EKS Anywhere runs the metadata service on.
 pub const DEFAULT_PORT: u16 = 7172;
@@ -80,6 +80,8 @@ pub struct Config {
     /// Most connections one client address may hold open at once (cloud-init and the
     /// agent use one or two; a NAT or proxy in front needs more).
     pub max_connections_per_peer: usize,
+    /// The clock IMDSv2 tokens are issued and checked by (tests move it forward).
+    pub clock: Clock,
 }
 
 impl Default for Config {
@@ -93,6 +95,7 @@ impl Default for Config {
             request_timeout: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
             max_connections_per_peer: 64,
+            clock: Clock::system(),
         }
     }
 }
@@ -365,7 +368,11 @@ fn check_token(state: &MetadataState, headers: &HeaderMap, client: IpAddr) -> Re
         None => return Ok(()),
         Some(value) => {
             let token = value.to_str().unwrap_or_default();
-            match state.0.key.verify(token, client, SystemTime::now()) {
+            match state
+                .0
+                .key
+                .verify(token, client, state.0.config.clock.now())
+            {
                 Ok(()) => return Ok(()),
                 Err(e) => TokenRejection::Failed(e),
             }
@@ -445,7 +452,7 @@ async fn token(State(state): State<MetadataState>, req: Request) -> Response {
                 format!("request body over {MAX_BODY_BYTES} bytes"),
             ));
         }
-        let token = state.0.key.issue(client, ttl, SystemTime::now());
+        let token = state.0.key.issue(client, ttl, state.0.config.clock.now());
         state.0.metrics.count_token_issued();
         debug!(ttl = ttl.as_secs(), "token issued");
         let mut resp = text(StatusCode::OK, token);

@@ -9,6 +9,8 @@
 //! signature is refused.
 
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
@@ -134,6 +136,73 @@ impl TokenKey {
         Ok(())
     }
 }
+
+/// The time tokens are issued and checked at: the system clock, or one that a test moves
+/// forward ([`Clock::adjustable`], [`Clock::advance`]) so that it sees a token expire
+/// without waiting for it.
+#[derive(Clone, Default)]
+pub struct Clock {
+    /// Milliseconds added to the system clock; `None` for the system clock itself.
+    ahead_ms: Option<Arc<AtomicU64>>,
+}
+
+impl Clock {
+    /// The system clock (the default).
+    pub fn system() -> Self {
+        Self::default()
+    }
+
+    /// The system clock, plus what [`Clock::advance`] adds; clones share the offset.
+    pub fn adjustable() -> Self {
+        Self {
+            ahead_ms: Some(Arc::new(AtomicU64::new(0))),
+        }
+    }
+
+    /// Moves an adjustable clock forward by `by` (whole milliseconds); a system clock
+    /// cannot be moved, and this does nothing to it.
+    pub fn advance(&self, by: Duration) {
+        if let Some(ahead) = &self.ahead_ms {
+            let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+            ahead.fetch_add(ms, Ordering::Relaxed);
+        }
+    }
+
+    /// The time now.
+    pub fn now(&self) -> SystemTime {
+        let now = SystemTime::now();
+        match &self.ahead_ms {
+            None => now,
+            Some(ahead) => now + Duration::from_millis(ahead.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.ahead_ms {
+            None => f.write_str("Clock::system"),
+            Some(ahead) => write!(
+                f,
+                "Clock::adjustable(+{} ms)",
+                ahead.load(Ordering::Relaxed)
+            ),
+        }
+    }
+}
+
+/// Two clocks are equal when both are the system clock or both share one offset.
+impl PartialEq for Clock {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.ahead_ms, &other.ahead_ms) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Clock {}
 
 /// Reads the `X-aws-ec2-metadata-token-ttl-seconds` value: a whole number of seconds from
 /// [`MIN_TTL`] to [`MAX_TTL`].

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use common::{app, get, send, simple};
+use ironbell_metadata::token::Clock;
 use ironbell_metadata::{Cidr, Config, Index};
 
 const HOSTNAME: &str = "/latest/meta-data/hostname";
@@ -102,10 +103,16 @@ async fn required_tokens() {
 
 #[tokio::test]
 async fn tokens_expire() {
-    let app = app(index(), Config::default());
+    let clock = Clock::adjustable();
+    let config = Config {
+        clock: clock.clone(),
+        ..Config::default()
+    };
+    let app = app(index(), config);
     let t = token(&app, A, "1").await;
     assert_eq!(with_token(&app, A, &t).await.status, StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Rounded up to a whole second, a 1 s token lives at most 2 s.
+    clock.advance(Duration::from_millis(2100));
     let a = with_token(&app, A, &t).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{a:?}");
     assert!(a.body.contains("expired"), "{}", a.body);

@@ -721,3 +721,40 @@ async fn find_system(t: &Transport, systems: &str) -> Result<(String, String)> {
         available: seen,
     })
 }
+
+/// The fuzz target `redfish_reply` (feature `fuzzing`; not an API): `body` as every reply
+/// document the client reads (service root, collection, system, action info, manager,
+/// virtual media) and as an error body; a system document then gives its power and boot
+/// state as [`Client::power_state`] and [`Client::boot_override`] read them. None may
+/// panic, and every error formats.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub fn fuzz(body: &[u8]) {
+    static CLIENT: std::sync::OnceLock<Option<Client>> = std::sync::OnceLock::new();
+    let client = CLIENT.get_or_init(|| {
+        let config = Config::new("http://bmc.invalid", "admin", "fuzz-secret").ok()?;
+        Some(Client {
+            t: Transport::new(&config).ok()?,
+            system: "/redfish/v1/Systems/1".into(),
+            system_id: "1".into(),
+            managers: None,
+        })
+    });
+    let Some(c) = client else {
+        return;
+    };
+    fn check<T>(r: Result<T>) -> Option<T> {
+        r.map_err(|e| e.to_string()).ok()
+    }
+    let path = "/redfish/v1/fuzz";
+    let _ = check(c.t.parse::<RootDoc>(path, body));
+    let _ = check(c.t.parse::<CollectionDoc>(path, body));
+    let _ = check(c.t.parse::<ActionInfoDoc>(path, body));
+    let _ = check(c.t.parse::<ManagerDoc>(path, body));
+    let _ = check(c.t.parse::<MediaDoc>(path, body));
+    if let Some(doc) = check(c.t.parse::<SystemDoc>(path, body)) {
+        let _ = check(c.power_of(&doc));
+        let _ = check(c.boot_state(&doc));
+    }
+    let _ = c.t.error_message(body);
+}

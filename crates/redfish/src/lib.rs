@@ -64,6 +64,9 @@ pub mod redact;
 mod transport;
 
 pub use client::Client;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use client::fuzz;
 pub use config::{Auth, Config, Secret};
 pub use error::{Error, Result};
 pub use model::{

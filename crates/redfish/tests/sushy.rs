@@ -25,6 +25,9 @@ const FAKE_UUID: &str = "27946b59-9e44-4fa7-8e91-f3527a1ef094";
 
 #[test]
 fn basic_auth_finds_the_only_system_and_by_name() {
+    if !common::peers_present() {
+        return;
+    }
     let sushy = Sushy::start(Options {
         auth: true,
         ..Options::default()
@@ -62,6 +65,9 @@ fn basic_auth_finds_the_only_system_and_by_name() {
 
 #[test]
 fn session_auth_falls_back_to_basic_on_sushy() {
+    if !common::peers_present() {
+        return;
+    }
     let sushy = Sushy::start(Options {
         auth: true,
         ..Options::default()
@@ -77,6 +83,9 @@ fn session_auth_falls_back_to_basic_on_sushy() {
 
 #[test]
 fn wrong_password_is_an_authentication_error_without_the_password() {
+    if !common::peers_present() {
+        return;
+    }
     let sushy = Sushy::start(Options {
         auth: true,
         ..Options::default()
@@ -120,6 +129,9 @@ async fn powered_on(cfg: Config) -> Client {
 
 #[test]
 fn power_on_and_force_off() {
+    if !common::peers_present() {
+        return;
+    }
     let sushy = Sushy::start(Options::default());
     let cfg = sushy.config(Auth::Basic);
     sushy.run(|| async move {
@@ -135,6 +147,9 @@ fn power_on_and_force_off() {
 
 #[test]
 fn power_graceful_shutdown() {
+    if !common::peers_present() {
+        return;
+    }
     let sushy = Sushy::start(Options::default());
     let cfg = sushy.config(Auth::Basic);
     sushy.run(|| async move {
@@ -149,6 +164,9 @@ fn power_graceful_shutdown() {
 
 #[test]
 fn power_force_restart_goes_off_then_on() {
+    if !common::peers_present() {
+        return;
+    }
     let sushy = Sushy::start(Options::default());
     let cfg = sushy.config(Auth::Basic);
     sushy.run(|| async move {
@@ -165,6 +183,9 @@ fn power_force_restart_goes_off_then_on() {
 
 #[test]
 fn power_cycle_falls_back_to_force_off_then_on() {
+    if !common::peers_present() {
+        return;
+    }
     let sushy = Sushy::start(Options::default());
     let cfg = sushy.config(Auth::Basic);
     sushy.run(|| async move {
@@ -180,6 +201,9 @@ fn power_cycle_falls_back_to_force_off_then_on() {
 
 #[test]
 fn power_cycle_of_an_off_machine_turns_it_on() {
+    if !common::peers_present() {
+        return;
+    }
     let sushy = Sushy::start(Options::default());
     let cfg = sushy.config(Auth::Basic);
     sushy.run(|| async move {
@@ -195,6 +219,9 @@ fn power_cycle_of_an_off_machine_turns_it_on() {
 
 #[test]
 fn boot_override_every_target_enabled_and_mode() {
+    if !common::peers_present() {
+        return;
+    }
     let sushy = Sushy::start(Options {
         auth: true,
         ..Options::default()
@@ -255,6 +282,9 @@ fn boot_override_every_target_enabled_and_mode() {
 
 #[test]
 fn virtual_media_insert_and_eject() {
+    if !common::peers_present() {
+        return;
+    }
     let sushy = Sushy::start(Options {
         auth: true,
         ..Options::default()
@@ -306,6 +336,9 @@ fn virtual_media_insert_and_eject() {
 
 #[test]
 fn tls_verified_insecure_and_custom_ca() {
+    if !common::peers_present() {
+        return;
+    }
     let (ca, cert, key) = certificates();
     let sushy = Sushy::start(Options {
         auth: true,

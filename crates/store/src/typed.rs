@@ -161,7 +161,7 @@ impl<K: Resource> Api<K> {
     }
 
     /// Reads the object, applies `change`, and writes it back with [`Api::update`]; on
-    /// `Conflict` reads again and retries, up to [`MODIFY_ATTEMPTS`] times. `change` may
+    /// `Conflict` reads again and retries, up to `MODIFY_ATTEMPTS` times. `change` may
     /// therefore run more than once, each time on a fresh copy. Returns the stored result.
     pub async fn modify<F>(&self, namespace: &str, name: &str, change: F) -> Result<K>
     where

@@ -12,7 +12,7 @@ use ironbell_syslog::{
     Config, Facility, Format, Message, RateLimit, Receiver, RingSink, SdElement, Severity,
     StatsSnapshot,
 };
-use ironbell_testbed::{Netns, have};
+use ironbell_testbed::Netns;
 use tokio::task::JoinHandle;
 
 struct Running {
@@ -91,10 +91,7 @@ impl Running {
     }
 
     fn logger(&self, args: &[&str]) {
-        assert!(
-            have("logger"),
-            "util-linux `logger` (package bsdutils) is missing"
-        );
+        // The tests that call it checked for `logger` first.
         let port = self.port.to_string();
         let mut all = vec!["--server", "127.0.0.1", "--port", &port, "--udp"];
         all.extend_from_slice(args);
@@ -120,11 +117,10 @@ fn near_now(t: Option<SystemTime>) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busybox_logger_through_busybox_syslogd() {
-    assert!(
-        have("busybox"),
-        "busybox (package busybox-static) is missing"
-    );
-    assert!(have("unshare"), "unshare (package util-linux) is missing");
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
+    if !ironbell_testbed::require_tools(&["busybox", "unshare"]) {
+        return;
+    }
     let r = Running::start(Config::default());
     // busybox `logger` can only write to /dev/log, so run busybox `syslogd -R` as an
     // initramfs does. Both get a private /dev (a mount namespace; /dev/null made anew for
@@ -192,6 +188,8 @@ async fn busybox_logger_through_busybox_syslogd() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn util_linux_logger_rfc5424_and_rfc3164() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
+    ironbell_testbed::require_tool!("logger");
     let r = Running::start(Config::default());
     r.logger(&[
         "--rfc5424",
@@ -256,6 +254,8 @@ async fn util_linux_logger_rfc5424_and_rfc3164() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_datagrams_are_counted_not_fatal() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
+    ironbell_testbed::require_tool!("logger");
     let r = Running::start(Config::default());
     let mut oversized = b"<13>".to_vec();
     oversized.resize(9000, b'x');
@@ -290,6 +290,7 @@ async fn malformed_datagrams_are_counted_not_fatal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_drops_excess_from_one_source_only() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
     let r = Running::start(Config {
         rate_limit: Some(RateLimit {
             per_second: 0.1,

@@ -9,11 +9,21 @@
 //! `ib<pid>x<n>` so that parallel tests and parallel test binaries never collide.
 //!
 //! Needs root (`ip netns add`), as ironbell's CI has. Start reading at [`Netns`].
+//!
+//! It also holds the one policy for what a test may skip ([`require_tool()`],
+//! [`require_tier()`] and the macros [`require_tool!`] and [`require_tier!`]): with `CI` set
+//! a missing peer tool fails the test; elsewhere the test prints one line naming the tool
+//! and passes. `IRONBELL_TEST_TIER=quick` (`scripts/test --quick`) skips every test that
+//! needs root, a virtual machine or a Docker engine, even under CI. And the one way to wait
+//! for something in a test: [`wait_until`] (or [`wait_until_async`]) polls a condition
+//! until a deadline, instead of sleeping for a guessed time.
 
 use std::fs::File;
 use std::io;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use nix::sched::{CloneFlags, setns};
 
@@ -168,8 +178,8 @@ impl Drop for ChildGuard {
 /// The pyghmi BMC script the IPMI tests run (`python pyghmi_bmc.py --help`): pyghmi's
 /// server-side `Bmc` keeping power and boot state in memory, with a suite-17 handshake.
 /// One copy, shared by every crate whose tests need an IPMI BMC.
-pub fn pyghmi_bmc_script() -> std::path::PathBuf {
-    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/pyghmi_bmc.py"))
+pub fn pyghmi_bmc_script() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/pyghmi_bmc.py"))
 }
 
 /// Starts `radvd` in `ns`, advertising the IPv6 prefix `prefix` (a `/64`, e.g.
@@ -249,9 +259,209 @@ pub fn lanplus_args(
 
 /// Whether a program is on `PATH` (tests use it to say clearly which package is missing).
 pub fn have(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+    which(program).is_some()
 }
+
+/// Where `program` is on `PATH`, if anywhere.
+fn which(program: &str) -> Option<PathBuf> {
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+/// Whether the tests run under CI: `CI` is set to anything but empty, `false` or `0`
+/// (GitHub Actions, GitLab and `.ci/run` set `CI=true`).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| ci_value_set(&v))
+}
+
+/// Whether a value of `CI` means "under CI".
+fn ci_value_set(v: &str) -> bool {
+    !matches!(v.trim().to_ascii_lowercase().as_str(), "" | "0" | "false")
+}
+
+/// Whether only the quick tier runs: `IRONBELL_TEST_TIER=quick` (`scripts/test --quick`).
+pub fn quick_tier() -> bool {
+    std::env::var("IRONBELL_TEST_TIER").is_ok_and(|v| v.trim() == "quick")
+}
+
+/// The running test's name (libtest names each test's thread after it).
+fn test_name() -> String {
+    std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string()
+}
+
+/// Writes a skip line to the process's stderr itself, not through `eprintln!`, which the
+/// test harness captures and shows only for a failed test: a skipped test passes, and its
+/// line must still be seen in `cargo test`'s output.
+fn skipped(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}
+
+/// A test cannot run because `why`: under CI that is a failure (a panic naming `why`),
+/// elsewhere one line on stderr, and the caller returns early.
+pub fn missing(why: &str) {
+    let test = test_name();
+    assert!(
+        !in_ci(),
+        "{test}: {why}, and CI is set: a missing peer fails the test (scripts/setup installs it)"
+    );
+    skipped(&format!(
+        "SKIPPED {test}: {why} (runs when it is there; under CI it fails)"
+    ));
+}
+
+/// Where a tool is, without the policy of [`require_tool()`] (for a choice between tools):
+/// `<repo>/.venv/bin/NAME` (the Python tools that `scripts/setup` installs there), else
+/// `NAME` on `PATH`.
+pub fn find_tool(name: &str) -> Option<PathBuf> {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../.venv/bin")
+        .join(name);
+    if venv.is_file() {
+        return Some(venv);
+    }
+    which(name)
+}
+
+/// The path of a peer tool a test needs: `<repo>/.venv/bin/NAME` (the Python tools that
+/// `scripts/setup` installs there), else `NAME` on `PATH`. When it is missing: under CI the
+/// test fails; elsewhere one line says it was skipped and `None` is returned.
+pub fn require_tool(name: &str) -> Option<PathBuf> {
+    let found = find_tool(name);
+    if found.is_none() {
+        missing(&format!("{name} is not installed"));
+    }
+    found
+}
+
+/// [`require_tool()`] for each of `names`: whether every one is there.
+pub fn require_tools(names: &[&str]) -> bool {
+    names.iter().all(|n| require_tool(n).is_some())
+}
+
+/// What a test needs beyond an unprivileged process on loopback; such a test is left out of
+/// the quick tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    /// Root: network namespaces, loop devices, binding port 67 or 69.
+    Root,
+    /// Root and QEMU (`qemu-system-x86_64`): a virtual machine.
+    Vm,
+    /// Root and a Docker engine (`dockerd`, `docker`).
+    Docker,
+}
+
+impl Tier {
+    fn what(self) -> &'static str {
+        match self {
+            Tier::Root => "root",
+            Tier::Vm => "root and QEMU",
+            Tier::Docker => "root and a Docker engine",
+        }
+    }
+}
+
+/// Whether a test that needs `tier` runs here. In the quick tier
+/// (`IRONBELL_TEST_TIER=quick`) it does not, even under CI: one line says so. Otherwise the
+/// tier's needs are checked as peer tools are ([`missing`]): not root, or QEMU or Docker
+/// not installed, fails under CI and skips elsewhere.
+pub fn require_tier(tier: Tier) -> bool {
+    if quick_tier() {
+        skipped(&format!(
+            "SKIPPED {}: needs {} (IRONBELL_TEST_TIER=quick)",
+            test_name(),
+            tier.what()
+        ));
+        return false;
+    }
+    if !nix::unistd::geteuid().is_root() {
+        missing(&format!("needs {}, and runs as a user", tier.what()));
+        return false;
+    }
+    match tier {
+        Tier::Root => true,
+        Tier::Vm => require_tool("qemu-system-x86_64").is_some(),
+        Tier::Docker => require_tools(&["dockerd", "docker"]),
+    }
+}
+
+/// `let path = require_tool!("ipmitool");`: the tool's path, or `return` from the test
+/// (after [`require_tool()`]'s line; under CI it fails instead). A second argument is the
+/// value to return, for tests that return one: `require_tool!("curl", Ok(()))`.
+#[macro_export]
+macro_rules! require_tool {
+    ($name:expr) => {
+        $crate::require_tool!($name, ())
+    };
+    ($name:expr, $ret:expr) => {
+        match $crate::require_tool($name) {
+            Some(path) => path,
+            None => return $ret,
+        }
+    };
+}
+
+/// `require_tier!(Tier::Root);`: `return` from the test unless [`require_tier()`] says it
+/// runs here. A second argument is the value to return, as for [`require_tool!`].
+#[macro_export]
+macro_rules! require_tier {
+    ($tier:expr) => {
+        $crate::require_tier!($tier, ())
+    };
+    ($tier:expr, $ret:expr) => {
+        if !$crate::require_tier($tier) {
+            return $ret;
+        }
+    };
+}
+
+/// Polls `cond` until it holds or `timeout` has passed: whether it held. The poll interval
+/// starts at 1 ms and doubles up to 50 ms, so a quick condition is seen at once and a slow
+/// one costs little CPU. Sleeping between polls is not synchronisation: the deadline bounds
+/// the wait, the condition ends it.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(MAX_POLL);
+    }
+}
+
+/// [`wait_until`] for async tests: `cond` is awaited, and the pause between polls yields
+/// to the runtime (a condition that needs the runtime's other tasks can become true).
+pub async fn wait_until_async<F, Fut>(timeout: Duration, mut cond: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if cond().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(MAX_POLL);
+    }
+}
+
+/// Longest pause between two polls of [`wait_until`].
+const MAX_POLL: Duration = Duration::from_millis(50);
 
 /// A fixed-seed pseudo-random generator (xorshift64*) for mutation and garbage tests: the
 /// same seed gives the same inputs on every run, so a failure reproduces, and no extra
@@ -299,7 +509,114 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ci_values() {
+        for v in ["true", "1", "yes", "TRUE"] {
+            assert!(ci_value_set(v), "{v}");
+        }
+        for v in ["", " ", "0", "false", "False"] {
+            assert!(!ci_value_set(v), "{v:?}");
+        }
+    }
+
+    /// Run by [`a_missing_tool_fails_under_ci_and_skips_elsewhere`] in a child process.
+    #[test]
+    #[ignore = "a probe run by a_missing_tool_fails_under_ci_and_skips_elsewhere"]
+    fn probe_missing_tool() {
+        let _path = require_tool!("ironbell-no-such-tool");
+        panic!("require_tool! found a tool that does not exist");
+    }
+
+    /// Run by [`the_quick_tier_skips_even_under_ci`] in a child process.
+    #[test]
+    #[ignore = "a probe run by the_quick_tier_skips_even_under_ci"]
+    fn probe_tier() {
+        require_tier!(Tier::Vm);
+        assert!(
+            !quick_tier(),
+            "require_tier! let a VM test run in the quick tier"
+        );
+    }
+
+    /// Runs the ignored test `name` of this binary with `env` set (and `CI` and
+    /// `IRONBELL_TEST_TIER` removed unless given): (passed, its stderr and stdout).
+    fn probe(name: &str, env: &[(&str, &str)]) -> (bool, String) {
+        let mut cmd = Command::new(std::env::current_exe().expect("current_exe"));
+        cmd.args(["--ignored", "--exact", "--nocapture", name])
+            .env_remove("CI")
+            .env_remove("IRONBELL_TEST_TIER")
+            .envs(env.iter().copied());
+        let out = cmd.output().expect("run the test binary");
+        let text = String::from_utf8_lossy(&out.stderr).to_string()
+            + &String::from_utf8_lossy(&out.stdout);
+        (out.status.success(), text)
+    }
+
+    #[test]
+    fn a_missing_tool_fails_under_ci_and_skips_elsewhere() {
+        let (passed, text) = probe("tests::probe_missing_tool", &[]);
+        assert!(passed, "{text}");
+        assert!(
+            text.contains(
+                "SKIPPED tests::probe_missing_tool: ironbell-no-such-tool is not installed"
+            ),
+            "{text}"
+        );
+        for ci in ["true", "1"] {
+            let (passed, text) = probe("tests::probe_missing_tool", &[("CI", ci)]);
+            assert!(!passed, "CI={ci}: {text}");
+            assert!(
+                text.contains("ironbell-no-such-tool is not installed, and CI is set"),
+                "{text}"
+            );
+        }
+        let (passed, text) = probe("tests::probe_missing_tool", &[("CI", "false")]);
+        assert!(passed, "CI=false: {text}");
+    }
+
+    #[test]
+    fn the_quick_tier_skips_even_under_ci() {
+        let quick = [("IRONBELL_TEST_TIER", "quick"), ("CI", "true")];
+        let (passed, text) = probe("tests::probe_tier", &quick);
+        assert!(passed, "{text}");
+        assert!(
+            text.contains(
+                "SKIPPED tests::probe_tier: needs root and QEMU (IRONBELL_TEST_TIER=quick)"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn wait_until_sees_a_condition_and_gives_up_at_the_deadline() {
+        let start = Instant::now();
+        let mut polls = 0;
+        assert!(wait_until(Duration::from_secs(10), || {
+            polls += 1;
+            polls == 5
+        }));
+        assert_eq!(polls, 5);
+        assert!(!wait_until(Duration::from_millis(30), || false));
+        assert!(start.elapsed() >= Duration::from_millis(30));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        let mut n = 0;
+        assert!(rt.block_on(wait_until_async(Duration::from_secs(10), || {
+            n += 1;
+            let done = n == 3;
+            async move { done }
+        })));
+        assert!(
+            !rt.block_on(wait_until_async(Duration::from_millis(20), || async {
+                false
+            }))
+        );
+    }
+
+    #[test]
     fn namespaces_are_isolated_and_removed() {
+        require_tier!(Tier::Root);
         let a = Netns::new().expect("netns");
         let b = Netns::new().expect("netns");
         veth(&a, "v0", &b, "v1").expect("veth");

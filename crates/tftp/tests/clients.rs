@@ -8,15 +8,7 @@ mod common;
 use std::process::Output;
 
 use common::{ipxe_files, one_address, pseudo_random, with_server};
-use ironbell_testbed::have;
 use ironbell_tftp::FileSource;
-
-fn need(program: &str) {
-    assert!(
-        have(program),
-        "{program} is not installed (scripts/setup installs it)"
-    );
-}
 
 fn ok(out: &Output, what: &str) {
     assert!(
@@ -30,7 +22,8 @@ fn ok(out: &Output, what: &str) {
 
 #[test]
 fn ipxe_binaries_byte_identical_with_tftp_hpa() {
-    need("tftp");
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
+    ironbell_testbed::require_tool!("tftp");
     let files = ipxe_files();
     let dir = tempfile::tempdir().unwrap();
     with_server(one_address(), FileSource::memory(files.clone()), |h| {
@@ -70,7 +63,8 @@ fn ipxe_binaries_byte_identical_with_tftp_hpa() {
 
 #[test]
 fn ipxe_binaries_byte_identical_with_curl() {
-    need("curl");
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
+    ironbell_testbed::require_tool!("curl");
     let files = ipxe_files();
     let dir = tempfile::tempdir().unwrap();
     with_server(one_address(), FileSource::memory(files.clone()), |h| {
@@ -99,7 +93,8 @@ fn ipxe_binaries_byte_identical_with_curl() {
 
 #[test]
 fn file_over_32_mib_at_blksize_512_rolls_block_numbers_over() {
-    need("curl");
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
+    ironbell_testbed::require_tool!("curl");
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     std::fs::create_dir(&root).unwrap();
@@ -133,7 +128,8 @@ fn file_over_32_mib_at_blksize_512_rolls_block_numbers_over() {
 
 #[test]
 fn fifty_concurrent_curl_downloads() {
-    need("curl");
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
+    ironbell_testbed::require_tool!("curl");
     let files = ipxe_files();
     let dir = tempfile::tempdir().unwrap();
     with_server(one_address(), FileSource::memory(files.clone()), |h| {
@@ -168,7 +164,8 @@ fn fifty_concurrent_curl_downloads() {
 
 #[test]
 fn curl_cannot_escape_the_root() {
-    need("curl");
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
+    ironbell_testbed::require_tool!("curl");
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     std::fs::create_dir(&root).unwrap();

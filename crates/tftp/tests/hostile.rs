@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::{pseudo_random, rrq};
-use ironbell_testbed::{Lan, have};
+use ironbell_testbed::Lan;
 use ironbell_tftp::{Config, FileSource, Server, StatsSnapshot};
 
 /// Polls `cond` on the counters until it holds or `limit` passes.
@@ -34,7 +34,8 @@ fn poll(
 
 #[test]
 fn never_acking_flood_is_capped_and_tftp_hpa_is_served() {
-    assert!(have("tftp"), "tftp-hpa is not installed (scripts/setup)");
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
+    ironbell_testbed::require_tool!("tftp");
     let lan = Lan::new(2).expect("lan (needs root)");
     let data = pseudo_random(300_000, 13);
     let source = FileSource::memory([("boot.bin".to_string(), data.clone().into())]);

@@ -31,6 +31,7 @@ fn mem(files: &[(&str, Vec<u8>)]) -> FileSource {
 
 #[test]
 fn windowsize_16_blksize_1468() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
     let data = pseudo_random(1_000_000, 7);
     with_server(fast(), mem(&[("w.bin", data.clone())]), |h| {
         let got =
@@ -61,6 +62,7 @@ fn windowsize_16_blksize_1468() {
 
 #[test]
 fn blksize_and_windowsize_are_capped_by_config() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
     let data = pseudo_random(200_000, 8);
     let config = Config {
         max_blksize: 1024,
@@ -90,6 +92,7 @@ fn blksize_and_windowsize_are_capped_by_config() {
 
 #[test]
 fn dropped_ack_is_recovered_by_retransmission() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
     let data = pseudo_random(100_000, 9);
     with_server(fast(), mem(&[("r.bin", data.clone())]), |h| {
         // Windowed: the ACK closing the second window (block 8) is lost.
@@ -118,6 +121,7 @@ fn dropped_ack_is_recovered_by_retransmission() {
 
 #[test]
 fn final_block_is_short_or_empty() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
     let files = [
         ("exact", pseudo_random(1024, 1)),
         ("empty", Vec::new()),
@@ -136,6 +140,7 @@ fn final_block_is_short_or_empty() {
 
 #[test]
 fn wrong_tid_gets_error_5_and_the_transfer_goes_on() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
     with_server(fast(), mem(&[("t", b"hello".to_vec())]), |h| {
         h.rt.block_on(async {
             let wait = Duration::from_secs(5);
@@ -178,6 +183,7 @@ fn wrong_tid_gets_error_5_and_the_transfer_goes_on() {
 
 #[test]
 fn ovmf_size_query_abort_is_quiet_and_the_next_request_works() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
     let data = pseudo_random(74_213, 3);
     with_server(fast(), mem(&[("undionly.kpxe", data.clone())]), |h| {
         h.rt.block_on(async {
@@ -217,6 +223,7 @@ fn ovmf_size_query_abort_is_quiet_and_the_next_request_works() {
 
 #[test]
 fn malformed_packets_are_counted_and_dropped() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
     let data = pseudo_random(5000, 4);
     with_server(fast(), mem(&[("m", data.clone())]), |h| {
         let garbage: Vec<Vec<u8>> = vec![
@@ -253,6 +260,7 @@ fn malformed_packets_are_counted_and_dropped() {
 
 #[test]
 fn write_requests_and_mail_mode_are_refused() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
     with_server(fast(), mem(&[("f", b"x".to_vec())]), |h| {
         h.rt.block_on(async {
             let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -298,6 +306,7 @@ fn write_requests_and_mail_mode_are_refused() {
 
 #[test]
 fn paths_are_confined_to_the_root() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     std::fs::create_dir_all(root.join("sub")).unwrap();
@@ -337,6 +346,7 @@ fn paths_are_confined_to_the_root() {
 
 #[test]
 fn transfers_beyond_the_limit_get_busy() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
     let config = Config {
         max_transfers: 1,
         ..fast()
@@ -373,6 +383,7 @@ fn transfers_beyond_the_limit_get_busy() {
 
 #[test]
 fn silent_client_times_out_and_the_transfer_fails() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
     let config = Config {
         timeout: Duration::from_millis(100),
         retries: 2,
@@ -400,6 +411,7 @@ fn silent_client_times_out_and_the_transfer_fails() {
 
 #[test]
 fn stopping_the_server_ends_running_transfers_with_an_error() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
     // The harness's own server is not used: this one is stopped in the middle of a
     // transfer, by dropping (aborting) its future.
     with_server(fast(), mem(&[]), |h| {

@@ -116,6 +116,10 @@ fn ipmitool(port: u16, password: &str, args: &[&str]) -> (bool, String) {
 
 #[test]
 fn sushy_and_ipmitool_drive_a_qemu_machine_through_the_virtual_bmc() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Vm);
+    if !ironbell_testbed::require_tools(&["python", "ipmitool"]) {
+        return;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let qmp = dir.path().join("qmp.sock");
     let serial = dir.path().join("serial.log");

@@ -194,6 +194,8 @@ mod tests {
 
     #[test]
     fn writes_below_a_root() {
+        // It sets the file's owner (UID/GID), which needs root.
+        ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
         let t = tempfile::tempdir().expect("tmp");
         let req = Request::parse(&spec(&[
             ("DEST_PATH", "/a/b/c.txt"),

@@ -434,14 +434,6 @@ pub fn run(cmd: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-pub fn have(program: &str) -> bool {
-    std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
 /// A loop device, detached (by its name) on drop.
 pub struct Loop {
     pub dev: String,
@@ -451,11 +443,13 @@ impl Loop {
     /// Attaches `file` (with `offset`/`size` in bytes, if given). `None` (after printing
     /// why) when this machine cannot: not root, or no loop support.
     pub fn attach(file: &Path, range: Option<(u64, u64)>, partscan: bool) -> Option<Self> {
-        if !nix::unistd::Uid::effective().is_root()
-            || !Path::new("/dev/loop-control").exists()
-            || !have("losetup")
+        if !ironbell_testbed::require_tier(ironbell_testbed::Tier::Root)
+            || ironbell_testbed::require_tool("losetup").is_none()
         {
-            eprintln!("SKIP: loop devices need root, /dev/loop-control and losetup");
+            return None;
+        }
+        if !Path::new("/dev/loop-control").exists() {
+            ironbell_testbed::missing("loop devices are missing (no /dev/loop-control)");
             return None;
         }
         let mut args = vec!["-f".to_string(), "--show".into()];
@@ -476,10 +470,10 @@ impl Loop {
             .output()
             .unwrap();
         if !out.status.success() {
-            eprintln!(
-                "SKIP: losetup failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            ironbell_testbed::missing(&format!(
+                "losetup failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
             return None;
         }
         Some(Self {

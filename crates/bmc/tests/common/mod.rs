@@ -41,33 +41,19 @@ pub const PASSWORD: &str = "Qx7-adminPw-9z";
 /// A wrong password, as distinctive.
 pub const WRONG_PASSWORD: &str = "Wr0ng-Pw-77kq";
 
-/// `<repo>/.venv/bin/NAME`, else NAME on PATH.
-pub fn tool(name: &str) -> Option<PathBuf> {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../.venv/bin")
-        .join(name);
-    if venv.is_file() {
-        return Some(venv);
-    }
-    ironbell_testbed::have(name).then(|| PathBuf::from(name))
-}
+pub use ironbell_testbed::find_tool as tool;
 
-/// Whether everything the lab needs is installed; prints what is missing.
+/// Whether everything the lab needs is here (root, the BMC emulators, ipmitool): under CI a
+/// missing one fails the test, elsewhere it is skipped with a line naming it.
 pub fn tools_present() -> bool {
-    let mut ok = true;
-    for t in ["sushy-emulator", "python3"] {
-        if tool(t).is_none() {
-            eprintln!("SKIP: {t} is not installed (scripts/setup installs it)");
-            ok = false;
-        }
-    }
-    for t in ["ipmi_sim", "ipmitool", "ip"] {
-        if !ironbell_testbed::have(t) {
-            eprintln!("SKIP: {t} is not installed (scripts/setup installs it)");
-            ok = false;
-        }
-    }
-    ok
+    ironbell_testbed::require_tier(ironbell_testbed::Tier::Root)
+        && ironbell_testbed::require_tools(&[
+            "sushy-emulator",
+            "python3",
+            "ipmi_sim",
+            "ipmitool",
+            "ip",
+        ])
 }
 
 /// A child process killed (by PID) and reaped on drop.

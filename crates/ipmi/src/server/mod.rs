@@ -32,7 +32,13 @@
 
 mod commands;
 mod handshake;
+#[cfg(any(test, feature = "fuzzing"))]
+mod harness;
 mod session;
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use self::harness::fuzz;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -452,112 +458,11 @@ mod tests {
     //! The server driven in-process, datagram by datagram, by the client's own handshake
     //! code: what needs a session's keys to construct.
 
-    use std::sync::Mutex;
-
+    use super::harness::*;
     use super::*;
     use crate::config::CipherSuite;
-    use crate::crypto::{Hash, SessionKeys};
+    use crate::crypto::Hash;
     use crate::rakp::{self, Handshake};
-
-    const PEER: ([u8; 4], u16) = ([192, 0, 2, 9], 50000);
-
-    #[derive(Default)]
-    struct Counting(Mutex<Vec<ChassisControl>>);
-
-    impl Chassis for Counting {
-        async fn power_is_on(&self) -> Result<bool, ChassisError> {
-            Ok(false)
-        }
-        async fn control(&self, action: ChassisControl) -> Result<(), ChassisError> {
-            self.0
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(action);
-            Ok(())
-        }
-        async fn set_boot_device(&self, _: BootDevice, _: BootOptions) -> Result<(), ChassisError> {
-            Ok(())
-        }
-        async fn boot_device(&self) -> Result<(BootDevice, BootOptions), ChassisError> {
-            Ok((BootDevice::NoOverride, BootOptions::default()))
-        }
-    }
-
-    fn server() -> Server<Counting> {
-        Server {
-            credentials: Credentials {
-                username: "admin".into(),
-                password: "pw".into(),
-            },
-            chassis: Arc::new(Counting::default()),
-            stats: Arc::new(Stats::default()),
-            limits: Limits::default(),
-            sessions: HashMap::new(),
-        }
-    }
-
-    fn block_on<T>(f: impl Future<Output = T>) -> T {
-        match tokio::runtime::Builder::new_current_thread().build() {
-            Ok(rt) => rt.block_on(f),
-            Err(e) => panic!("runtime: {e}"),
-        }
-    }
-
-    /// Sends Open Session for `suite` with console session ID `console`: the BMC's
-    /// session ID (0 if it gave none).
-    fn open_session(s: &mut Server<Counting>, console: u32, suite: CipherSuite) -> u32 {
-        let open = rakp::open_session_request(1, console, suite);
-        let r = block_on(s.datagram(
-            &wire::encode_v2(payload::OPEN_REQUEST, 0, 0, &open, None),
-            SocketAddr::from(PEER),
-        ));
-        let p = r.ok().and_then(|d| wire::decode_v2(&d, None));
-        let o = p.and_then(|p| rakp::parse_open_session_response(&p.payload));
-        o.map(|o| o.bmc_sid).unwrap_or(0)
-    }
-
-    /// A session established with RAKP 1 role `role`: (keys, BMC session ID), or the
-    /// RAKP 2 status.
-    fn establish(s: &mut Server<Counting>, role: u8) -> Result<(SessionKeys, u32), u8> {
-        let peer = SocketAddr::from(PEER);
-        let bmc_sid = open_session(s, 0x1111, CipherSuite::Suite17);
-        let mut hs = Handshake::new(Hash::Sha256, 0x1111, bmc_sid, b"admin", b"pw");
-        hs.role = role;
-        let r = block_on(s.datagram(
-            &wire::encode_v2(payload::RAKP1, 0, 0, &hs.rakp1(1), None),
-            peer,
-        ));
-        let p = r.ok().and_then(|d| wire::decode_v2(&d, None));
-        let r2 = p
-            .and_then(|p| rakp::parse_rakp2(&p.payload, 32))
-            .ok_or(0xFF)?;
-        if r2.status != 0 {
-            return Err(r2.status);
-        }
-        let r = block_on(s.datagram(
-            &wire::encode_v2(payload::RAKP3, 0, 0, &hs.rakp3(1, 0, &r2.rc), None),
-            peer,
-        ));
-        let p = r.ok().and_then(|d| wire::decode_v2(&d, None));
-        let r4 = p.and_then(|p| rakp::parse_rakp4(&p.payload, 16));
-        if r4.map(|r| r.status) != Some(0) {
-            return Err(0xFE);
-        }
-        let keys = SessionKeys::derive(Hash::Sha256, &hs.sik(&r2.rc), 16);
-        Ok((keys, bmc_sid))
-    }
-
-    fn request(keys: &SessionKeys, sid: u32, seq: u32, netfn: u8, cmd: u8, data: &[u8]) -> Vec<u8> {
-        let msg = wire::ipmi_request(netfn, (seq & 0x3F) as u8, cmd, data);
-        wire::encode_v2(payload::IPMI, sid, seq, &msg, Some(keys))
-    }
-
-    /// The completion code and data of the answer to `d`.
-    fn answer(s: &mut Server<Counting>, keys: &SessionKeys, d: &[u8]) -> Option<(u8, Vec<u8>)> {
-        let r = block_on(s.datagram(d, SocketAddr::from(PEER))).ok()?;
-        let p = wire::decode_v2(&r, Some(keys))?;
-        wire::ipmi_response(&p.payload).map(|r| (r.ccode, r.data))
-    }
 
     #[test]
     fn the_rakp1_role_caps_the_session() {

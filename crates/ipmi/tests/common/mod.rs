@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use ironbell_ipmi::{CipherSuite, CipherSuiteChoice, Config};
-use ironbell_testbed::{ChildGuard, Netns, have};
+use ironbell_testbed::{ChildGuard, Netns, Tier, find_tool, missing, require_tier, require_tool};
 
 /// The password every test BMC has for user `admin` (distinctive, so that tests can look
 /// for it in error texts and Debug output).
@@ -26,39 +26,35 @@ pub fn fresh_port() -> u16 {
     20_623 + NEXT_PORT.fetch_add(1, Ordering::Relaxed)
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// The Python with pyghmi: `<repo>/.venv/bin/python` first, then `python3` on PATH.
 pub fn python() -> Option<PathBuf> {
-    let venv = repo_root().join(".venv/bin/python");
-    if venv.is_file() {
-        return Some(venv);
-    }
-    have("python3").then(|| PathBuf::from("python3"))
+    find_tool("python").or_else(|| find_tool("python3"))
 }
 
-/// Whether the tools a test needs are present; prints why not.
+/// Whether the tools a test needs are here (and root, for the namespace every BMC runs
+/// in); "python" means a Python with pyghmi. Under CI a missing one fails the test,
+/// elsewhere it is skipped with a line naming it.
 pub fn tools_present(names: &[&str]) -> bool {
-    for n in names {
-        let ok = match *n {
-            "python" => python().is_some_and(|p| {
+    if !require_tier(Tier::Root) {
+        return false;
+    }
+    names.iter().all(|n| match *n {
+        "python" => {
+            let ok = python().is_some_and(|p| {
                 std::process::Command::new(p)
                     .args(["-c", "import pyghmi.ipmi.bmc"])
                     .stdout(Stdio::null())
                     .stderr(Stdio::null())
                     .status()
                     .is_ok_and(|s| s.success())
-            }),
-            n => have(n),
-        };
-        if !ok {
-            eprintln!("SKIP: {n} is not installed (scripts/setup installs it)");
-            return false;
+            });
+            if !ok {
+                missing("pyghmi (Python) is not installed");
+            }
+            ok
         }
-    }
-    true
+        n => require_tool(n).is_some(),
+    })
 }
 
 /// Which BMC implementation a test talks to.

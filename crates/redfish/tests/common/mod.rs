@@ -16,15 +16,13 @@ use ironbell_testbed::Netns;
 pub const USER: &str = "admin";
 pub const PASSWORD: &str = "Sup3r-s3cret-PW";
 
-/// `<repo>/.venv/bin/NAME`, else NAME on PATH.
-pub fn tool(name: &str) -> Option<PathBuf> {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../.venv/bin")
-        .join(name);
-    if venv.is_file() {
-        return Some(venv);
-    }
-    ironbell_testbed::have(name).then(|| PathBuf::from(name))
+pub use ironbell_testbed::find_tool as tool;
+
+/// Whether sushy-tools' emulator can run here: root (it runs in a namespace), the emulator
+/// and Python. Under CI a missing one fails the test, elsewhere it is skipped with a line.
+pub fn peers_present() -> bool {
+    ironbell_testbed::require_tier(ironbell_testbed::Tier::Root)
+        && ironbell_testbed::require_tools(&["sushy-emulator", "python3"])
 }
 
 pub fn sushy() -> PathBuf {
