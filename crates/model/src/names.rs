@@ -232,18 +232,21 @@ mod tests {
         );
         meta.namespace = Some("a.b".into());
         assert_eq!(
-            validate_metadata(&meta).unwrap_err().path,
+            validate_metadata(&meta).expect_err("invalid").path,
             "metadata.namespace"
         );
         meta.namespace = None;
         meta.labels = Some([("app".to_string(), "x\ny".to_string())].into());
-        let e = validate_metadata(&meta).unwrap_err();
+        let e = validate_metadata(&meta).expect_err("invalid");
         assert_eq!(e.path, r#"metadata.labels."app""#);
         assert!(!e.to_string().contains('\n'), "{e}");
         meta.labels = Some([("bad key".to_string(), "v".to_string())].into());
         assert!(validate_metadata(&meta).is_err());
         meta.labels = None;
         meta.name = Some("x\ny".into());
-        assert_eq!(validate_metadata(&meta).unwrap_err().path, "metadata.name");
+        assert_eq!(
+            validate_metadata(&meta).expect_err("invalid").path,
+            "metadata.name"
+        );
     }
 }
