@@ -109,7 +109,7 @@ pub enum StoreError {
         /// Name of the object, as given.
         name: String,
         /// Which rule it breaks.
-        reason: ironbell_model::NameError,
+        reason: Box<ironbell_model::NameError>,
     },
     /// The object, as the store would keep it, is over
     /// [`MAX_OBJECT_BYTES`](ironbell_model::MAX_OBJECT_BYTES). Nothing was written.
@@ -191,7 +191,7 @@ pub fn check_names(obj: &DynamicObject) -> Result<()> {
         kind: obj.types.kind.clone(),
         namespace: obj.namespace().to_string(),
         name: obj.name().to_string(),
-        reason,
+        reason: Box::new(reason),
     };
     ironbell_model::validate_name(obj.name()).map_err(invalid)?;
     ironbell_model::validate_namespace(obj.namespace()).map_err(invalid)
