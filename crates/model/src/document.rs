@@ -1,9 +1,14 @@
-//! Multi-document YAML in and out, and [`Object`]: one enum over every kind ironbell knows.
+//! Multi-document YAML in and out, and [`Object`]: the typed view of the model's built-in
+//! kinds. The open set of kinds, and the parse of any registered kind, is
+//! [`KindRegistry`], whose docs say why both exist.
 //!
 //! Input may be a stream of `---`-separated documents, a document that is a YAML sequence of
 //! objects (Tinkerbell's file backend writes that), or a `kind: List` with `items`. Every
 //! document is checked; all errors are returned together, each naming the document, its kind
-//! and name, and the path of the offending field.
+//! and name, and the path of the offending field. `metadata.name`, `metadata.namespace` and
+//! the labels are checked first, as Kubernetes names ([`crate::names`]): a name with a
+//! newline, an escape or an upper-case letter is an error naming the document and quoting
+//! the name escaped.
 //!
 //! ## Limits
 //!
