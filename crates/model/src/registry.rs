@@ -271,4 +271,30 @@ mod tests {
             .expect_err("twice");
         assert!(err.to_string().contains("tinkerbell.org/v1alpha1/Hardware"));
     }
+
+    #[test]
+    fn validate_checks_a_dynamic_object_against_its_type() {
+        use crate::{ObjectMeta, TypeKey};
+        let r = KindRegistry::builtin();
+        let mut hw = DynamicObject::new(
+            TypeKey::new("tinkerbell.org/v1alpha1", "Hardware"),
+            ObjectMeta::named("default", "wk01"),
+        );
+        hw.set_field("spec", &serde_json::json!({})).expect("field");
+        let canonical = r.validate(&hw).expect("a valid Hardware");
+        assert_eq!(canonical.name(), "wk01");
+        hw.set_field("spec", &serde_json::json!({ "interfaces": "no" }))
+            .expect("field");
+        let err = r.validate(&hw).expect_err("interfaces is a list");
+        assert!(err.to_string().contains("spec.interfaces"), "{err}");
+        let gadget = DynamicObject::new(
+            TypeKey::new("example.com/v1", "Gadget"),
+            ObjectMeta::named("default", "g"),
+        );
+        let err = r.validate(&gadget).expect_err("unknown").to_string();
+        assert!(
+            err.contains("unknown kind Gadget") && err.contains("hardware"),
+            "{err}"
+        );
+    }
 }
