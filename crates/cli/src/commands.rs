@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use ironbell_model::selector::Selector;
-use ironbell_model::{DynamicObject, find_kind, parse_documents};
+use ironbell_model::{DynamicObject, KindRegistry};
 use ironbell_ops::apply::{ApplyOptions, Outcome};
 use ironbell_ops::import::Counts;
 use ironbell_ops::lookup::{find_one, resolve_kind};
@@ -18,6 +18,10 @@ use crate::{BmcCommand, Cli, Command, HardwareCommand, ServeCommand};
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let spec = store_spec(cli.db.as_deref())?;
+    // The kinds this program knows: the model's; crates with their own kinds register them
+    // here.
+    let kinds = KindRegistry::builtin();
+    let kinds = &kinds;
     let log_dir = || machine_log_dir(&spec, cli.machine_log_dir.clone());
     match cli.command {
         Command::Hardware(HardwareCommand::Validate { file }) => {
@@ -56,16 +60,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dry_run,
         } => {
             let text = read_input(&file)?;
-            let objects = parse_documents(&text)
+            let dynamic = ironbell_ops::apply::parse(kinds, &text, &namespace)
                 .map_err(anyhow::Error::new)
                 .with_context(|| format!("{} is not valid", file.display()))?;
-            let mut dynamic = Vec::with_capacity(objects.len());
-            for mut o in objects {
-                if o.metadata().namespace.as_deref().is_none_or(str::is_empty) {
-                    o.metadata_mut().namespace = Some(namespace.clone());
-                }
-                dynamic.push(o.to_dynamic()?);
-            }
             let store = open(&spec, Access::Create)?;
             let options = ApplyOptions {
                 dry_run,
@@ -76,8 +73,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await
                 .with_context(|| format!("applying {}", file.display()))?;
             for (obj, outcome) in outcomes {
-                let kind = find_kind(&obj.types.kind).map_or(obj.types.kind.as_str(), |k| k.plural);
-                println!("{kind}/{} {outcome}{suffix}", obj.name());
+                println!(
+                    "{}/{} {outcome}{suffix}",
+                    kind_plural(kinds, &obj),
+                    obj.name()
+                );
             }
         }
         Command::Get {
@@ -88,7 +88,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output,
             show_secrets,
         } => {
-            let info = resolve_kind(&kind)?;
+            let info = resolve_kind(kinds, &kind)?;
             let selector = selector
                 .as_deref()
                 .map(Selector::parse)
@@ -141,7 +141,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             let store = open(&spec, Access::Existing)?;
             let store = store.store();
-            let info = resolve_kind("machines")?;
+            let info = resolve_kind(kinds, "machines")?;
             let m = find_one(store.as_ref(), info, &machine, namespace.as_deref()).await?;
             let wait = (!no_wait).then_some(timeout);
             let out =
@@ -159,7 +159,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => {
             let store = open(&spec, Access::Existing)?;
             let store = store.store();
-            let info = resolve_kind("machines")?;
+            let info = resolve_kind(kinds, "machines")?;
             let m = find_one(store.as_ref(), info, &machine, namespace.as_deref()).await?;
             let wait = (!no_wait).then_some(timeout);
             let out = ironbell_bmc::cli::boot(
@@ -182,7 +182,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let log_dir = log_dir();
             let store = open(&spec, Access::Existing)?;
-            let info = resolve_kind("hardware")?;
+            let info = resolve_kind(kinds, "hardware")?;
             let hw = find_one(
                 store.store().as_ref(),
                 info,
@@ -197,18 +197,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             name,
             namespace,
         } => {
-            let info = resolve_kind(&kind)?;
+            let info = resolve_kind(kinds, &kind)?;
             let store = open(&spec, Access::Existing)?;
             let store = store.store().as_ref();
             let obj = find_one(store, info, &name, namespace.as_deref()).await?;
-            for gone in ironbell_ops::delete::delete(store, &obj).await? {
-                let kind =
-                    find_kind(&gone.types.kind).map_or(gone.types.kind.as_str(), |k| k.plural);
-                println!("{kind}/{} deleted", gone.name());
+            for gone in ironbell_ops::delete::delete(store, kinds, &obj).await? {
+                println!("{}/{} deleted", kind_plural(kinds, &gone), gone.name());
             }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How the command line names an object's kind: its plural, or the kind itself when the
+/// kind is not registered.
+fn kind_plural<'a>(kinds: &'a KindRegistry, obj: &'a DynamicObject) -> &'a str {
+    kinds
+        .get(&obj.types)
+        .map_or(obj.types.kind.as_str(), |k| k.plural)
 }
 
 fn counts(outcomes: &[(DynamicObject, Outcome)]) -> String {

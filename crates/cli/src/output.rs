@@ -1,5 +1,10 @@
 //! Printing objects (table, YAML, JSON) and errors. Secret values are redacted here unless the
 //! user asked for them, so no other code path can leak them to the terminal.
+//!
+//! Names are checked where they enter (parsing, import, the store), but the table printer
+//! does not rely on it: every cell goes through [`escape_controls`], so no field (a label, a
+//! status message, a name in a store written by something else) can move the cursor, clear
+//! the screen or forge a line on the terminal. YAML and JSON output escape them by format.
 
 use std::io::Write;
 
@@ -93,12 +98,40 @@ pub fn print_objects(
     Ok(())
 }
 
+/// `text` with every control character (C0, DEL, C1) and every bidirectional or
+/// zero-width formatting character escaped as Rust does (`\n`, `\u{1b}`, `\u{202e}`), so it
+/// prints as one line of visible characters.
+pub fn escape_controls(text: &str) -> String {
+    let invisible = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+    };
+    if !text.contains(invisible) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if invisible(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn write_table(out: &mut impl Write, rows: &[Vec<String>]) -> std::io::Result<()> {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|cell| escape_controls(cell)).collect())
+        .collect();
     let ncols = rows.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..ncols)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
-    for row in rows {
+    for row in &rows {
         let mut line = String::new();
         for (c, cell) in row.iter().enumerate() {
             if c + 1 == ncols {
@@ -177,5 +210,33 @@ fn columns(kind: &KindInfo) -> Vec<Column> {
             }),
         ],
         _ => vec![("LABELS", labels)],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_in_tables() {
+        assert_eq!(escape_controls("wk01"), "wk01");
+        assert_eq!(escape_controls("a\nb"), "a\\nb");
+        assert_eq!(escape_controls("\u{1b}[2J"), "\\u{1b}[2J");
+        assert_eq!(escape_controls("x\u{202e}y"), "x\\u{202e}y");
+        assert_eq!(escape_controls("\u{9b}\u{7f}"), "\\u{9b}\\u{7f}");
+        assert_eq!(escape_controls("héllo"), "héllo");
+        let rows = vec![
+            vec!["NAME".to_string(), "LABELS".to_string()],
+            vec![
+                "evil\nforged-row".to_string(),
+                "a=\u{1b}[31mred".to_string(),
+            ],
+        ];
+        let mut out = Vec::new();
+        write_table(&mut out, &rows).expect("write");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(text.contains("evil\\nforged-row"), "{text}");
     }
 }

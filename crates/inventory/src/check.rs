@@ -177,7 +177,8 @@ pub(crate) const MAX_SUBDOMAIN: usize = 253;
 
 /// A DNS-1123 subdomain, as Kubernetes' `IsDNS1123Subdomain` checks it: at most 253
 /// characters; dot-separated parts of lower-case letters, digits and `-`, each part starting
-/// and ending with a letter or digit.
+/// and ending with a letter or digit. The hostname becomes the Hardware's name, so this is
+/// the model's object-name rule ([`ironbell_model::names`]), reported per line and column.
 pub(crate) fn hostname(s: &str) -> Result<(), Problem> {
     let fail = |reason: &str| {
         Err(Problem::NotHostname {
@@ -187,21 +188,11 @@ pub(crate) fn hostname(s: &str) -> Result<(), Problem> {
     if s.len() > MAX_SUBDOMAIN {
         return fail("must be no more than 253 characters");
     }
-    let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-    for part in s.split('.') {
-        let p = part.as_bytes();
-        let ok = match (p.first(), p.last()) {
-            (Some(&first), Some(&last)) => {
-                alnum(first) && alnum(last) && p.iter().all(|&c| alnum(c) || c == b'-')
-            }
-            _ => false,
-        };
-        if !ok {
-            return fail(
-                "must consist of lower case letters, digits, '-' or '.', and each dot-separated \
-                 part must start and end with a letter or digit",
-            );
-        }
+    if !ironbell_model::names::is_subdomain(s) {
+        return fail(
+            "must consist of lower case letters, digits, '-' or '.', and each dot-separated \
+             part must start and end with a letter or digit",
+        );
     }
     Ok(())
 }

@@ -163,6 +163,28 @@ fn bad_hostname() {
 }
 
 #[test]
+fn hostname_with_a_newline_or_escape_is_refused_at_its_line_and_column() {
+    for bad in [
+        "wk01\nchain http://192.0.2.1/evil.ipxe",
+        "red\u{1b}[31m",
+        "WK01",
+    ] {
+        let e = single_error(with(good(2), Column::Hostname, bad));
+        assert_eq!(e.line(), 3, "{bad:?}");
+        assert_eq!(e.column(), Some(Column::Hostname), "{bad:?}");
+        assert!(
+            matches!(e.problem(), Some(Problem::NotHostname { .. })),
+            "{bad:?}: {e}"
+        );
+        let text = e.to_string();
+        assert!(
+            !text.contains('\n') && !text.contains('\u{1b}'),
+            "the error prints the value escaped: {text}"
+        );
+    }
+}
+
+#[test]
 fn hostname_too_long_for_bmc_names() {
     let long = "a".repeat(245);
     rule(

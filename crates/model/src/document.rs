@@ -1,9 +1,14 @@
-//! Multi-document YAML in and out, and [`Object`]: one enum over every kind ironbell knows.
+//! Multi-document YAML in and out, and [`Object`]: the typed view of the model's built-in
+//! kinds. The open set of kinds, and the parse of any registered kind, is
+//! [`KindRegistry`], whose docs say why both exist.
 //!
 //! Input may be a stream of `---`-separated documents, a document that is a YAML sequence of
 //! objects (Tinkerbell's file backend writes that), or a `kind: List` with `items`. Every
 //! document is checked; all errors are returned together, each naming the document, its kind
-//! and name, and the path of the offending field.
+//! and name, and the path of the offending field. `metadata.name`, `metadata.namespace` and
+//! the labels are checked first, as Kubernetes names ([`crate::names`]): a name with a
+//! newline, an escape or an upper-case letter is an error naming the document and quoting
+//! the name escaped.
 //!
 //! ## Limits
 //!
@@ -26,47 +31,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_yaml_ng::Value as Yaml;
 
-use crate::{ConvertError, DynamicObject, ObjectMeta, Resource, TypeKey};
-
-/// What the command line and the store need to know about a kind without its type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KindInfo {
-    /// `apiVersion`.
-    pub api_version: &'static str,
-    /// `kind`.
-    pub kind: &'static str,
-    /// Lower-case plural.
-    pub plural: &'static str,
-    /// Other accepted names.
-    pub aliases: &'static [&'static str],
-}
-
-impl KindInfo {
-    const fn of<K: Resource>() -> Self {
-        Self {
-            api_version: K::API_VERSION,
-            kind: K::KIND,
-            plural: K::PLURAL,
-            aliases: K::ALIASES,
-        }
-    }
-
-    /// The store key of this kind.
-    pub fn type_key(&self) -> TypeKey {
-        TypeKey::new(self.api_version, self.kind)
-    }
-
-    /// Whether `name` (case-insensitive) names this kind: its kind, plural, an alias, or
-    /// `plural.group`.
-    pub fn matches(&self, name: &str) -> bool {
-        let name = name.to_ascii_lowercase();
-        let group = self.api_version.rsplit_once('/').map(|(g, _)| g);
-        name == self.kind.to_ascii_lowercase()
-            || name == self.plural
-            || self.aliases.contains(&name.as_str())
-            || group.is_some_and(|g| name == format!("{}.{g}", self.plural))
-    }
-}
+use crate::registry::FieldError;
+use crate::{ConvertError, DynamicObject, KindInfo, KindRegistry, ObjectMeta, Resource};
 
 macro_rules! kinds {
     ($($variant:ident => $ty:ty),* $(,)?) => {
@@ -80,8 +46,13 @@ macro_rules! kinds {
             )*
         }
 
-        /// Every kind ironbell knows.
-        pub const KINDS: &[KindInfo] = &[$(KindInfo::of::<$ty>()),*];
+        /// Adds the built-in kinds to `registry`, in this order.
+        pub(crate) fn register_builtin(registry: &mut KindRegistry) {
+            $(
+                // The built-in kinds are distinct, so none is refused as a duplicate.
+                let _ = registry.register::<$ty>();
+            )*
+        }
 
         impl Object {
             /// The object's metadata.
@@ -116,7 +87,7 @@ macro_rules! kinds {
                 Ok(None)
             }
 
-            fn from_yaml(api_version: &str, kind: &str, value: Yaml) -> Option<Result<Self, (String, String)>> {
+            fn from_yaml(api_version: &str, kind: &str, value: Yaml) -> Option<Result<Self, FieldError>> {
                 $(
                     if api_version == <$ty as Resource>::API_VERSION && kind == <$ty as Resource>::KIND {
                         return Some(typed::<$ty>(value).map(Self::$variant));
@@ -150,11 +121,6 @@ kinds! {
     AwsIamConfig => crate::anywhere::AWSIamConfig,
 }
 
-/// Looks a kind up by any of its names (see [`KindInfo::matches`]).
-pub fn find_kind(name: &str) -> Option<&'static KindInfo> {
-    KINDS.iter().find(|k| k.matches(name))
-}
-
 /// The largest object, as compact JSON, that ironbell accepts anywhere: 1.5 MiB, the
 /// default `--max-request-bytes` of the etcd behind the Kubernetes API server.
 pub const MAX_OBJECT_BYTES: usize = 1536 * 1024;
@@ -163,7 +129,7 @@ pub const MAX_OBJECT_BYTES: usize = 1536 * 1024;
 /// accept: 64 MiB, room for thousands of objects.
 pub const MAX_INPUT_BYTES: usize = 64 * 1024 * 1024;
 
-fn typed<K: Resource + DeserializeOwned>(value: Yaml) -> Result<K, (String, String)> {
+pub(crate) fn typed<K: Resource + DeserializeOwned>(value: Yaml) -> Result<K, FieldError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let message = e.into_inner().to_string();
@@ -284,11 +250,27 @@ impl fmt::Display for ParseErrors {
     }
 }
 
-/// Parses a multi-document YAML (or JSON) stream into typed objects. Empty documents are
-/// skipped. Either every object is returned, or every error. An input over
-/// [`MAX_INPUT_BYTES`] is refused before parsing, an object over [`MAX_OBJECT_BYTES`]
-/// before it is typed.
+/// Parses a multi-document YAML (or JSON) stream of built-in kinds into typed objects.
+/// Empty documents are skipped. Either every object is returned, or every error. An input
+/// over [`MAX_INPUT_BYTES`] is refused before parsing, an object over [`MAX_OBJECT_BYTES`]
+/// before it is typed; names, namespaces and labels are checked
+/// ([`crate::names::validate_metadata`]) before the rest of the object.
+///
+/// This is the typed view of the built-in kinds; for any registered kind, use
+/// [`KindRegistry::parse_documents`].
 pub fn parse_documents(text: &str) -> Result<Vec<Object>, ParseErrors> {
+    walk(text, &KindRegistry::builtin(), Object::from_yaml)
+}
+
+/// The document walk shared by [`parse_documents`] and [`KindRegistry::parse_documents`]:
+/// splits the stream, checks each object's shape, size and metadata, and hands it to
+/// `read`, which returns `None` for a kind it does not know (an error naming the kinds of
+/// `registry`).
+pub(crate) fn walk<T>(
+    text: &str,
+    registry: &KindRegistry,
+    mut read: impl FnMut(&str, &str, Yaml) -> Option<Result<T, FieldError>>,
+) -> Result<Vec<T>, ParseErrors> {
     let mut objects = Vec::new();
     let mut errors = Vec::new();
     if text.len() > MAX_INPUT_BYTES {
@@ -347,7 +329,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<Object>, ParseErrors> {
                 });
                 continue;
             };
-            match parse_one(item) {
+            match parse_one(item, registry, &mut read) {
                 Ok(obj) => objects.push(obj),
                 Err(mut e) => {
                     e.document = document;
@@ -364,7 +346,11 @@ pub fn parse_documents(text: &str) -> Result<Vec<Object>, ParseErrors> {
     }
 }
 
-fn parse_one(value: Yaml) -> Result<Object, DocumentError> {
+fn parse_one<T>(
+    value: Yaml,
+    registry: &KindRegistry,
+    read: &mut impl FnMut(&str, &str, Yaml) -> Option<Result<T, FieldError>>,
+) -> Result<T, DocumentError> {
     let field = |name: &str| value.get(name).and_then(Yaml::as_str).map(str::to_string);
     let kind = field("kind");
     let api_version = field("apiVersion");
@@ -399,17 +385,30 @@ fn parse_one(value: Yaml) -> Result<Object, DocumentError> {
     let Some(api) = api_version.as_deref() else {
         return Err(err("apiVersion", "missing `apiVersion`".into()));
     };
-    match Object::from_yaml(api, k, value.clone()) {
+    if let Some(meta) = value.get("metadata") {
+        // A metadata of the wrong shape is reported by `read`, with its path.
+        if let Ok(meta) = serde_yaml_ng::from_value::<ObjectMeta>(meta.clone()) {
+            crate::names::validate_metadata(&meta).map_err(|e| err(&e.path, e.message))?;
+        }
+    }
+    match read(api, k, value) {
         Some(Ok(obj)) => Ok(obj),
         Some(Err((path, message))) => Err(err(&path, message)),
         None => {
-            let known = KINDS
-                .iter()
+            let known = registry
+                .kinds()
                 .filter(|i| i.kind == k)
                 .map(|i| i.api_version)
                 .collect::<Vec<_>>();
             Err(if known.is_empty() {
-                err("kind", format!("unknown kind {k:?} (apiVersion {api:?})"))
+                let kinds = registry.kinds().map(|i| i.kind).collect::<Vec<_>>();
+                err(
+                    "kind",
+                    format!(
+                        "unknown kind {k:?} (apiVersion {api:?}); known kinds: {}",
+                        kinds.join(", ")
+                    ),
+                )
             } else {
                 err(
                     "apiVersion",

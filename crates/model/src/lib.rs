@@ -10,8 +10,9 @@
 //! This crate does no I/O: it parses and prints text and converts between typed objects and
 //! [`DynamicObject`], the untyped form the store keeps.
 //!
-//! Start reading at [`Resource`] (what every kind implements), then [`document`] (how YAML
-//! streams become [`Object`]s), then a kind such as [`tinkerbell::Hardware`].
+//! Start reading at [`Resource`] (what every kind implements), then [`KindRegistry`] (the open
+//! set of kinds) and [`document`] (how YAML streams become objects), then [`names`] (the
+//! name rules), then a kind such as [`tinkerbell::Hardware`].
 
 pub mod agent_token;
 pub mod anywhere;
@@ -20,15 +21,18 @@ pub mod corev1;
 pub mod document;
 mod dynamic;
 mod meta;
+pub mod names;
+mod registry;
 mod resource;
 pub mod selector;
 pub mod template_def;
 pub mod tinkerbell;
 
 pub use document::{
-    KINDS, KindInfo, MAX_INPUT_BYTES, MAX_OBJECT_BYTES, Object, find_kind, parse_documents,
-    read_input, to_yaml_documents,
+    MAX_INPUT_BYTES, MAX_OBJECT_BYTES, Object, parse_documents, read_input, to_yaml_documents,
 };
 pub use dynamic::{Body, ConvertError, DynamicObject};
 pub use meta::{Condition, Labels, NamespacedRef, ObjectMeta, OwnerReference};
+pub use names::{NameError, validate_name, validate_namespace};
+pub use registry::{KindInfo, KindRegistry, RegistryError, ValidateError};
 pub use resource::{ApiVersion, Kind, Resource, TypeKey};

@@ -40,7 +40,7 @@ impl fmt::Display for TypeKey {
     }
 }
 
-/// A typed, namespaced Kubernetes-style kind.
+/// A typed Kubernetes-style kind.
 pub trait Resource:
     Serialize + DeserializeOwned + Clone + fmt::Debug + Send + Sync + 'static
 {
@@ -52,6 +52,8 @@ pub trait Resource:
     const PLURAL: &'static str;
     /// Other names accepted on the command line (singular, short names).
     const ALIASES: &'static [&'static str] = &[];
+    /// Whether objects of this kind live in a namespace (all of ironbell's do).
+    const NAMESPACED: bool = true;
 
     /// The object's metadata.
     fn metadata(&self) -> &ObjectMeta;

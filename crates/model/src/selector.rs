@@ -189,13 +189,7 @@ fn check_subdomain(s: &str) -> Result<(), String> {
             s.len()
         ));
     }
-    let lower_alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-    let ok = s.split('.').all(|part| {
-        !part.is_empty()
-            && part.chars().all(|c| lower_alnum(c) || c == '-')
-            && part.starts_with(lower_alnum)
-            && part.ends_with(lower_alnum)
-    });
+    let ok = crate::names::is_subdomain(s);
     if !ok {
         return Err(format!(
             "prefix {s:?} must be a DNS subdomain: lower-case alphanumeric characters, '-' \

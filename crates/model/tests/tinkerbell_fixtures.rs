@@ -843,7 +843,8 @@ fn kinds_are_found_by_their_aliases() {
         ("secrets", "Secret"),
         ("machines.bmc.tinkerbell.org", "Machine"),
     ] {
-        let info = ironbell_model::find_kind(alias).unwrap_or_else(|| panic!("{alias}"));
+        let registry = ironbell_model::KindRegistry::builtin();
+        let info = registry.find(alias).unwrap_or_else(|| panic!("{alias}"));
         assert_eq!(info.kind, kind, "{alias}");
     }
     let _ = Hardware::default();

@@ -1,5 +1,6 @@
 //! Create-or-update of a set of documents: create what is missing, update what differs,
-//! leave alone what is the same. Used by `apply` and `hardware import`.
+//! leave alone what is the same. Used by `apply` and `hardware import`; [`parse`] reads
+//! `apply`'s documents through a [`KindRegistry`].
 //!
 //! ## All or nothing, and what happens without it
 //!
@@ -21,7 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use ironbell_model::{DynamicObject, Labels, TypeKey};
+use ironbell_model::{DynamicObject, KindRegistry, Labels, TypeKey};
 use ironbell_store::{ListParams, Op, Store, StoreError};
 
 use crate::OpsError;
@@ -65,6 +66,27 @@ pub struct ApplyOptions {
     pub dry_run: bool,
     /// All or nothing, or best effort.
     pub atomicity: Atomicity,
+}
+
+/// Reads the documents of `text` as kinds of `registry` (every field checked against the
+/// kind's type, names and labels against Kubernetes' rules; an unregistered kind is an
+/// error naming the known ones), putting objects of namespaced kinds that name no
+/// namespace into `namespace`. Either every object or every error.
+pub fn parse(
+    registry: &KindRegistry,
+    text: &str,
+    namespace: &str,
+) -> Result<Vec<DynamicObject>, OpsError> {
+    ironbell_model::validate_namespace(namespace)
+        .map_err(|e| OpsError::Input(format!("the default namespace is not valid: {e}")))?;
+    let mut objects = registry.parse_documents(text)?;
+    for o in &mut objects {
+        let namespaced = registry.get(&o.types).is_some_and(|k| k.namespaced);
+        if namespaced && o.metadata.namespace.as_deref().is_none_or(str::is_empty) {
+            o.metadata.namespace = Some(namespace.to_string());
+        }
+    }
+    Ok(objects)
 }
 
 /// The store writes needed to make `desired` true, and the outcome per object (in input

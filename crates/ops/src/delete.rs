@@ -12,7 +12,7 @@
 
 use ironbell_model::bmc::Machine;
 use ironbell_model::tinkerbell::Hardware;
-use ironbell_model::{DynamicObject, KINDS, Resource, TypeKey};
+use ironbell_model::{DynamicObject, KindRegistry, Resource, TypeKey};
 use ironbell_store::{ListParams, Op, Store};
 
 use crate::OpsError;
@@ -22,12 +22,17 @@ fn type_of<K: Resource>() -> TypeKey {
     TypeKey::new(K::API_VERSION, K::KIND)
 }
 
-/// The objects `obj` owns (see the module docs), owned-most first.
-pub async fn owned(store: &dyn Store, obj: &DynamicObject) -> Result<Vec<DynamicObject>, OpsError> {
+/// The objects `obj` owns (see the module docs), owned-most first. Owner references are
+/// followed through every kind of `registry`.
+pub async fn owned(
+    store: &dyn Store,
+    registry: &KindRegistry,
+    obj: &DynamicObject,
+) -> Result<Vec<DynamicObject>, OpsError> {
     let ns = obj.namespace();
     let mut out: Vec<DynamicObject> = Vec::new();
     if let Some(uid) = obj.metadata.uid.as_deref().filter(|u| !u.is_empty()) {
-        for info in KINDS {
+        for info in registry.kinds().filter(|k| k.namespaced) {
             let list = store
                 .list(&info.type_key(), &ListParams::namespace(ns))
                 .await?;
@@ -120,12 +125,14 @@ async fn machine_secret(
     }
 }
 
-/// Deletes `obj` and what it owns; returns every object deleted, the owner last.
+/// Deletes `obj` and what it owns (of the kinds of `registry`); returns every object
+/// deleted, the owner last.
 pub async fn delete(
     store: &dyn Store,
+    registry: &KindRegistry,
     obj: &DynamicObject,
 ) -> Result<Vec<DynamicObject>, OpsError> {
-    let mut all = owned(store, obj).await?;
+    let mut all = owned(store, registry, obj).await?;
     // The Machine before its Secret (the Secret is found first by the link walk).
     all.sort_by_key(|o| u8::from(o.types.kind == "Secret"));
     all.push(obj.clone());

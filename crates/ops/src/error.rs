@@ -65,6 +65,12 @@ pub enum OpsError {
     /// An object could not be converted between its typed and dynamic forms.
     #[error(transparent)]
     Convert(#[from] ConvertError),
+    /// Documents could not be read (every error, each naming its document and field).
+    #[error(transparent)]
+    Parse(#[from] ironbell_model::document::ParseErrors),
+    /// An object does not match its registered kind, or its kind is not registered.
+    #[error(transparent)]
+    Validate(#[from] ironbell_model::ValidateError),
     /// A kind name nobody knows.
     #[error("unknown kind {name:?}; known kinds: {known}")]
     UnknownKind {

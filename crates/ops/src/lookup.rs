@@ -1,19 +1,18 @@
-//! Finding kinds and objects by the names people type.
+//! Finding kinds and objects by the names people type. Kinds come from a
+//! [`KindRegistry`] the caller builds (the built-in kinds plus whatever its crates
+//! register), so a kind registered outside the model resolves like a built-in one.
 
-use ironbell_model::{DynamicObject, KINDS, KindInfo, find_kind};
+use ironbell_model::{DynamicObject, KindInfo, KindRegistry};
 use ironbell_store::{ListParams, Store};
 
 use crate::OpsError;
 
-/// The kind `name` names (kind, plural, alias or `plural.group`, any case).
-pub fn resolve_kind(name: &str) -> Result<&'static KindInfo, OpsError> {
-    find_kind(name).ok_or_else(|| OpsError::UnknownKind {
+/// The kind of `registry` that `name` names (kind, plural, alias or `plural.group`, any
+/// case); [`OpsError::UnknownKind`] naming the known ones when none does.
+pub fn resolve_kind<'r>(registry: &'r KindRegistry, name: &str) -> Result<&'r KindInfo, OpsError> {
+    registry.find(name).ok_or_else(|| OpsError::UnknownKind {
         name: name.to_string(),
-        known: KINDS
-            .iter()
-            .map(|k| k.plural)
-            .collect::<Vec<_>>()
-            .join(", "),
+        known: registry.known(),
     })
 }
 

@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use ironbell_model::{DynamicObject, ObjectMeta, OwnerReference, TypeKey, find_kind};
+use ironbell_model::{DynamicObject, KindRegistry, ObjectMeta, OwnerReference, TypeKey};
 use ironbell_ops::apply::{ApplyOptions, Atomicity, Outcome, apply, plan};
 use ironbell_ops::import::{Counts, import};
 use ironbell_ops::lookup::{find_one, resolve_kind};
@@ -35,8 +35,15 @@ fn store() -> (tempfile::TempDir, Arc<SqliteStore>) {
     (dir, Arc::new(store))
 }
 
+/// The built-in kinds.
+fn kinds() -> &'static KindRegistry {
+    static KINDS: std::sync::LazyLock<KindRegistry> =
+        std::sync::LazyLock::new(KindRegistry::builtin);
+    &KINDS
+}
+
 fn types(kind: &str) -> TypeKey {
-    find_kind(kind).unwrap().type_key()
+    kinds().find(kind).unwrap().type_key()
 }
 
 fn template(ns: &str, name: &str, data: &str) -> DynamicObject {
@@ -135,7 +142,7 @@ async fn find_one_by_name_and_namespace() {
     apply(store.as_ref(), objs, ApplyOptions::default())
         .await
         .unwrap();
-    let info = resolve_kind("templates").unwrap();
+    let info = resolve_kind(kinds(), "templates").unwrap();
     let one = find_one(store.as_ref(), info, "only", None).await.unwrap();
     assert_eq!(one.namespace(), "a");
     let b = find_one(store.as_ref(), info, "both", Some("b"))
@@ -160,7 +167,7 @@ async fn find_one_by_name_and_namespace() {
         matches!(err, OpsError::Store(StoreError::NotFound { .. })),
         "{err}"
     );
-    let err = resolve_kind("gadgets").unwrap_err().to_string();
+    let err = resolve_kind(kinds(), "gadgets").unwrap_err().to_string();
     assert!(
         err.contains("unknown kind \"gadgets\"") && err.contains("hardware"),
         "{err}"
@@ -248,9 +255,9 @@ a2,10.30.0.2,255.255.255.0,10.30.0.254,10.30.0.2,52:54:00:00:00:01,/dev/sda,,,,,
 #[tokio::test]
 async fn deleting_hardware_deletes_its_bmc_machine_and_secret_and_a_job_its_tasks() {
     let (_dir, store) = imported().await;
-    let info = resolve_kind("hardware").unwrap();
+    let info = resolve_kind(kinds(), "hardware").unwrap();
     let hw = find_one(store.as_ref(), info, "cp01", None).await.unwrap();
-    let gone = delete::delete(store.as_ref(), &hw).await.unwrap();
+    let gone = delete::delete(store.as_ref(), kinds(), &hw).await.unwrap();
     let gone: Vec<String> = gone
         .iter()
         .map(|o| format!("{} {}", o.types.kind, o.name()))
@@ -297,7 +304,7 @@ async fn deleting_hardware_deletes_its_bmc_machine_and_secret_and_a_job_its_task
             .unwrap();
         store.create(task).await.unwrap();
     }
-    delete::delete(store.as_ref(), &job).await.unwrap();
+    delete::delete(store.as_ref(), kinds(), &job).await.unwrap();
     assert_eq!(
         names(store.as_ref(), "tasks").await,
         ["eksa-system/other-task-0"]
@@ -423,10 +430,15 @@ async fn without_atomic_commits_import_writes_in_dependency_order_and_resumes() 
 
     // Deleting object by object: owned objects first, the owner last.
     store.written.lock().unwrap().clear();
-    let hw = find_one(&store, resolve_kind("hardware").unwrap(), "wk01", None)
-        .await
-        .unwrap();
-    delete::delete(&store, &hw).await.unwrap();
+    let hw = find_one(
+        &store,
+        resolve_kind(kinds(), "hardware").unwrap(),
+        "wk01",
+        None,
+    )
+    .await
+    .unwrap();
+    delete::delete(&store, kinds(), &hw).await.unwrap();
     assert_eq!(
         *store.written.lock().unwrap(),
         ["Machine", "Secret", "Hardware"]

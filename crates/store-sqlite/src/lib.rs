@@ -592,6 +592,7 @@ impl Inner {
                 }
             }
         }
+        ironbell_store::check_names(&obj)?;
         *rev += 1;
         let m = &mut obj.metadata;
         m.resource_version = Some(rev.to_string());

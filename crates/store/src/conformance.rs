@@ -124,6 +124,7 @@ macro_rules! store_conformance_tests {
             case_kinds_do_not_collide,
             case_typed_api,
             case_object_size_limit,
+            case_invalid_names_are_refused,
         );
     };
     (@cases $ctor:expr; $($case:ident),* $(,)?) => {
@@ -1101,17 +1102,81 @@ pub async fn case_object_size_limit(store: SharedStore) {
         .expect("json field");
     assert_too_large(store.update_status(status).await.unwrap_err(), "ok");
 
-    // A batch with one object over the limit writes none of them (where batches exist).
+    let err = store
+        .commit(vec![
+            Op::Create(widget(NS, "small", &[], 1)),
+            Op::Create(widget_of_size("huge", 2 * MIB)),
+        ])
+        .await
+        .unwrap_err();
     if store.capabilities().atomic_commit {
+        assert_too_large(err, "huge");
+    } else {
+        // A commit of several objects is refused before anything is written.
+        assert!(matches!(err, StoreError::Unsupported { .. }), "{err:?}");
+    }
+    assert_absent(&store, "small").await;
+    assert_eq!(get(&store, "ok").await, ok);
+}
+
+/// A name that is not a DNS-1123 subdomain, or a namespace that is not a DNS-1123 label, is
+/// refused by create and commit with `InvalidName` naming it (escaped), and nothing is
+/// written.
+pub async fn case_invalid_names_are_refused(store: SharedStore) {
+    let long = "a".repeat(254);
+    let (_, rev_before) = list(&store, ListParams::default()).await;
+    for (ns, name) in [
+        (NS, "wk01\nchain http://198.51.100.1/x"),
+        (NS, "red\u{1b}[31m"),
+        (NS, "Upper"),
+        (NS, "a_b"),
+        (NS, long.as_str()),
+        ("a.b", "fine"),
+        ("Default", "fine"),
+    ] {
+        let err = store.create(widget(ns, name, &[], 1)).await.unwrap_err();
+        let StoreError::InvalidName {
+            kind,
+            namespace,
+            name: n,
+            ..
+        } = &err
+        else {
+            panic!("{name:?}: expected InvalidName, got {err:?}");
+        };
+        assert_eq!(
+            (kind.as_str(), namespace.as_str(), n.as_str()),
+            ("Widget", ns, name)
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("{name:?}")) || text.contains("254"),
+            "{text}"
+        );
+        assert!(!text.contains('\n') && !text.contains('\u{1b}'), "{text}");
+    }
+    // In one commit, an invalid name fails the whole commit (where commits are atomic;
+    // elsewhere a commit of several objects is refused before anything is written).
+    let err = store
+        .commit(vec![
+            Op::Create(widget(NS, "good", &[], 1)),
+            Op::Create(widget(NS, "bad\nname", &[], 1)),
+        ])
+        .await
+        .unwrap_err();
+    if store.capabilities().atomic_commit {
+        assert!(matches!(err, StoreError::InvalidName { .. }), "{err:?}");
+    } else {
+        assert!(matches!(err, StoreError::Unsupported { .. }), "{err:?}");
         let err = store
-            .commit(vec![
-                Op::Create(widget(NS, "small", &[], 1)),
-                Op::Create(widget_of_size("huge", 2 * MIB)),
-            ])
+            .commit(vec![Op::Create(widget(NS, "bad\nname", &[], 1))])
             .await
             .unwrap_err();
-        assert_too_large(err, "huge");
-        assert_absent(&store, "small").await;
+        assert!(matches!(err, StoreError::InvalidName { .. }), "{err:?}");
     }
-    assert_eq!(get(&store, "ok").await, ok);
+    assert_absent(&store, "good").await;
+    let (items, rev_after) = list(&store, ListParams::default()).await;
+    assert!(items.is_empty(), "{items:?}");
+    assert_eq!(rev_after, rev_before, "nothing was written");
+    create(&store, widget(NS, "good.name-1", &[], 1)).await;
 }

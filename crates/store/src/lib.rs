@@ -99,6 +99,20 @@ pub enum StoreError {
         /// What is wrong.
         message: String,
     },
+    /// The object's name or namespace is not a valid Kubernetes name (see
+    /// [`ironbell_model::names`]). Nothing was written. The message quotes the value with
+    /// escapes, so printing this error is safe whatever the name holds.
+    #[error("{kind} {namespace:?}/{name:?} cannot be created: {reason}")]
+    InvalidName {
+        /// Kind of the object.
+        kind: String,
+        /// Namespace of the object, as given.
+        namespace: String,
+        /// Name of the object, as given.
+        name: String,
+        /// Which rule it breaks.
+        reason: Box<ironbell_model::NameError>,
+    },
     /// The object, as the store would keep it, is over
     /// [`MAX_OBJECT_BYTES`](ironbell_model::MAX_OBJECT_BYTES). Nothing was written.
     #[error(
@@ -169,6 +183,20 @@ pub fn check_size(obj: &DynamicObject, encoded: &str) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// Refuses `obj` when its name is not a DNS-1123 subdomain or its namespace not a
+/// DNS-1123 label ([`StoreError::InvalidName`]): every backend calls this on every create
+/// (after a name is generated from `generateName`), before writing.
+pub fn check_names(obj: &DynamicObject) -> Result<()> {
+    let invalid = |reason| StoreError::InvalidName {
+        kind: obj.types.kind.clone(),
+        namespace: obj.namespace().to_string(),
+        name: obj.name().to_string(),
+        reason: Box::new(reason),
+    };
+    ironbell_model::validate_name(obj.name()).map_err(invalid)?;
+    ironbell_model::validate_namespace(obj.namespace()).map_err(invalid)
 }
 
 /// Result of a store operation.
