@@ -285,8 +285,37 @@ impl MachineLogs {
     }
 }
 
+/// The agent token's kernel parameter, which HookOS's kernel logs with its command line.
+const TOKEN_PARAM: &str = "ironbell_token=";
+
+/// `text` with the value of every `ironbell_token=` parameter (case-insensitive, so
+/// `IRONBELL_TOKEN=` too) replaced by `<redacted>`: the kernel sends its command line over
+/// syslog, and the token is a credential that must reach neither the machine logs nor the
+/// service log.
+pub fn redact_tokens(text: &str) -> std::borrow::Cow<'_, str> {
+    let lower = text.to_ascii_lowercase();
+    if !lower.contains(TOKEN_PARAM) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = 0;
+    while let Some(found) = lower[rest..].find(TOKEN_PARAM) {
+        let value = rest + found + TOKEN_PARAM.len();
+        out.push_str(&text[rest..value]);
+        out.push_str("<redacted>");
+        rest = lower[value..]
+            .find(char::is_whitespace)
+            .map_or(text.len(), |end| value + end);
+    }
+    out.push_str(&text[rest..]);
+    std::borrow::Cow::Owned(out)
+}
+
 impl Sink for MachineLogs {
-    fn record(&self, source: IpAddr, message: Message) {
+    fn record(&self, source: IpAddr, mut message: Message) {
+        if let std::borrow::Cow::Owned(clean) = redact_tokens(&message.text) {
+            message.text = clean;
+        }
         let machine = match source {
             IpAddr::V4(ip) => self.index.by_ip(ip),
             IpAddr::V6(_) => None,
@@ -332,6 +361,23 @@ impl Sink for MachineLogs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn agent_tokens_are_redacted() {
+        let line = "Command line: grpc_authority=10.0.0.1:42113 ironbell_token=SECRET-1 \
+                    worker_id=aa IRONBELL_TOKEN=SECRET2";
+        let clean = redact_tokens(line);
+        assert!(!clean.contains("SECRET"), "{clean}");
+        assert!(
+            clean.contains("ironbell_token=<redacted> worker_id=aa"),
+            "{clean}"
+        );
+        assert!(clean.ends_with("IRONBELL_TOKEN=<redacted>"), "{clean}");
+        assert!(matches!(
+            redact_tokens("plain"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 
     #[test]
     fn paths_stay_inside_the_directory() {

@@ -388,7 +388,22 @@ fn killing_ironbell_mid_workflow_resumes_without_repeating_finished_actions() {
     );
     let log = lab.file("logs/ironbell.log");
     assert!(
-        log.matches("metadata service listening").count() >= 2,
+        log.matches("workflow gRPC listening").count() >= 2,
         "not restarted?\n{log}"
     );
+    // HookOS's kernel sends its command line over syslog: the agent token on it is redacted
+    // before the line reaches the service log or the machine log.
+    // (The service log echoes machine messages rate-limited, so only the machine log is sure
+    // to hold the command line.)
+    let machine_log = lab.file("machine-logs/lab/node-1.log");
+    assert!(
+        machine_log.contains("ironbell_token=<redacted>"),
+        "{machine_log}"
+    );
+    for (what, text) in [("service log", &log), ("machine log", &machine_log)] {
+        let leaked = text
+            .lines()
+            .any(|l| l.contains("ironbell_token=") && !l.contains("ironbell_token=<redacted>"));
+        assert!(!leaked, "the agent token is not redacted in the {what}");
+    }
 }
