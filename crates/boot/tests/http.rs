@@ -146,11 +146,7 @@ async fn start() -> Option<Fixture> {
     let ns = Netns::new().expect("netns (needs root)");
     ns.ip(&["addr", "add", "10.20.0.11/32", "dev", "lo"])
         .expect("addr");
-    let std_listener = ns
-        .enter(|| std::net::TcpListener::bind("0.0.0.0:0"))
-        .expect("enter")
-        .expect("bind");
-    std_listener.set_nonblocking(true).expect("nonblocking");
+    let std_listener = ns.tcp_listener("0.0.0.0:0").expect("bind in the namespace");
     let port = std_listener.local_addr().expect("addr").port();
     let listener = tokio::net::TcpListener::from_std(std_listener).expect("from_std");
 

@@ -43,11 +43,7 @@ async fn a_script_with_a_token_is_served_only_to_its_machine() {
     for a in ["10.20.0.11/32", "10.20.0.99/32", "10.20.0.66/32"] {
         ns.ip(&["addr", "add", a, "dev", "lo"]).expect("addr");
     }
-    let std_listener = ns
-        .enter(|| std::net::TcpListener::bind("0.0.0.0:0"))
-        .expect("enter")
-        .expect("bind");
-    std_listener.set_nonblocking(true).expect("nonblocking");
+    let std_listener = ns.tcp_listener("0.0.0.0:0").expect("bind in the namespace");
     let port = std_listener.local_addr().expect("addr").port();
     let listener = tokio::net::TcpListener::from_std(std_listener).expect("from_std");
 

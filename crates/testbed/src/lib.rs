@@ -120,6 +120,14 @@ impl Netns {
                 .map_err(|_| io::Error::other("thread inside the namespace panicked"))?
         })
     }
+
+    /// A non-blocking TCP listener bound to `addr` inside this namespace (ready for
+    /// `tokio::net::TcpListener::from_std`), e.g. `"0.0.0.0:0"` for any free port.
+    pub fn tcp_listener(&self, addr: &str) -> io::Result<std::net::TcpListener> {
+        let listener = self.enter(|| std::net::TcpListener::bind(addr))??;
+        listener.set_nonblocking(true)?;
+        Ok(listener)
+    }
 }
 
 impl Drop for Netns {
