@@ -1,0 +1,490 @@
+//! The kubeadm control plane and bootstrap kinds: [`KubeadmControlPlane`]
+//! (`controlplane.cluster.x-k8s.io/v1beta1`), [`KubeadmConfigTemplate`]
+//! (`bootstrap.cluster.x-k8s.io/v1beta1`) and the [`KubeadmConfigSpec`] both embed.
+//!
+//! The spec includes the fields of EKS Anywhere's fork of the kubeadm bootstrap provider:
+//! `format: bottlerocket` with its `pause`, `bottlerocketBootstrap`, `proxy`,
+//! `registryMirror`, `bottlerocket` settings and `certBundles` on the cluster and join
+//! configurations.
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    BOOTSTRAP_API_VERSION, CONTROL_PLANE_API_VERSION, ObjectMeta, ObjectReference, StringMap, Taint,
+};
+use ironbell_model::anywhere::{BottlerocketKubernetesSettings, IntOrString};
+
+/// A `KubeadmControlPlane`: the control-plane machines and their kubeadm configuration.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct KubeadmControlPlane {
+    /// `controlplane.cluster.x-k8s.io/v1beta1`.
+    pub api_version: String,
+    /// `KubeadmControlPlane`.
+    pub kind: String,
+    /// Name and namespace.
+    pub metadata: ObjectMeta,
+    /// The desired control plane.
+    pub spec: KubeadmControlPlaneSpec,
+}
+
+impl KubeadmControlPlane {
+    /// A `KubeadmControlPlane` with the given metadata and spec.
+    pub fn new(metadata: ObjectMeta, spec: KubeadmControlPlaneSpec) -> Self {
+        Self {
+            api_version: CONTROL_PLANE_API_VERSION.to_string(),
+            kind: "KubeadmControlPlane".to_string(),
+            metadata,
+            spec,
+        }
+    }
+}
+
+/// The spec of a [`KubeadmControlPlane`].
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct KubeadmControlPlaneSpec {
+    /// kubeadm configuration of every control-plane machine.
+    pub kubeadm_config_spec: KubeadmConfigSpec,
+    /// The provider's machine template for control-plane machines.
+    pub machine_template: ControlPlaneMachineTemplate,
+    /// Number of control-plane machines.
+    pub replicas: i64,
+    /// How machines are replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout_strategy: Option<RolloutStrategy>,
+    /// Kubernetes version, e.g. `v1.21.2-eks-1-21-4`.
+    pub version: String,
+}
+
+/// The machine template of a [`KubeadmControlPlane`].
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ControlPlaneMachineTemplate {
+    /// The provider's machine template.
+    pub infrastructure_ref: ObjectReference,
+}
+
+/// How a [`KubeadmControlPlane`] replaces machines.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutStrategy {
+    /// Surge bound of a rolling update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rolling_update: Option<ControlPlaneRollingUpdate>,
+    /// `RollingUpdate` or EKS Anywhere's `InPlace`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub strategy_type: Option<String>,
+}
+
+/// Surge bound of a control-plane rolling update.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ControlPlaneRollingUpdate {
+    /// Machines created above the desired count (0 or 1).
+    pub max_surge: IntOrString,
+}
+
+/// A `KubeadmConfigTemplate`: the kubeadm configuration of a worker group's machines.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct KubeadmConfigTemplate {
+    /// `bootstrap.cluster.x-k8s.io/v1beta1`.
+    pub api_version: String,
+    /// `KubeadmConfigTemplate`.
+    pub kind: String,
+    /// Name and namespace.
+    pub metadata: ObjectMeta,
+    /// The template.
+    pub spec: KubeadmConfigTemplateSpec,
+}
+
+impl KubeadmConfigTemplate {
+    /// A `KubeadmConfigTemplate` with the given metadata and config.
+    pub fn new(metadata: ObjectMeta, config: KubeadmConfigSpec) -> Self {
+        Self {
+            api_version: BOOTSTRAP_API_VERSION.to_string(),
+            kind: "KubeadmConfigTemplate".to_string(),
+            metadata,
+            spec: KubeadmConfigTemplateSpec {
+                template: KubeadmConfigTemplateResource { spec: config },
+            },
+        }
+    }
+}
+
+/// The spec of a [`KubeadmConfigTemplate`].
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct KubeadmConfigTemplateSpec {
+    /// The template.
+    pub template: KubeadmConfigTemplateResource,
+}
+
+/// The template resource of a [`KubeadmConfigTemplate`].
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct KubeadmConfigTemplateResource {
+    /// The kubeadm configuration.
+    pub spec: KubeadmConfigSpec,
+}
+
+/// kubeadm configuration of a machine: what `kubeadm init`/`join` get and what cloud-init
+/// (or Bottlerocket) writes before.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct KubeadmConfigSpec {
+    /// kubeadm `ClusterConfiguration` (control plane only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_configuration: Option<ClusterConfiguration>,
+    /// kubeadm `InitConfiguration` (control plane only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_configuration: Option<NodeConfiguration>,
+    /// kubeadm `JoinConfiguration`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_configuration: Option<NodeConfiguration>,
+    /// Files written before kubeadm runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<File>>,
+    /// NTP servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ntp: Option<Ntp>,
+    /// Commands run before kubeadm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_kubeadm_commands: Option<Vec<String>>,
+    /// Login users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<Vec<User>>,
+    /// `cloud-config` or `bottlerocket`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
+/// kubeadm `ClusterConfiguration`, with EKS Anywhere's Bottlerocket additions.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterConfiguration {
+    /// Feature gates, e.g. `EtcdLearnerMode: false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_gates: Option<std::collections::BTreeMap<String, bool>>,
+    /// Registry of the control-plane images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_repository: Option<String>,
+    /// Local or external etcd.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcd: Option<Etcd>,
+    /// CoreDNS image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<ImageMeta>,
+    /// Bottlerocket: the pause image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<ImageMeta>,
+    /// Bottlerocket: the bootstrap container image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bottlerocket_bootstrap: Option<ImageMeta>,
+    /// Bottlerocket: proxy settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<BottlerocketProxy>,
+    /// Bottlerocket: registry mirror.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_mirror: Option<BottlerocketRegistryMirror>,
+    /// Bottlerocket: host settings (kubernetes, kernel, boot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bottlerocket: Option<BottlerocketSettings>,
+    /// Bottlerocket: trusted CA bundles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_bundles: Option<Vec<CertBundle>>,
+    /// API server settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_server: Option<ControlPlaneComponent>,
+    /// Controller manager settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller_manager: Option<ControlPlaneComponent>,
+    /// Scheduler settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<ControlPlaneComponent>,
+    /// Where the certificates are (Bottlerocket: `/var/lib/kubeadm/pki`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificates_dir: Option<String>,
+}
+
+/// etcd: local (stacked) or external.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Etcd {
+    /// Stacked etcd with its image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<ImageMeta>,
+    /// External etcd endpoints and client certificates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<ExternalEtcd>,
+}
+
+/// External etcd endpoints and client certificate files.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalEtcd {
+    /// Endpoints, e.g. `https://placeholder:2379` (the etcdadm controller fills them in).
+    pub endpoints: Vec<String>,
+    /// CA file.
+    pub ca_file: String,
+    /// Client certificate file.
+    pub cert_file: String,
+    /// Client key file.
+    pub key_file: String,
+}
+
+/// An image repository and tag.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageMeta {
+    /// Repository, e.g. `public.ecr.aws/eks-distro/coredns`.
+    pub image_repository: String,
+    /// Tag.
+    pub image_tag: String,
+}
+
+/// A control-plane component's settings (API server, controller manager, scheduler).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ControlPlaneComponent {
+    /// Extra subject alternative names of the serving certificate (API server only).
+    #[serde(default, rename = "certSANs", skip_serializing_if = "Option::is_none")]
+    pub cert_sans: Option<Vec<String>>,
+    /// Extra environment variables of the static pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_envs: Option<Vec<EnvVar>>,
+    /// Extra command-line arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_args: Option<StringMap>,
+    /// Extra host-path volumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_volumes: Option<Vec<HostPathMount>>,
+}
+
+/// An environment variable.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct EnvVar {
+    /// Name.
+    pub name: String,
+    /// Value.
+    pub value: String,
+}
+
+/// A host path mounted into a control-plane static pod.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct HostPathMount {
+    /// Path on the host.
+    pub host_path: String,
+    /// Path in the pod.
+    pub mount_path: String,
+    /// Volume name.
+    pub name: String,
+    /// `File`, `DirectoryOrCreate`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_type: Option<String>,
+    /// Read-only mount.
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+/// kubeadm `InitConfiguration` or `JoinConfiguration`, with EKS Anywhere's Bottlerocket
+/// additions on the join side.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeConfiguration {
+    /// kubeadm patches (used for a full kubelet configuration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patches: Option<Patches>,
+    /// Bottlerocket: the pause image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<ImageMeta>,
+    /// Bottlerocket: the bootstrap container image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bottlerocket_bootstrap: Option<ImageMeta>,
+    /// Bottlerocket: proxy settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<BottlerocketProxy>,
+    /// Bottlerocket: registry mirror.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_mirror: Option<BottlerocketRegistryMirror>,
+    /// Bottlerocket: host settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bottlerocket: Option<BottlerocketSettings>,
+    /// Bottlerocket: trusted CA bundles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_bundles: Option<Vec<CertBundle>>,
+    /// The node's registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_registration: Option<NodeRegistration>,
+}
+
+/// kubeadm patches directory.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Patches {
+    /// Directory of patch files.
+    pub directory: String,
+}
+
+/// kubeadm `NodeRegistrationOptions`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeRegistration {
+    /// Preflight errors to ignore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_preflight_errors: Option<Vec<String>>,
+    /// Taints; `Some(vec![])` prints `taints: []` (no taints at all, not kubeadm's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub taints: Option<Vec<Taint>>,
+    /// Extra kubelet flags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubelet_extra_args: Option<StringMap>,
+}
+
+/// A file written on the machine.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct File {
+    /// Inline content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// Content from a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_from: Option<FileSource>,
+    /// `user:group`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Octal mode as a string, e.g. `"0640"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<String>,
+    /// Absolute path.
+    pub path: String,
+}
+
+impl File {
+    /// A root-owned file with inline content.
+    pub fn root(path: impl Into<String>, content: impl Into<String>) -> Self {
+        Self {
+            content: Some(content.into()),
+            owner: Some("root:root".to_string()),
+            path: path.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The same file with a mode.
+    pub fn with_permissions(mut self, mode: &str) -> Self {
+        self.permissions = Some(mode.to_string());
+        self
+    }
+}
+
+/// Where a file's content comes from.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct FileSource {
+    /// A key of a secret.
+    pub secret: SecretKey,
+}
+
+/// A key of a secret.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKey {
+    /// Secret name.
+    pub name: String,
+    /// Key in the secret's data.
+    pub key: String,
+}
+
+/// NTP settings.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Ntp {
+    /// Turn NTP on.
+    pub enabled: bool,
+    /// Servers.
+    pub servers: Vec<String>,
+}
+
+/// A login user.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    /// Login name.
+    pub name: String,
+    /// Authorized SSH keys.
+    pub ssh_authorized_keys: Vec<String>,
+    /// Sudo rule, e.g. `ALL=(ALL) NOPASSWD:ALL`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sudo: Option<String>,
+}
+
+/// Bottlerocket proxy settings.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct BottlerocketProxy {
+    /// HTTP proxy (etcdadm only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_proxy: Option<String>,
+    /// HTTPS proxy.
+    pub https_proxy: String,
+    /// Hosts and networks not proxied.
+    pub no_proxy: Vec<String>,
+}
+
+/// Bottlerocket registry mirror.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct BottlerocketRegistryMirror {
+    /// The mirror endpoint for public.ecr.aws.
+    pub endpoint: String,
+    /// The mirror's CA certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_cert: Option<String>,
+}
+
+/// Bottlerocket host settings.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct BottlerocketSettings {
+    /// Kubelet settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<BottlerocketKubernetesSettings>,
+    /// Kernel settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<BottlerocketKernel>,
+    /// Boot settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<BottlerocketBoot>,
+}
+
+/// Bottlerocket kernel settings.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct BottlerocketKernel {
+    /// sysctl keys and values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sysctl_settings: Option<StringMap>,
+}
+
+/// Bottlerocket boot settings.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct BottlerocketBoot {
+    /// Kernel parameters, each with its values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_kernel_parameters: Option<std::collections::BTreeMap<String, Vec<String>>>,
+}
+
+/// A named CA bundle.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CertBundle {
+    /// Bundle name.
+    pub name: String,
+    /// PEM data.
+    pub data: String,
+}

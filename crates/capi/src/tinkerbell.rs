@@ -1,0 +1,1372 @@
+//! The Tinkerbell (bare-metal) provider's Cluster API objects.
+//!
+//! [`render`] turns a [`TinkerbellSpec`] into the control-plane document (`Cluster`,
+//! `KubeadmControlPlane`, the etcd objects with external etcd, the control-plane
+//! `TinkerbellMachineTemplate`, `TinkerbellCluster`, the registry credentials secret) and the
+//! workers document (per worker node group: `MachineDeployment`,
+//! `TinkerbellMachineTemplate`, `KubeadmConfigTemplate`), as EKS Anywhere's Tinkerbell
+//! provider does (`pkg/providers/tinkerbell/template.go` at v0.24.6).
+//!
+//! Template names come from a [`TemplateNames`]: from a clock for a create
+//! ([`TemplateNames::from_clock`]), the controller's initial names, or the current objects'
+//! names on an upgrade ([`upgrade_names`]). A machine config without a
+//! `TinkerbellTemplateConfig` gets the default workflow ([`default_template`]).
+
+mod defaults;
+
+use std::collections::BTreeMap;
+
+use ironbell_model::anywhere::{
+    AWSIamConfig, Cluster as EksaCluster, OIDCConfig, OsFamily, TinkerbellDatacenterConfig,
+    TinkerbellMachineConfig, TinkerbellTemplateConfig, UpgradeRolloutStrategyType,
+    WorkerNodeGroupConfiguration,
+};
+use ironbell_model::template_def::TemplateDefinition;
+
+use crate::api::cluster::{
+    ApiEndpoint, Bootstrap, Cluster, ClusterNetwork, ClusterSpec, MachineDeployment,
+    MachineDeploymentSpec, MachineDeploymentStrategy, MachineSpec, MachineTemplateSpec,
+    NetworkRanges, RollingUpdate, TemplateMeta,
+};
+use crate::api::etcdadm::{
+    EtcdBottlerocketConfig, EtcdCloudInitConfig, EtcdadmCluster, EtcdadmClusterSpec,
+    EtcdadmConfigSpec,
+};
+use crate::api::kubeadm::{
+    BottlerocketProxy, ClusterConfiguration, ControlPlaneComponent, ControlPlaneMachineTemplate,
+    ControlPlaneRollingUpdate, EnvVar, Etcd, ExternalEtcd, File, HostPathMount, ImageMeta,
+    KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane, KubeadmControlPlaneSpec,
+    NodeConfiguration, NodeRegistration, Patches, RolloutStrategy,
+};
+use crate::api::tinkerbell::{
+    BootOptions, HardwareAffinity, HardwareAffinityTerm, TinkerbellCluster, TinkerbellClusterSpec,
+    TinkerbellMachineSpec, TinkerbellMachineTemplate,
+};
+use crate::api::{
+    BOOTSTRAP_API_VERSION, CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION,
+    INFRASTRUCTURE_API_VERSION, LabelSelector, ObjectReference, Secret, StringMap, meta,
+};
+use crate::kubeadm::{self, RegistryCredentials, RegistryMirror};
+use crate::versions::{VersionsBundle, VersionsBundleSet};
+use crate::{Manifests, NO_VALUE, Object};
+
+pub use defaults::default_template;
+
+/// The annotation that carries the bootstrap (admin machine) Tinkerbell IP while the
+/// cluster is provisioned from the bootstrap plane.
+pub const BOOTSTRAP_IP_ANNOTATION: &str = "anywhere.eks.amazonaws.com/tinkerbell-bootstrap-ip";
+
+/// The HTTP port of the boot service (Smee's), where the HookOS ISO is served.
+pub const BOOT_HTTP_PORT: u16 = 7171;
+
+/// Kind name of CAPT's machine template.
+pub const MACHINE_TEMPLATE_KIND: &str = "TinkerbellMachineTemplate";
+
+/// A Tinkerbell cluster spec: the EKS Anywhere objects the renderer reads.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TinkerbellSpec {
+    /// The `Cluster`.
+    pub cluster: EksaCluster,
+    /// Its `TinkerbellDatacenterConfig`.
+    pub datacenter: TinkerbellDatacenterConfig,
+    /// `TinkerbellMachineConfig`s by name.
+    pub machine_configs: BTreeMap<String, TinkerbellMachineConfig>,
+    /// `TinkerbellTemplateConfig`s by name.
+    pub template_configs: BTreeMap<String, TinkerbellTemplateConfig>,
+    /// The OIDC identity provider, if any.
+    pub oidc: Option<OIDCConfig>,
+    /// The AWS IAM authenticator config, if any.
+    pub aws_iam: Option<AWSIamConfig>,
+}
+
+/// What went wrong rendering a Tinkerbell spec.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// A reference names a machine config the spec does not have.
+    #[error(
+        "cluster {cluster}: {role} references TinkerbellMachineConfig {name:?}, which the spec does not have"
+    )]
+    MissingMachineConfig {
+        /// Cluster name.
+        cluster: String,
+        /// Which part of the cluster refers to it.
+        role: String,
+        /// The missing name.
+        name: String,
+    },
+    /// A machine config has no user with an SSH key.
+    #[error("TinkerbellMachineConfig {name}: spec.users needs a user with an SSH key")]
+    MissingUser {
+        /// Machine config name.
+        name: String,
+    },
+    /// No versions bundle for a Kubernetes version.
+    #[error("cluster {cluster}: no versions bundle for Kubernetes {version}")]
+    MissingBundle {
+        /// Cluster name.
+        cluster: String,
+        /// The version asked for.
+        version: String,
+    },
+    /// The spec lacks a required field.
+    #[error("cluster {cluster}: {field} is required")]
+    MissingField {
+        /// Cluster name.
+        cluster: String,
+        /// The field's path.
+        field: String,
+    },
+    /// No template names for a worker node group.
+    #[error("cluster {cluster}: no template names given for worker node group {group}")]
+    MissingWorkerNames {
+        /// Cluster name.
+        cluster: String,
+        /// Worker node group name.
+        group: String,
+    },
+    /// The workflow template could not be printed.
+    #[error("workflow template of TinkerbellMachineConfig {name}: {message}")]
+    Template {
+        /// Machine config name.
+        name: String,
+        /// The cause.
+        message: String,
+    },
+    /// The registry mirror requires credentials that were not given.
+    #[error(
+        "cluster {cluster}: the registry mirror requires authentication; give the registry username and password"
+    )]
+    MissingRegistryCredentials {
+        /// Cluster name.
+        cluster: String,
+    },
+}
+
+/// The names of one worker node group's templates.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkerTemplateNames {
+    /// `TinkerbellMachineTemplate` name.
+    pub machine_template: String,
+    /// `KubeadmConfigTemplate` name.
+    pub kubeadm_config_template: String,
+}
+
+/// The names of the immutable templates. A missing control-plane or etcd name prints as
+/// [`NO_VALUE`], as EKS Anywhere's template builder does when no name is passed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TemplateNames {
+    /// Control-plane `TinkerbellMachineTemplate` name.
+    pub control_plane: Option<String>,
+    /// etcd `TinkerbellMachineTemplate` name.
+    pub etcd: Option<String>,
+    /// Worker template names by worker node group name.
+    pub workers: BTreeMap<String, WorkerTemplateNames>,
+}
+
+impl TemplateNames {
+    /// The names of a create, suffixed with a clock in Unix milliseconds:
+    /// `<cluster>-control-plane-template-<ms>`, `<cluster>-etcd-template-<ms>`,
+    /// `<cluster>-<group>-<ms>` and `<cluster>-<group>-template-<ms>`.
+    pub fn from_clock(spec: &TinkerbellSpec, unix_ms: i64) -> Self {
+        let name = cluster_name(&spec.cluster);
+        Self {
+            control_plane: Some(format!("{name}-control-plane-template-{unix_ms}")),
+            etcd: Some(format!("{name}-etcd-template-{unix_ms}")),
+            workers: worker_groups(&spec.cluster)
+                .map(|(group, _)| (group.clone(), worker_names(name, &group, unix_ms)))
+                .collect(),
+        }
+    }
+
+    /// The controller's initial worker names (`<cluster>-<group>-1` for both templates),
+    /// with no control-plane or etcd names.
+    pub fn initial_workers(spec: &TinkerbellSpec) -> Self {
+        let name = cluster_name(&spec.cluster);
+        Self {
+            workers: worker_groups(&spec.cluster)
+                .map(|(group, _)| {
+                    let n = format!("{name}-{group}-1");
+                    (
+                        group,
+                        WorkerTemplateNames {
+                            machine_template: n.clone(),
+                            kubeadm_config_template: n,
+                        },
+                    )
+                })
+                .collect(),
+            ..Self::default()
+        }
+    }
+}
+
+fn worker_names(cluster: &str, group: &str, unix_ms: i64) -> WorkerTemplateNames {
+    WorkerTemplateNames {
+        machine_template: format!("{cluster}-{group}-{unix_ms}"),
+        kubeadm_config_template: format!("{cluster}-{group}-template-{unix_ms}"),
+    }
+}
+
+/// Inputs of a render besides the spec and the bundles.
+#[derive(Clone, Debug, Default)]
+pub struct RenderOptions {
+    /// The Tinkerbell IP the renderer runs with (the datacenter's `tinkerbellIP`, or the
+    /// admin machine's IP while bootstrapping); the cluster's bootstrap-IP annotation wins.
+    pub tinkerbell_ip: String,
+    /// Template names.
+    pub names: TemplateNames,
+    /// Registry mirror credentials, when the mirror authenticates.
+    pub registry_credentials: Option<RegistryCredentials>,
+}
+
+/// The current state of an upgraded cluster: its spec, its bundles number and the template
+/// names its objects reference now.
+#[derive(Clone, Debug)]
+pub struct CurrentCluster<'a> {
+    /// The spec the cluster runs.
+    pub spec: &'a TinkerbellSpec,
+    /// `Bundles.spec.number` of its release.
+    pub bundles_number: i64,
+    /// Template names of its `KubeadmControlPlane`, `EtcdadmCluster` and
+    /// `MachineDeployment`s.
+    pub names: TemplateNames,
+}
+
+/// The template names of an upgrade from `current` to `new`, and whether the upgrade only
+/// scales (then the immutable `TinkerbellMachineTemplate`s are left out of the output).
+///
+/// A template keeps its current name unless it must be replaced: the control plane's on a
+/// Kubernetes version or bundles change; a worker group's machine template on a bundles,
+/// taints, labels or Kubernetes version change; its `KubeadmConfigTemplate` on a taints or
+/// labels change; new names come from the clock.
+pub fn upgrade_names(
+    current: &CurrentCluster<'_>,
+    new: &TinkerbellSpec,
+    new_bundles_number: i64,
+    unix_ms: i64,
+) -> (TemplateNames, bool) {
+    let name = cluster_name(&new.cluster);
+    let fresh = TemplateNames::from_clock(new, unix_ms);
+    let bundles_changed = current.bundles_number != new_bundles_number;
+    let old_cluster = &current.spec.cluster;
+    let control_plane = if old_cluster.spec.kubernetes_version
+        != new.cluster.spec.kubernetes_version
+        || bundles_changed
+    {
+        fresh.control_plane.clone()
+    } else {
+        current.names.control_plane.clone()
+    };
+    let old_groups: BTreeMap<String, &WorkerNodeGroupConfiguration> =
+        worker_groups(old_cluster).collect();
+    let mut workers = BTreeMap::new();
+    for (group, wng) in worker_groups(&new.cluster) {
+        let new_names = worker_names(name, &group, unix_ms);
+        let names = match (old_groups.get(&group), current.names.workers.get(&group)) {
+            (Some(old), Some(cur)) => {
+                let config_changed = old.taints != wng.taints || old.labels != wng.labels;
+                let version_changed =
+                    worker_version(old_cluster, old) != worker_version(&new.cluster, wng);
+                WorkerTemplateNames {
+                    machine_template: if bundles_changed || config_changed || version_changed {
+                        new_names.machine_template
+                    } else {
+                        cur.machine_template.clone()
+                    },
+                    kubeadm_config_template: if config_changed {
+                        new_names.kubeadm_config_template
+                    } else {
+                        cur.kubeadm_config_template.clone()
+                    },
+                }
+            }
+            _ => new_names,
+        };
+        workers.insert(group, names);
+    }
+    let scale_only = is_scale(old_cluster, &new.cluster);
+    (
+        TemplateNames {
+            control_plane,
+            etcd: current.names.etcd.clone(),
+            workers,
+        },
+        scale_only,
+    )
+}
+
+fn worker_version<'a>(
+    cluster: &'a EksaCluster,
+    wng: &'a WorkerNodeGroupConfiguration,
+) -> Option<&'a str> {
+    wng.kubernetes_version
+        .as_ref()
+        .or(cluster.spec.kubernetes_version.as_ref())
+        .map(|v| v.as_str())
+}
+
+fn is_scale(old: &EksaCluster, new: &EksaCluster) -> bool {
+    let count = |c: &EksaCluster| {
+        c.spec
+            .control_plane_configuration
+            .as_ref()
+            .and_then(|cp| cp.count)
+    };
+    if count(old) != count(new) {
+        return true;
+    }
+    let old_groups: BTreeMap<String, &WorkerNodeGroupConfiguration> = worker_groups(old).collect();
+    worker_groups(new).any(|(group, wng)| {
+        old_groups
+            .get(&group)
+            .is_some_and(|old| old.count != wng.count)
+    })
+}
+
+fn cluster_name(cluster: &EksaCluster) -> &str {
+    cluster.metadata.name.as_deref().unwrap_or_default()
+}
+
+/// Worker node groups with their names (`md-<i>` when unnamed, EKS Anywhere's default).
+fn worker_groups(
+    cluster: &EksaCluster,
+) -> impl Iterator<Item = (String, &WorkerNodeGroupConfiguration)> {
+    cluster
+        .spec
+        .worker_node_group_configurations
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, w)| (w.name.clone().unwrap_or_else(|| format!("md-{i}")), w))
+}
+
+/// Kubernetes minor version of an EKS-D tag (`v1.21.2-eks-1-21-4` → 21).
+fn minor_version(tag: &str) -> u32 {
+    tag.trim_start_matches('v')
+        .split('.')
+        .nth(1)
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Everything the control-plane and worker builders share.
+struct Context<'a> {
+    spec: &'a TinkerbellSpec,
+    name: &'a str,
+    /// The effective Tinkerbell IP (the bootstrap-IP annotation or the option).
+    tinkerbell_ip: String,
+    mirror: Option<RegistryMirror>,
+    credentials: Option<&'a RegistryCredentials>,
+    no_proxy: Vec<String>,
+    bundles: &'a VersionsBundleSet,
+}
+
+impl<'a> Context<'a> {
+    fn new(
+        spec: &'a TinkerbellSpec,
+        bundles: &'a VersionsBundleSet,
+        options: &'a RenderOptions,
+    ) -> Result<Self, RenderError> {
+        let name = cluster_name(&spec.cluster);
+        let tinkerbell_ip = spec
+            .cluster
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(BOOTSTRAP_IP_ANNOTATION))
+            .filter(|ip| !ip.is_empty())
+            .cloned()
+            .unwrap_or_else(|| options.tinkerbell_ip.clone());
+        let mirror = spec
+            .cluster
+            .spec
+            .registry_mirror_configuration
+            .as_ref()
+            .map(RegistryMirror::from_config);
+        if mirror.as_ref().is_some_and(|m| m.authenticate) && options.registry_credentials.is_none()
+        {
+            return Err(RenderError::MissingRegistryCredentials {
+                cluster: name.to_string(),
+            });
+        }
+        let mut ctx = Self {
+            spec,
+            name,
+            tinkerbell_ip,
+            mirror,
+            credentials: options.registry_credentials.as_ref(),
+            no_proxy: Vec::new(),
+            bundles,
+        };
+        ctx.no_proxy = ctx.no_proxy_list();
+        Ok(ctx)
+    }
+
+    fn cluster(&self) -> &'a EksaCluster {
+        &self.spec.cluster
+    }
+
+    fn missing(&self, field: &str) -> RenderError {
+        RenderError::MissingField {
+            cluster: self.name.to_string(),
+            field: field.to_string(),
+        }
+    }
+
+    fn bundle(&self, version: Option<&str>) -> Result<&'a VersionsBundle, RenderError> {
+        let version = version
+            .or(self
+                .cluster()
+                .spec
+                .kubernetes_version
+                .as_ref()
+                .map(|v| v.as_str()))
+            .ok_or_else(|| self.missing("spec.kubernetesVersion"))?;
+        self.bundles
+            .get(version)
+            .ok_or_else(|| RenderError::MissingBundle {
+                cluster: self.name.to_string(),
+                version: version.to_string(),
+            })
+    }
+
+    fn machine_config(
+        &self,
+        role: &str,
+        name: Option<&str>,
+    ) -> Result<&'a TinkerbellMachineConfig, RenderError> {
+        let name = name.unwrap_or_default();
+        self.spec
+            .machine_configs
+            .get(name)
+            .ok_or_else(|| RenderError::MissingMachineConfig {
+                cluster: self.name.to_string(),
+                role: role.to_string(),
+                name: name.to_string(),
+            })
+    }
+
+    fn cidrs(&self, services: bool) -> Vec<String> {
+        let net = self.cluster().spec.cluster_network.as_ref();
+        let blocks = if services {
+            net.and_then(|n| n.services.as_ref())
+        } else {
+            net.and_then(|n| n.pods.as_ref())
+        };
+        blocks
+            .and_then(|b| b.cidr_blocks.clone())
+            .unwrap_or_default()
+    }
+
+    fn endpoint_host(&self) -> &'a str {
+        self.cluster()
+            .spec
+            .control_plane_configuration
+            .as_ref()
+            .and_then(|cp| cp.endpoint.as_ref())
+            .map(|e| e.host.as_str())
+            .unwrap_or_default()
+    }
+
+    fn no_proxy_list(&self) -> Vec<String> {
+        let Some(proxy) = &self.cluster().spec.proxy_configuration else {
+            return Vec::new();
+        };
+        let mut list = self.cidrs(false);
+        list.extend(self.cidrs(true));
+        list.extend(proxy.no_proxy.iter().flatten().cloned());
+        list.extend(kubeadm::NO_PROXY_DEFAULTS.iter().map(|s| s.to_string()));
+        list.push(self.endpoint_host().to_string());
+        list.push(self.spec.datacenter.spec.tinkerbell_ip.clone());
+        list
+    }
+
+    fn proxy(&self) -> Option<(&'a str, &'a str)> {
+        self.cluster().spec.proxy_configuration.as_ref().map(|p| {
+            (
+                p.http_proxy.as_deref().unwrap_or_default(),
+                p.https_proxy.as_deref().unwrap_or_default(),
+            )
+        })
+    }
+
+    fn bottlerocket_proxy(&self) -> Option<BottlerocketProxy> {
+        self.proxy().map(|(_, https)| BottlerocketProxy {
+            http_proxy: None,
+            https_proxy: https.to_string(),
+            no_proxy: self.no_proxy.clone(),
+        })
+    }
+
+    /// The workflow template of a machine config, as the YAML text of `templateOverride`.
+    fn template_override(
+        &self,
+        mc_name: &str,
+        mc: &TinkerbellMachineConfig,
+    ) -> Result<String, RenderError> {
+        let configured = mc
+            .spec
+            .template_ref
+            .as_ref()
+            .and_then(|r| self.spec.template_configs.get(r.name()));
+        let template: TemplateDefinition = match configured {
+            Some(tc) => tc.spec.template.clone(),
+            None => {
+                let image = mc
+                    .spec
+                    .os_image_url
+                    .clone()
+                    .filter(|u| !u.is_empty())
+                    .or_else(|| self.spec.datacenter.spec.os_image_url.clone())
+                    .unwrap_or_default();
+                default_template(
+                    self.cluster(),
+                    &image,
+                    &self.tinkerbell_ip,
+                    &self.spec.datacenter.spec.tinkerbell_ip,
+                    mc.spec.os_family.unwrap_or(OsFamily::Ubuntu),
+                )
+            }
+        };
+        let text = template_text(&template).map_err(|message| RenderError::Template {
+            name: mc_name.to_string(),
+            message,
+        })?;
+        Ok(match &self.mirror {
+            Some(m) => m.rewrite_core_registry(&text),
+            None => text,
+        })
+    }
+
+    fn machine_spec(
+        &self,
+        mc_name: &str,
+        mc: &TinkerbellMachineConfig,
+    ) -> Result<TinkerbellMachineSpec, RenderError> {
+        let dc = &self.spec.datacenter.spec;
+        let boot_options = if dc.iso_boot.unwrap_or(false) {
+            let ip = self
+                .cluster()
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(BOOTSTRAP_IP_ANNOTATION))
+                .filter(|ip| !ip.is_empty())
+                .unwrap_or(&dc.tinkerbell_ip);
+            BootOptions {
+                boot_mode: "iso".to_string(),
+                iso_url: Some(format!("http://{ip}:{BOOT_HTTP_PORT}/iso/hook.iso")),
+            }
+        } else {
+            BootOptions {
+                boot_mode: "netboot".to_string(),
+                iso_url: None,
+            }
+        };
+        Ok(TinkerbellMachineSpec {
+            hardware_affinity: Some(HardwareAffinity {
+                required: vec![HardwareAffinityTerm {
+                    label_selector: LabelSelector {
+                        match_labels: Some(mc.spec.hardware_selector.clone())
+                            .filter(|s| !s.is_empty()),
+                    },
+                }],
+                preferred: Vec::new(),
+            }),
+            boot_options: Some(boot_options),
+            template_override: Some(self.template_override(mc_name, mc)?),
+            ..TinkerbellMachineSpec::default()
+        })
+    }
+
+    fn machine_template(
+        &self,
+        name: &str,
+        mc_name: &str,
+        mc: &TinkerbellMachineConfig,
+    ) -> Result<Object, RenderError> {
+        Ok(Object::TinkerbellMachineTemplate(Box::new(
+            TinkerbellMachineTemplate::new(
+                meta(name, EKSA_SYSTEM_NAMESPACE),
+                self.machine_spec(mc_name, mc)?,
+            ),
+        )))
+    }
+
+    /// The containerd files of a cloud-config machine: proxy drop-in, mirror CA and hosts.
+    fn containerd_files(&self) -> Vec<File> {
+        let mut files = Vec::new();
+        if let Some((http, https)) = self.proxy() {
+            files.push(kubeadm::proxy_drop_in(http, https, &self.no_proxy));
+        }
+        if let Some(m) = &self.mirror {
+            files.extend(m.containerd_files(self.credentials));
+        }
+        files
+    }
+
+    fn containerd_restart_commands(&self) -> Vec<String> {
+        let mut cmds = Vec::new();
+        if self.mirror.is_some() {
+            cmds.push(
+                "cat /etc/containerd/config_append.toml >> /etc/containerd/config.toml".into(),
+            );
+        }
+        if self.mirror.is_some() || self.proxy().is_some() {
+            cmds.push("sudo systemctl daemon-reload".into());
+            cmds.push("sudo systemctl restart containerd".into());
+        }
+        cmds
+    }
+
+    /// Bottlerocket images and settings shared by the cluster and join configurations.
+    fn bottlerocket_node(
+        &self,
+        bundle: &VersionsBundle,
+        mc: &TinkerbellMachineConfig,
+    ) -> NodeConfiguration {
+        let host = mc.spec.host_os_configuration.as_ref();
+        NodeConfiguration {
+            pause: Some(image_meta(&bundle.kube_distro.pause)),
+            bottlerocket_bootstrap: Some(image_meta(&bundle.bottlerocket_bootstrap)),
+            proxy: self.bottlerocket_proxy(),
+            registry_mirror: self.mirror.as_ref().map(RegistryMirror::bottlerocket),
+            bottlerocket: kubeadm::bottlerocket_settings(host),
+            ..NodeConfiguration::default()
+        }
+    }
+}
+
+/// A workflow template as the YAML text of a `templateOverride`. EKS Anywhere marshals the
+/// workflow's `version`, `name`, `id`, `global_timeout` and `tasks` even when they are empty
+/// (`tasks: null` for none), so they are always printed here too.
+pub fn template_text(template: &TemplateDefinition) -> Result<String, String> {
+    let mut value = serde_json::to_value(template).map_err(|e| e.to_string())?;
+    if let Some(map) = value.as_object_mut() {
+        for (key, empty) in [
+            ("version", serde_json::json!("")),
+            ("name", serde_json::json!("")),
+            ("id", serde_json::json!("")),
+            ("global_timeout", serde_json::json!(0)),
+            ("tasks", serde_json::Value::Null),
+        ] {
+            map.entry(key).or_insert(empty);
+        }
+    }
+    serde_yaml_ng::to_string(&value).map_err(|e| e.to_string())
+}
+
+/// Drop the comment of every SSH key of the machine configs (`ssh-rsa AAAA... user@host`
+/// becomes `ssh-rsa AAAA...`), as EKS Anywhere's provider setup does before rendering.
+pub fn strip_ssh_key_comments(spec: &mut TinkerbellSpec) {
+    for mc in spec.machine_configs.values_mut() {
+        for user in mc.spec.users.iter_mut().flatten() {
+            for key in &mut user.ssh_authorized_keys {
+                let fields: Vec<&str> = key.split_whitespace().take(2).collect();
+                if fields.len() == 2 {
+                    *key = fields.join(" ");
+                }
+            }
+        }
+    }
+}
+
+fn image_meta(image: &crate::versions::ImageRef) -> ImageMeta {
+    ImageMeta {
+        image_repository: image.repository.clone(),
+        image_tag: image.tag.clone(),
+    }
+}
+
+fn is_bottlerocket(mc: &TinkerbellMachineConfig) -> bool {
+    mc.spec.os_family == Some(OsFamily::Bottlerocket)
+}
+
+fn format_of(mc: &TinkerbellMachineConfig) -> String {
+    if is_bottlerocket(mc) {
+        "bottlerocket"
+    } else {
+        "cloud-config"
+    }
+    .to_string()
+}
+
+fn user_of(
+    name: &str,
+    mc: &TinkerbellMachineConfig,
+) -> Result<crate::api::kubeadm::User, RenderError> {
+    mc.spec
+        .users
+        .as_deref()
+        .and_then(kubeadm::login_user)
+        .filter(|u| !u.ssh_authorized_keys.is_empty())
+        .ok_or_else(|| RenderError::MissingUser {
+            name: name.to_string(),
+        })
+}
+
+/// Kubelet flags and the optional `KubeletConfiguration` patch of a node group.
+fn kubelet(
+    provider_id_only: bool,
+    config: Option<&serde_json::Value>,
+    bottlerocket: bool,
+    resolv_conf: Option<&ironbell_model::anywhere::ResolvConf>,
+    labels: Option<&BTreeMap<String, String>>,
+) -> (StringMap, Option<File>) {
+    let mut args = StringMap::new();
+    args.insert("provider-id".into(), "PROVIDER_ID".into());
+    let config = config.filter(|_| !bottlerocket);
+    let file = match config {
+        Some(c) => Some(kubeadm::kubelet_configuration_file(
+            kubeadm::kubelet_configuration(c, resolv_conf),
+        )),
+        None => {
+            if !provider_id_only {
+                args.extend(kubeadm::kubelet_flags(resolv_conf));
+            }
+            None
+        }
+    };
+    args.extend(kubeadm::node_label_args(labels));
+    (args, file)
+}
+
+/// Render a Tinkerbell cluster's Cluster API objects: the control-plane and the workers
+/// documents.
+pub fn render(
+    spec: &TinkerbellSpec,
+    bundles: &VersionsBundleSet,
+    options: &RenderOptions,
+) -> Result<Manifests, RenderError> {
+    Ok(Manifests {
+        control_plane: render_control_plane(spec, bundles, options)?,
+        workers: render_workers(spec, bundles, options)?,
+    })
+}
+
+/// The control-plane document alone (EKS Anywhere's `GenerateCAPISpecControlPlane`).
+pub fn render_control_plane(
+    spec: &TinkerbellSpec,
+    bundles: &VersionsBundleSet,
+    options: &RenderOptions,
+) -> Result<Vec<Object>, RenderError> {
+    let ctx = Context::new(spec, bundles, options)?;
+    let mut objects = control_plane(&ctx, &options.names)?;
+    if let (Some(true), Some(c)) = (ctx.mirror.as_ref().map(|m| m.authenticate), ctx.credentials) {
+        objects.push(registry_secret(c));
+    }
+    Ok(objects)
+}
+
+/// The workers document alone (EKS Anywhere's `GenerateCAPISpecWorkers`).
+pub fn render_workers(
+    spec: &TinkerbellSpec,
+    bundles: &VersionsBundleSet,
+    options: &RenderOptions,
+) -> Result<Vec<Object>, RenderError> {
+    let ctx = Context::new(spec, bundles, options)?;
+    workers(&ctx, &options.names)
+}
+
+fn registry_secret(c: &RegistryCredentials) -> Object {
+    use base64::Engine as _;
+    let enc = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let mut metadata = meta("registry-credentials", EKSA_SYSTEM_NAMESPACE);
+    metadata.labels = Some(
+        [(
+            "clusterctl.cluster.x-k8s.io/move".to_string(),
+            "true".to_string(),
+        )]
+        .into_iter()
+        .collect(),
+    );
+    Object::Secret(Box::new(Secret {
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        metadata,
+        data: [
+            ("username".to_string(), enc(&c.username)),
+            ("password".to_string(), enc(&c.password)),
+        ]
+        .into_iter()
+        .collect(),
+    }))
+}
+
+fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, RenderError> {
+    let cluster = ctx.cluster();
+    let name = ctx.name;
+    let cp = cluster
+        .spec
+        .control_plane_configuration
+        .as_ref()
+        .ok_or_else(|| ctx.missing("spec.controlPlaneConfiguration"))?;
+    let cp_ref = cp.machine_group_ref.as_ref().map(|r| r.name());
+    let cp_mc = ctx.machine_config("the control plane", cp_ref)?;
+    let cp_mc_name = cp_ref.unwrap_or_default();
+    let bundle = ctx.bundle(None)?;
+    let distro = &bundle.kube_distro;
+    let k8s_tag = distro.kubernetes.tag.clone();
+    let minor = minor_version(&k8s_tag);
+    let br = is_bottlerocket(cp_mc);
+    let external_etcd = cluster.spec.external_etcd_configuration.as_ref();
+    let has_workers = cluster
+        .spec
+        .worker_node_group_configurations
+        .as_ref()
+        .is_some_and(|w| !w.is_empty());
+    let host = cp_mc.spec.host_os_configuration.as_ref();
+    let cp_template_name = names
+        .control_plane
+        .clone()
+        .unwrap_or_else(|| NO_VALUE.to_string());
+    let etcd_template_name = names.etcd.clone().unwrap_or_else(|| NO_VALUE.to_string());
+
+    let mut objects = Vec::new();
+
+    // Cluster.
+    let mut cluster_meta = meta(name, EKSA_SYSTEM_NAMESPACE);
+    cluster_meta.labels = Some(
+        [(
+            "cluster.x-k8s.io/cluster-name".to_string(),
+            name.to_string(),
+        )]
+        .into_iter()
+        .collect(),
+    );
+    objects.push(Object::Cluster(Box::new(Cluster::new(
+        cluster_meta,
+        ClusterSpec {
+            cluster_network: Some(ClusterNetwork {
+                pods: Some(NetworkRanges {
+                    cidr_blocks: ctx.cidrs(false),
+                }),
+                services: Some(NetworkRanges {
+                    cidr_blocks: ctx.cidrs(true),
+                }),
+            }),
+            control_plane_endpoint: Some(ApiEndpoint {
+                host: ctx.endpoint_host().to_string(),
+                port: 6443,
+            }),
+            control_plane_ref: Some(ObjectReference::new(
+                CONTROL_PLANE_API_VERSION,
+                "KubeadmControlPlane",
+                name,
+            )),
+            infrastructure_ref: Some(ObjectReference::new(
+                INFRASTRUCTURE_API_VERSION,
+                "TinkerbellCluster",
+                name,
+            )),
+            managed_external_etcd_ref: external_etcd.map(|_| {
+                ObjectReference::new(
+                    ETCDADM_API_VERSION,
+                    "EtcdadmCluster",
+                    format!("{name}-etcd"),
+                )
+            }),
+            paused: None,
+        },
+    ))));
+
+    // KubeadmControlPlane: the cluster configuration.
+    let admission = cp.skip_admission_for_system_resources.unwrap_or(false);
+    let mut extra_args = kubeadm::audit_args();
+    extra_args.extend(kubeadm::api_server_extra_args(
+        ctx.spec.oidc.as_ref(),
+        ctx.spec.aws_iam.as_ref(),
+        cp.api_server_extra_args.as_ref(),
+        cluster.spec.pod_iam_config.as_ref(),
+    ));
+    let mut api_volumes = kubeadm::audit_volumes(br);
+    if admission {
+        api_volumes.push(HostPathMount {
+            host_path: kubeadm::EXCLUSION_RULES_PATH.into(),
+            mount_path: kubeadm::EXCLUSION_RULES_PATH.into(),
+            name: "admission-exclusion-rules".into(),
+            path_type: Some("File".into()),
+            read_only: true,
+        });
+    }
+    if ctx.spec.aws_iam.is_some() {
+        api_volumes.extend(kubeadm::aws_iam_volumes());
+    }
+    let etcd = match external_etcd {
+        Some(_) => {
+            let (ca, cert, key) = if br {
+                (
+                    "/var/lib/kubeadm/pki/etcd/ca.crt",
+                    "/var/lib/kubeadm/pki/server-etcd-client.crt",
+                    "/var/lib/kubeadm/pki/apiserver-etcd-client.key",
+                )
+            } else {
+                (
+                    "/etc/kubernetes/pki/etcd/ca.crt",
+                    "/etc/kubernetes/pki/apiserver-etcd-client.crt",
+                    "/etc/kubernetes/pki/apiserver-etcd-client.key",
+                )
+            };
+            Etcd {
+                local: None,
+                external: Some(ExternalEtcd {
+                    endpoints: vec!["https://placeholder:2379".into()],
+                    ca_file: ca.into(),
+                    cert_file: cert.into(),
+                    key_file: key.into(),
+                }),
+            }
+        }
+        None => Etcd {
+            local: Some(image_meta(&distro.etcd)),
+            external: None,
+        },
+    };
+    let br_node = br.then(|| ctx.bottlerocket_node(bundle, cp_mc));
+    let kubeconfig_volume = |file: &str| ControlPlaneComponent {
+        extra_volumes: Some(vec![HostPathMount {
+            host_path: format!("/var/lib/kubeadm/{file}"),
+            mount_path: format!("/etc/kubernetes/{file}"),
+            name: "kubeconfig".into(),
+            path_type: Some("File".into()),
+            read_only: true,
+        }]),
+        ..ControlPlaneComponent::default()
+    };
+    let cert_bundles = kubeadm::cert_bundles(host);
+    let cluster_configuration = ClusterConfiguration {
+        feature_gates: (29..33).contains(&minor).then(|| {
+            [("EtcdLearnerMode".to_string(), false)]
+                .into_iter()
+                .collect()
+        }),
+        image_repository: Some(distro.kubernetes.repository.clone()),
+        etcd: Some(etcd),
+        dns: Some(image_meta(&distro.coredns)),
+        pause: br_node.as_ref().and_then(|n| n.pause.clone()),
+        bottlerocket_bootstrap: br_node
+            .as_ref()
+            .and_then(|n| n.bottlerocket_bootstrap.clone()),
+        proxy: br_node.as_ref().and_then(|n| n.proxy.clone()),
+        registry_mirror: br_node.as_ref().and_then(|n| n.registry_mirror.clone()),
+        bottlerocket: kubeadm::bottlerocket_settings(host),
+        cert_bundles: cert_bundles.clone(),
+        api_server: Some(ControlPlaneComponent {
+            cert_sans: cp.cert_sans.clone().filter(|s| !s.is_empty()),
+            extra_envs: admission.then(|| {
+                vec![EnvVar {
+                    name: "EKS_PATCH_EXCLUSION_RULES_FILE".into(),
+                    value: kubeadm::EXCLUSION_RULES_PATH.into(),
+                }]
+            }),
+            extra_args: Some(extra_args),
+            extra_volumes: Some(api_volumes),
+        }),
+        controller_manager: br.then(|| kubeconfig_volume("controller-manager.conf")),
+        scheduler: br.then(|| kubeconfig_volume("scheduler.conf")),
+        certificates_dir: br.then(|| "/var/lib/kubeadm/pki".to_string()),
+    };
+
+    // Node registration, shared by init and join.
+    let resolv_conf = cluster
+        .spec
+        .cluster_network
+        .as_ref()
+        .and_then(|n| n.dns.as_ref())
+        .and_then(|d| d.resolv_conf.as_ref());
+    let (kubelet_args, kubelet_file) = kubelet(
+        false,
+        cp.kubelet_configuration.as_ref(),
+        br,
+        resolv_conf,
+        cp.labels.as_ref(),
+    );
+    let taints = if !has_workers {
+        Some(Vec::new())
+    } else {
+        cp.taints
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .map(kubeadm::taints)
+    };
+    let patches = kubelet_file.as_ref().map(|_| Patches {
+        directory: "/etc/kubernetes/patches".into(),
+    });
+    let init_configuration = NodeConfiguration {
+        patches: patches.clone(),
+        node_registration: Some(NodeRegistration {
+            ignore_preflight_errors: None,
+            taints: taints.clone(),
+            kubelet_extra_args: Some(kubelet_args.clone()),
+        }),
+        ..NodeConfiguration::default()
+    };
+    let mut join_configuration = br_node.clone().unwrap_or_default();
+    join_configuration.patches = patches;
+    join_configuration.cert_bundles = cert_bundles;
+    join_configuration.node_registration = Some(NodeRegistration {
+        ignore_preflight_errors: Some(vec!["DirAvailable--etc-kubernetes-manifests".into()]),
+        taints,
+        kubelet_extra_args: Some(kubelet_args),
+    });
+
+    // Files.
+    let mut files: Vec<File> = kubelet_file.into_iter().collect();
+    if !cp.skip_load_balancer_deployment.unwrap_or(false) {
+        let serve_lbs = !has_workers
+            && !ctx
+                .spec
+                .datacenter
+                .spec
+                .skip_load_balancer_deployment
+                .unwrap_or(false);
+        let admin_conf = if br {
+            "/var/lib/kubeadm/admin.conf"
+        } else {
+            "/etc/kubernetes/admin.conf"
+        };
+        files.push(File::root(
+            "/etc/kubernetes/manifests/kube-vip.yaml",
+            kubeadm::kube_vip_manifest(
+                ctx.endpoint_host(),
+                &bundle.tinkerbell_kube_vip,
+                serve_lbs,
+                admin_conf,
+            ),
+        ));
+    }
+    if admission {
+        files.push(File::root(
+            kubeadm::EXCLUSION_RULES_PATH,
+            kubeadm::exclusion_policy(),
+        ));
+    }
+    files.push(File::root(
+        kubeadm::AUDIT_POLICY_PATH,
+        kubeadm::block_text(&kubeadm::audit_policy(
+            cp,
+            cluster
+                .spec
+                .kubernetes_version
+                .as_ref()
+                .map(|v| v.as_str())
+                .unwrap_or_default(),
+        )),
+    ));
+    if ctx.spec.aws_iam.is_some() {
+        files.extend(kubeadm::aws_iam_files(name));
+    }
+    let mut pre_kubeadm = Vec::new();
+    if !br {
+        files.extend(ctx.containerd_files());
+        pre_kubeadm = ctx.containerd_restart_commands();
+        if minor >= 29 {
+            pre_kubeadm.push("if [ -f /run/kubeadm/kubeadm.yaml ]; then sed -i 's#path: /etc/kubernetes/admin.conf#path: /etc/kubernetes/super-admin.conf#' /etc/kubernetes/manifests/kube-vip.yaml; fi".into());
+        }
+    }
+
+    let rollout_strategy = match &cp.upgrade_rollout_strategy {
+        Some(s) if s.type_ == Some(UpgradeRolloutStrategyType::InPlace) => RolloutStrategy {
+            rolling_update: None,
+            strategy_type: Some("InPlace".into()),
+        },
+        Some(s) => RolloutStrategy {
+            rolling_update: Some(ControlPlaneRollingUpdate {
+                max_surge: ironbell_model::anywhere::IntOrString::Int(
+                    s.rolling_update.as_ref().map_or(1, |r| r.max_surge),
+                ),
+            }),
+            strategy_type: None,
+        },
+        None => RolloutStrategy {
+            rolling_update: Some(ControlPlaneRollingUpdate {
+                max_surge: ironbell_model::anywhere::IntOrString::Int(1),
+            }),
+            strategy_type: Some("RollingUpdate".into()),
+        },
+    };
+
+    let kcp = KubeadmControlPlane::new(
+        meta(name, EKSA_SYSTEM_NAMESPACE),
+        KubeadmControlPlaneSpec {
+            kubeadm_config_spec: KubeadmConfigSpec {
+                cluster_configuration: Some(cluster_configuration),
+                init_configuration: Some(init_configuration),
+                join_configuration: Some(join_configuration),
+                files: Some(files),
+                ntp: kubeadm::ntp(host),
+                pre_kubeadm_commands: (!pre_kubeadm.is_empty()).then_some(pre_kubeadm),
+                users: Some(vec![user_of(cp_mc_name, cp_mc)?]),
+                format: Some(format_of(cp_mc)),
+            },
+            machine_template: ControlPlaneMachineTemplate {
+                infrastructure_ref: ObjectReference::new(
+                    INFRASTRUCTURE_API_VERSION,
+                    MACHINE_TEMPLATE_KIND,
+                    cp_template_name.clone(),
+                )
+                .in_namespace(EKSA_SYSTEM_NAMESPACE),
+            },
+            replicas: cp.count.unwrap_or(1),
+            rollout_strategy: Some(rollout_strategy),
+            version: k8s_tag.clone(),
+        },
+    );
+    objects.push(Object::KubeadmControlPlane(Box::new(kcp)));
+
+    // External etcd.
+    if let Some(etcd_cfg) = external_etcd {
+        let etcd_ref = etcd_cfg.machine_group_ref.as_ref().map(|r| r.name());
+        let etcd_mc = ctx.machine_config("external etcd", etcd_ref)?;
+        objects.push(etcd_cluster(
+            ctx,
+            bundle,
+            etcd_cfg.count.unwrap_or(0),
+            etcd_ref.unwrap_or_default(),
+            etcd_mc,
+            &etcd_template_name,
+        )?);
+        objects.push(ctx.machine_template(
+            &etcd_template_name,
+            etcd_ref.unwrap_or_default(),
+            etcd_mc,
+        )?);
+    }
+
+    objects.push(ctx.machine_template(&cp_template_name, cp_mc_name, cp_mc)?);
+    objects.push(Object::TinkerbellCluster(Box::new(TinkerbellCluster::new(
+        meta(name, EKSA_SYSTEM_NAMESPACE),
+        TinkerbellClusterSpec {
+            // EKS Anywhere builds this from an empty OS distro, OS version and base registry.
+            image_lookup_format: format!("--kube-{k8s_tag}.raw.gz"),
+            image_lookup_base_registry: "/".into(),
+        },
+    ))));
+    Ok(objects)
+}
+
+fn etcd_cluster(
+    ctx: &Context<'_>,
+    bundle: &VersionsBundle,
+    replicas: i64,
+    mc_name: &str,
+    mc: &TinkerbellMachineConfig,
+    template_name: &str,
+) -> Result<Object, RenderError> {
+    let distro = &bundle.kube_distro;
+    let br = is_bottlerocket(mc);
+    let config = EtcdadmConfigSpec {
+        etcdadm_builtin: true,
+        format: format_of(mc),
+        bottlerocket_config: br.then(|| EtcdBottlerocketConfig {
+            etcd_image: distro.etcd.uri(),
+            bootstrap_image: bundle.bottlerocket_bootstrap.uri(),
+            pause_image: distro.pause.uri(),
+        }),
+        cloud_init_config: (!br).then(|| EtcdCloudInitConfig {
+            version: distro.etcd_version.clone(),
+            install_dir: "/usr/bin".into(),
+            etcd_release_url: ctx
+                .cluster()
+                .spec
+                .eksa_version
+                .as_ref()
+                .and(distro.etcd_url.clone()),
+        }),
+        pre_etcdadm_commands: (!br).then(|| {
+            vec![
+                "hostname \"{{ ds.meta_data.hostname }}\"".into(),
+                "echo \"::1         ipv6-localhost ipv6-loopback\" >/etc/hosts".into(),
+                "echo \"127.0.0.1   localhost\" >>/etc/hosts".into(),
+                "echo \"127.0.0.1   {{ ds.meta_data.hostname }}\" >>/etc/hosts".into(),
+                "echo \"{{ ds.meta_data.hostname }}\" >/etc/hostname".into(),
+            ]
+        }),
+        cipher_suites: Some(kubeadm::SECURE_CIPHER_SUITES.into()),
+        users: Some(vec![user_of(mc_name, mc)?]),
+        proxy: ctx.proxy().map(|(http, https)| BottlerocketProxy {
+            http_proxy: Some(http.to_string()),
+            https_proxy: https.to_string(),
+            no_proxy: ctx.no_proxy.clone(),
+        }),
+        registry_mirror: ctx.mirror.as_ref().map(RegistryMirror::bottlerocket),
+    };
+    Ok(Object::EtcdadmCluster(Box::new(EtcdadmCluster::new(
+        meta(format!("{}-etcd", ctx.name), EKSA_SYSTEM_NAMESPACE),
+        EtcdadmClusterSpec {
+            replicas,
+            etcdadm_config_spec: config,
+            infrastructure_template: ObjectReference::new(
+                INFRASTRUCTURE_API_VERSION,
+                MACHINE_TEMPLATE_KIND,
+                template_name,
+            ),
+        },
+    ))))
+}
+
+fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, RenderError> {
+    let cluster = ctx.cluster();
+    let name = ctx.name;
+    let resolv_conf = cluster
+        .spec
+        .cluster_network
+        .as_ref()
+        .and_then(|n| n.dns.as_ref())
+        .and_then(|d| d.resolv_conf.as_ref());
+    let mut objects = Vec::new();
+    for (group, wng) in worker_groups(cluster) {
+        let mc_ref = wng.machine_group_ref.as_ref().map(|r| r.name());
+        let mc = ctx.machine_config(&format!("worker node group {group}"), mc_ref)?;
+        let mc_name = mc_ref.unwrap_or_default();
+        let bundle = ctx.bundle(wng.kubernetes_version.as_ref().map(|v| v.as_str()))?;
+        let wn = names
+            .workers
+            .get(&group)
+            .ok_or_else(|| RenderError::MissingWorkerNames {
+                cluster: name.to_string(),
+                group: group.clone(),
+            })?;
+        let br = is_bottlerocket(mc);
+        let host = mc.spec.host_os_configuration.as_ref();
+
+        // MachineDeployment.
+        let pool_labels: StringMap = [
+            (
+                "cluster.x-k8s.io/cluster-name".to_string(),
+                name.to_string(),
+            ),
+            ("pool".to_string(), group.clone()),
+        ]
+        .into_iter()
+        .collect();
+        let mut md_meta = meta(format!("{name}-{group}"), EKSA_SYSTEM_NAMESPACE);
+        md_meta.labels = Some(pool_labels.clone());
+        if let Some(a) = &wng.autoscaling_configuration {
+            md_meta.annotations = Some(
+                [
+                    (
+                        "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size".to_string(),
+                        a.min_count.unwrap_or(0).to_string(),
+                    ),
+                    (
+                        "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size".to_string(),
+                        a.max_count.unwrap_or(0).to_string(),
+                    ),
+                ]
+                .into_iter()
+                .collect(),
+            );
+        }
+        let strategy = wng.upgrade_rollout_strategy.as_ref().map(|s| {
+            if s.type_ == Some(UpgradeRolloutStrategyType::InPlace) {
+                MachineDeploymentStrategy {
+                    strategy_type: Some("InPlace".into()),
+                    rolling_update: None,
+                }
+            } else {
+                let r = s.rolling_update.clone().unwrap_or_default();
+                MachineDeploymentStrategy {
+                    strategy_type: None,
+                    rolling_update: Some(RollingUpdate {
+                        max_surge: Some(ironbell_model::anywhere::IntOrString::Int(r.max_surge)),
+                        max_unavailable: Some(ironbell_model::anywhere::IntOrString::Int(
+                            r.max_unavailable,
+                        )),
+                    }),
+                }
+            }
+        });
+        objects.push(Object::MachineDeployment(Box::new(MachineDeployment::new(
+            md_meta,
+            MachineDeploymentSpec {
+                cluster_name: name.to_string(),
+                replicas: wng
+                    .autoscaling_configuration
+                    .is_none()
+                    .then(|| wng.count.unwrap_or(0)),
+                selector: LabelSelector {
+                    match_labels: Some(StringMap::new()),
+                },
+                template: MachineTemplateSpec {
+                    metadata: Some(TemplateMeta {
+                        labels: Some(pool_labels),
+                        annotations: None,
+                    }),
+                    spec: MachineSpec {
+                        bootstrap: Bootstrap {
+                            config_ref: Some(ObjectReference::new(
+                                BOOTSTRAP_API_VERSION,
+                                "KubeadmConfigTemplate",
+                                wn.kubeadm_config_template.clone(),
+                            )),
+                        },
+                        cluster_name: name.to_string(),
+                        infrastructure_ref: ObjectReference::new(
+                            INFRASTRUCTURE_API_VERSION,
+                            MACHINE_TEMPLATE_KIND,
+                            wn.machine_template.clone(),
+                        ),
+                        version: Some(bundle.kube_distro.kubernetes.tag.clone()),
+                    },
+                },
+                strategy,
+            },
+        ))));
+
+        // TinkerbellMachineTemplate.
+        objects.push(ctx.machine_template(&wn.machine_template, mc_name, mc)?);
+
+        // KubeadmConfigTemplate.
+        let (kubelet_args, kubelet_file) = kubelet(
+            false,
+            wng.kubelet_configuration.as_ref(),
+            br,
+            resolv_conf,
+            wng.labels.as_ref(),
+        );
+        let mut join = if br {
+            ctx.bottlerocket_node(bundle, mc)
+        } else {
+            NodeConfiguration {
+                bottlerocket: kubeadm::bottlerocket_settings(host),
+                ..NodeConfiguration::default()
+            }
+        };
+        join.patches = kubelet_file.as_ref().map(|_| Patches {
+            directory: "/etc/kubernetes/patches".into(),
+        });
+        join.cert_bundles = kubeadm::cert_bundles(host);
+        join.node_registration = Some(NodeRegistration {
+            ignore_preflight_errors: None,
+            taints: wng
+                .taints
+                .as_deref()
+                .filter(|t| !t.is_empty())
+                .map(kubeadm::taints),
+            kubelet_extra_args: Some(kubelet_args),
+        });
+        let mut files: Vec<File> = kubelet_file.into_iter().collect();
+        let mut pre_kubeadm = Vec::new();
+        if !br {
+            files.extend(ctx.containerd_files());
+            pre_kubeadm = ctx.containerd_restart_commands();
+        }
+        let config = KubeadmConfigSpec {
+            join_configuration: Some(join),
+            files: (!files.is_empty()).then_some(files),
+            ntp: kubeadm::ntp(host),
+            pre_kubeadm_commands: (!pre_kubeadm.is_empty()).then_some(pre_kubeadm),
+            users: Some(vec![user_of(mc_name, mc)?]),
+            format: Some(format_of(mc)),
+            ..KubeadmConfigSpec::default()
+        };
+        objects.push(Object::KubeadmConfigTemplate(Box::new(
+            KubeadmConfigTemplate::new(
+                meta(wn.kubeadm_config_template.clone(), EKSA_SYSTEM_NAMESPACE),
+                config,
+            ),
+        )));
+    }
+    Ok(objects)
+}

@@ -1,0 +1,86 @@
+//! What the renderers need from a versions bundle: the EKS-D images and versions of one
+//! Kubernetes minor version and the EKS Anywhere images that go with them.
+//!
+//! This is a narrow view, filled from the release data (`ironbell-release` resolves Bundles
+//! and the EKS-D release manifest); the renderers never read release files themselves.
+
+use std::collections::BTreeMap;
+
+/// An image split into repository and tag.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImageRef {
+    /// Repository, e.g. `public.ecr.aws/eks-distro/coredns`.
+    pub repository: String,
+    /// Tag, e.g. `v1.8.3-eks-1-21-4`.
+    pub tag: String,
+}
+
+impl ImageRef {
+    /// An image reference from a URI `repository:tag` (the tag is after the last `:` that
+    /// follows the last `/`).
+    pub fn from_uri(uri: &str) -> Self {
+        let slash = uri.rfind('/').map_or(0, |i| i + 1);
+        match uri[slash..].rfind(':') {
+            Some(i) => Self {
+                repository: uri[..slash + i].to_string(),
+                tag: uri[slash + i + 1..].to_string(),
+            },
+            None => Self {
+                repository: uri.to_string(),
+                tag: String::new(),
+            },
+        }
+    }
+
+    /// `repository:tag`.
+    pub fn uri(&self) -> String {
+        format!("{}:{}", self.repository, self.tag)
+    }
+}
+
+/// The EKS-D distribution of one Kubernetes version.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KubeDistro {
+    /// Control-plane image repository (`.../kubernetes`) and the Kubernetes tag
+    /// (`v1.21.2-eks-1-21-4`).
+    pub kubernetes: ImageRef,
+    /// CoreDNS image.
+    pub coredns: ImageRef,
+    /// etcd image.
+    pub etcd: ImageRef,
+    /// Pause image.
+    pub pause: ImageRef,
+    /// etcd version without `v`, e.g. `3.4.16`.
+    pub etcd_version: String,
+    /// etcd release tarball URL.
+    pub etcd_url: Option<String>,
+}
+
+/// One versions bundle: a Kubernetes minor version and its images.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VersionsBundle {
+    /// Kubernetes minor version, e.g. `1.21`.
+    pub kube_version: String,
+    /// EKS-D distribution.
+    pub kube_distro: KubeDistro,
+    /// The Tinkerbell provider's kube-vip image URI.
+    pub tinkerbell_kube_vip: String,
+    /// Bottlerocket's kubeadm bootstrap host container.
+    pub bottlerocket_bootstrap: ImageRef,
+}
+
+/// The versions bundles of a release (the `Bundles` object), with its number.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VersionsBundleSet {
+    /// `Bundles.spec.number`; a change forces new machine templates.
+    pub number: i64,
+    /// Bundles by Kubernetes minor version.
+    pub by_kube_version: BTreeMap<String, VersionsBundle>,
+}
+
+impl VersionsBundleSet {
+    /// The bundle of a Kubernetes minor version.
+    pub fn get(&self, kube_version: &str) -> Option<&VersionsBundle> {
+        self.by_kube_version.get(kube_version)
+    }
+}

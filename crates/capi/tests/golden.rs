@@ -1,0 +1,272 @@
+//! Golden equality with EKS Anywhere v0.24.6, as data.
+//!
+//! Every mapping of `../shared/conformance/golden-mappings.txt` is listed, per provider. The
+//! ones this crate renders (Tinkerbell so far) are rendered with the fixed inputs of EKS
+//! Anywhere's tests (clock 1234567890000, Tinkerbell IP 5.6.7.8, registry credentials
+//! `username`/`password`, the test bundles of `internal/test/testdata`) and compared with the
+//! expected files document by document, embedded YAML parsed. The others are listed as not
+//! rendered yet.
+//!
+//! The test prints `<provider>: N/M equal` per provider (and, with `--nocapture`, the first
+//! differences of each mapping that is not equal), and fails when a mapping the baseline
+//! (`tests/golden/baseline.txt`) records as equal is no longer equal. `IRONBELL_GOLDEN_BLESS=1`
+//! rewrites the baseline.
+
+#[path = "golden/compare.rs"]
+mod compare;
+#[path = "golden/fixtures.rs"]
+mod fixtures;
+#[path = "golden/mappings.rs"]
+mod mappings;
+#[path = "golden/tinkerbell.rs"]
+mod tinkerbell_cases;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// How many differences are printed per mapping.
+const SHOWN_DIFFS: usize = 5;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Status {
+    Equal,
+    Differs(Vec<String>),
+    Error(String),
+    NotRendered,
+}
+
+impl Status {
+    fn word(&self) -> &'static str {
+        match self {
+            Self::Equal => "equal",
+            Self::Differs(_) => "differs",
+            Self::Error(_) => "error",
+            Self::NotRendered => "not-rendered",
+        }
+    }
+}
+
+fn compare_file(file: &str, got: &str) -> Result<Vec<String>, String> {
+    let path = fixtures::provider_dir("tinkerbell")
+        .join("testdata")
+        .join(file);
+    let expected =
+        compare::parse_documents(&fixtures::read(&path)?).map_err(|e| format!("{file}: {e}"))?;
+    let got = compare::parse_documents(got).map_err(|e| format!("rendered for {file}: {e}"))?;
+    Ok(compare::diff_documents(&expected, &got)
+        .into_iter()
+        .map(|d| format!("{file}: {d}"))
+        .collect())
+}
+
+fn run_tinkerbell(
+    m: &tinkerbell_cases::Mapping,
+    bundles: &ironbell_capi::versions::VersionsBundleSet,
+) -> Status {
+    let mut diffs = Vec::new();
+    for case in &m.cases {
+        let result = (|| -> Result<Vec<String>, String> {
+            let mut spec = fixtures::load_tinkerbell_spec(case.input)?;
+            (case.mutate)(&mut spec);
+            let (cp, md) = tinkerbell_cases::render(&spec, case.mode, bundles)?;
+            let mut d = Vec::new();
+            if let Some(f) = case.expected_cp {
+                d.extend(compare_file(f, &cp)?);
+            }
+            if let Some(f) = case.expected_md {
+                d.extend(compare_file(f, &md)?);
+            }
+            Ok(d)
+        })();
+        match result {
+            Ok(d) => diffs.extend(d),
+            Err(e) => return Status::Error(e),
+        }
+    }
+    if diffs.is_empty() {
+        Status::Equal
+    } else {
+        Status::Differs(diffs)
+    }
+}
+
+fn baseline_path() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/golden/baseline.txt"
+    ))
+}
+
+/// `provider test` → status word.
+fn read_baseline() -> BTreeMap<(String, String), String> {
+    let text = std::fs::read_to_string(baseline_path()).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let mut parts = l.split_whitespace();
+            let status = parts.next()?.to_string();
+            let provider = parts.next()?.to_string();
+            let test = parts.next()?.to_string();
+            Some(((provider, test), status))
+        })
+        .collect()
+}
+
+#[test]
+fn golden_mappings_equal_as_data() {
+    let listed = mappings::read_all();
+    assert!(!listed.is_empty(), "golden-mappings.txt lists no mapping");
+    let bundles = fixtures::test_bundles().unwrap_or_else(|e| panic!("test bundles: {e}"));
+    let table = tinkerbell_cases::mappings();
+
+    // The table covers exactly the Tinkerbell CAPI mappings of the file.
+    let listed_tink: Vec<&str> = listed
+        .iter()
+        .filter(|l| l.provider == "tinkerbell")
+        .map(|l| l.test.as_str())
+        .collect();
+    let table_names: Vec<&str> = table.iter().map(|m| m.test).collect();
+    for t in &listed_tink {
+        assert!(
+            table_names.contains(t),
+            "{t} is in golden-mappings.txt but not in the Tinkerbell table"
+        );
+    }
+    for t in &table_names {
+        assert!(
+            listed_tink.contains(t),
+            "{t} is in the Tinkerbell table but not in golden-mappings.txt"
+        );
+    }
+    for m in &table {
+        let l = listed.iter().find(|l| l.test == m.test).map(|l| &l.outputs);
+        let files: Vec<String> = m
+            .cases
+            .iter()
+            .flat_map(|c| [c.expected_cp, c.expected_md])
+            .flatten()
+            .map(|f| format!("testdata/{f}"))
+            .collect();
+        for f in l.into_iter().flatten() {
+            assert!(
+                files.contains(f),
+                "{}: expected file {f} of golden-mappings.txt is not compared",
+                m.test
+            );
+        }
+    }
+
+    let mut results: Vec<(String, String, Status)> = Vec::new();
+    for l in &listed {
+        let status = match table
+            .iter()
+            .find(|m| l.provider == "tinkerbell" && m.test == l.test)
+        {
+            Some(m) => run_tinkerbell(m, &bundles),
+            None => Status::NotRendered,
+        };
+        results.push((l.provider.clone(), l.test.clone(), status));
+    }
+
+    let mut per_provider: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for (p, _, s) in &results {
+        let e = per_provider.entry(p.as_str()).or_default();
+        e.1 += 1;
+        if *s == Status::Equal {
+            e.0 += 1;
+        }
+    }
+    let order = [
+        "tinkerbell",
+        "tinkerbell/stack",
+        "docker",
+        "vsphere",
+        "cloudstack",
+        "nutanix",
+        "snow",
+    ];
+    for p in order
+        .iter()
+        .chain(per_provider.keys().filter(|k| !order.contains(k)))
+    {
+        if let Some((eq, total)) = per_provider.get(p) {
+            println!("{p}: {eq}/{total} equal");
+        }
+    }
+    for (p, t, s) in &results {
+        match s {
+            Status::Differs(d) => {
+                println!("\n{p} {t}: differs ({} differences)", d.len());
+                for line in d.iter().take(SHOWN_DIFFS) {
+                    println!("    {line}");
+                }
+            }
+            Status::Error(e) => println!("\n{p} {t}: error: {e}"),
+            _ => {}
+        }
+    }
+
+    let baseline = read_baseline();
+    if std::env::var_os("IRONBELL_GOLDEN_BLESS").is_some() {
+        let mut text = String::from(
+            "# Golden mapping status per provider test (tests/golden.rs); rewrite with IRONBELL_GOLDEN_BLESS=1.\n# status provider test\n",
+        );
+        for (p, t, s) in &results {
+            text += &format!("{} {p} {t}\n", s.word());
+        }
+        std::fs::write(baseline_path(), text)
+            .unwrap_or_else(|e| panic!("writing the baseline: {e}"));
+        return;
+    }
+    let regressions: Vec<String> = results
+        .iter()
+        .filter(|(p, t, s)| {
+            baseline.get(&(p.clone(), t.clone())).map(String::as_str) == Some("equal")
+                && *s != Status::Equal
+        })
+        .map(|(p, t, s)| format!("{p} {t}: {}", s.word()))
+        .collect();
+    let improved = results
+        .iter()
+        .filter(|(p, t, s)| {
+            *s == Status::Equal
+                && baseline.get(&(p.clone(), t.clone())).map(String::as_str) != Some("equal")
+        })
+        .count();
+    if improved > 0 {
+        println!("\n{improved} mapping(s) newly equal; record them with IRONBELL_GOLDEN_BLESS=1");
+    }
+    assert!(
+        regressions.is_empty(),
+        "golden regressions against the baseline:\n{}",
+        regressions.join("\n")
+    );
+}
+
+/// `TestTinkerbellTemplateBuilderGenerateCAPISpecControlPlaneWithAdmissionExclusionEnabled`
+/// (not in the mappings file: it compares a subset, `admission_exclusion_enabled.yaml`).
+#[test]
+fn admission_exclusion_is_a_subset_of_the_control_plane() {
+    let bundles = fixtures::test_bundles().unwrap_or_else(|e| panic!("test bundles: {e}"));
+    let mut spec = fixtures::load_tinkerbell_spec("cluster_tinkerbell_stacked_etcd.yaml")
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let Some(cp) = spec.cluster.spec.control_plane_configuration.as_mut() {
+        cp.skip_admission_for_system_resources = Some(true);
+    }
+    let (cp, _) =
+        tinkerbell_cases::render(&spec, tinkerbell_cases::Mode::BuilderControlPlane, &bundles)
+            .unwrap_or_else(|e| panic!("{e}"));
+    let got = compare::parse_documents(&cp).unwrap_or_else(|e| panic!("{e}"));
+    let path =
+        fixtures::provider_dir("tinkerbell").join("testdata/admission_exclusion_enabled.yaml");
+    let expected =
+        compare::parse_documents(&fixtures::read(&path).unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+    for doc in &expected {
+        assert!(
+            got.iter().any(|g| compare::is_subset(doc, g)),
+            "admission_exclusion_enabled.yaml: a document is not part of the rendered control plane:\n{}",
+            serde_yaml_ng::to_string(doc).unwrap_or_default()
+        );
+    }
+}
