@@ -9,8 +9,10 @@
 //! ([`EksdRelease`]) from which EKS-A derives a [`KubeDistro`]. A renderer reads a
 //! [`ClusterVersionsBundle`]: a versions bundle with its distro.
 //!
-//! Start with [`artifact::Image`] (the URI helpers every renderer uses), then
-//! [`bundles::VersionsBundle`] and [`eksd::KubeDistro::from_eksd`].
+//! Start with [`Resolver::resolve`] (from a releases manifest, a Bundles file, or the bundle
+//! ironbell ships, [`shipped`]) to a [`ClusterRelease`]; then [`artifact::Image`] (the URI
+//! helpers every renderer uses), [`bundles::VersionsBundle`] and
+//! [`eksd::KubeDistro::from_eksd`].
 //!
 //! Types and field names are EKS Anywhere v0.24.6's; unknown fields are ignored, because
 //! release data gains fields with every release.
@@ -22,6 +24,8 @@ pub mod artifact;
 pub mod bundles;
 pub mod eksd;
 pub mod releases;
+pub mod resolve;
+pub mod shipped;
 mod yaml;
 
 use serde::{Deserialize, Serialize};
@@ -30,6 +34,7 @@ pub use artifact::{Archive, Image, Manifest};
 pub use bundles::{Bundles, BundlesSpec, VersionsBundle};
 pub use eksd::{EksdRelease, KubeDistro, VersionedRepository};
 pub use releases::{EksaRelease, ReleasesManifest};
+pub use resolve::{BundlesSource, Resolver};
 
 /// What can go wrong reading release data.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +82,56 @@ pub enum Error {
         object: String,
         /// Which field.
         field: String,
+    },
+    /// A release file cannot be read.
+    #[error("reading {url} ({}): {source}", .path.display())]
+    Read {
+        /// The URL or path asked for.
+        url: String,
+        /// The file it resolved to.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A release file is larger than [`resolve::MAX_RELEASE_FILE_BYTES`].
+    #[error("{}: larger than {limit} bytes, not a release file", .path.display())]
+    TooLarge {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The limit.
+        limit: u64,
+    },
+    /// An `http(s)://` URL: ironbell reads release data from local files only.
+    #[error(
+        "{url} is a remote URL and ironbell downloads nothing: download the file and give its local path (or pass a Bundles file with --bundles)"
+    )]
+    RemoteUrl {
+        /// The URL.
+        url: String,
+    },
+    /// A URL scheme other than `embed`, `file`, `http(s)` or a plain path.
+    #[error("{url:?}: unsupported URL (give a local file path)")]
+    UnsupportedUrl {
+        /// The URL.
+        url: String,
+    },
+    /// An `embed:///` URL without a base directory to resolve it against.
+    #[error("{url}: an embed:/// URL needs a base directory")]
+    NoBaseDir {
+        /// The URL.
+        url: String,
+    },
+    /// The EKS-D manifest of a versions bundle is for another Kubernetes version.
+    #[error(
+        "EKS-D manifest {url} is channel {channel}, but the versions bundle is for Kubernetes {kube_version}"
+    )]
+    EksdChannelMismatch {
+        /// The manifest URL.
+        url: String,
+        /// Its channel.
+        channel: String,
+        /// The versions bundle's Kubernetes version.
+        kube_version: String,
     },
     /// An EKS-D release lacks an asset EKS-A needs.
     #[error("EKS-D release {release}: asset {asset} is missing")]

@@ -3,8 +3,15 @@
 
 mod common;
 
-use common::testdata;
 use ironbell_release::{Bundles, EksdRelease, KubeDistro, ReleasesManifest, VersionedRepository};
+
+/// The text of a file under `internal/test/testdata/`, and its path for errors.
+fn testdata(name: &str) -> (String, String) {
+    let path = common::eksa_internal_test().join("testdata").join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    (text, path.display().to_string())
+}
 
 fn repo(repository: &str, tag: &str) -> VersionedRepository {
     VersionedRepository {

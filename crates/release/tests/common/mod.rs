@@ -13,11 +13,3 @@ pub fn eksa_internal_test() -> PathBuf {
     );
     dir
 }
-
-/// The text of a file under `internal/test/testdata/`.
-pub fn testdata(name: &str) -> (String, String) {
-    let path = eksa_internal_test().join("testdata").join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    (text, path.display().to_string())
-}
