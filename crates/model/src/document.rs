@@ -119,6 +119,18 @@ kinds! {
     TinkerbellTemplateConfig => crate::anywhere::TinkerbellTemplateConfig,
     OidcConfig => crate::anywhere::OIDCConfig,
     AwsIamConfig => crate::anywhere::AWSIamConfig,
+    DockerDatacenterConfig => crate::anywhere::DockerDatacenterConfig,
+    VSphereDatacenterConfig => crate::anywhere::VSphereDatacenterConfig,
+    VSphereMachineConfig => crate::anywhere::VSphereMachineConfig,
+    CloudStackDatacenterConfig => crate::anywhere::CloudStackDatacenterConfig,
+    CloudStackMachineConfig => crate::anywhere::CloudStackMachineConfig,
+    NutanixDatacenterConfig => crate::anywhere::NutanixDatacenterConfig,
+    NutanixMachineConfig => crate::anywhere::NutanixMachineConfig,
+    SnowDatacenterConfig => crate::anywhere::SnowDatacenterConfig,
+    SnowMachineConfig => crate::anywhere::SnowMachineConfig,
+    SnowIpPool => crate::anywhere::SnowIPPool,
+    GitOpsConfig => crate::anywhere::GitOpsConfig,
+    FluxConfig => crate::anywhere::FluxConfig,
 }
 
 /// The largest object, as compact JSON, that ironbell accepts anywhere: 1.5 MiB, the

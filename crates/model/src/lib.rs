@@ -2,8 +2,8 @@
 //!
 //! The objects every ironbell service reads and writes, as serde types: Tinkerbell's
 //! `Hardware`, `Template` and `Workflow`; Rufio's `Machine`, `Job` and `Task`; the core `v1`
-//! `Secret`; and EKS Anywhere's `Cluster` with the Tinkerbell datacenter, machine and template
-//! configs. Field names, nesting and enums follow the upstream CRDs and Go types exactly, so
+//! `Secret`; and EKS Anywhere's `Cluster` with every provider's datacenter and machine
+//! configs, the Tinkerbell template config, the identity providers and the GitOps configs. Field names, nesting and enums follow the upstream CRDs and Go types exactly, so
 //! the YAML users already have parses unchanged; unknown fields are errors that name their
 //! path.
 //!

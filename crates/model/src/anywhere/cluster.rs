@@ -150,6 +150,10 @@ pub struct OciNamespace {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ControlPlaneConfiguration {
+    /// Not part of the API. Some of EKS Anywhere's own sample specs name the control plane
+    /// and its lenient decoder drops the name; it is accepted, kept and ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Number of control-plane machines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<i64>,
@@ -314,6 +318,10 @@ pub struct ClusterNetwork {
     /// Per-node pod address ranges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodes: Option<Nodes>,
+    /// Not part of the API (it is `nodes`). Some of EKS Anywhere's own sample specs write
+    /// `node`, which its lenient decoder drops; it is accepted, kept and ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<Nodes>,
 }
 
 /// A network given as CIDR blocks (`pods` and `services`).
@@ -625,6 +633,10 @@ pub struct PackageControllerCronJob {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExternalEtcdConfiguration {
+    /// Not part of the API. Some of EKS Anywhere's own sample specs name the etcd group and
+    /// its lenient decoder drops the name; it is accepted, kept and ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Number of etcd machines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<i64>,
