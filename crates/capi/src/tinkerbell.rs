@@ -79,9 +79,40 @@ pub struct TinkerbellSpec {
     pub aws_iam: Option<AWSIamConfig>,
 }
 
+impl TinkerbellSpec {
+    /// The Tinkerbell view of a loaded spec: its Tinkerbell datacenter and machine configs,
+    /// its templates, and the identity providers the Cluster references.
+    pub fn from_spec(spec: &ironbell_cluster_spec::Spec) -> Result<Self, RenderError> {
+        let datacenter = spec
+            .tinkerbell_datacenter()
+            .ok_or_else(|| RenderError::NotTinkerbell {
+                cluster: spec.name().to_string(),
+            })?
+            .clone();
+        Ok(Self {
+            cluster: spec.cluster.clone(),
+            datacenter,
+            machine_configs: spec
+                .machine_configs
+                .iter()
+                .filter_map(|(name, mc)| Some((name.clone(), mc.as_tinkerbell()?.clone())))
+                .collect(),
+            template_configs: spec.tinkerbell_templates.clone(),
+            oidc: spec.oidc_config().cloned(),
+            aws_iam: spec.aws_iam_config().cloned(),
+        })
+    }
+}
+
 /// What went wrong rendering a Tinkerbell spec.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
+    /// The spec's datacenter config is not a `TinkerbellDatacenterConfig`.
+    #[error("cluster {cluster}: the datacenter config is not a TinkerbellDatacenterConfig")]
+    NotTinkerbell {
+        /// Cluster name.
+        cluster: String,
+    },
     /// A reference names a machine config the spec does not have.
     #[error(
         "cluster {cluster}: {role} references TinkerbellMachineConfig {name:?}, which the spec does not have"

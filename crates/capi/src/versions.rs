@@ -84,3 +84,48 @@ impl VersionsBundleSet {
         self.by_kube_version.get(kube_version)
     }
 }
+
+impl VersionsBundle {
+    /// The renderer's view of a resolved versions bundle.
+    pub fn from_release(v: &ironbell_release::ClusterVersionsBundle) -> Self {
+        let kd = &v.kube_distro;
+        let repo = |r: &ironbell_release::VersionedRepository| ImageRef {
+            repository: r.repository.clone(),
+            tag: r.tag.clone(),
+        };
+        Self {
+            kube_version: v.kube_version().to_string(),
+            kube_distro: KubeDistro {
+                kubernetes: repo(&kd.kubernetes),
+                coredns: repo(&kd.core_dns),
+                etcd: repo(&kd.etcd),
+                pause: ImageRef::from_uri(&kd.pause.uri),
+                etcd_version: kd.etcd_version.clone(),
+                etcd_url: Some(kd.etcd_url.clone()).filter(|u| !u.is_empty()),
+            },
+            tinkerbell_kube_vip: v.bundle.tinkerbell.kube_vip.uri.clone(),
+            bottlerocket_bootstrap: ImageRef::from_uri(
+                &v.bundle.bottlerocket_host_containers.kubeadm_bootstrap.uri,
+            ),
+        }
+    }
+}
+
+impl VersionsBundleSet {
+    /// The renderer's view of a cluster's resolved release data.
+    pub fn from_release(release: &ironbell_release::ClusterRelease) -> Self {
+        Self {
+            number: release.bundles_number,
+            by_kube_version: release
+                .versions
+                .iter()
+                .map(|v| {
+                    (
+                        v.kube_version().to_string(),
+                        VersionsBundle::from_release(v),
+                    )
+                })
+                .collect(),
+        }
+    }
+}

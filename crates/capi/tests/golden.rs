@@ -59,16 +59,14 @@ fn compare_file(file: &str, got: &str) -> Result<Vec<String>, String> {
         .collect())
 }
 
-fn run_tinkerbell(
-    m: &tinkerbell_cases::Mapping,
-    bundles: &ironbell_capi::versions::VersionsBundleSet,
-) -> Status {
+fn run_tinkerbell(m: &tinkerbell_cases::Mapping) -> Status {
     let mut diffs = Vec::new();
     for case in &m.cases {
         let result = (|| -> Result<Vec<String>, String> {
             let mut spec = fixtures::load_tinkerbell_spec(case.input)?;
             (case.mutate)(&mut spec);
-            let (cp, md) = tinkerbell_cases::render(&spec, case.mode, bundles)?;
+            let bundles = fixtures::resolve_test_bundles(&spec)?;
+            let (cp, md) = tinkerbell_cases::render(&spec, case.mode, &bundles)?;
             let mut d = Vec::new();
             if let Some(f) = case.expected_cp {
                 d.extend(compare_file(f, &cp)?);
@@ -116,7 +114,6 @@ fn read_baseline() -> BTreeMap<(String, String), String> {
 fn golden_mappings_equal_as_data() {
     let listed = mappings::read_all();
     assert!(!listed.is_empty(), "golden-mappings.txt lists no mapping");
-    let bundles = fixtures::test_bundles().unwrap_or_else(|e| panic!("test bundles: {e}"));
     let table = tinkerbell_cases::mappings();
 
     // The table covers exactly the Tinkerbell CAPI mappings of the file.
@@ -162,7 +159,7 @@ fn golden_mappings_equal_as_data() {
             .iter()
             .find(|m| l.provider == "tinkerbell" && m.test == l.test)
         {
-            Some(m) => run_tinkerbell(m, &bundles),
+            Some(m) => run_tinkerbell(m),
             None => Status::NotRendered,
         };
         results.push((l.provider.clone(), l.test.clone(), status));
@@ -247,9 +244,9 @@ fn golden_mappings_equal_as_data() {
 /// (not in the mappings file: it compares a subset, `admission_exclusion_enabled.yaml`).
 #[test]
 fn admission_exclusion_is_a_subset_of_the_control_plane() {
-    let bundles = fixtures::test_bundles().unwrap_or_else(|e| panic!("test bundles: {e}"));
     let mut spec = fixtures::load_tinkerbell_spec("cluster_tinkerbell_stacked_etcd.yaml")
         .unwrap_or_else(|e| panic!("{e}"));
+    let bundles = fixtures::resolve_test_bundles(&spec).unwrap_or_else(|e| panic!("{e}"));
     if let Some(cp) = spec.cluster.spec.control_plane_configuration.as_mut() {
         cp.skip_admission_for_system_resources = Some(true);
     }
