@@ -83,16 +83,9 @@ pub struct Manifests {
     pub workers: Vec<Object>,
 }
 
-/// Objects as a multi-document YAML stream.
+/// Objects as a multi-document YAML stream (`---` between documents).
 pub fn to_yaml_documents(objects: &[Object]) -> Result<String, serde_yaml_ng::Error> {
-    let mut out = String::new();
-    for (i, o) in objects.iter().enumerate() {
-        if i > 0 {
-            out.push_str("---\n");
-        }
-        out.push_str(&serde_yaml_ng::to_string(o)?);
-    }
-    Ok(out)
+    ironbell_model::to_yaml_documents(objects)
 }
 
 impl Manifests {

@@ -33,10 +33,10 @@ use crate::api::etcdadm::{
     EtcdadmConfigSpec,
 };
 use crate::api::kubeadm::{
-    BottlerocketProxy, ClusterConfiguration, ControlPlaneComponent, ControlPlaneMachineTemplate,
-    ControlPlaneRollingUpdate, EnvVar, Etcd, ExternalEtcd, File, HostPathMount, ImageMeta,
-    KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane, KubeadmControlPlaneSpec,
-    NodeConfiguration, NodeRegistration, Patches, RolloutStrategy,
+    BottlerocketNode, BottlerocketProxy, ClusterConfiguration, ControlPlaneComponent,
+    ControlPlaneMachineTemplate, ControlPlaneRollingUpdate, EnvVar, Etcd, ExternalEtcd, File,
+    HostPathMount, ImageMeta, KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane,
+    KubeadmControlPlaneSpec, NodeConfiguration, NodeRegistration, Patches, RolloutStrategy,
 };
 use crate::api::tinkerbell::{
     BootOptions, HardwareAffinity, HardwareAffinityTerm, TinkerbellCluster, TinkerbellClusterSpec,
@@ -489,6 +489,15 @@ impl<'a> Context<'a> {
             .unwrap_or_default()
     }
 
+    fn resolv_conf(&self) -> Option<&'a ironbell_model::anywhere::ResolvConf> {
+        self.cluster()
+            .spec
+            .cluster_network
+            .as_ref()
+            .and_then(|n| n.dns.as_ref())
+            .and_then(|d| d.resolv_conf.as_ref())
+    }
+
     fn endpoint_host(&self) -> &'a str {
         self.cluster()
             .spec
@@ -650,21 +659,26 @@ impl<'a> Context<'a> {
         cmds
     }
 
-    /// Bottlerocket images and settings shared by the cluster and join configurations.
+    /// Bottlerocket images and settings shared by the cluster and join configurations; only
+    /// the host settings and CA bundles for other OSes.
     fn bottlerocket_node(
         &self,
         bundle: &VersionsBundle,
         mc: &TinkerbellMachineConfig,
-    ) -> NodeConfiguration {
+    ) -> BottlerocketNode {
         let host = mc.spec.host_os_configuration.as_ref();
-        NodeConfiguration {
-            pause: Some(image_meta(&bundle.kube_distro.pause)),
-            bottlerocket_bootstrap: Some(image_meta(&bundle.bottlerocket_bootstrap)),
-            proxy: self.bottlerocket_proxy(),
-            registry_mirror: self.mirror.as_ref().map(RegistryMirror::bottlerocket),
+        let mut node = BottlerocketNode {
             bottlerocket: kubeadm::bottlerocket_settings(host),
-            ..NodeConfiguration::default()
+            cert_bundles: kubeadm::cert_bundles(host),
+            ..BottlerocketNode::default()
+        };
+        if is_bottlerocket(mc) {
+            node.pause = Some(image_meta(&bundle.kube_distro.pause));
+            node.bottlerocket_bootstrap = Some(image_meta(&bundle.bottlerocket_bootstrap));
+            node.proxy = self.bottlerocket_proxy();
+            node.registry_mirror = self.mirror.as_ref().map(RegistryMirror::bottlerocket);
         }
+        node
     }
 }
 
@@ -953,7 +967,7 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
             external: None,
         },
     };
-    let br_node = br.then(|| ctx.bottlerocket_node(bundle, cp_mc));
+    let br_node = ctx.bottlerocket_node(bundle, cp_mc);
     let kubeconfig_volume = |file: &str| ControlPlaneComponent {
         extra_volumes: Some(vec![HostPathMount {
             host_path: format!("/var/lib/kubeadm/{file}"),
@@ -964,7 +978,6 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
         }]),
         ..ControlPlaneComponent::default()
     };
-    let cert_bundles = kubeadm::cert_bundles(host);
     let cluster_configuration = ClusterConfiguration {
         feature_gates: (29..33).contains(&minor).then(|| {
             [("EtcdLearnerMode".to_string(), false)]
@@ -974,14 +987,7 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
         image_repository: Some(distro.kubernetes.repository.clone()),
         etcd: Some(etcd),
         dns: Some(image_meta(&distro.coredns)),
-        pause: br_node.as_ref().and_then(|n| n.pause.clone()),
-        bottlerocket_bootstrap: br_node
-            .as_ref()
-            .and_then(|n| n.bottlerocket_bootstrap.clone()),
-        proxy: br_node.as_ref().and_then(|n| n.proxy.clone()),
-        registry_mirror: br_node.as_ref().and_then(|n| n.registry_mirror.clone()),
-        bottlerocket: kubeadm::bottlerocket_settings(host),
-        cert_bundles: cert_bundles.clone(),
+        bottlerocket_node: br_node.clone(),
         api_server: Some(ControlPlaneComponent {
             cert_sans: cp.cert_sans.clone().filter(|s| !s.is_empty()),
             extra_envs: admission.then(|| {
@@ -999,12 +1005,7 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
     };
 
     // Node registration, shared by init and join.
-    let resolv_conf = cluster
-        .spec
-        .cluster_network
-        .as_ref()
-        .and_then(|n| n.dns.as_ref())
-        .and_then(|d| d.resolv_conf.as_ref());
+    let resolv_conf = ctx.resolv_conf();
     let (kubelet_args, kubelet_file) = kubelet(
         false,
         cp.kubelet_configuration.as_ref(),
@@ -1025,21 +1026,22 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
     });
     let init_configuration = NodeConfiguration {
         patches: patches.clone(),
+        bottlerocket_node: BottlerocketNode::default(),
         node_registration: Some(NodeRegistration {
             ignore_preflight_errors: None,
             taints: taints.clone(),
             kubelet_extra_args: Some(kubelet_args.clone()),
         }),
-        ..NodeConfiguration::default()
     };
-    let mut join_configuration = br_node.clone().unwrap_or_default();
-    join_configuration.patches = patches;
-    join_configuration.cert_bundles = cert_bundles;
-    join_configuration.node_registration = Some(NodeRegistration {
-        ignore_preflight_errors: Some(vec!["DirAvailable--etc-kubernetes-manifests".into()]),
-        taints,
-        kubelet_extra_args: Some(kubelet_args),
-    });
+    let join_configuration = NodeConfiguration {
+        patches,
+        bottlerocket_node: br_node,
+        node_registration: Some(NodeRegistration {
+            ignore_preflight_errors: Some(vec!["DirAvailable--etc-kubernetes-manifests".into()]),
+            taints,
+            kubelet_extra_args: Some(kubelet_args),
+        }),
+    };
 
     // Files.
     let mut files: Vec<File> = kubelet_file.into_iter().collect();
@@ -1239,12 +1241,7 @@ fn etcd_cluster(
 fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, RenderError> {
     let cluster = ctx.cluster();
     let name = ctx.name;
-    let resolv_conf = cluster
-        .spec
-        .cluster_network
-        .as_ref()
-        .and_then(|n| n.dns.as_ref())
-        .and_then(|d| d.resolv_conf.as_ref());
+    let resolv_conf = ctx.resolv_conf();
     let mut objects = Vec::new();
     for (group, wng) in worker_groups(cluster) {
         let mc_ref = wng.machine_group_ref.as_ref().map(|r| r.name());
@@ -1356,27 +1353,21 @@ fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, Rend
             resolv_conf,
             wng.labels.as_ref(),
         );
-        let mut join = if br {
-            ctx.bottlerocket_node(bundle, mc)
-        } else {
-            NodeConfiguration {
-                bottlerocket: kubeadm::bottlerocket_settings(host),
-                ..NodeConfiguration::default()
-            }
+        let join = NodeConfiguration {
+            patches: kubelet_file.as_ref().map(|_| Patches {
+                directory: "/etc/kubernetes/patches".into(),
+            }),
+            bottlerocket_node: ctx.bottlerocket_node(bundle, mc),
+            node_registration: Some(NodeRegistration {
+                ignore_preflight_errors: None,
+                taints: wng
+                    .taints
+                    .as_deref()
+                    .filter(|t| !t.is_empty())
+                    .map(kubeadm::taints),
+                kubelet_extra_args: Some(kubelet_args),
+            }),
         };
-        join.patches = kubelet_file.as_ref().map(|_| Patches {
-            directory: "/etc/kubernetes/patches".into(),
-        });
-        join.cert_bundles = kubeadm::cert_bundles(host);
-        join.node_registration = Some(NodeRegistration {
-            ignore_preflight_errors: None,
-            taints: wng
-                .taints
-                .as_deref()
-                .filter(|t| !t.is_empty())
-                .map(kubeadm::taints),
-            kubelet_extra_args: Some(kubelet_args),
-        });
         let mut files: Vec<File> = kubelet_file.into_iter().collect();
         let mut pre_kubeadm = Vec::new();
         if !br {

@@ -176,24 +176,9 @@ pub struct ClusterConfiguration {
     /// CoreDNS image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns: Option<ImageMeta>,
-    /// Bottlerocket: the pause image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pause: Option<ImageMeta>,
-    /// Bottlerocket: the bootstrap container image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bottlerocket_bootstrap: Option<ImageMeta>,
-    /// Bottlerocket: proxy settings.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proxy: Option<BottlerocketProxy>,
-    /// Bottlerocket: registry mirror.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub registry_mirror: Option<BottlerocketRegistryMirror>,
-    /// Bottlerocket: host settings (kubernetes, kernel, boot).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bottlerocket: Option<BottlerocketSettings>,
-    /// Bottlerocket: trusted CA bundles.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cert_bundles: Option<Vec<CertBundle>>,
+    /// Bottlerocket images and host settings.
+    #[serde(flatten)]
+    pub bottlerocket_node: BottlerocketNode,
     /// API server settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_server: Option<ControlPlaneComponent>,
@@ -206,6 +191,31 @@ pub struct ClusterConfiguration {
     /// Where the certificates are (Bottlerocket: `/var/lib/kubeadm/pki`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificates_dir: Option<String>,
+}
+
+/// The Bottlerocket fields EKS Anywhere's fork adds to both the cluster and the join
+/// configuration (and CA bundles, which any OS may carry).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BottlerocketNode {
+    /// The pause image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<ImageMeta>,
+    /// The bootstrap container image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bottlerocket_bootstrap: Option<ImageMeta>,
+    /// Proxy settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<BottlerocketProxy>,
+    /// Registry mirror.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_mirror: Option<BottlerocketRegistryMirror>,
+    /// Host settings (kubernetes, kernel, boot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bottlerocket: Option<BottlerocketSettings>,
+    /// Trusted CA bundles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_bundles: Option<Vec<CertBundle>>,
 }
 
 /// etcd: local (stacked) or external.
@@ -297,24 +307,9 @@ pub struct NodeConfiguration {
     /// kubeadm patches (used for a full kubelet configuration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patches: Option<Patches>,
-    /// Bottlerocket: the pause image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pause: Option<ImageMeta>,
-    /// Bottlerocket: the bootstrap container image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bottlerocket_bootstrap: Option<ImageMeta>,
-    /// Bottlerocket: proxy settings.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proxy: Option<BottlerocketProxy>,
-    /// Bottlerocket: registry mirror.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub registry_mirror: Option<BottlerocketRegistryMirror>,
-    /// Bottlerocket: host settings.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bottlerocket: Option<BottlerocketSettings>,
-    /// Bottlerocket: trusted CA bundles.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cert_bundles: Option<Vec<CertBundle>>,
+    /// Bottlerocket images and host settings.
+    #[serde(flatten)]
+    pub bottlerocket_node: BottlerocketNode,
     /// The node's registration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_registration: Option<NodeRegistration>,

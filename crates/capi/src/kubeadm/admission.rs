@@ -84,6 +84,12 @@ fn rule(
     r
 }
 
+/// Pods in `kube-system` written by one of the controller manager's controllers.
+fn controller_pods(controller: &str) -> Value {
+    let user = format!("system:serviceaccount:kube-system:{controller}-controller");
+    rule("", "v1", "Pod", Some("kube-system"), &["*"], &user)
+}
+
 /// The exclusion rules as JSON text.
 pub fn exclusion_policy() -> String {
     let any = &["*"][..];
@@ -140,22 +146,8 @@ pub fn exclusion_policy() -> String {
             API_SERVICES,
             apiserver,
         ),
-        rule(
-            "",
-            "v1",
-            "Pod",
-            ks,
-            any,
-            "system:serviceaccount:kube-system:daemon-set-controller",
-        ),
-        rule(
-            "",
-            "v1",
-            "Pod",
-            ks,
-            any,
-            "system:serviceaccount:kube-system:replicaset-controller",
-        ),
+        controller_pods("daemon-set"),
+        controller_pods("replicaset"),
         rule(
             "apps",
             "v1",

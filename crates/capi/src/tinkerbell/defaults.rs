@@ -17,6 +17,27 @@ const REBOOT: &str = "127.0.0.1/embedded/reboot";
 
 const DISK: &str = "{{ index .Hardware.Disks 0 }}";
 
+/// The first interface's netmask as a prefix length.
+const MASK: &str = "{{ netmaskToCIDR (index .Hardware.Interfaces 0).DHCP.IP.Netmask }}";
+
+/// The first interface's VLAN id (empty when untagged).
+const VLAN: &str = "{{ (index .Hardware.Interfaces 0).DHCP.VLANID }}";
+
+/// The template condition "the first interface is tagged".
+const IF_TAGGED: &str = "{{ if (index .Hardware.Interfaces 0).DHCP.VLANID }}";
+
+/// The first interface's name servers, joined by `sep`.
+fn name_servers(sep: &str) -> String {
+    format!(
+        "{{{{ range $i, $ns := (index .Hardware.Interfaces 0).DHCP.NameServers }}}}{{{{if $i}}}}{sep}{{{{end}}}}{{{{$ns}}}}{{{{end}}}}"
+    )
+}
+
+/// One template or the other depending on whether the first interface is tagged.
+fn tagged_or_plain(tagged: &str, plain: &str) -> String {
+    format!("{IF_TAGGED}{tagged}{{{{ else }}}}{plain}{{{{ end }}}}")
+}
+
 fn partition(n: u32) -> String {
     format!("{{{{ formatPartition ( index .Hardware.Disks 0 ) {n} }}}}")
 }
@@ -68,27 +89,16 @@ fn netplan(disk: &str, os: OsFamily) -> TemplateAction {
         e.insert("STATIC_BOTTLEROCKET".into(), "true".into());
         e.insert("IFNAME".into(), "eno1".into());
     } else {
-        let (mac, addr, mask, gw) = (
-            nic("MAC"),
-            nic("IP.Address"),
-            "{{ netmaskToCIDR (index .Hardware.Interfaces 0).DHCP.IP.Netmask }}",
-            nic("IP.Gateway"),
-        );
-        let vlan = "{{ (index .Hardware.Interfaces 0).DHCP.VLANID }}";
-        let dns = "[{{ range $i, $ns := (index .Hardware.Interfaces 0).DHCP.NameServers }}{{if $i}}, {{end}}{{$ns}}{{end}}]";
+        let (mac, addr, mask, gw, vlan) =
+            (nic("MAC"), nic("IP.Address"), MASK, nic("IP.Gateway"), VLAN);
+        let dns = format!("[{}]", name_servers(", "));
         let plain = format!(
             "network:\n    version: 2\n    renderer: networkd\n    ethernets:\n        id0:\n            match:\n                macaddress: {mac}\n            addresses:\n                - {addr}/{mask}\n            nameservers:\n                addresses: {dns}\n            routes:\n                - to: default\n                  via: {gw}\n"
         );
         let tagged = format!(
             "network:\n    version: 2\n    renderer: networkd\n    ethernets:\n        mainif:\n            match:\n                macaddress: {mac}\n            set-name: mainif\n\n    vlans:\n        vlan{vlan}:\n            id: {vlan}\n            link: mainif\n            addresses:\n            - {addr}/{mask}\n            nameservers:\n                addresses: {dns}\n            {{{{- if (index .Hardware.Interfaces 0).DHCP.IP.Gateway }}}}\n            routes:\n                - to: default\n                  via: {gw}\n            {{{{- end }}}}\n"
         );
-        e.insert(
-            "CONTENTS".into(),
-            format!(
-                "{{{{ if {} }}}}{tagged}{{{{ else }}}}{plain}{{{{ end }}}}",
-                &vlan[3..vlan.len() - 3]
-            ),
-        );
+        e.insert("CONTENTS".into(), tagged_or_plain(&tagged, &plain));
     }
     let mut a = action("write netplan config", WRITEFILE, e);
     a.pid = Some("host".into());
@@ -226,10 +236,9 @@ fn network_manager(disk: &str) -> TemplateAction {
         "0600",
         "0755",
     );
-    let (mac, addr, gw) = (nic("MAC"), nic("IP.Address"), nic("IP.Gateway"));
-    let mask = "{{ netmaskToCIDR (index .Hardware.Interfaces 0).DHCP.IP.Netmask }}";
-    let dns = "{{ range $i, $ns := (index .Hardware.Interfaces 0).DHCP.NameServers }}{{if $i}};{{end}}{{$ns}}{{end}};";
-    let vlan = "{{ (index .Hardware.Interfaces 0).DHCP.VLANID }}";
+    let (mac, addr, gw, mask, vlan) =
+        (nic("MAC"), nic("IP.Address"), nic("IP.Gateway"), MASK, VLAN);
+    let dns = format!("{};", name_servers(";"));
     let ipv = format!(
         "[ipv4]\naddress1={addr}/{mask}\ndns={dns}\ngateway={gw}\nmethod=manual\n\n[ipv6]\naddr-gen-mode=default\nmethod=ignore\n"
     );
@@ -239,10 +248,7 @@ fn network_manager(disk: &str) -> TemplateAction {
     let tagged = format!(
         "[connection]\nid=vlan-connection\ntype=vlan\nautoconnect=yes\nautoconnect-priority=10\n\n[ethernet]\nmac-address={mac}\n\n[vlan]\nflags=1\nid={vlan}\nmac-address={mac}\n\n{ipv}"
     );
-    e.insert(
-        "CONTENTS".into(),
-        format!("{{{{ if (index .Hardware.Interfaces 0).DHCP.VLANID }}}}{tagged}{{{{ else }}}}{plain}{{{{ end }}}}"),
-    );
+    e.insert("CONTENTS".into(), tagged_or_plain(&tagged, &plain));
     let mut a = action("write network manager config", WRITEFILE, e);
     a.pid = Some("host".into());
     a
