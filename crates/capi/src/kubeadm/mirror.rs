@@ -4,6 +4,10 @@
 //! the mirror (`public.ecr.aws` → `1.2.3.4:1234/eks-anywhere`). Without namespaces the mirror
 //! serves `public.ecr.aws` at its root. containerd reads one `hosts.toml` per upstream
 //! registry under `/etc/containerd/certs.d/`.
+//!
+//! The `hosts.toml` files are written as text rather than through a TOML serializer: the
+//! golden files compare file contents as text, and EKS Anywhere's layout (an inline table
+//! for the auth header, a blank line after `server`) is not what a serializer produces.
 
 use std::collections::BTreeMap;
 

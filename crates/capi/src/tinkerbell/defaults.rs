@@ -135,7 +135,32 @@ pub fn default_template(
             "HTTPS_PROXY".into(),
             proxy.https_proxy.clone().unwrap_or_default(),
         );
+        // The cluster's own no-proxy list (the user's entries, pod and service networks, the
+        // API endpoint), then both Tinkerbell addresses.
+        let net = cluster.spec.cluster_network.as_ref();
+        let cidrs = |services: bool| {
+            net.and_then(|n| {
+                if services {
+                    n.services.as_ref()
+                } else {
+                    n.pods.as_ref()
+                }
+            })
+            .and_then(|b| b.cidr_blocks.clone())
+            .unwrap_or_default()
+        };
         let mut no_proxy: Vec<String> = proxy.no_proxy.clone().unwrap_or_default();
+        no_proxy.extend(cidrs(false));
+        no_proxy.extend(cidrs(true));
+        no_proxy.extend(
+            cluster
+                .spec
+                .control_plane_configuration
+                .as_ref()
+                .and_then(|cp| cp.endpoint.as_ref())
+                .map(|e| e.host.clone())
+                .filter(|h| !h.is_empty()),
+        );
         no_proxy.extend([local_ip.to_string(), lb_ip.to_string()]);
         stream_env.insert("NO_PROXY".into(), no_proxy.join(","));
     }

@@ -2,6 +2,9 @@
 //! `ironbell-cluster-spec`) and its test release data (`internal/test/testdata`, resolved with
 //! `ironbell-release`).
 
+// Shared by the golden and render test binaries; each uses a part.
+#![allow(dead_code)]
+
 use std::path::PathBuf;
 
 use ironbell_capi::tinkerbell::TinkerbellSpec;
