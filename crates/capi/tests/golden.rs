@@ -154,12 +154,18 @@ fn golden_mappings_equal_as_data() {
     }
 
     let mut results: Vec<(String, String, Status)> = Vec::new();
+    let mut notes: BTreeMap<String, &str> = BTreeMap::new();
     for l in &listed {
         let status = match table
             .iter()
             .find(|m| l.provider == "tinkerbell" && m.test == l.test)
         {
-            Some(m) => run_tinkerbell(m),
+            Some(m) => {
+                if let Some(note) = m.note {
+                    notes.insert(l.test.clone(), note);
+                }
+                run_tinkerbell(m)
+            }
             None => Status::NotRendered,
         };
         results.push((l.provider.clone(), l.test.clone(), status));
@@ -194,6 +200,9 @@ fn golden_mappings_equal_as_data() {
         match s {
             Status::Differs(d) => {
                 println!("\n{p} {t}: differs ({} differences)", d.len());
+                if let Some(note) = notes.get(t) {
+                    println!("    why: {note}");
+                }
                 for line in d.iter().take(SHOWN_DIFFS) {
                     println!("    {line}");
                 }

@@ -55,6 +55,8 @@ pub struct Mapping {
     pub test: &'static str,
     /// Its renderings.
     pub cases: Vec<Case>,
+    /// Why the mapping cannot be equal, when it cannot.
+    pub note: Option<&'static str>,
 }
 
 fn none(_: &mut TinkerbellSpec) {}
@@ -191,7 +193,21 @@ fn builder_md(input: &'static str, md: &'static str, mutate: fn(&mut TinkerbellS
 }
 
 fn m(test: &'static str, cases: Vec<Case>) -> Mapping {
-    Mapping { test, cases }
+    Mapping {
+        test,
+        cases,
+        note: None,
+    }
+}
+
+/// EKS Anywhere v0.24.6 skips its external etcd tests ("External etcd unsupported for GA"),
+/// and the expected files they name hold stacked-etcd output (no `EtcdadmCluster`, local
+/// etcd): what a faithful renderer produces for an external etcd spec cannot equal them.
+const EXTERNAL_ETCD_SKIPPED: &str = "skipped upstream (External etcd unsupported for GA); its expected files hold stacked-etcd output";
+
+fn skipped_upstream(mut mapping: Mapping) -> Mapping {
+    mapping.note = Some(EXTERNAL_ETCD_SKIPPED);
+    mapping
 }
 
 /// The pair of expected files `expected_results_<stem>_{cp,md}.yaml`... spelled out per
@@ -259,7 +275,7 @@ pub fn mappings() -> Vec<Mapping> {
                 ),
             ],
         ),
-        m(
+        skipped_upstream(m(
             leak(
                 p,
                 "TestTinkerbellProviderGenerateDeploymentFileWithExternalEtcd",
@@ -269,8 +285,8 @@ pub fn mappings() -> Vec<Mapping> {
                 "expected_results_cluster_tinkerbell_cp_external_etcd.yaml",
                 MD,
             )],
-        ),
-        m(
+        )),
+        skipped_upstream(m(
             leak(
                 p,
                 "TestGenerateDeploymentFileWithMachineConfigOSImageExternalEtcd",
@@ -280,7 +296,7 @@ pub fn mappings() -> Vec<Mapping> {
                 "expected_results_cp_template.yaml",
                 "expected_results_md_template.yaml",
             )],
-        ),
+        )),
         m(
             leak(p, "TestTinkerbellProviderMachineConfigsMissingUserSshKeys"),
             vec![with(
