@@ -6,9 +6,11 @@
 //! infrastructure kinds. The output is what EKS Anywhere renders for the same inputs, compared
 //! as data by the golden tests (`tests/golden.rs`) against EKS Anywhere's own expected files.
 //!
-//! Where to start: [`tinkerbell::render`] (the bare-metal provider), which assembles the
-//! typed objects of [`api`] from the provider-neutral pieces in [`kubeadm`]. The output is a
-//! [`Manifests`] that prints YAML documents.
+//! Where to start: [`render`], the entry for a create (a loaded spec and its resolved
+//! release data in, a [`Manifests`] that prints YAML documents out). It dispatches to the
+//! provider's renderer, [`tinkerbell::render`] for bare metal, which assembles the typed
+//! objects of [`api`] from the provider-neutral pieces in [`kubeadm`]. Upgrades name their
+//! templates with [`tinkerbell::upgrade_names`].
 //!
 //! The objects are typed builders, not text templates: EKS Anywhere renders Go text
 //! templates, and a typed object cannot produce mis-indented YAML or an unquoted scalar that
@@ -29,6 +31,63 @@ use api::cluster::{Cluster, MachineDeployment};
 use api::etcdadm::EtcdadmCluster;
 use api::kubeadm::{KubeadmConfigTemplate, KubeadmControlPlane};
 use api::tinkerbell::{TinkerbellCluster, TinkerbellMachineTemplate};
+
+/// The inputs of a create besides the spec and the release data.
+#[derive(Clone, Debug, Default)]
+pub struct CreateInputs {
+    /// The clock, in Unix milliseconds: the suffix of every template name.
+    pub now_unix_ms: i64,
+    /// The Tinkerbell IP the machines boot from first (the admin machine's while
+    /// bootstrapping); `None` for the datacenter's `tinkerbellIP`.
+    pub tinkerbell_ip: Option<String>,
+    /// Credentials of an authenticated registry mirror.
+    pub registry_credentials: Option<kubeadm::RegistryCredentials>,
+}
+
+/// Why a spec could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The provider has no renderer yet.
+    #[error("cluster {cluster}: rendering {provider} clusters is not supported yet")]
+    ProviderNotRendered {
+        /// Cluster name.
+        cluster: String,
+        /// The spec's provider.
+        provider: ironbell_cluster_spec::Provider,
+    },
+    /// The Tinkerbell renderer refused the spec.
+    #[error(transparent)]
+    Tinkerbell(#[from] tinkerbell::RenderError),
+}
+
+/// Render the Cluster API objects of a new cluster, as EKS Anywhere's provider does for a
+/// create: SSH key comments dropped, template names from the clock.
+pub fn render(
+    spec: &ironbell_cluster_spec::Spec,
+    release: &ironbell_release::ClusterRelease,
+    inputs: &CreateInputs,
+) -> Result<Manifests, Error> {
+    match spec.provider() {
+        ironbell_cluster_spec::Provider::Tinkerbell => {
+            let mut tink = tinkerbell::TinkerbellSpec::from_spec(spec)?;
+            tinkerbell::strip_ssh_key_comments(&mut tink);
+            let options = tinkerbell::RenderOptions {
+                tinkerbell_ip: inputs
+                    .tinkerbell_ip
+                    .clone()
+                    .unwrap_or_else(|| tink.datacenter.spec.tinkerbell_ip.clone()),
+                names: tinkerbell::TemplateNames::from_clock(&tink, inputs.now_unix_ms),
+                registry_credentials: inputs.registry_credentials.clone(),
+            };
+            let bundles = versions::VersionsBundleSet::from_release(release);
+            Ok(tinkerbell::render(&tink, &bundles, &options)?)
+        }
+        provider => Err(Error::ProviderNotRendered {
+            cluster: spec.name().to_string(),
+            provider,
+        }),
+    }
+}
 
 /// What Go's `text/template` prints for a missing value; EKS Anywhere's goldens carry it
 /// where a template name was not given.

@@ -263,6 +263,56 @@ pub struct CurrentCluster<'a> {
     pub names: TemplateNames,
 }
 
+impl TemplateNames {
+    /// The template names the current objects of a cluster reference: the
+    /// `KubeadmControlPlane`'s machine template, the `EtcdadmCluster`'s, and each
+    /// `MachineDeployment`'s machine and bootstrap templates (keyed by its `pool` label, or
+    /// its name without the `<cluster>-` prefix).
+    pub fn from_objects(cluster_name: &str, objects: &[Object]) -> Self {
+        let mut names = Self::default();
+        for object in objects {
+            match object {
+                Object::KubeadmControlPlane(kcp) => {
+                    names.control_plane =
+                        Some(kcp.spec.machine_template.infrastructure_ref.name.clone());
+                }
+                Object::EtcdadmCluster(etcd) => {
+                    names.etcd = Some(etcd.spec.infrastructure_template.name.clone());
+                }
+                Object::MachineDeployment(md) => {
+                    let name = md.metadata.name.as_deref().unwrap_or_default();
+                    let group = md
+                        .metadata
+                        .labels
+                        .as_ref()
+                        .and_then(|l| l.get("pool").cloned())
+                        .or_else(|| {
+                            name.strip_prefix(&format!("{cluster_name}-"))
+                                .map(str::to_string)
+                        });
+                    let spec = &md.spec.template.spec;
+                    if let Some(group) = group {
+                        names.workers.insert(
+                            group,
+                            WorkerTemplateNames {
+                                machine_template: spec.infrastructure_ref.name.clone(),
+                                kubeadm_config_template: spec
+                                    .bootstrap
+                                    .config_ref
+                                    .as_ref()
+                                    .map(|r| r.name.clone())
+                                    .unwrap_or_default(),
+                            },
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        names
+    }
+}
+
 /// The template names of an upgrade from `current` to `new`, and whether the upgrade only
 /// scales (then the immutable `TinkerbellMachineTemplate`s are left out of the output).
 ///

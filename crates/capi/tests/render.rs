@@ -275,3 +275,55 @@ fn every_conformance_spec_renders_or_is_refused() {
     }
     assert!(rendered >= 30, "only {rendered} specs rendered");
 }
+
+#[test]
+fn current_names_are_read_from_the_rendered_objects() {
+    let spec = stacked();
+    let bundles = fixtures::resolve_test_bundles(&spec).unwrap_or_else(|e| panic!("{e}"));
+    let out =
+        tinkerbell::render(&spec, &bundles, &options(&spec)).unwrap_or_else(|e| panic!("{e}"));
+    let objects: Vec<_> = out
+        .control_plane
+        .iter()
+        .chain(&out.workers)
+        .cloned()
+        .collect();
+    let mut expected = TemplateNames::from_clock(&spec, NOW);
+    expected.etcd = None; // stacked etcd: no EtcdadmCluster
+    assert_eq!(TemplateNames::from_objects("test", &objects), expected);
+}
+
+#[test]
+fn the_create_entry_renders_a_loaded_spec_and_refuses_other_providers() {
+    let root = fixtures::eksa_root();
+    let spec = ironbell_cluster_spec::Spec::load(
+        root.join("pkg/providers/tinkerbell/testdata/cluster_tinkerbell_stacked_etcd.yaml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let resolver = ironbell_release::Resolver::new().with_base_dir(root.join("internal/test"));
+    let source = ironbell_release::BundlesSource::Releases {
+        url: "embed:///testdata/releases.yaml".into(),
+        eksa_version: "v0.19.0-dev+latest".into(),
+    };
+    let release = resolver
+        .resolve(&source, &["1.21"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let inputs = ironbell_capi::CreateInputs {
+        now_unix_ms: NOW,
+        ..Default::default()
+    };
+    let out = ironbell_capi::render(&spec, &release, &inputs).unwrap_or_else(|e| panic!("{e}"));
+    let yaml = out.to_yaml().unwrap_or_else(|e| panic!("{e}"));
+    assert!(yaml.contains("name: test-control-plane-template-1234567890000"));
+    assert!(
+        !yaml.contains("testemail@test.com"),
+        "key comments are dropped"
+    );
+
+    let docker = ironbell_cluster_spec::Spec::load(
+        root.join("pkg/providers/docker/testdata/cluster_mirror_config.yaml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let err = ironbell_capi::render(&docker, &release, &inputs).expect_err("docker");
+    assert!(err.to_string().contains("not supported yet"), "{err}");
+}
