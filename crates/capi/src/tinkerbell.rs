@@ -802,7 +802,6 @@ fn user_of(
 
 /// Kubelet flags and the optional `KubeletConfiguration` patch of a node group.
 fn kubelet(
-    provider_id_only: bool,
     config: Option<&serde_json::Value>,
     bottlerocket: bool,
     resolv_conf: Option<&ironbell_model::anywhere::ResolvConf>,
@@ -816,9 +815,7 @@ fn kubelet(
             kubeadm::kubelet_configuration(c, resolv_conf),
         )),
         None => {
-            if !provider_id_only {
-                args.extend(kubeadm::kubelet_flags(resolv_conf));
-            }
+            args.extend(kubeadm::kubelet_flags(resolv_conf));
             None
         }
     };
@@ -1057,7 +1054,6 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
     // Node registration, shared by init and join.
     let resolv_conf = ctx.resolv_conf();
     let (kubelet_args, kubelet_file) = kubelet(
-        false,
         cp.kubelet_configuration.as_ref(),
         br,
         resolv_conf,
@@ -1397,7 +1393,6 @@ fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, Rend
 
         // KubeadmConfigTemplate.
         let (kubelet_args, kubelet_file) = kubelet(
-            false,
             wng.kubelet_configuration.as_ref(),
             br,
             resolv_conf,
