@@ -3,7 +3,7 @@
 
 mod common;
 
-use ironbell_release::{Bundles, EksdRelease, KubeDistro, ReleasesManifest, VersionedRepository};
+use ironbell_release::{Bundles, EksdRelease, KubeDistro, ReleasesManifest};
 
 /// The text of a file under `internal/test/testdata/`, and its path for errors.
 fn testdata(name: &str) -> (String, String) {
@@ -11,13 +11,6 @@ fn testdata(name: &str) -> (String, String) {
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     (text, path.display().to_string())
-}
-
-fn repo(repository: &str, tag: &str) -> VersionedRepository {
-    VersionedRepository {
-        repository: repository.to_string(),
-        tag: tag.to_string(),
-    }
 }
 
 fn distro(file: &str) -> KubeDistro {
@@ -171,12 +164,7 @@ fn kube_distro_of_each_test_eksd_release() {
             "{}",
             e.file
         );
-        assert_eq!(
-            d.kubernetes,
-            repo(&format!("{ecr}/kubernetes"), e.kubernetes_tag)
-        );
-        assert_eq!(d.core_dns, repo(&format!("{ecr}/coredns"), e.coredns_tag));
-        assert_eq!(d.etcd, repo(&format!("{ecr}/etcd-io"), e.etcd_tag));
+        common::assert_eks_distro_tags(&d, e.kubernetes_tag, e.coredns_tag, e.etcd_tag);
         assert_eq!(
             d.etcd_image.uri,
             format!("{ecr}/etcd-io/etcd:{}", e.etcd_tag)
