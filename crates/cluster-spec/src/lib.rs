@@ -14,8 +14,10 @@
 //!
 //! Start reading at [`Spec::parse`] and the accessors of [`Spec`].
 
+pub mod defaults;
 mod error;
 mod spec;
 
+pub use defaults::CliDefaults;
 pub use error::{SpecError, SpecIssue};
 pub use spec::{DatacenterConfig, IgnoredDocument, MachineConfig, Provider, Spec, UnknownProvider};

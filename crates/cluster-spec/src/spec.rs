@@ -381,16 +381,26 @@ impl Spec {
             .filter(|m| r.kind.is_none() || m.kind() == r.kind())
     }
 
+    /// The control plane's `machineGroupRef`.
+    pub fn control_plane_machine_ref(&self) -> Option<&Ref> {
+        let cp = self.cluster.spec.control_plane_configuration.as_ref()?;
+        cp.machine_group_ref.as_ref()
+    }
+
+    /// The external etcd's `machineGroupRef`, when the spec has external etcd.
+    pub fn etcd_machine_ref(&self) -> Option<&Ref> {
+        let etcd = self.cluster.spec.external_etcd_configuration.as_ref()?;
+        etcd.machine_group_ref.as_ref()
+    }
+
     /// The control plane's machine config.
     pub fn control_plane_machine_config(&self) -> Option<&MachineConfig> {
-        let cp = self.cluster.spec.control_plane_configuration.as_ref()?;
-        self.machine_config_for(cp.machine_group_ref.as_ref()?)
+        self.machine_config_for(self.control_plane_machine_ref()?)
     }
 
     /// The external etcd machines' machine config, when the spec has external etcd.
     pub fn etcd_machine_config(&self) -> Option<&MachineConfig> {
-        let etcd = self.cluster.spec.external_etcd_configuration.as_ref()?;
-        self.machine_config_for(etcd.machine_group_ref.as_ref()?)
+        self.machine_config_for(self.etcd_machine_ref()?)
     }
 
     /// The worker node groups, in order.

@@ -3,7 +3,7 @@
 
 mod common;
 
-use ironbell_release::{Bundles, EksdRelease, KubeDistro, ReleasesManifest, VersionedRepository};
+use ironbell_release::{Bundles, EksdRelease, KubeDistro, ReleasesManifest};
 
 /// The text of a file under `internal/test/testdata/`, and its path for errors.
 fn testdata(name: &str) -> (String, String) {
@@ -11,13 +11,6 @@ fn testdata(name: &str) -> (String, String) {
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     (text, path.display().to_string())
-}
-
-fn repo(repository: &str, tag: &str) -> VersionedRepository {
-    VersionedRepository {
-        repository: repository.to_string(),
-        tag: tag.to_string(),
-    }
 }
 
 fn distro(file: &str) -> KubeDistro {
@@ -171,12 +164,7 @@ fn kube_distro_of_each_test_eksd_release() {
             "{}",
             e.file
         );
-        assert_eq!(
-            d.kubernetes,
-            repo(&format!("{ecr}/kubernetes"), e.kubernetes_tag)
-        );
-        assert_eq!(d.core_dns, repo(&format!("{ecr}/coredns"), e.coredns_tag));
-        assert_eq!(d.etcd, repo(&format!("{ecr}/etcd-io"), e.etcd_tag));
+        common::assert_eks_distro_tags(&d, e.kubernetes_tag, e.coredns_tag, e.etcd_tag);
         assert_eq!(
             d.etcd_image.uri,
             format!("{ecr}/etcd-io/etcd:{}", e.etcd_tag)
@@ -240,4 +228,50 @@ fn bad_field_type_names_the_path() {
         ),
         "{err}"
     );
+}
+
+/// Every prefix (in steps) of the test files, and copies with bytes replaced, parse to a value
+/// or an error: never a panic.
+#[test]
+fn truncated_and_garbled_release_files_are_errors_not_panics() {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    const NOISE: &[u8] = b"{}[]:-'\"\n\t &*!|>%@`";
+    let mut errors = 0;
+    for file in [
+        "bundles.yaml",
+        "releases.yaml",
+        "kubernetes-1-21-eks-4.yaml",
+    ] {
+        let (text, source) = testdata(file);
+        let bytes = text.as_bytes();
+        let mut inputs: Vec<Vec<u8>> = (0..bytes.len())
+            .step_by(1021)
+            .map(|cut| bytes[..cut].to_vec())
+            .collect();
+        for _ in 0..50 {
+            let mut garbled = bytes.to_vec();
+            for _ in 0..8 {
+                let at = (next() % garbled.len() as u64) as usize;
+                garbled[at] = NOISE[(next() % NOISE.len() as u64) as usize];
+            }
+            inputs.push(garbled);
+        }
+        for input in inputs {
+            let input = String::from_utf8_lossy(&input);
+            errors += usize::from(Bundles::from_yaml(&input, &source).is_err());
+            errors += usize::from(ReleasesManifest::from_yaml(&input, &source).is_err());
+            if let Ok(eksd) = EksdRelease::from_yaml(&input, &source) {
+                errors += usize::from(KubeDistro::from_eksd(&eksd).is_err());
+            } else {
+                errors += 1;
+            }
+        }
+    }
+    assert!(errors > 0, "garbled input was never refused");
 }

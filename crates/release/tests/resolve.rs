@@ -90,15 +90,12 @@ fn an_https_eksd_url_is_an_error_unless_mapped_to_a_local_file() {
         .expect("resolves with the fixture");
     let d = &release.versions_bundle("1.29").expect("1.29").kube_distro;
     // The values the 1.29 vSphere, CloudStack and Nutanix goldens contain.
-    assert_eq!(
-        d.kubernetes.repository,
-        "public.ecr.aws/eks-distro/kubernetes"
+    common::assert_eks_distro_tags(
+        d,
+        "v1.29.0-eks-1-29-4",
+        "v1.11.1-eks-1-29-4",
+        "v3.5.10-eks-1-29-4",
     );
-    assert_eq!(d.kubernetes.tag, "v1.29.0-eks-1-29-4");
-    assert_eq!(d.core_dns.repository, "public.ecr.aws/eks-distro/coredns");
-    assert_eq!(d.core_dns.tag, "v1.11.1-eks-1-29-4");
-    assert_eq!(d.etcd.repository, "public.ecr.aws/eks-distro/etcd-io");
-    assert_eq!(d.etcd.tag, "v3.5.10-eks-1-29-4");
     assert_eq!(d.etcd_version, "3.5.10");
     assert_eq!(
         d.etcd_url,

@@ -13,3 +13,21 @@ pub fn eksa_internal_test() -> PathBuf {
     );
     dir
 }
+
+/// Checks the three repositories and tags a distro from `public.ecr.aws/eks-distro` gives:
+/// Kubernetes, CoreDNS and etcd.
+pub fn assert_eks_distro_tags(
+    d: &ironbell_release::KubeDistro,
+    kubernetes: &str,
+    coredns: &str,
+    etcd: &str,
+) {
+    let repo = |name: &str| format!("public.ecr.aws/eks-distro/{name}");
+    let got = [&d.kubernetes, &d.core_dns, &d.etcd].map(|r| (r.repository.clone(), r.tag.clone()));
+    let want = [
+        (repo("kubernetes"), kubernetes.to_string()),
+        (repo("coredns"), coredns.to_string()),
+        (repo("etcd-io"), etcd.to_string()),
+    ];
+    assert_eq!(got, want);
+}
