@@ -33,10 +33,13 @@ pub fn read(path: &std::path::Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Load a Tinkerbell cluster spec file with the spec loader.
+/// Load a Tinkerbell cluster spec file with the spec loader and EKS Anywhere's builder
+/// defaults, as EKS Anywhere's tests load it.
 pub fn load_tinkerbell_spec(file: &str) -> Result<TinkerbellSpec, String> {
     let path = provider_dir("tinkerbell").join("testdata").join(file);
-    let spec = ironbell_cluster_spec::Spec::load(&path).map_err(|e| format!("{file}: {e}"))?;
+    let mut spec = ironbell_cluster_spec::Spec::load(&path).map_err(|e| format!("{file}: {e}"))?;
+    // What `test.NewFullClusterSpec` applies (cluster.NewFileSpecBuilder(...).Build()).
+    ironbell_cluster_spec::defaults::builder_defaults(&mut spec);
     TinkerbellSpec::from_spec(&spec).map_err(|e| format!("{file}: {e}"))
 }
 
