@@ -276,3 +276,36 @@ fn admission_exclusion_is_a_subset_of_the_control_plane() {
         );
     }
 }
+
+/// The comparison itself: embedded YAML is compared parsed, scalars keep their type, and a
+/// difference names its document and field.
+#[test]
+fn comparison_parses_embedded_yaml_and_names_the_field() {
+    let expected = "kind: A\nmetadata: {name: a}\nspec:\n  text: |\n    b: 1\n    a: [x, y]\n  n: \"30\"\n---\n";
+    let same =
+        "kind: A\nmetadata: {name: a}\nspec:\n  n: '30'\n  text: \"a:\\n- x\\n- y\\nb: 1\\n\"\n";
+    let e = compare::parse_documents(expected).unwrap_or_else(|e| panic!("{e}"));
+    let s = compare::parse_documents(same).unwrap_or_else(|e| panic!("{e}"));
+    assert!(compare::diff_documents(&e, &s).is_empty());
+
+    let other =
+        "kind: A\nmetadata: {name: a}\nspec:\n  n: 30\n  text: |\n    b: 2\n    a: [x, y]\n";
+    let o = compare::parse_documents(other).unwrap_or_else(|e| panic!("{e}"));
+    let diffs: Vec<String> = compare::diff_documents(&e, &o)
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(
+        diffs,
+        [
+            "doc 0 (A a) .spec.text.b: expected 1, got 2",
+            "doc 0 (A a) .spec.n: expected '30', got 30",
+        ]
+    );
+    let two = compare::parse_documents(&format!("{expected}---\n{other}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let diffs = compare::diff_documents(&e, &two);
+    assert_eq!(diffs.len(), 1, "{diffs:?}");
+    assert_eq!(diffs[0].document, "doc 1 (A a)");
+    assert_eq!(diffs[0].expected, "(absent)");
+}
