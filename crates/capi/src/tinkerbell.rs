@@ -1077,6 +1077,7 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
             ignore_preflight_errors: None,
             taints: taints.clone(),
             kubelet_extra_args: Some(kubelet_args.clone()),
+            ..NodeRegistration::default()
         }),
     };
     let join_configuration = NodeConfiguration {
@@ -1086,6 +1087,7 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
             ignore_preflight_errors: Some(vec!["DirAvailable--etc-kubernetes-manifests".into()]),
             taints,
             kubelet_extra_args: Some(kubelet_args),
+            ..NodeRegistration::default()
         }),
     };
 
@@ -1175,6 +1177,7 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
                 files: Some(files),
                 ntp: kubeadm::ntp(host),
                 pre_kubeadm_commands: (!pre_kubeadm.is_empty()).then_some(pre_kubeadm),
+                post_kubeadm_commands: None,
                 users: Some(vec![user_of(cp_mc_name, cp_mc)?]),
                 format: Some(format_of(cp_mc)),
             },
@@ -1411,6 +1414,7 @@ fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, Rend
                     .filter(|t| !t.is_empty())
                     .map(kubeadm::taints),
                 kubelet_extra_args: Some(kubelet_args),
+                ..NodeRegistration::default()
             }),
         };
         let mut files: Vec<File> = kubelet_file.into_iter().collect();

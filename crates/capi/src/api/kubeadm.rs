@@ -152,6 +152,9 @@ pub struct KubeadmConfigSpec {
     /// Commands run before kubeadm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pre_kubeadm_commands: Option<Vec<String>>,
+    /// Commands run after kubeadm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_kubeadm_commands: Option<Vec<String>>,
     /// Login users.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<User>>,
@@ -327,6 +330,13 @@ pub struct Patches {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeRegistration {
+    /// Node name (cloud providers write a cloud-init expression such as
+    /// `'{{ ds.meta_data.hostname }}'`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The container runtime socket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cri_socket: Option<String>,
     /// Preflight errors to ignore.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignore_preflight_errors: Option<Vec<String>>,
