@@ -47,24 +47,30 @@ fn a_scale_keeps_every_template_and_omits_machine_templates() {
     assert_eq!(names, TemplateNames::from_clock(&old, NOW));
 }
 
+/// Asserts the clock suffix of the control-plane template, md-0's machine template and
+/// md-0's `KubeadmConfigTemplate`.
+fn assert_suffixes(names: &TemplateNames, cp: i64, machine: i64, kct: i64) {
+    assert_eq!(
+        names.control_plane.as_deref(),
+        Some(format!("test-control-plane-template-{cp}").as_str())
+    );
+    let md = &names.workers["md-0"];
+    assert_eq!(md.machine_template, format!("test-md-0-{machine}"));
+    assert_eq!(
+        md.kubeadm_config_template,
+        format!("test-md-0-template-{kct}")
+    );
+}
+
 #[test]
-fn a_kubernetes_version_change_renews_the_control_plane_template_only() {
+fn a_kubernetes_version_change_renews_the_machine_templates() {
     let old = stacked();
     let mut new = old.clone();
     new.cluster.spec.kubernetes_version = Some("1.22".into());
     let (names, scale_only) = tinkerbell::upgrade_names(&current(&old), &new, 1, LATER);
     assert!(!scale_only);
-    assert_eq!(
-        names.control_plane.as_deref(),
-        Some("test-control-plane-template-1234567899999")
-    );
     // The worker group has no version of its own: it follows the cluster's.
-    let md = &names.workers["md-0"];
-    assert_eq!(md.machine_template, "test-md-0-1234567899999");
-    assert_eq!(
-        md.kubeadm_config_template,
-        "test-md-0-template-1234567890000"
-    );
+    assert_suffixes(&names, LATER, LATER, NOW);
 }
 
 #[test]
@@ -79,28 +85,10 @@ fn worker_taints_renew_both_worker_templates_and_a_bundle_change_the_machine_tem
         }]);
     }
     let (names, _) = tinkerbell::upgrade_names(&current(&old), &new, 1, LATER);
-    let md = &names.workers["md-0"];
-    assert_eq!(md.machine_template, "test-md-0-1234567899999");
-    assert_eq!(
-        md.kubeadm_config_template,
-        "test-md-0-template-1234567899999"
-    );
-    assert_eq!(
-        names.control_plane.as_deref(),
-        Some("test-control-plane-template-1234567890000")
-    );
+    assert_suffixes(&names, NOW, LATER, LATER);
 
     let (names, _) = tinkerbell::upgrade_names(&current(&old), &old, 2, LATER);
-    assert_eq!(
-        names.control_plane.as_deref(),
-        Some("test-control-plane-template-1234567899999")
-    );
-    let md = &names.workers["md-0"];
-    assert_eq!(md.machine_template, "test-md-0-1234567899999");
-    assert_eq!(
-        md.kubeadm_config_template,
-        "test-md-0-template-1234567890000"
-    );
+    assert_suffixes(&names, LATER, LATER, NOW);
 }
 
 #[test]
