@@ -218,12 +218,10 @@ pub fn mappings() -> Vec<Mapping> {
     const MD: &str = "expected_results_cluster_tinkerbell_md.yaml";
     const SAN_IP: &str = "cluster_tinkerbell_api_server_cert_san_ip.yaml";
     const HOOK: &str = "cluster_hook_iso_boot.yaml";
-    let t = "template_test.go::";
-    let p = "tinkerbell_test.go::";
     let pair = |input: &'static str, cp: &'static str, md: &'static str| case(input, cp, Some(md));
     vec![
         m(
-            leak(t, "TestTemplateBuilder_CertSANs"),
+            concat!("template_test.go::", "TestTemplateBuilder_CertSANs"),
             vec![
                 builder_cp(
                     "cluster_tinkerbell_api_server_cert_san_domain_name.yaml",
@@ -238,7 +236,7 @@ pub fn mappings() -> Vec<Mapping> {
             ],
         ),
         m(
-            leak(t, "TestTemplateBuilder"),
+            concat!("template_test.go::", "TestTemplateBuilder"),
             vec![builder_cp(
                 SAN_IP,
                 "expected_cluster_tinkerbell_api_server_cert_san_ip.yaml",
@@ -246,15 +244,15 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(t, "TestTemplateBuilderCPKubeletConfig"),
+            concat!("template_test.go::", "TestTemplateBuilderCPKubeletConfig"),
             vec![builder_cp(SAN_IP, "expected_kcp.yaml", cp_kubelet_config)],
         ),
         m(
-            leak(t, "TestTemplateBuilderWNKubeletConfig"),
+            concat!("template_test.go::", "TestTemplateBuilderWNKubeletConfig"),
             vec![builder_md(SAN_IP, "expected_kct.yaml", wn_kubelet_config)],
         ),
         m(
-            leak(t, "TestTemplateBuilderCPHookIso"),
+            concat!("template_test.go::", "TestTemplateBuilderCPHookIso"),
             vec![
                 builder_cp(HOOK, "expected_kcp_with_hook_iso_boot.yaml", none),
                 builder_cp(
@@ -265,7 +263,7 @@ pub fn mappings() -> Vec<Mapping> {
             ],
         ),
         m(
-            leak(t, "TestTemplateBuilderMDHookIso"),
+            concat!("template_test.go::", "TestTemplateBuilderMDHookIso"),
             vec![
                 builder_md(HOOK, "expected_md_with_hook_iso_boot.yaml", none),
                 builder_md(
@@ -276,9 +274,9 @@ pub fn mappings() -> Vec<Mapping> {
             ],
         ),
         skipped_upstream(m(
-            leak(
-                p,
-                "TestTinkerbellProviderGenerateDeploymentFileWithExternalEtcd",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestTinkerbellProviderGenerateDeploymentFileWithExternalEtcd"
             ),
             vec![pair(
                 "cluster_tinkerbell_external_etcd.yaml",
@@ -287,9 +285,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         )),
         skipped_upstream(m(
-            leak(
-                p,
-                "TestGenerateDeploymentFileWithMachineConfigOSImageExternalEtcd",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestGenerateDeploymentFileWithMachineConfigOSImageExternalEtcd"
             ),
             vec![pair(
                 "cluster_osimage_machine_config_external_etcd.yaml",
@@ -298,7 +296,10 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         )),
         m(
-            leak(p, "TestTinkerbellProviderMachineConfigsMissingUserSshKeys"),
+            concat!(
+                "tinkerbell_test.go::",
+                "TestTinkerbellProviderMachineConfigsMissingUserSshKeys"
+            ),
             vec![with(
                 case(
                     "cluster_tinkerbell_missing_ssh_keys.yaml",
@@ -310,14 +311,17 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestTinkerbellProviderGenerateDeploymentFileWithStackedEtcd",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestTinkerbellProviderGenerateDeploymentFileWithStackedEtcd"
             ),
             vec![pair(STACKED, CP_STACKED, MD)],
         ),
         m(
-            leak(p, "TestGenerateDeploymentFileWithMachineConfigOSImage"),
+            concat!(
+                "tinkerbell_test.go::",
+                "TestGenerateDeploymentFileWithMachineConfigOSImage"
+            ),
             vec![pair(
                 "cluster_osimage_machine_config.yaml",
                 "expected_results_cp_template.yaml",
@@ -325,9 +329,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestTinkerbellProviderGenerateDeploymentFileWithAutoscalerConfiguration",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestTinkerbellProviderGenerateDeploymentFileWithAutoscalerConfiguration"
             ),
             vec![with(
                 pair(
@@ -340,9 +344,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestTinkerbellProviderGenerateDeploymentFileWithNodeLabels",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestTinkerbellProviderGenerateDeploymentFileWithNodeLabels"
             ),
             vec![pair(
                 "cluster_tinkerbell_node_labels.yaml",
@@ -351,9 +355,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestTinkerbellProviderGenerateDeploymentFileWithWorkerVersion",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestTinkerbellProviderGenerateDeploymentFileWithWorkerVersion"
             ),
             vec![pair(
                 "cluster_tinkerbell_worker_version.yaml",
@@ -362,9 +366,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestTinkerbellProviderGenerateDeploymentFileWithNodeTaints",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestTinkerbellProviderGenerateDeploymentFileWithNodeTaints"
             ),
             vec![pair(
                 "cluster_tinkerbell_node_taints.yaml",
@@ -373,9 +377,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestTinkerbellProviderGenerateDeploymentFileMultipleWorkerNodeGroups",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestTinkerbellProviderGenerateDeploymentFileMultipleWorkerNodeGroups"
             ),
             vec![pair(
                 "cluster_tinkerbell_multiple_node_groups.yaml",
@@ -384,9 +388,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestTinkerbellProviderGenerateDeploymentFileWithFullOIDC",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestTinkerbellProviderGenerateDeploymentFileWithFullOIDC"
             ),
             vec![pair(
                 "cluster_tinkerbell_full_oidc.yaml",
@@ -395,9 +399,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestTinkerbellProviderGenerateDeploymentFileWithMinimalOIDC",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestTinkerbellProviderGenerateDeploymentFileWithMinimalOIDC"
             ),
             vec![pair(
                 "cluster_tinkerbell_minimal_oidc.yaml",
@@ -406,9 +410,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestTinkerbellProviderGenerateDeploymentFileWithAWSIamConfig",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestTinkerbellProviderGenerateDeploymentFileWithAWSIamConfig"
             ),
             vec![pair(
                 "cluster_tinkerbell_awsiam.yaml",
@@ -417,9 +421,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestProviderGenerateDeploymentFileForWithMinimalRegistryMirror",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestProviderGenerateDeploymentFileForWithMinimalRegistryMirror"
             ),
             vec![pair(
                 "cluster_tinkerbell_minimal_registry_mirror.yaml",
@@ -428,9 +432,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestProviderGenerateDeploymentFileForWithRegistryMirrorWithCert",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestProviderGenerateDeploymentFileForWithRegistryMirrorWithCert"
             ),
             vec![pair(
                 "cluster_tinkerbell_registry_mirror_with_cert.yaml",
@@ -439,9 +443,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestProviderGenerateDeploymentFileForWithRegistryMirrorWithAuth",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestProviderGenerateDeploymentFileForWithRegistryMirrorWithAuth"
             ),
             vec![pair(
                 "cluster_tinkerbell_registry_mirror_with_auth.yaml",
@@ -450,9 +454,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestProviderGenerateDeploymentFileForWithBottlerocketMinimalRegistryMirror",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestProviderGenerateDeploymentFileForWithBottlerocketMinimalRegistryMirror"
             ),
             vec![pair(
                 "cluster_tinkerbell_bottlerocket_minimal_registry_mirror.yaml",
@@ -461,9 +465,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestProviderGenerateDeploymentFileForWithBottlerocketRegistryMirrorWithCert",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestProviderGenerateDeploymentFileForWithBottlerocketRegistryMirrorWithCert"
             ),
             vec![pair(
                 "cluster_tinkerbell_bottlerocket_registry_mirror_with_cert.yaml",
@@ -472,9 +476,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestProviderGenerateDeploymentFileForWithBottlerocketRegistryMirrorWithAuth",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestProviderGenerateDeploymentFileForWithBottlerocketRegistryMirrorWithAuth"
             ),
             vec![pair(
                 "cluster_tinkerbell_bottlerocket_registry_mirror_with_auth.yaml",
@@ -483,7 +487,10 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(p, "TestProviderGenerateDeploymentFileForSingleNodeCluster"),
+            concat!(
+                "tinkerbell_test.go::",
+                "TestProviderGenerateDeploymentFileForSingleNodeCluster"
+            ),
             vec![case(
                 "cluster_tinkerbell_single_node.yaml",
                 "expected_results_cluster_tinkerbell_cp_single_node.yaml",
@@ -491,9 +498,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestProviderGenerateDeploymentFileForInPlaceSingleNodeCluster",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestProviderGenerateDeploymentFileForInPlaceSingleNodeCluster"
             ),
             vec![with(
                 case(
@@ -506,9 +513,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestProviderGenerateDeploymentFileForSingleNodeClusterSkipLB",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestProviderGenerateDeploymentFileForSingleNodeClusterSkipLB"
             ),
             vec![case(
                 "cluster_tinkerbell_single_node_skip_lb.yaml",
@@ -517,7 +524,10 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(p, "TestProviderGenerateDeploymentFileForWithProxy"),
+            concat!(
+                "tinkerbell_test.go::",
+                "TestProviderGenerateDeploymentFileForWithProxy"
+            ),
             vec![pair(
                 "cluster_tinkerbell_proxy.yaml",
                 "expected_results_cluster_tinkerbell_cp_proxy.yaml",
@@ -525,9 +535,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestProviderGenerateDeploymentFileForBottleRocketWithNTPConfig",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestProviderGenerateDeploymentFileForBottleRocketWithNTPConfig"
             ),
             vec![pair(
                 "cluster_bottlerocket_ntp_config.yaml",
@@ -536,9 +546,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestProviderGenerateDeploymentFileForUbuntuWithNTPConfig",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestProviderGenerateDeploymentFileForUbuntuWithNTPConfig"
             ),
             vec![pair(
                 "cluster_ubuntu_ntp_config.yaml",
@@ -547,9 +557,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestProviderGenerateDeploymentFileForBottlerocketWithBottlerocketSettingsConfig",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestProviderGenerateDeploymentFileForBottlerocketWithBottlerocketSettingsConfig"
             ),
             vec![pair(
                 "cluster_bottlerocket_settings_config.yaml",
@@ -558,9 +568,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestTinkerbellProviderGenerateCAPISpecForCreateWithPodIAMConfig",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestTinkerbellProviderGenerateCAPISpecForCreateWithPodIAMConfig"
             ),
             vec![with(
                 case(
@@ -573,9 +583,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestProviderGenerateDeploymentFileForBottlerocketWithKernelSettingsConfig",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestProviderGenerateDeploymentFileForBottlerocketWithKernelSettingsConfig"
             ),
             vec![pair(
                 "cluster_bottlerocket_kernel_settings_config.yaml",
@@ -584,9 +594,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestProviderGenerateDeploymentFileForBottlerocketWithCertBundlesConfig",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestProviderGenerateDeploymentFileForBottlerocketWithCertBundlesConfig"
             ),
             vec![pair(
                 "cluster_bottlerocket_cert_bundles_config.yaml",
@@ -595,9 +605,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestTinkerbellProvider_GenerateCAPISpecForUpgrade_RegistryMirror",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestTinkerbellProvider_GenerateCAPISpecForUpgrade_RegistryMirror"
             ),
             vec![with(
                 case(
@@ -610,9 +620,9 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
         m(
-            leak(
-                p,
-                "TestTinkerbellProvider_GenerateCAPISpecForUpgrade_CertBundles",
+            concat!(
+                "tinkerbell_test.go::",
+                "TestTinkerbellProvider_GenerateCAPISpecForUpgrade_CertBundles"
             ),
             vec![with(
                 pair(
@@ -625,10 +635,6 @@ pub fn mappings() -> Vec<Mapping> {
             )],
         ),
     ]
-}
-
-fn leak(prefix: &str, name: &str) -> &'static str {
-    Box::leak(format!("{prefix}{name}").into_boxed_str())
 }
 
 fn credentials() -> RegistryCredentials {
