@@ -23,6 +23,8 @@ pub struct Member {
     pub client_url: String,
     pub peer_url: String,
     child: Option<ChildGuard>,
+    /// How it was started, to start it again on its data.
+    command: Option<(PathBuf, Vec<std::ffi::OsString>, PathBuf)>,
 }
 
 impl Member {
@@ -38,6 +40,13 @@ impl Member {
         }
     }
 
+    /// Starts the killed member again on its data directory.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "member {} runs", self.name);
+        let (etcd, args, log) = self.command.clone().expect("started once");
+        self.child = Some(spawn(&etcd, &args, &log).expect("restarting etcd"));
+    }
+
     /// `host:port` of its client URL.
     pub fn endpoint(&self) -> String {
         self.client_url.trim_start_matches("http://").to_string()
@@ -48,6 +57,22 @@ impl Member {
 pub struct Cluster {
     pub members: Vec<Member>,
     _dir: tempfile::TempDir,
+}
+
+fn spawn(etcd: &Path, args: &[std::ffi::OsString], log: &Path) -> Result<ChildGuard, String> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| format!("{}: {e}", log.display()))?;
+    let child = Command::new(etcd)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("spawning etcd: {e}"))?;
+    Ok(ChildGuard::new(child))
 }
 
 fn free_port() -> u16 {
@@ -92,6 +117,7 @@ impl Cluster {
                 client_url: format!("http://127.0.0.1:{}", free_port()),
                 peer_url: format!("http://127.0.0.1:{}", free_port()),
                 child: None,
+                command: None,
             })
             .collect();
         let initial: Vec<String> = members
@@ -101,28 +127,42 @@ impl Cluster {
         let initial = initial.join(",");
         for m in &mut members {
             let data: PathBuf = dir.path().join(&m.name);
-            let log = std::fs::File::create(dir.path().join(format!("{}.log", m.name)))
-                .map_err(|e| e.to_string())?;
-            let child = Command::new(etcd)
-                .args(["--name", &m.name])
-                .arg("--data-dir")
-                .arg(&data)
-                .args(["--listen-client-urls", &m.client_url])
-                .args(["--advertise-client-urls", &m.client_url])
-                .args(["--listen-peer-urls", &m.peer_url])
-                .args(["--initial-advertise-peer-urls", &m.peer_url])
-                .args(["--initial-cluster", &initial])
-                .args(["--initial-cluster-state", "new"])
-                .args(["--initial-cluster-token", "ironbell-test"])
-                .args(["--heartbeat-interval", "50", "--election-timeout", "500"])
-                .args(["--max-request-bytes", MAX_REQUEST_BYTES])
-                .args(["--logger", "zap", "--log-level", "warn"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .map_err(|e| format!("spawning etcd: {e}"))?;
-            m.child = Some(ChildGuard::new(child));
+            let log = dir.path().join(format!("{}.log", m.name));
+            let args: Vec<std::ffi::OsString> = [
+                "--name",
+                &m.name,
+                "--data-dir",
+                &data.display().to_string(),
+                "--listen-client-urls",
+                &m.client_url,
+                "--advertise-client-urls",
+                &m.client_url,
+                "--listen-peer-urls",
+                &m.peer_url,
+                "--initial-advertise-peer-urls",
+                &m.peer_url,
+                "--initial-cluster",
+                &initial,
+                "--initial-cluster-state",
+                "new",
+                "--initial-cluster-token",
+                "ironbell-test",
+                "--heartbeat-interval",
+                "50",
+                "--election-timeout",
+                "500",
+                "--max-request-bytes",
+                MAX_REQUEST_BYTES,
+                "--logger",
+                "zap",
+                "--log-level",
+                "warn",
+            ]
+            .iter()
+            .map(Into::into)
+            .collect();
+            m.child = Some(spawn(etcd, &args, &log)?);
+            m.command = Some((etcd.to_path_buf(), args, log));
         }
         let cluster = Self { members, _dir: dir };
         for m in &cluster.members {
