@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ironbell_store::Store;
-use ironbell_store_etcd::{Config, EtcdStore};
+use ironbell_store_etcd::{Config, EtcdStore, TlsConfig};
 use ironbell_testbed::ChildGuard;
 
 /// The largest request the test servers take: above the 1.5 MiB default, so that a commit
@@ -47,16 +47,28 @@ impl Member {
         self.child = Some(spawn(&etcd, &args, &log).expect("restarting etcd"));
     }
 
-    /// `host:port` of its client URL.
+    /// Its client URL.
     pub fn endpoint(&self) -> String {
-        self.client_url.trim_start_matches("http://").to_string()
+        self.client_url.clone()
     }
 }
 
 /// A running etcd cluster of one or more members.
 pub struct Cluster {
     pub members: Vec<Member>,
+    /// TLS the members' client URLs serve, as a store needs it.
+    pub tls: Option<TlsConfig>,
     _dir: tempfile::TempDir,
+}
+
+/// TLS for the members' client URLs: `(server certificate, server key, CA that signed
+/// client certificates)`, PEM files; with it members require a client certificate.
+pub struct ServerTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: PathBuf,
+    /// What a store presents: the CA of the server certificate and a client certificate.
+    pub client: TlsConfig,
 }
 
 fn spawn(etcd: &Path, args: &[std::ffi::OsString], log: &Path) -> Result<ChildGuard, String> {
@@ -98,9 +110,14 @@ impl Cluster {
     /// Starts `n` members and waits until every one answers with a leader. `None` when
     /// the `etcd` binary is missing (outside CI; under CI the test fails).
     pub async fn start(n: usize) -> Option<Self> {
+        Self::start_with(n, None).await
+    }
+
+    /// [`Cluster::start`], the client URLs serving TLS when `tls` is given.
+    pub async fn start_with(n: usize, tls: Option<&ServerTls>) -> Option<Self> {
         let etcd = ironbell_testbed::require_tool("etcd")?;
         for attempt in 0..3 {
-            match Self::try_start(&etcd, n).await {
+            match Self::try_start(&etcd, n, tls).await {
                 Ok(c) => return Some(c),
                 Err(e) if attempt < 2 => eprintln!("etcd did not start ({e}); again"),
                 Err(e) => panic!("etcd did not start: {e}"),
@@ -109,12 +126,13 @@ impl Cluster {
         None
     }
 
-    async fn try_start(etcd: &Path, n: usize) -> Result<Self, String> {
+    async fn try_start(etcd: &Path, n: usize, tls: Option<&ServerTls>) -> Result<Self, String> {
         let dir = scratch_dir();
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let mut members: Vec<Member> = (0..n)
             .map(|i| Member {
                 name: format!("m{i}"),
-                client_url: format!("http://127.0.0.1:{}", free_port()),
+                client_url: format!("{scheme}://127.0.0.1:{}", free_port()),
                 peer_url: format!("http://127.0.0.1:{}", free_port()),
                 child: None,
                 command: None,
@@ -161,10 +179,26 @@ impl Cluster {
             .iter()
             .map(Into::into)
             .collect();
+            let mut args = args;
+            if let Some(t) = tls {
+                args.push("--client-cert-auth".into());
+                for (flag, path) in [
+                    ("--cert-file", &t.cert),
+                    ("--key-file", &t.key),
+                    ("--trusted-ca-file", &t.client_ca),
+                ] {
+                    args.push(flag.into());
+                    args.push(path.into());
+                }
+            }
             m.child = Some(spawn(etcd, &args, &log)?);
             m.command = Some((etcd.to_path_buf(), args, log));
         }
-        let cluster = Self { members, _dir: dir };
+        let cluster = Self {
+            members,
+            tls: tls.map(|t| t.client.clone()),
+            _dir: dir,
+        };
         for m in &cluster.members {
             let store = cluster.store_on(&[m.endpoint()], "/probe");
             let up = wait_async(Duration::from_secs(20), || {
@@ -192,6 +226,7 @@ impl Cluster {
         let mut config = Config::new(endpoints.to_vec(), prefix);
         config.connect_timeout = Duration::from_secs(1);
         config.request_timeout = Duration::from_secs(10);
+        config.tls = self.tls.clone();
         EtcdStore::new(config).expect("etcd config")
     }
 
