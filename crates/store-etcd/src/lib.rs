@@ -205,7 +205,16 @@ fn not_applied(e: &etcd_client::Error) -> bool {
         etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
         etcd_client::Error::GRpcStatus(s) => {
             let text = format!("{} {:?}", s.message(), s.source_chain_text());
-            text.contains("connect") || text.contains("no leader") || text.contains("refused")
+            // Not "connection reset" or "broken pipe": a request may have been applied
+            // before those.
+            [
+                "tcp connect",
+                "error trying to connect",
+                "Connection refused",
+                "no leader",
+            ]
+            .iter()
+            .any(|t| text.contains(t))
         }
         _ => false,
     }
