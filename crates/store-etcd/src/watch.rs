@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use etcd_client::{EventType, WatchOptions, WatchResponse};
 use futures::Stream;
+use ironbell_limits::LogLimiter;
 use ironbell_model::{DynamicObject, ObjectMeta, TypeKey};
 use ironbell_store::{ListParams, Result, StoreError, WatchEvent, WatchStream};
 use tokio::sync::mpsc;
@@ -13,6 +14,10 @@ use crate::{EtcdStore, decode, keys, to_etcd_rev, to_rev};
 
 /// How long a broken watch waits at most between attempts to open it again.
 const MAX_PAUSE: Duration = Duration::from_secs(2);
+
+/// Every watch of a process logs its interruptions here: while etcd is down, a few lines
+/// a second with the count of those left out, not one per watch per attempt.
+static INTERRUPTED_LOG: LogLimiter = LogLimiter::per_second(2);
 
 /// Starts a watch of the keys under `prefix` after revision `last`.
 pub(crate) fn start(
@@ -70,22 +75,23 @@ enum End {
 impl Watcher {
     async fn run(mut self) {
         let mut pause = Duration::from_millis(50);
-        let mut broken_since: Option<tokio::time::Instant> = None;
         loop {
             let delivered = self.last;
             match self.follow().await {
                 End::Stop => return,
                 End::Broken(why) => {
                     if self.last > delivered {
+                        // It worked for a while: try again soon.
                         pause = Duration::from_millis(50);
                     }
-                    let since = *broken_since.get_or_insert_with(tokio::time::Instant::now);
-                    tracing::warn!(
-                        kind = %self.types.kind,
-                        from_revision = self.last,
-                        broken_for = ?since.elapsed(),
-                        "etcd watch interrupted ({why}); resuming"
-                    );
+                    if let Some(suppressed) = INTERRUPTED_LOG.allow() {
+                        tracing::warn!(
+                            kind = %self.types.kind,
+                            from_revision = self.last,
+                            suppressed,
+                            "etcd watch interrupted ({why}); resuming on any member"
+                        );
+                    }
                 }
             }
             tokio::select! {
@@ -93,9 +99,6 @@ impl Watcher {
                 _ = self.tx.closed() => return,
             }
             pause = (pause * 2).min(MAX_PAUSE);
-            if self.last > 0 {
-                broken_since = None;
-            }
         }
     }
 

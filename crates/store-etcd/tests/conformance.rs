@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ironbell_store::SharedStore;
 
 async fn fresh() -> Option<SharedStore> {
-    let served = support::Served::start("/conformance").await?;
+    let served = support::Served::start(1, "/conformance").await?;
     Some(Arc::new(served) as SharedStore)
 }
 

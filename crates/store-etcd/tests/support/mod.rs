@@ -280,9 +280,10 @@ pub struct Served {
 }
 
 impl Served {
-    /// A fresh one-member cluster and a store on it; `None` when etcd is not installed.
-    pub async fn start(prefix: &str) -> Option<Self> {
-        let cluster = Cluster::start(1).await?;
+    /// A fresh cluster of `members` and a store on all of them; `None` when etcd is not
+    /// installed.
+    pub async fn start(members: usize, prefix: &str) -> Option<Self> {
+        let cluster = Cluster::start(members).await?;
         Some(Self {
             store: cluster.store(prefix),
             _cluster: cluster,
