@@ -198,6 +198,29 @@ fn backend(context: impl fmt::Display, e: impl fmt::Display) -> StoreError {
     StoreError::Backend(format!("etcd: {context}: {e}"))
 }
 
+/// An etcd client error in one line: the gRPC status's message and its innermost cause
+/// ("tcp connect error: Connection refused (os error 111)"), not the nested debug dump.
+fn describe(e: &etcd_client::Error) -> String {
+    match e {
+        etcd_client::Error::GRpcStatus(s) => {
+            let mut innermost = None;
+            let mut source = std::error::Error::source(s);
+            while let Some(err) = source {
+                innermost = Some(err.to_string());
+                source = err.source();
+            }
+            match innermost {
+                Some(cause) if !s.message().contains(&cause) => {
+                    format!("{}: {cause}", s.message())
+                }
+                _ if s.message().is_empty() => format!("{:?}", s.code()),
+                _ => s.message().to_string(),
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
 /// Whether a failed request certainly did not reach a member that could apply it: the
 /// connection was never made, or the member had no leader.
 fn not_applied(e: &etcd_client::Error) -> bool {
@@ -396,12 +419,7 @@ impl EtcdStore {
                 }
                 Client::connect(&config.endpoints, Some(options))
                     .await
-                    .map_err(|e| {
-                        backend(
-                            format_args!("connecting to {}", config.endpoints.join(",")),
-                            e,
-                        )
-                    })
+                    .map_err(|e| self.failed("connecting", &e))
             })
             .await?;
         Ok(client.clone())
@@ -432,9 +450,18 @@ impl EtcdStore {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_millis(500));
                 }
-                Err(e) => return Err(backend(what(), e)),
+                Err(e) => return Err(self.failed(what(), &e)),
             }
         }
+    }
+
+    /// A failed request, naming the endpoints it was sent to.
+    fn failed(&self, context: impl fmt::Display, e: &etcd_client::Error) -> StoreError {
+        StoreError::Backend(format!(
+            "etcd at {}: {context}: {}",
+            self.inner.config.endpoints.join(","),
+            describe(e)
+        ))
     }
 
     /// The current etcd revision.
@@ -598,12 +625,12 @@ impl EtcdStore {
                     pause = (pause * 2).min(Duration::from_millis(500));
                 }
                 Err(e) if not_applied(&e) => {
-                    return Err(backend("commit (nothing was written)", e));
+                    return Err(self.failed("commit (nothing was written)", &e));
                 }
                 Err(e) => {
-                    return Err(backend(
+                    return Err(self.failed(
                         "commit: the outcome is unknown (read the objects again)",
-                        e,
+                        &e,
                     ));
                 }
             }
@@ -855,7 +882,7 @@ impl Store for EtcdStore {
             Ok(_) => Ok(()),
             // Already compacted at or past it.
             Err(e) if e.to_string().contains("compacted") => Ok(()),
-            Err(e) => Err(backend(format_args!("compacting at revision {target}"), e)),
+            Err(e) => Err(self.failed(format_args!("compacting at revision {target}"), &e)),
         }
     }
 }
