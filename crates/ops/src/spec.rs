@@ -8,8 +8,8 @@
 //! ## etcd
 //!
 //! ```text
-//! etcd://HOST:PORT[,HOST:PORT...][/PREFIX]
-//! etcds://HOST:PORT[,HOST:PORT...][/PREFIX]?cacert=PATH[&cert=PATH&key=PATH][&server-name=NAME]
+//! etcd://HOST:PORT[,HOST:PORT...][/PREFIX][?max-txn-ops=N]
+//! etcds://HOST:PORT[,HOST:PORT...][/PREFIX]?cacert=PATH[&cert=PATH&key=PATH][&server-name=NAME][&max-txn-ops=N]
 //! ```
 //!
 //! - The hosts are the members' client endpoints, as `etcdctl --endpoints` takes them; give
@@ -24,6 +24,10 @@
 //!   Paths are taken as written (no percent-decoding); a path holding `&` or `?` cannot be
 //!   given here. TLS parameters on `etcd://` are refused, so that a missing `s` never sends
 //!   in clear what was meant to be encrypted.
+//! - `max-txn-ops=N` (on either scheme): the most objects one commit writes, the members'
+//!   `--max-txn-ops` (etcd's default, 128, when not given). A `hardware import` commits all
+//!   its objects at once (three per machine with a BMC), so large imports need it raised on
+//!   the members and here.
 //! - User names and passwords (`user:password@`) are refused: etcd's password
 //!   authentication is not supported; use client certificates. The error does not repeat
 //!   the spec, in case it holds a password.
@@ -43,7 +47,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use ironbell_store::SharedStore;
-use ironbell_store_etcd::{Config as EtcdConfig, EtcdStore, TlsConfig};
+use ironbell_store_etcd::{Config as EtcdConfig, ETCD_MAX_TXN_OPS, EtcdStore, TlsConfig};
 use ironbell_store_sqlite::{ControllerLock, SqliteStore};
 
 use crate::OpsError;
@@ -137,9 +141,14 @@ fn parse_etcd(rest: &str, tls: bool) -> Result<EtcdConfig, OpsError> {
             "cert" => options.cert = Some(PathBuf::from(value)),
             "key" => options.key = Some(PathBuf::from(value)),
             "server-name" => options.server_name = Some(value.to_string()),
+            "max-txn-ops" => {
+                config.max_txn_ops = value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    etcd_spec_error(format!("max-txn-ops={value:?} is not a positive number"))
+                })?;
+            }
             other => {
                 return Err(etcd_spec_error(format!(
-                    "unknown parameter {other:?} (cacert, cert, key, server-name)"
+                    "unknown parameter {other:?} (cacert, cert, key, server-name, max-txn-ops)"
                 )));
             }
         }
@@ -232,22 +241,23 @@ impl fmt::Display for StoreSpec {
                     .collect();
                 let scheme = if tls.is_some() { "etcds" } else { "etcd" };
                 write!(f, "{scheme}://{}{}", hosts.join(","), config.prefix)?;
-                if let Some(t) = tls {
-                    let mut sep = '?';
-                    let params = [
-                        (
-                            "cacert",
-                            t.ca_cert.as_ref().map(|p| p.display().to_string()),
-                        ),
-                        ("cert", t.cert.as_ref().map(|p| p.display().to_string())),
-                        ("key", t.key.as_ref().map(|p| p.display().to_string())),
-                        ("server-name", t.server_name.clone()),
-                    ];
-                    for (name, value) in params {
-                        if let Some(v) = value {
-                            write!(f, "{sep}{name}={v}")?;
-                            sep = '&';
-                        }
+                let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+                let params = [
+                    ("cacert", tls.and_then(|t| path(&t.ca_cert))),
+                    ("cert", tls.and_then(|t| path(&t.cert))),
+                    ("key", tls.and_then(|t| path(&t.key))),
+                    ("server-name", tls.and_then(|t| t.server_name.clone())),
+                    (
+                        "max-txn-ops",
+                        (config.max_txn_ops != ETCD_MAX_TXN_OPS)
+                            .then(|| config.max_txn_ops.to_string()),
+                    ),
+                ];
+                let mut sep = '?';
+                for (name, value) in params {
+                    if let Some(v) = value {
+                        write!(f, "{sep}{name}={v}")?;
+                        sep = '&';
                     }
                 }
                 Ok(())
@@ -441,8 +451,10 @@ mod tests {
         assert_eq!(tls.key.as_deref(), Some(Path::new("/k.pem")));
         assert_eq!(tls.server_name.as_deref(), Some("etcd.local"));
         // Display gives back a spec that parses to the same thing.
+        assert_eq!(etcd("etcd://h:1?max-txn-ops=5000").max_txn_ops, 5000);
+        assert_eq!(etcd("etcd://h:1").max_txn_ops, ETCD_MAX_TXN_OPS);
         for spec in [
-            "etcd://a:1,b:2/x/y",
+            "etcd://a:1,b:2/x/y?max-txn-ops=1000",
             "etcds://h:2379/p?cacert=/ca.pem&cert=/c.pem&key=/k.pem",
         ] {
             let parsed = parse(spec).unwrap();
@@ -474,6 +486,8 @@ mod tests {
                 "unknown parameter \"verify\"",
             ),
             ("etcds://a:1?cacert=", "has no value"),
+            ("etcd://a:1?max-txn-ops=0", "not a positive number"),
+            ("etcd://a:1?max-txn-ops=many", "not a positive number"),
         ] {
             let m = message(spec);
             assert!(m.contains(why), "{spec}: {m}");

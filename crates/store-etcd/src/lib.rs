@@ -57,6 +57,11 @@
 //!   default `--max-request-bytes`: a commit carrying several large objects needs etcd
 //!   started with a higher limit (the tests use 8 MiB), else it fails with etcd's "request
 //!   is too large" and writes nothing.
+//! - **Transaction size**: one commit writes at most [`Config::max_txn_ops`] objects, the
+//!   members' `--max-txn-ops` (128 by default in etcd); a larger commit (a `hardware
+//!   import` of more than about 40 machines, each a Hardware, a BMC Machine and a Secret) is
+//!   refused with [`StoreError::Unsupported`] and writes nothing: raise `--max-txn-ops` on
+//!   the members and in the store spec.
 //! - **Failures**: reads retry on another endpoint while [`Config::request_timeout`]
 //!   allows; a write is retried only when etcd cannot have applied it (the connection
 //!   was refused, or the member had no leader), otherwise the error says the outcome is
@@ -97,6 +102,8 @@ use keys::Prefix;
 const LIST_PAGE: i64 = 1000;
 /// The largest etcd response this client decodes.
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+/// etcd's default `--max-txn-ops`.
+pub const ETCD_MAX_TXN_OPS: usize = 128;
 /// How many times a commit is evaluated again when its keys change under it.
 const COMMIT_ATTEMPTS: usize = 64;
 
@@ -128,6 +135,10 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// How long one request may take, and how long reads keep retrying on other members.
     pub request_timeout: Duration,
+    /// The most objects one commit may write: the members' `--max-txn-ops` (etcd's default
+    /// is 128). A larger commit is refused before anything is sent
+    /// ([`StoreError::Unsupported`], naming both settings).
+    pub max_txn_ops: usize,
 }
 
 impl Default for Config {
@@ -138,6 +149,7 @@ impl Default for Config {
             tls: None,
             connect_timeout: Duration::from_secs(3),
             request_timeout: Duration::from_secs(10),
+            max_txn_ops: ETCD_MAX_TXN_OPS,
         }
     }
 }
@@ -555,6 +567,17 @@ impl EtcdStore {
                 }
             };
             key_of.push(i);
+        }
+        let limit = self.inner.config.max_txn_ops;
+        if keys.len() > limit {
+            return Err(StoreError::Unsupported {
+                what: format!(
+                    "write {} objects in one commit: one etcd transaction holds at most {limit} \
+                     (the members' --max-txn-ops; raise it there and give max-txn-ops=N in the \
+                     store spec); nothing was written",
+                    keys.len()
+                ),
+            });
         }
         for _ in 0..COMMIT_ATTEMPTS {
             let read = self.read_keys(&keys).await?;

@@ -196,7 +196,89 @@ async fn unreachable_etcd_is_a_clear_error() {
         "{err:?}"
     );
     let text = err.to_string();
-    assert!(text.contains(&format!("etcd at 127.0.0.1:{port}")), "{text}");
+    assert!(
+        text.contains(&format!("etcd at 127.0.0.1:{port}")),
+        "{text}"
+    );
     assert!(text.contains("Connection refused"), "{text}");
-    assert!(!text.contains("ConnectError("), "one line, not a debug dump: {text}");
+    assert!(
+        !text.contains("ConnectError("),
+        "one line, not a debug dump: {text}"
+    );
+}
+
+/// A commit as large as etcd's default `--max-txn-ops` (128) succeeds; one more object is
+/// refused before anything is sent, naming the setting. A list longer than one etcd page
+/// (1000) comes back whole, from one revision, ordered by namespace then name (`a` before
+/// `a-b`, though the key `a-b/...` sorts before `a/...`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_commits_and_paged_lists() {
+    use ironbell_store::{Op, StoreError};
+    let Some(cluster) = Cluster::start(1).await else {
+        return;
+    };
+    let store = cluster.store("/big");
+    let batch = |ns: &str, from: usize, n: usize| -> Vec<Op> {
+        (from..from + n)
+            .map(|i| {
+                let mut o = widget(&format!("w{i:05}"));
+                o.metadata.namespace = Some(ns.to_string());
+                Op::Create(o)
+            })
+            .collect()
+    };
+    let err = store.commit(batch("a", 0, 129)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unsupported { .. }), "{err:?}");
+    assert!(err.to_string().contains("--max-txn-ops"), "{err}");
+    let empty = store
+        .list(&widgets(), &ListParams::default())
+        .await
+        .unwrap();
+    assert!(empty.items.is_empty());
+
+    let mut total = 0;
+    for (ns, rounds) in [("a-b", 9), ("a", 9)] {
+        for r in 0..rounds {
+            let out = store
+                .commit(batch(ns, r * 128, 128))
+                .await
+                .expect("commit of 128");
+            assert_eq!(out.len(), 128);
+            total += 128;
+        }
+    }
+    let l = store
+        .list(&widgets(), &ListParams::default())
+        .await
+        .unwrap();
+    assert_eq!(l.items.len(), total);
+    let order: Vec<(String, String)> = l
+        .items
+        .iter()
+        .map(|o| (o.namespace().to_string(), o.name().to_string()))
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(order, sorted);
+    assert_eq!(order[0].0, "a");
+    let newest = l
+        .items
+        .iter()
+        .map(|o| {
+            o.metadata
+                .resource_version
+                .as_deref()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .max()
+        .unwrap();
+    assert!(l.resource_version >= newest);
+    let only = store
+        .list(&widgets(), &ListParams::namespace("a-b"))
+        .await
+        .unwrap();
+    assert_eq!(only.items.len(), 9 * 128);
+    assert!(only.items.iter().all(|o| o.namespace() == "a-b"));
 }
