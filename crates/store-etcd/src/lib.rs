@@ -5,10 +5,13 @@
 //! It is not an etcd server, does not manage etcd members, and does not elect leaders yet
 //! (that comes with the replicas of issue 16).
 //!
-//! Start reading at [`Config`] and [`EtcdStore::new`]; the trait semantics are those of
-//! [`ironbell_store::Store`], checked against a real etcd by the shared conformance suite
-//! (`tests/conformance.rs`). The client is the `etcd-client` crate (tonic 0.14, as the rest
-//! of the workspace).
+//! Start reading at [`Config`] and [`EtcdStore::new`], then [`EtcdStore`]'s `write` (how a
+//! commit becomes one transaction) and the `watch` module. The trait semantics are those
+//! of [`ironbell_store::Store`], checked against a real etcd (Debian's `etcd-server`, started
+//! by the tests on loopback ports) by the shared conformance suite on one member
+//! (`tests/conformance.rs`) and on three (`tests/conformance_cluster.rs`); `tests/cluster.rs`
+//! kills members under a running commit and watch, `tests/tls.rs` uses client certificates.
+//! The client is the `etcd-client` crate (tonic 0.14, as the rest of the workspace).
 //!
 //! ## Key layout
 //!
