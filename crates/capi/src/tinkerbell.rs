@@ -44,7 +44,7 @@ use crate::api::tinkerbell::{
 };
 use crate::api::{
     BOOTSTRAP_API_VERSION, CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION,
-    INFRASTRUCTURE_API_VERSION, LabelSelector, ObjectReference, Secret, StringMap, meta,
+    INFRASTRUCTURE_API_VERSION, LabelSelector, ObjectReference, StringMap, meta,
 };
 use crate::kubeadm::{self, RegistryCredentials, RegistryMirror};
 use crate::versions::{VersionsBundle, VersionsBundleSet};
@@ -199,11 +199,16 @@ impl TemplateNames {
     /// `<cluster>-control-plane-template-<ms>`, `<cluster>-etcd-template-<ms>`,
     /// `<cluster>-<group>-<ms>` and `<cluster>-<group>-template-<ms>`.
     pub fn from_clock(spec: &TinkerbellSpec, unix_ms: i64) -> Self {
-        let name = cluster_name(&spec.cluster);
+        Self::from_cluster_clock(&spec.cluster, unix_ms)
+    }
+
+    /// [`TemplateNames::from_clock`] for any provider's EKS Anywhere `Cluster`.
+    pub fn from_cluster_clock(cluster: &EksaCluster, unix_ms: i64) -> Self {
+        let name = cluster_name(cluster);
         Self {
             control_plane: Some(format!("{name}-control-plane-template-{unix_ms}")),
             etcd: Some(format!("{name}-etcd-template-{unix_ms}")),
-            workers: worker_groups(&spec.cluster)
+            workers: worker_groups(cluster)
                 .map(|(group, _)| (group.clone(), worker_names(name, &group, unix_ms)))
                 .collect(),
         }
@@ -326,7 +331,6 @@ pub fn upgrade_names(
     new_bundles_number: i64,
     unix_ms: i64,
 ) -> (TemplateNames, bool) {
-    let name = cluster_name(&new.cluster);
     let fresh = TemplateNames::from_clock(new, unix_ms);
     let bundles_changed = current.bundles_number != new_bundles_number;
     let old_cluster = &current.spec.cluster;
@@ -338,16 +342,44 @@ pub fn upgrade_names(
     } else {
         current.names.control_plane.clone()
     };
-    let old_groups: BTreeMap<String, &WorkerNodeGroupConfiguration> =
-        worker_groups(old_cluster).collect();
+    let workers = upgrade_worker_names(
+        old_cluster,
+        &new.cluster,
+        &current.names.workers,
+        bundles_changed,
+        unix_ms,
+    );
+    let scale_only = is_scale(old_cluster, &new.cluster);
+    (
+        TemplateNames {
+            control_plane,
+            etcd: current.names.etcd.clone(),
+            workers,
+        },
+        scale_only,
+    )
+}
+
+/// The worker template names of an upgrade from `old` to `new` (see [`upgrade_names`]): a
+/// group's machine template is renewed on a bundles, taints, labels or Kubernetes version
+/// change, its `KubeadmConfigTemplate` on a taints or labels change, and a new group gets
+/// new names; `current` holds the names the cluster's objects reference now.
+pub(crate) fn upgrade_worker_names(
+    old: &EksaCluster,
+    new: &EksaCluster,
+    current: &BTreeMap<String, WorkerTemplateNames>,
+    bundles_changed: bool,
+    unix_ms: i64,
+) -> BTreeMap<String, WorkerTemplateNames> {
+    let name = cluster_name(new);
+    let old_groups: BTreeMap<String, &WorkerNodeGroupConfiguration> = worker_groups(old).collect();
     let mut workers = BTreeMap::new();
-    for (group, wng) in worker_groups(&new.cluster) {
+    for (group, wng) in worker_groups(new) {
         let new_names = worker_names(name, &group, unix_ms);
-        let names = match (old_groups.get(&group), current.names.workers.get(&group)) {
-            (Some(old), Some(cur)) => {
-                let config_changed = old.taints != wng.taints || old.labels != wng.labels;
-                let version_changed =
-                    worker_version(old_cluster, old) != worker_version(&new.cluster, wng);
+        let names = match (old_groups.get(&group), current.get(&group)) {
+            (Some(old_wng), Some(cur)) => {
+                let config_changed = old_wng.taints != wng.taints || old_wng.labels != wng.labels;
+                let version_changed = worker_version(old, old_wng) != worker_version(new, wng);
                 WorkerTemplateNames {
                     machine_template: if bundles_changed || config_changed || version_changed {
                         new_names.machine_template
@@ -365,15 +397,7 @@ pub fn upgrade_names(
         };
         workers.insert(group, names);
     }
-    let scale_only = is_scale(old_cluster, &new.cluster);
-    (
-        TemplateNames {
-            control_plane,
-            etcd: current.names.etcd.clone(),
-            workers,
-        },
-        scale_only,
-    )
+    workers
 }
 
 fn worker_version<'a>(
@@ -404,12 +428,12 @@ fn is_scale(old: &EksaCluster, new: &EksaCluster) -> bool {
     })
 }
 
-fn cluster_name(cluster: &EksaCluster) -> &str {
+pub(crate) fn cluster_name(cluster: &EksaCluster) -> &str {
     cluster.metadata.name.as_deref().unwrap_or_default()
 }
 
 /// Worker node groups with their names (`md-<i>` when unnamed, EKS Anywhere's default).
-fn worker_groups(
+pub(crate) fn worker_groups(
     cluster: &EksaCluster,
 ) -> impl Iterator<Item = (String, &WorkerNodeGroupConfiguration)> {
     cluster
@@ -861,28 +885,7 @@ pub fn render_workers(
 }
 
 fn registry_secret(c: &RegistryCredentials) -> Object {
-    use base64::Engine as _;
-    let enc = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let mut metadata = meta("registry-credentials", EKSA_SYSTEM_NAMESPACE);
-    metadata.labels = Some(
-        [(
-            "clusterctl.cluster.x-k8s.io/move".to_string(),
-            "true".to_string(),
-        )]
-        .into_iter()
-        .collect(),
-    );
-    Object::Secret(Box::new(Secret {
-        api_version: "v1".into(),
-        kind: "Secret".into(),
-        metadata,
-        data: [
-            ("username".to_string(), enc(&c.username)),
-            ("password".to_string(), enc(&c.password)),
-        ]
-        .into_iter()
-        .collect(),
-    }))
+    Object::Secret(Box::new(kubeadm::registry_credentials_secret(c)))
 }
 
 fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, RenderError> {
@@ -936,6 +939,7 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
                 services: Some(NetworkRanges {
                     cidr_blocks: ctx.cidrs(true),
                 }),
+                service_domain: None,
             }),
             control_plane_endpoint: Some(ApiEndpoint {
                 host: ctx.endpoint_host().to_string(),
@@ -1010,7 +1014,7 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
             }
         }
         None => Etcd {
-            local: Some(image_meta(&distro.etcd)),
+            local: Some(image_meta(&distro.etcd).into()),
             external: None,
         },
     };

@@ -312,6 +312,19 @@ fn the_create_entry_renders_a_loaded_spec_and_refuses_other_providers() {
         root.join("pkg/providers/docker/testdata/cluster_mirror_config.yaml"),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let err = ironbell_capi::render(&docker, &release, &inputs).expect_err("docker");
+    let out = ironbell_capi::render(&docker, &release, &inputs).unwrap_or_else(|e| panic!("{e}"));
+    let yaml = out.to_yaml().unwrap_or_else(|e| panic!("{e}"));
+    assert!(yaml.contains("name: test-control-plane-template-1234567890000"));
+    assert!(yaml.contains("kind: DockerMachineTemplate"));
+    assert!(
+        yaml.contains("etcdReleaseURL: https://distro.eks.amazonaws.com/"),
+        "the release's EKS-A version is the spec's: {yaml}"
+    );
+
+    let nutanix = ironbell_cluster_spec::Spec::load(
+        root.join("pkg/providers/nutanix/testdata/eksa-cluster.yaml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let err = ironbell_capi::render(&nutanix, &release, &inputs).expect_err("nutanix");
     assert!(err.to_string().contains("not supported yet"), "{err}");
 }

@@ -28,7 +28,7 @@ use crate::api::{StringMap, Taint};
 
 pub use admission::{EXCLUSION_RULES_PATH, exclusion_policy};
 pub use audit::default_audit_policy;
-pub use mirror::{RegistryCredentials, RegistryMirror, block_text};
+pub use mirror::{RegistryCredentials, RegistryMirror, block_text, registry_credentials_secret};
 
 /// The TLS cipher suite the kubelet and etcd are restricted to.
 pub const SECURE_CIPHER_SUITES: &str = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256";

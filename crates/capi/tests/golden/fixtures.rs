@@ -62,14 +62,20 @@ pub fn resolve_test_bundles(spec: &TinkerbellSpec) -> Result<VersionsBundleSet, 
     {
         versions.extend(w.kubernetes_version.as_ref().map(|v| v.as_str()));
     }
+    Ok(VersionsBundleSet::from_release(&resolve_test_release(
+        &versions,
+    )?))
+}
+
+/// The test release data (`internal/test/testdata`) resolved for Kubernetes versions.
+pub fn resolve_test_release(versions: &[&str]) -> Result<ironbell_release::ClusterRelease, String> {
     let resolver =
         ironbell_release::Resolver::new().with_base_dir(eksa_root().join("internal/test"));
     let source = ironbell_release::BundlesSource::Releases {
         url: "embed:///testdata/releases.yaml".into(),
         eksa_version: "v0.19.0-dev+latest".into(),
     };
-    let release = resolver
-        .resolve(&source, &versions)
-        .map_err(|e| e.to_string())?;
-    Ok(VersionsBundleSet::from_release(&release))
+    resolver
+        .resolve(&source, versions)
+        .map_err(|e| e.to_string())
 }
