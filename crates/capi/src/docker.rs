@@ -22,13 +22,13 @@
 use std::collections::BTreeMap;
 
 use ironbell_model::anywhere::{
-    AWSIamConfig, Cluster as EksaCluster, ControlPlaneConfiguration, OIDCConfig, ResolvConf,
+    AWSIamConfig, Cluster as EksaCluster, ControlPlaneConfiguration, OIDCConfig,
     WorkerNodeGroupConfiguration,
 };
 
 use crate::api::cluster::{
     Bootstrap, Cluster, ClusterNetwork, ClusterSpec, MachineDeployment, MachineDeploymentSpec,
-    MachineDeploymentStrategy, MachineSpec, MachineTemplateSpec, NetworkRanges, RollingUpdate,
+    MachineSpec, MachineTemplateSpec, NetworkRanges,
 };
 use crate::api::docker::{
     DOCKER_API_VERSION, DockerCluster, DockerLoadBalancer, DockerMachineSpec,
@@ -38,17 +38,19 @@ use crate::api::etcdadm::{
     EtcdCloudInitConfig, EtcdadmCluster, EtcdadmClusterSpec, EtcdadmConfigSpec,
 };
 use crate::api::kubeadm::{
-    ClusterConfiguration, ControlPlaneComponent, ControlPlaneMachineTemplate,
-    ControlPlaneRollingUpdate, EnvVar, Etcd, ExternalEtcd, File, HostPathMount, ImageMeta,
-    KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane, KubeadmControlPlaneSpec,
-    LocalEtcd, NodeConfiguration, NodeRegistration, Patches, RolloutStrategy,
+    ClusterConfiguration, ControlPlaneComponent, ControlPlaneMachineTemplate, Etcd, ExternalEtcd,
+    File, ImageMeta, KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane,
+    KubeadmControlPlaneSpec, LocalEtcd, NodeConfiguration, NodeRegistration, Patches,
 };
 use crate::api::{
     BOOTSTRAP_API_VERSION, CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION,
     LabelSelector, ObjectReference, StringMap, meta,
 };
 use crate::kubeadm::{self, RegistryCredentials, RegistryMirror};
-use crate::tinkerbell::{cluster_name, upgrade_worker_names, worker_groups};
+use crate::tinkerbell::{
+    cluster_cidrs, cluster_mirror, cluster_name, cluster_resolv_conf, upgrade_worker_names,
+    worker_groups,
+};
 use crate::versions::{ImageRef, KubeDistro};
 use crate::{Manifests, NO_VALUE, Object};
 
@@ -223,16 +225,10 @@ impl DockerBundles {
     pub fn from_release(release: &ironbell_release::ClusterRelease) -> Self {
         Self {
             number: release.bundles_number,
-            by_kube_version: release
-                .versions
-                .iter()
-                .map(|v| {
-                    (
-                        v.kube_version().to_string(),
-                        DockerVersionsBundle::from_release(v),
-                    )
-                })
-                .collect(),
+            by_kube_version: crate::versions::by_kube_version(
+                release,
+                DockerVersionsBundle::from_release,
+            ),
         }
     }
 }
@@ -406,18 +402,10 @@ impl<'a> Context<'a> {
         options: &'a RenderOptions,
     ) -> Result<Self, RenderError> {
         let name = cluster_name(&spec.cluster);
-        let mirror = spec
-            .cluster
-            .spec
-            .registry_mirror_configuration
-            .as_ref()
-            .map(RegistryMirror::from_config);
-        if mirror.as_ref().is_some_and(|m| m.authenticate) && options.registry_credentials.is_none()
-        {
-            return Err(RenderError::MissingRegistryCredentials {
+        let mirror = cluster_mirror(&spec.cluster, options.registry_credentials.as_ref())
+            .ok_or_else(|| RenderError::MissingRegistryCredentials {
                 cluster: name.to_string(),
-            });
-        }
+            })?;
         Ok(Self {
             spec,
             name,
@@ -457,27 +445,6 @@ impl<'a> Context<'a> {
             })
     }
 
-    fn cidrs(&self, services: bool) -> Vec<String> {
-        let net = self.cluster().spec.cluster_network.as_ref();
-        let blocks = if services {
-            net.and_then(|n| n.services.as_ref())
-        } else {
-            net.and_then(|n| n.pods.as_ref())
-        };
-        blocks
-            .and_then(|b| b.cidr_blocks.clone())
-            .unwrap_or_default()
-    }
-
-    fn resolv_conf(&self) -> Option<&'a ResolvConf> {
-        self.cluster()
-            .spec
-            .cluster_network
-            .as_ref()
-            .and_then(|n| n.dns.as_ref())
-            .and_then(|d| d.resolv_conf.as_ref())
-    }
-
     fn reference(&self, api_version: &str, kind: &str, name: impl Into<String>) -> ObjectReference {
         ObjectReference::new(api_version, kind, name).in_namespace(EKSA_SYSTEM_NAMESPACE)
     }
@@ -504,7 +471,7 @@ impl<'a> Context<'a> {
         config: Option<&serde_json::Value>,
         labels: Option<&BTreeMap<String, String>>,
     ) -> Result<(StringMap, Option<File>), RenderError> {
-        let resolv_conf = self.resolv_conf();
+        let resolv_conf = cluster_resolv_conf(self.cluster());
         let mut args = StringMap::new();
         let file = match config {
             Some(c) => Some(kubeadm::kubelet_configuration_file(
@@ -612,11 +579,11 @@ impl<'a> Context<'a> {
                 ClusterSpec {
                     cluster_network: Some(ClusterNetwork {
                         pods: Some(NetworkRanges {
-                            cidr_blocks: self.cidrs(false),
+                            cidr_blocks: cluster_cidrs(self.cluster(), false),
                         }),
                         service_domain: Some("cluster.local".into()),
                         services: Some(NetworkRanges {
-                            cidr_blocks: self.cidrs(true),
+                            cidr_blocks: cluster_cidrs(self.cluster(), true),
                         }),
                     }),
                     control_plane_endpoint: None,
@@ -709,13 +676,7 @@ impl<'a> Context<'a> {
         api_args.insert(tls.0.into(), tls.1.into());
         let mut api_volumes = kubeadm::audit_volumes(false);
         if admission {
-            api_volumes.push(HostPathMount {
-                host_path: kubeadm::EXCLUSION_RULES_PATH.into(),
-                mount_path: kubeadm::EXCLUSION_RULES_PATH.into(),
-                name: "admission-exclusion-rules".into(),
-                path_type: Some("File".into()),
-                read_only: true,
-            });
+            api_volumes.push(kubeadm::exclusion_volume());
         }
         if self.spec.aws_iam.is_some() {
             api_volumes.extend(kubeadm::aws_iam_volumes());
@@ -766,12 +727,7 @@ impl<'a> Context<'a> {
             dns: Some(image_meta(&distro.coredns)),
             api_server: Some(ControlPlaneComponent {
                 cert_sans: Some(cert_sans),
-                extra_envs: admission.then(|| {
-                    vec![EnvVar {
-                        name: "EKS_PATCH_EXCLUSION_RULES_FILE".into(),
-                        value: kubeadm::EXCLUSION_RULES_PATH.into(),
-                    }]
-                }),
+                extra_envs: admission.then(|| vec![kubeadm::exclusion_env()]),
                 extra_args: Some(api_args),
                 extra_volumes: Some(api_volumes),
             }),
@@ -826,22 +782,7 @@ impl<'a> Context<'a> {
             files.extend(kubeadm::aws_iam_files(self.name));
         }
 
-        let rollout_strategy = match &cp.upgrade_rollout_strategy {
-            Some(s) => RolloutStrategy {
-                rolling_update: Some(ControlPlaneRollingUpdate {
-                    max_surge: ironbell_model::anywhere::IntOrString::Int(
-                        s.rolling_update.as_ref().map_or(1, |r| r.max_surge),
-                    ),
-                }),
-                strategy_type: None,
-            },
-            None => RolloutStrategy {
-                rolling_update: Some(ControlPlaneRollingUpdate {
-                    max_surge: ironbell_model::anywhere::IntOrString::Int(1),
-                }),
-                strategy_type: Some("RollingUpdate".into()),
-            },
-        };
+        let rollout_strategy = kubeadm::control_plane_rollout(cp.upgrade_rollout_strategy.as_ref());
         Ok(KubeadmControlPlane::new(
             meta(self.name, EKSA_SYSTEM_NAMESPACE),
             KubeadmControlPlaneSpec {
@@ -919,34 +860,11 @@ impl<'a> Context<'a> {
         );
 
         let mut md_meta = meta(format!("{name}-{group}"), EKSA_SYSTEM_NAMESPACE);
-        if let Some(a) = &wng.autoscaling_configuration {
-            md_meta.annotations = Some(
-                [
-                    (
-                        "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size".to_string(),
-                        a.min_count.unwrap_or(0).to_string(),
-                    ),
-                    (
-                        "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size".to_string(),
-                        a.max_count.unwrap_or(0).to_string(),
-                    ),
-                ]
-                .into_iter()
-                .collect(),
-            );
-        }
-        let strategy = wng.upgrade_rollout_strategy.as_ref().map(|s| {
-            let r = s.rolling_update.clone().unwrap_or_default();
-            MachineDeploymentStrategy {
-                strategy_type: None,
-                rolling_update: Some(RollingUpdate {
-                    max_surge: Some(ironbell_model::anywhere::IntOrString::Int(r.max_surge)),
-                    max_unavailable: Some(ironbell_model::anywhere::IntOrString::Int(
-                        r.max_unavailable,
-                    )),
-                }),
-            }
-        });
+        md_meta.annotations = wng
+            .autoscaling_configuration
+            .as_ref()
+            .map(kubeadm::autoscaler_annotations);
+        let strategy = kubeadm::machine_deployment_strategy(wng.upgrade_rollout_strategy.as_ref());
         let md = MachineDeployment::new(
             md_meta,
             MachineDeploymentSpec {

@@ -18,15 +18,13 @@ use std::collections::BTreeMap;
 
 use ironbell_model::anywhere::{
     AWSIamConfig, Cluster as EksaCluster, OIDCConfig, OsFamily, TinkerbellDatacenterConfig,
-    TinkerbellMachineConfig, TinkerbellTemplateConfig, UpgradeRolloutStrategyType,
-    WorkerNodeGroupConfiguration,
+    TinkerbellMachineConfig, TinkerbellTemplateConfig, WorkerNodeGroupConfiguration,
 };
 use ironbell_model::template_def::TemplateDefinition;
 
 use crate::api::cluster::{
     ApiEndpoint, Bootstrap, Cluster, ClusterNetwork, ClusterSpec, MachineDeployment,
-    MachineDeploymentSpec, MachineDeploymentStrategy, MachineSpec, MachineTemplateSpec,
-    NetworkRanges, RollingUpdate, TemplateMeta,
+    MachineDeploymentSpec, MachineSpec, MachineTemplateSpec, NetworkRanges, TemplateMeta,
 };
 use crate::api::etcdadm::{
     EtcdBottlerocketConfig, EtcdCloudInitConfig, EtcdadmCluster, EtcdadmClusterSpec,
@@ -34,9 +32,9 @@ use crate::api::etcdadm::{
 };
 use crate::api::kubeadm::{
     BottlerocketNode, BottlerocketProxy, ClusterConfiguration, ControlPlaneComponent,
-    ControlPlaneMachineTemplate, ControlPlaneRollingUpdate, EnvVar, Etcd, ExternalEtcd, File,
-    HostPathMount, ImageMeta, KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane,
-    KubeadmControlPlaneSpec, NodeConfiguration, NodeRegistration, Patches, RolloutStrategy,
+    ControlPlaneMachineTemplate, Etcd, ExternalEtcd, File, HostPathMount, ImageMeta,
+    KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane, KubeadmControlPlaneSpec,
+    NodeConfiguration, NodeRegistration, Patches,
 };
 use crate::api::tinkerbell::{
     BootOptions, HardwareAffinity, HardwareAffinityTerm, TinkerbellCluster, TinkerbellClusterSpec,
@@ -428,6 +426,46 @@ fn is_scale(old: &EksaCluster, new: &EksaCluster) -> bool {
     })
 }
 
+/// The pod (`services` false) or service CIDR blocks of a cluster.
+pub(crate) fn cluster_cidrs(cluster: &EksaCluster, services: bool) -> Vec<String> {
+    let net = cluster.spec.cluster_network.as_ref();
+    let blocks = if services {
+        net.and_then(|n| n.services.as_ref())
+    } else {
+        net.and_then(|n| n.pods.as_ref())
+    };
+    blocks
+        .and_then(|b| b.cidr_blocks.clone())
+        .unwrap_or_default()
+}
+
+/// The cluster's `resolv.conf` setting.
+pub(crate) fn cluster_resolv_conf(
+    cluster: &EksaCluster,
+) -> Option<&ironbell_model::anywhere::ResolvConf> {
+    cluster
+        .spec
+        .cluster_network
+        .as_ref()
+        .and_then(|n| n.dns.as_ref())
+        .and_then(|d| d.resolv_conf.as_ref())
+}
+
+/// The cluster's registry mirror (`Some(None)` for none), or `None` when the mirror
+/// authenticates and no credentials are given.
+pub(crate) fn cluster_mirror(
+    cluster: &EksaCluster,
+    credentials: Option<&RegistryCredentials>,
+) -> Option<Option<RegistryMirror>> {
+    let mirror = cluster
+        .spec
+        .registry_mirror_configuration
+        .as_ref()
+        .map(RegistryMirror::from_config);
+    let refused = mirror.as_ref().is_some_and(|m| m.authenticate) && credentials.is_none();
+    (!refused).then_some(mirror)
+}
+
 pub(crate) fn cluster_name(cluster: &EksaCluster) -> &str {
     cluster.metadata.name.as_deref().unwrap_or_default()
 }
@@ -482,18 +520,10 @@ impl<'a> Context<'a> {
             .filter(|ip| !ip.is_empty())
             .cloned()
             .unwrap_or_else(|| options.tinkerbell_ip.clone());
-        let mirror = spec
-            .cluster
-            .spec
-            .registry_mirror_configuration
-            .as_ref()
-            .map(RegistryMirror::from_config);
-        if mirror.as_ref().is_some_and(|m| m.authenticate) && options.registry_credentials.is_none()
-        {
-            return Err(RenderError::MissingRegistryCredentials {
+        let mirror = cluster_mirror(&spec.cluster, options.registry_credentials.as_ref())
+            .ok_or_else(|| RenderError::MissingRegistryCredentials {
                 cluster: name.to_string(),
-            });
-        }
+            })?;
         let mut ctx = Self {
             spec,
             name,
@@ -552,24 +582,11 @@ impl<'a> Context<'a> {
     }
 
     fn cidrs(&self, services: bool) -> Vec<String> {
-        let net = self.cluster().spec.cluster_network.as_ref();
-        let blocks = if services {
-            net.and_then(|n| n.services.as_ref())
-        } else {
-            net.and_then(|n| n.pods.as_ref())
-        };
-        blocks
-            .and_then(|b| b.cidr_blocks.clone())
-            .unwrap_or_default()
+        cluster_cidrs(self.cluster(), services)
     }
 
     fn resolv_conf(&self) -> Option<&'a ironbell_model::anywhere::ResolvConf> {
-        self.cluster()
-            .spec
-            .cluster_network
-            .as_ref()
-            .and_then(|n| n.dns.as_ref())
-            .and_then(|d| d.resolv_conf.as_ref())
+        cluster_resolv_conf(self.cluster())
     }
 
     fn endpoint_host(&self) -> &'a str {
@@ -977,13 +994,7 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
     ));
     let mut api_volumes = kubeadm::audit_volumes(br);
     if admission {
-        api_volumes.push(HostPathMount {
-            host_path: kubeadm::EXCLUSION_RULES_PATH.into(),
-            mount_path: kubeadm::EXCLUSION_RULES_PATH.into(),
-            name: "admission-exclusion-rules".into(),
-            path_type: Some("File".into()),
-            read_only: true,
-        });
+        api_volumes.push(kubeadm::exclusion_volume());
     }
     if ctx.spec.aws_iam.is_some() {
         api_volumes.extend(kubeadm::aws_iam_volumes());
@@ -1041,12 +1052,7 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
         bottlerocket_node: br_node.clone(),
         api_server: Some(ControlPlaneComponent {
             cert_sans: cp.cert_sans.clone().filter(|s| !s.is_empty()),
-            extra_envs: admission.then(|| {
-                vec![EnvVar {
-                    name: "EKS_PATCH_EXCLUSION_RULES_FILE".into(),
-                    value: kubeadm::EXCLUSION_RULES_PATH.into(),
-                }]
-            }),
+            extra_envs: admission.then(|| vec![kubeadm::exclusion_env()]),
             extra_args: Some(extra_args),
             extra_volumes: Some(api_volumes),
         }),
@@ -1150,26 +1156,7 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
         }
     }
 
-    let rollout_strategy = match &cp.upgrade_rollout_strategy {
-        Some(s) if s.type_ == Some(UpgradeRolloutStrategyType::InPlace) => RolloutStrategy {
-            rolling_update: None,
-            strategy_type: Some("InPlace".into()),
-        },
-        Some(s) => RolloutStrategy {
-            rolling_update: Some(ControlPlaneRollingUpdate {
-                max_surge: ironbell_model::anywhere::IntOrString::Int(
-                    s.rolling_update.as_ref().map_or(1, |r| r.max_surge),
-                ),
-            }),
-            strategy_type: None,
-        },
-        None => RolloutStrategy {
-            rolling_update: Some(ControlPlaneRollingUpdate {
-                max_surge: ironbell_model::anywhere::IntOrString::Int(1),
-            }),
-            strategy_type: Some("RollingUpdate".into()),
-        },
-    };
+    let rollout_strategy = kubeadm::control_plane_rollout(cp.upgrade_rollout_strategy.as_ref());
 
     let kcp = KubeadmControlPlane::new(
         meta(name, EKSA_SYSTEM_NAMESPACE),
@@ -1323,41 +1310,11 @@ fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, Rend
         .collect();
         let mut md_meta = meta(format!("{name}-{group}"), EKSA_SYSTEM_NAMESPACE);
         md_meta.labels = Some(pool_labels.clone());
-        if let Some(a) = &wng.autoscaling_configuration {
-            md_meta.annotations = Some(
-                [
-                    (
-                        "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size".to_string(),
-                        a.min_count.unwrap_or(0).to_string(),
-                    ),
-                    (
-                        "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size".to_string(),
-                        a.max_count.unwrap_or(0).to_string(),
-                    ),
-                ]
-                .into_iter()
-                .collect(),
-            );
-        }
-        let strategy = wng.upgrade_rollout_strategy.as_ref().map(|s| {
-            if s.type_ == Some(UpgradeRolloutStrategyType::InPlace) {
-                MachineDeploymentStrategy {
-                    strategy_type: Some("InPlace".into()),
-                    rolling_update: None,
-                }
-            } else {
-                let r = s.rolling_update.clone().unwrap_or_default();
-                MachineDeploymentStrategy {
-                    strategy_type: None,
-                    rolling_update: Some(RollingUpdate {
-                        max_surge: Some(ironbell_model::anywhere::IntOrString::Int(r.max_surge)),
-                        max_unavailable: Some(ironbell_model::anywhere::IntOrString::Int(
-                            r.max_unavailable,
-                        )),
-                    }),
-                }
-            }
-        });
+        md_meta.annotations = wng
+            .autoscaling_configuration
+            .as_ref()
+            .map(kubeadm::autoscaler_annotations);
+        let strategy = kubeadm::machine_deployment_strategy(wng.upgrade_rollout_strategy.as_ref());
         objects.push(Object::MachineDeployment(Box::new(MachineDeployment::new(
             md_meta,
             MachineDeploymentSpec {
