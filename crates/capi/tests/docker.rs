@@ -282,13 +282,7 @@ fn the_upgrade_plan_keeps_what_does_not_change() {
 #[test]
 fn every_docker_conformance_spec_renders() {
     let dir = fixtures::provider_dir("docker").join("testdata");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(Result::ok)
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .filter(|n| n.starts_with("cluster_") && n.ends_with(".yaml"))
-        .collect();
-    names.sort();
+    let names = fixtures::cluster_spec_files("docker");
     assert!(names.len() >= 5, "{names:?}");
     for name in names {
         let mut spec = ironbell_cluster_spec::Spec::load(dir.join(&name))

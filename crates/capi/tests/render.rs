@@ -227,15 +227,8 @@ fn image_references_split_at_the_tag() {
 /// that parse back, or is refused with an error; none panics.
 #[test]
 fn every_conformance_spec_renders_or_is_refused() {
-    let dir = fixtures::provider_dir("tinkerbell").join("testdata");
     let mut rendered = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(Result::ok)
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .filter(|n| n.starts_with("cluster_") && n.ends_with(".yaml"))
-        .collect();
-    entries.sort();
+    let entries = fixtures::cluster_spec_files("tinkerbell");
     for name in entries {
         let Ok(mut spec) = fixtures::load_tinkerbell_spec(&name) else {
             continue;

@@ -79,3 +79,16 @@ pub fn resolve_test_release(versions: &[&str]) -> Result<ironbell_release::Clust
         .resolve(&source, versions)
         .map_err(|e| e.to_string())
 }
+
+/// The `cluster_*.yaml` spec files of a provider's testdata, sorted.
+pub fn cluster_spec_files(provider: &str) -> Vec<String> {
+    let dir = provider_dir(provider).join("testdata");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("cluster_") && n.ends_with(".yaml"))
+        .collect();
+    names.sort();
+    names
+}
