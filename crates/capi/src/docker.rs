@@ -272,7 +272,8 @@ pub const ETCD_UPGRADING_ANNOTATION: &str = "etcdcluster.cluster.x-k8s.io/upgrad
 /// The template names of an upgrade from `current` to `new`.
 ///
 /// A template keeps its current name unless it must be replaced: the control plane's and
-/// the etcd machines' on a Kubernetes version or bundles change; a worker group's as
+/// the etcd machines' on a Kubernetes version or bundles change (or when the cluster has
+/// none yet); a worker group's as
 /// [`crate::tinkerbell::upgrade_names`] decides for bare metal (machine template on a
 /// bundles, taints, labels or Kubernetes version change, `KubeadmConfigTemplate` on a taints
 /// or labels change). New names come from the clock.
@@ -287,8 +288,9 @@ pub fn upgrade_plan(
     let renew = old_cluster.spec.kubernetes_version != new.cluster.spec.kubernetes_version
         || current.bundles_number != new_bundles_number;
     let external_etcd = new.cluster.spec.external_etcd_configuration.is_some();
+    // A template the cluster does not reference yet gets a new name too.
     let pick = |fresh: &Option<String>, current: &Option<String>| {
-        if renew {
+        if renew || current.is_none() {
             fresh.clone()
         } else {
             current.clone()

@@ -1,8 +1,9 @@
 //! The API server audit policy EKS Anywhere installs on every control-plane machine.
 //!
 //! Built here as data (rules with their users, verbs and resource groups) and printed as
-//! YAML, rather than kept as a text blob: the policy is the same for every Kubernetes version
-//! EKS Anywhere v0.24 supports, and a user's `auditPolicyContent` replaces it entirely.
+//! YAML, rather than kept as a text blob: the rules are the same for every Kubernetes version
+//! EKS Anywhere v0.24 supports (from 1.24 in the `audit.k8s.io/v1` form, which drops one
+//! rule's user group), and a user's `auditPolicyContent` replaces it entirely.
 
 use serde_json::{Map, Value, json};
 
@@ -57,7 +58,8 @@ impl Rule {
 }
 
 /// The default audit policy as YAML text, for a Kubernetes version (`1.21`, ...):
-/// `audit.k8s.io/v1beta1` below 1.24, `audit.k8s.io/v1` from 1.24, as EKS Anywhere prints them.
+/// `audit.k8s.io/v1beta1` below 1.24, `audit.k8s.io/v1` from 1.24, as EKS Anywhere prints
+/// them.
 pub fn default_audit_policy(kubernetes_version: &str) -> String {
     let node_status = ["nodes/status", "pods/status"];
     let rules = vec![
