@@ -17,7 +17,9 @@
 pub mod defaults;
 mod error;
 mod spec;
+pub mod validate;
 
 pub use defaults::CliDefaults;
 pub use error::{SpecError, SpecIssue};
 pub use spec::{DatacenterConfig, IgnoredDocument, MachineConfig, Provider, Spec, UnknownProvider};
+pub use validate::{Check, CheckResult, Finding, Report, validate};

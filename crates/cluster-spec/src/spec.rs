@@ -20,9 +20,9 @@ use std::str::FromStr;
 
 use ironbell_model::anywhere::{
     API_VERSION, AWSIamConfig, CloudStackDatacenterConfig, CloudStackMachineConfig, Cluster,
-    DockerDatacenterConfig, FluxConfig, GitOpsConfig, NutanixDatacenterConfig,
-    NutanixMachineConfig, OIDCConfig, OsFamily, Ref, SnowDatacenterConfig, SnowIPPool,
-    SnowMachineConfig, TinkerbellDatacenterConfig, TinkerbellMachineConfig,
+    ControlPlaneConfiguration, DockerDatacenterConfig, FluxConfig, GitOpsConfig,
+    NutanixDatacenterConfig, NutanixMachineConfig, OIDCConfig, OsFamily, Ref, SnowDatacenterConfig,
+    SnowIPPool, SnowMachineConfig, TinkerbellDatacenterConfig, TinkerbellMachineConfig,
     TinkerbellTemplateConfig, UserConfiguration, VSphereDatacenterConfig, VSphereMachineConfig,
     WorkerNodeGroupConfiguration,
 };
@@ -381,6 +381,18 @@ impl Spec {
             .filter(|m| r.kind.is_none() || m.kind() == r.kind())
     }
 
+    /// The control plane's configuration.
+    pub fn control_plane(&self) -> Option<&ControlPlaneConfiguration> {
+        self.cluster.spec.control_plane_configuration.as_ref()
+    }
+
+    /// The control plane endpoint's host as written (`host` or `host:port`), or `""`.
+    pub fn control_plane_endpoint(&self) -> &str {
+        let cp = self.cluster.spec.control_plane_configuration.as_ref();
+        let endpoint = cp.and_then(|c| c.endpoint.as_ref());
+        endpoint.map_or("", |e| e.host.as_str())
+    }
+
     /// The control plane's `machineGroupRef`.
     pub fn control_plane_machine_ref(&self) -> Option<&Ref> {
         let cp = self.cluster.spec.control_plane_configuration.as_ref()?;
@@ -461,7 +473,13 @@ impl Spec {
 
     /// The 1-based index of the document that held the object of this kind and name, when
     /// the spec was loaded from text.
+    /// The Cluster is found by kind alone (a spec has one), so a renamed Cluster keeps its
+    /// document.
     pub fn document_of(&self, kind: &str, name: &str) -> Option<usize> {
+        if kind == Cluster::KIND {
+            let mut clusters = self.documents.iter().filter(|((k, _), _)| k == kind);
+            return clusters.next().map(|(_, d)| *d);
+        }
         self.documents
             .get(&(kind.to_string(), name.to_string()))
             .copied()
