@@ -16,10 +16,12 @@
 
 pub mod defaults;
 mod error;
+mod generate;
 mod spec;
 pub mod validate;
 
 pub use defaults::CliDefaults;
 pub use error::{SpecError, SpecIssue};
+pub use generate::{DEFAULT_KUBERNETES_VERSION, generate};
 pub use spec::{DatacenterConfig, IgnoredDocument, MachineConfig, Provider, Spec, UnknownProvider};
 pub use validate::{Check, CheckResult, Finding, Report, validate};
