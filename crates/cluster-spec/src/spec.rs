@@ -4,7 +4,9 @@
 //! Loading follows EKS Anywhere's parser (`pkg/cluster/config_manager.go`): documents are split
 //! and read one by one, an unquoted `kubernetesVersion: 1.30` reads as `"1.30"`, documents
 //! whose `apiVersion` is not `anywhere.eks.amazonaws.com/v1alpha1` are ignored (and listed in
-//! [`Spec::ignored`]), and a spec has exactly one `Cluster`. Unlike EKS Anywhere, which reads
+//! [`Spec::ignored`]), and a spec has exactly one `Cluster`. A document of that group with a
+//! kind EKS Anywhere does not have is an error (EKS Anywhere ignores it, so a misspelt kind
+//! would only show as a missing reference). Unlike EKS Anywhere, which reads
 //! the documents it needs and drops the rest, every document of the group is typed and
 //! checked (unknown fields are errors naming their path), and a reference to a datacenter
 //! config, machine config, template config or IP pool that is not in the file is a load error

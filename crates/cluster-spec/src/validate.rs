@@ -946,6 +946,19 @@ fn registry_mirror(ctx: &mut Ctx) {
             }
         }
     }
+    if m.insecure_skip_verify == Some(true) {
+        let spec = ctx.spec;
+        for mc in referenced_machine_configs(spec) {
+            if mc.os_family() == Some(OsFamily::Bottlerocket) {
+                let message = format!(
+                    "insecureSkipVerify is not supported with Bottlerocket ({} {:?}): give the mirror's CA in caCertContent instead",
+                    mc.kind(),
+                    mc.name()
+                );
+                ctx.cluster(&format!("{base}.insecureSkipVerify"), message);
+            }
+        }
+    }
     if m.authenticate == Some(true) {
         ctx.cluster_warning(&format!("{base}.authenticate"), "the mirror's credentials are read from REGISTRY_USERNAME and REGISTRY_PASSWORD when the cluster is created");
     }
@@ -2624,17 +2637,6 @@ fn tinkerbell_hook(ctx: &mut Ctx) {
             .is_none_or(str::is_empty)
     {
         ctx.datacenter("spec.hookImagesURLPath", "with a proxy, machines boot HookOS without it: host the HookOS images locally and set hookImagesURLPath");
-    }
-    let tinkerbell_ns = dc.metadata.namespace.clone().unwrap_or_default();
-    for m in tinkerbell_machine_configs(spec) {
-        if m.metadata.namespace.clone().unwrap_or_default() != tinkerbell_ns {
-            let mc = MachineConfig::TinkerbellMachineConfig(m.clone());
-            ctx.machine(
-                &mc,
-                "metadata.namespace",
-                "must be the TinkerbellDatacenterConfig's namespace",
-            );
-        }
     }
 }
 

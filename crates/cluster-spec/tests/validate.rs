@@ -237,6 +237,10 @@ fn vsphere() -> Spec {
     load("vsphere", "cluster_main.yaml")
 }
 
+fn vsphere_bottlerocket() -> Spec {
+    load("vsphere", "cluster_main_br.yaml")
+}
+
 /// Asserts that `spec` fails `check` with a finding at `field`.
 fn assert_fails(what: &str, spec: &Spec, check: &str, field: &str) {
     let report = validate(spec, None);
@@ -447,6 +451,20 @@ const BROKEN: &[Broken] = &[
         },
         "registry-mirror",
         "spec.registryMirrorConfiguration.port",
+    ),
+    (
+        "insecureSkipVerify with Bottlerocket",
+        vsphere_bottlerocket,
+        |s| {
+            s.cluster.spec.registry_mirror_configuration =
+                Some(ironbell_model::anywhere::RegistryMirrorConfiguration {
+                    endpoint: Some("1.2.3.4".into()),
+                    insecure_skip_verify: Some(true),
+                    ..Default::default()
+                })
+        },
+        "registry-mirror",
+        "spec.registryMirrorConfiguration.insecureSkipVerify",
     ),
     (
         "unsupported identity provider kind",
