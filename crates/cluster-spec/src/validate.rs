@@ -22,6 +22,45 @@
 //! IP answer, whether the proxy resolves, what vCenter/CloudStack/Prism/Snow devices say,
 //! whether the release bundle supports the Kubernetes version (`ironbell-release`).
 //!
+//! ## The checks, in report order
+//!
+//! | name | what |
+//! |---|---|
+//! | `cluster-name` | letters, digits, dashes, starting with a letter; at most 35 characters |
+//! | `kubernetes-version` | set, a version EKS Anywhere knows; worker groups not ahead of the control plane nor more than 2 minors behind; not 1.20 on bare metal |
+//! | `control-plane-endpoint` | set (an IP on Tinkerbell, Snow, Nutanix); absent on Docker |
+//! | `control-plane-count` | positive; odd with stacked etcd |
+//! | `external-etcd` | none on Tinkerbell; count set, odd |
+//! | `machine-group-refs` | every group names a machine config of the provider's kind |
+//! | `worker-node-groups` | present (except Tinkerbell, from 1.22); names set and unique; counts and autoscaling bounds |
+//! | `taints` | keys and values; not every group NoSchedule/NoExecute; no control-plane taints without workers |
+//! | `node-labels` | Kubernetes label syntax |
+//! | `cluster-network` | one valid pod and service CIDR each; node mask; CNI config; kindnetd only on Docker; Cilium settings; Snow endpoint outside the CIDRs |
+//! | `proxy` | both proxies set, `host:port` with a valid port |
+//! | `registry-mirror` | endpoint, port, OCI namespaces, one curated-packages mirror, no insecureSkipVerify with Bottlerocket |
+//! | `identity-providers` | reference kinds and names, one of each kind; the OIDC and IAM configs' own rules; no `oidc-*` API server flags beside an OIDCConfig |
+//! | `gitops` | reference kind and name; the GitOpsConfig's or FluxConfig's own rules |
+//! | `pod-iam` | service account issuer set |
+//! | `upgrade-rollout-strategy` | types and parameters; InPlace only on bare metal, not with Bottlerocket, the same type everywhere, no autoscaling with it; none on Nutanix |
+//! | `packages` | no controller or cron job settings on a workload cluster |
+//! | `eksa-version` | semantic version |
+//! | `cert-sans` | IP addresses or domain names |
+//! | `api-server-extra-args` | flags without leading dashes |
+//! | `kubelet-configuration` | an object without `providerID` or `cloudProvider` |
+//! | `audit-policy` | valid YAML |
+//! | `etcd-encryption` | KMS name and unix socket; warnings for what applies on upgrade only |
+//! | `namespaces` | every object in the Cluster's namespace |
+//! | `datacenter-config` | the provider's datacenter rules |
+//! | `machine-configs` | each referenced machine config's rules, its users and host OS settings |
+//! | `tinkerbell-ip` | (Tinkerbell) differs from the control plane endpoint |
+//! | `tinkerbell-os-family` | (Tinkerbell) one OS family; no Bottlerocket from Kubernetes 1.29 |
+//! | `tinkerbell-os-image-url` | (Tinkerbell) in one place, present for non-Bottlerocket, naming each Kubernetes version |
+//! | `tinkerbell-hook` | (Tinkerbell) hook ISO URL ends in `.iso`; local hook images with a proxy |
+//! | `hardware-selectors` | (Tinkerbell) exactly one `key: value` per machine config |
+//! | `hardware-available` | (Tinkerbell, with hardware.csv) enough machines per selector |
+//! | `hardware-one-selector` | (Tinkerbell, with hardware.csv) no machine matches two selectors |
+//! | `snow-ip-pools` | (Snow) addresses, ranges inside their subnets |
+//!
 //! Address and CIDR parsing uses `ipnet`, URLs `url`, versions `semver`: the same checks Go's
 //! `net`, `net/url` and semver packages make.
 
@@ -426,7 +465,7 @@ fn kubernetes_version(ctx: &mut Ctx) {
             (Some(w), Some(c)) if w > c => ctx.cluster(
                 &field,
                 format!(
-                    "worker node group {:?} has Kubernetes {} , newer than the control plane's {}: a worker group may not be ahead of the control plane",
+                    "worker node group {:?} has Kubernetes {}, newer than the control plane's {}: a worker group may not be ahead of the control plane",
                     group_name(g),
                     gv.as_str(),
                     v.as_str()
