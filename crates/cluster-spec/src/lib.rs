@@ -31,5 +31,8 @@ pub mod validate;
 pub use defaults::CliDefaults;
 pub use error::{SpecError, SpecIssue};
 pub use generate::{DEFAULT_KUBERNETES_VERSION, generate};
-pub use spec::{DatacenterConfig, IgnoredDocument, MachineConfig, Provider, Spec, UnknownProvider};
+pub use spec::{
+    DEFAULT_CONTROL_PLANE_PORT, DatacenterConfig, IgnoredDocument, MachineConfig, Provider, Spec,
+    UnknownProvider,
+};
 pub use validate::{Check, CheckResult, Finding, Report, validate};

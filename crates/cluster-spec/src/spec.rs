@@ -34,6 +34,9 @@ use serde_yaml_ng::Value as Yaml;
 
 use crate::error::{SpecError, SpecIssue};
 
+/// The API server's port when the control plane endpoint names none.
+pub const DEFAULT_CONTROL_PLANE_PORT: u16 = 6443;
+
 /// The infrastructure a cluster runs on, named by its datacenter config's kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Provider {
@@ -393,6 +396,19 @@ impl Spec {
         let cp = self.cluster.spec.control_plane_configuration.as_ref();
         let endpoint = cp.and_then(|c| c.endpoint.as_ref());
         endpoint.map_or("", |e| e.host.as_str())
+    }
+
+    /// The control plane endpoint as host and port: the port written after the host, or
+    /// [`DEFAULT_CONTROL_PLANE_PORT`] (EKS Anywhere's `GetControlPlaneHostPort`).
+    pub fn control_plane_host_port(&self) -> (&str, u16) {
+        let endpoint = self.control_plane_endpoint();
+        match endpoint.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') => match port.parse() {
+                Ok(port) => (host, port),
+                Err(_) => (endpoint, DEFAULT_CONTROL_PLANE_PORT),
+            },
+            _ => (endpoint, DEFAULT_CONTROL_PLANE_PORT),
+        }
     }
 
     /// The control plane's `machineGroupRef`.
