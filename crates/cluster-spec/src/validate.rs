@@ -2132,11 +2132,11 @@ fn machine_config(ctx: &mut Ctx, mc: &MachineConfig) {
                 let ok = t
                     .strip_prefix("sbe-c.")
                     .or_else(|| t.strip_prefix("sbe-g."))
-                    .is_some_and(|size| {
-                        let size = size.trim_end_matches("xlarge");
-                        size.is_empty()
-                            || size == "large"
-                            || size.bytes().all(|b| b.is_ascii_digit())
+                    .and_then(|size| size.strip_suffix("large"))
+                    .is_some_and(|n| {
+                        // `sbe-[cg].<digits>[x]large`, as EKS Anywhere's pattern.
+                        let n = n.strip_suffix('x').unwrap_or(n);
+                        n.bytes().all(|b| b.is_ascii_digit())
                     });
                 if !ok {
                     ctx.machine(

@@ -757,3 +757,30 @@ fn selector(s: &std::collections::BTreeMap<String, String>) -> String {
         .collect::<Vec<_>>()
         .join("|")
 }
+
+#[test]
+fn snow_instance_types_follow_eks_anywhere_pattern() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata/snow.yaml");
+    let base = Spec::load(path).expect("Snow spec loads");
+    for (instance_type, valid) in [
+        ("sbe-c.large", true),
+        ("sbe-c.xlarge", true),
+        ("sbe-g.4xlarge", true),
+        ("sbe-c.2large", true),
+        ("sbe-c.medium", false),
+        ("sbe-x.large", false),
+        ("sbe-c.xxlarge", false),
+    ] {
+        let mut spec = base.clone();
+        for mc in spec.machine_configs.values_mut() {
+            if let MachineConfig::SnowMachineConfig(m) = mc {
+                m.spec.instance_type = Some(instance_type.into());
+            }
+        }
+        let report = validate(&spec, None);
+        let refused = report
+            .failures()
+            .any(|(check, f)| check == "machine-configs" && f.field == "spec.instanceType");
+        assert_eq!(refused, !valid, "{instance_type}:\n{report}");
+    }
+}
