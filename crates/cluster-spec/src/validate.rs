@@ -1728,7 +1728,7 @@ fn datacenter_config(ctx: &mut Ctx) {
                 }
             }
             let check_path = |ctx: &mut Ctx, field: &str, path: &str| {
-                if !path.starts_with(&format!("/{datacenter}/network")) {
+                if !path.starts_with(&format!("/{}/network", datacenter.trim_matches('/'))) {
                     ctx.datacenter(field, format!("{path:?} is not in the datacenter's network folder: write /{datacenter}/network/<name> or just <name>"));
                 }
             };
