@@ -296,17 +296,12 @@ fn every_docker_conformance_spec_renders() {
             .unwrap_or_else(|| panic!("{name}: no Kubernetes version"));
         let release = fixtures::resolve_test_release(&[version.as_str()])
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let inputs = ironbell_capi::CreateInputs {
-            now_unix_ms: NOW,
-            registry_credentials: Some(RegistryCredentials {
-                username: "u".into(),
-                password: "p".into(),
-            }),
-            ..Default::default()
+        let credentials = RegistryCredentials {
+            username: "u".into(),
+            password: "p".into(),
         };
-        let out = ironbell_capi::render(&spec, &release, &inputs)
+        let yaml = fixtures::render_entry(&spec, &release, Some(credentials))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let yaml = out.to_yaml().unwrap_or_else(|e| panic!("{name}: {e}"));
         for de in serde_yaml_ng::Deserializer::from_str(&yaml) {
             let _: serde_yaml_ng::Value = serde::Deserialize::deserialize(de)
                 .unwrap_or_else(|e| panic!("{name}: rendered YAML does not parse: {e}"));
@@ -336,4 +331,37 @@ fn partial_specs_render_or_are_refused() {
         let _ = docker::render(&s, &bundles(), &options(&s));
         let _ = docker::render(&s, &DockerBundles::default(), &RenderOptions::default());
     }
+}
+
+/// `ironbell generate clusterconfig --provider docker`'s spec validates and renders with the
+/// release data ironbell ships.
+#[test]
+fn the_generated_docker_spec_renders_with_the_shipped_release() {
+    use ironbell_cluster_spec::{DEFAULT_KUBERNETES_VERSION, Provider, Spec};
+    let mut spec = Spec::parse(&ironbell_cluster_spec::generate("dev", Provider::Docker))
+        .unwrap_or_else(|e| panic!("{e}"));
+    ironbell_cluster_spec::defaults::builder_defaults(&mut spec);
+    let report = ironbell_cluster_spec::validate(&spec, None);
+    assert!(
+        report.is_valid(),
+        "{:?}",
+        report.failures().collect::<Vec<_>>()
+    );
+    let release = ironbell_release::Resolver::new()
+        .resolve(
+            &ironbell_release::BundlesSource::Shipped,
+            &[DEFAULT_KUBERNETES_VERSION],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let yaml = fixtures::render_entry(&spec, &release, None).unwrap_or_else(|e| panic!("{e}"));
+    assert!(yaml.contains("cgroup-driver: systemd"), "{yaml}");
+    assert!(yaml.contains("customImage: public.ecr.aws/"), "{yaml}");
+    assert!(
+        yaml.contains("imageRepository: public.ecr.aws/eks-anywhere/kubernetes-sigs/kind\n"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("name: dev-etcd-template-1234567890000")
+            == spec.cluster.spec.external_etcd_configuration.is_some()
+    );
 }

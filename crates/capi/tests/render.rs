@@ -289,12 +289,7 @@ fn the_create_entry_renders_a_loaded_spec_and_refuses_other_providers() {
     let release = resolver
         .resolve(&source, &["1.21"])
         .unwrap_or_else(|e| panic!("{e}"));
-    let inputs = ironbell_capi::CreateInputs {
-        now_unix_ms: NOW,
-        ..Default::default()
-    };
-    let out = ironbell_capi::render(&spec, &release, &inputs).unwrap_or_else(|e| panic!("{e}"));
-    let yaml = out.to_yaml().unwrap_or_else(|e| panic!("{e}"));
+    let yaml = fixtures::render_entry(&spec, &release, None).unwrap_or_else(|e| panic!("{e}"));
     assert!(yaml.contains("name: test-control-plane-template-1234567890000"));
     assert!(
         !yaml.contains("testemail@test.com"),
@@ -305,8 +300,7 @@ fn the_create_entry_renders_a_loaded_spec_and_refuses_other_providers() {
         root.join("pkg/providers/docker/testdata/cluster_mirror_config.yaml"),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let out = ironbell_capi::render(&docker, &release, &inputs).unwrap_or_else(|e| panic!("{e}"));
-    let yaml = out.to_yaml().unwrap_or_else(|e| panic!("{e}"));
+    let yaml = fixtures::render_entry(&docker, &release, None).unwrap_or_else(|e| panic!("{e}"));
     assert!(yaml.contains("name: test-control-plane-template-1234567890000"));
     assert!(yaml.contains("kind: DockerMachineTemplate"));
     assert!(
@@ -318,6 +312,6 @@ fn the_create_entry_renders_a_loaded_spec_and_refuses_other_providers() {
         root.join("pkg/providers/nutanix/testdata/eksa-cluster.yaml"),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let err = ironbell_capi::render(&nutanix, &release, &inputs).expect_err("nutanix");
-    assert!(err.to_string().contains("not supported yet"), "{err}");
+    let err = fixtures::render_entry(&nutanix, &release, None).expect_err("nutanix");
+    assert!(err.contains("not supported yet"), "{err}");
 }

@@ -92,3 +92,19 @@ pub fn cluster_spec_files(provider: &str) -> Vec<String> {
     names.sort();
     names
 }
+
+/// A spec rendered through the create entry (`ironbell_capi::render`) at EKS Anywhere's fake
+/// clock, as YAML.
+pub fn render_entry(
+    spec: &ironbell_cluster_spec::Spec,
+    release: &ironbell_release::ClusterRelease,
+    registry_credentials: Option<ironbell_capi::kubeadm::RegistryCredentials>,
+) -> Result<String, String> {
+    let inputs = ironbell_capi::CreateInputs {
+        now_unix_ms: 1_234_567_890_000,
+        registry_credentials,
+        ..Default::default()
+    };
+    let out = ironbell_capi::render(spec, release, &inputs).map_err(|e| e.to_string())?;
+    out.to_yaml().map_err(|e| e.to_string())
+}
