@@ -365,3 +365,27 @@ fn the_generated_docker_spec_renders_with_the_shipped_release() {
             == spec.cluster.spec.external_etcd_configuration.is_some()
     );
 }
+
+/// A `KubeletConfiguration` replaces the kubelet flags with a patch file; node labels stay
+/// kubelet flags.
+#[test]
+fn a_kubelet_configuration_is_a_patch_and_labels_stay_flags() {
+    let s = with(
+        &["spec", "controlPlaneConfiguration"],
+        json!({"count": 1, "kubeletConfiguration": {"maxPods": 20}, "labels": {"tier": "cp"}}),
+    );
+    let cp = docker::render_control_plane(&s, &bundles(), &options(&s))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let yaml = ironbell_capi::to_yaml_documents(&cp).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        yaml.contains("path: /etc/kubernetes/patches/kubeletconfiguration0+strategic.yaml"),
+        "{yaml}"
+    );
+    assert!(yaml.contains("maxPods: 20"), "{yaml}");
+    assert!(
+        yaml.contains("directory: /etc/kubernetes/patches"),
+        "{yaml}"
+    );
+    assert!(!yaml.contains("eviction-hard"), "{yaml}");
+    assert!(yaml.contains("node-labels: tier=cp"), "{yaml}");
+}
