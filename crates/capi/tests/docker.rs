@@ -377,15 +377,16 @@ fn a_kubelet_configuration_is_a_patch_and_labels_stay_flags() {
     let cp = docker::render_control_plane(&s, &bundles(), &options(&s))
         .unwrap_or_else(|e| panic!("{e}"));
     let yaml = ironbell_capi::to_yaml_documents(&cp).unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        yaml.contains("path: /etc/kubernetes/patches/kubeletconfiguration0+strategic.yaml"),
-        "{yaml}"
-    );
-    assert!(yaml.contains("maxPods: 20"), "{yaml}");
-    assert!(
-        yaml.contains("directory: /etc/kubernetes/patches"),
-        "{yaml}"
-    );
-    assert!(!yaml.contains("eviction-hard"), "{yaml}");
-    assert!(yaml.contains("node-labels: tier=cp"), "{yaml}");
+    for (text, present) in [
+        (
+            "path: /etc/kubernetes/patches/kubeletconfiguration0+strategic.yaml",
+            true,
+        ),
+        ("maxPods: 20", true),
+        ("directory: /etc/kubernetes/patches", true),
+        ("node-labels: tier=cp", true),
+        ("eviction-hard", false),
+    ] {
+        assert_eq!(yaml.contains(text), present, "{text}: {yaml}");
+    }
 }
