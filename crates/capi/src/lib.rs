@@ -8,9 +8,10 @@
 //!
 //! Where to start: [`render`], the entry for a create (a loaded spec and its resolved
 //! release data in, a [`Manifests`] that prints YAML documents out). It dispatches to the
-//! provider's renderer, [`tinkerbell::render`] for bare metal, which assembles the typed
-//! objects of [`api`] from the provider-neutral pieces in [`kubeadm`]. Upgrades name their
-//! templates with [`tinkerbell::upgrade_names`].
+//! provider's renderer, [`tinkerbell::render`] for bare metal or [`docker::render`] for
+//! Docker, which assemble the typed objects of [`api`] from the provider-neutral pieces in
+//! [`kubeadm`]. Upgrades name their templates with [`tinkerbell::upgrade_names`] and
+//! [`docker::upgrade_plan`].
 //!
 //! The objects are typed builders, not text templates: EKS Anywhere renders Go text
 //! templates, and a typed object cannot produce mis-indented YAML or an unquoted scalar that
@@ -21,6 +22,7 @@
 //! (`ironbell-release`), applying the objects or reconciling them (the lifecycle).
 
 pub mod api;
+pub mod docker;
 pub mod kubeadm;
 pub mod tinkerbell;
 pub mod versions;
@@ -28,6 +30,7 @@ pub mod versions;
 use serde::Serialize;
 
 use api::cluster::{Cluster, MachineDeployment};
+use api::docker::{DockerCluster, DockerMachineTemplate};
 use api::etcdadm::EtcdadmCluster;
 use api::kubeadm::{KubeadmConfigTemplate, KubeadmControlPlane};
 use api::tinkerbell::{TinkerbellCluster, TinkerbellMachineTemplate};
@@ -58,6 +61,9 @@ pub enum Error {
     /// The Tinkerbell renderer refused the spec.
     #[error(transparent)]
     Tinkerbell(#[from] tinkerbell::RenderError),
+    /// The Docker renderer refused the spec.
+    #[error(transparent)]
+    Docker(#[from] docker::RenderError),
 }
 
 /// Render the Cluster API objects of a new cluster, as EKS Anywhere's provider does for a
@@ -81,6 +87,19 @@ pub fn render(
             };
             let bundles = versions::VersionsBundleSet::from_release(release);
             Ok(tinkerbell::render(&tink, &bundles, &options)?)
+        }
+        ironbell_cluster_spec::Provider::Docker => {
+            let mut docker_spec = docker::DockerSpec::from_spec(spec)?;
+            docker_spec.set_eksa_version(release);
+            let options = docker::RenderOptions {
+                names: docker::TemplateNames::from_cluster_clock(
+                    &docker_spec.cluster,
+                    inputs.now_unix_ms,
+                ),
+                registry_credentials: inputs.registry_credentials.clone(),
+            };
+            let bundles = docker::DockerBundles::from_release(release);
+            Ok(docker::render(&docker_spec, &bundles, &options)?)
         }
         provider => Err(Error::ProviderNotRendered {
             cluster: spec.name().to_string(),
@@ -113,6 +132,10 @@ pub enum Object {
     TinkerbellMachineTemplate(Box<TinkerbellMachineTemplate>),
     /// A Kubernetes `Secret` (registry credentials).
     Secret(Box<api::Secret>),
+    /// CAPD's `DockerCluster`.
+    DockerCluster(Box<DockerCluster>),
+    /// CAPD's `DockerMachineTemplate`.
+    DockerMachineTemplate(Box<DockerMachineTemplate>),
 }
 
 impl Object {
@@ -127,6 +150,8 @@ impl Object {
             Self::TinkerbellCluster(o) => &o.kind,
             Self::TinkerbellMachineTemplate(o) => &o.kind,
             Self::Secret(o) => &o.kind,
+            Self::DockerCluster(o) => &o.kind,
+            Self::DockerMachineTemplate(o) => &o.kind,
         }
     }
 }

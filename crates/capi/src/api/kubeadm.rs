@@ -227,7 +227,7 @@ pub struct BottlerocketNode {
 pub struct Etcd {
     /// Stacked etcd with its image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub local: Option<ImageMeta>,
+    pub local: Option<LocalEtcd>,
     /// External etcd endpoints and client certificates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external: Option<ExternalEtcd>,
@@ -245,6 +245,29 @@ pub struct ExternalEtcd {
     pub cert_file: String,
     /// Client key file.
     pub key_file: String,
+}
+
+/// Stacked etcd: its image and extra arguments.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalEtcd {
+    /// Repository, e.g. `public.ecr.aws/eks-distro/etcd-io`.
+    pub image_repository: String,
+    /// Tag.
+    pub image_tag: String,
+    /// Extra etcd arguments (e.g. `cipher-suites`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_args: Option<StringMap>,
+}
+
+impl From<ImageMeta> for LocalEtcd {
+    fn from(image: ImageMeta) -> Self {
+        Self {
+            image_repository: image.image_repository,
+            image_tag: image.image_tag,
+            extra_args: None,
+        }
+    }
 }
 
 /// An image repository and tag.
