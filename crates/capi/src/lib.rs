@@ -8,7 +8,8 @@
 //!
 //! Where to start: [`render`], the entry for a create (a loaded spec and its resolved
 //! release data in, a [`Manifests`] that prints YAML documents out). It dispatches to the
-//! provider's renderer, [`tinkerbell::render`] for bare metal, which assembles the typed
+//! provider's renderer, [`tinkerbell::render`] for bare metal ([`cloudstack::render`] for
+//! CloudStack), which assembles the typed
 //! objects of [`api`] from the provider-neutral pieces in [`kubeadm`]. Upgrades name their
 //! templates with [`tinkerbell::upgrade_names`].
 //!
@@ -21,6 +22,7 @@
 //! (`ironbell-release`), applying the objects or reconciling them (the lifecycle).
 
 pub mod api;
+pub mod cloudstack;
 pub mod kubeadm;
 pub mod tinkerbell;
 pub mod versions;
@@ -58,6 +60,9 @@ pub enum Error {
     /// The Tinkerbell renderer refused the spec.
     #[error(transparent)]
     Tinkerbell(#[from] tinkerbell::RenderError),
+    /// The CloudStack renderer refused the spec.
+    #[error(transparent)]
+    CloudStack(#[from] cloudstack::RenderError),
 }
 
 /// Render the Cluster API objects of a new cluster, as EKS Anywhere's provider does for a
@@ -81,6 +86,14 @@ pub fn render(
             };
             let bundles = versions::VersionsBundleSet::from_release(release);
             Ok(tinkerbell::render(&tink, &bundles, &options)?)
+        }
+        ironbell_cluster_spec::Provider::CloudStack => {
+            let cs = cloudstack::CloudStackSpec::from_spec(spec)?;
+            let options = cloudstack::RenderOptions {
+                names: cloudstack::names_from_clock(&cs.cluster, inputs.now_unix_ms),
+            };
+            let bundles = versions::VersionsBundleSet::from_release(release);
+            Ok(cloudstack::render(&cs, &bundles, &options)?)
         }
         provider => Err(Error::ProviderNotRendered {
             cluster: spec.name().to_string(),
@@ -113,6 +126,12 @@ pub enum Object {
     TinkerbellMachineTemplate(Box<TinkerbellMachineTemplate>),
     /// A Kubernetes `Secret` (registry credentials).
     Secret(Box<api::Secret>),
+    /// A `CloudStackCluster`.
+    CloudStackCluster(Box<api::cloudstack::CloudStackCluster>),
+    /// A `CloudStackMachineTemplate`.
+    CloudStackMachineTemplate(Box<api::cloudstack::CloudStackMachineTemplate>),
+    /// A CloudStack credentials `Secret` (`stringData`).
+    CloudStackCredentials(Box<api::cloudstack::CredentialsSecret>),
 }
 
 impl Object {
@@ -127,6 +146,9 @@ impl Object {
             Self::TinkerbellCluster(o) => &o.kind,
             Self::TinkerbellMachineTemplate(o) => &o.kind,
             Self::Secret(o) => &o.kind,
+            Self::CloudStackCluster(o) => &o.kind,
+            Self::CloudStackMachineTemplate(o) => &o.kind,
+            Self::CloudStackCredentials(o) => &o.kind,
         }
     }
 }

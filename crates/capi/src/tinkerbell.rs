@@ -770,6 +770,7 @@ fn image_meta(image: &crate::versions::ImageRef) -> ImageMeta {
     ImageMeta {
         image_repository: image.repository.clone(),
         image_tag: image.tag.clone(),
+        extra_args: None,
     }
 }
 
@@ -1180,6 +1181,8 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
                 post_kubeadm_commands: None,
                 users: Some(vec![user_of(cp_mc_name, cp_mc)?]),
                 format: Some(format_of(cp_mc)),
+                disk_setup: None,
+                mounts: None,
             },
             machine_template: ControlPlaneMachineTemplate {
                 infrastructure_ref: ObjectReference::new(
@@ -1240,6 +1243,7 @@ fn etcd_cluster(
     let config = EtcdadmConfigSpec {
         etcdadm_builtin: true,
         format: format_of(mc),
+        etcdadm_install_commands: None,
         bottlerocket_config: br.then(|| EtcdBottlerocketConfig {
             etcd_image: distro.etcd.uri(),
             bootstrap_image: bundle.bottlerocket_bootstrap.uri(),

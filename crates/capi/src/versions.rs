@@ -67,6 +67,8 @@ pub struct VersionsBundle {
     pub tinkerbell_kube_vip: String,
     /// Bottlerocket's kubeadm bootstrap host container.
     pub bottlerocket_bootstrap: ImageRef,
+    /// The CloudStack provider's kube-vip image URI.
+    pub cloudstack_kube_vip: String,
 }
 
 /// The versions bundles of a release (the `Bundles` object), with its number.
@@ -107,6 +109,7 @@ impl VersionsBundle {
             bottlerocket_bootstrap: ImageRef::from_uri(
                 &v.bundle.bottlerocket_host_containers.kubeadm_bootstrap.uri,
             ),
+            cloudstack_kube_vip: v.bundle.cloud_stack.kube_vip.uri.clone(),
         }
     }
 }

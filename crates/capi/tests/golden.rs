@@ -12,6 +12,8 @@
 //! (`tests/golden/baseline.txt`) records as equal is no longer equal. `IRONBELL_GOLDEN_BLESS=1`
 //! rewrites the baseline.
 
+#[path = "golden/cloudstack.rs"]
+mod cloudstack_cases;
 #[path = "golden/compare.rs"]
 mod compare;
 #[path = "golden/fixtures.rs"]
@@ -88,6 +90,34 @@ fn run_tinkerbell(m: &tinkerbell_cases::Mapping) -> Status {
     }
 }
 
+/// A provider's table covers exactly its mappings of the file, and each mapping compares
+/// every expected file the file lists for it.
+fn check_table(listed: &[mappings::Listed], provider: &str, table: Vec<(&str, Vec<String>)>) {
+    let listed: Vec<&mappings::Listed> = listed.iter().filter(|l| l.provider == provider).collect();
+    for l in &listed {
+        let compared = table.iter().find(|(t, _)| *t == l.test).map(|(_, f)| f);
+        let compared = compared.unwrap_or_else(|| {
+            panic!(
+                "{}: in golden-mappings.txt but not in the {provider} table",
+                l.test
+            )
+        });
+        for f in &l.outputs {
+            assert!(
+                compared.contains(f),
+                "{}: expected file {f} is not compared",
+                l.test
+            );
+        }
+    }
+    for (t, _) in &table {
+        assert!(
+            listed.iter().any(|l| l.test == *t),
+            "{t} is in the {provider} table but not in golden-mappings.txt"
+        );
+    }
+}
+
 fn baseline_path() -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -153,9 +183,22 @@ fn golden_mappings_equal_as_data() {
         }
     }
 
+    let cloudstack_table = cloudstack_cases::mappings();
+    check_table(
+        &listed,
+        "cloudstack",
+        cloudstack_table
+            .iter()
+            .map(|m| (m.test, cloudstack_cases::compared_files(m)))
+            .collect(),
+    );
+
     let mut results: Vec<(String, String, Status)> = Vec::new();
     let mut notes: BTreeMap<String, &str> = BTreeMap::new();
     for l in &listed {
+        let cloudstack = cloudstack_table
+            .iter()
+            .find(|m| l.provider == "cloudstack" && m.test == l.test);
         let status = match table
             .iter()
             .find(|m| l.provider == "tinkerbell" && m.test == l.test)
@@ -166,7 +209,19 @@ fn golden_mappings_equal_as_data() {
                 }
                 run_tinkerbell(m)
             }
-            None => Status::NotRendered,
+            None => match cloudstack {
+                Some(m) => {
+                    if let Some(note) = m.note {
+                        notes.insert(l.test.clone(), note);
+                    }
+                    match cloudstack_cases::run(m) {
+                        Ok(d) if d.is_empty() => Status::Equal,
+                        Ok(d) => Status::Differs(d),
+                        Err(e) => Status::Error(e),
+                    }
+                }
+                None => Status::NotRendered,
+            },
         };
         results.push((l.provider.clone(), l.test.clone(), status));
     }

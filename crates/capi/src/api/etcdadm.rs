@@ -58,6 +58,9 @@ pub struct EtcdadmConfigSpec {
     /// cloud-init install settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_init_config: Option<EtcdCloudInitConfig>,
+    /// Commands that install etcdadm (a non-built-in install).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcdadm_install_commands: Option<Vec<String>>,
     /// Commands run before etcdadm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pre_etcdadm_commands: Option<Vec<String>>,

@@ -5,7 +5,8 @@
 //! and `bootstrap.cluster.x-k8s.io` `KubeadmConfigTemplate` with the shared
 //! [`kubeadm::KubeadmConfigSpec`], including the Bottlerocket fields of EKS Anywhere's fork),
 //! [`etcdadm`] (`EtcdadmCluster`) and [`tinkerbell`] (CAPT's `TinkerbellCluster` and
-//! `TinkerbellMachineTemplate`). Every optional field is skipped when unset, so a rendered
+//! `TinkerbellMachineTemplate`), [`cloudstack`] (CAPC's `CloudStackCluster` and
+//! `CloudStackMachineTemplate`). Every optional field is skipped when unset, so a rendered
 //! object holds only what a provider put in it. Provider-specific kinds live in their own
 //! module; the common ones carry nothing provider-specific.
 //!
@@ -13,6 +14,7 @@
 //! fork of the kubeadm bootstrap types, etcdadm-controller and CAPT v0.6.5. Only the fields
 //! EKS Anywhere renders are modelled.
 
+pub mod cloudstack;
 pub mod cluster;
 pub mod etcdadm;
 pub mod kubeadm;
