@@ -32,9 +32,8 @@ use crate::api::cloudstack::{
     ResourceIdentifier, SecretRef,
 };
 use crate::api::cluster::{
-    ApiEndpoint, Bootstrap, Cluster, ClusterNetwork, ClusterSpec, MachineDeployment,
-    MachineDeploymentSpec, MachineDeploymentStrategy, MachineSpec, MachineTemplateSpec,
-    NetworkRanges, RollingUpdate, TemplateMeta,
+    ApiEndpoint, Cluster, ClusterNetwork, ClusterSpec, MachineDeployment,
+    MachineDeploymentStrategy, NetworkRanges, RollingUpdate, WorkerGroupDeployment,
 };
 use crate::api::etcdadm::{
     EtcdCloudInitConfig, EtcdadmCluster, EtcdadmClusterSpec, EtcdadmConfigSpec,
@@ -47,8 +46,8 @@ use crate::api::kubeadm::{
     RolloutStrategy, User,
 };
 use crate::api::{
-    BOOTSTRAP_API_VERSION, CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION,
-    LabelSelector, ObjectReference, StringMap, meta,
+    CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION, ObjectReference,
+    StringMap, meta,
 };
 use crate::kubeadm::{self, RegistryMirror};
 use crate::tinkerbell::{TemplateNames, WorkerTemplateNames};
@@ -1302,25 +1301,6 @@ impl<'a> Context<'a> {
             )));
 
             // MachineDeployment.
-            let labels = args(&[("cluster.x-k8s.io/cluster-name", name)]);
-            let mut md_meta = meta(format!("{name}-{group}"), EKSA_SYSTEM_NAMESPACE);
-            md_meta.labels = Some(labels.clone());
-            if let Some(a) = &wng.autoscaling_configuration {
-                md_meta.annotations = Some(
-                    [
-                        ("min-size", a.min_count.unwrap_or(0)),
-                        ("max-size", a.max_count.unwrap_or(0)),
-                    ]
-                    .into_iter()
-                    .map(|(k, v)| {
-                        (
-                            format!("cluster.x-k8s.io/cluster-api-autoscaler-node-group-{k}"),
-                            v.to_string(),
-                        )
-                    })
-                    .collect(),
-                );
-            }
             let strategy = wng.upgrade_rollout_strategy.as_ref().map(|s| {
                 let r = s.rolling_update.clone().unwrap_or_default();
                 MachineDeploymentStrategy {
@@ -1331,42 +1311,22 @@ impl<'a> Context<'a> {
                     }),
                 }
             });
-            objects.push(Object::MachineDeployment(Box::new(MachineDeployment::new(
-                md_meta,
-                MachineDeploymentSpec {
-                    cluster_name: name.to_string(),
-                    replicas: wng
-                        .autoscaling_configuration
-                        .is_none()
-                        .then(|| wng.count.unwrap_or(0)),
-                    selector: LabelSelector {
-                        match_labels: Some(StringMap::new()),
-                    },
-                    template: MachineTemplateSpec {
-                        metadata: Some(TemplateMeta {
-                            labels: Some(labels),
-                            annotations: None,
-                        }),
-                        spec: MachineSpec {
-                            bootstrap: Bootstrap {
-                                config_ref: Some(ObjectReference::new(
-                                    BOOTSTRAP_API_VERSION,
-                                    "KubeadmConfigTemplate",
-                                    wn.kubeadm_config_template.clone(),
-                                )),
-                            },
-                            cluster_name: name.to_string(),
-                            infrastructure_ref: ObjectReference::new(
-                                CLOUDSTACK_API_VERSION,
-                                MACHINE_TEMPLATE_KIND,
-                                wn.machine_template.clone(),
-                            ),
-                            version: Some(bundle.kube_distro.kubernetes.tag.clone()),
-                        },
-                    },
+            objects.push(Object::MachineDeployment(Box::new(
+                MachineDeployment::for_worker_group(WorkerGroupDeployment {
+                    cluster: name,
+                    group: &group,
+                    config: wng,
+                    labels: args(&[("cluster.x-k8s.io/cluster-name", name)]),
+                    bootstrap_template: &wn.kubeadm_config_template,
+                    infrastructure_ref: ObjectReference::new(
+                        CLOUDSTACK_API_VERSION,
+                        MACHINE_TEMPLATE_KIND,
+                        wn.machine_template.clone(),
+                    ),
+                    version: bundle.kube_distro.kubernetes.tag.clone(),
                     strategy,
-                },
-            ))));
+                }),
+            )));
 
             // CloudStackMachineTemplate.
             objects.push(Object::CloudStackMachineTemplate(Box::new(

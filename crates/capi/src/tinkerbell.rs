@@ -24,9 +24,8 @@ use ironbell_model::anywhere::{
 use ironbell_model::template_def::TemplateDefinition;
 
 use crate::api::cluster::{
-    ApiEndpoint, Bootstrap, Cluster, ClusterNetwork, ClusterSpec, MachineDeployment,
-    MachineDeploymentSpec, MachineDeploymentStrategy, MachineSpec, MachineTemplateSpec,
-    NetworkRanges, RollingUpdate, TemplateMeta,
+    ApiEndpoint, Cluster, ClusterNetwork, ClusterSpec, MachineDeployment,
+    MachineDeploymentStrategy, NetworkRanges, RollingUpdate, WorkerGroupDeployment,
 };
 use crate::api::etcdadm::{
     EtcdBottlerocketConfig, EtcdCloudInitConfig, EtcdadmCluster, EtcdadmClusterSpec,
@@ -43,7 +42,7 @@ use crate::api::tinkerbell::{
     TinkerbellMachineSpec, TinkerbellMachineTemplate,
 };
 use crate::api::{
-    BOOTSTRAP_API_VERSION, CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION,
+    CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION,
     INFRASTRUCTURE_API_VERSION, LabelSelector, ObjectReference, Secret, StringMap, meta,
 };
 use crate::kubeadm::{self, RegistryCredentials, RegistryMirror};
@@ -1321,24 +1320,6 @@ fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, Rend
         ]
         .into_iter()
         .collect();
-        let mut md_meta = meta(format!("{name}-{group}"), EKSA_SYSTEM_NAMESPACE);
-        md_meta.labels = Some(pool_labels.clone());
-        if let Some(a) = &wng.autoscaling_configuration {
-            md_meta.annotations = Some(
-                [
-                    (
-                        "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size".to_string(),
-                        a.min_count.unwrap_or(0).to_string(),
-                    ),
-                    (
-                        "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size".to_string(),
-                        a.max_count.unwrap_or(0).to_string(),
-                    ),
-                ]
-                .into_iter()
-                .collect(),
-            );
-        }
         let strategy = wng.upgrade_rollout_strategy.as_ref().map(|s| {
             if s.type_ == Some(UpgradeRolloutStrategyType::InPlace) {
                 MachineDeploymentStrategy {
@@ -1358,42 +1339,22 @@ fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, Rend
                 }
             }
         });
-        objects.push(Object::MachineDeployment(Box::new(MachineDeployment::new(
-            md_meta,
-            MachineDeploymentSpec {
-                cluster_name: name.to_string(),
-                replicas: wng
-                    .autoscaling_configuration
-                    .is_none()
-                    .then(|| wng.count.unwrap_or(0)),
-                selector: LabelSelector {
-                    match_labels: Some(StringMap::new()),
-                },
-                template: MachineTemplateSpec {
-                    metadata: Some(TemplateMeta {
-                        labels: Some(pool_labels),
-                        annotations: None,
-                    }),
-                    spec: MachineSpec {
-                        bootstrap: Bootstrap {
-                            config_ref: Some(ObjectReference::new(
-                                BOOTSTRAP_API_VERSION,
-                                "KubeadmConfigTemplate",
-                                wn.kubeadm_config_template.clone(),
-                            )),
-                        },
-                        cluster_name: name.to_string(),
-                        infrastructure_ref: ObjectReference::new(
-                            INFRASTRUCTURE_API_VERSION,
-                            MACHINE_TEMPLATE_KIND,
-                            wn.machine_template.clone(),
-                        ),
-                        version: Some(bundle.kube_distro.kubernetes.tag.clone()),
-                    },
-                },
+        objects.push(Object::MachineDeployment(Box::new(
+            MachineDeployment::for_worker_group(WorkerGroupDeployment {
+                cluster: name,
+                group: &group,
+                config: wng,
+                labels: pool_labels,
+                bootstrap_template: &wn.kubeadm_config_template,
+                infrastructure_ref: ObjectReference::new(
+                    INFRASTRUCTURE_API_VERSION,
+                    MACHINE_TEMPLATE_KIND,
+                    wn.machine_template.clone(),
+                ),
+                version: bundle.kube_distro.kubernetes.tag.clone(),
                 strategy,
-            },
-        ))));
+            }),
+        )));
 
         // TinkerbellMachineTemplate.
         objects.push(ctx.machine_template(&wn.machine_template, mc_name, mc)?);

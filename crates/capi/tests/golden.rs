@@ -48,10 +48,10 @@ impl Status {
     }
 }
 
-fn compare_file(file: &str, got: &str) -> Result<Vec<String>, String> {
-    let path = fixtures::provider_dir("tinkerbell")
-        .join("testdata")
-        .join(file);
+/// Compare a rendered document with a provider's expected file: the differences, each
+/// prefixed with the file.
+fn compare_file(provider: &str, file: &str, got: &str) -> Result<Vec<String>, String> {
+    let path = fixtures::provider_dir(provider).join("testdata").join(file);
     let expected =
         compare::parse_documents(&fixtures::read(&path)?).map_err(|e| format!("{file}: {e}"))?;
     let got = compare::parse_documents(got).map_err(|e| format!("rendered for {file}: {e}"))?;
@@ -71,10 +71,10 @@ fn run_tinkerbell(m: &tinkerbell_cases::Mapping) -> Status {
             let (cp, md) = tinkerbell_cases::render(&spec, case.mode, &bundles)?;
             let mut d = Vec::new();
             if let Some(f) = case.expected_cp {
-                d.extend(compare_file(f, &cp)?);
+                d.extend(compare_file("tinkerbell", f, &cp)?);
             }
             if let Some(f) = case.expected_md {
-                d.extend(compare_file(f, &md)?);
+                d.extend(compare_file("tinkerbell", f, &md)?);
             }
             Ok(d)
         })();

@@ -1,8 +1,9 @@
 //! The API server audit policy EKS Anywhere installs on every control-plane machine.
 //!
 //! Built here as data (rules with their users, verbs and resource groups) and printed as
-//! YAML, rather than kept as a text blob: the policy is the same for every Kubernetes version
-//! EKS Anywhere v0.24 supports, and a user's `auditPolicyContent` replaces it entirely.
+//! YAML, rather than kept as a text blob: the rules are the same for every Kubernetes version
+//! EKS Anywhere v0.24 supports (1.24 and later get them as `audit.k8s.io/v1`), and a user's
+//! `auditPolicyContent` replaces it entirely.
 
 use serde_json::{Map, Value, json};
 
@@ -56,11 +57,63 @@ impl Rule {
     }
 }
 
-/// The default audit policy (`audit.k8s.io/v1beta1` `Policy`) as YAML text, for a
-/// Kubernetes version (`1.21`, ...). The same policy serves every supported version.
-pub fn default_audit_policy(_kubernetes_version: &str) -> String {
+/// Whether a Kubernetes version (`1.21`, `1.29`, ...) takes the `audit.k8s.io/v1` policy
+/// (1.24 and later).
+fn takes_v1(kubernetes_version: &str) -> bool {
+    let mut parts = kubernetes_version.trim_start_matches('v').split('.');
+    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (major, minor) >= (1, 24)
+}
+
+/// The default audit policy as YAML text, for a Kubernetes version (`1.21`, ...): the
+/// `audit.k8s.io/v1beta1` `Policy` before 1.24, the `audit.k8s.io/v1` one from 1.24 on.
+///
+/// The v1 policy is what EKS Anywhere marshals from its Go value: the same rules, the core
+/// group as an absent `group`, `metadata.creationTimestamp: null`, and its `get nodes` rule
+/// without the `system:nodes` user group (EKS Anywhere's v1 value leaves it out).
+pub fn default_audit_policy(kubernetes_version: &str) -> String {
+    let mut rules = rules();
+    if !takes_v1(kubernetes_version) {
+        let policy = json!({
+            "apiVersion": "audit.k8s.io/v1beta1",
+            "kind": "Policy",
+            "rules": rules.into_iter().map(|r| Value::Object(r.0)).collect::<Vec<_>>(),
+        });
+        return super::to_yaml_text(&policy);
+    }
+    if let Some(rule) = rules.get_mut(GET_NODES_BY_GROUP) {
+        rule.0.remove("userGroups");
+    }
+    let rules: Vec<Value> = rules
+        .into_iter()
+        .map(|mut r| {
+            if let Some(Value::Array(resources)) = r.0.get_mut("resources") {
+                for res in resources.iter_mut().filter_map(Value::as_object_mut) {
+                    if res.get("group") == Some(&json!("")) {
+                        res.remove("group");
+                    }
+                }
+            }
+            Value::Object(r.0)
+        })
+        .collect();
+    let policy = json!({
+        "apiVersion": "audit.k8s.io/v1",
+        "kind": "Policy",
+        "metadata": {"creationTimestamp": null},
+        "rules": rules,
+    });
+    super::to_yaml_text(&policy)
+}
+
+/// Index of the rule that drops the `system:nodes` group's node reads.
+const GET_NODES_BY_GROUP: usize = 3;
+
+/// The rules of the default policy, in order.
+fn rules() -> Vec<Rule> {
     let node_status = ["nodes/status", "pods/status"];
-    let rules = vec![
+    vec![
         Rule::level("RequestResponse")
             .list("namespaces", &["kube-system"])
             .list("verbs", &["update", "patch", "delete"])
@@ -141,11 +194,5 @@ pub fn default_audit_policy(_kubernetes_version: &str) -> String {
             .groups(&KNOWN_GROUPS)
             .omit_received(),
         Rule::level("Metadata").omit_received(),
-    ];
-    let policy = json!({
-        "apiVersion": "audit.k8s.io/v1beta1",
-        "kind": "Policy",
-        "rules": rules.into_iter().map(|r| Value::Object(r.0)).collect::<Vec<_>>(),
-    });
-    super::to_yaml_text(&policy)
+    ]
 }

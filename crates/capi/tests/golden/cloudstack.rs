@@ -12,11 +12,11 @@ use ironbell_capi::tinkerbell::{TemplateNames, WorkerTemplateNames};
 use ironbell_capi::to_yaml_documents;
 use ironbell_model::anywhere::{
     AutoScalingConfiguration, CloudStackMachineConfig, CloudStackResourceIdentifier,
-    CloudStackZone, Dns, Ref, RegistryMirrorConfiguration, ResolvConf, UserConfiguration,
+    CloudStackZone, Ref, RegistryMirrorConfiguration, UserConfiguration,
     WorkerNodeGroupConfiguration,
 };
 
-use crate::{compare, fixtures};
+use crate::fixtures;
 
 /// EKS Anywhere's fake clock (`test.FakeNow`), in Unix milliseconds.
 const FAKE_NOW_MS: i64 = 1_234_567_890_000;
@@ -117,16 +117,7 @@ fn insecure_skip_and_cert(s: &mut CloudStackSpec) {
 }
 
 fn resolv_conf_temp_path(s: &mut CloudStackSpec) {
-    let net = s
-        .cluster
-        .spec
-        .cluster_network
-        .get_or_insert_with(Default::default);
-    net.dns = Some(Dns {
-        resolv_conf: Some(ResolvConf {
-            path: Some("temp-path".into()),
-        }),
-    });
+    fixtures::set_resolv_conf(&mut s.cluster, "temp-path");
 }
 
 fn cp_kubelet_config(s: &mut CloudStackSpec) {
@@ -599,16 +590,7 @@ fn wn_kubelet_config(s: &mut CloudStackSpec) {
 }
 
 fn compare_file(file: &str, got: &str) -> Result<Vec<String>, String> {
-    let path = fixtures::provider_dir("cloudstack")
-        .join("testdata")
-        .join(file);
-    let expected =
-        compare::parse_documents(&fixtures::read(&path)?).map_err(|e| format!("{file}: {e}"))?;
-    let got = compare::parse_documents(got).map_err(|e| format!("rendered for {file}: {e}"))?;
-    Ok(compare::diff_documents(&expected, &got)
-        .into_iter()
-        .map(|d| format!("{file}: {d}"))
-        .collect())
+    crate::compare_file("cloudstack", file, got)
 }
 
 fn yaml(objects: &[ironbell_capi::Object]) -> Result<String, String> {

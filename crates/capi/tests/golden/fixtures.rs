@@ -94,3 +94,16 @@ pub fn resolve_cluster_bundles(
         .map_err(|e| e.to_string())?;
     Ok(VersionsBundleSet::from_release(&release))
 }
+
+/// Set a cluster's `clusterNetwork.dns.resolvConf.path` (a change several tests make).
+pub fn set_resolv_conf(cluster: &mut ironbell_model::anywhere::Cluster, path: &str) {
+    let net = cluster
+        .spec
+        .cluster_network
+        .get_or_insert_with(Default::default);
+    net.dns = Some(ironbell_model::anywhere::Dns {
+        resolv_conf: Some(ironbell_model::anywhere::ResolvConf {
+            path: Some(path.into()),
+        }),
+    });
+}
