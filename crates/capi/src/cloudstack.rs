@@ -429,15 +429,26 @@ fn endpoint(cluster: &EksaCluster) -> Result<(String, u16), RenderError> {
         cluster: name.to_string(),
         host: written.to_string(),
     };
-    let (host, port) = match written.rsplit_once(':') {
-        // An IPv6 address without a port has several colons and no brackets.
-        Some((h, p)) if !h.contains(':') || h.ends_with(']') => {
-            let port: u16 = p.parse().map_err(|_| invalid())?;
-            (h.trim_start_matches('[').trim_end_matches(']'), port)
+    let (host, port) = if let Some(bracketed) = written.strip_prefix('[') {
+        let (host, rest) = bracketed.split_once(']').ok_or_else(invalid)?;
+        match rest.strip_prefix(':') {
+            Some(p) => (host, p.parse::<u16>().map_err(|_| invalid())?),
+            None if rest.is_empty() => (host, 6443),
+            None => return Err(invalid()),
         }
-        _ => (written, 6443),
+    } else if written.matches(':').count() > 1 {
+        // A bare IPv6 address; anything else with several colons is malformed.
+        written
+            .parse::<std::net::Ipv6Addr>()
+            .map_err(|_| invalid())?;
+        (written, 6443)
+    } else {
+        match written.split_once(':') {
+            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| invalid())?),
+            None => (written, 6443),
+        }
     };
-    if port == 0 {
+    if port == 0 || host.is_empty() {
         return Err(invalid());
     }
     Ok((host.to_string(), port))
@@ -1398,4 +1409,39 @@ pub fn encryption_configuration(confs: &[ironbell_model::anywhere::EtcdEncryptio
         "kind": "EncryptionConfiguration",
         "resources": resources,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn management_url_hosts() {
+        assert_eq!(
+            url_host("http://127.16.0.1:8080/client/api"),
+            Some("127.16.0.1")
+        );
+        assert_eq!(
+            url_host("https://cloud.example/client/api"),
+            Some("cloud.example")
+        );
+        assert_eq!(url_host("https://user@[fd00::1]:8443/x"), Some("fd00::1"));
+        assert_eq!(url_host("http:///nohost"), None);
+        assert_eq!(url_host(""), None);
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(go_duration("3s"), "3s");
+        assert_eq!(go_duration("90s"), "1m30s");
+        assert_eq!(go_duration("2m"), "2m0s");
+        assert_eq!(go_duration("1h"), "1h0m0s");
+        assert_eq!(go_duration("1.5s"), "1.5s");
+    }
+
+    #[test]
+    fn endpoints_join_as_go_does() {
+        assert_eq!(join_host_port("1.2.3.4", 6443), "1.2.3.4:6443");
+        assert_eq!(join_host_port("fd00::1", 6443), "[fd00::1]:6443");
+    }
 }

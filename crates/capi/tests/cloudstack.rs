@@ -1,0 +1,344 @@
+//! The CloudStack renderer's behaviour beyond the goldens: errors on bad input (each naming
+//! the object and field, never a panic), upgrade names, the create entry point and the
+//! credentials reader.
+
+#[path = "golden/fixtures.rs"]
+mod fixtures;
+
+use std::collections::BTreeSet;
+
+use base64::Engine as _;
+use ironbell_capi::cloudstack::{
+    self, CloudStackSpec, CurrentCluster, RenderError, RenderOptions, credentials,
+    names_from_clock, upgrade_names,
+};
+use ironbell_capi::versions::VersionsBundleSet;
+use ironbell_model::anywhere::{Ref, Taint, TaintEffect};
+
+const NOW: i64 = 1_234_567_890_000;
+const LATER: i64 = 1_234_567_899_999;
+
+fn main_spec() -> CloudStackSpec {
+    let spec =
+        fixtures::load_spec("cloudstack", "cluster_main.yaml").unwrap_or_else(|e| panic!("{e}"));
+    CloudStackSpec::from_spec(&spec).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn bundles(spec: &CloudStackSpec) -> VersionsBundleSet {
+    fixtures::resolve_cluster_bundles(&spec.cluster).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn render(spec: &CloudStackSpec) -> Result<ironbell_capi::Manifests, RenderError> {
+    let options = RenderOptions {
+        names: names_from_clock(&spec.cluster, NOW),
+    };
+    cloudstack::render(spec, &bundles(&main_spec()), &options)
+}
+
+#[test]
+fn a_missing_machine_config_is_named_with_its_user() {
+    let mut spec = main_spec();
+    if let Some(cp) = spec.cluster.spec.control_plane_configuration.as_mut() {
+        cp.machine_group_ref = Some(Ref::new("CloudStackMachineConfig", "nope"));
+    }
+    let err = render(&spec)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        err,
+        "cluster test: the control plane references CloudStackMachineConfig \"nope\", which the spec does not have"
+    );
+}
+
+#[test]
+fn a_machine_config_without_a_key_is_named() {
+    for users in [None, Some(vec![])] {
+        let mut spec = main_spec();
+        if let Some(mc) = spec.machine_configs.get_mut("test-etcd") {
+            mc.spec.users = users;
+        }
+        let err = render(&spec)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert_eq!(
+            err,
+            "CloudStackMachineConfig test-etcd: spec.users[0] needs an SSH authorized key"
+        );
+    }
+    let mut spec = main_spec();
+    for u in spec
+        .machine_configs
+        .get_mut("test")
+        .and_then(|m| m.spec.users.as_mut())
+        .into_iter()
+        .flatten()
+    {
+        u.ssh_authorized_keys = vec![" ".into()];
+    }
+    assert!(matches!(render(&spec), Err(RenderError::MissingUser { name }) if name == "test"));
+}
+
+#[test]
+fn a_bad_endpoint_is_an_error_naming_the_field() {
+    for host in [
+        "1.1.1.1:99999",
+        "1.1.1.1:",
+        "1.1.1.1:0",
+        "1.1.1.1::",
+        "[::1",
+        ":6443",
+    ] {
+        let mut spec = main_spec();
+        if let Some(e) = spec
+            .cluster
+            .spec
+            .control_plane_configuration
+            .as_mut()
+            .and_then(|cp| cp.endpoint.as_mut())
+        {
+            e.host = host.into();
+        }
+        let err = render(&spec)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("spec.controlPlaneConfiguration.endpoint.host") && err.contains(host),
+            "{host}: {err}"
+        );
+    }
+}
+
+#[test]
+fn an_endpoint_port_is_kept() {
+    let mut spec = main_spec();
+    if let Some(e) = spec
+        .cluster
+        .spec
+        .control_plane_configuration
+        .as_mut()
+        .and_then(|cp| cp.endpoint.as_mut())
+    {
+        e.host = "1.2.3.4:7443".into();
+    }
+    let out = render(&spec).unwrap_or_else(|e| panic!("{e}"));
+    let yaml = out.control_plane_yaml().unwrap_or_default();
+    assert!(yaml.contains("port: 7443"), "{yaml}");
+    assert!(
+        yaml.contains("value: 1.2.3.4\n"),
+        "kube-vip address without the port"
+    );
+}
+
+#[test]
+fn missing_parts_are_named() {
+    let mut spec = main_spec();
+    spec.cluster.spec.kubernetes_version = Some("1.99".into());
+    assert_eq!(
+        render(&spec)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default(),
+        "cluster test: no versions bundle for Kubernetes 1.99"
+    );
+    let mut spec = main_spec();
+    spec.cluster.spec.control_plane_configuration = None;
+    assert_eq!(
+        render(&spec)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default(),
+        "cluster test: spec.controlPlaneConfiguration.endpoint.host is required"
+    );
+    let spec = main_spec();
+    let options = RenderOptions::default();
+    let err = cloudstack::render(&spec, &bundles(&spec), &options).err();
+    assert_eq!(
+        err.map(|e| e.to_string()).unwrap_or_default(),
+        "cluster test: no template names given for worker node group md-0"
+    );
+}
+
+#[test]
+fn a_spec_of_another_provider_is_refused() {
+    let spec = fixtures::load_spec("tinkerbell", "cluster_tinkerbell_stacked_etcd.yaml")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        CloudStackSpec::from_spec(&spec),
+        Err(RenderError::NotCloudStack { cluster }) if cluster == "test"
+    ));
+}
+
+#[test]
+fn the_create_entry_point_renders_cloudstack() {
+    let spec =
+        fixtures::load_spec("cloudstack", "cluster_main.yaml").unwrap_or_else(|e| panic!("{e}"));
+    let resolver = ironbell_release::Resolver::new()
+        .with_base_dir(fixtures::eksa_root().join("internal/test"));
+    let source = ironbell_release::BundlesSource::Releases {
+        url: "embed:///testdata/releases.yaml".into(),
+        eksa_version: "v0.19.0-dev+latest".into(),
+    };
+    let release = resolver
+        .resolve(&source, &["1.21"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let inputs = ironbell_capi::CreateInputs {
+        now_unix_ms: NOW,
+        ..Default::default()
+    };
+    let out = ironbell_capi::render(&spec, &release, &inputs).unwrap_or_else(|e| panic!("{e}"));
+    let kinds: Vec<&str> = out.control_plane.iter().map(|o| o.kind()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "Cluster",
+            "CloudStackCluster",
+            "KubeadmControlPlane",
+            "EtcdadmCluster",
+            "CloudStackMachineTemplate",
+            "CloudStackMachineTemplate"
+        ]
+    );
+    let workers: Vec<&str> = out.workers.iter().map(|o| o.kind()).collect();
+    assert_eq!(
+        workers,
+        [
+            "KubeadmConfigTemplate",
+            "MachineDeployment",
+            "CloudStackMachineTemplate"
+        ]
+    );
+    assert!(
+        out.to_yaml()
+            .unwrap_or_default()
+            .contains("test-md-0-1234567890000")
+    );
+}
+
+fn current(spec: &CloudStackSpec) -> CurrentCluster<'_> {
+    CurrentCluster {
+        spec,
+        bundles_number: 1,
+        names: names_from_clock(&spec.cluster, NOW),
+    }
+}
+
+#[test]
+fn an_unchanged_upgrade_keeps_every_name() {
+    let old = main_spec();
+    let names = upgrade_names(&current(&old), &old, 1, LATER);
+    assert_eq!(names, names_from_clock(&old.cluster, NOW));
+}
+
+#[test]
+fn new_bundles_replace_every_machine_template_but_no_bootstrap_template() {
+    let old = main_spec();
+    let names = upgrade_names(&current(&old), &old, 2, LATER);
+    assert_eq!(
+        names.control_plane.as_deref(),
+        Some("test-control-plane-template-1234567899999")
+    );
+    assert_eq!(
+        names.etcd.as_deref(),
+        Some("test-etcd-template-1234567899999")
+    );
+    let md = &names.workers["md-0"];
+    assert_eq!(md.machine_template, "test-md-0-1234567899999");
+    assert_eq!(
+        md.kubeadm_config_template,
+        "test-md-0-template-1234567890000"
+    );
+}
+
+#[test]
+fn a_taint_replaces_the_group_templates_only() {
+    let old = main_spec();
+    let mut new = old.clone();
+    if let Some(w) = new
+        .cluster
+        .spec
+        .worker_node_group_configurations
+        .as_mut()
+        .and_then(|w| w.first_mut())
+    {
+        w.taints = Some(vec![Taint {
+            key: "k".into(),
+            value: Some("v".into()),
+            effect: TaintEffect::NoSchedule,
+            time_added: None,
+        }]);
+    }
+    let names = upgrade_names(&current(&old), &new, 1, LATER);
+    assert_eq!(
+        names.control_plane.as_deref(),
+        Some("test-control-plane-template-1234567890000")
+    );
+    let md = &names.workers["md-0"];
+    assert_eq!(md.machine_template, "test-md-0-1234567899999");
+    assert_eq!(
+        md.kubeadm_config_template,
+        "test-md-0-template-1234567899999"
+    );
+}
+
+#[test]
+fn a_machine_change_replaces_its_machine_template_only() {
+    let old = main_spec();
+    let mut new = old.clone();
+    if let Some(mc) = new.machine_configs.get_mut("test-etcd") {
+        mc.spec.symlinks = None;
+    }
+    let names = upgrade_names(&current(&old), &new, 1, LATER);
+    assert_eq!(
+        names.etcd.as_deref(),
+        Some("test-etcd-template-1234567899999")
+    );
+    assert_eq!(
+        names.control_plane.as_deref(),
+        Some("test-control-plane-template-1234567890000")
+    );
+    assert_eq!(
+        names.workers["md-0"].machine_template,
+        "test-md-0-1234567890000"
+    );
+}
+
+#[test]
+fn the_cloud_config_env_value_becomes_secrets() {
+    let path = fixtures::provider_dir("cloudstack")
+        .join("testdata/cloudstack_config_multiple_profiles.ini");
+    let text = fixtures::read(&path).unwrap_or_else(|e| panic!("{e}"));
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&text);
+    let profiles = credentials::parse_base64(&encoded).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["global", "instance2"]);
+    let out = credentials::secrets(&profiles, &BTreeSet::new());
+    let yaml = ironbell_capi::to_yaml_documents(&out).unwrap_or_default();
+    assert!(yaml.contains("stringData"), "{yaml}");
+}
+
+/// Every prefix of a cloud-config, and every line with a byte flipped, reads to profiles or
+/// a clear error: never a panic.
+#[test]
+fn truncated_or_damaged_cloud_configs_never_panic() {
+    let path = fixtures::provider_dir("cloudstack")
+        .join("testdata/cloudstack_config_multiple_profiles.ini");
+    let text = fixtures::read(&path).unwrap_or_else(|e| panic!("{e}"));
+    for end in 0..=text.len() {
+        if text.is_char_boundary(end) {
+            let _ = credentials::parse(&text[..end]);
+        }
+    }
+    let bytes = text.as_bytes();
+    for i in 0..bytes.len() {
+        for b in [b'[', b']', b'=', b'"', b'#', b'\n', b'`', 0xff] {
+            let mut damaged = bytes.to_vec();
+            damaged[i] = b;
+            let damaged = String::from_utf8_lossy(&damaged);
+            let _ = credentials::parse(&damaged);
+            let _ = credentials::parse_base64(&damaged);
+        }
+    }
+}
