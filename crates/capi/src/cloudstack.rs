@@ -32,23 +32,20 @@ use crate::api::cloudstack::{
     ResourceIdentifier, SecretRef,
 };
 use crate::api::cluster::{
-    ApiEndpoint, Cluster, ClusterNetwork, ClusterSpec, MachineDeployment,
-    MachineDeploymentStrategy, NetworkRanges, RollingUpdate, WorkerGroupDeployment,
+    ApiEndpoint, Cluster, ClusterParts, MachineDeployment, MachineDeploymentStrategy,
+    RollingUpdate, WorkerGroupDeployment,
 };
 use crate::api::etcdadm::{
     EtcdCloudInitConfig, EtcdadmCluster, EtcdadmClusterSpec, EtcdadmConfigSpec,
 };
 use crate::api::kubeadm::{
     BottlerocketProxy, ClusterConfiguration, ControlPlaneComponent, ControlPlaneMachineTemplate,
-    ControlPlaneRollingUpdate, DiskSetup, EnvVar, Etcd, ExternalEtcd, File, Filesystem,
-    HostPathMount, ImageMeta, KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane,
+    ControlPlaneRollingUpdate, DiskSetup, Etcd, ExternalEtcd, File, Filesystem, HostPathMount,
+    ImageMeta, KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane,
     KubeadmControlPlaneSpec, NodeConfiguration, NodeRegistration, Partition, Patches,
     RolloutStrategy, User,
 };
-use crate::api::{
-    CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION, ObjectReference,
-    StringMap, meta,
-};
+use crate::api::{EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION, ObjectReference, StringMap, meta};
 use crate::kubeadm::{self, RegistryMirror};
 use crate::tinkerbell::{TemplateNames, WorkerTemplateNames};
 use crate::versions::{ImageRef, VersionsBundle, VersionsBundleSet};
@@ -885,45 +882,29 @@ impl<'a> Context<'a> {
         let mut objects = Vec::new();
 
         // Cluster.
-        let mut cluster_meta = meta(name, EKSA_SYSTEM_NAMESPACE);
-        cluster_meta.labels = Some(args(&[("cluster.x-k8s.io/cluster-name", name)]));
         let api_endpoint = ApiEndpoint {
             host: self.host.clone(),
             port: self.port,
         };
-        objects.push(Object::Cluster(Box::new(Cluster::new(
-            cluster_meta,
-            ClusterSpec {
-                cluster_network: Some(ClusterNetwork {
-                    pods: Some(NetworkRanges {
-                        cidr_blocks: self.cidrs(false),
-                    }),
-                    services: Some(NetworkRanges {
-                        cidr_blocks: self.cidrs(true),
-                    }),
-                }),
-                control_plane_endpoint: Some(api_endpoint.clone()),
-                control_plane_ref: Some(ObjectReference::new(
-                    CONTROL_PLANE_API_VERSION,
-                    "KubeadmControlPlane",
-                    name,
-                )),
-                infrastructure_ref: Some(ObjectReference::new(
-                    CLOUDSTACK_API_VERSION,
-                    "CloudStackCluster",
-                    name,
-                )),
-                managed_external_etcd_ref: external_etcd.map(|_| {
-                    ObjectReference::new(
-                        ETCDADM_API_VERSION,
-                        "EtcdadmCluster",
-                        format!("{name}-etcd"),
-                    )
-                    .in_namespace(EKSA_SYSTEM_NAMESPACE)
-                }),
-                paused: None,
-            },
-        ))));
+        objects.push(Object::Cluster(Box::new(Cluster::for_eksa(ClusterParts {
+            name,
+            pods: self.cidrs(false),
+            services: self.cidrs(true),
+            endpoint: api_endpoint.clone(),
+            infrastructure_ref: ObjectReference::new(
+                CLOUDSTACK_API_VERSION,
+                "CloudStackCluster",
+                name,
+            ),
+            external_etcd_ref: external_etcd.map(|_| {
+                ObjectReference::new(
+                    ETCDADM_API_VERSION,
+                    "EtcdadmCluster",
+                    format!("{name}-etcd"),
+                )
+                .in_namespace(EKSA_SYSTEM_NAMESPACE)
+            }),
+        }))));
 
         // CloudStackCluster.
         let set = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
@@ -994,13 +975,7 @@ impl<'a> Context<'a> {
 
         let mut volumes = kubeadm::audit_volumes(false);
         if admission {
-            volumes.push(HostPathMount {
-                host_path: kubeadm::EXCLUSION_RULES_PATH.into(),
-                mount_path: kubeadm::EXCLUSION_RULES_PATH.into(),
-                name: "admission-exclusion-rules".into(),
-                path_type: Some("File".into()),
-                read_only: true,
-            });
+            volumes.push(kubeadm::exclusion_volume());
         }
         if self.spec.aws_iam.is_some() {
             volumes.extend(kubeadm::aws_iam_volumes());
@@ -1067,12 +1042,7 @@ impl<'a> Context<'a> {
             dns: Some(image(&distro.coredns)),
             api_server: Some(ControlPlaneComponent {
                 cert_sans: cp.cert_sans.clone().filter(|s| !s.is_empty()),
-                extra_envs: admission.then(|| {
-                    vec![EnvVar {
-                        name: "EKS_PATCH_EXCLUSION_RULES_FILE".into(),
-                        value: kubeadm::EXCLUSION_RULES_PATH.into(),
-                    }]
-                }),
+                extra_envs: admission.then(kubeadm::exclusion_env),
                 extra_args: Some(api_args),
                 extra_volumes: Some(volumes),
             }),
@@ -1115,10 +1085,7 @@ impl<'a> Context<'a> {
             ),
         ));
         if admission {
-            files.push(File::root(
-                kubeadm::EXCLUSION_RULES_PATH,
-                kubeadm::exclusion_policy(),
-            ));
+            files.push(kubeadm::exclusion_file());
         }
         let version = cluster.spec.kubernetes_version.as_ref().map(|v| v.as_str());
         files.push(File::root(

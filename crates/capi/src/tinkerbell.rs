@@ -24,8 +24,8 @@ use ironbell_model::anywhere::{
 use ironbell_model::template_def::TemplateDefinition;
 
 use crate::api::cluster::{
-    ApiEndpoint, Cluster, ClusterNetwork, ClusterSpec, MachineDeployment,
-    MachineDeploymentStrategy, NetworkRanges, RollingUpdate, WorkerGroupDeployment,
+    ApiEndpoint, Cluster, ClusterParts, MachineDeployment, MachineDeploymentStrategy,
+    RollingUpdate, WorkerGroupDeployment,
 };
 use crate::api::etcdadm::{
     EtcdBottlerocketConfig, EtcdCloudInitConfig, EtcdadmCluster, EtcdadmClusterSpec,
@@ -33,7 +33,7 @@ use crate::api::etcdadm::{
 };
 use crate::api::kubeadm::{
     BottlerocketNode, BottlerocketProxy, ClusterConfiguration, ControlPlaneComponent,
-    ControlPlaneMachineTemplate, ControlPlaneRollingUpdate, EnvVar, Etcd, ExternalEtcd, File,
+    ControlPlaneMachineTemplate, ControlPlaneRollingUpdate, Etcd, ExternalEtcd, File,
     HostPathMount, ImageMeta, KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane,
     KubeadmControlPlaneSpec, NodeConfiguration, NodeRegistration, Patches, RolloutStrategy,
 };
@@ -42,8 +42,8 @@ use crate::api::tinkerbell::{
     TinkerbellMachineSpec, TinkerbellMachineTemplate,
 };
 use crate::api::{
-    CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION,
-    INFRASTRUCTURE_API_VERSION, LabelSelector, ObjectReference, Secret, StringMap, meta,
+    EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION, INFRASTRUCTURE_API_VERSION, LabelSelector,
+    ObjectReference, Secret, StringMap, meta,
 };
 use crate::kubeadm::{self, RegistryCredentials, RegistryMirror};
 use crate::versions::{VersionsBundle, VersionsBundleSet};
@@ -917,50 +917,27 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
     let mut objects = Vec::new();
 
     // Cluster.
-    let mut cluster_meta = meta(name, EKSA_SYSTEM_NAMESPACE);
-    cluster_meta.labels = Some(
-        [(
-            "cluster.x-k8s.io/cluster-name".to_string(),
-            name.to_string(),
-        )]
-        .into_iter()
-        .collect(),
-    );
-    objects.push(Object::Cluster(Box::new(Cluster::new(
-        cluster_meta,
-        ClusterSpec {
-            cluster_network: Some(ClusterNetwork {
-                pods: Some(NetworkRanges {
-                    cidr_blocks: ctx.cidrs(false),
-                }),
-                services: Some(NetworkRanges {
-                    cidr_blocks: ctx.cidrs(true),
-                }),
-            }),
-            control_plane_endpoint: Some(ApiEndpoint {
-                host: ctx.endpoint_host().to_string(),
-                port: 6443,
-            }),
-            control_plane_ref: Some(ObjectReference::new(
-                CONTROL_PLANE_API_VERSION,
-                "KubeadmControlPlane",
-                name,
-            )),
-            infrastructure_ref: Some(ObjectReference::new(
-                INFRASTRUCTURE_API_VERSION,
-                "TinkerbellCluster",
-                name,
-            )),
-            managed_external_etcd_ref: external_etcd.map(|_| {
-                ObjectReference::new(
-                    ETCDADM_API_VERSION,
-                    "EtcdadmCluster",
-                    format!("{name}-etcd"),
-                )
-            }),
-            paused: None,
+    objects.push(Object::Cluster(Box::new(Cluster::for_eksa(ClusterParts {
+        name,
+        pods: ctx.cidrs(false),
+        services: ctx.cidrs(true),
+        endpoint: ApiEndpoint {
+            host: ctx.endpoint_host().to_string(),
+            port: 6443,
         },
-    ))));
+        infrastructure_ref: ObjectReference::new(
+            INFRASTRUCTURE_API_VERSION,
+            "TinkerbellCluster",
+            name,
+        ),
+        external_etcd_ref: external_etcd.map(|_| {
+            ObjectReference::new(
+                ETCDADM_API_VERSION,
+                "EtcdadmCluster",
+                format!("{name}-etcd"),
+            )
+        }),
+    }))));
 
     // KubeadmControlPlane: the cluster configuration.
     let admission = cp.skip_admission_for_system_resources.unwrap_or(false);
@@ -973,13 +950,7 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
     ));
     let mut api_volumes = kubeadm::audit_volumes(br);
     if admission {
-        api_volumes.push(HostPathMount {
-            host_path: kubeadm::EXCLUSION_RULES_PATH.into(),
-            mount_path: kubeadm::EXCLUSION_RULES_PATH.into(),
-            name: "admission-exclusion-rules".into(),
-            path_type: Some("File".into()),
-            read_only: true,
-        });
+        api_volumes.push(kubeadm::exclusion_volume());
     }
     if ctx.spec.aws_iam.is_some() {
         api_volumes.extend(kubeadm::aws_iam_volumes());
@@ -1037,12 +1008,7 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
         bottlerocket_node: br_node.clone(),
         api_server: Some(ControlPlaneComponent {
             cert_sans: cp.cert_sans.clone().filter(|s| !s.is_empty()),
-            extra_envs: admission.then(|| {
-                vec![EnvVar {
-                    name: "EKS_PATCH_EXCLUSION_RULES_FILE".into(),
-                    value: kubeadm::EXCLUSION_RULES_PATH.into(),
-                }]
-            }),
+            extra_envs: admission.then(kubeadm::exclusion_env),
             extra_args: Some(extra_args),
             extra_volumes: Some(api_volumes),
         }),
@@ -1117,10 +1083,7 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
         ));
     }
     if admission {
-        files.push(File::root(
-            kubeadm::EXCLUSION_RULES_PATH,
-            kubeadm::exclusion_policy(),
-        ));
+        files.push(kubeadm::exclusion_file());
     }
     files.push(File::root(
         kubeadm::AUDIT_POLICY_PATH,

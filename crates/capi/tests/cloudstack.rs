@@ -12,6 +12,7 @@ use ironbell_capi::cloudstack::{
     self, CloudStackSpec, CurrentCluster, RenderError, RenderOptions, credentials,
     names_from_clock, upgrade_names,
 };
+use ironbell_capi::tinkerbell::TemplateNames;
 use ironbell_capi::versions::VersionsBundleSet;
 use ironbell_model::anywhere::{Ref, Taint, TaintEffect};
 
@@ -175,15 +176,7 @@ fn a_spec_of_another_provider_is_refused() {
 fn the_create_entry_point_renders_cloudstack() {
     let spec =
         fixtures::load_spec("cloudstack", "cluster_main.yaml").unwrap_or_else(|e| panic!("{e}"));
-    let resolver = ironbell_release::Resolver::new()
-        .with_base_dir(fixtures::eksa_root().join("internal/test"));
-    let source = ironbell_release::BundlesSource::Releases {
-        url: "embed:///testdata/releases.yaml".into(),
-        eksa_version: "v0.19.0-dev+latest".into(),
-    };
-    let release = resolver
-        .resolve(&source, &["1.21"])
-        .unwrap_or_else(|e| panic!("{e}"));
+    let release = fixtures::resolve_test_release(&["1.21"]).unwrap_or_else(|e| panic!("{e}"));
     let inputs = ironbell_capi::CreateInputs {
         now_unix_ms: NOW,
         ..Default::default()
@@ -217,6 +210,18 @@ fn the_create_entry_point_renders_cloudstack() {
     );
 }
 
+/// The names' suffixes: control plane, etcd, md-0 machine template, md-0 bootstrap template.
+fn suffixes(names: &TemplateNames) -> [String; 4] {
+    let tail = |n: &str| n.rsplit('-').next().unwrap_or_default().to_string();
+    let md = &names.workers["md-0"];
+    [
+        tail(names.control_plane.as_deref().unwrap_or_default()),
+        tail(names.etcd.as_deref().unwrap_or_default()),
+        tail(&md.machine_template),
+        tail(&md.kubeadm_config_template),
+    ]
+}
+
 fn current(spec: &CloudStackSpec) -> CurrentCluster<'_> {
     CurrentCluster {
         spec,
@@ -232,37 +237,22 @@ fn an_unchanged_upgrade_keeps_every_name() {
     assert_eq!(names, names_from_clock(&old.cluster, NOW));
 }
 
+const OLD: &str = "1234567890000";
+const NEW: &str = "1234567899999";
+
 #[test]
 fn new_bundles_replace_every_machine_template_but_no_bootstrap_template() {
     let old = main_spec();
     let names = upgrade_names(&current(&old), &old, 2, LATER);
-    assert_eq!(
-        names.control_plane.as_deref(),
-        Some("test-control-plane-template-1234567899999")
-    );
-    assert_eq!(
-        names.etcd.as_deref(),
-        Some("test-etcd-template-1234567899999")
-    );
-    let md = &names.workers["md-0"];
-    assert_eq!(md.machine_template, "test-md-0-1234567899999");
-    assert_eq!(
-        md.kubeadm_config_template,
-        "test-md-0-template-1234567890000"
-    );
+    assert_eq!(suffixes(&names), [NEW, NEW, NEW, OLD]);
 }
 
 #[test]
 fn a_taint_replaces_the_group_templates_only() {
     let old = main_spec();
     let mut new = old.clone();
-    if let Some(w) = new
-        .cluster
-        .spec
-        .worker_node_group_configurations
-        .as_mut()
-        .and_then(|w| w.first_mut())
-    {
+    let groups = new.cluster.spec.worker_node_group_configurations.as_mut();
+    if let Some(w) = groups.and_then(|w| w.first_mut()) {
         w.taints = Some(vec![Taint {
             key: "k".into(),
             value: Some("v".into()),
@@ -271,16 +261,7 @@ fn a_taint_replaces_the_group_templates_only() {
         }]);
     }
     let names = upgrade_names(&current(&old), &new, 1, LATER);
-    assert_eq!(
-        names.control_plane.as_deref(),
-        Some("test-control-plane-template-1234567890000")
-    );
-    let md = &names.workers["md-0"];
-    assert_eq!(md.machine_template, "test-md-0-1234567899999");
-    assert_eq!(
-        md.kubeadm_config_template,
-        "test-md-0-template-1234567899999"
-    );
+    assert_eq!(suffixes(&names), [OLD, OLD, NEW, NEW]);
 }
 
 #[test]
@@ -291,17 +272,14 @@ fn a_machine_change_replaces_its_machine_template_only() {
         mc.spec.symlinks = None;
     }
     let names = upgrade_names(&current(&old), &new, 1, LATER);
+    assert_eq!(suffixes(&names), [OLD, NEW, OLD, OLD]);
+    let mut zones = old.clone();
+    zones.datacenter.spec.availability_zones = None;
+    let names = upgrade_names(&current(&old), &zones, 1, LATER);
     assert_eq!(
-        names.etcd.as_deref(),
-        Some("test-etcd-template-1234567899999")
-    );
-    assert_eq!(
-        names.control_plane.as_deref(),
-        Some("test-control-plane-template-1234567890000")
-    );
-    assert_eq!(
-        names.workers["md-0"].machine_template,
-        "test-md-0-1234567890000"
+        suffixes(&names),
+        [NEW, NEW, NEW, OLD],
+        "a zone change replaces every machine"
     );
 }
 

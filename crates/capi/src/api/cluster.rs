@@ -36,6 +36,61 @@ impl Cluster {
     }
 }
 
+/// What EKS Anywhere's `Cluster` is made of for every provider, for [`Cluster::for_eksa`].
+#[derive(Clone, Debug)]
+pub struct ClusterParts<'a> {
+    /// Cluster name (also the control plane's and, by default, the provider cluster's).
+    pub name: &'a str,
+    /// Pod CIDRs.
+    pub pods: Vec<String>,
+    /// Service CIDRs.
+    pub services: Vec<String>,
+    /// The API server endpoint.
+    pub endpoint: ApiEndpoint,
+    /// The provider's cluster object.
+    pub infrastructure_ref: ObjectReference,
+    /// The `EtcdadmCluster`, with external etcd.
+    pub external_etcd_ref: Option<ObjectReference>,
+}
+
+impl Cluster {
+    /// The Cluster API `Cluster` of an EKS Anywhere cluster: labelled with its name, its
+    /// control plane the `KubeadmControlPlane` of the same name.
+    pub fn for_eksa(parts: ClusterParts<'_>) -> Self {
+        let mut metadata = meta(parts.name, EKSA_SYSTEM_NAMESPACE);
+        metadata.labels = Some(
+            [(
+                "cluster.x-k8s.io/cluster-name".to_string(),
+                parts.name.to_string(),
+            )]
+            .into_iter()
+            .collect(),
+        );
+        Self::new(
+            metadata,
+            ClusterSpec {
+                cluster_network: Some(ClusterNetwork {
+                    pods: Some(NetworkRanges {
+                        cidr_blocks: parts.pods,
+                    }),
+                    services: Some(NetworkRanges {
+                        cidr_blocks: parts.services,
+                    }),
+                }),
+                control_plane_endpoint: Some(parts.endpoint),
+                control_plane_ref: Some(ObjectReference::new(
+                    super::CONTROL_PLANE_API_VERSION,
+                    "KubeadmControlPlane",
+                    parts.name,
+                )),
+                infrastructure_ref: Some(parts.infrastructure_ref),
+                managed_external_etcd_ref: parts.external_etcd_ref,
+                paused: None,
+            },
+        )
+    }
+}
+
 /// The spec of a [`Cluster`].
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]

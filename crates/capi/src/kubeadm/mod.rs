@@ -26,7 +26,9 @@ use crate::api::kubeadm::{
 };
 use crate::api::{StringMap, Taint};
 
-pub use admission::{EXCLUSION_RULES_PATH, exclusion_policy};
+pub use admission::{
+    EXCLUSION_RULES_PATH, exclusion_env, exclusion_file, exclusion_policy, exclusion_volume,
+};
 pub use audit::default_audit_policy;
 pub use mirror::{RegistryCredentials, RegistryMirror, block_text};
 

@@ -74,6 +74,13 @@ pub fn resolve_cluster_bundles(
     {
         versions.extend(w.kubernetes_version.as_ref().map(|v| v.as_str()));
     }
+    Ok(VersionsBundleSet::from_release(&resolve_test_release(
+        &versions,
+    )?))
+}
+
+/// The test release data resolved for some Kubernetes versions.
+pub fn resolve_test_release(versions: &[&str]) -> Result<ironbell_release::ClusterRelease, String> {
     // The 1.29 EKS-D manifest is a remote URL in the test bundles; this repository keeps a
     // copy (tests/fixtures/eksd).
     let resolver = ironbell_release::Resolver::new()
@@ -89,10 +96,9 @@ pub fn resolve_cluster_bundles(
         url: "embed:///testdata/releases.yaml".into(),
         eksa_version: "v0.19.0-dev+latest".into(),
     };
-    let release = resolver
-        .resolve(&source, &versions)
-        .map_err(|e| e.to_string())?;
-    Ok(VersionsBundleSet::from_release(&release))
+    resolver
+        .resolve(&source, versions)
+        .map_err(|e| e.to_string())
 }
 
 /// Set a cluster's `clusterNetwork.dns.resolvConf.path` (a change several tests make).
