@@ -35,9 +35,7 @@ use crate::api::cluster::{
     ApiEndpoint, Cluster, ClusterParts, MachineDeployment, MachineDeploymentStrategy,
     RollingUpdate, WorkerGroupDeployment,
 };
-use crate::api::etcdadm::{
-    EtcdCloudInitConfig, EtcdadmCluster, EtcdadmClusterSpec, EtcdadmConfigSpec,
-};
+use crate::api::etcdadm::{EtcdCloudInitConfig, EtcdadmCluster, EtcdadmConfigSpec};
 use crate::api::kubeadm::{
     BottlerocketProxy, ClusterConfiguration, ControlPlaneComponent, ControlPlaneMachineTemplate,
     ControlPlaneRollingUpdate, DiskSetup, Etcd, ExternalEtcd, File, Filesystem, HostPathMount,
@@ -124,17 +122,13 @@ pub enum RenderError {
         /// Cluster name.
         cluster: String,
     },
-    /// A reference names a machine config the spec does not have.
-    #[error(
-        "cluster {cluster}: {role} references CloudStackMachineConfig {name:?}, which the spec does not have"
-    )]
-    MissingMachineConfig {
+    /// Something the spec, the release data or the caller does not give.
+    #[error("cluster {cluster}: {what}")]
+    Missing {
         /// Cluster name.
         cluster: String,
-        /// Which part of the cluster refers to it.
-        role: String,
-        /// The missing name.
-        name: String,
+        /// What is missing.
+        what: Missing,
     },
     /// A machine config has no user with an SSH key.
     #[error("CloudStackMachineConfig {name}: spec.users[0] needs an SSH authorized key")]
@@ -142,25 +136,9 @@ pub enum RenderError {
         /// Machine config name.
         name: String,
     },
-    /// No versions bundle for a Kubernetes version.
-    #[error("cluster {cluster}: no versions bundle for Kubernetes {version}")]
-    MissingBundle {
-        /// Cluster name.
-        cluster: String,
-        /// The version asked for.
-        version: String,
-    },
-    /// The spec lacks a required field.
-    #[error("cluster {cluster}: {field} is required")]
-    MissingField {
-        /// Cluster name.
-        cluster: String,
-        /// The field's path.
-        field: String,
-    },
-    /// The control-plane endpoint's port is not a port.
+    /// The control-plane endpoint is not `host[:port]`.
     #[error(
-        "cluster {cluster}: spec.controlPlaneConfiguration.endpoint.host {host:?} has an invalid port"
+        "cluster {cluster}: spec.controlPlaneConfiguration.endpoint.host {host:?} is not a host with an optional port"
     )]
     InvalidEndpoint {
         /// Cluster name.
@@ -168,14 +146,35 @@ pub enum RenderError {
         /// The endpoint as written.
         host: String,
     },
-    /// No template names for a worker node group.
-    #[error("cluster {cluster}: no template names given for worker node group {group}")]
-    MissingWorkerNames {
-        /// Cluster name.
-        cluster: String,
-        /// Worker node group name.
-        group: String,
+}
+
+/// What a [`RenderError::Missing`] lacks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Missing {
+    /// A reference names a machine config the spec does not have.
+    #[error("{role} references CloudStackMachineConfig {name:?}, which the spec does not have")]
+    MachineConfig {
+        /// Which part of the cluster refers to it.
+        role: String,
+        /// The missing name.
+        name: String,
     },
+    /// No versions bundle for a Kubernetes version.
+    #[error("no versions bundle for Kubernetes {0}")]
+    Bundle(String),
+    /// A required field of the spec, by its path.
+    #[error("{0} is required")]
+    Field(String),
+    /// No template names for a worker node group.
+    #[error("no template names given for worker node group {0}")]
+    WorkerNames(String),
+}
+
+fn missing(cluster: &str, what: Missing) -> RenderError {
+    RenderError::Missing {
+        cluster: cluster.to_string(),
+        what,
+    }
 }
 
 /// Inputs of a render besides the spec and the bundles.
@@ -418,9 +417,9 @@ fn endpoint(cluster: &EksaCluster) -> Result<(String, u16), RenderError> {
         .as_ref()
         .and_then(|cp| cp.endpoint.as_ref())
         .map(|e| e.host.as_str())
-        .ok_or_else(|| RenderError::MissingField {
-            cluster: name.to_string(),
-            field: "spec.controlPlaneConfiguration.endpoint.host".into(),
+        .ok_or_else(|| {
+            let field = "spec.controlPlaneConfiguration.endpoint.host";
+            missing(name, Missing::Field(field.into()))
         })?;
     let invalid = || RenderError::InvalidEndpoint {
         cluster: name.to_string(),
@@ -691,10 +690,7 @@ impl<'a> Context<'a> {
     }
 
     fn missing(&self, field: &str) -> RenderError {
-        RenderError::MissingField {
-            cluster: self.name.to_string(),
-            field: field.to_string(),
-        }
+        missing(self.name, Missing::Field(field.to_string()))
     }
 
     fn bundle(&self, version: Option<&str>) -> Result<&'a VersionsBundle, RenderError> {
@@ -704,10 +700,7 @@ impl<'a> Context<'a> {
             .ok_or_else(|| self.missing("spec.kubernetesVersion"))?;
         self.bundles
             .get(version)
-            .ok_or_else(|| RenderError::MissingBundle {
-                cluster: self.name.to_string(),
-                version: version.to_string(),
-            })
+            .ok_or_else(|| missing(self.name, Missing::Bundle(version.to_string())))
     }
 
     fn machine_config(
@@ -720,10 +713,12 @@ impl<'a> Context<'a> {
             .spec
             .machine_configs
             .get_key_value(name)
-            .ok_or_else(|| RenderError::MissingMachineConfig {
-                cluster: self.name.to_string(),
-                role: role.to_string(),
-                name: name.to_string(),
+            .ok_or_else(|| {
+                let what = Missing::MachineConfig {
+                    role: role.to_string(),
+                    name: name.to_string(),
+                };
+                missing(self.name, what)
             })?;
         Ok((name.as_str(), mc))
     }
@@ -1205,24 +1200,14 @@ impl<'a> Context<'a> {
             pre_etcdadm_commands: Some(pre),
             cipher_suites: Some(kubeadm::SECURE_CIPHER_SUITES.into()),
             users: Some(vec![login_user(mc_name, mc)?]),
-            proxy: self.proxy().map(|(http, https)| BottlerocketProxy {
-                http_proxy: Some(http.to_string()),
-                https_proxy: https.to_string(),
-                no_proxy: self.no_proxy.clone(),
-            }),
+            proxy: self.proxy()
+            .map(|(http, https)| BottlerocketProxy::with_http(http, https, &self.no_proxy)),
             registry_mirror: self.mirror.as_ref().map(RegistryMirror::bottlerocket),
         };
-        Ok(Object::EtcdadmCluster(Box::new(EtcdadmCluster::new(
-            meta(format!("{}-etcd", self.name), EKSA_SYSTEM_NAMESPACE),
-            EtcdadmClusterSpec {
-                replicas,
-                etcdadm_config_spec: config,
-                infrastructure_template: ObjectReference::new(
-                    CLOUDSTACK_API_VERSION,
-                    MACHINE_TEMPLATE_KIND,
-                    template_name,
-                ),
-            },
+        let template =
+            ObjectReference::new(CLOUDSTACK_API_VERSION, MACHINE_TEMPLATE_KIND, template_name);
+        Ok(Object::EtcdadmCluster(Box::new(EtcdadmCluster::for_eksa(
+            self.name, replicas, config, template,
         ))))
     }
 
@@ -1238,10 +1223,7 @@ impl<'a> Context<'a> {
             let wn = names
                 .workers
                 .get(&group)
-                .ok_or_else(|| RenderError::MissingWorkerNames {
-                    cluster: name.to_string(),
-                    group: group.clone(),
-                })?;
+                .ok_or_else(|| missing(name, Missing::WorkerNames(group.clone())))?;
 
             // KubeadmConfigTemplate.
             let (flags, kubelet_file) =

@@ -28,8 +28,7 @@ use crate::api::cluster::{
     RollingUpdate, WorkerGroupDeployment,
 };
 use crate::api::etcdadm::{
-    EtcdBottlerocketConfig, EtcdCloudInitConfig, EtcdadmCluster, EtcdadmClusterSpec,
-    EtcdadmConfigSpec,
+    EtcdBottlerocketConfig, EtcdCloudInitConfig, EtcdadmCluster, EtcdadmConfigSpec,
 };
 use crate::api::kubeadm::{
     BottlerocketNode, BottlerocketProxy, ClusterConfiguration, ControlPlaneComponent,
@@ -1232,24 +1231,18 @@ fn etcd_cluster(
         }),
         cipher_suites: Some(kubeadm::SECURE_CIPHER_SUITES.into()),
         users: Some(vec![user_of(mc_name, mc)?]),
-        proxy: ctx.proxy().map(|(http, https)| BottlerocketProxy {
-            http_proxy: Some(http.to_string()),
-            https_proxy: https.to_string(),
-            no_proxy: ctx.no_proxy.clone(),
-        }),
+        proxy: ctx
+            .proxy()
+            .map(|(http, https)| BottlerocketProxy::with_http(http, https, &ctx.no_proxy)),
         registry_mirror: ctx.mirror.as_ref().map(RegistryMirror::bottlerocket),
     };
-    Ok(Object::EtcdadmCluster(Box::new(EtcdadmCluster::new(
-        meta(format!("{}-etcd", ctx.name), EKSA_SYSTEM_NAMESPACE),
-        EtcdadmClusterSpec {
-            replicas,
-            etcdadm_config_spec: config,
-            infrastructure_template: ObjectReference::new(
-                INFRASTRUCTURE_API_VERSION,
-                MACHINE_TEMPLATE_KIND,
-                template_name,
-            ),
-        },
+    let template = ObjectReference::new(
+        INFRASTRUCTURE_API_VERSION,
+        MACHINE_TEMPLATE_KIND,
+        template_name,
+    );
+    Ok(Object::EtcdadmCluster(Box::new(EtcdadmCluster::for_eksa(
+        ctx.name, replicas, config, template,
     ))))
 }
 

@@ -32,6 +32,26 @@ impl EtcdadmCluster {
     }
 }
 
+impl EtcdadmCluster {
+    /// The external etcd cluster of an EKS Anywhere cluster: `<cluster>-etcd` in
+    /// `eksa-system`, its machines from the provider's template.
+    pub fn for_eksa(
+        cluster: &str,
+        replicas: i64,
+        etcdadm_config_spec: EtcdadmConfigSpec,
+        infrastructure_template: ObjectReference,
+    ) -> Self {
+        Self::new(
+            super::meta(format!("{cluster}-etcd"), super::EKSA_SYSTEM_NAMESPACE),
+            EtcdadmClusterSpec {
+                replicas,
+                etcdadm_config_spec,
+                infrastructure_template,
+            },
+        )
+    }
+}
+
 /// The spec of an [`EtcdadmCluster`].
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]

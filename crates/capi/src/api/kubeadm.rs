@@ -489,6 +489,17 @@ pub struct BottlerocketProxy {
     pub no_proxy: Vec<String>,
 }
 
+impl BottlerocketProxy {
+    /// Both proxies and the exclusions (etcd machines take the HTTP proxy too).
+    pub fn with_http(http_proxy: &str, https_proxy: &str, no_proxy: &[String]) -> Self {
+        Self {
+            http_proxy: Some(http_proxy.to_string()),
+            https_proxy: https_proxy.to_string(),
+            no_proxy: no_proxy.to_vec(),
+        }
+    }
+}
+
 /// Bottlerocket registry mirror.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
