@@ -361,18 +361,7 @@ pub fn upgrade_names(
                         was.machine_group_ref.as_ref().map(|r| r.name()),
                         wng.machine_group_ref.as_ref().map(|r| r.name()),
                     );
-                WorkerTemplateNames {
-                    machine_template: if replace {
-                        new_names.machine_template
-                    } else {
-                        cur.machine_template.clone()
-                    },
-                    kubeadm_config_template: if config_changed {
-                        new_names.kubeadm_config_template
-                    } else {
-                        cur.kubeadm_config_template.clone()
-                    },
-                }
+                cur.replaced(new_names, replace, config_changed)
             }
             _ => new_names,
         };

@@ -180,6 +180,25 @@ pub struct WorkerTemplateNames {
     pub kubeadm_config_template: String,
 }
 
+impl WorkerTemplateNames {
+    /// These names, with the machine template and the bootstrap template replaced by the
+    /// fresh names where asked.
+    pub fn replaced(&self, fresh: Self, machine_template: bool, bootstrap_template: bool) -> Self {
+        Self {
+            machine_template: if machine_template {
+                fresh.machine_template
+            } else {
+                self.machine_template.clone()
+            },
+            kubeadm_config_template: if bootstrap_template {
+                fresh.kubeadm_config_template
+            } else {
+                self.kubeadm_config_template.clone()
+            },
+        }
+    }
+}
+
 /// The names of the immutable templates. A missing control-plane or etcd name prints as
 /// [`NO_VALUE`], as EKS Anywhere's template builder does when no name is passed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -346,18 +365,8 @@ pub fn upgrade_names(
                 let config_changed = old.taints != wng.taints || old.labels != wng.labels;
                 let version_changed =
                     worker_version(old_cluster, old) != worker_version(&new.cluster, wng);
-                WorkerTemplateNames {
-                    machine_template: if bundles_changed || config_changed || version_changed {
-                        new_names.machine_template
-                    } else {
-                        cur.machine_template.clone()
-                    },
-                    kubeadm_config_template: if config_changed {
-                        new_names.kubeadm_config_template
-                    } else {
-                        cur.kubeadm_config_template.clone()
-                    },
-                }
+                let replace = bundles_changed || config_changed || version_changed;
+                cur.replaced(new_names, replace, config_changed)
             }
             _ => new_names,
         };

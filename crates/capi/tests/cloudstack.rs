@@ -230,28 +230,13 @@ fn current(spec: &CloudStackSpec) -> CurrentCluster<'_> {
     }
 }
 
-#[test]
-fn an_unchanged_upgrade_keeps_every_name() {
-    let old = main_spec();
-    let names = upgrade_names(&current(&old), &old, 1, LATER);
-    assert_eq!(names, names_from_clock(&old.cluster, NOW));
-}
-
 const OLD: &str = "1234567890000";
 const NEW: &str = "1234567899999";
 
-#[test]
-fn new_bundles_replace_every_machine_template_but_no_bootstrap_template() {
-    let old = main_spec();
-    let names = upgrade_names(&current(&old), &old, 2, LATER);
-    assert_eq!(suffixes(&names), [NEW, NEW, NEW, OLD]);
-}
+fn no_change(_: &mut CloudStackSpec) {}
 
-#[test]
-fn a_taint_replaces_the_group_templates_only() {
-    let old = main_spec();
-    let mut new = old.clone();
-    let groups = new.cluster.spec.worker_node_group_configurations.as_mut();
+fn taint_md_0(s: &mut CloudStackSpec) {
+    let groups = s.cluster.spec.worker_node_group_configurations.as_mut();
     if let Some(w) = groups.and_then(|w| w.first_mut()) {
         w.taints = Some(vec![Taint {
             key: "k".into(),
@@ -260,27 +245,42 @@ fn a_taint_replaces_the_group_templates_only() {
             time_added: None,
         }]);
     }
-    let names = upgrade_names(&current(&old), &new, 1, LATER);
-    assert_eq!(suffixes(&names), [OLD, OLD, NEW, NEW]);
 }
 
-#[test]
-fn a_machine_change_replaces_its_machine_template_only() {
-    let old = main_spec();
-    let mut new = old.clone();
-    if let Some(mc) = new.machine_configs.get_mut("test-etcd") {
+fn etcd_symlinks_dropped(s: &mut CloudStackSpec) {
+    if let Some(mc) = s.machine_configs.get_mut("test-etcd") {
         mc.spec.symlinks = None;
     }
-    let names = upgrade_names(&current(&old), &new, 1, LATER);
-    assert_eq!(suffixes(&names), [OLD, NEW, OLD, OLD]);
-    let mut zones = old.clone();
-    zones.datacenter.spec.availability_zones = None;
-    let names = upgrade_names(&current(&old), &zones, 1, LATER);
-    assert_eq!(
-        suffixes(&names),
-        [NEW, NEW, NEW, OLD],
-        "a zone change replaces every machine"
-    );
+}
+
+fn zones_dropped(s: &mut CloudStackSpec) {
+    s.datacenter.spec.availability_zones = None;
+}
+
+/// Which templates an upgrade replaces: (change, new bundles number, expected suffixes of
+/// the control-plane, etcd, md-0 machine and md-0 bootstrap template names).
+#[test]
+fn upgrades_replace_only_the_templates_that_changed() {
+    type Change = fn(&mut CloudStackSpec);
+    let table: [(&str, Change, i64, [&str; 4]); 5] = [
+        ("nothing", no_change, 1, [OLD, OLD, OLD, OLD]),
+        ("new bundles", no_change, 2, [NEW, NEW, NEW, OLD]),
+        ("a worker taint", taint_md_0, 1, [OLD, OLD, NEW, NEW]),
+        (
+            "an etcd machine",
+            etcd_symlinks_dropped,
+            1,
+            [OLD, NEW, OLD, OLD],
+        ),
+        ("the zones", zones_dropped, 1, [NEW, NEW, NEW, OLD]),
+    ];
+    let old = main_spec();
+    for (what, change, bundles_number, expected) in table {
+        let mut new = old.clone();
+        change(&mut new);
+        let names = upgrade_names(&current(&old), &new, bundles_number, LATER);
+        assert_eq!(suffixes(&names), expected, "a change of {what}");
+    }
 }
 
 #[test]
