@@ -36,16 +36,21 @@ fn render(spec: &CloudStackSpec) -> Result<ironbell_capi::Manifests, RenderError
     cloudstack::render(spec, &bundles(&main_spec()), &options)
 }
 
+/// The message of a render that must fail (empty when it does not).
+fn error_of(spec: &CloudStackSpec) -> String {
+    render(spec)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default()
+}
+
 #[test]
 fn a_missing_machine_config_is_named_with_its_user() {
     let mut spec = main_spec();
     if let Some(cp) = spec.cluster.spec.control_plane_configuration.as_mut() {
         cp.machine_group_ref = Some(Ref::new("CloudStackMachineConfig", "nope"));
     }
-    let err = render(&spec)
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
+    let err = error_of(&spec);
     assert_eq!(
         err,
         "cluster test: the control plane references CloudStackMachineConfig \"nope\", which the spec does not have"
@@ -59,10 +64,7 @@ fn a_machine_config_without_a_key_is_named() {
         if let Some(mc) = spec.machine_configs.get_mut("test-etcd") {
             mc.spec.users = users;
         }
-        let err = render(&spec)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let err = error_of(&spec);
         assert_eq!(
             err,
             "CloudStackMachineConfig test-etcd: spec.users[0] needs an SSH authorized key"
@@ -81,6 +83,16 @@ fn a_machine_config_without_a_key_is_named() {
     assert!(matches!(render(&spec), Err(RenderError::MissingUser { name }) if name == "test"));
 }
 
+/// The main spec with another control-plane endpoint.
+fn with_endpoint(host: &str) -> CloudStackSpec {
+    let mut spec = main_spec();
+    let cp = spec.cluster.spec.control_plane_configuration.as_mut();
+    if let Some(e) = cp.and_then(|cp| cp.endpoint.as_mut()) {
+        e.host = host.into();
+    }
+    spec
+}
+
 #[test]
 fn a_bad_endpoint_is_an_error_naming_the_field() {
     for host in [
@@ -91,20 +103,8 @@ fn a_bad_endpoint_is_an_error_naming_the_field() {
         "[::1",
         ":6443",
     ] {
-        let mut spec = main_spec();
-        if let Some(e) = spec
-            .cluster
-            .spec
-            .control_plane_configuration
-            .as_mut()
-            .and_then(|cp| cp.endpoint.as_mut())
-        {
-            e.host = host.into();
-        }
-        let err = render(&spec)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let spec = with_endpoint(host);
+        let err = error_of(&spec);
         assert!(
             err.contains("spec.controlPlaneConfiguration.endpoint.host") && err.contains(host),
             "{host}: {err}"
@@ -114,16 +114,7 @@ fn a_bad_endpoint_is_an_error_naming_the_field() {
 
 #[test]
 fn an_endpoint_port_is_kept() {
-    let mut spec = main_spec();
-    if let Some(e) = spec
-        .cluster
-        .spec
-        .control_plane_configuration
-        .as_mut()
-        .and_then(|cp| cp.endpoint.as_mut())
-    {
-        e.host = "1.2.3.4:7443".into();
-    }
+    let spec = with_endpoint("1.2.3.4:7443");
     let out = render(&spec).unwrap_or_else(|e| panic!("{e}"));
     let yaml = out.control_plane_yaml().unwrap_or_default();
     assert!(yaml.contains("port: 7443"), "{yaml}");
@@ -138,19 +129,13 @@ fn missing_parts_are_named() {
     let mut spec = main_spec();
     spec.cluster.spec.kubernetes_version = Some("1.99".into());
     assert_eq!(
-        render(&spec)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default(),
+        error_of(&spec),
         "cluster test: no versions bundle for Kubernetes 1.99"
     );
     let mut spec = main_spec();
     spec.cluster.spec.control_plane_configuration = None;
     assert_eq!(
-        render(&spec)
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default(),
+        error_of(&spec),
         "cluster test: spec.controlPlaneConfiguration.endpoint.host is required"
     );
     let spec = main_spec();
