@@ -786,15 +786,10 @@ impl<'a> Context<'a> {
         style: SymlinkStyle,
     ) -> Vec<String> {
         let mut cmds = vec!["swapoff -a".to_string()];
-        if self.mirror.is_some() {
-            cmds.push(
-                "cat /etc/containerd/config_append.toml >> /etc/containerd/config.toml".into(),
-            );
-        }
-        if self.mirror.is_some() || self.proxy().is_some() {
-            cmds.push("sudo systemctl daemon-reload".into());
-            cmds.push("sudo systemctl restart containerd".into());
-        }
+        cmds.extend(kubeadm::containerd_restart_commands(
+            self.mirror.is_some(),
+            self.proxy().is_some(),
+        ));
         cmds.extend(hostname_commands());
         cmds.extend(symlink_commands(mc, style));
         cmds

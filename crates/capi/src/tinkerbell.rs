@@ -703,17 +703,7 @@ impl<'a> Context<'a> {
     }
 
     fn containerd_restart_commands(&self) -> Vec<String> {
-        let mut cmds = Vec::new();
-        if self.mirror.is_some() {
-            cmds.push(
-                "cat /etc/containerd/config_append.toml >> /etc/containerd/config.toml".into(),
-            );
-        }
-        if self.mirror.is_some() || self.proxy().is_some() {
-            cmds.push("sudo systemctl daemon-reload".into());
-            cmds.push("sudo systemctl restart containerd".into());
-        }
-        cmds
+        kubeadm::containerd_restart_commands(self.mirror.is_some(), self.proxy().is_some())
     }
 
     /// Bottlerocket images and settings shared by the cluster and join configurations; only

@@ -289,6 +289,20 @@ pub fn bottlerocket_settings(host: Option<&HostOsConfiguration>) -> Option<Bottl
     })
 }
 
+/// The commands that make containerd read a registry mirror's configuration and a proxy
+/// drop-in (cloud-config machines): nothing when there is neither.
+pub fn containerd_restart_commands(mirror: bool, proxy: bool) -> Vec<String> {
+    let mut cmds = Vec::new();
+    if mirror {
+        cmds.push("cat /etc/containerd/config_append.toml >> /etc/containerd/config.toml".into());
+    }
+    if mirror || proxy {
+        cmds.push("sudo systemctl daemon-reload".into());
+        cmds.push("sudo systemctl restart containerd".into());
+    }
+    cmds
+}
+
 /// The containerd proxy drop-in (cloud-config machines).
 pub fn proxy_drop_in(http_proxy: &str, https_proxy: &str, no_proxy: &[String]) -> File {
     File::root(
