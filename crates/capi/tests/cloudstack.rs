@@ -2,6 +2,9 @@
 //! the object and field, never a panic), upgrade names, the create entry point and the
 //! credentials reader.
 
+#[allow(dead_code)]
+#[path = "golden/compare.rs"]
+mod compare;
 #[path = "golden/fixtures.rs"]
 mod fixtures;
 
@@ -302,6 +305,66 @@ fn truncated_or_damaged_cloud_configs_never_panic() {
             let damaged = String::from_utf8_lossy(&damaged);
             let _ = credentials::parse(&damaged);
             let _ = credentials::parse_base64(&damaged);
+        }
+    }
+}
+
+/// The control plane of `cluster_main_multiple_worker_node_groups.yaml` with
+/// `skipAdmissionForSystemResources` set as given, as EKS Anywhere's admission tests render it.
+fn admission_control_plane(skip: Option<bool>) -> String {
+    let loaded = fixtures::load_spec(
+        "cloudstack",
+        "cluster_main_multiple_worker_node_groups.yaml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut spec = CloudStackSpec::from_spec(&loaded).unwrap_or_else(|e| panic!("{e}"));
+    if let Some(cp) = spec.cluster.spec.control_plane_configuration.as_mut() {
+        cp.skip_admission_for_system_resources = skip;
+    }
+    let options = RenderOptions {
+        names: TemplateNames {
+            control_plane: Some("test-cp-template".into()),
+            etcd: Some("test-etcd-template".into()),
+            ..TemplateNames::default()
+        },
+    };
+    let cp = cloudstack::render_control_plane(&spec, &bundles(&spec), &options)
+        .unwrap_or_else(|e| panic!("{e}"));
+    ironbell_capi::to_yaml_documents(&cp).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `TestCloudStackTemplateBuilderGenerateCAPISpecControlPlaneWithAdmissionExclusionEnabled`
+/// (a subset compare, so not in the mappings file).
+#[test]
+fn admission_exclusion_is_a_subset_of_the_control_plane() {
+    let got = compare::parse_documents(&admission_control_plane(Some(true)))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let path =
+        fixtures::provider_dir("cloudstack").join("testdata/admission_exclusion_enabled.yaml");
+    let expected =
+        compare::parse_documents(&fixtures::read(&path).unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!expected.is_empty());
+    for doc in &expected {
+        assert!(
+            got.iter().any(|g| compare::is_subset(doc, g)),
+            "admission_exclusion_enabled.yaml: a document is not part of the control plane:\n{}",
+            serde_yaml_ng::to_string(doc).unwrap_or_default()
+        );
+    }
+}
+
+/// The `...Disabled` and `...Nil` tests: nothing points at the rules.
+#[test]
+fn without_admission_exclusion_nothing_points_at_the_rules() {
+    for skip in [Some(false), None] {
+        let yaml = admission_control_plane(skip);
+        for needle in [
+            "EKS_PATCH_EXCLUSION_RULES_FILE",
+            "admission-exclusion-rules",
+            "/etc/kubernetes/admission-plugin-exclusion-rules.json",
+        ] {
+            assert!(!yaml.contains(needle), "{skip:?}: {needle}");
         }
     }
 }
