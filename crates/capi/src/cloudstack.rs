@@ -94,22 +94,19 @@ impl CloudStackSpec {
                 cluster: spec.name().to_string(),
             });
         };
-        Ok(Self {
+        let mut view = Self {
             cluster: spec.cluster.clone(),
             datacenter: datacenter.clone(),
-            machine_configs: spec
-                .machine_configs
-                .iter()
-                .filter_map(|(name, mc)| match mc {
-                    ironbell_cluster_spec::MachineConfig::CloudStackMachineConfig(m) => {
-                        Some((name.clone(), m.clone()))
-                    }
-                    _ => None,
-                })
-                .collect(),
             oidc: spec.oidc_config().cloned(),
             aws_iam: spec.aws_iam_config().cloned(),
-        })
+            ..Self::default()
+        };
+        for (name, mc) in &spec.machine_configs {
+            if let ironbell_cluster_spec::MachineConfig::CloudStackMachineConfig(m) = mc {
+                view.machine_configs.insert(name.clone(), m.clone());
+            }
+        }
+        Ok(view)
     }
 }
 
