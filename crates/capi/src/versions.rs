@@ -67,6 +67,8 @@ pub struct VersionsBundle {
     pub tinkerbell_kube_vip: String,
     /// Bottlerocket's kubeadm bootstrap host container.
     pub bottlerocket_bootstrap: ImageRef,
+    /// The CloudStack provider's kube-vip image URI.
+    pub cloudstack_kube_vip: String,
 }
 
 /// The versions bundles of a release (the `Bundles` object), with its number.
@@ -107,6 +109,7 @@ impl VersionsBundle {
             bottlerocket_bootstrap: ImageRef::from_uri(
                 &v.bundle.bottlerocket_host_containers.kubeadm_bootstrap.uri,
             ),
+            cloudstack_kube_vip: v.bundle.cloud_stack.kube_vip.uri.clone(),
         }
     }
 }
@@ -131,4 +134,12 @@ pub fn by_kube_version<T>(
         .iter()
         .map(|v| (v.kube_version().to_string(), view(v)))
         .collect()
+}
+
+/// `repository:tag` as the kubeadm image fields take it.
+pub(crate) fn image_meta(image: &ImageRef) -> crate::api::kubeadm::ImageMeta {
+    crate::api::kubeadm::ImageMeta {
+        image_repository: image.repository.clone(),
+        image_tag: image.tag.clone(),
+    }
 }

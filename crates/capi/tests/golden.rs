@@ -12,6 +12,8 @@
 //! (`tests/golden/baseline.txt`) records as equal is no longer equal. `IRONBELL_GOLDEN_BLESS=1`
 //! rewrites the baseline.
 
+#[path = "golden/cloudstack.rs"]
+mod cloudstack_cases;
 #[path = "golden/compare.rs"]
 mod compare;
 #[path = "golden/docker.rs"]
@@ -48,10 +50,10 @@ impl Status {
     }
 }
 
-fn compare_file(file: &str, got: &str) -> Result<Vec<String>, String> {
-    let path = fixtures::provider_dir("tinkerbell")
-        .join("testdata")
-        .join(file);
+/// Compare a rendered document with a provider's expected file: the differences, each
+/// prefixed with the file.
+fn compare_file(provider: &str, file: &str, got: &str) -> Result<Vec<String>, String> {
+    let path = fixtures::provider_dir(provider).join("testdata").join(file);
     let expected =
         compare::parse_documents(&fixtures::read(&path)?).map_err(|e| format!("{file}: {e}"))?;
     let got = compare::parse_documents(got).map_err(|e| format!("rendered for {file}: {e}"))?;
@@ -71,10 +73,10 @@ fn run_tinkerbell(m: &tinkerbell_cases::Mapping) -> Status {
             let (cp, md) = tinkerbell_cases::render(&spec, case.mode, &bundles)?;
             let mut d = Vec::new();
             if let Some(f) = case.expected_cp {
-                d.extend(compare_file(f, &cp)?);
+                d.extend(compare_file("tinkerbell", f, &cp)?);
             }
             if let Some(f) = case.expected_md {
-                d.extend(compare_file(f, &md)?);
+                d.extend(compare_file("tinkerbell", f, &md)?);
             }
             Ok(d)
         })();
@@ -87,6 +89,34 @@ fn run_tinkerbell(m: &tinkerbell_cases::Mapping) -> Status {
         Status::Equal
     } else {
         Status::Differs(diffs)
+    }
+}
+
+/// A provider's table covers exactly its mappings of the file, and each mapping compares
+/// every expected file the file lists for it.
+fn check_table(listed: &[mappings::Listed], provider: &str, table: Vec<(&str, Vec<String>)>) {
+    let listed: Vec<&mappings::Listed> = listed.iter().filter(|l| l.provider == provider).collect();
+    for l in &listed {
+        let compared = table.iter().find(|(t, _)| *t == l.test).map(|(_, f)| f);
+        let compared = compared.unwrap_or_else(|| {
+            panic!(
+                "{}: in golden-mappings.txt but not in the {provider} table",
+                l.test
+            )
+        });
+        for f in &l.outputs {
+            assert!(
+                compared.contains(f),
+                "{}: expected file {f} is not compared",
+                l.test
+            );
+        }
+    }
+    for (t, _) in &table {
+        assert!(
+            listed.iter().any(|l| l.test == *t),
+            "{t} is in the {provider} table but not in golden-mappings.txt"
+        );
     }
 }
 
@@ -155,9 +185,22 @@ fn golden_mappings_equal_as_data() {
         }
     }
 
+    let cloudstack_table = cloudstack_cases::mappings();
+    check_table(
+        &listed,
+        "cloudstack",
+        cloudstack_table
+            .iter()
+            .map(|m| (m.test, cloudstack_cases::compared_files(m)))
+            .collect(),
+    );
+
     let mut results: Vec<(String, String, Status)> = Vec::new();
     let mut notes: BTreeMap<String, &str> = BTreeMap::new();
     for l in &listed {
+        let cloudstack = cloudstack_table
+            .iter()
+            .find(|m| l.provider == "cloudstack" && m.test == l.test);
         let status = match table
             .iter()
             .find(|m| l.provider == "tinkerbell" && m.test == l.test)
@@ -174,7 +217,19 @@ fn golden_mappings_equal_as_data() {
                 }
                 docker_cases::run(&l.test)
             }
-            None => Status::NotRendered,
+            None => match cloudstack {
+                Some(m) => {
+                    if let Some(note) = m.note {
+                        notes.insert(l.test.clone(), note);
+                    }
+                    match cloudstack_cases::run(m) {
+                        Ok(d) if d.is_empty() => Status::Equal,
+                        Ok(d) => Status::Differs(d),
+                        Err(e) => Status::Error(e),
+                    }
+                }
+                None => Status::NotRendered,
+            },
         };
         results.push((l.provider.clone(), l.test.clone(), status));
     }

@@ -32,6 +32,26 @@ impl EtcdadmCluster {
     }
 }
 
+impl EtcdadmCluster {
+    /// The external etcd cluster of an EKS Anywhere cluster: `<cluster>-etcd` in
+    /// `eksa-system`, its machines from the provider's template.
+    pub fn for_eksa(
+        cluster: &str,
+        replicas: i64,
+        etcdadm_config_spec: EtcdadmConfigSpec,
+        infrastructure_template: ObjectReference,
+    ) -> Self {
+        Self::new(
+            super::meta(format!("{cluster}-etcd"), super::EKSA_SYSTEM_NAMESPACE),
+            EtcdadmClusterSpec {
+                replicas,
+                etcdadm_config_spec,
+                infrastructure_template,
+            },
+        )
+    }
+}
+
 /// The spec of an [`EtcdadmCluster`].
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -59,6 +79,9 @@ pub struct EtcdadmConfigSpec {
     /// cloud-init install settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_init_config: Option<EtcdCloudInitConfig>,
+    /// Commands that install etcdadm (a non-built-in install).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcdadm_install_commands: Option<Vec<String>>,
     /// Commands run before etcdadm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pre_etcdadm_commands: Option<Vec<String>>,

@@ -27,7 +27,9 @@ use crate::api::kubeadm::{
 };
 use crate::api::{StringMap, Taint};
 
-pub use admission::{EXCLUSION_RULES_PATH, exclusion_env, exclusion_policy, exclusion_volume};
+pub use admission::{
+    EXCLUSION_RULES_PATH, exclusion_env, exclusion_file, exclusion_policy, exclusion_volume,
+};
 pub use audit::default_audit_policy;
 pub use mirror::{RegistryCredentials, RegistryMirror, block_text, registry_credentials_secret};
 pub use rollout::{autoscaler_annotations, control_plane_rollout, machine_deployment_strategy};
@@ -287,6 +289,20 @@ pub fn bottlerocket_settings(host: Option<&HostOsConfiguration>) -> Option<Bottl
         kernel,
         boot,
     })
+}
+
+/// The commands that make containerd read a registry mirror's configuration and a proxy
+/// drop-in (cloud-config machines): nothing when there is neither.
+pub fn containerd_restart_commands(mirror: bool, proxy: bool) -> Vec<String> {
+    let mut cmds = Vec::new();
+    if mirror {
+        cmds.push("cat /etc/containerd/config_append.toml >> /etc/containerd/config.toml".into());
+    }
+    if mirror || proxy {
+        cmds.push("sudo systemctl daemon-reload".into());
+        cmds.push("sudo systemctl restart containerd".into());
+    }
+    cmds
 }
 
 /// The containerd proxy drop-in (cloud-config machines).

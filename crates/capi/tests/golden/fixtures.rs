@@ -36,25 +36,37 @@ pub fn read(path: &std::path::Path) -> Result<String, String> {
 /// Load a Tinkerbell cluster spec file with the spec loader and EKS Anywhere's builder
 /// defaults, as EKS Anywhere's tests load it.
 pub fn load_tinkerbell_spec(file: &str) -> Result<TinkerbellSpec, String> {
-    let path = provider_dir("tinkerbell").join("testdata").join(file);
-    let mut spec = ironbell_cluster_spec::Spec::load(&path).map_err(|e| format!("{file}: {e}"))?;
-    // What `test.NewFullClusterSpec` applies (cluster.NewFileSpecBuilder(...).Build()).
-    ironbell_cluster_spec::defaults::builder_defaults(&mut spec);
+    let spec = load_spec("tinkerbell", file)?;
     TinkerbellSpec::from_spec(&spec).map_err(|e| format!("{file}: {e}"))
+}
+
+/// Load any provider's cluster spec file (`pkg/providers/<provider>/testdata/<file>`) with
+/// the spec loader and EKS Anywhere's builder defaults (what `test.NewFullClusterSpec`
+/// applies: `cluster.NewFileSpecBuilder(...).Build()`).
+pub fn load_spec(provider: &str, file: &str) -> Result<ironbell_cluster_spec::Spec, String> {
+    let path = provider_dir(provider).join("testdata").join(file);
+    let mut spec = ironbell_cluster_spec::Spec::load(&path).map_err(|e| format!("{file}: {e}"))?;
+    ironbell_cluster_spec::defaults::builder_defaults(&mut spec);
+    Ok(spec)
 }
 
 /// The test release data (`internal/test/testdata`: releases manifest, Bundles, EKS-D
 /// manifests) resolved with the release crate for the Kubernetes versions a spec uses.
 pub fn resolve_test_bundles(spec: &TinkerbellSpec) -> Result<VersionsBundleSet, String> {
-    let mut versions: Vec<&str> = spec
-        .cluster
+    resolve_cluster_bundles(&spec.cluster)
+}
+
+/// [`resolve_test_bundles`] for any provider's `Cluster`.
+pub fn resolve_cluster_bundles(
+    cluster: &ironbell_model::anywhere::Cluster,
+) -> Result<VersionsBundleSet, String> {
+    let mut versions: Vec<&str> = cluster
         .spec
         .kubernetes_version
         .iter()
         .map(|v| v.as_str())
         .collect();
-    for w in spec
-        .cluster
+    for w in cluster
         .spec
         .worker_node_group_configurations
         .iter()
@@ -67,10 +79,19 @@ pub fn resolve_test_bundles(spec: &TinkerbellSpec) -> Result<VersionsBundleSet, 
     )?))
 }
 
-/// The test release data (`internal/test/testdata`) resolved for Kubernetes versions.
+/// The test release data resolved for some Kubernetes versions.
 pub fn resolve_test_release(versions: &[&str]) -> Result<ironbell_release::ClusterRelease, String> {
-    let resolver =
-        ironbell_release::Resolver::new().with_base_dir(eksa_root().join("internal/test"));
+    // The 1.29 EKS-D manifest is a remote URL in the test bundles; this repository keeps a
+    // copy (tests/fixtures/eksd).
+    let resolver = ironbell_release::Resolver::new()
+        .with_base_dir(eksa_root().join("internal/test"))
+        .with_url_file(
+            "https://distro.eks.amazonaws.com/kubernetes-1-29/kubernetes-1-29-eks-4.yaml",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/eksd/kubernetes-1-29-eks-4.yaml"
+            ),
+        );
     let source = ironbell_release::BundlesSource::Releases {
         url: "embed:///testdata/releases.yaml".into(),
         eksa_version: "v0.19.0-dev+latest".into(),
@@ -107,4 +128,17 @@ pub fn render_entry(
     };
     let out = ironbell_capi::render(spec, release, &inputs).map_err(|e| e.to_string())?;
     out.to_yaml().map_err(|e| e.to_string())
+}
+
+/// Set a cluster's `clusterNetwork.dns.resolvConf.path` (a change several tests make).
+pub fn set_resolv_conf(cluster: &mut ironbell_model::anywhere::Cluster, path: &str) {
+    let net = cluster
+        .spec
+        .cluster_network
+        .get_or_insert_with(Default::default);
+    net.dns = Some(ironbell_model::anywhere::Dns {
+        resolv_conf: Some(ironbell_model::anywhere::ResolvConf {
+            path: Some(path.into()),
+        }),
+    });
 }
