@@ -26,6 +26,7 @@ use ironbell_store_etcd::{
 use ironbell_testbed::ChildGuard;
 use support::{Cluster, wait_async};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 const FAST: ElectionConfig = ElectionConfig {
@@ -81,23 +82,46 @@ async fn wait_for_candidates(store: &EtcdStore, n: usize) {
     assert!(seen, "never {n} candidates");
 }
 
+/// A one-member etcd, a store on it under `/plane`, and an election there.
+async fn single_member() -> Option<(Cluster, EtcdStore, Election)> {
+    let cluster = Cluster::start(1).await?;
+    let store = cluster.store("/plane");
+    let e = election(&store);
+    Some((cluster, store, e))
+}
+
+/// A candidate campaigning in a task of its own.
+fn candidate(
+    e: &Election,
+    identity: &'static str,
+) -> JoinHandle<Result<Leadership, ElectionError>> {
+    let e = e.clone();
+    tokio::spawn(async move { e.campaign(NAME, identity).await })
+}
+
+/// The leadership a [`candidate`] wins.
+async fn won(task: JoinHandle<Result<Leadership, ElectionError>>) -> Leadership {
+    tokio::time::timeout(PATIENCE, task)
+        .await
+        .unwrap_or_else(|_| panic!("no leader within {PATIENCE:?}"))
+        .unwrap()
+        .expect("campaign")
+}
+
 /// The first candidate leads; the second waits (its key is there, its campaign does not
 /// return) until the first resigns, then leads at once with a larger fencing token; when
 /// it is dropped, a third leads at once too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_leads_and_resigning_hands_over() {
-    let Some(cluster) = Cluster::start(1).await else {
+    let Some((_cluster, store, e)) = single_member().await else {
         return;
     };
-    let store = cluster.store("/plane");
-    let e = election(&store);
     assert_eq!(leader_identity(&e).await, None);
     let a = lead(&e, "replica-a").await;
     assert_eq!(leader_identity(&e).await.as_deref(), Some("replica-a"));
     let a_state = a.subscribe();
 
-    let e2 = e.clone();
-    let b = tokio::spawn(async move { e2.campaign(NAME, "replica-b").await });
+    let b = candidate(&e, "replica-b");
     wait_for_candidates(&store, 2).await;
     assert!(!b.is_finished(), "b leads while a does");
     assert_eq!(leader_identity(&e).await.as_deref(), Some("replica-a"));
@@ -107,27 +131,18 @@ async fn one_leads_and_resigning_hands_over() {
     let resigned = Instant::now();
     a.resign().await.expect("resign");
     assert_eq!(*a_state.borrow(), Some(LossReason::Resigned));
-    let b = tokio::time::timeout(PATIENCE, b)
-        .await
-        .expect("b leads")
-        .unwrap()
-        .expect("campaign");
+    let b = won(b).await;
     let handover = resigned.elapsed();
     eprintln!("handover after resign: {handover:?}");
     assert!(handover < FAST.lease_duration, "{handover:?}: not at once");
     assert!(b.fencing_token() > token_a);
     assert_eq!(leader_identity(&e).await.as_deref(), Some("replica-b"));
 
-    let e3 = e.clone();
-    let c = tokio::spawn(async move { e3.campaign(NAME, "replica-c").await });
+    let c = candidate(&e, "replica-c");
     wait_for_candidates(&store, 2).await;
     let dropped = Instant::now();
     drop(b);
-    let c = tokio::time::timeout(PATIENCE, c)
-        .await
-        .expect("c leads")
-        .unwrap()
-        .expect("campaign");
+    let c = won(c).await;
     assert!(
         dropped.elapsed() < FAST.lease_duration,
         "{:?}",
@@ -184,11 +199,9 @@ async fn child_candidate() {
 /// once the lease runs out, within the lease duration and etcd's expiry slack.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_leader_is_replaced_within_the_lease() {
-    let Some(cluster) = Cluster::start(1).await else {
+    let Some((cluster, store, e)) = single_member().await else {
         return;
     };
-    let store = cluster.store("/plane");
-    let e = election(&store);
     let exe = std::env::current_exe().unwrap();
     let child = Command::new(exe)
         .args([
@@ -228,18 +241,13 @@ async fn killed_leader_is_replaced_within_the_lease() {
     };
     assert_eq!(leader_identity(&e).await.as_deref(), Some("child-leader"));
 
-    let e2 = e.clone();
-    let waiting = tokio::spawn(async move { e2.campaign(NAME, "survivor").await });
+    let waiting = candidate(&e, "survivor");
     wait_for_candidates(&store, 2).await;
     assert!(!waiting.is_finished());
     eprintln!("killing the leader, PID {:?}", child.id());
     let killed = Instant::now();
     child.finish().expect("killing the child");
-    let survivor = tokio::time::timeout(PATIENCE, waiting)
-        .await
-        .expect("the survivor leads")
-        .unwrap()
-        .expect("campaign");
+    let survivor = won(waiting).await;
     let failover = killed.elapsed();
     eprintln!(
         "failover after kill -9: {failover:?} (lease {:?})",
@@ -289,11 +297,10 @@ async fn leader_cut_off_from_etcd_gives_up_before_its_lease_ends() {
 /// Someone deletes the leader's key: the leader notices within a renewal or two.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_key_is_noticed() {
-    let Some(cluster) = Cluster::start(1).await else {
+    let Some((_cluster, store, e)) = single_member().await else {
         return;
     };
-    let store = cluster.store("/plane");
-    let a = lead(&election(&store), "replica-a").await;
+    let a = lead(&e, "replica-a").await;
     let mut client = store.client().await.unwrap();
     client.delete(a.key(), None).await.unwrap();
     let deleted = Instant::now();
@@ -477,7 +484,11 @@ async fn one_leader_while_etcd_members_die() {
     .await;
     assert!(back, "member {victim} did not come back");
 
-    eprintln!("member {victim} is back; killing member 0, replica-a's only member");
+    eprintln!(
+        "member {victim} is back; killing member 0, replica-a's only member (etcd leader: \
+         member {:?}; a new etcd leader gives every lease its full time again)",
+        cluster.leader(&store).await
+    );
     let cut = Instant::now();
     cluster.members[0].kill();
     let b_leads = wait_async(PATIENCE, || {
