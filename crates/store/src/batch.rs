@@ -45,7 +45,8 @@ impl Applied {
 }
 
 /// [`commit_in_batches`] stopped at a batch that could not be written. That batch wrote
-/// nothing; every operation before it is written. `source` names the object at fault.
+/// nothing; every operation before it is written. `source` names the object at fault
+/// (see [`StoreError::object`]).
 #[derive(Debug, thiserror::Error)]
 #[error(
     "wrote {committed} of {total} operations in batches of at most {batch_limit}, then a batch failed and wrote nothing; run the same operations again to finish (each batch is idempotent)"

@@ -1257,6 +1257,11 @@ pub async fn case_commit_in_batches_resumes(store: SharedStore) {
         "{err:?}"
     );
     assert_eq!((err.total, err.batch_limit), (n, limit));
+    let squatter_name = name(n - 1);
+    assert_eq!(
+        err.source.object(),
+        Some(("Widget", NS, squatter_name.as_str()))
+    );
     let failed_batch = (n - 1) / limit * limit;
     assert_eq!(err.committed, failed_batch, "{err}");
     let (items, _) = list(&store, ListParams::default()).await;

@@ -175,6 +175,50 @@ impl StoreError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound { .. })
     }
+
+    /// `(kind, namespace, name)` of the object the error is about, when it names one.
+    pub fn object(&self) -> Option<(&str, &str, &str)> {
+        match self {
+            Self::NotFound {
+                kind,
+                namespace,
+                name,
+            }
+            | Self::AlreadyExists {
+                kind,
+                namespace,
+                name,
+            }
+            | Self::Conflict {
+                kind,
+                namespace,
+                name,
+                ..
+            }
+            | Self::Invalid {
+                kind,
+                namespace,
+                name,
+                ..
+            }
+            | Self::InvalidName {
+                kind,
+                namespace,
+                name,
+                ..
+            }
+            | Self::TooLarge {
+                kind,
+                namespace,
+                name,
+                ..
+            } => Some((kind, namespace, name)),
+            Self::TooOld { .. }
+            | Self::Unsupported { .. }
+            | Self::Convert(_)
+            | Self::Backend(_) => None,
+        }
+    }
 }
 
 /// Refuses `obj` when its stored form `encoded` is over
