@@ -8,9 +8,12 @@
 //!
 //! ## How it works
 //!
-//! The recipe of etcd's own `concurrency` package (what `etcdctl elect` and Kubernetes'
-//! etcd-backed tools use), with the same key layout, so `etcdctl elect -l` and
-//! `etcdctl get --prefix` show ironbell's leaders:
+//! The recipe of etcd's own `concurrency` package (what `etcdctl elect` uses), with the
+//! same key layout: `etcdctl elect -l <prefix>/elections/<name>` shows ironbell's leader,
+//! and an `etcdctl elect` candidate takes its turn among ironbell's (`tests/election.rs`
+//! checks both). It is written here rather than taken from etcd's election gRPC service
+//! (`Campaign` blocks in one unary request, cut short by the client's request timeout, and
+//! hides the lease renewals whose timing the loss signal below depends on):
 //!
 //! 1. A candidate is granted a **lease** of [`ElectionConfig::lease_duration`] and puts the
 //!    key `<prefix>/elections/<name>/<lease id in hex>` (value: its identity) attached to

@@ -25,6 +25,7 @@ use ironbell_store_etcd::{
 };
 use ironbell_testbed::ChildGuard;
 use support::{Cluster, wait_async};
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -106,6 +107,90 @@ async fn won(task: JoinHandle<Result<Leadership, ElectionError>>) -> Leadership 
         .unwrap_or_else(|_| panic!("no leader within {PATIENCE:?}"))
         .unwrap()
         .expect("campaign")
+}
+
+/// The lines a child prints on its (piped) standard output, as they come.
+fn output_lines(child: &mut ChildGuard) -> UnboundedReceiver<String> {
+    let stdout = child
+        .child()
+        .unwrap()
+        .stdout
+        .take()
+        .expect("a piped stdout");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// The next line containing `text`.
+async fn next_line_with(lines: &mut UnboundedReceiver<String>, text: &str) -> String {
+    loop {
+        let line = tokio::time::timeout(PATIENCE, lines.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no line with {text:?} within {PATIENCE:?}"))
+            .unwrap_or_else(|| panic!("the output ended before a line with {text:?}"));
+        if line.contains(text) {
+            return line;
+        }
+    }
+}
+
+/// `etcdctl elect` (etcd's own election recipe, a peer this project did not write) and
+/// ironbell candidates share one election: ironbell sees etcdctl's leader and waits
+/// behind it, leads when etcdctl resigns (SIGTERM, by PID), and `etcdctl elect -l` then
+/// names the ironbell leader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcdctl_and_ironbell_share_an_election() {
+    let Some(etcdctl) = ironbell_testbed::require_tool("etcdctl") else {
+        return;
+    };
+    let Some((cluster, store, e)) = single_member().await else {
+        return;
+    };
+    let election_prefix = format!("{}/elections/{NAME}", store.prefix());
+    let etcdctl_cmd = |args: &[&str]| {
+        let child = Command::new(&etcdctl)
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints={}", cluster.endpoints().join(",")))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawning etcdctl");
+        ChildGuard::new(child)
+    };
+    let mut theirs = etcdctl_cmd(&["elect", &election_prefix, "etcdctl-leader"]);
+    let mut their_lines = output_lines(&mut theirs);
+    next_line_with(&mut their_lines, "etcdctl-leader").await;
+    assert_eq!(leader_identity(&e).await.as_deref(), Some("etcdctl-leader"));
+
+    let ours = candidate(&e, "ironbell");
+    wait_for_candidates(&store, 2).await;
+    assert!(!ours.is_finished(), "ironbell leads while etcdctl does");
+    let pid = theirs.id().expect("etcdctl runs").to_string();
+    let resigned = Instant::now();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    let ours = won(ours).await;
+    // etcdctl's session lasts 60 s: only its resignation explains a quick handover.
+    eprintln!(
+        "ironbell leads {:?} after etcdctl resigned",
+        resigned.elapsed()
+    );
+    assert!(resigned.elapsed() < Duration::from_secs(30));
+
+    let mut observer = etcdctl_cmd(&["elect", "-l", &election_prefix]);
+    let mut observed = output_lines(&mut observer);
+    let key = next_line_with(&mut observed, &election_prefix).await;
+    assert_eq!(key, ours.key());
+    assert_eq!(observed.recv().await.as_deref(), Some("ironbell"));
 }
 
 /// The first candidate leads; the second waits (its key is there, its campaign does not
@@ -220,25 +305,16 @@ async fn killed_leader_is_replaced_within_the_lease() {
         .spawn()
         .expect("spawning the candidate");
     let mut child = ChildGuard::new(child);
-    let stdout = child.child().unwrap().stdout.take().unwrap();
-    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let child_token: u64 = loop {
-        let line = tokio::time::timeout(PATIENCE, lines.recv())
-            .await
-            .expect("the child leads")
-            .expect("the child's output");
-        // libtest prints `test child_candidate ... ` before it, on the same line.
-        if let Some((_, token)) = line.split_once("LEADING ") {
-            break token.trim().parse().unwrap();
-        }
-    };
+    let mut lines = output_lines(&mut child);
+    // libtest prints `test child_candidate ... ` before it, on the same line.
+    let line = next_line_with(&mut lines, "LEADING ").await;
+    let child_token: u64 = line
+        .split_once("LEADING ")
+        .unwrap()
+        .1
+        .trim()
+        .parse()
+        .unwrap();
     assert_eq!(leader_identity(&e).await.as_deref(), Some("child-leader"));
 
     let waiting = candidate(&e, "survivor");
