@@ -774,7 +774,7 @@ pub struct HardwareAttributes {
 pub struct Attributes {
     /// RFC 3339 time this subtree was last refreshed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_updated: Option<String>,
+    pub last_updated: Option<crate::Timestamp>,
     /// What produced the subtree: `agent`, or the BMC driver (e.g. `redfish`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collection_method: Option<String>,
