@@ -311,10 +311,14 @@ pub async fn case_create_sets_server_fields(store: SharedStore) {
     assert_ne!(a.metadata.uid, b.metadata.uid);
     assert!(a.metadata.uid.as_ref().is_some_and(|u| u.len() >= 16));
     assert_eq!(a.metadata.generation, Some(1));
-    let ts = a.metadata.creation_timestamp.as_deref().expect("timestamp");
+    let ts = a
+        .metadata
+        .creation_timestamp
+        .expect("timestamp")
+        .to_string();
     assert!(
-        ts.len() >= 20 && ts.ends_with('Z') && ts.as_bytes()[10] == b'T',
-        "creationTimestamp {ts:?} is not RFC 3339 UTC"
+        ts.len() == 20 && ts.ends_with('Z') && ts.as_bytes()[10] == b'T',
+        "creationTimestamp {ts:?} is not RFC 3339 UTC at the whole second"
     );
     assert!(ts.starts_with("20"), "{ts}");
 }
