@@ -710,7 +710,8 @@ impl<'a> Context<'a> {
             }
         });
         blocks
-            .and_then(|b| b.cidr_blocks.clone())
+            .and_then(|b| b.cidr_blocks.as_ref())
+            .map(|b| b.iter().map(ToString::to_string).collect())
             .unwrap_or_default()
     }
 

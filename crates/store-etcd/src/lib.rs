@@ -93,12 +93,13 @@ pub use election::{Election, ElectionConfig, ElectionError, Leader, Leadership, 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use etcd_client::{
     Certificate, Client, Compare, CompareOp, ConnectOptions, GetOptions, Identity, KvClient,
     TlsOptions, Txn, TxnOp, TxnOpResponse,
 };
+use ironbell_model::values::Timestamp;
 use ironbell_model::{DynamicObject, TypeKey};
 use ironbell_store::backend::{
     check_resource_version, merge_update, name_required, parse_resource_version,
@@ -307,10 +308,6 @@ fn to_rev(r: i64) -> u64 {
 
 fn to_etcd_rev(r: u64) -> i64 {
     i64::try_from(r).unwrap_or(i64::MAX)
-}
-
-fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
 /// A random version-4 UUID, as Kubernetes' `metadata.uid`.
@@ -535,7 +532,7 @@ impl EtcdStore {
     }
 
     /// Fills server-set fields of a create; names it from `generateName`.
-    fn prepare_create(mut obj: DynamicObject, now: &str) -> Result<DynamicObject> {
+    fn prepare_create(mut obj: DynamicObject, now: Timestamp) -> Result<DynamicObject> {
         if obj.metadata.name().is_empty() {
             match obj.metadata.generate_name.as_deref() {
                 Some(prefix) if !prefix.is_empty() => {
@@ -549,7 +546,7 @@ impl EtcdStore {
         m.resource_version = None;
         m.uid = Some(new_uid());
         m.generation = Some(1);
-        m.creation_timestamp = Some(now.to_string());
+        m.creation_timestamp = Some(now);
         Ok(obj)
     }
 
@@ -557,12 +554,12 @@ impl EtcdStore {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
-        let now = now_rfc3339();
+        let now = ironbell_model::values::now();
         let writes = writes
             .into_iter()
             .map(|w| match w {
                 Write::Op(Op::Create(o)) => {
-                    Self::prepare_create(o, &now).map(|o| Write::Op(Op::Create(o)))
+                    Self::prepare_create(o, now).map(|o| Write::Op(Op::Create(o)))
                 }
                 other => Ok(other),
             })

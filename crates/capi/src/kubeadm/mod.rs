@@ -222,7 +222,7 @@ pub fn taints(taints: &[SpecTaint]) -> Vec<Taint> {
                 TaintEffect::NoExecute => "NoExecute",
             }
             .to_string(),
-            time_added: t.time_added.clone(),
+            time_added: t.time_added.map(|t| t.to_string()),
         })
         .collect()
 }
