@@ -24,6 +24,7 @@ pub mod api;
 pub mod kubeadm;
 pub mod tinkerbell;
 pub mod versions;
+pub mod vsphere;
 
 use serde::Serialize;
 
@@ -42,6 +43,8 @@ pub struct CreateInputs {
     pub tinkerbell_ip: Option<String>,
     /// Credentials of an authenticated registry mirror.
     pub registry_credentials: Option<kubeadm::RegistryCredentials>,
+    /// vCenter credentials (vSphere clusters).
+    pub vsphere_credentials: Option<vsphere::VSphereCredentials>,
 }
 
 /// Why a spec could not be rendered.
@@ -58,6 +61,9 @@ pub enum Error {
     /// The Tinkerbell renderer refused the spec.
     #[error(transparent)]
     Tinkerbell(#[from] tinkerbell::RenderError),
+    /// The vSphere renderer refused the spec.
+    #[error(transparent)]
+    VSphere(#[from] vsphere::RenderError),
 }
 
 /// Render the Cluster API objects of a new cluster, as EKS Anywhere's provider does for a
@@ -81,6 +87,16 @@ pub fn render(
             };
             let bundles = versions::VersionsBundleSet::from_release(release);
             Ok(tinkerbell::render(&tink, &bundles, &options)?)
+        }
+        ironbell_cluster_spec::Provider::VSphere => {
+            let vs = vsphere::VSphereSpec::from_spec(spec)?;
+            let options = vsphere::RenderOptions {
+                names: vsphere::names_from_clock(&vs, inputs.now_unix_ms),
+                credentials: inputs.vsphere_credentials.clone().unwrap_or_default(),
+                registry_credentials: inputs.registry_credentials.clone(),
+            };
+            let bundles = versions::VersionsBundleSet::from_release(release);
+            Ok(vsphere::render(&vs, &bundles, &options)?)
         }
         provider => Err(Error::ProviderNotRendered {
             cluster: spec.name().to_string(),
@@ -113,6 +129,20 @@ pub enum Object {
     TinkerbellMachineTemplate(Box<TinkerbellMachineTemplate>),
     /// A Kubernetes `Secret` (registry credentials).
     Secret(Box<api::Secret>),
+    /// A `VSphereCluster`.
+    VSphereCluster(Box<api::vsphere::VSphereCluster>),
+    /// A `VSphereMachineTemplate`.
+    VSphereMachineTemplate(Box<api::vsphere::VSphereMachineTemplate>),
+    /// A `VSphereFailureDomain`.
+    VSphereFailureDomain(Box<api::vsphere::VSphereFailureDomain>),
+    /// A `VSphereDeploymentZone`.
+    VSphereDeploymentZone(Box<api::vsphere::VSphereDeploymentZone>),
+    /// A `ClusterResourceSet`.
+    ClusterResourceSet(Box<api::core::ClusterResourceSet>),
+    /// A `ConfigMap`.
+    ConfigMap(Box<api::core::ConfigMap>),
+    /// A `Secret` with `stringData`, a `type` or empty values.
+    GenericSecret(Box<api::core::GenericSecret>),
 }
 
 impl Object {
@@ -127,6 +157,13 @@ impl Object {
             Self::TinkerbellCluster(o) => &o.kind,
             Self::TinkerbellMachineTemplate(o) => &o.kind,
             Self::Secret(o) => &o.kind,
+            Self::VSphereCluster(o) => &o.kind,
+            Self::VSphereMachineTemplate(o) => &o.kind,
+            Self::VSphereFailureDomain(o) => &o.kind,
+            Self::VSphereDeploymentZone(o) => &o.kind,
+            Self::ClusterResourceSet(o) => &o.kind,
+            Self::ConfigMap(o) => &o.kind,
+            Self::GenericSecret(o) => &o.kind,
         }
     }
 }

@@ -1010,7 +1010,7 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
             }
         }
         None => Etcd {
-            local: Some(image_meta(&distro.etcd)),
+            local: Some(image_meta(&distro.etcd).into()),
             external: None,
         },
     };
@@ -1244,6 +1244,7 @@ fn etcd_cluster(
             etcd_image: distro.etcd.uri(),
             bootstrap_image: bundle.bottlerocket_bootstrap.uri(),
             pause_image: distro.pause.uri(),
+            ..EtcdBottlerocketConfig::default()
         }),
         cloud_init_config: (!br).then(|| EtcdCloudInitConfig {
             version: distro.etcd_version.clone(),
@@ -1272,6 +1273,7 @@ fn etcd_cluster(
             no_proxy: ctx.no_proxy.clone(),
         }),
         registry_mirror: ctx.mirror.as_ref().map(RegistryMirror::bottlerocket),
+        ..EtcdadmConfigSpec::default()
     };
     Ok(Object::EtcdadmCluster(Box::new(EtcdadmCluster::new(
         meta(format!("{}-etcd", ctx.name), EKSA_SYSTEM_NAMESPACE),
@@ -1385,6 +1387,7 @@ fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, Rend
                             wn.machine_template.clone(),
                         ),
                         version: Some(bundle.kube_distro.kubernetes.tag.clone()),
+                        failure_domain: None,
                     },
                 },
                 strategy,

@@ -50,6 +50,8 @@ pub struct KubeDistro {
     pub etcd: ImageRef,
     /// Pause image.
     pub pause: ImageRef,
+    /// The etcd image external etcd machines run (`.../etcd-io/etcd`).
+    pub etcd_image: ImageRef,
     /// etcd version without `v`, e.g. `3.4.16`.
     pub etcd_version: String,
     /// etcd release tarball URL.
@@ -67,6 +69,12 @@ pub struct VersionsBundle {
     pub tinkerbell_kube_vip: String,
     /// Bottlerocket's kubeadm bootstrap host container.
     pub bottlerocket_bootstrap: ImageRef,
+    /// The vSphere cloud controller manager image URI.
+    pub vsphere_manager: String,
+    /// The vSphere provider's kube-vip image URI.
+    pub vsphere_kube_vip: String,
+    /// Bottlerocket's bootstrap container that sets up a second network interface.
+    pub bottlerocket_multi_network: ImageRef,
 }
 
 /// The versions bundles of a release (the `Bundles` object), with its number.
@@ -100,12 +108,21 @@ impl VersionsBundle {
                 coredns: repo(&kd.core_dns),
                 etcd: repo(&kd.etcd),
                 pause: ImageRef::from_uri(&kd.pause.uri),
+                etcd_image: ImageRef::from_uri(&kd.etcd_image.uri),
                 etcd_version: kd.etcd_version.clone(),
                 etcd_url: Some(kd.etcd_url.clone()).filter(|u| !u.is_empty()),
             },
             tinkerbell_kube_vip: v.bundle.tinkerbell.kube_vip.uri.clone(),
             bottlerocket_bootstrap: ImageRef::from_uri(
                 &v.bundle.bottlerocket_host_containers.kubeadm_bootstrap.uri,
+            ),
+            vsphere_manager: v.bundle.v_sphere.manager.uri.clone(),
+            vsphere_kube_vip: v.bundle.v_sphere.kube_vip.uri.clone(),
+            bottlerocket_multi_network: ImageRef::from_uri(
+                &v.bundle
+                    .bottlerocket_bootstrap_containers
+                    .multi_network_bootstrap
+                    .uri,
             ),
         }
     }

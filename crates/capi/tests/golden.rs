@@ -20,6 +20,8 @@ mod fixtures;
 mod mappings;
 #[path = "golden/tinkerbell.rs"]
 mod tinkerbell_cases;
+#[path = "golden/vsphere.rs"]
+mod vsphere_cases;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -47,9 +49,11 @@ impl Status {
 }
 
 fn compare_file(file: &str, got: &str) -> Result<Vec<String>, String> {
-    let path = fixtures::provider_dir("tinkerbell")
-        .join("testdata")
-        .join(file);
+    compare_provider_file("tinkerbell", file, got)
+}
+
+fn compare_provider_file(provider: &str, file: &str, got: &str) -> Result<Vec<String>, String> {
+    let path = fixtures::provider_dir(provider).join("testdata").join(file);
     let expected =
         compare::parse_documents(&fixtures::read(&path)?).map_err(|e| format!("{file}: {e}"))?;
     let got = compare::parse_documents(got).map_err(|e| format!("rendered for {file}: {e}"))?;
@@ -85,6 +89,61 @@ fn run_tinkerbell(m: &tinkerbell_cases::Mapping) -> Status {
         Status::Equal
     } else {
         Status::Differs(diffs)
+    }
+}
+
+fn run_vsphere(m: &vsphere_cases::Mapping) -> Status {
+    let mut diffs = Vec::new();
+    for case in &m.cases {
+        let result = (|| -> Result<Vec<String>, String> {
+            let spec = fixtures::load_vsphere_spec(case.input)?;
+            let bundles = fixtures::resolve_bundles_for(&spec.cluster)?;
+            let (cp, md) = vsphere_cases::render(&spec, case.mutate, case.mode, &bundles)?;
+            let mut d = Vec::new();
+            for (file, got) in [(case.expected_cp, &cp), (case.expected_md, &md)] {
+                if let Some(f) = file {
+                    d.extend(compare_provider_file("vsphere", f, got)?);
+                }
+            }
+            Ok(d)
+        })();
+        match result {
+            Ok(d) => diffs.extend(d),
+            Err(e) => return Status::Error(e),
+        }
+    }
+    if diffs.is_empty() {
+        Status::Equal
+    } else {
+        Status::Differs(diffs)
+    }
+}
+
+/// The per-provider table covers exactly the provider's mappings of the file, and compares
+/// every expected file the file lists.
+fn check_table(listed: &[mappings::Listed], provider: &str, table: &[(&str, Vec<String>)]) {
+    let names: Vec<&str> = table.iter().map(|(t, _)| *t).collect();
+    for l in listed.iter().filter(|l| l.provider == provider) {
+        let files = table.iter().find(|(t, _)| *t == l.test).map(|(_, f)| f);
+        let files = files.unwrap_or_else(|| {
+            panic!(
+                "{} is in golden-mappings.txt but not in the {provider} table",
+                l.test
+            )
+        });
+        for f in &l.outputs {
+            assert!(
+                files.contains(f),
+                "{}: expected file {f} of golden-mappings.txt is not compared",
+                l.test
+            );
+        }
+    }
+    for t in names {
+        assert!(
+            listed.iter().any(|l| l.provider == provider && l.test == t),
+            "{t} is in the {provider} table but not in golden-mappings.txt"
+        );
     }
 }
 
@@ -153,6 +212,22 @@ fn golden_mappings_equal_as_data() {
         }
     }
 
+    let vsphere_table = vsphere_cases::mappings();
+    let vsphere_files: Vec<(&str, Vec<String>)> = vsphere_table
+        .iter()
+        .map(|m| {
+            let files = m
+                .cases
+                .iter()
+                .flat_map(|c| [c.expected_cp, c.expected_md])
+                .flatten()
+                .map(|f| format!("testdata/{f}"))
+                .collect();
+            (m.test, files)
+        })
+        .collect();
+    check_table(&listed, "vsphere", &vsphere_files);
+
     let mut results: Vec<(String, String, Status)> = Vec::new();
     let mut notes: BTreeMap<String, &str> = BTreeMap::new();
     for l in &listed {
@@ -166,7 +241,18 @@ fn golden_mappings_equal_as_data() {
                 }
                 run_tinkerbell(m)
             }
-            None => Status::NotRendered,
+            None => match vsphere_table
+                .iter()
+                .find(|m| l.provider == "vsphere" && m.test == l.test)
+            {
+                Some(m) => {
+                    if let Some(note) = m.note {
+                        notes.insert(l.test.clone(), note);
+                    }
+                    run_vsphere(m)
+                }
+                None => Status::NotRendered,
+            },
         };
         results.push((l.provider.clone(), l.test.clone(), status));
     }

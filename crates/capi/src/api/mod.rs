@@ -14,9 +14,11 @@
 //! EKS Anywhere renders are modelled.
 
 pub mod cluster;
+pub mod core;
 pub mod etcdadm;
 pub mod kubeadm;
 pub mod tinkerbell;
+pub mod vsphere;
 
 use std::collections::BTreeMap;
 

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use ironbell_capi::tinkerbell::TinkerbellSpec;
 use ironbell_capi::versions::VersionsBundleSet;
+use ironbell_capi::vsphere::VSphereSpec;
 
 /// `../shared/conformance/eks-anywhere-v0.24.6` beside the repository.
 pub fn eksa_root() -> PathBuf {
@@ -43,18 +44,37 @@ pub fn load_tinkerbell_spec(file: &str) -> Result<TinkerbellSpec, String> {
     TinkerbellSpec::from_spec(&spec).map_err(|e| format!("{file}: {e}"))
 }
 
+/// Load a vSphere cluster spec file with the spec loader and EKS Anywhere's builder
+/// defaults, as EKS Anywhere's tests load it.
+pub fn load_vsphere_spec(file: &str) -> Result<VSphereSpec, String> {
+    let path = provider_dir("vsphere").join("testdata").join(file);
+    let mut spec = ironbell_cluster_spec::Spec::load(&path).map_err(|e| format!("{file}: {e}"))?;
+    ironbell_cluster_spec::defaults::builder_defaults(&mut spec);
+    // `NewFullClusterSpec` builds with EKS Anywhere version v0.19.0-dev+latest.
+    spec.cluster
+        .spec
+        .eksa_version
+        .get_or_insert_with(|| "v0.19.0-dev+latest".into());
+    VSphereSpec::from_spec(&spec).map_err(|e| format!("{file}: {e}"))
+}
+
 /// The test release data (`internal/test/testdata`: releases manifest, Bundles, EKS-D
 /// manifests) resolved with the release crate for the Kubernetes versions a spec uses.
 pub fn resolve_test_bundles(spec: &TinkerbellSpec) -> Result<VersionsBundleSet, String> {
-    let mut versions: Vec<&str> = spec
-        .cluster
+    resolve_bundles_for(&spec.cluster)
+}
+
+/// [`resolve_test_bundles`] for any provider's `Cluster`.
+pub fn resolve_bundles_for(
+    cluster: &ironbell_model::anywhere::Cluster,
+) -> Result<VersionsBundleSet, String> {
+    let mut versions: Vec<&str> = cluster
         .spec
         .kubernetes_version
         .iter()
         .map(|v| v.as_str())
         .collect();
-    for w in spec
-        .cluster
+    for w in cluster
         .spec
         .worker_node_group_configurations
         .iter()
@@ -62,8 +82,16 @@ pub fn resolve_test_bundles(spec: &TinkerbellSpec) -> Result<VersionsBundleSet, 
     {
         versions.extend(w.kubernetes_version.as_ref().map(|v| v.as_str()));
     }
-    let resolver =
-        ironbell_release::Resolver::new().with_base_dir(eksa_root().join("internal/test"));
+    // The 1.29 EKS-D release is a remote URL in the test Bundles; its fixture is here.
+    let resolver = ironbell_release::Resolver::new()
+        .with_base_dir(eksa_root().join("internal/test"))
+        .with_url_file(
+            "https://distro.eks.amazonaws.com/kubernetes-1-29/kubernetes-1-29-eks-4.yaml",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/eksd/kubernetes-1-29-eks-4.yaml"
+            ),
+        );
     let source = ironbell_release::BundlesSource::Releases {
         url: "embed:///testdata/releases.yaml".into(),
         eksa_version: "v0.19.0-dev+latest".into(),
