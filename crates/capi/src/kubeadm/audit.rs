@@ -1,8 +1,10 @@
 //! The API server audit policy EKS Anywhere installs on every control-plane machine.
 //!
 //! Built here as data (rules with their users, verbs and resource groups) and printed as
-//! YAML, rather than kept as a text blob: the policy is the same for every Kubernetes version
-//! EKS Anywhere v0.24 supports, and a user's `auditPolicyContent` replaces it entirely.
+//! YAML, rather than kept as a text blob; a user's `auditPolicyContent` replaces it entirely.
+//! From Kubernetes 1.24 EKS Anywhere writes the same rules as `audit.k8s.io/v1` (marshalled
+//! from Go types: the empty core group is omitted, and its node `get` rule has no
+//! `userGroups`).
 
 use serde_json::{Map, Value, json};
 
@@ -56,9 +58,17 @@ impl Rule {
     }
 }
 
-/// The default audit policy (`audit.k8s.io/v1beta1` `Policy`) as YAML text, for a
-/// Kubernetes version (`1.21`, ...). The same policy serves every supported version.
-pub fn default_audit_policy(_kubernetes_version: &str) -> String {
+/// Whether a Kubernetes version (`1.29`) gets the `audit.k8s.io/v1` policy (1.24 and later).
+fn uses_audit_v1(kubernetes_version: &str) -> bool {
+    let mut parts = kubernetes_version.trim_start_matches('v').split('.');
+    let major = parts.next().and_then(|p| p.parse::<u32>().ok());
+    let minor = parts.next().and_then(|p| p.parse::<u32>().ok());
+    matches!((major, minor), (Some(m), Some(n)) if (m, n) >= (1, 24))
+}
+
+/// The default audit policy as YAML text, for a Kubernetes version (`1.21`, ...):
+/// `audit.k8s.io/v1beta1` before 1.24, `audit.k8s.io/v1` from 1.24.
+pub fn default_audit_policy(kubernetes_version: &str) -> String {
     let node_status = ["nodes/status", "pods/status"];
     let rules = vec![
         Rule::level("RequestResponse")
@@ -142,10 +152,36 @@ pub fn default_audit_policy(_kubernetes_version: &str) -> String {
             .omit_received(),
         Rule::level("Metadata").omit_received(),
     ];
+    let mut rules: Vec<Value> = rules.into_iter().map(|r| Value::Object(r.0)).collect();
+    if !uses_audit_v1(kubernetes_version) {
+        let policy = json!({
+            "apiVersion": "audit.k8s.io/v1beta1",
+            "kind": "Policy",
+            "rules": rules,
+        });
+        return super::to_yaml_text(&policy);
+    }
+    // The v1 policy: Go's omitempty drops the core group (`group: ""`), and EKS Anywhere's
+    // v1 rule for nodes' `get` has no `userGroups`.
+    for rule in &mut rules {
+        let resources = rule.get_mut("resources").and_then(Value::as_array_mut);
+        for r in resources.into_iter().flatten() {
+            if let Some(m) = r
+                .as_object_mut()
+                .filter(|m| m.get("group") == Some(&json!("")))
+            {
+                m.remove("group");
+            }
+        }
+    }
+    if let Some(m) = rules.get_mut(3).and_then(Value::as_object_mut) {
+        m.remove("userGroups");
+    }
     let policy = json!({
-        "apiVersion": "audit.k8s.io/v1beta1",
+        "apiVersion": "audit.k8s.io/v1",
         "kind": "Policy",
-        "rules": rules.into_iter().map(|r| Value::Object(r.0)).collect::<Vec<_>>(),
+        "metadata": {"creationTimestamp": null},
+        "rules": rules,
     });
     super::to_yaml_text(&policy)
 }
