@@ -507,11 +507,16 @@ fn user_of(name: &str, mc: &VSphereMachineConfig) -> Result<User, RenderError> {
         return Err(bad("not an authorized key (type and base64 key expected)"));
     };
     use base64::Engine as _;
-    if base64::engine::general_purpose::STANDARD
+    let blob_bytes = base64::engine::general_purpose::STANDARD
         .decode(blob)
-        .is_err()
-    {
-        return Err(bad("the key is not valid base64"));
+        .map_err(|_| bad("the key is not valid base64"))?;
+    // The blob starts with the key type as an SSH string (a 4-byte length, then the name).
+    let named = blob_bytes
+        .get(..4)
+        .map(|l| u32::from_be_bytes([l[0], l[1], l[2], l[3]]) as usize)
+        .and_then(|len| blob_bytes.get(4..4 + len));
+    if named != Some(kind.as_bytes()) {
+        return Err(bad(&format!("the key data is not a {kind} key")));
     }
     Ok(User {
         name: user.name.clone(),

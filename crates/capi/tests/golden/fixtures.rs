@@ -82,6 +82,13 @@ pub fn resolve_bundles_for(
     {
         versions.extend(w.kubernetes_version.as_ref().map(|v| v.as_str()));
     }
+    Ok(VersionsBundleSet::from_release(&resolve_release(
+        &versions,
+    )?))
+}
+
+/// The test release data for some Kubernetes versions (`1.21`, ...).
+pub fn resolve_release(versions: &[&str]) -> Result<ironbell_release::ClusterRelease, String> {
     // The 1.29 EKS-D release is a remote URL in the test Bundles; its fixture is here.
     let resolver = ironbell_release::Resolver::new()
         .with_base_dir(eksa_root().join("internal/test"))
@@ -96,8 +103,7 @@ pub fn resolve_bundles_for(
         url: "embed:///testdata/releases.yaml".into(),
         eksa_version: "v0.19.0-dev+latest".into(),
     };
-    let release = resolver
-        .resolve(&source, &versions)
-        .map_err(|e| e.to_string())?;
-    Ok(VersionsBundleSet::from_release(&release))
+    resolver
+        .resolve(&source, versions)
+        .map_err(|e| e.to_string())
 }
