@@ -1,9 +1,11 @@
 //! Golden equality with EKS Anywhere v0.24.6, as data.
 //!
 //! Every mapping of `../shared/conformance/golden-mappings.txt` is listed, per provider. The
-//! ones this crate renders (Tinkerbell so far) are rendered with the fixed inputs of EKS
-//! Anywhere's tests (clock 1234567890000, Tinkerbell IP 5.6.7.8, registry credentials
-//! `username`/`password`, the test bundles of `internal/test/testdata`) and compared with the
+//! ones this crate renders (Tinkerbell and vSphere so far; each has its table in
+//! `golden/<provider>.rs`) are rendered with the fixed inputs of EKS Anywhere's tests (clock
+//! 1234567890000, Tinkerbell IP 5.6.7.8, registry credentials `username`/`password`, vCenter
+//! credentials `vsphere_username`/`vsphere_password`, the test bundles of
+//! `internal/test/testdata`) and compared with the
 //! expected files document by document, embedded YAML parsed. The others are listed as not
 //! rendered yet.
 //!
@@ -394,4 +396,20 @@ fn comparison_parses_embedded_yaml_and_names_the_field() {
     assert_eq!(diffs.len(), 1, "{diffs:?}");
     assert_eq!(diffs[0].document, "doc 1 (A a)");
     assert_eq!(diffs[0].expected, "(absent)");
+}
+
+/// A string holding a stream of YAML documents is compared document by document, and a
+/// difference inside it names the document's index in the stream.
+#[test]
+fn comparison_parses_embedded_yaml_streams() {
+    let expected = "kind: A\nmetadata: {name: a}\ndata:\n  data: |\n    ---\n    kind: B\n    x: 1\n    ---\n    kind: C\n    y: [1, 2]\n";
+    let same = "kind: A\nmetadata: {name: a}\ndata:\n  data: \"---\\nkind: B\\nx: 1\\n---\\ny:\\n- 1\\n- 2\\nkind: C\\n\"\n";
+    let other = "kind: A\nmetadata: {name: a}\ndata:\n  data: \"---\\nkind: B\\nx: 2\\n---\\nkind: C\\ny: [1, 2]\\n\"\n";
+    let parse = |t: &str| compare::parse_documents(t).unwrap_or_else(|e| panic!("{e}"));
+    assert!(compare::diff_documents(&parse(expected), &parse(same)).is_empty());
+    let diffs: Vec<String> = compare::diff_documents(&parse(expected), &parse(other))
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(diffs, ["doc 0 (A a) .data.data[0].x: expected 1, got 2"]);
 }
