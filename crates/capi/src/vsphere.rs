@@ -1023,175 +1023,21 @@ fn control_plane(ctx: &Context<'_>, options: &RenderOptions) -> Result<Vec<Objec
 
     let mut objects = Vec::new();
 
-    // Cluster.
     let cluster_label: StringMap = [(
         "cluster.x-k8s.io/cluster-name".to_string(),
         name.to_string(),
     )]
     .into_iter()
     .collect();
-    let mut cluster_meta = meta(name, EKSA_SYSTEM_NAMESPACE);
-    cluster_meta.labels = Some(cluster_label.clone());
-    objects.push(Object::Cluster(Box::new(Cluster::new(
-        cluster_meta,
-        ClusterSpec {
-            cluster_network: Some(ClusterNetwork {
-                pods: Some(NetworkRanges {
-                    cidr_blocks: ctx.cidrs(false),
-                }),
-                services: Some(NetworkRanges {
-                    cidr_blocks: ctx.cidrs(true),
-                }),
-            }),
-            control_plane_endpoint: None,
-            control_plane_ref: Some(ObjectReference::new(
-                CONTROL_PLANE_API_VERSION,
-                "KubeadmControlPlane",
-                name,
-            )),
-            infrastructure_ref: Some(ObjectReference::new(
-                INFRASTRUCTURE_API_VERSION,
-                "VSphereCluster",
-                name,
-            )),
-            managed_external_etcd_ref: external_etcd.map(|_| {
-                ObjectReference::new(
-                    ETCDADM_API_VERSION,
-                    "EtcdadmCluster",
-                    format!("{name}-etcd"),
-                )
-                .in_namespace(EKSA_SYSTEM_NAMESPACE)
-            }),
-            paused: None,
-        },
-    ))));
-
-    // VSphereCluster and the control plane's machine template.
-    objects.push(Object::VSphereCluster(Box::new(VSphereCluster::new(
-        meta(name, EKSA_SYSTEM_NAMESPACE),
-        VSphereClusterSpec {
-            control_plane_endpoint: ApiEndpoint {
-                host: ctx.endpoint_host().to_string(),
-                port: 6443,
-            },
-            identity_ref: IdentityRef {
-                kind: "Secret".into(),
-                name: format!("{name}-vsphere-credentials"),
-            },
-            server: ctx.server(),
-            thumbprint: ctx.thumbprint(),
-        },
-    ))));
+    objects.push(cluster_object(ctx, external_etcd.is_some(), &cluster_label));
+    objects.push(vsphere_cluster(ctx));
     objects.push(ctx.machine_template(&cp_template_name, cp_mc, None));
 
     // KubeadmControlPlane: the cluster configuration.
     let admission = cp.skip_admission_for_system_resources.unwrap_or(false);
-    let secure = || -> StringMap {
-        [(
-            "tls-cipher-suites".to_string(),
-            kubeadm::SECURE_CIPHER_SUITES.to_string(),
-        )]
-        .into_iter()
-        .collect()
-    };
-    let mut api_args = StringMap::new();
-    if minor < 33 {
-        api_args.insert("cloud-provider".into(), "external".into());
-    }
-    api_args.extend(kubeadm::audit_args());
-    api_args.insert("profiling".into(), "false".into());
-    if encryption.is_some() && minor >= 29 {
-        api_args.insert("feature-gates".into(), "KMSv1=true".into());
-    }
-    let mut extra = kubeadm::api_server_extra_args(
-        ctx.spec.oidc.as_ref(),
-        ctx.spec.aws_iam.as_ref(),
-        cp.api_server_extra_args.as_ref(),
-        cluster.spec.pod_iam_config.as_ref(),
-    );
-    if encryption.is_some() {
-        extra.insert(
-            "encryption-provider-config".into(),
-            ENCRYPTION_CONFIG_MOUNT.into(),
-        );
-    }
-    extra.extend(secure());
-    api_args.extend(extra);
-
-    let mut api_volumes = kubeadm::audit_volumes(br);
-    if admission {
-        let host = if br {
-            "/var/lib/kubeadm/admission-plugin-exclusion-rules.json"
-        } else {
-            kubeadm::EXCLUSION_RULES_PATH
-        };
-        api_volumes.push(host_path(
-            host,
-            kubeadm::EXCLUSION_RULES_PATH,
-            "admission-exclusion-rules",
-            Some("File"),
-            true,
-        ));
-    }
-    if ctx.spec.aws_iam.is_some() {
-        api_volumes.extend(kubeadm::aws_iam_volumes());
-    }
-    if encryption.is_some() {
-        api_volumes.push(host_path(
-            "/var/lib/kubeadm/encryption-config.yaml",
-            ENCRYPTION_CONFIG_MOUNT,
-            "encryption-config",
-            Some("File"),
-            true,
-        ));
-        api_volumes.push(host_path(
-            "/var/run/kmsplugin/",
-            "/var/run/kmsplugin/",
-            "kms-plugin",
-            None,
-            false,
-        ));
-    }
-    let etcd = match external_etcd {
-        Some(_) => {
-            let (ca, cert, key) = if br {
-                (
-                    "/var/lib/kubeadm/pki/etcd/ca.crt",
-                    "/var/lib/kubeadm/pki/server-etcd-client.crt",
-                    "/var/lib/kubeadm/pki/apiserver-etcd-client.key",
-                )
-            } else {
-                (
-                    "/etc/kubernetes/pki/etcd/ca.crt",
-                    "/etc/kubernetes/pki/apiserver-etcd-client.crt",
-                    "/etc/kubernetes/pki/apiserver-etcd-client.key",
-                )
-            };
-            Etcd {
-                local: None,
-                external: Some(ExternalEtcd {
-                    endpoints: vec!["https://placeholder:2379".into()],
-                    ca_file: ca.into(),
-                    cert_file: cert.into(),
-                    key_file: key.into(),
-                }),
-            }
-        }
-        None => Etcd {
-            local: Some(LocalEtcd {
-                image: image_meta(&distro.etcd),
-                extra_args: Some(
-                    [(
-                        "cipher-suites".to_string(),
-                        kubeadm::SECURE_CIPHER_SUITES.to_string(),
-                    )]
-                    .into_iter()
-                    .collect(),
-                ),
-            }),
-            external: None,
-        },
-    };
+    let api_args = api_server_args(ctx, cp, minor, encryption.is_some());
+    let api_volumes = api_server_volumes(ctx, br, admission, encryption.is_some());
+    let etcd = etcd_config(distro, external_etcd.is_some(), br);
     let br_kubelet = if br {
         bottlerocket_kubelet(
             ctx,
@@ -1217,7 +1063,7 @@ fn control_plane(ctx: &Context<'_>, options: &RenderOptions) -> Result<Vec<Objec
     ]
     .into_iter()
     .collect();
-    cm_args.extend(secure());
+    cm_args.extend(secure_args());
     if let Some(mask) = cluster
         .spec
         .cluster_network
@@ -1230,7 +1076,7 @@ fn control_plane(ctx: &Context<'_>, options: &RenderOptions) -> Result<Vec<Objec
     let mut scheduler_args: StringMap = [("profiling".to_string(), "false".to_string())]
         .into_iter()
         .collect();
-    scheduler_args.extend(secure());
+    scheduler_args.extend(secure_args());
     let cluster_configuration = ClusterConfiguration {
         feature_gates: (29..33).contains(&minor).then(|| {
             [("EtcdLearnerMode".to_string(), false)]
@@ -1351,24 +1197,6 @@ fn control_plane(ctx: &Context<'_>, options: &RenderOptions) -> Result<Vec<Objec
         pre_kubeadm.push("if [ -f /run/kubeadm/kubeadm.yaml ]; then sed -i 's#path: /etc/kubernetes/admin.conf#path: /etc/kubernetes/super-admin.conf#' /etc/kubernetes/manifests/kube-vip.yaml; fi".into());
     }
 
-    let rollout_strategy = match &cp.upgrade_rollout_strategy {
-        Some(s) if s.type_ == Some(UpgradeRolloutStrategyType::InPlace) => RolloutStrategy {
-            rolling_update: None,
-            strategy_type: Some("InPlace".into()),
-        },
-        other => RolloutStrategy {
-            rolling_update: Some(ControlPlaneRollingUpdate {
-                max_surge: ironbell_model::anywhere::IntOrString::Int(
-                    other
-                        .as_ref()
-                        .and_then(|s| s.rolling_update.as_ref())
-                        .map_or(1, |r| r.max_surge),
-                ),
-            }),
-            strategy_type: other.is_none().then(|| "RollingUpdate".into()),
-        },
-    };
-
     objects.push(Object::KubeadmControlPlane(Box::new(
         KubeadmControlPlane::new(
             meta(name, EKSA_SYSTEM_NAMESPACE),
@@ -1393,35 +1221,13 @@ fn control_plane(ctx: &Context<'_>, options: &RenderOptions) -> Result<Vec<Objec
                     .in_namespace(EKSA_SYSTEM_NAMESPACE),
                 },
                 replicas: cp.count.unwrap_or(1),
-                rollout_strategy: Some(rollout_strategy),
+                rollout_strategy: Some(rollout_strategy(cp)),
                 version: k8s_tag.clone(),
             },
         ),
     )));
 
-    // The cloud provider's resource set.
-    let mut crs_meta = meta(format!("{name}-cpi"), EKSA_SYSTEM_NAMESPACE);
-    crs_meta.labels = Some(cluster_label.clone());
-    let resource = |kind: &str, suffix: &str| ResourceRef {
-        kind: kind.into(),
-        name: format!("{name}-{suffix}"),
-    };
-    objects.push(Object::ClusterResourceSet(Box::new(
-        ClusterResourceSet::new(
-            crs_meta,
-            ClusterResourceSetSpec {
-                strategy: "Reconcile".into(),
-                cluster_selector: LabelSelector {
-                    match_labels: Some(cluster_label),
-                },
-                resources: vec![
-                    resource("Secret", "cloud-controller-manager"),
-                    resource("Secret", "cloud-provider-vsphere-credentials"),
-                    resource("ConfigMap", "cpi-manifests"),
-                ],
-            },
-        ),
-    )));
+    objects.push(resource_set(ctx, cluster_label));
 
     // External etcd.
     if let Some(etcd_cfg) = external_etcd {
@@ -1464,6 +1270,231 @@ fn control_plane(ctx: &Context<'_>, options: &RenderOptions) -> Result<Vec<Objec
         taints.as_deref().unwrap_or_default(),
     ));
     Ok(objects)
+}
+
+/// The Cluster API `Cluster`: networks and the references to the control plane, the
+/// `VSphereCluster` and (with external etcd) the `EtcdadmCluster`.
+fn cluster_object(ctx: &Context<'_>, external_etcd: bool, label: &StringMap) -> Object {
+    let name = ctx.name;
+    let mut cluster_meta = meta(name, EKSA_SYSTEM_NAMESPACE);
+    cluster_meta.labels = Some(label.clone());
+    let ranges = |services| {
+        Some(NetworkRanges {
+            cidr_blocks: ctx.cidrs(services),
+        })
+    };
+    let reference = |api_version, kind| Some(ObjectReference::new(api_version, kind, name));
+    Object::Cluster(Box::new(Cluster::new(
+        cluster_meta,
+        ClusterSpec {
+            cluster_network: Some(ClusterNetwork {
+                pods: ranges(false),
+                services: ranges(true),
+            }),
+            control_plane_endpoint: None,
+            control_plane_ref: reference(CONTROL_PLANE_API_VERSION, "KubeadmControlPlane"),
+            infrastructure_ref: reference(INFRASTRUCTURE_API_VERSION, "VSphereCluster"),
+            managed_external_etcd_ref: external_etcd.then(|| {
+                ObjectReference::new(
+                    ETCDADM_API_VERSION,
+                    "EtcdadmCluster",
+                    format!("{name}-etcd"),
+                )
+                .in_namespace(EKSA_SYSTEM_NAMESPACE)
+            }),
+            paused: None,
+        },
+    )))
+}
+
+/// The `VSphereCluster`: the vCenter, its credentials secret and the endpoint.
+fn vsphere_cluster(ctx: &Context<'_>) -> Object {
+    Object::VSphereCluster(Box::new(VSphereCluster::new(
+        meta(ctx.name, EKSA_SYSTEM_NAMESPACE),
+        VSphereClusterSpec {
+            control_plane_endpoint: ApiEndpoint {
+                host: ctx.endpoint_host().to_string(),
+                port: 6443,
+            },
+            identity_ref: IdentityRef {
+                kind: "Secret".into(),
+                name: format!("{}-vsphere-credentials", ctx.name),
+            },
+            server: ctx.server(),
+            thumbprint: ctx.thumbprint(),
+        },
+    )))
+}
+
+/// `tls-cipher-suites` restricted to the secure suites.
+fn secure_args() -> StringMap {
+    [(
+        "tls-cipher-suites".to_string(),
+        kubeadm::SECURE_CIPHER_SUITES.to_string(),
+    )]
+    .into_iter()
+    .collect()
+}
+
+/// The API server's flags: the external cloud provider (before 1.33), audit, no
+/// profiling, KMS v1 for etcd encryption from 1.29, then OIDC, AWS IAM, the user's,
+/// encryption, the secure cipher suites and pod IAM (later ones win).
+fn api_server_args(
+    ctx: &Context<'_>,
+    cp: &ironbell_model::anywhere::ControlPlaneConfiguration,
+    minor: u32,
+    encryption: bool,
+) -> StringMap {
+    let mut args = StringMap::new();
+    if minor < 33 {
+        args.insert("cloud-provider".into(), "external".into());
+    }
+    args.extend(kubeadm::audit_args());
+    args.insert("profiling".into(), "false".into());
+    if encryption && minor >= 29 {
+        args.insert("feature-gates".into(), "KMSv1=true".into());
+    }
+    let mut extra = kubeadm::api_server_extra_args(
+        ctx.spec.oidc.as_ref(),
+        ctx.spec.aws_iam.as_ref(),
+        cp.api_server_extra_args.as_ref(),
+        ctx.cluster().spec.pod_iam_config.as_ref(),
+    );
+    if encryption {
+        extra.insert(
+            "encryption-provider-config".into(),
+            ENCRYPTION_CONFIG_MOUNT.into(),
+        );
+    }
+    extra.extend(secure_args());
+    args.extend(extra);
+    args
+}
+
+/// The API server's host volumes: audit, the admission exclusion rules, the AWS IAM
+/// authenticator and the encryption configuration with the KMS plugin's socket directory.
+fn api_server_volumes(
+    ctx: &Context<'_>,
+    br: bool,
+    admission: bool,
+    encryption: bool,
+) -> Vec<HostPathMount> {
+    let mut volumes = kubeadm::audit_volumes(br);
+    if admission {
+        let host = if br {
+            "/var/lib/kubeadm/admission-plugin-exclusion-rules.json"
+        } else {
+            kubeadm::EXCLUSION_RULES_PATH
+        };
+        volumes.push(host_path(
+            host,
+            kubeadm::EXCLUSION_RULES_PATH,
+            "admission-exclusion-rules",
+            Some("File"),
+            true,
+        ));
+    }
+    if ctx.spec.aws_iam.is_some() {
+        volumes.extend(kubeadm::aws_iam_volumes());
+    }
+    if encryption {
+        volumes.push(host_path(
+            "/var/lib/kubeadm/encryption-config.yaml",
+            ENCRYPTION_CONFIG_MOUNT,
+            "encryption-config",
+            Some("File"),
+            true,
+        ));
+        volumes.push(host_path(
+            "/var/run/kmsplugin/",
+            "/var/run/kmsplugin/",
+            "kms-plugin",
+            None,
+            false,
+        ));
+    }
+    volumes
+}
+
+/// kubeadm's etcd: the external cluster's placeholder endpoint and client certificates
+/// (under `/var/lib/kubeadm` on Bottlerocket), or stacked etcd with the secure suites.
+fn etcd_config(distro: &crate::versions::KubeDistro, external: bool, br: bool) -> Etcd {
+    if !external {
+        return Etcd {
+            local: Some(LocalEtcd {
+                image: image_meta(&distro.etcd),
+                extra_args: Some(
+                    [(
+                        "cipher-suites".to_string(),
+                        kubeadm::SECURE_CIPHER_SUITES.to_string(),
+                    )]
+                    .into_iter()
+                    .collect(),
+                ),
+            }),
+            external: None,
+        };
+    }
+    let (pki, cert) = if br {
+        ("/var/lib/kubeadm/pki", "server-etcd-client.crt")
+    } else {
+        ("/etc/kubernetes/pki", "apiserver-etcd-client.crt")
+    };
+    Etcd {
+        local: None,
+        external: Some(ExternalEtcd {
+            endpoints: vec!["https://placeholder:2379".into()],
+            ca_file: format!("{pki}/etcd/ca.crt"),
+            cert_file: format!("{pki}/{cert}"),
+            key_file: format!("{pki}/apiserver-etcd-client.key"),
+        }),
+    }
+}
+
+/// The control plane's rollout: in place, a rolling update with the spec's surge, or
+/// EKS Anywhere's default (a rolling update with a surge of one).
+fn rollout_strategy(cp: &ironbell_model::anywhere::ControlPlaneConfiguration) -> RolloutStrategy {
+    let strategy = cp.upgrade_rollout_strategy.as_ref();
+    if strategy.is_some_and(|s| s.type_ == Some(UpgradeRolloutStrategyType::InPlace)) {
+        return RolloutStrategy {
+            rolling_update: None,
+            strategy_type: Some("InPlace".into()),
+        };
+    }
+    let surge = strategy
+        .and_then(|s| s.rolling_update.as_ref())
+        .map_or(1, |r| r.max_surge);
+    RolloutStrategy {
+        rolling_update: Some(ControlPlaneRollingUpdate {
+            max_surge: ironbell_model::anywhere::IntOrString::Int(surge),
+        }),
+        strategy_type: strategy.is_none().then(|| "RollingUpdate".into()),
+    }
+}
+
+/// The `ClusterResourceSet` that installs the cloud provider in the new cluster.
+fn resource_set(ctx: &Context<'_>, label: StringMap) -> Object {
+    let name = ctx.name;
+    let mut crs_meta = meta(format!("{name}-cpi"), EKSA_SYSTEM_NAMESPACE);
+    crs_meta.labels = Some(label.clone());
+    let resource = |kind: &str, suffix: &str| ResourceRef {
+        kind: kind.into(),
+        name: format!("{name}-{suffix}"),
+    };
+    Object::ClusterResourceSet(Box::new(ClusterResourceSet::new(
+        crs_meta,
+        ClusterResourceSetSpec {
+            strategy: "Reconcile".into(),
+            cluster_selector: LabelSelector {
+                match_labels: Some(label),
+            },
+            resources: vec![
+                resource("Secret", "cloud-controller-manager"),
+                resource("Secret", "cloud-provider-vsphere-credentials"),
+                resource("ConfigMap", "cpi-manifests"),
+            ],
+        },
+    )))
 }
 
 fn move_label(mut m: ObjectMeta) -> ObjectMeta {
