@@ -178,6 +178,14 @@ pub enum RenderError {
         /// Cluster name.
         cluster: String,
     },
+    /// No template names for a worker node group.
+    #[error("cluster {cluster}: no template names given for worker node group {group}")]
+    MissingWorkerNames {
+        /// Cluster name.
+        cluster: String,
+        /// Worker node group name.
+        group: String,
+    },
 }
 
 /// The vCenter credentials of a cluster: CAPV's, and the cloud provider's (the same
@@ -216,8 +224,8 @@ impl VSphereCredentials {
 /// Inputs of a render besides the spec and the bundles.
 #[derive(Clone, Debug, Default)]
 pub struct RenderOptions {
-    /// Template names; a missing control-plane or etcd name prints as [`NO_VALUE`], a
-    /// missing worker name as `null` (EKS Anywhere's template builder without names).
+    /// Template names; a missing control-plane or etcd name prints as [`NO_VALUE`] (EKS
+    /// Anywhere's template builder without names), a worker group without names is an error.
     pub names: TemplateNames,
     /// vCenter credentials.
     pub credentials: VSphereCredentials,
@@ -1585,7 +1593,13 @@ fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, Rend
             wng.machine_group_ref.as_ref(),
         )?;
         let bundle = ctx.bundle(wng.kubernetes_version.as_ref().map(|v| v.as_str()))?;
-        let wn = names.workers.get(&group).cloned().unwrap_or_default();
+        let wn = names
+            .workers
+            .get(&group)
+            .ok_or_else(|| RenderError::MissingWorkerNames {
+                cluster: name.to_string(),
+                group: group.clone(),
+            })?;
         let br = is_bottlerocket(mc);
         let host = mc.spec.host_os_configuration.as_ref();
         let networks = mc.spec.networks.as_deref();
@@ -1737,8 +1751,8 @@ fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, Rend
     Ok(objects)
 }
 
-/// Metadata with a name (none when empty, as a template without names prints) in
-/// `eksa-system`.
+/// Metadata with a name in `eksa-system`; an empty name (what EKS Anywhere's template
+/// builder is given for a group without names) is left out.
 fn name_meta(name: &str) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.to_string()).filter(|n| !n.is_empty()),

@@ -276,3 +276,16 @@ fn render_dispatches_vsphere_specs() {
         "key comments are dropped"
     );
 }
+
+#[test]
+fn a_worker_group_without_names_is_named() {
+    let (spec, bundles) = main_spec();
+    let mut opts = options(&spec);
+    opts.names.workers.clear();
+    let err = vsphere::render_workers(&spec, &bundles, &opts).expect_err("no names");
+    assert!(
+        err.to_string()
+            .contains("no template names given for worker node group md-0"),
+        "{err}"
+    );
+}

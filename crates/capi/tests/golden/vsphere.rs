@@ -46,7 +46,7 @@ pub enum Mode {
         initial_name: bool,
         credentials: bool,
     },
-    /// The template builder's workers with no names.
+    /// The template builder's workers with empty names (Go's lookups in a nil map).
     BuilderWorkers,
     /// The template builder's failure domains.
     FailureDomains,
@@ -862,10 +862,15 @@ pub fn render(
         }
         Mode::BuilderWorkers => {
             mutate(&mut spec);
+            // A nil name map: every lookup gives an empty name.
+            let mut names = names_with_suffix(&spec, "");
+            for w in names.workers.values_mut() {
+                *w = WorkerTemplateNames::default();
+            }
             let md = vsphere::render_workers(
                 &spec,
                 bundles,
-                &options(TemplateNames::default(), VSphereCredentials::default()),
+                &options(names, VSphereCredentials::default()),
             )
             .map_err(err)?;
             Ok((String::new(), docs(&md)?))
