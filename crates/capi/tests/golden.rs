@@ -350,18 +350,47 @@ fn admission_exclusion_is_a_subset_of_the_control_plane() {
     let (cp, _) =
         tinkerbell_cases::render(&spec, tinkerbell_cases::Mode::BuilderControlPlane, &bundles)
             .unwrap_or_else(|e| panic!("{e}"));
-    let got = compare::parse_documents(&cp).unwrap_or_else(|e| panic!("{e}"));
-    let path =
-        fixtures::provider_dir("tinkerbell").join("testdata/admission_exclusion_enabled.yaml");
+    assert_subset("tinkerbell", "admission_exclusion_enabled.yaml", &cp);
+}
+
+/// Every document of a provider's expected file is a subset of a rendered document
+/// (EKS Anywhere's `AssertYAMLSubset`).
+fn assert_subset(provider: &str, file: &str, rendered: &str) {
+    let got = compare::parse_documents(rendered).unwrap_or_else(|e| panic!("{e}"));
+    let path = fixtures::provider_dir(provider).join("testdata").join(file);
     let expected =
         compare::parse_documents(&fixtures::read(&path).unwrap_or_else(|e| panic!("{e}")))
             .unwrap_or_else(|e| panic!("{e}"));
     for doc in &expected {
         assert!(
             got.iter().any(|g| compare::is_subset(doc, g)),
-            "admission_exclusion_enabled.yaml: a document is not part of the rendered control plane:\n{}",
+            "{file}: a document is not part of the rendered control plane:\n{}",
             serde_yaml_ng::to_string(doc).unwrap_or_default()
         );
+    }
+}
+
+/// vSphere's `TestVsphereTemplateBuilderGenerateCAPISpecControlPlaneWithAdmissionExclusionEnabled`
+/// and its Bottlerocket variant (subset compares, not in the mappings file).
+#[test]
+fn vsphere_admission_exclusion_is_a_subset_of_the_control_plane() {
+    for (input, expected) in [
+        ("cluster_main.yaml", "admission_exclusion_enabled.yaml"),
+        (
+            "cluster_main_br.yaml",
+            "admission_exclusion_enabled_br.yaml",
+        ),
+    ] {
+        let spec = fixtures::load_vsphere_spec(input).unwrap_or_else(|e| panic!("{e}"));
+        let bundles =
+            fixtures::resolve_bundles_for(&spec.cluster).unwrap_or_else(|e| panic!("{e}"));
+        let mode = vsphere_cases::Mode::BuilderControlPlane {
+            initial_name: true,
+            credentials: false,
+        };
+        let (cp, _) = vsphere_cases::render(&spec, vsphere_cases::skip_admission, mode, &bundles)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_subset("vsphere", expected, &cp);
     }
 }
 

@@ -143,6 +143,13 @@ fn vcenter_tags(s: &mut VSphereSpec) {
     }
 }
 
+/// `skipAdmissionForSystemResources: true` on the control plane.
+pub fn skip_admission(s: &mut VSphereSpec) {
+    if let Some(cp) = s.cluster.spec.control_plane_configuration.as_mut() {
+        cp.skip_admission_for_system_resources = Some(true);
+    }
+}
+
 fn pod_iam(s: &mut VSphereSpec) {
     s.cluster.spec.pod_iam_config = Some(PodIamConfig {
         service_account_issuer: "https://test".into(),
