@@ -75,6 +75,19 @@ pub struct VersionsBundle {
     pub vsphere_kube_vip: String,
     /// Bottlerocket's bootstrap container that sets up a second network interface.
     pub bottlerocket_multi_network: ImageRef,
+    /// The EKS-D release name, e.g. `kubernetes-1-21-eks-4`.
+    pub eksd_name: String,
+    /// The Bottlerocket OVA of the release (vSphere imports it as the default template).
+    pub bottlerocket_ova: OsImage,
+}
+
+/// An OS image of a release: its architectures and checksum.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OsImage {
+    /// Architectures, e.g. `amd64`.
+    pub arch: Vec<String>,
+    /// SHA-256 of the image, hex.
+    pub sha256: String,
 }
 
 /// The versions bundles of a release (the `Bundles` object), with its number.
@@ -118,6 +131,11 @@ impl VersionsBundle {
             ),
             vsphere_manager: v.bundle.v_sphere.manager.uri.clone(),
             vsphere_kube_vip: v.bundle.v_sphere.kube_vip.uri.clone(),
+            eksd_name: v.bundle.eks_d.name.clone(),
+            bottlerocket_ova: OsImage {
+                arch: v.bundle.eks_d.ova.bottlerocket.info.arch.clone(),
+                sha256: v.bundle.eks_d.ova.bottlerocket.sha256.clone(),
+            },
             bottlerocket_multi_network: ImageRef::from_uri(
                 &v.bundle
                     .bottlerocket_bootstrap_containers

@@ -12,7 +12,9 @@
 //! Names come from a [`TemplateNames`] (the same names the Tinkerbell provider uses):
 //! [`names_from_clock`] for a create, [`upgrade_names`] for an upgrade. What EKS Anywhere's
 //! `SetupAndValidateCreateCluster` changes in the spec from what vCenter says of the
-//! templates (disk size, clone mode) and its etcd memory floor is [`apply_setup_defaults`].
+//! templates (disk size, clone mode) and its etcd memory floor is [`apply_setup_defaults`];
+//! the Bottlerocket templates it imports for machine configs without one,
+//! [`apply_default_templates`].
 //!
 //! The vCenter credentials are an input ([`VSphereCredentials`]), never read from the
 //! environment here; `Debug` hides them.
@@ -178,6 +180,14 @@ pub enum RenderError {
         /// Cluster name.
         cluster: String,
     },
+    /// A machine config has no template and none can be imported for its OS.
+    #[error("VSphereMachineConfig {name}: spec.template is required: {reason}")]
+    MissingTemplate {
+        /// Machine config name.
+        name: String,
+        /// Why no default applies.
+        reason: String,
+    },
     /// No template names for a worker node group.
     #[error("cluster {cluster}: no template names given for worker node group {group}")]
     MissingWorkerNames {
@@ -282,6 +292,78 @@ pub fn apply_setup_defaults(spec: &mut VSphereSpec, facts: impl Fn(&str) -> Temp
             });
         }
     }
+}
+
+/// Where EKS Anywhere imports default templates, under the datacenter.
+pub const DEFAULT_TEMPLATES_FOLDER: &str = "vm/Templates";
+
+/// The default template of a Bottlerocket machine config without one, as EKS Anywhere's
+/// setup names the OVA it imports: `/<datacenter>/vm/Templates/bottlerocket-<kube
+/// version>-<EKS-D release>-<arch>-<sha256 prefix>`. Worker machine configs take their
+/// group's Kubernetes version, the others the cluster's. Other OS families need a template.
+pub fn apply_default_templates(
+    spec: &mut VSphereSpec,
+    bundles: &VersionsBundleSet,
+) -> Result<(), RenderError> {
+    let cluster = cluster_name(&spec.cluster).to_string();
+    let root = spec
+        .cluster
+        .spec
+        .kubernetes_version
+        .as_ref()
+        .map(|v| v.as_str().to_string());
+    let mut wanted: Vec<(String, Option<String>)> = worker_groups(&spec.cluster)
+        .filter_map(|(_, w)| {
+            let mc = w.machine_group_ref.as_ref()?.name().to_string();
+            let version = w
+                .kubernetes_version
+                .as_ref()
+                .map(|v| v.as_str().to_string());
+            Some((mc, version.or(root.clone())))
+        })
+        .collect();
+    wanted.extend(
+        spec.machine_configs
+            .keys()
+            .map(|n| (n.clone(), root.clone())),
+    );
+    let datacenter = spec.datacenter.spec.datacenter.clone().unwrap_or_default();
+    for (name, version) in wanted {
+        let Some(mc) = spec.machine_configs.get_mut(&name) else {
+            continue;
+        };
+        if mc.spec.template.as_deref().is_some_and(|t| !t.is_empty()) {
+            continue;
+        }
+        let missing = |reason: String| RenderError::MissingTemplate {
+            name: name.clone(),
+            reason,
+        };
+        if mc.spec.os_family != Some(OsFamily::Bottlerocket) {
+            return Err(missing(
+                "only Bottlerocket templates are imported by default".into(),
+            ));
+        }
+        let version = version.unwrap_or_default();
+        let bundle = bundles
+            .get(&version)
+            .ok_or_else(|| RenderError::MissingBundle {
+                cluster: cluster.clone(),
+                version: version.clone(),
+            })?;
+        let ova = &bundle.bottlerocket_ova;
+        let sha = ova.sha256.get(..7).ok_or_else(|| {
+            missing(format!(
+                "the Kubernetes {version} bundle has no Bottlerocket OVA"
+            ))
+        })?;
+        mc.spec.template = Some(format!(
+            "/{datacenter}/{DEFAULT_TEMPLATES_FOLDER}/bottlerocket-{version}-{}-{}-{sha}",
+            bundle.eksd_name,
+            ova.arch.join("-"),
+        ));
+    }
+    Ok(())
 }
 
 fn cluster_name(cluster: &EksaCluster) -> &str {

@@ -289,3 +289,37 @@ fn a_worker_group_without_names_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn bottlerocket_machine_configs_get_the_imported_template() {
+    let (mut spec, mut bundles) = main_spec();
+    for mc in spec.machine_configs.values_mut() {
+        mc.spec.template = None;
+    }
+    // Ubuntu templates are never imported.
+    let err = vsphere::apply_default_templates(&mut spec.clone(), &bundles).expect_err("ubuntu");
+    assert!(
+        err.to_string().contains("spec.template is required")
+            && err.to_string().contains("VSphereMachineConfig test-"),
+        "{err}"
+    );
+    for mc in spec.machine_configs.values_mut() {
+        mc.spec.os_family = Some(OsFamily::Bottlerocket);
+    }
+    // The test bundles have no Bottlerocket OVA.
+    let err = vsphere::apply_default_templates(&mut spec.clone(), &bundles).expect_err("no OVA");
+    assert!(err.to_string().contains("no Bottlerocket OVA"), "{err}");
+    for b in bundles.by_kube_version.values_mut() {
+        b.bottlerocket_ova.arch = vec!["amd64".into()];
+        b.bottlerocket_ova.sha256 = "0123456789abcdef".into();
+    }
+    vsphere::apply_default_templates(&mut spec, &bundles).unwrap_or_else(|e| panic!("{e}"));
+    let eksd = &bundles.by_kube_version["1.19"].eksd_name;
+    assert_eq!(
+        spec.machine_configs["test-cp"].spec.template.as_deref(),
+        Some(
+            format!("/SDDC-Datacenter/vm/Templates/bottlerocket-1.19-{eksd}-amd64-0123456")
+                .as_str()
+        )
+    );
+}
