@@ -323,3 +323,55 @@ fn bottlerocket_machine_configs_get_the_imported_template() {
         )
     );
 }
+
+/// Every vSphere spec of EKS Anywhere's test data (the ones no golden uses too: Red Hat,
+/// control plane only, upgrade strategies, CSI, failure domains) renders after the setup,
+/// and the output reads back as YAML with the kinds CAPV expects.
+#[test]
+fn every_vsphere_test_spec_renders() {
+    let dir = fixtures::provider_dir("vsphere").join("testdata");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("cluster_") && n.ends_with(".yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() > 30, "{files:?}");
+    for file in files {
+        let mut spec = fixtures::load_vsphere_spec(&file).unwrap_or_else(|e| panic!("{e}"));
+        let bundles =
+            fixtures::resolve_bundles_for(&spec.cluster).unwrap_or_else(|e| panic!("{file}: {e}"));
+        vsphere::apply_setup_defaults(&mut spec, |_| TemplateFacts {
+            disk_gib: 25,
+            has_snapshot: true,
+        });
+        let mut opts = options(&spec);
+        opts.registry_credentials = Some(RegistryCredentials {
+            username: "u".into(),
+            password: "p".into(),
+        });
+        let out = vsphere::render(&spec, &bundles, &opts).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let yaml = out.to_yaml().unwrap_or_else(|e| panic!("{file}: {e}"));
+        let kinds: Vec<String> = serde_yaml_ng::Deserializer::from_str(&yaml)
+            .map(|d| {
+                let v: serde_yaml_ng::Value =
+                    serde::Deserialize::deserialize(d).unwrap_or_else(|e| panic!("{file}: {e}"));
+                v.get("kind")
+                    .and_then(|k| k.as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        for kind in [
+            "Cluster",
+            "VSphereCluster",
+            "KubeadmControlPlane",
+            "ClusterResourceSet",
+        ] {
+            assert!(
+                kinds.iter().any(|k| k == kind),
+                "{file}: no {kind} in {kinds:?}"
+            );
+        }
+    }
+}
