@@ -44,6 +44,14 @@ fn options(spec: &VSphereSpec) -> RenderOptions {
     }
 }
 
+fn with_registry_credentials(mut opts: RenderOptions) -> RenderOptions {
+    opts.registry_credentials = Some(RegistryCredentials {
+        username: "u".into(),
+        password: "p".into(),
+    });
+    opts
+}
+
 fn render_err(spec: &VSphereSpec, bundles: &VersionsBundleSet) -> String {
     match vsphere::render(spec, bundles, &options(spec)) {
         Ok(_) => panic!("rendering should fail"),
@@ -118,11 +126,7 @@ fn an_authenticated_mirror_needs_credentials() {
     });
     let err = render_err(&spec, &bundles);
     assert!(err.contains("requires authentication"), "{err}");
-    let mut opts = options(&spec);
-    opts.registry_credentials = Some(RegistryCredentials {
-        username: "u".into(),
-        password: "p".into(),
-    });
+    let opts = with_registry_credentials(options(&spec));
     let out = vsphere::render(&spec, &bundles, &opts).unwrap_or_else(|e| panic!("{e}"));
     let yaml = out.control_plane_yaml().unwrap_or_else(|e| panic!("{e}"));
     assert!(yaml.contains("name: registry-credentials"));
@@ -345,11 +349,7 @@ fn every_vsphere_test_spec_renders() {
             disk_gib: 25,
             has_snapshot: true,
         });
-        let mut opts = options(&spec);
-        opts.registry_credentials = Some(RegistryCredentials {
-            username: "u".into(),
-            password: "p".into(),
-        });
+        let opts = with_registry_credentials(options(&spec));
         let out = vsphere::render(&spec, &bundles, &opts).unwrap_or_else(|e| panic!("{file}: {e}"));
         let yaml = out.to_yaml().unwrap_or_else(|e| panic!("{file}: {e}"));
         let kinds: Vec<String> = serde_yaml_ng::Deserializer::from_str(&yaml)
