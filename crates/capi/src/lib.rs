@@ -8,10 +8,10 @@
 //!
 //! Where to start: [`render`], the entry for a create (a loaded spec and its resolved
 //! release data in, a [`Manifests`] that prints YAML documents out). It dispatches to the
-//! provider's renderer, [`tinkerbell::render`] for bare metal or [`vsphere::render`] for
-//! vSphere, which assemble the typed objects of [`api`] from the provider-neutral pieces in
-//! [`kubeadm`]. Upgrades name their templates with [`tinkerbell::upgrade_names`] and
-//! [`vsphere::upgrade_names`].
+//! provider's renderer, [`tinkerbell::render`] for bare metal, [`docker::render`] for
+//! Docker or [`vsphere::render`] for vSphere, which assemble the typed objects of [`api`]
+//! from the provider-neutral pieces in [`kubeadm`]. Upgrades name their templates with
+//! [`tinkerbell::upgrade_names`], [`docker::upgrade_plan`] and [`vsphere::upgrade_names`].
 //!
 //! The objects are typed builders, not text templates: EKS Anywhere renders Go text
 //! templates, and a typed object cannot produce mis-indented YAML or an unquoted scalar that
@@ -22,6 +22,7 @@
 //! (`ironbell-release`), applying the objects or reconciling them (the lifecycle).
 
 pub mod api;
+pub mod docker;
 pub mod kubeadm;
 pub mod tinkerbell;
 pub mod versions;
@@ -30,6 +31,7 @@ pub mod vsphere;
 use serde::Serialize;
 
 use api::cluster::{Cluster, MachineDeployment};
+use api::docker::{DockerCluster, DockerMachineTemplate};
 use api::etcdadm::EtcdadmCluster;
 use api::kubeadm::{KubeadmConfigTemplate, KubeadmControlPlane};
 use api::tinkerbell::{TinkerbellCluster, TinkerbellMachineTemplate};
@@ -65,6 +67,9 @@ pub enum Error {
     /// The vSphere renderer refused the spec.
     #[error(transparent)]
     VSphere(#[from] vsphere::RenderError),
+    /// The Docker renderer refused the spec.
+    #[error(transparent)]
+    Docker(#[from] docker::RenderError),
 }
 
 /// Render the Cluster API objects of a new cluster, as EKS Anywhere's provider does for a
@@ -98,6 +103,19 @@ pub fn render(
             };
             let bundles = versions::VersionsBundleSet::from_release(release);
             Ok(vsphere::render(&vs, &bundles, &options)?)
+        }
+        ironbell_cluster_spec::Provider::Docker => {
+            let mut docker_spec = docker::DockerSpec::from_spec(spec)?;
+            docker_spec.set_eksa_version(release);
+            let options = docker::RenderOptions {
+                names: docker::TemplateNames::from_cluster_clock(
+                    &docker_spec.cluster,
+                    inputs.now_unix_ms,
+                ),
+                registry_credentials: inputs.registry_credentials.clone(),
+            };
+            let bundles = docker::DockerBundles::from_release(release);
+            Ok(docker::render(&docker_spec, &bundles, &options)?)
         }
         provider => Err(Error::ProviderNotRendered {
             cluster: spec.name().to_string(),
@@ -144,6 +162,10 @@ pub enum Object {
     ConfigMap(Box<api::core::ConfigMap>),
     /// A `Secret` with `stringData`, a `type` or empty values.
     GenericSecret(Box<api::core::GenericSecret>),
+    /// CAPD's `DockerCluster`.
+    DockerCluster(Box<DockerCluster>),
+    /// CAPD's `DockerMachineTemplate`.
+    DockerMachineTemplate(Box<DockerMachineTemplate>),
 }
 
 impl Object {
@@ -165,6 +187,8 @@ impl Object {
             Self::ClusterResourceSet(o) => &o.kind,
             Self::ConfigMap(o) => &o.kind,
             Self::GenericSecret(o) => &o.kind,
+            Self::DockerCluster(o) => &o.kind,
+            Self::DockerMachineTemplate(o) => &o.kind,
         }
     }
 }

@@ -18,15 +18,13 @@ use std::collections::BTreeMap;
 
 use ironbell_model::anywhere::{
     AWSIamConfig, Cluster as EksaCluster, OIDCConfig, OsFamily, TinkerbellDatacenterConfig,
-    TinkerbellMachineConfig, TinkerbellTemplateConfig, UpgradeRolloutStrategyType,
-    WorkerNodeGroupConfiguration,
+    TinkerbellMachineConfig, TinkerbellTemplateConfig, WorkerNodeGroupConfiguration,
 };
 use ironbell_model::template_def::TemplateDefinition;
 
 use crate::api::cluster::{
     ApiEndpoint, Bootstrap, Cluster, ClusterNetwork, ClusterSpec, MachineDeployment,
-    MachineDeploymentSpec, MachineDeploymentStrategy, MachineSpec, MachineTemplateSpec,
-    NetworkRanges, RollingUpdate, TemplateMeta,
+    MachineDeploymentSpec, MachineSpec, MachineTemplateSpec, NetworkRanges, TemplateMeta,
 };
 use crate::api::etcdadm::{
     EtcdBottlerocketConfig, EtcdCloudInitConfig, EtcdadmCluster, EtcdadmClusterSpec,
@@ -34,9 +32,9 @@ use crate::api::etcdadm::{
 };
 use crate::api::kubeadm::{
     BottlerocketNode, BottlerocketProxy, ClusterConfiguration, ControlPlaneComponent,
-    ControlPlaneMachineTemplate, ControlPlaneRollingUpdate, EnvVar, Etcd, ExternalEtcd, File,
-    HostPathMount, ImageMeta, KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane,
-    KubeadmControlPlaneSpec, NodeConfiguration, NodeRegistration, Patches, RolloutStrategy,
+    ControlPlaneMachineTemplate, Etcd, ExternalEtcd, File, HostPathMount, ImageMeta,
+    KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane, KubeadmControlPlaneSpec,
+    NodeConfiguration, NodeRegistration, Patches,
 };
 use crate::api::tinkerbell::{
     BootOptions, HardwareAffinity, HardwareAffinityTerm, TinkerbellCluster, TinkerbellClusterSpec,
@@ -44,7 +42,7 @@ use crate::api::tinkerbell::{
 };
 use crate::api::{
     BOOTSTRAP_API_VERSION, CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION,
-    INFRASTRUCTURE_API_VERSION, LabelSelector, ObjectReference, Secret, StringMap, meta,
+    INFRASTRUCTURE_API_VERSION, LabelSelector, ObjectReference, StringMap, meta,
 };
 use crate::kubeadm::{self, RegistryCredentials, RegistryMirror};
 use crate::versions::{VersionsBundle, VersionsBundleSet};
@@ -199,11 +197,16 @@ impl TemplateNames {
     /// `<cluster>-control-plane-template-<ms>`, `<cluster>-etcd-template-<ms>`,
     /// `<cluster>-<group>-<ms>` and `<cluster>-<group>-template-<ms>`.
     pub fn from_clock(spec: &TinkerbellSpec, unix_ms: i64) -> Self {
-        let name = cluster_name(&spec.cluster);
+        Self::from_cluster_clock(&spec.cluster, unix_ms)
+    }
+
+    /// [`TemplateNames::from_clock`] for any provider's EKS Anywhere `Cluster`.
+    pub fn from_cluster_clock(cluster: &EksaCluster, unix_ms: i64) -> Self {
+        let name = cluster_name(cluster);
         Self {
             control_plane: Some(format!("{name}-control-plane-template-{unix_ms}")),
             etcd: Some(format!("{name}-etcd-template-{unix_ms}")),
-            workers: worker_groups(&spec.cluster)
+            workers: worker_groups(cluster)
                 .map(|(group, _)| (group.clone(), worker_names(name, &group, unix_ms)))
                 .collect(),
         }
@@ -326,7 +329,6 @@ pub fn upgrade_names(
     new_bundles_number: i64,
     unix_ms: i64,
 ) -> (TemplateNames, bool) {
-    let name = cluster_name(&new.cluster);
     let fresh = TemplateNames::from_clock(new, unix_ms);
     let bundles_changed = current.bundles_number != new_bundles_number;
     let old_cluster = &current.spec.cluster;
@@ -338,16 +340,44 @@ pub fn upgrade_names(
     } else {
         current.names.control_plane.clone()
     };
-    let old_groups: BTreeMap<String, &WorkerNodeGroupConfiguration> =
-        worker_groups(old_cluster).collect();
+    let workers = upgrade_worker_names(
+        old_cluster,
+        &new.cluster,
+        &current.names.workers,
+        bundles_changed,
+        unix_ms,
+    );
+    let scale_only = is_scale(old_cluster, &new.cluster);
+    (
+        TemplateNames {
+            control_plane,
+            etcd: current.names.etcd.clone(),
+            workers,
+        },
+        scale_only,
+    )
+}
+
+/// The worker template names of an upgrade from `old` to `new` (see [`upgrade_names`]): a
+/// group's machine template is renewed on a bundles, taints, labels or Kubernetes version
+/// change, its `KubeadmConfigTemplate` on a taints or labels change, and a new group gets
+/// new names; `current` holds the names the cluster's objects reference now.
+pub(crate) fn upgrade_worker_names(
+    old: &EksaCluster,
+    new: &EksaCluster,
+    current: &BTreeMap<String, WorkerTemplateNames>,
+    bundles_changed: bool,
+    unix_ms: i64,
+) -> BTreeMap<String, WorkerTemplateNames> {
+    let name = cluster_name(new);
+    let old_groups: BTreeMap<String, &WorkerNodeGroupConfiguration> = worker_groups(old).collect();
     let mut workers = BTreeMap::new();
-    for (group, wng) in worker_groups(&new.cluster) {
+    for (group, wng) in worker_groups(new) {
         let new_names = worker_names(name, &group, unix_ms);
-        let names = match (old_groups.get(&group), current.names.workers.get(&group)) {
-            (Some(old), Some(cur)) => {
-                let config_changed = old.taints != wng.taints || old.labels != wng.labels;
-                let version_changed =
-                    worker_version(old_cluster, old) != worker_version(&new.cluster, wng);
+        let names = match (old_groups.get(&group), current.get(&group)) {
+            (Some(old_wng), Some(cur)) => {
+                let config_changed = old_wng.taints != wng.taints || old_wng.labels != wng.labels;
+                let version_changed = worker_version(old, old_wng) != worker_version(new, wng);
                 WorkerTemplateNames {
                     machine_template: if bundles_changed || config_changed || version_changed {
                         new_names.machine_template
@@ -365,15 +395,7 @@ pub fn upgrade_names(
         };
         workers.insert(group, names);
     }
-    let scale_only = is_scale(old_cluster, &new.cluster);
-    (
-        TemplateNames {
-            control_plane,
-            etcd: current.names.etcd.clone(),
-            workers,
-        },
-        scale_only,
-    )
+    workers
 }
 
 fn worker_version<'a>(
@@ -404,12 +426,52 @@ fn is_scale(old: &EksaCluster, new: &EksaCluster) -> bool {
     })
 }
 
-fn cluster_name(cluster: &EksaCluster) -> &str {
+/// The pod (`services` false) or service CIDR blocks of a cluster.
+pub(crate) fn cluster_cidrs(cluster: &EksaCluster, services: bool) -> Vec<String> {
+    let net = cluster.spec.cluster_network.as_ref();
+    let blocks = if services {
+        net.and_then(|n| n.services.as_ref())
+    } else {
+        net.and_then(|n| n.pods.as_ref())
+    };
+    blocks
+        .and_then(|b| b.cidr_blocks.clone())
+        .unwrap_or_default()
+}
+
+/// The cluster's `resolv.conf` setting.
+pub(crate) fn cluster_resolv_conf(
+    cluster: &EksaCluster,
+) -> Option<&ironbell_model::anywhere::ResolvConf> {
+    cluster
+        .spec
+        .cluster_network
+        .as_ref()
+        .and_then(|n| n.dns.as_ref())
+        .and_then(|d| d.resolv_conf.as_ref())
+}
+
+/// The cluster's registry mirror (`Some(None)` for none), or `None` when the mirror
+/// authenticates and no credentials are given.
+pub(crate) fn cluster_mirror(
+    cluster: &EksaCluster,
+    credentials: Option<&RegistryCredentials>,
+) -> Option<Option<RegistryMirror>> {
+    let mirror = cluster
+        .spec
+        .registry_mirror_configuration
+        .as_ref()
+        .map(RegistryMirror::from_config);
+    let refused = mirror.as_ref().is_some_and(|m| m.authenticate) && credentials.is_none();
+    (!refused).then_some(mirror)
+}
+
+pub(crate) fn cluster_name(cluster: &EksaCluster) -> &str {
     cluster.metadata.name.as_deref().unwrap_or_default()
 }
 
 /// Worker node groups with their names (`md-<i>` when unnamed, EKS Anywhere's default).
-fn worker_groups(
+pub(crate) fn worker_groups(
     cluster: &EksaCluster,
 ) -> impl Iterator<Item = (String, &WorkerNodeGroupConfiguration)> {
     cluster
@@ -458,18 +520,10 @@ impl<'a> Context<'a> {
             .filter(|ip| !ip.is_empty())
             .cloned()
             .unwrap_or_else(|| options.tinkerbell_ip.clone());
-        let mirror = spec
-            .cluster
-            .spec
-            .registry_mirror_configuration
-            .as_ref()
-            .map(RegistryMirror::from_config);
-        if mirror.as_ref().is_some_and(|m| m.authenticate) && options.registry_credentials.is_none()
-        {
-            return Err(RenderError::MissingRegistryCredentials {
+        let mirror = cluster_mirror(&spec.cluster, options.registry_credentials.as_ref())
+            .ok_or_else(|| RenderError::MissingRegistryCredentials {
                 cluster: name.to_string(),
-            });
-        }
+            })?;
         let mut ctx = Self {
             spec,
             name,
@@ -528,24 +582,11 @@ impl<'a> Context<'a> {
     }
 
     fn cidrs(&self, services: bool) -> Vec<String> {
-        let net = self.cluster().spec.cluster_network.as_ref();
-        let blocks = if services {
-            net.and_then(|n| n.services.as_ref())
-        } else {
-            net.and_then(|n| n.pods.as_ref())
-        };
-        blocks
-            .and_then(|b| b.cidr_blocks.clone())
-            .unwrap_or_default()
+        cluster_cidrs(self.cluster(), services)
     }
 
     fn resolv_conf(&self) -> Option<&'a ironbell_model::anywhere::ResolvConf> {
-        self.cluster()
-            .spec
-            .cluster_network
-            .as_ref()
-            .and_then(|n| n.dns.as_ref())
-            .and_then(|d| d.resolv_conf.as_ref())
+        cluster_resolv_conf(self.cluster())
     }
 
     fn endpoint_host(&self) -> &'a str {
@@ -861,28 +902,7 @@ pub fn render_workers(
 }
 
 fn registry_secret(c: &RegistryCredentials) -> Object {
-    use base64::Engine as _;
-    let enc = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let mut metadata = meta("registry-credentials", EKSA_SYSTEM_NAMESPACE);
-    metadata.labels = Some(
-        [(
-            "clusterctl.cluster.x-k8s.io/move".to_string(),
-            "true".to_string(),
-        )]
-        .into_iter()
-        .collect(),
-    );
-    Object::Secret(Box::new(Secret {
-        api_version: "v1".into(),
-        kind: "Secret".into(),
-        metadata,
-        data: [
-            ("username".to_string(), enc(&c.username)),
-            ("password".to_string(), enc(&c.password)),
-        ]
-        .into_iter()
-        .collect(),
-    }))
+    Object::Secret(Box::new(kubeadm::registry_credentials_secret(c)))
 }
 
 fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, RenderError> {
@@ -936,6 +956,7 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
                 services: Some(NetworkRanges {
                     cidr_blocks: ctx.cidrs(true),
                 }),
+                service_domain: None,
             }),
             control_plane_endpoint: Some(ApiEndpoint {
                 host: ctx.endpoint_host().to_string(),
@@ -973,13 +994,7 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
     ));
     let mut api_volumes = kubeadm::audit_volumes(br);
     if admission {
-        api_volumes.push(HostPathMount {
-            host_path: kubeadm::EXCLUSION_RULES_PATH.into(),
-            mount_path: kubeadm::EXCLUSION_RULES_PATH.into(),
-            name: "admission-exclusion-rules".into(),
-            path_type: Some("File".into()),
-            read_only: true,
-        });
+        api_volumes.push(kubeadm::exclusion_volume());
     }
     if ctx.spec.aws_iam.is_some() {
         api_volumes.extend(kubeadm::aws_iam_volumes());
@@ -1037,12 +1052,7 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
         bottlerocket_node: br_node.clone(),
         api_server: Some(ControlPlaneComponent {
             cert_sans: cp.cert_sans.clone().filter(|s| !s.is_empty()),
-            extra_envs: admission.then(|| {
-                vec![EnvVar {
-                    name: "EKS_PATCH_EXCLUSION_RULES_FILE".into(),
-                    value: kubeadm::EXCLUSION_RULES_PATH.into(),
-                }]
-            }),
+            extra_envs: admission.then(|| vec![kubeadm::exclusion_env()]),
             extra_args: Some(extra_args),
             extra_volumes: Some(api_volumes),
         }),
@@ -1146,26 +1156,7 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
         }
     }
 
-    let rollout_strategy = match &cp.upgrade_rollout_strategy {
-        Some(s) if s.type_ == Some(UpgradeRolloutStrategyType::InPlace) => RolloutStrategy {
-            rolling_update: None,
-            strategy_type: Some("InPlace".into()),
-        },
-        Some(s) => RolloutStrategy {
-            rolling_update: Some(ControlPlaneRollingUpdate {
-                max_surge: ironbell_model::anywhere::IntOrString::Int(
-                    s.rolling_update.as_ref().map_or(1, |r| r.max_surge),
-                ),
-            }),
-            strategy_type: None,
-        },
-        None => RolloutStrategy {
-            rolling_update: Some(ControlPlaneRollingUpdate {
-                max_surge: ironbell_model::anywhere::IntOrString::Int(1),
-            }),
-            strategy_type: Some("RollingUpdate".into()),
-        },
-    };
+    let rollout_strategy = kubeadm::control_plane_rollout(cp.upgrade_rollout_strategy.as_ref());
 
     let kcp = KubeadmControlPlane::new(
         meta(name, EKSA_SYSTEM_NAMESPACE),
@@ -1321,41 +1312,11 @@ fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, Rend
         .collect();
         let mut md_meta = meta(format!("{name}-{group}"), EKSA_SYSTEM_NAMESPACE);
         md_meta.labels = Some(pool_labels.clone());
-        if let Some(a) = &wng.autoscaling_configuration {
-            md_meta.annotations = Some(
-                [
-                    (
-                        "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size".to_string(),
-                        a.min_count.unwrap_or(0).to_string(),
-                    ),
-                    (
-                        "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size".to_string(),
-                        a.max_count.unwrap_or(0).to_string(),
-                    ),
-                ]
-                .into_iter()
-                .collect(),
-            );
-        }
-        let strategy = wng.upgrade_rollout_strategy.as_ref().map(|s| {
-            if s.type_ == Some(UpgradeRolloutStrategyType::InPlace) {
-                MachineDeploymentStrategy {
-                    strategy_type: Some("InPlace".into()),
-                    rolling_update: None,
-                }
-            } else {
-                let r = s.rolling_update.clone().unwrap_or_default();
-                MachineDeploymentStrategy {
-                    strategy_type: None,
-                    rolling_update: Some(RollingUpdate {
-                        max_surge: Some(ironbell_model::anywhere::IntOrString::Int(r.max_surge)),
-                        max_unavailable: Some(ironbell_model::anywhere::IntOrString::Int(
-                            r.max_unavailable,
-                        )),
-                    }),
-                }
-            }
-        });
+        md_meta.annotations = wng
+            .autoscaling_configuration
+            .as_ref()
+            .map(kubeadm::autoscaler_annotations);
+        let strategy = kubeadm::machine_deployment_strategy(wng.upgrade_rollout_strategy.as_ref());
         objects.push(Object::MachineDeployment(Box::new(MachineDeployment::new(
             md_meta,
             MachineDeploymentSpec {

@@ -151,16 +151,19 @@ impl VersionsBundleSet {
     pub fn from_release(release: &ironbell_release::ClusterRelease) -> Self {
         Self {
             number: release.bundles_number,
-            by_kube_version: release
-                .versions
-                .iter()
-                .map(|v| {
-                    (
-                        v.kube_version().to_string(),
-                        VersionsBundle::from_release(v),
-                    )
-                })
-                .collect(),
+            by_kube_version: by_kube_version(release, VersionsBundle::from_release),
         }
     }
+}
+
+/// A provider's view of each versions bundle of a release, by Kubernetes minor version.
+pub fn by_kube_version<T>(
+    release: &ironbell_release::ClusterRelease,
+    view: impl Fn(&ironbell_release::ClusterVersionsBundle) -> T,
+) -> BTreeMap<String, T> {
+    release
+        .versions
+        .iter()
+        .map(|v| (v.kube_version().to_string(), view(v)))
+        .collect()
 }

@@ -25,14 +25,13 @@ use std::collections::BTreeMap;
 
 use ironbell_model::anywhere::{
     AWSIamConfig, BottlerocketKubernetesSettings, CloneMode, Cluster as EksaCluster,
-    HostOsConfiguration, OIDCConfig, OsFamily, UpgradeRolloutStrategyType, VSphereDatacenterConfig,
-    VSphereMachineConfig, WorkerNodeGroupConfiguration,
+    HostOsConfiguration, OIDCConfig, OsFamily, VSphereDatacenterConfig, VSphereMachineConfig,
+    WorkerNodeGroupConfiguration,
 };
 
 use crate::api::cluster::{
     ApiEndpoint, Bootstrap, Cluster, ClusterNetwork, ClusterSpec, MachineDeployment,
-    MachineDeploymentSpec, MachineDeploymentStrategy, MachineSpec, MachineTemplateSpec,
-    NetworkRanges, RollingUpdate, TemplateMeta,
+    MachineDeploymentSpec, MachineSpec, MachineTemplateSpec, NetworkRanges, TemplateMeta,
 };
 use crate::api::core::{ClusterResourceSet, ClusterResourceSetSpec, GenericSecret, ResourceRef};
 use crate::api::etcdadm::{
@@ -42,10 +41,9 @@ use crate::api::etcdadm::{
 use crate::api::kubeadm::{
     BottlerocketBootstrapContainer, BottlerocketMirror, BottlerocketNode, BottlerocketProxy,
     BottlerocketRegistryMirror, BottlerocketSettings, ClusterConfiguration, ControlPlaneComponent,
-    ControlPlaneMachineTemplate, ControlPlaneRollingUpdate, EnvVar, Etcd, ExternalEtcd, File,
-    HostPathMount, ImageMeta, KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane,
-    KubeadmControlPlaneSpec, LocalEtcd, NodeConfiguration, NodeRegistration, Patches,
-    RolloutStrategy, User,
+    ControlPlaneMachineTemplate, Etcd, ExternalEtcd, File, HostPathMount, ImageMeta,
+    KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane, KubeadmControlPlaneSpec,
+    LocalEtcd, NodeConfiguration, NodeRegistration, Patches, User,
 };
 use crate::api::vsphere::{
     FailureDomainLevel, IdentityRef, NetworkDevice, NetworkSpec, PlacementConstraint, Topology,
@@ -1179,12 +1177,7 @@ fn control_plane(ctx: &Context<'_>, options: &RenderOptions) -> Result<Vec<Objec
         bottlerocket_node: br_node.clone(),
         api_server: Some(ControlPlaneComponent {
             cert_sans: cp.cert_sans.clone().filter(|s| !s.is_empty()),
-            extra_envs: admission.then(|| {
-                vec![EnvVar {
-                    name: "EKS_PATCH_EXCLUSION_RULES_FILE".into(),
-                    value: kubeadm::EXCLUSION_RULES_PATH.into(),
-                }]
-            }),
+            extra_envs: admission.then(|| vec![kubeadm::exclusion_env()]),
             extra_args: Some(api_args),
             extra_volumes: Some(api_volumes),
         }),
@@ -1311,7 +1304,9 @@ fn control_plane(ctx: &Context<'_>, options: &RenderOptions) -> Result<Vec<Objec
                     .in_namespace(EKSA_SYSTEM_NAMESPACE),
                 },
                 replicas: cp.count.unwrap_or(1),
-                rollout_strategy: Some(rollout_strategy(cp)),
+                rollout_strategy: Some(kubeadm::control_plane_rollout(
+                    cp.upgrade_rollout_strategy.as_ref(),
+                )),
                 version: k8s_tag.clone(),
             },
         ),
@@ -1348,10 +1343,9 @@ fn control_plane(ctx: &Context<'_>, options: &RenderOptions) -> Result<Vec<Objec
         ctx.mirror.as_ref().map(|m| m.authenticate),
         ctx.registry_credentials,
     ) {
-        objects.push(Object::GenericSecret(Box::new(GenericSecret::encoded(
-            move_label(meta("registry-credentials", EKSA_SYSTEM_NAMESPACE)),
-            &[("username", &c.username), ("password", &c.password)],
-        ))));
+        objects.push(Object::Secret(Box::new(
+            kubeadm::registry_credentials_secret(c),
+        )));
     }
     objects.extend(cloud_provider::objects(
         ctx,
@@ -1380,6 +1374,7 @@ fn cluster_object(ctx: &Context<'_>, external_etcd: bool, label: &StringMap) -> 
             cluster_network: Some(ClusterNetwork {
                 pods: ranges(false),
                 services: ranges(true),
+                service_domain: None,
             }),
             control_plane_endpoint: None,
             control_plane_ref: reference(CONTROL_PLANE_API_VERSION, "KubeadmControlPlane"),
@@ -1512,7 +1507,8 @@ fn etcd_config(distro: &crate::versions::KubeDistro, external: bool, br: bool) -
     if !external {
         return Etcd {
             local: Some(LocalEtcd {
-                image: image_meta(&distro.etcd),
+                image_repository: distro.etcd.repository.clone(),
+                image_tag: distro.etcd.tag.clone(),
                 extra_args: Some(
                     [(
                         "cipher-suites".to_string(),
@@ -1538,27 +1534,6 @@ fn etcd_config(distro: &crate::versions::KubeDistro, external: bool, br: bool) -
             cert_file: format!("{pki}/{cert}"),
             key_file: format!("{pki}/apiserver-etcd-client.key"),
         }),
-    }
-}
-
-/// The control plane's rollout: in place, a rolling update with the spec's surge, or
-/// EKS Anywhere's default (a rolling update with a surge of one).
-fn rollout_strategy(cp: &ironbell_model::anywhere::ControlPlaneConfiguration) -> RolloutStrategy {
-    let strategy = cp.upgrade_rollout_strategy.as_ref();
-    if strategy.is_some_and(|s| s.type_ == Some(UpgradeRolloutStrategyType::InPlace)) {
-        return RolloutStrategy {
-            rolling_update: None,
-            strategy_type: Some("InPlace".into()),
-        };
-    }
-    let surge = strategy
-        .and_then(|s| s.rolling_update.as_ref())
-        .map_or(1, |r| r.max_surge);
-    RolloutStrategy {
-        rolling_update: Some(ControlPlaneRollingUpdate {
-            max_surge: ironbell_model::anywhere::IntOrString::Int(surge),
-        }),
-        strategy_type: strategy.is_none().then(|| "RollingUpdate".into()),
     }
 }
 
@@ -1751,35 +1726,11 @@ fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, Rend
         .collect();
         let mut md_meta = meta(format!("{name}-{group}"), EKSA_SYSTEM_NAMESPACE);
         md_meta.labels = Some(cluster_label.clone());
-        if let Some(a) = &wng.autoscaling_configuration {
-            md_meta.annotations = Some(
-                [
-                    ("min-size", a.min_count.unwrap_or(0)),
-                    ("max-size", a.max_count.unwrap_or(0)),
-                ]
-                .into_iter()
-                .map(|(k, v)| {
-                    (
-                        format!("cluster.x-k8s.io/cluster-api-autoscaler-node-group-{k}"),
-                        v.to_string(),
-                    )
-                })
-                .collect(),
-            );
-        }
-        let strategy = wng.upgrade_rollout_strategy.as_ref().map(|s| {
-            let in_place = s.type_ == Some(UpgradeRolloutStrategyType::InPlace);
-            let r = s.rolling_update.clone().unwrap_or_default();
-            MachineDeploymentStrategy {
-                strategy_type: in_place.then(|| "InPlace".into()),
-                rolling_update: (!in_place).then_some(RollingUpdate {
-                    max_surge: Some(ironbell_model::anywhere::IntOrString::Int(r.max_surge)),
-                    max_unavailable: Some(ironbell_model::anywhere::IntOrString::Int(
-                        r.max_unavailable,
-                    )),
-                }),
-            }
-        });
+        md_meta.annotations = wng
+            .autoscaling_configuration
+            .as_ref()
+            .map(kubeadm::autoscaler_annotations);
+        let strategy = kubeadm::machine_deployment_strategy(wng.upgrade_rollout_strategy.as_ref());
         let failure_domain = wng
             .failure_domains
             .as_deref()

@@ -16,6 +16,8 @@
 
 #[path = "golden/compare.rs"]
 mod compare;
+#[path = "golden/docker.rs"]
+mod docker_cases;
 #[path = "golden/fixtures.rs"]
 mod fixtures;
 #[path = "golden/mappings.rs"]
@@ -242,6 +244,12 @@ fn golden_mappings_equal_as_data() {
                     notes.insert(l.test.clone(), note);
                 }
                 run_tinkerbell(m)
+            }
+            None if l.provider == "docker" => {
+                if let Some(note) = docker_cases::note(&l.test) {
+                    notes.insert(l.test.clone(), note);
+                }
+                docker_cases::run(&l.test)
             }
             None => match vsphere_table
                 .iter()

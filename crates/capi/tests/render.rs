@@ -227,15 +227,8 @@ fn image_references_split_at_the_tag() {
 /// that parse back, or is refused with an error; none panics.
 #[test]
 fn every_conformance_spec_renders_or_is_refused() {
-    let dir = fixtures::provider_dir("tinkerbell").join("testdata");
     let mut rendered = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(Result::ok)
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .filter(|n| n.starts_with("cluster_") && n.ends_with(".yaml"))
-        .collect();
-    entries.sort();
+    let entries = fixtures::cluster_spec_files("tinkerbell");
     for name in entries {
         let Ok(mut spec) = fixtures::load_tinkerbell_spec(&name) else {
             continue;
@@ -296,12 +289,7 @@ fn the_create_entry_renders_a_loaded_spec_and_refuses_other_providers() {
     let release = resolver
         .resolve(&source, &["1.21"])
         .unwrap_or_else(|e| panic!("{e}"));
-    let inputs = ironbell_capi::CreateInputs {
-        now_unix_ms: NOW,
-        ..Default::default()
-    };
-    let out = ironbell_capi::render(&spec, &release, &inputs).unwrap_or_else(|e| panic!("{e}"));
-    let yaml = out.to_yaml().unwrap_or_else(|e| panic!("{e}"));
+    let yaml = fixtures::render_entry(&spec, &release, None).unwrap_or_else(|e| panic!("{e}"));
     assert!(yaml.contains("name: test-control-plane-template-1234567890000"));
     assert!(
         !yaml.contains("testemail@test.com"),
@@ -312,6 +300,18 @@ fn the_create_entry_renders_a_loaded_spec_and_refuses_other_providers() {
         root.join("pkg/providers/docker/testdata/cluster_mirror_config.yaml"),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let err = ironbell_capi::render(&docker, &release, &inputs).expect_err("docker");
-    assert!(err.to_string().contains("not supported yet"), "{err}");
+    let yaml = fixtures::render_entry(&docker, &release, None).unwrap_or_else(|e| panic!("{e}"));
+    assert!(yaml.contains("name: test-control-plane-template-1234567890000"));
+    assert!(yaml.contains("kind: DockerMachineTemplate"));
+    assert!(
+        yaml.contains("etcdReleaseURL: https://distro.eks.amazonaws.com/"),
+        "the release's EKS-A version is the spec's: {yaml}"
+    );
+
+    let nutanix = ironbell_cluster_spec::Spec::load(
+        root.join("pkg/providers/nutanix/testdata/eksa-cluster.yaml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let err = fixtures::render_entry(&nutanix, &release, None).expect_err("nutanix");
+    assert!(err.contains("not supported yet"), "{err}");
 }

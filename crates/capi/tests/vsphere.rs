@@ -261,7 +261,7 @@ fn render_dispatches_vsphere_specs() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     ironbell_cluster_spec::defaults::builder_defaults(&mut spec);
-    let release = fixtures::resolve_release(&["1.21"]).unwrap_or_else(|e| panic!("{e}"));
+    let release = fixtures::resolve_test_release(&["1.21"]).unwrap_or_else(|e| panic!("{e}"));
     let inputs = ironbell_capi::CreateInputs {
         now_unix_ms: NOW,
         vsphere_credentials: Some(VSphereCredentials {
@@ -333,13 +333,7 @@ fn bottlerocket_machine_configs_get_the_imported_template() {
 /// and the output reads back as YAML with the kinds CAPV expects.
 #[test]
 fn every_vsphere_test_spec_renders() {
-    let dir = fixtures::provider_dir("vsphere").join("testdata");
-    let mut files: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.starts_with("cluster_") && n.ends_with(".yaml"))
-        .collect();
-    files.sort();
+    let files = fixtures::cluster_spec_files("vsphere");
     assert!(files.len() > 30, "{files:?}");
     for file in files {
         let mut spec = fixtures::load_vsphere_spec(&file).unwrap_or_else(|e| panic!("{e}"));

@@ -31,10 +31,18 @@ mod serve;
 #[derive(Parser, Debug)]
 #[command(name = "ironbell", version, about, propagate_version = true)]
 pub struct Cli {
-    /// The store: `sqlite:PATH` or a path (the embedded store, one SQLite file). Default:
+    /// The store: `sqlite:PATH` or a path (the embedded store, one SQLite file), or an etcd
+    /// cluster: `etcd://HOST:PORT[,HOST:PORT...][/PREFIX]`, with TLS
+    /// `etcds://...?cacert=PATH[&cert=PATH&key=PATH]`. Default:
     /// $XDG_STATE_HOME/ironbell/ironbell.db, else ~/.local/state/ironbell/ironbell.db.
-    /// Read-only commands (get, logs, bmc, delete) refuse a store that does not exist.
-    #[arg(long, global = true, env = "IRONBELL_DB", value_name = "STORE")]
+    /// Read-only commands (get, logs, bmc, delete) refuse a SQLite store that does not exist.
+    #[arg(
+        long,
+        visible_alias = "store",
+        global = true,
+        env = "IRONBELL_DB",
+        value_name = "STORE"
+    )]
     db: Option<String>,
 
     /// Where the boot service keeps what machines send over syslog, one file per Hardware.

@@ -4,7 +4,9 @@
 //! Loading follows EKS Anywhere's parser (`pkg/cluster/config_manager.go`): documents are split
 //! and read one by one, an unquoted `kubernetesVersion: 1.30` reads as `"1.30"`, documents
 //! whose `apiVersion` is not `anywhere.eks.amazonaws.com/v1alpha1` are ignored (and listed in
-//! [`Spec::ignored`]), and a spec has exactly one `Cluster`. Unlike EKS Anywhere, which reads
+//! [`Spec::ignored`]), and a spec has exactly one `Cluster`. A document of that group with a
+//! kind EKS Anywhere does not have is an error (EKS Anywhere ignores it, so a misspelt kind
+//! would only show as a missing reference). Unlike EKS Anywhere, which reads
 //! the documents it needs and drops the rest, every document of the group is typed and
 //! checked (unknown fields are errors naming their path), and a reference to a datacenter
 //! config, machine config, template config or IP pool that is not in the file is a load error
@@ -20,9 +22,9 @@ use std::str::FromStr;
 
 use ironbell_model::anywhere::{
     API_VERSION, AWSIamConfig, CloudStackDatacenterConfig, CloudStackMachineConfig, Cluster,
-    DockerDatacenterConfig, FluxConfig, GitOpsConfig, NutanixDatacenterConfig,
-    NutanixMachineConfig, OIDCConfig, OsFamily, Ref, SnowDatacenterConfig, SnowIPPool,
-    SnowMachineConfig, TinkerbellDatacenterConfig, TinkerbellMachineConfig,
+    ControlPlaneConfiguration, DockerDatacenterConfig, FluxConfig, GitOpsConfig,
+    NutanixDatacenterConfig, NutanixMachineConfig, OIDCConfig, OsFamily, Ref, SnowDatacenterConfig,
+    SnowIPPool, SnowMachineConfig, TinkerbellDatacenterConfig, TinkerbellMachineConfig,
     TinkerbellTemplateConfig, UserConfiguration, VSphereDatacenterConfig, VSphereMachineConfig,
     WorkerNodeGroupConfiguration,
 };
@@ -31,6 +33,9 @@ use serde::Deserialize;
 use serde_yaml_ng::Value as Yaml;
 
 use crate::error::{SpecError, SpecIssue};
+
+/// The API server's port when the control plane endpoint names none.
+pub const DEFAULT_CONTROL_PLANE_PORT: u16 = 6443;
 
 /// The infrastructure a cluster runs on, named by its datacenter config's kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -381,6 +386,31 @@ impl Spec {
             .filter(|m| r.kind.is_none() || m.kind() == r.kind())
     }
 
+    /// The control plane's configuration.
+    pub fn control_plane(&self) -> Option<&ControlPlaneConfiguration> {
+        self.cluster.spec.control_plane_configuration.as_ref()
+    }
+
+    /// The control plane endpoint's host as written (`host` or `host:port`), or `""`.
+    pub fn control_plane_endpoint(&self) -> &str {
+        let cp = self.cluster.spec.control_plane_configuration.as_ref();
+        let endpoint = cp.and_then(|c| c.endpoint.as_ref());
+        endpoint.map_or("", |e| e.host.as_str())
+    }
+
+    /// The control plane endpoint as host and port: the port written after the host, or
+    /// [`DEFAULT_CONTROL_PLANE_PORT`] (EKS Anywhere's `GetControlPlaneHostPort`).
+    pub fn control_plane_host_port(&self) -> (&str, u16) {
+        let endpoint = self.control_plane_endpoint();
+        match endpoint.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') => match port.parse() {
+                Ok(port) => (host, port),
+                Err(_) => (endpoint, DEFAULT_CONTROL_PLANE_PORT),
+            },
+            _ => (endpoint, DEFAULT_CONTROL_PLANE_PORT),
+        }
+    }
+
     /// The control plane's `machineGroupRef`.
     pub fn control_plane_machine_ref(&self) -> Option<&Ref> {
         let cp = self.cluster.spec.control_plane_configuration.as_ref()?;
@@ -461,7 +491,13 @@ impl Spec {
 
     /// The 1-based index of the document that held the object of this kind and name, when
     /// the spec was loaded from text.
+    /// The Cluster is found by kind alone (a spec has one), so a renamed Cluster keeps its
+    /// document.
     pub fn document_of(&self, kind: &str, name: &str) -> Option<usize> {
+        if kind == Cluster::KIND {
+            let mut clusters = self.documents.iter().filter(|((k, _), _)| k == kind);
+            return clusters.next().map(|(_, d)| *d);
+        }
         self.documents
             .get(&(kind.to_string(), name.to_string()))
             .copied()

@@ -159,6 +159,11 @@ fn a_spec_resolves_its_references() {
     );
     assert_eq!(spec.oidc_config().map(|o| o.metadata.name()), Some("oidc"));
     assert!(spec.etcd_machine_config().is_none());
+    assert_eq!(spec.control_plane_host_port(), ("10.0.0.10", 6443));
+    let mut with_port = spec.clone();
+    let cp = with_port.cluster.spec.control_plane_configuration.as_mut();
+    cp.and_then(|c| c.endpoint.as_mut()).expect("endpoint").host = "10.0.0.10:8443".into();
+    assert_eq!(with_port.control_plane_host_port(), ("10.0.0.10", 8443));
     assert_eq!(spec.document_of("VSphereMachineConfig", "workers"), Some(5));
     assert_eq!(spec.ignored.len(), 1);
     assert_eq!(spec.ignored[0].kind, "ConfigMap");

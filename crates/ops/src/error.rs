@@ -28,6 +28,18 @@ pub enum OpsError {
         /// Its scheme.
         scheme: String,
     },
+    /// An `etcd://` or `etcds://` store spec is malformed. The spec is not repeated (it
+    /// may hold a password by mistake).
+    #[error(
+        "etcd store spec: {reason} (etcd://HOST:PORT[,HOST:PORT...][/PREFIX], or etcds://...?cacert=PATH[&cert=PATH&key=PATH] for TLS)"
+    )]
+    EtcdSpec {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The etcd configuration cannot be used.
+    #[error(transparent)]
+    EtcdConfig(#[from] ironbell_store_etcd::ConfigError),
     /// The store spec is empty or names no file.
     #[error("store {spec:?}: no database file named")]
     EmptySpec {

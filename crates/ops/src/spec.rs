@@ -1,9 +1,40 @@
 //! Opening a store from a spec.
 //!
-//! A spec is `sqlite:PATH` or a bare path (the embedded store). `etcd://...` and
-//! `kubernetes:...` name backends ironbell will have and are refused with "not supported
+//! A spec is `sqlite:PATH` or a bare path (the embedded store), or an etcd cluster.
+//! `kubernetes:...` names a backend ironbell will have and is refused with "not supported
 //! yet"; any other `scheme://` is an unknown scheme. A bare path containing `:` but no `://`
 //! (`./a:b.db`) is a path.
+//!
+//! ## etcd
+//!
+//! ```text
+//! etcd://HOST:PORT[,HOST:PORT...][/PREFIX][?max-txn-ops=N]
+//! etcds://HOST:PORT[,HOST:PORT...][/PREFIX]?cacert=PATH[&cert=PATH&key=PATH][&server-name=NAME][&max-txn-ops=N]
+//! ```
+//!
+//! - The hosts are the members' client endpoints, as `etcdctl --endpoints` takes them; give
+//!   every member so that the store keeps working while one is down. A host without a port
+//!   gets etcd's 2379; IPv6 addresses go in brackets (`[fd00::1]:2379`).
+//! - `PREFIX` (default `/ironbell`) is the plane's key prefix, so several planes can share
+//!   one etcd (see `ironbell-store-etcd` for the key layout).
+//! - `etcds://` speaks TLS. Its parameters are named after `etcdctl`'s flags: `cacert` (the
+//!   CA that signed the members' certificates, required: there is no system trust store
+//!   for etcd), `cert` and `key` (a client certificate, for etcd's `--client-cert-auth`),
+//!   `server-name` (the name the members' certificates carry, when it is not the host).
+//!   Paths are taken as written (no percent-decoding); a path holding `&` or `?` cannot be
+//!   given here. TLS parameters on `etcd://` are refused, so that a missing `s` never sends
+//!   in clear what was meant to be encrypted.
+//! - `max-txn-ops=N` (on either scheme): the most objects one commit writes, the members'
+//!   `--max-txn-ops` (etcd's default, 128, when not given). A `hardware import` commits all
+//!   its objects at once (three per machine with a BMC), so large imports need it raised on
+//!   the members and here.
+//! - User names and passwords (`user:password@`) are refused: etcd's password
+//!   authentication is not supported; use client certificates. The error does not repeat
+//!   the spec, in case it holds a password.
+//!
+//! [`Access::Existing`] cannot tell an empty etcd prefix from a missing one: on etcd it
+//! opens as [`Access::Create`] does (nothing is created by opening). Controllers are not
+//! yet elected on etcd (issue 16): run them in one replica only.
 //!
 //! A new store is private: its directory is created 0700 and the database 0600 (it holds
 //! BMC credentials). Read-only commands open with [`Access::Existing`], which refuses a
@@ -16,6 +47,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use ironbell_store::SharedStore;
+use ironbell_store_etcd::{Config as EtcdConfig, ETCD_MAX_TXN_OPS, EtcdStore, TlsConfig};
 use ironbell_store_sqlite::{ControllerLock, SqliteStore};
 
 use crate::OpsError;
@@ -25,15 +57,121 @@ use crate::OpsError;
 pub enum StoreSpec {
     /// The embedded store: one SQLite file.
     Sqlite(PathBuf),
+    /// An etcd cluster (see the module docs).
+    Etcd(EtcdConfig),
 }
 
 /// Backends that are planned but not built, by scheme.
-const PLANNED: &[(&str, &str)] = &[
-    ("etcd", "etcd"),
-    ("etcds", "etcd"),
-    ("kubernetes", "Kubernetes"),
-    ("k8s", "Kubernetes"),
-];
+const PLANNED: &[(&str, &str)] = &[("kubernetes", "Kubernetes"), ("k8s", "Kubernetes")];
+
+/// etcd's client port, for a host given without one.
+const ETCD_PORT: u16 = 2379;
+
+fn etcd_spec_error(reason: impl Into<String>) -> OpsError {
+    OpsError::EtcdSpec {
+        reason: reason.into(),
+    }
+}
+
+/// Parses what follows `etcd://` or `etcds://`.
+fn parse_etcd(rest: &str, tls: bool) -> Result<EtcdConfig, OpsError> {
+    let (rest, query) = match rest.split_once('?') {
+        Some((r, q)) => (r, Some(q)),
+        None => (rest, None),
+    };
+    let (hosts, prefix) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    if hosts.contains('@') {
+        return Err(etcd_spec_error(
+            "user names and passwords are not supported (etcd password authentication); use \
+             etcds:// with a client certificate",
+        ));
+    }
+    let mut endpoints = Vec::new();
+    for host in hosts.split(',') {
+        let host = host.trim();
+        if host.is_empty() {
+            return Err(etcd_spec_error("an endpoint is empty"));
+        }
+        if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(etcd_spec_error(format!(
+                "endpoint {host:?} contains white space"
+            )));
+        }
+        let has_port = match host.rfind(']') {
+            Some(close) => host[close..].contains(':'),
+            None => host.contains(':'),
+        };
+        if let Some((_, port)) = host.rsplit_once(':').filter(|_| has_port)
+            && port.parse::<u16>().map_or(true, |p| p == 0)
+        {
+            return Err(etcd_spec_error(format!(
+                "endpoint {host:?}: {port:?} is not a port"
+            )));
+        }
+        let host = if has_port {
+            host.to_string()
+        } else {
+            format!("{host}:{ETCD_PORT}")
+        };
+        endpoints.push(if tls {
+            format!("https://{host}")
+        } else {
+            format!("http://{host}")
+        });
+    }
+    let mut config = EtcdConfig::new(
+        endpoints,
+        if prefix.is_empty() {
+            "/ironbell"
+        } else {
+            prefix
+        },
+    );
+    let mut options = TlsConfig::default();
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if value.is_empty() {
+            return Err(etcd_spec_error(format!("parameter {name:?} has no value")));
+        }
+        match name {
+            "cacert" => options.ca_cert = Some(PathBuf::from(value)),
+            "cert" => options.cert = Some(PathBuf::from(value)),
+            "key" => options.key = Some(PathBuf::from(value)),
+            "server-name" => options.server_name = Some(value.to_string()),
+            "max-txn-ops" => {
+                config.max_txn_ops = value.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    etcd_spec_error(format!("max-txn-ops={value:?} is not a positive number"))
+                })?;
+            }
+            other => {
+                return Err(etcd_spec_error(format!(
+                    "unknown parameter {other:?} (cacert, cert, key, server-name, max-txn-ops)"
+                )));
+            }
+        }
+    }
+    if !tls {
+        if options != TlsConfig::default() {
+            return Err(etcd_spec_error(
+                "TLS parameters on etcd:// (plain text): use etcds://",
+            ));
+        }
+        return Ok(config);
+    }
+    if options.ca_cert.is_none() {
+        return Err(etcd_spec_error("etcds:// needs cacert=PATH"));
+    }
+    if options.cert.is_some() != options.key.is_some() {
+        return Err(etcd_spec_error(
+            "a client certificate needs both cert=PATH and key=PATH",
+        ));
+    }
+    config.tls = Some(options);
+    Ok(config)
+}
 
 impl FromStr for StoreSpec {
     type Err = OpsError;
@@ -62,6 +200,15 @@ impl FromStr for StoreSpec {
             }
             return Ok(Self::Sqlite(PathBuf::from(path)));
         }
+        if lower == "etcd" || lower == "etcds" {
+            let rest = rest
+                .strip_prefix("//")
+                .ok_or_else(|| etcd_spec_error(format!("{lower}: must be followed by //")))?;
+            let config = parse_etcd(rest, lower == "etcds")?;
+            // Refuse what the store would refuse, at parse time.
+            EtcdStore::new(config.clone())?;
+            return Ok(Self::Etcd(config));
+        }
         if let Some((_, backend)) = PLANNED.iter().find(|(s, _)| *s == lower) {
             return Err(OpsError::UnsupportedBackend {
                 spec: spec.to_string(),
@@ -82,15 +229,49 @@ impl fmt::Display for StoreSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            Self::Etcd(config) => {
+                let tls = config.tls.as_ref();
+                let hosts: Vec<&str> = config
+                    .endpoints
+                    .iter()
+                    .map(|e| {
+                        e.trim_start_matches("http://")
+                            .trim_start_matches("https://")
+                    })
+                    .collect();
+                let scheme = if tls.is_some() { "etcds" } else { "etcd" };
+                write!(f, "{scheme}://{}{}", hosts.join(","), config.prefix)?;
+                let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+                let params = [
+                    ("cacert", tls.and_then(|t| path(&t.ca_cert))),
+                    ("cert", tls.and_then(|t| path(&t.cert))),
+                    ("key", tls.and_then(|t| path(&t.key))),
+                    ("server-name", tls.and_then(|t| t.server_name.clone())),
+                    (
+                        "max-txn-ops",
+                        (config.max_txn_ops != ETCD_MAX_TXN_OPS)
+                            .then(|| config.max_txn_ops.to_string()),
+                    ),
+                ];
+                let mut sep = '?';
+                for (name, value) in params {
+                    if let Some(v) = value {
+                        write!(f, "{sep}{name}={v}")?;
+                        sep = '&';
+                    }
+                }
+                Ok(())
+            }
         }
     }
 }
 
 impl StoreSpec {
     /// The directory files that belong with the store go in by default (machine logs):
-    /// the database's directory.
+    /// the database's directory. On etcd, where nothing is local, the working directory.
     pub fn state_dir(&self) -> PathBuf {
         match self {
+            Self::Etcd(_) => PathBuf::from("."),
             Self::Sqlite(path) => path
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
@@ -193,6 +374,15 @@ pub fn open(spec: &StoreSpec, access: Access) -> Result<StoreHandle, OpsError> {
                 sqlite: Some(sqlite),
             })
         }
+        StoreSpec::Etcd(config) => {
+            let store = EtcdStore::new(config.clone())?;
+            tracing::info!(store = %spec, "using the etcd store");
+            Ok(StoreHandle {
+                spec: spec.clone(),
+                store: Arc::new(store),
+                sqlite: None,
+            })
+        }
     }
 }
 
@@ -230,11 +420,86 @@ mod tests {
         );
     }
 
+    fn etcd(s: &str) -> EtcdConfig {
+        match parse(s).unwrap() {
+            StoreSpec::Etcd(c) => c,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn etcd_specs() {
+        let c = etcd("etcd://10.0.0.1:2379,10.0.0.2,[fd00::3]:2379");
+        assert_eq!(
+            c.endpoints,
+            [
+                "http://10.0.0.1:2379",
+                "http://10.0.0.2:2379",
+                "http://[fd00::3]:2379"
+            ]
+        );
+        assert_eq!(c.prefix, "/ironbell");
+        assert_eq!(c.tls, None);
+        assert_eq!(etcd("ETCD://h:1/site/a").prefix, "/site/a");
+        let t = etcd(
+            "etcds://h:2379/p?cacert=/etc/etcd/ca.pem&cert=/c.pem&key=/k.pem&server-name=etcd.local",
+        );
+        assert_eq!(t.endpoints, ["https://h:2379"]);
+        let tls = t.tls.clone().unwrap();
+        assert_eq!(tls.ca_cert.as_deref(), Some(Path::new("/etc/etcd/ca.pem")));
+        assert_eq!(tls.cert.as_deref(), Some(Path::new("/c.pem")));
+        assert_eq!(tls.key.as_deref(), Some(Path::new("/k.pem")));
+        assert_eq!(tls.server_name.as_deref(), Some("etcd.local"));
+        // Display gives back a spec that parses to the same thing.
+        assert_eq!(etcd("etcd://h:1?max-txn-ops=5000").max_txn_ops, 5000);
+        assert_eq!(etcd("etcd://h:1").max_txn_ops, ETCD_MAX_TXN_OPS);
+        for spec in [
+            "etcd://a:1,b:2/x/y?max-txn-ops=1000",
+            "etcds://h:2379/p?cacert=/ca.pem&cert=/c.pem&key=/k.pem",
+        ] {
+            let parsed = parse(spec).unwrap();
+            assert_eq!(parsed.to_string(), spec);
+            assert_eq!(parse(&parsed.to_string()).unwrap(), parsed);
+        }
+        assert_eq!(parse("etcd://h:1").unwrap().state_dir(), PathBuf::from("."));
+    }
+
+    #[test]
+    fn bad_etcd_specs_say_why() {
+        let message = |s: &str| parse(s).map(|_| ()).unwrap_err().to_string();
+        for (spec, why) in [
+            ("etcd:h:1", "must be followed by //"),
+            ("etcd://", "endpoint is empty"),
+            ("etcd://a:1,,b:2", "endpoint is empty"),
+            ("etcd://a:http", "is not a port"),
+            ("etcd://a:0", "is not a port"),
+            ("etcd://a:1/", "prefix"),
+            ("etcd://a:1/x/../y", "prefix"),
+            ("etcd://a:1?cacert=/ca.pem", "use etcds://"),
+            ("etcds://a:1", "needs cacert"),
+            (
+                "etcds://a:1?cacert=/ca&cert=/c",
+                "both cert=PATH and key=PATH",
+            ),
+            (
+                "etcds://a:1?cacert=/ca&verify=no",
+                "unknown parameter \"verify\"",
+            ),
+            ("etcds://a:1?cacert=", "has no value"),
+            ("etcd://a:1?max-txn-ops=0", "not a positive number"),
+            ("etcd://a:1?max-txn-ops=many", "not a positive number"),
+        ] {
+            let m = message(spec);
+            assert!(m.contains(why), "{spec}: {m}");
+        }
+        let m = message("etcd://root:s3cret@h:2379");
+        assert!(m.contains("passwords are not supported"), "{m}");
+        assert!(!m.contains("s3cret"), "{m}");
+    }
+
     #[test]
     fn refused_specs_say_why() {
         let message = |s: &str| parse(s).map(|_| ()).unwrap_err().to_string();
-        let etcd = message("etcd://10.0.0.1:2379");
-        assert!(etcd.contains("etcd backend is not supported yet"), "{etcd}");
         let k8s = message("kubernetes:in-cluster");
         assert!(
             k8s.contains("Kubernetes backend is not supported yet"),

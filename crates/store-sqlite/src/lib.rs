@@ -94,6 +94,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::Stream;
 use ironbell_model::{DynamicObject, TypeKey};
+use ironbell_store::backend::{
+    self, check_resource_version as check_rv, parse_resource_version as parse_rv,
+};
 use ironbell_store::{
     ListParams, ObjectList, Op, Result, Store, StoreError, WatchEvent, WatchStream,
 };
@@ -437,34 +440,6 @@ fn encode(obj: &DynamicObject) -> Result<String> {
     })
 }
 
-fn parse_rv(
-    types: &TypeKey,
-    namespace: &str,
-    name: &str,
-    rv: Option<&str>,
-    required: bool,
-) -> Result<Option<u64>> {
-    let invalid = |message: String| StoreError::Invalid {
-        kind: types.kind.clone(),
-        namespace: namespace.to_string(),
-        name: name.to_string(),
-        message,
-    };
-    match rv {
-        None | Some("") if required => Err(invalid(
-            "metadata.resourceVersion is required: read the object first and send it back \
-             with its resourceVersion"
-                .into(),
-        )),
-        None | Some("") => Ok(None),
-        Some(s) => s.parse::<u64>().map(Some).map_err(|_| {
-            invalid(format!(
-                "metadata.resourceVersion {s:?} is not a resourceVersion this store issued"
-            ))
-        }),
-    }
-}
-
 impl Inner {
     fn open_reader(&self) -> Result<Connection> {
         let what = format!("opening a reader on {}", self.path.display());
@@ -582,14 +557,7 @@ impl Inner {
                 Some(prefix) if !prefix.is_empty() => {
                     obj.metadata.name = Some(self.generated_name(prefix));
                 }
-                _ => {
-                    return Err(StoreError::Invalid {
-                        kind: obj.types.kind.clone(),
-                        namespace: obj.namespace().to_string(),
-                        name: String::new(),
-                        message: "metadata.name is required".into(),
-                    });
-                }
+                _ => return Err(backend::name_required(&obj)),
             }
         }
         ironbell_store::check_names(&obj)?;
@@ -653,20 +621,6 @@ fn load(tx: &Connection, types: &TypeKey, ns: &str, name: &str) -> Result<(u64, 
     Ok((u64::try_from(rv).unwrap_or(0), obj))
 }
 
-fn check_rv(types: &TypeKey, ns: &str, name: &str, given: u64, current: u64) -> Result<()> {
-    if given == current {
-        Ok(())
-    } else {
-        Err(StoreError::Conflict {
-            kind: types.kind.clone(),
-            namespace: ns.to_string(),
-            name: name.to_string(),
-            given: given.to_string(),
-            current: current.to_string(),
-        })
-    }
-}
-
 fn update(
     tx: &Connection,
     obj: DynamicObject,
@@ -689,21 +643,7 @@ fn update(
     let (current, old) = load(tx, &types, &ns, &name)?;
     check_rv(&types, &ns, &name, given, current)?;
     *rev += 1;
-    let mut new = if status_only {
-        let mut new = old;
-        copy_status(&obj, &mut new);
-        new
-    } else {
-        let mut new = obj;
-        copy_status(&old, &mut new);
-        let old_gen = old.metadata.generation.unwrap_or(1);
-        let changed = !old.same_body_except(&new, "status");
-        let m = &mut new.metadata;
-        m.uid = old.metadata.uid;
-        m.creation_timestamp = old.metadata.creation_timestamp;
-        m.generation = Some(old_gen + i64::from(changed));
-        new
-    };
+    let mut new = backend::merge_update(old, obj, status_only);
     new.metadata.resource_version = Some(rev.to_string());
     let data = encode(&new)?;
     ironbell_store::check_size(&new, &data)?;
@@ -724,14 +664,6 @@ fn update(
     record(tx, *rev, &types, &ns, &name, "MODIFIED", &data)?;
     forget_secret_values(tx, &types, &ns, &name, *rev)?;
     Ok(new)
-}
-
-/// Makes `to`'s `status` that of `from` (absent if `from` has none).
-fn copy_status(from: &DynamicObject, to: &mut DynamicObject) {
-    match from.body.get("status") {
-        Some(s) => to.body.insert("status".into(), s.clone()),
-        None => to.body.remove("status"),
-    };
 }
 
 fn delete(

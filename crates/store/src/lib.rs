@@ -40,6 +40,7 @@ use futures::Stream;
 use ironbell_model::selector::Selector;
 use ironbell_model::{ConvertError, DynamicObject, Resource, TypeKey};
 
+pub mod backend;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod reflector;

@@ -156,6 +156,11 @@ pub fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) -> io::Result<()> {
 pub struct ChildGuard(Option<Child>);
 
 impl ChildGuard {
+    /// Guards a child the test spawned itself (not in a namespace).
+    pub fn new(child: Child) -> Self {
+        Self(Some(child))
+    }
+
     /// The child's PID.
     pub fn id(&self) -> Option<u32> {
         self.0.as_ref().map(Child::id)

@@ -64,6 +64,9 @@ pub struct ClusterNetwork {
     /// Pod CIDRs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pods: Option<NetworkRanges>,
+    /// The services' DNS domain (`cluster.local`); written by the Docker provider only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_domain: Option<String>,
     /// Service CIDRs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub services: Option<NetworkRanges>,

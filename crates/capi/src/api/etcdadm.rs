@@ -53,7 +53,8 @@ pub struct EtcdadmClusterSpec {
 pub struct EtcdadmConfigSpec {
     /// Use etcdadm's built-in installer.
     pub etcdadm_builtin: bool,
-    /// `cloud-config` or `bottlerocket`.
+    /// `cloud-config` or `bottlerocket`; not written when empty (the Docker provider's).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub format: String,
     /// Bottlerocket images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,7 +109,8 @@ pub struct EtcdBottlerocketConfig {
 pub struct EtcdCloudInitConfig {
     /// etcd version, e.g. `3.4.16`.
     pub version: String,
-    /// Where the binaries go.
+    /// Where the binaries go; not written when empty (the Docker provider's).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub install_dir: String,
     /// Where the etcd release tarball is downloaded from.
     #[serde(

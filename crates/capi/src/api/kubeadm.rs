@@ -251,27 +251,6 @@ pub struct Etcd {
     pub external: Option<ExternalEtcd>,
 }
 
-/// Stacked etcd: its image and extra arguments.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct LocalEtcd {
-    /// The etcd image.
-    #[serde(flatten)]
-    pub image: ImageMeta,
-    /// Extra etcd flags, e.g. `cipher-suites`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub extra_args: Option<StringMap>,
-}
-
-impl From<ImageMeta> for LocalEtcd {
-    fn from(image: ImageMeta) -> Self {
-        Self {
-            image,
-            extra_args: None,
-        }
-    }
-}
-
 /// External etcd endpoints and client certificate files.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -284,6 +263,29 @@ pub struct ExternalEtcd {
     pub cert_file: String,
     /// Client key file.
     pub key_file: String,
+}
+
+/// Stacked etcd: its image and extra arguments.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalEtcd {
+    /// Repository, e.g. `public.ecr.aws/eks-distro/etcd-io`.
+    pub image_repository: String,
+    /// Tag.
+    pub image_tag: String,
+    /// Extra etcd arguments (e.g. `cipher-suites`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_args: Option<StringMap>,
+}
+
+impl From<ImageMeta> for LocalEtcd {
+    fn from(image: ImageMeta) -> Self {
+        Self {
+            image_repository: image.image_repository,
+            image_tag: image.image_tag,
+            extra_args: None,
+        }
+    }
 }
 
 /// An image repository and tag.

@@ -4,8 +4,9 @@
 //! `MachineDeployment`), [`kubeadm`] (`controlplane.cluster.x-k8s.io` `KubeadmControlPlane`
 //! and `bootstrap.cluster.x-k8s.io` `KubeadmConfigTemplate` with the shared
 //! [`kubeadm::KubeadmConfigSpec`], including the Bottlerocket fields of EKS Anywhere's fork),
-//! [`etcdadm`] (`EtcdadmCluster`) and [`tinkerbell`] (CAPT's `TinkerbellCluster` and
-//! `TinkerbellMachineTemplate`). Every optional field is skipped when unset, so a rendered
+//! [`etcdadm`] (`EtcdadmCluster`), [`tinkerbell`] (CAPT's `TinkerbellCluster` and
+//! `TinkerbellMachineTemplate`) and [`docker`] (CAPD's `DockerCluster` and
+//! `DockerMachineTemplate`). Every optional field is skipped when unset, so a rendered
 //! object holds only what a provider put in it. Provider-specific kinds live in their own
 //! module; the common ones carry nothing provider-specific.
 //!
@@ -15,6 +16,7 @@
 
 pub mod cluster;
 pub mod core;
+pub mod docker;
 pub mod etcdadm;
 pub mod kubeadm;
 pub mod tinkerbell;

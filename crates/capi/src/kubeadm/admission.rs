@@ -167,3 +167,22 @@ pub fn exclusion_policy() -> String {
     ];
     serde_json::to_string_pretty(&Value::Array(rules)).unwrap_or_default() + "\n"
 }
+
+/// The API server's volume that carries the exclusion rules.
+pub fn exclusion_volume() -> crate::api::kubeadm::HostPathMount {
+    crate::api::kubeadm::HostPathMount {
+        host_path: EXCLUSION_RULES_PATH.into(),
+        mount_path: EXCLUSION_RULES_PATH.into(),
+        name: "admission-exclusion-rules".into(),
+        path_type: Some("File".into()),
+        read_only: true,
+    }
+}
+
+/// The API server's environment variable that points EKS-D's patch at the exclusion rules.
+pub fn exclusion_env() -> crate::api::kubeadm::EnvVar {
+    crate::api::kubeadm::EnvVar {
+        name: "EKS_PATCH_EXCLUSION_RULES_FILE".into(),
+        value: EXCLUSION_RULES_PATH.into(),
+    }
+}

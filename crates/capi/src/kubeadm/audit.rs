@@ -1,10 +1,9 @@
 //! The API server audit policy EKS Anywhere installs on every control-plane machine.
 //!
 //! Built here as data (rules with their users, verbs and resource groups) and printed as
-//! YAML, rather than kept as a text blob; a user's `auditPolicyContent` replaces it entirely.
-//! From Kubernetes 1.24 EKS Anywhere writes the same rules as `audit.k8s.io/v1` (marshalled
-//! from Go types: the empty core group is omitted, and its node `get` rule has no
-//! `userGroups`).
+//! YAML, rather than kept as a text blob: the rules are the same for every Kubernetes version
+//! EKS Anywhere v0.24 supports (from 1.24 in the `audit.k8s.io/v1` form, which drops one
+//! rule's user group), and a user's `auditPolicyContent` replaces it entirely.
 
 use serde_json::{Map, Value, json};
 
@@ -58,16 +57,9 @@ impl Rule {
     }
 }
 
-/// Whether a Kubernetes version (`1.29`) gets the `audit.k8s.io/v1` policy (1.24 and later).
-fn uses_audit_v1(kubernetes_version: &str) -> bool {
-    let mut parts = kubernetes_version.trim_start_matches('v').split('.');
-    let major = parts.next().and_then(|p| p.parse::<u32>().ok());
-    let minor = parts.next().and_then(|p| p.parse::<u32>().ok());
-    matches!((major, minor), (Some(m), Some(n)) if (m, n) >= (1, 24))
-}
-
 /// The default audit policy as YAML text, for a Kubernetes version (`1.21`, ...):
-/// `audit.k8s.io/v1beta1` before 1.24, `audit.k8s.io/v1` from 1.24.
+/// `audit.k8s.io/v1beta1` below 1.24, `audit.k8s.io/v1` from 1.24, as EKS Anywhere prints
+/// them.
 pub fn default_audit_policy(kubernetes_version: &str) -> String {
     let node_status = ["nodes/status", "pods/status"];
     let rules = vec![
@@ -152,36 +144,52 @@ pub fn default_audit_policy(kubernetes_version: &str) -> String {
             .omit_received(),
         Rule::level("Metadata").omit_received(),
     ];
-    let mut rules: Vec<Value> = rules.into_iter().map(|r| Value::Object(r.0)).collect();
-    if !uses_audit_v1(kubernetes_version) {
-        let policy = json!({
-            "apiVersion": "audit.k8s.io/v1beta1",
-            "kind": "Policy",
-            "rules": rules,
-        });
-        return super::to_yaml_text(&policy);
+    let policy = json!({
+        "apiVersion": "audit.k8s.io/v1beta1",
+        "kind": "Policy",
+        "rules": rules.into_iter().map(|r| Value::Object(r.0)).collect::<Vec<_>>(),
+    });
+    if is_v1(kubernetes_version) {
+        return super::to_yaml_text(&to_v1(policy));
     }
-    // The v1 policy: Go's omitempty drops the core group (`group: ""`), and EKS Anywhere's
-    // v1 rule for nodes' `get` has no `userGroups`.
-    for rule in &mut rules {
-        let resources = rule.get_mut("resources").and_then(Value::as_array_mut);
-        for r in resources.into_iter().flatten() {
-            if let Some(m) = r
-                .as_object_mut()
-                .filter(|m| m.get("group") == Some(&json!("")))
-            {
-                m.remove("group");
+    super::to_yaml_text(&policy)
+}
+
+/// Whether a Kubernetes version (`1.24`, `v1.29`) gets the `audit.k8s.io/v1` policy; a
+/// version that does not parse keeps `v1beta1`.
+fn is_v1(kubernetes_version: &str) -> bool {
+    let mut parts = kubernetes_version.trim_start_matches('v').split('.');
+    let major = parts.next().and_then(|m| m.parse::<u32>().ok());
+    let minor = parts.next().and_then(|m| m.parse::<u32>().ok());
+    matches!((major, minor), (Some(major), Some(minor)) if (major, minor) >= (1, 24))
+}
+
+/// The `audit.k8s.io/v1` policy EKS Anywhere prints from 1.24 (its Go `auditv1.Policy`
+/// marshalled): the same rules, with `metadata.creationTimestamp: null`, the core group's
+/// empty `group` left out, and no `userGroups` on the rule that ignores reads of nodes.
+fn to_v1(mut policy: Value) -> Value {
+    policy["apiVersion"] = json!("audit.k8s.io/v1");
+    policy["metadata"] = json!({"creationTimestamp": null});
+    for rule in policy["rules"].as_array_mut().into_iter().flatten() {
+        let Some(rule) = rule.as_object_mut() else {
+            continue;
+        };
+        let node_reads = rule.get("userGroups") == Some(&json!(["system:nodes"]))
+            && rule.get("verbs") == Some(&json!(["get"]));
+        if node_reads {
+            rule.remove("userGroups");
+        }
+        for group in rule
+            .get_mut("resources")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_object_mut)
+        {
+            if group.get("group") == Some(&json!("")) {
+                group.remove("group");
             }
         }
     }
-    if let Some(m) = rules.get_mut(3).and_then(Value::as_object_mut) {
-        m.remove("userGroups");
-    }
-    let policy = json!({
-        "apiVersion": "audit.k8s.io/v1",
-        "kind": "Policy",
-        "metadata": {"creationTimestamp": null},
-        "rules": rules,
-    });
-    super::to_yaml_text(&policy)
+    policy
 }

@@ -15,6 +15,7 @@ use ironbell_model::anywhere::RegistryMirrorConfiguration;
 
 use super::basic_auth;
 use crate::api::kubeadm::{BottlerocketRegistryMirror, File};
+use crate::api::{EKSA_SYSTEM_NAMESPACE, Secret, meta};
 
 /// The registry EKS Anywhere's own images come from.
 pub const DEFAULT_CORE_REGISTRY: &str = "public.ecr.aws";
@@ -191,5 +192,32 @@ impl RegistryMirror {
             ));
         }
         files
+    }
+}
+
+/// The `registry-credentials` secret of an authenticated mirror (base64 `username` and
+/// `password`, moved with the cluster by `clusterctl move`).
+pub fn registry_credentials_secret(c: &RegistryCredentials) -> Secret {
+    use base64::Engine as _;
+    let enc = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let mut metadata = meta("registry-credentials", EKSA_SYSTEM_NAMESPACE);
+    metadata.labels = Some(
+        [(
+            "clusterctl.cluster.x-k8s.io/move".to_string(),
+            "true".to_string(),
+        )]
+        .into_iter()
+        .collect(),
+    );
+    Secret {
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        metadata,
+        data: [
+            ("username".to_string(), enc(&c.username)),
+            ("password".to_string(), enc(&c.password)),
+        ]
+        .into_iter()
+        .collect(),
     }
 }

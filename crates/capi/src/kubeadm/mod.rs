@@ -10,6 +10,7 @@
 mod admission;
 mod audit;
 mod mirror;
+mod rollout;
 
 use std::collections::BTreeMap;
 
@@ -26,9 +27,10 @@ use crate::api::kubeadm::{
 };
 use crate::api::{StringMap, Taint};
 
-pub use admission::{EXCLUSION_RULES_PATH, exclusion_policy};
+pub use admission::{EXCLUSION_RULES_PATH, exclusion_env, exclusion_policy, exclusion_volume};
 pub use audit::default_audit_policy;
-pub use mirror::{RegistryCredentials, RegistryMirror, block_text};
+pub use mirror::{RegistryCredentials, RegistryMirror, block_text, registry_credentials_secret};
+pub use rollout::{autoscaler_annotations, control_plane_rollout, machine_deployment_strategy};
 
 /// The TLS cipher suite the kubelet and etcd are restricted to.
 pub const SECURE_CIPHER_SUITES: &str = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256";

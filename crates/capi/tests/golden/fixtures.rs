@@ -82,13 +82,13 @@ pub fn resolve_bundles_for(
     {
         versions.extend(w.kubernetes_version.as_ref().map(|v| v.as_str()));
     }
-    Ok(VersionsBundleSet::from_release(&resolve_release(
+    Ok(VersionsBundleSet::from_release(&resolve_test_release(
         &versions,
     )?))
 }
 
-/// The test release data for some Kubernetes versions (`1.21`, ...).
-pub fn resolve_release(versions: &[&str]) -> Result<ironbell_release::ClusterRelease, String> {
+/// The test release data (`internal/test/testdata`) resolved for Kubernetes versions.
+pub fn resolve_test_release(versions: &[&str]) -> Result<ironbell_release::ClusterRelease, String> {
     // The 1.29 EKS-D release is a remote URL in the test Bundles; its fixture is here.
     let resolver = ironbell_release::Resolver::new()
         .with_base_dir(eksa_root().join("internal/test"))
@@ -106,4 +106,33 @@ pub fn resolve_release(versions: &[&str]) -> Result<ironbell_release::ClusterRel
     resolver
         .resolve(&source, versions)
         .map_err(|e| e.to_string())
+}
+
+/// The `cluster_*.yaml` spec files of a provider's testdata, sorted.
+pub fn cluster_spec_files(provider: &str) -> Vec<String> {
+    let dir = provider_dir(provider).join("testdata");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("cluster_") && n.ends_with(".yaml"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// A spec rendered through the create entry (`ironbell_capi::render`) at EKS Anywhere's fake
+/// clock, as YAML.
+pub fn render_entry(
+    spec: &ironbell_cluster_spec::Spec,
+    release: &ironbell_release::ClusterRelease,
+    registry_credentials: Option<ironbell_capi::kubeadm::RegistryCredentials>,
+) -> Result<String, String> {
+    let inputs = ironbell_capi::CreateInputs {
+        now_unix_ms: 1_234_567_890_000,
+        registry_credentials,
+        ..Default::default()
+    };
+    let out = ironbell_capi::render(spec, release, &inputs).map_err(|e| e.to_string())?;
+    out.to_yaml().map_err(|e| e.to_string())
 }

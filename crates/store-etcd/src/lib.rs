@@ -1,0 +1,954 @@
+//! # ironbell-store-etcd
+//!
+//! The replicated [`Store`] backend: ironbell's objects in etcd (v3 API), so that several
+//! ironbell replicas on several machines share one state and survive the loss of a machine.
+//! It is not an etcd server, does not manage etcd members, and does not elect leaders yet
+//! (that comes with the replicas of issue 16).
+//!
+//! Start reading at [`Config`] and [`EtcdStore::new`], then [`EtcdStore`]'s `write` (how a
+//! commit becomes one transaction) and the `watch` module. The trait semantics are those
+//! of [`ironbell_store::Store`], checked against a real etcd (Debian's `etcd-server`, started
+//! by the tests on loopback ports) by the shared conformance suite on one member
+//! (`tests/conformance.rs`) and on three (`tests/conformance_cluster.rs`); `tests/cluster.rs`
+//! kills members under a running commit and watch, `tests/tls.rs` uses client certificates.
+//! The client is the `etcd-client` crate (tonic 0.14, as the rest of the workspace).
+//!
+//! ## Key layout
+//!
+//! Every key of a plane starts with its prefix ([`Config::prefix`], `/ironbell` by default),
+//! so several planes can share one etcd cluster:
+//!
+//! ```text
+//! <prefix>/objects/<apiVersion>/<kind>/<namespace>/<name>
+//! /ironbell/objects/tinkerbell.org/v1alpha1/Hardware/default/wk01
+//! /ironbell/objects/v1/Secret/default/wk01-bmc
+//! ```
+//!
+//! The value is the object as compact JSON **without** `metadata.resourceVersion`: the
+//! version is etcd's, read back from the key's `mod_revision`. Kinds whose `apiVersion` or
+//! name could make two keys collide (a `/` too many, a lowercase kind) are refused with
+//! [`StoreError::Invalid`]. Lists and watches of a kind are range reads and range watches
+//! over `<prefix>/objects/<apiVersion>/<kind>/`, or `.../<namespace>/` for one namespace.
+//!
+//! ## How each guarantee maps onto etcd
+//!
+//! - **`resourceVersion` is the etcd revision** of the object's last write (`mod_revision`);
+//!   a list returns the revision of its snapshot (the response header's). The revision is
+//!   etcd's, shared by every plane on the cluster: another plane's writes move it too.
+//! - **Optimistic concurrency and atomic commits** ([`Capabilities::atomic_commit`]): a
+//!   commit reads the current state of every key it touches in one snapshot, applies the
+//!   operations to that state in order (so a commit may create, update and delete the same
+//!   object), then writes the final state of each key in **one etcd transaction** guarded by
+//!   a compare per key: `mod_revision` equal to what was read, or `version == 0` for a key
+//!   that did not exist. If any key changed in between, nothing is written and the commit
+//!   is evaluated again on fresh state, where a stale caller version is then a
+//!   [`StoreError::Conflict`]. All objects of one commit share its revision.
+//! - **Watches** are etcd watches from `resourceVersion + 1` with `prev_kv` (a deletion
+//!   carries the last state). A key's `version == 1` is `Added`, a later one `Modified`.
+//!   When the stream breaks (the member we talk to died, lost its leader, or the
+//!   connection reset), the watch resumes from the last revision it delivered on any
+//!   other endpoint, so it misses and repeats nothing; a compacted start revision ends it
+//!   with [`StoreError::TooOld`]. One difference from the embedded store: the objects of
+//!   one multi-object commit share one revision, and only the final state of each object
+//!   is seen (an object created and deleted in one commit makes no event).
+//! - **Compaction** is etcd's: [`Store::compact`]`(r)` compacts etcd at `r + 1`, so that a
+//!   watch from `r` still works. etcd compacts the whole cluster, not one plane; run etcd
+//!   with `--auto-compaction-retention` as usual and ironbell's watches relist on
+//!   `TooOld`.
+//! - **Size limits** are the other backends' ([`ironbell_store::check_size`],
+//!   [`ironbell_store::check_names`]). An object may be 1.5 MiB, which is also etcd's
+//!   default `--max-request-bytes`: a commit carrying several large objects needs etcd
+//!   started with a higher limit (the tests use 8 MiB), else it fails with etcd's "request
+//!   is too large" and writes nothing.
+//! - **Transaction size**: one commit writes at most [`Config::max_txn_ops`] objects, the
+//!   members' `--max-txn-ops` (128 by default in etcd); a larger commit (a `hardware
+//!   import` of more than about 40 machines, each a Hardware, a BMC Machine and a Secret) is
+//!   refused with [`StoreError::Unsupported`] and writes nothing: raise `--max-txn-ops` on
+//!   the members and in the store spec.
+//! - **Failures**: reads retry on another endpoint while [`Config::request_timeout`]
+//!   allows; a write is retried only when etcd cannot have applied it (the connection
+//!   was refused, or the member had no leader), otherwise the error says the outcome is
+//!   unknown, and the caller reads again (controllers are level-triggered).
+//!
+//! ## Secrets
+//!
+//! etcd keeps earlier versions of a key until compaction, so an old BMC password stays in
+//! etcd's history until then (unlike the embedded store, which removes it at once).
+//! Protect etcd as the Kubernetes documentation says for Secrets: client certificates,
+//! peer TLS, encrypted disks.
+
+mod keys;
+mod watch;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use etcd_client::{
+    Certificate, Client, Compare, CompareOp, ConnectOptions, GetOptions, Identity, KvClient,
+    TlsOptions, Txn, TxnOp, TxnOpResponse,
+};
+use ironbell_model::{DynamicObject, TypeKey};
+use ironbell_store::backend::{
+    check_resource_version, merge_update, name_required, parse_resource_version,
+};
+use ironbell_store::{
+    Capabilities, ListParams, ObjectList, Op, Result, Store, StoreError, WatchStream,
+};
+use tokio::sync::OnceCell;
+
+use keys::Prefix;
+
+/// Most objects a list reads from etcd in one request (halved while a page is too large
+/// for one gRPC message).
+const LIST_PAGE: i64 = 1000;
+/// The largest etcd response this client decodes.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+/// etcd's default `--max-txn-ops`.
+pub const ETCD_MAX_TXN_OPS: usize = 128;
+/// How many times a commit is evaluated again when its keys change under it.
+const COMMIT_ATTEMPTS: usize = 64;
+
+/// TLS towards etcd, as `etcdctl --cacert --cert --key` take it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// The CA certificate (PEM) that signed the etcd members' certificates.
+    pub ca_cert: Option<PathBuf>,
+    /// This client's certificate (PEM), for etcd's `--client-cert-auth`.
+    pub cert: Option<PathBuf>,
+    /// This client's private key (PEM), with `cert`.
+    pub key: Option<PathBuf>,
+    /// The name the members' certificates are checked against, when it is not the
+    /// endpoint's host.
+    pub server_name: Option<String>,
+}
+
+/// Where the etcd cluster is and how to talk to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Client URLs of the members: `host:port`, `http://host:port` or `https://host:port`.
+    /// Give every member, so that the store keeps working while one is down.
+    pub endpoints: Vec<String>,
+    /// The key prefix of this plane (`/ironbell` by default); see the crate docs.
+    pub prefix: String,
+    /// TLS, when the members serve it.
+    pub tls: Option<TlsConfig>,
+    /// How long to wait for a TCP (and TLS) connection to a member.
+    pub connect_timeout: Duration,
+    /// How long one request may take, and how long reads keep retrying on other members.
+    pub request_timeout: Duration,
+    /// The most objects one commit may write: the members' `--max-txn-ops` (etcd's default
+    /// is 128). A larger commit is refused before anything is sent
+    /// ([`StoreError::Unsupported`], naming both settings).
+    pub max_txn_ops: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            endpoints: vec!["127.0.0.1:2379".into()],
+            prefix: "/ironbell".into(),
+            tls: None,
+            connect_timeout: Duration::from_secs(3),
+            request_timeout: Duration::from_secs(10),
+            max_txn_ops: ETCD_MAX_TXN_OPS,
+        }
+    }
+}
+
+impl Config {
+    /// A configuration for `endpoints` under `prefix`, with the default timeouts.
+    pub fn new(endpoints: Vec<String>, prefix: impl Into<String>) -> Self {
+        Self {
+            endpoints,
+            prefix: prefix.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// The configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// No endpoint given.
+    #[error("no etcd endpoint given")]
+    NoEndpoints,
+    /// The prefix cannot be used.
+    #[error("etcd key prefix: {0}")]
+    Prefix(String),
+    /// An endpoint is malformed.
+    #[error("etcd endpoint {endpoint:?}: {reason}")]
+    Endpoint {
+        /// The endpoint as given.
+        endpoint: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The etcd store. Cheap to clone; clones share one connection pool. The connection is
+/// made on first use, so [`EtcdStore::new`] works outside an async context.
+#[derive(Clone)]
+pub struct EtcdStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    prefix: Prefix,
+    client: OnceCell<Client>,
+}
+
+impl fmt::Debug for EtcdStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EtcdStore")
+            .field("endpoints", &self.inner.config.endpoints)
+            .field("prefix", &self.inner.prefix.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+fn backend(context: impl fmt::Display, e: impl fmt::Display) -> StoreError {
+    StoreError::Backend(format!("etcd: {context}: {e}"))
+}
+
+/// An etcd client error in one line: the gRPC status's message and its innermost cause
+/// ("tcp connect error: Connection refused (os error 111)"), not the nested debug dump.
+fn describe(e: &etcd_client::Error) -> String {
+    match e {
+        etcd_client::Error::GRpcStatus(s) => {
+            let mut innermost = None;
+            let mut source = std::error::Error::source(s);
+            while let Some(err) = source {
+                innermost = Some(err.to_string());
+                source = err.source();
+            }
+            match innermost {
+                Some(cause) if !s.message().contains(&cause) => {
+                    format!("{}: {cause}", s.message())
+                }
+                _ if s.message().is_empty() => format!("{:?}", s.code()),
+                _ => s.message().to_string(),
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Whether a failed request certainly did not reach a member that could apply it: the
+/// connection was never made, or the member had no leader.
+fn not_applied(e: &etcd_client::Error) -> bool {
+    match e {
+        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
+        etcd_client::Error::GRpcStatus(s) => {
+            let text = format!("{} {:?}", s.message(), s.source_chain_text());
+            // Not "connection reset" or "broken pipe": a request may have been applied
+            // before those.
+            [
+                "tcp connect",
+                "error trying to connect",
+                "Connection refused",
+                "no leader",
+            ]
+            .iter()
+            .any(|t| text.contains(t))
+        }
+        _ => false,
+    }
+}
+
+/// Whether a failed read is worth trying again (on another member).
+fn retryable(e: &etcd_client::Error) -> bool {
+    match e {
+        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
+        etcd_client::Error::GRpcStatus(s) => matches!(
+            s.code(),
+            tonic::Code::Unavailable
+                | tonic::Code::Unknown
+                | tonic::Code::DeadlineExceeded
+                | tonic::Code::Aborted
+        ),
+        _ => false,
+    }
+}
+
+/// The text of a status's error sources (the transport's reason, e.g. "Connection refused").
+trait SourceChain {
+    fn source_chain_text(&self) -> String;
+}
+
+impl SourceChain for tonic::Status {
+    fn source_chain_text(&self) -> String {
+        let mut text = String::new();
+        let mut source = std::error::Error::source(self);
+        while let Some(e) = source {
+            text.push_str(&e.to_string());
+            text.push(' ');
+            source = e.source();
+        }
+        text
+    }
+}
+
+fn to_rev(r: i64) -> u64 {
+    u64::try_from(r).unwrap_or(0)
+}
+
+fn to_etcd_rev(r: u64) -> i64 {
+    i64::try_from(r).unwrap_or(i64::MAX)
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+/// A random version-4 UUID, as Kubernetes' `metadata.uid`.
+fn new_uid() -> String {
+    let mut b: [u8; 16] = rand::random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let x = u128::from_be_bytes(b);
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        x >> 96,
+        (x >> 80) & 0xffff,
+        (x >> 64) & 0xffff,
+        (x >> 48) & 0xffff,
+        x & 0xffff_ffff_ffff
+    )
+}
+
+/// `prefix` and five characters from Kubernetes' alphabet for generated names.
+fn generated_name(prefix: &str) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let suffix: String = (0..5)
+        .map(|_| char::from(ALPHABET[rand::random_range(0..ALPHABET.len())]))
+        .collect();
+    format!("{prefix}{suffix}")
+}
+
+/// Parses a stored value and gives it the key's revision.
+fn decode(value: &[u8], mod_revision: i64, what: impl FnOnce() -> String) -> Result<DynamicObject> {
+    let parsed = std::str::from_utf8(value)
+        .map_err(|e| e.to_string())
+        .and_then(|text| DynamicObject::from_json(text).map_err(|e| e.to_string()));
+    let mut obj = parsed.map_err(|e| backend(format!("corrupt stored {}", what()), e))?;
+    obj.metadata.resource_version = Some(mod_revision.to_string());
+    Ok(obj)
+}
+
+/// The stored form: the object without its `resourceVersion`.
+fn encode(obj: &DynamicObject) -> Result<String> {
+    let mut stored = obj.clone();
+    stored.metadata.resource_version = None;
+    let what = || format!("{} {}/{}", obj.types.kind, obj.namespace(), obj.name());
+    let text = stored
+        .to_json()
+        .map_err(|e| backend(format!("encoding {}", what()), e))?;
+    ironbell_store::check_size(obj, &text)?;
+    Ok(text)
+}
+
+/// One write of a commit.
+enum Write {
+    Op(Op),
+    Status(DynamicObject),
+}
+
+impl Write {
+    /// `(types, namespace, name)` of the object written.
+    fn target(&self) -> (&TypeKey, &str, &str) {
+        match self {
+            Write::Op(Op::Create(o) | Op::Update(o)) | Write::Status(o) => {
+                (&o.types, o.namespace(), o.name())
+            }
+            Write::Op(Op::Delete {
+                types,
+                namespace,
+                name,
+                ..
+            }) => (types, namespace, name),
+        }
+    }
+}
+
+/// A key's state while a commit is planned: as read, then as the commit's operations leave
+/// it.
+struct KeyState {
+    /// The revision read (0: absent), which the transaction compares against.
+    read_rev: i64,
+    /// The object now (`None`: absent), and whether this commit wrote it.
+    object: Option<DynamicObject>,
+    written: bool,
+}
+
+impl EtcdStore {
+    /// A store for `config`. Checks the configuration; connects on first use.
+    pub fn new(config: Config) -> std::result::Result<Self, ConfigError> {
+        if config.endpoints.is_empty() {
+            return Err(ConfigError::NoEndpoints);
+        }
+        for e in &config.endpoints {
+            if e.is_empty() || e.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(ConfigError::Endpoint {
+                    endpoint: e.clone(),
+                    reason: "empty, or contains white space".into(),
+                });
+            }
+        }
+        let prefix = Prefix::new(&config.prefix).map_err(ConfigError::Prefix)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                prefix,
+                client: OnceCell::new(),
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The normalised key prefix (`/ironbell`).
+    pub fn prefix(&self) -> &str {
+        self.inner.prefix.as_str()
+    }
+
+    /// The etcd client, connected on first use.
+    pub async fn client(&self) -> Result<Client> {
+        let config = &self.inner.config;
+        let client = self
+            .inner
+            .client
+            .get_or_try_init(|| async {
+                let mut options = ConnectOptions::new()
+                    .with_connect_timeout(config.connect_timeout)
+                    .with_timeout(config.request_timeout)
+                    .with_keep_alive(Duration::from_secs(5), Duration::from_secs(3))
+                    .with_require_leader(true);
+                if let Some(tls) = &config.tls {
+                    options = options.with_tls(tls_options(tls)?);
+                }
+                Client::connect(&config.endpoints, Some(options))
+                    .await
+                    .map_err(|e| self.failed("connecting", &e))
+            })
+            .await?;
+        Ok(client.clone())
+    }
+
+    async fn kv(&self) -> Result<KvClient> {
+        Ok(self
+            .client()
+            .await?
+            .kv_client()
+            .max_decoding_message_size(MAX_RESPONSE_BYTES))
+    }
+
+    /// Runs the read `f` again while it fails in a way another member may not, until
+    /// [`Config::request_timeout`] has passed.
+    async fn read<T, F, Fut>(&self, what: impl Fn() -> String, mut f: F) -> Result<T>
+    where
+        F: FnMut(KvClient) -> Fut,
+        Fut: Future<Output = std::result::Result<T, etcd_client::Error>>,
+    {
+        let deadline = tokio::time::Instant::now() + self.inner.config.request_timeout;
+        let mut pause = Duration::from_millis(20);
+        loop {
+            match f(self.kv().await?).await {
+                Ok(v) => return Ok(v),
+                Err(e) if retryable(&e) && tokio::time::Instant::now() + pause < deadline => {
+                    tracing::debug!(error = %e, "etcd: {}: retrying", what());
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                }
+                Err(e) => return Err(self.failed(what(), &e)),
+            }
+        }
+    }
+
+    /// A failed request, naming the endpoints it was sent to.
+    fn failed(&self, context: impl fmt::Display, e: &etcd_client::Error) -> StoreError {
+        StoreError::Backend(format!(
+            "etcd at {}: {context}: {}",
+            self.inner.config.endpoints.join(","),
+            describe(e)
+        ))
+    }
+
+    /// The current etcd revision.
+    pub async fn revision(&self) -> Result<u64> {
+        let key = format!("{}/", self.prefix());
+        let resp = self
+            .read(
+                || "reading the revision".into(),
+                |mut kv| {
+                    let key = key.clone();
+                    async move { kv.get(key, Some(GetOptions::new().with_count_only())).await }
+                },
+            )
+            .await?;
+        Ok(resp.header().map_or(0, |h| to_rev(h.revision())))
+    }
+
+    /// Reads the keys a commit touches, in one snapshot.
+    async fn read_keys(&self, keys: &[String]) -> Result<Vec<Option<(i64, Vec<u8>)>>> {
+        let resp = self
+            .read(
+                || "reading the objects of a commit".into(),
+                |mut kv| {
+                    let ops: Vec<TxnOp> =
+                        keys.iter().map(|k| TxnOp::get(k.clone(), None)).collect();
+                    async move { kv.txn(Txn::new().and_then(ops)).await }
+                },
+            )
+            .await?;
+        let mut out = Vec::with_capacity(keys.len());
+        for r in resp.op_responses() {
+            let TxnOpResponse::Get(mut g) = r else {
+                return Err(backend("reading a commit", "unexpected response"));
+            };
+            out.push(
+                g.take_kvs()
+                    .into_iter()
+                    .next()
+                    .map(|kv| (kv.mod_revision(), kv.into_key_value().1)),
+            );
+        }
+        if out.len() != keys.len() {
+            return Err(backend("reading a commit", "short response"));
+        }
+        Ok(out)
+    }
+
+    /// Fills server-set fields of a create; names it from `generateName`.
+    fn prepare_create(mut obj: DynamicObject, now: &str) -> Result<DynamicObject> {
+        if obj.metadata.name().is_empty() {
+            match obj.metadata.generate_name.as_deref() {
+                Some(prefix) if !prefix.is_empty() => {
+                    obj.metadata.name = Some(generated_name(prefix));
+                }
+                _ => return Err(name_required(&obj)),
+            }
+        }
+        ironbell_store::check_names(&obj)?;
+        let m = &mut obj.metadata;
+        m.resource_version = None;
+        m.uid = Some(new_uid());
+        m.generation = Some(1);
+        m.creation_timestamp = Some(now.to_string());
+        Ok(obj)
+    }
+
+    async fn write(&self, writes: Vec<Write>) -> Result<Vec<DynamicObject>> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_rfc3339();
+        let writes = writes
+            .into_iter()
+            .map(|w| match w {
+                Write::Op(Op::Create(o)) => {
+                    Self::prepare_create(o, &now).map(|o| Write::Op(Op::Create(o)))
+                }
+                other => Ok(other),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut keys: Vec<String> = Vec::new();
+        let mut key_of = Vec::with_capacity(writes.len());
+        for w in &writes {
+            let (types, ns, name) = w.target();
+            let key = self.inner.prefix.object(types, ns, name)?;
+            let i = match keys.iter().position(|k| *k == key) {
+                Some(i) => i,
+                None => {
+                    keys.push(key);
+                    keys.len() - 1
+                }
+            };
+            key_of.push(i);
+        }
+        let limit = self.inner.config.max_txn_ops;
+        if keys.len() > limit {
+            return Err(StoreError::Unsupported {
+                what: format!(
+                    "write {} objects in one commit: one etcd transaction holds at most {limit} \
+                     (the members' --max-txn-ops; raise it there and give max-txn-ops=N in the \
+                     store spec); nothing was written",
+                    keys.len()
+                ),
+            });
+        }
+        for _ in 0..COMMIT_ATTEMPTS {
+            let read = self.read_keys(&keys).await?;
+            let mut states = Vec::with_capacity(keys.len());
+            for (i, r) in read.into_iter().enumerate() {
+                let state = match r {
+                    Some((rev, value)) => KeyState {
+                        read_rev: rev,
+                        object: Some(decode(&value, rev, || keys[i].clone())?),
+                        written: false,
+                    },
+                    None => KeyState {
+                        read_rev: 0,
+                        object: None,
+                        written: false,
+                    },
+                };
+                states.push(state);
+            }
+            let mut out = Vec::with_capacity(writes.len());
+            for (w, &k) in writes.iter().zip(&key_of) {
+                out.push(apply(w, &mut states[k])?);
+            }
+            let mut compares = Vec::with_capacity(keys.len());
+            let mut ops = Vec::new();
+            for (key, state) in keys.iter().zip(&states) {
+                compares.push(if state.read_rev == 0 {
+                    Compare::version(key.clone(), CompareOp::Equal, 0)
+                } else {
+                    Compare::mod_revision(key.clone(), CompareOp::Equal, state.read_rev)
+                });
+                if !state.written {
+                    continue;
+                }
+                match &state.object {
+                    Some(obj) => ops.push(TxnOp::put(key.clone(), encode(obj)?, None)),
+                    None if state.read_rev != 0 => ops.push(TxnOp::delete(key.clone(), None)),
+                    None => {}
+                }
+            }
+            let txn = Txn::new().when(compares).and_then(ops);
+            let resp = self.commit_txn(txn).await?;
+            if !resp.succeeded() {
+                tracing::debug!("etcd commit: an object changed while it was read; again");
+                continue;
+            }
+            let rev = resp.header().map_or(0, |h| h.revision()).to_string();
+            for o in &mut out {
+                o.metadata.resource_version = Some(rev.clone());
+            }
+            return Ok(out);
+        }
+        Err(StoreError::Backend(format!(
+            "etcd: commit: the objects kept changing during {COMMIT_ATTEMPTS} attempts; try again"
+        )))
+    }
+
+    /// Sends a commit's transaction, again only while it cannot have been applied.
+    async fn commit_txn(&self, txn: Txn) -> Result<etcd_client::TxnResponse> {
+        let deadline = tokio::time::Instant::now() + self.inner.config.request_timeout;
+        let mut pause = Duration::from_millis(20);
+        loop {
+            match self.kv().await?.txn(txn.clone()).await {
+                Ok(r) => return Ok(r),
+                Err(e) if not_applied(&e) && tokio::time::Instant::now() + pause < deadline => {
+                    tracing::debug!(error = %e, "etcd commit not sent; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                }
+                Err(e) if not_applied(&e) => {
+                    return Err(self.failed("commit (nothing was written)", &e));
+                }
+                Err(e) => {
+                    return Err(self.failed(
+                        "commit: the outcome is unknown (read the objects again)",
+                        &e,
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Applies one write to its key's planned state; returns the object as written (for a
+/// delete, its last state).
+fn apply(w: &Write, state: &mut KeyState) -> Result<DynamicObject> {
+    let (types, ns, name) = w.target();
+    let not_found = || StoreError::NotFound {
+        kind: types.kind.clone(),
+        namespace: ns.to_string(),
+        name: name.to_string(),
+    };
+    let current_rev =
+        |state: &KeyState| -> Option<u64> { (!state.written).then(|| to_rev(state.read_rev)) };
+    match w {
+        Write::Op(Op::Create(obj)) => {
+            if state.object.is_some() {
+                return Err(StoreError::AlreadyExists {
+                    kind: types.kind.clone(),
+                    namespace: ns.to_string(),
+                    name: name.to_string(),
+                });
+            }
+            encode(obj)?;
+            state.object = Some(obj.clone());
+        }
+        Write::Op(Op::Update(obj)) | Write::Status(obj) => {
+            let given = parse_resource_version(
+                types,
+                ns,
+                name,
+                obj.metadata.resource_version.as_deref(),
+                true,
+            )?
+            .unwrap_or_default();
+            let old = state.object.clone().ok_or_else(not_found)?;
+            match current_rev(state) {
+                Some(current) => check_resource_version(types, ns, name, given, current)?,
+                None => {
+                    return Err(StoreError::Conflict {
+                        kind: types.kind.clone(),
+                        namespace: ns.to_string(),
+                        name: name.to_string(),
+                        given: given.to_string(),
+                        current: "(written earlier in this commit)".into(),
+                    });
+                }
+            }
+            let new = merge_update(old, obj.clone(), matches!(w, Write::Status(_)));
+            encode(&new)?;
+            state.object = Some(new);
+        }
+        Write::Op(Op::Delete {
+            resource_version, ..
+        }) => {
+            let given =
+                parse_resource_version(types, ns, name, resource_version.as_deref(), false)?;
+            let last = state.object.take().ok_or_else(not_found)?;
+            if let Some(given) = given {
+                let current = current_rev(state).unwrap_or(0);
+                if let Err(e) = check_resource_version(types, ns, name, given, current) {
+                    state.object = Some(last);
+                    return Err(e);
+                }
+            }
+            state.written = true;
+            return Ok(last);
+        }
+    }
+    state.written = true;
+    state.object.clone().ok_or_else(not_found)
+}
+
+fn tls_options(tls: &TlsConfig) -> Result<TlsOptions> {
+    let read = |what: &str, path: &PathBuf| {
+        std::fs::read(path)
+            .map_err(|e| backend(format_args!("reading the {what} {}", path.display()), e))
+    };
+    let mut options = TlsOptions::new();
+    if let Some(ca) = &tls.ca_cert {
+        options = options.ca_certificate(Certificate::from_pem(read("CA certificate", ca)?));
+    }
+    match (&tls.cert, &tls.key) {
+        (Some(cert), Some(key)) => {
+            options = options.identity(Identity::from_pem(
+                read("client certificate", cert)?,
+                read("client key", key)?,
+            ));
+        }
+        (None, None) => {}
+        _ => {
+            return Err(StoreError::Backend(
+                "etcd TLS: a client certificate needs its key, and a key its certificate".into(),
+            ));
+        }
+    }
+    if let Some(name) = &tls.server_name {
+        options = options.domain_name(name.clone());
+    }
+    Ok(options)
+}
+
+#[async_trait::async_trait]
+impl Store for EtcdStore {
+    async fn get(&self, types: &TypeKey, namespace: &str, name: &str) -> Result<DynamicObject> {
+        let key = self.inner.prefix.object(types, namespace, name)?;
+        let resp = self
+            .read(
+                || format!("reading {} {namespace}/{name}", types.kind),
+                |mut kv| {
+                    let key = key.clone();
+                    async move { kv.get(key, None).await }
+                },
+            )
+            .await?;
+        match resp.kvs().first() {
+            Some(kv) => decode(kv.value(), kv.mod_revision(), || {
+                format!("{} {namespace}/{name}", types.kind)
+            }),
+            None => Err(StoreError::NotFound {
+                kind: types.kind.clone(),
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+            }),
+        }
+    }
+
+    async fn list(&self, types: &TypeKey, params: &ListParams) -> Result<ObjectList> {
+        let prefix = match &params.namespace {
+            Some(ns) => self.inner.prefix.namespace(types, ns)?,
+            None => self.inner.prefix.kind(types)?,
+        };
+        let kind_prefix = self.inner.prefix.kind(types)?;
+        let end = keys::range_end(&prefix);
+        let mut start = prefix.clone().into_bytes();
+        let mut revision = 0i64;
+        let mut page = LIST_PAGE;
+        let mut items = Vec::new();
+        loop {
+            let options = GetOptions::new()
+                .with_range(end.clone())
+                .with_limit(page)
+                .with_revision(revision);
+            let key = start.clone();
+            let got = self
+                .read(
+                    || format!("listing {}", types.kind),
+                    |mut kv| {
+                        let (key, options) = (key.clone(), options.clone());
+                        async move { kv.get(key, Some(options)).await }
+                    },
+                )
+                .await;
+            let mut resp = match got {
+                Ok(r) => r,
+                Err(StoreError::Backend(m))
+                    if m.contains("message length too large") && page > 1 =>
+                {
+                    page /= 2;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if revision == 0 {
+                revision = resp.header().map_or(0, |h| h.revision());
+            }
+            let more = resp.more();
+            let kvs = resp.take_kvs();
+            for kv in &kvs {
+                let obj = decode(kv.value(), kv.mod_revision(), || {
+                    let (ns, name) = keys::split_key(&kind_prefix, kv.key()).unwrap_or(("?", "?"));
+                    format!("{} {ns}/{name}", types.kind)
+                })?;
+                if params.matches(&obj) {
+                    items.push(obj);
+                }
+            }
+            match kvs.last() {
+                Some(last) if more => {
+                    start = last.key().to_vec();
+                    start.push(0);
+                }
+                _ => break,
+            }
+        }
+        // Keys sort `ns/name` bytewise, where `/` comes after `-` and `.`; the contract's
+        // order is by namespace, then name.
+        items.sort_by(|a, b| (a.namespace(), a.name()).cmp(&(b.namespace(), b.name())));
+        Ok(ObjectList {
+            items,
+            resource_version: to_rev(revision),
+        })
+    }
+
+    async fn update_status(&self, obj: DynamicObject) -> Result<DynamicObject> {
+        single(self.write(vec![Write::Status(obj)]).await?)
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            atomic_commit: true,
+        }
+    }
+
+    async fn commit(&self, ops: Vec<Op>) -> Result<Vec<DynamicObject>> {
+        self.write(ops.into_iter().map(Write::Op).collect()).await
+    }
+
+    async fn watch(
+        &self,
+        types: &TypeKey,
+        params: &ListParams,
+        resource_version: Option<u64>,
+    ) -> Result<WatchStream> {
+        let prefix = match &params.namespace {
+            Some(ns) => self.inner.prefix.namespace(types, ns)?,
+            None => self.inner.prefix.kind(types)?,
+        };
+        let last = match resource_version {
+            Some(r) => r,
+            None => self.revision().await?,
+        };
+        Ok(watch::start(
+            self.clone(),
+            types.clone(),
+            params.clone(),
+            prefix,
+            last,
+        ))
+    }
+
+    async fn compact(&self, keep_after: u64) -> Result<()> {
+        let current = self.revision().await?;
+        let target = keep_after.saturating_add(1).min(current);
+        if target == 0 {
+            return Ok(());
+        }
+        let options = etcd_client::CompactionOptions::new().with_physical();
+        let result = self
+            .kv()
+            .await?
+            .compact(to_etcd_rev(target), Some(options))
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Already compacted at or past it.
+            Err(e) if e.to_string().contains("compacted") => Ok(()),
+            Err(e) => Err(self.failed(format_args!("compacting at revision {target}"), &e)),
+        }
+    }
+}
+
+fn single(mut objs: Vec<DynamicObject>) -> Result<DynamicObject> {
+    objs.pop()
+        .ok_or_else(|| StoreError::Backend("etcd: a write returned no object".into()))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uids_are_uuid_v4() {
+        let a = new_uid();
+        assert_eq!(a.len(), 36);
+        assert_eq!(a.as_bytes()[14], b'4');
+        assert!(matches!(a.as_bytes()[19], b'8' | b'9' | b'a' | b'b'), "{a}");
+        assert_ne!(a, new_uid());
+    }
+
+    #[test]
+    fn generated_names_have_five_characters() {
+        let n = generated_name("wk-");
+        assert_eq!(n.len(), 8);
+        assert!(n.starts_with("wk-"));
+    }
+
+    #[test]
+    fn config_is_checked() {
+        let bad = |c: Config| EtcdStore::new(c).map(|_| ()).unwrap_err().to_string();
+        assert!(bad(Config::new(vec![], "/x")).contains("no etcd endpoint"));
+        assert!(bad(Config::new(vec!["a b:1".into()], "/x")).contains("white space"));
+        assert!(bad(Config::new(vec!["a:1".into()], "/")).contains("prefix"));
+        let ok = EtcdStore::new(Config::new(vec!["a:1".into()], "planes/one/"));
+        assert_eq!(
+            ok.map(|s| s.prefix().to_string()).ok().as_deref(),
+            Some("/planes/one")
+        );
+    }
+}

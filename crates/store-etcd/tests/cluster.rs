@@ -1,0 +1,326 @@
+//! A three-member etcd cluster on loopback: commits and watches keep working when a member
+//! is killed (by PID), whether or not it is the one the store talks to. Also: two planes
+//! under different prefixes of one etcd do not see each other.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use ironbell_model::{DynamicObject, ObjectMeta, TypeKey};
+use ironbell_store::{ListParams, Store, WatchEvent, WatchStream};
+use ironbell_store_etcd::EtcdStore;
+use support::{Cluster, wait_async};
+
+/// How long a commit or an event may take across a member's death and an election.
+const FAILOVER: Duration = Duration::from_secs(20);
+
+fn widgets() -> TypeKey {
+    TypeKey::new("conformance.ironbell.dev/v1", "Widget")
+}
+
+fn widget(name: &str) -> DynamicObject {
+    DynamicObject::new(widgets(), ObjectMeta::named("default", name))
+}
+
+async fn create(store: &EtcdStore, name: &str) -> DynamicObject {
+    tokio::time::timeout(FAILOVER, store.create(widget(name)))
+        .await
+        .unwrap_or_else(|_| panic!("create {name}: no answer within {FAILOVER:?}"))
+        .unwrap_or_else(|e| panic!("create {name}: {e}"))
+}
+
+async fn next_added(w: &mut WatchStream, name: &str) -> DynamicObject {
+    match tokio::time::timeout(FAILOVER, w.next()).await {
+        Ok(Some(Ok(WatchEvent::Added(o)))) if o.name() == name => o,
+        other => panic!("expected Added {name}, got {other:?}"),
+    }
+}
+
+/// A store on member 0 alone; another member is killed (the leader, unless member 0
+/// leads): commits and the watch go on, and the watch misses nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_member_killed() {
+    let Some(mut cluster) = Cluster::start(3).await else {
+        return;
+    };
+    let store = cluster.store_on(&[cluster.members[0].endpoint()], "/plane");
+    let before = create(&store, "before").await;
+    let mut w = store
+        .watch(&widgets(), &ListParams::default(), Some(0))
+        .await
+        .expect("watch");
+    assert_eq!(next_added(&mut w, "before").await, before);
+    let leader = cluster.leader(&store).await.expect("a leader");
+    let victim = if leader == 0 { 1 } else { leader };
+    eprintln!("killing member {victim} (leader: {leader}); the store talks to member 0");
+    cluster.members[victim].kill();
+    for i in 0..5 {
+        let name = format!("after-{i}");
+        let o = create(&store, &name).await;
+        assert_eq!(next_added(&mut w, &name).await, o);
+    }
+    let l = store
+        .list(&widgets(), &ListParams::default())
+        .await
+        .expect("list");
+    assert_eq!(l.items.len(), 6);
+}
+
+/// A store given every member; each member in turn is killed and started again, so the
+/// member the store's watch and requests use is killed at some point: each time a commit
+/// succeeds and the watch delivers it, in order, without a gap or a repeat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_member_killed_in_turn() {
+    let Some(mut cluster) = Cluster::start(3).await else {
+        return;
+    };
+    let store = cluster.store("/plane");
+    let mut w = store
+        .watch(&widgets(), &ListParams::default(), None)
+        .await
+        .expect("watch");
+    let mut last_rv = 0u64;
+    for victim in 0..cluster.members.len() {
+        let name = format!("before-kill-{victim}");
+        let o = create(&store, &name).await;
+        assert_eq!(next_added(&mut w, &name).await, o);
+        eprintln!(
+            "killing member {victim}, PID {:?}",
+            cluster.members[victim].pid()
+        );
+        cluster.members[victim].kill();
+        for i in 0..3 {
+            let name = format!("m{victim}-down-{i}");
+            let o = create(&store, &name).await;
+            let seen = next_added(&mut w, &name).await;
+            assert_eq!(seen, o);
+            let rv: u64 = seen
+                .metadata
+                .resource_version
+                .as_deref()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(rv > last_rv, "{rv} after {last_rv}");
+            last_rv = rv;
+        }
+        cluster.members[victim].restart();
+        let probe = cluster.store_on(&[cluster.members[victim].endpoint()], "/probe");
+        assert!(
+            wait_async(FAILOVER, || {
+                let probe = probe.clone();
+                async move { probe.revision().await.is_ok() }
+            })
+            .await,
+            "member {victim} did not come back"
+        );
+    }
+    // Nothing more is pending: the watch neither repeated nor lost an event.
+    if let Ok(item) = tokio::time::timeout(Duration::from_millis(500), w.next()).await {
+        panic!("unexpected watch item: {item:?}");
+    }
+    let l = store
+        .list(&widgets(), &ListParams::default())
+        .await
+        .expect("list");
+    assert_eq!(l.items.len(), 12);
+}
+
+/// Two planes on one etcd under different prefixes: neither lists, gets or watches the
+/// other's objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefixes_separate_planes() {
+    let Some(cluster) = Cluster::start(1).await else {
+        return;
+    };
+    let a = cluster.store("/site-a");
+    let b = cluster.store("/site-b");
+    let mut wb = b
+        .watch(&widgets(), &ListParams::default(), None)
+        .await
+        .expect("watch");
+    create(&a, "only-in-a").await;
+    let in_b = create(&b, "only-in-b").await;
+    assert_eq!(next_added(&mut wb, "only-in-b").await, in_b);
+    let names = |l: ironbell_store::ObjectList| -> Vec<String> {
+        l.items.iter().map(|o| o.name().to_string()).collect()
+    };
+    let la = a.list(&widgets(), &ListParams::default()).await.unwrap();
+    assert_eq!(names(la), ["only-in-a"]);
+    let lb = b.list(&widgets(), &ListParams::default()).await.unwrap();
+    assert_eq!(names(lb), ["only-in-b"]);
+    assert!(
+        b.get(&widgets(), "default", "only-in-a")
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    // The keys are where the crate docs say.
+    let mut client = a.client().await.unwrap();
+    let got = client
+        .get(
+            "/site-a/objects/conformance.ironbell.dev/v1/Widget/default/only-in-a",
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(got.kvs().len(), 1);
+    let stored = got.kvs()[0].value_str().unwrap();
+    assert!(!stored.contains("resourceVersion"), "{stored}");
+}
+
+/// An etcd nobody listens on: a read fails with a backend error naming etcd within the
+/// request timeout, not a hang or a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_etcd_is_a_clear_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let mut config = ironbell_store_etcd::Config::new(vec![format!("127.0.0.1:{port}")], "/x");
+    config.connect_timeout = Duration::from_millis(300);
+    config.request_timeout = Duration::from_secs(2);
+    let store = EtcdStore::new(config).unwrap();
+    let err = tokio::time::timeout(
+        Duration::from_secs(10),
+        store.get(&widgets(), "default", "a"),
+    )
+    .await
+    .expect("an answer within the request timeout")
+    .unwrap_err();
+    assert!(
+        matches!(err, ironbell_store::StoreError::Backend(_)),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("etcd at 127.0.0.1:{port}")),
+        "{text}"
+    );
+    assert!(text.contains("Connection refused"), "{text}");
+    assert!(
+        !text.contains("ConnectError("),
+        "one line, not a debug dump: {text}"
+    );
+}
+
+/// A commit as large as etcd's default `--max-txn-ops` (128) succeeds; one more object is
+/// refused before anything is sent, naming the setting. A list longer than one etcd page
+/// (1000) comes back whole, from one revision, ordered by namespace then name (`a` before
+/// `a-b`, though the key `a-b/...` sorts before `a/...`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_commits_and_paged_lists() {
+    use ironbell_store::{Op, StoreError};
+    let Some(cluster) = Cluster::start(1).await else {
+        return;
+    };
+    let store = cluster.store("/big");
+    let batch = |ns: &str, from: usize, n: usize| -> Vec<Op> {
+        (from..from + n)
+            .map(|i| {
+                let mut o = widget(&format!("w{i:05}"));
+                o.metadata.namespace = Some(ns.to_string());
+                Op::Create(o)
+            })
+            .collect()
+    };
+    let err = store.commit(batch("a", 0, 129)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unsupported { .. }), "{err:?}");
+    assert!(err.to_string().contains("--max-txn-ops"), "{err}");
+    let empty = store
+        .list(&widgets(), &ListParams::default())
+        .await
+        .unwrap();
+    assert!(empty.items.is_empty());
+
+    let mut total = 0;
+    for (ns, rounds) in [("a-b", 9), ("a", 9)] {
+        for r in 0..rounds {
+            let out = store
+                .commit(batch(ns, r * 128, 128))
+                .await
+                .expect("commit of 128");
+            assert_eq!(out.len(), 128);
+            total += 128;
+        }
+    }
+    let l = store
+        .list(&widgets(), &ListParams::default())
+        .await
+        .unwrap();
+    assert_eq!(l.items.len(), total);
+    let order: Vec<(String, String)> = l
+        .items
+        .iter()
+        .map(|o| (o.namespace().to_string(), o.name().to_string()))
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(order, sorted);
+    assert_eq!(order[0].0, "a");
+    let newest = l
+        .items
+        .iter()
+        .map(|o| {
+            o.metadata
+                .resource_version
+                .as_deref()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .max()
+        .unwrap();
+    assert!(l.resource_version >= newest);
+    let only = store
+        .list(&widgets(), &ListParams::namespace("a-b"))
+        .await
+        .unwrap();
+    assert_eq!(only.items.len(), 9 * 128);
+    assert!(only.items.iter().all(|o| o.namespace() == "a-b"));
+}
+
+/// Every member killed: a read fails with a clear error in time, the watch waits; every
+/// member started again (on its data): the watch resumes from where it was, and sees what
+/// is written after, without a repeat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_cluster_restarted() {
+    let Some(mut cluster) = Cluster::start(3).await else {
+        return;
+    };
+    let mut config = ironbell_store_etcd::Config::new(cluster.endpoints(), "/plane");
+    config.connect_timeout = Duration::from_millis(300);
+    config.request_timeout = Duration::from_secs(2);
+    let store = EtcdStore::new(config).unwrap();
+    let mut w = store
+        .watch(&widgets(), &ListParams::default(), None)
+        .await
+        .expect("watch");
+    let first = create(&store, "first").await;
+    assert_eq!(next_added(&mut w, "first").await, first);
+    for m in &mut cluster.members {
+        m.kill();
+    }
+    let err = tokio::time::timeout(
+        Duration::from_secs(15),
+        store.get(&widgets(), "default", "first"),
+    )
+    .await
+    .expect("an answer within the request timeout")
+    .unwrap_err();
+    assert!(err.to_string().contains("etcd at "), "{err}");
+    for m in &mut cluster.members {
+        m.restart();
+    }
+    let back = wait_async(FAILOVER, || {
+        let store = store.clone();
+        async move { store.get(&widgets(), "default", "first").await.is_ok() }
+    })
+    .await;
+    assert!(back, "etcd did not come back");
+    let second = create(&store, "second").await;
+    assert_eq!(next_added(&mut w, "second").await, second);
+}

@@ -1,0 +1,343 @@
+//! Real etcd servers for the tests: Debian's `etcd` binary on loopback ports picked here,
+//! data in a temporary directory (in `/dev/shm` where there is one), killed by PID when
+//! dropped.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use ironbell_store::Store;
+use ironbell_store_etcd::{Config, EtcdStore, TlsConfig};
+use ironbell_testbed::ChildGuard;
+
+/// The largest request the test servers take: above the 1.5 MiB default, so that a commit
+/// of several large objects fits (see the crate docs).
+const MAX_REQUEST_BYTES: &str = "8388608";
+
+/// One etcd member.
+pub struct Member {
+    pub name: String,
+    pub client_url: String,
+    pub peer_url: String,
+    child: Option<ChildGuard>,
+    /// How it was started, to start it again on its data.
+    command: Option<(PathBuf, Vec<std::ffi::OsString>, PathBuf)>,
+}
+
+impl Member {
+    /// The member's PID, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(ChildGuard::id)
+    }
+
+    /// Kills the member (SIGKILL, by its PID) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(child) = self.child.take() {
+            let _ = child.finish();
+        }
+    }
+
+    /// Starts the killed member again on its data directory.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "member {} runs", self.name);
+        let (etcd, args, log) = self.command.clone().expect("started once");
+        self.child = Some(spawn(&etcd, &args, &log).expect("restarting etcd"));
+    }
+
+    /// Its client URL.
+    pub fn endpoint(&self) -> String {
+        self.client_url.clone()
+    }
+}
+
+/// A running etcd cluster of one or more members.
+pub struct Cluster {
+    pub members: Vec<Member>,
+    /// TLS the members' client URLs serve, as a store needs it.
+    pub tls: Option<TlsConfig>,
+    _dir: tempfile::TempDir,
+}
+
+/// TLS for the members' client URLs: `(server certificate, server key, CA that signed
+/// client certificates)`, PEM files; with it members require a client certificate.
+pub struct ServerTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: PathBuf,
+    /// What a store presents: the CA of the server certificate and a client certificate.
+    pub client: TlsConfig,
+}
+
+fn spawn(etcd: &Path, args: &[std::ffi::OsString], log: &Path) -> Result<ChildGuard, String> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| format!("{}: {e}", log.display()))?;
+    let child = Command::new(etcd)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("spawning etcd: {e}"))?;
+    Ok(ChildGuard::new(child))
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn scratch_dir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(d) = tempfile::Builder::new()
+            .prefix("ironbell-etcd")
+            .tempdir_in(shm)
+    {
+        return d;
+    }
+    tempfile::tempdir().expect("temporary directory")
+}
+
+impl Cluster {
+    /// Starts `n` members and waits until every one answers with a leader. `None` when
+    /// the `etcd` binary is missing (outside CI; under CI the test fails).
+    pub async fn start(n: usize) -> Option<Self> {
+        Self::start_with(n, None).await
+    }
+
+    /// [`Cluster::start`], the client URLs serving TLS when `tls` is given.
+    pub async fn start_with(n: usize, tls: Option<&ServerTls>) -> Option<Self> {
+        let etcd = ironbell_testbed::require_tool("etcd")?;
+        for attempt in 0..3 {
+            match Self::try_start(&etcd, n, tls).await {
+                Ok(c) => return Some(c),
+                Err(e) if attempt < 2 => eprintln!("etcd did not start ({e}); again"),
+                Err(e) => panic!("etcd did not start: {e}"),
+            }
+        }
+        None
+    }
+
+    async fn try_start(etcd: &Path, n: usize, tls: Option<&ServerTls>) -> Result<Self, String> {
+        let dir = scratch_dir();
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let mut members: Vec<Member> = (0..n)
+            .map(|i| Member {
+                name: format!("m{i}"),
+                client_url: format!("{scheme}://127.0.0.1:{}", free_port()),
+                peer_url: format!("http://127.0.0.1:{}", free_port()),
+                child: None,
+                command: None,
+            })
+            .collect();
+        let initial: Vec<String> = members
+            .iter()
+            .map(|m| format!("{}={}", m.name, m.peer_url))
+            .collect();
+        let initial = initial.join(",");
+        for m in &mut members {
+            let data: PathBuf = dir.path().join(&m.name);
+            let log = dir.path().join(format!("{}.log", m.name));
+            let args: Vec<std::ffi::OsString> = [
+                "--name",
+                &m.name,
+                "--data-dir",
+                &data.display().to_string(),
+                "--listen-client-urls",
+                &m.client_url,
+                "--advertise-client-urls",
+                &m.client_url,
+                "--listen-peer-urls",
+                &m.peer_url,
+                "--initial-advertise-peer-urls",
+                &m.peer_url,
+                "--initial-cluster",
+                &initial,
+                "--initial-cluster-state",
+                "new",
+                "--initial-cluster-token",
+                "ironbell-test",
+                "--heartbeat-interval",
+                "50",
+                "--election-timeout",
+                "500",
+                "--max-request-bytes",
+                MAX_REQUEST_BYTES,
+                "--logger",
+                "zap",
+                "--log-level",
+                "warn",
+            ]
+            .iter()
+            .map(Into::into)
+            .collect();
+            let mut args = args;
+            if let Some(t) = tls {
+                args.push("--client-cert-auth".into());
+                for (flag, path) in [
+                    ("--cert-file", &t.cert),
+                    ("--key-file", &t.key),
+                    ("--trusted-ca-file", &t.client_ca),
+                ] {
+                    args.push(flag.into());
+                    args.push(path.into());
+                }
+            }
+            m.child = Some(spawn(etcd, &args, &log)?);
+            m.command = Some((etcd.to_path_buf(), args, log));
+        }
+        let cluster = Self {
+            members,
+            tls: tls.map(|t| t.client.clone()),
+            _dir: dir,
+        };
+        for m in &cluster.members {
+            let store = cluster.store_on(&[m.endpoint()], "/probe");
+            let up = wait_async(Duration::from_secs(20), || {
+                let store = store.clone();
+                async move { store.revision().await.is_ok() }
+            })
+            .await;
+            if !up {
+                let log =
+                    std::fs::read_to_string(cluster._dir.path().join(format!("{}.log", m.name)))
+                        .unwrap_or_default();
+                return Err(format!("member {} did not answer: {log}", m.name));
+            }
+        }
+        Ok(cluster)
+    }
+
+    /// Every member's `host:port`.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.members.iter().map(Member::endpoint).collect()
+    }
+
+    /// A store on `endpoints` under `prefix`, with short timeouts.
+    pub fn store_on(&self, endpoints: &[String], prefix: &str) -> EtcdStore {
+        let mut config = Config::new(endpoints.to_vec(), prefix);
+        config.connect_timeout = Duration::from_secs(1);
+        config.request_timeout = Duration::from_secs(10);
+        config.tls = self.tls.clone();
+        EtcdStore::new(config).expect("etcd config")
+    }
+
+    /// A store on every member under `prefix`.
+    pub fn store(&self, prefix: &str) -> EtcdStore {
+        self.store_on(&self.endpoints(), prefix)
+    }
+
+    /// The name of the member that leads, as a member reports it.
+    pub async fn leader(&self, store: &EtcdStore) -> Option<usize> {
+        let mut client = store.client().await.ok()?;
+        let status = client.status().await.ok()?;
+        let leader = status.leader();
+        let members = client.member_list().await.ok()?;
+        let name = members
+            .members()
+            .iter()
+            .find(|m| m.id() == leader)?
+            .name()
+            .to_string();
+        self.members.iter().position(|m| m.name == name)
+    }
+}
+
+/// Polls the async condition `cond` until it holds or `timeout` passes: whether it held.
+pub async fn wait_async<F, Fut>(timeout: Duration, mut cond: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if cond().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// A store that keeps its etcd cluster running as long as it lives: what the conformance
+/// cases get, so that each case has a fresh server (its revisions and compactions are its
+/// own) which is killed when the case ends.
+pub struct Served {
+    pub store: EtcdStore,
+    _cluster: Cluster,
+}
+
+impl Served {
+    /// A fresh cluster of `members` and a store on all of them; `None` when etcd is not
+    /// installed.
+    pub async fn start(members: usize, prefix: &str) -> Option<Self> {
+        let cluster = Cluster::start(members).await?;
+        Some(Self {
+            store: cluster.store(prefix),
+            _cluster: cluster,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for Served {
+    async fn get(
+        &self,
+        types: &ironbell_model::TypeKey,
+        namespace: &str,
+        name: &str,
+    ) -> ironbell_store::Result<ironbell_model::DynamicObject> {
+        self.store.get(types, namespace, name).await
+    }
+
+    async fn list(
+        &self,
+        types: &ironbell_model::TypeKey,
+        params: &ironbell_store::ListParams,
+    ) -> ironbell_store::Result<ironbell_store::ObjectList> {
+        self.store.list(types, params).await
+    }
+
+    async fn update_status(
+        &self,
+        obj: ironbell_model::DynamicObject,
+    ) -> ironbell_store::Result<ironbell_model::DynamicObject> {
+        self.store.update_status(obj).await
+    }
+
+    fn capabilities(&self) -> ironbell_store::Capabilities {
+        self.store.capabilities()
+    }
+
+    async fn commit(
+        &self,
+        ops: Vec<ironbell_store::Op>,
+    ) -> ironbell_store::Result<Vec<ironbell_model::DynamicObject>> {
+        self.store.commit(ops).await
+    }
+
+    async fn watch(
+        &self,
+        types: &ironbell_model::TypeKey,
+        params: &ironbell_store::ListParams,
+        resource_version: Option<u64>,
+    ) -> ironbell_store::Result<ironbell_store::WatchStream> {
+        self.store.watch(types, params, resource_version).await
+    }
+
+    async fn compact(&self, keep_after: u64) -> ironbell_store::Result<()> {
+        self.store.compact(keep_after).await
+    }
+}
