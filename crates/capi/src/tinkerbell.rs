@@ -22,10 +22,7 @@ use ironbell_model::anywhere::{
 };
 use ironbell_model::template_def::TemplateDefinition;
 
-use crate::api::cluster::{
-    ApiEndpoint, Bootstrap, Cluster, ClusterNetwork, ClusterSpec, MachineDeployment,
-    MachineDeploymentSpec, MachineSpec, MachineTemplateSpec, NetworkRanges, TemplateMeta,
-};
+use crate::api::cluster::{ApiEndpoint, Cluster, ClusterNetwork, ClusterSpec, NetworkRanges};
 use crate::api::etcdadm::{
     EtcdBottlerocketConfig, EtcdCloudInitConfig, EtcdadmCluster, EtcdadmClusterSpec,
     EtcdadmConfigSpec,
@@ -41,7 +38,7 @@ use crate::api::tinkerbell::{
     TinkerbellMachineSpec, TinkerbellMachineTemplate,
 };
 use crate::api::{
-    BOOTSTRAP_API_VERSION, CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION,
+    CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION,
     INFRASTRUCTURE_API_VERSION, LabelSelector, ObjectReference, StringMap, meta,
 };
 use crate::kubeadm::{self, RegistryCredentials, RegistryMirror};
@@ -234,7 +231,7 @@ impl TemplateNames {
     }
 }
 
-fn worker_names(cluster: &str, group: &str, unix_ms: i64) -> WorkerTemplateNames {
+pub(crate) fn worker_names(cluster: &str, group: &str, unix_ms: i64) -> WorkerTemplateNames {
     WorkerTemplateNames {
         machine_template: format!("{cluster}-{group}-{unix_ms}"),
         kubeadm_config_template: format!("{cluster}-{group}-template-{unix_ms}"),
@@ -466,6 +463,17 @@ pub(crate) fn cluster_mirror(
     (!refused).then_some(mirror)
 }
 
+/// The host of the cluster's control-plane endpoint.
+pub(crate) fn cluster_endpoint_host(cluster: &EksaCluster) -> &str {
+    cluster
+        .spec
+        .control_plane_configuration
+        .as_ref()
+        .and_then(|cp| cp.endpoint.as_ref())
+        .map(|e| e.host.as_str())
+        .unwrap_or_default()
+}
+
 pub(crate) fn cluster_name(cluster: &EksaCluster) -> &str {
     cluster.metadata.name.as_deref().unwrap_or_default()
 }
@@ -484,7 +492,7 @@ pub(crate) fn worker_groups(
 }
 
 /// Kubernetes minor version of an EKS-D tag (`v1.21.2-eks-1-21-4` → 21).
-fn minor_version(tag: &str) -> u32 {
+pub(crate) fn minor_version(tag: &str) -> u32 {
     tag.trim_start_matches('v')
         .split('.')
         .nth(1)
@@ -590,13 +598,7 @@ impl<'a> Context<'a> {
     }
 
     fn endpoint_host(&self) -> &'a str {
-        self.cluster()
-            .spec
-            .control_plane_configuration
-            .as_ref()
-            .and_then(|cp| cp.endpoint.as_ref())
-            .map(|e| e.host.as_str())
-            .unwrap_or_default()
+        cluster_endpoint_host(self.cluster())
     }
 
     fn no_proxy_list(&self) -> Vec<String> {
@@ -807,7 +809,7 @@ pub fn strip_ssh_key_comments(spec: &mut TinkerbellSpec) {
     }
 }
 
-fn image_meta(image: &crate::versions::ImageRef) -> ImageMeta {
+pub(crate) fn image_meta(image: &crate::versions::ImageRef) -> ImageMeta {
     ImageMeta {
         image_repository: image.repository.clone(),
         image_tag: image.tag.clone(),
@@ -1132,17 +1134,9 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
             kubeadm::exclusion_policy(),
         ));
     }
-    files.push(File::root(
-        kubeadm::AUDIT_POLICY_PATH,
-        kubeadm::block_text(&kubeadm::audit_policy(
-            cp,
-            cluster
-                .spec
-                .kubernetes_version
-                .as_ref()
-                .map(|v| v.as_str())
-                .unwrap_or_default(),
-        )),
+    files.push(kubeadm::audit_policy_file(
+        cp,
+        cluster.spec.kubernetes_version.as_ref().map(|v| v.as_str()),
     ));
     if ctx.spec.aws_iam.is_some() {
         files.extend(kubeadm::aws_iam_files(name));
@@ -1310,50 +1304,22 @@ fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, Rend
         ]
         .into_iter()
         .collect();
-        let mut md_meta = meta(format!("{name}-{group}"), EKSA_SYSTEM_NAMESPACE);
-        md_meta.labels = Some(pool_labels.clone());
-        md_meta.annotations = wng
-            .autoscaling_configuration
-            .as_ref()
-            .map(kubeadm::autoscaler_annotations);
-        let strategy = kubeadm::machine_deployment_strategy(wng.upgrade_rollout_strategy.as_ref());
-        objects.push(Object::MachineDeployment(Box::new(MachineDeployment::new(
-            md_meta,
-            MachineDeploymentSpec {
-                cluster_name: name.to_string(),
-                replicas: wng
-                    .autoscaling_configuration
-                    .is_none()
-                    .then(|| wng.count.unwrap_or(0)),
-                selector: LabelSelector {
-                    match_labels: Some(StringMap::new()),
-                },
-                template: MachineTemplateSpec {
-                    metadata: Some(TemplateMeta {
-                        labels: Some(pool_labels),
-                        annotations: None,
-                    }),
-                    spec: MachineSpec {
-                        bootstrap: Bootstrap {
-                            config_ref: Some(ObjectReference::new(
-                                BOOTSTRAP_API_VERSION,
-                                "KubeadmConfigTemplate",
-                                wn.kubeadm_config_template.clone(),
-                            )),
-                        },
-                        cluster_name: name.to_string(),
-                        infrastructure_ref: ObjectReference::new(
-                            INFRASTRUCTURE_API_VERSION,
-                            MACHINE_TEMPLATE_KIND,
-                            wn.machine_template.clone(),
-                        ),
-                        version: Some(bundle.kube_distro.kubernetes.tag.clone()),
-                        failure_domain: None,
-                    },
-                },
-                strategy,
-            },
-        ))));
+        objects.push(Object::MachineDeployment(Box::new(
+            kubeadm::worker_machine_deployment(kubeadm::WorkerDeployment {
+                cluster: name,
+                group: &group,
+                wng,
+                labels: pool_labels,
+                bootstrap_template: wn.kubeadm_config_template.clone(),
+                infrastructure_ref: ObjectReference::new(
+                    INFRASTRUCTURE_API_VERSION,
+                    MACHINE_TEMPLATE_KIND,
+                    wn.machine_template.clone(),
+                ),
+                version: bundle.kube_distro.kubernetes.tag.clone(),
+                failure_domain: None,
+            }),
+        )));
 
         // TinkerbellMachineTemplate.
         objects.push(ctx.machine_template(&wn.machine_template, mc_name, mc)?);

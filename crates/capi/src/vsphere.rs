@@ -29,10 +29,7 @@ use ironbell_model::anywhere::{
     WorkerNodeGroupConfiguration,
 };
 
-use crate::api::cluster::{
-    ApiEndpoint, Bootstrap, Cluster, ClusterNetwork, ClusterSpec, MachineDeployment,
-    MachineDeploymentSpec, MachineSpec, MachineTemplateSpec, NetworkRanges, TemplateMeta,
-};
+use crate::api::cluster::{ApiEndpoint, Cluster, ClusterNetwork, ClusterSpec, NetworkRanges};
 use crate::api::core::{ClusterResourceSet, ClusterResourceSetSpec, GenericSecret, ResourceRef};
 use crate::api::etcdadm::{
     EtcdBottlerocketConfig, EtcdCloudInitConfig, EtcdadmCluster, EtcdadmClusterSpec,
@@ -41,9 +38,9 @@ use crate::api::etcdadm::{
 use crate::api::kubeadm::{
     BottlerocketBootstrapContainer, BottlerocketMirror, BottlerocketNode, BottlerocketProxy,
     BottlerocketRegistryMirror, BottlerocketSettings, ClusterConfiguration, ControlPlaneComponent,
-    ControlPlaneMachineTemplate, Etcd, ExternalEtcd, File, HostPathMount, ImageMeta,
-    KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane, KubeadmControlPlaneSpec,
-    LocalEtcd, NodeConfiguration, NodeRegistration, Patches, User,
+    ControlPlaneMachineTemplate, Etcd, ExternalEtcd, File, HostPathMount, KubeadmConfigSpec,
+    KubeadmConfigTemplate, KubeadmControlPlane, KubeadmControlPlaneSpec, LocalEtcd,
+    NodeConfiguration, NodeRegistration, Patches, User,
 };
 use crate::api::vsphere::{
     FailureDomainLevel, IdentityRef, NetworkDevice, NetworkSpec, PlacementConstraint, Topology,
@@ -51,12 +48,15 @@ use crate::api::vsphere::{
     VSphereFailureDomain, VSphereFailureDomainSpec, VSphereMachineSpec, VSphereMachineTemplate,
 };
 use crate::api::{
-    BOOTSTRAP_API_VERSION, CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION,
+    CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION,
     INFRASTRUCTURE_API_VERSION, LabelSelector, ObjectMeta, ObjectReference, StringMap, meta,
 };
 use crate::kubeadm::{self, RegistryCredentials, RegistryMirror};
-use crate::tinkerbell::{TemplateNames, WorkerTemplateNames};
-use crate::versions::{ImageRef, VersionsBundle, VersionsBundleSet};
+use crate::tinkerbell::{
+    TemplateNames, WorkerTemplateNames, cluster_cidrs, cluster_endpoint_host, cluster_mirror,
+    cluster_name, cluster_resolv_conf, image_meta, minor_version, worker_groups, worker_names,
+};
+use crate::versions::{VersionsBundle, VersionsBundleSet};
 use crate::{Manifests, NO_VALUE, Object};
 
 /// Kind name of CAPV's machine template.
@@ -364,30 +364,6 @@ pub fn apply_default_templates(
     Ok(())
 }
 
-fn cluster_name(cluster: &EksaCluster) -> &str {
-    cluster.metadata.name.as_deref().unwrap_or_default()
-}
-
-/// Worker node groups with their names (`md-<i>` when unnamed, EKS Anywhere's default).
-fn worker_groups(
-    cluster: &EksaCluster,
-) -> impl Iterator<Item = (String, &WorkerNodeGroupConfiguration)> {
-    cluster
-        .spec
-        .worker_node_group_configurations
-        .iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, w)| (w.name.clone().unwrap_or_else(|| format!("md-{i}")), w))
-}
-
-fn clock_worker_names(cluster: &str, group: &str, unix_ms: i64) -> WorkerTemplateNames {
-    WorkerTemplateNames {
-        machine_template: format!("{cluster}-{group}-{unix_ms}"),
-        kubeadm_config_template: format!("{cluster}-{group}-template-{unix_ms}"),
-    }
-}
-
 /// The names of a create, suffixed with a clock in Unix milliseconds.
 pub fn names_from_clock(spec: &VSphereSpec, unix_ms: i64) -> TemplateNames {
     let name = cluster_name(&spec.cluster);
@@ -395,7 +371,7 @@ pub fn names_from_clock(spec: &VSphereSpec, unix_ms: i64) -> TemplateNames {
         control_plane: Some(format!("{name}-control-plane-template-{unix_ms}")),
         etcd: Some(format!("{name}-etcd-template-{unix_ms}")),
         workers: worker_groups(&spec.cluster)
-            .map(|(group, _)| (group.clone(), clock_worker_names(name, &group, unix_ms)))
+            .map(|(group, _)| (group.clone(), worker_names(name, &group, unix_ms)))
             .collect(),
     }
 }
@@ -549,28 +525,12 @@ pub fn upgrade_names(
     }
 }
 
-/// Kubernetes minor version of an EKS-D tag (`v1.21.2-eks-1-21-4` → 21).
-fn minor_version(tag: &str) -> u32 {
-    tag.trim_start_matches('v')
-        .split('.')
-        .nth(1)
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0)
-}
-
 fn is_bottlerocket(mc: &VSphereMachineConfig) -> bool {
     mc.spec.os_family == Some(OsFamily::Bottlerocket)
 }
 
 fn format_of(br: bool) -> String {
     if br { "bottlerocket" } else { "cloud-config" }.to_string()
-}
-
-fn image_meta(image: &ImageRef) -> ImageMeta {
-    ImageMeta {
-        image_repository: image.repository.clone(),
-        image_tag: image.tag.clone(),
-    }
 }
 
 /// The login user of a machine config: its first user with the first key, the key's
@@ -630,18 +590,10 @@ impl<'a> Context<'a> {
         options: &'a RenderOptions,
     ) -> Result<Self, RenderError> {
         let name = cluster_name(&spec.cluster);
-        let mirror = spec
-            .cluster
-            .spec
-            .registry_mirror_configuration
-            .as_ref()
-            .map(RegistryMirror::from_config);
-        if mirror.as_ref().is_some_and(|m| m.authenticate) && options.registry_credentials.is_none()
-        {
-            return Err(RenderError::MissingRegistryCredentials {
+        let mirror = cluster_mirror(&spec.cluster, options.registry_credentials.as_ref())
+            .ok_or_else(|| RenderError::MissingRegistryCredentials {
                 cluster: name.to_string(),
-            });
-        }
+            })?;
         let mut ctx = Self {
             spec,
             name,
@@ -669,21 +621,17 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// The bundle of a Kubernetes version, the cluster's when `None`.
     fn bundle(&self, version: Option<&str>) -> Result<&'a VersionsBundle, RenderError> {
-        let version = version
-            .or(self
-                .cluster()
-                .spec
-                .kubernetes_version
-                .as_ref()
-                .map(|v| v.as_str()))
-            .ok_or_else(|| self.missing("spec.kubernetesVersion"))?;
-        self.bundles
-            .get(version)
-            .ok_or_else(|| RenderError::MissingBundle {
-                cluster: self.name.to_string(),
-                version: version.to_string(),
-            })
+        let cluster_version = self.cluster().spec.kubernetes_version.as_ref();
+        let Some(version) = version.or(cluster_version.map(|v| v.as_str())) else {
+            return Err(self.missing("spec.kubernetesVersion"));
+        };
+        let missing = || RenderError::MissingBundle {
+            cluster: self.name.to_string(),
+            version: version.to_string(),
+        };
+        self.bundles.get(version).ok_or_else(missing)
     }
 
     fn machine_config(
@@ -705,34 +653,15 @@ impl<'a> Context<'a> {
     }
 
     fn cidrs(&self, services: bool) -> Vec<String> {
-        let net = self.cluster().spec.cluster_network.as_ref();
-        let blocks = if services {
-            net.and_then(|n| n.services.as_ref())
-        } else {
-            net.and_then(|n| n.pods.as_ref())
-        };
-        blocks
-            .and_then(|b| b.cidr_blocks.clone())
-            .unwrap_or_default()
+        cluster_cidrs(self.cluster(), services)
     }
 
     fn resolv_conf(&self) -> Option<&'a ironbell_model::anywhere::ResolvConf> {
-        self.cluster()
-            .spec
-            .cluster_network
-            .as_ref()
-            .and_then(|n| n.dns.as_ref())
-            .and_then(|d| d.resolv_conf.as_ref())
+        cluster_resolv_conf(self.cluster())
     }
 
     fn endpoint_host(&self) -> &'a str {
-        self.cluster()
-            .spec
-            .control_plane_configuration
-            .as_ref()
-            .and_then(|cp| cp.endpoint.as_ref())
-            .map(|e| e.host.as_str())
-            .unwrap_or_default()
+        cluster_endpoint_host(self.cluster())
     }
 
     fn server(&self) -> Option<String> {
@@ -1257,17 +1186,9 @@ fn control_plane(ctx: &Context<'_>, options: &RenderOptions) -> Result<Vec<Objec
             kubeadm::exclusion_policy(),
         ));
     }
-    files.push(File::root(
-        kubeadm::AUDIT_POLICY_PATH,
-        kubeadm::block_text(&kubeadm::audit_policy(
-            cp,
-            cluster
-                .spec
-                .kubernetes_version
-                .as_ref()
-                .map(|v| v.as_str())
-                .unwrap_or_default(),
-        )),
+    files.push(kubeadm::audit_policy_file(
+        cp,
+        cluster.spec.kubernetes_version.as_ref().map(|v| v.as_str()),
     ));
     if !br {
         files.extend(ctx.containerd_files());
@@ -1718,61 +1639,32 @@ fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, Rend
         )));
 
         // MachineDeployment.
-        let cluster_label: StringMap = [(
-            "cluster.x-k8s.io/cluster-name".to_string(),
-            name.to_string(),
-        )]
-        .into_iter()
-        .collect();
-        let mut md_meta = meta(format!("{name}-{group}"), EKSA_SYSTEM_NAMESPACE);
-        md_meta.labels = Some(cluster_label.clone());
-        md_meta.annotations = wng
-            .autoscaling_configuration
-            .as_ref()
-            .map(kubeadm::autoscaler_annotations);
-        let strategy = kubeadm::machine_deployment_strategy(wng.upgrade_rollout_strategy.as_ref());
         let failure_domain = wng
             .failure_domains
             .as_deref()
             .and_then(|d| d.first())
             .map(|fd| failure_domain_name(ctx.spec, fd));
-        objects.push(Object::MachineDeployment(Box::new(MachineDeployment::new(
-            md_meta,
-            MachineDeploymentSpec {
-                cluster_name: name.to_string(),
-                replicas: wng
-                    .autoscaling_configuration
-                    .is_none()
-                    .then(|| wng.count.unwrap_or(0)),
-                selector: LabelSelector {
-                    match_labels: Some(StringMap::new()),
-                },
-                template: MachineTemplateSpec {
-                    metadata: Some(TemplateMeta {
-                        labels: Some(cluster_label),
-                        annotations: None,
-                    }),
-                    spec: MachineSpec {
-                        bootstrap: Bootstrap {
-                            config_ref: Some(ObjectReference::new(
-                                BOOTSTRAP_API_VERSION,
-                                "KubeadmConfigTemplate",
-                                wn.kubeadm_config_template.clone(),
-                            )),
-                        },
-                        cluster_name: name.to_string(),
-                        infrastructure_ref: ObjectReference::new(
-                            INFRASTRUCTURE_API_VERSION,
-                            MACHINE_TEMPLATE_KIND,
-                            wn.machine_template.clone(),
-                        ),
-                        version: Some(bundle.kube_distro.kubernetes.tag.clone()),
-                        failure_domain,
-                    },
-                },
-                strategy,
-            },
-        ))));
+        objects.push(Object::MachineDeployment(Box::new(
+            kubeadm::worker_machine_deployment(kubeadm::WorkerDeployment {
+                cluster: name,
+                group: &group,
+                wng,
+                labels: [(
+                    "cluster.x-k8s.io/cluster-name".to_string(),
+                    name.to_string(),
+                )]
+                .into_iter()
+                .collect(),
+                bootstrap_template: wn.kubeadm_config_template.clone(),
+                infrastructure_ref: ObjectReference::new(
+                    INFRASTRUCTURE_API_VERSION,
+                    MACHINE_TEMPLATE_KIND,
+                    wn.machine_template.clone(),
+                ),
+                version: bundle.kube_distro.kubernetes.tag.clone(),
+                failure_domain,
+            }),
+        )));
 
         // VSphereMachineTemplate.
         let mut template = ctx.machine_template(&wn.machine_template, mc, networks);

@@ -30,7 +30,10 @@ use crate::api::{StringMap, Taint};
 pub use admission::{EXCLUSION_RULES_PATH, exclusion_env, exclusion_policy, exclusion_volume};
 pub use audit::default_audit_policy;
 pub use mirror::{RegistryCredentials, RegistryMirror, block_text, registry_credentials_secret};
-pub use rollout::{autoscaler_annotations, control_plane_rollout, machine_deployment_strategy};
+pub use rollout::{
+    WorkerDeployment, autoscaler_annotations, control_plane_rollout, machine_deployment_strategy,
+    worker_machine_deployment,
+};
 
 /// The TLS cipher suite the kubelet and etcd are restricted to.
 pub const SECURE_CIPHER_SUITES: &str = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256";
@@ -53,6 +56,15 @@ pub fn audit_policy(cp: &ControlPlaneConfiguration, kubernetes_version: &str) ->
         Some(content) if !content.is_empty() => content.to_string(),
         _ => default_audit_policy(kubernetes_version),
     }
+}
+
+/// The audit policy file of a control-plane machine ([`audit_policy`] for the cluster's
+/// Kubernetes version).
+pub fn audit_policy_file(cp: &ControlPlaneConfiguration, kubernetes_version: Option<&str>) -> File {
+    File::root(
+        AUDIT_POLICY_PATH,
+        block_text(&audit_policy(cp, kubernetes_version.unwrap_or_default())),
+    )
 }
 
 /// The API server's audit arguments (always set).
