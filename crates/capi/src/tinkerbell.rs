@@ -24,8 +24,7 @@ use ironbell_model::template_def::TemplateDefinition;
 
 use crate::api::cluster::{ApiEndpoint, Cluster, ClusterNetwork, ClusterSpec, NetworkRanges};
 use crate::api::etcdadm::{
-    EtcdBottlerocketConfig, EtcdCloudInitConfig, EtcdadmCluster, EtcdadmClusterSpec,
-    EtcdadmConfigSpec,
+    EtcdBottlerocketConfig, EtcdCloudInitConfig, EtcdadmCluster, EtcdadmConfigSpec,
 };
 use crate::api::kubeadm::{
     BottlerocketNode, BottlerocketProxy, ClusterConfiguration, ControlPlaneComponent,
@@ -1113,26 +1112,15 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
                 .spec
                 .skip_load_balancer_deployment
                 .unwrap_or(false);
-        let admin_conf = if br {
-            "/var/lib/kubeadm/admin.conf"
-        } else {
-            "/etc/kubernetes/admin.conf"
-        };
-        files.push(File::root(
-            "/etc/kubernetes/manifests/kube-vip.yaml",
-            kubeadm::kube_vip_manifest(
-                ctx.endpoint_host(),
-                &bundle.tinkerbell_kube_vip,
-                serve_lbs,
-                admin_conf,
-            ),
+        files.push(kubeadm::kube_vip_file(
+            ctx.endpoint_host(),
+            &bundle.tinkerbell_kube_vip,
+            serve_lbs,
+            br,
         ));
     }
     if admission {
-        files.push(File::root(
-            kubeadm::EXCLUSION_RULES_PATH,
-            kubeadm::exclusion_policy(),
-        ));
+        files.push(kubeadm::exclusion_file());
     }
     files.push(kubeadm::audit_policy_file(
         cp,
@@ -1260,18 +1248,18 @@ fn etcd_cluster(
         registry_mirror: ctx.mirror.as_ref().map(RegistryMirror::bottlerocket),
         ..EtcdadmConfigSpec::default()
     };
-    Ok(Object::EtcdadmCluster(Box::new(EtcdadmCluster::new(
-        meta(format!("{}-etcd", ctx.name), EKSA_SYSTEM_NAMESPACE),
-        EtcdadmClusterSpec {
+    Ok(Object::EtcdadmCluster(Box::new(
+        EtcdadmCluster::for_cluster(
+            ctx.name,
             replicas,
-            etcdadm_config_spec: config,
-            infrastructure_template: ObjectReference::new(
+            config,
+            ObjectReference::new(
                 INFRASTRUCTURE_API_VERSION,
                 MACHINE_TEMPLATE_KIND,
                 template_name,
             ),
-        },
-    ))))
+        ),
+    )))
 }
 
 fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, RenderError> {

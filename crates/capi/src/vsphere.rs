@@ -32,8 +32,7 @@ use ironbell_model::anywhere::{
 use crate::api::cluster::{ApiEndpoint, Cluster, ClusterNetwork, ClusterSpec, NetworkRanges};
 use crate::api::core::{ClusterResourceSet, ClusterResourceSetSpec, GenericSecret, ResourceRef};
 use crate::api::etcdadm::{
-    EtcdBottlerocketConfig, EtcdCloudInitConfig, EtcdadmCluster, EtcdadmClusterSpec,
-    EtcdadmConfigSpec,
+    EtcdBottlerocketConfig, EtcdCloudInitConfig, EtcdadmCluster, EtcdadmConfigSpec,
 };
 use crate::api::kubeadm::{
     BottlerocketBootstrapContainer, BottlerocketMirror, BottlerocketNode, BottlerocketProxy,
@@ -1166,25 +1165,14 @@ fn control_plane(ctx: &Context<'_>, options: &RenderOptions) -> Result<Vec<Objec
             encryption_configuration(e),
         ));
     }
-    let admin_conf = if br {
-        "/var/lib/kubeadm/admin.conf"
-    } else {
-        "/etc/kubernetes/admin.conf"
-    };
-    files.push(File::root(
-        "/etc/kubernetes/manifests/kube-vip.yaml",
-        kubeadm::kube_vip_manifest(
-            ctx.endpoint_host(),
-            &bundle.vsphere_kube_vip,
-            false,
-            admin_conf,
-        ),
+    files.push(kubeadm::kube_vip_file(
+        ctx.endpoint_host(),
+        &bundle.vsphere_kube_vip,
+        false,
+        br,
     ));
     if admission {
-        files.push(File::root(
-            kubeadm::EXCLUSION_RULES_PATH,
-            kubeadm::exclusion_policy(),
-        ));
+        files.push(kubeadm::exclusion_file());
     }
     files.push(kubeadm::audit_policy_file(
         cp,
@@ -1547,18 +1535,18 @@ fn etcd_cluster(
         ntp: kubeadm::ntp(host),
         cert_bundles: kubeadm::cert_bundles(host),
     };
-    Ok(Object::EtcdadmCluster(Box::new(EtcdadmCluster::new(
-        meta(format!("{}-etcd", ctx.name), EKSA_SYSTEM_NAMESPACE),
-        EtcdadmClusterSpec {
+    Ok(Object::EtcdadmCluster(Box::new(
+        EtcdadmCluster::for_cluster(
+            ctx.name,
             replicas,
-            etcdadm_config_spec: config,
-            infrastructure_template: ObjectReference::new(
+            config,
+            ObjectReference::new(
                 INFRASTRUCTURE_API_VERSION,
                 MACHINE_TEMPLATE_KIND,
                 template_name,
             ),
-        },
-    ))))
+        ),
+    )))
 }
 
 fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, RenderError> {

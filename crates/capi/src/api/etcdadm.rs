@@ -24,6 +24,24 @@ pub struct EtcdadmCluster {
 }
 
 impl EtcdadmCluster {
+    /// A cluster's external etcd, `<cluster>-etcd` in `eksa-system`, on machines of the
+    /// given infrastructure template.
+    pub fn for_cluster(
+        cluster: &str,
+        replicas: i64,
+        etcdadm_config_spec: EtcdadmConfigSpec,
+        infrastructure_template: ObjectReference,
+    ) -> Self {
+        Self::new(
+            super::meta(format!("{cluster}-etcd"), super::EKSA_SYSTEM_NAMESPACE),
+            EtcdadmClusterSpec {
+                replicas,
+                etcdadm_config_spec,
+                infrastructure_template,
+            },
+        )
+    }
+
     /// An `EtcdadmCluster` with the given metadata and spec.
     pub fn new(metadata: ObjectMeta, spec: EtcdadmClusterSpec) -> Self {
         Self {

@@ -58,6 +58,30 @@ pub fn audit_policy(cp: &ControlPlaneConfiguration, kubernetes_version: &str) ->
     }
 }
 
+/// The kube-vip static pod file of a control-plane machine ([`kube_vip_manifest`]); it
+/// reads the admin kubeconfig from `/var/lib/kubeadm` on Bottlerocket.
+pub fn kube_vip_file(
+    address: &str,
+    image: &str,
+    serve_load_balancers: bool,
+    bottlerocket: bool,
+) -> File {
+    let admin_conf = if bottlerocket {
+        "/var/lib/kubeadm/admin.conf"
+    } else {
+        "/etc/kubernetes/admin.conf"
+    };
+    File::root(
+        "/etc/kubernetes/manifests/kube-vip.yaml",
+        kube_vip_manifest(address, image, serve_load_balancers, admin_conf),
+    )
+}
+
+/// The admission plugin exclusion rules file ([`exclusion_policy`]).
+pub fn exclusion_file() -> File {
+    File::root(EXCLUSION_RULES_PATH, exclusion_policy())
+}
+
 /// The audit policy file of a control-plane machine ([`audit_policy`] for the cluster's
 /// Kubernetes version).
 pub fn audit_policy_file(cp: &ControlPlaneConfiguration, kubernetes_version: Option<&str>) -> File {
