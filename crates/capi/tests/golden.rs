@@ -68,50 +68,54 @@ fn compare_provider_file(provider: &str, file: &str, got: &str) -> Result<Vec<St
 }
 
 fn run_tinkerbell(m: &tinkerbell_cases::Mapping) -> Status {
-    let mut diffs = Vec::new();
-    for case in &m.cases {
-        let result = (|| -> Result<Vec<String>, String> {
-            let mut spec = fixtures::load_tinkerbell_spec(case.input)?;
-            (case.mutate)(&mut spec);
-            let bundles = fixtures::resolve_test_bundles(&spec)?;
-            let (cp, md) = tinkerbell_cases::render(&spec, case.mode, &bundles)?;
-            let mut d = Vec::new();
-            if let Some(f) = case.expected_cp {
-                d.extend(compare_file(f, &cp)?);
-            }
-            if let Some(f) = case.expected_md {
-                d.extend(compare_file(f, &md)?);
-            }
-            Ok(d)
-        })();
-        match result {
-            Ok(d) => diffs.extend(d),
-            Err(e) => return Status::Error(e),
+    status_of(m.cases.iter().map(|case| {
+        let mut spec = fixtures::load_tinkerbell_spec(case.input)?;
+        (case.mutate)(&mut spec);
+        let bundles = fixtures::resolve_test_bundles(&spec)?;
+        let (cp, md) = tinkerbell_cases::render(&spec, case.mode, &bundles)?;
+        let mut d = Vec::new();
+        if let Some(f) = case.expected_cp {
+            d.extend(compare_file(f, &cp)?);
         }
-    }
-    if diffs.is_empty() {
-        Status::Equal
-    } else {
-        Status::Differs(diffs)
-    }
+        if let Some(f) = case.expected_md {
+            d.extend(compare_file(f, &md)?);
+        }
+        Ok(d)
+    }))
 }
 
 fn run_vsphere(m: &vsphere_cases::Mapping) -> Status {
-    let mut diffs = Vec::new();
-    for case in &m.cases {
-        let result = (|| -> Result<Vec<String>, String> {
-            let spec = fixtures::load_vsphere_spec(case.input)?;
-            let bundles = fixtures::resolve_bundles_for(&spec.cluster)?;
-            let (cp, md) = vsphere_cases::render(&spec, case.mutate, case.mode, &bundles)?;
-            let mut d = Vec::new();
-            for (file, got) in [(case.expected_cp, &cp), (case.expected_md, &md)] {
-                if let Some(f) = file {
-                    d.extend(compare_provider_file("vsphere", f, got)?);
-                }
+    status_of(m.cases.iter().map(|case| {
+        let spec = fixtures::load_vsphere_spec(case.input)?;
+        let bundles = fixtures::resolve_bundles_for(&spec.cluster)?;
+        let (cp, md) = vsphere_cases::render(&spec, case.mutate, case.mode, &bundles)?;
+        let mut d = Vec::new();
+        for (file, got) in [(case.expected_cp, &cp), (case.expected_md, &md)] {
+            if let Some(f) = file {
+                d.extend(compare_provider_file("vsphere", f, got)?);
             }
-            Ok(d)
-        })();
-        match result {
+        }
+        Ok(d)
+    }))
+}
+
+/// The expected files of a table's cases, as `golden-mappings.txt` names them.
+fn testdata_files<'a>(
+    cases: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> Vec<String> {
+    cases
+        .flat_map(|(cp, md)| [cp, md])
+        .flatten()
+        .map(|f| format!("testdata/{f}"))
+        .collect()
+}
+
+/// A mapping's status from its cases' differences: the first error, else equal when no
+/// case differs.
+fn status_of(cases: impl Iterator<Item = Result<Vec<String>, String>>) -> Status {
+    let mut diffs = Vec::new();
+    for case in cases {
+        match case {
             Ok(d) => diffs.extend(d),
             Err(e) => return Status::Error(e),
         }
@@ -200,13 +204,7 @@ fn golden_mappings_equal_as_data() {
     }
     for m in &table {
         let l = listed.iter().find(|l| l.test == m.test).map(|l| &l.outputs);
-        let files: Vec<String> = m
-            .cases
-            .iter()
-            .flat_map(|c| [c.expected_cp, c.expected_md])
-            .flatten()
-            .map(|f| format!("testdata/{f}"))
-            .collect();
+        let files = testdata_files(m.cases.iter().map(|c| (c.expected_cp, c.expected_md)));
         for f in l.into_iter().flatten() {
             assert!(
                 files.contains(f),
@@ -220,14 +218,8 @@ fn golden_mappings_equal_as_data() {
     let vsphere_files: Vec<(&str, Vec<String>)> = vsphere_table
         .iter()
         .map(|m| {
-            let files = m
-                .cases
-                .iter()
-                .flat_map(|c| [c.expected_cp, c.expected_md])
-                .flatten()
-                .map(|f| format!("testdata/{f}"))
-                .collect();
-            (m.test, files)
+            let files = m.cases.iter().map(|c| (c.expected_cp, c.expected_md));
+            (m.test, testdata_files(files))
         })
         .collect();
     check_table(&listed, "vsphere", &vsphere_files);
