@@ -91,14 +91,14 @@ fn resolv_conf(s: &mut VSphereSpec, path: &str) {
     });
 }
 
+/// The spec's first worker node group.
+fn first_group(s: &mut VSphereSpec) -> Option<&mut WorkerNodeGroupConfiguration> {
+    let groups = s.cluster.spec.worker_node_group_configurations.as_mut();
+    groups.and_then(|w| w.first_mut())
+}
+
 fn wn_kubelet(s: &mut VSphereSpec) {
-    if let Some(w) = s
-        .cluster
-        .spec
-        .worker_node_group_configurations
-        .as_mut()
-        .and_then(|w| w.first_mut())
-    {
+    if let Some(w) = first_group(s) {
         w.kubelet_configuration = Some(serde_json::json!({"maxPods": 20}));
     }
     resolv_conf(s, "test-path");
@@ -179,13 +179,7 @@ fn rename_worker_machine_config(s: &mut VSphereSpec) {
         mc.metadata.name = Some("new-test-wn".into());
         s.machine_configs.insert("new-test-wn".into(), mc);
     }
-    if let Some(w) = s
-        .cluster
-        .spec
-        .worker_node_group_configurations
-        .as_mut()
-        .and_then(|w| w.first_mut())
-    {
+    if let Some(w) = first_group(s) {
         w.machine_group_ref = Some(Ref::new("VSphereMachineConfig", "new-test-wn"));
     }
 }
