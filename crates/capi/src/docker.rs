@@ -39,8 +39,8 @@ use crate::api::etcdadm::{
 };
 use crate::api::kubeadm::{
     ClusterConfiguration, ControlPlaneComponent, ControlPlaneMachineTemplate, Etcd, ExternalEtcd,
-    File, ImageMeta, KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane,
-    KubeadmControlPlaneSpec, LocalEtcd, NodeConfiguration, NodeRegistration, Patches,
+    File, KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane, KubeadmControlPlaneSpec,
+    LocalEtcd, NodeConfiguration, NodeRegistration, Patches,
 };
 use crate::api::{
     BOOTSTRAP_API_VERSION, CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION,
@@ -371,14 +371,6 @@ fn semver_core(version: &str) -> Option<(u64, u64, u64)> {
         parts.next()?.parse().ok()?,
     );
     parts.next().is_none().then_some(v)
-}
-
-/// `repository:tag` as the kubeadm image fields take it.
-fn image_meta(image: &ImageRef) -> ImageMeta {
-    ImageMeta {
-        image_repository: image.repository.clone(),
-        image_tag: image.tag.clone(),
-    }
 }
 
 fn string_map<const N: usize>(pairs: [(&str, &str); N]) -> StringMap {
@@ -718,7 +710,7 @@ impl<'a> Context<'a> {
                         "cipher-suites",
                         kubeadm::SECURE_CIPHER_SUITES,
                     )])),
-                    ..LocalEtcd::from(image_meta(&distro.etcd))
+                    ..LocalEtcd::from(crate::versions::image_meta(&distro.etcd))
                 }),
                 external: None,
             }
@@ -726,10 +718,10 @@ impl<'a> Context<'a> {
         let cluster_configuration = ClusterConfiguration {
             image_repository: Some(distro.kubernetes.repository.clone()),
             etcd: Some(etcd),
-            dns: Some(image_meta(&distro.coredns)),
+            dns: Some(crate::versions::image_meta(&distro.coredns)),
             api_server: Some(ControlPlaneComponent {
                 cert_sans: Some(cert_sans),
-                extra_envs: admission.then(|| vec![kubeadm::exclusion_env()]),
+                extra_envs: admission.then(kubeadm::exclusion_env),
                 extra_args: Some(api_args),
                 extra_volumes: Some(api_volumes),
             }),

@@ -9,9 +9,10 @@
 //! Where to start: [`render`], the entry for a create (a loaded spec and its resolved
 //! release data in, a [`Manifests`] that prints YAML documents out). It dispatches to the
 //! provider's renderer, [`tinkerbell::render`] for bare metal, [`docker::render`] for
-//! Docker or [`vsphere::render`] for vSphere, which assemble the typed objects of [`api`]
-//! from the provider-neutral pieces in [`kubeadm`]. Upgrades name their templates with
-//! [`tinkerbell::upgrade_names`], [`docker::upgrade_plan`] and [`vsphere::upgrade_names`].
+//! Docker, [`cloudstack::render`] for CloudStack or [`vsphere::render`] for vSphere, which
+//! assemble the typed objects of [`api`] from the provider-neutral pieces in [`kubeadm`].
+//! Upgrades name their templates with [`tinkerbell::upgrade_names`],
+//! [`docker::upgrade_plan`], [`cloudstack::upgrade_names`] and [`vsphere::upgrade_names`].
 //!
 //! The objects are typed builders, not text templates: EKS Anywhere renders Go text
 //! templates, and a typed object cannot produce mis-indented YAML or an unquoted scalar that
@@ -22,6 +23,7 @@
 //! (`ironbell-release`), applying the objects or reconciling them (the lifecycle).
 
 pub mod api;
+pub mod cloudstack;
 pub mod docker;
 pub mod kubeadm;
 pub mod tinkerbell;
@@ -70,6 +72,9 @@ pub enum Error {
     /// The Docker renderer refused the spec.
     #[error(transparent)]
     Docker(#[from] docker::RenderError),
+    /// The CloudStack renderer refused the spec.
+    #[error(transparent)]
+    CloudStack(#[from] cloudstack::RenderError),
 }
 
 /// Render the Cluster API objects of a new cluster, as EKS Anywhere's provider does for a
@@ -116,6 +121,14 @@ pub fn render(
             };
             let bundles = docker::DockerBundles::from_release(release);
             Ok(docker::render(&docker_spec, &bundles, &options)?)
+        }
+        ironbell_cluster_spec::Provider::CloudStack => {
+            let cs = cloudstack::CloudStackSpec::from_spec(spec)?;
+            let options = cloudstack::RenderOptions {
+                names: cloudstack::names_from_clock(&cs.cluster, inputs.now_unix_ms),
+            };
+            let bundles = versions::VersionsBundleSet::from_release(release);
+            Ok(cloudstack::render(&cs, &bundles, &options)?)
         }
         provider => Err(Error::ProviderNotRendered {
             cluster: spec.name().to_string(),
@@ -166,6 +179,12 @@ pub enum Object {
     DockerCluster(Box<DockerCluster>),
     /// CAPD's `DockerMachineTemplate`.
     DockerMachineTemplate(Box<DockerMachineTemplate>),
+    /// A `CloudStackCluster`.
+    CloudStackCluster(Box<api::cloudstack::CloudStackCluster>),
+    /// A `CloudStackMachineTemplate`.
+    CloudStackMachineTemplate(Box<api::cloudstack::CloudStackMachineTemplate>),
+    /// A CloudStack credentials `Secret` (`stringData`).
+    CloudStackCredentials(Box<api::cloudstack::CredentialsSecret>),
 }
 
 impl Object {
@@ -189,6 +208,9 @@ impl Object {
             Self::GenericSecret(o) => &o.kind,
             Self::DockerCluster(o) => &o.kind,
             Self::DockerMachineTemplate(o) => &o.kind,
+            Self::CloudStackCluster(o) => &o.kind,
+            Self::CloudStackMachineTemplate(o) => &o.kind,
+            Self::CloudStackCredentials(o) => &o.kind,
         }
     }
 }

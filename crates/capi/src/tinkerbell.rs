@@ -22,23 +22,25 @@ use ironbell_model::anywhere::{
 };
 use ironbell_model::template_def::TemplateDefinition;
 
-use crate::api::cluster::{ApiEndpoint, Cluster, ClusterNetwork, ClusterSpec, NetworkRanges};
+use crate::api::cluster::{
+    ApiEndpoint, Cluster, ClusterParts, MachineDeployment, WorkerGroupDeployment,
+};
 use crate::api::etcdadm::{
     EtcdBottlerocketConfig, EtcdCloudInitConfig, EtcdadmCluster, EtcdadmConfigSpec,
 };
 use crate::api::kubeadm::{
     BottlerocketNode, BottlerocketProxy, ClusterConfiguration, ControlPlaneComponent,
-    ControlPlaneMachineTemplate, Etcd, ExternalEtcd, File, HostPathMount, ImageMeta,
-    KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane, KubeadmControlPlaneSpec,
-    NodeConfiguration, NodeRegistration, Patches,
+    ControlPlaneMachineTemplate, Etcd, ExternalEtcd, File, HostPathMount, KubeadmConfigSpec,
+    KubeadmConfigTemplate, KubeadmControlPlane, KubeadmControlPlaneSpec, NodeConfiguration,
+    NodeRegistration, Patches,
 };
 use crate::api::tinkerbell::{
     BootOptions, HardwareAffinity, HardwareAffinityTerm, TinkerbellCluster, TinkerbellClusterSpec,
     TinkerbellMachineSpec, TinkerbellMachineTemplate,
 };
 use crate::api::{
-    CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION,
-    INFRASTRUCTURE_API_VERSION, LabelSelector, ObjectReference, StringMap, meta,
+    EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION, INFRASTRUCTURE_API_VERSION, LabelSelector,
+    ObjectReference, StringMap, meta,
 };
 use crate::kubeadm::{self, RegistryCredentials, RegistryMirror};
 use crate::versions::{VersionsBundle, VersionsBundleSet};
@@ -174,6 +176,25 @@ pub struct WorkerTemplateNames {
     pub machine_template: String,
     /// `KubeadmConfigTemplate` name.
     pub kubeadm_config_template: String,
+}
+
+impl WorkerTemplateNames {
+    /// These names, with the machine template and the bootstrap template replaced by the
+    /// fresh names where asked.
+    pub fn replaced(&self, fresh: Self, machine_template: bool, bootstrap_template: bool) -> Self {
+        Self {
+            machine_template: if machine_template {
+                fresh.machine_template
+            } else {
+                self.machine_template.clone()
+            },
+            kubeadm_config_template: if bootstrap_template {
+                fresh.kubeadm_config_template
+            } else {
+                self.kubeadm_config_template.clone()
+            },
+        }
+    }
 }
 
 /// The names of the immutable templates. A missing control-plane or etcd name prints as
@@ -374,18 +395,8 @@ pub(crate) fn upgrade_worker_names(
             (Some(old_wng), Some(cur)) => {
                 let config_changed = old_wng.taints != wng.taints || old_wng.labels != wng.labels;
                 let version_changed = worker_version(old, old_wng) != worker_version(new, wng);
-                WorkerTemplateNames {
-                    machine_template: if bundles_changed || config_changed || version_changed {
-                        new_names.machine_template
-                    } else {
-                        cur.machine_template.clone()
-                    },
-                    kubeadm_config_template: if config_changed {
-                        new_names.kubeadm_config_template
-                    } else {
-                        cur.kubeadm_config_template.clone()
-                    },
-                }
+                let replace = bundles_changed || config_changed || version_changed;
+                cur.replaced(new_names, replace, config_changed)
             }
             _ => new_names,
         };
@@ -738,17 +749,7 @@ impl<'a> Context<'a> {
     }
 
     fn containerd_restart_commands(&self) -> Vec<String> {
-        let mut cmds = Vec::new();
-        if self.mirror.is_some() {
-            cmds.push(
-                "cat /etc/containerd/config_append.toml >> /etc/containerd/config.toml".into(),
-            );
-        }
-        if self.mirror.is_some() || self.proxy().is_some() {
-            cmds.push("sudo systemctl daemon-reload".into());
-            cmds.push("sudo systemctl restart containerd".into());
-        }
-        cmds
+        kubeadm::containerd_restart_commands(self.mirror.is_some(), self.proxy().is_some())
     }
 
     /// Bottlerocket images and settings shared by the cluster and join configurations; only
@@ -765,8 +766,9 @@ impl<'a> Context<'a> {
             ..BottlerocketNode::default()
         };
         if is_bottlerocket(mc) {
-            node.pause = Some(image_meta(&bundle.kube_distro.pause));
-            node.bottlerocket_bootstrap = Some(image_meta(&bundle.bottlerocket_bootstrap));
+            node.pause = Some(crate::versions::image_meta(&bundle.kube_distro.pause));
+            node.bottlerocket_bootstrap =
+                Some(crate::versions::image_meta(&bundle.bottlerocket_bootstrap));
             node.proxy = self.bottlerocket_proxy();
             node.registry_mirror = self.mirror.as_ref().map(RegistryMirror::bottlerocket);
         }
@@ -805,13 +807,6 @@ pub fn strip_ssh_key_comments(spec: &mut TinkerbellSpec) {
                 }
             }
         }
-    }
-}
-
-pub(crate) fn image_meta(image: &crate::versions::ImageRef) -> ImageMeta {
-    ImageMeta {
-        image_repository: image.repository.clone(),
-        image_tag: image.tag.clone(),
     }
 }
 
@@ -938,51 +933,27 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
     let mut objects = Vec::new();
 
     // Cluster.
-    let mut cluster_meta = meta(name, EKSA_SYSTEM_NAMESPACE);
-    cluster_meta.labels = Some(
-        [(
-            "cluster.x-k8s.io/cluster-name".to_string(),
-            name.to_string(),
-        )]
-        .into_iter()
-        .collect(),
-    );
-    objects.push(Object::Cluster(Box::new(Cluster::new(
-        cluster_meta,
-        ClusterSpec {
-            cluster_network: Some(ClusterNetwork {
-                pods: Some(NetworkRanges {
-                    cidr_blocks: ctx.cidrs(false),
-                }),
-                services: Some(NetworkRanges {
-                    cidr_blocks: ctx.cidrs(true),
-                }),
-                service_domain: None,
-            }),
-            control_plane_endpoint: Some(ApiEndpoint {
-                host: ctx.endpoint_host().to_string(),
-                port: 6443,
-            }),
-            control_plane_ref: Some(ObjectReference::new(
-                CONTROL_PLANE_API_VERSION,
-                "KubeadmControlPlane",
-                name,
-            )),
-            infrastructure_ref: Some(ObjectReference::new(
-                INFRASTRUCTURE_API_VERSION,
-                "TinkerbellCluster",
-                name,
-            )),
-            managed_external_etcd_ref: external_etcd.map(|_| {
-                ObjectReference::new(
-                    ETCDADM_API_VERSION,
-                    "EtcdadmCluster",
-                    format!("{name}-etcd"),
-                )
-            }),
-            paused: None,
+    objects.push(Object::Cluster(Box::new(Cluster::for_eksa(ClusterParts {
+        name,
+        pods: ctx.cidrs(false),
+        services: ctx.cidrs(true),
+        endpoint: ApiEndpoint {
+            host: ctx.endpoint_host().to_string(),
+            port: 6443,
         },
-    ))));
+        infrastructure_ref: ObjectReference::new(
+            INFRASTRUCTURE_API_VERSION,
+            "TinkerbellCluster",
+            name,
+        ),
+        external_etcd_ref: external_etcd.map(|_| {
+            ObjectReference::new(
+                ETCDADM_API_VERSION,
+                "EtcdadmCluster",
+                format!("{name}-etcd"),
+            )
+        }),
+    }))));
 
     // KubeadmControlPlane: the cluster configuration.
     let admission = cp.skip_admission_for_system_resources.unwrap_or(false);
@@ -1026,7 +997,7 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
             }
         }
         None => Etcd {
-            local: Some(image_meta(&distro.etcd).into()),
+            local: Some(crate::versions::image_meta(&distro.etcd).into()),
             external: None,
         },
     };
@@ -1049,11 +1020,11 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
         }),
         image_repository: Some(distro.kubernetes.repository.clone()),
         etcd: Some(etcd),
-        dns: Some(image_meta(&distro.coredns)),
+        dns: Some(crate::versions::image_meta(&distro.coredns)),
         bottlerocket_node: br_node.clone(),
         api_server: Some(ControlPlaneComponent {
             cert_sans: cp.cert_sans.clone().filter(|s| !s.is_empty()),
-            extra_envs: admission.then(|| vec![kubeadm::exclusion_env()]),
+            extra_envs: admission.then(kubeadm::exclusion_env),
             extra_args: Some(extra_args),
             extra_volumes: Some(api_volumes),
         }),
@@ -1112,19 +1083,35 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
                 .spec
                 .skip_load_balancer_deployment
                 .unwrap_or(false);
-        files.push(kubeadm::kube_vip_file(
-            ctx.endpoint_host(),
-            &bundle.tinkerbell_kube_vip,
-            serve_lbs,
-            br,
+        let admin_conf = if br {
+            "/var/lib/kubeadm/admin.conf"
+        } else {
+            "/etc/kubernetes/admin.conf"
+        };
+        files.push(File::root(
+            "/etc/kubernetes/manifests/kube-vip.yaml",
+            kubeadm::kube_vip_manifest(
+                ctx.endpoint_host(),
+                &bundle.tinkerbell_kube_vip,
+                serve_lbs,
+                admin_conf,
+            ),
         ));
     }
     if admission {
         files.push(kubeadm::exclusion_file());
     }
-    files.push(kubeadm::audit_policy_file(
-        cp,
-        cluster.spec.kubernetes_version.as_ref().map(|v| v.as_str()),
+    files.push(File::root(
+        kubeadm::AUDIT_POLICY_PATH,
+        kubeadm::block_text(&kubeadm::audit_policy(
+            cp,
+            cluster
+                .spec
+                .kubernetes_version
+                .as_ref()
+                .map(|v| v.as_str())
+                .unwrap_or_default(),
+        )),
     ));
     if ctx.spec.aws_iam.is_some() {
         files.extend(kubeadm::aws_iam_files(name));
@@ -1153,6 +1140,8 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
                 post_kubeadm_commands: None,
                 users: Some(vec![user_of(cp_mc_name, cp_mc)?]),
                 format: Some(format_of(cp_mc)),
+                disk_setup: None,
+                mounts: None,
             },
             machine_template: ControlPlaneMachineTemplate {
                 infrastructure_ref: ObjectReference::new(
@@ -1213,6 +1202,7 @@ fn etcd_cluster(
     let config = EtcdadmConfigSpec {
         etcdadm_builtin: true,
         format: format_of(mc),
+        etcdadm_install_commands: None,
         bottlerocket_config: br.then(|| EtcdBottlerocketConfig {
             etcd_image: distro.etcd.uri(),
             bootstrap_image: bundle.bottlerocket_bootstrap.uri(),
@@ -1240,26 +1230,20 @@ fn etcd_cluster(
         }),
         cipher_suites: Some(kubeadm::SECURE_CIPHER_SUITES.into()),
         users: Some(vec![user_of(mc_name, mc)?]),
-        proxy: ctx.proxy().map(|(http, https)| BottlerocketProxy {
-            http_proxy: Some(http.to_string()),
-            https_proxy: https.to_string(),
-            no_proxy: ctx.no_proxy.clone(),
-        }),
+        proxy: ctx
+            .proxy()
+            .map(|(http, https)| BottlerocketProxy::with_http(http, https, &ctx.no_proxy)),
         registry_mirror: ctx.mirror.as_ref().map(RegistryMirror::bottlerocket),
         ..EtcdadmConfigSpec::default()
     };
-    Ok(Object::EtcdadmCluster(Box::new(
-        EtcdadmCluster::for_cluster(
-            ctx.name,
-            replicas,
-            config,
-            ObjectReference::new(
-                INFRASTRUCTURE_API_VERSION,
-                MACHINE_TEMPLATE_KIND,
-                template_name,
-            ),
-        ),
-    )))
+    let template = ObjectReference::new(
+        INFRASTRUCTURE_API_VERSION,
+        MACHINE_TEMPLATE_KIND,
+        template_name,
+    );
+    Ok(Object::EtcdadmCluster(Box::new(EtcdadmCluster::for_eksa(
+        ctx.name, replicas, config, template,
+    ))))
 }
 
 fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, RenderError> {
@@ -1292,20 +1276,21 @@ fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, Rend
         ]
         .into_iter()
         .collect();
+        let strategy = kubeadm::machine_deployment_strategy(wng.upgrade_rollout_strategy.as_ref());
         objects.push(Object::MachineDeployment(Box::new(
-            kubeadm::worker_machine_deployment(kubeadm::WorkerDeployment {
+            MachineDeployment::for_worker_group(WorkerGroupDeployment {
                 cluster: name,
                 group: &group,
-                wng,
+                config: wng,
                 labels: pool_labels,
-                bootstrap_template: wn.kubeadm_config_template.clone(),
+                bootstrap_template: &wn.kubeadm_config_template,
                 infrastructure_ref: ObjectReference::new(
                     INFRASTRUCTURE_API_VERSION,
                     MACHINE_TEMPLATE_KIND,
                     wn.machine_template.clone(),
                 ),
                 version: bundle.kube_distro.kubernetes.tag.clone(),
-                failure_domain: None,
+                strategy,
             }),
         )));
 

@@ -69,6 +69,8 @@ pub struct VersionsBundle {
     pub tinkerbell_kube_vip: String,
     /// Bottlerocket's kubeadm bootstrap host container.
     pub bottlerocket_bootstrap: ImageRef,
+    /// The CloudStack provider's kube-vip image URI.
+    pub cloudstack_kube_vip: String,
     /// The vSphere cloud controller manager image URI.
     pub vsphere_manager: String,
     /// The vSphere provider's kube-vip image URI.
@@ -142,6 +144,7 @@ impl VersionsBundle {
                     .multi_network_bootstrap
                     .uri,
             ),
+            cloudstack_kube_vip: v.bundle.cloud_stack.kube_vip.uri.clone(),
         }
     }
 }
@@ -166,4 +169,12 @@ pub fn by_kube_version<T>(
         .iter()
         .map(|v| (v.kube_version().to_string(), view(v)))
         .collect()
+}
+
+/// `repository:tag` as the kubeadm image fields take it.
+pub(crate) fn image_meta(image: &ImageRef) -> crate::api::kubeadm::ImageMeta {
+    crate::api::kubeadm::ImageMeta {
+        image_repository: image.repository.clone(),
+        image_tag: image.tag.clone(),
+    }
 }

@@ -29,7 +29,10 @@ use ironbell_model::anywhere::{
     WorkerNodeGroupConfiguration,
 };
 
-use crate::api::cluster::{ApiEndpoint, Cluster, ClusterNetwork, ClusterSpec, NetworkRanges};
+use crate::api::cluster::{
+    ApiEndpoint, Cluster, ClusterNetwork, ClusterSpec, MachineDeployment, NetworkRanges,
+    WorkerGroupDeployment,
+};
 use crate::api::core::{ClusterResourceSet, ClusterResourceSetSpec, GenericSecret, ResourceRef};
 use crate::api::etcdadm::{
     EtcdBottlerocketConfig, EtcdCloudInitConfig, EtcdadmCluster, EtcdadmConfigSpec,
@@ -53,9 +56,9 @@ use crate::api::{
 use crate::kubeadm::{self, RegistryCredentials, RegistryMirror};
 use crate::tinkerbell::{
     TemplateNames, WorkerTemplateNames, cluster_cidrs, cluster_endpoint_host, cluster_mirror,
-    cluster_name, cluster_resolv_conf, image_meta, minor_version, worker_groups, worker_names,
+    cluster_name, cluster_resolv_conf, minor_version, worker_groups, worker_names,
 };
-use crate::versions::{VersionsBundle, VersionsBundleSet};
+use crate::versions::{VersionsBundle, VersionsBundleSet, image_meta};
 use crate::{Manifests, NO_VALUE, Object};
 
 /// Kind name of CAPV's machine template.
@@ -1105,7 +1108,7 @@ fn control_plane(ctx: &Context<'_>, options: &RenderOptions) -> Result<Vec<Objec
         bottlerocket_node: br_node.clone(),
         api_server: Some(ControlPlaneComponent {
             cert_sans: cp.cert_sans.clone().filter(|s| !s.is_empty()),
-            extra_envs: admission.then(|| vec![kubeadm::exclusion_env()]),
+            extra_envs: admission.then(kubeadm::exclusion_env),
             extra_args: Some(api_args),
             extra_volumes: Some(api_volumes),
         }),
@@ -1203,6 +1206,7 @@ fn control_plane(ctx: &Context<'_>, options: &RenderOptions) -> Result<Vec<Objec
                     post_kubeadm_commands: None,
                     users: Some(vec![user_of(cp_mc_name, cp_mc)?]),
                     format: Some(format_of(br)),
+                    ..KubeadmConfigSpec::default()
                 },
                 machine_template: ControlPlaneMachineTemplate {
                     infrastructure_ref: ObjectReference::new(
@@ -1534,19 +1538,18 @@ fn etcd_cluster(
         registry_mirror: ctx.mirror.as_ref().map(RegistryMirror::bottlerocket),
         ntp: kubeadm::ntp(host),
         cert_bundles: kubeadm::cert_bundles(host),
+        ..EtcdadmConfigSpec::default()
     };
-    Ok(Object::EtcdadmCluster(Box::new(
-        EtcdadmCluster::for_cluster(
-            ctx.name,
-            replicas,
-            config,
-            ObjectReference::new(
-                INFRASTRUCTURE_API_VERSION,
-                MACHINE_TEMPLATE_KIND,
-                template_name,
-            ),
+    Ok(Object::EtcdadmCluster(Box::new(EtcdadmCluster::for_eksa(
+        ctx.name,
+        replicas,
+        config,
+        ObjectReference::new(
+            INFRASTRUCTURE_API_VERSION,
+            MACHINE_TEMPLATE_KIND,
+            template_name,
         ),
-    )))
+    ))))
 }
 
 fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, RenderError> {
@@ -1632,27 +1635,27 @@ fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, Rend
             .as_deref()
             .and_then(|d| d.first())
             .map(|fd| failure_domain_name(ctx.spec, fd));
-        objects.push(Object::MachineDeployment(Box::new(
-            kubeadm::worker_machine_deployment(kubeadm::WorkerDeployment {
-                cluster: name,
-                group: &group,
-                wng,
-                labels: [(
-                    "cluster.x-k8s.io/cluster-name".to_string(),
-                    name.to_string(),
-                )]
-                .into_iter()
-                .collect(),
-                bootstrap_template: wn.kubeadm_config_template.clone(),
-                infrastructure_ref: ObjectReference::new(
-                    INFRASTRUCTURE_API_VERSION,
-                    MACHINE_TEMPLATE_KIND,
-                    wn.machine_template.clone(),
-                ),
-                version: bundle.kube_distro.kubernetes.tag.clone(),
-                failure_domain,
-            }),
-        )));
+        let mut md = MachineDeployment::for_worker_group(WorkerGroupDeployment {
+            cluster: name,
+            group: &group,
+            config: wng,
+            labels: [(
+                "cluster.x-k8s.io/cluster-name".to_string(),
+                name.to_string(),
+            )]
+            .into_iter()
+            .collect(),
+            bootstrap_template: &wn.kubeadm_config_template,
+            infrastructure_ref: ObjectReference::new(
+                INFRASTRUCTURE_API_VERSION,
+                MACHINE_TEMPLATE_KIND,
+                wn.machine_template.clone(),
+            ),
+            version: bundle.kube_distro.kubernetes.tag.clone(),
+            strategy: kubeadm::machine_deployment_strategy(wng.upgrade_rollout_strategy.as_ref()),
+        });
+        md.spec.template.spec.failure_domain = failure_domain;
+        objects.push(Object::MachineDeployment(Box::new(md)));
 
         // VSphereMachineTemplate.
         let mut template = ctx.machine_template(&wn.machine_template, mc, networks);

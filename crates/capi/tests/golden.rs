@@ -1,11 +1,11 @@
 //! Golden equality with EKS Anywhere v0.24.6, as data.
 //!
 //! Every mapping of `../shared/conformance/golden-mappings.txt` is listed, per provider. The
-//! ones this crate renders (Tinkerbell and vSphere so far; each has its table in
-//! `golden/<provider>.rs`) are rendered with the fixed inputs of EKS Anywhere's tests (clock
-//! 1234567890000, Tinkerbell IP 5.6.7.8, registry credentials `username`/`password`, vCenter
-//! credentials `vsphere_username`/`vsphere_password`, the test bundles of
-//! `internal/test/testdata`) and compared with the
+//! ones this crate renders (each provider's table is in `golden/<provider>.rs`) are
+//! rendered with the fixed inputs of EKS Anywhere's tests (clock 1234567890000, Tinkerbell
+//! IP 5.6.7.8, registry credentials `username`/`password`, vCenter credentials
+//! `vsphere_username`/`vsphere_password`, the test bundles of `internal/test/testdata`) and
+//! compared with the
 //! expected files document by document, embedded YAML parsed. The others are listed as not
 //! rendered yet.
 //!
@@ -14,6 +14,8 @@
 //! (`tests/golden/baseline.txt`) records as equal is no longer equal. `IRONBELL_GOLDEN_BLESS=1`
 //! rewrites the baseline.
 
+#[path = "golden/cloudstack.rs"]
+mod cloudstack_cases;
 #[path = "golden/compare.rs"]
 mod compare;
 #[path = "golden/docker.rs"]
@@ -52,11 +54,9 @@ impl Status {
     }
 }
 
-fn compare_file(file: &str, got: &str) -> Result<Vec<String>, String> {
-    compare_provider_file("tinkerbell", file, got)
-}
-
-fn compare_provider_file(provider: &str, file: &str, got: &str) -> Result<Vec<String>, String> {
+/// Compare a rendered document with a provider's expected file: the differences, each
+/// prefixed with the file.
+fn compare_file(provider: &str, file: &str, got: &str) -> Result<Vec<String>, String> {
     let path = fixtures::provider_dir(provider).join("testdata").join(file);
     let expected =
         compare::parse_documents(&fixtures::read(&path)?).map_err(|e| format!("{file}: {e}"))?;
@@ -75,10 +75,10 @@ fn run_tinkerbell(m: &tinkerbell_cases::Mapping) -> Status {
         let (cp, md) = tinkerbell_cases::render(&spec, case.mode, &bundles)?;
         let mut d = Vec::new();
         if let Some(f) = case.expected_cp {
-            d.extend(compare_file(f, &cp)?);
+            d.extend(compare_file("tinkerbell", f, &cp)?);
         }
         if let Some(f) = case.expected_md {
-            d.extend(compare_file(f, &md)?);
+            d.extend(compare_file("tinkerbell", f, &md)?);
         }
         Ok(d)
     }))
@@ -87,12 +87,12 @@ fn run_tinkerbell(m: &tinkerbell_cases::Mapping) -> Status {
 fn run_vsphere(m: &vsphere_cases::Mapping) -> Status {
     status_of(m.cases.iter().map(|case| {
         let spec = fixtures::load_vsphere_spec(case.input)?;
-        let bundles = fixtures::resolve_bundles_for(&spec.cluster)?;
+        let bundles = fixtures::resolve_cluster_bundles(&spec.cluster)?;
         let (cp, md) = vsphere_cases::render(&spec, case.mutate, case.mode, &bundles)?;
         let mut d = Vec::new();
         for (file, got) in [(case.expected_cp, &cp), (case.expected_md, &md)] {
             if let Some(f) = file {
-                d.extend(compare_provider_file("vsphere", f, got)?);
+                d.extend(compare_file("vsphere", f, got)?);
             }
         }
         Ok(d)
@@ -127,29 +127,29 @@ fn status_of(cases: impl Iterator<Item = Result<Vec<String>, String>>) -> Status
     }
 }
 
-/// The per-provider table covers exactly the provider's mappings of the file, and compares
-/// every expected file the file lists.
-fn check_table(listed: &[mappings::Listed], provider: &str, table: &[(&str, Vec<String>)]) {
-    let names: Vec<&str> = table.iter().map(|(t, _)| *t).collect();
-    for l in listed.iter().filter(|l| l.provider == provider) {
-        let files = table.iter().find(|(t, _)| *t == l.test).map(|(_, f)| f);
-        let files = files.unwrap_or_else(|| {
+/// A provider's table covers exactly its mappings of the file, and each mapping compares
+/// every expected file the file lists for it.
+fn check_table(listed: &[mappings::Listed], provider: &str, table: Vec<(&str, Vec<String>)>) {
+    let listed: Vec<&mappings::Listed> = listed.iter().filter(|l| l.provider == provider).collect();
+    for l in &listed {
+        let compared = table.iter().find(|(t, _)| *t == l.test).map(|(_, f)| f);
+        let compared = compared.unwrap_or_else(|| {
             panic!(
-                "{} is in golden-mappings.txt but not in the {provider} table",
+                "{}: in golden-mappings.txt but not in the {provider} table",
                 l.test
             )
         });
         for f in &l.outputs {
             assert!(
-                files.contains(f),
-                "{}: expected file {f} of golden-mappings.txt is not compared",
+                compared.contains(f),
+                "{}: expected file {f} is not compared",
                 l.test
             );
         }
     }
-    for t in names {
+    for (t, _) in &table {
         assert!(
-            listed.iter().any(|l| l.provider == provider && l.test == t),
+            listed.iter().any(|l| l.test == *t),
             "{t} is in the {provider} table but not in golden-mappings.txt"
         );
     }
@@ -214,19 +214,34 @@ fn golden_mappings_equal_as_data() {
         }
     }
 
+    let cloudstack_table = cloudstack_cases::mappings();
+    check_table(
+        &listed,
+        "cloudstack",
+        cloudstack_table
+            .iter()
+            .map(|m| (m.test, cloudstack_cases::compared_files(m)))
+            .collect(),
+    );
     let vsphere_table = vsphere_cases::mappings();
-    let vsphere_files: Vec<(&str, Vec<String>)> = vsphere_table
-        .iter()
-        .map(|m| {
-            let files = m.cases.iter().map(|c| (c.expected_cp, c.expected_md));
-            (m.test, testdata_files(files))
-        })
-        .collect();
-    check_table(&listed, "vsphere", &vsphere_files);
+    check_table(
+        &listed,
+        "vsphere",
+        vsphere_table
+            .iter()
+            .map(|m| {
+                let files = m.cases.iter().map(|c| (c.expected_cp, c.expected_md));
+                (m.test, testdata_files(files))
+            })
+            .collect(),
+    );
 
     let mut results: Vec<(String, String, Status)> = Vec::new();
     let mut notes: BTreeMap<String, &str> = BTreeMap::new();
     for l in &listed {
+        let cloudstack = cloudstack_table
+            .iter()
+            .find(|m| l.provider == "cloudstack" && m.test == l.test);
         let status = match table
             .iter()
             .find(|m| l.provider == "tinkerbell" && m.test == l.test)
@@ -243,17 +258,29 @@ fn golden_mappings_equal_as_data() {
                 }
                 docker_cases::run(&l.test)
             }
-            None => match vsphere_table
-                .iter()
-                .find(|m| l.provider == "vsphere" && m.test == l.test)
-            {
+            None => match cloudstack {
                 Some(m) => {
                     if let Some(note) = m.note {
                         notes.insert(l.test.clone(), note);
                     }
-                    run_vsphere(m)
+                    match cloudstack_cases::run(m) {
+                        Ok(d) if d.is_empty() => Status::Equal,
+                        Ok(d) => Status::Differs(d),
+                        Err(e) => Status::Error(e),
+                    }
                 }
-                None => Status::NotRendered,
+                None => match vsphere_table
+                    .iter()
+                    .find(|m| l.provider == "vsphere" && m.test == l.test)
+                {
+                    Some(m) => {
+                        if let Some(note) = m.note {
+                            notes.insert(l.test.clone(), note);
+                        }
+                        run_vsphere(m)
+                    }
+                    None => Status::NotRendered,
+                },
             },
         };
         results.push((l.provider.clone(), l.test.clone(), status));
@@ -383,7 +410,7 @@ fn vsphere_admission_exclusion_is_a_subset_of_the_control_plane() {
     ] {
         let spec = fixtures::load_vsphere_spec(input).unwrap_or_else(|e| panic!("{e}"));
         let bundles =
-            fixtures::resolve_bundles_for(&spec.cluster).unwrap_or_else(|e| panic!("{e}"));
+            fixtures::resolve_cluster_bundles(&spec.cluster).unwrap_or_else(|e| panic!("{e}"));
         let mode = vsphere_cases::Mode::BuilderControlPlane {
             initial_name: true,
             credentials: false,
@@ -426,7 +453,6 @@ fn comparison_parses_embedded_yaml_and_names_the_field() {
     assert_eq!(diffs[0].document, "doc 1 (A a)");
     assert_eq!(diffs[0].expected, "(absent)");
 }
-
 /// A string holding a stream of YAML documents is compared document by document, and a
 /// difference inside it names the document's index in the stream.
 #[test]

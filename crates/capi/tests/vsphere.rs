@@ -18,7 +18,8 @@ const NOW: i64 = 1_234_567_890_000;
 
 fn main_spec() -> (VSphereSpec, VersionsBundleSet) {
     let spec = fixtures::load_vsphere_spec("cluster_main.yaml").unwrap_or_else(|e| panic!("{e}"));
-    let bundles = fixtures::resolve_bundles_for(&spec.cluster).unwrap_or_else(|e| panic!("{e}"));
+    let bundles =
+        fixtures::resolve_cluster_bundles(&spec.cluster).unwrap_or_else(|e| panic!("{e}"));
     (spec, bundles)
 }
 
@@ -337,8 +338,8 @@ fn every_vsphere_test_spec_renders() {
     assert!(files.len() > 30, "{files:?}");
     for file in files {
         let mut spec = fixtures::load_vsphere_spec(&file).unwrap_or_else(|e| panic!("{e}"));
-        let bundles =
-            fixtures::resolve_bundles_for(&spec.cluster).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let bundles = fixtures::resolve_cluster_bundles(&spec.cluster)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
         vsphere::apply_setup_defaults(&mut spec, |_| TemplateFacts {
             disk_gib: 25,
             has_snapshot: true,

@@ -22,6 +22,13 @@
 //! IP answer, whether the proxy resolves, what vCenter/CloudStack/Prism/Snow devices say,
 //! whether the release bundle supports the Kubernetes version (`ironbell-release`).
 //!
+//! ## Where ironbell is stricter than EKS Anywhere
+//!
+//! - `hardware-available` sums the machines of every group that uses the same hardware
+//!   selector. EKS Anywhere's `MinimumHardwareRequirements.Add` overwrites the count per
+//!   selector, so two worker groups of one machine sharing a selector pass with one machine
+//!   there, and the second machine never finds hardware.
+//!
 //! ## The checks, in report order
 //!
 //! | name | what |

@@ -2,9 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use ironbell_model::anywhere::IntOrString;
+use ironbell_model::anywhere::{IntOrString, WorkerNodeGroupConfiguration};
 
-use super::{CLUSTER_API_VERSION, LabelSelector, ObjectMeta, ObjectReference, StringMap};
+use super::{
+    BOOTSTRAP_API_VERSION, CLUSTER_API_VERSION, EKSA_SYSTEM_NAMESPACE, LabelSelector, ObjectMeta,
+    ObjectReference, StringMap, meta,
+};
 
 /// A Cluster API `Cluster`: the network, the endpoint and the references to the control
 /// plane, the infrastructure cluster and (with external etcd) the etcd cluster.
@@ -30,6 +33,62 @@ impl Cluster {
             metadata,
             spec,
         }
+    }
+}
+
+/// What EKS Anywhere's `Cluster` is made of for every provider, for [`Cluster::for_eksa`].
+#[derive(Clone, Debug)]
+pub struct ClusterParts<'a> {
+    /// Cluster name (also the control plane's and, by default, the provider cluster's).
+    pub name: &'a str,
+    /// Pod CIDRs.
+    pub pods: Vec<String>,
+    /// Service CIDRs.
+    pub services: Vec<String>,
+    /// The API server endpoint.
+    pub endpoint: ApiEndpoint,
+    /// The provider's cluster object.
+    pub infrastructure_ref: ObjectReference,
+    /// The `EtcdadmCluster`, with external etcd.
+    pub external_etcd_ref: Option<ObjectReference>,
+}
+
+impl Cluster {
+    /// The Cluster API `Cluster` of an EKS Anywhere cluster: labelled with its name, its
+    /// control plane the `KubeadmControlPlane` of the same name.
+    pub fn for_eksa(parts: ClusterParts<'_>) -> Self {
+        let mut metadata = meta(parts.name, EKSA_SYSTEM_NAMESPACE);
+        metadata.labels = Some(
+            [(
+                "cluster.x-k8s.io/cluster-name".to_string(),
+                parts.name.to_string(),
+            )]
+            .into_iter()
+            .collect(),
+        );
+        Self::new(
+            metadata,
+            ClusterSpec {
+                cluster_network: Some(ClusterNetwork {
+                    pods: Some(NetworkRanges {
+                        cidr_blocks: parts.pods,
+                    }),
+                    services: Some(NetworkRanges {
+                        cidr_blocks: parts.services,
+                    }),
+                    service_domain: None,
+                }),
+                control_plane_endpoint: Some(parts.endpoint),
+                control_plane_ref: Some(ObjectReference::new(
+                    super::CONTROL_PLANE_API_VERSION,
+                    "KubeadmControlPlane",
+                    parts.name,
+                )),
+                infrastructure_ref: Some(parts.infrastructure_ref),
+                managed_external_etcd_ref: parts.external_etcd_ref,
+                paused: None,
+            },
+        )
     }
 }
 
@@ -113,6 +172,80 @@ impl MachineDeployment {
             metadata,
             spec,
         }
+    }
+}
+
+/// What a worker node group's [`MachineDeployment`] is made of, for
+/// [`MachineDeployment::for_worker_group`].
+#[derive(Clone, Debug)]
+pub struct WorkerGroupDeployment<'a> {
+    /// Cluster name.
+    pub cluster: &'a str,
+    /// Worker node group name: the deployment is `<cluster>-<group>`.
+    pub group: &'a str,
+    /// The group's configuration (its count and autoscaling bounds are read).
+    pub config: &'a WorkerNodeGroupConfiguration,
+    /// Labels of the deployment and of its machines.
+    pub labels: StringMap,
+    /// Name of the group's `KubeadmConfigTemplate`.
+    pub bootstrap_template: &'a str,
+    /// The provider's machine template.
+    pub infrastructure_ref: ObjectReference,
+    /// Kubernetes version tag of the group.
+    pub version: String,
+    /// How machines are replaced, when the group says.
+    pub strategy: Option<MachineDeploymentStrategy>,
+}
+
+impl MachineDeployment {
+    /// A worker node group's deployment as EKS Anywhere writes it for every provider: the
+    /// autoscaler's bounds as annotations (then no `replicas`), an empty selector.
+    pub fn for_worker_group(w: WorkerGroupDeployment<'_>) -> Self {
+        let mut metadata = meta(format!("{}-{}", w.cluster, w.group), EKSA_SYSTEM_NAMESPACE);
+        metadata.labels = Some(w.labels.clone());
+        let autoscaling = w.config.autoscaling_configuration.as_ref();
+        metadata.annotations = autoscaling.map(|a| {
+            [("min", a.min_count), ("max", a.max_count)]
+                .into_iter()
+                .map(|(bound, n)| {
+                    (
+                        format!("cluster.x-k8s.io/cluster-api-autoscaler-node-group-{bound}-size"),
+                        n.unwrap_or(0).to_string(),
+                    )
+                })
+                .collect()
+        });
+        let bootstrap = ObjectReference::new(
+            BOOTSTRAP_API_VERSION,
+            "KubeadmConfigTemplate",
+            w.bootstrap_template,
+        );
+        Self::new(
+            metadata,
+            MachineDeploymentSpec {
+                cluster_name: w.cluster.to_string(),
+                replicas: autoscaling.is_none().then(|| w.config.count.unwrap_or(0)),
+                selector: LabelSelector {
+                    match_labels: Some(StringMap::new()),
+                },
+                template: MachineTemplateSpec {
+                    metadata: Some(TemplateMeta {
+                        labels: Some(w.labels),
+                        annotations: None,
+                    }),
+                    spec: MachineSpec {
+                        bootstrap: Bootstrap {
+                            config_ref: Some(bootstrap),
+                        },
+                        cluster_name: w.cluster.to_string(),
+                        infrastructure_ref: w.infrastructure_ref,
+                        version: Some(w.version),
+                        failure_domain: None,
+                    },
+                },
+                strategy: w.strategy,
+            },
+        )
     }
 }
 

@@ -24,9 +24,21 @@ pub struct EtcdadmCluster {
 }
 
 impl EtcdadmCluster {
-    /// A cluster's external etcd, `<cluster>-etcd` in `eksa-system`, on machines of the
-    /// given infrastructure template.
-    pub fn for_cluster(
+    /// An `EtcdadmCluster` with the given metadata and spec.
+    pub fn new(metadata: ObjectMeta, spec: EtcdadmClusterSpec) -> Self {
+        Self {
+            api_version: ETCDADM_API_VERSION.to_string(),
+            kind: "EtcdadmCluster".to_string(),
+            metadata,
+            spec,
+        }
+    }
+}
+
+impl EtcdadmCluster {
+    /// The external etcd cluster of an EKS Anywhere cluster: `<cluster>-etcd` in
+    /// `eksa-system`, its machines from the provider's template.
+    pub fn for_eksa(
         cluster: &str,
         replicas: i64,
         etcdadm_config_spec: EtcdadmConfigSpec,
@@ -40,16 +52,6 @@ impl EtcdadmCluster {
                 infrastructure_template,
             },
         )
-    }
-
-    /// An `EtcdadmCluster` with the given metadata and spec.
-    pub fn new(metadata: ObjectMeta, spec: EtcdadmClusterSpec) -> Self {
-        Self {
-            api_version: ETCDADM_API_VERSION.to_string(),
-            kind: "EtcdadmCluster".to_string(),
-            metadata,
-            spec,
-        }
     }
 }
 
@@ -80,6 +82,9 @@ pub struct EtcdadmConfigSpec {
     /// cloud-init install settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloud_init_config: Option<EtcdCloudInitConfig>,
+    /// Commands that install etcdadm (a non-built-in install).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcdadm_install_commands: Option<Vec<String>>,
     /// Commands run before etcdadm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pre_etcdadm_commands: Option<Vec<String>>,

@@ -161,6 +161,52 @@ pub struct KubeadmConfigSpec {
     /// `cloud-config` or `bottlerocket`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+    /// cloud-init partitions and file systems (a data disk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_setup: Option<DiskSetup>,
+    /// cloud-init mounts, each `[what, where]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mounts: Option<Vec<Vec<String>>>,
+}
+
+/// cloud-init `disk_setup` and `fs_setup`, as the kubeadm bootstrap provider names them.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DiskSetup {
+    /// File systems to create.
+    pub filesystems: Vec<Filesystem>,
+    /// Partition tables to write.
+    pub partitions: Vec<Partition>,
+}
+
+/// A file system cloud-init creates.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Filesystem {
+    /// Device, e.g. `/dev/vdb1`.
+    pub device: String,
+    /// Overwrite an existing file system.
+    pub overwrite: bool,
+    /// Extra `mkfs` options.
+    pub extra_opts: Vec<String>,
+    /// File system type, e.g. `ext4`.
+    pub filesystem: String,
+    /// File system label.
+    pub label: String,
+}
+
+/// A partition table cloud-init writes.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Partition {
+    /// Device, e.g. `/dev/vdb`.
+    pub device: String,
+    /// One partition over the whole disk.
+    pub layout: bool,
+    /// Overwrite an existing table.
+    pub overwrite: bool,
+    /// `gpt` or `mbr`.
+    pub table_type: String,
 }
 
 /// kubeadm `ClusterConfiguration`, with EKS Anywhere's Bottlerocket additions.
@@ -479,6 +525,17 @@ pub struct BottlerocketProxy {
     pub https_proxy: String,
     /// Hosts and networks not proxied.
     pub no_proxy: Vec<String>,
+}
+
+impl BottlerocketProxy {
+    /// Both proxies and the exclusions (etcd machines take the HTTP proxy too).
+    pub fn with_http(http_proxy: &str, https_proxy: &str, no_proxy: &[String]) -> Self {
+        Self {
+            http_proxy: Some(http_proxy.to_string()),
+            https_proxy: https_proxy.to_string(),
+            no_proxy: no_proxy.to_vec(),
+        }
+    }
 }
 
 /// Bottlerocket registry mirror.

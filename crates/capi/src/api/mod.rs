@@ -5,8 +5,9 @@
 //! and `bootstrap.cluster.x-k8s.io` `KubeadmConfigTemplate` with the shared
 //! [`kubeadm::KubeadmConfigSpec`], including the Bottlerocket fields of EKS Anywhere's fork),
 //! [`etcdadm`] (`EtcdadmCluster`), [`tinkerbell`] (CAPT's `TinkerbellCluster` and
-//! `TinkerbellMachineTemplate`) and [`docker`] (CAPD's `DockerCluster` and
-//! `DockerMachineTemplate`). Every optional field is skipped when unset, so a rendered
+//! `TinkerbellMachineTemplate`), [`docker`] (CAPD's `DockerCluster` and
+//! `DockerMachineTemplate`) and [`cloudstack`] (CAPC's `CloudStackCluster` and
+//! `CloudStackMachineTemplate`). Every optional field is skipped when unset, so a rendered
 //! object holds only what a provider put in it. Provider-specific kinds live in their own
 //! module; the common ones carry nothing provider-specific.
 //!
@@ -14,6 +15,7 @@
 //! fork of the kubeadm bootstrap types, etcdadm-controller and CAPT v0.6.5. Only the fields
 //! EKS Anywhere renders are modelled.
 
+pub mod cloudstack;
 pub mod cluster;
 pub mod core;
 pub mod docker;

@@ -8,8 +8,34 @@
 
 use serde_json::{Value, json};
 
+use crate::api::kubeadm::{EnvVar, File, HostPathMount};
+
 /// The file the API server reads the rules from.
 pub const EXCLUSION_RULES_PATH: &str = "/etc/kubernetes/admission-plugin-exclusion-rules.json";
+
+/// The API server's volume of the rules file.
+pub fn exclusion_volume() -> HostPathMount {
+    HostPathMount {
+        host_path: EXCLUSION_RULES_PATH.into(),
+        mount_path: EXCLUSION_RULES_PATH.into(),
+        name: "admission-exclusion-rules".into(),
+        path_type: Some("File".into()),
+        read_only: true,
+    }
+}
+
+/// The API server's environment that points the patch at the rules file.
+pub fn exclusion_env() -> Vec<EnvVar> {
+    vec![EnvVar {
+        name: "EKS_PATCH_EXCLUSION_RULES_FILE".into(),
+        value: EXCLUSION_RULES_PATH.into(),
+    }]
+}
+
+/// The rules file of a control-plane machine.
+pub fn exclusion_file() -> File {
+    File::root(EXCLUSION_RULES_PATH, exclusion_policy())
+}
 
 /// Every built-in API group version the apiregistration rule covers.
 const API_SERVICES: &[&str] = &[
@@ -166,23 +192,4 @@ pub fn exclusion_policy() -> String {
         ),
     ];
     serde_json::to_string_pretty(&Value::Array(rules)).unwrap_or_default() + "\n"
-}
-
-/// The API server's volume that carries the exclusion rules.
-pub fn exclusion_volume() -> crate::api::kubeadm::HostPathMount {
-    crate::api::kubeadm::HostPathMount {
-        host_path: EXCLUSION_RULES_PATH.into(),
-        mount_path: EXCLUSION_RULES_PATH.into(),
-        name: "admission-exclusion-rules".into(),
-        path_type: Some("File".into()),
-        read_only: true,
-    }
-}
-
-/// The API server's environment variable that points EKS-D's patch at the exclusion rules.
-pub fn exclusion_env() -> crate::api::kubeadm::EnvVar {
-    crate::api::kubeadm::EnvVar {
-        name: "EKS_PATCH_EXCLUSION_RULES_FILE".into(),
-        value: EXCLUSION_RULES_PATH.into(),
-    }
 }

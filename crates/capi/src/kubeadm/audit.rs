@@ -2,8 +2,8 @@
 //!
 //! Built here as data (rules with their users, verbs and resource groups) and printed as
 //! YAML, rather than kept as a text blob: the rules are the same for every Kubernetes version
-//! EKS Anywhere v0.24 supports (from 1.24 in the `audit.k8s.io/v1` form, which drops one
-//! rule's user group), and a user's `auditPolicyContent` replaces it entirely.
+//! EKS Anywhere v0.24 supports (1.24 and later get them as `audit.k8s.io/v1`), and a user's
+//! `auditPolicyContent` replaces it entirely.
 
 use serde_json::{Map, Value, json};
 
@@ -57,12 +57,63 @@ impl Rule {
     }
 }
 
-/// The default audit policy as YAML text, for a Kubernetes version (`1.21`, ...):
-/// `audit.k8s.io/v1beta1` below 1.24, `audit.k8s.io/v1` from 1.24, as EKS Anywhere prints
-/// them.
+/// Whether a Kubernetes version (`1.21`, `1.29`, ...) takes the `audit.k8s.io/v1` policy
+/// (1.24 and later).
+fn takes_v1(kubernetes_version: &str) -> bool {
+    let mut parts = kubernetes_version.trim_start_matches('v').split('.');
+    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (major, minor) >= (1, 24)
+}
+
+/// The default audit policy as YAML text, for a Kubernetes version (`1.21`, ...): the
+/// `audit.k8s.io/v1beta1` `Policy` before 1.24, the `audit.k8s.io/v1` one from 1.24 on.
+///
+/// The v1 policy is what EKS Anywhere marshals from its Go value: the same rules, the core
+/// group as an absent `group`, `metadata.creationTimestamp: null`, and its `get nodes` rule
+/// without the `system:nodes` user group (EKS Anywhere's v1 value leaves it out).
 pub fn default_audit_policy(kubernetes_version: &str) -> String {
+    let mut rules = rules();
+    if !takes_v1(kubernetes_version) {
+        let policy = json!({
+            "apiVersion": "audit.k8s.io/v1beta1",
+            "kind": "Policy",
+            "rules": rules.into_iter().map(|r| Value::Object(r.0)).collect::<Vec<_>>(),
+        });
+        return super::to_yaml_text(&policy);
+    }
+    if let Some(rule) = rules.get_mut(GET_NODES_BY_GROUP) {
+        rule.0.remove("userGroups");
+    }
+    let rules: Vec<Value> = rules
+        .into_iter()
+        .map(|mut r| {
+            if let Some(Value::Array(resources)) = r.0.get_mut("resources") {
+                for res in resources.iter_mut().filter_map(Value::as_object_mut) {
+                    if res.get("group") == Some(&json!("")) {
+                        res.remove("group");
+                    }
+                }
+            }
+            Value::Object(r.0)
+        })
+        .collect();
+    let policy = json!({
+        "apiVersion": "audit.k8s.io/v1",
+        "kind": "Policy",
+        "metadata": {"creationTimestamp": null},
+        "rules": rules,
+    });
+    super::to_yaml_text(&policy)
+}
+
+/// Index of the rule that drops the `system:nodes` group's node reads.
+const GET_NODES_BY_GROUP: usize = 3;
+
+/// The rules of the default policy, in order.
+fn rules() -> Vec<Rule> {
     let node_status = ["nodes/status", "pods/status"];
-    let rules = vec![
+    vec![
         Rule::level("RequestResponse")
             .list("namespaces", &["kube-system"])
             .list("verbs", &["update", "patch", "delete"])
@@ -143,53 +194,5 @@ pub fn default_audit_policy(kubernetes_version: &str) -> String {
             .groups(&KNOWN_GROUPS)
             .omit_received(),
         Rule::level("Metadata").omit_received(),
-    ];
-    let policy = json!({
-        "apiVersion": "audit.k8s.io/v1beta1",
-        "kind": "Policy",
-        "rules": rules.into_iter().map(|r| Value::Object(r.0)).collect::<Vec<_>>(),
-    });
-    if is_v1(kubernetes_version) {
-        return super::to_yaml_text(&to_v1(policy));
-    }
-    super::to_yaml_text(&policy)
-}
-
-/// Whether a Kubernetes version (`1.24`, `v1.29`) gets the `audit.k8s.io/v1` policy; a
-/// version that does not parse keeps `v1beta1`.
-fn is_v1(kubernetes_version: &str) -> bool {
-    let mut parts = kubernetes_version.trim_start_matches('v').split('.');
-    let major = parts.next().and_then(|m| m.parse::<u32>().ok());
-    let minor = parts.next().and_then(|m| m.parse::<u32>().ok());
-    matches!((major, minor), (Some(major), Some(minor)) if (major, minor) >= (1, 24))
-}
-
-/// The `audit.k8s.io/v1` policy EKS Anywhere prints from 1.24 (its Go `auditv1.Policy`
-/// marshalled): the same rules, with `metadata.creationTimestamp: null`, the core group's
-/// empty `group` left out, and no `userGroups` on the rule that ignores reads of nodes.
-fn to_v1(mut policy: Value) -> Value {
-    policy["apiVersion"] = json!("audit.k8s.io/v1");
-    policy["metadata"] = json!({"creationTimestamp": null});
-    for rule in policy["rules"].as_array_mut().into_iter().flatten() {
-        let Some(rule) = rule.as_object_mut() else {
-            continue;
-        };
-        let node_reads = rule.get("userGroups") == Some(&json!(["system:nodes"]))
-            && rule.get("verbs") == Some(&json!(["get"]));
-        if node_reads {
-            rule.remove("userGroups");
-        }
-        for group in rule
-            .get_mut("resources")
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_object_mut)
-        {
-            if group.get("group") == Some(&json!("")) {
-                group.remove("group");
-            }
-        }
-    }
-    policy
+    ]
 }

@@ -27,13 +27,12 @@ use crate::api::kubeadm::{
 };
 use crate::api::{StringMap, Taint};
 
-pub use admission::{EXCLUSION_RULES_PATH, exclusion_env, exclusion_policy, exclusion_volume};
+pub use admission::{
+    EXCLUSION_RULES_PATH, exclusion_env, exclusion_file, exclusion_policy, exclusion_volume,
+};
 pub use audit::default_audit_policy;
 pub use mirror::{RegistryCredentials, RegistryMirror, block_text, registry_credentials_secret};
-pub use rollout::{
-    WorkerDeployment, autoscaler_annotations, control_plane_rollout, machine_deployment_strategy,
-    worker_machine_deployment,
-};
+pub use rollout::{autoscaler_annotations, control_plane_rollout, machine_deployment_strategy};
 
 /// The TLS cipher suite the kubelet and etcd are restricted to.
 pub const SECURE_CIPHER_SUITES: &str = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256";
@@ -75,11 +74,6 @@ pub fn kube_vip_file(
         "/etc/kubernetes/manifests/kube-vip.yaml",
         kube_vip_manifest(address, image, serve_load_balancers, admin_conf),
     )
-}
-
-/// The admission plugin exclusion rules file ([`exclusion_policy`]).
-pub fn exclusion_file() -> File {
-    File::root(EXCLUSION_RULES_PATH, exclusion_policy())
 }
 
 /// The audit policy file of a control-plane machine ([`audit_policy`] for the cluster's
@@ -323,6 +317,20 @@ pub fn bottlerocket_settings(host: Option<&HostOsConfiguration>) -> Option<Bottl
         kernel,
         boot,
     })
+}
+
+/// The commands that make containerd read a registry mirror's configuration and a proxy
+/// drop-in (cloud-config machines): nothing when there is neither.
+pub fn containerd_restart_commands(mirror: bool, proxy: bool) -> Vec<String> {
+    let mut cmds = Vec::new();
+    if mirror {
+        cmds.push("cat /etc/containerd/config_append.toml >> /etc/containerd/config.toml".into());
+    }
+    if mirror || proxy {
+        cmds.push("sudo systemctl daemon-reload".into());
+        cmds.push("sudo systemctl restart containerd".into());
+    }
+    cmds
 }
 
 /// The containerd proxy drop-in (cloud-config machines).

@@ -37,20 +37,24 @@ pub fn read(path: &std::path::Path) -> Result<String, String> {
 /// Load a Tinkerbell cluster spec file with the spec loader and EKS Anywhere's builder
 /// defaults, as EKS Anywhere's tests load it.
 pub fn load_tinkerbell_spec(file: &str) -> Result<TinkerbellSpec, String> {
-    let path = provider_dir("tinkerbell").join("testdata").join(file);
-    let mut spec = ironbell_cluster_spec::Spec::load(&path).map_err(|e| format!("{file}: {e}"))?;
-    // What `test.NewFullClusterSpec` applies (cluster.NewFileSpecBuilder(...).Build()).
-    ironbell_cluster_spec::defaults::builder_defaults(&mut spec);
+    let spec = load_spec("tinkerbell", file)?;
     TinkerbellSpec::from_spec(&spec).map_err(|e| format!("{file}: {e}"))
 }
 
-/// Load a vSphere cluster spec file with the spec loader and EKS Anywhere's builder
-/// defaults, as EKS Anywhere's tests load it.
-pub fn load_vsphere_spec(file: &str) -> Result<VSphereSpec, String> {
-    let path = provider_dir("vsphere").join("testdata").join(file);
+/// Load any provider's cluster spec file (`pkg/providers/<provider>/testdata/<file>`) with
+/// the spec loader and EKS Anywhere's builder defaults (what `test.NewFullClusterSpec`
+/// applies: `cluster.NewFileSpecBuilder(...).Build()`).
+pub fn load_spec(provider: &str, file: &str) -> Result<ironbell_cluster_spec::Spec, String> {
+    let path = provider_dir(provider).join("testdata").join(file);
     let mut spec = ironbell_cluster_spec::Spec::load(&path).map_err(|e| format!("{file}: {e}"))?;
     ironbell_cluster_spec::defaults::builder_defaults(&mut spec);
-    // `NewFullClusterSpec` builds with EKS Anywhere version v0.19.0-dev+latest.
+    Ok(spec)
+}
+
+/// Load a vSphere cluster spec file as `test.NewFullClusterSpec` builds it ([`load_spec`],
+/// with EKS Anywhere version v0.19.0-dev+latest).
+pub fn load_vsphere_spec(file: &str) -> Result<VSphereSpec, String> {
+    let mut spec = load_spec("vsphere", file)?;
     spec.cluster
         .spec
         .eksa_version
@@ -61,11 +65,11 @@ pub fn load_vsphere_spec(file: &str) -> Result<VSphereSpec, String> {
 /// The test release data (`internal/test/testdata`: releases manifest, Bundles, EKS-D
 /// manifests) resolved with the release crate for the Kubernetes versions a spec uses.
 pub fn resolve_test_bundles(spec: &TinkerbellSpec) -> Result<VersionsBundleSet, String> {
-    resolve_bundles_for(&spec.cluster)
+    resolve_cluster_bundles(&spec.cluster)
 }
 
 /// [`resolve_test_bundles`] for any provider's `Cluster`.
-pub fn resolve_bundles_for(
+pub fn resolve_cluster_bundles(
     cluster: &ironbell_model::anywhere::Cluster,
 ) -> Result<VersionsBundleSet, String> {
     let mut versions: Vec<&str> = cluster
@@ -87,9 +91,10 @@ pub fn resolve_bundles_for(
     )?))
 }
 
-/// The test release data (`internal/test/testdata`) resolved for Kubernetes versions.
+/// The test release data resolved for some Kubernetes versions.
 pub fn resolve_test_release(versions: &[&str]) -> Result<ironbell_release::ClusterRelease, String> {
-    // The 1.29 EKS-D release is a remote URL in the test Bundles; its fixture is here.
+    // The 1.29 EKS-D manifest is a remote URL in the test bundles; this repository keeps a
+    // copy (tests/fixtures/eksd).
     let resolver = ironbell_release::Resolver::new()
         .with_base_dir(eksa_root().join("internal/test"))
         .with_url_file(
@@ -135,4 +140,17 @@ pub fn render_entry(
     };
     let out = ironbell_capi::render(spec, release, &inputs).map_err(|e| e.to_string())?;
     out.to_yaml().map_err(|e| e.to_string())
+}
+
+/// Set a cluster's `clusterNetwork.dns.resolvConf.path` (a change several tests make).
+pub fn set_resolv_conf(cluster: &mut ironbell_model::anywhere::Cluster, path: &str) {
+    let net = cluster
+        .spec
+        .cluster_network
+        .get_or_insert_with(Default::default);
+    net.dns = Some(ironbell_model::anywhere::Dns {
+        resolv_conf: Some(ironbell_model::anywhere::ResolvConf {
+            path: Some(path.into()),
+        }),
+    });
 }

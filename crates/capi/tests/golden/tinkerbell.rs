@@ -9,8 +9,8 @@ use ironbell_capi::tinkerbell::{
 use ironbell_capi::versions::VersionsBundleSet;
 use ironbell_capi::{Manifests, to_yaml_documents};
 use ironbell_model::anywhere::{
-    AutoScalingConfiguration, ControlPlaneUpgradeRolloutStrategy, Dns, PodIamConfig, Ref,
-    ResolvConf, TinkerbellMachineConfig, UpgradeRolloutStrategyType, UserConfiguration,
+    AutoScalingConfiguration, ControlPlaneUpgradeRolloutStrategy, PodIamConfig, Ref,
+    TinkerbellMachineConfig, UpgradeRolloutStrategyType, UserConfiguration,
     WorkerNodeGroupConfiguration,
 };
 
@@ -122,16 +122,7 @@ fn bootstrap_ip_0000(s: &mut TinkerbellSpec) {
 }
 
 fn resolv_conf_test_path(s: &mut TinkerbellSpec) {
-    let net = s
-        .cluster
-        .spec
-        .cluster_network
-        .get_or_insert_with(Default::default);
-    net.dns = Some(Dns {
-        resolv_conf: Some(ResolvConf {
-            path: Some("test-path".into()),
-        }),
-    });
+    crate::fixtures::set_resolv_conf(&mut s.cluster, "test-path");
 }
 
 fn max_pods_20() -> serde_json::Value {
