@@ -1083,35 +1083,19 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
                 .spec
                 .skip_load_balancer_deployment
                 .unwrap_or(false);
-        let admin_conf = if br {
-            "/var/lib/kubeadm/admin.conf"
-        } else {
-            "/etc/kubernetes/admin.conf"
-        };
-        files.push(File::root(
-            "/etc/kubernetes/manifests/kube-vip.yaml",
-            kubeadm::kube_vip_manifest(
-                ctx.endpoint_host(),
-                &bundle.tinkerbell_kube_vip,
-                serve_lbs,
-                admin_conf,
-            ),
+        files.push(kubeadm::kube_vip_file(
+            ctx.endpoint_host(),
+            &bundle.tinkerbell_kube_vip,
+            serve_lbs,
+            br,
         ));
     }
     if admission {
         files.push(kubeadm::exclusion_file());
     }
-    files.push(File::root(
-        kubeadm::AUDIT_POLICY_PATH,
-        kubeadm::block_text(&kubeadm::audit_policy(
-            cp,
-            cluster
-                .spec
-                .kubernetes_version
-                .as_ref()
-                .map(|v| v.as_str())
-                .unwrap_or_default(),
-        )),
+    files.push(kubeadm::audit_policy_file(
+        cp,
+        cluster.spec.kubernetes_version.as_ref().map(|v| v.as_str()),
     ));
     if ctx.spec.aws_iam.is_some() {
         files.extend(kubeadm::aws_iam_files(name));

@@ -947,37 +947,6 @@ fn host_path(
     }
 }
 
-/// The etcd encryption configuration file of the API server
-/// (`apiserver.config.k8s.io/v1 EncryptionConfiguration`): each resource group's KMS
-/// providers, then the identity provider.
-fn encryption_configuration(encryption: &[ironbell_model::anywhere::EtcdEncryption]) -> String {
-    let resources: Vec<serde_json::Value> = encryption
-        .iter()
-        .map(|e| {
-            let mut providers: Vec<serde_json::Value> = e
-                .providers
-                .iter()
-                .map(|p| {
-                    serde_json::json!({"kms": {
-                        "apiVersion": "v1",
-                        "cachesize": p.kms.cache_size,
-                        "endpoint": p.kms.socket_listen_address,
-                        "name": p.kms.name,
-                        "timeout": p.kms.timeout,
-                    }})
-                })
-                .collect();
-            providers.push(serde_json::json!({"identity": {}}));
-            serde_json::json!({"providers": providers, "resources": e.resources})
-        })
-        .collect();
-    kubeadm::to_yaml_text(&serde_json::json!({
-        "apiVersion": "apiserver.config.k8s.io/v1",
-        "kind": "EncryptionConfiguration",
-        "resources": resources,
-    }))
-}
-
 /// Render a vSphere cluster's Cluster API objects: the control-plane and the workers
 /// documents.
 pub fn render(
@@ -1165,7 +1134,7 @@ fn control_plane(ctx: &Context<'_>, options: &RenderOptions) -> Result<Vec<Objec
     if let Some(e) = encryption {
         files.push(File::root(
             "/var/lib/kubeadm/encryption-config.yaml",
-            encryption_configuration(e),
+            crate::cloudstack::encryption_configuration(e),
         ));
     }
     files.push(kubeadm::kube_vip_file(
