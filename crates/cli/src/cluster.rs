@@ -16,7 +16,7 @@ use ironbell_release::{BundlesSource, Resolver};
 
 /// The exit status of `validate cluster` for a spec that is not valid.
 const INVALID: u8 = 1;
-/// The exit status for a file that cannot be read or parsed at all.
+/// The exit status for a file that cannot be read.
 const UNREADABLE: u8 = 2;
 
 /// `ironbell generate ...`.
@@ -151,7 +151,9 @@ fn manifests(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Loads a spec; an unreadable or unparsable file is printed and gives exit status 2.
+/// Loads a spec. A file that cannot be read gives exit status 2; one that does not load
+/// (bad YAML, a wrong field, a reference to a missing document) prints every problem and
+/// gives 1, as a spec that fails validation does.
 fn load(file: &Path) -> Result<Spec, ExitCode> {
     match Spec::load(file) {
         Ok(spec) => Ok(spec),
@@ -164,15 +166,14 @@ fn load(file: &Path) -> Result<Spec, ExitCode> {
             for issue in e.issues() {
                 eprintln!("  {issue}");
             }
-            Err(ExitCode::from(UNREADABLE))
+            Err(ExitCode::from(INVALID))
         }
     }
 }
 
 fn read_inventory(path: Option<&Path>) -> anyhow::Result<Option<ironbell_inventory::Inventory>> {
     let Some(path) = path else { return Ok(None) };
-    let text = ironbell_model::read_input(path)
-        .with_context(|| format!("reading {}", path.display()))?;
+    let text = crate::commands::read_input(path)?;
     let inventory = ironbell_inventory::parse_inventory(&text)
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok(Some(inventory))
@@ -203,9 +204,7 @@ fn print_report(report: &Report) {
 fn registry_credentials() -> Option<ironbell_capi::kubeadm::RegistryCredentials> {
     let username = std::env::var("REGISTRY_USERNAME").ok()?;
     let password = std::env::var("REGISTRY_PASSWORD").ok()?;
-    Some(ironbell_capi::kubeadm::RegistryCredentials::new(
-        username, password,
-    ))
+    Some(ironbell_capi::kubeadm::RegistryCredentials { username, password })
 }
 
 fn now_unix_ms() -> i64 {

@@ -2,15 +2,19 @@
 //!
 //! The replicated [`Store`] backend: ironbell's objects in etcd (v3 API), so that several
 //! ironbell replicas on several machines share one state and survive the loss of a machine.
-//! It is not an etcd server, does not manage etcd members, and does not elect leaders yet
-//! (that comes with the replicas of issue 16).
+//! It also elects the one replica that runs the controllers ([`Election`], module
+//! [`election`]: leases, fencing tokens, and the timing argument for why two replicas do
+//! not both lead). It is not an etcd server and does not manage etcd members.
 //!
 //! Start reading at [`Config`] and [`EtcdStore::new`], then [`EtcdStore`]'s `write` (how a
-//! commit becomes one transaction) and the `watch` module. The trait semantics are those
+//! commit becomes one transaction) and the `watch` module; for replicas, [`election`]. The trait semantics are those
 //! of [`ironbell_store::Store`], checked against a real etcd (Debian's `etcd-server`, started
 //! by the tests on loopback ports) by the shared conformance suite on one member
 //! (`tests/conformance.rs`) and on three (`tests/conformance_cluster.rs`); `tests/cluster.rs`
-//! kills members under a running commit and watch, `tests/tls.rs` uses client certificates.
+//! kills members under a running commit and watch, `tests/tls.rs` uses client certificates,
+//! `tests/batches.rs` writes more than `--max-txn-ops` in batches, and `tests/election.rs`
+//! elects leaders among candidates (some in child processes killed by PID) while etcd
+//! members die.
 //! The client is the `etcd-client` crate (tonic 0.14, as the rest of the workspace).
 //!
 //! ## Key layout
@@ -61,10 +65,13 @@
 //!   started with a higher limit (the tests use 8 MiB), else it fails with etcd's "request
 //!   is too large" and writes nothing.
 //! - **Transaction size**: one commit writes at most [`Config::max_txn_ops`] objects, the
-//!   members' `--max-txn-ops` (128 by default in etcd); a larger commit (a `hardware
-//!   import` of more than about 40 machines, each a Hardware, a BMC Machine and a Secret) is
-//!   refused with [`StoreError::Unsupported`] and writes nothing: raise `--max-txn-ops` on
-//!   the members and in the store spec.
+//!   members' `--max-txn-ops` (128 by default in etcd), which the store reports as
+//!   [`Capabilities::max_commit_ops`]; a larger commit is refused with
+//!   [`StoreError::Unsupported`] and writes nothing. Callers that do not need all or
+//!   nothing (a `hardware import` of more than about 40 machines, each a Hardware, a BMC
+//!   Machine and a Secret) write through [`ironbell_store::commit_in_batches`], batch by
+//!   batch; those that do need it raise `--max-txn-ops` on the members and in the store
+//!   spec (`tests/batches.rs`).
 //! - **Failures**: reads retry on another endpoint while [`Config::request_timeout`]
 //!   allows; a write is retried only when etcd cannot have applied it (the connection
 //!   was refused, or the member had no leader), otherwise the error says the outcome is
@@ -77,8 +84,11 @@
 //! Protect etcd as the Kubernetes documentation says for Secrets: client certificates,
 //! peer TLS, encrypted disks.
 
+pub mod election;
 mod keys;
 mod watch;
+
+pub use election::{Election, ElectionConfig, ElectionError, Leader, Leadership, LossReason};
 
 use std::fmt;
 use std::path::PathBuf;
@@ -862,6 +872,7 @@ impl Store for EtcdStore {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             atomic_commit: true,
+            max_commit_ops: Some(self.inner.config.max_txn_ops),
         }
     }
 
