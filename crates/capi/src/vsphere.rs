@@ -536,7 +536,9 @@ fn format_of(br: bool) -> String {
 }
 
 /// The login user of a machine config: its first user with the first key, the key's
-/// comment dropped (EKS Anywhere's `StripSshAuthorizedKeyComment`).
+/// comment dropped (EKS Anywhere's `StripSshAuthorizedKeyComment`). The key's data is not
+/// decoded (as the other providers here, unlike EKS Anywhere, which parses it): a key
+/// needs a type and data.
 fn user_of(name: &str, mc: &VSphereMachineConfig) -> Result<User, RenderError> {
     let bad = |reason: &str| RenderError::BadSshKey {
         name: name.to_string(),
@@ -552,25 +554,22 @@ fn user_of(name: &str, mc: &VSphereMachineConfig) -> Result<User, RenderError> {
         .ssh_authorized_keys
         .first()
         .ok_or_else(|| bad("no key"))?;
-    let mut fields = key.split_whitespace();
-    let (Some(kind), Some(blob)) = (fields.next(), fields.next()) else {
-        return Err(bad("not an authorized key (type and base64 key expected)"));
+    // An empty key is EKS Anywhere's placeholder for one generated at setup; it is
+    // written as it is, as the other providers do.
+    let key = if key.trim().is_empty() {
+        String::new()
+    } else {
+        let mut fields = key.split_whitespace();
+        let (Some(kind), Some(data)) = (fields.next(), fields.next()) else {
+            return Err(bad(
+                "not an authorized key (a type and the key data expected)",
+            ));
+        };
+        format!("{kind} {data}")
     };
-    use base64::Engine as _;
-    let blob_bytes = base64::engine::general_purpose::STANDARD
-        .decode(blob)
-        .map_err(|_| bad("the key is not valid base64"))?;
-    // The blob starts with the key type as an SSH string (a 4-byte length, then the name).
-    let named = blob_bytes
-        .get(..4)
-        .map(|l| u32::from_be_bytes([l[0], l[1], l[2], l[3]]) as usize)
-        .and_then(|len| blob_bytes.get(4..4 + len));
-    if named != Some(kind.as_bytes()) {
-        return Err(bad(&format!("the key data is not a {kind} key")));
-    }
     Ok(User {
         name: user.name.clone(),
-        ssh_authorized_keys: vec![format!("{kind} {blob}")],
+        ssh_authorized_keys: vec![key],
         sudo: Some("ALL=(ALL) NOPASSWD:ALL".to_string()),
     })
 }

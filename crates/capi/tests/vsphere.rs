@@ -74,29 +74,20 @@ fn a_missing_machine_config_names_the_reference() {
 #[test]
 fn a_bad_ssh_key_names_the_machine_config() {
     let (mut spec, bundles) = main_spec();
-    for (key, reason) in [
-        ("", "not an authorized key"),
-        ("ssh-rsa", "not an authorized key"),
-        (
-            "ssh-rsa AAAA    B3NzaC1K73CeQ== testemail@test.com",
-            "not a ssh-rsa key",
-        ),
-        ("ssh-rsa not!base64", "not valid base64"),
-    ] {
-        let mc = spec
-            .machine_configs
-            .get_mut("test-etcd")
-            .expect("test-etcd");
-        if let Some(u) = mc.spec.users.as_mut().and_then(|u| u.first_mut()) {
-            u.ssh_authorized_keys = vec![key.into()];
-        }
-        let err = render_err(&spec, &bundles);
-        assert!(
-            err.starts_with("VSphereMachineConfig test-etcd: spec.users[0].sshAuthorizedKeys[0]")
-                && err.contains(reason),
-            "{key:?}: {err}"
-        );
+    // A key without its data; an empty key (generated at setup) is written as it is.
+    let mc = spec
+        .machine_configs
+        .get_mut("test-etcd")
+        .expect("test-etcd");
+    if let Some(u) = mc.spec.users.as_mut().and_then(|u| u.first_mut()) {
+        u.ssh_authorized_keys = vec!["ssh-rsa".into()];
     }
+    let err = render_err(&spec, &bundles);
+    assert!(
+        err.starts_with("VSphereMachineConfig test-etcd: spec.users[0].sshAuthorizedKeys[0]")
+            && err.contains("not an authorized key"),
+        "{err}"
+    );
     let mc = spec.machine_configs.get_mut("test-cp").expect("test-cp");
     mc.spec.users = Some(Vec::new());
     let err = render_err(&spec, &bundles);
