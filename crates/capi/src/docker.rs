@@ -882,6 +882,7 @@ impl<'a> Context<'a> {
                             wn.machine_template.clone(),
                         ),
                         version: Some(bundle.kube_distro.kubernetes.tag.clone()),
+                        failure_domain: None,
                     },
                 },
                 strategy,

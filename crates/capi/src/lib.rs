@@ -9,10 +9,10 @@
 //! Where to start: [`render`], the entry for a create (a loaded spec and its resolved
 //! release data in, a [`Manifests`] that prints YAML documents out). It dispatches to the
 //! provider's renderer, [`tinkerbell::render`] for bare metal, [`docker::render`] for
-//! Docker or [`cloudstack::render`] for CloudStack, which assemble the typed objects of
-//! [`api`] from the provider-neutral pieces in [`kubeadm`]. Upgrades name their templates
-//! with [`tinkerbell::upgrade_names`], [`docker::upgrade_plan`] and
-//! [`cloudstack::upgrade_names`].
+//! Docker, [`cloudstack::render`] for CloudStack or [`vsphere::render`] for vSphere, which
+//! assemble the typed objects of [`api`] from the provider-neutral pieces in [`kubeadm`].
+//! Upgrades name their templates with [`tinkerbell::upgrade_names`],
+//! [`docker::upgrade_plan`], [`cloudstack::upgrade_names`] and [`vsphere::upgrade_names`].
 //!
 //! The objects are typed builders, not text templates: EKS Anywhere renders Go text
 //! templates, and a typed object cannot produce mis-indented YAML or an unquoted scalar that
@@ -28,6 +28,7 @@ pub mod docker;
 pub mod kubeadm;
 pub mod tinkerbell;
 pub mod versions;
+pub mod vsphere;
 
 use serde::Serialize;
 
@@ -47,6 +48,8 @@ pub struct CreateInputs {
     pub tinkerbell_ip: Option<String>,
     /// Credentials of an authenticated registry mirror.
     pub registry_credentials: Option<kubeadm::RegistryCredentials>,
+    /// vCenter credentials (vSphere clusters).
+    pub vsphere_credentials: Option<vsphere::VSphereCredentials>,
 }
 
 /// Why a spec could not be rendered.
@@ -63,6 +66,9 @@ pub enum Error {
     /// The Tinkerbell renderer refused the spec.
     #[error(transparent)]
     Tinkerbell(#[from] tinkerbell::RenderError),
+    /// The vSphere renderer refused the spec.
+    #[error(transparent)]
+    VSphere(#[from] vsphere::RenderError),
     /// The Docker renderer refused the spec.
     #[error(transparent)]
     Docker(#[from] docker::RenderError),
@@ -92,6 +98,16 @@ pub fn render(
             };
             let bundles = versions::VersionsBundleSet::from_release(release);
             Ok(tinkerbell::render(&tink, &bundles, &options)?)
+        }
+        ironbell_cluster_spec::Provider::VSphere => {
+            let vs = vsphere::VSphereSpec::from_spec(spec)?;
+            let options = vsphere::RenderOptions {
+                names: vsphere::names_from_clock(&vs, inputs.now_unix_ms),
+                credentials: inputs.vsphere_credentials.clone().unwrap_or_default(),
+                registry_credentials: inputs.registry_credentials.clone(),
+            };
+            let bundles = versions::VersionsBundleSet::from_release(release);
+            Ok(vsphere::render(&vs, &bundles, &options)?)
         }
         ironbell_cluster_spec::Provider::Docker => {
             let mut docker_spec = docker::DockerSpec::from_spec(spec)?;
@@ -145,6 +161,20 @@ pub enum Object {
     TinkerbellMachineTemplate(Box<TinkerbellMachineTemplate>),
     /// A Kubernetes `Secret` (registry credentials).
     Secret(Box<api::Secret>),
+    /// A `VSphereCluster`.
+    VSphereCluster(Box<api::vsphere::VSphereCluster>),
+    /// A `VSphereMachineTemplate`.
+    VSphereMachineTemplate(Box<api::vsphere::VSphereMachineTemplate>),
+    /// A `VSphereFailureDomain`.
+    VSphereFailureDomain(Box<api::vsphere::VSphereFailureDomain>),
+    /// A `VSphereDeploymentZone`.
+    VSphereDeploymentZone(Box<api::vsphere::VSphereDeploymentZone>),
+    /// A `ClusterResourceSet`.
+    ClusterResourceSet(Box<api::core::ClusterResourceSet>),
+    /// A `ConfigMap`.
+    ConfigMap(Box<api::core::ConfigMap>),
+    /// A `Secret` with `stringData`, a `type` or empty values.
+    GenericSecret(Box<api::core::GenericSecret>),
     /// CAPD's `DockerCluster`.
     DockerCluster(Box<DockerCluster>),
     /// CAPD's `DockerMachineTemplate`.
@@ -169,6 +199,13 @@ impl Object {
             Self::TinkerbellCluster(o) => &o.kind,
             Self::TinkerbellMachineTemplate(o) => &o.kind,
             Self::Secret(o) => &o.kind,
+            Self::VSphereCluster(o) => &o.kind,
+            Self::VSphereMachineTemplate(o) => &o.kind,
+            Self::VSphereFailureDomain(o) => &o.kind,
+            Self::VSphereDeploymentZone(o) => &o.kind,
+            Self::ClusterResourceSet(o) => &o.kind,
+            Self::ConfigMap(o) => &o.kind,
+            Self::GenericSecret(o) => &o.kind,
             Self::DockerCluster(o) => &o.kind,
             Self::DockerMachineTemplate(o) => &o.kind,
             Self::CloudStackCluster(o) => &o.kind,

@@ -251,7 +251,7 @@ impl TemplateNames {
     }
 }
 
-fn worker_names(cluster: &str, group: &str, unix_ms: i64) -> WorkerTemplateNames {
+pub(crate) fn worker_names(cluster: &str, group: &str, unix_ms: i64) -> WorkerTemplateNames {
     WorkerTemplateNames {
         machine_template: format!("{cluster}-{group}-{unix_ms}"),
         kubeadm_config_template: format!("{cluster}-{group}-template-{unix_ms}"),
@@ -474,6 +474,17 @@ pub(crate) fn cluster_mirror(
     (!refused).then_some(mirror)
 }
 
+/// The host of the cluster's control-plane endpoint.
+pub(crate) fn cluster_endpoint_host(cluster: &EksaCluster) -> &str {
+    cluster
+        .spec
+        .control_plane_configuration
+        .as_ref()
+        .and_then(|cp| cp.endpoint.as_ref())
+        .map(|e| e.host.as_str())
+        .unwrap_or_default()
+}
+
 pub(crate) fn cluster_name(cluster: &EksaCluster) -> &str {
     cluster.metadata.name.as_deref().unwrap_or_default()
 }
@@ -492,7 +503,7 @@ pub(crate) fn worker_groups(
 }
 
 /// Kubernetes minor version of an EKS-D tag (`v1.21.2-eks-1-21-4` → 21).
-fn minor_version(tag: &str) -> u32 {
+pub(crate) fn minor_version(tag: &str) -> u32 {
     tag.trim_start_matches('v')
         .split('.')
         .nth(1)
@@ -598,13 +609,7 @@ impl<'a> Context<'a> {
     }
 
     fn endpoint_host(&self) -> &'a str {
-        self.cluster()
-            .spec
-            .control_plane_configuration
-            .as_ref()
-            .and_then(|cp| cp.endpoint.as_ref())
-            .map(|e| e.host.as_str())
-            .unwrap_or_default()
+        cluster_endpoint_host(self.cluster())
     }
 
     fn no_proxy_list(&self) -> Vec<String> {
@@ -1079,35 +1084,19 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
                 .spec
                 .skip_load_balancer_deployment
                 .unwrap_or(false);
-        let admin_conf = if br {
-            "/var/lib/kubeadm/admin.conf"
-        } else {
-            "/etc/kubernetes/admin.conf"
-        };
-        files.push(File::root(
-            "/etc/kubernetes/manifests/kube-vip.yaml",
-            kubeadm::kube_vip_manifest(
-                ctx.endpoint_host(),
-                &bundle.tinkerbell_kube_vip,
-                serve_lbs,
-                admin_conf,
-            ),
+        files.push(kubeadm::kube_vip_file(
+            ctx.endpoint_host(),
+            &bundle.tinkerbell_kube_vip,
+            serve_lbs,
+            br,
         ));
     }
     if admission {
         files.push(kubeadm::exclusion_file());
     }
-    files.push(File::root(
-        kubeadm::AUDIT_POLICY_PATH,
-        kubeadm::block_text(&kubeadm::audit_policy(
-            cp,
-            cluster
-                .spec
-                .kubernetes_version
-                .as_ref()
-                .map(|v| v.as_str())
-                .unwrap_or_default(),
-        )),
+    files.push(kubeadm::audit_policy_file(
+        cp,
+        cluster.spec.kubernetes_version.as_ref().map(|v| v.as_str()),
     ));
     if ctx.spec.aws_iam.is_some() {
         files.extend(kubeadm::aws_iam_files(name));
@@ -1203,6 +1192,7 @@ fn etcd_cluster(
             etcd_image: distro.etcd.uri(),
             bootstrap_image: bundle.bottlerocket_bootstrap.uri(),
             pause_image: distro.pause.uri(),
+            ..EtcdBottlerocketConfig::default()
         }),
         cloud_init_config: (!br).then(|| EtcdCloudInitConfig {
             version: distro.etcd_version.clone(),
@@ -1229,6 +1219,7 @@ fn etcd_cluster(
             .proxy()
             .map(|(http, https)| BottlerocketProxy::with_http(http, https, &ctx.no_proxy)),
         registry_mirror: ctx.mirror.as_ref().map(RegistryMirror::bottlerocket),
+        ..EtcdadmConfigSpec::default()
     };
     let template = ObjectReference::new(
         INFRASTRUCTURE_API_VERSION,

@@ -140,6 +140,7 @@ fn manifests(
         now_unix_ms: now_unix_ms(),
         tinkerbell_ip: None,
         registry_credentials: registry_credentials(),
+        vsphere_credentials: vsphere_credentials(),
     };
     let manifests = ironbell_capi::render(&spec, &release, &inputs)
         .with_context(|| format!("rendering cluster {}", spec.name()))?;
@@ -205,6 +206,18 @@ fn registry_credentials() -> Option<ironbell_capi::kubeadm::RegistryCredentials>
     let username = std::env::var("REGISTRY_USERNAME").ok()?;
     let password = std::env::var("REGISTRY_PASSWORD").ok()?;
     Some(ironbell_capi::kubeadm::RegistryCredentials { username, password })
+}
+
+/// vCenter credentials, from the same variables EKS Anywhere reads (the cloud provider's
+/// own pair is optional).
+fn vsphere_credentials() -> Option<ironbell_capi::vsphere::VSphereCredentials> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    Some(ironbell_capi::vsphere::VSphereCredentials {
+        username: var("EKSA_VSPHERE_USERNAME")?,
+        password: var("EKSA_VSPHERE_PASSWORD")?,
+        cloud_provider_username: var("EKSA_VSPHERE_CP_USERNAME"),
+        cloud_provider_password: var("EKSA_VSPHERE_CP_PASSWORD"),
+    })
 }
 
 fn now_unix_ms() -> i64 {

@@ -28,7 +28,7 @@ fn conformance(rel: &str) -> PathBuf {
 }
 
 /// The providers whose manifests render today; the others say so by name.
-const RENDERED: &[&str] = &["tinkerbell", "docker", "cloudstack"];
+const RENDERED: &[&str] = &["tinkerbell", "docker", "cloudstack", "vsphere"];
 
 #[test]
 fn a_generated_spec_validates_and_renders_for_every_provider() {

@@ -240,6 +240,7 @@ impl MachineDeployment {
                         cluster_name: w.cluster.to_string(),
                         infrastructure_ref: w.infrastructure_ref,
                         version: Some(w.version),
+                        failure_domain: None,
                     },
                 },
                 strategy: w.strategy,
@@ -302,6 +303,9 @@ pub struct MachineSpec {
     /// Kubernetes version, e.g. `v1.21.2-eks-1-21-4`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// The failure domain the machines are placed in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_domain: Option<String>,
 }
 
 /// The bootstrap configuration of a machine.

@@ -17,10 +17,12 @@
 
 pub mod cloudstack;
 pub mod cluster;
+pub mod core;
 pub mod docker;
 pub mod etcdadm;
 pub mod kubeadm;
 pub mod tinkerbell;
+pub mod vsphere;
 
 use std::collections::BTreeMap;
 

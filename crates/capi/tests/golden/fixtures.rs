@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use ironbell_capi::tinkerbell::TinkerbellSpec;
 use ironbell_capi::versions::VersionsBundleSet;
+use ironbell_capi::vsphere::VSphereSpec;
 
 /// `../shared/conformance/eks-anywhere-v0.24.6` beside the repository.
 pub fn eksa_root() -> PathBuf {
@@ -48,6 +49,17 @@ pub fn load_spec(provider: &str, file: &str) -> Result<ironbell_cluster_spec::Sp
     let mut spec = ironbell_cluster_spec::Spec::load(&path).map_err(|e| format!("{file}: {e}"))?;
     ironbell_cluster_spec::defaults::builder_defaults(&mut spec);
     Ok(spec)
+}
+
+/// Load a vSphere cluster spec file as `test.NewFullClusterSpec` builds it ([`load_spec`],
+/// with EKS Anywhere version v0.19.0-dev+latest).
+pub fn load_vsphere_spec(file: &str) -> Result<VSphereSpec, String> {
+    let mut spec = load_spec("vsphere", file)?;
+    spec.cluster
+        .spec
+        .eksa_version
+        .get_or_insert_with(|| "v0.19.0-dev+latest".into());
+    VSphereSpec::from_spec(&spec).map_err(|e| format!("{file}: {e}"))
 }
 
 /// The test release data (`internal/test/testdata`: releases manifest, Bundles, EKS-D
