@@ -113,7 +113,10 @@ fn an_invalid_spec_names_its_check_and_field_and_exits_1() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("machineGroupRef"), "field named: {stderr}");
-    assert!(stderr.contains("single-node-cp"), "missing document named: {stderr}");
+    assert!(
+        stderr.contains("single-node-cp"),
+        "missing document named: {stderr}"
+    );
 
     // Nothing is rendered from an invalid spec.
     let spec = conformance("tinkerbell/testdata/cluster_tinkerbell_external_etcd.yaml");

@@ -7,7 +7,10 @@
 //! [`plan`] reads each kind and namespace involved once and works out the writes;
 //! [`apply`] checks the inventory ([`crate::integrity`]) and then writes:
 //!
-//! - on a backend with atomic commits (SQLite, etcd), in **one commit**: all or nothing;
+//! - on a backend with atomic commits (SQLite, etcd), in **one commit**: all or nothing —
+//!   as long as the backend's commit holds that many writes (etcd: `--max-txn-ops`, 128 by
+//!   default; [`ironbell_store::Capabilities::max_commit_ops`]); a larger set is written
+//!   like the next case, in batches of that size, or refused with [`Atomicity::Required`];
 //! - on a backend without (a Kubernetes API server), with [`Atomicity::BestEffort`] (what
 //!   `apply` and `import` use), **one object at a time in dependency order**: Secrets, then
 //!   BMC Machines (which name their Secret), then Hardware (which names its Machine), then
@@ -22,8 +25,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use ironbell_model::{DynamicObject, KindRegistry, Labels, TypeKey};
-use ironbell_store::{ListParams, Op, Store, StoreError};
+use ironbell_model::{DynamicObject, KindRegistry, TypeKey};
+use ironbell_store::{ListParams, Op, Store};
 
 use crate::OpsError;
 
@@ -133,7 +136,7 @@ pub async fn plan(
                 ops.push(Op::Create(obj.clone()));
                 outcomes.push((obj, Outcome::Created));
             }
-            Some(current) if same_content(&current, &obj) => {
+            Some(current) if ironbell_store::same_content(&current, &obj) => {
                 outcomes.push((current, Outcome::Unchanged));
             }
             Some(current) => {
@@ -172,8 +175,9 @@ pub async fn apply(
     Ok(outcomes)
 }
 
-/// Writes `ops`: in one commit where the backend can; else, with
-/// [`Atomicity::BestEffort`], one at a time in dependency order.
+/// Writes `ops`: in one commit where the backend can hold them all; else, with
+/// [`Atomicity::BestEffort`], in dependency order, in batches as large as the backend's
+/// commit holds (one at a time without atomic commits; etcd's `--max-txn-ops` with it).
 pub async fn commit(
     store: &dyn Store,
     mut ops: Vec<Op>,
@@ -182,36 +186,45 @@ pub async fn commit(
     if ops.is_empty() {
         return Ok(());
     }
-    if ops.len() == 1 || store.capabilities().atomic_commit {
+    let limit = store.capabilities().commit_limit();
+    if ops.len() <= limit {
         store.commit(ops).await?;
         return Ok(());
     }
     if atomicity == Atomicity::Required {
-        return Err(OpsError::NotAtomic { count: ops.len() });
+        return Err(OpsError::NotAtomic {
+            count: ops.len(),
+            limit,
+        });
     }
     ops.sort_by_key(|op| rank(op_types(op)));
-    one_by_one(store, ops).await
+    in_batches(store, ops).await
 }
 
-/// Commits `ops` one at a time in the order given; stops at the first failure with
-/// [`OpsError::Partial`].
-pub(crate) async fn one_by_one(store: &dyn Store, ops: Vec<Op>) -> Result<(), OpsError> {
-    let total = ops.len();
-    for (done, op) in ops.into_iter().enumerate() {
-        let (kind, namespace, name) = describe(&op);
-        store
-            .commit(vec![op])
-            .await
-            .map_err(|source: StoreError| OpsError::Partial {
-                done,
-                total,
+/// Commits `ops` in the order given, in batches the backend can hold
+/// ([`ironbell_store::commit_in_batches`]); stops at the first failing batch with
+/// [`OpsError::Partial`]. Running the same operations again finishes the job.
+pub(crate) async fn in_batches(store: &dyn Store, ops: Vec<Op>) -> Result<(), OpsError> {
+    let described: Vec<(String, String, String)> = ops.iter().map(describe).collect();
+    ironbell_store::commit_in_batches(store, ops)
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            let (kind, namespace, name) = e
+                .source
+                .object()
+                .map(|(k, ns, n)| (k.to_string(), ns.to_string(), n.to_string()))
+                .or_else(|| described.get(e.committed).cloned())
+                .unwrap_or_default();
+            OpsError::Partial {
+                done: e.committed,
+                total: e.total,
                 kind,
                 namespace,
                 name,
-                source: Box::new(source),
-            })?;
-    }
-    Ok(())
+                source: Box::new(e.source),
+            }
+        })
 }
 
 /// Write order without atomic commits: what is referred to before what refers to it.
@@ -257,13 +270,4 @@ fn key(obj: &DynamicObject) -> (TypeKey, String, String) {
         obj.namespace().to_string(),
         obj.name().to_string(),
     )
-}
-
-/// Whether applying `desired` over `current` would change anything the user controls:
-/// labels, annotations and every top-level field but `status`.
-fn same_content(current: &DynamicObject, desired: &DynamicObject) -> bool {
-    let non_empty = |m: &Option<Labels>| m.clone().filter(|m| !m.is_empty());
-    non_empty(&current.metadata.labels) == non_empty(&desired.metadata.labels)
-        && non_empty(&current.metadata.annotations) == non_empty(&desired.metadata.annotations)
-        && current.same_body_except(desired, "status")
 }

@@ -16,7 +16,7 @@ use ironbell_model::{DynamicObject, KindRegistry, Resource, TypeKey};
 use ironbell_store::{ListParams, Op, Store};
 
 use crate::OpsError;
-use crate::apply::one_by_one;
+use crate::apply::in_batches;
 
 fn type_of<K: Resource>() -> TypeKey {
     TypeKey::new(K::API_VERSION, K::KIND)
@@ -149,12 +149,12 @@ pub async fn delete(
     Ok(all)
 }
 
-/// Commits `ops` atomically where possible, else one by one in the given order (unlike
-/// [`crate::apply::commit`], which sorts for creation).
+/// Commits `ops` atomically where the backend's commit holds them all, else in batches in
+/// the given order (unlike [`crate::apply::commit`], which sorts for creation).
 async fn commit_in_order(store: &dyn Store, ops: Vec<Op>) -> Result<(), OpsError> {
-    if ops.len() == 1 || store.capabilities().atomic_commit {
+    if ops.len() <= store.capabilities().commit_limit() {
         store.commit(ops).await?;
         return Ok(());
     }
-    one_by_one(store, ops).await
+    in_batches(store, ops).await
 }

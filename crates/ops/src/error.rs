@@ -118,13 +118,15 @@ pub enum OpsError {
         /// One sentence per conflict.
         conflicts: Vec<String>,
     },
-    /// All-or-nothing was required and the backend cannot commit several objects at once.
+    /// All-or-nothing was required and the backend cannot commit that many objects at once.
     #[error(
-        "writing {count} objects all or nothing needs atomic commits, which this store backend does not have; nothing was written"
+        "writing {count} objects all or nothing needs one commit of {count} writes, and this store backend commits at most {limit} at once (etcd: raise --max-txn-ops on the members and max-txn-ops= in the store spec); nothing was written"
     )]
     NotAtomic {
         /// How many writes.
         count: usize,
+        /// The most writes one commit of the backend holds (1 without atomic commits).
+        limit: usize,
     },
     /// A write object by object stopped part way (on a backend without atomic commits).
     #[error(

@@ -314,8 +314,12 @@ async fn deleting_hardware_deletes_its_bmc_machine_and_secret_and_a_job_its_task
 
 /// A store without atomic multi-object commits (as a Kubernetes API server): a commit of
 /// more than one operation is refused; single writes can be made to fail after a count.
+/// With `limit`, it commits atomically up to that many operations (as etcd with
+/// `--max-txn-ops`) and refuses more.
 struct NoAtomic {
     inner: SqliteStore,
+    /// Atomic commits of at most this many operations; `None`: one at a time.
+    limit: Option<usize>,
     /// Where the database lives (removed when the store goes).
     _dir: Option<tempfile::TempDir>,
     /// Single writes allowed before every later one fails (usize::MAX: no fault).
@@ -344,13 +348,13 @@ impl Store for NoAtomic {
 
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            atomic_commit: false,
-            max_commit_ops: None,
+            atomic_commit: self.limit.is_some(),
+            max_commit_ops: self.limit,
         }
     }
 
     async fn commit(&self, ops: Vec<Op>) -> Result<Vec<DynamicObject>> {
-        if ops.len() > 1 {
+        if ops.len() > self.limit.unwrap_or(1) {
             return Err(StoreError::Unsupported {
                 what: format!("commit {} objects atomically", ops.len()),
             });
@@ -381,6 +385,7 @@ impl Store for NoAtomic {
 fn no_atomic(dir: &tempfile::TempDir, budget: usize) -> NoAtomic {
     NoAtomic {
         inner: SqliteStore::open(dir.path().join("ironbell.db")).unwrap(),
+        limit: None,
         _dir: None,
         budget: AtomicUsize::new(budget),
         written: Mutex::new(Vec::new()),
@@ -461,7 +466,7 @@ async fn all_or_nothing_is_refused_where_the_backend_cannot() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(err, OpsError::NotAtomic { count: 2 }), "{err}");
+    assert!(matches!(err, OpsError::NotAtomic { count: 2, .. }), "{err}");
     assert!(names(&store, "template").await.is_empty());
     // One object needs no atomicity.
     apply(&store, vec![template("a", "t1", "x")], options)
@@ -482,4 +487,58 @@ mod no_atomic_conformance {
     }
 
     ironbell_store::store_conformance_tests!(fresh());
+}
+
+#[tokio::test]
+async fn a_set_larger_than_one_commit_is_written_in_batches_or_refused_when_atomicity_is_required()
+{
+    let dir = tempfile::tempdir().unwrap();
+    // Atomic commits of at most 8 writes, as etcd started with --max-txn-ops 8.
+    let mut store = no_atomic(&dir, usize::MAX);
+    store.limit = Some(8);
+    let mut csv = CSV.lines().next().unwrap().to_string();
+    for i in 0..10 {
+        csv.push_str(&format!(
+            "\nm{i:02},10.20.1.{},255.255.255.0,10.20.1.254,10.20.0.2,3c:ec:ef:10:01:{i:02x},/dev/sda,type=worker,192.0.2.{},admin,pw-{i},",
+            10 + i,
+            100 + i
+        ));
+    }
+    let rows = rows(&csv);
+
+    // All or nothing cannot be had in one commit of 30 writes: refused, nothing written.
+    let required = ApplyOptions {
+        dry_run: false,
+        atomicity: Atomicity::Required,
+    };
+    let err = import(&store, &rows, DEFAULT_NAMESPACE, required)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            OpsError::NotAtomic {
+                count: 30,
+                limit: 8
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("max-txn-ops"), "{err}");
+    assert!(names(&store, "hardware").await.is_empty());
+
+    // The default (best effort) writes every object, in batches, in dependency order.
+    let out = import_default(&store, &rows).await.unwrap();
+    assert_eq!(Counts::of(&out).created, 30);
+    assert_eq!(names(&store, "hardware").await.len(), 10);
+    let written = store.written.lock().unwrap().clone();
+    let first_hardware = written.iter().position(|k| k == "Hardware").unwrap();
+    assert!(
+        written[..first_hardware].iter().all(|k| k != "Hardware")
+            && written[first_hardware..].iter().all(|k| k == "Hardware"),
+        "Secrets and Machines before any Hardware: {written:?}"
+    );
+    // Again: nothing to write.
+    let out = import_default(&store, &rows).await.unwrap();
+    assert_eq!(Counts::of(&out).unchanged, 30);
 }
