@@ -149,6 +149,9 @@ pub enum OpsError {
     /// Another process runs controllers on this store.
     #[error(transparent)]
     Lock(#[from] LockError),
+    /// The controller election on etcd cannot be held (bad settings).
+    #[error("controller election: {0}")]
+    Election(#[from] ironbell_store_etcd::ElectionError),
     /// A service of a plane could not start or stopped.
     #[error("{service} service: {message}")]
     Service {

@@ -2,12 +2,26 @@
 //! metadata, workflow (controller and agent API) and the BMC controllers — started
 //! together from one [`PlaneNetwork`] and stopped together through the [`Plane`] handle.
 //!
-//! A plane that runs controllers (workflow or BMC) first takes the store's controller
-//! lock ([`StoreHandle::lock_controllers`]) and holds it until stopped: a second plane on
-//! the same store with controllers fails to start with an error naming the first one's PID
-//! (it does not wait as a standby: a supervisor restarting it is the simpler standby, and a
-//! waiting process that looks healthy but does nothing is a trap for operators). Planes
-//! with only boot and metadata need no lock and may run beside it.
+//! Controllers (workflow and BMC) must run in one process at a time, or every BMC Job runs
+//! twice. How that is decided depends on the store:
+//!
+//! - **The embedded store** (one SQLite file, one machine): a plane that runs controllers
+//!   first takes the store's controller lock ([`StoreHandle::lock_controllers`]) and holds
+//!   it until stopped: a second plane on the same file with controllers fails to start
+//!   with an error naming the first one's PID (it does not wait as a standby: on one
+//!   machine a supervisor restarting it is the simpler standby). Planes with only boot and
+//!   metadata need no lock and may run beside it.
+//! - **etcd** (replicas on several machines): every replica serves boot and metadata at
+//!   once; the controllers — the workflow service (its controller and the agents' API,
+//!   which hand out the same actions) and the BMC controllers — run on the one replica
+//!   that leads the `controllers` election ([`ironbell_store_etcd::Election`], a 15 s
+//!   lease). The others wait as candidates (logged, and shown by
+//!   [`ironbell_store_etcd::Election::observe`]); their workflow port is bound, so agents
+//!   that reach them wait in the queue, and they take over within the lease when the
+//!   leader dies. A leader that loses the lease (etcd unreachable past the renew deadline,
+//!   5 s before etcd can expire it) stops its controllers and the plane ends with an error
+//!   saying so, for the supervisor to restart it as a candidate: a replica never runs
+//!   controllers while another may lead.
 
 use std::path::PathBuf;
 
@@ -153,6 +167,88 @@ pub struct Plane {
     tasks: JoinSet<ServiceResult>,
     shutdown: watch::Sender<bool>,
     lock: Option<ControllerLock>,
+    elects: bool,
+}
+
+/// The controllers of a plane: the workflow service (with its bound listener) and the BMC
+/// controllers.
+struct Controllers {
+    store: ironbell_store::SharedStore,
+    workflow: Option<(tokio::net::TcpListener, ironbell_workflow::Config)>,
+    bmc: Option<ironbell_bmc::Config>,
+}
+
+impl Controllers {
+    /// Runs each as a task of its own in `tasks`.
+    fn spawn(self, tasks: &mut JoinSet<ServiceResult>) {
+        if let Some((listener, workflow)) = self.workflow {
+            let store = self.store.clone();
+            tasks.spawn(async move {
+                let render = ironbell_workflow::controller::tinkerbell_renderer();
+                let r = ironbell_workflow::serve(store, listener, &workflow, render).await;
+                ("workflow", r.map_err(|e| chain(&e)))
+            });
+        }
+        if let Some(bmc) = self.bmc {
+            let store = self.store;
+            tasks.spawn(async move {
+                ironbell_bmc::run(store, bmc).await;
+                ("bmc", Ok(()))
+            });
+        }
+    }
+
+    /// Waits to lead the `controllers` election, runs the controllers while leading, and
+    /// returns when the plane stops (`Ok`) or the leadership is lost or a controller fails
+    /// (`Err`); the controllers are stopped before the leadership is given up.
+    async fn lead(
+        self,
+        election: ironbell_store_etcd::Election,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<(), String> {
+        let identity = candidate_identity();
+        let leadership = tokio::select! {
+            l = election.campaign(CONTROLLERS_ELECTION, &identity) => l.map_err(|e| chain(&e))?,
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        };
+        info!(
+            identity,
+            fencing_token = leadership.fencing_token(),
+            "controllers: this replica leads; starting them"
+        );
+        let mut running: JoinSet<ServiceResult> = JoinSet::new();
+        self.spawn(&mut running);
+        let result = tokio::select! {
+            reason = leadership.lost() => Err(format!(
+                "lost the controllers' leadership ({reason}); stopped them so that no two \
+                 replicas run them; restart this replica to stand as a candidate again"
+            )),
+            _ = stop.wait_for(|s| *s) => Ok(()),
+            Some(done) = running.join_next() => match done {
+                Ok((_, Ok(()))) => Ok(()),
+                Ok((service, Err(message))) => Err(format!("{service}: {message}")),
+                Err(join) => Err(join.to_string()),
+            },
+        };
+        running.abort_all();
+        while running.join_next().await.is_some() {}
+        if let Err(e) = leadership.resign().await {
+            tracing::warn!("controllers: resigning the leadership: {e}");
+        }
+        result
+    }
+}
+
+/// The election whose leader runs the controllers.
+pub const CONTROLLERS_ELECTION: &str = "controllers";
+
+/// This replica's name in the controller election: host, process and plane, so that two
+/// planes of one process (tests) are told apart.
+fn candidate_identity() -> String {
+    static PLANES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let n = PLANES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}:{}:{n}", host.trim(), std::process::id())
 }
 
 /// The error chain of `e` on one line.
@@ -172,7 +268,12 @@ impl Plane {
     /// workflow are bound before this returns (their errors are returned here); the boot
     /// service's appear through [`Plane::wait`].
     pub async fn start(store: &StoreHandle, config: PlaneConfig) -> Result<Self, OpsError> {
-        let lock = if config.runs_controllers() {
+        let election = if config.runs_controllers() {
+            store.controller_election()?
+        } else {
+            None
+        };
+        let lock = if config.runs_controllers() && election.is_none() {
             store.lock_controllers()?
         } else {
             None
@@ -205,24 +306,28 @@ impl Plane {
                 ("metadata", r.map_err(|e| chain(&e)))
             });
         }
-        if let Some(options) = &config.workflow {
-            let addr = config.network.grpc;
-            let listener = bind("workflow", addr).await?;
-            let store = shared.clone();
-            let workflow = config.network.workflow(options);
-            tasks.spawn(async move {
-                let render = ironbell_workflow::controller::tinkerbell_renderer();
-                let r = ironbell_workflow::serve(store, listener, &workflow, render).await;
-                ("workflow", r.map_err(|e| chain(&e)))
-            });
-            info!(addr = %config.network.grpc, "workflow service started");
-        }
-        if let Some(bmc) = config.bmc {
-            let store = shared.clone();
-            tasks.spawn(async move {
-                ironbell_bmc::run(store, bmc).await;
-                ("bmc", Ok(()))
-            });
+        let workflow = match &config.workflow {
+            Some(options) => Some((
+                bind("workflow", config.network.grpc).await?,
+                config.network.workflow(options),
+            )),
+            None => None,
+        };
+        let controllers = Controllers {
+            store: shared.clone(),
+            workflow,
+            bmc: config.bmc,
+        };
+        if let Some(election) = &election {
+            let election = election.clone();
+            let stop = shutdown.subscribe();
+            tasks.spawn(async move { ("controllers", controllers.lead(election, stop).await) });
+            info!("controllers: a candidate in the etcd election; they run on its leader");
+        } else {
+            controllers.spawn(&mut tasks);
+            if config.workflow.is_some() {
+                info!(addr = %config.network.grpc, "workflow service started");
+            }
         }
         if let Some(boot) = boot {
             let store = shared.clone();
@@ -235,7 +340,14 @@ impl Plane {
             tasks,
             shutdown,
             lock,
+            elects: election.is_some(),
         })
+    }
+
+    /// Whether this plane's controllers are decided by an election among replicas (etcd)
+    /// rather than by the lock.
+    pub fn elects_controllers(&self) -> bool {
+        self.elects
     }
 
     /// Whether this plane holds the controller lock.

@@ -33,8 +33,9 @@
 //!   the spec, in case it holds a password.
 //!
 //! [`Access::Existing`] cannot tell an empty etcd prefix from a missing one: on etcd it
-//! opens as [`Access::Create`] does (nothing is created by opening). Controllers are not
-//! yet elected on etcd (issue 16): run them in one replica only.
+//! opens as [`Access::Create`] does (nothing is created by opening). On etcd the replica
+//! that runs the controllers is elected ([`StoreHandle::controller_election`], see
+//! `crate::plane`).
 //!
 //! A new store is private: its directory is created 0700 and the database 0600 (it holds
 //! BMC credentials). Read-only commands open with [`Access::Existing`], which refuses a
@@ -47,7 +48,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use ironbell_store::SharedStore;
-use ironbell_store_etcd::{Config as EtcdConfig, ETCD_MAX_TXN_OPS, EtcdStore, TlsConfig};
+use ironbell_store_etcd::{
+    Config as EtcdConfig, ETCD_MAX_TXN_OPS, Election, ElectionConfig, EtcdStore, TlsConfig,
+};
 use ironbell_store_sqlite::{ControllerLock, SqliteStore};
 
 use crate::OpsError;
@@ -297,6 +300,8 @@ pub struct StoreHandle {
     spec: StoreSpec,
     store: SharedStore,
     sqlite: Option<SqliteStore>,
+    etcd: Option<EtcdStore>,
+    election: ElectionConfig,
 }
 
 impl fmt::Debug for StoreHandle {
@@ -329,12 +334,30 @@ impl StoreHandle {
         }
     }
 
+    /// The election among replicas that decides which one runs the controllers, on a
+    /// store that several processes share (etcd); `None` on the embedded store, where the
+    /// lock ([`StoreHandle::lock_controllers`]) decides.
+    pub fn controller_election(&self) -> Result<Option<Election>, OpsError> {
+        match &self.etcd {
+            Some(etcd) => Ok(Some(Election::new(etcd, self.election)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Times the controller election (default: Kubernetes' 15 s lease, 10 s renew
+    /// deadline, 2 s retry period); tests shorten it.
+    pub fn set_election_config(&mut self, config: ElectionConfig) {
+        self.election = config;
+    }
+
     /// A handle over any store (tests, wrappers); it has no controller lock.
     pub fn from_store(spec: StoreSpec, store: SharedStore) -> Self {
         Self {
             spec,
             store,
             sqlite: None,
+            etcd: None,
+            election: ElectionConfig::default(),
         }
     }
 }
@@ -372,6 +395,8 @@ pub fn open(spec: &StoreSpec, access: Access) -> Result<StoreHandle, OpsError> {
                 spec: spec.clone(),
                 store: Arc::new(sqlite.clone()),
                 sqlite: Some(sqlite),
+                etcd: None,
+                election: ElectionConfig::default(),
             })
         }
         StoreSpec::Etcd(config) => {
@@ -379,8 +404,10 @@ pub fn open(spec: &StoreSpec, access: Access) -> Result<StoreHandle, OpsError> {
             tracing::info!(store = %spec, "using the etcd store");
             Ok(StoreHandle {
                 spec: spec.clone(),
-                store: Arc::new(store),
+                store: Arc::new(store.clone()),
                 sqlite: None,
+                etcd: Some(store),
+                election: ElectionConfig::default(),
             })
         }
     }

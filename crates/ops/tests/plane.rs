@@ -12,6 +12,11 @@ use ironbell_ops::network::PlaneNetwork;
 use ironbell_ops::plane::{MetadataOptions, Plane, PlaneConfig};
 use ironbell_ops::spec::{Access, StoreHandle, StoreSpec, open};
 
+/// Real etcd servers (the store-etcd tests' launcher, shared rather than copied).
+#[path = "../../store-etcd/tests/support/mod.rs"]
+#[allow(unreachable_pub)]
+mod etcd;
+
 fn loopback_port() -> SocketAddr {
     // A free port: bind, read it, release it.
     let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
@@ -101,4 +106,68 @@ async fn a_port_in_use_is_a_clear_error_and_releases_the_lock() {
         .await
         .unwrap();
     plane.stop().await;
+}
+
+/// On etcd, every replica serves, and the controllers run on the one that leads the
+/// election: a second plane waits as a candidate, takes over when the leader stops, and a
+/// leader cut off from etcd stops its controllers and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_etcd_one_replica_leads_the_controllers_and_another_takes_over() {
+    let Some(mut cluster) = etcd::Cluster::start(1).await else {
+        return;
+    };
+    let endpoint = cluster.endpoints()[0].clone();
+    let host = endpoint.trim_start_matches("http://");
+    let spec: StoreSpec = format!("etcd://{host}/planes").parse().unwrap();
+    let handle = || {
+        let mut h = open(&spec, Access::Create).unwrap();
+        h.set_election_config(ironbell_store_etcd::ElectionConfig {
+            lease_duration: std::time::Duration::from_secs(2),
+            renew_deadline: std::time::Duration::from_secs(1),
+            retry_period: std::time::Duration::from_millis(250),
+        });
+        h
+    };
+    let observer = handle().controller_election().unwrap().unwrap();
+    let leader = || async {
+        observer
+            .observe(ironbell_ops::plane::CONTROLLERS_ELECTION)
+            .await
+            .unwrap()
+            .map(|l| l.identity)
+    };
+    let wait = std::time::Duration::from_secs(20);
+
+    let first = Plane::start(&handle(), config(loopback_port(), loopback_port()))
+        .await
+        .unwrap();
+    assert!(first.elects_controllers() && !first.holds_controller_lock());
+    assert!(etcd::wait_async(wait, || async { leader().await.is_some() }).await);
+    let first_identity = leader().await.unwrap();
+
+    // A second replica starts (no lock refuses it) and waits as a candidate.
+    let mut second = Plane::start(&handle(), config(loopback_port(), loopback_port()))
+        .await
+        .unwrap();
+    assert_eq!(leader().await.as_deref(), Some(first_identity.as_str()));
+
+    // The leader stops: the candidate leads.
+    first.stop().await;
+    assert!(
+        etcd::wait_async(wait, || async {
+            leader().await.is_some_and(|l| l != first_identity)
+        })
+        .await,
+        "the second replica took over"
+    );
+
+    // etcd goes away: the leader gives up before its lease could run out, and its plane
+    // ends saying why.
+    cluster.members[0].kill();
+    let ended = tokio::time::timeout(wait, second.wait())
+        .await
+        .expect("the plane ends");
+    let err = ended.unwrap_err().to_string();
+    assert!(err.contains("lost the controllers' leadership"), "{err}");
+    second.stop().await;
 }
