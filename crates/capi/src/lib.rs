@@ -21,7 +21,9 @@
 //! (`ironbell-release`), applying the objects or reconciling them (the lifecycle).
 
 pub mod api;
+mod common;
 pub mod kubeadm;
+pub mod nutanix;
 pub mod tinkerbell;
 pub mod versions;
 
@@ -42,6 +44,8 @@ pub struct CreateInputs {
     pub tinkerbell_ip: Option<String>,
     /// Credentials of an authenticated registry mirror.
     pub registry_credentials: Option<kubeadm::RegistryCredentials>,
+    /// Prism Central credentials (Nutanix).
+    pub nutanix_credentials: Option<nutanix::PrismCredentials>,
 }
 
 /// Why a spec could not be rendered.
@@ -58,6 +62,9 @@ pub enum Error {
     /// The Tinkerbell renderer refused the spec.
     #[error(transparent)]
     Tinkerbell(#[from] tinkerbell::RenderError),
+    /// The Nutanix renderer refused the spec.
+    #[error(transparent)]
+    Nutanix(#[from] nutanix::RenderError),
 }
 
 /// Render the Cluster API objects of a new cluster, as EKS Anywhere's provider does for a
@@ -81,6 +88,16 @@ pub fn render(
             };
             let bundles = versions::VersionsBundleSet::from_release(release);
             Ok(tinkerbell::render(&tink, &bundles, &options)?)
+        }
+        ironbell_cluster_spec::Provider::Nutanix => {
+            let ntx = nutanix::NutanixSpec::from_spec(spec)?;
+            let options = nutanix::RenderOptions {
+                names: nutanix::names_from_clock(&ntx, inputs.now_unix_ms),
+                credentials: inputs.nutanix_credentials.clone().unwrap_or_default(),
+                registry_credentials: inputs.registry_credentials.clone(),
+            };
+            let bundles = versions::VersionsBundleSet::from_release(release);
+            Ok(nutanix::render(&ntx, &bundles, &options)?)
         }
         provider => Err(Error::ProviderNotRendered {
             cluster: spec.name().to_string(),
@@ -113,6 +130,16 @@ pub enum Object {
     TinkerbellMachineTemplate(Box<TinkerbellMachineTemplate>),
     /// A Kubernetes `Secret` (registry credentials).
     Secret(Box<api::Secret>),
+    /// A `NutanixCluster`.
+    NutanixCluster(Box<api::nutanix::NutanixCluster>),
+    /// A `NutanixMachineTemplate`.
+    NutanixMachineTemplate(Box<api::nutanix::NutanixMachineTemplate>),
+    /// A `ConfigMap`.
+    ConfigMap(Box<api::addons::ConfigMap>),
+    /// A `ClusterResourceSet`.
+    ClusterResourceSet(Box<api::addons::ClusterResourceSet>),
+    /// A `Secret` written with `stringData`.
+    StringDataSecret(Box<api::addons::StringDataSecret>),
 }
 
 impl Object {
@@ -127,6 +154,11 @@ impl Object {
             Self::TinkerbellCluster(o) => &o.kind,
             Self::TinkerbellMachineTemplate(o) => &o.kind,
             Self::Secret(o) => &o.kind,
+            Self::NutanixCluster(o) => &o.kind,
+            Self::NutanixMachineTemplate(o) => &o.kind,
+            Self::ConfigMap(o) => &o.kind,
+            Self::ClusterResourceSet(o) => &o.kind,
+            Self::StringDataSecret(o) => &o.kind,
         }
     }
 }

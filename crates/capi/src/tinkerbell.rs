@@ -46,6 +46,7 @@ use crate::api::{
     BOOTSTRAP_API_VERSION, CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION,
     INFRASTRUCTURE_API_VERSION, LabelSelector, ObjectReference, Secret, StringMap, meta,
 };
+use crate::common::{self, cluster_name, minor_version, worker_groups};
 use crate::kubeadm::{self, RegistryCredentials, RegistryMirror};
 use crate::versions::{VersionsBundle, VersionsBundleSet};
 use crate::{Manifests, NO_VALUE, Object};
@@ -404,32 +405,6 @@ fn is_scale(old: &EksaCluster, new: &EksaCluster) -> bool {
     })
 }
 
-fn cluster_name(cluster: &EksaCluster) -> &str {
-    cluster.metadata.name.as_deref().unwrap_or_default()
-}
-
-/// Worker node groups with their names (`md-<i>` when unnamed, EKS Anywhere's default).
-fn worker_groups(
-    cluster: &EksaCluster,
-) -> impl Iterator<Item = (String, &WorkerNodeGroupConfiguration)> {
-    cluster
-        .spec
-        .worker_node_group_configurations
-        .iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, w)| (w.name.clone().unwrap_or_else(|| format!("md-{i}")), w))
-}
-
-/// Kubernetes minor version of an EKS-D tag (`v1.21.2-eks-1-21-4` → 21).
-fn minor_version(tag: &str) -> u32 {
-    tag.trim_start_matches('v')
-        .split('.')
-        .nth(1)
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0)
-}
-
 /// Everything the control-plane and worker builders share.
 struct Context<'a> {
     spec: &'a TinkerbellSpec,
@@ -495,20 +470,13 @@ impl<'a> Context<'a> {
     }
 
     fn bundle(&self, version: Option<&str>) -> Result<&'a VersionsBundle, RenderError> {
-        let version = version
-            .or(self
-                .cluster()
-                .spec
-                .kubernetes_version
-                .as_ref()
-                .map(|v| v.as_str()))
-            .ok_or_else(|| self.missing("spec.kubernetesVersion"))?;
-        self.bundles
-            .get(version)
-            .ok_or_else(|| RenderError::MissingBundle {
+        common::bundle(self.bundles, self.cluster(), version).map_err(|e| match e {
+            common::BundleLookup::NoVersion => self.missing("spec.kubernetesVersion"),
+            common::BundleLookup::NoBundle(version) => RenderError::MissingBundle {
                 cluster: self.name.to_string(),
-                version: version.to_string(),
-            })
+                version,
+            },
+        })
     }
 
     fn machine_config(
@@ -528,34 +496,15 @@ impl<'a> Context<'a> {
     }
 
     fn cidrs(&self, services: bool) -> Vec<String> {
-        let net = self.cluster().spec.cluster_network.as_ref();
-        let blocks = if services {
-            net.and_then(|n| n.services.as_ref())
-        } else {
-            net.and_then(|n| n.pods.as_ref())
-        };
-        blocks
-            .and_then(|b| b.cidr_blocks.clone())
-            .unwrap_or_default()
+        common::cidrs(self.cluster(), services)
     }
 
     fn resolv_conf(&self) -> Option<&'a ironbell_model::anywhere::ResolvConf> {
-        self.cluster()
-            .spec
-            .cluster_network
-            .as_ref()
-            .and_then(|n| n.dns.as_ref())
-            .and_then(|d| d.resolv_conf.as_ref())
+        common::resolv_conf(self.cluster())
     }
 
     fn endpoint_host(&self) -> &'a str {
-        self.cluster()
-            .spec
-            .control_plane_configuration
-            .as_ref()
-            .and_then(|cp| cp.endpoint.as_ref())
-            .map(|e| e.host.as_str())
-            .unwrap_or_default()
+        common::endpoint_host(self.cluster())
     }
 
     fn no_proxy_list(&self) -> Vec<String> {
@@ -696,17 +645,7 @@ impl<'a> Context<'a> {
     }
 
     fn containerd_restart_commands(&self) -> Vec<String> {
-        let mut cmds = Vec::new();
-        if self.mirror.is_some() {
-            cmds.push(
-                "cat /etc/containerd/config_append.toml >> /etc/containerd/config.toml".into(),
-            );
-        }
-        if self.mirror.is_some() || self.proxy().is_some() {
-            cmds.push("sudo systemctl daemon-reload".into());
-            cmds.push("sudo systemctl restart containerd".into());
-        }
-        cmds
+        common::containerd_restart_commands(self.mirror.is_some(), self.proxy().is_some())
     }
 
     /// Bottlerocket images and settings shared by the cluster and join configurations; only
@@ -860,7 +799,7 @@ pub fn render_workers(
     workers(&ctx, &options.names)
 }
 
-fn registry_secret(c: &RegistryCredentials) -> Object {
+pub(crate) fn registry_secret(c: &RegistryCredentials) -> Object {
     use base64::Engine as _;
     let enc = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let mut metadata = meta("registry-credentials", EKSA_SYSTEM_NAMESPACE);
@@ -936,6 +875,7 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
                 services: Some(NetworkRanges {
                     cidr_blocks: ctx.cidrs(true),
                 }),
+                service_domain: None,
             }),
             control_plane_endpoint: Some(ApiEndpoint {
                 host: ctx.endpoint_host().to_string(),
@@ -1255,15 +1195,7 @@ fn etcd_cluster(
                 .as_ref()
                 .and(distro.etcd_url.clone()),
         }),
-        pre_etcdadm_commands: (!br).then(|| {
-            vec![
-                "hostname \"{{ ds.meta_data.hostname }}\"".into(),
-                "echo \"::1         ipv6-localhost ipv6-loopback\" >/etc/hosts".into(),
-                "echo \"127.0.0.1   localhost\" >>/etc/hosts".into(),
-                "echo \"127.0.0.1   {{ ds.meta_data.hostname }}\" >>/etc/hosts".into(),
-                "echo \"{{ ds.meta_data.hostname }}\" >/etc/hostname".into(),
-            ]
-        }),
+        pre_etcdadm_commands: (!br).then(common::etcd_pre_commands),
         cipher_suites: Some(kubeadm::SECURE_CIPHER_SUITES.into()),
         users: Some(vec![user_of(mc_name, mc)?]),
         proxy: ctx.proxy().map(|(http, https)| BottlerocketProxy {
@@ -1319,22 +1251,7 @@ fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, Rend
         .collect();
         let mut md_meta = meta(format!("{name}-{group}"), EKSA_SYSTEM_NAMESPACE);
         md_meta.labels = Some(pool_labels.clone());
-        if let Some(a) = &wng.autoscaling_configuration {
-            md_meta.annotations = Some(
-                [
-                    (
-                        "cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size".to_string(),
-                        a.min_count.unwrap_or(0).to_string(),
-                    ),
-                    (
-                        "cluster.x-k8s.io/cluster-api-autoscaler-node-group-max-size".to_string(),
-                        a.max_count.unwrap_or(0).to_string(),
-                    ),
-                ]
-                .into_iter()
-                .collect(),
-            );
-        }
+        md_meta.annotations = common::autoscaler_annotations(wng);
         let strategy = wng.upgrade_rollout_strategy.as_ref().map(|s| {
             if s.type_ == Some(UpgradeRolloutStrategyType::InPlace) {
                 MachineDeploymentStrategy {
@@ -1385,6 +1302,7 @@ fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, Rend
                             wn.machine_template.clone(),
                         ),
                         version: Some(bundle.kube_distro.kubernetes.tag.clone()),
+                        failure_domain: None,
                     },
                 },
                 strategy,

@@ -67,6 +67,10 @@ pub struct VersionsBundle {
     pub tinkerbell_kube_vip: String,
     /// Bottlerocket's kubeadm bootstrap host container.
     pub bottlerocket_bootstrap: ImageRef,
+    /// The Nutanix provider's kube-vip image URI.
+    pub nutanix_kube_vip: String,
+    /// The Nutanix cloud controller manager image URI.
+    pub nutanix_cloud_provider: String,
 }
 
 /// The versions bundles of a release (the `Bundles` object), with its number.
@@ -107,6 +111,8 @@ impl VersionsBundle {
             bottlerocket_bootstrap: ImageRef::from_uri(
                 &v.bundle.bottlerocket_host_containers.kubeadm_bootstrap.uri,
             ),
+            nutanix_kube_vip: v.bundle.nutanix.kube_vip.uri.clone(),
+            nutanix_cloud_provider: v.bundle.nutanix.cloud_provider.uri.clone(),
         }
     }
 }

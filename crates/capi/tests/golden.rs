@@ -18,6 +18,8 @@ mod compare;
 mod fixtures;
 #[path = "golden/mappings.rs"]
 mod mappings;
+#[path = "golden/nutanix.rs"]
+mod nutanix_cases;
 #[path = "golden/tinkerbell.rs"]
 mod tinkerbell_cases;
 
@@ -47,9 +49,11 @@ impl Status {
 }
 
 fn compare_file(file: &str, got: &str) -> Result<Vec<String>, String> {
-    let path = fixtures::provider_dir("tinkerbell")
-        .join("testdata")
-        .join(file);
+    compare_provider_file("tinkerbell", file, got)
+}
+
+fn compare_provider_file(provider: &str, file: &str, got: &str) -> Result<Vec<String>, String> {
+    let path = fixtures::provider_dir(provider).join("testdata").join(file);
     let expected =
         compare::parse_documents(&fixtures::read(&path)?).map_err(|e| format!("{file}: {e}"))?;
     let got = compare::parse_documents(got).map_err(|e| format!("rendered for {file}: {e}"))?;
@@ -85,6 +89,67 @@ fn run_tinkerbell(m: &tinkerbell_cases::Mapping) -> Status {
         Status::Equal
     } else {
         Status::Differs(diffs)
+    }
+}
+
+fn run_nutanix(m: &nutanix_cases::Mapping) -> Status {
+    let mut diffs = Vec::new();
+    for case in &m.cases {
+        let result = (|| -> Result<Vec<String>, String> {
+            let spec = nutanix_cases::load(case)?;
+            let bundles = fixtures::resolve_cluster_bundles(&spec.cluster)?;
+            let (cp, md) = nutanix_cases::render(&spec, case, &bundles)?;
+            let mut d = Vec::new();
+            if let Some(f) = case.expected_cp {
+                d.extend(compare_provider_file("nutanix", f, &cp)?);
+            }
+            if let Some(f) = case.expected_md {
+                d.extend(compare_provider_file("nutanix", f, &md)?);
+            }
+            Ok(d)
+        })();
+        match result {
+            Ok(d) => diffs.extend(d),
+            Err(e) => return Status::Error(e),
+        }
+    }
+    if diffs.is_empty() {
+        Status::Equal
+    } else {
+        Status::Differs(diffs)
+    }
+}
+
+/// Every listed mapping of a provider has a table entry, every table entry is listed, and
+/// every expected file listed for it is compared.
+fn check_table(
+    listed: &[mappings::Listed],
+    provider: &str,
+    table: &[(&'static str, Vec<&'static str>)],
+) {
+    let listed_here: Vec<&mappings::Listed> =
+        listed.iter().filter(|l| l.provider == provider).collect();
+    for l in &listed_here {
+        let entry = table.iter().find(|(t, _)| *t == l.test);
+        let Some((_, files)) = entry else {
+            panic!(
+                "{} is in golden-mappings.txt but not in the {provider} table",
+                l.test
+            );
+        };
+        for f in &l.outputs {
+            assert!(
+                files.iter().any(|x| format!("testdata/{x}") == *f),
+                "{}: expected file {f} of golden-mappings.txt is not compared",
+                l.test
+            );
+        }
+    }
+    for (t, _) in table {
+        assert!(
+            listed_here.iter().any(|l| l.test == *t),
+            "{t} is in the {provider} table but not in golden-mappings.txt"
+        );
     }
 }
 
@@ -153,9 +218,27 @@ fn golden_mappings_equal_as_data() {
         }
     }
 
+    let nutanix_table = nutanix_cases::mappings();
+    let nutanix_files: Vec<(&'static str, Vec<&'static str>)> = nutanix_table
+        .iter()
+        .map(|m| {
+            let files = m
+                .cases
+                .iter()
+                .flat_map(|c| [c.expected_cp, c.expected_md])
+                .flatten()
+                .collect();
+            (m.test, files)
+        })
+        .collect();
+    check_table(&listed, "nutanix", &nutanix_files);
+
     let mut results: Vec<(String, String, Status)> = Vec::new();
     let mut notes: BTreeMap<String, &str> = BTreeMap::new();
     for l in &listed {
+        let nutanix = nutanix_table
+            .iter()
+            .find(|m| l.provider == "nutanix" && m.test == l.test);
         let status = match table
             .iter()
             .find(|m| l.provider == "tinkerbell" && m.test == l.test)
@@ -166,7 +249,10 @@ fn golden_mappings_equal_as_data() {
                 }
                 run_tinkerbell(m)
             }
-            None => Status::NotRendered,
+            None => match nutanix {
+                Some(m) => run_nutanix(m),
+                None => Status::NotRendered,
+            },
         };
         results.push((l.provider.clone(), l.test.clone(), status));
     }

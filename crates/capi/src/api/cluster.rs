@@ -67,6 +67,9 @@ pub struct ClusterNetwork {
     /// Service CIDRs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub services: Option<NetworkRanges>,
+    /// DNS domain of services (`cluster.local`), when written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_domain: Option<String>,
 }
 
 /// A list of CIDR blocks.
@@ -167,6 +170,9 @@ pub struct MachineSpec {
     /// Kubernetes version, e.g. `v1.21.2-eks-1-21-4`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// The failure domain the machines are placed in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_domain: Option<String>,
 }
 
 /// The bootstrap configuration of a machine.

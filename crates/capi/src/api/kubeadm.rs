@@ -420,6 +420,9 @@ pub struct Ntp {
 pub struct User {
     /// Login name.
     pub name: String,
+    /// Whether the password is locked (written only by the providers that set it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_password: Option<bool>,
     /// Authorized SSH keys.
     pub ssh_authorized_keys: Vec<String>,
     /// Sudo rule, e.g. `ALL=(ALL) NOPASSWD:ALL`.

@@ -13,9 +13,11 @@
 //! fork of the kubeadm bootstrap types, etcdadm-controller and CAPT v0.6.5. Only the fields
 //! EKS Anywhere renders are modelled.
 
+pub mod addons;
 pub mod cluster;
 pub mod etcdadm;
 pub mod kubeadm;
+pub mod nutanix;
 pub mod tinkerbell;
 
 use std::collections::BTreeMap;

@@ -8,6 +8,8 @@
 
 use serde_json::{Value, json};
 
+use crate::api::kubeadm::{EnvVar, HostPathMount};
+
 /// The file the API server reads the rules from.
 pub const EXCLUSION_RULES_PATH: &str = "/etc/kubernetes/admission-plugin-exclusion-rules.json";
 
@@ -166,4 +168,23 @@ pub fn exclusion_policy() -> String {
         ),
     ];
     serde_json::to_string_pretty(&Value::Array(rules)).unwrap_or_default() + "\n"
+}
+
+/// The API server volume that mounts the exclusion rules.
+pub fn exclusion_volume() -> HostPathMount {
+    HostPathMount {
+        host_path: EXCLUSION_RULES_PATH.into(),
+        mount_path: EXCLUSION_RULES_PATH.into(),
+        name: "admission-exclusion-rules".into(),
+        path_type: Some("File".into()),
+        read_only: true,
+    }
+}
+
+/// The API server environment variable that points EKS-D's admission patch at the rules.
+pub fn exclusion_env() -> EnvVar {
+    EnvVar {
+        name: "EKS_PATCH_EXCLUSION_RULES_FILE".into(),
+        value: EXCLUSION_RULES_PATH.into(),
+    }
 }

@@ -149,3 +149,47 @@ pub fn default_audit_policy(_kubernetes_version: &str) -> String {
     });
     super::to_yaml_text(&policy)
 }
+
+/// The default audit policy as EKS Anywhere's `GetAuditPolicy` gives it for a Kubernetes
+/// version (`1.29`, ...): before 1.24 the `v1beta1` policy of [`default_audit_policy`]; from
+/// 1.24 the same rules as an `audit.k8s.io/v1` `Policy` printed from its Go type (empty
+/// `metadata.creationTimestamp`, the core group's empty name left out). EKS Anywhere's v1
+/// policy also lacks the `userGroups: [system:nodes]` of the rule that drops nodes' `get`
+/// of nodes, so that rule drops those requests from everyone; kept as it is, since the
+/// rendered objects must equal EKS Anywhere's.
+pub fn versioned_audit_policy(kubernetes_version: &str) -> String {
+    let v1beta1 = default_audit_policy(kubernetes_version);
+    let minor: u32 = kubernetes_version
+        .trim_start_matches('v')
+        .split('.')
+        .nth(1)
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if minor < 24 {
+        return v1beta1;
+    }
+    let Ok(mut policy) = serde_yaml_ng::from_str::<Value>(&v1beta1) else {
+        return v1beta1;
+    };
+    policy["apiVersion"] = json!("audit.k8s.io/v1");
+    policy["metadata"] = json!({"creationTimestamp": null});
+    let rules = policy.get_mut("rules").and_then(Value::as_array_mut);
+    for rule in rules.into_iter().flatten() {
+        if rule.get("level") == Some(&json!("None"))
+            && rule.get("verbs") == Some(&json!(["get"]))
+            && rule.get("userGroups") == Some(&json!(["system:nodes"]))
+            && let Some(m) = rule.as_object_mut()
+        {
+            m.remove("userGroups");
+        }
+        let resources = rule.get_mut("resources").and_then(Value::as_array_mut);
+        for r in resources.into_iter().flatten() {
+            if let Some(m) = r.as_object_mut()
+                && m.get("group").and_then(Value::as_str) == Some("")
+            {
+                m.remove("group");
+            }
+        }
+    }
+    super::to_yaml_text(&policy)
+}

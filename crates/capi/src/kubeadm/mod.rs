@@ -9,6 +9,7 @@
 
 mod admission;
 mod audit;
+mod encryption;
 mod mirror;
 
 use std::collections::BTreeMap;
@@ -26,8 +27,12 @@ use crate::api::kubeadm::{
 };
 use crate::api::{StringMap, Taint};
 
-pub use admission::{EXCLUSION_RULES_PATH, exclusion_policy};
-pub use audit::default_audit_policy;
+pub use admission::{EXCLUSION_RULES_PATH, exclusion_env, exclusion_policy, exclusion_volume};
+pub use audit::{default_audit_policy, versioned_audit_policy};
+pub use encryption::{
+    ENCRYPTION_CONFIG_PATH, encryption_args, encryption_configuration, encryption_file,
+    encryption_volumes,
+};
 pub use mirror::{RegistryCredentials, RegistryMirror, block_text};
 
 /// The TLS cipher suite the kubelet and etcd are restricted to.
@@ -50,6 +55,17 @@ pub fn audit_policy(cp: &ControlPlaneConfiguration, kubernetes_version: &str) ->
     match cp.audit_policy_content.as_deref().map(str::trim) {
         Some(content) if !content.is_empty() => content.to_string(),
         _ => default_audit_policy(kubernetes_version),
+    }
+}
+
+/// [`audit_policy`] with the default by Kubernetes version ([`versioned_audit_policy`]).
+pub fn versioned_audit_policy_of(
+    cp: &ControlPlaneConfiguration,
+    kubernetes_version: &str,
+) -> String {
+    match cp.audit_policy_content.as_deref().map(str::trim) {
+        Some(content) if !content.is_empty() => content.to_string(),
+        _ => versioned_audit_policy(kubernetes_version),
     }
 }
 
@@ -229,6 +245,7 @@ pub fn login_user(users: &[UserConfiguration]) -> Option<User> {
     let user = users.first()?;
     Some(User {
         name: user.name.clone(),
+        lock_password: None,
         ssh_authorized_keys: user
             .ssh_authorized_keys
             .first()

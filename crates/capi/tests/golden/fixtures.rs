@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+use ironbell_capi::nutanix::NutanixSpec;
 use ironbell_capi::tinkerbell::TinkerbellSpec;
 use ironbell_capi::versions::VersionsBundleSet;
 
@@ -43,18 +44,45 @@ pub fn load_tinkerbell_spec(file: &str) -> Result<TinkerbellSpec, String> {
     TinkerbellSpec::from_spec(&spec).map_err(|e| format!("{file}: {e}"))
 }
 
+/// The release version of the test releases manifest.
+pub const TEST_EKSA_VERSION: &str = "v0.19.0-dev+latest";
+
+/// The EKS-D 1.29 manifest the test bundles name by URL, and its fixture in this crate.
+const EKSD_1_29: (&str, &str) = (
+    "https://distro.eks.amazonaws.com/kubernetes-1-29/kubernetes-1-29-eks-4.yaml",
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/eksd/kubernetes-1-29-eks-4.yaml"
+    ),
+);
+
+/// Load a Nutanix cluster spec file as EKS Anywhere's tests load it (builder defaults).
+pub fn load_nutanix_spec(file: &str) -> Result<NutanixSpec, String> {
+    let path = provider_dir("nutanix").join("testdata").join(file);
+    let mut spec = ironbell_cluster_spec::Spec::load(&path).map_err(|e| format!("{file}: {e}"))?;
+    ironbell_cluster_spec::defaults::builder_defaults(&mut spec);
+    // The builder also sets the release's version (`v0.19.0-dev+latest`).
+    spec.cluster.spec.eksa_version = Some(TEST_EKSA_VERSION.into());
+    NutanixSpec::from_spec(&spec).map_err(|e| format!("{file}: {e}"))
+}
+
 /// The test release data (`internal/test/testdata`: releases manifest, Bundles, EKS-D
 /// manifests) resolved with the release crate for the Kubernetes versions a spec uses.
 pub fn resolve_test_bundles(spec: &TinkerbellSpec) -> Result<VersionsBundleSet, String> {
-    let mut versions: Vec<&str> = spec
-        .cluster
+    resolve_cluster_bundles(&spec.cluster)
+}
+
+/// [`resolve_test_bundles`] for any provider's `Cluster`.
+pub fn resolve_cluster_bundles(
+    cluster: &ironbell_model::anywhere::Cluster,
+) -> Result<VersionsBundleSet, String> {
+    let mut versions: Vec<&str> = cluster
         .spec
         .kubernetes_version
         .iter()
         .map(|v| v.as_str())
         .collect();
-    for w in spec
-        .cluster
+    for w in cluster
         .spec
         .worker_node_group_configurations
         .iter()
@@ -62,11 +90,12 @@ pub fn resolve_test_bundles(spec: &TinkerbellSpec) -> Result<VersionsBundleSet, 
     {
         versions.extend(w.kubernetes_version.as_ref().map(|v| v.as_str()));
     }
-    let resolver =
-        ironbell_release::Resolver::new().with_base_dir(eksa_root().join("internal/test"));
+    let resolver = ironbell_release::Resolver::new()
+        .with_base_dir(eksa_root().join("internal/test"))
+        .with_url_file(EKSD_1_29.0, EKSD_1_29.1);
     let source = ironbell_release::BundlesSource::Releases {
         url: "embed:///testdata/releases.yaml".into(),
-        eksa_version: "v0.19.0-dev+latest".into(),
+        eksa_version: TEST_EKSA_VERSION.into(),
     };
     let release = resolver
         .resolve(&source, &versions)
