@@ -24,6 +24,7 @@ pub mod api;
 mod common;
 pub mod kubeadm;
 pub mod nutanix;
+pub mod snow;
 pub mod tinkerbell;
 pub mod versions;
 
@@ -46,6 +47,8 @@ pub struct CreateInputs {
     pub registry_credentials: Option<kubeadm::RegistryCredentials>,
     /// Prism Central credentials (Nutanix).
     pub nutanix_credentials: Option<nutanix::PrismCredentials>,
+    /// The devices' credentials and CA bundle (Snow).
+    pub snow_credentials: Option<snow::SnowCredentials>,
 }
 
 /// Why a spec could not be rendered.
@@ -65,6 +68,9 @@ pub enum Error {
     /// The Nutanix renderer refused the spec.
     #[error(transparent)]
     Nutanix(#[from] nutanix::RenderError),
+    /// The Snow renderer refused the spec.
+    #[error(transparent)]
+    Snow(#[from] snow::RenderError),
 }
 
 /// Render the Cluster API objects of a new cluster, as EKS Anywhere's provider does for a
@@ -98,6 +104,15 @@ pub fn render(
             };
             let bundles = versions::VersionsBundleSet::from_release(release);
             Ok(nutanix::render(&ntx, &bundles, &options)?)
+        }
+        ironbell_cluster_spec::Provider::Snow => {
+            let snw = snow::SnowSpec::from_spec(spec)?;
+            let options = snow::RenderOptions {
+                names: snow::SnowNames::initial(&snw),
+                credentials: inputs.snow_credentials.clone().unwrap_or_default(),
+            };
+            let bundles = versions::VersionsBundleSet::from_release(release);
+            Ok(snow::render(&snw, &bundles, &options)?)
         }
         provider => Err(Error::ProviderNotRendered {
             cluster: spec.name().to_string(),
@@ -140,6 +155,8 @@ pub enum Object {
     ClusterResourceSet(Box<api::addons::ClusterResourceSet>),
     /// A `Secret` written with `stringData`.
     StringDataSecret(Box<api::addons::StringDataSecret>),
+    /// An object as Go's marshaller prints it (the Snow provider's).
+    GoPrinted(Box<api::snow::GoPrinted>),
 }
 
 impl Object {
@@ -159,6 +176,7 @@ impl Object {
             Self::ConfigMap(o) => &o.kind,
             Self::ClusterResourceSet(o) => &o.kind,
             Self::StringDataSecret(o) => &o.kind,
+            Self::GoPrinted(o) => &o.kind,
         }
     }
 }

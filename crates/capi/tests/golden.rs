@@ -20,6 +20,8 @@ mod fixtures;
 mod mappings;
 #[path = "golden/nutanix.rs"]
 mod nutanix_cases;
+#[path = "golden/snow.rs"]
+mod snow_cases;
 #[path = "golden/tinkerbell.rs"]
 mod tinkerbell_cases;
 
@@ -48,10 +50,6 @@ impl Status {
     }
 }
 
-fn compare_file(file: &str, got: &str) -> Result<Vec<String>, String> {
-    compare_provider_file("tinkerbell", file, got)
-}
-
 fn compare_provider_file(provider: &str, file: &str, got: &str) -> Result<Vec<String>, String> {
     let path = fixtures::provider_dir(provider).join("testdata").join(file);
     let expected =
@@ -63,23 +61,29 @@ fn compare_provider_file(provider: &str, file: &str, got: &str) -> Result<Vec<St
         .collect())
 }
 
-fn run_tinkerbell(m: &tinkerbell_cases::Mapping) -> Status {
+/// One rendered case: the expected control-plane and workers files (when the test checks
+/// them) and what was rendered for each.
+type Rendered = (Option<&'static str>, String, Option<&'static str>, String);
+
+/// A mapping's status from its cases, each rendered by `render`, compared with the
+/// provider's expected files.
+fn run_cases<C>(
+    provider: &str,
+    cases: &[C],
+    render: impl Fn(&C) -> Result<Rendered, String>,
+) -> Status {
     let mut diffs = Vec::new();
-    for case in &m.cases {
-        let result = (|| -> Result<Vec<String>, String> {
-            let mut spec = fixtures::load_tinkerbell_spec(case.input)?;
-            (case.mutate)(&mut spec);
-            let bundles = fixtures::resolve_test_bundles(&spec)?;
-            let (cp, md) = tinkerbell_cases::render(&spec, case.mode, &bundles)?;
+    for case in cases {
+        let result = render(case).and_then(|(expected_cp, cp, expected_md, md)| {
             let mut d = Vec::new();
-            if let Some(f) = case.expected_cp {
-                d.extend(compare_file(f, &cp)?);
+            if let Some(f) = expected_cp {
+                d.extend(compare_provider_file(provider, f, &cp)?);
             }
-            if let Some(f) = case.expected_md {
-                d.extend(compare_file(f, &md)?);
+            if let Some(f) = expected_md {
+                d.extend(compare_provider_file(provider, f, &md)?);
             }
             Ok(d)
-        })();
+        });
         match result {
             Ok(d) => diffs.extend(d),
             Err(e) => return Status::Error(e),
@@ -92,32 +96,30 @@ fn run_tinkerbell(m: &tinkerbell_cases::Mapping) -> Status {
     }
 }
 
+fn run_tinkerbell(m: &tinkerbell_cases::Mapping) -> Status {
+    run_cases("tinkerbell", &m.cases, |case| {
+        let mut spec = fixtures::load_tinkerbell_spec(case.input)?;
+        (case.mutate)(&mut spec);
+        let bundles = fixtures::resolve_test_bundles(&spec)?;
+        let (cp, md) = tinkerbell_cases::render(&spec, case.mode, &bundles)?;
+        Ok((case.expected_cp, cp, case.expected_md, md))
+    })
+}
+
 fn run_nutanix(m: &nutanix_cases::Mapping) -> Status {
-    let mut diffs = Vec::new();
-    for case in &m.cases {
-        let result = (|| -> Result<Vec<String>, String> {
-            let spec = nutanix_cases::load(case)?;
-            let bundles = fixtures::resolve_cluster_bundles(&spec.cluster)?;
-            let (cp, md) = nutanix_cases::render(&spec, case, &bundles)?;
-            let mut d = Vec::new();
-            if let Some(f) = case.expected_cp {
-                d.extend(compare_provider_file("nutanix", f, &cp)?);
-            }
-            if let Some(f) = case.expected_md {
-                d.extend(compare_provider_file("nutanix", f, &md)?);
-            }
-            Ok(d)
-        })();
-        match result {
-            Ok(d) => diffs.extend(d),
-            Err(e) => return Status::Error(e),
-        }
-    }
-    if diffs.is_empty() {
-        Status::Equal
-    } else {
-        Status::Differs(diffs)
-    }
+    run_cases("nutanix", &m.cases, |case| {
+        let spec = nutanix_cases::load(case)?;
+        let bundles = fixtures::resolve_cluster_bundles(&spec.cluster)?;
+        let (cp, md) = nutanix_cases::render(&spec, case, &bundles)?;
+        Ok((case.expected_cp, cp, case.expected_md, md))
+    })
+}
+
+fn run_snow(m: &snow_cases::Mapping) -> Status {
+    run_cases("snow", std::slice::from_ref(&m.case), |case| {
+        let (cp, md) = snow_cases::render(case)?;
+        Ok((Some(case.expected_cp), cp, Some(case.expected_md), md))
+    })
 }
 
 /// Every listed mapping of a provider has a table entry, every table entry is listed, and
@@ -232,6 +234,12 @@ fn golden_mappings_equal_as_data() {
         })
         .collect();
     check_table(&listed, "nutanix", &nutanix_files);
+    let snow_table = snow_cases::mappings();
+    let snow_files: Vec<(&'static str, Vec<&'static str>)> = snow_table
+        .iter()
+        .map(|m| (m.test, vec![m.case.expected_cp, m.case.expected_md]))
+        .collect();
+    check_table(&listed, "snow", &snow_files);
 
     let mut results: Vec<(String, String, Status)> = Vec::new();
     let mut notes: BTreeMap<String, &str> = BTreeMap::new();
@@ -239,6 +247,9 @@ fn golden_mappings_equal_as_data() {
         let nutanix = nutanix_table
             .iter()
             .find(|m| l.provider == "nutanix" && m.test == l.test);
+        let snow = snow_table
+            .iter()
+            .find(|m| l.provider == "snow" && m.test == l.test);
         let status = match table
             .iter()
             .find(|m| l.provider == "tinkerbell" && m.test == l.test)
@@ -249,9 +260,10 @@ fn golden_mappings_equal_as_data() {
                 }
                 run_tinkerbell(m)
             }
-            None => match nutanix {
-                Some(m) => run_nutanix(m),
-                None => Status::NotRendered,
+            None => match (nutanix, snow) {
+                (Some(m), _) => run_nutanix(m),
+                (_, Some(m)) => run_snow(m),
+                _ => Status::NotRendered,
             },
         };
         results.push((l.provider.clone(), l.test.clone(), status));

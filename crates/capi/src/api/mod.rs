@@ -18,6 +18,7 @@ pub mod cluster;
 pub mod etcdadm;
 pub mod kubeadm;
 pub mod nutanix;
+pub mod snow;
 pub mod tinkerbell;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,936 @@
+//! The Snow provider's Cluster API objects (CAPAS), as EKS Anywhere's Snow provider builds
+//! them (`pkg/providers/snow/apibuilder.go` at v0.24.6).
+//!
+//! [`render_control_plane`] gives `Cluster`, `KubeadmControlPlane`, `AWSSnowCluster`, the
+//! control-plane `AWSSnowMachineTemplate`, the credentials `Secret` and the `AWSSnowIPPool`s
+//! the control plane's interfaces use; [`render_workers`] gives, per worker node group, a
+//! `KubeadmConfigTemplate`, a `MachineDeployment` and an `AWSSnowMachineTemplate`, then the
+//! workers' IP pools. Ubuntu and Bottlerocket machines are supported; external etcd is
+//! refused ([`RenderError::ExternalEtcd`]).
+//!
+//! EKS Anywhere builds Go structs and prints them, so every object carries the empty fields
+//! Go prints (see [`crate::api::snow`]); the kubeadm objects are built with the shared types
+//! and those fields are added by [`go_printed`].
+//!
+//! Template names are an input ([`SnowNames`]): a create uses the initial names
+//! (`<cluster>-control-plane-1`, `<cluster>-<group>-1`); an upgrade keeps the current ones
+//! while the templates are unchanged.
+
+use std::collections::BTreeMap;
+
+use ironbell_model::anywhere::{
+    Cluster as EksaCluster, IntOrString, OsFamily, SnowDatacenterConfig, SnowIPPool,
+    SnowMachineConfig,
+};
+use serde_json::{Value, json};
+
+use crate::api::cluster::{
+    ApiEndpoint, Bootstrap, Cluster, ClusterNetwork, ClusterSpec, MachineDeployment,
+    MachineDeploymentSpec, MachineDeploymentStrategy, MachineSpec, MachineTemplateSpec,
+    NetworkRanges, RollingUpdate, TemplateMeta,
+};
+use crate::api::kubeadm::{
+    BottlerocketNode, ClusterConfiguration, ControlPlaneComponent, ControlPlaneMachineTemplate,
+    ControlPlaneRollingUpdate, Etcd, File, HostPathMount, ImageMeta, KubeadmConfigSpec,
+    KubeadmConfigTemplate, KubeadmControlPlane, KubeadmControlPlaneSpec, NodeConfiguration,
+    NodeRegistration, RolloutStrategy,
+};
+use crate::api::snow::{
+    AmiReference, AwsSnowCluster, AwsSnowClusterSpec, AwsSnowIpPool, AwsSnowMachineSpec,
+    AwsSnowMachineTemplate, CloudInit, DirectNetworkInterface, GoPrinted, IpRange,
+    SnowIdentityReference, SnowNetwork,
+};
+use crate::api::{
+    BOOTSTRAP_API_VERSION, CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE,
+    INFRASTRUCTURE_API_VERSION, LabelSelector, ObjectReference, StringMap, meta,
+};
+use crate::common::{self, cluster_name, minor_version, worker_groups};
+use crate::kubeadm;
+use crate::versions::{ImageRef, VersionsBundle, VersionsBundleSet};
+use crate::{Manifests, Object};
+
+/// Kind name of CAPAS's machine template.
+pub const MACHINE_TEMPLATE_KIND: &str = "AWSSnowMachineTemplate";
+
+/// The kubelet's provider ID on a Snow instance.
+const PROVIDER_ID: &str = "aws-snow:////'{{ ds.meta_data.instance_id }}'";
+
+/// The script Snow's Ubuntu images run before kubeadm.
+const BOOTSTRAP_SCRIPT: &str = "/etc/eks/bootstrap.sh";
+
+/// A Snow cluster spec: the EKS Anywhere objects the renderer reads.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SnowSpec {
+    /// The `Cluster`.
+    pub cluster: EksaCluster,
+    /// Its `SnowDatacenterConfig`.
+    pub datacenter: SnowDatacenterConfig,
+    /// `SnowMachineConfig`s by name.
+    pub machine_configs: BTreeMap<String, SnowMachineConfig>,
+    /// `SnowIPPool`s by name.
+    pub ip_pools: BTreeMap<String, SnowIPPool>,
+}
+
+impl SnowSpec {
+    /// The Snow view of a loaded spec.
+    pub fn from_spec(spec: &ironbell_cluster_spec::Spec) -> Result<Self, RenderError> {
+        let datacenter = match spec.datacenter() {
+            ironbell_cluster_spec::DatacenterConfig::SnowDatacenterConfig(dc) => dc.clone(),
+            _ => {
+                return Err(RenderError::NotSnow {
+                    cluster: spec.name().to_string(),
+                });
+            }
+        };
+        Ok(Self {
+            cluster: spec.cluster.clone(),
+            datacenter,
+            machine_configs: spec
+                .machine_configs
+                .iter()
+                .filter_map(|(name, mc)| match mc {
+                    ironbell_cluster_spec::MachineConfig::SnowMachineConfig(m) => {
+                        Some((name.clone(), m.clone()))
+                    }
+                    _ => None,
+                })
+                .collect(),
+            ip_pools: spec.snow_ip_pools.clone(),
+        })
+    }
+}
+
+/// The devices' credentials and CA bundle, base64-encoded as the credentials `Secret`
+/// carries them (EKS Anywhere reads the files `EKSA_AWS_CREDENTIALS_FILE` and
+/// `EKSA_AWS_CA_BUNDLES_FILE` name). Never logged; `Debug` hides them.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SnowCredentials {
+    /// The AWS credentials file, base64.
+    pub credentials_b64: String,
+    /// The devices' CA bundle, base64.
+    pub ca_bundle_b64: String,
+}
+
+impl std::fmt::Debug for SnowCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SnowCredentials(<redacted>)")
+    }
+}
+
+/// The names of the machine and bootstrap templates.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SnowNames {
+    /// Control-plane `AWSSnowMachineTemplate` name.
+    pub control_plane: String,
+    /// Per worker node group: (`AWSSnowMachineTemplate`, `KubeadmConfigTemplate`) names.
+    pub workers: BTreeMap<String, (String, String)>,
+}
+
+impl SnowNames {
+    /// The names of a new cluster: `<cluster>-control-plane-1` and `<cluster>-<group>-1`.
+    pub fn initial(spec: &SnowSpec) -> Self {
+        let name = cluster_name(&spec.cluster);
+        Self {
+            control_plane: format!("{name}-control-plane-1"),
+            workers: worker_groups(&spec.cluster)
+                .map(|(group, _)| {
+                    let n = format!("{name}-{group}-1");
+                    (group, (n.clone(), n))
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Inputs of a render besides the spec and the bundles.
+#[derive(Clone, Debug, Default)]
+pub struct RenderOptions {
+    /// Template names.
+    pub names: SnowNames,
+    /// The devices' credentials.
+    pub credentials: SnowCredentials,
+}
+
+/// What went wrong rendering a Snow spec.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The spec's datacenter config is not a `SnowDatacenterConfig`.
+    #[error("cluster {cluster}: the datacenter config is not a SnowDatacenterConfig")]
+    NotSnow {
+        /// Cluster name.
+        cluster: String,
+    },
+    /// A reference names a machine config the spec does not have.
+    #[error(
+        "cluster {cluster}: {role} references SnowMachineConfig {name:?}, which the spec does not have"
+    )]
+    MissingMachineConfig {
+        /// Cluster name.
+        cluster: String,
+        /// Which part of the cluster refers to it.
+        role: String,
+        /// The missing name.
+        name: String,
+    },
+    /// A direct network interface names an IP pool the spec does not have.
+    #[error(
+        "SnowMachineConfig {machine_config}: ipPoolRef {pool:?} names no SnowIPPool of the spec"
+    )]
+    MissingIpPool {
+        /// Machine config name.
+        machine_config: String,
+        /// The missing pool.
+        pool: String,
+    },
+    /// The spec lacks a required field.
+    #[error("cluster {cluster}: {field} is required")]
+    MissingField {
+        /// Cluster name.
+        cluster: String,
+        /// The field's path.
+        field: String,
+    },
+    /// No versions bundle for a Kubernetes version.
+    #[error("cluster {cluster}: no versions bundle for Kubernetes {version}")]
+    MissingBundle {
+        /// Cluster name.
+        cluster: String,
+        /// The version asked for.
+        version: String,
+    },
+    /// No template names for a worker node group.
+    #[error("cluster {cluster}: no template names given for worker node group {group}")]
+    MissingWorkerNames {
+        /// Cluster name.
+        cluster: String,
+        /// Worker node group name.
+        group: String,
+    },
+    /// External etcd is not rendered for Snow.
+    #[error("cluster {cluster}: external etcd is not supported by the Snow renderer yet")]
+    ExternalEtcd {
+        /// Cluster name.
+        cluster: String,
+    },
+}
+
+/// Render both documents.
+pub fn render(
+    spec: &SnowSpec,
+    bundles: &VersionsBundleSet,
+    options: &RenderOptions,
+) -> Result<Manifests, RenderError> {
+    Ok(Manifests {
+        control_plane: render_control_plane(spec, bundles, options)?,
+        workers: render_workers(spec, bundles, options)?,
+    })
+}
+
+struct Context<'a> {
+    spec: &'a SnowSpec,
+    name: &'a str,
+    bundles: &'a VersionsBundleSet,
+}
+
+impl<'a> Context<'a> {
+    fn missing(&self, field: &str) -> RenderError {
+        RenderError::MissingField {
+            cluster: self.name.to_string(),
+            field: field.to_string(),
+        }
+    }
+
+    fn bundle(&self, version: Option<&str>) -> Result<&'a VersionsBundle, RenderError> {
+        common::bundle(self.bundles, &self.spec.cluster, version).map_err(|e| match e {
+            common::BundleLookup::NoVersion => self.missing("spec.kubernetesVersion"),
+            common::BundleLookup::NoBundle(version) => RenderError::MissingBundle {
+                cluster: self.name.to_string(),
+                version,
+            },
+        })
+    }
+
+    fn machine_config(
+        &self,
+        role: &str,
+        name: Option<&str>,
+    ) -> Result<(&'a str, &'a SnowMachineConfig), RenderError> {
+        let name = name.unwrap_or_default();
+        self.spec
+            .machine_configs
+            .get_key_value(name)
+            .map(|(n, mc)| (n.as_str(), mc))
+            .ok_or_else(|| RenderError::MissingMachineConfig {
+                cluster: self.name.to_string(),
+                role: role.to_string(),
+                name: name.to_string(),
+            })
+    }
+
+    /// The labels EKS Anywhere puts on the `Cluster` and `MachineDeployment`s.
+    fn cluster_labels(&self) -> StringMap {
+        let namespace = self
+            .spec
+            .cluster
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_default();
+        [
+            ("cluster.anywhere.eks.amazonaws.com/cluster-name", self.name),
+            (
+                "cluster.anywhere.eks.amazonaws.com/cluster-namespace",
+                namespace.as_str(),
+            ),
+            ("cluster.x-k8s.io/cluster-name", self.name),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// The IP pools a machine config's interfaces use, as CAPAS pools.
+    fn ip_pools(&self, mc_name: &str, mc: &SnowMachineConfig) -> Result<Vec<Object>, RenderError> {
+        let mut out = Vec::new();
+        for pool in pool_refs(mc) {
+            let p = self
+                .spec
+                .ip_pools
+                .get(pool)
+                .ok_or_else(|| RenderError::MissingIpPool {
+                    machine_config: mc_name.to_string(),
+                    pool: pool.to_string(),
+                })?;
+            let ranges = p
+                .spec
+                .pools
+                .iter()
+                .flatten()
+                .map(|r| IpRange {
+                    ip_start: r.ip_start.clone(),
+                    ip_end: r.ip_end.clone(),
+                    gateway: r.gateway.clone(),
+                    subnet: r.subnet.clone(),
+                })
+                .collect();
+            out.push(Object::GoPrinted(Box::new(printed(
+                "AWSSnowIPPool",
+                &AwsSnowIpPool::new(meta(pool, EKSA_SYSTEM_NAMESPACE), ranges),
+            ))));
+        }
+        Ok(out)
+    }
+}
+
+fn pool_refs(mc: &SnowMachineConfig) -> impl Iterator<Item = &str> {
+    mc.spec
+        .network
+        .iter()
+        .flat_map(|n| n.direct_network_interfaces.iter().flatten())
+        .filter_map(|d| d.ip_pool_ref.as_ref().map(|r| r.name()))
+}
+
+fn is_bottlerocket(mc: &SnowMachineConfig) -> bool {
+    mc.spec.os_family == Some(OsFamily::Bottlerocket)
+}
+
+fn os_name(os: OsFamily) -> String {
+    serde_json::to_value(os)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn printed<T: serde::Serialize>(kind: &str, object: &T) -> GoPrinted {
+    GoPrinted {
+        kind: kind.to_string(),
+        value: serde_json::to_value(object).unwrap_or(Value::Null),
+    }
+}
+
+fn machine_template(name: &str, mc: &SnowMachineConfig) -> Object {
+    let s = &mc.spec;
+    let spec = AwsSnowMachineSpec {
+        ami: AmiReference {
+            id: s.ami_id.clone(),
+        },
+        cloud_init: CloudInit {
+            insecure_skip_secrets_manager: true,
+        },
+        containers_volume: to_value(s.containers_volume.as_ref()),
+        devices: s.devices.clone().unwrap_or_default(),
+        iam_instance_profile: "control-plane.cluster-api-provider-aws.sigs.k8s.io".into(),
+        image_lookup_base_os: is_bottlerocket(mc).then(|| "bottlerocket".into()),
+        instance_type: s.instance_type.clone().unwrap_or_default(),
+        network: SnowNetwork {
+            direct_network_interfaces: s
+                .network
+                .iter()
+                .flat_map(|n| n.direct_network_interfaces.iter().flatten())
+                .map(|d| DirectNetworkInterface {
+                    dhcp: d.dhcp.unwrap_or(false),
+                    index: d.index,
+                    ip_pool: d.ip_pool_ref.as_ref().map(|r| ObjectReference {
+                        api_version: String::new(),
+                        kind: "AWSSnowIPPool".into(),
+                        name: r.name().to_string(),
+                        namespace: None,
+                    }),
+                    primary: d.primary.unwrap_or(false),
+                    vlan_id: d.vlan_id,
+                })
+                .collect(),
+        },
+        non_root_volumes: to_value(s.non_root_volumes.as_ref()),
+        os_family: s.os_family.map(os_name),
+        physical_network_connector_type: s
+            .physical_network_connector
+            .and_then(|c| serde_json::to_value(c).ok())
+            .and_then(|v| v.as_str().map(str::to_string)),
+        ssh_key_name: s.ssh_key_name.clone(),
+    };
+    Object::GoPrinted(Box::new(printed(
+        MACHINE_TEMPLATE_KIND,
+        &AwsSnowMachineTemplate::new(meta(name, EKSA_SYSTEM_NAMESPACE), spec),
+    )))
+}
+
+fn to_value<T: serde::Serialize>(v: Option<&T>) -> Option<Value> {
+    v.and_then(|v| serde_json::to_value(v).ok())
+}
+
+fn image_meta(image: &ImageRef) -> ImageMeta {
+    ImageMeta {
+        image_repository: image.repository.clone(),
+        image_tag: image.tag.clone(),
+    }
+}
+
+/// The Bottlerocket settings of a machine: the pause and bootstrap images in the shared
+/// fields, and (as data to merge) the admin and control containers and Snow's custom
+/// bootstrap container.
+fn bottlerocket(bundle: &VersionsBundle) -> (BottlerocketNode, Value) {
+    let node = BottlerocketNode {
+        pause: Some(image_meta(&bundle.kube_distro.pause)),
+        bottlerocket_bootstrap: Some(image_meta(&bundle.bottlerocket_bootstrap)),
+        ..BottlerocketNode::default()
+    };
+    let snow = &bundle.snow_bottlerocket_bootstrap;
+    let extra = json!({
+        "bottlerocketAdmin": image_meta(&bundle.bottlerocket_admin),
+        "bottlerocketControl": image_meta(&bundle.bottlerocket_control),
+        "bottlerocketCustomBootstrapContainers": [{
+            "essential": false,
+            "imageRepository": snow.repository,
+            "imageTag": snow.tag,
+            "mode": "always",
+            "name": "bottlerocket-bootstrap-snow",
+        }],
+    });
+    (node, extra)
+}
+
+fn kubeconfig_volume(file: &str) -> ControlPlaneComponent {
+    ControlPlaneComponent {
+        extra_volumes: Some(vec![HostPathMount {
+            host_path: format!("/var/lib/kubeadm/{file}"),
+            mount_path: format!("/etc/kubernetes/{file}"),
+            name: "kubeconfig".into(),
+            path_type: Some("File".into()),
+            read_only: true,
+        }]),
+        ..ControlPlaneComponent::default()
+    }
+}
+
+/// The control-plane document (see the module docs).
+pub fn render_control_plane(
+    spec: &SnowSpec,
+    bundles: &VersionsBundleSet,
+    options: &RenderOptions,
+) -> Result<Vec<Object>, RenderError> {
+    let name = cluster_name(&spec.cluster);
+    let ctx = Context {
+        spec,
+        name,
+        bundles,
+    };
+    let cluster = &spec.cluster;
+    if cluster.spec.external_etcd_configuration.is_some() {
+        return Err(RenderError::ExternalEtcd {
+            cluster: name.to_string(),
+        });
+    }
+    let cp = cluster
+        .spec
+        .control_plane_configuration
+        .as_ref()
+        .ok_or_else(|| ctx.missing("spec.controlPlaneConfiguration"))?;
+    let (cp_mc_name, cp_mc) = ctx.machine_config(
+        "the control plane",
+        cp.machine_group_ref.as_ref().map(|r| r.name()),
+    )?;
+    let bundle = ctx.bundle(None)?;
+    let distro = &bundle.kube_distro;
+    let minor = minor_version(&distro.kubernetes.tag);
+    let br = is_bottlerocket(cp_mc);
+    let endpoint = common::endpoint_host(cluster);
+    let mut objects = Vec::new();
+
+    // Cluster.
+    let mut cluster_meta = meta(name, EKSA_SYSTEM_NAMESPACE);
+    cluster_meta.labels = Some(ctx.cluster_labels());
+    let capi_cluster = Cluster::new(
+        cluster_meta,
+        ClusterSpec {
+            cluster_network: Some(ClusterNetwork {
+                pods: Some(NetworkRanges {
+                    cidr_blocks: common::cidrs(cluster, false),
+                }),
+                services: Some(NetworkRanges {
+                    cidr_blocks: common::cidrs(cluster, true),
+                }),
+                service_domain: None,
+            }),
+            control_plane_endpoint: Some(ApiEndpoint {
+                host: String::new(),
+                port: 0,
+            }),
+            control_plane_ref: Some(ObjectReference::new(
+                CONTROL_PLANE_API_VERSION,
+                "KubeadmControlPlane",
+                name,
+            )),
+            infrastructure_ref: Some(ObjectReference::new(
+                INFRASTRUCTURE_API_VERSION,
+                "AWSSnowCluster",
+                name,
+            )),
+            managed_external_etcd_ref: None,
+            paused: None,
+        },
+    );
+    objects.push(Object::GoPrinted(Box::new(go_printed(
+        "Cluster",
+        &capi_cluster,
+        &[],
+        json!({"controlPlaneReady": false, "infrastructureReady": false,
+               "managedExternalEtcdInitialized": false, "managedExternalEtcdReady": false}),
+    ))));
+
+    // KubeadmControlPlane.
+    let tls = || {
+        [(
+            "tls-cipher-suites".to_string(),
+            kubeadm::SECURE_CIPHER_SUITES.to_string(),
+        )]
+        .into_iter()
+        .collect::<StringMap>()
+    };
+    let mut kubelet_args = tls();
+    kubelet_args.insert("provider-id".into(), PROVIDER_ID.into());
+    let (br_node, br_extra) = if br {
+        let (n, e) = bottlerocket(bundle);
+        (n, Some(e))
+    } else {
+        (BottlerocketNode::default(), None)
+    };
+    let mut controller_manager = if br {
+        kubeconfig_volume("controller-manager.conf")
+    } else {
+        ControlPlaneComponent::default()
+    };
+    controller_manager.extra_args = Some(tls());
+    let cluster_configuration = ClusterConfiguration {
+        feature_gates: (29..33).contains(&minor).then(|| {
+            [("EtcdLearnerMode".to_string(), false)]
+                .into_iter()
+                .collect()
+        }),
+        image_repository: Some(distro.kubernetes.repository.clone()),
+        etcd: Some(Etcd {
+            local: Some(image_meta(&distro.etcd)),
+            external: None,
+        }),
+        dns: Some(image_meta(&distro.coredns)),
+        bottlerocket_node: br_node.clone(),
+        api_server: None,
+        controller_manager: Some(controller_manager),
+        scheduler: br.then(|| kubeconfig_volume("scheduler.conf")),
+        certificates_dir: br.then(|| "/var/lib/kubeadm/pki".to_string()),
+    };
+    let mut pre_kubeadm = Vec::new();
+    if !br {
+        pre_kubeadm.push(BOOTSTRAP_SCRIPT.to_string());
+        if minor >= 29 {
+            pre_kubeadm.push("if [ -f /run/kubeadm/kubeadm.yaml ]; then sed -i 's#path: /etc/kubernetes/admin.conf#path: /etc/kubernetes/super-admin.conf#' /etc/kubernetes/manifests/kube-vip.yaml; fi".into());
+        }
+    }
+    let max_surge = cp
+        .upgrade_rollout_strategy
+        .as_ref()
+        .and_then(|s| s.rolling_update.as_ref())
+        .map_or(1, |r| r.max_surge);
+    let kcp = KubeadmControlPlane::new(
+        meta(name, EKSA_SYSTEM_NAMESPACE),
+        KubeadmControlPlaneSpec {
+            kubeadm_config_spec: KubeadmConfigSpec {
+                cluster_configuration: Some(cluster_configuration),
+                init_configuration: Some(NodeConfiguration {
+                    node_registration: Some(NodeRegistration {
+                        kubelet_extra_args: Some(kubelet_args.clone()),
+                        ..NodeRegistration::default()
+                    }),
+                    ..NodeConfiguration::default()
+                }),
+                join_configuration: Some(NodeConfiguration {
+                    bottlerocket_node: br_node,
+                    node_registration: Some(NodeRegistration {
+                        ignore_preflight_errors: (!br)
+                            .then(|| vec!["DirAvailable--etc-kubernetes-manifests".into()]),
+                        kubelet_extra_args: Some(kubelet_args),
+                        ..NodeRegistration::default()
+                    }),
+                    ..NodeConfiguration::default()
+                }),
+                files: Some(vec![File::root(
+                    "/etc/kubernetes/manifests/kube-vip.yaml",
+                    kubeadm::kube_vip_manifest(
+                        endpoint,
+                        &bundle.snow_kube_vip,
+                        false,
+                        "/etc/kubernetes/admin.conf",
+                    ),
+                )]),
+                pre_kubeadm_commands: (!pre_kubeadm.is_empty()).then_some(pre_kubeadm),
+                format: br.then(|| "bottlerocket".into()),
+                ..KubeadmConfigSpec::default()
+            },
+            machine_template: ControlPlaneMachineTemplate {
+                infrastructure_ref: ObjectReference::new(
+                    INFRASTRUCTURE_API_VERSION,
+                    MACHINE_TEMPLATE_KIND,
+                    options.names.control_plane.clone(),
+                ),
+            },
+            replicas: cp.count.unwrap_or(1),
+            rollout_strategy: Some(RolloutStrategy {
+                rolling_update: Some(ControlPlaneRollingUpdate {
+                    max_surge: IntOrString::Int(max_surge),
+                }),
+                strategy_type: Some("RollingUpdate".into()),
+            }),
+            version: distro.kubernetes.tag.clone(),
+        },
+    );
+    let mut kcp = go_printed(
+        "KubeadmControlPlane",
+        &kcp,
+        &[],
+        json!({"initialized": false, "ready": false, "readyReplicas": 0, "replicas": 0,
+               "unavailableReplicas": 0, "updatedReplicas": 0}),
+    );
+    {
+        let spec = &mut kcp.value["spec"];
+        ensure(spec, &["machineTemplate", "metadata"], json!({}));
+        let config = &mut spec["kubeadmConfigSpec"];
+        ensure(
+            config,
+            &["initConfiguration", "localAPIEndpoint"],
+            json!({}),
+        );
+        fill_cluster_configuration(&mut config["clusterConfiguration"]);
+        fill_join_configuration(&mut config["joinConfiguration"]);
+        config["clusterConfiguration"]["etcd"]["local"]["extraArgs"] = json!({
+            "cipher-suites": kubeadm::SECURE_CIPHER_SUITES,
+            "listen-client-urls": "https://0.0.0.0:2379",
+            "listen-peer-urls": "https://0.0.0.0:2380",
+        });
+        if let Some(extra) = &br_extra {
+            merge(&mut config["clusterConfiguration"], extra);
+            merge(&mut config["joinConfiguration"], extra);
+        }
+    }
+    objects.push(Object::GoPrinted(Box::new(kcp)));
+
+    // AWSSnowCluster, the machine template, the credentials.
+    let secret_name = format!("{name}-snow-credentials");
+    objects.push(Object::GoPrinted(Box::new(printed(
+        "AWSSnowCluster",
+        &AwsSnowCluster::new(
+            meta(name, EKSA_SYSTEM_NAMESPACE),
+            AwsSnowClusterSpec {
+                control_plane_endpoint: ApiEndpoint {
+                    host: endpoint.to_string(),
+                    port: 6443,
+                },
+                identity_ref: SnowIdentityReference {
+                    kind: "Secret".into(),
+                    name: secret_name.clone(),
+                },
+                region: "snow".into(),
+            },
+        ),
+    ))));
+    objects.push(machine_template(&options.names.control_plane, cp_mc));
+    let mut secret_meta = meta(secret_name, EKSA_SYSTEM_NAMESPACE);
+    secret_meta.labels = Some(
+        [(
+            "clusterctl.cluster.x-k8s.io/move".to_string(),
+            "true".to_string(),
+        )]
+        .into_iter()
+        .collect(),
+    );
+    let mut secret = json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": secret_meta,
+        "data": {
+            "credentials": options.credentials.credentials_b64,
+            "ca-bundle": options.credentials.ca_bundle_b64,
+        },
+        "type": "Opaque",
+    });
+    secret["metadata"]["creationTimestamp"] = Value::Null;
+    objects.push(Object::GoPrinted(Box::new(GoPrinted {
+        kind: "Secret".into(),
+        value: secret,
+    })));
+    objects.extend(ctx.ip_pools(cp_mc_name, cp_mc)?);
+    Ok(objects)
+}
+
+/// The workers document (see the module docs).
+pub fn render_workers(
+    spec: &SnowSpec,
+    bundles: &VersionsBundleSet,
+    options: &RenderOptions,
+) -> Result<Vec<Object>, RenderError> {
+    let name = cluster_name(&spec.cluster);
+    let ctx = Context {
+        spec,
+        name,
+        bundles,
+    };
+    let root_bundle = ctx.bundle(None)?;
+    let mut objects = Vec::new();
+    let mut pools = Vec::new();
+    for (group, wng) in worker_groups(&spec.cluster) {
+        let (mc_name, mc) = ctx.machine_config(
+            &format!("worker node group {group}"),
+            wng.machine_group_ref.as_ref().map(|r| r.name()),
+        )?;
+        let bundle = ctx.bundle(wng.kubernetes_version.as_ref().map(|v| v.as_str()))?;
+        let (machine_template_name, config_template_name) = options
+            .names
+            .workers
+            .get(&group)
+            .ok_or_else(|| RenderError::MissingWorkerNames {
+                cluster: name.to_string(),
+                group: group.clone(),
+            })?;
+        let br = is_bottlerocket(mc);
+
+        // KubeadmConfigTemplate (its Bottlerocket images come from the cluster's bundle).
+        let (br_node, br_extra) = if br {
+            let (n, e) = bottlerocket(root_bundle);
+            (n, Some(e))
+        } else {
+            (BottlerocketNode::default(), None)
+        };
+        let mut kubelet_args = kubeadm::node_label_args(wng.labels.as_ref());
+        kubelet_args.insert("provider-id".into(), PROVIDER_ID.into());
+        let config = KubeadmConfigSpec {
+            join_configuration: Some(NodeConfiguration {
+                bottlerocket_node: br_node,
+                node_registration: Some(NodeRegistration {
+                    taints: wng
+                        .taints
+                        .as_deref()
+                        .filter(|t| !t.is_empty())
+                        .map(kubeadm::taints),
+                    kubelet_extra_args: Some(kubelet_args),
+                    ..NodeRegistration::default()
+                }),
+                ..NodeConfiguration::default()
+            }),
+            pre_kubeadm_commands: (!br).then(|| vec![BOOTSTRAP_SCRIPT.to_string()]),
+            format: br.then(|| "bottlerocket".into()),
+            ..KubeadmConfigSpec::default()
+        };
+        let kct = KubeadmConfigTemplate::new(
+            meta(config_template_name.clone(), EKSA_SYSTEM_NAMESPACE),
+            config,
+        );
+        let mut kct = go_printed("KubeadmConfigTemplate", &kct, &[], Value::Null);
+        {
+            let template = &mut kct.value["spec"]["template"];
+            ensure(template, &["metadata"], json!({}));
+            let config = &mut template["spec"];
+            ensure(config, &["clusterConfiguration"], json!({}));
+            fill_cluster_configuration(&mut config["clusterConfiguration"]);
+            fill_join_configuration(&mut config["joinConfiguration"]);
+            if let Some(extra) = &br_extra {
+                merge(&mut config["joinConfiguration"], extra);
+            }
+        }
+        objects.push(Object::GoPrinted(Box::new(kct)));
+
+        // MachineDeployment.
+        let mut md_meta = meta(format!("{name}-{group}"), EKSA_SYSTEM_NAMESPACE);
+        md_meta.labels = Some(ctx.cluster_labels());
+        md_meta.annotations = common::autoscaler_annotations(wng);
+        let strategy = wng.upgrade_rollout_strategy.as_ref().map(|s| {
+            let r = s.rolling_update.clone().unwrap_or_default();
+            MachineDeploymentStrategy {
+                strategy_type: Some("RollingUpdate".into()),
+                rolling_update: Some(RollingUpdate {
+                    max_surge: Some(IntOrString::Int(r.max_surge)),
+                    max_unavailable: Some(IntOrString::Int(r.max_unavailable)),
+                }),
+            }
+        });
+        let md = MachineDeployment::new(
+            md_meta,
+            MachineDeploymentSpec {
+                cluster_name: name.to_string(),
+                replicas: wng
+                    .autoscaling_configuration
+                    .is_none()
+                    .then(|| wng.count.unwrap_or(0)),
+                selector: LabelSelector { match_labels: None },
+                template: MachineTemplateSpec {
+                    metadata: Some(TemplateMeta {
+                        labels: Some(
+                            [(
+                                "cluster.x-k8s.io/cluster-name".to_string(),
+                                name.to_string(),
+                            )]
+                            .into_iter()
+                            .collect(),
+                        ),
+                        annotations: None,
+                    }),
+                    spec: MachineSpec {
+                        bootstrap: Bootstrap {
+                            config_ref: Some(ObjectReference::new(
+                                BOOTSTRAP_API_VERSION,
+                                "KubeadmConfigTemplate",
+                                config_template_name.clone(),
+                            )),
+                        },
+                        cluster_name: name.to_string(),
+                        infrastructure_ref: ObjectReference::new(
+                            INFRASTRUCTURE_API_VERSION,
+                            MACHINE_TEMPLATE_KIND,
+                            machine_template_name.clone(),
+                        ),
+                        version: Some(bundle.kube_distro.kubernetes.tag.clone()),
+                        failure_domain: None,
+                    },
+                },
+                strategy,
+            },
+        );
+        let mut md = go_printed(
+            "MachineDeployment",
+            &md,
+            &[],
+            json!({"availableReplicas": 0, "readyReplicas": 0, "replicas": 0,
+                   "unavailableReplicas": 0, "updatedReplicas": 0}),
+        );
+        md.value["spec"]["selector"] = json!({});
+        objects.push(Object::GoPrinted(Box::new(md)));
+
+        // AWSSnowMachineTemplate.
+        objects.push(machine_template(machine_template_name, mc));
+        pools.extend(ctx.ip_pools(mc_name, mc)?);
+    }
+    objects.extend(pools);
+    Ok(objects)
+}
+
+/// A shared Cluster API object as Go prints it: `creationTimestamp: null`, the given
+/// `status` (unless null), and `{}` at each of `empty`.
+fn go_printed<T: serde::Serialize>(
+    kind: &str,
+    object: &T,
+    empty: &[&[&str]],
+    status: Value,
+) -> GoPrinted {
+    let mut p = printed(kind, object);
+    ensure(
+        &mut p.value,
+        &["metadata", "creationTimestamp"],
+        Value::Null,
+    );
+    for path in empty {
+        ensure(&mut p.value, path, json!({}));
+    }
+    if !status.is_null() {
+        p.value["status"] = status;
+    }
+    p
+}
+
+/// The kubeadm `ClusterConfiguration` fields Go prints empty.
+fn fill_cluster_configuration(v: &mut Value) {
+    for key in [
+        "apiServer",
+        "bottlerocketAdmin",
+        "bottlerocketBootstrap",
+        "bottlerocketControl",
+        "controllerManager",
+        "dns",
+        "etcd",
+        "networking",
+        "pause",
+        "proxy",
+        "registryMirror",
+        "scheduler",
+    ] {
+        ensure(v, &[key], json!({}));
+    }
+}
+
+/// The kubeadm `JoinConfiguration` fields Go prints empty.
+fn fill_join_configuration(v: &mut Value) {
+    for key in [
+        "bottlerocketAdmin",
+        "bottlerocketBootstrap",
+        "bottlerocketControl",
+        "discovery",
+        "pause",
+        "proxy",
+        "registryMirror",
+    ] {
+        ensure(v, &[key], json!({}));
+    }
+}
+
+/// Set `path` to `value` unless it is already there, making the mappings on the way.
+fn ensure(v: &mut Value, path: &[&str], value: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut cur = v;
+    for key in parents {
+        if !cur.get(*key).is_some_and(Value::is_object) {
+            cur[*key] = json!({});
+        }
+        cur = &mut cur[*key];
+    }
+    if let Some(m) = cur.as_object_mut() {
+        m.entry(last.to_string()).or_insert(value);
+    }
+}
+
+/// Set every key of `extra` on `v`.
+fn merge(v: &mut Value, extra: &Value) {
+    if let (Some(m), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+        for (k, x) in e {
+            m.insert(k.clone(), x.clone());
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! The Snow mappings of `golden-mappings.txt`. EKS Anywhere's Snow tests build their spec
+//! and versions bundles as Go literals; they are transcribed in `tests/fixtures/snow/`
+//! (`cases.yaml` indexes them). A create uses the initial template names; an upgrade reads
+//! the names the current objects (`current-objects.yaml`, what the mocked client returns)
+//! reference, which stay because the templates are unchanged.
+
+use std::path::PathBuf;
+
+use ironbell_capi::snow::{self, RenderOptions, SnowCredentials, SnowNames, SnowSpec};
+use ironbell_capi::to_yaml_documents;
+use ironbell_capi::versions::{VersionsBundle, VersionsBundleSet};
+use ironbell_model::anywhere::{OsFamily, WorkerNodeGroupConfiguration};
+use serde_yaml_ng::Value;
+
+/// One Snow test function (each renders once).
+pub struct Mapping {
+    /// `file.go::TestName`.
+    pub test: &'static str,
+    /// Its rendering.
+    pub case: Case,
+}
+
+/// How a test renders.
+pub struct Case {
+    /// The change the test makes to `givenClusterSpec()`.
+    pub mutate: fn(&mut SnowSpec),
+    /// Whether the names come from the current objects (an upgrade).
+    pub upgrade: bool,
+    /// Versions bundles besides the common ones: (Kubernetes version, fixture).
+    pub extra_bundles: &'static [(&'static str, &'static str)],
+    /// Expected control-plane document.
+    pub expected_cp: &'static str,
+    /// Expected workers document.
+    pub expected_md: &'static str,
+}
+
+fn none(_: &mut SnowSpec) {}
+
+fn bottlerocket(s: &mut SnowSpec) {
+    for name in ["test-cp", "test-wn"] {
+        if let Some(mc) = s.machine_configs.get_mut(name) {
+            mc.spec.os_family = Some(OsFamily::Bottlerocket);
+        }
+    }
+}
+
+/// `md-0` moves to Kubernetes 1.20; `md-1` is md-0 as it was.
+fn worker_version(s: &mut SnowSpec) {
+    let groups = s
+        .cluster
+        .spec
+        .worker_node_group_configurations
+        .get_or_insert_with(Vec::new);
+    let Some(md0) = groups.first().cloned() else {
+        return;
+    };
+    let md1 = WorkerNodeGroupConfiguration {
+        name: Some("md-1".into()),
+        ..md0.clone()
+    };
+    let mut md0 = md0;
+    md0.kubernetes_version = Some(
+        serde_yaml_ng::from_str("'1.20'").unwrap_or_else(|e| panic!("kubernetes version: {e}")),
+    );
+    *groups = vec![md0, md1];
+}
+
+const CP_UBUNTU: &str = "expected_results_main_cp_ubuntu.yaml";
+const MD_UBUNTU: &str = "expected_results_main_md_ubuntu.yaml";
+
+/// Every Snow mapping.
+pub fn mappings() -> Vec<Mapping> {
+    let case = |mutate, upgrade, cp, md| Case {
+        mutate,
+        upgrade,
+        extra_bundles: &[],
+        expected_cp: cp,
+        expected_md: md,
+    };
+    vec![
+        Mapping {
+            test: concat!("snow_test.go::", "TestGenerateCAPISpecForCreateUbuntu"),
+            case: case(none, false, CP_UBUNTU, MD_UBUNTU),
+        },
+        Mapping {
+            test: concat!(
+                "snow_test.go::",
+                "TestGenerateCAPISpecForCreateBottlerocket"
+            ),
+            case: case(
+                bottlerocket,
+                false,
+                "expected_results_main_cp_bottlerocket.yaml",
+                "expected_results_main_md_bottlerocket.yaml",
+            ),
+        },
+        Mapping {
+            test: concat!("snow_test.go::", "TestGenerateCAPISpecForUpgrade"),
+            case: case(none, true, CP_UBUNTU, MD_UBUNTU),
+        },
+        Mapping {
+            test: concat!(
+                "snow_test.go::",
+                "TestGenerateCAPISpecForUpgradeWorkerVersion"
+            ),
+            case: Case {
+                extra_bundles: &[("1.20", "versions-bundle-1.20-worker.yaml")],
+                ..case(
+                    worker_version,
+                    true,
+                    CP_UBUNTU,
+                    "expected_results_main_md_ubuntu_worker_version.yaml",
+                )
+            },
+        },
+    ]
+}
+
+fn fixture(file: &str) -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/snow")).join(file)
+}
+
+fn read(file: &str) -> Result<String, String> {
+    std::fs::read_to_string(fixture(file)).map_err(|e| format!("{file}: {e}"))
+}
+
+fn bundles(extra: &[(&str, &str)]) -> Result<VersionsBundleSet, String> {
+    let mut set = VersionsBundleSet::default();
+    let common = [
+        ("1.21", "versions-bundle-1.21.yaml"),
+        ("1.29", "versions-bundle-1.29.yaml"),
+        ("1.33", "versions-bundle-1.33.yaml"),
+    ];
+    for (version, file) in common.iter().chain(extra) {
+        let vb = ironbell_release::ClusterVersionsBundle::from_yaml(&read(file)?, file)
+            .map_err(|e| e.to_string())?;
+        let mut bundle = VersionsBundle::from_release(&vb);
+        bundle.kube_version = version.to_string();
+        set.by_kube_version.insert(version.to_string(), bundle);
+    }
+    Ok(set)
+}
+
+/// The spec's credentials `Secret` (`wantEksaCredentialsSecret()`), base64 as it holds them.
+fn credentials() -> Result<SnowCredentials, String> {
+    let text = read("cluster.yaml")?;
+    for de in serde_yaml_ng::Deserializer::from_str(&text) {
+        let doc: Value = serde::Deserialize::deserialize(de).map_err(|e| e.to_string())?;
+        if doc.get("kind").and_then(Value::as_str) == Some("Secret") {
+            let data = |k: &str| {
+                doc.get("data")
+                    .and_then(|d| d.get(k))
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .ok_or(format!("cluster.yaml: the Secret has no data.{k}"))
+            };
+            return Ok(SnowCredentials {
+                credentials_b64: data("credentials")?,
+                ca_bundle_b64: data("ca-bundle")?,
+            });
+        }
+    }
+    Err("cluster.yaml has no Secret".into())
+}
+
+/// The template names the current objects reference.
+fn current_names(spec: &SnowSpec) -> Result<SnowNames, String> {
+    let current: Value =
+        serde_yaml_ng::from_str(&read("current-objects.yaml")?).map_err(|e| e.to_string())?;
+    let name = spec.cluster.metadata.name.clone().unwrap_or_default();
+    let text = |v: Option<&Value>, what: &str| {
+        v.and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or(format!("current-objects.yaml: no {what}"))
+    };
+    let kcp = current.get(format!("KubeadmControlPlane/{name}").as_str());
+    let mut names = SnowNames {
+        control_plane: text(
+            kcp.and_then(|k| k.get("spec"))
+                .and_then(|s| s.get("machineTemplate"))
+                .and_then(|m| m.get("infrastructureRef"))
+                .and_then(|r| r.get("name")),
+            "control plane machine template",
+        )?,
+        ..SnowNames::default()
+    };
+    for (i, w) in spec
+        .cluster
+        .spec
+        .worker_node_group_configurations
+        .iter()
+        .flatten()
+        .enumerate()
+    {
+        let group = w.name.clone().unwrap_or_else(|| format!("md-{i}"));
+        let md = current
+            .get(format!("MachineDeployment/{name}-{group}").as_str())
+            .and_then(|m| m.get("spec"))
+            .and_then(|s| s.get("template"))
+            .and_then(|t| t.get("spec"));
+        let machine = text(
+            md.and_then(|s| s.get("infrastructureRef"))
+                .and_then(|r| r.get("name")),
+            "worker machine template",
+        )?;
+        let config = text(
+            md.and_then(|s| s.get("bootstrap"))
+                .and_then(|b| b.get("configRef"))
+                .and_then(|r| r.get("name")),
+            "worker config template",
+        )?;
+        names.workers.insert(group, (machine, config));
+    }
+    Ok(names)
+}
+
+/// Render a case: the control-plane and workers YAML.
+pub fn render(case: &Case) -> Result<(String, String), String> {
+    let mut loaded = ironbell_cluster_spec::Spec::load(fixture("cluster.yaml"))
+        .map_err(|e| format!("cluster.yaml: {e}"))?;
+    // `test.NewClusterSpec` applies no defaults; the machine configs set what they need.
+    loaded.ignored.clear();
+    let mut spec = SnowSpec::from_spec(&loaded).map_err(|e| e.to_string())?;
+    (case.mutate)(&mut spec);
+    let names = if case.upgrade {
+        current_names(&spec)?
+    } else {
+        SnowNames::initial(&spec)
+    };
+    let options = RenderOptions {
+        names,
+        credentials: credentials()?,
+    };
+    let bundles = bundles(case.extra_bundles)?;
+    let m = snow::render(&spec, &bundles, &options).map_err(|e| e.to_string())?;
+    Ok((
+        to_yaml_documents(&m.control_plane).map_err(|e| e.to_string())?,
+        to_yaml_documents(&m.workers).map_err(|e| e.to_string())?,
+    ))
+}
