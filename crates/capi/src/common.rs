@@ -2,9 +2,20 @@
 //! name, worker node groups, networks, endpoint, versions bundle, and the containerd
 //! restart and etcd preparation commands of cloud-config machines.
 
-use ironbell_model::anywhere::{Cluster as EksaCluster, ResolvConf, WorkerNodeGroupConfiguration};
+use std::collections::BTreeMap;
 
-use crate::api::StringMap;
+use ironbell_model::anywhere::{
+    Cluster as EksaCluster, IntOrString, ResolvConf, WorkerNodeGroupConfiguration,
+};
+
+use crate::api::cluster::{
+    Bootstrap, ClusterNetwork, ClusterSpec, MachineDeploymentStrategy, MachineSpec,
+    MachineTemplateSpec, NetworkRanges, RollingUpdate, TemplateMeta,
+};
+use crate::api::{
+    BOOTSTRAP_API_VERSION, CONTROL_PLANE_API_VERSION, INFRASTRUCTURE_API_VERSION, ObjectReference,
+    StringMap,
+};
 use crate::versions::{VersionsBundle, VersionsBundleSet};
 
 /// The cloud-init expression of a machine's host name.
@@ -134,4 +145,217 @@ pub(crate) fn autoscaler_annotations(wng: &WorkerNodeGroupConfiguration) -> Opti
         .into_iter()
         .collect(),
     )
+}
+
+/// A spec that lacks what a renderer looks up in it: a referenced machine config, a field, a
+/// versions bundle, template names, or registry credentials. The Nutanix and Snow renderers'
+/// errors carry it.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    /// A reference names a machine config the spec does not have.
+    #[error("cluster {cluster}: {role} references {kind} {name:?}, which the spec does not have")]
+    MissingMachineConfig {
+        /// Cluster name.
+        cluster: String,
+        /// Which part of the cluster refers to it.
+        role: String,
+        /// The machine config kind.
+        kind: &'static str,
+        /// The missing name.
+        name: String,
+    },
+    /// The spec lacks a required field.
+    #[error("cluster {cluster}: {field} is required")]
+    MissingField {
+        /// Cluster name.
+        cluster: String,
+        /// The field's path.
+        field: String,
+    },
+    /// No versions bundle for a Kubernetes version.
+    #[error("cluster {cluster}: no versions bundle for Kubernetes {version}")]
+    MissingBundle {
+        /// Cluster name.
+        cluster: String,
+        /// The version asked for.
+        version: String,
+    },
+    /// No template names for a worker node group.
+    #[error("cluster {cluster}: no template names given for worker node group {group}")]
+    MissingWorkerNames {
+        /// Cluster name.
+        cluster: String,
+        /// Worker node group name.
+        group: String,
+    },
+    /// The registry mirror requires credentials that were not given.
+    #[error(
+        "cluster {cluster}: the registry mirror requires authentication; give the registry username and password"
+    )]
+    MissingRegistryCredentials {
+        /// Cluster name.
+        cluster: String,
+    },
+}
+
+/// Lookups in a spec, with errors that name the cluster.
+pub(crate) struct Lookup<'a> {
+    pub(crate) cluster: &'a EksaCluster,
+    pub(crate) name: &'a str,
+    pub(crate) bundles: &'a VersionsBundleSet,
+}
+
+impl<'a> Lookup<'a> {
+    pub(crate) fn new(cluster: &'a EksaCluster, bundles: &'a VersionsBundleSet) -> Self {
+        Self {
+            cluster,
+            name: cluster_name(cluster),
+            bundles,
+        }
+    }
+
+    /// The error for a missing field.
+    pub(crate) fn missing(&self, field: &str) -> LookupError {
+        LookupError::MissingField {
+            cluster: self.name.to_string(),
+            field: field.to_string(),
+        }
+    }
+
+    /// The versions bundle of a Kubernetes version, the cluster's when `None`.
+    pub(crate) fn bundle(&self, version: Option<&str>) -> Result<&'a VersionsBundle, LookupError> {
+        bundle(self.bundles, self.cluster, version).map_err(|e| match e {
+            BundleLookup::NoVersion => self.missing("spec.kubernetesVersion"),
+            BundleLookup::NoBundle(version) => LookupError::MissingBundle {
+                cluster: self.name.to_string(),
+                version,
+            },
+        })
+    }
+
+    /// A machine config by the name a reference gives, with its name.
+    pub(crate) fn machine_config<'m, T>(
+        &self,
+        configs: &'m BTreeMap<String, T>,
+        kind: &'static str,
+        role: &str,
+        name: Option<&str>,
+    ) -> Result<(&'m str, &'m T), LookupError> {
+        let name = name.unwrap_or_default();
+        configs
+            .get_key_value(name)
+            .map(|(n, mc)| (n.as_str(), mc))
+            .ok_or_else(|| LookupError::MissingMachineConfig {
+                cluster: self.name.to_string(),
+                role: role.to_string(),
+                kind,
+                name: name.to_string(),
+            })
+    }
+
+    /// The template names given for a worker node group.
+    pub(crate) fn worker_names<'m, T>(
+        &self,
+        names: &'m BTreeMap<String, T>,
+        group: &str,
+    ) -> Result<&'m T, LookupError> {
+        names
+            .get(group)
+            .ok_or_else(|| LookupError::MissingWorkerNames {
+                cluster: self.name.to_string(),
+                group: group.to_string(),
+            })
+    }
+}
+
+/// A `Cluster`'s networks and its references to the `KubeadmControlPlane` and the
+/// provider's cluster object (both named after the cluster); the endpoint, etcd reference
+/// and service domain are left to the provider.
+pub(crate) fn cluster_spec(cluster: &EksaCluster, infrastructure_kind: &str) -> ClusterSpec {
+    let name = cluster_name(cluster);
+    ClusterSpec {
+        cluster_network: Some(ClusterNetwork {
+            pods: Some(NetworkRanges {
+                cidr_blocks: cidrs(cluster, false),
+            }),
+            services: Some(NetworkRanges {
+                cidr_blocks: cidrs(cluster, true),
+            }),
+            service_domain: None,
+        }),
+        control_plane_endpoint: None,
+        control_plane_ref: Some(ObjectReference::new(
+            CONTROL_PLANE_API_VERSION,
+            "KubeadmControlPlane",
+            name,
+        )),
+        infrastructure_ref: Some(ObjectReference::new(
+            INFRASTRUCTURE_API_VERSION,
+            infrastructure_kind,
+            name,
+        )),
+        managed_external_etcd_ref: None,
+        paused: None,
+    }
+}
+
+/// What the machines of a `MachineDeployment` are made from.
+pub(crate) struct MachineRefs<'a> {
+    /// The cluster's name.
+    pub(crate) cluster: &'a str,
+    /// The `KubeadmConfigTemplate`.
+    pub(crate) config_template: &'a str,
+    /// The provider's machine template kind.
+    pub(crate) machine_kind: &'a str,
+    /// The machine template.
+    pub(crate) machine_template: &'a str,
+    /// The Kubernetes version tag.
+    pub(crate) version: &'a str,
+}
+
+/// The machine template of a `MachineDeployment`, its machines labelled with `labels`.
+pub(crate) fn machine_template_spec(
+    refs: &MachineRefs<'_>,
+    labels: StringMap,
+    failure_domain: Option<String>,
+) -> MachineTemplateSpec {
+    MachineTemplateSpec {
+        metadata: Some(TemplateMeta {
+            labels: Some(labels),
+            annotations: None,
+        }),
+        spec: MachineSpec {
+            bootstrap: Bootstrap {
+                config_ref: Some(ObjectReference::new(
+                    BOOTSTRAP_API_VERSION,
+                    "KubeadmConfigTemplate",
+                    refs.config_template,
+                )),
+            },
+            cluster_name: refs.cluster.to_string(),
+            infrastructure_ref: ObjectReference::new(
+                INFRASTRUCTURE_API_VERSION,
+                refs.machine_kind,
+                refs.machine_template,
+            ),
+            version: Some(refs.version.to_string()),
+            failure_domain,
+        },
+    }
+}
+
+/// A worker node group's rolling update bounds, with the strategy `type` when written.
+pub(crate) fn rolling_update(
+    wng: &WorkerNodeGroupConfiguration,
+    strategy_type: Option<&str>,
+) -> Option<MachineDeploymentStrategy> {
+    let s = wng.upgrade_rollout_strategy.as_ref()?;
+    let r = s.rolling_update.clone().unwrap_or_default();
+    Some(MachineDeploymentStrategy {
+        strategy_type: strategy_type.map(str::to_string),
+        rolling_update: Some(RollingUpdate {
+            max_surge: Some(IntOrString::Int(r.max_surge)),
+            max_unavailable: Some(IntOrString::Int(r.max_unavailable)),
+        }),
+    })
 }

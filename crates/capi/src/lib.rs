@@ -30,6 +30,8 @@ pub mod versions;
 
 use serde::Serialize;
 
+pub use common::LookupError;
+
 use api::cluster::{Cluster, MachineDeployment};
 use api::etcdadm::EtcdadmCluster;
 use api::kubeadm::{KubeadmConfigTemplate, KubeadmControlPlane};

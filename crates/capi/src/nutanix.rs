@@ -30,11 +30,7 @@ use crate::api::addons::{
     ClusterResourceSet, ClusterResourceSetSpec, ConfigMap, RESOURCE_SET_SECRET_TYPE, ResourceRef,
     StringDataSecret,
 };
-use crate::api::cluster::{
-    ApiEndpoint, Bootstrap, Cluster, ClusterNetwork, ClusterSpec, MachineDeployment,
-    MachineDeploymentSpec, MachineDeploymentStrategy, MachineSpec, MachineTemplateSpec,
-    NetworkRanges, RollingUpdate, TemplateMeta,
-};
+use crate::api::cluster::{ApiEndpoint, Cluster, MachineDeployment, MachineDeploymentSpec};
 use crate::api::etcdadm::{
     EtcdCloudInitConfig, EtcdadmCluster, EtcdadmClusterSpec, EtcdadmConfigSpec,
 };
@@ -49,14 +45,14 @@ use crate::api::nutanix::{
     NutanixMachineTemplate, PrismCentral, ResourceIdentifier, TypedReference,
 };
 use crate::api::{
-    BOOTSTRAP_API_VERSION, CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION,
-    INFRASTRUCTURE_API_VERSION, LabelSelector, ObjectReference, StringMap, meta,
+    EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION, INFRASTRUCTURE_API_VERSION, LabelSelector,
+    ObjectReference, StringMap, meta,
 };
 use crate::common::{self, HOSTNAME, cluster_name, minor_version, worker_groups};
 use crate::kubeadm::{self, RegistryCredentials, RegistryMirror};
 use crate::tinkerbell::{TemplateNames, WorkerTemplateNames};
 use crate::versions::{VersionsBundle, VersionsBundleSet};
-use crate::{Manifests, NO_VALUE, Object};
+use crate::{LookupError, Manifests, NO_VALUE, Object};
 
 pub use ccm::ignored_node_ips;
 
@@ -142,23 +138,14 @@ pub struct RenderOptions {
 /// What went wrong rendering a Nutanix spec.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
+    /// The spec lacks what the renderer looks up.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
     /// The spec's datacenter config is not a `NutanixDatacenterConfig`.
     #[error("cluster {cluster}: the datacenter config is not a NutanixDatacenterConfig")]
     NotNutanix {
         /// Cluster name.
         cluster: String,
-    },
-    /// A reference names a machine config the spec does not have.
-    #[error(
-        "cluster {cluster}: {role} references NutanixMachineConfig {name:?}, which the spec does not have"
-    )]
-    MissingMachineConfig {
-        /// Cluster name.
-        cluster: String,
-        /// Which part of the cluster refers to it.
-        role: String,
-        /// The missing name.
-        name: String,
     },
     /// A machine config lacks a field the machines need.
     #[error("NutanixMachineConfig {name}: {field} is required")]
@@ -167,38 +154,6 @@ pub enum RenderError {
         name: String,
         /// The field's path.
         field: String,
-    },
-    /// The spec lacks a required field.
-    #[error("cluster {cluster}: {field} is required")]
-    MissingField {
-        /// Cluster name.
-        cluster: String,
-        /// The field's path.
-        field: String,
-    },
-    /// No versions bundle for a Kubernetes version.
-    #[error("cluster {cluster}: no versions bundle for Kubernetes {version}")]
-    MissingBundle {
-        /// Cluster name.
-        cluster: String,
-        /// The version asked for.
-        version: String,
-    },
-    /// No template names for a worker node group.
-    #[error("cluster {cluster}: no template names given for worker node group {group}")]
-    MissingWorkerNames {
-        /// Cluster name.
-        cluster: String,
-        /// Worker node group name.
-        group: String,
-    },
-    /// The registry mirror requires credentials that were not given.
-    #[error(
-        "cluster {cluster}: the registry mirror requires authentication; give the registry username and password"
-    )]
-    MissingRegistryCredentials {
-        /// Cluster name.
-        cluster: String,
     },
     /// An entry of `ccmExcludeNodeIPs` is not an address, a CIDR or a range.
     #[error(
@@ -263,7 +218,7 @@ struct Context<'a> {
     registry_credentials: Option<&'a RegistryCredentials>,
     proxy: Option<(&'a str, &'a str)>,
     no_proxy: Vec<String>,
-    bundles: &'a VersionsBundleSet,
+    lookup: common::Lookup<'a>,
 }
 
 impl<'a> Context<'a> {
@@ -272,7 +227,8 @@ impl<'a> Context<'a> {
         bundles: &'a VersionsBundleSet,
         options: &'a RenderOptions,
     ) -> Result<Self, RenderError> {
-        let name = cluster_name(&spec.cluster);
+        let lookup = common::Lookup::new(&spec.cluster, bundles);
+        let name = lookup.name;
         let mirror = spec
             .cluster
             .spec
@@ -281,9 +237,10 @@ impl<'a> Context<'a> {
             .map(RegistryMirror::from_config);
         if mirror.as_ref().is_some_and(|m| m.authenticate) && options.registry_credentials.is_none()
         {
-            return Err(RenderError::MissingRegistryCredentials {
+            return Err(LookupError::MissingRegistryCredentials {
                 cluster: name.to_string(),
-            });
+            }
+            .into());
         }
         let proxy = spec.cluster.spec.proxy_configuration.as_ref().map(|p| {
             (
@@ -298,7 +255,7 @@ impl<'a> Context<'a> {
             registry_credentials: options.registry_credentials.as_ref(),
             proxy,
             no_proxy: Vec::new(),
-            bundles,
+            lookup,
         };
         if proxy.is_some() {
             ctx.no_proxy = ctx.no_proxy_list();
@@ -311,20 +268,11 @@ impl<'a> Context<'a> {
     }
 
     fn missing(&self, field: &str) -> RenderError {
-        RenderError::MissingField {
-            cluster: self.name.to_string(),
-            field: field.to_string(),
-        }
+        self.lookup.missing(field).into()
     }
 
     fn bundle(&self, version: Option<&str>) -> Result<&'a VersionsBundle, RenderError> {
-        common::bundle(self.bundles, self.cluster(), version).map_err(|e| match e {
-            common::BundleLookup::NoVersion => self.missing("spec.kubernetesVersion"),
-            common::BundleLookup::NoBundle(version) => RenderError::MissingBundle {
-                cluster: self.name.to_string(),
-                version,
-            },
-        })
+        Ok(self.lookup.bundle(version)?)
     }
 
     fn machine_config(
@@ -332,15 +280,12 @@ impl<'a> Context<'a> {
         role: &str,
         name: Option<&str>,
     ) -> Result<(&'a str, &'a NutanixMachineConfig), RenderError> {
-        let name = name.unwrap_or_default();
-        match self.spec.machine_configs.get_key_value(name) {
-            Some((n, mc)) => Ok((n.as_str(), mc)),
-            None => Err(RenderError::MissingMachineConfig {
-                cluster: self.name.to_string(),
-                role: role.to_string(),
-                name: name.to_string(),
-            }),
-        }
+        Ok(self.lookup.machine_config(
+            &self.spec.machine_configs,
+            "NutanixMachineConfig",
+            role,
+            name,
+        )?)
     }
 
     fn cidrs(&self, services: bool) -> Vec<String> {
@@ -693,39 +638,21 @@ pub fn render_control_plane(
     // Cluster.
     let mut cluster_meta = meta(name, EKSA_SYSTEM_NAMESPACE);
     cluster_meta.labels = Some(labels(&[(CLUSTER_NAME_LABEL, name)]));
+    let mut cluster_spec = common::cluster_spec(cluster, "NutanixCluster");
+    if let Some(network) = cluster_spec.cluster_network.as_mut() {
+        network.service_domain = Some("cluster.local".into());
+    }
+    cluster_spec.managed_external_etcd_ref = external_etcd.map(|_| {
+        ObjectReference::new(
+            ETCDADM_API_VERSION,
+            "EtcdadmCluster",
+            format!("{name}-etcd"),
+        )
+        .in_namespace(EKSA_SYSTEM_NAMESPACE)
+    });
     objects.push(Object::Cluster(Box::new(Cluster::new(
         cluster_meta,
-        ClusterSpec {
-            cluster_network: Some(ClusterNetwork {
-                pods: Some(NetworkRanges {
-                    cidr_blocks: ctx.cidrs(false),
-                }),
-                services: Some(NetworkRanges {
-                    cidr_blocks: ctx.cidrs(true),
-                }),
-                service_domain: Some("cluster.local".into()),
-            }),
-            control_plane_endpoint: None,
-            control_plane_ref: Some(ObjectReference::new(
-                CONTROL_PLANE_API_VERSION,
-                "KubeadmControlPlane",
-                name,
-            )),
-            infrastructure_ref: Some(ObjectReference::new(
-                INFRASTRUCTURE_API_VERSION,
-                "NutanixCluster",
-                name,
-            )),
-            managed_external_etcd_ref: external_etcd.map(|_| {
-                ObjectReference::new(
-                    ETCDADM_API_VERSION,
-                    "EtcdadmCluster",
-                    format!("{name}-etcd"),
-                )
-                .in_namespace(EKSA_SYSTEM_NAMESPACE)
-            }),
-            paused: None,
-        },
+        cluster_spec,
     ))));
 
     // KubeadmControlPlane.
@@ -1094,28 +1021,11 @@ pub fn render_workers(
         let mc_ref = wng.machine_group_ref.as_ref().map(|r| r.name());
         let (mc_name, mc) = ctx.machine_config(&format!("worker node group {group}"), mc_ref)?;
         let bundle = ctx.bundle(wng.kubernetes_version.as_ref().map(|v| v.as_str()))?;
-        let wn =
-            options
-                .names
-                .workers
-                .get(&group)
-                .ok_or_else(|| RenderError::MissingWorkerNames {
-                    cluster: name.to_string(),
-                    group: group.clone(),
-                })?;
+        let wn = ctx.lookup.worker_names(&options.names.workers, &group)?;
         let pool_labels = labels(&[(CLUSTER_NAME_LABEL, name)]);
         let autoscaling = wng.autoscaling_configuration.as_ref();
         let annotations = common::autoscaler_annotations(wng);
-        let strategy = wng.upgrade_rollout_strategy.as_ref().map(|s| {
-            let r = s.rolling_update.clone().unwrap_or_default();
-            MachineDeploymentStrategy {
-                strategy_type: None,
-                rolling_update: Some(RollingUpdate {
-                    max_surge: Some(IntOrString::Int(r.max_surge)),
-                    max_unavailable: Some(IntOrString::Int(r.max_unavailable)),
-                }),
-            }
-        });
+        let strategy = common::rolling_update(wng, None);
         let deployment = |md_name: String,
                           template: String,
                           replicas: Option<i64>,
@@ -1131,29 +1041,17 @@ pub fn render_workers(
                     selector: LabelSelector {
                         match_labels: Some(StringMap::new()),
                     },
-                    template: MachineTemplateSpec {
-                        metadata: Some(TemplateMeta {
-                            labels: Some(pool_labels.clone()),
-                            annotations: None,
-                        }),
-                        spec: MachineSpec {
-                            bootstrap: Bootstrap {
-                                config_ref: Some(ObjectReference::new(
-                                    BOOTSTRAP_API_VERSION,
-                                    "KubeadmConfigTemplate",
-                                    wn.kubeadm_config_template.clone(),
-                                )),
-                            },
-                            cluster_name: name.to_string(),
-                            infrastructure_ref: ObjectReference::new(
-                                INFRASTRUCTURE_API_VERSION,
-                                MACHINE_TEMPLATE_KIND,
-                                template,
-                            ),
-                            version: Some(bundle.kube_distro.kubernetes.tag.clone()),
-                            failure_domain,
+                    template: common::machine_template_spec(
+                        &common::MachineRefs {
+                            cluster: name,
+                            config_template: &wn.kubeadm_config_template,
+                            machine_kind: MACHINE_TEMPLATE_KIND,
+                            machine_template: &template,
+                            version: &bundle.kube_distro.kubernetes.tag,
                         },
-                    },
+                        pool_labels.clone(),
+                        failure_domain,
+                    ),
                     strategy: strategy.clone(),
                 },
             )))

@@ -25,9 +25,7 @@ use ironbell_model::anywhere::{
 use serde_json::{Value, json};
 
 use crate::api::cluster::{
-    ApiEndpoint, Bootstrap, Cluster, ClusterNetwork, ClusterSpec, MachineDeployment,
-    MachineDeploymentSpec, MachineDeploymentStrategy, MachineSpec, MachineTemplateSpec,
-    NetworkRanges, RollingUpdate, TemplateMeta,
+    ApiEndpoint, Cluster, ClusterSpec, MachineDeployment, MachineDeploymentSpec,
 };
 use crate::api::kubeadm::{
     BottlerocketNode, ClusterConfiguration, ControlPlaneComponent, ControlPlaneMachineTemplate,
@@ -41,13 +39,13 @@ use crate::api::snow::{
     SnowIdentityReference, SnowNetwork,
 };
 use crate::api::{
-    BOOTSTRAP_API_VERSION, CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE,
-    INFRASTRUCTURE_API_VERSION, LabelSelector, ObjectReference, StringMap, meta,
+    EKSA_SYSTEM_NAMESPACE, INFRASTRUCTURE_API_VERSION, LabelSelector, ObjectReference, StringMap,
+    meta,
 };
 use crate::common::{self, cluster_name, minor_version, worker_groups};
 use crate::kubeadm;
 use crate::versions::{ImageRef, VersionsBundle, VersionsBundleSet};
-use crate::{Manifests, Object};
+use crate::{LookupError, Manifests, Object};
 
 /// Kind name of CAPAS's machine template.
 pub const MACHINE_TEMPLATE_KIND: &str = "AWSSnowMachineTemplate";
@@ -154,23 +152,14 @@ pub struct RenderOptions {
 /// What went wrong rendering a Snow spec.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
+    /// The spec lacks what the renderer looks up.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
     /// The spec's datacenter config is not a `SnowDatacenterConfig`.
     #[error("cluster {cluster}: the datacenter config is not a SnowDatacenterConfig")]
     NotSnow {
         /// Cluster name.
         cluster: String,
-    },
-    /// A reference names a machine config the spec does not have.
-    #[error(
-        "cluster {cluster}: {role} references SnowMachineConfig {name:?}, which the spec does not have"
-    )]
-    MissingMachineConfig {
-        /// Cluster name.
-        cluster: String,
-        /// Which part of the cluster refers to it.
-        role: String,
-        /// The missing name.
-        name: String,
     },
     /// A direct network interface names an IP pool the spec does not have.
     #[error(
@@ -181,30 +170,6 @@ pub enum RenderError {
         machine_config: String,
         /// The missing pool.
         pool: String,
-    },
-    /// The spec lacks a required field.
-    #[error("cluster {cluster}: {field} is required")]
-    MissingField {
-        /// Cluster name.
-        cluster: String,
-        /// The field's path.
-        field: String,
-    },
-    /// No versions bundle for a Kubernetes version.
-    #[error("cluster {cluster}: no versions bundle for Kubernetes {version}")]
-    MissingBundle {
-        /// Cluster name.
-        cluster: String,
-        /// The version asked for.
-        version: String,
-    },
-    /// No template names for a worker node group.
-    #[error("cluster {cluster}: no template names given for worker node group {group}")]
-    MissingWorkerNames {
-        /// Cluster name.
-        cluster: String,
-        /// Worker node group name.
-        group: String,
     },
     /// External etcd is not rendered for Snow.
     #[error("cluster {cluster}: external etcd is not supported by the Snow renderer yet")]
@@ -229,25 +194,25 @@ pub fn render(
 struct Context<'a> {
     spec: &'a SnowSpec,
     name: &'a str,
-    bundles: &'a VersionsBundleSet,
+    lookup: common::Lookup<'a>,
 }
 
 impl<'a> Context<'a> {
-    fn missing(&self, field: &str) -> RenderError {
-        RenderError::MissingField {
-            cluster: self.name.to_string(),
-            field: field.to_string(),
+    fn new(spec: &'a SnowSpec, bundles: &'a VersionsBundleSet) -> Self {
+        let lookup = common::Lookup::new(&spec.cluster, bundles);
+        Self {
+            spec,
+            name: lookup.name,
+            lookup,
         }
     }
 
+    fn missing(&self, field: &str) -> RenderError {
+        self.lookup.missing(field).into()
+    }
+
     fn bundle(&self, version: Option<&str>) -> Result<&'a VersionsBundle, RenderError> {
-        common::bundle(self.bundles, &self.spec.cluster, version).map_err(|e| match e {
-            common::BundleLookup::NoVersion => self.missing("spec.kubernetesVersion"),
-            common::BundleLookup::NoBundle(version) => RenderError::MissingBundle {
-                cluster: self.name.to_string(),
-                version,
-            },
-        })
+        Ok(self.lookup.bundle(version)?)
     }
 
     fn machine_config(
@@ -255,16 +220,12 @@ impl<'a> Context<'a> {
         role: &str,
         name: Option<&str>,
     ) -> Result<(&'a str, &'a SnowMachineConfig), RenderError> {
-        let name = name.unwrap_or_default();
-        self.spec
-            .machine_configs
-            .get_key_value(name)
-            .map(|(n, mc)| (n.as_str(), mc))
-            .ok_or_else(|| RenderError::MissingMachineConfig {
-                cluster: self.name.to_string(),
-                role: role.to_string(),
-                name: name.to_string(),
-            })
+        Ok(self.lookup.machine_config(
+            &self.spec.machine_configs,
+            "SnowMachineConfig",
+            role,
+            name,
+        )?)
     }
 
     /// The labels EKS Anywhere puts on the `Cluster` and `MachineDeployment`s.
@@ -449,12 +410,8 @@ pub fn render_control_plane(
     bundles: &VersionsBundleSet,
     options: &RenderOptions,
 ) -> Result<Vec<Object>, RenderError> {
-    let name = cluster_name(&spec.cluster);
-    let ctx = Context {
-        spec,
-        name,
-        bundles,
-    };
+    let ctx = Context::new(spec, bundles);
+    let name = ctx.name;
     let cluster = &spec.cluster;
     if cluster.spec.external_etcd_configuration.is_some() {
         return Err(RenderError::ExternalEtcd {
@@ -483,31 +440,11 @@ pub fn render_control_plane(
     let capi_cluster = Cluster::new(
         cluster_meta,
         ClusterSpec {
-            cluster_network: Some(ClusterNetwork {
-                pods: Some(NetworkRanges {
-                    cidr_blocks: common::cidrs(cluster, false),
-                }),
-                services: Some(NetworkRanges {
-                    cidr_blocks: common::cidrs(cluster, true),
-                }),
-                service_domain: None,
-            }),
             control_plane_endpoint: Some(ApiEndpoint {
                 host: String::new(),
                 port: 0,
             }),
-            control_plane_ref: Some(ObjectReference::new(
-                CONTROL_PLANE_API_VERSION,
-                "KubeadmControlPlane",
-                name,
-            )),
-            infrastructure_ref: Some(ObjectReference::new(
-                INFRASTRUCTURE_API_VERSION,
-                "AWSSnowCluster",
-                name,
-            )),
-            managed_external_etcd_ref: None,
-            paused: None,
+            ..common::cluster_spec(cluster, "AWSSnowCluster")
         },
     );
     objects.push(Object::GoPrinted(Box::new(go_printed(
@@ -707,12 +644,8 @@ pub fn render_workers(
     bundles: &VersionsBundleSet,
     options: &RenderOptions,
 ) -> Result<Vec<Object>, RenderError> {
-    let name = cluster_name(&spec.cluster);
-    let ctx = Context {
-        spec,
-        name,
-        bundles,
-    };
+    let ctx = Context::new(spec, bundles);
+    let name = ctx.name;
     let root_bundle = ctx.bundle(None)?;
     let mut objects = Vec::new();
     let mut pools = Vec::new();
@@ -722,14 +655,8 @@ pub fn render_workers(
             wng.machine_group_ref.as_ref().map(|r| r.name()),
         )?;
         let bundle = ctx.bundle(wng.kubernetes_version.as_ref().map(|v| v.as_str()))?;
-        let (machine_template_name, config_template_name) = options
-            .names
-            .workers
-            .get(&group)
-            .ok_or_else(|| RenderError::MissingWorkerNames {
-                cluster: name.to_string(),
-                group: group.clone(),
-            })?;
+        let (machine_template_name, config_template_name) =
+            ctx.lookup.worker_names(&options.names.workers, &group)?;
         let br = is_bottlerocket(mc);
 
         // KubeadmConfigTemplate (its Bottlerocket images come from the cluster's bundle).
@@ -781,16 +708,7 @@ pub fn render_workers(
         let mut md_meta = meta(format!("{name}-{group}"), EKSA_SYSTEM_NAMESPACE);
         md_meta.labels = Some(ctx.cluster_labels());
         md_meta.annotations = common::autoscaler_annotations(wng);
-        let strategy = wng.upgrade_rollout_strategy.as_ref().map(|s| {
-            let r = s.rolling_update.clone().unwrap_or_default();
-            MachineDeploymentStrategy {
-                strategy_type: Some("RollingUpdate".into()),
-                rolling_update: Some(RollingUpdate {
-                    max_surge: Some(IntOrString::Int(r.max_surge)),
-                    max_unavailable: Some(IntOrString::Int(r.max_unavailable)),
-                }),
-            }
-        });
+        let strategy = common::rolling_update(wng, Some("RollingUpdate"));
         let md = MachineDeployment::new(
             md_meta,
             MachineDeploymentSpec {
@@ -800,36 +718,22 @@ pub fn render_workers(
                     .is_none()
                     .then(|| wng.count.unwrap_or(0)),
                 selector: LabelSelector { match_labels: None },
-                template: MachineTemplateSpec {
-                    metadata: Some(TemplateMeta {
-                        labels: Some(
-                            [(
-                                "cluster.x-k8s.io/cluster-name".to_string(),
-                                name.to_string(),
-                            )]
-                            .into_iter()
-                            .collect(),
-                        ),
-                        annotations: None,
-                    }),
-                    spec: MachineSpec {
-                        bootstrap: Bootstrap {
-                            config_ref: Some(ObjectReference::new(
-                                BOOTSTRAP_API_VERSION,
-                                "KubeadmConfigTemplate",
-                                config_template_name.clone(),
-                            )),
-                        },
-                        cluster_name: name.to_string(),
-                        infrastructure_ref: ObjectReference::new(
-                            INFRASTRUCTURE_API_VERSION,
-                            MACHINE_TEMPLATE_KIND,
-                            machine_template_name.clone(),
-                        ),
-                        version: Some(bundle.kube_distro.kubernetes.tag.clone()),
-                        failure_domain: None,
+                template: common::machine_template_spec(
+                    &common::MachineRefs {
+                        cluster: name,
+                        config_template: config_template_name,
+                        machine_kind: MACHINE_TEMPLATE_KIND,
+                        machine_template: machine_template_name,
+                        version: &bundle.kube_distro.kubernetes.tag,
                     },
-                },
+                    [(
+                        "cluster.x-k8s.io/cluster-name".to_string(),
+                        name.to_string(),
+                    )]
+                    .into_iter()
+                    .collect(),
+                    None,
+                ),
                 strategy,
             },
         );

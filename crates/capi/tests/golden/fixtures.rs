@@ -102,3 +102,16 @@ pub fn resolve_cluster_bundles(
         .map_err(|e| e.to_string())?;
     Ok(VersionsBundleSet::from_release(&release))
 }
+
+/// The names of a cluster's worker node groups (`md-<i>` when unnamed, EKS Anywhere's
+/// default).
+pub fn worker_group_names(cluster: &ironbell_model::anywhere::Cluster) -> Vec<String> {
+    cluster
+        .spec
+        .worker_node_group_configurations
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, w)| w.name.clone().unwrap_or_else(|| format!("md-{i}")))
+        .collect()
+}

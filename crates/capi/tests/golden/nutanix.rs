@@ -427,15 +427,7 @@ pub fn render(
     bundles: &VersionsBundleSet,
 ) -> Result<(String, String), String> {
     let mut names = TemplateNames::default();
-    for (i, w) in spec
-        .cluster
-        .spec
-        .worker_node_group_configurations
-        .iter()
-        .flatten()
-        .enumerate()
-    {
-        let group = w.name.clone().unwrap_or_else(|| format!("md-{i}"));
+    for group in fixtures::worker_group_names(&spec.cluster) {
         // Go's map lookup of a group the test gave no name for is "".
         let (mt, kct) = case
             .worker_names

@@ -184,15 +184,7 @@ fn current_names(spec: &SnowSpec) -> Result<SnowNames, String> {
         )?,
         ..SnowNames::default()
     };
-    for (i, w) in spec
-        .cluster
-        .spec
-        .worker_node_group_configurations
-        .iter()
-        .flatten()
-        .enumerate()
-    {
-        let group = w.name.clone().unwrap_or_else(|| format!("md-{i}"));
+    for group in super::fixtures::worker_group_names(&spec.cluster) {
         let md = current
             .get(format!("MachineDeployment/{name}-{group}").as_str())
             .and_then(|m| m.get("spec"))
