@@ -749,7 +749,12 @@ pub fn render_workers(
 
         // AWSSnowMachineTemplate.
         objects.push(machine_template(machine_template_name, mc));
-        pools.extend(ctx.ip_pools(mc_name, mc)?);
+        // One AWSSnowIPPool per pool, however many groups use it.
+        for pool in ctx.ip_pools(mc_name, mc)? {
+            if !pools.contains(&pool) {
+                pools.push(pool);
+            }
+        }
     }
     objects.extend(pools);
     Ok(objects)

@@ -4,6 +4,9 @@
 //! the names the current objects (`current-objects.yaml`, what the mocked client returns)
 //! reference, which stay because the templates are unchanged.
 
+// Shared by the golden and Snow test binaries; each uses a part.
+#![allow(dead_code)]
+
 use std::path::PathBuf;
 
 use ironbell_capi::snow::{self, RenderOptions, SnowCredentials, SnowNames, SnowSpec};
@@ -124,7 +127,8 @@ fn read(file: &str) -> Result<String, String> {
     std::fs::read_to_string(fixture(file)).map_err(|e| format!("{file}: {e}"))
 }
 
-fn bundles(extra: &[(&str, &str)]) -> Result<VersionsBundleSet, String> {
+/// The common versions bundles (1.21, 1.29, 1.33) and `extra`.
+pub fn bundles(extra: &[(&str, &str)]) -> Result<VersionsBundleSet, String> {
     let mut set = VersionsBundleSet::default();
     let common = [
         ("1.21", "versions-bundle-1.21.yaml"),
@@ -206,13 +210,17 @@ fn current_names(spec: &SnowSpec) -> Result<SnowNames, String> {
     Ok(names)
 }
 
+/// `givenClusterSpec()`: `test.NewClusterSpec` applies no defaults; the machine configs set
+/// what they need.
+pub fn given_spec() -> Result<SnowSpec, String> {
+    let loaded = ironbell_cluster_spec::Spec::load(fixture("cluster.yaml"))
+        .map_err(|e| format!("cluster.yaml: {e}"))?;
+    SnowSpec::from_spec(&loaded).map_err(|e| e.to_string())
+}
+
 /// Render a case: the control-plane and workers YAML.
 pub fn render(case: &Case) -> Result<(String, String), String> {
-    let mut loaded = ironbell_cluster_spec::Spec::load(fixture("cluster.yaml"))
-        .map_err(|e| format!("cluster.yaml: {e}"))?;
-    // `test.NewClusterSpec` applies no defaults; the machine configs set what they need.
-    loaded.ignored.clear();
-    let mut spec = SnowSpec::from_spec(&loaded).map_err(|e| e.to_string())?;
+    let mut spec = given_spec()?;
     (case.mutate)(&mut spec);
     let names = if case.upgrade {
         current_names(&spec)?
