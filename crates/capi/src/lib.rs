@@ -8,9 +8,10 @@
 //!
 //! Where to start: [`render`], the entry for a create (a loaded spec and its resolved
 //! release data in, a [`Manifests`] that prints YAML documents out). It dispatches to the
-//! provider's renderer, [`tinkerbell::render`] for bare metal, which assembles the typed
-//! objects of [`api`] from the provider-neutral pieces in [`kubeadm`]. Upgrades name their
-//! templates with [`tinkerbell::upgrade_names`].
+//! provider's renderer: [`tinkerbell::render`] for bare metal, [`nutanix::render`] (CAPX)
+//! and [`snow::render`] (CAPAS); each assembles the typed objects of [`api`] from the
+//! provider-neutral pieces in [`kubeadm`]. Upgrades name their Tinkerbell templates with
+//! [`tinkerbell::upgrade_names`].
 //!
 //! The objects are typed builders, not text templates: EKS Anywhere renders Go text
 //! templates, and a typed object cannot produce mis-indented YAML or an unquoted scalar that

@@ -10,7 +10,7 @@
 //!
 //! EKS Anywhere builds Go structs and prints them, so every object carries the empty fields
 //! Go prints (see [`crate::api::snow`]); the kubeadm objects are built with the shared types
-//! and those fields are added by [`go_printed`].
+//! and those fields are added before they are wrapped in a [`GoPrinted`].
 //!
 //! Template names are an input ([`SnowNames`]): a create uses the initial names
 //! (`<cluster>-control-plane-1`, `<cluster>-<group>-1`); an upgrade keeps the current ones

@@ -1,10 +1,11 @@
 //! Golden equality with EKS Anywhere v0.24.6, as data.
 //!
 //! Every mapping of `../shared/conformance/golden-mappings.txt` is listed, per provider. The
-//! ones this crate renders (Tinkerbell so far) are rendered with the fixed inputs of EKS
-//! Anywhere's tests (clock 1234567890000, Tinkerbell IP 5.6.7.8, registry credentials
-//! `username`/`password`, the test bundles of `internal/test/testdata`) and compared with the
-//! expected files document by document, embedded YAML parsed. The others are listed as not
+//! ones this crate renders (Tinkerbell, Nutanix and Snow so far; the tables are in
+//! `tests/golden/<provider>.rs`) are rendered with the fixed inputs of EKS Anywhere's tests
+//! (clock 1234567890000, Tinkerbell IP 5.6.7.8, registry credentials `username`/`password`,
+//! the test bundles of `internal/test/testdata`) and compared with the expected files
+//! document by document, embedded YAML parsed. The others are listed as not
 //! rendered yet.
 //!
 //! The test prints `<provider>: N/M equal` per provider (and, with `--nocapture`, the first

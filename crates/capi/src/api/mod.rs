@@ -4,9 +4,12 @@
 //! `MachineDeployment`), [`kubeadm`] (`controlplane.cluster.x-k8s.io` `KubeadmControlPlane`
 //! and `bootstrap.cluster.x-k8s.io` `KubeadmConfigTemplate` with the shared
 //! [`kubeadm::KubeadmConfigSpec`], including the Bottlerocket fields of EKS Anywhere's fork),
-//! [`etcdadm`] (`EtcdadmCluster`) and [`tinkerbell`] (CAPT's `TinkerbellCluster` and
-//! `TinkerbellMachineTemplate`). Every optional field is skipped when unset, so a rendered
-//! object holds only what a provider put in it. Provider-specific kinds live in their own
+//! [`etcdadm`] (`EtcdadmCluster`), [`tinkerbell`] (CAPT's `TinkerbellCluster` and
+//! `TinkerbellMachineTemplate`), [`nutanix`] (CAPX's `NutanixCluster` and
+//! `NutanixMachineTemplate`), [`snow`] (CAPAS's `AWSSnowCluster`, `AWSSnowMachineTemplate`,
+//! `AWSSnowIPPool`) and [`addons`] (`ConfigMap`, a `stringData` `Secret` and the
+//! `ClusterResourceSet` that carries them to a workload cluster). Every optional field is
+//! skipped when unset, so a rendered object holds only what a provider put in it. Provider-specific kinds live in their own
 //! module; the common ones carry nothing provider-specific.
 //!
 //! Field names and nesting follow the Go types of Cluster API v1beta1, EKS Anywhere's
