@@ -13,14 +13,14 @@
 //! and those fields are added before they are wrapped in a [`GoPrinted`].
 //!
 //! Template names are an input ([`SnowNames`]): a create uses the initial names
-//! (`<cluster>-control-plane-1`, `<cluster>-<group>-1`); an upgrade keeps the current ones
-//! while the templates are unchanged.
+//! (`<cluster>-control-plane-1`, `<cluster>-<group>-1`); [`upgrade_names`] keeps the current
+//! ones while the templates are unchanged and increments those that change.
 
 use std::collections::BTreeMap;
 
 use ironbell_model::anywhere::{
     Cluster as EksaCluster, IntOrString, OsFamily, SnowDatacenterConfig, SnowIPPool,
-    SnowMachineConfig,
+    SnowMachineConfig, WorkerNodeGroupConfiguration,
 };
 use serde_json::{Value, json};
 
@@ -140,6 +140,167 @@ impl SnowNames {
     }
 }
 
+/// A cluster's current objects, by kind and name, as the API returns them.
+#[derive(Clone, Debug, Default)]
+pub struct CurrentObjects {
+    objects: BTreeMap<(String, String), Value>,
+}
+
+impl CurrentObjects {
+    /// The object the API returns for a kind and name.
+    pub fn insert(&mut self, kind: &str, name: &str, object: Value) {
+        self.objects
+            .insert((kind.to_string(), name.to_string()), object);
+    }
+
+    /// Objects keyed by their own `kind` and `metadata.name`.
+    pub fn from_objects(objects: impl IntoIterator<Item = Value>) -> Self {
+        let mut current = Self::default();
+        for o in objects {
+            let kind = o.get("kind").and_then(Value::as_str).map(str::to_string);
+            let name = o
+                .get("metadata")
+                .and_then(|m| m.get("name"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            if let (Some(kind), Some(name)) = (kind, name) {
+                current.insert(&kind, &name, o);
+            }
+        }
+        current
+    }
+
+    fn get(&self, kind: &str, name: &str) -> Option<&Value> {
+        self.objects.get(&(kind.to_string(), name.to_string()))
+    }
+}
+
+/// A name at `path` in an object, when it is set.
+fn name_at<'v>(object: Option<&'v Value>, path: &[&str]) -> Option<&'v str> {
+    let mut v = object?;
+    for key in path {
+        v = v.get(*key)?;
+    }
+    v.as_str().filter(|s| !s.is_empty())
+}
+
+/// `name-<n>` → `name-<n+1>`.
+fn increment_name(kind: &str, name: &str) -> Result<String, RenderError> {
+    let bad = || RenderError::TemplateName {
+        kind: kind.to_string(),
+        name: name.to_string(),
+    };
+    let (base, n) = name.rsplit_once('-').ok_or_else(bad)?;
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    if base.is_empty() {
+        return Err(bad());
+    }
+    Ok(format!("{base}-{}", n + 1))
+}
+
+/// Whether `new` asks for nothing `current` does not have: fields that are empty in `new`
+/// are ignored, lists compare element by element (Kubernetes' semantic `DeepDerivative`).
+fn derives(new: &Value, current: Option<&Value>) -> bool {
+    let zero = match new {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Object(m) => m.is_empty(),
+        Value::Bool(b) => !b,
+        _ => false,
+    };
+    if zero {
+        return true;
+    }
+    match (new, current) {
+        (Value::Object(n), Some(Value::Object(c))) => n.iter().all(|(k, v)| derives(v, c.get(k))),
+        (Value::Array(n), Some(Value::Array(c))) => {
+            n.len() == c.len() && n.iter().zip(c).all(|(a, b)| derives(a, Some(b)))
+        }
+        (n, Some(c)) => n == c,
+        (_, None) => false,
+    }
+}
+
+/// The name a template keeps on an upgrade: its current name while the current template
+/// (if the API has it) already holds everything the new one asks for, else that name
+/// incremented.
+fn keep_or_increment(
+    current: &CurrentObjects,
+    kind: &str,
+    name: &str,
+    new_spec: &Value,
+) -> Result<String, RenderError> {
+    let current_spec = current
+        .get(kind, name)
+        .and_then(|o| o.get("spec"))
+        .and_then(|s| s.get("template"))
+        .and_then(|t| t.get("spec"));
+    match current_spec {
+        Some(c) if !derives(new_spec, Some(c)) => increment_name(kind, name),
+        _ => Ok(name.to_string()),
+    }
+}
+
+fn template_spec(object: &Object) -> Value {
+    match object {
+        Object::GoPrinted(p) => p.value["spec"]["template"]["spec"].clone(),
+        _ => Value::Null,
+    }
+}
+
+/// The template names of an upgrade, as EKS Anywhere's Snow provider picks them: a new
+/// cluster's initial names where the current objects have none; otherwise the names the
+/// current `KubeadmControlPlane` and `MachineDeployment`s reference, each incremented when
+/// the template the spec now gives differs from the current one.
+pub fn upgrade_names(
+    spec: &SnowSpec,
+    bundles: &VersionsBundleSet,
+    current: &CurrentObjects,
+) -> Result<SnowNames, RenderError> {
+    let ctx = Context::new(spec, bundles);
+    let name = ctx.name;
+    let mut names = SnowNames::initial(spec);
+    let kcp = current.get("KubeadmControlPlane", name);
+    let cp_path = ["spec", "machineTemplate", "infrastructureRef", "name"];
+    if let Some(cp_name) = name_at(kcp, &cp_path) {
+        let cp = spec.cluster.spec.control_plane_configuration.as_ref();
+        let cp_ref = cp
+            .and_then(|c| c.machine_group_ref.as_ref())
+            .map(|r| r.name());
+        let (_, cp_mc) = ctx.machine_config("the control plane", cp_ref)?;
+        let new = template_spec(&machine_template(cp_name, cp_mc));
+        names.control_plane = keep_or_increment(current, MACHINE_TEMPLATE_KIND, cp_name, &new)?;
+    }
+    let root_bundle = ctx.bundle(None)?;
+    for (group, wng) in worker_groups(&spec.cluster) {
+        let Some(md) = current.get("MachineDeployment", &format!("{name}-{group}")) else {
+            continue;
+        };
+        let (_, mc) = ctx.machine_config(
+            &format!("worker node group {group}"),
+            wng.machine_group_ref.as_ref().map(|r| r.name()),
+        )?;
+        let Some(entry) = names.workers.get_mut(&group) else {
+            continue;
+        };
+        let md = Some(md);
+        if let Some(mt) = name_at(
+            md,
+            &["spec", "template", "spec", "infrastructureRef", "name"],
+        ) {
+            let new = template_spec(&machine_template(mt, mc));
+            entry.0 = keep_or_increment(current, MACHINE_TEMPLATE_KIND, mt, &new)?;
+        }
+        let kct_path = ["spec", "template", "spec", "bootstrap", "configRef", "name"];
+        if let Some(kct) = name_at(md, &kct_path) {
+            let new = kubeadm_config_template(root_bundle, wng, mc, kct);
+            let new = new.value["spec"]["template"]["spec"].clone();
+            entry.1 = keep_or_increment(current, "KubeadmConfigTemplate", kct, &new)?;
+        }
+    }
+    Ok(names)
+}
+
 /// Inputs of a render besides the spec and the bundles.
 #[derive(Clone, Debug, Default)]
 pub struct RenderOptions {
@@ -170,6 +331,14 @@ pub enum RenderError {
         machine_config: String,
         /// The missing pool.
         pool: String,
+    },
+    /// A current template's name does not end in `-<number>`, so it cannot be renewed.
+    #[error("{kind} {name}: the name does not end in -<number>, so it cannot be incremented")]
+    TemplateName {
+        /// The template's kind.
+        kind: String,
+        /// Its name.
+        name: String,
     },
     /// External etcd is not rendered for Snow.
     #[error("cluster {cluster}: external etcd is not supported by the Snow renderer yet")]
@@ -638,6 +807,57 @@ pub fn render_control_plane(
     Ok(objects)
 }
 
+/// A worker node group's `KubeadmConfigTemplate` (its Bottlerocket images come from the
+/// cluster's bundle).
+fn kubeadm_config_template(
+    root_bundle: &VersionsBundle,
+    wng: &WorkerNodeGroupConfiguration,
+    mc: &SnowMachineConfig,
+    name: &str,
+) -> GoPrinted {
+    let br = is_bottlerocket(mc);
+    let (br_node, br_extra) = if br {
+        let (n, e) = bottlerocket(root_bundle);
+        (n, Some(e))
+    } else {
+        (BottlerocketNode::default(), None)
+    };
+    let mut kubelet_args = kubeadm::node_label_args(wng.labels.as_ref());
+    kubelet_args.insert("provider-id".into(), PROVIDER_ID.into());
+    let config = KubeadmConfigSpec {
+        join_configuration: Some(NodeConfiguration {
+            bottlerocket_node: br_node,
+            node_registration: Some(NodeRegistration {
+                taints: wng
+                    .taints
+                    .as_deref()
+                    .filter(|t| !t.is_empty())
+                    .map(kubeadm::taints),
+                kubelet_extra_args: Some(kubelet_args),
+                ..NodeRegistration::default()
+            }),
+            ..NodeConfiguration::default()
+        }),
+        pre_kubeadm_commands: (!br).then(|| vec![BOOTSTRAP_SCRIPT.to_string()]),
+        format: br.then(|| "bottlerocket".into()),
+        ..KubeadmConfigSpec::default()
+    };
+    let kct = KubeadmConfigTemplate::new(meta(name, EKSA_SYSTEM_NAMESPACE), config);
+    let mut kct = go_printed("KubeadmConfigTemplate", &kct, &[], Value::Null);
+    {
+        let template = &mut kct.value["spec"]["template"];
+        ensure(template, &["metadata"], json!({}));
+        let config = &mut template["spec"];
+        ensure(config, &["clusterConfiguration"], json!({}));
+        fill_cluster_configuration(&mut config["clusterConfiguration"]);
+        fill_join_configuration(&mut config["joinConfiguration"]);
+        if let Some(extra) = &br_extra {
+            merge(&mut config["joinConfiguration"], extra);
+        }
+    }
+    kct
+}
+
 /// The workers document (see the module docs).
 pub fn render_workers(
     spec: &SnowSpec,
@@ -657,52 +877,12 @@ pub fn render_workers(
         let bundle = ctx.bundle(wng.kubernetes_version.as_ref().map(|v| v.as_str()))?;
         let (machine_template_name, config_template_name) =
             ctx.lookup.worker_names(&options.names.workers, &group)?;
-        let br = is_bottlerocket(mc);
-
-        // KubeadmConfigTemplate (its Bottlerocket images come from the cluster's bundle).
-        let (br_node, br_extra) = if br {
-            let (n, e) = bottlerocket(root_bundle);
-            (n, Some(e))
-        } else {
-            (BottlerocketNode::default(), None)
-        };
-        let mut kubelet_args = kubeadm::node_label_args(wng.labels.as_ref());
-        kubelet_args.insert("provider-id".into(), PROVIDER_ID.into());
-        let config = KubeadmConfigSpec {
-            join_configuration: Some(NodeConfiguration {
-                bottlerocket_node: br_node,
-                node_registration: Some(NodeRegistration {
-                    taints: wng
-                        .taints
-                        .as_deref()
-                        .filter(|t| !t.is_empty())
-                        .map(kubeadm::taints),
-                    kubelet_extra_args: Some(kubelet_args),
-                    ..NodeRegistration::default()
-                }),
-                ..NodeConfiguration::default()
-            }),
-            pre_kubeadm_commands: (!br).then(|| vec![BOOTSTRAP_SCRIPT.to_string()]),
-            format: br.then(|| "bottlerocket".into()),
-            ..KubeadmConfigSpec::default()
-        };
-        let kct = KubeadmConfigTemplate::new(
-            meta(config_template_name.clone(), EKSA_SYSTEM_NAMESPACE),
-            config,
-        );
-        let mut kct = go_printed("KubeadmConfigTemplate", &kct, &[], Value::Null);
-        {
-            let template = &mut kct.value["spec"]["template"];
-            ensure(template, &["metadata"], json!({}));
-            let config = &mut template["spec"];
-            ensure(config, &["clusterConfiguration"], json!({}));
-            fill_cluster_configuration(&mut config["clusterConfiguration"]);
-            fill_join_configuration(&mut config["joinConfiguration"]);
-            if let Some(extra) = &br_extra {
-                merge(&mut config["joinConfiguration"], extra);
-            }
-        }
-        objects.push(Object::GoPrinted(Box::new(kct)));
+        objects.push(Object::GoPrinted(Box::new(kubeadm_config_template(
+            root_bundle,
+            wng,
+            mc,
+            config_template_name,
+        ))));
 
         // MachineDeployment.
         let mut md_meta = meta(format!("{name}-{group}"), EKSA_SYSTEM_NAMESPACE);

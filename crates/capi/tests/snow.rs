@@ -121,3 +121,72 @@ fn missing_names_and_bundles_are_errors_and_credentials_stay_out_of_debug() {
             .any(|o| matches!(o, Object::GoPrinted(p) if p.kind == "Secret"))
     );
 }
+
+/// The current objects of a cluster rendered from `spec` with its initial names.
+fn rendered_objects(spec: &SnowSpec) -> snow::CurrentObjects {
+    let out = snow::render(spec, &bundles(), &options(spec)).unwrap_or_else(|e| panic!("{e}"));
+    snow::CurrentObjects::from_objects(
+        out.control_plane
+            .iter()
+            .chain(&out.workers)
+            .map(|o| serde_json::to_value(o).unwrap_or_else(|e| panic!("{e}"))),
+    )
+}
+
+#[test]
+fn an_upgrade_keeps_unchanged_templates_and_increments_changed_ones() {
+    let old = spec();
+    let current = rendered_objects(&old);
+    let same = snow::upgrade_names(&old, &bundles(), &current).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(same, SnowNames::initial(&old));
+
+    let mut new = old.clone();
+    if let Some(mc) = new.machine_configs.get_mut("test-wn") {
+        mc.spec.instance_type = Some("sbe-c.2xlarge".into());
+    }
+    if let Some(w) = new.cluster.spec.worker_node_group_configurations.as_mut() {
+        w[0].labels = Some(
+            [("tier".to_string(), "db".to_string())]
+                .into_iter()
+                .collect(),
+        );
+    }
+    let names = snow::upgrade_names(&new, &bundles(), &current).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(names.control_plane, "snow-test-control-plane-1");
+    assert_eq!(
+        names.workers["md-0"],
+        (
+            "snow-test-md-0-2".to_string(),
+            "snow-test-md-0-2".to_string()
+        )
+    );
+
+    // A new cluster (no current objects) gets the initial names.
+    let none = snow::upgrade_names(&new, &bundles(), &snow::CurrentObjects::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(none, SnowNames::initial(&new));
+}
+
+#[test]
+fn a_changed_template_whose_name_cannot_be_incremented_is_an_error() {
+    let old = spec();
+    let mut current = snow::CurrentObjects::default();
+    current.insert(
+        "KubeadmControlPlane",
+        "snow-test",
+        serde_json::json!({"spec": {"machineTemplate": {"infrastructureRef": {"name": "cp"}}}}),
+    );
+    current.insert(
+        "AWSSnowMachineTemplate",
+        "cp",
+        serde_json::json!({"spec": {"template": {"spec": {"instanceType": "other"}}}}),
+    );
+    let err = snow::upgrade_names(&old, &bundles(), &current)
+        .map(|_| ())
+        .expect_err("a name without a number");
+    assert!(
+        err.to_string()
+            .contains("AWSSnowMachineTemplate cp: the name does not end in -<number>"),
+        "{err}"
+    );
+}

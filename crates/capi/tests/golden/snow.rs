@@ -1,8 +1,8 @@
 //! The Snow mappings of `golden-mappings.txt`. EKS Anywhere's Snow tests build their spec
 //! and versions bundles as Go literals; they are transcribed in `tests/fixtures/snow/`
-//! (`cases.yaml` indexes them). A create uses the initial template names; an upgrade reads
-//! the names the current objects (`current-objects.yaml`, what the mocked client returns)
-//! reference, which stay because the templates are unchanged.
+//! (`cases.yaml` indexes them). A create uses the initial template names; an upgrade picks
+//! them with `snow::upgrade_names` from the current objects (`current-objects.yaml`, what
+//! the mocked client returns): they stay, because the templates are unchanged.
 
 // Shared by the golden and Snow test binaries; each uses a part.
 #![allow(dead_code)]
@@ -167,47 +167,18 @@ fn credentials() -> Result<SnowCredentials, String> {
     Err("cluster.yaml has no Secret".into())
 }
 
-/// The template names the current objects reference.
-fn current_names(spec: &SnowSpec) -> Result<SnowNames, String> {
-    let current: Value =
+/// What the mocked client returns (`current-objects.yaml`, keyed `Kind/name`).
+fn current_objects() -> Result<snow::CurrentObjects, String> {
+    let map: std::collections::BTreeMap<String, serde_json::Value> =
         serde_yaml_ng::from_str(&read("current-objects.yaml")?).map_err(|e| e.to_string())?;
-    let name = spec.cluster.metadata.name.clone().unwrap_or_default();
-    let text = |v: Option<&Value>, what: &str| {
-        v.and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or(format!("current-objects.yaml: no {what}"))
-    };
-    let kcp = current.get(format!("KubeadmControlPlane/{name}").as_str());
-    let mut names = SnowNames {
-        control_plane: text(
-            kcp.and_then(|k| k.get("spec"))
-                .and_then(|s| s.get("machineTemplate"))
-                .and_then(|m| m.get("infrastructureRef"))
-                .and_then(|r| r.get("name")),
-            "control plane machine template",
-        )?,
-        ..SnowNames::default()
-    };
-    for group in super::fixtures::worker_group_names(&spec.cluster) {
-        let md = current
-            .get(format!("MachineDeployment/{name}-{group}").as_str())
-            .and_then(|m| m.get("spec"))
-            .and_then(|s| s.get("template"))
-            .and_then(|t| t.get("spec"));
-        let machine = text(
-            md.and_then(|s| s.get("infrastructureRef"))
-                .and_then(|r| r.get("name")),
-            "worker machine template",
-        )?;
-        let config = text(
-            md.and_then(|s| s.get("bootstrap"))
-                .and_then(|b| b.get("configRef"))
-                .and_then(|r| r.get("name")),
-            "worker config template",
-        )?;
-        names.workers.insert(group, (machine, config));
+    let mut current = snow::CurrentObjects::default();
+    for (key, object) in map {
+        let (kind, name) = key
+            .split_once('/')
+            .ok_or(format!("current-objects.yaml: key {key} is not Kind/name"))?;
+        current.insert(kind, name, object);
     }
-    Ok(names)
+    Ok(current)
 }
 
 /// `givenClusterSpec()`: `test.NewClusterSpec` applies no defaults; the machine configs set
@@ -222,8 +193,9 @@ pub fn given_spec() -> Result<SnowSpec, String> {
 pub fn render(case: &Case) -> Result<(String, String), String> {
     let mut spec = given_spec()?;
     (case.mutate)(&mut spec);
+    let bundles = bundles(case.extra_bundles)?;
     let names = if case.upgrade {
-        current_names(&spec)?
+        snow::upgrade_names(&spec, &bundles, &current_objects()?).map_err(|e| e.to_string())?
     } else {
         SnowNames::initial(&spec)
     };
@@ -231,7 +203,6 @@ pub fn render(case: &Case) -> Result<(String, String), String> {
         names,
         credentials: credentials()?,
     };
-    let bundles = bundles(case.extra_bundles)?;
     let m = snow::render(&spec, &bundles, &options).map_err(|e| e.to_string())?;
     Ok((
         to_yaml_documents(&m.control_plane).map_err(|e| e.to_string())?,
