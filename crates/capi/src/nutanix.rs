@@ -22,7 +22,8 @@ use std::collections::BTreeMap;
 use ironbell_model::anywhere::{
     AWSIamConfig, Cluster as EksaCluster, IntOrString, NutanixDatacenterConfig,
     NutanixDatacenterFailureDomain, NutanixGpuIdentifierType, NutanixIdentifierType,
-    NutanixMachineConfig, NutanixResourceIdentifier, OIDCConfig, ResolvConf,
+    NutanixMachineConfig, NutanixResourceIdentifier, OIDCConfig, Ref, ResolvConf,
+    WorkerNodeGroupConfiguration,
 };
 use serde_json::Value;
 
@@ -188,6 +189,164 @@ pub fn names_from_clock(spec: &NutanixSpec, unix_ms: i64) -> TemplateNames {
                 )
             })
             .collect(),
+    }
+}
+
+/// The current state of an upgraded cluster: its spec, its bundles number and the template
+/// names its objects reference now ([`TemplateNames::from_objects`]).
+#[derive(Clone, Debug)]
+pub struct CurrentCluster<'a> {
+    /// The spec the cluster runs.
+    pub spec: &'a NutanixSpec,
+    /// `Bundles.spec.number` of its release.
+    pub bundles_number: i64,
+    /// Template names of its `KubeadmControlPlane`, `EtcdadmCluster` and
+    /// `MachineDeployment`s.
+    pub names: TemplateNames,
+}
+
+/// Whether a Nutanix identifier names another object (a changed type, or a changed name or
+/// UUID where both are given).
+fn identifier_changed(
+    old: Option<&NutanixResourceIdentifier>,
+    new: Option<&NutanixResourceIdentifier>,
+) -> bool {
+    match (old, new) {
+        (Some(o), Some(n)) => {
+            o.type_ != n.type_
+                || match o.type_ {
+                    NutanixIdentifierType::Name => {
+                        o.name.is_some() && n.name.is_some() && o.name != n.name
+                    }
+                    NutanixIdentifierType::Uuid => {
+                        o.uuid.is_some() && n.uuid.is_some() && o.uuid != n.uuid
+                    }
+                }
+        }
+        (o, n) => o.is_some() != n.is_some(),
+    }
+}
+
+/// Whether a machine config change needs new machines: size, OS, image, cluster or subnet.
+fn immutable_fields_changed(old: &NutanixMachineConfig, new: &NutanixMachineConfig) -> bool {
+    let (o, n) = (&old.spec, &new.spec);
+    o.memory_size != n.memory_size
+        || o.system_disk_size != n.system_disk_size
+        || o.vcpu_sockets != n.vcpu_sockets
+        || o.vcpus_per_socket != n.vcpus_per_socket
+        || o.os_family != n.os_family
+        || identifier_changed(o.image.as_ref(), n.image.as_ref())
+        || identifier_changed(o.cluster.as_ref(), n.cluster.as_ref())
+        || identifier_changed(o.subnet.as_ref(), n.subnet.as_ref())
+}
+
+/// The machine config a reference of `spec` names.
+fn referenced<'s>(spec: &'s NutanixSpec, r: Option<&Ref>) -> Option<&'s NutanixMachineConfig> {
+    spec.machine_configs.get(r?.name())
+}
+
+/// The template names of an upgrade from `current` to `new`, as EKS Anywhere's Nutanix
+/// provider picks them: a template keeps its current name unless it must be replaced, and
+/// new names come from the clock. The control plane's and etcd's machine templates are
+/// replaced on a Kubernetes version or bundles change or a change of their machine config's
+/// size, OS, image, cluster or subnet; a worker group's machine template on a bundles,
+/// taints, labels, Kubernetes version or machine change; its `KubeadmConfigTemplate` on a
+/// taints, labels or users change. New worker groups get new names.
+pub fn upgrade_names(
+    current: &CurrentCluster<'_>,
+    new: &NutanixSpec,
+    new_bundles_number: i64,
+    unix_ms: i64,
+) -> TemplateNames {
+    let fresh = names_from_clock(new, unix_ms);
+    let bundles_changed = current.bundles_number != new_bundles_number;
+    let (old_c, new_c) = (&current.spec.cluster.spec, &new.cluster.spec);
+    let version_changed = old_c.kubernetes_version != new_c.kubernetes_version;
+    let machines_changed = |old: Option<&Ref>, new_ref: Option<&Ref>| match (
+        referenced(current.spec, old),
+        referenced(new, new_ref),
+    ) {
+        (Some(o), Some(n)) => immutable_fields_changed(o, n),
+        _ => true,
+    };
+    let cp_ref = |c: &ironbell_model::anywhere::ClusterSpec| {
+        c.control_plane_configuration
+            .as_ref()
+            .and_then(|cp| cp.machine_group_ref.clone())
+    };
+    let etcd_ref = |c: &ironbell_model::anywhere::ClusterSpec| {
+        c.external_etcd_configuration
+            .as_ref()
+            .and_then(|e| e.machine_group_ref.clone())
+    };
+    let keep = |changed: bool, current: &Option<String>, fresh: &Option<String>| {
+        if changed || current.is_none() {
+            fresh.clone()
+        } else {
+            current.clone()
+        }
+    };
+    let cp_changed = version_changed
+        || bundles_changed
+        || machines_changed(cp_ref(old_c).as_ref(), cp_ref(new_c).as_ref());
+    let etcd_changed = version_changed
+        || bundles_changed
+        || machines_changed(etcd_ref(old_c).as_ref(), etcd_ref(new_c).as_ref());
+    let old_groups: BTreeMap<String, &WorkerNodeGroupConfiguration> =
+        worker_groups(&current.spec.cluster).collect();
+    let mut workers = BTreeMap::new();
+    for (group, wng) in worker_groups(&new.cluster) {
+        let Some(new_names) = fresh.workers.get(&group).cloned() else {
+            continue;
+        };
+        let names = match (old_groups.get(&group), current.names.workers.get(&group)) {
+            (Some(old), Some(cur)) => {
+                let (old_mc, new_mc) = (
+                    referenced(current.spec, old.machine_group_ref.as_ref()),
+                    referenced(new, wng.machine_group_ref.as_ref()),
+                );
+                let node_config_changed = old.taints != wng.taints || old.labels != wng.labels;
+                let old_version = old
+                    .kubernetes_version
+                    .as_ref()
+                    .or(old_c.kubernetes_version.as_ref());
+                let new_version = wng
+                    .kubernetes_version
+                    .as_ref()
+                    .or(new_c.kubernetes_version.as_ref());
+                let machine = bundles_changed
+                    || node_config_changed
+                    || old_version != new_version
+                    || machines_changed(
+                        old.machine_group_ref.as_ref(),
+                        wng.machine_group_ref.as_ref(),
+                    );
+                let users_changed = old_mc.map(|m| &m.spec.users) != new_mc.map(|m| &m.spec.users);
+                WorkerTemplateNames {
+                    machine_template: if machine {
+                        new_names.machine_template
+                    } else {
+                        cur.machine_template.clone()
+                    },
+                    kubeadm_config_template: if node_config_changed || users_changed {
+                        new_names.kubeadm_config_template
+                    } else {
+                        cur.kubeadm_config_template.clone()
+                    },
+                }
+            }
+            _ => new_names,
+        };
+        workers.insert(group, names);
+    }
+    TemplateNames {
+        control_plane: keep(
+            cp_changed,
+            &current.names.control_plane,
+            &fresh.control_plane,
+        ),
+        etcd: keep(etcd_changed, &current.names.etcd, &fresh.etcd),
+        workers,
     }
 }
 

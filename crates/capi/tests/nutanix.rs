@@ -258,3 +258,96 @@ fn the_create_entry_renders_a_nutanix_spec_with_clock_names() {
     assert!(yaml.contains("name: eksa-unit-test-eksa-unit-test-template-1234567890000"));
     assert!(yaml.contains("kind: NutanixCluster"));
 }
+
+const LATER: i64 = 1_234_567_899_999;
+
+fn upgrade(
+    old: &NutanixSpec,
+    new: &NutanixSpec,
+    new_bundles: i64,
+) -> ironbell_capi::tinkerbell::TemplateNames {
+    // The current names, read back from the objects the old spec renders.
+    let out = nutanix::render(old, &bundles(old), &options(old)).unwrap_or_else(|e| panic!("{e}"));
+    let objects: Vec<Object> = out.control_plane.into_iter().chain(out.workers).collect();
+    let names = ironbell_capi::tinkerbell::TemplateNames::from_objects("eksa-unit-test", &objects);
+    assert_eq!(
+        names.control_plane,
+        nutanix::names_from_clock(old, NOW).control_plane
+    );
+    let current = nutanix::CurrentCluster {
+        spec: old,
+        bundles_number: 1,
+        names,
+    };
+    nutanix::upgrade_names(&current, new, new_bundles, LATER)
+}
+
+/// The clock suffixes of the control plane's, md's machine and md's config templates.
+fn suffixes(names: &ironbell_capi::tinkerbell::TemplateNames) -> (String, String, String) {
+    let tail = |s: &str| s.rsplit('-').next().unwrap_or_default().to_string();
+    let w = &names.workers["eksa-unit-test"];
+    (
+        tail(names.control_plane.as_deref().unwrap_or_default()),
+        tail(&w.machine_template),
+        tail(&w.kubeadm_config_template),
+    )
+}
+
+#[test]
+fn an_upgrade_renews_only_the_templates_a_change_touches() {
+    let (now, later) = (NOW.to_string(), LATER.to_string());
+    let old = spec();
+
+    let mut scaled = old.clone();
+    if let Some(w) = scaled
+        .cluster
+        .spec
+        .worker_node_group_configurations
+        .as_mut()
+    {
+        w[0].count = Some(9);
+    }
+    let names = upgrade(&old, &scaled, 1);
+    assert_eq!(suffixes(&names), (now.clone(), now.clone(), now.clone()));
+
+    let mut bigger = old.clone();
+    for mc in bigger.machine_configs.values_mut() {
+        mc.spec.memory_size = Some(IntOrString::String("16Gi".into()));
+    }
+    let names = upgrade(&old, &bigger, 1);
+    assert_eq!(
+        suffixes(&names),
+        (later.clone(), later.clone(), now.clone())
+    );
+
+    let mut labelled = old.clone();
+    if let Some(w) = labelled
+        .cluster
+        .spec
+        .worker_node_group_configurations
+        .as_mut()
+    {
+        w[0].labels = Some(
+            [("tier".to_string(), "db".to_string())]
+                .into_iter()
+                .collect(),
+        );
+    }
+    let names = upgrade(&old, &labelled, 1);
+    assert_eq!(
+        suffixes(&names),
+        (now.clone(), later.clone(), later.clone())
+    );
+
+    let mut new_user = old.clone();
+    for mc in new_user.machine_configs.values_mut() {
+        if let Some(u) = mc.spec.users.as_mut() {
+            u[0].ssh_authorized_keys = vec!["ssh-ed25519 AAAA other".into()];
+        }
+    }
+    let names = upgrade(&old, &new_user, 1);
+    assert_eq!(suffixes(&names), (now.clone(), now.clone(), later.clone()));
+
+    let names = upgrade(&old, &old, 2);
+    assert_eq!(suffixes(&names), (later.clone(), later, now));
+}
