@@ -124,6 +124,14 @@ pub fn render(
     }
 }
 
+/// The names of a cluster's worker node groups, `md-<i>` for an unnamed one (EKS Anywhere's
+/// default), in the spec's order.
+pub fn worker_group_names(cluster: &ironbell_model::anywhere::Cluster) -> Vec<String> {
+    common::worker_groups(cluster)
+        .map(|(name, _)| name)
+        .collect()
+}
+
 /// What Go's `text/template` prints for a missing value; EKS Anywhere's goldens carry it
 /// where a template name was not given.
 pub const NO_VALUE: &str = "<no value>";

@@ -24,9 +24,8 @@ use ironbell_model::anywhere::{
 use ironbell_model::template_def::TemplateDefinition;
 
 use crate::api::cluster::{
-    ApiEndpoint, Bootstrap, Cluster, ClusterNetwork, ClusterSpec, MachineDeployment,
-    MachineDeploymentSpec, MachineDeploymentStrategy, MachineSpec, MachineTemplateSpec,
-    NetworkRanges, RollingUpdate, TemplateMeta,
+    ApiEndpoint, Bootstrap, Cluster, ClusterSpec, MachineDeployment, MachineDeploymentSpec,
+    MachineDeploymentStrategy, MachineSpec, MachineTemplateSpec, RollingUpdate, TemplateMeta,
 };
 use crate::api::etcdadm::{
     EtcdBottlerocketConfig, EtcdCloudInitConfig, EtcdadmCluster, EtcdadmClusterSpec,
@@ -43,8 +42,8 @@ use crate::api::tinkerbell::{
     TinkerbellMachineSpec, TinkerbellMachineTemplate,
 };
 use crate::api::{
-    BOOTSTRAP_API_VERSION, CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION,
-    INFRASTRUCTURE_API_VERSION, LabelSelector, ObjectReference, Secret, StringMap, meta,
+    BOOTSTRAP_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION, INFRASTRUCTURE_API_VERSION,
+    LabelSelector, ObjectReference, Secret, StringMap, meta,
 };
 use crate::common::{self, cluster_name, minor_version, worker_groups};
 use crate::kubeadm::{self, RegistryCredentials, RegistryMirror};
@@ -868,29 +867,10 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
     objects.push(Object::Cluster(Box::new(Cluster::new(
         cluster_meta,
         ClusterSpec {
-            cluster_network: Some(ClusterNetwork {
-                pods: Some(NetworkRanges {
-                    cidr_blocks: ctx.cidrs(false),
-                }),
-                services: Some(NetworkRanges {
-                    cidr_blocks: ctx.cidrs(true),
-                }),
-                service_domain: None,
-            }),
             control_plane_endpoint: Some(ApiEndpoint {
                 host: ctx.endpoint_host().to_string(),
                 port: 6443,
             }),
-            control_plane_ref: Some(ObjectReference::new(
-                CONTROL_PLANE_API_VERSION,
-                "KubeadmControlPlane",
-                name,
-            )),
-            infrastructure_ref: Some(ObjectReference::new(
-                INFRASTRUCTURE_API_VERSION,
-                "TinkerbellCluster",
-                name,
-            )),
             managed_external_etcd_ref: external_etcd.map(|_| {
                 ObjectReference::new(
                     ETCDADM_API_VERSION,
@@ -898,7 +878,7 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
                     format!("{name}-etcd"),
                 )
             }),
-            paused: None,
+            ..common::cluster_spec(cluster, "TinkerbellCluster")
         },
     ))));
 

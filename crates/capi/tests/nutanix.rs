@@ -195,16 +195,7 @@ fn an_authenticated_mirror_needs_credentials_and_prism_credentials_stay_out_of_d
 /// back, or is refused with an error; none panics.
 #[test]
 fn every_conformance_spec_renders_or_is_refused() {
-    let dir = fixtures::provider_dir("nutanix").join("testdata");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(Result::ok)
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .filter(|n| {
-            (n.starts_with("cluster_") || n.starts_with("eksa-cluster")) && n.ends_with(".yaml")
-        })
-        .collect();
-    names.sort();
+    let names = fixtures::spec_files("nutanix", &["cluster_", "eksa-cluster"]);
     let mut rendered = 0;
     for name in names {
         let Ok(s) = fixtures::load_nutanix_spec(&name) else {
@@ -221,10 +212,7 @@ fn every_conformance_spec_renders_or_is_refused() {
         match nutanix::render(&s, &b, &opts) {
             Ok(out) => {
                 let yaml = out.to_yaml().unwrap_or_else(|e| panic!("{name}: {e}"));
-                for de in serde_yaml_ng::Deserializer::from_str(&yaml) {
-                    let _: serde_yaml_ng::Value = serde::Deserialize::deserialize(de)
-                        .unwrap_or_else(|e| panic!("{name}: rendered YAML does not parse: {e}"));
-                }
+                fixtures::assert_yaml_parses(&name, &yaml);
                 rendered += 1;
             }
             Err(e) => assert!(!e.to_string().is_empty(), "{name}"),

@@ -103,15 +103,28 @@ pub fn resolve_cluster_bundles(
     Ok(VersionsBundleSet::from_release(&release))
 }
 
-/// The names of a cluster's worker node groups (`md-<i>` when unnamed, EKS Anywhere's
-/// default).
+/// The names of a cluster's worker node groups.
 pub fn worker_group_names(cluster: &ironbell_model::anywhere::Cluster) -> Vec<String> {
-    cluster
-        .spec
-        .worker_node_group_configurations
-        .iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, w)| w.name.clone().unwrap_or_else(|| format!("md-{i}")))
-        .collect()
+    ironbell_capi::worker_group_names(cluster)
+}
+
+/// The spec files of a provider's testdata whose names start with one of `prefixes`, sorted.
+pub fn spec_files(provider: &str, prefixes: &[&str]) -> Vec<String> {
+    let dir = provider_dir(provider).join("testdata");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| prefixes.iter().any(|p| n.starts_with(p)) && n.ends_with(".yaml"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Every document of a rendered stream parses back.
+pub fn assert_yaml_parses(name: &str, yaml: &str) {
+    for de in serde_yaml_ng::Deserializer::from_str(yaml) {
+        let _: serde_yaml_ng::Value = serde::Deserialize::deserialize(de)
+            .unwrap_or_else(|e| panic!("{name}: rendered YAML does not parse: {e}"));
+    }
 }
