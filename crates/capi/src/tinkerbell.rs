@@ -24,8 +24,8 @@ use ironbell_model::anywhere::{
 use ironbell_model::template_def::TemplateDefinition;
 
 use crate::api::cluster::{
-    ApiEndpoint, Bootstrap, Cluster, ClusterSpec, MachineDeployment, MachineDeploymentSpec,
-    MachineDeploymentStrategy, MachineSpec, MachineTemplateSpec, RollingUpdate, TemplateMeta,
+    ApiEndpoint, Cluster, ClusterSpec, MachineDeployment, MachineDeploymentSpec,
+    MachineDeploymentStrategy, RollingUpdate,
 };
 use crate::api::etcdadm::{
     EtcdBottlerocketConfig, EtcdCloudInitConfig, EtcdadmCluster, EtcdadmClusterSpec,
@@ -42,8 +42,8 @@ use crate::api::tinkerbell::{
     TinkerbellMachineSpec, TinkerbellMachineTemplate,
 };
 use crate::api::{
-    BOOTSTRAP_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION, INFRASTRUCTURE_API_VERSION,
-    LabelSelector, ObjectReference, Secret, StringMap, meta,
+    EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION, INFRASTRUCTURE_API_VERSION, LabelSelector,
+    ObjectReference, Secret, StringMap, meta,
 };
 use crate::common::{self, cluster_name, minor_version, worker_groups};
 use crate::kubeadm::{self, RegistryCredentials, RegistryMirror};
@@ -1262,29 +1262,17 @@ fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, Rend
                 selector: LabelSelector {
                     match_labels: Some(StringMap::new()),
                 },
-                template: MachineTemplateSpec {
-                    metadata: Some(TemplateMeta {
-                        labels: Some(pool_labels),
-                        annotations: None,
-                    }),
-                    spec: MachineSpec {
-                        bootstrap: Bootstrap {
-                            config_ref: Some(ObjectReference::new(
-                                BOOTSTRAP_API_VERSION,
-                                "KubeadmConfigTemplate",
-                                wn.kubeadm_config_template.clone(),
-                            )),
-                        },
-                        cluster_name: name.to_string(),
-                        infrastructure_ref: ObjectReference::new(
-                            INFRASTRUCTURE_API_VERSION,
-                            MACHINE_TEMPLATE_KIND,
-                            wn.machine_template.clone(),
-                        ),
-                        version: Some(bundle.kube_distro.kubernetes.tag.clone()),
-                        failure_domain: None,
+                template: common::machine_template_spec(
+                    &common::MachineRefs {
+                        cluster: name,
+                        config_template: &wn.kubeadm_config_template,
+                        machine_kind: MACHINE_TEMPLATE_KIND,
+                        machine_template: &wn.machine_template,
+                        version: &bundle.kube_distro.kubernetes.tag,
                     },
-                },
+                    pool_labels,
+                    None,
+                ),
                 strategy,
             },
         ))));

@@ -228,14 +228,7 @@ fn the_create_entry_renders_a_nutanix_spec_with_clock_names() {
         root.join("pkg/providers/nutanix/testdata/eksa-cluster.yaml"),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let resolver = ironbell_release::Resolver::new().with_base_dir(root.join("internal/test"));
-    let source = ironbell_release::BundlesSource::Releases {
-        url: "embed:///testdata/releases.yaml".into(),
-        eksa_version: "v0.19.0-dev+latest".into(),
-    };
-    let release = resolver
-        .resolve(&source, &["1.19"])
-        .unwrap_or_else(|e| panic!("{e}"));
+    let release = fixtures::test_release(&["1.19"]).unwrap_or_else(|e| panic!("{e}"));
     let inputs = ironbell_capi::CreateInputs {
         now_unix_ms: NOW,
         ..Default::default()

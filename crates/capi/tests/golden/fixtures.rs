@@ -90,6 +90,11 @@ pub fn resolve_cluster_bundles(
     {
         versions.extend(w.kubernetes_version.as_ref().map(|v| v.as_str()));
     }
+    Ok(VersionsBundleSet::from_release(&test_release(&versions)?))
+}
+
+/// The test releases manifest's release resolved for Kubernetes versions.
+pub fn test_release(versions: &[&str]) -> Result<ironbell_release::ClusterRelease, String> {
     let resolver = ironbell_release::Resolver::new()
         .with_base_dir(eksa_root().join("internal/test"))
         .with_url_file(EKSD_1_29.0, EKSD_1_29.1);
@@ -97,10 +102,9 @@ pub fn resolve_cluster_bundles(
         url: "embed:///testdata/releases.yaml".into(),
         eksa_version: TEST_EKSA_VERSION.into(),
     };
-    let release = resolver
-        .resolve(&source, &versions)
-        .map_err(|e| e.to_string())?;
-    Ok(VersionsBundleSet::from_release(&release))
+    resolver
+        .resolve(&source, versions)
+        .map_err(|e| e.to_string())
 }
 
 /// The names of a cluster's worker node groups.
