@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use ironbell_model::anywhere::{
-    Cluster as EksaCluster, IntOrString, ResolvConf, WorkerNodeGroupConfiguration,
+    Cluster as EksaCluster, ControlPlaneConfiguration, IntOrString, ResolvConf,
+    WorkerNodeGroupConfiguration,
 };
 
 use crate::api::cluster::{
@@ -16,6 +17,7 @@ use crate::api::{
     BOOTSTRAP_API_VERSION, CONTROL_PLANE_API_VERSION, INFRASTRUCTURE_API_VERSION, ObjectReference,
     StringMap,
 };
+use crate::kubeadm::{RegistryCredentials, RegistryMirror};
 use crate::versions::{VersionsBundle, VersionsBundleSet};
 
 /// The cloud-init expression of a machine's host name.
@@ -68,6 +70,16 @@ pub(crate) fn bundle<'a>(
     bundles
         .get(version)
         .ok_or_else(|| BundleLookup::NoBundle(version.to_string()))
+}
+
+/// The cluster's Kubernetes version (`1.29`), empty when unset.
+pub(crate) fn kubernetes_version(cluster: &EksaCluster) -> &str {
+    cluster
+        .spec
+        .kubernetes_version
+        .as_ref()
+        .map(|v| v.as_str())
+        .unwrap_or_default()
 }
 
 /// The pod (or, with `services`, service) CIDR blocks.
@@ -251,6 +263,31 @@ impl<'a> Lookup<'a> {
                 kind,
                 name: name.to_string(),
             })
+    }
+
+    /// The cluster's registry mirror; an error when it authenticates and no credentials
+    /// are given.
+    pub(crate) fn registry_mirror(
+        &self,
+        credentials: Option<&RegistryCredentials>,
+    ) -> Result<Option<RegistryMirror>, LookupError> {
+        let config = self.cluster.spec.registry_mirror_configuration.as_ref();
+        let mirror = config.map(RegistryMirror::from_config);
+        if mirror.as_ref().is_some_and(|m| m.authenticate) && credentials.is_none() {
+            return Err(LookupError::MissingRegistryCredentials {
+                cluster: self.name.to_string(),
+            });
+        }
+        Ok(mirror)
+    }
+
+    /// The cluster's `controlPlaneConfiguration`.
+    pub(crate) fn control_plane(&self) -> Result<&'a ControlPlaneConfiguration, LookupError> {
+        self.cluster
+            .spec
+            .control_plane_configuration
+            .as_ref()
+            .ok_or_else(|| self.missing("spec.controlPlaneConfiguration"))
     }
 
     /// The template names given for a worker node group.

@@ -388,19 +388,7 @@ impl<'a> Context<'a> {
     ) -> Result<Self, RenderError> {
         let lookup = common::Lookup::new(&spec.cluster, bundles);
         let name = lookup.name;
-        let mirror = spec
-            .cluster
-            .spec
-            .registry_mirror_configuration
-            .as_ref()
-            .map(RegistryMirror::from_config);
-        if mirror.as_ref().is_some_and(|m| m.authenticate) && options.registry_credentials.is_none()
-        {
-            return Err(LookupError::MissingRegistryCredentials {
-                cluster: name.to_string(),
-            }
-            .into());
-        }
+        let mirror = lookup.registry_mirror(options.registry_credentials.as_ref())?;
         let proxy = spec.cluster.spec.proxy_configuration.as_ref().map(|p| {
             (
                 p.http_proxy.as_deref().unwrap_or_default(),
@@ -424,10 +412,6 @@ impl<'a> Context<'a> {
 
     fn cluster(&self) -> &'a EksaCluster {
         &self.spec.cluster
-    }
-
-    fn missing(&self, field: &str) -> RenderError {
-        self.lookup.missing(field).into()
     }
 
     fn bundle(&self, version: Option<&str>) -> Result<&'a VersionsBundle, RenderError> {
@@ -714,11 +698,7 @@ pub fn render_control_plane(
     let cluster = ctx.cluster();
     let name = ctx.name;
     let dc = &spec.datacenter.spec;
-    let cp = cluster
-        .spec
-        .control_plane_configuration
-        .as_ref()
-        .ok_or_else(|| ctx.missing("spec.controlPlaneConfiguration"))?;
+    let cp = ctx.lookup.control_plane()?;
     let cp_ref = cp.machine_group_ref.as_ref().map(|r| r.name());
     let (cp_mc_name, cp_mc) = ctx.machine_config("the control plane", cp_ref)?;
     let bundle = ctx.bundle(None)?;
@@ -942,12 +922,7 @@ pub fn render_control_plane(
         kubeadm::AUDIT_POLICY_PATH,
         kubeadm::block_text(&kubeadm::versioned_audit_policy_of(
             cp,
-            cluster
-                .spec
-                .kubernetes_version
-                .as_ref()
-                .map(|v| v.as_str())
-                .unwrap_or_default(),
+            common::kubernetes_version(cluster),
         )),
     ));
 

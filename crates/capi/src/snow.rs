@@ -376,10 +376,6 @@ impl<'a> Context<'a> {
         }
     }
 
-    fn missing(&self, field: &str) -> RenderError {
-        self.lookup.missing(field).into()
-    }
-
     fn bundle(&self, version: Option<&str>) -> Result<&'a VersionsBundle, RenderError> {
         Ok(self.lookup.bundle(version)?)
     }
@@ -587,11 +583,7 @@ pub fn render_control_plane(
             cluster: name.to_string(),
         });
     }
-    let cp = cluster
-        .spec
-        .control_plane_configuration
-        .as_ref()
-        .ok_or_else(|| ctx.missing("spec.controlPlaneConfiguration"))?;
+    let cp = ctx.lookup.control_plane()?;
     let (cp_mc_name, cp_mc) = ctx.machine_config(
         "the control plane",
         cp.machine_group_ref.as_ref().map(|r| r.name()),
