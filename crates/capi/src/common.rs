@@ -396,3 +396,15 @@ pub(crate) fn rolling_update(
         }),
     })
 }
+
+/// A loaded spec's machine configs of one provider, by name (`pick` returns the config when
+/// it is of that provider's kind).
+pub(crate) fn machine_configs_of<T: Clone>(
+    spec: &ironbell_cluster_spec::Spec,
+    pick: impl Fn(&ironbell_cluster_spec::MachineConfig) -> Option<&T>,
+) -> BTreeMap<String, T> {
+    spec.machine_configs
+        .iter()
+        .filter_map(|(name, mc)| Some((name.clone(), pick(mc)?.clone())))
+        .collect()
+}

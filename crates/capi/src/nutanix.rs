@@ -92,16 +92,10 @@ impl NutanixSpec {
         Ok(Self {
             cluster: spec.cluster.clone(),
             datacenter,
-            machine_configs: spec
-                .machine_configs
-                .iter()
-                .filter_map(|(name, mc)| match mc {
-                    ironbell_cluster_spec::MachineConfig::NutanixMachineConfig(m) => {
-                        Some((name.clone(), m.clone()))
-                    }
-                    _ => None,
-                })
-                .collect(),
+            machine_configs: common::machine_configs_of(spec, |mc| match mc {
+                ironbell_cluster_spec::MachineConfig::NutanixMachineConfig(m) => Some(m),
+                _ => None,
+            }),
             oidc: spec.oidc_config().cloned(),
             aws_iam: spec.aws_iam_config().cloned(),
         })

@@ -83,16 +83,10 @@ impl SnowSpec {
         Ok(Self {
             cluster: spec.cluster.clone(),
             datacenter,
-            machine_configs: spec
-                .machine_configs
-                .iter()
-                .filter_map(|(name, mc)| match mc {
-                    ironbell_cluster_spec::MachineConfig::SnowMachineConfig(m) => {
-                        Some((name.clone(), m.clone()))
-                    }
-                    _ => None,
-                })
-                .collect(),
+            machine_configs: common::machine_configs_of(spec, |mc| match mc {
+                ironbell_cluster_spec::MachineConfig::SnowMachineConfig(m) => Some(m),
+                _ => None,
+            }),
             ip_pools: spec.snow_ip_pools.clone(),
         })
     }
