@@ -42,6 +42,7 @@ use crate::api::{
     EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION, INFRASTRUCTURE_API_VERSION, LabelSelector,
     ObjectReference, StringMap, meta,
 };
+use crate::common::{self, cluster_mirror, cluster_name, minor_version, worker_groups};
 use crate::kubeadm::{self, RegistryCredentials, RegistryMirror};
 use crate::versions::{VersionsBundle, VersionsBundleSet};
 use crate::{Manifests, NO_VALUE, Object};
@@ -88,11 +89,7 @@ impl TinkerbellSpec {
         Ok(Self {
             cluster: spec.cluster.clone(),
             datacenter,
-            machine_configs: spec
-                .machine_configs
-                .iter()
-                .filter_map(|(name, mc)| Some((name.clone(), mc.as_tinkerbell()?.clone())))
-                .collect(),
+            machine_configs: common::machine_configs_of(spec, |mc| mc.as_tinkerbell()),
             template_configs: spec.tinkerbell_templates.clone(),
             oidc: spec.oidc_config().cloned(),
             aws_iam: spec.aws_iam_config().cloned(),
@@ -433,72 +430,6 @@ fn is_scale(old: &EksaCluster, new: &EksaCluster) -> bool {
     })
 }
 
-/// The pod (`services` false) or service CIDR blocks of a cluster.
-pub(crate) fn cluster_cidrs(cluster: &EksaCluster, services: bool) -> Vec<String> {
-    let net = cluster.spec.cluster_network.as_ref();
-    let blocks = if services {
-        net.and_then(|n| n.services.as_ref())
-    } else {
-        net.and_then(|n| n.pods.as_ref())
-    };
-    blocks
-        .and_then(|b| b.cidr_blocks.clone())
-        .unwrap_or_default()
-}
-
-/// The cluster's `resolv.conf` setting.
-pub(crate) fn cluster_resolv_conf(
-    cluster: &EksaCluster,
-) -> Option<&ironbell_model::anywhere::ResolvConf> {
-    cluster
-        .spec
-        .cluster_network
-        .as_ref()
-        .and_then(|n| n.dns.as_ref())
-        .and_then(|d| d.resolv_conf.as_ref())
-}
-
-/// The cluster's registry mirror (`Some(None)` for none), or `None` when the mirror
-/// authenticates and no credentials are given.
-pub(crate) fn cluster_mirror(
-    cluster: &EksaCluster,
-    credentials: Option<&RegistryCredentials>,
-) -> Option<Option<RegistryMirror>> {
-    let mirror = cluster
-        .spec
-        .registry_mirror_configuration
-        .as_ref()
-        .map(RegistryMirror::from_config);
-    let refused = mirror.as_ref().is_some_and(|m| m.authenticate) && credentials.is_none();
-    (!refused).then_some(mirror)
-}
-
-pub(crate) fn cluster_name(cluster: &EksaCluster) -> &str {
-    cluster.metadata.name.as_deref().unwrap_or_default()
-}
-
-/// Worker node groups with their names (`md-<i>` when unnamed, EKS Anywhere's default).
-pub(crate) fn worker_groups(
-    cluster: &EksaCluster,
-) -> impl Iterator<Item = (String, &WorkerNodeGroupConfiguration)> {
-    cluster
-        .spec
-        .worker_node_group_configurations
-        .iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, w)| (w.name.clone().unwrap_or_else(|| format!("md-{i}")), w))
-}
-
-/// Kubernetes minor version of an EKS-D tag (`v1.21.2-eks-1-21-4` → 21).
-fn minor_version(tag: &str) -> u32 {
-    tag.trim_start_matches('v')
-        .split('.')
-        .nth(1)
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0)
-}
-
 /// Everything the control-plane and worker builders share.
 struct Context<'a> {
     spec: &'a TinkerbellSpec,
@@ -556,20 +487,13 @@ impl<'a> Context<'a> {
     }
 
     fn bundle(&self, version: Option<&str>) -> Result<&'a VersionsBundle, RenderError> {
-        let version = version
-            .or(self
-                .cluster()
-                .spec
-                .kubernetes_version
-                .as_ref()
-                .map(|v| v.as_str()))
-            .ok_or_else(|| self.missing("spec.kubernetesVersion"))?;
-        self.bundles
-            .get(version)
-            .ok_or_else(|| RenderError::MissingBundle {
+        common::bundle(self.bundles, self.cluster(), version).map_err(|e| match e {
+            common::BundleLookup::NoVersion => self.missing("spec.kubernetesVersion"),
+            common::BundleLookup::NoBundle(version) => RenderError::MissingBundle {
                 cluster: self.name.to_string(),
-                version: version.to_string(),
-            })
+                version,
+            },
+        })
     }
 
     fn machine_config(
@@ -589,21 +513,15 @@ impl<'a> Context<'a> {
     }
 
     fn cidrs(&self, services: bool) -> Vec<String> {
-        cluster_cidrs(self.cluster(), services)
+        common::cidrs(self.cluster(), services)
     }
 
     fn resolv_conf(&self) -> Option<&'a ironbell_model::anywhere::ResolvConf> {
-        cluster_resolv_conf(self.cluster())
+        common::resolv_conf(self.cluster())
     }
 
     fn endpoint_host(&self) -> &'a str {
-        self.cluster()
-            .spec
-            .control_plane_configuration
-            .as_ref()
-            .and_then(|cp| cp.endpoint.as_ref())
-            .map(|e| e.host.as_str())
-            .unwrap_or_default()
+        common::endpoint_host(self.cluster())
     }
 
     fn no_proxy_list(&self) -> Vec<String> {
@@ -932,10 +850,10 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
         name,
         pods: ctx.cidrs(false),
         services: ctx.cidrs(true),
-        endpoint: ApiEndpoint {
+        endpoint: Some(ApiEndpoint {
             host: ctx.endpoint_host().to_string(),
             port: 6443,
-        },
+        }),
         infrastructure_ref: ObjectReference::new(
             INFRASTRUCTURE_API_VERSION,
             "TinkerbellCluster",
@@ -1138,14 +1056,11 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
                 disk_setup: None,
                 mounts: None,
             },
-            machine_template: ControlPlaneMachineTemplate {
-                infrastructure_ref: ObjectReference::new(
-                    INFRASTRUCTURE_API_VERSION,
-                    MACHINE_TEMPLATE_KIND,
-                    cp_template_name.clone(),
-                )
-                .in_namespace(EKSA_SYSTEM_NAMESPACE),
-            },
+            machine_template: ControlPlaneMachineTemplate::in_eksa_system(
+                INFRASTRUCTURE_API_VERSION,
+                MACHINE_TEMPLATE_KIND,
+                cp_template_name.clone(),
+            ),
             replicas: cp.count.unwrap_or(1),
             rollout_strategy: Some(rollout_strategy),
             version: k8s_tag.clone(),
@@ -1213,15 +1128,7 @@ fn etcd_cluster(
                 .as_ref()
                 .and(distro.etcd_url.clone()),
         }),
-        pre_etcdadm_commands: (!br).then(|| {
-            vec![
-                "hostname \"{{ ds.meta_data.hostname }}\"".into(),
-                "echo \"::1         ipv6-localhost ipv6-loopback\" >/etc/hosts".into(),
-                "echo \"127.0.0.1   localhost\" >>/etc/hosts".into(),
-                "echo \"127.0.0.1   {{ ds.meta_data.hostname }}\" >>/etc/hosts".into(),
-                "echo \"{{ ds.meta_data.hostname }}\" >/etc/hostname".into(),
-            ]
-        }),
+        pre_etcdadm_commands: (!br).then(common::etcd_pre_commands),
         cipher_suites: Some(kubeadm::SECURE_CIPHER_SUITES.into()),
         users: Some(vec![user_of(mc_name, mc)?]),
         proxy: ctx

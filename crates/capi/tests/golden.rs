@@ -1,10 +1,11 @@
 //! Golden equality with EKS Anywhere v0.24.6, as data.
 //!
 //! Every mapping of `../shared/conformance/golden-mappings.txt` is listed, per provider. The
-//! ones this crate renders (Tinkerbell so far) are rendered with the fixed inputs of EKS
-//! Anywhere's tests (clock 1234567890000, Tinkerbell IP 5.6.7.8, registry credentials
-//! `username`/`password`, the test bundles of `internal/test/testdata`) and compared with the
-//! expected files document by document, embedded YAML parsed. The others are listed as not
+//! ones this crate renders (Tinkerbell, Nutanix and Snow so far; the tables are in
+//! `tests/golden/<provider>.rs`) are rendered with the fixed inputs of EKS Anywhere's tests
+//! (clock 1234567890000, Tinkerbell IP 5.6.7.8, registry credentials `username`/`password`,
+//! the test bundles of `internal/test/testdata`) and compared with the expected files
+//! document by document, embedded YAML parsed. The others are listed as not
 //! rendered yet.
 //!
 //! The test prints `<provider>: N/M equal` per provider (and, with `--nocapture`, the first
@@ -22,6 +23,10 @@ mod docker_cases;
 mod fixtures;
 #[path = "golden/mappings.rs"]
 mod mappings;
+#[path = "golden/nutanix.rs"]
+mod nutanix_cases;
+#[path = "golden/snow.rs"]
+mod snow_cases;
 #[path = "golden/tinkerbell.rs"]
 mod tinkerbell_cases;
 
@@ -63,23 +68,29 @@ fn compare_file(provider: &str, file: &str, got: &str) -> Result<Vec<String>, St
         .collect())
 }
 
-fn run_tinkerbell(m: &tinkerbell_cases::Mapping) -> Status {
+/// One rendered case: the expected control-plane and workers files (when the test checks
+/// them) and what was rendered for each.
+type Rendered = (Option<&'static str>, String, Option<&'static str>, String);
+
+/// A mapping's status from its cases, each rendered by `render`, compared with the
+/// provider's expected files.
+fn run_cases<C>(
+    provider: &str,
+    cases: &[C],
+    render: impl Fn(&C) -> Result<Rendered, String>,
+) -> Status {
     let mut diffs = Vec::new();
-    for case in &m.cases {
-        let result = (|| -> Result<Vec<String>, String> {
-            let mut spec = fixtures::load_tinkerbell_spec(case.input)?;
-            (case.mutate)(&mut spec);
-            let bundles = fixtures::resolve_test_bundles(&spec)?;
-            let (cp, md) = tinkerbell_cases::render(&spec, case.mode, &bundles)?;
+    for case in cases {
+        let result = render(case).and_then(|(expected_cp, cp, expected_md, md)| {
             let mut d = Vec::new();
-            if let Some(f) = case.expected_cp {
-                d.extend(compare_file("tinkerbell", f, &cp)?);
+            if let Some(f) = expected_cp {
+                d.extend(compare_file(provider, f, &cp)?);
             }
-            if let Some(f) = case.expected_md {
-                d.extend(compare_file("tinkerbell", f, &md)?);
+            if let Some(f) = expected_md {
+                d.extend(compare_file(provider, f, &md)?);
             }
             Ok(d)
-        })();
+        });
         match result {
             Ok(d) => diffs.extend(d),
             Err(e) => return Status::Error(e),
@@ -90,6 +101,32 @@ fn run_tinkerbell(m: &tinkerbell_cases::Mapping) -> Status {
     } else {
         Status::Differs(diffs)
     }
+}
+
+fn run_tinkerbell(m: &tinkerbell_cases::Mapping) -> Status {
+    run_cases("tinkerbell", &m.cases, |case| {
+        let mut spec = fixtures::load_tinkerbell_spec(case.input)?;
+        (case.mutate)(&mut spec);
+        let bundles = fixtures::resolve_test_bundles(&spec)?;
+        let (cp, md) = tinkerbell_cases::render(&spec, case.mode, &bundles)?;
+        Ok((case.expected_cp, cp, case.expected_md, md))
+    })
+}
+
+fn run_nutanix(m: &nutanix_cases::Mapping) -> Status {
+    run_cases("nutanix", &m.cases, |case| {
+        let spec = nutanix_cases::load(case)?;
+        let bundles = fixtures::resolve_cluster_bundles(&spec.cluster)?;
+        let (cp, md) = nutanix_cases::render(&spec, case, &bundles)?;
+        Ok((case.expected_cp, cp, case.expected_md, md))
+    })
+}
+
+fn run_snow(m: &snow_cases::Mapping) -> Status {
+    run_cases("snow", std::slice::from_ref(&m.case), |case| {
+        let (cp, md) = snow_cases::render(case)?;
+        Ok((Some(case.expected_cp), cp, Some(case.expected_md), md))
+    })
 }
 
 /// A provider's table covers exactly its mappings of the file, and each mapping compares
@@ -194,6 +231,35 @@ fn golden_mappings_equal_as_data() {
             .map(|m| (m.test, cloudstack_cases::compared_files(m)))
             .collect(),
     );
+    let nutanix_table = nutanix_cases::mappings();
+    let nutanix_files: Vec<(&str, Vec<String>)> = nutanix_table
+        .iter()
+        .map(|m| {
+            let files = m
+                .cases
+                .iter()
+                .flat_map(|c| [c.expected_cp, c.expected_md])
+                .flatten()
+                .map(|f| format!("testdata/{f}"))
+                .collect();
+            (m.test, files)
+        })
+        .collect();
+    check_table(&listed, "nutanix", nutanix_files);
+    let snow_table = snow_cases::mappings();
+    let snow_files: Vec<(&str, Vec<String>)> = snow_table
+        .iter()
+        .map(|m| {
+            (
+                m.test,
+                [m.case.expected_cp, m.case.expected_md]
+                    .iter()
+                    .map(|f| format!("testdata/{f}"))
+                    .collect(),
+            )
+        })
+        .collect();
+    check_table(&listed, "snow", snow_files);
 
     let mut results: Vec<(String, String, Status)> = Vec::new();
     let mut notes: BTreeMap<String, &str> = BTreeMap::new();
@@ -201,6 +267,12 @@ fn golden_mappings_equal_as_data() {
         let cloudstack = cloudstack_table
             .iter()
             .find(|m| l.provider == "cloudstack" && m.test == l.test);
+        let nutanix = nutanix_table
+            .iter()
+            .find(|m| l.provider == "nutanix" && m.test == l.test);
+        let snow = snow_table
+            .iter()
+            .find(|m| l.provider == "snow" && m.test == l.test);
         let status = match table
             .iter()
             .find(|m| l.provider == "tinkerbell" && m.test == l.test)
@@ -228,7 +300,11 @@ fn golden_mappings_equal_as_data() {
                         Err(e) => Status::Error(e),
                     }
                 }
-                None => Status::NotRendered,
+                None => match (nutanix, snow) {
+                    (Some(m), _) => run_nutanix(m),
+                    (_, Some(m)) => run_snow(m),
+                    _ => Status::NotRendered,
+                },
             },
         };
         results.push((l.provider.clone(), l.test.clone(), status));

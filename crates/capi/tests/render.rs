@@ -308,10 +308,10 @@ fn the_create_entry_renders_a_loaded_spec_and_refuses_other_providers() {
         "the release's EKS-A version is the spec's: {yaml}"
     );
 
-    let nutanix = ironbell_cluster_spec::Spec::load(
-        root.join("pkg/providers/nutanix/testdata/eksa-cluster.yaml"),
+    let vsphere = ironbell_cluster_spec::Spec::load(
+        root.join("pkg/providers/vsphere/testdata/cluster_main.yaml"),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let err = fixtures::render_entry(&nutanix, &release, None).expect_err("nutanix");
+    let err = fixtures::render_entry(&vsphere, &release, None).expect_err("vsphere");
     assert!(err.contains("not supported yet"), "{err}");
 }

@@ -51,11 +51,31 @@ fn normalize(v: Value) -> Value {
         Value::Sequence(s) => Value::Sequence(s.into_iter().map(normalize).collect()),
         Value::String(s) => match serde_yaml_ng::from_str::<Value>(&s) {
             Ok(parsed @ (Value::Mapping(_) | Value::Sequence(_))) => normalize(parsed),
-            _ => Value::String(s),
+            _ => match parse_embedded_stream(&s) {
+                Some(docs) => Value::Sequence(docs),
+                None => Value::String(s),
+            },
         },
         Value::Tagged(t) => normalize(t.value),
         other => other,
     }
+}
+
+/// A string holding a stream of several YAML documents (`---` separated, such as the
+/// manifests a `ConfigMap` carries to a workload cluster), as its parsed non-empty documents.
+fn parse_embedded_stream(s: &str) -> Option<Vec<Value>> {
+    if !s.starts_with("---\n") && !s.contains("\n---\n") {
+        return None;
+    }
+    let mut docs = Vec::new();
+    for de in serde_yaml_ng::Deserializer::from_str(s) {
+        match serde::Deserialize::deserialize(de).ok()? {
+            Value::Null => {}
+            v @ Value::Mapping(_) => docs.push(normalize(v)),
+            _ => return None,
+        }
+    }
+    (docs.len() > 1).then_some(docs)
 }
 
 fn label(doc: &Value) -> String {
