@@ -41,28 +41,6 @@ pub(crate) fn minor_version(tag: &str) -> u32 {
         .unwrap_or(0)
 }
 
-/// Why a versions bundle could not be found.
-pub(crate) enum BundleLookup {
-    /// Neither the group nor the cluster names a Kubernetes version.
-    NoVersion,
-    /// No bundle for this version.
-    NoBundle(String),
-}
-
-/// The versions bundle of a Kubernetes version, the cluster's when `version` is `None`.
-pub(crate) fn bundle<'a>(
-    bundles: &'a VersionsBundleSet,
-    cluster: &EksaCluster,
-    version: Option<&str>,
-) -> Result<&'a VersionsBundle, BundleLookup> {
-    let version = version
-        .or(cluster.spec.kubernetes_version.as_ref().map(|v| v.as_str()))
-        .ok_or(BundleLookup::NoVersion)?;
-    bundles
-        .get(version)
-        .ok_or_else(|| BundleLookup::NoBundle(version.to_string()))
-}
-
 /// The cluster's Kubernetes version (`1.29`), empty when unset.
 pub(crate) fn kubernetes_version(cluster: &EksaCluster) -> &str {
     cluster
@@ -134,8 +112,8 @@ pub(crate) fn etcd_pre_commands() -> Vec<String> {
 }
 
 /// A spec that lacks what a renderer looks up in it: a referenced machine config, a field, a
-/// versions bundle, template names, or registry credentials. The Nutanix and Snow renderers'
-/// errors carry it.
+/// versions bundle, template names, or registry credentials. The Tinkerbell, Docker, Nutanix
+/// and Snow renderers' errors carry it.
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {
     /// A reference names a machine config the spec does not have.
@@ -210,13 +188,20 @@ impl<'a> Lookup<'a> {
 
     /// The versions bundle of a Kubernetes version, the cluster's when `None`.
     pub(crate) fn bundle(&self, version: Option<&str>) -> Result<&'a VersionsBundle, LookupError> {
-        bundle(self.bundles, self.cluster, version).map_err(|e| match e {
-            BundleLookup::NoVersion => self.missing("spec.kubernetesVersion"),
-            BundleLookup::NoBundle(version) => LookupError::MissingBundle {
+        let version = version
+            .or(self
+                .cluster
+                .spec
+                .kubernetes_version
+                .as_ref()
+                .map(|v| v.as_str()))
+            .ok_or_else(|| self.missing("spec.kubernetesVersion"))?;
+        self.bundles
+            .get(version)
+            .ok_or_else(|| LookupError::MissingBundle {
                 cluster: self.name.to_string(),
-                version,
-            },
-        })
+                version: version.to_string(),
+            })
     }
 
     /// A machine config by the name a reference gives, with its name.

@@ -42,10 +42,10 @@ use crate::api::{
     EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION, INFRASTRUCTURE_API_VERSION, LabelSelector,
     ObjectReference, StringMap, meta,
 };
-use crate::common::{self, cluster_mirror, cluster_name, minor_version, worker_groups};
+use crate::common::{self, cluster_name, minor_version, worker_groups};
 use crate::kubeadm::{self, RegistryCredentials, RegistryMirror};
 use crate::versions::{VersionsBundle, VersionsBundleSet};
-use crate::{Manifests, NO_VALUE, Object};
+use crate::{LookupError, Manifests, NO_VALUE, Object};
 
 pub use defaults::default_template;
 
@@ -106,47 +106,11 @@ pub enum RenderError {
         /// Cluster name.
         cluster: String,
     },
-    /// A reference names a machine config the spec does not have.
-    #[error(
-        "cluster {cluster}: {role} references TinkerbellMachineConfig {name:?}, which the spec does not have"
-    )]
-    MissingMachineConfig {
-        /// Cluster name.
-        cluster: String,
-        /// Which part of the cluster refers to it.
-        role: String,
-        /// The missing name.
-        name: String,
-    },
     /// A machine config has no user with an SSH key.
     #[error("TinkerbellMachineConfig {name}: spec.users needs a user with an SSH key")]
     MissingUser {
         /// Machine config name.
         name: String,
-    },
-    /// No versions bundle for a Kubernetes version.
-    #[error("cluster {cluster}: no versions bundle for Kubernetes {version}")]
-    MissingBundle {
-        /// Cluster name.
-        cluster: String,
-        /// The version asked for.
-        version: String,
-    },
-    /// The spec lacks a required field.
-    #[error("cluster {cluster}: {field} is required")]
-    MissingField {
-        /// Cluster name.
-        cluster: String,
-        /// The field's path.
-        field: String,
-    },
-    /// No template names for a worker node group.
-    #[error("cluster {cluster}: no template names given for worker node group {group}")]
-    MissingWorkerNames {
-        /// Cluster name.
-        cluster: String,
-        /// Worker node group name.
-        group: String,
     },
     /// The workflow template could not be printed.
     #[error("workflow template of TinkerbellMachineConfig {name}: {message}")]
@@ -156,14 +120,10 @@ pub enum RenderError {
         /// The cause.
         message: String,
     },
-    /// The registry mirror requires credentials that were not given.
-    #[error(
-        "cluster {cluster}: the registry mirror requires authentication; give the registry username and password"
-    )]
-    MissingRegistryCredentials {
-        /// Cluster name.
-        cluster: String,
-    },
+    /// The spec lacks a machine config, a field, a versions bundle, template names or
+    /// registry credentials.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
 }
 
 /// The names of one worker node group's templates.
@@ -434,12 +394,12 @@ fn is_scale(old: &EksaCluster, new: &EksaCluster) -> bool {
 struct Context<'a> {
     spec: &'a TinkerbellSpec,
     name: &'a str,
+    lookup: common::Lookup<'a>,
     /// The effective Tinkerbell IP (the bootstrap-IP annotation or the option).
     tinkerbell_ip: String,
     mirror: Option<RegistryMirror>,
     credentials: Option<&'a RegistryCredentials>,
     no_proxy: Vec<String>,
-    bundles: &'a VersionsBundleSet,
 }
 
 impl<'a> Context<'a> {
@@ -448,7 +408,8 @@ impl<'a> Context<'a> {
         bundles: &'a VersionsBundleSet,
         options: &'a RenderOptions,
     ) -> Result<Self, RenderError> {
-        let name = cluster_name(&spec.cluster);
+        let lookup = common::Lookup::new(&spec.cluster, bundles);
+        let name = lookup.name;
         let tinkerbell_ip = spec
             .cluster
             .metadata
@@ -458,18 +419,15 @@ impl<'a> Context<'a> {
             .filter(|ip| !ip.is_empty())
             .cloned()
             .unwrap_or_else(|| options.tinkerbell_ip.clone());
-        let mirror = cluster_mirror(&spec.cluster, options.registry_credentials.as_ref())
-            .ok_or_else(|| RenderError::MissingRegistryCredentials {
-                cluster: name.to_string(),
-            })?;
+        let mirror = lookup.registry_mirror(options.registry_credentials.as_ref())?;
         let mut ctx = Self {
             spec,
             name,
+            lookup,
             tinkerbell_ip,
             mirror,
             credentials: options.registry_credentials.as_ref(),
             no_proxy: Vec::new(),
-            bundles,
         };
         ctx.no_proxy = ctx.no_proxy_list();
         Ok(ctx)
@@ -480,20 +438,11 @@ impl<'a> Context<'a> {
     }
 
     fn missing(&self, field: &str) -> RenderError {
-        RenderError::MissingField {
-            cluster: self.name.to_string(),
-            field: field.to_string(),
-        }
+        self.lookup.missing(field).into()
     }
 
     fn bundle(&self, version: Option<&str>) -> Result<&'a VersionsBundle, RenderError> {
-        common::bundle(self.bundles, self.cluster(), version).map_err(|e| match e {
-            common::BundleLookup::NoVersion => self.missing("spec.kubernetesVersion"),
-            common::BundleLookup::NoBundle(version) => RenderError::MissingBundle {
-                cluster: self.name.to_string(),
-                version,
-            },
-        })
+        Ok(self.lookup.bundle(version)?)
     }
 
     fn machine_config(
@@ -501,15 +450,11 @@ impl<'a> Context<'a> {
         role: &str,
         name: Option<&str>,
     ) -> Result<&'a TinkerbellMachineConfig, RenderError> {
-        let name = name.unwrap_or_default();
-        self.spec
-            .machine_configs
-            .get(name)
-            .ok_or_else(|| RenderError::MissingMachineConfig {
-                cluster: self.name.to_string(),
-                role: role.to_string(),
-                name: name.to_string(),
-            })
+        let configs = &self.spec.machine_configs;
+        let (_, mc) = self
+            .lookup
+            .machine_config(configs, "TinkerbellMachineConfig", role, name)?;
+        Ok(mc)
     }
 
     fn cidrs(&self, services: bool) -> Vec<String> {
@@ -1156,13 +1101,7 @@ fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, Rend
         let mc = ctx.machine_config(&format!("worker node group {group}"), mc_ref)?;
         let mc_name = mc_ref.unwrap_or_default();
         let bundle = ctx.bundle(wng.kubernetes_version.as_ref().map(|v| v.as_str()))?;
-        let wn = names
-            .workers
-            .get(&group)
-            .ok_or_else(|| RenderError::MissingWorkerNames {
-                cluster: name.to_string(),
-                group: group.clone(),
-            })?;
+        let wn = ctx.lookup.worker_names(&names.workers, &group)?;
         let br = is_bottlerocket(mc);
         let host = mc.spec.host_os_configuration.as_ref();
 

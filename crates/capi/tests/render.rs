@@ -4,6 +4,7 @@
 #[path = "golden/fixtures.rs"]
 mod fixtures;
 
+use ironbell_capi::LookupError;
 use ironbell_capi::kubeadm::{RegistryCredentials, RegistryMirror};
 use ironbell_capi::tinkerbell::{
     self, CurrentCluster, RenderError, RenderOptions, TemplateNames, TinkerbellSpec,
@@ -98,7 +99,7 @@ fn a_missing_machine_config_is_an_error_naming_it() {
     let bundles = fixtures::resolve_test_bundles(&spec).unwrap_or_else(|e| panic!("{e}"));
     let err = tinkerbell::render(&spec, &bundles, &options(&spec)).expect_err("must fail");
     assert!(
-        matches!(&err, RenderError::MissingMachineConfig { name, .. } if name == "test-md"),
+        matches!(&err, RenderError::Lookup(LookupError::MissingMachineConfig { name, .. }) if name == "test-md"),
         "{err}"
     );
     assert!(err.to_string().contains("worker node group md-0"), "{err}");
@@ -140,7 +141,10 @@ fn an_authenticated_mirror_needs_credentials_and_never_shows_them() {
     let bundles = fixtures::resolve_test_bundles(&spec).unwrap_or_else(|e| panic!("{e}"));
     let err = tinkerbell::render(&spec, &bundles, &options(&spec)).expect_err("no credentials");
     assert!(
-        matches!(err, RenderError::MissingRegistryCredentials { .. }),
+        matches!(
+            err,
+            RenderError::Lookup(LookupError::MissingRegistryCredentials { .. })
+        ),
         "{err}"
     );
 

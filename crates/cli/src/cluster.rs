@@ -140,6 +140,8 @@ fn manifests(
         now_unix_ms: now_unix_ms(),
         tinkerbell_ip: None,
         registry_credentials: registry_credentials(),
+        nutanix_credentials: nutanix_credentials(),
+        snow_credentials: None,
     };
     let manifests = ironbell_capi::render(&spec, &release, &inputs)
         .with_context(|| format!("rendering cluster {}", spec.name()))?;
@@ -206,6 +208,14 @@ fn registry_credentials() -> Option<ironbell_capi::kubeadm::RegistryCredentials>
     Some(ironbell_capi::kubeadm::RegistryCredentials::new(
         username, password,
     ))
+}
+
+/// Prism Central credentials, from the variables EKS Anywhere's Nutanix provider reads.
+fn nutanix_credentials() -> Option<ironbell_capi::nutanix::PrismCredentials> {
+    Some(ironbell_capi::nutanix::PrismCredentials {
+        username: std::env::var("EKSA_NUTANIX_USERNAME").ok()?,
+        password: std::env::var("EKSA_NUTANIX_PASSWORD").ok()?,
+    })
 }
 
 fn now_unix_ms() -> i64 {
