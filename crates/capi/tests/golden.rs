@@ -129,6 +129,15 @@ fn run_snow(m: &snow_cases::Mapping) -> Status {
     })
 }
 
+/// Expected files as `golden-mappings.txt` names them (`testdata/<file>`).
+fn testdata_files<'a>(files: impl IntoIterator<Item = Option<&'a str>>) -> Vec<String> {
+    files
+        .into_iter()
+        .flatten()
+        .map(|f| format!("testdata/{f}"))
+        .collect()
+}
+
 /// A provider's table covers exactly its mappings of the file, and each mapping compares
 /// every expected file the file lists for it.
 fn check_table(listed: &[mappings::Listed], provider: &str, table: Vec<(&str, Vec<String>)>) {
@@ -206,13 +215,7 @@ fn golden_mappings_equal_as_data() {
     }
     for m in &table {
         let l = listed.iter().find(|l| l.test == m.test).map(|l| &l.outputs);
-        let files: Vec<String> = m
-            .cases
-            .iter()
-            .flat_map(|c| [c.expected_cp, c.expected_md])
-            .flatten()
-            .map(|f| format!("testdata/{f}"))
-            .collect();
+        let files = testdata_files(m.cases.iter().flat_map(|c| [c.expected_cp, c.expected_md]));
         for f in l.into_iter().flatten() {
             assert!(
                 files.contains(f),
@@ -235,14 +238,8 @@ fn golden_mappings_equal_as_data() {
     let nutanix_files: Vec<(&str, Vec<String>)> = nutanix_table
         .iter()
         .map(|m| {
-            let files = m
-                .cases
-                .iter()
-                .flat_map(|c| [c.expected_cp, c.expected_md])
-                .flatten()
-                .map(|f| format!("testdata/{f}"))
-                .collect();
-            (m.test, files)
+            let files = m.cases.iter().flat_map(|c| [c.expected_cp, c.expected_md]);
+            (m.test, testdata_files(files))
         })
         .collect();
     check_table(&listed, "nutanix", nutanix_files);
@@ -250,13 +247,8 @@ fn golden_mappings_equal_as_data() {
     let snow_files: Vec<(&str, Vec<String>)> = snow_table
         .iter()
         .map(|m| {
-            (
-                m.test,
-                [m.case.expected_cp, m.case.expected_md]
-                    .iter()
-                    .map(|f| format!("testdata/{f}"))
-                    .collect(),
-            )
+            let files = [Some(m.case.expected_cp), Some(m.case.expected_md)];
+            (m.test, testdata_files(files))
         })
         .collect();
     check_table(&listed, "snow", snow_files);

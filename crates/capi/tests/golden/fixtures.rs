@@ -114,6 +114,17 @@ pub fn resolve_test_release(versions: &[&str]) -> Result<ironbell_release::Clust
         .map_err(|e| e.to_string())
 }
 
+/// The first worker node group of a cluster, to change in a test.
+pub fn first_worker(
+    cluster: &mut ironbell_model::anywhere::Cluster,
+) -> Option<&mut ironbell_model::anywhere::WorkerNodeGroupConfiguration> {
+    cluster
+        .spec
+        .worker_node_group_configurations
+        .as_mut()
+        .and_then(|w| w.first_mut())
+}
+
 /// The `cluster_*.yaml` spec files of a provider's testdata, sorted.
 pub fn cluster_spec_files(provider: &str) -> Vec<String> {
     spec_files(provider, &["cluster_"])

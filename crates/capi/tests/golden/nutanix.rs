@@ -61,13 +61,7 @@ fn kubelet_config(s: &mut NutanixSpec) {
     if let Some(cp) = s.cluster.spec.control_plane_configuration.as_mut() {
         cp.kubelet_configuration = Some(config.clone());
     }
-    if let Some(w) = s
-        .cluster
-        .spec
-        .worker_node_group_configurations
-        .as_mut()
-        .and_then(|w| w.first_mut())
-    {
+    if let Some(w) = crate::fixtures::first_worker(&mut s.cluster) {
         w.kubelet_configuration = Some(config);
     }
     s.cluster
