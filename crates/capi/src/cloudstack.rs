@@ -1133,10 +1133,7 @@ impl<'a> Context<'a> {
                 ..KubeadmConfigSpec::default()
             };
             objects.push(Object::KubeadmConfigTemplate(Box::new(
-                KubeadmConfigTemplate::new(
-                    meta(wn.kubeadm_config_template.clone(), EKSA_SYSTEM_NAMESPACE),
-                    config,
-                ),
+                KubeadmConfigTemplate::in_eksa_system(wn.kubeadm_config_template.clone(), config),
             )));
 
             // MachineDeployment.

@@ -803,8 +803,8 @@ impl<'a> Context<'a> {
         let mut files: Vec<File> = kubelet_file.into_iter().collect();
         let (mirror_files, pre_kubeadm) = self.mirror_files();
         files.extend(mirror_files);
-        let kct = KubeadmConfigTemplate::new(
-            meta(wn.kubeadm_config_template.clone(), EKSA_SYSTEM_NAMESPACE),
+        let kct = KubeadmConfigTemplate::in_eksa_system(
+            wn.kubeadm_config_template.clone(),
             KubeadmConfigSpec {
                 join_configuration: Some(join),
                 files: (!files.is_empty()).then_some(files),

@@ -1212,10 +1212,7 @@ pub fn render_workers(
             ..KubeadmConfigSpec::default()
         };
         objects.push(Object::KubeadmConfigTemplate(Box::new(
-            KubeadmConfigTemplate::new(
-                meta(wn.kubeadm_config_template.clone(), EKSA_SYSTEM_NAMESPACE),
-                config,
-            ),
+            KubeadmConfigTemplate::in_eksa_system(wn.kubeadm_config_template.clone(), config),
         )));
     }
     Ok(objects)

@@ -824,7 +824,7 @@ fn kubeadm_config_template(
         format: br.then(|| "bottlerocket".into()),
         ..KubeadmConfigSpec::default()
     };
-    let kct = KubeadmConfigTemplate::new(meta(name, EKSA_SYSTEM_NAMESPACE), config);
+    let kct = KubeadmConfigTemplate::in_eksa_system(name, config);
     let mut kct = go_printed("KubeadmConfigTemplate", &kct, &[], Value::Null);
     {
         let template = &mut kct.value["spec"]["template"];

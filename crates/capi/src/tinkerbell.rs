@@ -1175,10 +1175,7 @@ fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, Rend
             ..KubeadmConfigSpec::default()
         };
         objects.push(Object::KubeadmConfigTemplate(Box::new(
-            KubeadmConfigTemplate::new(
-                meta(wn.kubeadm_config_template.clone(), EKSA_SYSTEM_NAMESPACE),
-                config,
-            ),
+            KubeadmConfigTemplate::in_eksa_system(wn.kubeadm_config_template.clone(), config),
         )));
     }
     Ok(objects)

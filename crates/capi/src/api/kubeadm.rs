@@ -121,6 +121,11 @@ impl KubeadmConfigTemplate {
             },
         }
     }
+
+    /// A worker group's `KubeadmConfigTemplate` of that name in `eksa-system`.
+    pub fn in_eksa_system(name: impl Into<String>, config: KubeadmConfigSpec) -> Self {
+        Self::new(super::meta(name, super::EKSA_SYSTEM_NAMESPACE), config)
+    }
 }
 
 /// The spec of a [`KubeadmConfigTemplate`].
