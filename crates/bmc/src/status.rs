@@ -2,8 +2,6 @@
 //! them, `SetCondition`/`HasCondition` as its api package defines them, and RFC 3339
 //! timestamps as `metav1.Time` writes them (UTC, whole seconds).
 
-use std::time::{Duration, SystemTime};
-
 use ironbell_model::bmc::{JobCondition, JobStatus, MachineCondition, MachineStatus, PowerState};
 
 /// Rufio's `ConditionTrue`.
@@ -11,17 +9,7 @@ pub const TRUE: &str = "True";
 /// Rufio's `ConditionFalse`.
 pub const FALSE: &str = "False";
 
-/// Now, as `metav1.Now()` serializes: `2024-05-01T12:00:00Z`.
-pub fn now() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
-}
-
-/// Time elapsed since an RFC 3339 timestamp; `None` if it does not parse. A timestamp in
-/// the future counts as zero elapsed.
-pub fn since(timestamp: &str) -> Option<Duration> {
-    let t = humantime::parse_rfc3339_weak(timestamp).ok()?;
-    Some(SystemTime::now().duration_since(t).unwrap_or_default())
-}
+pub use ironbell_model::values::{now, since};
 
 /// Whether `conditions` has `type_` with `status` (Rufio's `HasCondition`: the first
 /// condition of that type decides).
@@ -127,13 +115,5 @@ mod tests {
         assert_eq!(s.conditions.as_ref().map(Vec::len), Some(2));
         assert!(has(s.conditions.as_deref(), "Failed", TRUE));
         assert!(!has(s.conditions.as_deref(), "Completed", TRUE));
-    }
-
-    #[test]
-    fn timestamps_round_trip() {
-        let t = now();
-        assert!(t.ends_with('Z') && t.len() == 20, "{t}");
-        assert!(since(&t).is_some_and(|d| d < Duration::from_secs(5)));
-        assert_eq!(since("yesterday"), None);
     }
 }

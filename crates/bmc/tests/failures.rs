@@ -95,7 +95,7 @@ fn failing_tasks_fail_their_job_with_a_message_naming_the_task() {
             ..Task::default()
         };
         old.status = Some(TaskStatus {
-            start_time: Some("2020-01-01T00:00:00Z".into()),
+            start_time: "2020-01-01T00:00:00Z".parse().ok(),
             ..TaskStatus::default()
         });
         Api::<Task>::new(store.clone()).create(&old).await.unwrap();

@@ -427,14 +427,11 @@ fn is_own_address(machine: &Machine, client: IpAddr) -> bool {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client, IpAddr::V4),
         v4 => v4,
     };
-    machine.hardware.interfaces().iter().any(|i| {
-        i.dhcp
-            .as_ref()
-            .and_then(|d| d.ip.as_ref())
-            .and_then(|ip| ip.address.as_deref())
-            .and_then(|a| a.trim().parse::<IpAddr>().ok())
-            == Some(client)
-    })
+    machine
+        .hardware
+        .interfaces()
+        .iter()
+        .any(|i| i.ip_address() == Some(client))
 }
 
 /// Whether `s` can stand as one kernel parameter value (no spaces, quotes or controls).

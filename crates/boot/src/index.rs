@@ -9,15 +9,13 @@
 //! declared by two, is served for neither, and an error naming both is logged.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use ironbell_dhcp::{Backend, Reservation, Route, format_mac};
 use ironbell_model::tinkerbell::{Hardware, Interface};
 use ironbell_store::SharedStore;
 use ironbell_store::snapshot::{self, Problems, SnapshotIndex};
-
-use crate::parse_mac;
 
 /// One interface of one Hardware: what DHCP and HTTP need to know about a MAC.
 #[derive(Debug)]
@@ -89,11 +87,7 @@ impl Snapshot {
             snap.hardware += 1;
             let hw_name = format!("{}/{}", hw.metadata.namespace(), hw.metadata.name());
             for (i, iface) in hw.interfaces().iter().enumerate() {
-                let Some(text) = iface.mac() else { continue };
-                let Some(mac) = parse_mac(text) else {
-                    snap.problems.warn(format!(
-                        "Hardware {hw_name}: interface {i} has an invalid MAC {text:?}; ignored"
-                    ));
+                let Some(mac) = iface.mac().map(|m| m.octets()) else {
                     continue;
                 };
                 let owners = macs.entry(mac).or_default();
@@ -130,11 +124,8 @@ impl Snapshot {
                 continue;
             }
             for machine in owners {
-                if let Some(ip) = machine
-                    .interface()
-                    .ip_address()
-                    .and_then(|a| a.parse().ok())
-                {
+                // The same address the reservation hands out (parsed once, in the model).
+                if let Some(IpAddr::V4(ip)) = machine.interface().ip_address() {
                     ips.entry(ip).or_default().push(machine.clone());
                 }
                 snap.by_mac.insert(mac, machine);
@@ -203,8 +194,9 @@ impl snapshot::Snapshot for Snapshot {
 }
 
 /// The DHCP reservation of one interface, and the problems found on the way: `None` when
-/// the interface has no valid `dhcp.ip.address` and `dhcp.ip.netmask`. Fields that cannot be
-/// read (a bad gateway, a DNS server that is not IPv4...) are left out and reported.
+/// the interface has no IPv4 `dhcp.ip.address` and `dhcp.ip.netmask`. Values are already
+/// parsed (the model rejects a malformed address when the Hardware is read); what is left
+/// to report is an IPv6 value where DHCPv4 needs an IPv4 one, which is left out.
 ///
 /// Mapping: `name_servers` → DNS, `time_servers` → NTP, `lease_time` clamped to
 /// 1..=`u32::MAX` (0 or less means the default), `vlan_id` when it is one number 1–4094,
@@ -216,32 +208,31 @@ pub fn reservation_for(iface: &Interface) -> (Option<Reservation>, Vec<String>) 
         return (None, problems);
     };
     let ip_cfg = dhcp.ip.as_ref();
-    let ip = match ip_cfg.and_then(|i| i.address.as_deref()) {
+    let ip = match ip_cfg.and_then(|i| i.address) {
         None => {
             problems.push("no dhcp.ip.address: no DHCP reservation".to_string());
             None
         }
-        Some(a) => parse_v4(a, "dhcp.ip.address", &mut problems),
+        Some(a) => v4(a, "dhcp.ip.address", &mut problems),
     };
-    let netmask = match ip_cfg.and_then(|i| i.netmask.as_deref()) {
+    let netmask = match ip_cfg.and_then(|i| i.netmask) {
         None => {
             if ip.is_some() {
                 problems.push("no dhcp.ip.netmask: no DHCP reservation".to_string());
             }
             None
         }
-        Some(m) => parse_v4(m, "dhcp.ip.netmask", &mut problems),
+        Some(m) => v4(m.addr(), "dhcp.ip.netmask", &mut problems),
     };
     let (Some(ip), Some(netmask)) = (ip, netmask) else {
         return (None, problems);
     };
     let mut r = Reservation::new(ip, netmask);
     r.gateway = ip_cfg
-        .and_then(|i| i.gateway.as_deref())
-        .filter(|g| !g.is_empty())
-        .and_then(|g| parse_v4(g, "dhcp.ip.gateway", &mut problems));
-    r.dns_servers = parse_list(dhcp.name_servers.as_deref(), "name_servers", &mut problems);
-    r.ntp_servers = parse_list(dhcp.time_servers.as_deref(), "time_servers", &mut problems);
+        .and_then(|i| i.gateway)
+        .and_then(|g| v4(g, "dhcp.ip.gateway", &mut problems));
+    r.dns_servers = v4_list(dhcp.name_servers.as_deref(), "name_servers", &mut problems);
+    r.ntp_servers = v4_list(dhcp.time_servers.as_deref(), "time_servers", &mut problems);
     r.hostname = dhcp.hostname.clone().filter(|h| !h.is_empty());
     r.domain_name = dhcp.domain_name.clone().filter(|d| !d.is_empty());
     r.lease_time = dhcp
@@ -251,7 +242,6 @@ pub fn reservation_for(iface: &Interface) -> (Option<Reservation>, Vec<String>) 
     r.vlan_id = dhcp
         .vlan_id
         .as_deref()
-        .map(str::trim)
         .filter(|v| !v.is_empty())
         .and_then(|v| match v.parse::<u16>() {
             Ok(id @ 1..=4094) => Some(id),
@@ -262,15 +252,16 @@ pub fn reservation_for(iface: &Interface) -> (Option<Reservation>, Vec<String>) 
                 None
             }
         });
-    for route in dhcp.classless_static_routes.iter().flatten() {
-        match parse_route(&route.destination_descriptor, &route.router) {
-            Some(r2) => r.classless_routes.push(r2),
-            None => problems.push(format!(
-                "classless static route {:?} via {:?} is invalid; left out",
-                route.destination_descriptor, route.router
-            )),
-        }
-    }
+    r.classless_routes = dhcp
+        .classless_static_routes
+        .iter()
+        .flatten()
+        .map(|route| Route {
+            destination: route.destination_descriptor.addr(),
+            prefix_len: route.destination_descriptor.prefix_len(),
+            gateway: route.router,
+        })
+        .collect();
     r.allow_netboot = iface.allow_pxe();
     r.dhcp_disabled = iface.dhcp_disabled();
     let ipxe = iface.netboot.as_ref().and_then(|n| n.ipxe.as_ref());
@@ -281,32 +272,23 @@ pub fn reservation_for(iface: &Interface) -> (Option<Reservation>, Vec<String>) 
     (Some(r), problems)
 }
 
-fn parse_v4(text: &str, field: &str, problems: &mut Vec<String>) -> Option<Ipv4Addr> {
-    match text.trim().parse() {
-        Ok(ip) => Some(ip),
-        Err(_) => {
-            problems.push(format!("{field} {text:?} is not an IPv4 address"));
+/// `ip` when it is IPv4; otherwise a problem naming `field`.
+fn v4(ip: IpAddr, field: &str, problems: &mut Vec<String>) -> Option<Ipv4Addr> {
+    match ip {
+        IpAddr::V4(ip) => Some(ip),
+        IpAddr::V6(_) => {
+            problems.push(format!("{field} {ip} is not an IPv4 address; left out"));
             None
         }
     }
 }
 
-fn parse_list(items: Option<&[String]>, field: &str, problems: &mut Vec<String>) -> Vec<Ipv4Addr> {
+fn v4_list(items: Option<&[IpAddr]>, field: &str, problems: &mut Vec<String>) -> Vec<Ipv4Addr> {
     items
         .unwrap_or_default()
         .iter()
-        .filter_map(|s| parse_v4(s, field, problems))
+        .filter_map(|ip| v4(*ip, field, problems))
         .collect()
-}
-
-fn parse_route(destination: &str, router: &str) -> Option<Route> {
-    let (net, len) = destination.split_once('/')?;
-    let prefix_len: u8 = len.parse().ok().filter(|l| *l <= 32)?;
-    Some(Route {
-        destination: net.parse().ok()?,
-        prefix_len,
-        gateway: router.parse().ok()?,
-    })
 }
 
 /// The Hardware index: lookups by MAC and IPv4 address from the latest [`Snapshot`].
@@ -385,16 +367,20 @@ mod tests {
             spec: HardwareSpec {
                 interfaces: Some(vec![Interface {
                     dhcp: Some(Dhcp {
-                        mac: Some(mac.into()),
+                        mac: Some(mac.parse().expect("test MAC")),
                         ip: Some(Ip {
-                            address: Some(ip.into()),
-                            netmask: Some("255.255.255.0".into()),
-                            gateway: Some("10.0.0.1".into()),
+                            address: Some(ip.parse().expect("test IP")),
+                            netmask: "255.255.255.0".parse().ok(),
+                            gateway: Some([10, 0, 0, 1].into()),
                             family: Some(4),
                         }),
                         lease_time: Some(1 << 40),
                         vlan_id: Some("12".into()),
-                        name_servers: Some(vec!["10.0.0.2".into(), "bogus".into()]),
+                        // DHCPv4 cannot hand out the IPv6 one: one problem.
+                        name_servers: Some(vec![
+                            [10, 0, 0, 2].into(),
+                            "fd00::2".parse().expect("v6"),
+                        ]),
                         ..Dhcp::default()
                     }),
                     netboot: Some(Netboot {

@@ -37,25 +37,20 @@ pub async fn start_index(store: ironbell_store::SharedStore) -> Arc<Index> {
     index
 }
 
-/// Parses a MAC address written as six two-digit hex pairs separated all by `:` or all by
-/// `-` (iPXE's `${net0/mac:hexhyp}`), in either case.
+/// Parses a MAC address from a URL: six two-digit hex pairs separated all by `:` or all
+/// by `-` (iPXE's `${net0/mac:hexhyp}`), in either case. The `-` form is the only thing
+/// this adds to [`ironbell_model::MacAddr`]'s parser.
 pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
-    let bytes = text.as_bytes();
-    if bytes.len() != 17 {
-        return None;
-    }
-    let sep = bytes[2];
-    if sep != b':' && sep != b'-' {
-        return None;
-    }
-    let mut mac = [0u8; 6];
-    for (i, part) in text.split(sep as char).enumerate() {
-        if i >= 6 || part.len() != 2 || !part.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        mac[i] = u8::from_str_radix(part, 16).ok()?;
-    }
-    Some(mac)
+    let colons;
+    let text = if text.contains(':') {
+        text
+    } else {
+        colons = text.replace('-', ":");
+        &colons
+    };
+    text.parse::<ironbell_model::MacAddr>()
+        .ok()
+        .map(|m| m.octets())
 }
 
 #[cfg(test)]

@@ -111,7 +111,7 @@ async fn follows_updates_deletes_and_adds() {
             .dhcp
             .as_mut()
             .expect("dhcp");
-        dhcp.ip.as_mut().expect("ip").address = Some("10.20.0.99".into());
+        dhcp.ip.as_mut().expect("ip").address = Some([10, 20, 0, 99].into());
     })
     .await
     .expect("modify");

@@ -967,23 +967,17 @@ impl<'a> Context<'a> {
         if let Some(confs) = encryption {
             files.push(kubeadm::encryption_file(ENCRYPTION_CONFIG_HOST_PATH, confs));
         }
-        files.push(File::root(
-            "/etc/kubernetes/manifests/kube-vip.yaml",
-            kubeadm::kube_vip_manifest(
-                &self.host,
-                &bundle.cloudstack_kube_vip,
-                false,
-                "/etc/kubernetes/admin.conf",
-            ),
+        files.push(kubeadm::kube_vip_file(
+            &self.host,
+            &bundle.cloudstack_kube_vip,
+            false,
+            false,
         ));
         if admission {
             files.push(kubeadm::exclusion_file());
         }
         let version = cluster.spec.kubernetes_version.as_ref().map(|v| v.as_str());
-        files.push(File::root(
-            kubeadm::AUDIT_POLICY_PATH,
-            kubeadm::block_text(&kubeadm::audit_policy(cp, version.unwrap_or_default())),
-        ));
+        files.push(kubeadm::audit_policy_file(cp, version));
         files.extend(self.containerd_files());
         if self.spec.aws_iam.is_some() {
             files.extend(kubeadm::aws_iam_files(name));
@@ -1082,6 +1076,7 @@ impl<'a> Context<'a> {
             proxy: self.proxy()
             .map(|(http, https)| BottlerocketProxy::with_http(http, https, &self.no_proxy)),
             registry_mirror: self.mirror.as_ref().map(RegistryMirror::bottlerocket),
+            ..EtcdadmConfigSpec::default()
         };
         let template =
             ObjectReference::new(CLOUDSTACK_API_VERSION, MACHINE_TEMPLATE_KIND, template_name);

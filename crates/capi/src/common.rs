@@ -60,7 +60,8 @@ pub(crate) fn cidrs(cluster: &EksaCluster, services: bool) -> Vec<String> {
         net.and_then(|n| n.pods.as_ref())
     };
     blocks
-        .and_then(|b| b.cidr_blocks.clone())
+        .and_then(|b| b.cidr_blocks.as_ref())
+        .map(|b| b.iter().map(ToString::to_string).collect())
         .unwrap_or_default()
 }
 

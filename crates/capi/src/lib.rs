@@ -9,10 +9,11 @@
 //! Where to start: [`render`], the entry for a create (a loaded spec and its resolved
 //! release data in, a [`Manifests`] that prints YAML documents out). It dispatches to the
 //! provider's renderer, [`tinkerbell::render`] for bare metal, [`docker::render`] for
-//! Docker, [`cloudstack::render`] for CloudStack, [`nutanix::render`] for Nutanix (CAPX) or
-//! [`snow::render`] for Snow (CAPAS), which assemble the typed objects of [`api`] from the
-//! provider-neutral pieces in [`kubeadm`]. Upgrades name their templates with
-//! [`tinkerbell::upgrade_names`], [`docker::upgrade_plan`], [`cloudstack::upgrade_names`],
+//! Docker, [`cloudstack::render`] for CloudStack, [`vsphere::render`] for vSphere,
+//! [`nutanix::render`] for Nutanix (CAPX) or [`snow::render`] for Snow (CAPAS), which
+//! assemble the typed objects of [`api`] from the provider-neutral pieces in [`kubeadm`].
+//! Upgrades name their templates with [`tinkerbell::upgrade_names`],
+//! [`docker::upgrade_plan`], [`cloudstack::upgrade_names`], [`vsphere::upgrade_names`],
 //! [`nutanix::upgrade_names`] and [`snow::upgrade_names`].
 //!
 //! The objects are typed builders, not text templates: EKS Anywhere renders Go text
@@ -32,6 +33,7 @@ pub mod nutanix;
 pub mod snow;
 pub mod tinkerbell;
 pub mod versions;
+pub mod vsphere;
 
 use serde::Serialize;
 
@@ -53,6 +55,8 @@ pub struct CreateInputs {
     pub tinkerbell_ip: Option<String>,
     /// Credentials of an authenticated registry mirror.
     pub registry_credentials: Option<kubeadm::RegistryCredentials>,
+    /// vCenter credentials (vSphere clusters).
+    pub vsphere_credentials: Option<vsphere::VSphereCredentials>,
     /// Prism Central credentials (Nutanix).
     pub nutanix_credentials: Option<nutanix::PrismCredentials>,
     /// The devices' credentials and CA bundle (Snow).
@@ -62,17 +66,12 @@ pub struct CreateInputs {
 /// Why a spec could not be rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The provider has no renderer yet.
-    #[error("cluster {cluster}: rendering {provider} clusters is not supported yet")]
-    ProviderNotRendered {
-        /// Cluster name.
-        cluster: String,
-        /// The spec's provider.
-        provider: ironbell_cluster_spec::Provider,
-    },
     /// The Tinkerbell renderer refused the spec.
     #[error(transparent)]
     Tinkerbell(#[from] tinkerbell::RenderError),
+    /// The vSphere renderer refused the spec.
+    #[error(transparent)]
+    VSphere(#[from] vsphere::RenderError),
     /// The Docker renderer refused the spec.
     #[error(transparent)]
     Docker(#[from] docker::RenderError),
@@ -108,6 +107,16 @@ pub fn render(
             };
             let bundles = versions::VersionsBundleSet::from_release(release);
             Ok(tinkerbell::render(&tink, &bundles, &options)?)
+        }
+        ironbell_cluster_spec::Provider::VSphere => {
+            let vs = vsphere::VSphereSpec::from_spec(spec)?;
+            let options = vsphere::RenderOptions {
+                names: vsphere::names_from_clock(&vs, inputs.now_unix_ms),
+                credentials: inputs.vsphere_credentials.clone().unwrap_or_default(),
+                registry_credentials: inputs.registry_credentials.clone(),
+            };
+            let bundles = versions::VersionsBundleSet::from_release(release);
+            Ok(vsphere::render(&vs, &bundles, &options)?)
         }
         ironbell_cluster_spec::Provider::Docker => {
             let mut docker_spec = docker::DockerSpec::from_spec(spec)?;
@@ -149,10 +158,6 @@ pub fn render(
             let bundles = versions::VersionsBundleSet::from_release(release);
             Ok(snow::render(&snw, &bundles, &options)?)
         }
-        provider => Err(Error::ProviderNotRendered {
-            cluster: spec.name().to_string(),
-            provider,
-        }),
     }
 }
 
@@ -188,6 +193,20 @@ pub enum Object {
     TinkerbellMachineTemplate(Box<TinkerbellMachineTemplate>),
     /// A Kubernetes `Secret` (registry credentials).
     Secret(Box<api::Secret>),
+    /// A `VSphereCluster`.
+    VSphereCluster(Box<api::vsphere::VSphereCluster>),
+    /// A `VSphereMachineTemplate`.
+    VSphereMachineTemplate(Box<api::vsphere::VSphereMachineTemplate>),
+    /// A `VSphereFailureDomain`.
+    VSphereFailureDomain(Box<api::vsphere::VSphereFailureDomain>),
+    /// A `VSphereDeploymentZone`.
+    VSphereDeploymentZone(Box<api::vsphere::VSphereDeploymentZone>),
+    /// A `ClusterResourceSet`.
+    ClusterResourceSet(Box<api::core::ClusterResourceSet>),
+    /// A `ConfigMap`.
+    ConfigMap(Box<api::core::ConfigMap>),
+    /// A `Secret` with `stringData`, a `type` or empty values.
+    GenericSecret(Box<api::core::GenericSecret>),
     /// CAPD's `DockerCluster`.
     DockerCluster(Box<DockerCluster>),
     /// CAPD's `DockerMachineTemplate`.
@@ -202,12 +221,6 @@ pub enum Object {
     NutanixCluster(Box<api::nutanix::NutanixCluster>),
     /// A `NutanixMachineTemplate`.
     NutanixMachineTemplate(Box<api::nutanix::NutanixMachineTemplate>),
-    /// A `ConfigMap`.
-    ConfigMap(Box<api::addons::ConfigMap>),
-    /// A `ClusterResourceSet`.
-    ClusterResourceSet(Box<api::addons::ClusterResourceSet>),
-    /// A `Secret` written with `stringData`.
-    StringDataSecret(Box<api::addons::StringDataSecret>),
     /// An object as Go's marshaller prints it (the Snow provider's).
     GoPrinted(Box<api::snow::GoPrinted>),
 }
@@ -224,6 +237,13 @@ impl Object {
             Self::TinkerbellCluster(o) => &o.kind,
             Self::TinkerbellMachineTemplate(o) => &o.kind,
             Self::Secret(o) => &o.kind,
+            Self::VSphereCluster(o) => &o.kind,
+            Self::VSphereMachineTemplate(o) => &o.kind,
+            Self::VSphereFailureDomain(o) => &o.kind,
+            Self::VSphereDeploymentZone(o) => &o.kind,
+            Self::ClusterResourceSet(o) => &o.kind,
+            Self::ConfigMap(o) => &o.kind,
+            Self::GenericSecret(o) => &o.kind,
             Self::DockerCluster(o) => &o.kind,
             Self::DockerMachineTemplate(o) => &o.kind,
             Self::CloudStackCluster(o) => &o.kind,
@@ -231,9 +251,6 @@ impl Object {
             Self::CloudStackCredentials(o) => &o.kind,
             Self::NutanixCluster(o) => &o.kind,
             Self::NutanixMachineTemplate(o) => &o.kind,
-            Self::ConfigMap(o) => &o.kind,
-            Self::ClusterResourceSet(o) => &o.kind,
-            Self::StringDataSecret(o) => &o.kind,
             Self::GoPrinted(o) => &o.kind,
         }
     }

@@ -26,12 +26,11 @@ use ironbell_model::anywhere::{
 };
 use serde_json::Value;
 
-use crate::api::addons::{
-    ClusterResourceSet, ClusterResourceSetSpec, ConfigMap, RESOURCE_SET_SECRET_TYPE, ResourceRef,
-    StringDataSecret,
-};
 use crate::api::cluster::{
     ApiEndpoint, Cluster, ClusterParts, MachineDeployment, WorkerGroupDeployment,
+};
+use crate::api::core::{
+    ClusterResourceSet, ClusterResourceSetSpec, ConfigMap, GenericSecret, ResourceRef,
 };
 use crate::api::etcdadm::{EtcdCloudInitConfig, EtcdadmCluster, EtcdadmConfigSpec};
 use crate::api::kubeadm::{
@@ -1025,16 +1024,13 @@ pub fn render_control_plane(
             },
         ),
     )));
-    objects.push(Object::StringDataSecret(Box::new(StringDataSecret::new(
-        meta(format!("{name}-nutanix-ccm-secret"), EKSA_SYSTEM_NAMESPACE),
-        [(
-            "nutanix-ccm-secret.yaml".to_string(),
+    objects.push(Object::GenericSecret(Box::new(
+        GenericSecret::resource_set(
+            meta(format!("{name}-nutanix-ccm-secret"), EKSA_SYSTEM_NAMESPACE),
+            "nutanix-ccm-secret.yaml",
             ccm::credentials_secret(&options.credentials),
-        )]
-        .into_iter()
-        .collect(),
-        RESOURCE_SET_SECRET_TYPE,
-    ))));
+        ),
+    )));
     Ok(objects)
 }
 
@@ -1066,6 +1062,8 @@ fn etcd_cluster(
             .map(|(http, https)| BottlerocketProxy::with_http(http, https, &ctx.no_proxy)),
         registry_mirror: ctx.mirror.as_ref().map(RegistryMirror::bottlerocket),
         etcdadm_install_commands: None,
+        ntp: None,
+        cert_bundles: None,
     };
     let template = ObjectReference::new(
         INFRASTRUCTURE_API_VERSION,

@@ -208,7 +208,7 @@ impl TemplateNames {
     }
 }
 
-fn worker_names(cluster: &str, group: &str, unix_ms: i64) -> WorkerTemplateNames {
+pub(crate) fn worker_names(cluster: &str, group: &str, unix_ms: i64) -> WorkerTemplateNames {
     WorkerTemplateNames {
         machine_template: format!("{cluster}-{group}-{unix_ms}"),
         kubeadm_config_template: format!("{cluster}-{group}-template-{unix_ms}"),
@@ -941,35 +941,19 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
                 .spec
                 .skip_load_balancer_deployment
                 .unwrap_or(false);
-        let admin_conf = if br {
-            "/var/lib/kubeadm/admin.conf"
-        } else {
-            "/etc/kubernetes/admin.conf"
-        };
-        files.push(File::root(
-            "/etc/kubernetes/manifests/kube-vip.yaml",
-            kubeadm::kube_vip_manifest(
-                ctx.endpoint_host(),
-                &bundle.tinkerbell_kube_vip,
-                serve_lbs,
-                admin_conf,
-            ),
+        files.push(kubeadm::kube_vip_file(
+            ctx.endpoint_host(),
+            &bundle.tinkerbell_kube_vip,
+            serve_lbs,
+            br,
         ));
     }
     if admission {
         files.push(kubeadm::exclusion_file());
     }
-    files.push(File::root(
-        kubeadm::AUDIT_POLICY_PATH,
-        kubeadm::block_text(&kubeadm::audit_policy(
-            cp,
-            cluster
-                .spec
-                .kubernetes_version
-                .as_ref()
-                .map(|v| v.as_str())
-                .unwrap_or_default(),
-        )),
+    files.push(kubeadm::audit_policy_file(
+        cp,
+        cluster.spec.kubernetes_version.as_ref().map(|v| v.as_str()),
     ));
     if ctx.spec.aws_iam.is_some() {
         files.extend(kubeadm::aws_iam_files(name));
@@ -1062,6 +1046,7 @@ fn etcd_cluster(
             etcd_image: distro.etcd.uri(),
             bootstrap_image: bundle.bottlerocket_bootstrap.uri(),
             pause_image: distro.pause.uri(),
+            ..EtcdBottlerocketConfig::default()
         }),
         cloud_init_config: (!br).then(|| EtcdCloudInitConfig {
             version: distro.etcd_version.clone(),
@@ -1080,6 +1065,7 @@ fn etcd_cluster(
             .proxy()
             .map(|(http, https)| BottlerocketProxy::with_http(http, https, &ctx.no_proxy)),
         registry_mirror: ctx.mirror.as_ref().map(RegistryMirror::bottlerocket),
+        ..EtcdadmConfigSpec::default()
     };
     let template = ObjectReference::new(
         INFRASTRUCTURE_API_VERSION,

@@ -50,6 +50,8 @@ pub struct KubeDistro {
     pub etcd: ImageRef,
     /// Pause image.
     pub pause: ImageRef,
+    /// The etcd image external etcd machines run (`.../etcd-io/etcd`).
+    pub etcd_image: ImageRef,
     /// etcd version without `v`, e.g. `3.4.16`.
     pub etcd_version: String,
     /// etcd release tarball URL.
@@ -81,6 +83,25 @@ pub struct VersionsBundle {
     pub bottlerocket_admin: ImageRef,
     /// Bottlerocket's control host container.
     pub bottlerocket_control: ImageRef,
+    /// The vSphere cloud controller manager image URI.
+    pub vsphere_manager: String,
+    /// The vSphere provider's kube-vip image URI.
+    pub vsphere_kube_vip: String,
+    /// Bottlerocket's bootstrap container that sets up a second network interface.
+    pub bottlerocket_multi_network: ImageRef,
+    /// The EKS-D release name, e.g. `kubernetes-1-21-eks-4`.
+    pub eksd_name: String,
+    /// The Bottlerocket OVA of the release (vSphere imports it as the default template).
+    pub bottlerocket_ova: OsImage,
+}
+
+/// An OS image of a release: its architectures and checksum.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OsImage {
+    /// Architectures, e.g. `amd64`.
+    pub arch: Vec<String>,
+    /// SHA-256 of the image, hex.
+    pub sha256: String,
 }
 
 /// The versions bundles of a release (the `Bundles` object), with its number.
@@ -114,12 +135,26 @@ impl VersionsBundle {
                 coredns: repo(&kd.core_dns),
                 etcd: repo(&kd.etcd),
                 pause: ImageRef::from_uri(&kd.pause.uri),
+                etcd_image: ImageRef::from_uri(&kd.etcd_image.uri),
                 etcd_version: kd.etcd_version.clone(),
                 etcd_url: Some(kd.etcd_url.clone()).filter(|u| !u.is_empty()),
             },
             tinkerbell_kube_vip: v.bundle.tinkerbell.kube_vip.uri.clone(),
             bottlerocket_bootstrap: ImageRef::from_uri(
                 &v.bundle.bottlerocket_host_containers.kubeadm_bootstrap.uri,
+            ),
+            vsphere_manager: v.bundle.v_sphere.manager.uri.clone(),
+            vsphere_kube_vip: v.bundle.v_sphere.kube_vip.uri.clone(),
+            eksd_name: v.bundle.eks_d.name.clone(),
+            bottlerocket_ova: OsImage {
+                arch: v.bundle.eks_d.ova.bottlerocket.info.arch.clone(),
+                sha256: v.bundle.eks_d.ova.bottlerocket.sha256.clone(),
+            },
+            bottlerocket_multi_network: ImageRef::from_uri(
+                &v.bundle
+                    .bottlerocket_bootstrap_containers
+                    .multi_network_bootstrap
+                    .uri,
             ),
             cloudstack_kube_vip: v.bundle.cloud_stack.kube_vip.uri.clone(),
             nutanix_kube_vip: v.bundle.nutanix.kube_vip.uri.clone(),

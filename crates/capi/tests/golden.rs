@@ -1,12 +1,12 @@
 //! Golden equality with EKS Anywhere v0.24.6, as data.
 //!
 //! Every mapping of `../shared/conformance/golden-mappings.txt` is listed, per provider. The
-//! ones this crate renders (Tinkerbell, Nutanix and Snow so far; the tables are in
-//! `tests/golden/<provider>.rs`) are rendered with the fixed inputs of EKS Anywhere's tests
-//! (clock 1234567890000, Tinkerbell IP 5.6.7.8, registry credentials `username`/`password`,
-//! the test bundles of `internal/test/testdata`) and compared with the expected files
-//! document by document, embedded YAML parsed. The others are listed as not
-//! rendered yet.
+//! ones this crate renders (each provider's table is in `golden/<provider>.rs`) are
+//! rendered with the fixed inputs of EKS Anywhere's tests (clock 1234567890000, Tinkerbell
+//! IP 5.6.7.8, registry credentials `username`/`password`, vCenter credentials
+//! `vsphere_username`/`vsphere_password`, the test bundles of `internal/test/testdata`) and
+//! compared with the expected files document by document, embedded YAML parsed. The others
+//! are listed as not rendered yet.
 //!
 //! The test prints `<provider>: N/M equal` per provider (and, with `--nocapture`, the first
 //! differences of each mapping that is not equal), and fails when a mapping the baseline
@@ -29,6 +29,8 @@ mod nutanix_cases;
 mod snow_cases;
 #[path = "golden/tinkerbell.rs"]
 mod tinkerbell_cases;
+#[path = "golden/vsphere.rs"]
+mod vsphere_cases;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -109,6 +111,15 @@ fn run_tinkerbell(m: &tinkerbell_cases::Mapping) -> Status {
         (case.mutate)(&mut spec);
         let bundles = fixtures::resolve_test_bundles(&spec)?;
         let (cp, md) = tinkerbell_cases::render(&spec, case.mode, &bundles)?;
+        Ok((case.expected_cp, cp, case.expected_md, md))
+    })
+}
+
+fn run_vsphere(m: &vsphere_cases::Mapping) -> Status {
+    run_cases("vsphere", &m.cases, |case| {
+        let spec = fixtures::load_vsphere_spec(case.input)?;
+        let bundles = fixtures::resolve_cluster_bundles(&spec.cluster)?;
+        let (cp, md) = vsphere_cases::render(&spec, case.mutate, case.mode, &bundles)?;
         Ok((case.expected_cp, cp, case.expected_md, md))
     })
 }
@@ -234,6 +245,15 @@ fn golden_mappings_equal_as_data() {
             .map(|m| (m.test, cloudstack_cases::compared_files(m)))
             .collect(),
     );
+    let vsphere_table = vsphere_cases::mappings();
+    let vsphere_files: Vec<(&str, Vec<String>)> = vsphere_table
+        .iter()
+        .map(|m| {
+            let files = m.cases.iter().flat_map(|c| [c.expected_cp, c.expected_md]);
+            (m.test, testdata_files(files))
+        })
+        .collect();
+    check_table(&listed, "vsphere", vsphere_files);
     let nutanix_table = nutanix_cases::mappings();
     let nutanix_files: Vec<(&str, Vec<String>)> = nutanix_table
         .iter()
@@ -259,6 +279,9 @@ fn golden_mappings_equal_as_data() {
         let cloudstack = cloudstack_table
             .iter()
             .find(|m| l.provider == "cloudstack" && m.test == l.test);
+        let vsphere = vsphere_table
+            .iter()
+            .find(|m| l.provider == "vsphere" && m.test == l.test);
         let nutanix = nutanix_table
             .iter()
             .find(|m| l.provider == "nutanix" && m.test == l.test);
@@ -292,9 +315,15 @@ fn golden_mappings_equal_as_data() {
                         Err(e) => Status::Error(e),
                     }
                 }
-                None => match (nutanix, snow) {
-                    (Some(m), _) => run_nutanix(m),
-                    (_, Some(m)) => run_snow(m),
+                None => match (vsphere, nutanix, snow) {
+                    (Some(m), _, _) => {
+                        if let Some(note) = m.note {
+                            notes.insert(l.test.clone(), note);
+                        }
+                        run_vsphere(m)
+                    }
+                    (_, Some(m), _) => run_nutanix(m),
+                    (_, _, Some(m)) => run_snow(m),
                     _ => Status::NotRendered,
                 },
             },
@@ -393,18 +422,47 @@ fn admission_exclusion_is_a_subset_of_the_control_plane() {
     let (cp, _) =
         tinkerbell_cases::render(&spec, tinkerbell_cases::Mode::BuilderControlPlane, &bundles)
             .unwrap_or_else(|e| panic!("{e}"));
-    let got = compare::parse_documents(&cp).unwrap_or_else(|e| panic!("{e}"));
-    let path =
-        fixtures::provider_dir("tinkerbell").join("testdata/admission_exclusion_enabled.yaml");
+    assert_subset("tinkerbell", "admission_exclusion_enabled.yaml", &cp);
+}
+
+/// Every document of a provider's expected file is a subset of a rendered document
+/// (EKS Anywhere's `AssertYAMLSubset`).
+fn assert_subset(provider: &str, file: &str, rendered: &str) {
+    let got = compare::parse_documents(rendered).unwrap_or_else(|e| panic!("{e}"));
+    let path = fixtures::provider_dir(provider).join("testdata").join(file);
     let expected =
         compare::parse_documents(&fixtures::read(&path).unwrap_or_else(|e| panic!("{e}")))
             .unwrap_or_else(|e| panic!("{e}"));
     for doc in &expected {
         assert!(
             got.iter().any(|g| compare::is_subset(doc, g)),
-            "admission_exclusion_enabled.yaml: a document is not part of the rendered control plane:\n{}",
+            "{file}: a document is not part of the rendered control plane:\n{}",
             serde_yaml_ng::to_string(doc).unwrap_or_default()
         );
+    }
+}
+
+/// vSphere's `TestVsphereTemplateBuilderGenerateCAPISpecControlPlaneWithAdmissionExclusionEnabled`
+/// and its Bottlerocket variant (subset compares, not in the mappings file).
+#[test]
+fn vsphere_admission_exclusion_is_a_subset_of_the_control_plane() {
+    for (input, expected) in [
+        ("cluster_main.yaml", "admission_exclusion_enabled.yaml"),
+        (
+            "cluster_main_br.yaml",
+            "admission_exclusion_enabled_br.yaml",
+        ),
+    ] {
+        let spec = fixtures::load_vsphere_spec(input).unwrap_or_else(|e| panic!("{e}"));
+        let bundles =
+            fixtures::resolve_cluster_bundles(&spec.cluster).unwrap_or_else(|e| panic!("{e}"));
+        let mode = vsphere_cases::Mode::BuilderControlPlane {
+            initial_name: true,
+            credentials: false,
+        };
+        let (cp, _) = vsphere_cases::render(&spec, vsphere_cases::skip_admission, mode, &bundles)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_subset("vsphere", expected, &cp);
     }
 }
 
@@ -439,4 +497,20 @@ fn comparison_parses_embedded_yaml_and_names_the_field() {
     assert_eq!(diffs.len(), 1, "{diffs:?}");
     assert_eq!(diffs[0].document, "doc 1 (A a)");
     assert_eq!(diffs[0].expected, "(absent)");
+}
+
+/// A string holding a stream of YAML documents is compared document by document, and a
+/// difference inside it names the document's index in the stream.
+#[test]
+fn comparison_parses_embedded_yaml_streams() {
+    let expected = "kind: A\nmetadata: {name: a}\ndata:\n  data: |\n    ---\n    kind: B\n    x: 1\n    ---\n    kind: C\n    y: [1, 2]\n";
+    let same = "kind: A\nmetadata: {name: a}\ndata:\n  data: \"---\\nkind: B\\nx: 1\\n---\\ny:\\n- 1\\n- 2\\nkind: C\\n\"\n";
+    let other = "kind: A\nmetadata: {name: a}\ndata:\n  data: \"---\\nkind: B\\nx: 2\\n---\\nkind: C\\ny: [1, 2]\\n\"\n";
+    let parse = |t: &str| compare::parse_documents(t).unwrap_or_else(|e| panic!("{e}"));
+    assert!(compare::diff_documents(&parse(expected), &parse(same)).is_empty());
+    let diffs: Vec<String> = compare::diff_documents(&parse(expected), &parse(other))
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(diffs, ["doc 0 (A a) .data.data[0].x: expected 1, got 2"]);
 }

@@ -181,7 +181,7 @@ fn an_authenticated_mirror_needs_credentials_and_prism_credentials_stay_out_of_d
     let secret = out
         .control_plane
         .iter()
-        .find(|o| matches!(o, Object::StringDataSecret(_)))
+        .find(|o| matches!(o, Object::GenericSecret(_)))
         .unwrap_or_else(|| panic!("no credentials secret"));
     assert!(!format!("{secret:?}").contains(PASSWORD));
     // The manifests themselves carry the credentials: the cloud controller manager logs in

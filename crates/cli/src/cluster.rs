@@ -16,7 +16,7 @@ use ironbell_release::{BundlesSource, Resolver};
 
 /// The exit status of `validate cluster` for a spec that is not valid.
 const INVALID: u8 = 1;
-/// The exit status for a file that cannot be read or parsed at all.
+/// The exit status for a file that cannot be read.
 const UNREADABLE: u8 = 2;
 
 /// `ironbell generate ...`.
@@ -140,8 +140,9 @@ fn manifests(
         now_unix_ms: now_unix_ms(),
         tinkerbell_ip: None,
         registry_credentials: registry_credentials(),
+        vsphere_credentials: vsphere_credentials(),
         nutanix_credentials: nutanix_credentials(),
-        snow_credentials: None,
+        snow_credentials: snow_credentials()?,
     };
     let manifests = ironbell_capi::render(&spec, &release, &inputs)
         .with_context(|| format!("rendering cluster {}", spec.name()))?;
@@ -153,7 +154,9 @@ fn manifests(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Loads a spec; an unreadable or unparsable file is printed and gives exit status 2.
+/// Loads a spec. A file that cannot be read gives exit status 2; one that does not load
+/// (bad YAML, a wrong field, a reference to a missing document) prints every problem and
+/// gives 1, as a spec that fails validation does.
 fn load(file: &Path) -> Result<Spec, ExitCode> {
     match Spec::load(file) {
         Ok(spec) => Ok(spec),
@@ -166,15 +169,14 @@ fn load(file: &Path) -> Result<Spec, ExitCode> {
             for issue in e.issues() {
                 eprintln!("  {issue}");
             }
-            Err(ExitCode::from(UNREADABLE))
+            Err(ExitCode::from(INVALID))
         }
     }
 }
 
 fn read_inventory(path: Option<&Path>) -> anyhow::Result<Option<ironbell_inventory::Inventory>> {
     let Some(path) = path else { return Ok(None) };
-    let text = ironbell_model::read_input(path)
-        .with_context(|| format!("reading {}", path.display()))?;
+    let text = crate::commands::read_input(path)?;
     let inventory = ironbell_inventory::parse_inventory(&text)
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok(Some(inventory))
@@ -205,17 +207,52 @@ fn print_report(report: &Report) {
 fn registry_credentials() -> Option<ironbell_capi::kubeadm::RegistryCredentials> {
     let username = std::env::var("REGISTRY_USERNAME").ok()?;
     let password = std::env::var("REGISTRY_PASSWORD").ok()?;
-    Some(ironbell_capi::kubeadm::RegistryCredentials::new(
-        username, password,
-    ))
+    Some(ironbell_capi::kubeadm::RegistryCredentials { username, password })
+}
+
+/// vCenter credentials, from the same variables EKS Anywhere reads (the cloud provider's
+/// own pair is optional).
+fn vsphere_credentials() -> Option<ironbell_capi::vsphere::VSphereCredentials> {
+    Some(ironbell_capi::vsphere::VSphereCredentials {
+        username: var("EKSA_VSPHERE_USERNAME")?,
+        password: var("EKSA_VSPHERE_PASSWORD")?,
+        cloud_provider_username: var("EKSA_VSPHERE_CP_USERNAME"),
+        cloud_provider_password: var("EKSA_VSPHERE_CP_PASSWORD"),
+    })
 }
 
 /// Prism Central credentials, from the variables EKS Anywhere's Nutanix provider reads.
 fn nutanix_credentials() -> Option<ironbell_capi::nutanix::PrismCredentials> {
     Some(ironbell_capi::nutanix::PrismCredentials {
-        username: std::env::var("EKSA_NUTANIX_USERNAME").ok()?,
-        password: std::env::var("EKSA_NUTANIX_PASSWORD").ok()?,
+        username: var("EKSA_NUTANIX_USERNAME")?,
+        password: var("EKSA_NUTANIX_PASSWORD")?,
     })
+}
+
+/// The Snow devices' credentials and CA bundle, from the files `EKSA_AWS_CREDENTIALS_FILE`
+/// and `EKSA_AWS_CA_BUNDLES_FILE` name, as EKS Anywhere's Snow provider reads them; `None`
+/// when either is unset. A named file that cannot be read is an error.
+fn snow_credentials() -> anyhow::Result<Option<ironbell_capi::snow::SnowCredentials>> {
+    use base64::Engine as _;
+    let (Some(credentials), Some(ca_bundle)) = (
+        var("EKSA_AWS_CREDENTIALS_FILE"),
+        var("EKSA_AWS_CA_BUNDLES_FILE"),
+    ) else {
+        return Ok(None);
+    };
+    let encoded = |path: &str, what: &str| -> anyhow::Result<String> {
+        let bytes = std::fs::read(path).with_context(|| format!("reading the {what} {path}"))?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+    };
+    Ok(Some(ironbell_capi::snow::SnowCredentials {
+        credentials_b64: encoded(&credentials, "Snow credentials file")?,
+        ca_bundle_b64: encoded(&ca_bundle, "Snow CA bundle file")?,
+    }))
+}
+
+/// An environment variable's value, `None` when it is unset or empty.
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 fn now_unix_ms() -> i64 {

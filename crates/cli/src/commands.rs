@@ -24,6 +24,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let kinds = &kinds;
     let log_dir = || machine_log_dir(&spec, cli.machine_log_dir.clone());
     match cli.command {
+        Command::Generate(command) => return crate::cluster::generate(command),
+        Command::Validate(command) => return crate::cluster::validate(command),
         Command::Hardware(HardwareCommand::Validate { file }) => {
             let rows = read_csv(&file)?;
             let with_bmc = rows.iter().filter(|r| r.bmc.is_some()).count();
@@ -233,7 +235,7 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// A file (or standard input for `-`), at most [`ironbell_model::MAX_INPUT_BYTES`] read.
-fn read_input(file: &Path) -> anyhow::Result<String> {
+pub(crate) fn read_input(file: &Path) -> anyhow::Result<String> {
     if file == Path::new("-") {
         return ironbell_model::read_input(std::io::stdin().lock(), "standard input")
             .context("reading standard input");

@@ -20,6 +20,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod cluster;
 mod commands;
 mod lab;
 mod logs;
@@ -122,6 +123,13 @@ enum Command {
     /// end to end by ironbell.
     #[command(subcommand)]
     Lab(lab::LabCommand),
+    /// Generate a starting cluster spec, or the Cluster API manifests of a spec.
+    #[command(subcommand)]
+    Generate(cluster::GenerateCommand),
+    /// Validate a cluster spec offline, as EKS Anywhere does before it touches
+    /// infrastructure.
+    #[command(subcommand)]
+    Validate(cluster::ValidateCommand),
     /// Delete an object.
     Delete {
         /// Kind.

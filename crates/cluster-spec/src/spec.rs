@@ -360,6 +360,24 @@ impl Spec {
         Self::parse(&text)
     }
 
+    /// Every Kubernetes version the cluster runs (`1.30`): the control plane's, then each
+    /// worker group's own, without repeats; what the release data must cover.
+    pub fn kubernetes_versions(&self) -> Vec<String> {
+        let spec = &self.cluster.spec;
+        let mut versions: Vec<String> = Vec::new();
+        let workers = spec.worker_node_group_configurations.iter().flatten();
+        for v in spec
+            .kubernetes_version
+            .iter()
+            .chain(workers.filter_map(|w| w.kubernetes_version.as_ref()))
+        {
+            if !versions.iter().any(|known| known == v.as_str()) {
+                versions.push(v.as_str().to_string());
+            }
+        }
+        versions
+    }
+
     /// The provider, from the datacenter config.
     pub fn provider(&self) -> Provider {
         self.datacenter.provider()

@@ -801,13 +801,8 @@ fn cluster_network(ctx: &mut Ctx) {
                 &field,
                 format!("missing: give one CIDR block for {what}, e.g. 192.168.0.0/16"),
             ),
-            [one] => match one.parse::<IpNet>() {
-                Ok(net) => parsed.push((what, net)),
-                Err(_) => ctx.cluster(
-                    &field,
-                    format!("{one:?} is not a CIDR block such as 10.96.0.0/12"),
-                ),
-            },
+            // Parsed (and so checked) when the spec was loaded.
+            [one] => parsed.push((what, *one)),
             _ => ctx.cluster(
                 &field,
                 format!("only one CIDR block is supported for {what}"),
@@ -880,12 +875,7 @@ fn cni_config(ctx: &mut Ctx, c: &CniConfig) {
             cilium.routing_mode,
             Some(ironbell_model::anywhere::CiliumRoutingMode::Direct)
         );
-        if direct
-            && cilium
-                .ipv4_native_routing_cidr
-                .as_deref()
-                .is_none_or(str::is_empty)
-        {
+        if direct && cilium.ipv4_native_routing_cidr.is_none() {
             ctx.cluster(f, "direct routing mode needs ipv4NativeRoutingCIDR");
         }
     }

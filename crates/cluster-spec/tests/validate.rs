@@ -393,10 +393,12 @@ const BROKEN: &[Broken] = &[
         "spec.workerNodeGroupConfigurations[0].labels",
     ),
     (
-        "pod CIDR not a CIDR",
+        // (A block that is not a CIDR no longer loads: the model parses it.)
+        "two pod CIDR blocks",
         vsphere,
         |s| {
-            network(s).pods.as_mut().expect("pods").cidr_blocks = Some(vec!["10.0.0.0/33".into()]);
+            let two = ["10.0.0.0/16", "10.1.0.0/16"].map(|b| b.parse().expect("CIDR"));
+            network(s).pods.as_mut().expect("pods").cidr_blocks = Some(two.to_vec());
         },
         "cluster-network",
         "spec.clusterNetwork.pods.cidrBlocks",

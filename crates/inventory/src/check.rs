@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use ironbell_model::Labels;
+use ironbell_model::{Labels, MacAddr, Netmask};
 
 use crate::Problem;
 
@@ -23,16 +23,13 @@ pub(crate) fn ip(s: &str) -> Result<IpAddr, Problem> {
 /// An IPv4 netmask: one bits contiguous from the most significant bit.
 pub(crate) fn netmask(s: &str) -> Result<Ipv4Addr, Problem> {
     let mask = ipv4(s).map_err(|_| Problem::NotNetmask)?;
-    let bits = u32::from(mask);
-    if bits.leading_ones() + bits.trailing_zeros() == 32 {
-        Ok(mask)
-    } else {
-        Err(Problem::NotNetmask)
-    }
+    Netmask::new(mask.into())
+        .map(|_| mask)
+        .ok_or(Problem::NotNetmask)
 }
 
-/// `|`-separated nameservers, each trimmed; at least one, none empty.
-pub(crate) fn nameservers(s: &str) -> Result<Vec<String>, Problem> {
+/// `|`-separated nameserver addresses, each trimmed; at least one, none empty.
+pub(crate) fn nameservers(s: &str) -> Result<Vec<IpAddr>, Problem> {
     if s.is_empty() {
         return Err(Problem::NoNameserver);
     }
@@ -40,7 +37,9 @@ pub(crate) fn nameservers(s: &str) -> Result<Vec<String>, Problem> {
         .enumerate()
         .map(|(i, ns)| match ns.trim() {
             "" => Err(Problem::EmptyNameserver { index: i + 1 }),
-            ns => Ok(ns.to_string()),
+            ns => ns
+                .parse()
+                .map_err(|_| Problem::NotNameserverIp { index: i + 1 }),
         })
         .collect()
 }
@@ -126,20 +125,20 @@ pub(crate) fn bmc_ip(s: &str) -> Result<IpAddr, Problem> {
 /// separator throughout), of a network card: not all zero, not broadcast, not multicast
 /// (the group bit, the lowest bit of the first octet, clear). Returned in lower-case colon
 /// form.
-pub(crate) fn mac(s: &str) -> Result<String, Problem> {
-    let mac = mac_syntax(s)?;
-    if mac == "00:00:00:00:00:00" {
+pub(crate) fn mac(s: &str) -> Result<MacAddr, Problem> {
+    let mac: MacAddr = mac_syntax(s)?.parse().map_err(|_| Problem::NotMac)?;
+    let octets = mac.octets();
+    if octets == [0; 6] {
         return Err(Problem::UnusableMac(
             "the all-zero MAC address is no card's",
         ));
     }
-    if mac == "ff:ff:ff:ff:ff:ff" {
+    if octets == [0xff; 6] {
         return Err(Problem::UnusableMac(
             "ff:ff:ff:ff:ff:ff is the broadcast address",
         ));
     }
-    let first = u8::from_str_radix(&mac[..2], 16).map_err(|_| Problem::NotMac)?;
-    if first & 1 == 1 {
+    if octets[0] & 1 == 1 {
         return Err(Problem::UnusableMac(
             "a multicast MAC address (the group bit of the first octet is set)",
         ));
@@ -285,8 +284,14 @@ mod tests {
 
     #[test]
     fn macs() {
-        assert_eq!(mac("AA:bb:0C:dd:EE:0f").as_deref(), Ok("aa:bb:0c:dd:ee:0f"));
-        assert_eq!(mac("AA-bb-0C-dd-EE-0f").as_deref(), Ok("aa:bb:0c:dd:ee:0f"));
+        assert_eq!(
+            mac("AA:bb:0C:dd:EE:0f").map(|m| m.to_string()).as_deref(),
+            Ok("aa:bb:0c:dd:ee:0f")
+        );
+        assert_eq!(
+            mac("AA-bb-0C-dd-EE-0f").map(|m| m.to_string()).as_deref(),
+            Ok("aa:bb:0c:dd:ee:0f")
+        );
         for bad in [
             "",
             "aa:bb:cc:dd:ee",
@@ -454,7 +459,11 @@ mod tests {
     fn nameserver_lists() {
         assert_eq!(
             nameservers("1.1.1.1| 8.8.8.8"),
-            Ok(vec!["1.1.1.1".to_string(), "8.8.8.8".to_string()])
+            Ok(vec![IpAddr::from([1, 1, 1, 1]), IpAddr::from([8, 8, 8, 8])])
+        );
+        assert_eq!(
+            nameservers("1.1.1.1|dns.example"),
+            Err(Problem::NotNameserverIp { index: 2 })
         );
         assert_eq!(nameservers(""), Err(Problem::NoNameserver));
         assert_eq!(

@@ -209,6 +209,12 @@ pub enum Problem {
     /// The nameservers cell is empty.
     #[error("at least one nameserver is required")]
     NoNameserver,
+    /// A `|`-separated nameserver entry is not an IP address.
+    #[error("nameserver entry {index} is not an IP address")]
+    NotNameserverIp {
+        /// 1-based index of the entry.
+        index: usize,
+    },
     /// A `|`-separated nameserver entry is empty.
     #[error("nameserver entry {index} is empty (entries are separated by `|`)")]
     EmptyNameserver {

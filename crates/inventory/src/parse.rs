@@ -6,7 +6,7 @@ use std::fmt;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr};
 
-use ironbell_model::Labels;
+use ironbell_model::{Labels, MacAddr};
 
 use crate::check;
 use crate::reader::{Reader, Record, SyntaxError};
@@ -116,10 +116,10 @@ pub struct Row {
     pub netmask: Ipv4Addr,
     /// Its gateway.
     pub gateway: Ipv4Addr,
-    /// DNS servers, at least one, as written (trimmed).
-    pub nameservers: Vec<String>,
+    /// DNS servers, at least one.
+    pub nameservers: Vec<IpAddr>,
     /// MAC address in lower-case colon form (`aa:bb:cc:dd:ee:ff`).
-    pub mac: String,
+    pub mac: MacAddr,
     /// Disk device path, e.g. `/dev/sda`.
     pub disk: String,
     /// Labels for the Hardware.
@@ -331,7 +331,7 @@ fn syntax(e: SyntaxError) -> CsvError {
 struct State {
     errors: Vec<CsvError>,
     ips: HashMap<Ipv4Addr, u64>,
-    macs: HashMap<String, u64>,
+    macs: HashMap<MacAddr, u64>,
     hostnames: HashMap<String, u64>,
     bmc_ips: HashMap<IpAddr, u64>,
 }
@@ -487,7 +487,7 @@ impl State {
         if let Some(v) = &mac {
             dup.push(unique(
                 &mut self.macs,
-                v.clone(),
+                *v,
                 line,
                 Column::Mac,
                 cell(Column::Mac),

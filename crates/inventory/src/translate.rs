@@ -1,6 +1,8 @@
 //! Rows to typed objects: a Hardware per row, and a BMC Machine and its Secret per row with
 //! a BMC. See the crate documentation for every field set and why.
 
+use std::net::IpAddr;
+
 use ironbell_model::bmc::{Connection, Machine, MachineSpec, ProviderOptions};
 use ironbell_model::corev1::Secret;
 use ironbell_model::tinkerbell::{
@@ -8,7 +10,7 @@ use ironbell_model::tinkerbell::{
     MetadataInstance, MetadataInstanceIp, MetadataOperatingSystem, Netboot,
     TypedLocalObjectReference,
 };
-use ironbell_model::{Labels, NamespacedRef, Object, ObjectMeta};
+use ironbell_model::{Labels, NamespacedRef, Netmask, Object, ObjectMeta};
 
 use crate::{Bmc, Row};
 
@@ -87,9 +89,9 @@ fn auth_secret_name_of(machine: &str) -> String {
 
 fn hardware(row: &Row, namespace: &str) -> Hardware {
     let (ip, netmask, gateway) = (
-        row.ip.to_string(),
-        row.netmask.to_string(),
-        row.gateway.to_string(),
+        IpAddr::V4(row.ip),
+        Netmask::new(row.netmask.into()),
+        IpAddr::V4(row.gateway),
     );
     let mut metadata = ObjectMeta::named(namespace, &row.hostname);
     if !row.labels.is_empty() {
@@ -102,16 +104,16 @@ fn hardware(row: &Row, namespace: &str) -> Hardware {
             ..Netboot::default()
         }),
         dhcp: Some(Dhcp {
-            mac: Some(row.mac.clone()),
+            mac: Some(row.mac),
             hostname: Some(row.hostname.clone()),
             lease_time: Some(LEASE_TIME),
             name_servers: Some(row.nameservers.clone()),
             arch: Some(ARCH.to_string()),
             uefi: Some(true),
             ip: Some(Ip {
-                address: Some(ip.clone()),
-                netmask: Some(netmask.clone()),
-                gateway: Some(gateway.clone()),
+                address: Some(ip),
+                netmask,
+                gateway: Some(gateway),
                 family: Some(4),
             }),
             vlan_id: row.vlan_id.map(|v| v.to_string()),
@@ -120,14 +122,14 @@ fn hardware(row: &Row, namespace: &str) -> Hardware {
         ..Interface::default()
     };
     let instance = MetadataInstance {
-        id: Some(row.mac.clone()),
+        id: Some(row.mac.to_string()),
         hostname: Some(row.hostname.clone()),
         allow_pxe: Some(true),
         always_pxe: Some(true),
         operating_system: Some(MetadataOperatingSystem::default()),
         ips: Some(vec![MetadataInstanceIp {
             address: Some(ip),
-            netmask: Some(netmask),
+            netmask,
             gateway: Some(gateway),
             family: Some(4),
             public: Some(true),

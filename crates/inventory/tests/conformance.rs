@@ -180,9 +180,16 @@ fn eksa_provider_hardware_csv() {
     assert_eq!(hw.metadata.name(), "worker4");
     assert_eq!(hw.metadata.label("type"), Some("cp"));
     let dhcp = hw.interfaces()[0].dhcp.as_ref().expect("dhcp");
-    assert_eq!(dhcp.mac.as_deref(), Some("00:00:00:00:00:04"));
     assert_eq!(
-        dhcp.ip.as_ref().and_then(|ip| ip.address.as_deref()),
+        dhcp.mac.map(|m| m.to_string()).as_deref(),
+        Some("00:00:00:00:00:04")
+    );
+    assert_eq!(
+        dhcp.ip
+            .as_ref()
+            .and_then(|ip| ip.address)
+            .map(|a| a.to_string())
+            .as_deref(),
         Some("10.10.10.13")
     );
     assert_eq!(

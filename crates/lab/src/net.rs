@@ -1,116 +1,56 @@
 //! The lab network: a named network namespace with a bridge and one tap per machine, no
-//! uplink and no route out. Built and removed with iproute2 (`ip`), as an administrator
-//! would; nothing here touches the host's own namespace except creating and deleting the
-//! namespace itself.
+//! uplink and no route out. Built with [`ironbell_netns`] (iproute2, as an administrator
+//! would; the same code the real-packet tests' namespaces use); nothing here touches the
+//! host's own namespace except creating and deleting the namespace itself.
 
-use std::fs::File;
 use std::net::Ipv4Addr;
-use std::process::{Command, Stdio};
 
-use nix::sched::{CloneFlags, setns};
+use ironbell_netns::{Netns, NetnsError};
 
 use crate::LabError;
 use crate::plan::{BRIDGE, MachinePlan, PREFIX_LEN, SERVER_IP, ULA_PREFIX};
 
-/// Runs `ip ARGS`, failing with ip's message.
-fn ip(args: &[&str]) -> Result<(), LabError> {
-    let out = Command::new("ip")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| LabError::io("running ip (install iproute2)", e))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(LabError::Setup(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )))
+impl From<NetnsError> for LabError {
+    fn from(e: NetnsError) -> Self {
+        LabError::Setup(e.to_string())
     }
 }
 
 /// Whether the named namespace exists.
 pub fn exists(netns: &str) -> bool {
-    std::path::Path::new("/run/netns").join(netns).exists()
+    Netns::exists(netns)
 }
 
 /// Creates namespace `netns` with `lo` up, bridge [`BRIDGE`] holding [`SERVER_IP`], every
-/// BMC address, the IPv6 ULA prefix's `::1`, and one tap per machine on the bridge.
+/// BMC address, the IPv6 ULA prefix's `::1`, and one tap per machine on the bridge. On
+/// failure nothing is left; on success the namespace outlives this process (`lab down`
+/// removes it).
 pub fn create(netns: &str, machines: &[MachinePlan]) -> Result<(), LabError> {
-    ip(&["netns", "add", netns])?;
-    let result = (|| {
-        let n = |args: &[&str]| {
-            let mut all = vec!["-n", netns];
-            all.extend_from_slice(args);
-            ip(&all)
-        };
-        n(&["link", "set", "lo", "up"])?;
-        n(&["link", "add", BRIDGE, "type", "bridge"])?;
-        n(&[
-            "addr",
-            "add",
-            &format!("{SERVER_IP}/{PREFIX_LEN}"),
-            "dev",
-            BRIDGE,
-        ])?;
-        for bmc in machines.iter().filter_map(|m| m.bmc_ip) {
-            n(&["addr", "add", &format!("{bmc}/32"), "dev", BRIDGE])?;
-        }
-        let ula = ULA_PREFIX.trim_end_matches("/64");
-        n(&["addr", "add", &format!("{ula}1/64"), "dev", BRIDGE, "nodad"])?;
-        n(&["link", "set", BRIDGE, "up"])?;
-        for m in machines {
-            n(&["tuntap", "add", "dev", &m.tap, "mode", "tap"])?;
-            n(&["link", "set", &m.tap, "master", BRIDGE])?;
-            n(&["link", "set", &m.tap, "up"])?;
-        }
-        // radvd only advertises as a router; forwarding inside the namespace only.
-        sysctl(netns, "net.ipv6.conf.all.forwarding=1")
-    })();
-    if result.is_err() {
-        let _ = delete(netns);
+    let ns = Netns::create(netns)?;
+    ns.add_bridge(BRIDGE)?;
+    ns.add_address(BRIDGE, &format!("{SERVER_IP}/{PREFIX_LEN}"))?;
+    for bmc in machines.iter().filter_map(|m| m.bmc_ip) {
+        ns.add_address(BRIDGE, &format!("{bmc}/32"))?;
     }
-    result
-}
-
-fn sysctl(netns: &str, setting: &str) -> Result<(), LabError> {
-    let status = Command::new("ip")
-        .args(["netns", "exec", netns, "sysctl", "-qw", setting])
-        .stdin(Stdio::null())
-        .status()
-        .map_err(|e| LabError::io("running sysctl", e))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(LabError::Setup(format!(
-            "sysctl {setting} in {netns} failed"
-        )))
+    let ula = ULA_PREFIX.trim_end_matches("/64");
+    ns.add_address(BRIDGE, &format!("{ula}1/64"))?;
+    for m in machines {
+        ns.add_tap(&m.tap, BRIDGE)?;
     }
+    // radvd only advertises as a router; forwarding inside the namespace only.
+    ns.sysctl("net.ipv6.conf.all.forwarding=1")?;
+    ns.persist();
+    Ok(())
 }
 
 /// Deletes the namespace (its bridge and taps go with it). Not an error when it is gone.
 pub fn delete(netns: &str) -> Result<(), LabError> {
-    if !exists(netns) {
-        return Ok(());
-    }
-    ip(&["netns", "del", netns])
+    Ok(Netns::delete(netns)?)
 }
 
 /// Runs `f` on a thread that has joined the namespace (to probe the services from inside).
 pub fn within<T: Send>(netns: &str, f: impl FnOnce() -> T + Send) -> Result<T, LabError> {
-    let path = format!("/run/netns/{netns}");
-    let file = File::open(&path).map_err(|e| LabError::io(format!("opening {path}"), e))?;
-    std::thread::scope(|scope| {
-        scope
-            .spawn(move || {
-                setns(&file, CloneFlags::CLONE_NEWNET)
-                    .map_err(|e| LabError::io("joining the lab namespace", e.into()))?;
-                Ok(f())
-            })
-            .join()
-            .map_err(|_| LabError::Setup("probe thread panicked".into()))?
-    })
+    Ok(Netns::existing(netns).enter(f)?)
 }
 
 /// Whether something accepts TCP connections at `ip:port` inside the namespace.

@@ -49,14 +49,7 @@ impl Snapshot {
         };
         for machine in machines {
             snap.machines += 1;
-            let (ips, bad) = machine.addresses();
-            for text in bad {
-                snap.problems.warn(format!(
-                    "{}: address {text:?} is not an IP address; ignored",
-                    machine.name()
-                ));
-            }
-            for ip in ips {
+            for ip in machine.addresses() {
                 snap.by_ip.entry(ip).or_default().push(machine.clone());
             }
         }

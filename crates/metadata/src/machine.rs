@@ -160,26 +160,18 @@ impl Machine {
     }
 
     /// The addresses the machine is identified by, in [`canonical`] form, each once.
-    /// Values that are not IP addresses are returned in the second list, for warnings.
-    pub fn addresses(&self) -> (Vec<IpAddr>, Vec<String>) {
-        let texts: Vec<&str> = match self {
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        let all: Vec<IpAddr> = match self {
             Machine::Hardware(hw) => hw.ips(),
-            Machine::FlatFile(_, f) => f.public_ipv4().into_iter().collect(),
+            Machine::FlatFile(_, f) => f.public_ipv4().map(IpAddr::V4).into_iter().collect(),
         };
         let mut ips = Vec::new();
-        let mut bad = Vec::new();
-        for text in texts.into_iter().filter(|t| !t.trim().is_empty()) {
-            match text.trim().parse::<IpAddr>() {
-                Ok(ip) => {
-                    let ip = canonical(ip);
-                    if !ips.contains(&ip) {
-                        ips.push(ip);
-                    }
-                }
-                Err(_) => bad.push(text.to_string()),
+        for ip in all.into_iter().map(canonical) {
+            if !ips.contains(&ip) {
+                ips.push(ip);
             }
         }
-        (ips, bad)
+        ips
     }
 
     fn instance(&self) -> Option<&MetadataInstance> {
@@ -229,9 +221,13 @@ fn hardware_field(hw: &Hardware, field: Field) -> Option<Cow<'_, str>> {
             .iter()
             .filter(|ip| ip.family == Some(family))
             .filter(|ip| public.is_none_or(|p| ip.public.unwrap_or(false) == p))
-            .find_map(|ip| present(ip.address.as_deref()))
+            .find_map(|ip| ip.address)
+            .map(|a| Cow::Owned(a.to_string()))
     };
     let s = match field {
+        Field::PublicIpv4 => return ip(4, Some(true)),
+        Field::LocalIpv4 => return ip(4, Some(false)),
+        Field::PublicIpv6 => return ip(6, None),
         Field::InstanceId => inst.and_then(|i| i.id.as_deref()),
         Field::Hostname | Field::LocalHostname => inst.and_then(|i| i.hostname.as_deref()),
         Field::Iqn | Field::LicenseActivationState => None,
@@ -241,9 +237,6 @@ fn hardware_field(hw: &Hardware, field: Field) -> Option<Cow<'_, str>> {
             let tags = inst.and_then(|i| i.tags.as_deref()).unwrap_or_default();
             return (!tags.is_empty()).then(|| Cow::Owned(tags.join("\n")));
         }
-        Field::PublicIpv4 => ip(4, Some(true)),
-        Field::LocalIpv4 => ip(4, Some(false)),
-        Field::PublicIpv6 => ip(6, None),
         Field::OsSlug => os.and_then(|o| o.slug.as_deref()),
         Field::OsDistro => os.and_then(|o| o.distro.as_deref()),
         Field::OsVersion => os.and_then(|o| o.version.as_deref()),
@@ -266,9 +259,9 @@ fn flatfile_field(f: &FlatFileInstance, field: Field) -> Option<Cow<'_, str>> {
             let tags = m.tags.as_deref().unwrap_or_default();
             return (!tags.is_empty()).then(|| Cow::Owned(tags.join("\n")));
         }
-        Field::PublicIpv4 => m.ipv4.as_ref().and_then(|i| i.public.as_deref()),
-        Field::LocalIpv4 => m.ipv4.as_ref().and_then(|i| i.local.as_deref()),
-        Field::PublicIpv6 => m.ipv6.as_ref().and_then(|i| i.public.as_deref()),
+        Field::PublicIpv4 => return m.ipv4.as_ref()?.public.map(|a| Cow::Owned(a.to_string())),
+        Field::LocalIpv4 => return m.ipv4.as_ref()?.local.map(|a| Cow::Owned(a.to_string())),
+        Field::PublicIpv6 => return m.ipv6.as_ref()?.public.map(|a| Cow::Owned(a.to_string())),
         Field::OsSlug => os.and_then(|o| o.slug.as_deref()),
         Field::OsDistro => os.and_then(|o| o.distro.as_deref()),
         Field::OsVersion => os.and_then(|o| o.version.as_deref()),

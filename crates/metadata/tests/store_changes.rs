@@ -58,7 +58,7 @@ async fn updates_deletes_and_adds_show_at_once() {
             .as_mut()
             .and_then(|d| d.ip.as_mut())
             .expect("ip")
-            .address = Some("10.1.0.66".into());
+            .address = Some([10, 1, 0, 66].into());
     })
     .await
     .expect("modify");

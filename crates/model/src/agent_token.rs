@@ -44,7 +44,7 @@ pub struct AgentToken {
     /// The token.
     pub token: String,
     /// The Secret's creation time (RFC 3339), to order several tokens of one agent.
-    pub created: Option<String>,
+    pub created: Option<crate::Timestamp>,
 }
 
 impl std::fmt::Debug for AgentToken {
@@ -76,7 +76,7 @@ impl AgentToken {
             workflow: text(WORKFLOW_KEY)?,
             agent: text(AGENT_KEY)?,
             token: text(TOKEN_KEY)?,
-            created: secret.metadata.creation_timestamp.clone(),
+            created: secret.metadata.creation_timestamp,
         })
     }
 

@@ -305,7 +305,7 @@ pub struct MachineCondition {
     pub status: String,
     /// RFC 3339 time the condition last changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_update_time: Option<String>,
+    pub last_update_time: Option<crate::Timestamp>,
     /// Human-readable details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -493,10 +493,10 @@ pub struct JobStatus {
     pub conditions: Option<Vec<JobCondition>>,
     /// RFC 3339 time processing started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_time: Option<String>,
+    pub start_time: Option<crate::Timestamp>,
     /// RFC 3339 time the job completed successfully.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completion_time: Option<String>,
+    pub completion_time: Option<crate::Timestamp>,
 }
 
 /// A condition of a [`Job`] or [`Task`].

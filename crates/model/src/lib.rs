@@ -12,7 +12,8 @@
 //!
 //! Start reading at [`Resource`] (what every kind implements), then [`KindRegistry`] (the open
 //! set of kinds) and [`document`] (how YAML streams become objects), then [`names`] (the
-//! name rules), then a kind such as [`tinkerbell::Hardware`].
+//! name rules) and [`values`] (MAC and IP addresses, netmasks, times), then a kind such
+//! as [`tinkerbell::Hardware`].
 
 pub mod agent_token;
 pub mod anywhere;
@@ -27,6 +28,7 @@ mod resource;
 pub mod selector;
 pub mod template_def;
 pub mod tinkerbell;
+pub mod values;
 
 pub use document::{
     MAX_INPUT_BYTES, MAX_OBJECT_BYTES, Object, parse_documents, read_input, to_yaml_documents,
@@ -36,3 +38,4 @@ pub use meta::{Condition, Labels, NamespacedRef, ObjectMeta, OwnerReference};
 pub use names::{NameError, validate_name, validate_namespace};
 pub use registry::{KindInfo, KindRegistry, RegistryError, ValidateError};
 pub use resource::{ApiVersion, Kind, Resource, TypeKey};
+pub use values::{MacAddr, Netmask, Timestamp, ValueError};

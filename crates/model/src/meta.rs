@@ -37,10 +37,10 @@ pub struct ObjectMeta {
     pub generation: Option<i64>,
     /// RFC 3339 time of creation, set by the store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub creation_timestamp: Option<String>,
+    pub creation_timestamp: Option<crate::Timestamp>,
     /// RFC 3339 time a deletion was requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deletion_timestamp: Option<String>,
+    pub deletion_timestamp: Option<crate::Timestamp>,
     /// Finalizers that must clear before deletion completes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finalizers: Option<Vec<String>>,
@@ -118,10 +118,10 @@ pub struct Condition {
     pub status: String,
     /// Last time the condition changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_transition_time: Option<String>,
+    pub last_transition_time: Option<crate::Timestamp>,
     /// Last time the condition was updated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_update_time: Option<String>,
+    pub last_update_time: Option<crate::Timestamp>,
     /// Machine-readable reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,

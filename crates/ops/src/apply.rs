@@ -141,7 +141,7 @@ pub async fn plan(
                 let meta = &mut next.metadata;
                 meta.resource_version = current.metadata.resource_version.clone();
                 meta.uid = current.metadata.uid.clone();
-                meta.creation_timestamp = current.metadata.creation_timestamp.clone();
+                meta.creation_timestamp = current.metadata.creation_timestamp;
                 meta.generation = current.metadata.generation;
                 if meta.finalizers.is_none() {
                     meta.finalizers = current.metadata.finalizers.clone();

@@ -3,7 +3,8 @@
 //! with one). Checked at `hardware import` and `apply`, before anything is written, with
 //! every conflict named by both objects.
 //!
-//! MACs compare case-insensitively. A Hardware being replaced by the same apply (same
+//! Addresses compare as parsed values (a MAC in any case, an IPv6 address in any
+//! spelling). A Hardware being replaced by the same apply (same
 //! namespace and name) does not conflict with its own old version.
 
 use std::collections::BTreeMap;
@@ -14,36 +15,19 @@ use ironbell_store::{ListParams, Store};
 
 use crate::OpsError;
 
-/// `(namespace/name, MACs, IPs)` of a Hardware.
+/// `(namespace/name, MACs, IPs)` of a Hardware, each address in its canonical text form
+/// (the model parsed them, so equal addresses print equal).
 fn addresses(hw: &Hardware) -> (String, Vec<String>, Vec<String>) {
-    let mut macs = Vec::new();
-    let mut ips = Vec::new();
-    for dhcp in hw
-        .spec
-        .interfaces
-        .iter()
-        .flatten()
-        .filter_map(|i| i.dhcp.as_ref())
-    {
-        if let Some(mac) = dhcp.mac.as_deref().map(str::trim).filter(|m| !m.is_empty()) {
-            macs.push(mac.to_ascii_lowercase());
-        }
-        if let Some(ip) = dhcp
-            .ip
-            .as_ref()
-            .and_then(|ip| ip.address.as_deref())
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-        {
-            ips.push(ip.to_string());
-        }
-    }
     let who = format!(
         "{}/{}",
         hw.metadata.namespace.as_deref().unwrap_or_default(),
         hw.metadata.name.as_deref().unwrap_or_default()
     );
-    (who, macs, ips)
+    (who, text(hw.macs()), text(hw.ips()))
+}
+
+fn text<T: ToString>(values: Vec<T>) -> Vec<String> {
+    values.iter().map(ToString::to_string).collect()
 }
 
 /// Refuses `desired` if a Hardware in it would share a MAC or IP address with another

@@ -345,6 +345,7 @@ impl Store for NoAtomic {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             atomic_commit: false,
+            max_commit_ops: None,
         }
     }
 

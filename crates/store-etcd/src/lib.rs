@@ -2,15 +2,19 @@
 //!
 //! The replicated [`Store`] backend: ironbell's objects in etcd (v3 API), so that several
 //! ironbell replicas on several machines share one state and survive the loss of a machine.
-//! It is not an etcd server, does not manage etcd members, and does not elect leaders yet
-//! (that comes with the replicas of issue 16).
+//! It also elects the one replica that runs the controllers ([`Election`], module
+//! [`election`]: leases, fencing tokens, and the timing argument for why two replicas do
+//! not both lead). It is not an etcd server and does not manage etcd members.
 //!
 //! Start reading at [`Config`] and [`EtcdStore::new`], then [`EtcdStore`]'s `write` (how a
-//! commit becomes one transaction) and the `watch` module. The trait semantics are those
+//! commit becomes one transaction) and the `watch` module; for replicas, [`election`]. The trait semantics are those
 //! of [`ironbell_store::Store`], checked against a real etcd (Debian's `etcd-server`, started
 //! by the tests on loopback ports) by the shared conformance suite on one member
 //! (`tests/conformance.rs`) and on three (`tests/conformance_cluster.rs`); `tests/cluster.rs`
-//! kills members under a running commit and watch, `tests/tls.rs` uses client certificates.
+//! kills members under a running commit and watch, `tests/tls.rs` uses client certificates,
+//! `tests/batches.rs` writes more than `--max-txn-ops` in batches, and `tests/election.rs`
+//! elects leaders among candidates (some in child processes killed by PID) while etcd
+//! members die.
 //! The client is the `etcd-client` crate (tonic 0.14, as the rest of the workspace).
 //!
 //! ## Key layout
@@ -61,10 +65,13 @@
 //!   started with a higher limit (the tests use 8 MiB), else it fails with etcd's "request
 //!   is too large" and writes nothing.
 //! - **Transaction size**: one commit writes at most [`Config::max_txn_ops`] objects, the
-//!   members' `--max-txn-ops` (128 by default in etcd); a larger commit (a `hardware
-//!   import` of more than about 40 machines, each a Hardware, a BMC Machine and a Secret) is
-//!   refused with [`StoreError::Unsupported`] and writes nothing: raise `--max-txn-ops` on
-//!   the members and in the store spec.
+//!   members' `--max-txn-ops` (128 by default in etcd), which the store reports as
+//!   [`Capabilities::max_commit_ops`]; a larger commit is refused with
+//!   [`StoreError::Unsupported`] and writes nothing. Callers that do not need all or
+//!   nothing (a `hardware import` of more than about 40 machines, each a Hardware, a BMC
+//!   Machine and a Secret) write through [`ironbell_store::commit_in_batches`], batch by
+//!   batch; those that do need it raise `--max-txn-ops` on the members and in the store
+//!   spec (`tests/batches.rs`).
 //! - **Failures**: reads retry on another endpoint while [`Config::request_timeout`]
 //!   allows; a write is retried only when etcd cannot have applied it (the connection
 //!   was refused, or the member had no leader), otherwise the error says the outcome is
@@ -77,18 +84,22 @@
 //! Protect etcd as the Kubernetes documentation says for Secrets: client certificates,
 //! peer TLS, encrypted disks.
 
+pub mod election;
 mod keys;
 mod watch;
+
+pub use election::{Election, ElectionConfig, ElectionError, Leader, Leadership, LossReason};
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use etcd_client::{
     Certificate, Client, Compare, CompareOp, ConnectOptions, GetOptions, Identity, KvClient,
     TlsOptions, Txn, TxnOp, TxnOpResponse,
 };
+use ironbell_model::values::Timestamp;
 use ironbell_model::{DynamicObject, TypeKey};
 use ironbell_store::backend::{
     check_resource_version, merge_update, name_required, parse_resource_version,
@@ -297,10 +308,6 @@ fn to_rev(r: i64) -> u64 {
 
 fn to_etcd_rev(r: u64) -> i64 {
     i64::try_from(r).unwrap_or(i64::MAX)
-}
-
-fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
 /// A random version-4 UUID, as Kubernetes' `metadata.uid`.
@@ -525,7 +532,7 @@ impl EtcdStore {
     }
 
     /// Fills server-set fields of a create; names it from `generateName`.
-    fn prepare_create(mut obj: DynamicObject, now: &str) -> Result<DynamicObject> {
+    fn prepare_create(mut obj: DynamicObject, now: Timestamp) -> Result<DynamicObject> {
         if obj.metadata.name().is_empty() {
             match obj.metadata.generate_name.as_deref() {
                 Some(prefix) if !prefix.is_empty() => {
@@ -539,7 +546,7 @@ impl EtcdStore {
         m.resource_version = None;
         m.uid = Some(new_uid());
         m.generation = Some(1);
-        m.creation_timestamp = Some(now.to_string());
+        m.creation_timestamp = Some(now);
         Ok(obj)
     }
 
@@ -547,12 +554,12 @@ impl EtcdStore {
         if writes.is_empty() {
             return Ok(Vec::new());
         }
-        let now = now_rfc3339();
+        let now = ironbell_model::values::now();
         let writes = writes
             .into_iter()
             .map(|w| match w {
                 Write::Op(Op::Create(o)) => {
-                    Self::prepare_create(o, &now).map(|o| Write::Op(Op::Create(o)))
+                    Self::prepare_create(o, now).map(|o| Write::Op(Op::Create(o)))
                 }
                 other => Ok(other),
             })
@@ -862,6 +869,7 @@ impl Store for EtcdStore {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             atomic_commit: true,
+            max_commit_ops: Some(self.inner.config.max_txn_ops),
         }
     }
 

@@ -510,7 +510,7 @@ impl Inner {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| backend("starting a write transaction", e))?;
         let (mut rev, compacted) = read_meta(&tx)?;
-        let now = rfc3339_now();
+        let now = ironbell_model::values::now();
         let mut out = Vec::with_capacity(writes.len());
         for w in writes {
             let obj = match w {
@@ -550,7 +550,7 @@ impl Inner {
         tx: &Connection,
         mut obj: DynamicObject,
         rev: &mut u64,
-        now: &str,
+        now: &ironbell_model::Timestamp,
     ) -> Result<DynamicObject> {
         if obj.metadata.name().is_empty() {
             match obj.metadata.generate_name.as_deref() {
@@ -566,7 +566,7 @@ impl Inner {
         m.resource_version = Some(rev.to_string());
         m.uid = Some(self.new_uid());
         m.generation = Some(1);
-        m.creation_timestamp = Some(now.to_string());
+        m.creation_timestamp = Some(*now);
         let data = encode(&obj)?;
         ironbell_store::check_size(&obj, &data)?;
         let (t, ns, name) = (&obj.types, obj.namespace(), obj.name());
@@ -1098,44 +1098,4 @@ fn seed() -> u64 {
     h.write_u32(std::process::id());
     h.write_u8(u8::from(from_os));
     h.finish() ^ u64::from_le_bytes(bytes)
-}
-
-/// The current time as RFC 3339 UTC with second precision, e.g. `2024-05-01T12:00:00Z`.
-fn rfc3339_now() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    rfc3339(secs)
-}
-
-/// Seconds since the Unix epoch as RFC 3339 UTC (days-to-civil conversion, proleptic
-/// Gregorian calendar).
-fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_known_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
-    }
 }

@@ -27,7 +27,10 @@ use ironbell_model::{ApiVersion, DynamicObject, Kind, ObjectMeta, TypeKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::{Api, ListParams, Op, SharedStore, StoreError, TypedEvent, WatchEvent, WatchStream};
+use crate::{
+    Api, Applied, ListParams, Op, SharedStore, StoreError, TypedEvent, WatchEvent, WatchStream,
+    commit_in_batches,
+};
 
 /// A test kind with a spec and a status.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -136,6 +139,8 @@ macro_rules! store_conformance_tests {
             case_typed_api,
             case_object_size_limit,
             case_invalid_names_are_refused,
+            case_commit_limit_is_kept,
+            case_commit_in_batches_resumes,
         );
     };
     (@cases required $ctor:expr; $($case:ident),* $(,)?) => {
@@ -306,10 +311,14 @@ pub async fn case_create_sets_server_fields(store: SharedStore) {
     assert_ne!(a.metadata.uid, b.metadata.uid);
     assert!(a.metadata.uid.as_ref().is_some_and(|u| u.len() >= 16));
     assert_eq!(a.metadata.generation, Some(1));
-    let ts = a.metadata.creation_timestamp.as_deref().expect("timestamp");
+    let ts = a
+        .metadata
+        .creation_timestamp
+        .expect("timestamp")
+        .to_string();
     assert!(
-        ts.len() >= 20 && ts.ends_with('Z') && ts.as_bytes()[10] == b'T',
-        "creationTimestamp {ts:?} is not RFC 3339 UTC"
+        ts.len() == 20 && ts.ends_with('Z') && ts.as_bytes()[10] == b'T',
+        "creationTimestamp {ts:?} is not RFC 3339 UTC at the whole second"
     );
     assert!(ts.starts_with("20"), "{ts}");
 }
@@ -1200,4 +1209,117 @@ pub async fn case_invalid_names_are_refused(store: SharedStore) {
     assert!(items.is_empty(), "{items:?}");
     assert_eq!(rev_after, rev_before, "nothing was written");
     create(&store, widget(NS, "good.name-1", &[], 1)).await;
+}
+
+/// A commit of [`Capabilities::max_commit_ops`](crate::Capabilities::max_commit_ops)
+/// operations succeeds; one more is refused with `Unsupported` and writes nothing. (A
+/// backend without a limit has nothing to check.)
+pub async fn case_commit_limit_is_kept(store: SharedStore) {
+    let caps = store.capabilities();
+    let Some(limit) = caps.max_commit_ops.filter(|_| caps.atomic_commit) else {
+        return;
+    };
+    let creates = |from: usize, n: usize| -> Vec<Op> {
+        (from..from + n)
+            .map(|i| Op::Create(widget(NS, &format!("w{i:04}"), &[], 0)))
+            .collect()
+    };
+    let (_, before) = list(&store, ListParams::default()).await;
+    let err = store.commit(creates(0, limit + 1)).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unsupported { .. }), "{err:?}");
+    let (items, rev) = list(&store, ListParams::default()).await;
+    assert!(
+        items.is_empty() && rev == before,
+        "a refused commit wrote {items:?}"
+    );
+    let out = store
+        .commit(creates(0, limit))
+        .await
+        .expect("a full commit");
+    assert_eq!(out.len(), limit);
+}
+
+/// [`commit_in_batches`] writes more operations than one commit may hold, in order, batch
+/// by batch. A batch that fails writes nothing and the batches before it stay written;
+/// the same operations run again finish the job (what exists with the same content is
+/// found done), and a third run changes nothing. Deletes of objects already gone are done.
+pub async fn case_commit_in_batches_resumes(store: SharedStore) {
+    let limit = store.capabilities().commit_limit();
+    let n = limit.min(40) * 2 + 3;
+    let name = |i: usize| format!("w{i:04}");
+    let creates: Vec<Op> = (0..n)
+        .map(|i| Op::Create(widget(NS, &name(i), &[("batch", "yes")], i as u64)))
+        .collect();
+    // Someone else made the last object, differently: the batch holding it fails.
+    let (_, before) = list(&store, ListParams::default()).await;
+    let squatter = create(&store, widget(NS, &name(n - 1), &[], 999)).await;
+    let err = commit_in_batches(&*store, creates.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.source, StoreError::AlreadyExists { .. }),
+        "{err:?}"
+    );
+    assert_eq!((err.total, err.batch_limit), (n, limit));
+    let squatter_name = name(n - 1);
+    assert_eq!(
+        err.source.object(),
+        Some(("Widget", NS, squatter_name.as_str()))
+    );
+    let failed_batch = (n - 1) / limit * limit;
+    assert_eq!(err.committed, failed_batch, "{err}");
+    let (items, _) = list(&store, ListParams::default()).await;
+    let mut expected: Vec<String> = (0..failed_batch)
+        .map(|i| format!("{NS}/{}", name(i)))
+        .collect();
+    expected.push(format!("{NS}/{}", name(n - 1)));
+    assert_eq!(
+        items, expected,
+        "the batches before the failure, and nothing of it"
+    );
+
+    store
+        .delete(&widgets(), NS, squatter.name(), None)
+        .await
+        .expect("delete");
+    let again = commit_in_batches(&*store, creates.clone())
+        .await
+        .expect("the same operations again");
+    assert_eq!(again.len(), n);
+    for (i, a) in again.iter().enumerate() {
+        let written = matches!(a, Applied::Written(_));
+        assert_eq!(written, i >= failed_batch, "operation {i}: {a:?}");
+        assert_eq!(a.object().map(count), Some(i as u64));
+    }
+    let (items, rev) = list(&store, ListParams::default()).await;
+    assert_eq!(items.len(), n);
+    let third = commit_in_batches(&*store, creates)
+        .await
+        .expect("a third run");
+    assert!(
+        third
+            .iter()
+            .all(|a| matches!(a, Applied::AlreadyExisted(_)))
+    );
+    let (_, unchanged) = list(&store, ListParams::default()).await;
+    assert_eq!(unchanged, rev, "a run with everything done writes nothing");
+    assert!(rev > before);
+
+    store
+        .delete(&widgets(), NS, &name(0), None)
+        .await
+        .expect("delete");
+    let deletes: Vec<Op> = (0..n)
+        .map(|i| Op::Delete {
+            types: widgets(),
+            namespace: NS.into(),
+            name: name(i),
+            resource_version: None,
+        })
+        .collect();
+    let gone = commit_in_batches(&*store, deletes).await.expect("deletes");
+    assert_eq!(gone[0], Applied::AlreadyDeleted);
+    assert!(gone[1..].iter().all(|a| matches!(a, Applied::Written(_))));
+    let (items, _) = list(&store, ListParams::default()).await;
+    assert!(items.is_empty(), "{items:?}");
 }

@@ -32,6 +32,12 @@
 //! the operations layer (`ironbell-ops`) makes `apply` and `hardware import` safe without it:
 //! it writes object by object in dependency order, each write idempotent, so that running
 //! the same command again after a failure finishes the job.
+//!
+//! **How many operations one commit may hold** is the other capability
+//! ([`Capabilities::max_commit_ops`]): unlimited on SQLite, the members' `--max-txn-ops` on
+//! etcd. [`commit_in_batches`] writes a set of operations of any size within that limit,
+//! batch after batch, each batch atomic, and can be run again with the same operations
+//! after a failure: it is for callers that do not need the whole set all or nothing.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -41,12 +47,14 @@ use ironbell_model::selector::Selector;
 use ironbell_model::{ConvertError, DynamicObject, Resource, TypeKey};
 
 pub mod backend;
+mod batch;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod reflector;
 pub mod snapshot;
 mod typed;
 
+pub use batch::{Applied, BatchError, commit_in_batches, same_content};
 pub use typed::{Api, MODIFY_ATTEMPTS, TypedEvent, TypedWatchStream};
 
 /// A store operation that failed, naming the object it was about.
@@ -166,6 +174,50 @@ impl StoreError {
     /// Whether the object was not found.
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound { .. })
+    }
+
+    /// `(kind, namespace, name)` of the object the error is about, when it names one.
+    pub fn object(&self) -> Option<(&str, &str, &str)> {
+        match self {
+            Self::NotFound {
+                kind,
+                namespace,
+                name,
+            }
+            | Self::AlreadyExists {
+                kind,
+                namespace,
+                name,
+            }
+            | Self::Conflict {
+                kind,
+                namespace,
+                name,
+                ..
+            }
+            | Self::Invalid {
+                kind,
+                namespace,
+                name,
+                ..
+            }
+            | Self::InvalidName {
+                kind,
+                namespace,
+                name,
+                ..
+            }
+            | Self::TooLarge {
+                kind,
+                namespace,
+                name,
+                ..
+            } => Some((kind, namespace, name)),
+            Self::TooOld { .. }
+            | Self::Unsupported { .. }
+            | Self::Convert(_)
+            | Self::Backend(_) => None,
+        }
     }
 }
 
@@ -288,11 +340,39 @@ pub enum Op {
 }
 
 /// What a backend can do beyond the contract every backend keeps (see the crate docs).
+/// The [`Default`] is what the embedded store can: atomic commits of any size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Capabilities {
     /// [`Store::commit`] applies several operations all or nothing. Without it, `commit`
     /// accepts one operation at a time.
     pub atomic_commit: bool,
+    /// The most operations one [`Store::commit`] may hold; `None`: no limit beyond memory
+    /// (the embedded store). etcd's is the members' `--max-txn-ops` (128 by default); a
+    /// larger commit is refused with [`StoreError::Unsupported`] and writes nothing.
+    /// Callers that need all or nothing refuse a larger set of writes up front; callers that
+    /// do not write it with [`commit_in_batches`], which splits it within this limit.
+    /// Meaningful only with [`Capabilities::atomic_commit`] (without it the limit is one).
+    pub max_commit_ops: Option<usize>,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Self {
+            atomic_commit: true,
+            max_commit_ops: None,
+        }
+    }
+}
+
+impl Capabilities {
+    /// The most operations one commit may hold on this backend (at least one).
+    pub fn commit_limit(&self) -> usize {
+        if self.atomic_commit {
+            self.max_commit_ops.unwrap_or(usize::MAX).max(1)
+        } else {
+            1
+        }
+    }
 }
 
 /// The storage interface. Objects are namespaced; every write gets a new store-wide revision,
@@ -348,12 +428,10 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// What this backend can do beyond the contract. The default is what the embedded
-    /// store and etcd can; a backend without atomic multi-object commits (a Kubernetes API
-    /// server) must override it.
+    /// store can ([`Capabilities::default`]); a backend without atomic multi-object commits
+    /// (a Kubernetes API server) or with a limit on their size (etcd) must override it.
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            atomic_commit: true,
-        }
+        Capabilities::default()
     }
 
     /// Applies every operation or none. Returns the objects as written (for deletes, their

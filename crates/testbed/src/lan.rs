@@ -28,15 +28,8 @@ impl Lan {
             return Err(io::Error::other("at most 200 hosts"));
         }
         let server = Netns::new()?;
-        server.ip(&["link", "add", "br0", "type", "bridge"])?;
-        server.ip(&["link", "set", "br0", "up"])?;
-        server.ip(&[
-            "addr",
-            "add",
-            &format!("{}/16", Self::server_ip()),
-            "dev",
-            "br0",
-        ])?;
+        server.add_bridge("br0")?;
+        server.add_address("br0", &format!("{}/16", Self::server_ip()))?;
         let mut lan = Self {
             server,
             hosts: Vec::new(),
@@ -45,9 +38,8 @@ impl Lan {
             let host = Netns::new()?;
             let port = format!("p{i}");
             veth(&lan.server, &port, &host, "eth0")?;
-            lan.server.ip(&["link", "set", &port, "master", "br0"])?;
-            let addr = format!("{}/16", Self::host_ip(i));
-            host.ip(&["addr", "add", &addr, "dev", "eth0"])?;
+            lan.server.attach(&port, "br0")?;
+            host.add_address("eth0", &format!("{}/16", Self::host_ip(i)))?;
             lan.hosts.push(host);
         }
         Ok(lan)

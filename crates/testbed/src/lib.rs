@@ -4,8 +4,9 @@
 //! out, veth links between them, sockets created inside a namespace, and child processes
 //! (dhclient, tftp, curl, QEMU...) run inside one and killed by PID when the test ends.
 //!
-//! It is test support only: no ironbell service depends on it. Everything it creates is
-//! removed on `Drop`, so a failing test leaves nothing behind. Namespaces are named
+//! It is test support only: no ironbell service depends on it. The namespaces, bridges and
+//! veth links themselves come from [`ironbell_netns`], which the lab uses too. Everything
+//! it creates is removed on `Drop`, so a failing test leaves nothing behind. Namespaces are named
 //! `ib<pid>x<n>` so that parallel tests and parallel test binaries never collide.
 //!
 //! Needs root (`ip netns add`), as ironbell's CI has. Start reading at [`Netns`].
@@ -18,39 +19,33 @@
 //! for something in a test: [`wait_until`] (or [`wait_until_async`]) polls a condition
 //! until a deadline, instead of sleeping for a guessed time.
 
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-use nix::sched::{CloneFlags, setns};
 
 mod lan;
 pub use lan::Lan;
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
-fn run_ok(cmd: &mut Command) -> io::Result<Output> {
-    let out = cmd.stdin(Stdio::null()).output()?;
-    if out.status.success() {
-        Ok(out)
-    } else {
-        Err(io::Error::other(format!(
-            "{:?} failed ({}): {}",
-            cmd,
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )))
-    }
-}
-
 /// A network namespace that exists as long as this value. Its loopback is up; it has no
 /// other interface and no route until the test adds them.
+///
+/// A thin layer over [`ironbell_netns::Netns`] (the one implementation the lab uses too;
+/// its bridge, tap, address and sysctl helpers are reached through `Deref`): a fresh name
+/// per namespace, child processes killed on drop ([`Netns::spawn`]), and `io::Result`s
+/// for tests.
 #[derive(Debug)]
-pub struct Netns {
-    name: String,
+pub struct Netns(ironbell_netns::Netns);
+
+impl std::ops::Deref for Netns {
+    type Target = ironbell_netns::Netns;
+
+    fn deref(&self) -> &ironbell_netns::Netns {
+        &self.0
+    }
 }
 
 impl Netns {
@@ -61,36 +56,12 @@ impl Netns {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        run_ok(Command::new("ip").args(["netns", "add", &name]))?;
-        let ns = Self { name };
-        ns.ip(&["link", "set", "lo", "up"])?;
-        Ok(ns)
-    }
-
-    /// The namespace's name (for `ip netns exec`).
-    pub fn name(&self) -> &str {
-        &self.name
+        Ok(Self(ironbell_netns::Netns::create(name)?))
     }
 
     /// Runs `ip -n <ns> ARGS...`, failing with ip's message.
     pub fn ip(&self, args: &[&str]) -> io::Result<()> {
-        run_ok(Command::new("ip").arg("-n").arg(&self.name).args(args)).map(drop)
-    }
-
-    /// A command that runs `program` inside the namespace.
-    pub fn command(&self, program: &str) -> Command {
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &self.name, program]);
-        cmd
-    }
-
-    /// Runs `program ARGS...` inside the namespace to completion and returns its output
-    /// (whatever its exit status).
-    pub fn output(&self, program: &str, args: &[&str]) -> io::Result<Output> {
-        self.command(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
+        Ok(self.0.ip(args)?)
     }
 
     /// Starts `program ARGS...` inside the namespace; it is killed when the guard drops.
@@ -109,16 +80,7 @@ impl Netns {
     /// Sockets created by `f` belong to the namespace for their whole life, so a server can
     /// bind inside the namespace and then be driven from any thread or async runtime.
     pub fn enter<T: Send>(&self, f: impl FnOnce() -> T + Send) -> io::Result<T> {
-        let file = File::open(format!("/var/run/netns/{}", self.name))?;
-        std::thread::scope(|scope| {
-            scope
-                .spawn(move || {
-                    setns(&file, CloneFlags::CLONE_NEWNET).map_err(io::Error::from)?;
-                    Ok(f())
-                })
-                .join()
-                .map_err(|_| io::Error::other("thread inside the namespace panicked"))?
-        })
+        Ok(self.0.enter(f)?)
     }
 
     /// A non-blocking TCP listener bound to `addr` inside this namespace (ready for
@@ -130,25 +92,10 @@ impl Netns {
     }
 }
 
-impl Drop for Netns {
-    fn drop(&mut self) {
-        // Deleting the namespace also deletes the veth ends inside it.
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
 /// Links `a` and `b` with a veth pair named `a_if` (in `a`) and `b_if` (in `b`), both up.
-/// Addresses are the caller's business (`ns.ip(&["addr", "add", ...])`).
+/// Addresses are the caller's business (`ns.add_address(...)`).
 pub fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) -> io::Result<()> {
-    // Created inside `a`, so that a failed test leaves nothing in the host namespace.
-    a.ip(&[
-        "link", "add", a_if, "type", "veth", "peer", "name", b_if, "netns", &b.name,
-    ])?;
-    a.ip(&["link", "set", a_if, "up"])?;
-    b.ip(&["link", "set", b_if, "up"])
+    Ok(ironbell_netns::veth(a, a_if, b, b_if)?)
 }
 
 /// A child process that is killed (by its PID, SIGKILL) and reaped when dropped.
@@ -209,20 +156,8 @@ pub fn router_advertisements(
     let base = prefix
         .strip_suffix("::/64")
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "prefix must be a ::/64"))?;
-    ns.ip(&[
-        "addr",
-        "add",
-        &format!("{base}::1/64"),
-        "dev",
-        iface,
-        "nodad",
-    ])?;
-    let out = ns.output("sysctl", &["-qw", "net.ipv6.conf.all.forwarding=1"])?;
-    if !out.status.success() {
-        return Err(io::Error::other(
-            "cannot enable IPv6 forwarding in the namespace",
-        ));
-    }
+    ns.add_address(iface, &format!("{base}::1/64"))?;
+    ns.sysctl("net.ipv6.conf.all.forwarding=1")?;
     let conf = dir.join(format!("radvd-{iface}.conf"));
     std::fs::write(
         &conf,
@@ -553,7 +488,7 @@ mod tests {
     /// Runs the ignored test `name` of this binary with `env` set (and `CI` and
     /// `IRONBELL_TEST_TIER` removed unless given): (passed, its stderr and stdout).
     fn probe(name: &str, env: &[(&str, &str)]) -> (bool, String) {
-        let mut cmd = Command::new(std::env::current_exe().expect("current_exe"));
+        let mut cmd = std::process::Command::new(std::env::current_exe().expect("current_exe"));
         cmd.args(["--ignored", "--exact", "--nocapture", name])
             .env_remove("CI")
             .env_remove("IRONBELL_TEST_TIER")

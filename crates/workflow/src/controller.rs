@@ -677,21 +677,18 @@ impl Reconciler {
 pub fn running(status: &mut WorkflowStatus, now: SystemTime) -> Next {
     if status.global_execution_stop.is_none()
         && let Some(start) = status::first_action(status)
-            .and_then(|a| a.execution_start.as_deref())
-            .and_then(status::parse_time)
+            .and_then(|a| a.execution_start)
+            .map(SystemTime::from)
     {
         let secs = u64::try_from(status.global_timeout.unwrap_or(0)).unwrap_or(0);
         if let Some(stop) = start
             .checked_add(Duration::from_secs(secs))
             .filter(|_| secs > 0)
         {
-            status.global_execution_stop = Some(status::format_time(stop));
+            status.global_execution_stop = Some(status::timestamp(stop));
         }
     }
-    let global = status
-        .global_execution_stop
-        .as_deref()
-        .and_then(status::parse_time);
+    let global = status.global_execution_stop.map(SystemTime::from);
     if global.is_some_and(|g| now >= g) {
         status.state = Some(WorkflowState::Timeout);
         time_out_current(status, "global timeout reached");

@@ -14,6 +14,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use ironbell_model::MacAddr;
 use ironbell_model::agent_token::AgentToken;
 use ironbell_model::corev1::Secret;
 use ironbell_model::tinkerbell::{Hardware, Workflow};
@@ -57,7 +58,7 @@ impl AgentWorkflows {
 /// The addresses of every Hardware, by MAC (lower case) and by key.
 #[derive(Debug, Default)]
 struct HardwareAddresses {
-    by_mac: HashMap<String, Vec<IpAddr>>,
+    by_mac: HashMap<MacAddr, Vec<IpAddr>>,
     by_name: HashMap<ObjectKey, Vec<IpAddr>>,
 }
 
@@ -70,7 +71,7 @@ impl HardwareAddresses {
             let ips = addresses(h);
             for mac in h.interfaces().iter().filter_map(|i| i.mac()) {
                 snap.by_mac
-                    .entry(mac.to_ascii_lowercase())
+                    .entry(mac)
                     .or_default()
                     .extend(ips.iter().copied());
             }
@@ -114,11 +115,7 @@ pub struct AgentIndex {
 
 /// Every address declared by the Hardware's interfaces (`dhcp.ip.address`).
 fn addresses(hw: &Hardware) -> Vec<IpAddr> {
-    hw.interfaces()
-        .iter()
-        .filter_map(|i| i.dhcp.as_ref()?.ip.as_ref()?.address.as_deref())
-        .filter_map(|a| a.trim().parse().ok())
-        .collect()
+    hw.ips()
 }
 
 impl AgentIndex {
@@ -168,10 +165,11 @@ impl AgentIndex {
     /// the Hardware the Workflows in `entries` name.
     pub fn addresses_of(&self, agent: &str, entries: &[WorkflowEntry]) -> Vec<IpAddr> {
         let hardware = self.hardware.snapshot();
-        let mut out: Vec<IpAddr> = hardware
-            .by_mac
-            .get(&agent.to_ascii_lowercase())
-            .cloned()
+        // An agent id that is a MAC (in any case) names the Hardware with that MAC.
+        let mut out: Vec<IpAddr> = agent
+            .parse::<MacAddr>()
+            .ok()
+            .and_then(|mac| hardware.by_mac.get(&mac).cloned())
             .unwrap_or_default();
         for e in entries {
             if let Some(h) = &e.hardware_ref

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use ironbell_model::Timestamp;
 use ironbell_model::template_def::TemplateDefinition;
 use ironbell_model::tinkerbell::{
     ActionNamespaces, Workflow, WorkflowAction, WorkflowCondition, WorkflowState, WorkflowStatus,
@@ -32,21 +33,19 @@ pub fn new_id() -> String {
     ulid::Ulid::new().to_string()
 }
 
-/// The current time as RFC 3339 UTC with seconds, as Kubernetes writes `metav1.Time`.
-pub fn now() -> String {
-    format_time(SystemTime::now())
-}
+pub use ironbell_model::values::now;
 
-/// `t` as RFC 3339 UTC with seconds, clamped to what RFC 3339 can write (1970 to the end
-/// of 9999; times come from agents' clocks and templates' timeouts).
-pub fn format_time(t: SystemTime) -> String {
-    let last = SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_799);
-    humantime::format_rfc3339_seconds(t.clamp(SystemTime::UNIX_EPOCH, last)).to_string()
-}
-
-/// Reads an RFC 3339 time.
-pub fn parse_time(s: &str) -> Option<SystemTime> {
-    humantime::parse_rfc3339_weak(s).ok()
+/// `t` at the whole second, as Kubernetes keeps `metav1.Time`, clamped to 1970 through
+/// [`Timestamp::MAX`] (late on 9999-12-30; times come from agents' clocks and templates'
+/// timeouts).
+pub fn timestamp(t: SystemTime) -> Timestamp {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let secs = i64::try_from(secs)
+        .unwrap_or(i64::MAX)
+        .min(Timestamp::MAX.as_second());
+    Timestamp::from_second(secs).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 /// The status of a workflow whose template rendered to `def`: every action pending, with
@@ -137,7 +136,7 @@ pub fn action_deadline(action: &WorkflowAction) -> Option<SystemTime> {
     if action.state != Some(WorkflowState::Running) {
         return None;
     }
-    let start = parse_time(action.execution_start.as_deref()?)?;
+    let start = SystemTime::from(action.execution_start?);
     let timeout = u64::try_from(action.timeout?).ok().filter(|t| *t > 0)?;
     start.checked_add(Duration::from_secs(timeout))
 }
@@ -203,14 +202,15 @@ mod tests {
     #[test]
     fn absurd_times_format_clamped() {
         let far = SystemTime::UNIX_EPOCH + Duration::from_secs(400_000_000_000);
-        assert_eq!(format_time(far), "9999-12-31T23:59:59Z");
+        assert_eq!(timestamp(far).to_string(), "9999-12-30T22:00:00Z");
         let before = SystemTime::UNIX_EPOCH - Duration::from_secs(10);
-        assert_eq!(format_time(before), "1970-01-01T00:00:00Z");
+        assert_eq!(timestamp(before).to_string(), "1970-01-01T00:00:00Z");
     }
 
     #[test]
     fn times_round_trip() {
-        let t = parse_time("2026-11-22T08:00:00Z").expect("parse");
-        assert_eq!(format_time(t), "2026-11-22T08:00:00Z");
+        let t: Timestamp = "2026-11-22T08:00:00Z".parse().expect("parse");
+        assert_eq!(timestamp(SystemTime::from(t)), t);
+        assert_eq!(t.to_string(), "2026-11-22T08:00:00Z");
     }
 }

@@ -353,9 +353,9 @@ impl Reconcile<Task> for TaskReconciler {
         let Some(conn) = task.spec.connection.clone() else {
             return self.fail(key, "task has no connection".to_string()).await;
         };
-        let started = task.status.as_ref().and_then(|s| s.start_time.clone());
-        if let Some(start) = &started {
-            let elapsed = status::since(start).unwrap_or_default();
+        let started = task.status.as_ref().and_then(|s| s.start_time);
+        if let Some(start) = started {
+            let elapsed = status::since(start);
             if elapsed >= self.config.task_timeout {
                 let msg = format!(
                     "bmc task timeout: not complete {} after its start",

@@ -34,8 +34,8 @@ pub fn variant(base: &Hardware, name: &str, mac: &str, ip: &str) -> Hardware {
     hw.metadata = ObjectMeta::named(base.metadata.namespace(), name);
     let iface = &mut hw.spec.interfaces.as_mut().expect("interfaces")[0];
     let dhcp = iface.dhcp.as_mut().expect("dhcp");
-    dhcp.mac = Some(mac.to_string());
+    dhcp.mac = Some(mac.parse().expect("test MAC"));
     dhcp.hostname = Some(name.to_string());
-    dhcp.ip.as_mut().expect("ip").address = Some(ip.to_string());
+    dhcp.ip.as_mut().expect("ip").address = Some(ip.parse().expect("test IP"));
     hw
 }

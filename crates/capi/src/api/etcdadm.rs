@@ -3,7 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::kubeadm::{BottlerocketProxy, BottlerocketRegistryMirror, User};
+use super::kubeadm::{
+    BottlerocketBoot, BottlerocketKernel, BottlerocketProxy, BottlerocketRegistryMirror,
+    CertBundle, Ntp, User,
+};
 use super::{ETCDADM_API_VERSION, ObjectMeta, ObjectReference};
 
 /// An `EtcdadmCluster`: external etcd machines and how they are configured.
@@ -97,6 +100,12 @@ pub struct EtcdadmConfigSpec {
     /// Registry mirror.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry_mirror: Option<BottlerocketRegistryMirror>,
+    /// NTP servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ntp: Option<Ntp>,
+    /// Trusted CA bundles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_bundles: Option<Vec<CertBundle>>,
 }
 
 /// Bottlerocket images of an etcd machine.
@@ -109,6 +118,12 @@ pub struct EtcdBottlerocketConfig {
     pub bootstrap_image: String,
     /// Pause image.
     pub pause_image: String,
+    /// Kernel boot parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<BottlerocketBoot>,
+    /// Kernel sysctl settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<BottlerocketKernel>,
 }
 
 /// cloud-init install settings of an etcd machine.

@@ -280,6 +280,24 @@ pub struct BottlerocketNode {
     /// Trusted CA bundles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert_bundles: Option<Vec<CertBundle>>,
+    /// Bootstrap containers run once before kubeadm (join configuration only), e.g.
+    /// vSphere's second-network-interface setup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bottlerocket_custom_bootstrap_containers: Option<Vec<BottlerocketBootstrapContainer>>,
+}
+
+/// A Bottlerocket bootstrap container.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct BottlerocketBootstrapContainer {
+    /// Container name.
+    pub name: String,
+    /// `once`, `always` or `off`.
+    pub mode: String,
+    /// Image repository.
+    pub image_repository: String,
+    /// Image tag.
+    pub image_tag: String,
 }
 
 /// etcd: local (stacked) or external.
@@ -559,11 +577,25 @@ impl BottlerocketProxy {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct BottlerocketRegistryMirror {
-    /// The mirror endpoint for public.ecr.aws.
+    /// The mirror endpoint for public.ecr.aws (not written when empty).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub endpoint: String,
     /// The mirror's CA certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_cert: Option<String>,
+    /// Per-registry mirrors, when there is no single public.ecr.aws endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirrors: Option<Vec<BottlerocketMirror>>,
+}
+
+/// One registry's mirrors (Bottlerocket).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct BottlerocketMirror {
+    /// The upstream registry, e.g. `docker.io`.
+    pub registry: String,
+    /// Its mirror endpoints.
+    pub endpoints: Vec<String>,
 }
 
 /// Bottlerocket host settings.

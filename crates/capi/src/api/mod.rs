@@ -9,25 +9,27 @@
 //! `DockerMachineTemplate`), [`cloudstack`] (CAPC's `CloudStackCluster` and
 //! `CloudStackMachineTemplate`), [`nutanix`] (CAPX's `NutanixCluster` and
 //! `NutanixMachineTemplate`), [`snow`] (CAPAS's `AWSSnowCluster`, `AWSSnowMachineTemplate`,
-//! `AWSSnowIPPool`) and [`addons`] (`ConfigMap`, a `stringData` `Secret` and the
-//! `ClusterResourceSet` that carries them to a workload cluster). Every optional field is
-//! skipped when unset, so a rendered object holds only what a provider put in it.
-//! Provider-specific kinds live in their own
-//! module; the common ones carry nothing provider-specific.
+//! `AWSSnowIPPool`), [`vsphere`] (CAPV's `VSphereCluster`, `VSphereMachineTemplate`,
+//! `VSphereFailureDomain`, `VSphereDeploymentZone`) and [`core`] (`ConfigMap`, a general
+//! `Secret` and the `ClusterResourceSet` that carries them to a workload cluster). Every
+//! optional field is skipped when unset, so a rendered object holds only what a provider put
+//! in it. Provider-specific kinds live in their own module; the common ones carry nothing
+//! provider-specific.
 //!
 //! Field names and nesting follow the Go types of Cluster API v1beta1, EKS Anywhere's
 //! fork of the kubeadm bootstrap types, etcdadm-controller and CAPT v0.6.5. Only the fields
 //! EKS Anywhere renders are modelled.
 
-pub mod addons;
 pub mod cloudstack;
 pub mod cluster;
+pub mod core;
 pub mod docker;
 pub mod etcdadm;
 pub mod kubeadm;
 pub mod nutanix;
 pub mod snow;
 pub mod tinkerbell;
+pub mod vsphere;
 
 use std::collections::BTreeMap;
 

@@ -124,11 +124,20 @@ impl RegistryMirror {
         }
     }
 
+    /// Each mirrored registry with its mirror as a registry API endpoint, by registry.
+    pub fn registry_api_endpoints(&self) -> Vec<(String, String)> {
+        self.namespaced
+            .iter()
+            .map(|(registry, mirror)| (registry.clone(), api_endpoint(mirror)))
+            .collect()
+    }
+
     /// The Bottlerocket mirror settings.
     pub fn bottlerocket(&self) -> BottlerocketRegistryMirror {
         BottlerocketRegistryMirror {
             endpoint: api_endpoint(self.core_mirror()),
             ca_cert: self.ca_cert.as_deref().map(block_text),
+            mirrors: None,
         }
     }
 

@@ -62,6 +62,34 @@ pub fn audit_policy(cp: &ControlPlaneConfiguration, kubernetes_version: &str) ->
     }
 }
 
+/// The kube-vip static pod file of a control-plane machine ([`kube_vip_manifest`]); it
+/// reads the admin kubeconfig from `/var/lib/kubeadm` on Bottlerocket.
+pub fn kube_vip_file(
+    address: &str,
+    image: &str,
+    serve_load_balancers: bool,
+    bottlerocket: bool,
+) -> File {
+    let admin_conf = if bottlerocket {
+        "/var/lib/kubeadm/admin.conf"
+    } else {
+        "/etc/kubernetes/admin.conf"
+    };
+    File::root(
+        "/etc/kubernetes/manifests/kube-vip.yaml",
+        kube_vip_manifest(address, image, serve_load_balancers, admin_conf),
+    )
+}
+
+/// The audit policy file of a control-plane machine ([`audit_policy`] for the cluster's
+/// Kubernetes version).
+pub fn audit_policy_file(cp: &ControlPlaneConfiguration, kubernetes_version: Option<&str>) -> File {
+    File::root(
+        AUDIT_POLICY_PATH,
+        block_text(&audit_policy(cp, kubernetes_version.unwrap_or_default())),
+    )
+}
+
 /// The API server's audit arguments (always set).
 pub fn audit_args() -> StringMap {
     [
@@ -227,7 +255,7 @@ pub fn taints(taints: &[SpecTaint]) -> Vec<Taint> {
                 TaintEffect::NoExecute => "NoExecute",
             }
             .to_string(),
-            time_added: t.time_added.clone(),
+            time_added: t.time_added.map(|t| t.to_string()),
         })
         .collect()
 }

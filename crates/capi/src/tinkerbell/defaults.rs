@@ -146,7 +146,8 @@ pub fn default_template(
                     n.pods.as_ref()
                 }
             })
-            .and_then(|b| b.cidr_blocks.clone())
+            .and_then(|b| b.cidr_blocks.as_ref())
+            .map(|b| b.iter().map(ToString::to_string).collect::<Vec<_>>())
             .unwrap_or_default()
         };
         let mut no_proxy: Vec<String> = proxy.no_proxy.clone().unwrap_or_default();

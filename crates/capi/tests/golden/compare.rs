@@ -51,7 +51,7 @@ fn normalize(v: Value) -> Value {
         Value::Sequence(s) => Value::Sequence(s.into_iter().map(normalize).collect()),
         Value::String(s) => match serde_yaml_ng::from_str::<Value>(&s) {
             Ok(parsed @ (Value::Mapping(_) | Value::Sequence(_))) => normalize(parsed),
-            _ => match parse_embedded_stream(&s) {
+            _ => match parse_stream(&s) {
                 Some(docs) => Value::Sequence(docs),
                 None => Value::String(s),
             },
@@ -61,17 +61,18 @@ fn normalize(v: Value) -> Value {
     }
 }
 
-/// A string holding a stream of several YAML documents (`---` separated, such as the
-/// manifests a `ConfigMap` carries to a workload cluster), as its parsed non-empty documents.
-fn parse_embedded_stream(s: &str) -> Option<Vec<Value>> {
-    if !s.starts_with("---\n") && !s.contains("\n---\n") {
+/// A string holding a YAML stream of several mapping documents (`---` separated: a manifest
+/// bundle, such as the ones a `ConfigMap` carries to a workload cluster), as its parsed
+/// non-empty documents; `None` for anything else.
+fn parse_stream(s: &str) -> Option<Vec<Value>> {
+    if !s.lines().any(|l| l.trim_end() == "---") {
         return None;
     }
     let mut docs = Vec::new();
     for de in serde_yaml_ng::Deserializer::from_str(s) {
-        match serde::Deserialize::deserialize(de).ok()? {
-            Value::Null => {}
-            v @ Value::Mapping(_) => docs.push(normalize(v)),
+        match serde::Deserialize::deserialize(de) {
+            Ok(Value::Null) => {}
+            Ok(v @ Value::Mapping(_)) => docs.push(normalize(v)),
             _ => return None,
         }
     }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use ironbell_capi::nutanix::NutanixSpec;
 use ironbell_capi::tinkerbell::TinkerbellSpec;
 use ironbell_capi::versions::VersionsBundleSet;
+use ironbell_capi::vsphere::VSphereSpec;
 
 /// `../shared/conformance/eks-anywhere-v0.24.6` beside the repository.
 pub fn eksa_root() -> PathBuf {
@@ -69,6 +70,17 @@ pub fn load_nutanix_spec(file: &str) -> Result<NutanixSpec, String> {
     let mut spec = load_spec("nutanix", file)?;
     spec.cluster.spec.eksa_version = Some(TEST_EKSA_VERSION.into());
     NutanixSpec::from_spec(&spec).map_err(|e| format!("{file}: {e}"))
+}
+
+/// Load a vSphere cluster spec file as `test.NewFullClusterSpec` builds it ([`load_spec`],
+/// with the release's version when the file names none).
+pub fn load_vsphere_spec(file: &str) -> Result<VSphereSpec, String> {
+    let mut spec = load_spec("vsphere", file)?;
+    spec.cluster
+        .spec
+        .eksa_version
+        .get_or_insert_with(|| TEST_EKSA_VERSION.into());
+    VSphereSpec::from_spec(&spec).map_err(|e| format!("{file}: {e}"))
 }
 
 /// The test release data (`internal/test/testdata`: releases manifest, Bundles, EKS-D

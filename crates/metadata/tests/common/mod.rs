@@ -59,22 +59,22 @@ pub const FIXTURES: [&str; 2] = [
 pub fn hardware_from_flatfile(f: &FlatFileInstance, name: &str, mac: &str) -> Hardware {
     let m = &f.metadata;
     let mut ips = Vec::new();
-    let ip = |address: &str, family: i64, public: bool| MetadataInstanceIp {
-        address: Some(address.to_string()),
+    let ip = |address: std::net::IpAddr, family: i64, public: bool| MetadataInstanceIp {
+        address: Some(address),
         family: Some(family),
         public: Some(public),
         ..MetadataInstanceIp::default()
     };
     if let Some(v4) = &m.ipv4 {
-        if let Some(a) = &v4.public {
-            ips.push(ip(a, 4, true));
+        if let Some(a) = v4.public {
+            ips.push(ip(a.into(), 4, true));
         }
-        if let Some(a) = &v4.local {
-            ips.push(ip(a, 4, false));
+        if let Some(a) = v4.local {
+            ips.push(ip(a.into(), 4, false));
         }
     }
-    if let Some(a) = m.ipv6.as_ref().and_then(|v| v.public.as_ref()) {
-        ips.push(ip(a, 6, true));
+    if let Some(a) = m.ipv6.as_ref().and_then(|v| v.public) {
+        ips.push(ip(a.into(), 6, true));
     }
     let os = m.os.as_ref().map(|os| MetadataOperatingSystem {
         slug: os.slug.clone(),
@@ -88,11 +88,11 @@ pub fn hardware_from_flatfile(f: &FlatFileInstance, name: &str, mac: &str) -> Ha
         spec: HardwareSpec {
             interfaces: Some(vec![Interface {
                 dhcp: Some(Dhcp {
-                    mac: Some(mac.to_string()),
+                    mac: Some(mac.parse().expect("test MAC")),
                     hostname: m.hostname.clone(),
                     ip: Some(Ip {
-                        address: f.public_ipv4().map(str::to_string),
-                        netmask: Some("255.255.255.0".into()),
+                        address: f.public_ipv4().map(Into::into),
+                        netmask: "255.255.255.0".parse().ok(),
                         family: Some(4),
                         ..Ip::default()
                     }),
@@ -128,12 +128,33 @@ pub fn simple(name: &str, ip: &str, hostname: &str) -> Hardware {
     let mut f = FlatFileInstance::default();
     f.metadata.hostname = Some(hostname.into());
     f.metadata.id = Some(format!("id-{name}"));
-    f.metadata.ipv4 = Some(ironbell_model::tinkerbell::hegel::FlatFileIpv4 {
-        public: Some(ip.into()),
-        local: None,
-    });
+    let ip: std::net::IpAddr = ip.parse().expect("test IP");
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            f.metadata.ipv4 = Some(ironbell_model::tinkerbell::hegel::FlatFileIpv4 {
+                public: Some(v4),
+                local: None,
+            });
+        }
+        std::net::IpAddr::V6(v6) => {
+            f.metadata.ipv6 =
+                Some(ironbell_model::tinkerbell::hegel::FlatFileIpv6 { public: Some(v6) });
+        }
+    }
     f.userdata = Some(format!("#cloud-config\nhostname: {hostname}\n"));
-    hardware_from_flatfile(&f, name, "02:00:00:00:00:01")
+    let mut hw = hardware_from_flatfile(&f, name, "02:00:00:00:00:01");
+    // The machine is found by its interface's address, whatever its family.
+    if let Some(dhcp_ip) = hw
+        .spec
+        .interfaces
+        .as_mut()
+        .and_then(|i| i.first_mut())
+        .and_then(|i| i.dhcp.as_mut())
+        .and_then(|d| d.ip.as_mut())
+    {
+        dhcp_ip.address = Some(ip);
+    }
+    hw
 }
 
 /// A SQLite store in `dir` holding `hardware`.

@@ -230,7 +230,7 @@ pub struct Taint {
     pub effect: TaintEffect,
     /// When a `NoExecute` taint was added (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time_added: Option<String>,
+    pub time_added: Option<crate::Timestamp>,
 }
 
 /// What a taint does to pods that do not tolerate it.
@@ -330,7 +330,7 @@ pub struct ClusterNetwork {
 pub struct CidrBlocks {
     /// The address ranges, e.g. `192.168.0.0/16`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cidr_blocks: Option<Vec<String>>,
+    pub cidr_blocks: Option<Vec<ipnet::IpNet>>,
 }
 
 /// Cluster DNS settings.
@@ -408,14 +408,14 @@ pub struct CiliumConfig {
         rename = "ipv4NativeRoutingCIDR",
         skip_serializing_if = "Option::is_none"
     )]
-    pub ipv4_native_routing_cidr: Option<String>,
+    pub ipv4_native_routing_cidr: Option<ipnet::Ipv4Net>,
     /// IPv6 range routed natively in direct routing mode.
     #[serde(
         default,
         rename = "ipv6NativeRoutingCIDR",
         skip_serializing_if = "Option::is_none"
     )]
-    pub ipv6_native_routing_cidr: Option<String>,
+    pub ipv6_native_routing_cidr: Option<ipnet::Ipv6Net>,
     /// Whether Cilium removes other CNI configuration files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cni_exclusive: Option<bool>,

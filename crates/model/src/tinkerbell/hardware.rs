@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::values::{MacAddr, Netmask};
 use crate::{ApiVersion, Kind, ObjectMeta};
 
 /// A physical machine Tinkerbell can boot and provision.
@@ -43,22 +45,20 @@ impl Hardware {
         self.spec.interfaces.as_deref().unwrap_or_default()
     }
 
-    /// The interface whose `dhcp.mac` equals `mac`, compared case-insensitively.
-    pub fn interface_by_mac(&self, mac: &str) -> Option<&Interface> {
-        self.interfaces()
-            .iter()
-            .find(|i| i.mac().is_some_and(|m| m.eq_ignore_ascii_case(mac)))
+    /// The interface whose `dhcp.mac` is `mac`.
+    pub fn interface_by_mac(&self, mac: MacAddr) -> Option<&Interface> {
+        self.interfaces().iter().find(|i| i.mac() == Some(mac))
     }
 
-    /// The interface whose `dhcp.ip.address` equals `ip`.
-    pub fn interface_by_ip(&self, ip: &str) -> Option<&Interface> {
+    /// The interface whose `dhcp.ip.address` is `ip`.
+    pub fn interface_by_ip(&self, ip: IpAddr) -> Option<&Interface> {
         self.interfaces()
             .iter()
             .find(|i| i.ip_address() == Some(ip))
     }
 
     /// Every MAC address declared in `spec.interfaces[].dhcp.mac`, in order.
-    pub fn macs(&self) -> Vec<&str> {
+    pub fn macs(&self) -> Vec<MacAddr> {
         self.interfaces()
             .iter()
             .filter_map(Interface::mac)
@@ -66,7 +66,7 @@ impl Hardware {
     }
 
     /// Every IP address declared in `spec.interfaces[].dhcp.ip.address`, in order.
-    pub fn ips(&self) -> Vec<&str> {
+    pub fn ips(&self) -> Vec<IpAddr> {
         self.interfaces()
             .iter()
             .filter_map(Interface::ip_address)
@@ -243,13 +243,13 @@ pub struct Interface {
 
 impl Interface {
     /// `dhcp.mac`.
-    pub fn mac(&self) -> Option<&str> {
-        self.dhcp.as_ref()?.mac.as_deref()
+    pub fn mac(&self) -> Option<MacAddr> {
+        self.dhcp.as_ref()?.mac
     }
 
     /// `dhcp.ip.address`.
-    pub fn ip_address(&self) -> Option<&str> {
-        self.dhcp.as_ref()?.ip.as_ref()?.address.as_deref()
+    pub fn ip_address(&self) -> Option<IpAddr> {
+        self.dhcp.as_ref()?.ip.as_ref()?.address
     }
 
     /// `netboot.allowPXE`, false when unset.
@@ -367,9 +367,9 @@ pub struct Rpi {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Dhcp {
-    /// MAC address, lower-case and colon-separated.
+    /// MAC address (printed lower-case and colon-separated).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mac: Option<String>,
+    pub mac: Option<MacAddr>,
     /// Host name handed out (option 12).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
@@ -381,10 +381,10 @@ pub struct Dhcp {
     pub lease_time: Option<i64>,
     /// DNS servers handed out (option 6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name_servers: Option<Vec<String>>,
+    pub name_servers: Option<Vec<IpAddr>>,
     /// NTP servers handed out (option 42).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time_servers: Option<Vec<String>>,
+    pub time_servers: Option<Vec<IpAddr>>,
     /// CPU architecture, e.g. `x86_64` or `aarch64`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arch: Option<String>,
@@ -417,26 +417,26 @@ pub struct Dhcp {
 pub struct Ip {
     /// The address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<String>,
+    pub address: Option<IpAddr>,
     /// Subnet mask in dotted form.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub netmask: Option<String>,
+    pub netmask: Option<Netmask>,
     /// Default gateway (option 3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gateway: Option<String>,
+    pub gateway: Option<IpAddr>,
     /// Address family: 4 or 6.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family: Option<i64>,
 }
 
 /// A static route for DHCP option 121.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ClasslessStaticRoute {
     /// Destination network as `address/prefix-length`, e.g. `192.168.1.0/24`.
-    pub destination_descriptor: String,
+    pub destination_descriptor: ipnet::Ipv4Net,
     /// IPv4 address of the router for the destination.
-    pub router: String,
+    pub router: Ipv4Addr,
 }
 
 /// A disk device of a [`Hardware`].
@@ -562,13 +562,13 @@ pub struct MetadataOperatingSystem {
 pub struct MetadataInstanceIp {
     /// The address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<String>,
+    pub address: Option<IpAddr>,
     /// Subnet mask.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub netmask: Option<String>,
+    pub netmask: Option<Netmask>,
     /// Gateway.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gateway: Option<String>,
+    pub gateway: Option<IpAddr>,
     /// Address family: 4 or 6.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub family: Option<i64>,
@@ -774,7 +774,7 @@ pub struct HardwareAttributes {
 pub struct Attributes {
     /// RFC 3339 time this subtree was last refreshed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_updated: Option<String>,
+    pub last_updated: Option<crate::Timestamp>,
     /// What produced the subtree: `agent`, or the BMC driver (e.g. `redfish`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collection_method: Option<String>,

@@ -61,10 +61,10 @@ pub struct FlatFileMetadata {
 pub struct FlatFileIpv4 {
     /// Private address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub local: Option<String>,
+    pub local: Option<std::net::Ipv4Addr>,
     /// Public address; Hegel identifies the instance by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public: Option<String>,
+    pub public: Option<std::net::Ipv4Addr>,
 }
 
 /// IPv6 addresses of a flat-file instance.
@@ -73,7 +73,7 @@ pub struct FlatFileIpv4 {
 pub struct FlatFileIpv6 {
     /// Public address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public: Option<String>,
+    pub public: Option<std::net::Ipv6Addr>,
 }
 
 /// Operating system of a flat-file instance.
@@ -99,8 +99,8 @@ pub struct FlatFileOs {
 
 impl FlatFileInstance {
     /// `metadata.ipv4.public`, the address Hegel looks the instance up by.
-    pub fn public_ipv4(&self) -> Option<&str> {
-        self.metadata.ipv4.as_ref()?.public.as_deref()
+    pub fn public_ipv4(&self) -> Option<std::net::Ipv4Addr> {
+        self.metadata.ipv4.as_ref()?.public
     }
 }
 

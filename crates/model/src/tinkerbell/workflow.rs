@@ -238,7 +238,7 @@ pub struct WorkflowStatus {
     pub global_timeout: Option<i64>,
     /// RFC 3339 time after which the workflow times out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub global_execution_stop: Option<String>,
+    pub global_execution_stop: Option<crate::Timestamp>,
     /// Where the workflow currently is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_state: Option<CurrentState>,
@@ -330,7 +330,7 @@ pub struct WorkflowCondition {
     pub message: Option<String>,
     /// RFC 3339 time the condition was set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time: Option<String>,
+    pub time: Option<crate::Timestamp>,
 }
 
 /// A series of actions run by one agent.
@@ -389,10 +389,10 @@ pub struct WorkflowAction {
     pub state: Option<WorkflowState>,
     /// RFC 3339 time the action started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub execution_start: Option<String>,
+    pub execution_start: Option<crate::Timestamp>,
     /// RFC 3339 time the action stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub execution_stop: Option<String>,
+    pub execution_stop: Option<crate::Timestamp>,
     /// How long the action ran, as a duration string (e.g. `1m2s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_duration: Option<String>,

@@ -58,6 +58,8 @@ pub struct Cluster {
     pub members: Vec<Member>,
     /// TLS the members' client URLs serve, as a store needs it.
     pub tls: Option<TlsConfig>,
+    /// The members' `--max-txn-ops`, when not etcd's default; stores are given it.
+    pub max_txn_ops: Option<usize>,
     _dir: tempfile::TempDir,
 }
 
@@ -115,9 +117,22 @@ impl Cluster {
 
     /// [`Cluster::start`], the client URLs serving TLS when `tls` is given.
     pub async fn start_with(n: usize, tls: Option<&ServerTls>) -> Option<Self> {
+        Self::start_full(n, tls, None).await
+    }
+
+    /// [`Cluster::start`] with the members' `--max-txn-ops` set to `max_txn_ops`.
+    pub async fn start_with_max_txn_ops(n: usize, max_txn_ops: usize) -> Option<Self> {
+        Self::start_full(n, None, Some(max_txn_ops)).await
+    }
+
+    async fn start_full(
+        n: usize,
+        tls: Option<&ServerTls>,
+        max_txn_ops: Option<usize>,
+    ) -> Option<Self> {
         let etcd = ironbell_testbed::require_tool("etcd")?;
         for attempt in 0..3 {
-            match Self::try_start(&etcd, n, tls).await {
+            match Self::try_start(&etcd, n, tls, max_txn_ops).await {
                 Ok(c) => return Some(c),
                 Err(e) if attempt < 2 => eprintln!("etcd did not start ({e}); again"),
                 Err(e) => panic!("etcd did not start: {e}"),
@@ -126,7 +141,12 @@ impl Cluster {
         None
     }
 
-    async fn try_start(etcd: &Path, n: usize, tls: Option<&ServerTls>) -> Result<Self, String> {
+    async fn try_start(
+        etcd: &Path,
+        n: usize,
+        tls: Option<&ServerTls>,
+        max_txn_ops: Option<usize>,
+    ) -> Result<Self, String> {
         let dir = scratch_dir();
         let scheme = if tls.is_some() { "https" } else { "http" };
         let mut members: Vec<Member> = (0..n)
@@ -180,6 +200,10 @@ impl Cluster {
             .map(Into::into)
             .collect();
             let mut args = args;
+            if let Some(ops) = max_txn_ops {
+                args.push("--max-txn-ops".into());
+                args.push(ops.to_string().into());
+            }
             if let Some(t) = tls {
                 args.push("--client-cert-auth".into());
                 for (flag, path) in [
@@ -197,6 +221,7 @@ impl Cluster {
         let cluster = Self {
             members,
             tls: tls.map(|t| t.client.clone()),
+            max_txn_ops,
             _dir: dir,
         };
         for m in &cluster.members {
@@ -227,6 +252,9 @@ impl Cluster {
         config.connect_timeout = Duration::from_secs(1);
         config.request_timeout = Duration::from_secs(10);
         config.tls = self.tls.clone();
+        if let Some(ops) = self.max_txn_ops {
+            config.max_txn_ops = ops;
+        }
         EtcdStore::new(config).expect("etcd config")
     }
 
