@@ -60,9 +60,6 @@ pub const ANNOTATION_SUFFIX: &str = "cloudstack.anywhere.eks.amazonaws.com/v1alp
 /// The container runtime socket of every node.
 const CRI_SOCKET: &str = "/var/run/containerd/containerd.sock";
 
-/// Where the encryption configuration is written on the host.
-const ENCRYPTION_CONFIG_HOST_PATH: &str = "/var/lib/kubeadm/encryption-config.yaml";
-
 /// A CloudStack cluster spec: the EKS Anywhere objects the renderer reads.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CloudStackSpec {
@@ -727,7 +724,7 @@ impl<'a> Context<'a> {
             self.mirror.is_some(),
             self.proxy().is_some(),
         ));
-        cmds.extend(common::etcd_pre_commands());
+        cmds.extend(common::hostname_commands());
         cmds.extend(symlink_commands(mc, style));
         cmds
     }
@@ -895,7 +892,7 @@ impl<'a> Context<'a> {
         }
         if encryption.is_some() {
             volumes.extend(kubeadm::encryption_volumes(
-                ENCRYPTION_CONFIG_HOST_PATH,
+                kubeadm::ENCRYPTION_CONFIG_HOST_PATH,
                 true,
             ));
         }
@@ -965,7 +962,10 @@ impl<'a> Context<'a> {
         // Files.
         let mut files: Vec<File> = kubelet_file.into_iter().collect();
         if let Some(confs) = encryption {
-            files.push(kubeadm::encryption_file(ENCRYPTION_CONFIG_HOST_PATH, confs));
+            files.push(kubeadm::encryption_file(
+                kubeadm::ENCRYPTION_CONFIG_HOST_PATH,
+                confs,
+            ));
         }
         files.push(kubeadm::kube_vip_file(
             &self.host,
@@ -1047,7 +1047,7 @@ impl<'a> Context<'a> {
     ) -> Result<Object, RenderError> {
         let distro = &bundle.kube_distro;
         let mut pre = vec!["swapoff -a".to_string()];
-        pre.extend(common::etcd_pre_commands());
+        pre.extend(common::hostname_commands());
         if let Some(d) = provided_disk(mc) {
             let (device, fs, path) = (s(&d.device), s(&d.filesystem), s(&d.mount_path));
             pre.push(format!(

@@ -101,8 +101,9 @@ pub(crate) fn endpoint_host(cluster: &EksaCluster) -> &str {
         .unwrap_or_default()
 }
 
-/// The commands an etcd machine runs before etcdadm: its host name and `/etc/hosts`.
-pub(crate) fn etcd_pre_commands() -> Vec<String> {
+/// The commands that set a machine's host name and `/etc/hosts` (run by etcd machines
+/// before etcdadm, and by vSphere's nodes before kubeadm).
+pub(crate) fn hostname_commands() -> Vec<String> {
     vec![
         format!("hostname \"{HOSTNAME}\""),
         "echo \"::1         ipv6-localhost ipv6-loopback\" >/etc/hosts".into(),

@@ -1054,7 +1054,7 @@ fn etcd_cluster(
                 distro.etcd_url.as_ref(),
             ),
         }),
-        pre_etcdadm_commands: Some(common::etcd_pre_commands()),
+        pre_etcdadm_commands: Some(common::hostname_commands()),
         cipher_suites: Some(kubeadm::SECURE_CIPHER_SUITES.into()),
         users: Some(vec![user]),
         proxy: ctx

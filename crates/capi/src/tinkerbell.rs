@@ -1058,7 +1058,7 @@ fn etcd_cluster(
                 .as_ref()
                 .and(distro.etcd_url.clone()),
         }),
-        pre_etcdadm_commands: (!br).then(common::etcd_pre_commands),
+        pre_etcdadm_commands: (!br).then(common::hostname_commands),
         cipher_suites: Some(kubeadm::SECURE_CIPHER_SUITES.into()),
         users: Some(vec![user_of(mc_name, mc)?]),
         proxy: ctx

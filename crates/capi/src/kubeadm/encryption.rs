@@ -7,6 +7,9 @@ use serde_json::{Value, json};
 use crate::api::StringMap;
 use crate::api::kubeadm::{File, HostPathMount};
 
+/// Where the encryption configuration is written on the host (and mounted from).
+pub const ENCRYPTION_CONFIG_HOST_PATH: &str = "/var/lib/kubeadm/encryption-config.yaml";
+
 /// Where the API server reads the encryption configuration.
 pub const ENCRYPTION_CONFIG_PATH: &str = "/etc/kubernetes/enc/encryption-config.yaml";
 

@@ -33,8 +33,8 @@ pub use admission::{
 };
 pub use audit::default_audit_policy;
 pub use encryption::{
-    ENCRYPTION_CONFIG_PATH, encryption_args, encryption_configuration, encryption_file,
-    encryption_volumes,
+    ENCRYPTION_CONFIG_HOST_PATH, ENCRYPTION_CONFIG_PATH, encryption_args, encryption_configuration,
+    encryption_file, encryption_volumes,
 };
 pub use mirror::{RegistryCredentials, RegistryMirror, block_text, registry_credentials_secret};
 pub use rollout::{autoscaler_annotations, control_plane_rollout, machine_deployment_strategy};
