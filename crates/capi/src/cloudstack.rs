@@ -38,11 +38,12 @@ use crate::api::cluster::{
 use crate::api::etcdadm::{EtcdCloudInitConfig, EtcdadmCluster, EtcdadmConfigSpec};
 use crate::api::kubeadm::{
     BottlerocketProxy, ClusterConfiguration, ControlPlaneComponent, ControlPlaneMachineTemplate,
-    ControlPlaneRollingUpdate, DiskSetup, Etcd, ExternalEtcd, File, Filesystem, HostPathMount,
-    KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane, KubeadmControlPlaneSpec,
-    LocalEtcd, NodeConfiguration, NodeRegistration, Partition, Patches, RolloutStrategy, User,
+    DiskSetup, Etcd, File, Filesystem, KubeadmConfigSpec, KubeadmConfigTemplate,
+    KubeadmControlPlane, KubeadmControlPlaneSpec, LocalEtcd, NodeConfiguration, NodeRegistration,
+    Partition, Patches, User,
 };
 use crate::api::{EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION, ObjectReference, StringMap, meta};
+use crate::common::{self, cluster_name, minor_version, worker_groups};
 use crate::kubeadm::{self, RegistryMirror};
 use crate::tinkerbell::{TemplateNames, WorkerTemplateNames};
 use crate::versions::{VersionsBundle, VersionsBundleSet};
@@ -58,15 +59,6 @@ pub const ANNOTATION_SUFFIX: &str = "cloudstack.anywhere.eks.amazonaws.com/v1alp
 
 /// The container runtime socket of every node.
 const CRI_SOCKET: &str = "/var/run/containerd/containerd.sock";
-
-/// The node name cloud-init resolves from the instance metadata.
-const NODE_NAME: &str = "{{ ds.meta_data.hostname }}";
-
-/// Where the API server reads the etcd encryption configuration.
-const ENCRYPTION_CONFIG_PATH: &str = "/etc/kubernetes/enc/encryption-config.yaml";
-
-/// Where the encryption configuration is written on the host.
-const ENCRYPTION_CONFIG_HOST_PATH: &str = "/var/lib/kubeadm/encryption-config.yaml";
 
 /// A CloudStack cluster spec: the EKS Anywhere objects the renderer reads.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -93,19 +85,16 @@ impl CloudStackSpec {
                 cluster: spec.name().to_string(),
             });
         };
-        let mut view = Self {
+        Ok(Self {
             cluster: spec.cluster.clone(),
             datacenter: datacenter.clone(),
+            machine_configs: common::machine_configs_of(spec, |mc| match mc {
+                ironbell_cluster_spec::MachineConfig::CloudStackMachineConfig(m) => Some(m),
+                _ => None,
+            }),
             oidc: spec.oidc_config().cloned(),
             aws_iam: spec.aws_iam_config().cloned(),
-            ..Self::default()
-        };
-        for (name, mc) in &spec.machine_configs {
-            if let ironbell_cluster_spec::MachineConfig::CloudStackMachineConfig(m) = mc {
-                view.machine_configs.insert(name.clone(), m.clone());
-            }
-        }
-        Ok(view)
+        })
     }
 }
 
@@ -180,21 +169,6 @@ pub struct RenderOptions {
     pub names: TemplateNames,
 }
 
-fn cluster_name(cluster: &EksaCluster) -> &str {
-    cluster.metadata.name.as_deref().unwrap_or_default()
-}
-
-/// Worker node groups with their names (`md-<i>` when unnamed).
-fn groups(cluster: &EksaCluster) -> impl Iterator<Item = (String, &WorkerNodeGroupConfiguration)> {
-    let all = cluster
-        .spec
-        .worker_node_group_configurations
-        .iter()
-        .flatten();
-    all.enumerate()
-        .map(|(i, w)| (w.name.clone().unwrap_or_else(|| format!("md-{i}")), w))
-}
-
 /// The names of a create, suffixed with a clock in Unix milliseconds:
 /// `<cluster>-control-plane-template-<ms>`, `<cluster>-etcd-template-<ms>`,
 /// `<cluster>-<group>-<ms>` and `<cluster>-<group>-template-<ms>`.
@@ -203,7 +177,7 @@ pub fn names_from_clock(cluster: &EksaCluster, unix_ms: i64) -> TemplateNames {
     TemplateNames {
         control_plane: Some(format!("{name}-control-plane-template-{unix_ms}")),
         etcd: Some(format!("{name}-etcd-template-{unix_ms}")),
-        workers: groups(cluster)
+        workers: worker_groups(cluster)
             .map(|(group, _)| {
                 let names = fresh_worker_names(name, &group, unix_ms);
                 (group, names)
@@ -335,14 +309,14 @@ pub fn upgrade_names(
         &fresh.etcd,
     );
     let old_groups: BTreeMap<String, &WorkerNodeGroupConfiguration> =
-        groups(&old.cluster).collect();
+        worker_groups(&old.cluster).collect();
     let version_of = |c: &EksaCluster, w: &WorkerNodeGroupConfiguration| {
         w.kubernetes_version
             .clone()
             .or(c.spec.kubernetes_version.clone())
     };
     let mut workers = BTreeMap::new();
-    for (group, wng) in groups(&new.cluster) {
+    for (group, wng) in worker_groups(&new.cluster) {
         let new_names = fresh_worker_names(name, &group, unix_ms);
         let names = match (old_groups.get(&group), current.names.workers.get(&group)) {
             (Some(was), Some(cur)) => {
@@ -456,28 +430,11 @@ fn url_host(url: &str) -> Option<&str> {
     (!host.is_empty()).then_some(host)
 }
 
-/// Kubernetes minor version of an EKS-D tag (`v1.21.2-eks-1-21-4` → 21).
-fn minor(tag: &str) -> u32 {
-    let mut parts = tag.trim_start_matches('v').split('.');
-    parts.nth(1).and_then(|m| m.parse().ok()).unwrap_or(0)
-}
-
 fn args(pairs: &[(&str, &str)]) -> StringMap {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
-}
-
-/// The commands that set the host name and `/etc/hosts` from the instance metadata.
-fn hostname_commands() -> Vec<String> {
-    vec![
-        format!("hostname \"{NODE_NAME}\""),
-        "echo \"::1         ipv6-localhost ipv6-loopback\" >/etc/hosts".into(),
-        "echo \"127.0.0.1   localhost\" >>/etc/hosts".into(),
-        format!("echo \"127.0.0.1   {NODE_NAME}\" >>/etc/hosts"),
-        format!("echo \"{NODE_NAME}\" >/etc/hostname"),
-    ]
 }
 
 /// Where a symlink command's `else` branch goes: EKS Anywhere's three templates write it
@@ -567,6 +524,7 @@ fn login_user(mc_name: &str, mc: &CloudStackMachineConfig) -> Result<User, Rende
     let key: Vec<&str> = key.split_whitespace().take(2).collect();
     Ok(User {
         name: user.name.clone(),
+        lock_password: None,
         ssh_authorized_keys: vec![key.join(" ")],
         sudo: Some("ALL=(ALL) NOPASSWD:ALL".into()),
     })
@@ -701,24 +659,11 @@ impl<'a> Context<'a> {
     }
 
     fn cidrs(&self, services: bool) -> Vec<String> {
-        let net = self.cluster().spec.cluster_network.as_ref();
-        let blocks = net.and_then(|n| {
-            if services {
-                n.services.as_ref()
-            } else {
-                n.pods.as_ref()
-            }
-        });
-        blocks
-            .and_then(|b| b.cidr_blocks.as_ref())
-            .map(|b| b.iter().map(ToString::to_string).collect())
-            .unwrap_or_default()
+        common::cidrs(self.cluster(), services)
     }
 
     fn resolv_conf(&self) -> Option<&'a ironbell_model::anywhere::ResolvConf> {
-        let net = self.cluster().spec.cluster_network.as_ref();
-        net.and_then(|n| n.dns.as_ref())
-            .and_then(|d| d.resolv_conf.as_ref())
+        common::resolv_conf(self.cluster())
     }
 
     /// Pods, services, the user's list, the defaults, each availability zone's management
@@ -779,7 +724,7 @@ impl<'a> Context<'a> {
             self.mirror.is_some(),
             self.proxy().is_some(),
         ));
-        cmds.extend(hostname_commands());
+        cmds.extend(common::hostname_commands());
         cmds.extend(symlink_commands(mc, style));
         cmds
     }
@@ -813,7 +758,7 @@ impl<'a> Context<'a> {
         taints: Option<Vec<crate::api::Taint>>,
     ) -> NodeRegistration {
         NodeRegistration {
-            name: Some(NODE_NAME.into()),
+            name: Some(common::HOSTNAME.into()),
             cri_socket: Some(CRI_SOCKET.into()),
             ignore_preflight_errors: None,
             taints,
@@ -834,7 +779,7 @@ impl<'a> Context<'a> {
         let bundle = self.bundle(None)?;
         let distro = &bundle.kube_distro;
         let k8s_tag = distro.kubernetes.tag.clone();
-        let minor = minor(&k8s_tag);
+        let minor = minor_version(&k8s_tag);
         let external_etcd = cluster.spec.external_etcd_configuration.as_ref();
         let encryption = cluster
             .spec
@@ -858,7 +803,7 @@ impl<'a> Context<'a> {
             name,
             pods: self.cidrs(false),
             services: self.cidrs(true),
-            endpoint: api_endpoint.clone(),
+            endpoint: Some(api_endpoint.clone()),
             infrastructure_ref: ObjectReference::new(
                 CLOUDSTACK_API_VERSION,
                 "CloudStackCluster",
@@ -934,10 +879,7 @@ impl<'a> Context<'a> {
             cluster.spec.pod_iam_config.as_ref(),
         ));
         if encryption.is_some() {
-            api_args.insert(
-                "encryption-provider-config".into(),
-                ENCRYPTION_CONFIG_PATH.into(),
-            );
+            api_args.extend(kubeadm::encryption_args());
         }
         api_args.insert(cipher.0.into(), cipher.1.into());
 
@@ -949,20 +891,10 @@ impl<'a> Context<'a> {
             volumes.extend(kubeadm::aws_iam_volumes());
         }
         if encryption.is_some() {
-            volumes.push(HostPathMount {
-                host_path: ENCRYPTION_CONFIG_HOST_PATH.into(),
-                mount_path: ENCRYPTION_CONFIG_PATH.into(),
-                name: "encryption-config".into(),
-                path_type: Some("File".into()),
-                read_only: true,
-            });
-            volumes.push(HostPathMount {
-                host_path: "/var/run/kmsplugin/".into(),
-                mount_path: "/var/run/kmsplugin/".into(),
-                name: "kms-plugin".into(),
-                path_type: None,
-                read_only: false,
-            });
+            volumes.extend(kubeadm::encryption_volumes(
+                kubeadm::ENCRYPTION_CONFIG_HOST_PATH,
+                true,
+            ));
         }
         let mut controller_args = args(&[
             ("cloud-provider", "external"),
@@ -978,15 +910,7 @@ impl<'a> Context<'a> {
             controller_args.insert("node-cidr-mask-size".into(), size.to_string());
         }
         let etcd = match external_etcd {
-            Some(_) => Etcd {
-                local: None,
-                external: Some(ExternalEtcd {
-                    endpoints: vec!["https://placeholder:2379".into()],
-                    ca_file: "/etc/kubernetes/pki/etcd/ca.crt".into(),
-                    cert_file: "/etc/kubernetes/pki/apiserver-etcd-client.crt".into(),
-                    key_file: "/etc/kubernetes/pki/apiserver-etcd-client.key".into(),
-                }),
-            },
+            Some(_) => Etcd::external_placeholder(),
             None => Etcd {
                 local: Some(LocalEtcd {
                     extra_args: Some(args(&[("cipher-suites", kubeadm::SECURE_CIPHER_SUITES)])),
@@ -1038,9 +962,9 @@ impl<'a> Context<'a> {
         // Files.
         let mut files: Vec<File> = kubelet_file.into_iter().collect();
         if let Some(confs) = encryption {
-            files.push(File::root(
-                ENCRYPTION_CONFIG_HOST_PATH,
-                kubeadm::block_text(&encryption_configuration(confs)),
+            files.push(kubeadm::encryption_file(
+                kubeadm::ENCRYPTION_CONFIG_HOST_PATH,
+                confs,
             ));
         }
         files.push(kubeadm::kube_vip_file(
@@ -1064,22 +988,7 @@ impl<'a> Context<'a> {
             pre.push("if [ -f /run/kubeadm/kubeadm.yaml ]; then sed -i 's#path: /etc/kubernetes/admin.conf#path: /etc/kubernetes/super-admin.conf#' /etc/kubernetes/manifests/kube-vip.yaml; fi".into());
         }
         let (disk, mounts) = disk_setup(cp_mc);
-        let rollout = match &cp.upgrade_rollout_strategy {
-            Some(s) => RolloutStrategy {
-                rolling_update: Some(ControlPlaneRollingUpdate {
-                    max_surge: IntOrString::Int(
-                        s.rolling_update.as_ref().map_or(1, |r| r.max_surge),
-                    ),
-                }),
-                strategy_type: None,
-            },
-            None => RolloutStrategy {
-                rolling_update: Some(ControlPlaneRollingUpdate {
-                    max_surge: IntOrString::Int(1),
-                }),
-                strategy_type: Some("RollingUpdate".into()),
-            },
-        };
+        let rollout = kubeadm::control_plane_rollout(cp.upgrade_rollout_strategy.as_ref());
         let kcp = KubeadmControlPlane::new(
             meta(name, EKSA_SYSTEM_NAMESPACE),
             KubeadmControlPlaneSpec {
@@ -1095,14 +1004,11 @@ impl<'a> Context<'a> {
                     mounts,
                     ..KubeadmConfigSpec::default()
                 },
-                machine_template: ControlPlaneMachineTemplate {
-                    infrastructure_ref: ObjectReference::new(
-                        CLOUDSTACK_API_VERSION,
-                        MACHINE_TEMPLATE_KIND,
-                        cp_template.clone(),
-                    )
-                    .in_namespace(EKSA_SYSTEM_NAMESPACE),
-                },
+                machine_template: ControlPlaneMachineTemplate::in_eksa_system(
+                    CLOUDSTACK_API_VERSION,
+                    MACHINE_TEMPLATE_KIND,
+                    cp_template.clone(),
+                ),
                 replicas: cp.count.unwrap_or(1),
                 rollout_strategy: Some(rollout),
                 version: k8s_tag,
@@ -1141,7 +1047,7 @@ impl<'a> Context<'a> {
     ) -> Result<Object, RenderError> {
         let distro = &bundle.kube_distro;
         let mut pre = vec!["swapoff -a".to_string()];
-        pre.extend(hostname_commands());
+        pre.extend(common::hostname_commands());
         if let Some(d) = provided_disk(mc) {
             let (device, fs, path) = (s(&d.device), s(&d.filesystem), s(&d.mount_path));
             pre.push(format!(
@@ -1182,7 +1088,7 @@ impl<'a> Context<'a> {
     fn workers(&self, names: &TemplateNames) -> Result<Vec<Object>, RenderError> {
         let name = self.name;
         let mut objects = Vec::new();
-        for (group, wng) in groups(self.cluster()) {
+        for (group, wng) in worker_groups(self.cluster()) {
             let (mc_name, mc) = self.machine_config(
                 &format!("worker node group {group}"),
                 wng.machine_group_ref.as_ref(),
@@ -1222,10 +1128,7 @@ impl<'a> Context<'a> {
                 ..KubeadmConfigSpec::default()
             };
             objects.push(Object::KubeadmConfigTemplate(Box::new(
-                KubeadmConfigTemplate::new(
-                    meta(wn.kubeadm_config_template.clone(), EKSA_SYSTEM_NAMESPACE),
-                    config,
-                ),
+                KubeadmConfigTemplate::in_eksa_system(wn.kubeadm_config_template.clone(), config),
             )));
 
             // MachineDeployment.
@@ -1265,69 +1168,6 @@ impl<'a> Context<'a> {
     }
 }
 
-/// Go's `time.Duration` text of a duration written as `<n>s`, `<n>m` or `<n>h` (`90s` →
-/// `1m30s`); anything else is kept as written.
-fn go_duration(text: &str) -> String {
-    let seconds = text
-        .strip_suffix('s')
-        .and_then(|n| n.parse::<u64>().ok())
-        .or_else(|| {
-            text.strip_suffix('m')
-                .and_then(|n| n.parse::<u64>().ok())
-                .map(|m| m * 60)
-        })
-        .or_else(|| {
-            text.strip_suffix('h')
-                .and_then(|n| n.parse::<u64>().ok())
-                .map(|h| h * 3600)
-        });
-    match seconds {
-        Some(0) => "0s".into(),
-        Some(t) => {
-            let (h, m, s) = (t / 3600, t % 3600 / 60, t % 60);
-            match (h, m) {
-                (0, 0) => format!("{s}s"),
-                (0, _) => format!("{m}m{s}s"),
-                _ => format!("{h}h{m}m{s}s"),
-            }
-        }
-        None => text.to_string(),
-    }
-}
-
-/// The API server's `EncryptionConfiguration` for the spec's KMS providers, each resource
-/// group ending with the identity provider (reads of data written before encryption).
-pub fn encryption_configuration(confs: &[ironbell_model::anywhere::EtcdEncryption]) -> String {
-    let resources: Vec<serde_json::Value> = confs
-        .iter()
-        .map(|c| {
-            let mut providers: Vec<serde_json::Value> = c
-                .providers
-                .iter()
-                .map(|p| {
-                    let mut kms = serde_json::json!({
-                        "apiVersion": "v1",
-                        "name": p.kms.name,
-                        "endpoint": p.kms.socket_listen_address,
-                    });
-                    if let Some(size) = p.kms.cache_size {
-                        kms["cachesize"] = size.into();
-                    }
-                    kms["timeout"] = go_duration(p.kms.timeout.as_deref().unwrap_or("0s")).into();
-                    serde_json::json!({ "kms": kms })
-                })
-                .collect();
-            providers.push(serde_json::json!({"identity": {}}));
-            serde_json::json!({"providers": providers, "resources": c.resources})
-        })
-        .collect();
-    kubeadm::to_yaml_text(&serde_json::json!({
-        "apiVersion": "apiserver.config.k8s.io/v1",
-        "kind": "EncryptionConfiguration",
-        "resources": resources,
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1345,15 +1185,6 @@ mod tests {
         assert_eq!(url_host("https://user@[fd00::1]:8443/x"), Some("fd00::1"));
         assert_eq!(url_host("http:///nohost"), None);
         assert_eq!(url_host(""), None);
-    }
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(go_duration("3s"), "3s");
-        assert_eq!(go_duration("90s"), "1m30s");
-        assert_eq!(go_duration("2m"), "2m0s");
-        assert_eq!(go_duration("1h"), "1h0m0s");
-        assert_eq!(go_duration("1.5s"), "1.5s");
     }
 
     #[test]

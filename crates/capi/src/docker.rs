@@ -38,21 +38,19 @@ use crate::api::etcdadm::{
     EtcdCloudInitConfig, EtcdadmCluster, EtcdadmClusterSpec, EtcdadmConfigSpec,
 };
 use crate::api::kubeadm::{
-    ClusterConfiguration, ControlPlaneComponent, ControlPlaneMachineTemplate, Etcd, ExternalEtcd,
-    File, KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane, KubeadmControlPlaneSpec,
+    ClusterConfiguration, ControlPlaneComponent, ControlPlaneMachineTemplate, Etcd, File,
+    KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane, KubeadmControlPlaneSpec,
     LocalEtcd, NodeConfiguration, NodeRegistration, Patches,
 };
 use crate::api::{
     BOOTSTRAP_API_VERSION, CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION,
     LabelSelector, ObjectReference, StringMap, meta,
 };
+use crate::common::{cidrs, cluster_mirror, cluster_name, resolv_conf, worker_groups};
 use crate::kubeadm::{self, RegistryCredentials, RegistryMirror};
-use crate::tinkerbell::{
-    cluster_cidrs, cluster_mirror, cluster_name, cluster_resolv_conf, upgrade_worker_names,
-    worker_groups,
-};
+use crate::tinkerbell::upgrade_worker_names;
 use crate::versions::{ImageRef, KubeDistro};
-use crate::{Manifests, NO_VALUE, Object};
+use crate::{LookupError, Manifests, NO_VALUE, Object};
 
 pub use crate::tinkerbell::{TemplateNames, WorkerTemplateNames};
 
@@ -120,14 +118,6 @@ pub enum RenderError {
         /// Cluster name.
         cluster: String,
     },
-    /// The spec lacks a required field.
-    #[error("cluster {cluster}: {field} is required")]
-    MissingField {
-        /// Cluster name.
-        cluster: String,
-        /// The field's path.
-        field: String,
-    },
     /// A field does not hold a version.
     #[error("cluster {cluster}: {field} {value:?} is not a version ({expected})")]
     BadVersion {
@@ -140,30 +130,9 @@ pub enum RenderError {
         /// What was expected.
         expected: &'static str,
     },
-    /// No versions bundle for a Kubernetes version.
-    #[error("cluster {cluster}: no versions bundle for Kubernetes {version}")]
-    MissingBundle {
-        /// Cluster name.
-        cluster: String,
-        /// The version asked for.
-        version: String,
-    },
-    /// No template names for a worker node group.
-    #[error("cluster {cluster}: no template names given for worker node group {group}")]
-    MissingWorkerNames {
-        /// Cluster name.
-        cluster: String,
-        /// Worker node group name.
-        group: String,
-    },
-    /// The registry mirror requires credentials that were not given.
-    #[error(
-        "cluster {cluster}: the registry mirror requires authentication; give the registry username and password"
-    )]
-    MissingRegistryCredentials {
-        /// Cluster name.
-        cluster: String,
-    },
+    /// The spec lacks a field, a versions bundle, template names or registry credentials.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
 }
 
 /// What the Docker renderer needs of one versions bundle: the EKS-D distribution, the kind
@@ -397,7 +366,7 @@ impl<'a> Context<'a> {
     ) -> Result<Self, RenderError> {
         let name = cluster_name(&spec.cluster);
         let mirror = cluster_mirror(&spec.cluster, options.registry_credentials.as_ref())
-            .ok_or_else(|| RenderError::MissingRegistryCredentials {
+            .ok_or_else(|| LookupError::MissingRegistryCredentials {
                 cluster: name.to_string(),
             })?;
         Ok(Self {
@@ -414,10 +383,10 @@ impl<'a> Context<'a> {
     }
 
     fn missing(&self, field: &str) -> RenderError {
-        RenderError::MissingField {
+        RenderError::Lookup(LookupError::MissingField {
             cluster: self.name.to_string(),
             field: field.to_string(),
-        }
+        })
     }
 
     fn kubernetes_version(&self) -> Result<&'a str, RenderError> {
@@ -430,13 +399,12 @@ impl<'a> Context<'a> {
     }
 
     fn bundle(&self, version: &str) -> Result<&'a DockerVersionsBundle, RenderError> {
-        self.bundles
-            .by_kube_version
-            .get(version)
-            .ok_or_else(|| RenderError::MissingBundle {
+        self.bundles.by_kube_version.get(version).ok_or_else(|| {
+            RenderError::Lookup(LookupError::MissingBundle {
                 cluster: self.name.to_string(),
                 version: version.to_string(),
             })
+        })
     }
 
     fn reference(&self, api_version: &str, kind: &str, name: impl Into<String>) -> ObjectReference {
@@ -465,7 +433,7 @@ impl<'a> Context<'a> {
         config: Option<&serde_json::Value>,
         labels: Option<&BTreeMap<String, String>>,
     ) -> Result<(StringMap, Option<File>), RenderError> {
-        let resolv_conf = cluster_resolv_conf(self.cluster());
+        let resolv_conf = resolv_conf(self.cluster());
         let mut args = StringMap::new();
         let file = match config {
             Some(c) => Some(kubeadm::kubelet_configuration_file(
@@ -573,11 +541,11 @@ impl<'a> Context<'a> {
                 ClusterSpec {
                     cluster_network: Some(ClusterNetwork {
                         pods: Some(NetworkRanges {
-                            cidr_blocks: cluster_cidrs(self.cluster(), false),
+                            cidr_blocks: cidrs(self.cluster(), false),
                         }),
                         service_domain: Some("cluster.local".into()),
                         services: Some(NetworkRanges {
-                            cidr_blocks: cluster_cidrs(self.cluster(), true),
+                            cidr_blocks: cidrs(self.cluster(), true),
                         }),
                     }),
                     control_plane_endpoint: None,
@@ -694,15 +662,7 @@ impl<'a> Context<'a> {
         }
 
         let etcd = if cluster.spec.external_etcd_configuration.is_some() {
-            Etcd {
-                local: None,
-                external: Some(ExternalEtcd {
-                    endpoints: vec!["https://placeholder:2379".into()],
-                    ca_file: "/etc/kubernetes/pki/etcd/ca.crt".into(),
-                    cert_file: "/etc/kubernetes/pki/apiserver-etcd-client.crt".into(),
-                    key_file: "/etc/kubernetes/pki/apiserver-etcd-client.key".into(),
-                }),
-            }
+            Etcd::external_placeholder()
         } else {
             Etcd {
                 local: Some(LocalEtcd {
@@ -822,7 +782,7 @@ impl<'a> Context<'a> {
         let wn = names
             .workers
             .get(group)
-            .ok_or_else(|| RenderError::MissingWorkerNames {
+            .ok_or_else(|| LookupError::MissingWorkerNames {
                 cluster: name.to_string(),
                 group: group.to_string(),
             })?;
@@ -843,8 +803,8 @@ impl<'a> Context<'a> {
         let mut files: Vec<File> = kubelet_file.into_iter().collect();
         let (mirror_files, pre_kubeadm) = self.mirror_files();
         files.extend(mirror_files);
-        let kct = KubeadmConfigTemplate::new(
-            meta(wn.kubeadm_config_template.clone(), EKSA_SYSTEM_NAMESPACE),
+        let kct = KubeadmConfigTemplate::in_eksa_system(
+            wn.kubeadm_config_template.clone(),
             KubeadmConfigSpec {
                 join_configuration: Some(join),
                 files: (!files.is_empty()).then_some(files),

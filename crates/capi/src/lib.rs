@@ -9,10 +9,12 @@
 //! Where to start: [`render`], the entry for a create (a loaded spec and its resolved
 //! release data in, a [`Manifests`] that prints YAML documents out). It dispatches to the
 //! provider's renderer, [`tinkerbell::render`] for bare metal, [`docker::render`] for
-//! Docker, [`cloudstack::render`] for CloudStack or [`vsphere::render`] for vSphere, which
+//! Docker, [`cloudstack::render`] for CloudStack, [`vsphere::render`] for vSphere,
+//! [`nutanix::render`] for Nutanix (CAPX) or [`snow::render`] for Snow (CAPAS), which
 //! assemble the typed objects of [`api`] from the provider-neutral pieces in [`kubeadm`].
 //! Upgrades name their templates with [`tinkerbell::upgrade_names`],
-//! [`docker::upgrade_plan`], [`cloudstack::upgrade_names`] and [`vsphere::upgrade_names`].
+//! [`docker::upgrade_plan`], [`cloudstack::upgrade_names`], [`vsphere::upgrade_names`],
+//! [`nutanix::upgrade_names`] and [`snow::upgrade_names`].
 //!
 //! The objects are typed builders, not text templates: EKS Anywhere renders Go text
 //! templates, and a typed object cannot produce mis-indented YAML or an unquoted scalar that
@@ -24,13 +26,18 @@
 
 pub mod api;
 pub mod cloudstack;
+mod common;
 pub mod docker;
 pub mod kubeadm;
+pub mod nutanix;
+pub mod snow;
 pub mod tinkerbell;
 pub mod versions;
 pub mod vsphere;
 
 use serde::Serialize;
+
+pub use common::LookupError;
 
 use api::cluster::{Cluster, MachineDeployment};
 use api::docker::{DockerCluster, DockerMachineTemplate};
@@ -50,19 +57,15 @@ pub struct CreateInputs {
     pub registry_credentials: Option<kubeadm::RegistryCredentials>,
     /// vCenter credentials (vSphere clusters).
     pub vsphere_credentials: Option<vsphere::VSphereCredentials>,
+    /// Prism Central credentials (Nutanix).
+    pub nutanix_credentials: Option<nutanix::PrismCredentials>,
+    /// The devices' credentials and CA bundle (Snow).
+    pub snow_credentials: Option<snow::SnowCredentials>,
 }
 
 /// Why a spec could not be rendered.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The provider has no renderer yet.
-    #[error("cluster {cluster}: rendering {provider} clusters is not supported yet")]
-    ProviderNotRendered {
-        /// Cluster name.
-        cluster: String,
-        /// The spec's provider.
-        provider: ironbell_cluster_spec::Provider,
-    },
     /// The Tinkerbell renderer refused the spec.
     #[error(transparent)]
     Tinkerbell(#[from] tinkerbell::RenderError),
@@ -75,6 +78,12 @@ pub enum Error {
     /// The CloudStack renderer refused the spec.
     #[error(transparent)]
     CloudStack(#[from] cloudstack::RenderError),
+    /// The Nutanix renderer refused the spec.
+    #[error(transparent)]
+    Nutanix(#[from] nutanix::RenderError),
+    /// The Snow renderer refused the spec.
+    #[error(transparent)]
+    Snow(#[from] snow::RenderError),
 }
 
 /// Render the Cluster API objects of a new cluster, as EKS Anywhere's provider does for a
@@ -130,11 +139,34 @@ pub fn render(
             let bundles = versions::VersionsBundleSet::from_release(release);
             Ok(cloudstack::render(&cs, &bundles, &options)?)
         }
-        provider => Err(Error::ProviderNotRendered {
-            cluster: spec.name().to_string(),
-            provider,
-        }),
+        ironbell_cluster_spec::Provider::Nutanix => {
+            let ntx = nutanix::NutanixSpec::from_spec(spec)?;
+            let options = nutanix::RenderOptions {
+                names: nutanix::names_from_clock(&ntx, inputs.now_unix_ms),
+                credentials: inputs.nutanix_credentials.clone().unwrap_or_default(),
+                registry_credentials: inputs.registry_credentials.clone(),
+            };
+            let bundles = versions::VersionsBundleSet::from_release(release);
+            Ok(nutanix::render(&ntx, &bundles, &options)?)
+        }
+        ironbell_cluster_spec::Provider::Snow => {
+            let snw = snow::SnowSpec::from_spec(spec)?;
+            let options = snow::RenderOptions {
+                names: snow::SnowNames::initial(&snw),
+                credentials: inputs.snow_credentials.clone().unwrap_or_default(),
+            };
+            let bundles = versions::VersionsBundleSet::from_release(release);
+            Ok(snow::render(&snw, &bundles, &options)?)
+        }
     }
+}
+
+/// The names of a cluster's worker node groups, `md-<i>` for an unnamed one (EKS Anywhere's
+/// default), in the spec's order.
+pub fn worker_group_names(cluster: &ironbell_model::anywhere::Cluster) -> Vec<String> {
+    common::worker_groups(cluster)
+        .map(|(name, _)| name)
+        .collect()
 }
 
 /// What Go's `text/template` prints for a missing value; EKS Anywhere's goldens carry it
@@ -185,6 +217,12 @@ pub enum Object {
     CloudStackMachineTemplate(Box<api::cloudstack::CloudStackMachineTemplate>),
     /// A CloudStack credentials `Secret` (`stringData`).
     CloudStackCredentials(Box<api::cloudstack::CredentialsSecret>),
+    /// A `NutanixCluster`.
+    NutanixCluster(Box<api::nutanix::NutanixCluster>),
+    /// A `NutanixMachineTemplate`.
+    NutanixMachineTemplate(Box<api::nutanix::NutanixMachineTemplate>),
+    /// An object as Go's marshaller prints it (the Snow provider's).
+    GoPrinted(Box<api::snow::GoPrinted>),
 }
 
 impl Object {
@@ -211,6 +249,9 @@ impl Object {
             Self::CloudStackCluster(o) => &o.kind,
             Self::CloudStackMachineTemplate(o) => &o.kind,
             Self::CloudStackCredentials(o) => &o.kind,
+            Self::NutanixCluster(o) => &o.kind,
+            Self::NutanixMachineTemplate(o) => &o.kind,
+            Self::GoPrinted(o) => &o.kind,
         }
     }
 }

@@ -42,9 +42,10 @@ use crate::api::{
     EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION, INFRASTRUCTURE_API_VERSION, LabelSelector,
     ObjectReference, StringMap, meta,
 };
+use crate::common::{self, cluster_name, minor_version, worker_groups};
 use crate::kubeadm::{self, RegistryCredentials, RegistryMirror};
 use crate::versions::{VersionsBundle, VersionsBundleSet};
-use crate::{Manifests, NO_VALUE, Object};
+use crate::{LookupError, Manifests, NO_VALUE, Object};
 
 pub use defaults::default_template;
 
@@ -88,11 +89,7 @@ impl TinkerbellSpec {
         Ok(Self {
             cluster: spec.cluster.clone(),
             datacenter,
-            machine_configs: spec
-                .machine_configs
-                .iter()
-                .filter_map(|(name, mc)| Some((name.clone(), mc.as_tinkerbell()?.clone())))
-                .collect(),
+            machine_configs: common::machine_configs_of(spec, |mc| mc.as_tinkerbell()),
             template_configs: spec.tinkerbell_templates.clone(),
             oidc: spec.oidc_config().cloned(),
             aws_iam: spec.aws_iam_config().cloned(),
@@ -109,47 +106,11 @@ pub enum RenderError {
         /// Cluster name.
         cluster: String,
     },
-    /// A reference names a machine config the spec does not have.
-    #[error(
-        "cluster {cluster}: {role} references TinkerbellMachineConfig {name:?}, which the spec does not have"
-    )]
-    MissingMachineConfig {
-        /// Cluster name.
-        cluster: String,
-        /// Which part of the cluster refers to it.
-        role: String,
-        /// The missing name.
-        name: String,
-    },
     /// A machine config has no user with an SSH key.
     #[error("TinkerbellMachineConfig {name}: spec.users needs a user with an SSH key")]
     MissingUser {
         /// Machine config name.
         name: String,
-    },
-    /// No versions bundle for a Kubernetes version.
-    #[error("cluster {cluster}: no versions bundle for Kubernetes {version}")]
-    MissingBundle {
-        /// Cluster name.
-        cluster: String,
-        /// The version asked for.
-        version: String,
-    },
-    /// The spec lacks a required field.
-    #[error("cluster {cluster}: {field} is required")]
-    MissingField {
-        /// Cluster name.
-        cluster: String,
-        /// The field's path.
-        field: String,
-    },
-    /// No template names for a worker node group.
-    #[error("cluster {cluster}: no template names given for worker node group {group}")]
-    MissingWorkerNames {
-        /// Cluster name.
-        cluster: String,
-        /// Worker node group name.
-        group: String,
     },
     /// The workflow template could not be printed.
     #[error("workflow template of TinkerbellMachineConfig {name}: {message}")]
@@ -159,14 +120,10 @@ pub enum RenderError {
         /// The cause.
         message: String,
     },
-    /// The registry mirror requires credentials that were not given.
-    #[error(
-        "cluster {cluster}: the registry mirror requires authentication; give the registry username and password"
-    )]
-    MissingRegistryCredentials {
-        /// Cluster name.
-        cluster: String,
-    },
+    /// The spec lacks a machine config, a field, a versions bundle, template names or
+    /// registry credentials.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
 }
 
 /// The names of one worker node group's templates.
@@ -433,94 +390,16 @@ fn is_scale(old: &EksaCluster, new: &EksaCluster) -> bool {
     })
 }
 
-/// The pod (`services` false) or service CIDR blocks of a cluster.
-pub(crate) fn cluster_cidrs(cluster: &EksaCluster, services: bool) -> Vec<String> {
-    let net = cluster.spec.cluster_network.as_ref();
-    let blocks = if services {
-        net.and_then(|n| n.services.as_ref())
-    } else {
-        net.and_then(|n| n.pods.as_ref())
-    };
-    blocks
-        .and_then(|b| b.cidr_blocks.as_ref())
-        .map(|b| b.iter().map(ToString::to_string).collect())
-        .unwrap_or_default()
-}
-
-/// The cluster's `resolv.conf` setting.
-pub(crate) fn cluster_resolv_conf(
-    cluster: &EksaCluster,
-) -> Option<&ironbell_model::anywhere::ResolvConf> {
-    cluster
-        .spec
-        .cluster_network
-        .as_ref()
-        .and_then(|n| n.dns.as_ref())
-        .and_then(|d| d.resolv_conf.as_ref())
-}
-
-/// The cluster's registry mirror (`Some(None)` for none), or `None` when the mirror
-/// authenticates and no credentials are given.
-pub(crate) fn cluster_mirror(
-    cluster: &EksaCluster,
-    credentials: Option<&RegistryCredentials>,
-) -> Option<Option<RegistryMirror>> {
-    let mirror = cluster
-        .spec
-        .registry_mirror_configuration
-        .as_ref()
-        .map(RegistryMirror::from_config);
-    let refused = mirror.as_ref().is_some_and(|m| m.authenticate) && credentials.is_none();
-    (!refused).then_some(mirror)
-}
-
-/// The host of the cluster's control-plane endpoint.
-pub(crate) fn cluster_endpoint_host(cluster: &EksaCluster) -> &str {
-    cluster
-        .spec
-        .control_plane_configuration
-        .as_ref()
-        .and_then(|cp| cp.endpoint.as_ref())
-        .map(|e| e.host.as_str())
-        .unwrap_or_default()
-}
-
-pub(crate) fn cluster_name(cluster: &EksaCluster) -> &str {
-    cluster.metadata.name.as_deref().unwrap_or_default()
-}
-
-/// Worker node groups with their names (`md-<i>` when unnamed, EKS Anywhere's default).
-pub(crate) fn worker_groups(
-    cluster: &EksaCluster,
-) -> impl Iterator<Item = (String, &WorkerNodeGroupConfiguration)> {
-    cluster
-        .spec
-        .worker_node_group_configurations
-        .iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, w)| (w.name.clone().unwrap_or_else(|| format!("md-{i}")), w))
-}
-
-/// Kubernetes minor version of an EKS-D tag (`v1.21.2-eks-1-21-4` → 21).
-pub(crate) fn minor_version(tag: &str) -> u32 {
-    tag.trim_start_matches('v')
-        .split('.')
-        .nth(1)
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0)
-}
-
 /// Everything the control-plane and worker builders share.
 struct Context<'a> {
     spec: &'a TinkerbellSpec,
     name: &'a str,
+    lookup: common::Lookup<'a>,
     /// The effective Tinkerbell IP (the bootstrap-IP annotation or the option).
     tinkerbell_ip: String,
     mirror: Option<RegistryMirror>,
     credentials: Option<&'a RegistryCredentials>,
     no_proxy: Vec<String>,
-    bundles: &'a VersionsBundleSet,
 }
 
 impl<'a> Context<'a> {
@@ -529,7 +408,8 @@ impl<'a> Context<'a> {
         bundles: &'a VersionsBundleSet,
         options: &'a RenderOptions,
     ) -> Result<Self, RenderError> {
-        let name = cluster_name(&spec.cluster);
+        let lookup = common::Lookup::new(&spec.cluster, bundles);
+        let name = lookup.name;
         let tinkerbell_ip = spec
             .cluster
             .metadata
@@ -539,18 +419,15 @@ impl<'a> Context<'a> {
             .filter(|ip| !ip.is_empty())
             .cloned()
             .unwrap_or_else(|| options.tinkerbell_ip.clone());
-        let mirror = cluster_mirror(&spec.cluster, options.registry_credentials.as_ref())
-            .ok_or_else(|| RenderError::MissingRegistryCredentials {
-                cluster: name.to_string(),
-            })?;
+        let mirror = lookup.registry_mirror(options.registry_credentials.as_ref())?;
         let mut ctx = Self {
             spec,
             name,
+            lookup,
             tinkerbell_ip,
             mirror,
             credentials: options.registry_credentials.as_ref(),
             no_proxy: Vec::new(),
-            bundles,
         };
         ctx.no_proxy = ctx.no_proxy_list();
         Ok(ctx)
@@ -561,27 +438,11 @@ impl<'a> Context<'a> {
     }
 
     fn missing(&self, field: &str) -> RenderError {
-        RenderError::MissingField {
-            cluster: self.name.to_string(),
-            field: field.to_string(),
-        }
+        self.lookup.missing(field).into()
     }
 
     fn bundle(&self, version: Option<&str>) -> Result<&'a VersionsBundle, RenderError> {
-        let version = version
-            .or(self
-                .cluster()
-                .spec
-                .kubernetes_version
-                .as_ref()
-                .map(|v| v.as_str()))
-            .ok_or_else(|| self.missing("spec.kubernetesVersion"))?;
-        self.bundles
-            .get(version)
-            .ok_or_else(|| RenderError::MissingBundle {
-                cluster: self.name.to_string(),
-                version: version.to_string(),
-            })
+        Ok(self.lookup.bundle(version)?)
     }
 
     fn machine_config(
@@ -589,27 +450,23 @@ impl<'a> Context<'a> {
         role: &str,
         name: Option<&str>,
     ) -> Result<&'a TinkerbellMachineConfig, RenderError> {
-        let name = name.unwrap_or_default();
-        self.spec
-            .machine_configs
-            .get(name)
-            .ok_or_else(|| RenderError::MissingMachineConfig {
-                cluster: self.name.to_string(),
-                role: role.to_string(),
-                name: name.to_string(),
-            })
+        let configs = &self.spec.machine_configs;
+        let (_, mc) = self
+            .lookup
+            .machine_config(configs, "TinkerbellMachineConfig", role, name)?;
+        Ok(mc)
     }
 
     fn cidrs(&self, services: bool) -> Vec<String> {
-        cluster_cidrs(self.cluster(), services)
+        common::cidrs(self.cluster(), services)
     }
 
     fn resolv_conf(&self) -> Option<&'a ironbell_model::anywhere::ResolvConf> {
-        cluster_resolv_conf(self.cluster())
+        common::resolv_conf(self.cluster())
     }
 
     fn endpoint_host(&self) -> &'a str {
-        cluster_endpoint_host(self.cluster())
+        common::endpoint_host(self.cluster())
     }
 
     fn no_proxy_list(&self) -> Vec<String> {
@@ -938,10 +795,10 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
         name,
         pods: ctx.cidrs(false),
         services: ctx.cidrs(true),
-        endpoint: ApiEndpoint {
+        endpoint: Some(ApiEndpoint {
             host: ctx.endpoint_host().to_string(),
             port: 6443,
-        },
+        }),
         infrastructure_ref: ObjectReference::new(
             INFRASTRUCTURE_API_VERSION,
             "TinkerbellCluster",
@@ -1128,14 +985,11 @@ fn control_plane(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>
                 disk_setup: None,
                 mounts: None,
             },
-            machine_template: ControlPlaneMachineTemplate {
-                infrastructure_ref: ObjectReference::new(
-                    INFRASTRUCTURE_API_VERSION,
-                    MACHINE_TEMPLATE_KIND,
-                    cp_template_name.clone(),
-                )
-                .in_namespace(EKSA_SYSTEM_NAMESPACE),
-            },
+            machine_template: ControlPlaneMachineTemplate::in_eksa_system(
+                INFRASTRUCTURE_API_VERSION,
+                MACHINE_TEMPLATE_KIND,
+                cp_template_name.clone(),
+            ),
             replicas: cp.count.unwrap_or(1),
             rollout_strategy: Some(rollout_strategy),
             version: k8s_tag.clone(),
@@ -1204,15 +1058,7 @@ fn etcd_cluster(
                 .as_ref()
                 .and(distro.etcd_url.clone()),
         }),
-        pre_etcdadm_commands: (!br).then(|| {
-            vec![
-                "hostname \"{{ ds.meta_data.hostname }}\"".into(),
-                "echo \"::1         ipv6-localhost ipv6-loopback\" >/etc/hosts".into(),
-                "echo \"127.0.0.1   localhost\" >>/etc/hosts".into(),
-                "echo \"127.0.0.1   {{ ds.meta_data.hostname }}\" >>/etc/hosts".into(),
-                "echo \"{{ ds.meta_data.hostname }}\" >/etc/hostname".into(),
-            ]
-        }),
+        pre_etcdadm_commands: (!br).then(common::hostname_commands),
         cipher_suites: Some(kubeadm::SECURE_CIPHER_SUITES.into()),
         users: Some(vec![user_of(mc_name, mc)?]),
         proxy: ctx
@@ -1241,13 +1087,7 @@ fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, Rend
         let mc = ctx.machine_config(&format!("worker node group {group}"), mc_ref)?;
         let mc_name = mc_ref.unwrap_or_default();
         let bundle = ctx.bundle(wng.kubernetes_version.as_ref().map(|v| v.as_str()))?;
-        let wn = names
-            .workers
-            .get(&group)
-            .ok_or_else(|| RenderError::MissingWorkerNames {
-                cluster: name.to_string(),
-                group: group.clone(),
-            })?;
+        let wn = ctx.lookup.worker_names(&names.workers, &group)?;
         let br = is_bottlerocket(mc);
         let host = mc.spec.host_os_configuration.as_ref();
 
@@ -1321,10 +1161,7 @@ fn workers(ctx: &Context<'_>, names: &TemplateNames) -> Result<Vec<Object>, Rend
             ..KubeadmConfigSpec::default()
         };
         objects.push(Object::KubeadmConfigTemplate(Box::new(
-            KubeadmConfigTemplate::new(
-                meta(wn.kubeadm_config_template.clone(), EKSA_SYSTEM_NAMESPACE),
-                config,
-            ),
+            KubeadmConfigTemplate::in_eksa_system(wn.kubeadm_config_template.clone(), config),
         )));
     }
     Ok(objects)

@@ -71,6 +71,18 @@ pub struct VersionsBundle {
     pub bottlerocket_bootstrap: ImageRef,
     /// The CloudStack provider's kube-vip image URI.
     pub cloudstack_kube_vip: String,
+    /// The Nutanix provider's kube-vip image URI.
+    pub nutanix_kube_vip: String,
+    /// The Nutanix cloud controller manager image URI.
+    pub nutanix_cloud_provider: String,
+    /// The Snow provider's kube-vip image URI.
+    pub snow_kube_vip: String,
+    /// Snow's Bottlerocket bootstrap container.
+    pub snow_bottlerocket_bootstrap: ImageRef,
+    /// Bottlerocket's admin host container.
+    pub bottlerocket_admin: ImageRef,
+    /// Bottlerocket's control host container.
+    pub bottlerocket_control: ImageRef,
     /// The vSphere cloud controller manager image URI.
     pub vsphere_manager: String,
     /// The vSphere provider's kube-vip image URI.
@@ -145,6 +157,18 @@ impl VersionsBundle {
                     .uri,
             ),
             cloudstack_kube_vip: v.bundle.cloud_stack.kube_vip.uri.clone(),
+            nutanix_kube_vip: v.bundle.nutanix.kube_vip.uri.clone(),
+            nutanix_cloud_provider: v.bundle.nutanix.cloud_provider.uri.clone(),
+            snow_kube_vip: v.bundle.snow.kube_vip.uri.clone(),
+            snow_bottlerocket_bootstrap: ImageRef::from_uri(
+                &v.bundle.snow.bottlerocket_bootstrap_snow.uri,
+            ),
+            bottlerocket_admin: ImageRef::from_uri(
+                &v.bundle.bottlerocket_host_containers.admin.uri,
+            ),
+            bottlerocket_control: ImageRef::from_uri(
+                &v.bundle.bottlerocket_host_containers.control.uri,
+            ),
         }
     }
 }

@@ -53,11 +53,9 @@ use crate::api::{
     CONTROL_PLANE_API_VERSION, EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION,
     INFRASTRUCTURE_API_VERSION, LabelSelector, ObjectMeta, ObjectReference, StringMap, meta,
 };
+use crate::common::{self, cluster_mirror, cluster_name, minor_version, worker_groups};
 use crate::kubeadm::{self, RegistryCredentials, RegistryMirror};
-use crate::tinkerbell::{
-    TemplateNames, WorkerTemplateNames, cluster_cidrs, cluster_endpoint_host, cluster_mirror,
-    cluster_name, cluster_resolv_conf, minor_version, worker_groups, worker_names,
-};
+use crate::tinkerbell::{TemplateNames, WorkerTemplateNames, worker_names};
 use crate::versions::{VersionsBundle, VersionsBundleSet, image_meta};
 use crate::{Manifests, NO_VALUE, Object};
 
@@ -66,12 +64,6 @@ pub const MACHINE_TEMPLATE_KIND: &str = "VSphereMachineTemplate";
 
 /// The kubelet's container runtime socket.
 const CRI_SOCKET: &str = "/var/run/containerd/containerd.sock";
-
-/// The node name cloud-init fills in.
-const HOSTNAME: &str = "{{ ds.meta_data.hostname }}";
-
-/// Where the API server reads the etcd encryption configuration.
-const ENCRYPTION_CONFIG_MOUNT: &str = "/etc/kubernetes/enc/encryption-config.yaml";
 
 /// A vSphere cluster spec: the EKS Anywhere objects the renderer reads.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -101,16 +93,10 @@ impl VSphereSpec {
         Ok(Self {
             cluster: spec.cluster.clone(),
             datacenter: datacenter.clone(),
-            machine_configs: spec
-                .machine_configs
-                .iter()
-                .filter_map(|(name, mc)| match mc {
-                    ironbell_cluster_spec::MachineConfig::VSphereMachineConfig(m) => {
-                        Some((name.clone(), m.clone()))
-                    }
-                    _ => None,
-                })
-                .collect(),
+            machine_configs: common::machine_configs_of(spec, |mc| match mc {
+                ironbell_cluster_spec::MachineConfig::VSphereMachineConfig(m) => Some(m),
+                _ => None,
+            }),
             oidc: spec.oidc_config().cloned(),
             aws_iam: spec.aws_iam_config().cloned(),
         })
@@ -569,6 +555,7 @@ fn user_of(name: &str, mc: &VSphereMachineConfig) -> Result<User, RenderError> {
     };
     Ok(User {
         name: user.name.clone(),
+        lock_password: None,
         ssh_authorized_keys: vec![key],
         sudo: Some("ALL=(ALL) NOPASSWD:ALL".to_string()),
     })
@@ -654,15 +641,15 @@ impl<'a> Context<'a> {
     }
 
     fn cidrs(&self, services: bool) -> Vec<String> {
-        cluster_cidrs(self.cluster(), services)
+        common::cidrs(self.cluster(), services)
     }
 
     fn resolv_conf(&self) -> Option<&'a ironbell_model::anywhere::ResolvConf> {
-        cluster_resolv_conf(self.cluster())
+        common::resolv_conf(self.cluster())
     }
 
     fn endpoint_host(&self) -> &'a str {
-        cluster_endpoint_host(self.cluster())
+        common::endpoint_host(self.cluster())
     }
 
     fn server(&self) -> Option<String> {
@@ -767,7 +754,7 @@ impl<'a> Context<'a> {
             cmds.push("sudo systemctl daemon-reload".into());
             cmds.push("sudo systemctl restart containerd".into());
         }
-        cmds.extend(hostname_commands());
+        cmds.extend(common::hostname_commands());
         cmds
     }
 
@@ -835,16 +822,6 @@ fn etcd_release_url(eksa_version: Option<&str>, url: Option<&str>) -> Option<Str
         .then(|| url.map(str::to_string))
         .flatten()
         .filter(|u| !u.is_empty())
-}
-
-fn hostname_commands() -> Vec<String> {
-    vec![
-        format!("hostname \"{HOSTNAME}\""),
-        "echo \"::1         ipv6-localhost ipv6-loopback\" >/etc/hosts".into(),
-        "echo \"127.0.0.1   localhost\" >>/etc/hosts".into(),
-        format!("echo \"127.0.0.1   {HOSTNAME}\" >>/etc/hosts"),
-        format!("echo \"{HOSTNAME}\" >/etc/hostname"),
-    ]
 }
 
 /// Bottlerocket host settings: kernel and boot from the host OS configuration, kubelet
@@ -922,7 +899,7 @@ fn node_registration(
     taints: Option<Vec<crate::api::Taint>>,
 ) -> NodeRegistration {
     NodeRegistration {
-        name: Some(HOSTNAME.to_string()),
+        name: Some(common::HOSTNAME.to_string()),
         cri_socket: Some(CRI_SOCKET.to_string()),
         ignore_preflight_errors: None,
         taints,
@@ -1131,9 +1108,9 @@ fn control_plane(ctx: &Context<'_>, options: &RenderOptions) -> Result<Vec<Objec
     // Files.
     let mut files: Vec<File> = kubelet_file.into_iter().collect();
     if let Some(e) = encryption {
-        files.push(File::root(
-            "/var/lib/kubeadm/encryption-config.yaml",
-            crate::cloudstack::encryption_configuration(e),
+        files.push(kubeadm::encryption_file(
+            kubeadm::ENCRYPTION_CONFIG_HOST_PATH,
+            e,
         ));
     }
     files.push(kubeadm::kube_vip_file(
@@ -1327,10 +1304,7 @@ fn api_server_args(
         ctx.cluster().spec.pod_iam_config.as_ref(),
     );
     if encryption {
-        extra.insert(
-            "encryption-provider-config".into(),
-            ENCRYPTION_CONFIG_MOUNT.into(),
-        );
+        extra.extend(kubeadm::encryption_args());
     }
     extra.extend(secure_args());
     args.extend(extra);
@@ -1364,19 +1338,9 @@ fn api_server_volumes(
         volumes.extend(kubeadm::aws_iam_volumes());
     }
     if encryption {
-        volumes.push(host_path(
-            "/var/lib/kubeadm/encryption-config.yaml",
-            ENCRYPTION_CONFIG_MOUNT,
-            "encryption-config",
-            Some("File"),
+        volumes.extend(kubeadm::encryption_volumes(
+            kubeadm::ENCRYPTION_CONFIG_HOST_PATH,
             true,
-        ));
-        volumes.push(host_path(
-            "/var/run/kmsplugin/",
-            "/var/run/kmsplugin/",
-            "kms-plugin",
-            None,
-            false,
         ));
     }
     volumes
@@ -1495,7 +1459,7 @@ fn etcd_cluster(
                 distro.etcd_url.as_deref(),
             ),
         }),
-        pre_etcdadm_commands: (!br).then(hostname_commands),
+        pre_etcdadm_commands: (!br).then(common::hostname_commands),
         cipher_suites: Some(kubeadm::SECURE_CIPHER_SUITES.into()),
         users: Some(vec![user_of(mc_name, mc)?]),
         proxy: ctx.proxy().map(|(http, https)| BottlerocketProxy {

@@ -5,9 +5,8 @@
 //! rendered with the fixed inputs of EKS Anywhere's tests (clock 1234567890000, Tinkerbell
 //! IP 5.6.7.8, registry credentials `username`/`password`, vCenter credentials
 //! `vsphere_username`/`vsphere_password`, the test bundles of `internal/test/testdata`) and
-//! compared with the
-//! expected files document by document, embedded YAML parsed. The others are listed as not
-//! rendered yet.
+//! compared with the expected files document by document, embedded YAML parsed. The others
+//! are listed as not rendered yet.
 //!
 //! The test prints `<provider>: N/M equal` per provider (and, with `--nocapture`, the first
 //! differences of each mapping that is not equal), and fails when a mapping the baseline
@@ -24,6 +23,10 @@ mod docker_cases;
 mod fixtures;
 #[path = "golden/mappings.rs"]
 mod mappings;
+#[path = "golden/nutanix.rs"]
+mod nutanix_cases;
+#[path = "golden/snow.rs"]
+mod snow_cases;
 #[path = "golden/tinkerbell.rs"]
 mod tinkerbell_cases;
 #[path = "golden/vsphere.rs"]
@@ -67,55 +70,30 @@ fn compare_file(provider: &str, file: &str, got: &str) -> Result<Vec<String>, St
         .collect())
 }
 
-fn run_tinkerbell(m: &tinkerbell_cases::Mapping) -> Status {
-    status_of(m.cases.iter().map(|case| {
-        let mut spec = fixtures::load_tinkerbell_spec(case.input)?;
-        (case.mutate)(&mut spec);
-        let bundles = fixtures::resolve_test_bundles(&spec)?;
-        let (cp, md) = tinkerbell_cases::render(&spec, case.mode, &bundles)?;
-        let mut d = Vec::new();
-        if let Some(f) = case.expected_cp {
-            d.extend(compare_file("tinkerbell", f, &cp)?);
-        }
-        if let Some(f) = case.expected_md {
-            d.extend(compare_file("tinkerbell", f, &md)?);
-        }
-        Ok(d)
-    }))
-}
+/// One rendered case: the expected control-plane and workers files (when the test checks
+/// them) and what was rendered for each.
+type Rendered = (Option<&'static str>, String, Option<&'static str>, String);
 
-fn run_vsphere(m: &vsphere_cases::Mapping) -> Status {
-    status_of(m.cases.iter().map(|case| {
-        let spec = fixtures::load_vsphere_spec(case.input)?;
-        let bundles = fixtures::resolve_cluster_bundles(&spec.cluster)?;
-        let (cp, md) = vsphere_cases::render(&spec, case.mutate, case.mode, &bundles)?;
-        let mut d = Vec::new();
-        for (file, got) in [(case.expected_cp, &cp), (case.expected_md, &md)] {
-            if let Some(f) = file {
-                d.extend(compare_file("vsphere", f, got)?);
-            }
-        }
-        Ok(d)
-    }))
-}
-
-/// The expected files of a table's cases, as `golden-mappings.txt` names them.
-fn testdata_files<'a>(
-    cases: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>,
-) -> Vec<String> {
-    cases
-        .flat_map(|(cp, md)| [cp, md])
-        .flatten()
-        .map(|f| format!("testdata/{f}"))
-        .collect()
-}
-
-/// A mapping's status from its cases' differences: the first error, else equal when no
-/// case differs.
-fn status_of(cases: impl Iterator<Item = Result<Vec<String>, String>>) -> Status {
+/// A mapping's status from its cases, each rendered by `render`, compared with the
+/// provider's expected files.
+fn run_cases<C>(
+    provider: &str,
+    cases: &[C],
+    render: impl Fn(&C) -> Result<Rendered, String>,
+) -> Status {
     let mut diffs = Vec::new();
     for case in cases {
-        match case {
+        let result = render(case).and_then(|(expected_cp, cp, expected_md, md)| {
+            let mut d = Vec::new();
+            if let Some(f) = expected_cp {
+                d.extend(compare_file(provider, f, &cp)?);
+            }
+            if let Some(f) = expected_md {
+                d.extend(compare_file(provider, f, &md)?);
+            }
+            Ok(d)
+        });
+        match result {
             Ok(d) => diffs.extend(d),
             Err(e) => return Status::Error(e),
         }
@@ -125,6 +103,50 @@ fn status_of(cases: impl Iterator<Item = Result<Vec<String>, String>>) -> Status
     } else {
         Status::Differs(diffs)
     }
+}
+
+fn run_tinkerbell(m: &tinkerbell_cases::Mapping) -> Status {
+    run_cases("tinkerbell", &m.cases, |case| {
+        let mut spec = fixtures::load_tinkerbell_spec(case.input)?;
+        (case.mutate)(&mut spec);
+        let bundles = fixtures::resolve_test_bundles(&spec)?;
+        let (cp, md) = tinkerbell_cases::render(&spec, case.mode, &bundles)?;
+        Ok((case.expected_cp, cp, case.expected_md, md))
+    })
+}
+
+fn run_vsphere(m: &vsphere_cases::Mapping) -> Status {
+    run_cases("vsphere", &m.cases, |case| {
+        let spec = fixtures::load_vsphere_spec(case.input)?;
+        let bundles = fixtures::resolve_cluster_bundles(&spec.cluster)?;
+        let (cp, md) = vsphere_cases::render(&spec, case.mutate, case.mode, &bundles)?;
+        Ok((case.expected_cp, cp, case.expected_md, md))
+    })
+}
+
+fn run_nutanix(m: &nutanix_cases::Mapping) -> Status {
+    run_cases("nutanix", &m.cases, |case| {
+        let spec = nutanix_cases::load(case)?;
+        let bundles = fixtures::resolve_cluster_bundles(&spec.cluster)?;
+        let (cp, md) = nutanix_cases::render(&spec, case, &bundles)?;
+        Ok((case.expected_cp, cp, case.expected_md, md))
+    })
+}
+
+fn run_snow(m: &snow_cases::Mapping) -> Status {
+    run_cases("snow", std::slice::from_ref(&m.case), |case| {
+        let (cp, md) = snow_cases::render(case)?;
+        Ok((Some(case.expected_cp), cp, Some(case.expected_md), md))
+    })
+}
+
+/// Expected files as `golden-mappings.txt` names them (`testdata/<file>`).
+fn testdata_files<'a>(files: impl IntoIterator<Item = Option<&'a str>>) -> Vec<String> {
+    files
+        .into_iter()
+        .flatten()
+        .map(|f| format!("testdata/{f}"))
+        .collect()
 }
 
 /// A provider's table covers exactly its mappings of the file, and each mapping compares
@@ -204,7 +226,7 @@ fn golden_mappings_equal_as_data() {
     }
     for m in &table {
         let l = listed.iter().find(|l| l.test == m.test).map(|l| &l.outputs);
-        let files = testdata_files(m.cases.iter().map(|c| (c.expected_cp, c.expected_md)));
+        let files = testdata_files(m.cases.iter().flat_map(|c| [c.expected_cp, c.expected_md]));
         for f in l.into_iter().flatten() {
             assert!(
                 files.contains(f),
@@ -224,17 +246,32 @@ fn golden_mappings_equal_as_data() {
             .collect(),
     );
     let vsphere_table = vsphere_cases::mappings();
-    check_table(
-        &listed,
-        "vsphere",
-        vsphere_table
-            .iter()
-            .map(|m| {
-                let files = m.cases.iter().map(|c| (c.expected_cp, c.expected_md));
-                (m.test, testdata_files(files))
-            })
-            .collect(),
-    );
+    let vsphere_files: Vec<(&str, Vec<String>)> = vsphere_table
+        .iter()
+        .map(|m| {
+            let files = m.cases.iter().flat_map(|c| [c.expected_cp, c.expected_md]);
+            (m.test, testdata_files(files))
+        })
+        .collect();
+    check_table(&listed, "vsphere", vsphere_files);
+    let nutanix_table = nutanix_cases::mappings();
+    let nutanix_files: Vec<(&str, Vec<String>)> = nutanix_table
+        .iter()
+        .map(|m| {
+            let files = m.cases.iter().flat_map(|c| [c.expected_cp, c.expected_md]);
+            (m.test, testdata_files(files))
+        })
+        .collect();
+    check_table(&listed, "nutanix", nutanix_files);
+    let snow_table = snow_cases::mappings();
+    let snow_files: Vec<(&str, Vec<String>)> = snow_table
+        .iter()
+        .map(|m| {
+            let files = [Some(m.case.expected_cp), Some(m.case.expected_md)];
+            (m.test, testdata_files(files))
+        })
+        .collect();
+    check_table(&listed, "snow", snow_files);
 
     let mut results: Vec<(String, String, Status)> = Vec::new();
     let mut notes: BTreeMap<String, &str> = BTreeMap::new();
@@ -242,6 +279,15 @@ fn golden_mappings_equal_as_data() {
         let cloudstack = cloudstack_table
             .iter()
             .find(|m| l.provider == "cloudstack" && m.test == l.test);
+        let vsphere = vsphere_table
+            .iter()
+            .find(|m| l.provider == "vsphere" && m.test == l.test);
+        let nutanix = nutanix_table
+            .iter()
+            .find(|m| l.provider == "nutanix" && m.test == l.test);
+        let snow = snow_table
+            .iter()
+            .find(|m| l.provider == "snow" && m.test == l.test);
         let status = match table
             .iter()
             .find(|m| l.provider == "tinkerbell" && m.test == l.test)
@@ -269,17 +315,16 @@ fn golden_mappings_equal_as_data() {
                         Err(e) => Status::Error(e),
                     }
                 }
-                None => match vsphere_table
-                    .iter()
-                    .find(|m| l.provider == "vsphere" && m.test == l.test)
-                {
-                    Some(m) => {
+                None => match (vsphere, nutanix, snow) {
+                    (Some(m), _, _) => {
                         if let Some(note) = m.note {
                             notes.insert(l.test.clone(), note);
                         }
                         run_vsphere(m)
                     }
-                    None => Status::NotRendered,
+                    (_, Some(m), _) => run_nutanix(m),
+                    (_, _, Some(m)) => run_snow(m),
+                    _ => Status::NotRendered,
                 },
             },
         };
@@ -453,6 +498,7 @@ fn comparison_parses_embedded_yaml_and_names_the_field() {
     assert_eq!(diffs[0].document, "doc 1 (A a)");
     assert_eq!(diffs[0].expected, "(absent)");
 }
+
 /// A string holding a stream of YAML documents is compared document by document, and a
 /// difference inside it names the document's index in the stream.
 #[test]

@@ -4,6 +4,7 @@
 #[path = "golden/fixtures.rs"]
 mod fixtures;
 
+use ironbell_capi::LookupError;
 use ironbell_capi::kubeadm::{RegistryCredentials, RegistryMirror};
 use ironbell_capi::tinkerbell::{
     self, CurrentCluster, RenderError, RenderOptions, TemplateNames, TinkerbellSpec,
@@ -98,7 +99,7 @@ fn a_missing_machine_config_is_an_error_naming_it() {
     let bundles = fixtures::resolve_test_bundles(&spec).unwrap_or_else(|e| panic!("{e}"));
     let err = tinkerbell::render(&spec, &bundles, &options(&spec)).expect_err("must fail");
     assert!(
-        matches!(&err, RenderError::MissingMachineConfig { name, .. } if name == "test-md"),
+        matches!(&err, RenderError::Lookup(LookupError::MissingMachineConfig { name, .. }) if name == "test-md"),
         "{err}"
     );
     assert!(err.to_string().contains("worker node group md-0"), "{err}");
@@ -140,7 +141,10 @@ fn an_authenticated_mirror_needs_credentials_and_never_shows_them() {
     let bundles = fixtures::resolve_test_bundles(&spec).unwrap_or_else(|e| panic!("{e}"));
     let err = tinkerbell::render(&spec, &bundles, &options(&spec)).expect_err("no credentials");
     assert!(
-        matches!(err, RenderError::MissingRegistryCredentials { .. }),
+        matches!(
+            err,
+            RenderError::Lookup(LookupError::MissingRegistryCredentials { .. })
+        ),
         "{err}"
     );
 
@@ -275,7 +279,7 @@ fn current_names_are_read_from_the_rendered_objects() {
 }
 
 #[test]
-fn the_create_entry_renders_a_loaded_spec_and_refuses_other_providers() {
+fn the_create_entry_renders_a_loaded_spec_of_each_provider() {
     let root = fixtures::eksa_root();
     let spec = ironbell_cluster_spec::Spec::load(
         root.join("pkg/providers/tinkerbell/testdata/cluster_tinkerbell_stacked_etcd.yaml"),
@@ -308,10 +312,13 @@ fn the_create_entry_renders_a_loaded_spec_and_refuses_other_providers() {
         "the release's EKS-A version is the spec's: {yaml}"
     );
 
-    let nutanix = ironbell_cluster_spec::Spec::load(
-        root.join("pkg/providers/nutanix/testdata/eksa-cluster.yaml"),
+    let vsphere = ironbell_cluster_spec::Spec::load(
+        root.join("pkg/providers/vsphere/testdata/cluster_main.yaml"),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let err = fixtures::render_entry(&nutanix, &release, None).expect_err("nutanix");
-    assert!(err.contains("not supported yet"), "{err}");
+    let release = resolver
+        .resolve(&source, &["1.19"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let yaml = fixtures::render_entry(&vsphere, &release, None).unwrap_or_else(|e| panic!("{e}"));
+    assert!(yaml.contains("kind: VSphereMachineTemplate"), "{yaml}");
 }

@@ -141,6 +141,8 @@ fn manifests(
         tinkerbell_ip: None,
         registry_credentials: registry_credentials(),
         vsphere_credentials: vsphere_credentials(),
+        nutanix_credentials: nutanix_credentials(),
+        snow_credentials: snow_credentials()?,
     };
     let manifests = ironbell_capi::render(&spec, &release, &inputs)
         .with_context(|| format!("rendering cluster {}", spec.name()))?;
@@ -211,13 +213,46 @@ fn registry_credentials() -> Option<ironbell_capi::kubeadm::RegistryCredentials>
 /// vCenter credentials, from the same variables EKS Anywhere reads (the cloud provider's
 /// own pair is optional).
 fn vsphere_credentials() -> Option<ironbell_capi::vsphere::VSphereCredentials> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     Some(ironbell_capi::vsphere::VSphereCredentials {
         username: var("EKSA_VSPHERE_USERNAME")?,
         password: var("EKSA_VSPHERE_PASSWORD")?,
         cloud_provider_username: var("EKSA_VSPHERE_CP_USERNAME"),
         cloud_provider_password: var("EKSA_VSPHERE_CP_PASSWORD"),
     })
+}
+
+/// Prism Central credentials, from the variables EKS Anywhere's Nutanix provider reads.
+fn nutanix_credentials() -> Option<ironbell_capi::nutanix::PrismCredentials> {
+    Some(ironbell_capi::nutanix::PrismCredentials {
+        username: var("EKSA_NUTANIX_USERNAME")?,
+        password: var("EKSA_NUTANIX_PASSWORD")?,
+    })
+}
+
+/// The Snow devices' credentials and CA bundle, from the files `EKSA_AWS_CREDENTIALS_FILE`
+/// and `EKSA_AWS_CA_BUNDLES_FILE` name, as EKS Anywhere's Snow provider reads them; `None`
+/// when either is unset. A named file that cannot be read is an error.
+fn snow_credentials() -> anyhow::Result<Option<ironbell_capi::snow::SnowCredentials>> {
+    use base64::Engine as _;
+    let (Some(credentials), Some(ca_bundle)) = (
+        var("EKSA_AWS_CREDENTIALS_FILE"),
+        var("EKSA_AWS_CA_BUNDLES_FILE"),
+    ) else {
+        return Ok(None);
+    };
+    let encoded = |path: &str, what: &str| -> anyhow::Result<String> {
+        let bytes = std::fs::read(path).with_context(|| format!("reading the {what} {path}"))?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+    };
+    Ok(Some(ironbell_capi::snow::SnowCredentials {
+        credentials_b64: encoded(&credentials, "Snow credentials file")?,
+        ca_bundle_b64: encoded(&ca_bundle, "Snow CA bundle file")?,
+    }))
+}
+
+/// An environment variable's value, `None` when it is unset or empty.
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 fn now_unix_ms() -> i64 {

@@ -5,16 +5,37 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The variables the CLI reads credentials from; unset unless a test sets them.
+const CREDENTIAL_VARS: &[&str] = &[
+    "REGISTRY_USERNAME",
+    "REGISTRY_PASSWORD",
+    "EKSA_VSPHERE_USERNAME",
+    "EKSA_VSPHERE_PASSWORD",
+    "EKSA_VSPHERE_CP_USERNAME",
+    "EKSA_VSPHERE_CP_PASSWORD",
+    "EKSA_NUTANIX_USERNAME",
+    "EKSA_NUTANIX_PASSWORD",
+    "EKSA_AWS_CREDENTIALS_FILE",
+    "EKSA_AWS_CA_BUNDLES_FILE",
+];
+
 fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ironbell"))
+    run_with(dir, args, &[])
+}
+
+/// `ironbell ARGS` in `dir` with only the given credential variables set.
+fn run_with(dir: &Path, args: &[&str], vars: &[(&str, &Path)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ironbell"));
+    command
         .args(args)
         .current_dir(dir)
         .env("IRONBELL_DB", dir.join("store.db"))
-        .env_remove("IRONBELL_LOG")
-        .env_remove("REGISTRY_USERNAME")
-        .env_remove("REGISTRY_PASSWORD")
-        .output()
-        .expect("run ironbell")
+        .env_remove("IRONBELL_LOG");
+    for var in CREDENTIAL_VARS {
+        command.env_remove(var);
+    }
+    command.envs(vars.iter().copied());
+    command.output().expect("run ironbell")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -27,20 +48,20 @@ fn conformance(rel: &str) -> PathBuf {
         .join(rel)
 }
 
-/// The providers whose manifests render today; the others say so by name.
-const RENDERED: &[&str] = &["tinkerbell", "docker", "cloudstack", "vsphere"];
+/// The providers whose manifests render through the CLI: all of them.
+const RENDERED: &[&str] = &[
+    "tinkerbell",
+    "docker",
+    "vsphere",
+    "cloudstack",
+    "nutanix",
+    "snow",
+];
 
 #[test]
 fn a_generated_spec_validates_and_renders_for_every_provider() {
     let dir = tempfile::tempdir().expect("tempdir");
-    for provider in [
-        "tinkerbell",
-        "docker",
-        "vsphere",
-        "cloudstack",
-        "nutanix",
-        "snow",
-    ] {
+    for &provider in RENDERED {
         let out = run(
             dir.path(),
             &["generate", "clusterconfig", "demo", "--provider", provider],
@@ -63,27 +84,81 @@ fn a_generated_spec_validates_and_renders_for_every_provider() {
         assert!(stdout.contains("cluster demo is valid"), "{stdout}");
 
         let out = run(dir.path(), &["generate", "manifests", "-f", spec]);
-        if RENDERED.contains(&provider) {
-            assert!(out.status.success(), "{provider}: {}", text(&out.stderr));
-            let yaml = text(&out.stdout);
-            let kinds: Vec<String> = serde_yaml_ng::Deserializer::from_str(&yaml)
-                .filter_map(|d| {
-                    let v: serde_yaml_ng::Value = serde::Deserialize::deserialize(d).ok()?;
-                    Some(v.get("kind")?.as_str()?.to_string())
-                })
-                .collect();
-            for kind in ["Cluster", "KubeadmControlPlane", "MachineDeployment"] {
-                assert!(
-                    kinds.iter().any(|k| k == kind),
-                    "{provider}: {kind} rendered: {kinds:?}"
-                );
-            }
-        } else {
-            let err = text(&out.stderr);
-            assert!(!out.status.success(), "{provider} is not rendered yet");
-            assert!(err.contains("not supported yet"), "{provider}: {err}");
+        assert!(out.status.success(), "{provider}: {}", text(&out.stderr));
+        let kinds = kinds(&text(&out.stdout));
+        for kind in ["Cluster", "KubeadmControlPlane", "MachineDeployment"] {
+            assert!(
+                kinds.iter().any(|k| k == kind),
+                "{provider}: {kind} rendered: {kinds:?}"
+            );
         }
     }
+}
+
+/// The kinds of a YAML stream's documents.
+fn kinds(yaml: &str) -> Vec<String> {
+    serde_yaml_ng::Deserializer::from_str(yaml)
+        .filter_map(|d| {
+            let v: serde_yaml_ng::Value = serde::Deserialize::deserialize(d).ok()?;
+            Some(v.get("kind")?.as_str()?.to_string())
+        })
+        .collect()
+}
+
+/// Snow's device credentials and CA bundle come from the files `EKSA_AWS_CREDENTIALS_FILE`
+/// and `EKSA_AWS_CA_BUNDLES_FILE` name, as EKS Anywhere reads them, into the credentials
+/// secret base64-encoded; a named file that does not exist is an error naming it, with
+/// nothing printed.
+#[test]
+fn snow_credentials_are_read_from_the_files_eks_anywhere_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(
+        dir.path(),
+        &["generate", "clusterconfig", "demo", "--provider", "snow"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let spec = dir.path().join("snow.yaml");
+    std::fs::write(&spec, &out.stdout).expect("write spec");
+    let credentials = dir.path().join("credentials");
+    std::fs::write(&credentials, "[default]\naws_access_key_id = AKIDEXAMPLE\n").expect("write");
+    let ca_bundle = dir.path().join("ca-bundle.pem");
+    std::fs::write(&ca_bundle, "-----BEGIN CERTIFICATE-----\n").expect("write");
+    let args = ["generate", "manifests", "-f", spec.to_str().expect("utf-8")];
+
+    let out = run_with(
+        dir.path(),
+        &args,
+        &[
+            ("EKSA_AWS_CREDENTIALS_FILE", &credentials),
+            ("EKSA_AWS_CA_BUNDLES_FILE", &ca_bundle),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let yaml = text(&out.stdout);
+    // base64 of the two files.
+    assert!(
+        yaml.contains("W2RlZmF1bHRdCmF3c19hY2Nlc3Nfa2V5X2lkID0gQUtJREVYQU1QTEUK"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="),
+        "{yaml}"
+    );
+
+    let missing = dir.path().join("no-such-credentials");
+    let out = run_with(
+        dir.path(),
+        &args,
+        &[
+            ("EKSA_AWS_CREDENTIALS_FILE", &missing),
+            ("EKSA_AWS_CA_BUNDLES_FILE", &ca_bundle),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "nothing printed");
+    let err = text(&out.stderr);
+    assert!(err.contains("no-such-credentials"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[test]

@@ -45,8 +45,8 @@ pub struct ClusterParts<'a> {
     pub pods: Vec<String>,
     /// Service CIDRs.
     pub services: Vec<String>,
-    /// The API server endpoint.
-    pub endpoint: ApiEndpoint,
+    /// The API server endpoint, when the `Cluster` carries it.
+    pub endpoint: Option<ApiEndpoint>,
     /// The provider's cluster object.
     pub infrastructure_ref: ObjectReference,
     /// The `EtcdadmCluster`, with external etcd.
@@ -78,7 +78,7 @@ impl Cluster {
                     }),
                     service_domain: None,
                 }),
-                control_plane_endpoint: Some(parts.endpoint),
+                control_plane_endpoint: parts.endpoint,
                 control_plane_ref: Some(ObjectReference::new(
                     super::CONTROL_PLANE_API_VERSION,
                     "KubeadmControlPlane",
@@ -123,7 +123,7 @@ pub struct ClusterNetwork {
     /// Pod CIDRs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pods: Option<NetworkRanges>,
-    /// The services' DNS domain (`cluster.local`); written by the Docker provider only.
+    /// The services' DNS domain (`cluster.local`); written by the Docker and Nutanix providers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_domain: Option<String>,
     /// Service CIDRs.

@@ -16,8 +16,9 @@ pub const ADDONS_API_VERSION: &str = "addons.cluster.x-k8s.io/v1beta1";
 pub const RESOURCE_SET_SECRET_TYPE: &str = "addons.cluster.x-k8s.io/resource-set";
 
 /// A `v1` `Secret`. A `data` value that is `None` prints as `null`, as EKS Anywhere's
-/// templates print an empty credential.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+/// templates print an empty credential. It carries credentials: `Debug` shows its keys, never
+/// its values.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct GenericSecret {
     /// `v1`.
@@ -35,6 +36,26 @@ pub struct GenericSecret {
     /// Secret type, e.g. `addons.cluster.x-k8s.io/resource-set`.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub type_: Option<String>,
+}
+
+impl std::fmt::Debug for GenericSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GenericSecret")
+            .field("metadata", &self.metadata)
+            .field(
+                "data",
+                &self.data.as_ref().map(|d| d.keys().collect::<Vec<_>>()),
+            )
+            .field(
+                "string_data",
+                &self
+                    .string_data
+                    .as_ref()
+                    .map(|d| d.keys().collect::<Vec<_>>()),
+            )
+            .field("type", &self.type_)
+            .finish_non_exhaustive()
+    }
 }
 
 impl GenericSecret {
@@ -59,14 +80,14 @@ impl GenericSecret {
         }
     }
 
-    /// A secret a `ClusterResourceSet` applies: one `data` key holding a manifest.
-    pub fn resource_set(metadata: ObjectMeta, manifest: String) -> Self {
+    /// A secret a `ClusterResourceSet` applies: one `stringData` key holding a manifest.
+    pub fn resource_set(metadata: ObjectMeta, key: &str, manifest: String) -> Self {
         Self {
             api_version: "v1".into(),
             kind: "Secret".into(),
             metadata,
             data: None,
-            string_data: Some([("data".to_string(), manifest)].into_iter().collect()),
+            string_data: Some([(key.to_string(), manifest)].into_iter().collect()),
             type_: Some(RESOURCE_SET_SECRET_TYPE.into()),
         }
     }

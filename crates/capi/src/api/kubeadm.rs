@@ -65,6 +65,16 @@ pub struct ControlPlaneMachineTemplate {
     pub infrastructure_ref: ObjectReference,
 }
 
+impl ControlPlaneMachineTemplate {
+    /// The provider's machine template of that API version, kind and name in `eksa-system`.
+    pub fn in_eksa_system(api_version: &str, kind: &str, name: impl Into<String>) -> Self {
+        Self {
+            infrastructure_ref: ObjectReference::new(api_version, kind, name)
+                .in_namespace(super::EKSA_SYSTEM_NAMESPACE),
+        }
+    }
+}
+
 /// How a [`KubeadmControlPlane`] replaces machines.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -110,6 +120,11 @@ impl KubeadmConfigTemplate {
                 template: KubeadmConfigTemplateResource { spec: config },
             },
         }
+    }
+
+    /// A worker group's `KubeadmConfigTemplate` of that name in `eksa-system`.
+    pub fn in_eksa_system(name: impl Into<String>, config: KubeadmConfigSpec) -> Self {
+        Self::new(super::meta(name, super::EKSA_SYSTEM_NAMESPACE), config)
     }
 }
 
@@ -295,6 +310,23 @@ pub struct Etcd {
     /// External etcd endpoints and client certificates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external: Option<ExternalEtcd>,
+}
+
+impl Etcd {
+    /// External etcd as EKS Anywhere writes it for cloud-config machines: a placeholder
+    /// endpoint (the etcdadm controller fills in the real ones) and the API server's etcd
+    /// client certificates under `/etc/kubernetes/pki`.
+    pub fn external_placeholder() -> Self {
+        Self {
+            local: None,
+            external: Some(ExternalEtcd {
+                endpoints: vec!["https://placeholder:2379".into()],
+                ca_file: "/etc/kubernetes/pki/etcd/ca.crt".into(),
+                cert_file: "/etc/kubernetes/pki/apiserver-etcd-client.crt".into(),
+                key_file: "/etc/kubernetes/pki/apiserver-etcd-client.key".into(),
+            }),
+        }
+    }
 }
 
 /// External etcd endpoints and client certificate files.
@@ -507,6 +539,9 @@ pub struct Ntp {
 pub struct User {
     /// Login name.
     pub name: String,
+    /// Whether the password is locked (written only by the providers that set it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_password: Option<bool>,
     /// Authorized SSH keys.
     pub ssh_authorized_keys: Vec<String>,
     /// Sudo rule, e.g. `ALL=(ALL) NOPASSWD:ALL`.

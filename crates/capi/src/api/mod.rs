@@ -6,10 +6,15 @@
 //! [`kubeadm::KubeadmConfigSpec`], including the Bottlerocket fields of EKS Anywhere's fork),
 //! [`etcdadm`] (`EtcdadmCluster`), [`tinkerbell`] (CAPT's `TinkerbellCluster` and
 //! `TinkerbellMachineTemplate`), [`docker`] (CAPD's `DockerCluster` and
-//! `DockerMachineTemplate`) and [`cloudstack`] (CAPC's `CloudStackCluster` and
-//! `CloudStackMachineTemplate`). Every optional field is skipped when unset, so a rendered
-//! object holds only what a provider put in it. Provider-specific kinds live in their own
-//! module; the common ones carry nothing provider-specific.
+//! `DockerMachineTemplate`), [`cloudstack`] (CAPC's `CloudStackCluster` and
+//! `CloudStackMachineTemplate`), [`nutanix`] (CAPX's `NutanixCluster` and
+//! `NutanixMachineTemplate`), [`snow`] (CAPAS's `AWSSnowCluster`, `AWSSnowMachineTemplate`,
+//! `AWSSnowIPPool`), [`vsphere`] (CAPV's `VSphereCluster`, `VSphereMachineTemplate`,
+//! `VSphereFailureDomain`, `VSphereDeploymentZone`) and [`core`] (`ConfigMap`, a general
+//! `Secret` and the `ClusterResourceSet` that carries them to a workload cluster). Every
+//! optional field is skipped when unset, so a rendered object holds only what a provider put
+//! in it. Provider-specific kinds live in their own module; the common ones carry nothing
+//! provider-specific.
 //!
 //! Field names and nesting follow the Go types of Cluster API v1beta1, EKS Anywhere's
 //! fork of the kubeadm bootstrap types, etcdadm-controller and CAPT v0.6.5. Only the fields
@@ -21,6 +26,8 @@ pub mod core;
 pub mod docker;
 pub mod etcdadm;
 pub mod kubeadm;
+pub mod nutanix;
+pub mod snow;
 pub mod tinkerbell;
 pub mod vsphere;
 

@@ -9,6 +9,7 @@
 
 mod admission;
 mod audit;
+mod encryption;
 mod mirror;
 mod rollout;
 
@@ -31,6 +32,10 @@ pub use admission::{
     EXCLUSION_RULES_PATH, exclusion_env, exclusion_file, exclusion_policy, exclusion_volume,
 };
 pub use audit::default_audit_policy;
+pub use encryption::{
+    ENCRYPTION_CONFIG_HOST_PATH, ENCRYPTION_CONFIG_PATH, encryption_args, encryption_configuration,
+    encryption_file, encryption_volumes,
+};
 pub use mirror::{RegistryCredentials, RegistryMirror, block_text, registry_credentials_secret};
 pub use rollout::{autoscaler_annotations, control_plane_rollout, machine_deployment_strategy};
 
@@ -261,6 +266,7 @@ pub fn login_user(users: &[UserConfiguration]) -> Option<User> {
     let user = users.first()?;
     Some(User {
         name: user.name.clone(),
+        lock_password: None,
         ssh_authorized_keys: user
             .ssh_authorized_keys
             .first()
@@ -344,6 +350,19 @@ pub fn proxy_drop_in(http_proxy: &str, https_proxy: &str, no_proxy: &[String]) -
     )
 }
 
+/// The kube-vip environment of a control-plane endpoint every provider writes: a /32 address
+/// held by leader election in `kube-system`.
+pub const KUBE_VIP_CONTROL_PLANE_ENV: [(&str, &str); 8] = [
+    ("vip_cidr", "32"),
+    ("cp_enable", "true"),
+    ("cp_namespace", "kube-system"),
+    ("vip_ddns", "false"),
+    ("vip_leaderelection", "true"),
+    ("vip_leaseduration", "15"),
+    ("vip_renewdeadline", "10"),
+    ("vip_retryperiod", "2"),
+];
+
 /// The kube-vip static pod that holds the control-plane endpoint address. With
 /// `serve_load_balancers` (a cluster without workers), it also answers for `LoadBalancer`
 /// services.
@@ -353,19 +372,9 @@ pub fn kube_vip_manifest(
     serve_load_balancers: bool,
     admin_conf: &str,
 ) -> String {
-    let mut env = vec![
-        ("vip_arp", "true"),
-        ("port", "6443"),
-        ("vip_cidr", "32"),
-        ("cp_enable", "true"),
-        ("cp_namespace", "kube-system"),
-        ("vip_ddns", "false"),
-        ("vip_leaderelection", "true"),
-        ("vip_leaseduration", "15"),
-        ("vip_renewdeadline", "10"),
-        ("vip_retryperiod", "2"),
-        ("address", address),
-    ];
+    let mut env = vec![("vip_arp", "true"), ("port", "6443")];
+    env.extend(KUBE_VIP_CONTROL_PLANE_ENV);
+    env.push(("address", address));
     if serve_load_balancers {
         env.extend([("svc_enable", "true"), ("svc_election", "true")]);
     }

@@ -186,10 +186,12 @@ pub(super) fn objects(
     vec![
         Object::GenericSecret(Box::new(GenericSecret::resource_set(
             meta(format!("{name}-{CCM}"), EKSA_SYSTEM_NAMESPACE),
+            "data",
             to_yaml_text(&account),
         ))),
         Object::GenericSecret(Box::new(GenericSecret::resource_set(
             meta(format!("{name}-{CREDENTIALS}"), EKSA_SYSTEM_NAMESPACE),
+            "data",
             to_yaml_text(&secret),
         ))),
         Object::ConfigMap(Box::new(ConfigMap::new(

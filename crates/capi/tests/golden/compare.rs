@@ -61,8 +61,9 @@ fn normalize(v: Value) -> Value {
     }
 }
 
-/// A string holding a YAML stream of several mapping documents (a manifest bundle), as
-/// its parsed documents; `None` for anything else.
+/// A string holding a YAML stream of several mapping documents (`---` separated: a manifest
+/// bundle, such as the ones a `ConfigMap` carries to a workload cluster), as its parsed
+/// non-empty documents; `None` for anything else.
 fn parse_stream(s: &str) -> Option<Vec<Value>> {
     if !s.lines().any(|l| l.trim_end() == "---") {
         return None;

@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 
+use ironbell_capi::nutanix::NutanixSpec;
 use ironbell_capi::tinkerbell::TinkerbellSpec;
 use ironbell_capi::versions::VersionsBundleSet;
 use ironbell_capi::vsphere::VSphereSpec;
@@ -51,14 +52,34 @@ pub fn load_spec(provider: &str, file: &str) -> Result<ironbell_cluster_spec::Sp
     Ok(spec)
 }
 
+/// The release version of the test releases manifest.
+pub const TEST_EKSA_VERSION: &str = "v0.19.0-dev+latest";
+
+/// The EKS-D 1.29 manifest the test bundles name by URL, and its fixture in this crate.
+const EKSD_1_29: (&str, &str) = (
+    "https://distro.eks.amazonaws.com/kubernetes-1-29/kubernetes-1-29-eks-4.yaml",
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/eksd/kubernetes-1-29-eks-4.yaml"
+    ),
+);
+
+/// Load a Nutanix cluster spec file as EKS Anywhere's tests load it (builder defaults and
+/// the release's version, `v0.19.0-dev+latest`).
+pub fn load_nutanix_spec(file: &str) -> Result<NutanixSpec, String> {
+    let mut spec = load_spec("nutanix", file)?;
+    spec.cluster.spec.eksa_version = Some(TEST_EKSA_VERSION.into());
+    NutanixSpec::from_spec(&spec).map_err(|e| format!("{file}: {e}"))
+}
+
 /// Load a vSphere cluster spec file as `test.NewFullClusterSpec` builds it ([`load_spec`],
-/// with EKS Anywhere version v0.19.0-dev+latest).
+/// with the release's version when the file names none).
 pub fn load_vsphere_spec(file: &str) -> Result<VSphereSpec, String> {
     let mut spec = load_spec("vsphere", file)?;
     spec.cluster
         .spec
         .eksa_version
-        .get_or_insert_with(|| "v0.19.0-dev+latest".into());
+        .get_or_insert_with(|| TEST_EKSA_VERSION.into());
     VSphereSpec::from_spec(&spec).map_err(|e| format!("{file}: {e}"))
 }
 
@@ -91,36 +112,49 @@ pub fn resolve_cluster_bundles(
     )?))
 }
 
-/// The test release data resolved for some Kubernetes versions.
+/// The test releases manifest's release resolved for Kubernetes versions.
 pub fn resolve_test_release(versions: &[&str]) -> Result<ironbell_release::ClusterRelease, String> {
-    // The 1.29 EKS-D manifest is a remote URL in the test bundles; this repository keeps a
-    // copy (tests/fixtures/eksd).
     let resolver = ironbell_release::Resolver::new()
         .with_base_dir(eksa_root().join("internal/test"))
-        .with_url_file(
-            "https://distro.eks.amazonaws.com/kubernetes-1-29/kubernetes-1-29-eks-4.yaml",
-            concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/eksd/kubernetes-1-29-eks-4.yaml"
-            ),
-        );
+        .with_url_file(EKSD_1_29.0, EKSD_1_29.1);
     let source = ironbell_release::BundlesSource::Releases {
         url: "embed:///testdata/releases.yaml".into(),
-        eksa_version: "v0.19.0-dev+latest".into(),
+        eksa_version: TEST_EKSA_VERSION.into(),
     };
     resolver
         .resolve(&source, versions)
         .map_err(|e| e.to_string())
 }
 
+/// The first worker node group of a cluster, to change in a test.
+pub fn first_worker(
+    cluster: &mut ironbell_model::anywhere::Cluster,
+) -> Option<&mut ironbell_model::anywhere::WorkerNodeGroupConfiguration> {
+    cluster
+        .spec
+        .worker_node_group_configurations
+        .as_mut()
+        .and_then(|w| w.first_mut())
+}
+
 /// The `cluster_*.yaml` spec files of a provider's testdata, sorted.
 pub fn cluster_spec_files(provider: &str) -> Vec<String> {
+    spec_files(provider, &["cluster_"])
+}
+
+/// The names of a cluster's worker node groups.
+pub fn worker_group_names(cluster: &ironbell_model::anywhere::Cluster) -> Vec<String> {
+    ironbell_capi::worker_group_names(cluster)
+}
+
+/// The spec files of a provider's testdata whose names start with one of `prefixes`, sorted.
+pub fn spec_files(provider: &str, prefixes: &[&str]) -> Vec<String> {
     let dir = provider_dir(provider).join("testdata");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().to_string())
-        .filter(|n| n.starts_with("cluster_") && n.ends_with(".yaml"))
+        .filter(|n| prefixes.iter().any(|p| n.starts_with(p)) && n.ends_with(".yaml"))
         .collect();
     names.sort();
     names
@@ -153,4 +187,12 @@ pub fn set_resolv_conf(cluster: &mut ironbell_model::anywhere::Cluster, path: &s
             path: Some(path.into()),
         }),
     });
+}
+
+/// Every document of a rendered stream parses back.
+pub fn assert_yaml_parses(name: &str, yaml: &str) {
+    for de in serde_yaml_ng::Deserializer::from_str(yaml) {
+        let _: serde_yaml_ng::Value = serde::Deserialize::deserialize(de)
+            .unwrap_or_else(|e| panic!("{name}: rendered YAML does not parse: {e}"));
+    }
 }

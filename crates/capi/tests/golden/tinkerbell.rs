@@ -62,13 +62,7 @@ pub struct Mapping {
 fn none(_: &mut TinkerbellSpec) {}
 
 fn autoscaler(s: &mut TinkerbellSpec) {
-    if let Some(w) = s
-        .cluster
-        .spec
-        .worker_node_group_configurations
-        .as_mut()
-        .and_then(|w| w.first_mut())
-    {
+    if let Some(w) = crate::fixtures::first_worker(&mut s.cluster) {
         w.autoscaling_configuration = Some(AutoScalingConfiguration {
             min_count: Some(3),
             max_count: Some(5),
@@ -666,12 +660,7 @@ pub fn render(
         }
         Mode::UpgradeScale => {
             let mut current_spec = spec.clone();
-            if let Some(c) = current_spec
-                .cluster
-                .spec
-                .worker_node_group_configurations
-                .as_mut()
-                .and_then(|w| w.first_mut())
+            if let Some(c) = crate::fixtures::first_worker(&mut current_spec.cluster)
                 .and_then(|w| w.count.as_mut())
             {
                 *c += 1;
