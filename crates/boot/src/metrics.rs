@@ -16,7 +16,7 @@
 //! | `ironbell_boot_hardware`, `ironbell_boot_mac_conflicts`, `ironbell_boot_index_resource_version` (gauges) | |
 //! | `ironbell_dhcp_requests_total` | `type` |
 //! | `ironbell_dhcp_ignored_total` | `reason` |
-//! | `ironbell_dhcp_{replies,send_errors,malformed,rate_limited}_total` | |
+//! | `ironbell_dhcp_{replies,send_errors,malformed,rate_limited,not_ours}_total` | |
 //! | `ironbell_tftp_transfers_total` | `result` |
 //! | `ironbell_tftp_*` (requests, active transfers, bytes, retransmits...) | |
 //! | `ironbell_syslog_messages_total` | `format` |
@@ -119,6 +119,11 @@ impl MetricsSource for Stats {
                 "ironbell_dhcp_rate_limited_total",
                 "DHCP requests dropped by the per-MAC rate limit.",
                 &self.rate_limited,
+            ),
+            (
+                "ironbell_dhcp_not_ours_total",
+                "DHCP requests left to the replica that owns the client's share.",
+                &self.not_ours,
             ),
         ] {
             counter(enc, name, help, c.load(Ordering::Relaxed))?;
