@@ -71,6 +71,13 @@ impl Crashable {
         self.member.as_ref().expect("crashed")
     }
 
+    /// Runs `task` on its runtime: it dies with it.
+    pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        if let Some(rt) = &self.runtime {
+            rt.spawn(task);
+        }
+    }
+
     /// Dies without a word to etcd.
     pub fn crash(&mut self) {
         if let Some(rt) = self.runtime.take() {
