@@ -15,6 +15,8 @@
 //!   without revoking its lease, as a crash). A client of b's keeps asking; it is answered
 //!   by a or c once b's lease has run out (TTL 3 s here, 10 s by default), and every client
 //!   of b then gets its reservation from its new owner.
+//! - etcd is stopped: the survivors keep their shares, and every client still gets its
+//!   reservation from its owner.
 //!
 //! Needs root (namespaces) and `busybox`.
 
@@ -283,7 +285,7 @@ async fn wait_for_members(replicas: &[&Replica], members: &[&str]) {
 async fn three_replicas_answer_their_share_and_take_over_a_killed_ones() {
     ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
     ironbell_testbed::require_tool!("busybox");
-    let Some(cluster) = Cluster::start(1).await else {
+    let Some(mut cluster) = Cluster::start(1).await else {
         return;
     };
     let clients = clients();
@@ -410,4 +412,22 @@ async fn three_replicas_answer_their_share_and_take_over_a_killed_ones() {
         })
         .collect();
     eprintln!("figures: the killed replica's clients went to {moved:?}");
+
+    // etcd goes away: the survivors keep their last shares, and every client still gets
+    // its reservation from its owner.
+    cluster.members[0].kill();
+    let degraded = ironbell_testbed::wait_until_async(PATIENCE, || {
+        let all = live.iter().all(|r| r.membership.member().view().degraded);
+        async move { all }
+    })
+    .await;
+    assert!(degraded, "the survivors did not notice that etcd is gone");
+    for r in &live {
+        r.forget_lookups();
+    }
+    for (i, (host, c)) in client_hosts.iter().zip(&clients).enumerate() {
+        let env = tokio::task::block_in_place(|| udhcpc(host, dir.path(), 3, 2))
+            .unwrap_or_else(|| panic!("client {i} got no lease with etcd down"));
+        assert_reservation(&env, c, i, owner_of(c));
+    }
 }
