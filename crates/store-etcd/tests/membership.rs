@@ -2,7 +2,7 @@
 //! replicas see each other join; a replica that dies (its runtime shut down, as a crash:
 //! no revoke) is gone from the others' views once its lease runs out; one that leaves is
 //! gone at once; with etcd down the views are kept and marked degraded, and are current
-//! again when etcd is back.
+//! again when etcd is back; with one etcd member of three killed no view loses a member.
 //!
 //! The TTL is 3 s ([`FAST`]) so the suite takes seconds; the code paths are those of the
 //! 10 s default.
@@ -160,4 +160,42 @@ async fn bad_ids_and_settings_are_refused_and_joining_without_etcd_answers_every
             degraded: true
         }
     );
+}
+
+/// One etcd member of three is killed, then another started again: the replicas keep
+/// seeing each other; no view ever loses a member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_etcd_member_of_three_dying_loses_no_member() {
+    let Some(mut cluster) = Cluster::start(3).await else {
+        return;
+    };
+    let membership = Membership::new(&cluster.store("/plane"), FAST).unwrap();
+    let a = membership.join(DHCP_GROUP, "replica-a").unwrap();
+    let b = membership.join(DHCP_GROUP, "replica-b").unwrap();
+    let both = ["replica-a", "replica-b"];
+    wait_for_view(&a, &both).await;
+    wait_for_view(&b, &both).await;
+    let mut views = [a.subscribe(), b.subscribe()];
+    // Kill the etcd leader (the member the others' requests go through), for longer than
+    // the TTL.
+    let leader = cluster.leader(&cluster.store("/probe")).await.unwrap_or(0);
+    cluster.members[leader].kill();
+    let watching = tokio::time::timeout(FAST.ttl * 2, async {
+        let [va, vb] = &mut views;
+        loop {
+            tokio::select! {
+                r = va.changed() => if r.is_err() { break },
+                r = vb.changed() => if r.is_err() { break },
+            }
+            for v in [&*va.borrow(), &*vb.borrow()] {
+                assert_eq!(v.members, ids(&both), "a member was lost: {v:?}");
+            }
+        }
+    })
+    .await;
+    assert!(watching.is_err(), "a membership task ended");
+    wait_for_view(&a, &both).await;
+    wait_for_view(&b, &both).await;
+    cluster.members[leader].restart();
+    wait_for_view(&a, &both).await;
 }
