@@ -329,6 +329,7 @@ mod tests {
         c.count("script", 404);
         let stats = Arc::new(Stats::default());
         stats.discover.fetch_add(3, Ordering::Relaxed);
+        stats.not_ours.fetch_add(2, Ordering::Relaxed);
         let sources: Vec<Arc<dyn MetricsSource>> = vec![stats];
         let out = ironbell_httpd::metrics::render(&registry(&c, &sources));
         assert!(out.contains("# TYPE ironbell_boot_http_requests counter\n"));
@@ -338,6 +339,7 @@ mod tests {
         assert!(out.contains("ironbell_boot_http_connections_refused_total 0\n"));
         assert!(out.contains("ironbell_dhcp_requests_total{type=\"discover\"} 3\n"));
         assert!(out.contains("ironbell_dhcp_ignored_total{reason=\"unknown_mac\"} 0\n"));
+        assert!(out.contains("ironbell_dhcp_not_ours_total 2\n"));
         assert!(out.ends_with("# EOF\n"));
     }
 }
