@@ -16,7 +16,7 @@
 //! | `ironbell_boot_hardware`, `ironbell_boot_mac_conflicts`, `ironbell_boot_index_resource_version` (gauges) | |
 //! | `ironbell_dhcp_requests_total` | `type` |
 //! | `ironbell_dhcp_ignored_total` | `reason` |
-//! | `ironbell_dhcp_{replies,send_errors,malformed,rate_limited}_total` | |
+//! | `ironbell_dhcp_{replies,send_errors,malformed,rate_limited,not_ours}_total` | |
 //! | `ironbell_tftp_transfers_total` | `result` |
 //! | `ironbell_tftp_*` (requests, active transfers, bytes, retransmits...) | |
 //! | `ironbell_syslog_messages_total` | `format` |
@@ -119,6 +119,11 @@ impl MetricsSource for Stats {
                 "ironbell_dhcp_rate_limited_total",
                 "DHCP requests dropped by the per-MAC rate limit.",
                 &self.rate_limited,
+            ),
+            (
+                "ironbell_dhcp_not_ours_total",
+                "DHCP requests left to the replica that owns the client's share.",
+                &self.not_ours,
             ),
         ] {
             counter(enc, name, help, c.load(Ordering::Relaxed))?;
@@ -324,6 +329,7 @@ mod tests {
         c.count("script", 404);
         let stats = Arc::new(Stats::default());
         stats.discover.fetch_add(3, Ordering::Relaxed);
+        stats.not_ours.fetch_add(2, Ordering::Relaxed);
         let sources: Vec<Arc<dyn MetricsSource>> = vec![stats];
         let out = ironbell_httpd::metrics::render(&registry(&c, &sources));
         assert!(out.contains("# TYPE ironbell_boot_http_requests counter\n"));
@@ -333,6 +339,7 @@ mod tests {
         assert!(out.contains("ironbell_boot_http_connections_refused_total 0\n"));
         assert!(out.contains("ironbell_dhcp_requests_total{type=\"discover\"} 3\n"));
         assert!(out.contains("ironbell_dhcp_ignored_total{reason=\"unknown_mac\"} 0\n"));
+        assert!(out.contains("ironbell_dhcp_not_ours_total 2\n"));
         assert!(out.ends_with("# EOF\n"));
     }
 }

@@ -115,6 +115,17 @@ impl Drop for RaiseOnDrop {
 
 /// Starts every configured part over `store` and serves until one fails.
 pub async fn run(store: SharedStore, config: Config) -> Result<(), ServiceError> {
+    run_sharing(store, config, None).await
+}
+
+/// [`run`] for one replica of several on a network: DHCP answers only the clients of
+/// `dhcp_share` (see [`ironbell_dhcp::share`]), which the caller keeps current from the
+/// replicas' membership while the service runs. `None` answers every client.
+pub async fn run_sharing(
+    store: SharedStore,
+    config: Config,
+    dhcp_share: Option<Arc<ironbell_dhcp::Share>>,
+) -> Result<(), ServiceError> {
     let index = crate::start_index(store.clone()).await;
     info!(
         hardware = index.snapshot().hardware_count(),
@@ -132,7 +143,15 @@ pub async fn run(store: SharedStore, config: Config) -> Result<(), ServiceError>
                 addr,
                 source,
             })?;
-        let server = Arc::new(ironbell_dhcp::Server::new(dhcp_config, index.clone()));
+        let mut server = ironbell_dhcp::Server::new(dhcp_config, index.clone());
+        if let Some(share) = dhcp_share {
+            info!(
+                replica = share.replica(),
+                "DHCP answers this replica's share of the clients"
+            );
+            server = server.with_share(share);
+        }
+        let server = Arc::new(server);
         state = state.with_source(server.stats());
         info!(%addr, interface = config.interface.as_deref().unwrap_or("any"), "DHCP listening");
         // DHCP runs its blocking, batched loop on a thread of its own; dropping this task

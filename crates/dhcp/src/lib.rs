@@ -14,6 +14,9 @@
 //! counted in [`Stats::rate_limited`]. Log lines per reply are limited to a few a second
 //! with a count of what was suppressed.
 //!
+//! Several replicas on one network each answer their [`Share`] of the clients (a hash of
+//! the MAC, in the manner of RFC 3074); see the [`share`] module.
+//!
 //! Start reading at [`respond`] (the pure decision: request in, reply and destination
 //! out), then [`Server`] (parse, count, send) and [`bind_server_socket`].
 
@@ -21,6 +24,7 @@ mod config;
 mod reservation;
 mod respond;
 mod server;
+pub mod share;
 
 pub use config::{Binaries, Config, Mode};
 pub use reservation::{Backend, DEFAULT_LEASE_TIME, MacAddr, Reservation, Route, format_mac};
@@ -31,6 +35,7 @@ pub use respond::{
 pub use server::{
     MAX_PACKET, MIN_PACKET, ParseError, RECV_BUFFER, Server, Stats, bind_server_socket, parse,
 };
+pub use share::{Buckets, Share};
 
 /// dhcproto, re-exported so that callers build and read messages with the same version.
 pub use dhcproto;

@@ -15,6 +15,7 @@ use tokio::net::UdpSocket;
 use crate::config::Config;
 use crate::reservation::{Backend, MacAddr};
 use crate::respond::{Decision, IgnoreReason, client_mac, respond};
+use crate::share::{Share, Verdict};
 
 /// Smallest DHCP message: the 236-byte BOOTP header and the 4-byte magic cookie.
 pub const MIN_PACKET: usize = 240;
@@ -150,6 +151,9 @@ pub struct Stats {
     pub malformed: AtomicU64,
     /// Requests dropped by the per-MAC rate limit ([`Config::requests_per_mac`]).
     pub rate_limited: AtomicU64,
+    /// Discovers and Requests dropped because another replica owns the client's bucket
+    /// (see [`Share`]).
+    pub not_ours: AtomicU64,
     ignored: [AtomicU64; IgnoreReason::ALL.len()],
 }
 
@@ -193,6 +197,7 @@ pub struct Server<B> {
     backend: B,
     stats: Arc<Stats>,
     per_mac: RateLimiter<[u8; 6]>,
+    share: Option<Arc<Share>>,
 }
 
 impl<B: Backend> Server<B> {
@@ -208,7 +213,20 @@ impl<B: Backend> Server<B> {
             backend,
             stats: Arc::default(),
             per_mac,
+            share: None,
         }
+    }
+
+    /// This server answers only the clients of `share` (one replica of several on a
+    /// network); without a share it answers every client.
+    pub fn with_share(mut self, share: Arc<Share>) -> Self {
+        self.share = Some(share);
+        self
+    }
+
+    /// The share this server answers, if it has one.
+    pub fn share(&self) -> Option<&Arc<Share>> {
+        self.share.as_ref()
     }
 
     /// The counters (shared; they keep counting while the server runs).
@@ -249,6 +267,13 @@ impl<B: Backend> Server<B> {
             ?mt
         );
         let _guard = span.enter();
+        if let (Some(share), Some(mac)) = (&self.share, mac)
+            && let Verdict::NotOurs { bucket } = share.verdict(&msg, mac, self.config.server_ip)
+        {
+            self.stats.not_ours.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(mac = %MacAddr(mac), bucket, "another replica's client");
+            return None;
+        }
         match respond(&self.config, &self.backend, &msg) {
             Decision::Ignore(reason) => {
                 self.stats.ignored[reason.index()].fetch_add(1, Ordering::Relaxed);

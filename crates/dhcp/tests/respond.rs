@@ -803,3 +803,64 @@ fn per_mac_limit_spares_many_machines_and_stops_one_that_floods() {
             >= 1000 - burst
     );
 }
+
+/// The answer of one replica of several (`ironbell_dhcp::share`) for `req`, with what
+/// names the answering server taken out: option 54, and `siaddr` when it is that server
+/// (a client that does not netboot is given the server's address there).
+fn answer_without_server_id(config: &Config, req: &Message) -> (Message, SocketAddrV4) {
+    let backend = backend_with(reservation());
+    let Decision::Reply { mut message, to } = respond(config, &backend, req) else {
+        panic!("no reply");
+    };
+    message.opts_mut().remove(OptionCode::ServerIdentifier);
+    if message.siaddr() == config.server_ip {
+        message.set_siaddr(Ipv4Addr::UNSPECIFIED);
+    }
+    (*message, to)
+}
+
+/// Two replicas answer a reserved client with the same address, options and boot file;
+/// they differ in the server's own address, and, unless the boot endpoints are set to a
+/// shared address, in where the boot files are (each replica serves the same ones).
+#[test]
+fn replicas_answer_a_reservation_alike() {
+    let other = Ipv4Addr::new(192, 0, 2, 3);
+    for req in [
+        plain(MessageType::Discover, MAC),
+        plain(MessageType::Request, MAC),
+        ipxe_bios(MessageType::Discover),
+        ipxe_bios(MessageType::Request),
+    ] {
+        // Boot endpoints on a shared (virtual) address: identical but for option 54.
+        let shared = |ip: Ipv4Addr| {
+            let mut c = config();
+            c.server_ip = ip;
+            c.tftp_server = Some(Ipv4Addr::new(192, 0, 2, 100));
+            c.http_base = Some("http://192.0.2.100:7171".into());
+            c
+        };
+        assert_eq!(
+            answer_without_server_id(&shared(SERVER), &req),
+            answer_without_server_id(&shared(other), &req)
+        );
+        // Each replica its own boot endpoints: the lease is the same.
+        let mut own = config();
+        own.server_ip = other;
+        let (a, to_a) = answer_without_server_id(&config(), &req);
+        let (b, to_b) = answer_without_server_id(&own, &req);
+        assert_eq!((a.yiaddr(), to_a), (b.yiaddr(), to_b));
+        let lease_options = |m: &Message| {
+            let mut opts: Vec<DhcpOption> = m
+                .opts()
+                .iter()
+                .filter(|(code, _)| {
+                    !matches!(code, OptionCode::BootfileName | OptionCode::TFTPServerName)
+                })
+                .map(|(_, o)| o.clone())
+                .collect();
+            opts.sort_by_key(|o| u8::from(OptionCode::from(o)));
+            opts
+        };
+        assert_eq!(lease_options(&a), lease_options(&b));
+    }
+}

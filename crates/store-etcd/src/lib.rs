@@ -4,7 +4,8 @@
 //! ironbell replicas on several machines share one state and survive the loss of a machine.
 //! It also elects the one replica that runs the controllers ([`Election`], module
 //! [`election`]: leases, fencing tokens, and the timing argument for why two replicas do
-//! not both lead). It is not an etcd server and does not manage etcd members.
+//! not both lead), and keeps the list of live replicas of a group ([`Membership`], module
+//! [`membership`]: lease-backed keys, watched; the DHCP replicas split the clients by it). It is not an etcd server and does not manage etcd members.
 //!
 //! Start reading at [`Config`] and [`EtcdStore::new`], then [`EtcdStore`]'s `write` (how a
 //! commit becomes one transaction) and the `watch` module; for replicas, [`election`]. The trait semantics are those
@@ -12,9 +13,11 @@
 //! by the tests on loopback ports) by the shared conformance suite on one member
 //! (`tests/conformance.rs`) and on three (`tests/conformance_cluster.rs`); `tests/cluster.rs`
 //! kills members under a running commit and watch, `tests/tls.rs` uses client certificates,
-//! `tests/batches.rs` writes more than `--max-txn-ops` in batches, and `tests/election.rs`
+//! `tests/batches.rs` writes more than `--max-txn-ops` in batches, `tests/election.rs`
 //! elects leaders among candidates (some in child processes killed by PID) while etcd
-//! members die.
+//! members die, `tests/membership.rs` follows replicas joining, dying and leaving, and etcd
+//! going away, and `tests/dhcp_replicas.rs` has three DHCP replicas answer real udhcpc
+//! clients by their shares, one of them killed.
 //! The client is the `etcd-client` crate (tonic 0.14, as the rest of the workspace).
 //!
 //! ## Key layout
@@ -86,9 +89,13 @@
 
 pub mod election;
 mod keys;
+pub mod membership;
 mod watch;
 
 pub use election::{Election, ElectionConfig, ElectionError, Leader, Leadership, LossReason};
+pub use membership::{
+    DHCP_GROUP, Member, Membership, MembershipConfig, MembershipError, View as MembershipView,
+};
 
 use std::fmt;
 use std::path::PathBuf;
