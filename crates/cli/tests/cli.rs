@@ -340,8 +340,22 @@ fn store_specs_and_unsupported_backends() {
         list.contains("cp1"),
         "the bare path names the same store: {list}"
     );
-    let err = env.fails(&["--db", "etcd://127.0.0.1:2379", "get", "hardware"]);
-    assert!(err.contains("etcd backend is not supported yet"), "{err}");
+    // An etcd nobody serves (a loopback port just freed): one clear error naming it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let err = env.fails(&[
+        "--db",
+        &format!("etcd://127.0.0.1:{port}"),
+        "get",
+        "hardware",
+    ]);
+    assert!(
+        err.contains(&format!("etcd at http://127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(err.contains("Connection refused"), "{err}");
     let err = env.fails(&["--db", "redis://127.0.0.1", "get", "hardware"]);
     assert!(err.contains("unknown scheme \"redis\""), "{err}");
 }
