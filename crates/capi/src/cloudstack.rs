@@ -22,8 +22,8 @@ pub mod credentials;
 use std::collections::BTreeMap;
 
 use ironbell_model::anywhere::{
-    AWSIamConfig, CloudStackDatacenterConfig, CloudStackMachineConfig, Cluster as EksaCluster,
-    IntOrString, OIDCConfig, WorkerNodeGroupConfiguration,
+    CloudStackDatacenterConfig, CloudStackMachineConfig, Cluster as EksaCluster, IntOrString,
+    WorkerNodeGroupConfiguration,
 };
 
 use crate::api::cloudstack::{
@@ -45,6 +45,7 @@ use crate::api::kubeadm::{
 use crate::api::{EKSA_SYSTEM_NAMESPACE, ETCDADM_API_VERSION, ObjectReference, StringMap, meta};
 use crate::common::{self, cluster_name, minor_version, worker_groups};
 use crate::kubeadm::{self, RegistryMirror};
+use crate::provider_spec::ProviderSpec;
 use crate::tinkerbell::{TemplateNames, WorkerTemplateNames};
 use crate::versions::{VersionsBundle, VersionsBundleSet};
 use crate::{Manifests, NO_VALUE, Object};
@@ -61,39 +62,15 @@ pub const ANNOTATION_SUFFIX: &str = "cloudstack.anywhere.eks.amazonaws.com/v1alp
 const CRI_SOCKET: &str = "/var/run/containerd/containerd.sock";
 
 /// A CloudStack cluster spec: the EKS Anywhere objects the renderer reads.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct CloudStackSpec {
-    /// The `Cluster`.
-    pub cluster: EksaCluster,
-    /// Its `CloudStackDatacenterConfig`.
-    pub datacenter: CloudStackDatacenterConfig,
-    /// `CloudStackMachineConfig`s by name.
-    pub machine_configs: BTreeMap<String, CloudStackMachineConfig>,
-    /// The OIDC identity provider, if any.
-    pub oidc: Option<OIDCConfig>,
-    /// The AWS IAM authenticator config, if any.
-    pub aws_iam: Option<AWSIamConfig>,
-}
+pub type CloudStackSpec = ProviderSpec<CloudStackDatacenterConfig, CloudStackMachineConfig>;
+
+crate::provider_spec::provider_kinds!(CloudStackDatacenterConfig, CloudStackMachineConfig);
 
 impl CloudStackSpec {
     /// The CloudStack view of a loaded spec.
     pub fn from_spec(spec: &ironbell_cluster_spec::Spec) -> Result<Self, RenderError> {
-        let ironbell_cluster_spec::DatacenterConfig::CloudStackDatacenterConfig(datacenter) =
-            &spec.datacenter
-        else {
-            return Err(RenderError::NotCloudStack {
-                cluster: spec.name().to_string(),
-            });
-        };
-        Ok(Self {
-            cluster: spec.cluster.clone(),
-            datacenter: datacenter.clone(),
-            machine_configs: common::machine_configs_of(spec, |mc| match mc {
-                ironbell_cluster_spec::MachineConfig::CloudStackMachineConfig(m) => Some(m),
-                _ => None,
-            }),
-            oidc: spec.oidc_config().cloned(),
-            aws_iam: spec.aws_iam_config().cloned(),
+        Self::view(spec).ok_or_else(|| RenderError::NotCloudStack {
+            cluster: spec.name().to_string(),
         })
     }
 }

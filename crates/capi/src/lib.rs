@@ -30,6 +30,7 @@ mod common;
 pub mod docker;
 pub mod kubeadm;
 pub mod nutanix;
+pub mod provider_spec;
 pub mod snow;
 pub mod tinkerbell;
 pub mod versions;

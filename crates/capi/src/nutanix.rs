@@ -20,9 +20,9 @@ mod ccm;
 use std::collections::BTreeMap;
 
 use ironbell_model::anywhere::{
-    AWSIamConfig, Cluster as EksaCluster, NutanixDatacenterConfig, NutanixDatacenterFailureDomain,
+    Cluster as EksaCluster, NutanixDatacenterConfig, NutanixDatacenterFailureDomain,
     NutanixGpuIdentifierType, NutanixIdentifierType, NutanixMachineConfig,
-    NutanixResourceIdentifier, OIDCConfig, Ref, ResolvConf, WorkerNodeGroupConfiguration,
+    NutanixResourceIdentifier, Ref, ResolvConf, WorkerNodeGroupConfiguration,
 };
 use serde_json::Value;
 
@@ -48,6 +48,7 @@ use crate::api::{
 };
 use crate::common::{self, HOSTNAME, cluster_name, minor_version, worker_groups};
 use crate::kubeadm::{self, RegistryCredentials, RegistryMirror};
+use crate::provider_spec::ProviderSpec;
 use crate::tinkerbell::{TemplateNames, WorkerTemplateNames};
 use crate::versions::{VersionsBundle, VersionsBundleSet, image_meta};
 use crate::{LookupError, Manifests, NO_VALUE, Object};
@@ -61,40 +62,15 @@ pub const MACHINE_TEMPLATE_KIND: &str = "NutanixMachineTemplate";
 const CLUSTER_NAME_LABEL: &str = "cluster.x-k8s.io/cluster-name";
 
 /// A Nutanix cluster spec: the EKS Anywhere objects the renderer reads.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct NutanixSpec {
-    /// The `Cluster`.
-    pub cluster: EksaCluster,
-    /// Its `NutanixDatacenterConfig`.
-    pub datacenter: NutanixDatacenterConfig,
-    /// `NutanixMachineConfig`s by name.
-    pub machine_configs: BTreeMap<String, NutanixMachineConfig>,
-    /// The OIDC identity provider, if any.
-    pub oidc: Option<OIDCConfig>,
-    /// The AWS IAM authenticator config, if any.
-    pub aws_iam: Option<AWSIamConfig>,
-}
+pub type NutanixSpec = ProviderSpec<NutanixDatacenterConfig, NutanixMachineConfig>;
+
+crate::provider_spec::provider_kinds!(NutanixDatacenterConfig, NutanixMachineConfig);
 
 impl NutanixSpec {
     /// The Nutanix view of a loaded spec.
     pub fn from_spec(spec: &ironbell_cluster_spec::Spec) -> Result<Self, RenderError> {
-        let datacenter = match spec.datacenter() {
-            ironbell_cluster_spec::DatacenterConfig::NutanixDatacenterConfig(dc) => dc.clone(),
-            _ => {
-                return Err(RenderError::NotNutanix {
-                    cluster: spec.name().to_string(),
-                });
-            }
-        };
-        Ok(Self {
-            cluster: spec.cluster.clone(),
-            datacenter,
-            machine_configs: common::machine_configs_of(spec, |mc| match mc {
-                ironbell_cluster_spec::MachineConfig::NutanixMachineConfig(m) => Some(m),
-                _ => None,
-            }),
-            oidc: spec.oidc_config().cloned(),
-            aws_iam: spec.aws_iam_config().cloned(),
+        Self::view(spec).ok_or_else(|| RenderError::NotNutanix {
+            cluster: spec.name().to_string(),
         })
     }
 }

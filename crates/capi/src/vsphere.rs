@@ -24,9 +24,8 @@ mod cloud_provider;
 use std::collections::BTreeMap;
 
 use ironbell_model::anywhere::{
-    AWSIamConfig, BottlerocketKubernetesSettings, CloneMode, Cluster as EksaCluster,
-    HostOsConfiguration, OIDCConfig, OsFamily, VSphereDatacenterConfig, VSphereMachineConfig,
-    WorkerNodeGroupConfiguration,
+    BottlerocketKubernetesSettings, CloneMode, Cluster as EksaCluster, HostOsConfiguration,
+    OsFamily, VSphereDatacenterConfig, VSphereMachineConfig, WorkerNodeGroupConfiguration,
 };
 
 use crate::api::cluster::{
@@ -55,6 +54,7 @@ use crate::api::{
 };
 use crate::common::{self, cluster_mirror, cluster_name, minor_version, worker_groups};
 use crate::kubeadm::{self, RegistryCredentials, RegistryMirror};
+use crate::provider_spec::ProviderSpec;
 use crate::tinkerbell::{TemplateNames, WorkerTemplateNames, worker_names};
 use crate::versions::{VersionsBundle, VersionsBundleSet, image_meta};
 use crate::{Manifests, NO_VALUE, Object};
@@ -66,39 +66,15 @@ pub const MACHINE_TEMPLATE_KIND: &str = "VSphereMachineTemplate";
 const CRI_SOCKET: &str = "/var/run/containerd/containerd.sock";
 
 /// A vSphere cluster spec: the EKS Anywhere objects the renderer reads.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct VSphereSpec {
-    /// The `Cluster`.
-    pub cluster: EksaCluster,
-    /// Its `VSphereDatacenterConfig`.
-    pub datacenter: VSphereDatacenterConfig,
-    /// `VSphereMachineConfig`s by name.
-    pub machine_configs: BTreeMap<String, VSphereMachineConfig>,
-    /// The OIDC identity provider, if any.
-    pub oidc: Option<OIDCConfig>,
-    /// The AWS IAM authenticator config, if any.
-    pub aws_iam: Option<AWSIamConfig>,
-}
+pub type VSphereSpec = ProviderSpec<VSphereDatacenterConfig, VSphereMachineConfig>;
+
+crate::provider_spec::provider_kinds!(VSphereDatacenterConfig, VSphereMachineConfig);
 
 impl VSphereSpec {
     /// The vSphere view of a loaded spec.
     pub fn from_spec(spec: &ironbell_cluster_spec::Spec) -> Result<Self, RenderError> {
-        let ironbell_cluster_spec::DatacenterConfig::VSphereDatacenterConfig(datacenter) =
-            spec.datacenter()
-        else {
-            return Err(RenderError::NotVSphere {
-                cluster: spec.name().to_string(),
-            });
-        };
-        Ok(Self {
-            cluster: spec.cluster.clone(),
-            datacenter: datacenter.clone(),
-            machine_configs: common::machine_configs_of(spec, |mc| match mc {
-                ironbell_cluster_spec::MachineConfig::VSphereMachineConfig(m) => Some(m),
-                _ => None,
-            }),
-            oidc: spec.oidc_config().cloned(),
-            aws_iam: spec.aws_iam_config().cloned(),
+        Self::view(spec).ok_or_else(|| RenderError::NotVSphere {
+            cluster: spec.name().to_string(),
         })
     }
 }
