@@ -137,22 +137,9 @@ pub fn default_template(
         );
         // The cluster's own no-proxy list (the user's entries, pod and service networks, the
         // API endpoint), then both Tinkerbell addresses.
-        let net = cluster.spec.cluster_network.as_ref();
-        let cidrs = |services: bool| {
-            net.and_then(|n| {
-                if services {
-                    n.services.as_ref()
-                } else {
-                    n.pods.as_ref()
-                }
-            })
-            .and_then(|b| b.cidr_blocks.as_ref())
-            .map(|b| b.iter().map(ToString::to_string).collect::<Vec<_>>())
-            .unwrap_or_default()
-        };
         let mut no_proxy: Vec<String> = proxy.no_proxy.clone().unwrap_or_default();
-        no_proxy.extend(cidrs(false));
-        no_proxy.extend(cidrs(true));
+        no_proxy.extend(crate::common::cidrs(cluster, false));
+        no_proxy.extend(crate::common::cidrs(cluster, true));
         no_proxy.extend(
             cluster
                 .spec
