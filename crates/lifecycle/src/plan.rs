@@ -11,7 +11,7 @@
 //!
 //! A [`Command`] is what the user ran ([`Command::create`] and friends pick management or
 //! workload from the spec); [`Command::task_names`] is its list. A provider supplies one
-//! [`Task`](crate::Task) per name and [`Pipeline::new`] checks that they are exactly the
+//! [`Task`] per name and [`Pipeline::new`] checks that they are exactly the
 //! command's list, in order.
 
 use std::fmt;
@@ -323,7 +323,7 @@ pub enum PlanError {
     },
 }
 
-/// The tasks of one command, in order: the data the [`Runner`](crate::Runner) walks.
+/// The tasks of one command, in order: the data [`run`](crate::run) walks.
 pub struct Pipeline {
     command: Command,
     tasks: Vec<Box<dyn Task>>,

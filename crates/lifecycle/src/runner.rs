@@ -39,7 +39,7 @@ use crate::journal::{
     CheckpointError, ClusterOperation, InputChange, Inputs, OperationStatus, Phase, TaskRecord,
     TaskResult,
 };
-use crate::output::elapsed;
+use crate::output::{DETAIL, elapsed};
 use crate::plan::{Command, Pipeline};
 use crate::provider::HookPoint;
 use crate::task::{Context, Next, TaskError};
@@ -365,7 +365,7 @@ impl<'a> Run<'a> {
                 finished = record.finished_command;
                 continue;
             }
-            ctx.out().detail(line(i, name, "running"));
+            ctx.out().line(DETAIL, line(i, name, "started"));
             self.begin(ctx, name).await?;
             let started = Instant::now();
             let outcome = run_one(task.as_ref(), ctx).instrument(span).await;

@@ -84,6 +84,17 @@ impl Task for Fake {
             checks.extend(provider.validations(ctx.spec(), Command::create(ctx.spec())));
             ctx.validate(checks.into_iter().map(|c| (c.name, c.outcome)))?;
         }
+        if Fake::path(&self.dir, "meddle", self.name).exists() {
+            // Another writer of the same journal, as a second `create` would be.
+            let name = ClusterOperation::object_name(CLUSTER, Command::CreateManagement);
+            Api::<ClusterOperation>::new(ctx.store().clone())
+                .modify_status("default", &name, |op| {
+                    if let Some(status) = op.status.as_mut() {
+                        status.error = Some("someone else".into());
+                    }
+                })
+                .await?;
+        }
         if let Ok(message) = std::fs::read_to_string(Fake::path(&self.dir, "fail", self.name)) {
             return Err(TaskError::Failed(message));
         }
@@ -201,7 +212,7 @@ impl Bench {
     }
 
     fn at(root: Root) -> Self {
-        for sub in ["runs", "fail", "crash", "checkpoint", "finish"] {
+        for sub in ["runs", "fail", "crash", "checkpoint", "finish", "meddle"] {
             std::fs::create_dir_all(root.path().join("state").join(sub)).expect("state dir");
         }
         Self {
@@ -609,4 +620,206 @@ async fn a_crash_between_effect_and_journal_reruns_exactly_that_task() {
     for (i, name) in command.task_names().iter().enumerate() {
         assert_eq!(bench.runs(name), if i == k { 2 } else { 1 }, "{name}");
     }
+}
+
+#[tokio::test]
+async fn the_checkpoint_file_is_eksa_format_and_checkpoint_data_comes_back() {
+    let bench = Bench::new();
+    let command = Command::UpgradeManagement;
+    let diff = json!({"components": [
+        {"name": "tinkerbell", "newVersion": "v0.6.5", "oldVersion": "v0.6.4"},
+        {"name": "eks-a", "newVersion": "v0.24.6", "oldVersion": "v0.24.5"},
+    ]});
+    bench.set(
+        "checkpoint",
+        names::UPGRADE_CORE_COMPONENTS,
+        &diff.to_string(),
+    );
+    bench.set(
+        "fail",
+        names::UPGRADE_WORKLOAD_CLUSTER,
+        "a machine did not come up",
+    );
+    bench.run(command, false, 0).await.error();
+
+    // The file is EKS Anywhere's: completedTasks by name (sorted, as Go's YAML prints a
+    // map), `checkpoint: null` for most, the change diff for upgrade-core-components.
+    let path = bench.layout().checkpoint_file();
+    assert_eq!(
+        path,
+        bench
+            .root
+            .path()
+            .join("mgmt/generated/mgmt-checkpoint.yaml")
+    );
+    let written = std::fs::read_to_string(&path).expect("checkpoint file");
+    let expected = include_str!("../testdata/upgrade-checkpoint.yaml");
+    let as_yaml =
+        |text: &str| -> serde_yaml_ng::Value { serde_yaml_ng::from_str(text).expect("YAML") };
+    assert_eq!(as_yaml(&written), as_yaml(expected), "{written}");
+    assert_eq!(
+        CheckpointFile::parse(&path, expected).expect("parses"),
+        bench.checkpoint()
+    );
+    // No temporary file is left beside it.
+    let leftovers: Vec<_> = std::fs::read_dir(bench.layout().generated_dir())
+        .expect("generated")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // The resume restores the diff into the tasks after it.
+    bench.clear("fail", names::UPGRADE_WORKLOAD_CLUSTER);
+    let _ = std::fs::remove_file(bench.state().join("seen"));
+    bench.run(command, false, 0).await.summary();
+    let restored = bench.lines("restored");
+    assert!(
+        restored.contains(&format!("{} {diff}", names::UPGRADE_CORE_COMPONENTS)),
+        "{restored:?}"
+    );
+    let seen = bench.lines("seen");
+    assert_eq!(
+        seen[0],
+        format!("{} {diff}", names::UPGRADE_WORKLOAD_CLUSTER)
+    );
+    assert_eq!(bench.checkpoint().completed_tasks.len(), 12);
+}
+
+#[test]
+fn eksa_checkpoint_files_read_and_print_alike() {
+    let path = Path::new("testdata/minimal-checkpoint.yaml");
+    let text = include_str!("../testdata/minimal-checkpoint.yaml");
+    let file = CheckpointFile::parse(path, text).expect("parses");
+    assert_eq!(file.completed_tasks["taskA"].checkpoint, Value::Null);
+    assert_eq!(file.to_yaml(), format!("{text}\n"));
+    let err = CheckpointFile::parse(path, "completedTasks: [1, 2]").expect_err("not a map");
+    assert!(
+        err.to_string().starts_with(
+            "checkpoint file testdata/minimal-checkpoint.yaml is not EKS Anywhere's format"
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_task_may_finish_the_command_early() {
+    let bench = Bench::new();
+    let command = Command::UpgradeManagement;
+    bench.set("finish", names::SETUP_AND_VALIDATE, "");
+    let outcome = bench.run(command, false, 0).await;
+    let summary = outcome.summary();
+    assert_eq!(summary.ran, [names::SETUP_AND_VALIDATE]);
+    assert_eq!(summary.not_needed.len(), 11);
+    assert!(
+        outcome.text.contains("[ 2/12] update-secrets "),
+        "{}",
+        outcome.text
+    );
+    assert!(outcome.text.contains("  not needed\n"), "{}", outcome.text);
+    assert!(outcome.text.contains(", 11 not needed"), "{}", outcome.text);
+    assert_eq!(
+        bench.journal(command).await.status.expect("status").phase,
+        Phase::Succeeded
+    );
+    // Complete: running it again runs nothing.
+    let again = bench.run(command, false, 0).await;
+    assert!(again.summary().ran.is_empty());
+    assert_eq!(again.summary().not_needed.len(), 11);
+}
+
+#[tokio::test]
+async fn verbosity_adds_details_then_debug_lines() {
+    let bench = Bench::new();
+    let command = Command::DeleteWorkload;
+    let quiet = bench.run(command, false, 0).await;
+    assert_eq!(quiet.text.lines().count(), 3 + 1, "{}", quiet.text);
+    let bench = Bench::new();
+    let detail = bench.run(command, false, 1).await;
+    assert!(
+        detail
+            .text
+            .lines()
+            .any(|l| l.starts_with("[ 1/3] setup-and-validate-delete ") && l.ends_with(" started")),
+        "{}",
+        detail.text
+    );
+    assert!(
+        detail
+            .text
+            .contains("    delete-workload-cluster ran (1 times)\n"),
+        "{}",
+        detail.text
+    );
+    assert!(!detail.text.contains("debug:"), "{}", detail.text);
+    let bench = Bench::new();
+    let debug = bench.run(command, false, 4).await;
+    assert!(
+        debug
+            .text
+            .contains("    debug: journal default/mgmt-delete committed"),
+        "{}",
+        debug.text
+    );
+    assert!(
+        debug
+            .text
+            .contains("    debug: hook before delete-workload-cluster"),
+        "{}",
+        debug.text
+    );
+}
+
+#[tokio::test]
+async fn another_writer_of_the_journal_stops_the_run() {
+    let bench = Bench::new();
+    let command = Command::CreateManagement;
+    bench.set("meddle", names::UPDATE_SECRETS_CREATE, "");
+    let outcome = bench.run(command, false, 0).await;
+    assert!(
+        matches!(outcome.error(), RunError::Concurrent { .. }),
+        "{}",
+        outcome.text
+    );
+    assert!(
+        outcome.error().to_string().starts_with(
+            "the journal default/mgmt-create changed under this run: is another ironbell running `create` on cluster mgmt?"
+        ),
+        "{}",
+        outcome.error()
+    );
+    assert_eq!(bench.take_order(), all(command)[..3]);
+}
+
+#[test]
+fn the_cluster_folder_is_beside_the_spec_and_named_safely() {
+    let layout = Layout::beside(Path::new("/srv/clusters/mgmt.yaml"), "mgmt").expect("layout");
+    assert_eq!(layout.cluster_dir(), Path::new("/srv/clusters/mgmt"));
+    assert_eq!(
+        layout.checkpoint_file(),
+        Path::new("/srv/clusters/mgmt/generated/mgmt-checkpoint.yaml")
+    );
+    let here = Layout::beside(Path::new("mgmt.yaml"), "mgmt").expect("layout");
+    assert_eq!(here.cluster_dir(), Path::new("./mgmt"));
+    for bad in ["../etc", "a/b", "", "UPPER"] {
+        let err = Layout::beside(Path::new("x.yaml"), bad).expect_err(bad);
+        assert!(err.to_string().starts_with("cluster name"), "{err}");
+    }
+}
+
+#[test]
+fn the_spec_picks_management_or_workload() {
+    let text = ironbell_cluster_spec::generate("w1", SpecProvider::Tinkerbell);
+    let mut spec = Spec::parse(&text).expect("spec");
+    assert_eq!(Command::create(&spec), Command::CreateManagement);
+    spec.cluster.spec.management_cluster = Some(ironbell_model::anywhere::ManagementCluster {
+        name: Some("mgmt".into()),
+    });
+    assert_eq!(Command::create(&spec), Command::CreateWorkload);
+    assert_eq!(Command::upgrade(&spec), Command::UpgradeWorkload);
+    assert_eq!(Command::delete(&spec), Command::DeleteWorkload);
+    assert_eq!(
+        ClusterOperation::object_name("w1", Command::CreateWorkload),
+        "w1-create"
+    );
 }

@@ -49,28 +49,37 @@ fn names(command: Command) -> Vec<String> {
     command.task_names().iter().map(|s| s.to_string()).collect()
 }
 
+/// The management and workload lists of `command`'s verb are those of the section.
+fn check(number: &str, management: Command, workload: Command, rows: usize) {
+    let (table, arrows) = section(number);
+    assert_eq!(table.len(), rows, "{table:?}");
+    assert_eq!(names(management), table);
+    assert_eq!(names(workload), arrows);
+}
+
 #[test]
 fn create_lists_are_section_1_1() {
-    let (management, workload) = section("1.1");
-    assert_eq!(management.len(), 13, "{management:?}");
-    assert_eq!(names(Command::CreateManagement), management);
-    assert_eq!(names(Command::CreateWorkload), workload);
+    check(
+        "1.1",
+        Command::CreateManagement,
+        Command::CreateWorkload,
+        13,
+    );
 }
 
 #[test]
 fn upgrade_lists_are_section_1_3() {
-    let (management, workload) = section("1.3");
-    assert_eq!(management.len(), 12, "{management:?}");
-    assert_eq!(names(Command::UpgradeManagement), management);
-    assert_eq!(names(Command::UpgradeWorkload), workload);
+    check(
+        "1.3",
+        Command::UpgradeManagement,
+        Command::UpgradeWorkload,
+        12,
+    );
 }
 
 #[test]
 fn delete_lists_are_section_1_5() {
-    let (management, workload) = section("1.5");
-    assert_eq!(management.len(), 8, "{management:?}");
-    assert_eq!(names(Command::DeleteManagement), management);
-    assert_eq!(names(Command::DeleteWorkload), workload);
+    check("1.5", Command::DeleteManagement, Command::DeleteWorkload, 8);
 }
 
 #[test]
