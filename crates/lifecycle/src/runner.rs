@@ -24,9 +24,13 @@
 //! crash after the commit and before the file leaves the file one task behind; the next run
 //! rewrites it from the store before anything else.
 //!
-//! The journal is written with optimistic concurrency: if another process writes the same
-//! journal (two `create` runs for one cluster), this run stops with
-//! [`RunError::Concurrent`] instead of interleaving its records with the other's.
+//! ## One run at a time
+//!
+//! A run holds the cluster's lock (`NAME/generated/NAME.lock`, an advisory `flock` the
+//! kernel drops when the process dies), so a second run on the same machine stops at once
+//! with [`RunError::Busy`]. Runs on two machines against one plane are caught by the
+//! journal's optimistic concurrency: the second writer stops with [`RunError::Concurrent`]
+//! instead of interleaving its records with the other's.
 
 use std::time::{Duration, Instant};
 
@@ -131,7 +135,18 @@ pub enum RunError {
     /// The checkpoint file could not be written.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
-    /// The cluster's folder could not be created.
+    /// Another run on this machine holds the cluster's lock.
+    #[error(
+        "another ironbell is working on cluster {cluster} (it holds {}); wait for it to end, or stop it, then run again",
+        lock.display()
+    )]
+    Busy {
+        /// The cluster.
+        cluster: String,
+        /// The lock file.
+        lock: std::path::PathBuf,
+    },
+    /// The cluster's folder or its lock could not be created.
     #[error("creating {}: {source}", path.display())]
     Folder {
         /// The folder.
@@ -213,6 +228,8 @@ struct Run<'a> {
     op: ClusterOperation,
     inputs: &'a Inputs,
     command: Command,
+    /// The cluster's lock, held for the run.
+    _lock: std::fs::File,
 }
 
 impl<'a> Run<'a> {
@@ -229,6 +246,16 @@ impl<'a> Run<'a> {
             path: layout.generated_dir(),
             source,
         })?;
+        let lock = layout
+            .try_lock()
+            .map_err(|source| RunError::Folder {
+                path: layout.lock_file(),
+                source,
+            })?
+            .ok_or_else(|| RunError::Busy {
+                cluster: ctx.cluster().to_string(),
+                lock: layout.lock_file(),
+            })?;
         let namespace = journal_namespace(ctx);
         let fresh = ClusterOperation::new(&namespace, ctx.cluster(), command, inputs);
         let api = Api::<ClusterOperation>::new(ctx.store().clone());
@@ -237,6 +264,7 @@ impl<'a> Run<'a> {
             op: fresh.clone(),
             inputs,
             command,
+            _lock: lock,
         };
         let existing = match run.api.get(&namespace, fresh.metadata.name()).await {
             Ok(op) => Some(op),

@@ -171,6 +171,27 @@ impl Layout {
             .join(format!("{}-checkpoint.yaml", self.name))
     }
 
+    /// `NAME/generated/NAME.lock`: held by the run that works on the cluster.
+    pub fn lock_file(&self) -> PathBuf {
+        self.generated_dir().join(format!("{}.lock", self.name))
+    }
+
+    /// Takes the cluster's lock ([`Layout::lock_file`]) without waiting: `Ok(None)` when
+    /// another process holds it. The lock goes with the returned file, and with the
+    /// process if it dies (an advisory `flock`), so a killed run never leaves it behind.
+    pub fn try_lock(&self) -> io::Result<Option<std::fs::File>> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.lock_file())?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
     /// Creates `NAME/generated/`, private to the user (mode 0700): it holds the plane's
     /// store, with the BMC credentials.
     pub fn create_dirs(&self) -> io::Result<()> {

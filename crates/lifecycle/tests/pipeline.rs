@@ -440,6 +440,8 @@ async fn a_failed_task_runs_again_and_only_it_and_those_after_it() {
 
     bench.clear("fail", failing);
     bench.hooks.lock().expect("hooks").clear();
+    // The file is only a mirror: the store is the truth, and the run rewrites it.
+    std::fs::write(bench.layout().checkpoint_file(), "garbage: [").expect("overwrite");
     let second = bench.run(command, false, 0).await;
     let summary = second.summary();
     assert_eq!(summary.done_earlier, all(command)[..k]);
@@ -822,4 +824,31 @@ fn the_spec_picks_management_or_workload() {
         ClusterOperation::object_name("w1", Command::CreateWorkload),
         "w1-create"
     );
+}
+
+#[tokio::test]
+async fn a_second_run_on_the_same_cluster_is_refused_while_the_first_holds_the_lock() {
+    let bench = Bench::new();
+    bench.layout().create_dirs().expect("folder");
+    let held = bench.layout().try_lock().expect("lock").expect("free");
+    let outcome = bench.run(Command::CreateManagement, false, 0).await;
+    assert!(
+        matches!(outcome.error(), RunError::Busy { .. }),
+        "{}",
+        outcome.text
+    );
+    assert!(
+        outcome
+            .error()
+            .to_string()
+            .starts_with("another ironbell is working on cluster mgmt (it holds "),
+        "{}",
+        outcome.error()
+    );
+    assert!(bench.take_order().is_empty());
+    drop(held);
+    bench
+        .run(Command::CreateManagement, false, 0)
+        .await
+        .summary();
 }
