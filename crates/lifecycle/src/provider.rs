@@ -158,3 +158,40 @@ impl Provider for NoProvider {
         "none"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_eksa_hook_is_at_a_task_of_some_command() {
+        for (hook, point) in EKSA_HOOKS {
+            let (HookPoint::Before(task) | HookPoint::After(task)) = point;
+            assert!(
+                Command::ALL.iter().any(|c| c.task_names().contains(task)),
+                "{hook} is at {task}, which no command runs"
+            );
+        }
+    }
+
+    #[test]
+    fn no_provider_does_nothing() {
+        let text = ironbell_cluster_spec::generate("c1", ironbell_cluster_spec::Provider::Docker);
+        let mut spec = Spec::parse(&text).expect("spec");
+        let before = spec.clone();
+        NoProvider.set_defaults(&mut spec).expect("defaults");
+        assert_eq!(spec, before);
+        assert!(
+            NoProvider
+                .validations(&spec, Command::create(&spec))
+                .is_empty()
+        );
+        let input = RenderInput {
+            spec: &spec,
+            current: &[],
+            now_unix_ms: 0,
+        };
+        assert!(NoProvider.render(&input).expect("render").is_empty());
+        assert_eq!(Check::fail("x", "y").outcome, Err("y".to_string()));
+    }
+}

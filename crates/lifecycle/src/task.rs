@@ -228,22 +228,24 @@ impl std::fmt::Debug for Context {
 }
 
 impl Context {
-    /// A context for a run on `spec`'s cluster. `layout` must be the cluster's folder.
+    /// A context for a run on `spec`'s cluster, read from `spec_path`: its folder is
+    /// `NAME/` beside the spec ([`Layout::beside`]), named after the Cluster.
     pub fn new(
         spec: Arc<Spec>,
-        layout: Layout,
+        spec_path: &Path,
         store: SharedStore,
         provider: Arc<dyn Provider>,
         out: Output,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, LayoutError> {
+        let layout = Layout::beside(spec_path, spec.name())?;
+        Ok(Self {
             spec,
             layout,
             store,
             provider,
             out,
             checkpoints: BTreeMap::new(),
-        }
+        })
     }
 
     /// The cluster's name.

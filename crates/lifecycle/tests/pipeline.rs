@@ -289,7 +289,14 @@ impl Bench {
             hooks: self.hooks.clone(),
         });
         let (out, text) = Output::captured(verbosity);
-        let mut ctx = Context::new(Arc::new(spec), self.layout(), self.store(), provider, out);
+        let mut ctx = Context::new(
+            Arc::new(spec),
+            &self.spec_path(),
+            self.store(),
+            provider,
+            out,
+        )
+        .expect("context");
         let result = run(&pipeline, &mut ctx, &inputs, RunOptions { restart }).await;
         Outcome {
             result,
@@ -851,4 +858,36 @@ async fn a_second_run_on_the_same_cluster_is_refused_while_the_first_holds_the_l
         .run(Command::CreateManagement, false, 0)
         .await
         .summary();
+}
+
+#[tokio::test]
+async fn a_journal_of_another_task_list_is_not_resumed() {
+    let bench = Bench::new();
+    let command = Command::CreateWorkload;
+    bench.set("fail", names::GITOPS_MANAGER_INSTALL, "flux failed");
+    bench.run(command, false, 0).await.error();
+    bench.clear("fail", names::GITOPS_MANAGER_INSTALL);
+    // The journal as an ironbell with another list for this command would have left it.
+    let api = Api::<ClusterOperation>::new(bench.store());
+    api.modify("default", "mgmt-create", |op| {
+        op.spec.tasks.insert(1, "create-bootstrap-something".into());
+    })
+    .await
+    .expect("journal edited");
+    let refused = bench.run(command, false, 0).await;
+    assert!(
+        matches!(refused.error(), RunError::PlanChanged { .. }),
+        "{}",
+        refused.text
+    );
+    assert!(
+        refused
+            .error()
+            .to_string()
+            .contains("run again with --restart"),
+        "{}",
+        refused.error()
+    );
+    let restarted = bench.run(command, true, 0).await;
+    assert_eq!(restarted.summary().ran, all(command));
 }
