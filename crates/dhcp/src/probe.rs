@@ -27,7 +27,7 @@
 //!   auto-proxy mode) answer nothing else, and those are the rivals that hand out boot
 //!   files. User class (option 77) `ironbell-probe` names it in the rival's log.
 //! - **Retransmitted** [`ProbeConfig::attempts`] times, evenly over [`ProbeConfig::timeout`]
-//!   (0, 1 and 2 s of 3 s by default), as clients do: one lost datagram does not hide a
+//!   (at 0, 1.7 and 3.3 s of [`DEFAULT_TIMEOUT`], 5 s), as clients do: one lost datagram does not hide a
 //!   server.
 //!
 //! ## Sending and listening: a packet socket
@@ -74,8 +74,11 @@ use crate::reservation::MacAddr;
 use crate::respond::{CLIENT_PORT, SERVER_PORT};
 use crate::server::parse;
 
-/// How long [`probe`] listens by default.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long [`probe`] listens by default. Not 3 s: dnsmasq checks that an address is free
+/// (an ICMP echo, `--no-ping` turns it off) before it first offers it to a client, and
+/// holds that client's Discovers for 3 s meanwhile (measured with dnsmasq 2.90: all three
+/// Discovers of a 3 s probe were answered at 3.0 s, at the probe's deadline).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest [`ProbeConfig::timeout`] accepted.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
 /// Discovers sent by default within the timeout.
