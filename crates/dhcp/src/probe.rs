@@ -48,7 +48,7 @@
 //! The IPv4 and UDP headers (build and check, one checksum) are written here: 28 bytes
 //! of fixed layout, where a packet crate (etherparse, pnet) would add a dependency to the
 //! boot service for about sixty lines. The DHCP part is read by the server's own hardened
-//! [`parse`](crate::parse).
+//! [`parse`].
 //!
 //! ## Bounds
 //!
@@ -464,7 +464,7 @@ fn open_socket(link: &Link, interface: &str) -> Result<Socket, ProbeError> {
 }
 
 /// The Discover: broadcast flag, PXE-like options, `secs` as given.
-pub fn discover(mac: [u8; 6], xid: u32, secs: u16) -> Message {
+fn discover(mac: [u8; 6], xid: u32, secs: u16) -> Message {
     let u = Ipv4Addr::UNSPECIFIED;
     let mut m = Message::new_with_id(xid, u, u, u, u, &mac);
     m.set_flags(Flags::default().set_broadcast()).set_secs(secs);
@@ -510,7 +510,7 @@ fn checksum(parts: &[&[u8]]) -> u16 {
 
 /// An Ethernet frame carrying `payload` in UDP over IPv4 (no IP options, TTL 64, no
 /// fragmenting), both checksums filled in.
-pub fn udp_frame(
+fn udp_frame(
     (src_mac, src_ip, src_port): ([u8; 6], Ipv4Addr, u16),
     (dst_mac, dst_ip, dst_port): ([u8; 6], Ipv4Addr, u16),
     payload: &[u8],

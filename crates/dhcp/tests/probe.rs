@@ -16,7 +16,7 @@ use ironbell_dhcp::dhcproto::{Decodable, Encodable};
 use ironbell_dhcp::probe::{ProbeConfig, ProbeReport, probe};
 use ironbell_dhcp::{Config, MacAddr, Reservation, Server, bind_server_socket};
 use ironbell_testbed::{
-    ChildGuard, Lan, Netns, Tier, require_tier, require_tool, veth, wait_until,
+    Dnsmasq, Lan, Netns, Tier, require_tier, require_tool, udp_port_open, veth, wait_until,
 };
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -51,42 +51,11 @@ fn mac_of(ns: &Netns, iface: &str) -> [u8; 6] {
     bytes.try_into().expect("6 bytes")
 }
 
-/// Whether something in `ns` has UDP `port` open (`ss` from iproute2).
-fn udp_port_open(ns: &Netns, port: u16) -> bool {
-    ns.output("ss", &["-Hulnp", &format!("sport = :{port}")])
-        .is_ok_and(|o| !o.stdout.is_empty())
-}
-
-/// Starts dnsmasq (DHCP only, no DNS) on `iface` in `ns`, handing out `range` and, as
-/// `--dhcp-boot`, `undionly.kpxe` from the TFTP server `rival-boot` at [`NEXT_SERVER`];
-/// returns once it listens on port 67. Its log is `dir/dnsmasq.log`.
-fn dnsmasq(ns: &Netns, iface: &str, range: &str, dir: &Path) -> ChildGuard {
-    let arg = |k: &str, v: &Path| format!("--{k}={}", v.display());
-    let child = ns
-        .spawn(
-            "dnsmasq",
-            &[
-                "--keep-in-foreground",
-                "--conf-file=/dev/null",
-                "--port=0",
-                &format!("--interface={iface}"),
-                "--bind-interfaces",
-                &format!("--dhcp-range={range},1h"),
-                &format!("--dhcp-boot=undionly.kpxe,rival-boot,{NEXT_SERVER}"),
-                &arg("dhcp-leasefile", &dir.join("leases")),
-                &arg("pid-file", &dir.join("dnsmasq.pid")),
-                &arg("log-facility", &dir.join("dnsmasq.log")),
-                "--log-dhcp",
-                "--user=root",
-            ],
-        )
-        .expect("start dnsmasq");
-    assert!(
-        wait_until(Duration::from_secs(10), || udp_port_open(ns, 67)),
-        "dnsmasq did not listen on port 67: {}",
-        std::fs::read_to_string(dir.join("dnsmasq.log")).unwrap_or_default()
-    );
-    child
+/// dnsmasq on `iface` in `ns`, handing out `range` and, as `--dhcp-boot`,
+/// `undionly.kpxe` from the TFTP server `rival-boot` at [`NEXT_SERVER`].
+fn dnsmasq(ns: &Netns, iface: &str, range: &str, dir: &Path) -> Dnsmasq {
+    let boot = format!("--dhcp-boot=undionly.kpxe,rival-boot,{NEXT_SERVER}");
+    Dnsmasq::start(ns, iface, range, &[&boot], dir).expect("start dnsmasq")
 }
 
 /// Probes `iface` from inside `ns`.
@@ -132,7 +101,7 @@ fn a_rival_dnsmasq_is_reported_with_its_offer_and_boot_data() {
     assert_eq!(report.discovers_sent, 3);
     assert!(report.elapsed >= timeout, "{:?}", report.elapsed);
     // The probe only asked: dnsmasq wrote no lease.
-    let leases = std::fs::read_to_string(dir.path().join("leases")).unwrap_or_default();
+    let leases = std::fs::read_to_string(dir.path().join("dnsmasq-s0.leases")).unwrap_or_default();
     assert!(leases.trim().is_empty(), "{leases}");
 }
 
@@ -228,8 +197,7 @@ fn ironbell_own_server_is_left_out_and_a_rival_beside_it_is_not() {
     let mut config = ProbeConfig::new("eth0");
     let all = probe_in(&lan.hosts[0], config.clone());
     let ids: Vec<_> = all.servers.iter().map(|s| s.server_id).collect();
-    let log = || std::fs::read_to_string(dir.path().join("dnsmasq.log")).unwrap_or_default();
-    assert_eq!(all.servers.len(), 2, "{all:#?}\n{}", log());
+    assert_eq!(all.servers.len(), 2, "{all:#?}\n{}", _rival.log());
     assert!(ids.contains(&Some(Lan::server_ip())) && ids.contains(&Some(rival_ip)));
     let ironbell = all
         .servers
