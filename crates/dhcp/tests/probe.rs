@@ -105,6 +105,32 @@ fn a_rival_dnsmasq_is_reported_with_its_offer_and_boot_data() {
     assert!(leases.trim().is_empty(), "{leases}");
 }
 
+/// A proxyDHCP server answers PXE clients only, with boot data and no address: the
+/// probe's PXE-like Discover draws it out.
+#[test]
+fn a_proxy_dhcp_dnsmasq_is_reported_too() {
+    require_tier!(Tier::Root);
+    require_tool!("dnsmasq");
+    let lab = pair();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rival = Dnsmasq::start(
+        &lab.srv,
+        "s0",
+        "192.0.2.0,proxy",
+        &["--pxe-service=x86PC,Rival boot,undionly"],
+        dir.path(),
+    )
+    .expect("dnsmasq");
+    let report = probe_in(&lab.cli, ProbeConfig::new("c0"));
+    assert_eq!(report.servers.len(), 1, "{report:#?}\n{}", rival.log());
+    let s = &report.servers[0];
+    assert_eq!(s.server_id, Some(SERVER));
+    assert_eq!(s.offered, Ipv4Addr::UNSPECIFIED);
+    assert!(s.boot.pxe_class && s.boot.vendor_options, "{s:#?}");
+    assert!(s.boot.offers_pxe());
+    assert!(s.to_string().contains(": proxyDHCP offer, PXE:"), "{s}");
+}
+
 #[test]
 fn no_server_means_an_empty_report_at_the_timeout() {
     require_tier!(Tier::Root);
