@@ -42,8 +42,14 @@
 //! `EADDRINUSE` whatever the flags (`SO_REUSEPORT` too). And a UDP socket sharing the port
 //! would receive only broadcast replies, while the packet socket also sees a reply
 //! unicast to the probe's MAC, and gives the replying server's MAC, which a UDP socket
-//! cannot. Replies that this host sent itself (a DHCP server on the same machine, such as
-//! libvirt's dnsmasq on a bridge) are seen too and marked [`DhcpServer::from_this_host`].
+//! cannot. Replies that this host sent itself through the interface are seen too and
+//! marked [`DhcpServer::from_this_host`].
+//!
+//! What it cannot see: a DHCP server on this host listening on the probed interface (say
+//! libvirt's dnsmasq on a bridge). A frame sent on an interface goes to the wire, not to
+//! the sending host's own sockets, so that server never hears the Discover (checked with
+//! dnsmasq on the probed interface: no answer). Something listening on UDP port 67 here
+//! is the port check's business, not the probe's.
 //!
 //! The IPv4 and UDP headers (build and check, one checksum) are written here: 28 bytes
 //! of fixed layout, where a packet crate (etherparse, pnet) would add a dependency to the
@@ -299,7 +305,8 @@ pub struct DhcpServer {
     pub boot: BootData,
     /// How many of the probe's Discovers it answered.
     pub answers: u32,
-    /// The reply was sent by this host (a DHCP server running here).
+    /// The reply was sent by this host, out of the probed interface (see the module
+    /// documentation for the local servers the probe cannot see).
     pub from_this_host: bool,
 }
 
