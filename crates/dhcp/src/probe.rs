@@ -8,8 +8,8 @@
 //! boot data it gave ([`BootData`]). Answers from the addresses in
 //! [`ProbeConfig::ignore`] (ironbell's own boot service) are counted, not reported.
 //!
-//! It only offers to take: it never sends a DHCPREQUEST, so no lease is taken, and a
-//! server that keeps offers (ISC dhcpd does for a minute or two) keeps one address for the
+//! It only asks: it never sends a DHCPREQUEST, so no lease is taken, and a server that
+//! holds what it offered (ISC dhcpd does for a minute or two) holds one address for the
 //! probe's MAC at most.
 //!
 //! ## The Discover
@@ -23,12 +23,12 @@
 //! - **A random `xid`**, the same for each retransmission; replies with another `xid` or
 //!   `chaddr` are other clients' and are only counted.
 //! - **It looks like PXE firmware**: option 60 `PXEClient:Arch:00000:UNDI:002001`, 93
-//!   (BIOS), 94 and 97, because proxyDHCP servers (dnsmasq `--dhcp-proxy`, another Smee in
-//!   auto-proxy mode) answer nothing else, and those are the rivals that hand out boot
+//!   (BIOS), 94 and 97, because proxyDHCP servers (dnsmasq with a `proxy` range, another
+//!   Smee in auto-proxy mode) answer nothing else, and those are the rivals that hand out boot
 //!   files. User class (option 77) `ironbell-probe` names it in the rival's log.
 //! - **Retransmitted** [`ProbeConfig::attempts`] times, evenly over [`ProbeConfig::timeout`]
-//!   (at 0, 1.7 and 3.3 s of [`DEFAULT_TIMEOUT`], 5 s), as clients do: one lost datagram does not hide a
-//!   server.
+//!   (at 0, 1.7 and 3.3 s of [`DEFAULT_TIMEOUT`], 5 s), as clients do: one lost datagram
+//!   does not hide a server.
 //!
 //! ## Sending and listening: a packet socket
 //!
