@@ -26,6 +26,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Generate(command) => return crate::cluster::generate(command),
         Command::Validate(command) => return crate::cluster::validate(command),
+        Command::Dhcp(command) => return crate::dhcp::run(command).await,
         Command::Hardware(HardwareCommand::Validate { file }) => {
             let rows = read_csv(&file)?;
             let with_bmc = rows.iter().filter(|r| r.bmc.is_some()).count();

@@ -22,6 +22,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cluster;
 mod commands;
+mod dhcp;
 mod lab;
 mod logs;
 mod output;
@@ -130,6 +131,9 @@ enum Command {
     /// infrastructure.
     #[command(subcommand)]
     Validate(cluster::ValidateCommand),
+    /// DHCP on the provisioning network: `probe` looks for other DHCP servers answering.
+    #[command(subcommand)]
+    Dhcp(dhcp::DhcpCommand),
     /// Delete an object.
     Delete {
         /// Kind.

@@ -17,10 +17,14 @@
 //! Several replicas on one network each answer their [`Share`] of the clients (a hash of
 //! the MAC, in the manner of RFC 3074); see the [`share`] module.
 //!
+//! Before anything is powered on, [`probe`] looks for other DHCP servers answering on the
+//! provisioning network (a rival server is a common reason machines never boot).
+//!
 //! Start reading at [`respond`] (the pure decision: request in, reply and destination
 //! out), then [`Server`] (parse, count, send) and [`bind_server_socket`].
 
 mod config;
+pub mod probe;
 mod reservation;
 mod respond;
 mod server;

@@ -2,7 +2,8 @@
 //!
 //! Plumbing for tests that send real packets: throw-away network namespaces with no route
 //! out, veth links between them, sockets created inside a namespace, and child processes
-//! (dhclient, tftp, curl, QEMU...) run inside one and killed by PID when the test ends.
+//! (dhclient, tftp, curl, QEMU...) run inside one and killed by PID when the test ends, and
+//! a rival DHCP server ([`Dnsmasq`]).
 //!
 //! It is test support only: no ironbell service depends on it. The namespaces, bridges and
 //! veth links themselves come from [`ironbell_netns`], which the lab uses too. Everything
@@ -25,7 +26,9 @@ use std::process::{Child, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+mod dnsmasq;
 mod lan;
+pub use dnsmasq::{Dnsmasq, udp_port_open};
 pub use lan::Lan;
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
