@@ -610,41 +610,34 @@ mod tests {
 
     #[test]
     fn a_replica_that_cannot_serve_is_left_for_the_next_at_once() {
+        use tonic::Status;
         let mut s = three();
-        let standby = tonic::Status::unavailable("not the leader; the controllers run on b");
-        // a refuses, b is a standby: each moves on at once...
-        assert_eq!(s.failed(&tonic::Status::unavailable("refused")), Retry::Now);
-        assert_eq!(s.authority(), "b:1");
-        assert_eq!(s.failed(&standby), Retry::Now);
-        assert_eq!(s.authority(), "c:1");
-        // ...c times out too: every one failed in a row, so back off, then a new round.
-        assert_eq!(
-            s.failed(&tonic::Status::deadline_exceeded("t")),
-            Retry::Later
-        );
-        assert_eq!(s.authority(), "a:1");
-        assert_eq!(
-            s.failed(&tonic::Status::cancelled("Timeout expired")),
-            Retry::Now
-        );
-        assert_eq!(s.authority(), "b:1");
-        // b answers (it leads now): the agent stays there.
+        let standby = || Status::unavailable("not the leader; the controllers run on b");
+        // (what the current replica says, what to do, the replica talked to next)
+        let steps = [
+            // a refuses, b is a standby: each moves on at once...
+            (Status::unavailable("refused"), Retry::Now, "b:1"),
+            (standby(), Retry::Now, "c:1"),
+            // ...c times out too: every one failed in a row, so back off, then a new round.
+            (Status::deadline_exceeded("t"), Retry::Later, "a:1"),
+            (Status::cancelled("Timeout expired"), Retry::Now, "b:1"),
+            // b leads now: a refusal is an answer, so the agent stays.
+            (Status::not_found("no workflow"), Retry::Later, "b:1"),
+            // b dies: on to c, then a, wrapping around; a full round backs off.
+            (Status::unknown("connection reset"), Retry::Now, "c:1"),
+            (standby(), Retry::Now, "a:1"),
+            (standby(), Retry::Later, "b:1"),
+        ];
+        for (i, (status, retry, next)) in steps.into_iter().enumerate() {
+            assert_eq!(
+                (s.failed(&status), s.authority()),
+                (retry, next),
+                "step {i}"
+            );
+        }
+        // An answer ends a round of failures: the next failure moves on at once again.
         s.answered();
-        assert_eq!(
-            s.failed(&tonic::Status::not_found("no workflow")),
-            Retry::Later
-        );
-        assert_eq!(s.authority(), "b:1");
-        // b dies: on to c, then a, wrapping around; a full round of failures backs off.
-        assert_eq!(
-            s.failed(&tonic::Status::unknown("connection reset")),
-            Retry::Now
-        );
-        assert_eq!(s.authority(), "c:1");
-        assert_eq!(s.failed(&standby), Retry::Now);
-        assert_eq!(s.authority(), "a:1");
-        assert_eq!(s.failed(&standby), Retry::Later);
-        assert_eq!(s.authority(), "b:1");
+        assert_eq!(s.failed(&standby()), Retry::Now);
     }
 
     #[test]
