@@ -21,14 +21,15 @@
 //!   ([`ironbell_workflow::standby`]), so that an agent given every replica
 //!   (`grpc_authority=A:42113,B:42113`) moves on to the one that leads; they take over
 //!   within the lease when the leader dies, the real agent API replacing the standby
-//!   answer on the same socket. A leader that loses the lease (etcd unreachable past the renew deadline,
-//!   5 s before etcd can expire it) stops its controllers and the plane ends with an error
-//!   saying so, for the supervisor to restart it as a candidate: a replica never runs
-//!   controllers while another may lead.
+//!   answer on the same socket. A leader that loses the lease (etcd unreachable past the
+//!   renew deadline, 5 s before etcd can expire it) stops its controllers and the plane
+//!   ends with an error saying so, for the supervisor to restart it as a candidate: a
+//!   replica never runs controllers while another may lead.
 
 use std::path::PathBuf;
 
 use ironbell_store_sqlite::ControllerLock;
+use ironbell_workflow::standby::StandbyServer;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::info;
@@ -248,87 +249,39 @@ impl Controllers {
         }
         result
     }
-}
 
-impl Controllers {
-    /// While this replica campaigns: the standby agent API on the workflow port (a second
-    /// descriptor of the bound socket, so the real service gets it back), told who leads.
-    /// `None` without a workflow service, or if the socket cannot be shared (then agents
-    /// wait in the listen queue, as they would at any busy server).
+    /// While this replica campaigns: the standby agent API on the workflow port, told who
+    /// leads. `None` without a workflow service, or if the socket cannot be shared (then
+    /// agents wait in the listen queue, as at any busy server).
     fn standby(&self, election: &ironbell_store_etcd::Election) -> Option<Standby> {
         let (listener, config) = self.workflow.as_ref()?;
-        let shared = std::os::fd::AsFd::as_fd(listener)
-            .try_clone_to_owned()
-            .map(std::net::TcpListener::from)
-            .and_then(|l| {
-                l.set_nonblocking(true)?;
-                tokio::net::TcpListener::from_std(l)
-            });
-        let shared = match shared {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!("workflow: no standby answer on the agent port: {e}");
-                return None;
-            }
-        };
         let (leader_tx, leader) = watch::channel(String::new());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let config = config.clone();
-        let server = tokio::spawn(async move {
-            let stopped = async move {
-                let _ = stopped.await;
-            };
-            let served =
-                ironbell_workflow::standby::serve_standby(shared, &config, leader, stopped).await;
-            if let Err(e) = served {
-                tracing::warn!("workflow: the standby answer stopped: {}", chain(&e));
-            }
-        });
+        let server = StandbyServer::start(listener, config, leader)
+            .map_err(|e| tracing::warn!("workflow: no standby answer on the agent port: {e}"))
+            .ok()?;
         let election = election.clone();
         let observer = tokio::spawn(async move {
             loop {
                 if let Ok(Some(leader)) = election.observe(CONTROLLERS_ELECTION).await {
-                    leader_tx.send_if_modified(|known| {
-                        let changed = *known != leader.identity;
-                        *known = leader.identity;
-                        changed
-                    });
+                    leader_tx.send_replace(leader.identity);
                 }
                 tokio::time::sleep(election.config().retry_period).await;
             }
         });
-        Some(Standby {
-            stop,
-            server,
-            observer,
-        })
+        Some(Standby { server, observer })
     }
 }
 
-/// The standby agent API of a candidate, and the task that keeps it told who leads.
+/// A candidate's standby agent API, and the task that keeps it told who leads.
 struct Standby {
-    stop: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<()>,
+    server: StandbyServer,
     observer: tokio::task::JoinHandle<()>,
 }
 
 impl Standby {
-    /// How long the standby's connections get to close after their GOAWAY.
-    const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-    /// Stops answering: agents connected to it are sent a GOAWAY (they reconnect, to the
-    /// real service once it runs); connections still open after a few seconds are dropped.
     async fn stop(self) {
         self.observer.abort();
-        let _ = self.stop.send(());
-        let server = self.server;
-        let abort = server.abort_handle();
-        if tokio::time::timeout(Self::CLOSE_TIMEOUT, server)
-            .await
-            .is_err()
-        {
-            abort.abort();
-        }
+        self.server.stop().await;
     }
 }
 

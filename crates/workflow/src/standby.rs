@@ -13,6 +13,8 @@
 //! the connections are bounded as the real API's are ([`crate::net`]).
 
 use std::future::Future;
+use std::os::fd::AsFd;
+use std::time::Duration;
 
 use ironbell_workflow_proto::workflow_service_server::{WorkflowService, WorkflowServiceServer};
 use ironbell_workflow_proto::{
@@ -64,6 +66,57 @@ impl WorkflowService for Standby {
         _: Request<ActionStatusRequest>,
     ) -> Result<Response<ActionStatusResponse>, Status> {
         Err(self.status())
+    }
+}
+
+/// The standby answer served on a second descriptor of a bound agent-API socket, so that
+/// the socket's owner keeps it for the real service; see the module docs.
+#[derive(Debug)]
+pub struct StandbyServer {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StandbyServer {
+    /// How long the standby's connections get to close after their GOAWAY.
+    pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// Starts answering on `listener` (which stays the caller's) with `config`'s connection
+    /// bounds, naming whoever `leader` holds. Fails only if the socket cannot be shared
+    /// (out of descriptors).
+    pub fn start(
+        listener: &tokio::net::TcpListener,
+        config: &Config,
+        leader: watch::Receiver<String>,
+    ) -> std::io::Result<Self> {
+        let shared = std::net::TcpListener::from(listener.as_fd().try_clone_to_owned()?);
+        shared.set_nonblocking(true)?;
+        let shared = tokio::net::TcpListener::from_std(shared)?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let config = config.clone();
+        let task = tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stopped.await;
+            };
+            if let Err(e) = serve_standby(shared, &config, leader, stopped).await {
+                tracing::warn!("the standby agent API stopped: {e}");
+            }
+        });
+        Ok(Self { stop, task })
+    }
+
+    /// Stops answering: connected agents are sent a GOAWAY (they reconnect, to whatever
+    /// serves the socket next); connections still open after [`Self::CLOSE_TIMEOUT`] are
+    /// dropped. The socket is no longer accepted on here when this returns.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let abort = self.task.abort_handle();
+        if tokio::time::timeout(Self::CLOSE_TIMEOUT, self.task)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
     }
 }
 
