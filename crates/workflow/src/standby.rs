@@ -3,7 +3,7 @@
 //! With several replicas on etcd, only the leader runs the workflow service (its controller
 //! and the agent API hand out the same actions, so one at a time). A standby replica still
 //! binds the agent port, and [`serve_standby`] answers every call on it at once with gRPC
-//! `UNAVAILABLE` — "not the leader; the controllers run on <identity>" — so that an agent
+//! `UNAVAILABLE` — `not the leader; the controllers run on IDENTITY` — so that an agent
 //! given every replica (`grpc_authority=A:42113,B:42113`) moves on to the next one instead
 //! of waiting in a listen queue. When the replica comes to lead, the plane stops this server
 //! (its connections are closed with an HTTP/2 GOAWAY, so agents reconnect) and serves the
