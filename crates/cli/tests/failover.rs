@@ -44,7 +44,7 @@ const NS: &str = "eksa-system";
 const JOB_TASKS: [&str; 5] = ["on", "off", "on", "off", "on"];
 /// How long the slow action runs: past the kill, and done before the other replica leads,
 /// so that its report waits out the takeover.
-const SLOW_SECS: u32 = 6;
+const SLOW_SECS: u32 = 8;
 /// Everything the test waits for has this long at most (the whole test stays under 90 s).
 const PATIENCE: Duration = Duration::from_secs(30);
 /// The controllers' lease (the default): a dead leader is replaced this long after its
@@ -493,11 +493,19 @@ async fn failover(
     let expected: Vec<String> = JOB_TASKS.iter().map(|t| format!("power {t}")).collect();
     assert_eq!(calls.lines().collect::<Vec<_>>(), expected, "{}", logs());
 
-    // The agent met the standby's answer and moved on.
+    // The agent met the standby's answer and moved on: first when it started (B is first
+    // in its list), then while the slow action's report waited out the takeover.
     let agent_said = std::fs::read_to_string(&agent_log).unwrap();
+    let standby_answers = agent_said
+        .lines()
+        .filter(|l| l.contains("not the leader; the controllers run on"));
     assert!(
-        agent_said.contains("not the leader; the controllers run on"),
-        "{agent_said}"
+        standby_answers.clone().next().is_some(),
+        "no standby answer:\n{agent_said}"
+    );
+    assert!(
+        standby_answers.clone().any(|l| l.contains("name=slow")),
+        "the slow action's report did not wait for the new leader:\n{agent_said}"
     );
     eprintln!(
         "takeover {takeover:?} after the kill; fencing token {} -> {}; whole test {:?}",
