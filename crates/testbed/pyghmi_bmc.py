@@ -16,7 +16,11 @@ a proposal of suite 17 (RAKP-HMAC-SHA256, HMAC-SHA256-128, AES-CBC-128); pyghmi'
 packet layer (integrity and AES) already follows self.currhashlib / self.currhashlen.
 ipmitool -C 17 against this BMC checks that these methods are right.
 
+With --power-delay SECONDS, a power change takes effect that long after the call (as on a
+real server), so that a power task stays in flight for a while; the call is logged at once.
+
 usage: pyghmi_bmc.py --port PORT --log FILE [--suite17] [--user admin] [--password password]
+       [--power-delay SECONDS]
 """
 
 import argparse
@@ -25,6 +29,7 @@ import hmac
 import os
 import struct
 import sys
+import threading
 
 import pyghmi.ipmi.bmc as bmc
 import pyghmi.ipmi.private.constants as constants
@@ -107,9 +112,10 @@ class Suite17Session(serversession.ServerSession):
 
 
 class TestBmc(bmc.Bmc):
-    def __init__(self, authdata, port, address, log):
+    def __init__(self, authdata, port, address, log, power_delay=0.0):
         super().__init__(authdata, port=port, address=address)
         self.powerstate = "off"
+        self.power_delay = power_delay
         self.bootdevice = "default"
         self.bootflags = [0, 0, 0, 0, 0]
         self.log = log
@@ -121,13 +127,21 @@ class TestBmc(bmc.Bmc):
     def get_power_state(self):
         return self.powerstate
 
+    def set_power(self, state):
+        if self.power_delay > 0:
+            timer = threading.Timer(self.power_delay, setattr, (self, "powerstate", state))
+            timer.daemon = True
+            timer.start()
+        else:
+            self.powerstate = state
+
     def power_off(self):
         self.note("power off")
-        self.powerstate = "off"
+        self.set_power("off")
 
     def power_on(self):
         self.note("power on")
-        self.powerstate = "on"
+        self.set_power("on")
 
     def power_cycle(self):
         self.note("power cycle")
@@ -168,10 +182,11 @@ def main():
     p.add_argument("--user", default="admin")
     p.add_argument("--password", default="password")
     p.add_argument("--suite17", action="store_true")
+    p.add_argument("--power-delay", type=float, default=0.0)
     a = p.parse_args()
     if a.suite17:
         serversession.ServerSession = Suite17Session
-    server = TestBmc({a.user: a.password}, a.port, a.address, a.log)
+    server = TestBmc({a.user: a.password}, a.port, a.address, a.log, a.power_delay)
     print("READY", flush=True)
     server.listen()
 

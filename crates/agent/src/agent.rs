@@ -5,6 +5,11 @@
 //!   action available yet): wait and ask again. `Unavailable` or any other error: the same
 //!   with exponential backoff (0.5 s, ×1.5, ±50 % jitter, capped at `backoff_max_interval`,
 //!   10 s by default), logged. The backoff resets once an action is received.
+//! - Several replicas (`grpc_authority=A:42113,B:42113`, see [`Servers`]): the agent talks
+//!   to one at a time and sticks with it while it answers. A call that shows the replica
+//!   cannot serve (connection refused or reset, a timeout, or a standby replica's
+//!   `Unavailable` "not the leader") moves it to the next one at once; once every replica
+//!   failed in a row, it backs off as above before the next round.
 //! - RUNNING is reported with `execution_start`; if that report fails the action is not
 //!   run and the agent asks again (the service hands out the same action again).
 //! - The action runs within its `timeout` seconds (if non-zero); past it the action is
@@ -122,9 +127,9 @@ fn timestamp(t: SystemTime) -> prost_types::Timestamp {
 }
 
 /// Connects (lazily: the first call connects, and a lost connection is re-established on
-/// the next call) to the workflow service.
-pub fn channel(settings: &Settings) -> Result<Channel, AgentError> {
-    let authority = settings.grpc_authority.clone();
+/// the next call) to the workflow service at `authority` (one of `settings`' replicas).
+pub fn channel(settings: &Settings, authority: &str) -> Result<Channel, AgentError> {
+    let authority = authority.to_string();
     let bad = |reason: String| AgentError::Endpoint {
         authority: authority.clone(),
         reason,
@@ -176,7 +181,7 @@ impl Bearer {
         };
         let mut value = MetadataValue::try_from(format!("Bearer {}", token.0)).map_err(|_| {
             AgentError::Endpoint {
-                authority: settings.grpc_authority.clone(),
+                authority: settings.grpc_authority(),
                 reason: "the agent token is not valid metadata".into(),
             }
         })?;
@@ -224,11 +229,121 @@ fn bounded(message: &str) -> String {
     format!("[…cut] {}", &message[start..])
 }
 
+/// A gRPC client of one workflow service replica.
+pub type Client = WorkflowServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// What to do after a failed call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Call again at once: the agent moved to a replica not tried since one last answered.
+    Now,
+    /// Back off first: the replica answered with a refusal, or every replica failed in a row.
+    Later,
+}
+
+/// The workflow service replicas `grpc_authority` names, and the one the agent talks to.
+///
+/// The agent sticks with a replica while its calls are answered (an answer such as
+/// `NotFound` or `FailedPrecondition` is an answer). A failure that says this replica
+/// cannot serve — `Unavailable` (connection refused or reset, or a standby replica, which
+/// answers "not the leader"), `DeadlineExceeded` and `Cancelled` (timeouts), `Unknown`
+/// (a connection cut mid-call) — moves it to the next replica, in the order given,
+/// wrapping around. Generic over the client so that the rotation is tested without one.
+#[derive(Debug)]
+pub struct Servers<C = Client> {
+    replicas: Vec<(String, C)>,
+    current: usize,
+    /// Replicas that failed in a row since one last answered.
+    failed_in_a_row: usize,
+}
+
+impl<C> Servers<C> {
+    /// The replicas `(authority, client)`, in the order to try them; `None` when empty.
+    pub fn new(replicas: Vec<(String, C)>) -> Option<Self> {
+        (!replicas.is_empty()).then_some(Self {
+            replicas,
+            current: 0,
+            failed_in_a_row: 0,
+        })
+    }
+
+    /// The authority of the replica the agent talks to now.
+    pub fn authority(&self) -> &str {
+        &self.replicas[self.current].0
+    }
+
+    /// The client of the replica the agent talks to now.
+    pub fn client(&mut self) -> &mut C {
+        &mut self.replicas[self.current].1
+    }
+
+    /// The current replica answered: stay with it.
+    pub fn answered(&mut self) {
+        self.failed_in_a_row = 0;
+    }
+
+    /// A call to the current replica failed with `status`: moves on when it says the
+    /// replica cannot serve (see the type's docs), and says whether to call again at once.
+    pub fn failed(&mut self, status: &tonic::Status) -> Retry {
+        if !cannot_serve(status.code()) {
+            self.answered();
+            return Retry::Later;
+        }
+        self.failed_in_a_row += 1;
+        let n = self.replicas.len();
+        if n == 1 {
+            return Retry::Later;
+        }
+        let from = self.current;
+        self.current = (self.current + 1) % n;
+        tracing::info!(
+            server = %self.replicas[from].0,
+            code = ?status.code(),
+            error = %status.message(),
+            next = %self.replicas[self.current].0,
+            "this workflow service replica cannot serve; trying the next"
+        );
+        if self.failed_in_a_row < n {
+            Retry::Now
+        } else {
+            self.failed_in_a_row = 0;
+            Retry::Later
+        }
+    }
+}
+
+/// Whether a failed call's `code` says that the replica cannot serve (rather than that
+/// it refused this request).
+pub fn cannot_serve(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown
+    )
+}
+
+/// A lazily connecting client for every replica `settings` names.
+pub fn servers(settings: &Settings) -> Result<Servers, AgentError> {
+    let bearer = Bearer::new(settings)?;
+    let replicas = settings
+        .grpc_authorities
+        .iter()
+        .map(|a| {
+            let client =
+                WorkflowServiceClient::with_interceptor(channel(settings, a)?, bearer.clone());
+            Ok((a.clone(), client))
+        })
+        .collect::<Result<Vec<_>, AgentError>>()?;
+    Servers::new(replicas).ok_or(AgentError::Endpoint {
+        authority: String::new(),
+        reason: "no grpc_authority".into(),
+    })
+}
+
 /// The running agent.
 #[derive(Debug)]
 pub struct Agent {
     settings: Arc<Settings>,
-    client: WorkflowServiceClient<InterceptedService<Channel, Bearer>>,
+    servers: Servers,
     ctx: Context,
     attributes: AgentAttributes,
 }
@@ -245,8 +360,7 @@ pub struct Finished {
 impl Agent {
     /// Sets the agent up from its settings (nothing is contacted yet).
     pub fn new(settings: Settings, power: Arc<dyn power::Power>) -> Result<Self, AgentError> {
-        let client =
-            WorkflowServiceClient::with_interceptor(channel(&settings)?, Bearer::new(&settings)?);
+        let servers = servers(&settings)?;
         let http = crate::http_client(false).map_err(AgentError::Http)?;
         let settings = Arc::new(settings);
         Ok(Self {
@@ -256,7 +370,7 @@ impl Agent {
                 http,
             },
             settings,
-            client,
+            servers,
             attributes: crate::attributes::discover(std::path::Path::new("/")),
         })
     }
@@ -265,7 +379,7 @@ impl Agent {
     pub async fn run(mut self) {
         tracing::info!(
             agent = %self.settings.worker_id,
-            server = %self.settings.grpc_authority,
+            servers = %self.settings.grpc_authority(),
             tls = self.settings.tls,
             "agent started"
         );
@@ -275,15 +389,22 @@ impl Agent {
                 agent_id: self.settings.worker_id.clone(),
                 agent_attributes: Some(self.attributes.clone()),
             };
-            let response = match self.client.get_action(request).await {
-                Ok(r) => r.into_inner(),
+            let response = match self.servers.client().get_action(request).await {
+                Ok(r) => {
+                    self.servers.answered();
+                    r.into_inner()
+                }
                 Err(status) => {
+                    if self.servers.failed(&status) == Retry::Now {
+                        continue;
+                    }
                     let wait = backoff.next_wait();
                     match status.code() {
                         Code::NotFound | Code::FailedPrecondition => {
                             tracing::debug!(code = ?status.code(), "no action yet")
                         }
                         _ => tracing::info!(
+                            server = %self.servers.authority(),
                             code = ?status.code(),
                             error = %status.message(),
                             retry_in = ?wait,
@@ -331,7 +452,8 @@ impl Agent {
         tracing::info!(image = %spec.image, timeout = ?spec.timeout, "received action");
         let start = SystemTime::now();
         let running = self.status(&spec, StateType::Running, start, None, "running action");
-        if let Err(status) = self.client.report_action_status(running).await {
+        if let Err(status) = self.servers.client().report_action_status(running).await {
+            self.servers.failed(&status);
             tracing::info!(code = ?status.code(), error = %status.message(), "reporting RUNNING failed");
             return None;
         }
@@ -347,9 +469,15 @@ impl Agent {
         let mut retry = backoff.clone();
         retry.reset();
         loop {
-            match self.client.report_action_status(report.clone()).await {
+            match self
+                .servers
+                .client()
+                .report_action_status(report.clone())
+                .await
+            {
                 Ok(_) => {
-                    tracing::info!(state = ?finished.state, "reported");
+                    self.servers.answered();
+                    tracing::info!(state = ?finished.state, server = %self.servers.authority(), "reported");
                     break;
                 }
                 Err(s)
@@ -362,6 +490,9 @@ impl Agent {
                     break;
                 }
                 Err(s) => {
+                    if self.servers.failed(&s) == Retry::Now {
+                        continue;
+                    }
                     let wait = retry.next_wait();
                     tracing::info!(code = ?s.code(), error = %s.message(), retry_in = ?wait, "reporting failed, retrying");
                     tokio::time::sleep(wait).await;
@@ -455,6 +586,65 @@ mod tests {
         assert_eq!(human_duration(Duration::from_nanos(15_000)), "15us");
         assert_eq!(human_duration(Duration::from_nanos(1_000_001)), "1ms1ns");
         assert_eq!(human_duration(Duration::ZERO), "");
+    }
+
+    fn three() -> Servers<()> {
+        Servers::new(["a:1", "b:1", "c:1"].map(|a| (a.to_string(), ())).to_vec()).expect("three")
+    }
+
+    #[test]
+    fn an_answering_replica_is_kept() {
+        let mut s = three();
+        for code in [
+            Code::NotFound,
+            Code::FailedPrecondition,
+            Code::PermissionDenied,
+            Code::ResourceExhausted,
+            Code::InvalidArgument,
+        ] {
+            assert_eq!(s.failed(&tonic::Status::new(code, "no")), Retry::Later);
+            assert_eq!(s.authority(), "a:1", "{code:?}");
+        }
+        assert!(Servers::<()>::new(Vec::new()).is_none());
+    }
+
+    #[test]
+    fn a_replica_that_cannot_serve_is_left_for_the_next_at_once() {
+        use tonic::Status;
+        let mut s = three();
+        let standby = || Status::unavailable("not the leader; the controllers run on b");
+        // (what the current replica says, what to do, the replica talked to next)
+        let steps = [
+            // a refuses, b is a standby: each moves on at once...
+            (Status::unavailable("refused"), Retry::Now, "b:1"),
+            (standby(), Retry::Now, "c:1"),
+            // ...c times out too: every one failed in a row, so back off, then a new round.
+            (Status::deadline_exceeded("t"), Retry::Later, "a:1"),
+            (Status::cancelled("Timeout expired"), Retry::Now, "b:1"),
+            // b leads now: a refusal is an answer, so the agent stays.
+            (Status::not_found("no workflow"), Retry::Later, "b:1"),
+            // b dies: on to c, then a, wrapping around; a full round backs off.
+            (Status::unknown("connection reset"), Retry::Now, "c:1"),
+            (standby(), Retry::Now, "a:1"),
+            (standby(), Retry::Later, "b:1"),
+        ];
+        for (i, (status, retry, next)) in steps.into_iter().enumerate() {
+            assert_eq!(
+                (s.failed(&status), s.authority()),
+                (retry, next),
+                "step {i}"
+            );
+        }
+        // An answer ends a round of failures: the next failure moves on at once again.
+        s.answered();
+        assert_eq!(s.failed(&standby()), Retry::Now);
+    }
+
+    #[test]
+    fn one_replica_is_tinkerbells_single_value() {
+        let mut s = Servers::new(vec![("only:42113".to_string(), ())]).expect("one");
+        assert_eq!(s.failed(&tonic::Status::unavailable("down")), Retry::Later);
+        assert_eq!(s.authority(), "only:42113");
     }
 
     #[test]

@@ -77,8 +77,10 @@ impl std::fmt::Debug for Token {
 /// Everything the agent is configured with.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// `grpc_authority`: the workflow service, `host:port` (port defaults to 42113).
-    pub grpc_authority: String,
+    /// `grpc_authority`: the workflow service, `host:port` (port defaults to 42113); a
+    /// comma-separated list names several replicas (`A:42113,B:42113`), which the agent
+    /// tries in turn ([`crate::agent::Servers`]). Never empty.
+    pub grpc_authorities: Vec<String>,
     /// `worker_id`: the agent's id in GetAction. Defaults to the first non-loopback MAC.
     pub worker_id: String,
     /// `tinkerbell_tls`: speak TLS to the workflow service.
@@ -226,7 +228,32 @@ pub fn with_default_port(host: &str, port: u16) -> String {
     }
 }
 
+/// The replicas `grpc_authority` names: comma-separated `host[:port]`s, the default port
+/// filled in, duplicates dropped (Tinkerbell's single value is a list of one).
+pub fn authorities(value: &str) -> Result<Vec<String>, ConfigError> {
+    let mut out: Vec<String> = Vec::new();
+    for part in value.split(',').map(str::trim) {
+        if part.is_empty() || part.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ConfigError::Invalid {
+                key: "grpc_authority",
+                value: value.to_string(),
+                reason: "not a comma-separated list of host[:port]".into(),
+            });
+        }
+        let authority = with_default_port(part, DEFAULT_GRPC_PORT);
+        if !out.contains(&authority) {
+            out.push(authority);
+        }
+    }
+    Ok(out)
+}
+
 impl Settings {
+    /// The replicas as `grpc_authority` names them, comma-separated (for logs).
+    pub fn grpc_authority(&self) -> String {
+        self.grpc_authorities.join(",")
+    }
+
     /// Reads `/proc/cmdline` (or the file `IRONBELL_CMDLINE` names) and the process
     /// environment; `sysfs_net` is where the default `worker_id` is looked for.
     pub fn load() -> Result<Self, ConfigError> {
@@ -277,7 +304,7 @@ impl Settings {
             })?,
         };
         Ok(Self {
-            grpc_authority: with_default_port(&authority, DEFAULT_GRPC_PORT),
+            grpc_authorities: authorities(&authority)?,
             worker_id,
             tls: s.flag("tinkerbell_tls", &[], false)?,
             insecure_tls: s.flag("tinkerbell_insecure_tls", &[], false)?,
@@ -341,7 +368,7 @@ mod tests {
             tinkerbell_tls=false tinkerbell_insecure_tls=false worker_id=3c:ec:ef:4c:4f:54 \
             hw_addr=3c:ec:ef:4c:4f:54 modules=loop,squashfs console=tty0 -- worker_id=nope";
         let s = Settings::from_sources(cmdline, &env(&[]), &[]).expect("settings");
-        assert_eq!(s.grpc_authority, "1.2.3.4:42113");
+        assert_eq!(s.grpc_authorities, ["1.2.3.4:42113"]);
         assert_eq!(s.worker_id, "3c:ec:ef:4c:4f:54");
         assert_eq!(s.syslog_host.as_deref(), Some("1.2.3.4:514"));
         assert!(!s.tls && !s.insecure_tls);
@@ -382,7 +409,7 @@ mod tests {
             &[],
         )
         .expect("settings");
-        assert_eq!(s.grpc_authority, "10.0.0.1:42113");
+        assert_eq!(s.grpc_authorities, ["10.0.0.1:42113"]);
         assert_eq!(s.worker_id, "b");
         assert!(s.tls);
         assert_eq!(s.docker_cap_drop, ["SYS_RESOURCE", "NET_ADMIN"]);
@@ -393,7 +420,7 @@ mod tests {
             &[("eth0".into(), "52:54:00:00:00:01".into())],
         )
         .expect("settings");
-        assert_eq!(s.grpc_authority, "[fd00::1]:5000");
+        assert_eq!(s.grpc_authorities, ["[fd00::1]:5000"]);
         assert_eq!(s.worker_id, "52:54:00:00:00:01");
     }
 
@@ -414,6 +441,33 @@ mod tests {
         )
         .expect_err("bad bool");
         assert!(e.to_string().contains("tinkerbell_tls"), "{e}");
+    }
+
+    #[test]
+    fn several_replicas_in_one_grpc_authority() {
+        let s = Settings::from_sources(
+            "grpc_authority=10.0.0.1:42113,10.0.0.2,[fd00::3]:50051,10.0.0.2:42113 worker_id=a",
+            &env(&[]),
+            &[],
+        )
+        .expect("settings");
+        assert_eq!(
+            s.grpc_authorities,
+            ["10.0.0.1:42113", "10.0.0.2:42113", "[fd00::3]:50051"]
+        );
+        assert_eq!(
+            s.grpc_authority(),
+            "10.0.0.1:42113,10.0.0.2:42113,[fd00::3]:50051"
+        );
+        for bad in ["a,,b", "a,", ",a"] {
+            let e = Settings::from_sources(
+                &format!("grpc_authority={bad} worker_id=a"),
+                &env(&[]),
+                &[],
+            )
+            .expect_err(bad);
+            assert!(e.to_string().contains("grpc_authority"), "{e}");
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@
 //!
 //! | key | environment | default | meaning |
 //! |---|---|---|---|
-//! | `grpc_authority` | `GRPC_AUTHORITY`, `TINKERBELL_GRPC_AUTHORITY` | required | workflow service `host[:port]`, port 42113 |
+//! | `grpc_authority` | `GRPC_AUTHORITY`, `TINKERBELL_GRPC_AUTHORITY` | required | workflow service `host[:port]`, port 42113; several replicas comma-separated (`A:42113,B:42113`): the agent sticks with the one that answers and moves to the next when it cannot serve |
 //! | `worker_id` | `WORKER_ID`, `ID` | first non-loopback MAC | the agent id in GetAction |
 //! | `tinkerbell_tls` | `TINKERBELL_TLS` | `false` | TLS to the workflow service |
 //! | `tinkerbell_insecure_tls` | `TINKERBELL_INSECURE_TLS` | `false` | accept any server certificate |

@@ -77,6 +77,10 @@ pub struct Config {
     pub artifacts_url: Option<String>,
     /// Port of the agent gRPC service, for `grpc_authority=<public_ip>:<port>`.
     pub grpc_port: u16,
+    /// Every replica's agent gRPC service (`host:port` each, without spaces or commas),
+    /// for `grpc_authority=A:42113,B:42113`: the agent tries them in turn and stays with
+    /// the one that leads. Empty: this host's alone (`public_ip:grpc_port`).
+    pub grpc_authorities: Vec<String>,
     /// Syslog receiver for `syslog_host=`; `None` means `public_ip`.
     pub syslog_ip: Option<Ipv4Addr>,
     /// Its UDP port: `syslog_host=<ip>` for 514, `syslog_host=<ip>:<port>` otherwise (both
@@ -113,6 +117,7 @@ impl Config {
             http_port: DEFAULT_PORT,
             artifacts_url: None,
             grpc_port: DEFAULT_GRPC_PORT,
+            grpc_authorities: Vec::new(),
             syslog_ip: None,
             syslog_port: DEFAULT_SYSLOG_PORT,
             tinkerbell_tls: false,
@@ -131,6 +136,16 @@ impl Config {
         match &self.artifacts_url {
             Some(u) => u.trim_end_matches('/').to_string(),
             None => format!("http://{}:{}", self.public_ip, self.http_port),
+        }
+    }
+
+    /// The value of `grpc_authority=`: [`Config::grpc_authorities`] comma-separated, or
+    /// this host's agent API when there are none.
+    pub fn grpc_authority(&self) -> String {
+        if self.grpc_authorities.is_empty() {
+            format!("{}:{}", self.public_ip, self.grpc_port)
+        } else {
+            self.grpc_authorities.join(",")
         }
     }
 }
@@ -491,10 +506,7 @@ pub fn hook_script_with_token(config: &Config, machine: &Machine, token: Option<
         DEFAULT_SYSLOG_PORT => format!("syslog_host={syslog_ip}"),
         port => format!("syslog_host={syslog_ip}:{port}"),
     });
-    params.push(format!(
-        "grpc_authority={}:{}",
-        config.public_ip, config.grpc_port
-    ));
+    params.push(format!("grpc_authority={}", config.grpc_authority()));
     params.push(format!("tinkerbell_tls={}", config.tinkerbell_tls));
     params.push(format!("worker_id={mac}"));
     params.push(format!("hw_addr={mac}"));

@@ -72,6 +72,31 @@ pub struct BootArgs {
     /// (`serve boot`; default 42113. `serve all` uses the port of --grpc-addr).
     #[arg(long, env = "IRONBELL_GRPC_PORT")]
     grpc_port: Option<u16>,
+    /// Every replica's gRPC API as machines reach it (`IP:PORT`, comma-separated), named
+    /// to HookOS in `grpc_authority=` so that the agent finds whichever replica leads the
+    /// controllers (several replicas on etcd). Default: this host's own (--public-ip and
+    /// the gRPC port).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_parser = parse_authority,
+        env = "IRONBELL_GRPC_AUTHORITIES"
+    )]
+    grpc_authorities: Vec<String>,
+}
+
+/// One `HOST:PORT` of `--grpc-authorities`: something that can stand in a kernel parameter.
+fn parse_authority(value: &str) -> Result<String, String> {
+    let bad = || format!("{value:?} is not HOST:PORT");
+    let (host, port) = value.rsplit_once(':').ok_or_else(bad)?;
+    port.parse::<u16>().map_err(|_| bad())?;
+    let plain = value
+        .chars()
+        .all(|c| c.is_ascii_graphic() && !matches!(c, ',' | '"' | '\'' | '$' | '\\'));
+    if host.is_empty() || !plain {
+        return Err(bad());
+    }
+    Ok(value.to_string())
 }
 
 impl BootArgs {
@@ -84,6 +109,7 @@ impl BootArgs {
             http: self.http_addr,
             syslog: self.syslog_addr,
             grpc,
+            grpc_authorities: self.grpc_authorities.clone(),
             ..PlaneNetwork::new(self.public_ip)
         }
     }
@@ -268,4 +294,27 @@ pub async fn all(
     config.workflow = Some(args.workflow.options()?);
     config.bmc = Some(ironbell_bmc::Config::default());
     run_plane(store, config).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_authority;
+
+    #[test]
+    fn grpc_authorities_are_host_and_port() {
+        for good in ["10.0.0.1:42113", "tink.example:50051", "[fd00::1]:42113"] {
+            assert_eq!(parse_authority(good).as_deref(), Ok(good));
+        }
+        for bad in [
+            "10.0.0.1",
+            "10.0.0.1:x",
+            ":42113",
+            "a b:1",
+            "a\"b:1",
+            "a:70000",
+        ] {
+            let e = parse_authority(bad).expect_err(bad);
+            assert!(e.contains("HOST:PORT"), "{e}");
+        }
+    }
 }

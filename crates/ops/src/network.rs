@@ -47,6 +47,10 @@ pub struct PlaneNetwork {
     pub metadata: SocketAddr,
     /// Agent gRPC API.
     pub grpc: SocketAddr,
+    /// Every replica's agent API as machines reach it (`host:port`), named to HookOS in
+    /// `grpc_authority=A,B` so that the agent finds whichever replica leads. Empty: this
+    /// replica's alone ([`PlaneNetwork::grpc_authority`]).
+    pub grpc_authorities: Vec<String>,
     /// Whether agents talk TLS to the gRPC API (`tinkerbell_tls=`).
     pub tinkerbell_tls: bool,
 }
@@ -63,6 +67,7 @@ impl PlaneNetwork {
             syslog: any(DEFAULT_SYSLOG_PORT),
             metadata: any(DEFAULT_METADATA_PORT),
             grpc: any(DEFAULT_GRPC_PORT),
+            grpc_authorities: Vec::new(),
             tinkerbell_tls: false,
         }
     }
@@ -89,6 +94,7 @@ impl PlaneNetwork {
         http.bind = self.http;
         http.http_port = self.http.port();
         http.grpc_port = self.grpc.port();
+        http.grpc_authorities = self.grpc_authorities.clone();
         http.syslog_port = self.syslog.port();
         http.tinkerbell_tls = self.tinkerbell_tls;
         http
@@ -153,6 +159,13 @@ mod tests {
         assert_eq!(dhcp.http_base(), "http://10.20.0.1:8080");
         assert_eq!(dhcp.syslog_server, None, "option 7 cannot carry port 5514");
         assert_eq!(net.grpc_authority(), "10.20.0.1:50051");
+        assert_eq!(http.grpc_authority(), "10.20.0.1:50051");
+        // Replicas: every one is named to HookOS.
+        net.grpc_authorities = vec!["10.20.0.1:50051".into(), "10.20.0.2:50051".into()];
+        assert_eq!(
+            net.boot_http().grpc_authority(),
+            "10.20.0.1:50051,10.20.0.2:50051"
+        );
     }
 
     #[test]

@@ -16,16 +16,20 @@
 //!   which hand out the same actions) and the BMC controllers — run on the one replica
 //!   that leads the `controllers` election ([`ironbell_store_etcd::Election`], a 15 s
 //!   lease). The others wait as candidates (logged, and shown by
-//!   [`ironbell_store_etcd::Election::observe`]); their workflow port is bound, so agents
-//!   that reach them wait in the queue, and they take over within the lease when the
-//!   leader dies. A leader that loses the lease (etcd unreachable past the renew deadline,
-//!   5 s before etcd can expire it) stops its controllers and the plane ends with an error
-//!   saying so, for the supervisor to restart it as a candidate: a replica never runs
-//!   controllers while another may lead.
+//!   [`ironbell_store_etcd::Election::observe`]); their workflow port answers every agent
+//!   call at once with `UNAVAILABLE`, naming the leader
+//!   ([`ironbell_workflow::standby`]), so that an agent given every replica
+//!   (`grpc_authority=A:42113,B:42113`) moves on to the one that leads; they take over
+//!   within the lease when the leader dies, the real agent API replacing the standby
+//!   answer on the same socket. A leader that loses the lease (etcd unreachable past the
+//!   renew deadline, 5 s before etcd can expire it) stops its controllers and the plane
+//!   ends with an error saying so, for the supervisor to restart it as a candidate: a
+//!   replica never runs controllers while another may lead.
 
 use std::path::PathBuf;
 
 use ironbell_store_sqlite::ControllerLock;
+use ironbell_workflow::standby::StandbyServer;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::info;
@@ -207,10 +211,18 @@ impl Controllers {
         mut stop: watch::Receiver<bool>,
     ) -> Result<(), String> {
         let identity = candidate_identity();
-        let leadership = tokio::select! {
-            l = election.campaign(CONTROLLERS_ELECTION, &identity) => l.map_err(|e| chain(&e))?,
-            _ = stop.wait_for(|s| *s) => return Ok(()),
+        let standby = self.standby(&election);
+        let campaign = tokio::select! {
+            l = election.campaign(CONTROLLERS_ELECTION, &identity) => Some(l),
+            _ = stop.wait_for(|s| *s) => None,
         };
+        if let Some(standby) = standby {
+            standby.stop().await;
+        }
+        let Some(leadership) = campaign else {
+            return Ok(());
+        };
+        let leadership = leadership.map_err(|e| chain(&e))?;
         info!(
             identity,
             fencing_token = leadership.fencing_token(),
@@ -236,6 +248,40 @@ impl Controllers {
             tracing::warn!("controllers: resigning the leadership: {e}");
         }
         result
+    }
+
+    /// While this replica campaigns: the standby agent API on the workflow port, told who
+    /// leads. `None` without a workflow service, or if the socket cannot be shared (then
+    /// agents wait in the listen queue, as at any busy server).
+    fn standby(&self, election: &ironbell_store_etcd::Election) -> Option<Standby> {
+        let (listener, config) = self.workflow.as_ref()?;
+        let (leader_tx, leader) = watch::channel(String::new());
+        let server = StandbyServer::start(listener, config, leader)
+            .map_err(|e| tracing::warn!("workflow: no standby answer on the agent port: {e}"))
+            .ok()?;
+        let election = election.clone();
+        let observer = tokio::spawn(async move {
+            loop {
+                if let Ok(Some(leader)) = election.observe(CONTROLLERS_ELECTION).await {
+                    leader_tx.send_replace(leader.identity);
+                }
+                tokio::time::sleep(election.config().retry_period).await;
+            }
+        });
+        Some(Standby { server, observer })
+    }
+}
+
+/// A candidate's standby agent API, and the task that keeps it told who leads.
+struct Standby {
+    server: StandbyServer,
+    observer: tokio::task::JoinHandle<()>,
+}
+
+impl Standby {
+    async fn stop(self) {
+        self.observer.abort();
+        self.server.stop().await;
     }
 }
 

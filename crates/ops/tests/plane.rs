@@ -11,11 +11,41 @@ use ironbell_ops::OpsError;
 use ironbell_ops::network::PlaneNetwork;
 use ironbell_ops::plane::{MetadataOptions, Plane, PlaneConfig};
 use ironbell_ops::spec::{Access, StoreHandle, StoreSpec, open};
+use ironbell_workflow_proto::ActionRequest;
+use ironbell_workflow_proto::workflow_service_client::WorkflowServiceClient;
 
 /// Real etcd servers (the store-etcd tests' launcher, shared rather than copied).
 #[path = "../../store-etcd/tests/support/mod.rs"]
 #[allow(unreachable_pub)]
 mod etcd;
+
+/// Asks for an action as an agent would.
+async fn get_action(
+    client: &mut WorkflowServiceClient<tonic::transport::Channel>,
+) -> Result<(), tonic::Status> {
+    let request = ActionRequest {
+        agent_id: "52:54:00:00:00:01".into(),
+        agent_attributes: None,
+    };
+    client.get_action(request).await.map(|_| ())
+}
+
+/// Asks for an action on `client` until `done` holds for the refusal, or `wait` passed;
+/// returns the last refusal.
+async fn poll_get_action(
+    client: &mut WorkflowServiceClient<tonic::transport::Channel>,
+    wait: std::time::Duration,
+    done: impl Fn(&tonic::Status) -> bool,
+) -> tonic::Status {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let status = get_action(client).await.unwrap_err();
+        if done(&status) || tokio::time::Instant::now() >= deadline {
+            return status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
 
 fn loopback_port() -> SocketAddr {
     // A free port: bind, read it, release it.
@@ -109,8 +139,9 @@ async fn a_port_in_use_is_a_clear_error_and_releases_the_lock() {
 }
 
 /// On etcd, every replica serves, and the controllers run on the one that leads the
-/// election: a second plane waits as a candidate, takes over when the leader stops, and a
-/// leader cut off from etcd stops its controllers and says so.
+/// election: a second plane waits as a candidate (its agent port answering UNAVAILABLE with
+/// the leader's name), takes over when the leader stops (its agent port then serving the
+/// real API), and a leader cut off from etcd stops its controllers and says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_etcd_one_replica_leads_the_controllers_and_another_takes_over() {
     let Some(mut cluster) = etcd::Cluster::start(1).await else {
@@ -146,10 +177,23 @@ async fn on_etcd_one_replica_leads_the_controllers_and_another_takes_over() {
     let first_identity = leader().await.unwrap();
 
     // A second replica starts (no lock refuses it) and waits as a candidate.
-    let mut second = Plane::start(&handle(), config(loopback_port(), loopback_port()))
+    let second_grpc = loopback_port();
+    let mut second = Plane::start(&handle(), config(loopback_port(), second_grpc))
         .await
         .unwrap();
     assert_eq!(leader().await.as_deref(), Some(first_identity.as_str()));
+
+    // An agent that reaches the candidate is answered at once: UNAVAILABLE, not the
+    // leader, naming the one that leads (so it moves on to it).
+    let mut agent = WorkflowServiceClient::connect(format!("http://{second_grpc}"))
+        .await
+        .unwrap();
+    let expected = format!("not the leader; the controllers run on {first_identity}");
+    let status = poll_get_action(&mut agent, wait, |s| {
+        s.code() == tonic::Code::Unavailable && s.message() == expected
+    })
+    .await;
+    assert_eq!(status.message(), expected, "{status:?}");
 
     // The leader stops: the candidate leads.
     first.stop().await;
@@ -160,6 +204,10 @@ async fn on_etcd_one_replica_leads_the_controllers_and_another_takes_over() {
         .await,
         "the second replica took over"
     );
+    // The same agent connection now reaches the real agent API (the standby closed its
+    // connections): the machine is unknown, which only the real service can say.
+    let status = poll_get_action(&mut agent, wait, |s| s.code() != tonic::Code::Unavailable).await;
+    assert_ne!(status.code(), tonic::Code::Unavailable, "{status:?}");
 
     // etcd goes away: the leader gives up before its lease could run out, and its plane
     // ends saying why.

@@ -17,13 +17,15 @@
 //! capped per peer and closed when idle ([`net`]).
 //!
 //! Start reading at [`controller`] (the state machine), then [`server`] (the agent API),
-//! then [`status`] (the data both work on), then [`auth`], [`index`] and [`net`].
+//! then [`status`] (the data both work on), then [`auth`], [`index`] and [`net`];
+//! [`standby`] is what a replica that does not lead answers agents.
 
 pub mod auth;
 pub mod controller;
 pub mod index;
 pub mod net;
 pub mod server;
+pub mod standby;
 pub mod status;
 
 use std::net::SocketAddr;
@@ -153,13 +155,19 @@ pub async fn serve_api(
     let incoming = net::incoming(listener, config.connections);
     let service =
         server::Server::new(store, index, config.auth.clone(), config.rate).into_service();
+    grpc_server()
+        .add_service(service)
+        .serve_with_incoming(incoming)
+        .await
+        .map_err(ServiceError::Grpc)
+}
+
+/// The gRPC server settings of the agent API (keepalive, call timeout, streams per
+/// connection), shared by the real service and the [`standby`] answer.
+fn grpc_server() -> tonic::transport::Server {
     tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(HTTP2_KEEPALIVE))
         .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE))
         .timeout(CALL_TIMEOUT)
         .max_concurrent_streams(Some(16))
-        .add_service(service)
-        .serve_with_incoming(incoming)
-        .await
-        .map_err(ServiceError::Grpc)
 }
