@@ -71,6 +71,11 @@ pub struct UpArgs {
     /// Return once everything is started instead of following the machines.
     #[arg(long)]
     detach: bool,
+    /// ironbell replicas serving the lab: 1 (one service on a SQLite store), or 2 to 8
+    /// (replicas on a three-member etcd, each in its own namespace on the lab's bridge; the
+    /// controllers run on the elected leader, DHCP is shared by MAC).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=8))]
+    replicas: u8,
 }
 
 fn lab_dir(lab: &LabDir) -> anyhow::Result<PathBuf> {
@@ -104,6 +109,7 @@ pub async fn run(command: LabCommand) -> anyhow::Result<ExitCode> {
                 memory_mib: args.memory,
                 timeout: args.timeout,
                 wait: !args.detach,
+                replicas: usize::from(args.replicas),
             };
             let mut out = std::io::stdout();
             let summary = ironbell_lab::up(&opts, &mut out).await?;

@@ -5,7 +5,7 @@
 //! creates and `ironbell lab down` removes.
 //!
 //! HookOS (with the real agent, built by hookos/build.sh) and the OS image
-//! (os-image/build.sh) are built once per run. The two tests take turns: each boots
+//! (os-image/build.sh) are built once per run. The tests take turns: each boots
 //! machines that need most of the machine's two cores.
 
 use std::path::{Path, PathBuf};
@@ -131,10 +131,28 @@ impl Lab {
             .expect("workflow JSON")
     }
 
+    /// Workflow `name` of a replicated lab, read from its etcd inside the lab's namespace
+    /// (where the members listen).
+    fn workflow_in(&self, netns: &str, name: &str) -> serde_json::Value {
+        let out = Command::new("ip")
+            .args(["netns", "exec", netns, IRONBELL, "--db"])
+            .arg(ironbell_lab::replicas::store_spec())
+            .args(["get", "workflows", name, "-n", "lab", "-o", "json"])
+            .output()
+            .expect("run ironbell in the lab's namespace");
+        assert!(out.status.success(), "get workflows {name}: {out:?}");
+        serde_json::from_slice(&out.stdout).expect("workflow JSON")
+    }
+
     /// Everything the failure message of an assertion needs.
     fn diagnostics(&self) -> String {
         let mut s = String::new();
-        for log in ["logs/ironbell.log", "logs/vbmc.log", "summary.txt"] {
+        for log in [
+            "logs/ironbell.log",
+            "logs/ironbell-1.log",
+            "logs/vbmc.log",
+            "summary.txt",
+        ] {
             let text = self.file(log);
             let tail: Vec<&str> = text.lines().rev().take(60).collect();
             s.push_str(&format!(
@@ -405,5 +423,119 @@ fn killing_ironbell_mid_workflow_resumes_without_repeating_finished_actions() {
             .lines()
             .any(|l| l.contains("ironbell_token=") && !l.contains("ironbell_token=<redacted>"));
         assert!(!leaked, "the agent token is not redacted in the {what}");
+    }
+}
+
+/// Issue 16's lab: the default three machines provisioned by two replicas on a
+/// three-member etcd (`lab up --replicas 2`), the leading replica killed with SIGKILL once
+/// every machine's agent runs. The other replica takes over the controllers, the agents
+/// move to it, and every machine finishes without an action handed out twice.
+#[test]
+fn two_replicas_on_three_etcd_members_finish_every_machine_when_the_leader_is_killed() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Vm);
+    let _turn = LAB.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::new("c");
+    let (hookos, image) = artifacts();
+    let progress = lab.dir.with_extension("up.log");
+    let log = std::fs::File::create(&progress).expect("progress log");
+    let started = Instant::now();
+    let mut up = Command::new(IRONBELL)
+        .args(["lab", "up", "--name", &lab.name, "--dir"])
+        .arg(&lab.dir)
+        .arg("--hookos")
+        .arg(hookos)
+        .arg("--os-image")
+        .arg(image)
+        .args(["--timeout", "15m", "--replicas", "2"])
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("run ironbell lab up");
+    let machines = ["node-1", "node-2", "node-3"];
+
+    // Every agent runs: the middle of the provisioning.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let text = std::fs::read_to_string(&progress).unwrap_or_default();
+        let agents = machines
+            .iter()
+            .filter(|m| {
+                text.lines()
+                    .any(|l| l.contains(&format!(" {m} ")) && l.contains("hookos-up"))
+            })
+            .count();
+        if agents == machines.len() {
+            break;
+        }
+        if let Ok(Some(status)) = up.try_wait() {
+            panic!(
+                "lab up ended early ({status}):\n{text}\n{}",
+                lab.diagnostics()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the agents did not all start:\n{text}\n{}",
+            lab.diagnostics()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let text = std::fs::read_to_string(&progress).unwrap_or_default();
+    assert!(
+        text.contains("ironbell-1 leads the controllers"),
+        "replica 1 was to lead:\n{text}"
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&lab.file("state.json")).expect("state.json");
+    let leader = state["processes"]
+        .as_array()
+        .expect("processes")
+        .iter()
+        .find(|p| p["role"] == "ironbell-1")
+        .and_then(|p| p["pid"].as_u64())
+        .expect("the leader's pid");
+    let killed = Command::new("kill")
+        .args(["-KILL", &leader.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    eprintln!(
+        "killed the leading replica (pid {leader}) at {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let status = up.wait().expect("lab up");
+    let text = std::fs::read_to_string(&progress).unwrap_or_default();
+    eprintln!("lab up --replicas 2: {status}\n{text}");
+    assert!(status.success(), "{text}\n{}", lab.diagnostics());
+    let survivor = lab.file("logs/ironbell.log");
+    assert!(
+        survivor.contains("controllers: this replica leads"),
+        "replica 0 did not take over the controllers\n{survivor}"
+    );
+    let netns = state["netns"].as_str().expect("netns");
+    for (i, m) in machines.iter().enumerate() {
+        let wf = lab.workflow_in(netns, m);
+        assert_eq!(wf["status"]["state"], "SUCCESS", "{wf:#}");
+        let console = lab.console(m);
+        assert!(
+            ok_line(&console, &format!("52:54:00:42:00:0{}", i + 1), m),
+            "{}",
+            lab.diagnostics()
+        );
+        for action in wf["status"]["tasks"][0]["actions"]
+            .as_array()
+            .expect("actions")
+        {
+            let image = action["image"].as_str().expect("image");
+            let handed = console
+                .lines()
+                .filter(|l| l.contains("received action") && l.contains(image))
+                .count();
+            assert_eq!(
+                handed, 1,
+                "{m}: {image} handed out {handed} times\n{console}"
+            );
+        }
     }
 }

@@ -22,6 +22,7 @@ pub mod net;
 pub mod plan;
 pub mod process;
 pub mod progress;
+pub mod replicas;
 pub mod state;
 mod up;
 pub mod vbmc;
@@ -112,6 +113,9 @@ pub struct Options {
     pub timeout: Duration,
     /// Follow the machines until done (otherwise return once everything is started).
     pub wait: bool,
+    /// ironbell replicas (1: one service on SQLite; 2 to [`replicas::MAX_REPLICAS`]:
+    /// replicas on a three-member etcd, see [`replicas`]).
+    pub replicas: usize,
 }
 
 /// The network namespace of the lab `name`.
@@ -126,9 +130,10 @@ pub fn down(dir: &Path, out: &mut dyn std::io::Write) -> Result<(), LabError> {
     // Services first (so that nothing acts on machines going away), then machines, BMCs.
     let mut procs = state.processes.clone();
     procs.sort_by_key(|p| match p.role.as_str() {
-        "ironbell" => 0,
+        r if r.starts_with("ironbell") => 0,
         r if r.starts_with("qemu") => 1,
         "vbmc" => 2,
+        r if r.starts_with("etcd") => 4,
         _ => 3,
     });
     for p in &procs {
@@ -137,8 +142,10 @@ pub fn down(dir: &Path, out: &mut dyn std::io::Write) -> Result<(), LabError> {
             p.stop(Duration::from_secs(5));
         }
     }
-    let _ = writeln!(out, "removing network namespace {}", state.netns);
-    net::delete(&state.netns)?;
+    for netns in state.extra_netns.iter().chain([&state.netns]) {
+        let _ = writeln!(out, "removing network namespace {netns}");
+        net::delete(netns)?;
+    }
     let _ = writeln!(out, "removing {}", dir.display());
     std::fs::remove_dir_all(dir).map_err(|e| LabError::io(format!("removing {}", dir.display()), e))
 }

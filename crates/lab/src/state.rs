@@ -20,6 +20,17 @@ pub struct LabState {
     pub machines: Vec<MachinePlan>,
     /// Processes started (replaced by role when restarted).
     pub processes: Vec<Started>,
+    /// ironbell replicas serving the lab (1: one service on the SQLite store in the lab
+    /// directory; more: replicas on a three-member etcd, see [`crate::replicas`]).
+    #[serde(default = "one")]
+    pub replicas: usize,
+    /// Namespaces made besides [`LabState::netns`] (replicas' own), removed by `lab down`.
+    #[serde(default)]
+    pub extra_netns: Vec<String>,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl LabState {
@@ -56,6 +67,16 @@ impl LabState {
     pub fn record(&mut self, started: Started) {
         self.processes.retain(|p| p.role != started.role);
         self.processes.push(started);
+    }
+
+    /// The store the lab's services use: `<dir>/ironbell.db` (SQLite), or the etcd spec of a
+    /// replicated lab.
+    pub fn store_spec(&self, dir: &Path) -> String {
+        if self.replicas > 1 {
+            crate::replicas::store_spec()
+        } else {
+            dir.join("ironbell.db").display().to_string()
+        }
     }
 
     /// The process of `role`, if one was recorded.

@@ -18,7 +18,7 @@ use crate::process::{self, Started};
 use crate::progress::{self, Milestone, Outcome, Reported, Tracker};
 use crate::state::LabState;
 use crate::vm::{self, VmFiles};
-use crate::{LabError, Options, net, vbmc};
+use crate::{LabError, Options, net, replicas, vbmc};
 
 /// One machine's result.
 #[derive(Debug, Clone)]
@@ -238,11 +238,22 @@ fn create(opts: &Options, out: &mut dyn Write) -> Result<LabState, LabError> {
     }
     std::fs::create_dir_all(&opts.dir)
         .map_err(|e| LabError::io(format!("creating {}", opts.dir.display()), e))?;
+    if !(1..=replicas::MAX_REPLICAS).contains(&opts.replicas) {
+        return Err(LabError::Setup(format!(
+            "--replicas {}: a lab runs 1 to {} replicas",
+            opts.replicas,
+            replicas::MAX_REPLICAS
+        )));
+    }
     let state = LabState {
         name: opts.name.clone(),
         netns: netns.clone(),
         machines: machines.clone(),
         processes: Vec::new(),
+        replicas: opts.replicas,
+        extra_netns: (1..opts.replicas)
+            .map(|k| replicas::replica_netns(&netns, k))
+            .collect(),
     };
     // Saved first: from here on `lab down` can remove whatever was made.
     state.save(&opts.dir)?;
@@ -274,23 +285,59 @@ fn create(opts: &Options, out: &mut dyn Write) -> Result<LabState, LabError> {
         plan::PREFIX_LEN
     );
     net::create(&netns, &machines)?;
+    for k in 1..state.replicas {
+        let ns = replicas::create_replica_netns(&netns, k)?;
+        let _ = writeln!(
+            out,
+            "replica {k}: namespace {ns}, {}/{} on the bridge",
+            replicas::replica_ip(k),
+            plan::PREFIX_LEN
+        );
+    }
+    if state.replicas > 1 {
+        let _ = writeln!(
+            out,
+            "store: {} (three etcd members)",
+            replicas::store_spec()
+        );
+    }
+    state.save(&opts.dir)?;
     Ok(state)
 }
 
-fn ironbell_argv(opts: &Options, dir: &Path) -> Vec<String> {
+/// Replica `k`'s command line (the one service of a single-replica lab is replica 0).
+fn ironbell_argv(opts: &Options, state: &LabState, dir: &Path, k: usize) -> Vec<String> {
     let net = plan::network();
-    [
+    let logs = if k == 0 {
+        "machine-logs".to_string()
+    } else {
+        format!("machine-logs-{k}")
+    };
+    let mut argv: Vec<String> = vec![
         opts.ironbell.display().to_string(),
         "--db".into(),
-        dir.join("ironbell.db").display().to_string(),
+        state.store_spec(dir),
         "--machine-log-dir".into(),
-        dir.join("machine-logs").display().to_string(),
+        dir.join(logs).display().to_string(),
         "serve".into(),
         "all".into(),
+    ];
+    if state.replicas > 1 {
+        argv.extend([
+            "--replica-id".to_string(),
+            format!("replica-{k}"),
+            "--grpc-authorities".to_string(),
+            (0..state.replicas)
+                .map(|r| format!("{}:{}", replicas::replica_ip(r), net.grpc.port()))
+                .collect::<Vec<_>>()
+                .join(","),
+        ]);
+    }
+    argv.extend([
         "--public-ip".into(),
-        SERVER_IP.to_string(),
+        replicas::replica_ip(k).to_string(),
         "--interface".into(),
-        plan::BRIDGE.into(),
+        replicas::replica_interface(k).into(),
         "--artifacts-dir".into(),
         dir.join("artifacts").display().to_string(),
         "--ipxe-dir".into(),
@@ -303,8 +350,8 @@ fn ironbell_argv(opts: &Options, dir: &Path) -> Vec<String> {
         net.grpc.to_string(),
         "--syslog-addr".into(),
         net.syslog.to_string(),
-    ]
-    .into()
+    ]);
+    argv
 }
 
 /// Starts every process of the lab that is not running, in dependency order, and waits
@@ -317,16 +364,17 @@ fn ensure_processes(
     let dir = opts.dir.clone();
     let logs = dir.join("logs");
     std::fs::create_dir_all(&logs).map_err(|e| LabError::io("creating logs/", e))?;
-    let start = |state: &mut LabState,
-                 role: &str,
-                 argv: Vec<String>,
-                 log: PathBuf,
-                 out: &mut dyn Write|
+    let start_in = |state: &mut LabState,
+                    netns: &str,
+                    role: &str,
+                    argv: Vec<String>,
+                    log: PathBuf,
+                    out: &mut dyn Write|
      -> Result<bool, LabError> {
         if state.process(role).is_some_and(Started::is_running) {
             return Ok(false);
         }
-        let started = process::spawn(&state.netns, role, argv, &log)?;
+        let started = process::spawn(netns, role, argv, &log)?;
         process::wait_exec(&started, Duration::from_secs(10))?;
         let _ = writeln!(
             out,
@@ -338,6 +386,11 @@ fn ensure_processes(
         state.save(&dir)?;
         Ok(true)
     };
+    let start =
+        |state: &mut LabState, role: &str, argv: Vec<String>, log: PathBuf, out: &mut dyn Write| {
+            let netns = state.netns.clone();
+            start_in(state, &netns, role, argv, log, out)
+        };
 
     // Router advertisements: without them the 2019 iPXE waits ~13 s for IPv6.
     if on_path("radvd") {
@@ -422,28 +475,71 @@ fn ensure_processes(
         ))
     })?;
 
-    start(
-        state,
-        "ironbell",
-        ironbell_argv(opts, &dir),
-        logs.join("ironbell.log"),
-        out,
-    )?;
-    wait_for(Duration::from_secs(30), || {
-        plan::network()
-            .tcp_listeners()
-            .iter()
-            .all(|(_, addr)| net::tcp_open(&netns, SERVER_IP, addr.port()))
-    })
-    .map_err(|()| {
-        LabError::Setup(format!(
-            "ironbell's services did not start listening; see {}:\n{}",
-            logs.join("ironbell.log").display(),
-            process::tail(&logs.join("ironbell.log"), 20)
-        ))
-    })?;
+    if state.replicas > 1 {
+        for i in 0..replicas::ETCD_MEMBERS {
+            let argv = replicas::etcd_argv(i, &dir);
+            start(
+                state,
+                &format!("etcd-{i}"),
+                argv,
+                logs.join(format!("etcd-{i}.log")),
+                out,
+            )?;
+        }
+        wait_for(Duration::from_secs(30), || {
+            (0..replicas::ETCD_MEMBERS).all(|i| {
+                let (ip, port) = replicas::etcd_client(i);
+                net::tcp_open(&netns, ip, port)
+            })
+        })
+        .map_err(|()| {
+            LabError::Setup(format!(
+                "etcd did not start listening; see {}:\n{}",
+                logs.join("etcd-0.log").display(),
+                process::tail(&logs.join("etcd-0.log"), 20)
+            ))
+        })?;
+    }
+    // The last replica first, and (on a new lab) until it leads: the Workflows' URLs name
+    // replica 0, so the leader is one whose death leaves them working.
+    for k in (0..state.replicas).rev() {
+        let role = replicas::replica_role(k);
+        let log = logs.join(format!("{role}.log"));
+        let argv = ironbell_argv(opts, state, &dir, k);
+        let (ns, ip) = (replicas::replica_netns(&netns, k), replicas::replica_ip(k));
+        let started = start_in(state, &ns, &role, argv, log.clone(), out)?;
+        wait_for(Duration::from_secs(30), || {
+            plan::network()
+                .tcp_listeners()
+                .iter()
+                .all(|(_, addr)| net::tcp_open(&ns, ip, addr.port()))
+        })
+        .map_err(|()| {
+            LabError::Setup(format!(
+                "ironbell's services ({role}) did not start listening; see {}:\n{}",
+                log.display(),
+                process::tail(&log, 20)
+            ))
+        })?;
+        if started && k > 0 && k + 1 == state.replicas {
+            wait_for(Duration::from_secs(30), || {
+                std::fs::read_to_string(&log).is_ok_and(|l| l.contains(LEADS))
+            })
+            .map_err(|()| {
+                LabError::Setup(format!(
+                    "{role} did not come to lead the controllers; see {}:\n{}",
+                    log.display(),
+                    process::tail(&log, 20)
+                ))
+            })?;
+            let _ = writeln!(out, "{role} leads the controllers");
+        }
+    }
     Ok(())
 }
+
+/// What a replica logs when it comes to lead the controllers (`ironbell_ops::plane`).
+const LEADS: &str = "controllers: this replica leads";
 
 /// Switches on the machines that have no BMC (strangers) over QMP, as their power
 /// button would.
@@ -480,18 +576,80 @@ fn wait_for(limit: Duration, mut ready: impl FnMut() -> bool) -> Result<(), ()> 
     }
 }
 
-/// The lab's store (`ironbell.db` in its directory), through the operations layer.
-fn open_store(dir: &Path, access: Access) -> Result<SharedStore, LabError> {
-    let spec = StoreSpec::Sqlite(dir.join("ironbell.db"));
-    let handle =
-        ironbell_ops::spec::open(&spec, access).map_err(|e| LabError::Store(e.to_string()))?;
-    Ok(handle.store().clone())
+/// The lab's store, reached from where its services reach it: the SQLite file in the lab
+/// directory, or (replicated lab) etcd inside the lab's namespace through a
+/// [`replicas::NsRuntime`].
+pub(crate) struct LabStore {
+    store: SharedStore,
+    ns: Option<replicas::NsRuntime>,
+}
+
+impl LabStore {
+    /// Opens the store of the lab in `dir` with `state`'s layout.
+    pub(crate) async fn open(
+        state: &LabState,
+        dir: &Path,
+        access: Access,
+    ) -> Result<Self, LabError> {
+        let spec: StoreSpec = state
+            .store_spec(dir)
+            .parse()
+            .map_err(|e: ironbell_ops::OpsError| LabError::Store(e.to_string()))?;
+        let open = move || {
+            ironbell_ops::spec::open(&spec, access)
+                .map(|handle| handle.store().clone())
+                .map_err(|e| LabError::Store(e.to_string()))
+        };
+        if state.replicas > 1 {
+            let ns = replicas::NsRuntime::start(&state.netns)?;
+            let store = ns.run(async move { open() }).await??;
+            Ok(Self {
+                store,
+                ns: Some(ns),
+            })
+        } else {
+            Ok(Self {
+                store: open()?,
+                ns: None,
+            })
+        }
+    }
+
+    /// Runs `f` with the store where its connections belong.
+    pub(crate) async fn run<T, Fut>(
+        &self,
+        f: impl FnOnce(SharedStore) -> Fut,
+    ) -> Result<T, LabError>
+    where
+        Fut: std::future::Future<Output = Result<T, LabError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let fut = f(self.store.clone());
+        match &self.ns {
+            Some(ns) => ns.run(fut).await?,
+            None => fut.await,
+        }
+    }
 }
 
 /// Imports the lab's `hardware.csv` and applies its Template and Workflows, in process,
-/// through the same operations `ironbell hardware import` and `ironbell apply` use.
+/// through the same operations `ironbell hardware import` and `ironbell apply` use (into
+/// the SQLite store of a single-replica lab in `dir`).
 pub async fn import_and_apply(dir: &Path) -> Result<(), LabError> {
-    let store = open_store(dir, Access::Create)?;
+    let store = LabStore {
+        store: {
+            let spec = StoreSpec::Sqlite(dir.join("ironbell.db"));
+            ironbell_ops::spec::open(&spec, Access::Create)
+                .map_err(|e| LabError::Store(e.to_string()))?
+                .store()
+                .clone()
+        },
+        ns: None,
+    };
+    import_and_apply_into(&store, dir).await
+}
+
+async fn import_and_apply_into(store: &LabStore, dir: &Path) -> Result<(), LabError> {
     let failed = |command: &str, e: &dyn std::fmt::Display| LabError::Command {
         command: command.to_string(),
         output: e.to_string(),
@@ -504,9 +662,14 @@ pub async fn import_and_apply(dir: &Path) -> Result<(), LabError> {
     let rows = ironbell_inventory::parse_inventory(&csv)
         .map_err(|e| failed("hardware import", &e))?
         .rows;
-    ironbell_ops::import::import(store.as_ref(), &rows, NAMESPACE, ApplyOptions::default())
-        .await
-        .map_err(|e| failed("hardware import", &e))?;
+    store
+        .run(|store| async move {
+            ironbell_ops::import::import(store.as_ref(), &rows, NAMESPACE, ApplyOptions::default())
+                .await
+                .map(drop)
+                .map_err(|e| failed("hardware import", &e))
+        })
+        .await?;
     for file in ["template.yaml", "workflows.yaml"] {
         let command = format!("apply -f {file}");
         let mut objects = Vec::new();
@@ -516,24 +679,33 @@ pub async fn import_and_apply(dir: &Path) -> Result<(), LabError> {
             }
             objects.push(o.to_dynamic().map_err(|e| failed(&command, &e))?);
         }
-        ironbell_ops::apply::apply(store.as_ref(), objects, ApplyOptions::default())
-            .await
-            .map_err(|e| failed(&command, &e))?;
+        store
+            .run(|store| async move {
+                ironbell_ops::apply::apply(store.as_ref(), objects, ApplyOptions::default())
+                    .await
+                    .map(drop)
+                    .map_err(|e| failed(&command, &e))
+            })
+            .await?;
     }
     Ok(())
 }
 
 /// Every object of kind `K` in the lab's namespace.
-async fn list_lab<K: ironbell_model::Resource>(store: &SharedStore) -> Result<Vec<K>, LabError> {
-    let params = ListParams {
-        namespace: Some(NAMESPACE.into()),
-        selector: None,
-    };
-    api::<K>(store)
-        .list(&params)
+async fn list_lab<K: ironbell_model::Resource>(store: &LabStore) -> Result<Vec<K>, LabError> {
+    store
+        .run(|store| async move {
+            let params = ListParams {
+                namespace: Some(NAMESPACE.into()),
+                selector: None,
+            };
+            api::<K>(&store)
+                .list(&params)
+                .await
+                .map(|(items, _)| items)
+                .map_err(|e| LabError::Store(e.to_string()))
+        })
         .await
-        .map(|(items, _)| items)
-        .map_err(|e| LabError::Store(e.to_string()))
 }
 
 fn file_len(p: &Path) -> u64 {
@@ -568,7 +740,8 @@ pub async fn up(opts: &Options, out: &mut (dyn Write + Send)) -> Result<Summary,
         power_on_strangers(&opts.dir, &state, out).await?;
     }
     if fresh {
-        import_and_apply(&opts.dir).await?;
+        let store = LabStore::open(&state, &opts.dir, Access::Create).await?;
+        import_and_apply_into(&store, &opts.dir).await?;
         let _ = writeln!(
             out,
             "imported {} and created a Workflow per machine (namespace {NAMESPACE})",
@@ -576,7 +749,7 @@ pub async fn up(opts: &Options, out: &mut (dyn Write + Send)) -> Result<Summary,
         );
     }
     let start = Instant::now();
-    let store = open_store(&opts.dir, Access::Existing)?;
+    let store = LabStore::open(&state, &opts.dir, Access::Existing).await?;
     let hardware: Vec<Hardware> = list_lab(&store).await?;
     let mut trackers: Vec<(MachinePlan, Tracker)> = state
         .machines
@@ -667,9 +840,14 @@ pub async fn up(opts: &Options, out: &mut (dyn Write + Send)) -> Result<Summary,
             );
             break;
         }
-        // The services must stay up.
-        if let Some(p) = state.process("ironbell")
-            && !p.is_running()
+        // The services must stay up: the one service, or at least one replica (the
+        // others take over from a replica that dies).
+        let services: Vec<&Started> = (0..state.replicas)
+            .filter_map(|k| state.process(&replicas::replica_role(k)))
+            .collect();
+        if !services.is_empty()
+            && services.iter().all(|p| !p.is_running())
+            && let Some(p) = services.first()
         {
             return Err(LabError::ProcessDied {
                 role: p.role.clone(),
