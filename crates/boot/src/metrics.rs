@@ -21,10 +21,12 @@
 //! | `ironbell_tftp_*` (requests, active transfers, bytes, retransmits...) | |
 //! | `ironbell_syslog_messages_total` | `format` |
 //! | `ironbell_machine_log_messages_total` | `result` |
+//! | `ironbell_store_degraded`, `ironbell_store_revision` (gauges, replicas on etcd) | |
+//! | `ironbell_dhcp_share_buckets`, `ironbell_dhcp_share_replicas` (gauges, DHCP replicas on etcd) | |
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use ironbell_dhcp::{IgnoreReason, Stats};
 use ironbell_httpd::ConnectionStats;
@@ -134,6 +136,73 @@ impl MetricsSource for Stats {
             "DHCP requests not answered, by reason.",
             "reason",
             IgnoreReason::ALL.map(|r| (r.as_str(), self.ignored(r))),
+        )
+    }
+}
+
+/// Whether a replica reaches its shared store (etcd), as its health probe last found:
+/// while it does not, the replica serves from its last view (degraded). Written by the
+/// probe (`ironbell_ops::plane`), read at scrape time.
+#[derive(Debug, Default)]
+pub struct StoreHealth {
+    degraded: AtomicBool,
+    revision: AtomicU64,
+}
+
+impl StoreHealth {
+    /// Whether the last probe failed.
+    pub fn degraded(&self) -> bool {
+        self.degraded.load(Ordering::Relaxed)
+    }
+
+    /// The store revision the last successful probe read (0: none yet).
+    pub fn revision(&self) -> u64 {
+        self.revision.load(Ordering::Relaxed)
+    }
+
+    /// Records a probe that read `revision`; whether the store was unreachable before.
+    pub fn reached(&self, revision: u64) -> bool {
+        self.revision.fetch_max(revision, Ordering::Relaxed);
+        self.degraded.swap(false, Ordering::Relaxed)
+    }
+
+    /// Records a failed probe; whether the store was reachable before (or never probed).
+    pub fn unreachable(&self) -> bool {
+        !self.degraded.swap(true, Ordering::Relaxed)
+    }
+}
+
+impl MetricsSource for StoreHealth {
+    fn encode(&self, enc: &mut DescriptorEncoder) -> fmt::Result {
+        gauge(
+            enc,
+            "ironbell_store_degraded",
+            "1 while the store (etcd) does not answer and this replica serves from its last \
+             view of it, else 0.",
+            u64::from(self.degraded()),
+        )?;
+        gauge(
+            enc,
+            "ironbell_store_revision",
+            "The store revision this replica last read from etcd.",
+            self.revision(),
+        )
+    }
+}
+
+impl MetricsSource for ironbell_dhcp::Share {
+    fn encode(&self, enc: &mut DescriptorEncoder) -> fmt::Result {
+        gauge(
+            enc,
+            "ironbell_dhcp_share_buckets",
+            "How many of the 256 client buckets this DHCP replica answers.",
+            self.owned().len() as u64,
+        )?;
+        gauge(
+            enc,
+            "ironbell_dhcp_share_replicas",
+            "The live DHCP replicas this one splits the clients with, itself included.",
+            self.members().len() as u64,
         )
     }
 }

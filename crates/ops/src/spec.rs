@@ -49,7 +49,8 @@ use std::sync::Arc;
 
 use ironbell_store::SharedStore;
 use ironbell_store_etcd::{
-    Config as EtcdConfig, ETCD_MAX_TXN_OPS, Election, ElectionConfig, EtcdStore, TlsConfig,
+    Config as EtcdConfig, ETCD_MAX_TXN_OPS, Election, ElectionConfig, EtcdStore, Membership,
+    MembershipConfig, TlsConfig,
 };
 use ironbell_store_sqlite::{ControllerLock, SqliteStore};
 
@@ -302,6 +303,7 @@ pub struct StoreHandle {
     sqlite: Option<SqliteStore>,
     etcd: Option<EtcdStore>,
     election: ElectionConfig,
+    membership: MembershipConfig,
 }
 
 impl fmt::Debug for StoreHandle {
@@ -350,6 +352,39 @@ impl StoreHandle {
         self.election = config;
     }
 
+    /// The live replicas' membership on a store that several processes share (etcd), by
+    /// which the DHCP replicas split the clients (`crate::plane`); `None` on the embedded
+    /// store, where one process answers every client.
+    pub fn dhcp_membership(&self) -> Result<Option<Membership>, OpsError> {
+        match &self.etcd {
+            Some(etcd) => Ok(Some(Membership::new(etcd, self.membership).map_err(
+                |e| OpsError::Service {
+                    service: "DHCP",
+                    message: e.to_string(),
+                },
+            )?)),
+            None => Ok(None),
+        }
+    }
+
+    /// How long after a DHCP replica's last renewal its peers take over its clients: the
+    /// TTL of its membership lease (default 10 s; whole seconds, at least 2, else an
+    /// error saying so). `--dhcp-peer-timeout` sets it.
+    pub fn set_dhcp_peer_timeout(&mut self, ttl: std::time::Duration) -> Result<(), OpsError> {
+        let config = MembershipConfig { ttl };
+        config.check().map_err(|e| OpsError::Service {
+            service: "DHCP",
+            message: format!("--dhcp-peer-timeout: {e}"),
+        })?;
+        self.membership = config;
+        Ok(())
+    }
+
+    /// The etcd store under this handle, if that is the backend (for its health probe).
+    pub fn etcd(&self) -> Option<&EtcdStore> {
+        self.etcd.as_ref()
+    }
+
     /// A handle over any store (tests, wrappers); it has no controller lock.
     pub fn from_store(spec: StoreSpec, store: SharedStore) -> Self {
         Self {
@@ -358,6 +393,7 @@ impl StoreHandle {
             sqlite: None,
             etcd: None,
             election: ElectionConfig::default(),
+            membership: MembershipConfig::default(),
         }
     }
 }
@@ -397,6 +433,7 @@ pub fn open(spec: &StoreSpec, access: Access) -> Result<StoreHandle, OpsError> {
                 sqlite: Some(sqlite),
                 etcd: None,
                 election: ElectionConfig::default(),
+                membership: MembershipConfig::default(),
             })
         }
         StoreSpec::Etcd(config) => {
@@ -408,6 +445,7 @@ pub fn open(spec: &StoreSpec, access: Access) -> Result<StoreHandle, OpsError> {
                 sqlite: None,
                 etcd: Some(store),
                 election: ElectionConfig::default(),
+                membership: MembershipConfig::default(),
             })
         }
     }

@@ -102,7 +102,8 @@ async fn with_etcd_down_the_last_view_is_kept_degraded_and_recovers() {
         a.view(),
         MembershipView {
             members: ids(&both),
-            degraded: true
+            degraded: true,
+            conflict: None,
         },
         "the last members are kept"
     );
@@ -157,7 +158,8 @@ async fn bad_ids_and_settings_are_refused_and_joining_without_etcd_answers_every
         member.view(),
         MembershipView {
             members: vec![],
-            degraded: true
+            degraded: true,
+            conflict: None,
         }
     );
 }
