@@ -366,6 +366,21 @@ fn three_replicas_split_the_clients_and_take_over_a_killed_one() {
             r.log_text()
         );
     }
+
+    // A replica started under a taken id (a copied configuration): the one it took the id
+    // from stops, saying why.
+    let _copy = Replica::start(&lan, VICTIM, "replica-a", &etcd.spec, "boot", dir.path());
+    let original = &mut replicas[0];
+    let stopped = ironbell_testbed::wait_until(PATIENCE, || {
+        let child = original.child.as_mut().and_then(ChildGuard::child);
+        child.is_some_and(|c| c.try_wait().ok().flatten().is_some())
+    });
+    let log = original.log_text();
+    assert!(stopped, "replica-a goes on under a taken id: {log}");
+    assert!(
+        log.contains("replica id \"replica-a\" is claimed by another replica too"),
+        "{log}"
+    );
     drop(etcd.cluster);
 }
 

@@ -42,6 +42,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ironbell_boot::metrics::StoreHealth;
@@ -194,6 +195,8 @@ pub struct Plane {
     elects: bool,
     /// This replica's DHCP membership, left when the plane stops.
     dhcp_member: Option<Member>,
+    /// Whether this replica runs the controllers now (on etcd, while it leads).
+    leading: Arc<AtomicBool>,
     health: Option<Arc<StoreHealth>>,
 }
 
@@ -275,10 +278,14 @@ impl Controllers {
         mut self,
         election: ironbell_store_etcd::Election,
         mut stop: watch::Receiver<bool>,
+        leading: Arc<AtomicBool>,
     ) -> Result<(), String> {
         let identity = candidate_identity();
         loop {
-            match self.lead_once(&election, &identity, &mut stop).await? {
+            match self
+                .lead_once(&election, &identity, &mut stop, &leading)
+                .await?
+            {
                 Ended::Stopped => return Ok(()),
                 Ended::Failed(message) => return Err(message),
                 Ended::Lost(reason) => {
@@ -300,6 +307,7 @@ impl Controllers {
         election: &ironbell_store_etcd::Election,
         identity: &str,
         stop: &mut watch::Receiver<bool>,
+        leading: &AtomicBool,
     ) -> Result<Ended, String> {
         let leadership = tokio::select! {
             l = election.campaign(CONTROLLERS_ELECTION, identity) => l.map_err(|e| chain(&e))?,
@@ -312,6 +320,7 @@ impl Controllers {
         );
         let mut running: JoinSet<ServiceResult> = JoinSet::new();
         self.spawn(&mut running);
+        leading.store(true, Ordering::Relaxed);
         let ended = tokio::select! {
             reason = leadership.lost() => Ended::Lost(reason.to_string()),
             _ = stop.wait_for(|s| *s) => Ended::Stopped,
@@ -323,6 +332,7 @@ impl Controllers {
         };
         running.abort_all();
         while running.join_next().await.is_some() {}
+        leading.store(false, Ordering::Relaxed);
         if let Err(e) = leadership.resign().await {
             warn!("controllers: resigning the leadership: {e}");
         }
@@ -420,14 +430,18 @@ impl Plane {
             workflow,
             bmc: config.bmc,
         };
+        let leading = Arc::new(AtomicBool::new(false));
         if let Some(election) = &election {
-            let election = election.clone();
-            let stop = shutdown.subscribe();
-            tasks.spawn(async move { ("controllers", controllers.lead(election, stop).await) });
+            let (election, stop, leads) = (election.clone(), shutdown.subscribe(), leading.clone());
+            tasks.spawn(async move {
+                let r = controllers.lead(election, stop, leads).await;
+                ("controllers", r)
+            });
             info!("controllers: a candidate in the etcd election; they run on its leader");
         } else {
             let mut controllers = controllers;
             controllers.spawn(&mut tasks);
+            leading.store(config.runs_controllers(), Ordering::Relaxed);
             if config.workflow.is_some() {
                 info!(addr = %config.network.grpc, "workflow service started");
             }
@@ -482,6 +496,7 @@ impl Plane {
             lock,
             elects: election.is_some(),
             dhcp_member,
+            leading,
             health,
         })
     }
@@ -496,6 +511,13 @@ impl Plane {
     /// rather than by the lock.
     pub fn elects_controllers(&self) -> bool {
         self.elects
+    }
+
+    /// Whether this plane runs the controllers now: on etcd while it leads their election
+    /// (a replica that lost the leadership stands again and runs none meanwhile), on the
+    /// embedded store whenever it was started with them.
+    pub fn runs_controllers(&self) -> bool {
+        self.leading.load(Ordering::Relaxed)
     }
 
     /// Whether this plane holds the controller lock.
