@@ -78,7 +78,11 @@
 //! - **Failures**: reads retry on another endpoint while [`Config::request_timeout`]
 //!   allows; a write is retried only when etcd cannot have applied it (the connection
 //!   was refused, or the member had no leader), otherwise the error says the outcome is
-//!   unknown, and the caller reads again (controllers are level-triggered).
+//!   unknown, and the caller reads again (controllers are level-triggered). When no member
+//!   can be connected to, the error says "unreachable". A connection that goes silent
+//!   without a reset (a lost path, a frozen member) is closed by HTTP/2 keepalive (a ping
+//!   every 5 s, 3 s to answer), and watches on it resume on a new one (`tests/cluster.rs`).
+//!   [`EtcdStore::probe`] is the one-request health check replicas run every second.
 //!
 //! ## Secrets
 //!
