@@ -35,10 +35,13 @@
 //!   one id: the one that sees its key taken stops with an error saying so.
 //! - **Degraded mode**: a probe reads etcd's revision every [`PROBE_PERIOD`]. When it
 //!   fails the replica logs one warning ("store unreachable: serving from the last view of
-//!   revision N (degraded)") and one line at `info` when etcd answers again; between the
+//!   revision N (degraded)") and one line at `info` when etcd answers again. Between the
 //!   two, DHCP, iPXE and metadata answer from the in-memory views (the reflectors keep
-//!   their last set), the DHCP share stays as it was, and writes fail with the store's
-//!   error. The boot service's `/metrics` shows it as `ironbell_store_degraded`.
+//!   their last set), the DHCP share stays as it was, writes fail with the store's error,
+//!   and the retries of the watches, the membership and the candidacy log at `debug`
+//!   ([`EtcdStore::known_unreachable`]). The boot service's `/metrics` shows it as
+//!   `ironbell_store_degraded`. A replica started while etcd is down has no view to
+//!   serve from: its boot service waits for the first list.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -584,8 +587,8 @@ async fn probe_store(
                 if health.reached(revision) {
                     info!(
                         revision,
-                        "store reachable again, caught up to revision {revision}; the views \
-                         follow from their last revision"
+                        "store reachable again at revision {revision}; the views catch up \
+                         from their last revision"
                     );
                 }
             }

@@ -220,6 +220,8 @@ struct Inner {
     config: Config,
     prefix: Prefix,
     client: OnceCell<Client>,
+    /// Whether the last [`EtcdStore::probe`] failed.
+    unreachable: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for EtcdStore {
@@ -426,6 +428,7 @@ impl EtcdStore {
                 config,
                 prefix,
                 client: OnceCell::new(),
+                unreachable: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -532,13 +535,26 @@ impl EtcdStore {
                 .await
                 .map_err(|e| self.failed("probing", &e))
         };
-        match tokio::time::timeout(timeout, attempt).await {
-            Ok(resp) => Ok(resp?.header().map_or(0, |h| to_rev(h.revision()))),
+        let result = match tokio::time::timeout(timeout, attempt).await {
+            Ok(resp) => resp.map(|r| r.header().map_or(0, |h| to_rev(h.revision()))),
             Err(_) => Err(StoreError::Backend(format!(
                 "etcd at {}: probing: no answer within {timeout:?}",
                 self.inner.config.endpoints.join(",")
             ))),
-        }
+        };
+        self.inner
+            .unreachable
+            .store(result.is_err(), std::sync::atomic::Ordering::Relaxed);
+        result
+    }
+
+    /// Whether the last [`EtcdStore::probe`] failed. The caller of the probe has then said
+    /// once that etcd is unreachable, so the retries of watches, memberships and
+    /// candidacies on this store log at `debug` instead of `warn` until a probe succeeds.
+    pub fn known_unreachable(&self) -> bool {
+        self.inner
+            .unreachable
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Reads the keys a commit touches, in one snapshot.

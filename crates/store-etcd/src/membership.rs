@@ -371,7 +371,9 @@ impl Keeper {
                     let was_current = !self.view.borrow().degraded;
                     self.view
                         .send_if_modified(|v| !std::mem::replace(&mut v.degraded, true));
-                    if let Some(suppressed) = RETRY_LOG.allow() {
+                    if self.store.known_unreachable() {
+                        tracing::debug!("degraded: {e}");
+                    } else if let Some(suppressed) = RETRY_LOG.allow() {
                         let members = self.view.borrow().members.clone();
                         tracing::warn!(
                             suppressed,
