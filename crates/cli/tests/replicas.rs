@@ -327,12 +327,7 @@ fn three_replicas_split_the_clients_and_take_over_a_killed_one() {
     // Kill one replica: its clients are answered by the others after the takeover time.
     replicas[VICTIM].kill();
     let killed = Instant::now();
-    let live: Vec<&Replica> = replicas
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != VICTIM)
-        .map(|(_, r)| r)
-        .collect();
+    let live: Vec<&Replica> = replicas.iter().filter(|r| r.id != victim_id).collect();
     let first = victim_clients[0];
     let c = &clients[first];
     let new_owner = owner_of(c.mac, &live).ip;
