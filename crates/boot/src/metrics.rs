@@ -411,4 +411,25 @@ mod tests {
         assert!(out.contains("ironbell_dhcp_not_ours_total 2\n"));
         assert!(out.ends_with("# EOF\n"));
     }
+
+    #[test]
+    fn store_health_says_each_change_once() {
+        let health = Arc::new(StoreHealth::default());
+        assert!(!health.reached(7), "reachable from the start: no change");
+        assert!(health.unreachable(), "the first failure is a change");
+        assert!(!health.unreachable(), "the next ones are not");
+        assert!(health.degraded());
+        assert_eq!(health.revision(), 7, "the last revision read is kept");
+        let share = Arc::new(ironbell_dhcp::Share::all("replica-a"));
+        share.set_members(&["replica-a", "replica-b", "replica-c"]);
+        let sources: Vec<Arc<dyn MetricsSource>> = vec![health.clone(), share];
+        let out = ironbell_httpd::metrics::render(&registry(&HttpCounters::default(), &sources));
+        assert!(out.contains("ironbell_store_degraded 1\n"), "{out}");
+        assert!(out.contains("ironbell_store_revision 7\n"), "{out}");
+        assert!(out.contains("ironbell_dhcp_share_buckets 86\n"), "{out}");
+        assert!(out.contains("ironbell_dhcp_share_replicas 3\n"), "{out}");
+        assert!(health.reached(9), "back: a change");
+        assert!(!health.degraded());
+        assert_eq!(health.revision(), 9);
+    }
 }

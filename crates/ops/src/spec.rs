@@ -35,7 +35,8 @@
 //! [`Access::Existing`] cannot tell an empty etcd prefix from a missing one: on etcd it
 //! opens as [`Access::Create`] does (nothing is created by opening). On etcd the replica
 //! that runs the controllers is elected ([`StoreHandle::controller_election`], see
-//! `crate::plane`).
+//! `crate::plane`), and the replicas serving DHCP split the clients through a membership
+//! ([`StoreHandle::dhcp_membership`]).
 //!
 //! A new store is private: its directory is created 0700 and the database 0600 (it holds
 //! BMC credentials). Read-only commands open with [`Access::Existing`], which refuses a
