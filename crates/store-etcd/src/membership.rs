@@ -9,7 +9,8 @@
 //! ## How it works
 //!
 //! 1. A replica is granted a **lease** of [`MembershipConfig::ttl`] (10 s by default) and
-//!    puts `<prefix>/<group>/members/<replica id>` (value: the id) on it; the DHCP group is
+//!    puts `<prefix>/<group>/members/<replica id>` (value: who holds it, e.g.
+//!    `host node1 pid 4242 instance 5f0c...`) on it; the DHCP group is
 //!    [`DHCP_GROUP`], so `etcdctl get --prefix /ironbell/dhcp/members/` lists the replicas
 //!    answering DHCP. A replica started again under the same id replaces its old key (the
 //!    old lease then holds nothing).
