@@ -1,6 +1,7 @@
 //! A three-member etcd cluster on loopback: commits and watches keep working when a member
 //! is killed (by PID), whether or not it is the one the store talks to. Also: two planes
-//! under different prefixes of one etcd do not see each other, and a watch whose
+//! under different prefixes of one etcd do not see each other, a frozen member fails the
+//! health probe within its timeout, and a watch whose
 //! connection silently stops carrying anything (no reset: a middlebox lost its state, a
 //! cable was pulled) notices through the connection's HTTP/2 keepalive and resumes.
 
@@ -404,4 +405,47 @@ async fn a_watch_on_a_connection_gone_silent_resumes() {
         "figures: a watch on a connection gone silent delivered the next change after {:?}",
         frozen.elapsed()
     );
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to the member's process, by its PID.
+fn signal(member: &support::Member, signal: &str) {
+    let pid = member.pid().expect("the member runs").to_string();
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// A member frozen (SIGSTOP: its connections stay open, nothing answers) fails the health
+/// probe within the probe's timeout rather than hanging it, and the store knows it is
+/// unreachable until a probe succeeds again (after SIGCONT).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_member_fails_the_probe_within_its_timeout() {
+    let Some(cluster) = Cluster::start(1).await else {
+        return;
+    };
+    let store = cluster.store("/plane");
+    let before = store.probe(Duration::from_secs(1)).await.expect("probe");
+    assert!(!store.known_unreachable());
+
+    signal(&cluster.members[0], "STOP");
+    let probed = tokio::time::timeout(FAILOVER, store.probe(Duration::from_secs(1))).await;
+    signal(&cluster.members[0], "CONT");
+    let err = probed
+        .expect("the probe returned within its timeout")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no answer within 1s"), "{err}");
+    assert!(err.contains(&cluster.members[0].endpoint()), "{err}");
+    assert!(store.known_unreachable());
+
+    let back = wait_async(FAILOVER, || {
+        let store = store.clone();
+        async move { store.probe(Duration::from_secs(1)).await.is_ok() }
+    })
+    .await;
+    assert!(back, "the member did not answer again after SIGCONT");
+    assert!(!store.known_unreachable());
+    assert!(store.probe(Duration::from_secs(1)).await.unwrap() >= before);
 }
