@@ -21,10 +21,12 @@
 //! | `ironbell_tftp_*` (requests, active transfers, bytes, retransmits...) | |
 //! | `ironbell_syslog_messages_total` | `format` |
 //! | `ironbell_machine_log_messages_total` | `result` |
+//! | `ironbell_store_degraded`, `ironbell_store_revision` (gauges, replicas on etcd) | |
+//! | `ironbell_dhcp_share_buckets`, `ironbell_dhcp_share_replicas` (gauges, DHCP replicas on etcd) | |
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use ironbell_dhcp::{IgnoreReason, Stats};
 use ironbell_httpd::ConnectionStats;
@@ -134,6 +136,73 @@ impl MetricsSource for Stats {
             "DHCP requests not answered, by reason.",
             "reason",
             IgnoreReason::ALL.map(|r| (r.as_str(), self.ignored(r))),
+        )
+    }
+}
+
+/// Whether a replica reaches its shared store (etcd), as its health probe last found:
+/// while it does not, the replica serves from its last view (degraded). Written by the
+/// probe (`ironbell_ops::plane`), read at scrape time.
+#[derive(Debug, Default)]
+pub struct StoreHealth {
+    degraded: AtomicBool,
+    revision: AtomicU64,
+}
+
+impl StoreHealth {
+    /// Whether the last probe failed.
+    pub fn degraded(&self) -> bool {
+        self.degraded.load(Ordering::Relaxed)
+    }
+
+    /// The store revision the last successful probe read (0: none yet).
+    pub fn revision(&self) -> u64 {
+        self.revision.load(Ordering::Relaxed)
+    }
+
+    /// Records a probe that read `revision`; whether the store was unreachable before.
+    pub fn reached(&self, revision: u64) -> bool {
+        self.revision.fetch_max(revision, Ordering::Relaxed);
+        self.degraded.swap(false, Ordering::Relaxed)
+    }
+
+    /// Records a failed probe; whether the store was reachable before (or never probed).
+    pub fn unreachable(&self) -> bool {
+        !self.degraded.swap(true, Ordering::Relaxed)
+    }
+}
+
+impl MetricsSource for StoreHealth {
+    fn encode(&self, enc: &mut DescriptorEncoder) -> fmt::Result {
+        gauge(
+            enc,
+            "ironbell_store_degraded",
+            "1 while the store (etcd) does not answer and this replica serves from its last \
+             view of it, else 0.",
+            u64::from(self.degraded()),
+        )?;
+        gauge(
+            enc,
+            "ironbell_store_revision",
+            "The store revision this replica last read from etcd.",
+            self.revision(),
+        )
+    }
+}
+
+impl MetricsSource for ironbell_dhcp::Share {
+    fn encode(&self, enc: &mut DescriptorEncoder) -> fmt::Result {
+        gauge(
+            enc,
+            "ironbell_dhcp_share_buckets",
+            "How many of the 256 client buckets this DHCP replica answers.",
+            self.owned().len() as u64,
+        )?;
+        gauge(
+            enc,
+            "ironbell_dhcp_share_replicas",
+            "The live DHCP replicas this one splits the clients with, itself included.",
+            self.members().len() as u64,
         )
     }
 }
@@ -341,5 +410,26 @@ mod tests {
         assert!(out.contains("ironbell_dhcp_ignored_total{reason=\"unknown_mac\"} 0\n"));
         assert!(out.contains("ironbell_dhcp_not_ours_total 2\n"));
         assert!(out.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn store_health_says_each_change_once() {
+        let health = Arc::new(StoreHealth::default());
+        assert!(!health.reached(7), "reachable from the start: no change");
+        assert!(health.unreachable(), "the first failure is a change");
+        assert!(!health.unreachable(), "the next ones are not");
+        assert!(health.degraded());
+        assert_eq!(health.revision(), 7, "the last revision read is kept");
+        let share = Arc::new(ironbell_dhcp::Share::all("replica-a"));
+        share.set_members(&["replica-a", "replica-b", "replica-c"]);
+        let sources: Vec<Arc<dyn MetricsSource>> = vec![health.clone(), share];
+        let out = ironbell_httpd::metrics::render(&registry(&HttpCounters::default(), &sources));
+        assert!(out.contains("ironbell_store_degraded 1\n"), "{out}");
+        assert!(out.contains("ironbell_store_revision 7\n"), "{out}");
+        assert!(out.contains("ironbell_dhcp_share_buckets 86\n"), "{out}");
+        assert!(out.contains("ironbell_dhcp_share_replicas 3\n"), "{out}");
+        assert!(health.reached(9), "back: a change");
+        assert!(!health.degraded());
+        assert_eq!(health.revision(), 9);
     }
 }

@@ -126,6 +126,42 @@ pub async fn run_sharing(
     config: Config,
     dhcp_share: Option<Arc<ironbell_dhcp::Share>>,
 ) -> Result<(), ServiceError> {
+    let replica = Replica {
+        dhcp_share,
+        ..Replica::default()
+    };
+    run_replica(store, config, replica).await
+}
+
+/// What a replica of several adds to the boot service (see [`run_replica`]).
+#[derive(Default)]
+pub struct Replica {
+    /// The share of the DHCP clients this replica answers (`None`: every client).
+    pub dhcp_share: Option<Arc<ironbell_dhcp::Share>>,
+    /// More families for `/metrics`, such as the store's health
+    /// ([`crate::metrics::StoreHealth`]).
+    pub metrics: Vec<Arc<dyn crate::metrics::MetricsSource>>,
+}
+
+impl std::fmt::Debug for Replica {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replica")
+            .field("dhcp_share", &self.dhcp_share)
+            .field("metrics", &self.metrics.len())
+            .finish()
+    }
+}
+
+/// [`run_sharing`], with more metric families.
+pub async fn run_replica(
+    store: SharedStore,
+    config: Config,
+    replica: Replica,
+) -> Result<(), ServiceError> {
+    let Replica {
+        dhcp_share,
+        metrics,
+    } = replica;
     let index = crate::start_index(store.clone()).await;
     info!(
         hardware = index.snapshot().hardware_count(),
@@ -133,6 +169,9 @@ pub async fn run_sharing(
     );
     let mut state = HttpState::new(config.http.clone(), index.clone())
         .with_agent_tokens(crate::agent_tokens::AgentTokens::start(store.clone()));
+    for source in metrics {
+        state = state.with_source(source);
+    }
     let mut tasks: JoinSet<Result<(), ServiceError>> = JoinSet::new();
     let stopped = |service: &'static str| move |source| ServiceError::Stopped { service, source };
 
@@ -149,6 +188,7 @@ pub async fn run_sharing(
                 replica = share.replica(),
                 "DHCP answers this replica's share of the clients"
             );
+            state = state.with_source(share.clone());
             server = server.with_share(share);
         }
         let server = Arc::new(server);

@@ -114,7 +114,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve(ServeCommand::Boot(args)) => {
             let log_dir = log_dir();
-            crate::serve::boot(&open(&spec, Access::Create)?, args, log_dir).await?;
+            crate::serve::boot(&open(&spec, Access::Create)?, *args, log_dir).await?;
         }
         Command::Serve(ServeCommand::Metadata(args)) => {
             crate::serve::metadata(&open(&spec, Access::Create)?, args).await?;

@@ -149,7 +149,7 @@ enum Command {
 #[derive(Subcommand, Debug)]
 enum ServeCommand {
     /// The boot service: DHCP, TFTP, iPXE scripts and HookOS over HTTP, syslog.
-    Boot(serve::BootArgs),
+    Boot(Box<serve::BootArgs>),
     /// The metadata service: EC2-style metadata and user-data, Tinkerbell's /metadata.
     Metadata(serve::MetadataArgs),
     /// The workflow service: renders templates, runs workflows, serves agents over gRPC.

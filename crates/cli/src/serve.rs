@@ -68,6 +68,19 @@ pub struct BootArgs {
     /// Extra kernel parameters for HookOS (space-separated).
     #[arg(long, default_value = "", env = "IRONBELL_EXTRA_KERNEL_ARGS")]
     extra_kernel_args: String,
+    /// This replica's id among the replicas on an etcd store (default: the host name):
+    /// unique per replica, a DNS-1123 name. The DHCP clients are split among the live ids.
+    #[arg(long, env = "IRONBELL_REPLICA_ID")]
+    replica_id: Option<String>,
+    /// On an etcd store: how long after a replica's last renewal the others take over its
+    /// DHCP clients (whole seconds, at least 2s).
+    #[arg(
+        long,
+        default_value = "10s",
+        value_parser = humantime::parse_duration,
+        env = "IRONBELL_DHCP_PEER_TIMEOUT"
+    )]
+    dhcp_peer_timeout: std::time::Duration,
     /// Port of the workflow service's gRPC API, named to HookOS in `grpc_authority=`
     /// (`serve boot`; default 42113. `serve all` uses the port of --grpc-addr).
     #[arg(long, env = "IRONBELL_GRPC_PORT")]
@@ -134,7 +147,15 @@ impl BootArgs {
                 .map(str::to_string)
                 .collect(),
             machine_log_dir,
+            replica_id: self.replica_id.clone(),
         }
+    }
+
+    /// `store` with the DHCP membership timed by `--dhcp-peer-timeout`.
+    fn replica_store(&self, store: &StoreHandle) -> anyhow::Result<StoreHandle> {
+        let mut store = store.clone();
+        store.set_dhcp_peer_timeout(self.dhcp_peer_timeout)?;
+        Ok(store)
     }
 }
 
@@ -160,9 +181,10 @@ pub async fn boot(
 ) -> anyhow::Result<()> {
     let port = args.grpc_port.unwrap_or(DEFAULT_GRPC_PORT);
     let grpc = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+    let store = args.replica_store(store)?;
     let mut config = PlaneConfig::new(args.network(grpc));
     config.boot = Some(args.options(machine_log_dir));
-    run_plane(store, config).await
+    run_plane(&store, config).await
 }
 
 /// Flags of `ironbell serve metadata`.
@@ -286,6 +308,7 @@ pub async fn all(
             args.workflow.grpc_addr
         );
     }
+    let store = &args.boot.replica_store(store)?;
     let mut network = args.boot.network(args.workflow.grpc_addr);
     network.metadata = args.metadata.listen;
     let mut config = PlaneConfig::new(network);

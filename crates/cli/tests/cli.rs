@@ -356,6 +356,19 @@ fn store_specs_and_unsupported_backends() {
         "{err}"
     );
     assert!(err.contains("Connection refused"), "{err}");
+    // A DHCP peer timeout etcd cannot express: refused before anything starts.
+    let err = env.fails(&[
+        "serve",
+        "boot",
+        "--public-ip",
+        "192.0.2.1",
+        "--dhcp-peer-timeout",
+        "1500ms",
+    ]);
+    assert!(
+        err.contains("--dhcp-peer-timeout") && err.contains("whole number of seconds"),
+        "{err}"
+    );
     let err = env.fails(&["--db", "redis://127.0.0.1", "get", "hardware"]);
     assert!(err.contains("unknown scheme \"redis\""), "{err}");
 }

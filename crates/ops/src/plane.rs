@@ -21,18 +21,43 @@
 //!   ([`ironbell_workflow::standby`]), so that an agent given every replica
 //!   (`grpc_authority=A:42113,B:42113`) moves on to the one that leads; they take over
 //!   within the lease when the leader dies, the real agent API replacing the standby
-//!   answer on the same socket. A leader that loses the lease (etcd unreachable past the
-//!   renew deadline, 5 s before etcd can expire it) stops its controllers and the plane
-//!   ends with an error saying so, for the supervisor to restart it as a candidate: a
-//!   replica never runs controllers while another may lead.
+//!   answer on the same socket. A leader that loses the lease (etcd unreachable past the renew deadline,
+//!   5 s before etcd can expire it) stops its controllers and stands as a candidate again
+//!   (logged at `warn`); its boot and metadata services go on serving. A replica never
+//!   runs controllers while another may lead.
+//!
+//! ## Replicas on etcd
+//!
+//! - **DHCP**: every replica binds DHCP, joins the membership group
+//!   [`ironbell_store_etcd::DHCP_GROUP`] under its replica id ([`BootOptions::replica_id`],
+//!   the host name by default) and answers only its share of the clients' MACs
+//!   ([`ironbell_dhcp::share`]), recomputed from every change of the membership; a dead
+//!   replica's clients are taken over when its membership lease runs out
+//!   ([`StoreHandle::set_dhcp_peer_timeout`], 10 s by default). Each change is logged at
+//!   `info` with the number of the 256 buckets this replica answers. Two replicas under
+//!   one id: the one that sees its key taken stops with an error saying so.
+//! - **Degraded mode**: a probe reads etcd's revision every [`PROBE_PERIOD`]. When it
+//!   fails the replica logs one warning ("store unreachable: serving from the last view of
+//!   revision N (degraded)") and one line at `info` when etcd answers again. Between the
+//!   two, DHCP, iPXE and metadata answer from the in-memory views (the reflectors keep
+//!   their last set), the DHCP share stays as it was, writes fail with the store's error,
+//!   and the retries of the watches, the membership and the candidacy log at `debug`
+//!   ([`EtcdStore::known_unreachable`]). The boot service's `/metrics` shows it as
+//!   `ironbell_store_degraded`. A replica started while etcd is down has no view to
+//!   serve from: its boot service waits for the first list.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
+use ironbell_boot::metrics::StoreHealth;
+use ironbell_store_etcd::{EtcdStore, Member, MembershipView};
 use ironbell_store_sqlite::ControllerLock;
 use ironbell_workflow::standby::StandbyServer;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tracing::info;
+use tracing::{info, warn};
 
 pub use ironbell_workflow::auth::{AgentAuth, AuthMode};
 
@@ -59,6 +84,9 @@ pub struct BootOptions {
     pub extra_kernel_args: Vec<String>,
     /// Where syslog from machines is kept, one file per Hardware.
     pub machine_log_dir: PathBuf,
+    /// This replica's id among the DHCP replicas on an etcd store (unique per replica; a
+    /// DNS-1123 name); `None`: the host name. Unused on the embedded store.
+    pub replica_id: Option<String>,
 }
 
 /// What the metadata service does besides where it listens.
@@ -172,21 +200,46 @@ pub struct Plane {
     shutdown: watch::Sender<bool>,
     lock: Option<ControllerLock>,
     elects: bool,
+    /// This replica's DHCP membership, left when the plane stops.
+    dhcp_member: Option<Member>,
+    /// Whether this replica runs the controllers now (on etcd, while it leads).
+    leading: Arc<AtomicBool>,
+    health: Option<Arc<StoreHealth>>,
 }
 
 /// The controllers of a plane: the workflow service (with its bound listener) and the BMC
 /// controllers.
 struct Controllers {
     store: ironbell_store::SharedStore,
-    workflow: Option<(tokio::net::TcpListener, ironbell_workflow::Config)>,
+    /// The workflow service: its listener while bound, its address to bind it again after
+    /// a lost leadership, and its configuration.
+    workflow: Option<(
+        Option<tokio::net::TcpListener>,
+        std::net::SocketAddr,
+        ironbell_workflow::Config,
+    )>,
     bmc: Option<ironbell_bmc::Config>,
 }
 
+/// How a leadership ended.
+enum Ended {
+    /// The plane stops.
+    Stopped,
+    /// The lease was lost: stand as a candidate again.
+    Lost(String),
+    /// A controller failed.
+    Failed(String),
+}
+
 impl Controllers {
-    /// Runs each as a task of its own in `tasks`.
-    fn spawn(self, tasks: &mut JoinSet<ServiceResult>) {
-        if let Some((listener, workflow)) = self.workflow {
+    /// Runs each as a task of its own in `tasks`. The workflow listener is used up; see
+    /// [`Controllers::rebind`].
+    fn spawn(&mut self, tasks: &mut JoinSet<ServiceResult>) {
+        if let Some((listener, _, workflow)) = &mut self.workflow
+            && let Some(listener) = listener.take()
+        {
             let store = self.store.clone();
+            let workflow = workflow.clone();
             tasks.spawn(async move {
                 let render = ironbell_workflow::controller::tinkerbell_renderer();
                 let r = ironbell_workflow::serve(store, listener, &workflow, render).await;
@@ -194,7 +247,7 @@ impl Controllers {
             });
         }
         if let Some(bmc) = self.bmc {
-            let store = self.store;
+            let store = self.store.clone();
             tasks.spawn(async move {
                 ironbell_bmc::run(store, bmc).await;
                 ("bmc", Ok(()))
@@ -202,25 +255,77 @@ impl Controllers {
         }
     }
 
-    /// Waits to lead the `controllers` election, runs the controllers while leading, and
-    /// returns when the plane stops (`Ok`) or the leadership is lost or a controller fails
-    /// (`Err`); the controllers are stopped before the leadership is given up.
+    /// Binds the workflow port again (agents then wait in its queue until this replica
+    /// leads again). The stopped service's accept loop lets go of the port as it ends, a
+    /// moment after it was stopped: binding is tried again for up to [`REBIND_PATIENCE`].
+    async fn rebind(&mut self) -> Result<(), String> {
+        let Some((listener, addr, _)) = &mut self.workflow else {
+            return Ok(());
+        };
+        if listener.is_some() {
+            return Ok(());
+        }
+        let deadline = tokio::time::Instant::now() + REBIND_PATIENCE;
+        loop {
+            match bind("workflow", *addr).await {
+                Ok(l) => {
+                    *listener = Some(l);
+                    return Ok(());
+                }
+                Err(e) if tokio::time::Instant::now() >= deadline => return Err(e.to_string()),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    /// Stands in the `controllers` election, runs the controllers while leading, and after
+    /// a lost leadership stands again, until the plane stops (`Ok`) or a controller fails
+    /// (`Err`).
     async fn lead(
-        self,
+        mut self,
         election: ironbell_store_etcd::Election,
         mut stop: watch::Receiver<bool>,
+        leading: Arc<AtomicBool>,
     ) -> Result<(), String> {
         let identity = candidate_identity();
-        let standby = self.standby(&election);
+        loop {
+            match self
+                .lead_once(&election, &identity, &mut stop, &leading)
+                .await?
+            {
+                Ended::Stopped => return Ok(()),
+                Ended::Failed(message) => return Err(message),
+                Ended::Lost(reason) => {
+                    warn!(
+                        identity,
+                        "controllers: lost the leadership ({reason}); stopped them so that no \
+                         two replicas run them; standing as a candidate again"
+                    );
+                    self.rebind().await?;
+                }
+            }
+        }
+    }
+
+    /// One candidacy: waits to lead, runs the controllers while leading; they are stopped
+    /// before the leadership is given up.
+    async fn lead_once(
+        &mut self,
+        election: &ironbell_store_etcd::Election,
+        identity: &str,
+        stop: &mut watch::Receiver<bool>,
+        leading: &AtomicBool,
+    ) -> Result<Ended, String> {
+        let standby = self.standby(election);
         let campaign = tokio::select! {
-            l = election.campaign(CONTROLLERS_ELECTION, &identity) => Some(l),
+            l = election.campaign(CONTROLLERS_ELECTION, identity) => Some(l),
             _ = stop.wait_for(|s| *s) => None,
         };
         if let Some(standby) = standby {
             standby.stop().await;
         }
         let Some(leadership) = campaign else {
-            return Ok(());
+            return Ok(Ended::Stopped);
         };
         let leadership = leadership.map_err(|e| chain(&e))?;
         info!(
@@ -230,31 +335,31 @@ impl Controllers {
         );
         let mut running: JoinSet<ServiceResult> = JoinSet::new();
         self.spawn(&mut running);
-        let result = tokio::select! {
-            reason = leadership.lost() => Err(format!(
-                "lost the controllers' leadership ({reason}); stopped them so that no two \
-                 replicas run them; restart this replica to stand as a candidate again"
-            )),
-            _ = stop.wait_for(|s| *s) => Ok(()),
+        leading.store(true, Ordering::Relaxed);
+        let ended = tokio::select! {
+            reason = leadership.lost() => Ended::Lost(reason.to_string()),
+            _ = stop.wait_for(|s| *s) => Ended::Stopped,
             Some(done) = running.join_next() => match done {
-                Ok((_, Ok(()))) => Ok(()),
-                Ok((service, Err(message))) => Err(format!("{service}: {message}")),
-                Err(join) => Err(join.to_string()),
+                Ok((_, Ok(()))) => Ended::Stopped,
+                Ok((service, Err(message))) => Ended::Failed(format!("{service}: {message}")),
+                Err(join) => Ended::Failed(join.to_string()),
             },
         };
         running.abort_all();
         while running.join_next().await.is_some() {}
+        leading.store(false, Ordering::Relaxed);
         if let Err(e) = leadership.resign().await {
-            tracing::warn!("controllers: resigning the leadership: {e}");
+            warn!("controllers: resigning the leadership: {e}");
         }
-        result
+        Ok(ended)
     }
 
     /// While this replica campaigns: the standby agent API on the workflow port, told who
     /// leads. `None` without a workflow service, or if the socket cannot be shared (then
     /// agents wait in the listen queue, as at any busy server).
     fn standby(&self, election: &ironbell_store_etcd::Election) -> Option<Standby> {
-        let (listener, config) = self.workflow.as_ref()?;
+        let (listener, _, config) = self.workflow.as_ref()?;
+        let listener = listener.as_ref()?;
         let (leader_tx, leader) = watch::channel(String::new());
         let server = StandbyServer::start(listener, config, leader)
             .map_err(|e| tracing::warn!("workflow: no standby answer on the agent port: {e}"))
@@ -285,6 +390,9 @@ impl Standby {
     }
 }
 
+/// How long a replica that lost the leadership waits for its workflow port to be free.
+const REBIND_PATIENCE: Duration = Duration::from_secs(5);
+
 /// The election whose leader runs the controllers.
 pub const CONTROLLERS_ELECTION: &str = "controllers";
 
@@ -292,9 +400,16 @@ pub const CONTROLLERS_ELECTION: &str = "controllers";
 /// planes of one process (tests) are told apart.
 fn candidate_identity() -> String {
     static PLANES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let n = PLANES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{}:{}:{n}", host.trim(), std::process::id())
+    format!("{}:{}:{n}", host_name(), std::process::id())
+}
+
+/// This machine's host name (empty if unreadable).
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// The error chain of `e` on one line.
@@ -354,7 +469,8 @@ impl Plane {
         }
         let workflow = match &config.workflow {
             Some(options) => Some((
-                bind("workflow", config.network.grpc).await?,
+                Some(bind("workflow", config.network.grpc).await?),
+                config.network.grpc,
                 config.network.workflow(options),
             )),
             None => None,
@@ -364,21 +480,63 @@ impl Plane {
             workflow,
             bmc: config.bmc,
         };
+        let leading = Arc::new(AtomicBool::new(false));
         if let Some(election) = &election {
-            let election = election.clone();
-            let stop = shutdown.subscribe();
-            tasks.spawn(async move { ("controllers", controllers.lead(election, stop).await) });
+            let (election, stop, leads) = (election.clone(), shutdown.subscribe(), leading.clone());
+            tasks.spawn(async move {
+                let r = controllers.lead(election, stop, leads).await;
+                ("controllers", r)
+            });
             info!("controllers: a candidate in the etcd election; they run on its leader");
         } else {
+            let mut controllers = controllers;
             controllers.spawn(&mut tasks);
+            leading.store(config.runs_controllers(), Ordering::Relaxed);
             if config.workflow.is_some() {
                 info!(addr = %config.network.grpc, "workflow service started");
             }
         }
-        if let Some(boot) = boot {
+        let health = store.etcd().map(|etcd| {
+            let health = Arc::new(StoreHealth::default());
+            let (etcd, probe, stop) = (etcd.clone(), health.clone(), shutdown.subscribe());
+            tasks.spawn(async move { ("store probe", probe_store(etcd, probe, stop).await) });
+            health
+        });
+        let mut dhcp_member = None;
+        if let (Some(boot), Some(options)) = (boot, &config.boot) {
+            let mut replica = ironbell_boot::service::Replica::default();
+            if let Some(health) = &health {
+                replica.metrics.push(health.clone());
+            }
+            if boot.dhcp.is_some()
+                && let Some(membership) = store.dhcp_membership()?
+            {
+                let id = options.replica_id.clone().unwrap_or_else(host_name);
+                let member = membership
+                    .join(ironbell_store_etcd::DHCP_GROUP, &id)
+                    .map_err(|e| OpsError::Service {
+                        service: "DHCP",
+                        message: format!("{e} (set a unique --replica-id)"),
+                    })?;
+                let share = Arc::new(ironbell_dhcp::Share::all(id.as_str()));
+                info!(
+                    replica = id,
+                    ttl = ?membership.config().ttl,
+                    "DHCP: a replica of group {}; answers all 256 buckets until the members \
+                     are read",
+                    ironbell_store_etcd::DHCP_GROUP
+                );
+                let (views, follower, stop) =
+                    (member.subscribe(), share.clone(), shutdown.subscribe());
+                tasks.spawn(
+                    async move { ("DHCP share", follow_share(views, follower, stop).await) },
+                );
+                replica.dhcp_share = Some(share);
+                dhcp_member = Some(member);
+            }
             let store = shared.clone();
             tasks.spawn(async move {
-                let r = ironbell_boot::service::run(store, boot).await;
+                let r = ironbell_boot::service::run_replica(store, boot, replica).await;
                 ("boot", r.map_err(|e| chain(&e)))
             });
         }
@@ -387,13 +545,29 @@ impl Plane {
             shutdown,
             lock,
             elects: election.is_some(),
+            dhcp_member,
+            leading,
+            health,
         })
+    }
+
+    /// The store's health as the probe last found it, on etcd (`None` on the embedded
+    /// store, which has no probe).
+    pub fn store_health(&self) -> Option<&StoreHealth> {
+        self.health.as_deref()
     }
 
     /// Whether this plane's controllers are decided by an election among replicas (etcd)
     /// rather than by the lock.
     pub fn elects_controllers(&self) -> bool {
         self.elects
+    }
+
+    /// Whether this plane runs the controllers now: on etcd while it leads their election
+    /// (a replica that lost the leadership stands again and runs none meanwhile), on the
+    /// embedded store whenever it was started with them.
+    pub fn runs_controllers(&self) -> bool {
+        self.leading.load(Ordering::Relaxed)
     }
 
     /// Whether this plane holds the controller lock.
@@ -422,6 +596,11 @@ impl Plane {
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
         drop(self.lock.take());
+        // No longer answering: leave at once, so that the peers take this replica's
+        // clients now rather than when its lease runs out.
+        if let Some(member) = self.dhcp_member.take() {
+            member.leave().await;
+        }
     }
 }
 
@@ -435,4 +614,87 @@ async fn bind(
             service,
             message: format!("cannot listen on {addr}: {e}"),
         })
+}
+
+/// How often a replica on etcd checks that etcd answers.
+pub const PROBE_PERIOD: Duration = Duration::from_secs(1);
+/// How long one probe may take before etcd counts as unreachable.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Probes `etcd` every [`PROBE_PERIOD`] until `stop`, recording the outcome in `health`
+/// and logging each change between reachable and not once (see the module docs).
+async fn probe_store(
+    etcd: EtcdStore,
+    health: Arc<StoreHealth>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), String> {
+    loop {
+        match etcd.probe(PROBE_TIMEOUT).await {
+            Ok(revision) => {
+                if health.reached(revision) {
+                    info!(
+                        revision,
+                        "store reachable again at revision {revision}; the views catch up \
+                         from their last revision"
+                    );
+                }
+            }
+            Err(e) => {
+                if health.unreachable() {
+                    let revision = health.revision();
+                    warn!(
+                        revision,
+                        "store unreachable: serving from the last view of revision {revision} \
+                         (degraded): {e}"
+                    );
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(PROBE_PERIOD) => {}
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        }
+    }
+}
+
+/// Keeps `share` current from the membership's `views` until `stop`, logging who joined
+/// and who is gone; fails when another replica claims this one's id.
+async fn follow_share(
+    mut views: watch::Receiver<MembershipView>,
+    share: Arc<ironbell_dhcp::Share>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let mut known: Vec<String> = Vec::new();
+    loop {
+        let view = views.borrow_and_update().clone();
+        if let Some(other) = view.conflict {
+            return Err(format!(
+                "replica id {:?} is claimed by another replica too ({other}): give each \
+                 replica its own --replica-id",
+                share.replica()
+            ));
+        }
+        if !view.members.is_empty() && view.members != known {
+            let joined: Vec<&String> = view.members.iter().filter(|m| !known.contains(m)).collect();
+            let gone: Vec<&String> = known.iter().filter(|m| !view.members.contains(m)).collect();
+            let owned = share.set_members(&view.members);
+            info!(
+                replica = share.replica(),
+                members = ?view.members,
+                ?joined,
+                ?gone,
+                buckets = owned.len(),
+                "DHCP replicas changed: this replica answers {} of 256 buckets{}",
+                owned.len(),
+                if gone.is_empty() { "" } else { " (taking over the clients of those gone)" }
+            );
+            known = view.members;
+        }
+        tokio::select! {
+            changed = views.changed() => if changed.is_err() && views.borrow().conflict.is_none() {
+                return Err("the DHCP membership ended".into());
+            },
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        }
+    }
 }

@@ -35,7 +35,8 @@
 //! [`Access::Existing`] cannot tell an empty etcd prefix from a missing one: on etcd it
 //! opens as [`Access::Create`] does (nothing is created by opening). On etcd the replica
 //! that runs the controllers is elected ([`StoreHandle::controller_election`], see
-//! `crate::plane`).
+//! `crate::plane`), and the replicas serving DHCP split the clients through a membership
+//! ([`StoreHandle::dhcp_membership`]).
 //!
 //! A new store is private: its directory is created 0700 and the database 0600 (it holds
 //! BMC credentials). Read-only commands open with [`Access::Existing`], which refuses a
@@ -49,7 +50,8 @@ use std::sync::Arc;
 
 use ironbell_store::SharedStore;
 use ironbell_store_etcd::{
-    Config as EtcdConfig, ETCD_MAX_TXN_OPS, Election, ElectionConfig, EtcdStore, TlsConfig,
+    Config as EtcdConfig, ETCD_MAX_TXN_OPS, Election, ElectionConfig, EtcdStore, Membership,
+    MembershipConfig, TlsConfig,
 };
 use ironbell_store_sqlite::{ControllerLock, SqliteStore};
 
@@ -302,6 +304,7 @@ pub struct StoreHandle {
     sqlite: Option<SqliteStore>,
     etcd: Option<EtcdStore>,
     election: ElectionConfig,
+    membership: MembershipConfig,
 }
 
 impl fmt::Debug for StoreHandle {
@@ -350,6 +353,39 @@ impl StoreHandle {
         self.election = config;
     }
 
+    /// The live replicas' membership on a store that several processes share (etcd), by
+    /// which the DHCP replicas split the clients (`crate::plane`); `None` on the embedded
+    /// store, where one process answers every client.
+    pub fn dhcp_membership(&self) -> Result<Option<Membership>, OpsError> {
+        match &self.etcd {
+            Some(etcd) => Ok(Some(Membership::new(etcd, self.membership).map_err(
+                |e| OpsError::Service {
+                    service: "DHCP",
+                    message: e.to_string(),
+                },
+            )?)),
+            None => Ok(None),
+        }
+    }
+
+    /// How long after a DHCP replica's last renewal its peers take over its clients: the
+    /// TTL of its membership lease (default 10 s; whole seconds, at least 2, else an
+    /// error saying so). `--dhcp-peer-timeout` sets it.
+    pub fn set_dhcp_peer_timeout(&mut self, ttl: std::time::Duration) -> Result<(), OpsError> {
+        let config = MembershipConfig { ttl };
+        config.check().map_err(|e| OpsError::Service {
+            service: "DHCP",
+            message: format!("--dhcp-peer-timeout: {e}"),
+        })?;
+        self.membership = config;
+        Ok(())
+    }
+
+    /// The etcd store under this handle, if that is the backend (for its health probe).
+    pub fn etcd(&self) -> Option<&EtcdStore> {
+        self.etcd.as_ref()
+    }
+
     /// A handle over any store (tests, wrappers); it has no controller lock.
     pub fn from_store(spec: StoreSpec, store: SharedStore) -> Self {
         Self {
@@ -358,6 +394,7 @@ impl StoreHandle {
             sqlite: None,
             etcd: None,
             election: ElectionConfig::default(),
+            membership: MembershipConfig::default(),
         }
     }
 }
@@ -397,6 +434,7 @@ pub fn open(spec: &StoreSpec, access: Access) -> Result<StoreHandle, OpsError> {
                 sqlite: Some(sqlite),
                 etcd: None,
                 election: ElectionConfig::default(),
+                membership: MembershipConfig::default(),
             })
         }
         StoreSpec::Etcd(config) => {
@@ -408,6 +446,7 @@ pub fn open(spec: &StoreSpec, access: Access) -> Result<StoreHandle, OpsError> {
                 sqlite: None,
                 etcd: Some(store),
                 election: ElectionConfig::default(),
+                membership: MembershipConfig::default(),
             })
         }
     }

@@ -285,7 +285,9 @@ impl Election {
                     }
                     Ok(None) => pause = Duration::from_millis(100),
                     Err(e) => {
-                        if let Some(suppressed) = RETRY_LOG.allow() {
+                        if self.store.known_unreachable() {
+                            tracing::debug!("campaign: {e}; trying again");
+                        } else if let Some(suppressed) = RETRY_LOG.allow() {
                             tracing::warn!(suppressed, "campaign: {e}; trying again");
                         }
                         tokio::time::sleep(pause).await;
@@ -328,7 +330,13 @@ impl Election {
             );
         }
         let lease = grant.id();
-        let session = Session::start(client.clone(), lease, granted_at, self.config);
+        let session = Session::start(
+            self.store.clone(),
+            client.clone(),
+            lease,
+            granted_at,
+            self.config,
+        );
         let key = format!("{prefix}{lease:x}");
         let txn = Txn::new()
             .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
@@ -595,12 +603,20 @@ enum Renewal {
 }
 
 impl Session {
-    /// Starts renewing `lease`, granted by a request sent at `granted_at`.
-    fn start(client: Client, lease: i64, granted_at: Instant, config: ElectionConfig) -> Self {
+    /// Starts renewing `lease` (of `store`, on `client`), granted by a request sent at
+    /// `granted_at`.
+    fn start(
+        store: EtcdStore,
+        client: Client,
+        lease: i64,
+        granted_at: Instant,
+        config: ElectionConfig,
+    ) -> Self {
         let (state_tx, state) = watch::channel(None);
         let (stop, stop_rx) = oneshot::channel();
         let key = Arc::new(OnceLock::new());
         let renewer = Renewer {
+            store,
             client,
             lease,
             key: key.clone(),
@@ -650,6 +666,8 @@ impl Session {
 }
 
 struct Renewer {
+    /// For [`EtcdStore::known_unreachable`] only: renewals go through `client`.
+    store: EtcdStore,
     client: Client,
     lease: i64,
     key: Arc<OnceLock<(String, i64)>>,
@@ -694,12 +712,11 @@ impl Renewer {
                     // Another stream next time, perhaps to another member; no answer of
                     // this one can then be taken for a later request's.
                     self.stream = None;
-                    if let Some(suppressed) = RETRY_LOG.allow() {
-                        tracing::warn!(
-                            suppressed,
-                            unconfirmed_for = ?sent.duration_since(confirmed),
-                            "lease renewal failed: {e}"
-                        );
+                    let unconfirmed_for = sent.duration_since(confirmed);
+                    if self.store.known_unreachable() {
+                        tracing::debug!(?unconfirmed_for, "lease renewal failed: {e}");
+                    } else if let Some(suppressed) = RETRY_LOG.allow() {
+                        tracing::warn!(suppressed, ?unconfirmed_for, "lease renewal failed: {e}");
                     }
                     next = Instant::now() + self.config.retry_period / 2;
                 }

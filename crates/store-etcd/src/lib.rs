@@ -78,7 +78,11 @@
 //! - **Failures**: reads retry on another endpoint while [`Config::request_timeout`]
 //!   allows; a write is retried only when etcd cannot have applied it (the connection
 //!   was refused, or the member had no leader), otherwise the error says the outcome is
-//!   unknown, and the caller reads again (controllers are level-triggered).
+//!   unknown, and the caller reads again (controllers are level-triggered). When no member
+//!   can be connected to, the error says "unreachable". A connection that goes silent
+//!   without a reset (a lost path, a frozen member) is closed by HTTP/2 keepalive (a ping
+//!   every 5 s, 3 s to answer), and watches on it resume on a new one (`tests/cluster.rs`).
+//!   [`EtcdStore::probe`] is the one-request health check replicas run every second.
 //!
 //! ## Secrets
 //!
@@ -216,6 +220,8 @@ struct Inner {
     config: Config,
     prefix: Prefix,
     client: OnceCell<Client>,
+    /// Whether the last [`EtcdStore::probe`] failed.
+    unreachable: std::sync::atomic::AtomicBool,
 }
 
 impl fmt::Debug for EtcdStore {
@@ -274,6 +280,11 @@ fn not_applied(e: &etcd_client::Error) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether a request failed because no member could be connected to.
+fn unreachable(e: &etcd_client::Error) -> bool {
+    not_applied(e) && !describe(e).contains("no leader")
 }
 
 /// Whether a failed read is worth trying again (on another member).
@@ -417,6 +428,7 @@ impl EtcdStore {
                 config,
                 prefix,
                 client: OnceCell::new(),
+                unreachable: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -484,13 +496,16 @@ impl EtcdStore {
         }
     }
 
-    /// A failed request, naming the endpoints it was sent to.
+    /// A failed request, naming the endpoints it was sent to; "unreachable (...)" when no
+    /// connection could be made.
     fn failed(&self, context: impl fmt::Display, e: &etcd_client::Error) -> StoreError {
-        StoreError::Backend(format!(
-            "etcd at {}: {context}: {}",
-            self.inner.config.endpoints.join(","),
-            describe(e)
-        ))
+        let endpoints = self.inner.config.endpoints.join(",");
+        let cause = describe(e);
+        StoreError::Backend(if unreachable(e) {
+            format!("etcd at {endpoints}: {context}: unreachable ({cause})")
+        } else {
+            format!("etcd at {endpoints}: {context}: {cause}")
+        })
     }
 
     /// The current etcd revision.
@@ -506,6 +521,40 @@ impl EtcdStore {
             )
             .await?;
         Ok(resp.header().map_or(0, |h| to_rev(h.revision())))
+    }
+
+    /// Asks etcd once for its current revision, within `timeout`: one linearizable read of
+    /// one key (answered only by a member that has a leader), not retried. What a health
+    /// probe calls every second or so: it costs etcd one index lookup however many objects
+    /// the plane holds. Fails naming the endpoints and the cause.
+    pub async fn probe(&self, timeout: Duration) -> Result<u64> {
+        let key = format!("{}/", self.prefix());
+        let attempt = async {
+            let mut kv = self.kv().await?;
+            kv.get(key, Some(GetOptions::new().with_count_only()))
+                .await
+                .map_err(|e| self.failed("probing", &e))
+        };
+        let result = match tokio::time::timeout(timeout, attempt).await {
+            Ok(resp) => resp.map(|r| r.header().map_or(0, |h| to_rev(h.revision()))),
+            Err(_) => Err(StoreError::Backend(format!(
+                "etcd at {}: probing: no answer within {timeout:?}",
+                self.inner.config.endpoints.join(",")
+            ))),
+        };
+        self.inner
+            .unreachable
+            .store(result.is_err(), std::sync::atomic::Ordering::Relaxed);
+        result
+    }
+
+    /// Whether the last [`EtcdStore::probe`] failed. The caller of the probe has then said
+    /// once that etcd is unreachable, so the retries of watches, memberships and
+    /// candidacies on this store log at `debug` instead of `warn` until a probe succeeds.
+    pub fn known_unreachable(&self) -> bool {
+        self.inner
+            .unreachable
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Reads the keys a commit touches, in one snapshot.

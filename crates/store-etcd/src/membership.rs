@@ -9,7 +9,8 @@
 //! ## How it works
 //!
 //! 1. A replica is granted a **lease** of [`MembershipConfig::ttl`] (10 s by default) and
-//!    puts `<prefix>/<group>/members/<replica id>` (value: the id) on it; the DHCP group is
+//!    puts `<prefix>/<group>/members/<replica id>` (value: who holds it, e.g.
+//!    `host node1 pid 4242 instance 5f0c...`) on it; the DHCP group is
 //!    [`DHCP_GROUP`], so `etcdctl get --prefix /ironbell/dhcp/members/` lists the replicas
 //!    answering DHCP. A replica started again under the same id replaces its old key (the
 //!    old lease then holds nothing).
@@ -36,6 +37,12 @@
 //!   answering one client is harmless for reservations.
 //! - **The watch is cancelled** (its start revision was compacted): the replica reads the
 //!   group again.
+//! - **Two replicas claim one id** (a copied configuration): each registration writes, as
+//!   the key's value, who holds it (host, PID and a random instance number). A replica
+//!   whose key is then put by someone else sees its id taken: it logs an error naming the
+//!   other holder, publishes the conflict in its [`View::conflict`] and ends its membership
+//!   (the plane stops with that error). The other keeps the key. A replica restarted under
+//!   its own id is not a conflict: its old process is gone and writes nothing more.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -142,6 +149,10 @@ pub struct View {
     /// Whether this view may be stale: etcd has not answered since the last failure (or
     /// ever). The members are then the last ones known.
     pub degraded: bool,
+    /// Set when another process put this replica's key (two replicas claim one id): what
+    /// it wrote there (its host and PID). The membership has then ended (see the module
+    /// docs); the caller should stop and say so.
+    pub conflict: Option<String>,
 }
 
 /// Groups of replicas on one etcd cluster, under the store's key prefix. Cheap to clone.
@@ -188,6 +199,7 @@ impl Membership {
         let (view_tx, view) = watch::channel(View {
             members: Vec::new(),
             degraded: true,
+            conflict: None,
         });
         let (stop, stop_rx) = oneshot::channel();
         let keeper = Keeper {
@@ -195,6 +207,7 @@ impl Membership {
             config: self.config,
             prefix,
             replica: replica.to_string(),
+            holder: holder(),
             view: view_tx,
             lease: None,
         };
@@ -306,9 +319,23 @@ struct Keeper {
     config: MembershipConfig,
     prefix: String,
     replica: String,
+    /// The value of this replica's key: who holds it (see [`holder`]).
+    holder: String,
     view: watch::Sender<View>,
     /// The lease of the current registration, to revoke on the way out.
     lease: Option<i64>,
+}
+
+/// The value a replica writes on its key: its host, PID and a random instance number, so
+/// that another process putting the same key is told apart from this one.
+fn holder() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!(
+        "host {} pid {} instance {:016x}",
+        host.trim(),
+        std::process::id(),
+        rand::random::<u64>()
+    )
 }
 
 /// How a registration ended.
@@ -317,6 +344,8 @@ enum Ended {
     Stopped,
     /// Register again at once (own lease or key gone, watch cancelled).
     Again(String),
+    /// Another process put this replica's key: it wrote this value.
+    Taken(String),
 }
 
 impl Keeper {
@@ -325,6 +354,16 @@ impl Keeper {
         loop {
             match self.registration(&mut stop).await {
                 Ok(Ended::Stopped) => break,
+                Ok(Ended::Taken(other)) => {
+                    tracing::error!(
+                        other,
+                        "replica id {:?} is claimed by another process too ({other}); this \
+                         one leaves the group: give each replica its own --replica-id",
+                        self.replica
+                    );
+                    self.view.send_modify(|v| v.conflict = Some(other));
+                    break;
+                }
                 Ok(Ended::Again(why)) => {
                     tracing::warn!("registering again: {why}");
                     pause = Duration::from_millis(100);
@@ -333,7 +372,9 @@ impl Keeper {
                     let was_current = !self.view.borrow().degraded;
                     self.view
                         .send_if_modified(|v| !std::mem::replace(&mut v.degraded, true));
-                    if let Some(suppressed) = RETRY_LOG.allow() {
+                    if self.store.known_unreachable() {
+                        tracing::debug!("degraded: {e}");
+                    } else if let Some(suppressed) = RETRY_LOG.allow() {
                         let members = self.view.borrow().members.clone();
                         tracing::warn!(
                             suppressed,
@@ -403,7 +444,7 @@ impl Keeper {
             "putting the member key",
             client.put(
                 key.clone(),
-                self.replica.clone(),
+                self.holder.clone(),
                 Some(PutOptions::new().with_lease(lease)),
             ),
         )
@@ -466,12 +507,17 @@ impl Keeper {
                         ));
                     }
                     let mut own_key_gone = false;
+                    let mut taken = None;
                     for event in resp.events() {
-                        let Some(id) = event.kv().and_then(|kv| member_id(&self.prefix, kv.key())) else {
+                        let Some(kv) = event.kv() else { continue };
+                        let Some(id) = member_id(&self.prefix, kv.key()) else {
                             continue;
                         };
                         match event.event_type() {
                             EventType::Put => {
+                                if id == self.replica && kv.value() != self.holder.as_bytes() {
+                                    taken = Some(String::from_utf8_lossy(kv.value()).into_owned());
+                                }
                                 members.insert(id);
                             }
                             EventType::Delete => {
@@ -479,6 +525,9 @@ impl Keeper {
                                 members.remove(&id);
                             }
                         }
+                    }
+                    if let Some(other) = taken {
+                        break Ended::Taken(other);
                     }
                     if own_key_gone {
                         break Ended::Again("this replica's key was deleted".into());
@@ -497,6 +546,7 @@ impl Keeper {
         let view = View {
             members,
             degraded: false,
+            conflict: None,
         };
         let before = self.view.send_replace(view.clone());
         if before.degraded {

@@ -84,7 +84,9 @@ impl Watcher {
                         // It worked for a while: try again soon.
                         pause = Duration::from_millis(50);
                     }
-                    if let Some(suppressed) = INTERRUPTED_LOG.allow() {
+                    if self.store.known_unreachable() {
+                        tracing::debug!(kind = %self.types.kind, "etcd watch interrupted ({why})");
+                    } else if let Some(suppressed) = INTERRUPTED_LOG.allow() {
                         tracing::warn!(
                             kind = %self.types.kind,
                             from_revision = self.last,

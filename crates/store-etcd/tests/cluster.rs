@@ -1,6 +1,9 @@
 //! A three-member etcd cluster on loopback: commits and watches keep working when a member
 //! is killed (by PID), whether or not it is the one the store talks to. Also: two planes
-//! under different prefixes of one etcd do not see each other.
+//! under different prefixes of one etcd do not see each other, a frozen member fails the
+//! health probe within its timeout, and a watch whose
+//! connection silently stops carrying anything (no reset: a middlebox lost its state, a
+//! cable was pulled) notices through the connection's HTTP/2 keepalive and resumes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -323,4 +326,126 @@ async fn whole_cluster_restarted() {
     assert!(back, "etcd did not come back");
     let second = create(&store, "second").await;
     assert_eq!(next_added(&mut w, "second").await, second);
+}
+
+/// A TCP proxy to `target` whose connections can be frozen: from [`Freezer::freeze`] on,
+/// the connections open then carry nothing more in either direction but stay open (no
+/// FIN, no RST), as a path that silently died; connections made later work. No real peer
+/// fails this way on demand, hence this stand-in for the network.
+struct Freezer {
+    addr: std::net::SocketAddr,
+    frozen: tokio::sync::watch::Sender<bool>,
+}
+
+impl Freezer {
+    async fn start(target: std::net::SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (frozen, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut rx = rx.clone();
+                let already = *rx.borrow();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    if already {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        return;
+                    }
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = async { rx.wait_for(|f| *f).await.is_ok() } => {
+                            // Hold both sockets open, silent, until the runtime ends.
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                });
+            }
+        });
+        Self { addr, frozen }
+    }
+
+    fn freeze(&self) {
+        self.frozen.send_replace(true);
+    }
+}
+
+/// A watch through a connection that goes silent (the proxy above freezes it): the
+/// client's HTTP/2 keepalive (a ping every 5 s, 3 s to answer) closes the dead
+/// connection, the watch resumes on a new one from its last revision, and the change made
+/// meanwhile arrives. Without the keepalive the watch would wait on the dead connection
+/// for ever, and a replica would serve a stale view while believing it current.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_on_a_connection_gone_silent_resumes() {
+    let Some(cluster) = Cluster::start(1).await else {
+        return;
+    };
+    let member: std::net::SocketAddr = cluster.members[0]
+        .endpoint()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let freezer = Freezer::start(member).await;
+    let through = cluster.store_on(&[format!("http://{}", freezer.addr)], "/plane");
+    let direct = cluster.store("/plane");
+    let before = create(&direct, "before").await;
+    let mut w = through
+        .watch(&widgets(), &ListParams::default(), Some(0))
+        .await
+        .expect("watch");
+    assert_eq!(next_added(&mut w, "before").await, before);
+
+    freezer.freeze();
+    let frozen = tokio::time::Instant::now();
+    let after = create(&direct, "after").await;
+    assert_eq!(next_added(&mut w, "after").await, after);
+    eprintln!(
+        "figures: a watch on a connection gone silent delivered the next change after {:?}",
+        frozen.elapsed()
+    );
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to the member's process, by its PID.
+fn signal(member: &support::Member, signal: &str) {
+    let pid = member.pid().expect("the member runs").to_string();
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// A member frozen (SIGSTOP: its connections stay open, nothing answers) fails the health
+/// probe within the probe's timeout rather than hanging it, and the store knows it is
+/// unreachable until a probe succeeds again (after SIGCONT).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_member_fails_the_probe_within_its_timeout() {
+    let Some(cluster) = Cluster::start(1).await else {
+        return;
+    };
+    let store = cluster.store("/plane");
+    let before = store.probe(Duration::from_secs(1)).await.expect("probe");
+    assert!(!store.known_unreachable());
+
+    signal(&cluster.members[0], "STOP");
+    let probed = tokio::time::timeout(FAILOVER, store.probe(Duration::from_secs(1))).await;
+    signal(&cluster.members[0], "CONT");
+    let err = probed
+        .expect("the probe returned within its timeout")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no answer within 1s"), "{err}");
+    assert!(err.contains(&cluster.members[0].endpoint()), "{err}");
+    assert!(store.known_unreachable());
+
+    let back = wait_async(FAILOVER, || {
+        let store = store.clone();
+        async move { store.probe(Duration::from_secs(1)).await.is_ok() }
+    })
+    .await;
+    assert!(back, "the member did not answer again after SIGCONT");
+    assert!(!store.known_unreachable());
+    assert!(store.probe(Duration::from_secs(1)).await.unwrap() >= before);
 }

@@ -188,53 +188,10 @@ impl Drop for Replica {
     }
 }
 
-fn write_script(path: &Path, body: &str) {
-    std::fs::write(path, format!("#!/bin/sh\n{body}\n")).expect("write script");
-    let mut perm = std::fs::metadata(path).expect("meta").permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
-    std::fs::set_permissions(path, perm).expect("chmod");
-}
-
 /// Runs udhcpc on `host`'s `eth0` (`tries` Discovers, `timeout` s apart); the variables
 /// its script saw on `bound`, if it got a lease.
 fn udhcpc(host: &Netns, dir: &Path, tries: u32, timeout: u32) -> Option<HashMap<String, String>> {
-    let out = dir.join(format!("{}.env", host.name()));
-    let _ = std::fs::remove_file(&out);
-    let script = dir.join("udhcpc.sh");
-    if !script.exists() {
-        write_script(
-            &script,
-            "[ \"$1\" = bound ] && env > \"$OUT.tmp\" && mv \"$OUT.tmp\" \"$OUT\"\nexit 0",
-        );
-    }
-    let limit = (tries * timeout + 10).to_string();
-    let (tries, timeout) = (tries.to_string(), timeout.to_string());
-    let script = script.display().to_string();
-    let out_env = format!("OUT={}", out.display());
-    let result = host
-        .output(
-            "env",
-            &[
-                &out_env, "timeout", &limit, "busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f",
-                "-s", &script, "-t", &tries, "-T", &timeout,
-            ],
-        )
-        .expect("run udhcpc");
-    if !result.status.success() {
-        eprintln!(
-            "udhcpc on {} got no lease: {}",
-            host.name(),
-            String::from_utf8_lossy(&result.stderr)
-        );
-        return None;
-    }
-    let env = std::fs::read_to_string(&out).ok()?;
-    Some(
-        env.lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-            .collect(),
-    )
+    ironbell_testbed::udhcpc(host, dir, tries, timeout)
 }
 
 /// Checks that `env` is exactly client `i`'s reservation, answered by `replica`.

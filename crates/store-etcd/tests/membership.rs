@@ -44,7 +44,12 @@ async fn replicas_see_a_dead_one_go_after_its_ttl_and_a_leaving_one_at_once() {
         .get("/plane/dhcp/members/replica-c", None)
         .await
         .unwrap();
-    assert_eq!(key.kvs()[0].value(), b"replica-c");
+    // Its value says who holds it.
+    let holder = String::from_utf8_lossy(key.kvs()[0].value()).into_owned();
+    assert!(
+        holder.contains(&format!("pid {}", std::process::id())) && holder.contains("instance"),
+        "{holder}"
+    );
     assert_ne!(key.kvs()[0].lease(), 0, "the key is on a lease");
 
     let crashed = Instant::now();
@@ -102,7 +107,8 @@ async fn with_etcd_down_the_last_view_is_kept_degraded_and_recovers() {
         a.view(),
         MembershipView {
             members: ids(&both),
-            degraded: true
+            degraded: true,
+            conflict: None,
         },
         "the last members are kept"
     );
@@ -157,7 +163,8 @@ async fn bad_ids_and_settings_are_refused_and_joining_without_etcd_answers_every
         member.view(),
         MembershipView {
             members: vec![],
-            degraded: true
+            degraded: true,
+            conflict: None,
         }
     );
 }
@@ -198,4 +205,41 @@ async fn one_etcd_member_of_three_dying_loses_no_member() {
     wait_for_view(&b, &both).await;
     cluster.members[leader].restart();
     wait_for_view(&a, &both).await;
+}
+
+/// Two replicas started under one id (a copied configuration): the one whose key the other
+/// put says so in its view, names the other holder, and leaves; the other keeps the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_claiming_one_id_are_told() {
+    let Some(cluster) = Cluster::start(1).await else {
+        return;
+    };
+    let membership = Membership::new(&cluster.store("/plane"), FAST).unwrap();
+    let first = membership.join(DHCP_GROUP, "replica-a").unwrap();
+    wait_for_view(&first, &["replica-a"]).await;
+    let second = membership.join(DHCP_GROUP, "replica-a").unwrap();
+    let told = wait_async(PATIENCE, || {
+        let conflict = first.view().conflict;
+        async move { conflict.is_some() }
+    })
+    .await;
+    assert!(told, "{:?}", first.view());
+    let other = first.view().conflict.unwrap();
+    assert!(other.contains("instance"), "{other}");
+    // The second keeps the id, and the key stays its own past the TTL.
+    wait_for_view(&second, &["replica-a"]).await;
+    let mut rx = second.subscribe();
+    let watching = tokio::time::timeout(FAST.ttl + Duration::from_secs(1), async {
+        while rx.changed().await.is_ok() {
+            let view = rx.borrow_and_update().clone();
+            assert_eq!(view.conflict, None);
+            assert_eq!(view.members, ids(&["replica-a"]));
+        }
+    })
+    .await;
+    assert!(watching.is_err(), "the membership of the second ended");
+    assert_eq!(
+        membership.list(DHCP_GROUP).await.unwrap(),
+        ids(&["replica-a"])
+    );
 }

@@ -411,6 +411,55 @@ where
     }
 }
 
+/// Runs busybox `udhcpc` on `host`'s `eth0` (`tries` Discovers, `timeout` seconds apart,
+/// bounded by `timeout(1)` as well) and returns the variables its script saw on `bound`
+/// (`ip`, `subnet`, `router`, `dns`, `hostname`, `serverid`...), or `None` (printing
+/// udhcpc's output) when it got no lease. Scripts and results go in `dir`.
+pub fn udhcpc(
+    host: &Netns,
+    dir: &Path,
+    tries: u32,
+    timeout: u32,
+) -> Option<std::collections::HashMap<String, String>> {
+    let out = dir.join(format!("{}.env", host.name()));
+    let _ = std::fs::remove_file(&out);
+    let script = dir.join("udhcpc.sh");
+    if !script.exists() {
+        use std::os::unix::fs::PermissionsExt;
+        let body = "#!/bin/sh\n[ \"$1\" = bound ] && env > \"$OUT.tmp\" && mv \"$OUT.tmp\" \"$OUT\"\nexit 0\n";
+        std::fs::write(&script, body).ok()?;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).ok()?;
+    }
+    let limit = (tries * timeout + 10).to_string();
+    let (tries, timeout) = (tries.to_string(), timeout.to_string());
+    let script = script.display().to_string();
+    let out_env = format!("OUT={}", out.display());
+    let result = host
+        .output(
+            "env",
+            &[
+                &out_env, "timeout", &limit, "busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f",
+                "-s", &script, "-t", &tries, "-T", &timeout,
+            ],
+        )
+        .ok()?;
+    if !result.status.success() {
+        eprintln!(
+            "udhcpc on {} got no lease: {}",
+            host.name(),
+            String::from_utf8_lossy(&result.stderr)
+        );
+        return None;
+    }
+    let env = std::fs::read_to_string(&out).ok()?;
+    Some(
+        env.lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+            .collect(),
+    )
+}
+
 /// Longest pause between two polls of [`wait_until`].
 const MAX_POLL: Duration = Duration::from_millis(50);
 

@@ -129,10 +129,21 @@ pub async fn serve(
                 .collect()
         },
     );
-    let controller = tokio::spawn(controller.run(reconciler, concurrency));
+    // Aborted when this future ends or is dropped (a replica that loses the controllers'
+    // leadership drops it): no controller may outlive the service.
+    let controller = AbortOnDrop(tokio::spawn(controller.run(reconciler, concurrency)));
     let result = serve_api(store, listener, config).await;
-    controller.abort();
+    drop(controller);
     result
+}
+
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The agent API alone (no controller) on a listener the caller bound: what [`serve`] runs
@@ -157,7 +168,10 @@ pub async fn serve_api(
         server::Server::new(store, index, config.auth.clone(), config.rate).into_service();
     grpc_server()
         .add_service(service)
-        .serve_with_incoming(incoming)
+        // A shutdown signal that never fires, so that the connections watch it: when this
+        // future is dropped (the service stopped), each connection shuts down gracefully
+        // instead of serving on in a task of its own.
+        .serve_with_incoming_shutdown(incoming, std::future::pending::<()>())
         .await
         .map_err(ServiceError::Grpc)
 }

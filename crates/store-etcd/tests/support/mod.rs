@@ -1,6 +1,8 @@
 //! Real etcd servers for the tests: Debian's `etcd` binary on loopback ports picked here,
 //! data in a temporary directory (in `/dev/shm` where there is one), killed by PID when
-//! dropped.
+//! dropped. [`Cluster::start_in`] runs them in a test's network namespace instead, at one
+//! of its addresses, for clients in other namespaces of that network (the CLI's replica
+//! tests include this file).
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -27,6 +29,8 @@ pub struct Member {
     child: Option<ChildGuard>,
     /// How it was started, to start it again on its data.
     command: Option<(PathBuf, Vec<std::ffi::OsString>, PathBuf)>,
+    /// The network namespace it runs in (`None`: this process's).
+    netns: Option<String>,
 }
 
 impl Member {
@@ -46,7 +50,8 @@ impl Member {
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "member {} runs", self.name);
         let (etcd, args, log) = self.command.clone().expect("started once");
-        self.child = Some(spawn(&etcd, &args, &log).expect("restarting etcd"));
+        self.child =
+            Some(spawn(self.netns.as_deref(), &etcd, &args, &log).expect("restarting etcd"));
     }
 
     /// Its client URL.
@@ -75,13 +80,27 @@ pub struct ServerTls {
     pub client: TlsConfig,
 }
 
-fn spawn(etcd: &Path, args: &[std::ffi::OsString], log: &Path) -> Result<ChildGuard, String> {
+fn spawn(
+    netns: Option<&str>,
+    etcd: &Path,
+    args: &[std::ffi::OsString],
+    log: &Path,
+) -> Result<ChildGuard, String> {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .map_err(|e| format!("{}: {e}", log.display()))?;
-    let child = Command::new(etcd)
+    // `ip netns exec` execs etcd in place: the PID is etcd's.
+    let mut command = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns]).arg(etcd);
+            c
+        }
+        None => Command::new(etcd),
+    };
+    let child = command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -127,14 +146,31 @@ impl Cluster {
         Self::start_full(n, None, Some(max_txn_ops)).await
     }
 
+    /// [`Cluster::start`] inside the network namespace `netns`, listening on its address
+    /// `ip`. Readiness is checked from inside it (curl on each member's `/health`); stores
+    /// of this process cannot reach the members, so use their endpoints from processes run
+    /// in the namespace's network.
+    pub async fn start_in(n: usize, netns: &str, ip: std::net::Ipv4Addr) -> Option<Self> {
+        Self::start_placed(n, None, None, Some((netns, ip))).await
+    }
+
     async fn start_full(
         n: usize,
         tls: Option<&ServerTls>,
         max_txn_ops: Option<usize>,
     ) -> Option<Self> {
+        Self::start_placed(n, tls, max_txn_ops, None).await
+    }
+
+    async fn start_placed(
+        n: usize,
+        tls: Option<&ServerTls>,
+        max_txn_ops: Option<usize>,
+        place: Option<(&str, std::net::Ipv4Addr)>,
+    ) -> Option<Self> {
         let etcd = ironbell_testbed::require_tool("etcd")?;
         for attempt in 0..3 {
-            match Self::try_start(&etcd, n, tls, max_txn_ops).await {
+            match Self::try_start(&etcd, n, tls, max_txn_ops, place).await {
                 Ok(c) => return Some(c),
                 Err(e) if attempt < 2 => eprintln!("etcd did not start ({e}); again"),
                 Err(e) => panic!("etcd did not start: {e}"),
@@ -148,16 +184,20 @@ impl Cluster {
         n: usize,
         tls: Option<&ServerTls>,
         max_txn_ops: Option<usize>,
+        place: Option<(&str, std::net::Ipv4Addr)>,
     ) -> Result<Self, String> {
         let dir = scratch_dir();
         let scheme = if tls.is_some() { "https" } else { "http" };
+        let host = place.map_or("127.0.0.1".to_string(), |(_, ip)| ip.to_string());
+        let netns = place.map(|(ns, _)| ns.to_string());
         let mut members: Vec<Member> = (0..n)
             .map(|i| Member {
                 name: format!("m{i}"),
-                client_url: format!("{scheme}://127.0.0.1:{}", free_port()),
-                peer_url: format!("http://127.0.0.1:{}", free_port()),
+                client_url: format!("{scheme}://{host}:{}", free_port()),
+                peer_url: format!("http://{host}:{}", free_port()),
                 child: None,
                 command: None,
+                netns: netns.clone(),
             })
             .collect();
         let initial: Vec<String> = members
@@ -217,7 +257,7 @@ impl Cluster {
                     args.push(path.into());
                 }
             }
-            m.child = Some(spawn(etcd, &args, &log)?);
+            m.child = Some(spawn(m.netns.as_deref(), etcd, &args, &log)?);
             m.command = Some((etcd.to_path_buf(), args, log));
         }
         let cluster = Self {
@@ -230,7 +270,26 @@ impl Cluster {
             let store = cluster.store_on(&[m.endpoint()], "/probe");
             let up = wait_async(Duration::from_secs(20), || {
                 let store = store.clone();
-                async move { store.revision().await.is_ok() }
+                let health = m
+                    .netns
+                    .clone()
+                    .map(|ns| (ns, format!("{}/health", m.client_url)));
+                async move {
+                    match health {
+                        None => store.revision().await.is_ok(),
+                        Some((ns, url)) => tokio::task::spawn_blocking(move || {
+                            Command::new("ip")
+                                .args(["netns", "exec", &ns, "curl", "-sf", "-m", "1", &url])
+                                .output()
+                                .is_ok_and(|o| {
+                                    o.status.success()
+                                        && String::from_utf8_lossy(&o.stdout).contains("true")
+                                })
+                        })
+                        .await
+                        .unwrap_or(false),
+                    }
+                }
             })
             .await;
             if !up {
