@@ -26,6 +26,7 @@ mod lab;
 mod logs;
 mod output;
 mod serve;
+mod store;
 
 /// Bare-metal provisioning: network-boot the servers in a hardware.csv, install their OS
 /// through workflows, and build Kubernetes clusters on them.
@@ -130,6 +131,9 @@ enum Command {
     /// infrastructure.
     #[command(subcommand)]
     Validate(cluster::ValidateCommand),
+    /// Work with a whole store: copy a plane to another store.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
     /// Delete an object.
     Delete {
         /// Kind.
