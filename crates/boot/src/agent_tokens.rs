@@ -14,6 +14,12 @@ use ironbell_model::corev1::Secret;
 use ironbell_store::SharedStore;
 use ironbell_store::reflector::Reflector;
 
+/// Whether a stored Secret is an agent-token Secret (its `type`), read without converting it.
+fn is_token(obj: &ironbell_model::DynamicObject) -> bool {
+    obj.field_value("type")
+        .is_some_and(|t| t.as_str() == Some(ironbell_model::agent_token::SECRET_TYPE))
+}
+
 /// Agent id (lower case) → the token to hand out.
 #[derive(Debug, Default)]
 pub struct AgentTokens {
@@ -34,7 +40,9 @@ impl AgentTokens {
     pub fn start(store: SharedStore) -> Arc<Self> {
         let this = Arc::new(Self::default());
         let weak = Arc::downgrade(&this);
-        let reflector = Reflector::<Secret>::start(store, move |objects, _| {
+        // Only token Secrets are held: the store also holds a credentials Secret per BMC,
+        // which this service must neither keep in memory nor pay for (100,000 of them).
+        let reflector = Reflector::<Secret>::start_filtered(store, is_token, move |objects, _| {
             if let Some(this) = weak.upgrade() {
                 this.publish(objects.values().filter_map(|s| AgentToken::from_secret(s)));
             }
