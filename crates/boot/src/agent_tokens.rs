@@ -79,3 +79,83 @@ impl AgentTokens {
         map.get(&agent.to_ascii_lowercase()).cloned()
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::time::Duration;
+
+    use ironbell_model::DynamicObject;
+    use ironbell_model::ObjectMeta;
+    use ironbell_model::corev1::Bytes;
+
+    use super::*;
+
+    fn credentials(name: &str) -> DynamicObject {
+        let secret = Secret {
+            metadata: ObjectMeta::named("default", name),
+            data: Some([("password".to_string(), Bytes(b"pw".to_vec()))].into()),
+            ..Secret::default()
+        };
+        DynamicObject::from_typed(&secret).unwrap()
+    }
+
+    fn token(workflow: &str, agent: &str) -> DynamicObject {
+        let t = AgentToken {
+            namespace: "default".into(),
+            workflow: workflow.into(),
+            agent: agent.into(),
+            token: format!("token-{workflow}"),
+            created: None,
+        };
+        DynamicObject::from_typed(&t.to_secret("uid-1")).unwrap()
+    }
+
+    /// The reflector behind [`AgentTokens::start`] holds token Secrets only, however many
+    /// credentials Secrets the store has, before and after its first list.
+    #[tokio::test]
+    async fn only_token_secrets_are_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: SharedStore =
+            Arc::new(ironbell_store_sqlite::SqliteStore::open(dir.path().join("db")).unwrap());
+        store.create(credentials("bmc-a")).await.unwrap();
+        store
+            .create(token("wf1", "02:00:00:00:00:01"))
+            .await
+            .unwrap();
+        let (tx, mut rx) = tokio::sync::watch::channel(Vec::new());
+        let _reflector =
+            Reflector::<Secret>::start_filtered(store.clone(), is_token, move |o, _| {
+                tx.send_replace(o.keys().map(|(_, name)| name.clone()).collect());
+            });
+        let wait = |want: Vec<&'static str>| {
+            let mut rx = rx.clone();
+            async move {
+                tokio::time::timeout(Duration::from_secs(10), rx.wait_for(|n| *n == want))
+                    .await
+                    .map(|_| ())
+            }
+        };
+        wait(vec!["wf1-agent-token"]).await.unwrap();
+        store.create(credentials("bmc-b")).await.unwrap();
+        store
+            .create(token("wf2", "02:00:00:00:00:02"))
+            .await
+            .unwrap();
+        wait(vec!["wf1-agent-token", "wf2-agent-token"])
+            .await
+            .unwrap();
+        assert!(rx.borrow_and_update().iter().all(|n| !n.starts_with("bmc")));
+
+        let tokens = AgentTokens::start(store);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while tokens.token_for("02:00:00:00:00:02").is_none() {
+            assert!(tokio::time::Instant::now() < deadline, "no token");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            tokens.token_for("02:00:00:00:00:01").as_deref(),
+            Some("token-wf1")
+        );
+    }
+}
