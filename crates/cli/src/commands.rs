@@ -25,6 +25,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let log_dir = || machine_log_dir(&spec, cli.machine_log_dir.clone());
     match cli.command {
         Command::Generate(command) => return crate::cluster::generate(command),
+        Command::Store(command) => return crate::store::run(command, kinds).await,
         Command::Validate(command) => return crate::cluster::validate(command),
         Command::Dhcp(command) => return crate::dhcp::run(command).await,
         Command::Hardware(HardwareCommand::Validate { file }) => {

@@ -27,6 +27,7 @@ mod lab;
 mod logs;
 mod output;
 mod serve;
+mod store;
 
 /// Bare-metal provisioning: network-boot the servers in a hardware.csv, install their OS
 /// through workflows, and build Kubernetes clusters on them.
@@ -134,6 +135,9 @@ enum Command {
     /// DHCP on the provisioning network: `probe` looks for other DHCP servers answering.
     #[command(subcommand)]
     Dhcp(dhcp::DhcpCommand),
+    /// Work with a whole store: copy a plane to another store.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
     /// Delete an object.
     Delete {
         /// Kind.

@@ -122,7 +122,8 @@ pub fn escape_controls(text: &str) -> String {
     out
 }
 
-fn write_table(out: &mut impl Write, rows: &[Vec<String>]) -> std::io::Result<()> {
+/// Writes `rows` (the first is the header) as aligned columns, control characters escaped.
+pub(crate) fn write_table(out: &mut impl Write, rows: &[Vec<String>]) -> std::io::Result<()> {
     let rows: Vec<Vec<String>> = rows
         .iter()
         .map(|r| r.iter().map(|cell| escape_controls(cell)).collect())

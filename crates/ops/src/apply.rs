@@ -198,17 +198,20 @@ pub async fn commit(
         });
     }
     ops.sort_by_key(|op| rank(op_types(op)));
-    in_batches(store, ops).await
+    in_batches(store, ops).await.map(drop)
 }
 
 /// Commits `ops` in the order given, in batches the backend can hold
 /// ([`ironbell_store::commit_in_batches`]); stops at the first failing batch with
-/// [`OpsError::Partial`]. Running the same operations again finishes the job.
-pub(crate) async fn in_batches(store: &dyn Store, ops: Vec<Op>) -> Result<(), OpsError> {
+/// [`OpsError::Partial`]. Running the same operations again finishes the job. Returns what
+/// happened to each operation, in the order given.
+pub(crate) async fn in_batches(
+    store: &dyn Store,
+    ops: Vec<Op>,
+) -> Result<Vec<ironbell_store::Applied>, OpsError> {
     let described: Vec<(String, String, String)> = ops.iter().map(describe).collect();
     ironbell_store::commit_in_batches(store, ops)
         .await
-        .map(|_| ())
         .map_err(|e| {
             let (kind, namespace, name) = e
                 .source

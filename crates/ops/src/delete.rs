@@ -156,5 +156,5 @@ async fn commit_in_order(store: &dyn Store, ops: Vec<Op>) -> Result<(), OpsError
         store.commit(ops).await?;
         return Ok(());
     }
-    in_batches(store, ops).await
+    in_batches(store, ops).await.map(drop)
 }

@@ -160,4 +160,16 @@ pub enum OpsError {
         /// What happened (the service's error chain).
         message: String,
     },
+    /// `store migrate` found objects in the target that are not copies of the source's;
+    /// nothing was written.
+    #[error(
+        "the target store holds {count} object(s) that are not copies of the source's: {}; nothing was written (migrate into an empty store or another etcd prefix; a target holding only copies, left by an interrupted run, is finished)",
+        .objects.join(", ")
+    )]
+    MigrateTarget {
+        /// How many.
+        count: usize,
+        /// The first of them, each `Kind namespace/name (why)`, then how many more.
+        objects: Vec<String>,
+    },
 }

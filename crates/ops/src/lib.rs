@@ -12,6 +12,8 @@
 //!   idempotent and resumable; `hardware import` ([`import::import`]) goes through it.
 //! - [`integrity`]: inventory checks against the store (a MAC or IP held by two Hardware).
 //! - [`lookup`]: kinds by name, [`lookup::find_one`].
+//! - [`migrate`]: copy every object of a plane to another store, owner references
+//!   rebuilt, resumable, checked object by object (`ironbell store migrate`).
 //! - [`delete`]: delete an object with what it owns (a Hardware's BMC Machine and Secret,
 //!   a Job's Tasks).
 //! - [`network`]: one description of a plane's network from which every service's
@@ -27,6 +29,7 @@ mod error;
 pub mod import;
 pub mod integrity;
 pub mod lookup;
+pub mod migrate;
 pub mod network;
 pub mod plane;
 pub mod spec;

@@ -542,3 +542,84 @@ async fn a_set_larger_than_one_commit_is_written_in_batches_or_refused_when_atom
     let out = import_default(&store, &rows).await.unwrap();
     assert_eq!(Counts::of(&out).unchanged, 30);
 }
+
+/// `store migrate` into a store without atomic commits whose connection is lost part way:
+/// the next run finishes the copy (nothing twice, nothing lost), owners are written before
+/// what they own and owner references name the owners' new uids; a third run writes nothing.
+#[tokio::test]
+async fn migrate_resumes_after_a_failure_part_way_and_rebuilds_owner_references() {
+    let (_src_dir, source) = store();
+    import_default(source.as_ref(), &rows(CSV)).await.unwrap();
+    let mut job = DynamicObject::new(types("job"), ObjectMeta::named(DEFAULT_NAMESPACE, "j"));
+    job.set_field(
+        "spec",
+        &json!({ "machineRef": { "name": "bmc-wk01" }, "tasks": [] }),
+    )
+    .unwrap();
+    let job = source.create(job).await.unwrap();
+    for n in 0..2 {
+        let mut meta = ObjectMeta::named(DEFAULT_NAMESPACE, format!("j-task-{n}"));
+        meta.owner_references = Some(vec![OwnerReference {
+            api_version: job.types.api_version.clone(),
+            kind: "Job".into(),
+            name: "j".into(),
+            uid: job.metadata.uid.clone().unwrap(),
+            controller: Some(true),
+            block_owner_deletion: Some(true),
+        }]);
+        let mut task = DynamicObject::new(types("task"), meta);
+        task.set_field("spec", &json!({ "task": { "powerAction": "on" } }))
+            .unwrap();
+        let mut task = source.create(task).await.unwrap();
+        task.set_field(
+            "status",
+            &json!({ "conditions": [{ "type": "Completed", "status": "True" }] }),
+        )
+        .unwrap();
+        source.update_status(task).await.unwrap();
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let target = no_atomic(&dir, 5);
+    let err = ironbell_ops::migrate::migrate(source.as_ref(), &target, kinds())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OpsError::Partial { .. }), "{err}");
+    assert_eq!(target.written.lock().unwrap().len(), 5);
+
+    target.budget.store(usize::MAX, Ordering::SeqCst);
+    let done = ironbell_ops::migrate::migrate(source.as_ref(), &target, kinds())
+        .await
+        .unwrap();
+    assert!(done.verified(), "{done:?}");
+    assert_eq!((done.total(), done.created()), (9, 4));
+    let written = target.written.lock().unwrap().clone();
+    let job_at = written.iter().position(|k| k == "Job").unwrap();
+    let first_task = written.iter().position(|k| k == "Task").unwrap();
+    assert!(job_at < first_task, "{written:?}");
+    let new_job = target
+        .get(&types("job"), DEFAULT_NAMESPACE, "j")
+        .await
+        .unwrap();
+    assert_ne!(new_job.metadata.uid, job.metadata.uid);
+    let task = target
+        .get(&types("task"), DEFAULT_NAMESPACE, "j-task-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        task.metadata.owner_references.as_ref().unwrap()[0].uid,
+        new_job.metadata.uid.unwrap()
+    );
+    assert!(
+        task.field_value("status")
+            .unwrap()
+            .to_string()
+            .contains("Completed")
+    );
+
+    let again = ironbell_ops::migrate::migrate(source.as_ref(), &target, kinds())
+        .await
+        .unwrap();
+    assert!(again.verified() && again.created() == 0, "{again:?}");
+    assert_eq!(target.written.lock().unwrap().len(), 9);
+}

@@ -212,8 +212,9 @@ async fn unreachable_etcd_is_a_clear_error() {
 
 /// A commit as large as etcd's default `--max-txn-ops` (128) succeeds; one more object is
 /// refused before anything is sent, naming the setting. A list longer than one etcd page
-/// (1000) comes back whole, from one revision, ordered by namespace then name (`a` before
-/// `a-b`, though the key `a-b/...` sorts before `a/...`).
+/// (the first is 1,000, the next twice as large) comes back whole, from one revision,
+/// ordered by namespace then name (`a` before `a-b`, though the key `a-b/...` sorts before
+/// `a/...`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_commits_and_paged_lists() {
     use ironbell_store::{Op, StoreError};

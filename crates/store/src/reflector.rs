@@ -60,8 +60,24 @@ impl<K: Resource> Reflector<K> {
     where
         F: FnMut(&Objects<K>, u64) + Send + 'static,
     {
+        Self::start_filtered(store, |_| true, publish)
+    }
+
+    /// [`Reflector::start`], holding only the objects `keep` accepts (read before they
+    /// are converted to `K`): for a service that needs a few objects of a kind the store
+    /// holds many of (the boot service's agent-token Secrets among every BMC Secret), so
+    /// that it does not keep the others in memory. An object that stops being accepted
+    /// leaves the set as a deleted one would.
+    pub fn start_filtered<F>(
+        store: SharedStore,
+        keep: fn(&DynamicObject) -> bool,
+        publish: F,
+    ) -> Self
+    where
+        F: FnMut(&Objects<K>, u64) + Send + 'static,
+    {
         let (tx, synced) = watch::channel(false);
-        let handle = tokio::spawn(follow::<K, F>(store, publish, tx));
+        let handle = tokio::spawn(follow::<K, F>(store, keep, publish, tx));
         Self {
             synced,
             task: handle.abort_handle(),
@@ -82,11 +98,16 @@ impl<K: Resource> Reflector<K> {
 }
 
 /// Applies one watch event to the working set and advances `rv` to its revision.
-fn apply_event<K: Resource>(objects: &mut Objects<K>, rv: &mut u64, event: &WatchEvent) {
+fn apply_event<K: Resource>(
+    objects: &mut Objects<K>,
+    rv: &mut u64,
+    event: &WatchEvent,
+    keep: fn(&DynamicObject) -> bool,
+) {
     *rv = revision(event.object()).unwrap_or(*rv);
     match event {
-        WatchEvent::Added(o) | WatchEvent::Modified(o) => apply_object(objects, o),
-        WatchEvent::Deleted(o) => {
+        WatchEvent::Added(o) | WatchEvent::Modified(o) if keep(o) => apply_object(objects, o),
+        WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) => {
             objects.remove(&(o.namespace().to_string(), o.name().to_string()));
         }
     }
@@ -115,8 +136,12 @@ fn revision(obj: &DynamicObject) -> Option<u64> {
 }
 
 /// The background task: list, watch, apply; list again on any trouble.
-async fn follow<K, F>(store: SharedStore, mut publish: F, synced: watch::Sender<bool>)
-where
+async fn follow<K, F>(
+    store: SharedStore,
+    keep: fn(&DynamicObject) -> bool,
+    mut publish: F,
+    synced: watch::Sender<bool>,
+) where
     K: Resource,
     F: FnMut(&Objects<K>, u64),
 {
@@ -136,9 +161,10 @@ where
             }
         };
         objects.clear();
-        for obj in &list.items {
+        for obj in list.items.iter().filter(|o| keep(o)) {
             apply_object(&mut objects, obj);
         }
+        drop(list.items);
         let mut rv = list.resource_version;
         publish(&objects, rv);
         synced.send_replace(true);
@@ -189,10 +215,10 @@ where
                     break;
                 }
                 Some(Ok(event)) => {
-                    apply_event(&mut objects, &mut rv, &event);
+                    apply_event(&mut objects, &mut rv, &event, keep);
                     while let Some(next) = stream.next().now_or_never() {
                         match next {
-                            Some(Ok(event)) => apply_event(&mut objects, &mut rv, &event),
+                            Some(Ok(event)) => apply_event(&mut objects, &mut rv, &event, keep),
                             end_or_error => {
                                 pending = Some(end_or_error);
                                 break;
