@@ -135,7 +135,7 @@ pub fn create_replica_netns(lab_netns: &str, k: usize) -> Result<String, LabErro
 }
 
 /// A Tokio runtime on a thread inside a network namespace: what is spawned on
-/// [`NsRuntime::handle`] opens its sockets there. Stopped when dropped.
+/// it (through [`NsRuntime::run`]) opens its sockets there. Stopped when dropped.
 #[derive(Debug)]
 pub struct NsRuntime {
     handle: tokio::runtime::Handle,
