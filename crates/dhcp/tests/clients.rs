@@ -33,16 +33,7 @@ fn lab() -> Lab {
     veth(&srv, "s0", &cli, "c0").expect("veth");
     srv.ip(&["addr", "add", "192.0.2.1/24", "dev", "s0"])
         .expect("addr");
-    let out = cli
-        .output("cat", &["/sys/class/net/c0/address"])
-        .expect("read mac");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let bytes: Vec<u8> = text
-        .trim()
-        .split(':')
-        .map(|h| u8::from_str_radix(h, 16).expect("hex"))
-        .collect();
-    let mac: [u8; 6] = bytes.try_into().expect("6 bytes");
+    let mac = cli.mac("c0").expect("read mac");
     Lab { srv, cli, mac }
 }
 

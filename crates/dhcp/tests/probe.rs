@@ -39,16 +39,7 @@ fn pair() -> Pair {
 
 /// The MAC of `iface` in `ns`.
 fn mac_of(ns: &Netns, iface: &str) -> [u8; 6] {
-    let out = ns
-        .output("cat", &[&format!("/sys/class/net/{iface}/address")])
-        .expect("read mac");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let bytes: Vec<u8> = text
-        .trim()
-        .split(':')
-        .map(|h| u8::from_str_radix(h, 16).expect("hex"))
-        .collect();
-    bytes.try_into().expect("6 bytes")
+    ns.mac(iface).expect("read mac")
 }
 
 /// dnsmasq on `iface` in `ns`, handing out `range` and, as `--dhcp-boot`,

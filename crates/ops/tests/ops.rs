@@ -290,14 +290,7 @@ async fn deleting_hardware_deletes_its_bmc_machine_and_secret_and_a_job_its_task
     ] {
         let mut meta = ObjectMeta::named(DEFAULT_NAMESPACE, name);
         if owner {
-            meta.owner_references = Some(vec![OwnerReference {
-                api_version: job.types.api_version.clone(),
-                kind: "Job".into(),
-                name: "j".into(),
-                uid: job.metadata.uid.clone().unwrap(),
-                controller: Some(true),
-                block_owner_deletion: Some(true),
-            }]);
+            meta.owner_references = Some(vec![controller_ref(&job)]);
         }
         let mut task = DynamicObject::new(types("task"), meta);
         task.set_field("spec", &json!({ "task": { "powerAction": "on" } }))
@@ -559,14 +552,7 @@ async fn migrate_resumes_after_a_failure_part_way_and_rebuilds_owner_references(
     let job = source.create(job).await.unwrap();
     for n in 0..2 {
         let mut meta = ObjectMeta::named(DEFAULT_NAMESPACE, format!("j-task-{n}"));
-        meta.owner_references = Some(vec![OwnerReference {
-            api_version: job.types.api_version.clone(),
-            kind: "Job".into(),
-            name: "j".into(),
-            uid: job.metadata.uid.clone().unwrap(),
-            controller: Some(true),
-            block_owner_deletion: Some(true),
-        }]);
+        meta.owner_references = Some(vec![controller_ref(&job)]);
         let mut task = DynamicObject::new(types("task"), meta);
         task.set_field("spec", &json!({ "task": { "powerAction": "on" } }))
             .unwrap();
@@ -622,4 +608,16 @@ async fn migrate_resumes_after_a_failure_part_way_and_rebuilds_owner_references(
         .unwrap();
     assert!(again.verified() && again.created() == 0, "{again:?}");
     assert_eq!(target.written.lock().unwrap().len(), 9);
+}
+
+/// A controller owner reference to `owner` (a created object: its uid is set).
+fn controller_ref(owner: &DynamicObject) -> OwnerReference {
+    OwnerReference {
+        api_version: owner.types.api_version.clone(),
+        kind: owner.types.kind.clone(),
+        name: owner.metadata.name.clone().unwrap(),
+        uid: owner.metadata.uid.clone().unwrap(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
 }

@@ -67,6 +67,21 @@ impl Netns {
         Ok(self.0.ip(args)?)
     }
 
+    /// The MAC address of interface `iface` inside the namespace.
+    pub fn mac(&self, iface: &str) -> io::Result<[u8; 6]> {
+        let out = self.output("cat", &[&format!("/sys/class/net/{iface}/address")])?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let bytes: Vec<u8> = text
+            .trim()
+            .split(':')
+            .map(|h| u8::from_str_radix(h, 16))
+            .collect::<Result<_, _>>()
+            .map_err(|e| io::Error::other(format!("MAC of {iface} ({text:?}): {e}")))?;
+        bytes
+            .try_into()
+            .map_err(|_| io::Error::other(format!("MAC of {iface} is not 6 bytes: {text:?}")))
+    }
+
     /// Starts `program ARGS...` inside the namespace; it is killed when the guard drops.
     pub fn spawn(&self, program: &str, args: &[&str]) -> io::Result<ChildGuard> {
         let child = self
