@@ -20,7 +20,6 @@ use ironbell_limits::{ConnectionCap, ConnectionPermit, LogLimiter, transient_acc
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, Sleep};
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::{Connected, TcpConnectInfo};
 use tracing::{debug, warn};
 
@@ -120,58 +119,93 @@ impl AsyncWrite for Conn {
 }
 
 /// Accepts on `listener` with `limits`; the stream ends when the listener fails for good.
-/// The accept task ends when the stream is dropped.
-pub fn incoming(listener: TcpListener, limits: ConnLimits) -> ReceiverStream<io::Result<Conn>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(64);
-    let cap = ConnectionCap::<IpAddr>::new(limits.per_peer, limits.max_peers);
-    let local = listener.local_addr().ok();
-    tokio::spawn(async move {
-        loop {
-            let (stream, peer): (TcpStream, SocketAddr) = tokio::select! {
-                () = tx.closed() => return,
-                accepted = listener.accept() => match accepted {
-                    Ok(c) => c,
-                    Err(e) if transient_accept_error(&e) => {
-                        warn!("agent API accept: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(e)).await;
-                        return;
-                    }
-                },
-            };
-            let ip = ironbell_metadata::client::canonical(peer.ip());
-            let Some(permit) = cap.try_acquire(ip) else {
-                if let Some(suppressed) = OVER_CAP.allow() {
-                    warn!(%peer, suppressed, "agent API: too many connections from this peer; closed");
-                }
-                drop(stream);
-                continue;
-            };
-            let sock = socket2::SockRef::from(&stream);
-            let keepalive = socket2::TcpKeepalive::new()
-                .with_time(limits.tcp_keepalive)
-                .with_interval(limits.tcp_keepalive);
-            if let Err(e) = sock.set_tcp_keepalive(&keepalive) {
-                debug!(%peer, "TCP keepalive: {e}");
+///
+/// The stream owns the listener and accepts as it is polled (no task of its own), so the
+/// port is free again the moment the server that polls it is dropped: a stopped service
+/// can be started again on the same address at once.
+pub fn incoming(listener: TcpListener, limits: ConnLimits) -> Incoming {
+    Incoming {
+        cap: ConnectionCap::<IpAddr>::new(limits.per_peer, limits.max_peers),
+        local: listener.local_addr().ok(),
+        listener: Some(listener),
+        limits,
+        backoff: None,
+    }
+}
+
+/// The stream of accepted connections that [`incoming`] returns.
+#[derive(Debug)]
+pub struct Incoming {
+    /// `None` once accepting failed for good (the stream has ended).
+    listener: Option<TcpListener>,
+    cap: std::sync::Arc<ConnectionCap<IpAddr>>,
+    limits: ConnLimits,
+    local: Option<SocketAddr>,
+    /// After a transient accept error (out of descriptors): wait before the next accept.
+    backoff: Option<Pin<Box<Sleep>>>,
+}
+
+impl Incoming {
+    /// Wraps an accepted socket, or closes it when its peer is over the cap.
+    fn admit(&self, stream: TcpStream, peer: SocketAddr) -> Option<Conn> {
+        let ip = ironbell_metadata::client::canonical(peer.ip());
+        let Some(permit) = self.cap.try_acquire(ip) else {
+            if let Some(suppressed) = OVER_CAP.allow() {
+                warn!(%peer, suppressed, "agent API: too many connections from this peer; closed");
             }
-            let _ = stream.set_nodelay(true);
-            let conn = Conn {
-                info: TcpConnectInfo {
-                    local_addr: local,
-                    remote_addr: Some(peer),
-                },
-                stream,
-                idle: Box::pin(tokio::time::sleep(limits.idle_timeout)),
-                idle_timeout: limits.idle_timeout,
-                _permit: permit,
+            return None;
+        };
+        let sock = socket2::SockRef::from(&stream);
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(self.limits.tcp_keepalive)
+            .with_interval(self.limits.tcp_keepalive);
+        if let Err(e) = sock.set_tcp_keepalive(&keepalive) {
+            debug!(%peer, "TCP keepalive: {e}");
+        }
+        let _ = stream.set_nodelay(true);
+        Some(Conn {
+            info: TcpConnectInfo {
+                local_addr: self.local,
+                remote_addr: Some(peer),
+            },
+            stream,
+            idle: Box::pin(tokio::time::sleep(self.limits.idle_timeout)),
+            idle_timeout: self.limits.idle_timeout,
+            _permit: permit,
+        })
+    }
+}
+
+impl tokio_stream::Stream for Incoming {
+    type Item = io::Result<Conn>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            if let Some(backoff) = self.backoff.as_mut() {
+                if backoff.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                self.backoff = None;
+            }
+            let Some(listener) = self.listener.as_ref() else {
+                return Poll::Ready(None);
             };
-            if tx.send(Ok(conn)).await.is_err() {
-                return;
+            match listener.poll_accept(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok((stream, peer))) => {
+                    if let Some(conn) = self.admit(stream, peer) {
+                        return Poll::Ready(Some(Ok(conn)));
+                    }
+                }
+                Poll::Ready(Err(e)) if transient_accept_error(&e) => {
+                    warn!("agent API accept: {e}");
+                    self.backoff = Some(Box::pin(tokio::time::sleep(Duration::from_millis(50))));
+                }
+                Poll::Ready(Err(e)) => {
+                    self.listener = None;
+                    return Poll::Ready(Some(Err(e)));
+                }
             }
         }
-    });
-    ReceiverStream::new(rx)
+    }
 }
