@@ -1,4 +1,5 @@
-//! Core `v1` kinds ironbell stores: [`Secret`], which holds BMC credentials.
+//! Core `v1` kinds ironbell stores: [`Secret`], which holds BMC credentials, and [`Node`],
+//! the record of a cluster node that reported in (cluster-scoped, as in Kubernetes).
 //!
 //! `data` values are bytes, written as standard base64 in YAML and JSON ([`Bytes`]); an
 //! invalid value is an error that names its key. Secret values never appear in `Debug`
@@ -123,6 +124,136 @@ impl fmt::Debug for Secret {
             .field("immutable", &self.immutable)
             .finish()
     }
+}
+
+/// A cluster node as the plane knows it: created when a provisioned machine's installed OS
+/// reports in (the `plain` node bootstrapper's phone-home), and read by the Cluster API
+/// `Machine` controller, which matches `spec.providerID` to set the Machine's `nodeRef`
+/// (as Cluster API matches a workload cluster's `Node`s). Cluster-scoped, like Kubernetes'.
+///
+/// Only the fields ironbell sets are modelled; unknown fields are refused.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Node {
+    /// `apiVersion`: always `v1`.
+    #[serde(default)]
+    pub api_version: ApiVersion<Node>,
+    /// `kind`: always `Node`.
+    #[serde(default)]
+    pub kind: Kind<Node>,
+    /// Standard object metadata (a name, no namespace).
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// The node's identity.
+    #[serde(default)]
+    pub spec: NodeSpec,
+    /// What the node last reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<NodeStatus>,
+}
+
+impl crate::Resource for Node {
+    const API_VERSION: &'static str = "v1";
+    const KIND: &'static str = "Node";
+    const PLURAL: &'static str = "nodes";
+    const ALIASES: &'static [&'static str] = &["node", "no"];
+    const NAMESPACED: bool = false;
+    fn metadata(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+impl Node {
+    /// The `Ready` condition's status is `True`.
+    pub fn is_ready(&self) -> bool {
+        self.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+        })
+    }
+}
+
+/// `Node.spec`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeSpec {
+    /// The infrastructure's id of the machine, e.g. `tinkerbell://NS/HARDWARE`.
+    #[serde(rename = "providerID", default, skip_serializing_if = "Option::is_none")]
+    pub provider_id: Option<String>,
+    /// Whether new workloads may not be placed on the node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unschedulable: Option<bool>,
+}
+
+/// `Node.status`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeStatus {
+    /// `Ready` and the other conditions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<NodeCondition>,
+    /// The node's addresses (`InternalIP`, `Hostname`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<NodeAddress>,
+    /// What the node said about itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_info: Option<NodeSystemInfo>,
+}
+
+/// One `Node` condition (`Ready`: the node reported in and is healthy).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeCondition {
+    /// Condition type, e.g. `Ready`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    /// When the node last reported this condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_heartbeat_time: Option<crate::Timestamp>,
+    /// When the status last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<crate::Timestamp>,
+    /// Machine-readable reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Human-readable message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// One address of a node.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeAddress {
+    /// `InternalIP`, `ExternalIP` or `Hostname`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The address.
+    pub address: String,
+}
+
+/// `Node.status.nodeInfo`: the fields a phone-home can carry.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeSystemInfo {
+    /// `/etc/machine-id`.
+    #[serde(rename = "machineID", default, skip_serializing_if = "String::is_empty")]
+    pub machine_id: String,
+    /// The firmware's system UUID.
+    #[serde(rename = "systemUUID", default, skip_serializing_if = "String::is_empty")]
+    pub system_uuid: String,
+    /// The running kernel's release.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kernel_version: String,
+    /// The OS, as `/etc/os-release` `PRETTY_NAME` gives it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub os_image: String,
 }
 
 /// Binary data written as standard base64 (with padding) in YAML and JSON.

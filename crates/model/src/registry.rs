@@ -2,7 +2,7 @@
 //! command line and the store need to know about a kind without its type.
 //!
 //! A registry is a plain value, not a global: [`KindRegistry::builtin`] holds the model's
-//! kinds (Tinkerbell, Rufio, EKS Anywhere, `v1` Secret), and any crate adds its own with
+//! kinds (Tinkerbell, Rufio, EKS Anywhere, `v1` Secret and Node), and any crate adds its own with
 //! [`KindRegistry::register`] (the Cluster API and provider kinds are next), without editing
 //! a central list. Each registered kind keeps two function pointers, instantiated for its
 //! type at registration: one that reads a YAML document into the type (so a document of
@@ -155,6 +155,9 @@ impl KindRegistry {
     pub fn builtin() -> Self {
         let mut registry = Self::empty();
         crate::document::register_builtin(&mut registry);
+        // Node is not one of the typed `Object` variants (no code matches on it), but the
+        // CLI and the store know it like any built-in kind.
+        let _ = registry.register::<crate::corev1::Node>();
         registry
     }
 
