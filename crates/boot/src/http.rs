@@ -382,7 +382,7 @@ fn script(state: &HttpState, machine: &Machine, client: IpAddr) -> Response {
     let name = machine.name();
     Span::current().record("hardware", name.as_str());
     let iface = machine.interface();
-    if !iface.allow_pxe() {
+    if !iface.allow_pxe {
         info!("iPXE script refused: netboot.allowPXE is not true");
         return text(
             StatusCode::FORBIDDEN,
@@ -392,16 +392,9 @@ fn script(state: &HttpState, machine: &Machine, client: IpAddr) -> Response {
             ),
         );
     }
-    let ipxe = iface.netboot.as_ref().and_then(|n| n.ipxe.as_ref());
-    let body = if let Some(contents) = ipxe
-        .and_then(|x| x.contents.as_deref())
-        .filter(|c| !c.is_empty())
-    {
+    let body = if let Some(contents) = iface.ipxe_contents.as_deref() {
         contents.to_string()
-    } else if let Some(url) = ipxe
-        .and_then(|x| x.url.as_deref())
-        .filter(|u| !u.is_empty())
-    {
+    } else if let Some(url) = iface.ipxe_url.as_deref() {
         if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
             warn!("netboot.ipxe.url {url:?} contains whitespace");
             return text(
@@ -444,9 +437,9 @@ fn is_own_address(machine: &Machine, client: IpAddr) -> bool {
     };
     machine
         .hardware
-        .interfaces()
+        .interfaces
         .iter()
-        .any(|i| i.ip_address() == Some(client))
+        .any(|i| i.ip == Some(client))
 }
 
 /// Whether `s` can stand as one kernel parameter value (no spaces, quotes or controls).
@@ -471,16 +464,16 @@ pub fn hook_script(config: &Config, machine: &Machine) -> String {
 /// base64url token; anything else is left off with a warning).
 pub fn hook_script_with_token(config: &Config, machine: &Machine, token: Option<&str>) -> String {
     let iface = machine.interface();
-    let dhcp = iface.dhcp.as_ref();
-    let arch = match dhcp.and_then(|d| d.arch.as_deref()) {
+    let arch = match iface.arch.as_deref() {
         Some("aarch64" | "arm64") => "aarch64",
         _ => "x86_64",
     };
     let mac = machine.mac_string();
     let base = config.artifacts_url();
     let mut params: Vec<String> = Vec::new();
-    if let Some(vlan) = dhcp
-        .and_then(|d| d.vlan_id.as_deref())
+    if let Some(vlan) = iface
+        .vlan_id
+        .as_deref()
         .map(str::trim)
         .filter(|v| !v.is_empty())
     {
@@ -490,15 +483,7 @@ pub fn hook_script_with_token(config: &Config, machine: &Machine, token: Option<
             warn!("dhcp.vlan_id {vlan:?} is not a list of numbers; left off the kernel line");
         }
     }
-    if let Some(facility) = machine
-        .hardware
-        .spec
-        .metadata
-        .as_ref()
-        .and_then(|m| m.facility.as_ref())
-        .and_then(|f| f.facility_code.as_deref())
-        .filter(|f| is_token(f))
-    {
+    if let Some(facility) = machine.hardware.facility.as_deref().filter(|f| is_token(f)) {
         params.push(format!("facility={facility}"));
     }
     let syslog_ip = config.syslog_ip.unwrap_or(config.public_ip);

@@ -5,6 +5,12 @@
 //! in, so readers never wait for the store. This module is only the build function and
 //! the lookups.
 //!
+//! The index keeps a [`BootHardware`] per Hardware, not the Hardware: the few fields DHCP,
+//! the iPXE script and the machine log read (names, facility, and per interface the MAC,
+//! address, reservation, `allowPXE`, architecture, VLAN and iPXE settings). A typed
+//! Hardware is several kilobytes even when most fields are empty; the record is a few
+//! hundred bytes, which is what lets one replica hold 100,000 machines.
+//!
 //! Ambiguity is never guessed away: a MAC declared by two Hardware, or an IPv4 address
 //! declared by two, is served for neither, and an error naming both is logged.
 
@@ -17,30 +23,106 @@ use ironbell_model::tinkerbell::{Hardware, Interface};
 use ironbell_store::SharedStore;
 use ironbell_store::snapshot::{self, Problems, SnapshotIndex};
 
+/// What the boot service keeps of one Hardware (see the module docs).
+#[derive(Debug, Default)]
+pub struct BootHardware {
+    /// `metadata.namespace`.
+    pub namespace: Box<str>,
+    /// `metadata.name`.
+    pub name: Box<str>,
+    /// `spec.metadata.facility.facility_code`, when set.
+    pub facility: Option<Box<str>>,
+    /// `spec.interfaces`, in order.
+    pub interfaces: Box<[BootInterface]>,
+}
+
+/// What the boot service keeps of one interface of a Hardware.
+#[derive(Debug, Default)]
+pub struct BootInterface {
+    /// `dhcp.mac`.
+    pub mac: Option<[u8; 6]>,
+    /// `dhcp.ip.address`.
+    pub ip: Option<IpAddr>,
+    /// The DHCP reservation ([`reservation_for`]).
+    pub reservation: Option<Reservation>,
+    /// What [`reservation_for`] could not carry, one line each.
+    pub problems: Box<[String]>,
+    /// `netboot.allowPXE`.
+    pub allow_pxe: bool,
+    /// `dhcp.arch`.
+    pub arch: Option<Box<str>>,
+    /// `dhcp.vlan_id`.
+    pub vlan_id: Option<Box<str>>,
+    /// `netboot.ipxe.contents` (a whole script), when not empty.
+    pub ipxe_contents: Option<Box<str>>,
+    /// `netboot.ipxe.url` (a script to chain), when not empty.
+    pub ipxe_url: Option<Box<str>>,
+}
+
+impl BootHardware {
+    /// The record of `hw`.
+    pub fn new(hw: &Hardware) -> Self {
+        let boxed = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(Box::from);
+        Self {
+            namespace: hw.metadata.namespace().into(),
+            name: hw.metadata.name().into(),
+            facility: boxed(
+                hw.spec
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.facility.as_ref())
+                    .and_then(|f| f.facility_code.as_deref()),
+            ),
+            interfaces: hw
+                .interfaces()
+                .iter()
+                .map(|iface| {
+                    let (reservation, problems) = reservation_for(iface);
+                    let dhcp = iface.dhcp.as_ref();
+                    let ipxe = iface.netboot.as_ref().and_then(|n| n.ipxe.as_ref());
+                    BootInterface {
+                        mac: iface.mac().map(|m| m.octets()),
+                        ip: iface.ip_address(),
+                        reservation,
+                        problems: problems.into(),
+                        allow_pxe: iface.allow_pxe(),
+                        arch: boxed(dhcp.and_then(|d| d.arch.as_deref())),
+                        vlan_id: boxed(dhcp.and_then(|d| d.vlan_id.as_deref())),
+                        ipxe_contents: boxed(ipxe.and_then(|x| x.contents.as_deref())),
+                        ipxe_url: boxed(ipxe.and_then(|x| x.url.as_deref())),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
 /// One interface of one Hardware: what DHCP and HTTP need to know about a MAC.
 #[derive(Debug)]
 pub struct Machine {
     /// The Hardware the interface belongs to.
-    pub hardware: Arc<Hardware>,
+    pub hardware: Arc<BootHardware>,
     /// Position of the interface in `spec.interfaces`.
     pub interface: usize,
     /// The interface's MAC.
     pub mac: [u8; 6],
-    /// The DHCP reservation, when the interface declares a valid address and netmask.
-    pub reservation: Option<Reservation>,
 }
 
 impl Machine {
     /// The interface itself.
-    pub fn interface(&self) -> &Interface {
+    pub fn interface(&self) -> &BootInterface {
         // `interface` is an index taken from this same Hardware when the Machine was built.
-        &self.hardware.interfaces()[self.interface]
+        &self.hardware.interfaces[self.interface]
+    }
+
+    /// The DHCP reservation, when the interface declares a valid address and netmask.
+    pub fn reservation(&self) -> Option<&Reservation> {
+        self.interface().reservation.as_ref()
     }
 
     /// `namespace/name` of the Hardware, for logs.
     pub fn name(&self) -> String {
-        let m = &self.hardware.metadata;
-        format!("{}/{}", m.namespace(), m.name())
+        format!("{}/{}", self.hardware.namespace, self.hardware.name)
     }
 
     /// The MAC as lower-case colon-separated hex.
@@ -75,7 +157,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Builds the view of `objects` (at store revision `resource_version`).
     pub fn build<'a>(
-        objects: impl IntoIterator<Item = &'a Arc<Hardware>>,
+        objects: impl IntoIterator<Item = &'a Arc<BootHardware>>,
         resource_version: u64,
     ) -> Self {
         let mut snap = Snapshot {
@@ -85,9 +167,9 @@ impl Snapshot {
         let mut macs: BTreeMap<[u8; 6], Vec<Arc<Machine>>> = BTreeMap::new();
         for hw in objects {
             snap.hardware += 1;
-            let hw_name = format!("{}/{}", hw.metadata.namespace(), hw.metadata.name());
-            for (i, iface) in hw.interfaces().iter().enumerate() {
-                let Some(mac) = iface.mac().map(|m| m.octets()) else {
+            let hw_name = format!("{}/{}", hw.namespace, hw.name);
+            for (i, iface) in hw.interfaces.iter().enumerate() {
+                let Some(mac) = iface.mac else {
                     continue;
                 };
                 let owners = macs.entry(mac).or_default();
@@ -98,8 +180,7 @@ impl Snapshot {
                     ));
                     continue;
                 }
-                let (reservation, problems) = reservation_for(iface);
-                for p in problems {
+                for p in &iface.problems {
                     snap.problems
                         .warn(format!("Hardware {hw_name} MAC {}: {p}", format_mac(mac)));
                 }
@@ -107,7 +188,6 @@ impl Snapshot {
                     hardware: hw.clone(),
                     interface: i,
                     mac,
-                    reservation,
                 }));
             }
         }
@@ -125,7 +205,7 @@ impl Snapshot {
             }
             for machine in owners {
                 // The same address the reservation hands out (parsed once, in the model).
-                if let Some(IpAddr::V4(ip)) = machine.interface().ip_address() {
+                if let Some(IpAddr::V4(ip)) = machine.interface().ip {
                     ips.entry(ip).or_default().push(machine.clone());
                 }
                 snap.by_mac.insert(mac, machine);
@@ -301,7 +381,10 @@ pub struct Index(Arc<SnapshotIndex<Snapshot>>);
 impl Index {
     /// An index of a fixed set of Hardware, never updated.
     pub fn from_hardware(items: impl IntoIterator<Item = Hardware>) -> Arc<Self> {
-        let items: Vec<Arc<Hardware>> = items.into_iter().map(Arc::new).collect();
+        let items: Vec<Arc<BootHardware>> = items
+            .into_iter()
+            .map(|hw| Arc::new(BootHardware::new(&hw)))
+            .collect();
         let snap = Snapshot::build(&items, 0);
         Arc::new(Self(SnapshotIndex::fixed("boot", snap)))
     }
@@ -310,9 +393,12 @@ impl Index {
     /// it (see [`Index::synced`]). The background task ends when the index is dropped.
     /// Must be called inside a Tokio runtime.
     pub fn start(store: SharedStore) -> Arc<Self> {
-        Arc::new(Self(SnapshotIndex::start("boot", store, |objects, rv| {
-            Snapshot::build(objects.values(), rv)
-        })))
+        Arc::new(Self(SnapshotIndex::start_mapped(
+            "boot",
+            store,
+            |hw: Hardware| BootHardware::new(&hw),
+            |objects, rv| Snapshot::build(objects.values(), rv),
+        )))
     }
 
     /// Waits until the index holds the store's first full list of Hardware.
@@ -349,7 +435,7 @@ impl Index {
 impl Backend for Index {
     fn lookup(&self, mac: [u8; 6]) -> Option<Reservation> {
         match self.by_mac(mac) {
-            MacLookup::Found(m) => m.reservation.clone(),
+            MacLookup::Found(m) => m.reservation().cloned(),
             MacLookup::Conflict(_) | MacLookup::Unknown => None,
         }
     }

@@ -25,7 +25,9 @@ pub mod service;
 
 use std::sync::Arc;
 
-pub use index::{Index, MacLookup, Machine, Snapshot, reservation_for};
+pub use index::{
+    BootHardware, BootInterface, Index, MacLookup, Machine, Snapshot, reservation_for,
+};
 
 /// Starts an [`Index`] over `store` and waits until it holds the first full list of
 /// Hardware. The result is usable as the DHCP server's backend

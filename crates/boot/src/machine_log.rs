@@ -343,8 +343,7 @@ impl Sink for MachineLogs {
         if let Some(suppressed) = MESSAGE_LOG.allow() {
             info!(target: "ironbell::machine_log", %source, hardware, suppressed, "{message}");
         }
-        let meta = &machine.hardware.metadata;
-        let (namespace, name) = (meta.namespace(), meta.name());
+        let (namespace, name) = (&*machine.hardware.namespace, &*machine.hardware.name);
         let line = format_line(&message);
         let written = self.write(
             |dir| log_path(dir, namespace, name).unwrap_or_else(|| sampled_path(dir)),

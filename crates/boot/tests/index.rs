@@ -50,7 +50,7 @@ async fn within_a_second(what: &str, mut cond: impl FnMut() -> bool) {
 
 fn found(index: &Index, mac: [u8; 6]) -> Option<String> {
     match index.by_mac(mac) {
-        MacLookup::Found(m) => Some(m.hardware.metadata.name().to_string()),
+        MacLookup::Found(m) => Some(m.hardware.name.to_string()),
         _ => None,
     }
 }

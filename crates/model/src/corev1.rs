@@ -182,7 +182,11 @@ impl Node {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeSpec {
     /// The infrastructure's id of the machine, e.g. `tinkerbell://NS/HARDWARE`.
-    #[serde(rename = "providerID", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "providerID",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub provider_id: Option<String>,
     /// Whether new workloads may not be placed on the node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -243,10 +247,18 @@ pub struct NodeAddress {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeSystemInfo {
     /// `/etc/machine-id`.
-    #[serde(rename = "machineID", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "machineID",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub machine_id: String,
     /// The firmware's system UUID.
-    #[serde(rename = "systemUUID", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "systemUUID",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub system_uuid: String,
     /// The running kernel's release.
     #[serde(default, skip_serializing_if = "String::is_empty")]

@@ -857,6 +857,25 @@ impl Store for EtcdStore {
     }
 
     async fn list(&self, types: &TypeKey, params: &ListParams) -> Result<ObjectList> {
+        let mut items = Vec::new();
+        let resource_version = self
+            .list_each(types, params, &mut |obj| items.push(obj))
+            .await?;
+        // Keys sort `ns/name` bytewise, where `/` comes after `-` and `.`; the contract's
+        // order is by namespace, then name.
+        items.sort_by(|a, b| (a.namespace(), a.name()).cmp(&(b.namespace(), b.name())));
+        Ok(ObjectList {
+            items,
+            resource_version,
+        })
+    }
+
+    async fn list_each(
+        &self,
+        types: &TypeKey,
+        params: &ListParams,
+        each: &mut (dyn FnMut(DynamicObject) + Send),
+    ) -> Result<u64> {
         let prefix = match &params.namespace {
             Some(ns) => self.inner.prefix.namespace(types, ns)?,
             None => self.inner.prefix.kind(types)?,
@@ -867,7 +886,6 @@ impl Store for EtcdStore {
         let mut revision = 0i64;
         let mut page = LIST_PAGE;
         let mut page_max = LIST_PAGE_MAX;
-        let mut items = Vec::new();
         loop {
             let options = GetOptions::new()
                 .with_range(end.clone())
@@ -905,7 +923,7 @@ impl Store for EtcdStore {
                     format!("{} {ns}/{name}", types.kind)
                 })?;
                 if params.matches(&obj) {
-                    items.push(obj);
+                    each(obj);
                 }
             }
             match kvs.last() {
@@ -917,13 +935,7 @@ impl Store for EtcdStore {
                 _ => break,
             }
         }
-        // Keys sort `ns/name` bytewise, where `/` comes after `-` and `.`; the contract's
-        // order is by namespace, then name.
-        items.sort_by(|a, b| (a.namespace(), a.name()).cmp(&(b.namespace(), b.name())));
-        Ok(ObjectList {
-            items,
-            resource_version: to_rev(revision),
-        })
+        Ok(to_rev(revision))
     }
 
     async fn update_status(&self, obj: DynamicObject) -> Result<DynamicObject> {

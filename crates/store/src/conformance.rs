@@ -347,6 +347,22 @@ pub async fn case_list_by_namespace_ordered(store: SharedStore) {
         .expect("list")
         .items;
     assert!(items.iter().all(|o| rv(o) <= rev));
+    // `list_each` hands over the same objects (in any order) at a revision as recent.
+    for (params, expected) in [
+        (ListParams::default(), &all),
+        (ListParams::namespace("b"), &in_b),
+    ] {
+        let mut seen = Vec::new();
+        let each_rev = store
+            .list_each(&widgets(), &params, &mut |o| {
+                seen.push(format!("{}/{}", o.namespace(), o.name()));
+            })
+            .await
+            .expect("list_each");
+        seen.sort();
+        assert_eq!(&seen, expected);
+        assert!(each_rev >= rev);
+    }
 }
 
 /// List with each selector form.

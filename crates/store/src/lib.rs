@@ -394,6 +394,22 @@ pub trait Store: Send + Sync + 'static {
     /// Objects of one kind, filtered, ordered by namespace then name.
     async fn list(&self, types: &TypeKey, params: &ListParams) -> Result<ObjectList>;
 
+    /// The objects [`Store::list`] returns, handed to `each` one at a time in the backend's
+    /// order instead of collected, and the revision they reflect: for a reader that keeps
+    /// only a little of each object (a reflector's compact records), so that a backend that
+    /// reads in pages never holds the whole list. On an error, `each` may have seen part of
+    /// the list. The default collects with [`Store::list`].
+    async fn list_each(
+        &self,
+        types: &TypeKey,
+        params: &ListParams,
+        each: &mut (dyn FnMut(DynamicObject) + Send),
+    ) -> Result<u64> {
+        let list = self.list(types, params).await?;
+        list.items.into_iter().for_each(each);
+        Ok(list.resource_version)
+    }
+
     /// Creates an object. The store sets `resourceVersion`, `uid`, `generation` and
     /// `creationTimestamp`.
     async fn create(&self, obj: DynamicObject) -> Result<DynamicObject> {

@@ -12,6 +12,11 @@
 //! not convert to the typed kind are logged and left out: serving their previous state
 //! would be serving stale data.
 //!
+//! A service that needs only a few fields of each object keeps a compact record of its own
+//! instead of the whole typed object ([`Reflector::start_mapped`]): the boot service keeps
+//! what DHCP and iPXE read of a Hardware, a fraction of its size, so that a replica holding
+//! 100,000 Hardware stays small. The first list is converted and dropped object by object.
+//!
 //! This is not a cache that writes: changes go to the store, and come back through the
 //! watch.
 
@@ -35,7 +40,8 @@ const RETRY_MAX: Duration = Duration::from_secs(10);
 /// `(namespace, name)` of an object.
 pub type ObjectKey = (String, String);
 
-/// Every object of one kind, by namespace and name.
+/// Every object of one kind (or the record a mapped reflector keeps of each), by namespace
+/// and name.
 pub type Objects<K> = BTreeMap<ObjectKey, Arc<K>>;
 
 /// A running reflector for kind `K`. Dropping it stops the background task.
@@ -76,8 +82,30 @@ impl<K: Resource> Reflector<K> {
     where
         F: FnMut(&Objects<K>, u64) + Send + 'static,
     {
+        Self::start_mapped(store, keep, |k: K| k, publish)
+    }
+
+    /// [`Reflector::start_filtered`], keeping for each object only what `map` makes of it
+    /// (a compact record of the fields a service reads) instead of the typed object: the
+    /// typed object lives only while `map` runs. `publish` receives the records.
+    pub fn start_mapped<P, M, F>(
+        store: SharedStore,
+        keep: fn(&DynamicObject) -> bool,
+        map: M,
+        publish: F,
+    ) -> Self
+    where
+        P: Send + Sync + 'static,
+        M: Fn(K) -> P + Send + Sync + 'static,
+        F: FnMut(&Objects<P>, u64) + Send + 'static,
+    {
         let (tx, synced) = watch::channel(false);
-        let handle = tokio::spawn(follow::<K, F>(store, keep, publish, tx));
+        let follower = Follower {
+            keep,
+            map,
+            _kind: PhantomData::<fn() -> K>,
+        };
+        let handle = tokio::spawn(follow(store, follower, publish, tx));
         Self {
             synced,
             task: handle.abort_handle(),
@@ -97,36 +125,45 @@ impl<K: Resource> Reflector<K> {
     }
 }
 
-/// Applies one watch event to the working set and advances `rv` to its revision.
-fn apply_event<K: Resource>(
-    objects: &mut Objects<K>,
-    rv: &mut u64,
-    event: &WatchEvent,
+/// What a reflector keeps of each object: which objects (`keep`, read before conversion)
+/// and what of them (`map`, from the typed `K`).
+struct Follower<K, M> {
     keep: fn(&DynamicObject) -> bool,
-) {
-    *rv = revision(event.object()).unwrap_or(*rv);
-    match event {
-        WatchEvent::Added(o) | WatchEvent::Modified(o) if keep(o) => apply_object(objects, o),
-        WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) => {
-            objects.remove(&(o.namespace().to_string(), o.name().to_string()));
-        }
-    }
+    map: M,
+    _kind: PhantomData<fn() -> K>,
 }
 
-fn apply_object<K: Resource>(objects: &mut Objects<K>, obj: &DynamicObject) {
-    let key = (obj.namespace().to_string(), obj.name().to_string());
-    match obj.to_typed::<K>() {
-        Ok(typed) => {
-            objects.insert(key, Arc::new(typed));
+impl<K: Resource, P, M: Fn(K) -> P> Follower<K, M> {
+    /// Applies one watch event to the working set and advances `rv` to its revision.
+    fn apply_event(&self, objects: &mut Objects<P>, rv: &mut u64, event: WatchEvent) {
+        *rv = revision(event.object()).unwrap_or(*rv);
+        match event {
+            WatchEvent::Added(o) | WatchEvent::Modified(o) if (self.keep)(&o) => {
+                self.apply_object(objects, o);
+            }
+            WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) => {
+                objects.remove(&(o.namespace().to_string(), o.name().to_string()));
+            }
         }
-        Err(e) => {
-            error!(
-                "{} {}/{} cannot be read, left out: {e}",
-                K::KIND,
-                key.0,
-                key.1
-            );
-            objects.remove(&key);
+    }
+
+    /// Converts `obj` and puts its record in the set (or takes it out when it cannot be
+    /// read); `obj` is dropped here.
+    fn apply_object(&self, objects: &mut Objects<P>, obj: DynamicObject) {
+        let key = (obj.namespace().to_string(), obj.name().to_string());
+        match obj.to_typed::<K>() {
+            Ok(typed) => {
+                objects.insert(key, Arc::new((self.map)(typed)));
+            }
+            Err(e) => {
+                error!(
+                    "{} {}/{} cannot be read, left out: {e}",
+                    K::KIND,
+                    key.0,
+                    key.1
+                );
+                objects.remove(&key);
+            }
         }
     }
 }
@@ -136,23 +173,35 @@ fn revision(obj: &DynamicObject) -> Option<u64> {
 }
 
 /// The background task: list, watch, apply; list again on any trouble.
-async fn follow<K, F>(
+async fn follow<K, P, M, F>(
     store: SharedStore,
-    keep: fn(&DynamicObject) -> bool,
+    follower: Follower<K, M>,
     mut publish: F,
     synced: watch::Sender<bool>,
 ) where
     K: Resource,
-    F: FnMut(&Objects<K>, u64),
+    P: Send + Sync,
+    M: Fn(K) -> P + Send + Sync,
+    F: FnMut(&Objects<P>, u64),
 {
     let kind = K::KIND;
     let types = TypeKey::of::<K>();
     let params = ListParams::default();
-    let mut objects: Objects<K> = BTreeMap::new();
+    let mut objects: Objects<P>;
     let mut retry = RETRY_MIN;
     loop {
-        let list = match store.list(&types, &params).await {
-            Ok(list) => list,
+        // Each stored object is converted and dropped as the store hands it over, so the
+        // list is never whole in memory; the previous set is served until it is complete.
+        let mut fresh: Objects<P> = BTreeMap::new();
+        let listed = store
+            .list_each(&types, &params, &mut |obj| {
+                if (follower.keep)(&obj) {
+                    follower.apply_object(&mut fresh, obj);
+                }
+            })
+            .await;
+        let mut rv = match listed {
+            Ok(rv) => rv,
             Err(e) => {
                 warn!("listing {kind} failed, retrying in {retry:?}: {e}");
                 tokio::time::sleep(retry).await;
@@ -160,12 +209,7 @@ async fn follow<K, F>(
                 continue;
             }
         };
-        objects.clear();
-        for obj in list.items.iter().filter(|o| keep(o)) {
-            apply_object(&mut objects, obj);
-        }
-        drop(list.items);
-        let mut rv = list.resource_version;
+        objects = fresh;
         publish(&objects, rv);
         synced.send_replace(true);
         debug!(
@@ -215,10 +259,10 @@ async fn follow<K, F>(
                     break;
                 }
                 Some(Ok(event)) => {
-                    apply_event(&mut objects, &mut rv, &event, keep);
+                    follower.apply_event(&mut objects, &mut rv, event);
                     while let Some(next) = stream.next().now_or_never() {
                         match next {
-                            Some(Ok(event)) => apply_event(&mut objects, &mut rv, &event, keep),
+                            Some(Ok(event)) => follower.apply_event(&mut objects, &mut rv, event),
                             end_or_error => {
                                 pending = Some(end_or_error);
                                 break;

@@ -125,18 +125,40 @@ impl<T: Snapshot> SnapshotIndex<T> {
     /// from every object and the revision they reflect (see [`SnapshotIndex::synced`]).
     /// The background task ends when the index is dropped. Must be called inside a Tokio
     /// runtime.
-    pub fn start<K, F>(name: &'static str, store: SharedStore, mut build: F) -> Arc<Self>
+    pub fn start<K, F>(name: &'static str, store: SharedStore, build: F) -> Arc<Self>
     where
         K: Resource,
         F: FnMut(&Objects<K>, u64) -> T + Send + 'static,
     {
+        Self::start_mapped(name, store, |k: K| k, build)
+    }
+
+    /// [`SnapshotIndex::start`] over the records `map` makes of each `K` (see
+    /// [`Reflector::start_mapped`]) rather than the typed objects.
+    pub fn start_mapped<K, P, M, F>(
+        name: &'static str,
+        store: SharedStore,
+        map: M,
+        mut build: F,
+    ) -> Arc<Self>
+    where
+        K: Resource,
+        P: Send + Sync + 'static,
+        M: Fn(K) -> P + Send + Sync + 'static,
+        F: FnMut(&Objects<P>, u64) -> T + Send + 'static,
+    {
         let index = Arc::new(Self::new(name, T::default(), None));
         let weak = Arc::downgrade(&index);
-        let reflector = Reflector::<K>::start(store, move |objects, rv| {
-            if let Some(index) = weak.upgrade() {
-                index.publish(build(objects, rv), rv);
-            }
-        });
+        let reflector = Reflector::<K>::start_mapped(
+            store,
+            |_| true,
+            map,
+            move |objects, rv| {
+                if let Some(index) = weak.upgrade() {
+                    index.publish(build(objects, rv), rv);
+                }
+            },
+        );
         *index
             .reflector
             .lock()
