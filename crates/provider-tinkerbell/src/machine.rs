@@ -27,7 +27,9 @@
 //!    [`CONDITION_PROVISIONED`] condition `False` with the failing action's message, and
 //!    nothing more: a failed provisioning is not retried (delete the Workflow to retry).
 //!
-//! **Delete** (`metadata.deletionTimestamp` set, see [`crate::request_delete`]): remove the
+//! **Delete** (`metadata.deletionTimestamp` set, see [`crate::request_delete`]), unless the
+//! machine or its cluster is paused (a move deletes the objects of a paused source, and
+//! the machines must not be powered off for it, as CAPT returns early when paused): remove the
 //! Template and Workflow; if the Hardware has a `bmcRef`, create the BMC Job
 //! `<machine>-poweroff` (`powerAction: off`) and wait for it to complete (a failed one is
 //! deleted and created again, with backoff); release the Hardware (labels, annotation,
@@ -59,9 +61,9 @@ use crate::api::{MachineAddress, TinkerbellCluster, TinkerbellMachine, Tinkerbel
 use crate::capi_view::{ClusterView, MachineView, owner_of_kind};
 use crate::error::Error;
 use crate::{
-    CONDITION_PROVISIONED, MACHINE_FINALIZER, OWNER_NAME_LABEL, OWNER_NAMESPACE_LABEL,
-    PAUSED_ANNOTATION, PROVIDER_ID_PLACEHOLDER, PROVISIONED_ANNOTATION, add_finalizer,
-    has_finalizer, remove_finalizer, selection, template,
+    CLUSTER_NAME_LABEL, CONDITION_PROVISIONED, MACHINE_FINALIZER, OWNER_NAME_LABEL,
+    OWNER_NAMESPACE_LABEL, PAUSED_ANNOTATION, PROVIDER_ID_PLACEHOLDER, PROVISIONED_ANNOTATION,
+    add_finalizer, has_finalizer, remove_finalizer, selection, template,
 };
 
 /// How the machine controller behaves.
@@ -191,6 +193,12 @@ fn owned_meta(tm: &TinkerbellMachine, name: &str) -> ObjectMeta {
     let mut meta = ObjectMeta::named(tm.namespace(), name);
     meta.owner_references = Some(vec![owner_ref(tm)]);
     meta
+}
+
+fn has_paused_annotation(meta: &ObjectMeta) -> bool {
+    meta.annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(PAUSED_ANNOTATION))
 }
 
 /// The name of the power-off Job of machine `tm`.
@@ -400,6 +408,29 @@ impl MachineReconciler {
         Ok(true)
     }
 
+    /// Whether the machine or its cluster is paused (`cluster.x-k8s.io/paused` on the
+    /// machine, or the `Cluster` paused). The cluster is the one the machine's
+    /// `cluster.x-k8s.io/cluster-name` label names, else its `Machine`'s.
+    async fn paused(&self, tm: &TinkerbellMachine) -> Result<bool, Error> {
+        let ns = tm.namespace();
+        if has_paused_annotation(&tm.metadata) {
+            return Ok(true);
+        }
+        let mut cluster_name = tm.metadata.label(CLUSTER_NAME_LABEL).map(String::from);
+        if cluster_name.is_none()
+            && let Some(owner) = owner_of_kind(&tm.metadata, "Machine")
+            && let Some(machine) = MachineView::get(&self.store, ns, &owner.name).await?
+        {
+            cluster_name = machine.cluster_name;
+        }
+        let Some(cluster_name) = cluster_name else {
+            return Ok(false);
+        };
+        Ok(ClusterView::get(&self.store, ns, &cluster_name)
+            .await?
+            .is_some_and(|c| c.paused))
+    }
+
     /// CAPT's gate; `None` while something is not there yet.
     async fn gate(&self, tm: &TinkerbellMachine) -> Result<Option<Gate>, Error> {
         let ns = tm.namespace();
@@ -418,12 +449,7 @@ impl MachineReconciler {
         let Some(cluster) = ClusterView::get(&self.store, ns, &cluster_name).await? else {
             return Ok(None);
         };
-        let paused_here = tm
-            .metadata
-            .annotations
-            .as_ref()
-            .is_some_and(|a| a.contains_key(PAUSED_ANNOTATION));
-        if cluster.paused || paused_here {
+        if cluster.paused || has_paused_annotation(&tm.metadata) {
             return Ok(None);
         }
         let bootstrap = match self.secrets.get(ns, &secret_name).await {
@@ -639,6 +665,11 @@ impl MachineReconciler {
     /// The delete path of the module documentation.
     async fn delete(&self, tm: &TinkerbellMachine) -> Result<Next, Error> {
         let (ns, name) = (tm.namespace(), tm.name());
+        if self.paused(tm).await? {
+            // A paused cluster is being moved: the objects go, the machines stay as they
+            // are (clusterctl removes the finalizers of what it deletes).
+            return Ok(Next::After(self.config.wait));
+        }
         delete_ignoring_missing(&self.templates, ns, name).await?;
         delete_ignoring_missing(&self.workflows, ns, name).await?;
         let all = self.all_hardware().await?;

@@ -558,3 +558,142 @@ async fn without_hardware_the_machine_waits_and_a_missing_hardware_does_not_bloc
     assert!(get::<Template>(&store, "tm1").await.is_none());
     plane.stop().await;
 }
+
+/// Adds a Cluster API `Machine` `m<n>` and a `TinkerbellMachine` `tm<n>` like tm1's.
+async fn add_machine(store: &SharedStore, n: u32) {
+    create_dynamic(
+        store,
+        &format!(
+            r#"{{"apiVersion":"cluster.x-k8s.io/v1beta1","kind":"Machine",
+            "metadata":{{"name":"m{n}","namespace":"eksa-system","labels":{{"cluster.x-k8s.io/cluster-name":"c1"}}}},
+            "spec":{{"clusterName":"c1","version":"v1.29.1","bootstrap":{{"dataSecretName":"m1-bootstrap"}}}}}}"#
+        ),
+    )
+    .await;
+    let mut tm: TinkerbellMachine = get(store, "tm1").await.expect("tm1");
+    tm.metadata = ironbell_model::ObjectMeta::named(NS, format!("tm{n}"));
+    tm.metadata.owner_references = Some(vec![ironbell_model::OwnerReference {
+        api_version: "cluster.x-k8s.io/v1beta1".into(),
+        kind: "Machine".into(),
+        name: format!("m{n}"),
+        uid: format!("m{n}"),
+        ..Default::default()
+    }]);
+    tm.status = None;
+    api::<TinkerbellMachine>(store)
+        .create(&tm)
+        .await
+        .expect("tm");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn machines_racing_for_hardware_never_share_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    seed(&store, Some("version: \"0.1\"\n")).await;
+    api::<Hardware>(&store)
+        .create(&hardware(
+            "hw-c",
+            "{type: cp}",
+            "52:54:00:00:00:0d",
+            "10.0.0.13",
+            false,
+        ))
+        .await
+        .expect("hw-c");
+    for n in 2..=3 {
+        add_machine(&store, n).await;
+    }
+    let plane = Plane::start(&store);
+    let mut taken: Vec<String> = Vec::new();
+    for n in 1..=3 {
+        let name = format!("tm{n}");
+        let wf: Workflow = eventually(&format!("the Workflow {name}"), || {
+            get::<Workflow>(&store, &name)
+        })
+        .await;
+        taken.push(wf.spec.hardware_ref.clone().expect("hardware ref"));
+    }
+    taken.sort();
+    assert_eq!(taken, ["hw-a", "hw-b", "hw-c"]);
+    // hw-c has no BMC: its Workflow does not ask for a netboot Job.
+    let wfs = api::<Workflow>(&store)
+        .list(&Default::default())
+        .await
+        .expect("list")
+        .0;
+    for wf in wfs {
+        let boot = wf.spec.boot_options.expect("boot options");
+        let expect = (wf.spec.hardware_ref.as_deref() != Some("hw-c")).then_some(BootMode::Netboot);
+        assert_eq!(boot.boot_mode, expect, "{}", wf.metadata.name());
+    }
+    plane.stop().await;
+}
+
+#[tokio::test]
+async fn a_paused_cluster_keeps_its_machines_on_delete() {
+    use ironbell_controller::{Next, Reconcile};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    seed(&store, Some("version: \"0.1\"\n")).await;
+    let wait = Duration::from_secs(30);
+    let clusters = ClusterReconciler::new(store.clone(), wait);
+    let machines = MachineReconciler::new(
+        store.clone(),
+        machine::Config {
+            tinkerbell_ip: "10.0.0.2".into(),
+            wait,
+            concurrency: 1,
+        },
+    );
+    let key = (NS.to_string(), "tm1".to_string());
+    assert_eq!(
+        clusters
+            .reconcile(&(NS.into(), "c1".into()))
+            .await
+            .expect("tc"),
+        Next::Done
+    );
+    assert_eq!(machines.reconcile(&key).await.expect("tm"), Next::Done);
+    assert!(get::<Workflow>(&store, "tm1").await.is_some());
+
+    // Pause the Cluster (as a move does), then delete the machine.
+    let cluster_type = ironbell_model::TypeKey::new("cluster.x-k8s.io/v1beta1", "Cluster");
+    let mut cluster = store.get(&cluster_type, NS, "c1").await.expect("cluster");
+    cluster
+        .set_field(
+            "spec",
+            &serde_json::json!({"paused": true, "controlPlaneEndpoint": {"host": "10.0.0.100"}}),
+        )
+        .expect("spec");
+    store.update(cluster).await.expect("pause");
+    let tms: Api<TinkerbellMachine> = api(&store);
+    request_delete(&tms, NS, "tm1").await.expect("delete");
+    assert_eq!(
+        machines.reconcile(&key).await.expect("paused"),
+        Next::After(wait)
+    );
+    assert!(
+        get::<Workflow>(&store, "tm1").await.is_some(),
+        "Workflow kept"
+    );
+    assert!(
+        get::<Job>(&store, "tm1-poweroff").await.is_none(),
+        "no power-off"
+    );
+    let hw: Hardware = get(&store, "hw-b").await.expect("hw");
+    assert!(owned_by_tm1(&hw));
+
+    // Unpaused, the delete proceeds: the power-off Job appears.
+    let mut cluster = store.get(&cluster_type, NS, "c1").await.expect("cluster");
+    cluster
+        .set_field(
+            "spec",
+            &serde_json::json!({"controlPlaneEndpoint": {"host": "10.0.0.100"}}),
+        )
+        .expect("spec");
+    store.update(cluster).await.expect("unpause");
+    machines.reconcile(&key).await.expect("delete");
+    assert!(get::<Workflow>(&store, "tm1").await.is_none());
+    assert!(get::<Job>(&store, "tm1-poweroff").await.is_some());
+}
