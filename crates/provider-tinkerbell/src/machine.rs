@@ -195,6 +195,15 @@ fn owned_meta(tm: &TinkerbellMachine, name: &str) -> ObjectMeta {
     meta
 }
 
+/// Whether `hw` carries the provisioned annotation (`"true"`).
+fn is_provisioned(hw: &Hardware) -> bool {
+    hw.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(PROVISIONED_ANNOTATION))
+        .is_some_and(|v| v == "true")
+}
+
 fn has_paused_annotation(meta: &ObjectMeta) -> bool {
     meta.annotations
         .as_ref()
@@ -310,13 +319,7 @@ impl MachineReconciler {
             })
             .into_iter()
             .collect();
-        if hw
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(PROVISIONED_ANNOTATION))
-            == Some(&"true".to_string())
-        {
+        if is_provisioned(&hw) {
             self.set_status(&tm, |s| {
                 s.addresses = addresses.clone();
                 s.ready = true;
@@ -526,13 +529,7 @@ impl MachineReconciler {
     }
 
     async fn mark_provisioned(&self, hw: &Hardware) -> Result<(), Error> {
-        if hw
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(PROVISIONED_ANNOTATION))
-            == Some(&"true".to_string())
-        {
+        if is_provisioned(hw) {
             return Ok(());
         }
         self.hardware

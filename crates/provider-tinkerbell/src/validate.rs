@@ -56,20 +56,41 @@ pub struct Demand {
     pub count: u64,
 }
 
-fn count(c: Option<i64>) -> u64 {
-    u64::try_from(c.unwrap_or(1)).unwrap_or(0)
+/// A machine config the spec refers to is not in it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{role}: TinkerbellMachineConfig {name:?} is not in the spec")]
+pub struct MissingMachineConfig {
+    /// Who refers to it: `control plane`, `worker group md-0`.
+    pub role: String,
+    /// The name referred to.
+    pub name: String,
 }
 
-/// What `spec` needs, per machine group, for `purpose`; a machine config that is missing
-/// is an error naming it.
-pub fn demands(spec: &TinkerbellSpec, purpose: Purpose) -> Result<Vec<Demand>, String> {
+/// How many Hardware a group of `count` machines (default 1) with `max_surge` (default 1)
+/// needs for `purpose`.
+fn needed(purpose: Purpose, count: Option<i64>, max_surge: Option<i64>) -> u64 {
+    let n = match purpose {
+        Purpose::Create => count.unwrap_or(1),
+        Purpose::RollingUpgrade => max_surge.unwrap_or(1),
+    };
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// What `spec` needs, per machine group, for `purpose`.
+pub fn demands(
+    spec: &TinkerbellSpec,
+    purpose: Purpose,
+) -> Result<Vec<Demand>, MissingMachineConfig> {
     let mut out = Vec::new();
-    let mut push = |role: String, mc: Option<&str>, n: u64| -> Result<(), String> {
-        let mc = mc.unwrap_or_default();
+    let mut push = |role: String, mc: Option<&str>, n: u64| {
+        let name = mc.unwrap_or_default();
         let config = spec
             .machine_configs
-            .get(mc)
-            .ok_or_else(|| format!("{role}: TinkerbellMachineConfig {mc:?} is not in the spec"))?;
+            .get(name)
+            .ok_or_else(|| MissingMachineConfig {
+                role: role.clone(),
+                name: name.to_string(),
+            })?;
         out.push(Demand {
             role,
             selector: config.spec.hardware_selector.clone(),
@@ -78,16 +99,13 @@ pub fn demands(spec: &TinkerbellSpec, purpose: Purpose) -> Result<Vec<Demand>, S
         Ok(())
     };
     if let Some(cp) = &spec.cluster.spec.control_plane_configuration {
-        let n = match purpose {
-            Purpose::Create => count(cp.count),
-            Purpose::RollingUpgrade => cp
-                .upgrade_rollout_strategy
-                .as_ref()
-                .and_then(|s| s.rolling_update.as_ref())
-                .map_or(1, |r| u64::try_from(r.max_surge).unwrap_or(0)),
-        };
+        let surge = cp
+            .upgrade_rollout_strategy
+            .as_ref()
+            .and_then(|s| s.rolling_update.as_ref())
+            .map(|r| r.max_surge);
         let mc = cp.machine_group_ref.as_ref().map(|r| r.name());
-        push("control plane".into(), mc, n)?;
+        push("control plane".into(), mc, needed(purpose, cp.count, surge))?;
     }
     for (i, w) in spec
         .cluster
@@ -98,16 +116,17 @@ pub fn demands(spec: &TinkerbellSpec, purpose: Purpose) -> Result<Vec<Demand>, S
         .enumerate()
     {
         let name = w.name.clone().unwrap_or_else(|| format!("md-{i}"));
-        let n = match purpose {
-            Purpose::Create => count(w.count),
-            Purpose::RollingUpgrade => w
-                .upgrade_rollout_strategy
-                .as_ref()
-                .and_then(|s| s.rolling_update.as_ref())
-                .map_or(1, |r| u64::try_from(r.max_surge).unwrap_or(0)),
-        };
+        let surge = w
+            .upgrade_rollout_strategy
+            .as_ref()
+            .and_then(|s| s.rolling_update.as_ref())
+            .map(|r| r.max_surge);
         let mc = w.machine_group_ref.as_ref().map(|r| r.name());
-        push(format!("worker group {name}"), mc, n)?;
+        push(
+            format!("worker group {name}"),
+            mc,
+            needed(purpose, w.count, surge),
+        )?;
     }
     Ok(out)
 }
