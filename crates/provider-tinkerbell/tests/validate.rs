@@ -258,3 +258,55 @@ async fn an_unreachable_bmc_fails_its_check_without_its_password() {
     let reason = check.outcome.expect_err("failed");
     assert!(!reason.contains("s3cret-pass"), "{reason}");
 }
+
+/// pyghmi's BMC (a real IPMI 2.0 peer) on a loopback UDP port, killed by PID on drop.
+fn pyghmi_bmc(
+    dir: &std::path::Path,
+    password: &str,
+) -> Option<(ironbell_testbed::ChildGuard, u16)> {
+    let python = require_tool!("python3", None);
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("free port")
+        .port();
+    let out = dir.join("bmc.out");
+    let child = std::process::Command::new(python)
+        .arg(ironbell_testbed::pyghmi_bmc_script())
+        .args(["--address", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--user", "admin", "--password", password, "--log"])
+        .arg(dir.join("bmc-calls.log"))
+        .stdout(std::fs::File::create(&out).expect("out"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn the BMC");
+    let guard = ironbell_testbed::ChildGuard::new(child);
+    let ready = ironbell_testbed::wait_until(Duration::from_secs(20), || {
+        std::fs::read_to_string(&out).is_ok_and(|o| o.contains("READY"))
+    });
+    assert!(ready, "the pyghmi BMC did not start");
+    Some((guard, port))
+}
+
+#[tokio::test]
+async fn a_reachable_bmc_passes_and_a_wrong_password_fails_without_showing_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some((_bmc, port)) = pyghmi_bmc(dir.path(), "right-pass") else {
+        return;
+    };
+    let connection: Connection = serde_yaml_ng::from_str(&format!(
+        "{{host: 127.0.0.1, insecureTLS: true, providerOptions: {{preferredOrder: [ipmitool], ipmitool: {{port: {port}}}}}}}"
+    ))
+    .expect("connection");
+    let timeouts = Timeouts {
+        connect: Duration::from_secs(10),
+        ..Timeouts::default()
+    };
+    let good = Credentials::new("admin", "right-pass");
+    let check = bmc_contactable("hw-cp", &connection, &good, timeouts).await;
+    assert_eq!(check.outcome, Ok(()), "{}", check.name);
+    let bad = Credentials::new("admin", "wrong-pass");
+    let check = bmc_contactable("hw-cp", &connection, &bad, timeouts).await;
+    assert_fails_with(&check, &["BMC 127.0.0.1 of hw-cp is not contactable"]);
+    let reason = check.outcome.expect_err("failed");
+    assert!(!reason.contains("wrong-pass"), "{reason}");
+}
