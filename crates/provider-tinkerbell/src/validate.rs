@@ -337,3 +337,22 @@ pub fn no_rival_dhcp(config: &ProbeConfig) -> Check {
         ),
     }
 }
+
+/// The offline checks of `setup-validate` for `spec` and its Hardware catalogue, in
+/// EKS Anywhere's order: the Tinkerbell IP, enough Hardware per selector for `purpose`,
+/// one selector per Hardware.
+pub fn offline_checks(
+    spec: &TinkerbellSpec,
+    hardware: &[Hardware],
+    purpose: Purpose,
+) -> Vec<Check> {
+    let mut checks = vec![tinkerbell_ip_is_not_the_endpoint(spec)];
+    match demands(spec, purpose) {
+        Ok(d) => {
+            checks.push(enough_hardware(&d, hardware));
+            checks.push(one_selector_per_hardware(&d, hardware));
+        }
+        Err(e) => checks.push(Check::fail(ENOUGH_HARDWARE, e.to_string())),
+    }
+    checks
+}

@@ -98,6 +98,25 @@ fn too_few_hardware_for_a_selector_is_one_line_naming_it() {
 }
 
 #[test]
+fn the_offline_checks_of_a_spec_and_its_catalogue() {
+    let spec = multiple_groups();
+    let hardware = [
+        hw("cp1", &[("type", "cp")]),
+        hw("w1", &[("type", "worker")]),
+        hw("w2", &[("type", "worker")]),
+    ];
+    let checks = validate::offline_checks(&spec, &hardware, Purpose::Create);
+    assert_eq!(checks.len(), 3);
+    assert!(checks.iter().all(|c| c.outcome.is_ok()), "{checks:#?}");
+    let failed: Vec<_> = validate::offline_checks(&spec, &hardware[..2], Purpose::Create)
+        .into_iter()
+        .filter(|c| c.outcome.is_err())
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].name, validate::ENOUGH_HARDWARE);
+}
+
+#[test]
 fn a_hardware_matching_two_selectors_is_one_line_naming_both() {
     let demands = [
         Demand {
