@@ -697,3 +697,53 @@ async fn a_paused_cluster_keeps_its_machines_on_delete() {
     assert!(get::<Workflow>(&store, "tm1").await.is_none());
     assert!(get::<Job>(&store, "tm1-poweroff").await.is_some());
 }
+
+#[tokio::test]
+async fn hardware_provisioned_before_a_move_makes_the_machine_ready_without_a_workflow() {
+    use ironbell_controller::{Next, Reconcile};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    seed(&store, Some("version: \"0.1\"\n")).await;
+    // hw-a came over from another plane owned by tm1 and provisioned.
+    api::<Hardware>(&store)
+        .modify(NS, "hw-a", |h| {
+            let l = h.metadata.labels.get_or_insert_with(Default::default);
+            l.insert(OWNER_NAME_LABEL.into(), "tm1".into());
+            l.insert(OWNER_NAMESPACE_LABEL.into(), NS.into());
+            h.metadata
+                .annotations
+                .get_or_insert_with(Default::default)
+                .insert(PROVISIONED_ANNOTATION.into(), "true".into());
+        })
+        .await
+        .expect("moved hw-a");
+    let wait = Duration::from_secs(30);
+    let clusters = ClusterReconciler::new(store.clone(), wait);
+    let machines = MachineReconciler::new(
+        store.clone(),
+        machine::Config {
+            tinkerbell_ip: "10.0.0.2".into(),
+            wait,
+            concurrency: 1,
+        },
+    );
+    clusters
+        .reconcile(&(NS.into(), "c1".into()))
+        .await
+        .expect("tc");
+    let key = (NS.to_string(), "tm1".to_string());
+    assert_eq!(machines.reconcile(&key).await.expect("tm"), Next::Done);
+    let tm: TinkerbellMachine = get(&store, "tm1").await.expect("tm1");
+    assert!(tm.status.as_ref().is_some_and(|s| s.ready));
+    assert_eq!(
+        tm.spec.provider_id.as_deref(),
+        Some("tinkerbell://eksa-system/hw-a")
+    );
+    assert!(get::<Workflow>(&store, "tm1").await.is_none());
+    assert!(get::<Template>(&store, "tm1").await.is_none());
+    // A second reconcile writes nothing.
+    let rv = tm.metadata.resource_version.clone();
+    machines.reconcile(&key).await.expect("again");
+    let again: TinkerbellMachine = get(&store, "tm1").await.expect("tm1");
+    assert_eq!(again.metadata.resource_version, rv);
+}
