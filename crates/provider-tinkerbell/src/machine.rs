@@ -38,7 +38,8 @@
 //! Workflow and finalizer.
 //!
 //! Where it differs from CAPT: there is no garbage collector in the store, so the
-//! power-off Job is deleted here once done; a failed power-off Job is retried instead of
+//! power-off Job is deleted here once done, and so are the BMC Jobs the workflow service
+//! made for the machine's Workflow (`netboot-<workflow>`, owned by the Workflow); a failed power-off Job is retried instead of
 //! blocking the delete forever.
 
 use std::collections::BTreeMap;
@@ -669,6 +670,7 @@ impl MachineReconciler {
         }
         delete_ignoring_missing(&self.templates, ns, name).await?;
         delete_ignoring_missing(&self.workflows, ns, name).await?;
+        self.delete_workflow_jobs(ns, name).await?;
         let all = self.all_hardware().await?;
         let hw = all.iter().find(|h| selection::is_assigned_to(h, ns, name));
         let job_name = poweroff_job_name(name);
@@ -694,6 +696,29 @@ impl MachineReconciler {
             delete_ignoring_missing(&self.machines, ns, name).await?;
         }
         Ok(Next::Done)
+    }
+
+    /// Deletes the BMC Jobs the workflow service made for Workflow `ns/workflow`
+    /// (`netboot-<workflow>`...): they name it as their owner, and the store has no
+    /// garbage collector to remove them with it.
+    async fn delete_workflow_jobs(&self, ns: &str, workflow: &str) -> Result<(), Error> {
+        let (jobs, _) = self
+            .jobs
+            .list(&ListParams::namespace(ns))
+            .await
+            .map_err(Error::store(format!(
+                "list the Jobs of Workflow {ns}/{workflow}"
+            )))?;
+        for job in jobs.iter().filter(|j| {
+            j.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|r| r.kind == Workflow::KIND && r.name == workflow)
+        }) {
+            delete_ignoring_missing(&self.jobs, ns, job.name()).await?;
+        }
+        Ok(())
     }
 
     /// Makes sure the power-off Job of `tm` ran; `true` once it completed.

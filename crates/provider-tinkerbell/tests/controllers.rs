@@ -382,7 +382,23 @@ async fn a_machine_is_placed_provisioned_and_released() {
         Some("true")
     );
 
+    // The workflow service's netboot Job, owned by the Workflow, goes with it.
+    let wf: Workflow = get(&store, "tm1").await.expect("workflow");
+    let netboot: Job = yaml(&format!(
+        "metadata:\n  name: netboot-tm1\n  namespace: {NS}\n  ownerReferences:\n  - {{apiVersion: tinkerbell.org/v1alpha1, kind: Workflow, name: tm1, uid: {}}}\n\
+         spec: {{machineRef: {{name: bmc-hw-b, namespace: {NS}}}, tasks: [{{powerAction: \"on\"}}]}}\n",
+        wf.metadata.uid.clone().unwrap_or_default()
+    ));
+    api::<Job>(&store)
+        .create(&netboot)
+        .await
+        .expect("netboot job");
+
     delete_and_release(&store, "hw-b").await;
+    assert!(
+        get::<Job>(&store, "netboot-tm1").await.is_none(),
+        "netboot Job removed"
+    );
     plane.stop().await;
 }
 
