@@ -169,6 +169,28 @@ async fn seed(store: &SharedStore, template_override: Option<&str>) {
         .expect("tm");
 }
 
+/// A fresh store in a temporary directory, seeded with [`seed`].
+async fn seeded(template_override: Option<&str>) -> (tempfile::TempDir, SharedStore) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    seed(&store, template_override).await;
+    (dir, store)
+}
+
+/// The two reconcilers, to drive by hand (a 30 s wait: nothing is retried meanwhile).
+fn reconcilers(store: &SharedStore) -> (ClusterReconciler, MachineReconciler) {
+    let wait = Duration::from_secs(30);
+    let config = machine::Config {
+        tinkerbell_ip: "10.0.0.2".into(),
+        wait,
+        concurrency: 1,
+    };
+    (
+        ClusterReconciler::new(store.clone(), wait),
+        MachineReconciler::new(store.clone(), config),
+    )
+}
+
 async fn get<K: Resource>(store: &SharedStore, name: &str) -> Option<K> {
     api::<K>(store).get(NS, name).await.ok()
 }
@@ -278,9 +300,7 @@ async fn delete_and_release(store: &SharedStore, hw: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_machine_is_placed_provisioned_and_released() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
-    seed(&store, Some("version: \"0.1\"\nname: custom\n")).await;
+    let (_dir, store) = seeded(Some("version: \"0.1\"\nname: custom\n")).await;
     let plane = Plane::start(&store);
 
     // The TinkerbellCluster takes the Cluster's endpoint with the default port.
@@ -404,9 +424,7 @@ async fn a_machine_is_placed_provisioned_and_released() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_mid_way_converges_on_the_hardware_already_claimed() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
-    seed(&store, None).await;
+    let (dir, store) = seeded(None).await;
     // As if a previous run had claimed hw-a and died before writing anything else: the
     // assigned Hardware wins over the preferred hw-b.
     api::<Hardware>(&store)
@@ -475,9 +493,7 @@ async fn a_restart_mid_way_converges_on_the_hardware_already_claimed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_workflow_is_reported_with_the_failing_action_and_not_retried() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
-    seed(&store, Some("version: \"0.1\"\n")).await;
+    let (_dir, store) = seeded(Some("version: \"0.1\"\n")).await;
     let plane = Plane::start(&store);
     let first = workflow(&store).await;
     set_workflow_state(&store, WorkflowState::Failed, true).await;
@@ -520,9 +536,7 @@ async fn a_failed_workflow_is_reported_with_the_failing_action_and_not_retried()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_hardware_the_machine_waits_and_a_missing_hardware_does_not_block_delete() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
-    seed(&store, Some("version: \"0.1\"\n")).await;
+    let (_dir, store) = seeded(Some("version: \"0.1\"\n")).await;
     // Take every type=cp Hardware away: nothing fits.
     for name in ["hw-a", "hw-b"] {
         api::<Hardware>(&store)
@@ -604,9 +618,7 @@ async fn add_machine(store: &SharedStore, n: u32) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn machines_racing_for_hardware_never_share_one() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
-    seed(&store, Some("version: \"0.1\"\n")).await;
+    let (_dir, store) = seeded(Some("version: \"0.1\"\n")).await;
     api::<Hardware>(&store)
         .create(&hardware(
             "hw-c",
@@ -649,19 +661,9 @@ async fn machines_racing_for_hardware_never_share_one() {
 #[tokio::test]
 async fn a_paused_cluster_keeps_its_machines_on_delete() {
     use ironbell_controller::{Next, Reconcile};
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
-    seed(&store, Some("version: \"0.1\"\n")).await;
+    let (_dir, store) = seeded(Some("version: \"0.1\"\n")).await;
     let wait = Duration::from_secs(30);
-    let clusters = ClusterReconciler::new(store.clone(), wait);
-    let machines = MachineReconciler::new(
-        store.clone(),
-        machine::Config {
-            tinkerbell_ip: "10.0.0.2".into(),
-            wait,
-            concurrency: 1,
-        },
-    );
+    let (clusters, machines) = reconcilers(&store);
     let key = (NS.to_string(), "tm1".to_string());
     assert_eq!(
         clusters
@@ -717,9 +719,7 @@ async fn a_paused_cluster_keeps_its_machines_on_delete() {
 #[tokio::test]
 async fn hardware_provisioned_before_a_move_makes_the_machine_ready_without_a_workflow() {
     use ironbell_controller::{Next, Reconcile};
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = open(dir.path());
-    seed(&store, Some("version: \"0.1\"\n")).await;
+    let (_dir, store) = seeded(Some("version: \"0.1\"\n")).await;
     // hw-a came over from another plane owned by tm1 and provisioned.
     api::<Hardware>(&store)
         .modify(NS, "hw-a", |h| {
@@ -733,16 +733,7 @@ async fn hardware_provisioned_before_a_move_makes_the_machine_ready_without_a_wo
         })
         .await
         .expect("moved hw-a");
-    let wait = Duration::from_secs(30);
-    let clusters = ClusterReconciler::new(store.clone(), wait);
-    let machines = MachineReconciler::new(
-        store.clone(),
-        machine::Config {
-            tinkerbell_ip: "10.0.0.2".into(),
-            wait,
-            concurrency: 1,
-        },
-    );
+    let (clusters, machines) = reconcilers(&store);
     clusters
         .reconcile(&(NS.into(), "c1".into()))
         .await
