@@ -1,0 +1,71 @@
+//! What the user-data tests share: golden files, fixtures and `cloud-init schema`.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `tests/<rel>` of this crate.
+pub fn test_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(rel)
+}
+
+/// Whether goldens are being rewritten (`UPDATE_GOLDEN=1`).
+pub fn updating() -> bool {
+    std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1")
+}
+
+/// Compares `actual` with `tests/golden/<name>`, or rewrites it with `UPDATE_GOLDEN=1`.
+pub fn assert_golden(name: &str, actual: &str) {
+    let path = test_path(&format!("golden/{name}"));
+    if updating() {
+        std::fs::write(&path, actual).unwrap_or_else(|e| panic!("writing {path:?}: {e}"));
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {path:?}: {e} (UPDATE_GOLDEN=1 writes it)"));
+    if expected != actual {
+        let line = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .map_or_else(|| "length".to_string(), |n| format!("line {}", n + 1));
+        panic!(
+            "{name} differs from its golden file at {line} (UPDATE_GOLDEN=1 rewrites it)\n--- actual\n{actual}"
+        );
+    }
+}
+
+/// Runs Debian's `cloud-init schema --config-file` on `user_data`: `Ok` when valid, else
+/// its output. A `## template: jinja` first line is dropped first: cloud-init renders the
+/// template before reading the cloud-config, and 22.4's schema command refuses a file that
+/// does not start with `#cloud-config`. Panics when cloud-init is not installed (run
+/// `scripts/setup`).
+pub fn cloud_init_schema(name: &str, user_data: &str) -> Result<(), String> {
+    let body = user_data
+        .strip_prefix("## template: jinja\n")
+        .unwrap_or(user_data);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join(name);
+    std::fs::write(&file, body).expect("write user-data");
+    let out = Command::new("cloud-init")
+        .arg("schema")
+        .arg("--config-file")
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cloud-init is needed to check user-data ({e}); run scripts/setup")
+        });
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() && text.contains("Valid cloud-config") {
+        Ok(())
+    } else {
+        Err(text)
+    }
+}
