@@ -40,6 +40,22 @@ fn plain_user_data_matches_its_golden_and_passes_cloud_init_schema() {
 }
 
 #[test]
+fn users_and_ntp_come_from_a_kubeadm_spec() {
+    let spec = ironbell_capi::api::kubeadm::KubeadmConfigSpec {
+        users: config().users.into(),
+        ntp: config().ntp,
+        pre_kubeadm_commands: Some(vec!["never run on a plain node".into()]),
+        ..Default::default()
+    };
+    let from_spec = PlainConfig::from_spec(
+        &spec,
+        Some("worker-1".into()),
+        plain::phone_home_url("http://10.0.0.1:50061"),
+    );
+    assert_eq!(from_spec, config());
+}
+
+#[test]
 fn a_plain_node_without_a_phone_home_url_is_refused() {
     let mut c = config();
     c.phone_home_url.clear();

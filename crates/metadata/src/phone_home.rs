@@ -220,6 +220,20 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_bytes_never_panic() {
+        // Bounded: a few thousand random bodies, short and long, through the parser.
+        for i in 0..4000_usize {
+            let len = (i * 7) % 600;
+            let mut body = vec![0u8; len];
+            rand::fill(&mut body[..]);
+            if i % 2 == 0 {
+                body.splice(0..0, b"instance_id=i-1&hostname=".iter().copied());
+            }
+            let _ = Report::parse(&body);
+        }
+    }
+
+    #[test]
     fn node_is_ready_with_provider_id_and_keeps_its_transition_time() {
         let report = Report {
             instance_id: "i-1".into(),
