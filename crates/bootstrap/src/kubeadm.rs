@@ -23,8 +23,8 @@
 //! `PROVIDER_ID` in `kubeletExtraArgs` is left as it is: the infrastructure provider
 //! replaces it with the machine's provider id when it hands the user-data to the Hardware.
 //!
-//! `format: bottlerocket` (EKS Anywhere's settings TOML) is not rendered:
-//! [`UserDataError::Unsupported`].
+//! `format: bottlerocket` is rendered by [`crate::bottlerocket`]; [`user_data`] refuses it
+//! ([`UserDataError::Unsupported`]).
 
 use ironbell_capi::api::kubeadm::{File, KubeadmConfigSpec, NodeConfiguration};
 use ironbell_model::corev1::Secret;
@@ -103,19 +103,23 @@ pub enum Role<'a> {
     },
 }
 
-/// The cloud-config user-data of a machine in `role`, from its `KubeadmConfigSpec`.
-/// `secrets` holds what the spec's `files[].contentFrom` name.
-pub fn user_data(
+/// What a machine in `role` writes before kubeadm runs, whatever the OS: the certificates
+/// (control plane) then the spec's files, and the kubeadm configuration text with the
+/// command that reads it from `config_path`.
+pub(crate) struct KubeadmParts {
+    /// Certificates then the spec's `files`.
+    pub(crate) files: Vec<File>,
+    /// The kubeadm configuration (`---`-separated documents).
+    pub(crate) config: String,
+    /// `init` or `join`.
+    pub(crate) verb: &'static str,
+}
+
+pub(crate) fn kubeadm_parts(
     spec: &KubeadmConfigSpec,
     cluster: &ClusterInfo,
     role: Role<'_>,
-    secrets: &[Secret],
-) -> Result<String, UserDataError> {
-    if let Some(format) = spec.format.as_deref().filter(|f| *f != "cloud-config") {
-        return Err(UserDataError::Unsupported(format!(
-            "format {format:?}: only cloud-config user-data is rendered"
-        )));
-    }
+) -> Result<KubeadmParts, UserDataError> {
     let cluster_config = spec.cluster_configuration.as_ref();
     let external_etcd = cluster_config
         .and_then(|c| c.etcd.as_ref())
@@ -132,9 +136,12 @@ pub fn user_data(
         Role::JoinWorker { .. } => Vec::new(),
     };
     files.extend(spec.files.iter().flatten().cloned());
-    let (config_path, config, command) = match role {
+    let join = |hashes: &[String], token, control_plane| -> Result<String, UserDataError> {
+        let config = join_configuration(spec, cluster, token, hashes, control_plane)?;
+        Ok(format!("---\n{}", to_yaml(&config, "JoinConfiguration")?))
+    };
+    let (config, verb) = match role {
         Role::Init { .. } => (
-            INIT_CONFIG_PATH,
             format!(
                 "---\n{}---\n{}",
                 to_yaml(
@@ -143,34 +150,47 @@ pub fn user_data(
                 )?,
                 to_yaml(&init_configuration(spec)?, "InitConfiguration")?
             ),
-            format!("kubeadm init --config {INIT_CONFIG_PATH} && {SENTINEL_COMMAND}"),
+            "init",
         ),
-        Role::JoinControlPlane { certs, token } => (
-            JOIN_CONFIG_PATH,
-            format!(
-                "---\n{}",
-                to_yaml(
-                    &join_configuration(spec, cluster, token, &certs.ca_cert_hashes()?, true)?,
-                    "JoinConfiguration"
-                )?
-            ),
-            format!("kubeadm join --config {JOIN_CONFIG_PATH} && {SENTINEL_COMMAND}"),
-        ),
+        Role::JoinControlPlane { certs, token } => {
+            (join(&certs.ca_cert_hashes()?, token, true)?, "join")
+        }
         Role::JoinWorker {
             ca_cert_hashes,
             token,
-        } => (
-            JOIN_CONFIG_PATH,
-            format!(
-                "---\n{}",
-                to_yaml(
-                    &join_configuration(spec, cluster, token, ca_cert_hashes, false)?,
-                    "JoinConfiguration"
-                )?
-            ),
-            format!("kubeadm join --config {JOIN_CONFIG_PATH} && {SENTINEL_COMMAND}"),
-        ),
+        } => (join(ca_cert_hashes, token, false)?, "join"),
     };
+    Ok(KubeadmParts {
+        files,
+        config,
+        verb,
+    })
+}
+
+/// The cloud-config user-data of a machine in `role`, from its `KubeadmConfigSpec`.
+/// `secrets` holds what the spec's `files[].contentFrom` name.
+pub fn user_data(
+    spec: &KubeadmConfigSpec,
+    cluster: &ClusterInfo,
+    role: Role<'_>,
+    secrets: &[Secret],
+) -> Result<String, UserDataError> {
+    if let Some(format) = spec.format.as_deref().filter(|f| *f != "cloud-config") {
+        return Err(UserDataError::Unsupported(format!(
+            "format {format:?}: this is the cloud-config renderer (bottlerocket: see crate::bottlerocket)"
+        )));
+    }
+    let KubeadmParts {
+        mut files,
+        config,
+        verb,
+    } = kubeadm_parts(spec, cluster, role)?;
+    let config_path = if verb == "init" {
+        INIT_CONFIG_PATH
+    } else {
+        JOIN_CONFIG_PATH
+    };
+    let command = format!("kubeadm {verb} --config {config_path} && {SENTINEL_COMMAND}");
     files.push(File::root(config_path, config).with_permissions("0640"));
     files.push(File::root(PLACEHOLDER_PATH, PLACEHOLDER_CONTENT).with_permissions("0640"));
 

@@ -9,6 +9,8 @@
 //! - [`token`]: kubeadm bootstrap tokens and their `kube-system` Secret;
 //! - [`kubeadm`]: cloud-config user-data for `kubeadm init`, control-plane `join` and
 //!   worker `join`, as Cluster API's kubeadm bootstrap provider renders it;
+//! - [`bottlerocket`]: the same for Bottlerocket machines, as the settings TOML of EKS
+//!   Anywhere's fork (kubeadm runs in the `kubeadm-bootstrap` host container);
 //! - [`plain`]: cloud-config for a node without Kubernetes that reports in to the metadata
 //!   service with cloud-init's `phone_home` module.
 //!
@@ -23,6 +25,7 @@
 //!
 //! Start reading at [`kubeadm::user_data`], then [`certs`] and [`plain`].
 
+pub mod bottlerocket;
 pub mod certs;
 mod cloud_config;
 pub mod kubeadm;

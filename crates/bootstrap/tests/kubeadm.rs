@@ -10,27 +10,13 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{assert_golden, cloud_init_schema, test_path, updating};
-use ironbell_bootstrap::kubeadm::{self, ClusterInfo, Role};
-use ironbell_bootstrap::{BootstrapToken, ClusterCertificates, UserDataError};
+use common::{assert_golden, certs, cloud_init_schema, cluster, fixture_doc, token};
+use ironbell_bootstrap::UserDataError;
+use ironbell_bootstrap::kubeadm::{self, Role};
 use ironbell_capi::api::kubeadm::{
     File, FileSource, KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane, SecretKey,
 };
 use ironbell_model::corev1::Secret;
-use serde::de::DeserializeOwned;
-
-/// The document of `kind` in a fixture.
-fn fixture_doc<T: DeserializeOwned>(file: &str, kind: &str) -> T {
-    let text = std::fs::read_to_string(test_path(&format!("fixtures/{file}"))).expect("fixture");
-    for doc in serde_yaml_ng::Deserializer::from_str(&text) {
-        let value = serde_yaml_ng::Value::deserialize(doc).expect("yaml");
-        if value.get("kind").and_then(|k| k.as_str()) == Some(kind) {
-            return serde_yaml_ng::from_value(value).expect(kind);
-        }
-    }
-    panic!("{file} has no {kind}");
-}
-
 use serde::Deserialize as _;
 
 fn control_plane_spec() -> KubeadmConfigSpec {
@@ -47,37 +33,6 @@ fn worker_spec() -> KubeadmConfigSpec {
         "KubeadmConfigTemplate",
     );
     kct.spec.template.spec
-}
-
-fn cluster() -> ClusterInfo {
-    ClusterInfo {
-        name: "test".into(),
-        control_plane_endpoint: "1.2.3.4:6443".into(),
-        kubernetes_version: "v1.21.2-eks-1-21-4".into(),
-        pod_cidrs: vec!["192.168.0.0/16".into()],
-        service_cidrs: vec!["10.96.0.0/12".into()],
-        dns_domain: Some("cluster.local".into()),
-    }
-}
-
-/// Fixed certificates (`tests/fixtures/cluster-secrets.yaml`, made once with
-/// `UPDATE_GOLDEN=1`) so that the goldens are stable.
-fn certs() -> ClusterCertificates {
-    let path = test_path("fixtures/cluster-secrets.yaml");
-    if !path.exists() && updating() {
-        let now = "2026-01-01T00:00:00Z".parse().expect("time");
-        let secrets = ClusterCertificates::generate(now)
-            .expect("generate")
-            .to_secrets("eksa-system", "test");
-        std::fs::write(&path, serde_yaml_ng::to_string(&secrets).expect("yaml")).expect("write");
-    }
-    let text = std::fs::read_to_string(&path).expect("cluster-secrets.yaml");
-    let secrets: Vec<Secret> = serde_yaml_ng::from_str(&text).expect("secrets");
-    ClusterCertificates::from_secrets("test", &secrets).expect("certificates")
-}
-
-fn token() -> BootstrapToken {
-    BootstrapToken::parse("abcdef.0123456789abcdef").expect("token")
 }
 
 /// The three documents: init, control-plane join, worker join.
