@@ -11,11 +11,13 @@
 //!   worker `join`, as Cluster API's kubeadm bootstrap provider renders it;
 //! - [`bottlerocket`]: the same for Bottlerocket machines, as the settings TOML of EKS
 //!   Anywhere's fork (kubeadm runs in the `kubeadm-bootstrap` host container);
+//! - [`data`]: the bootstrap data Secret a machine's user-data is stored in;
 //! - [`plain`]: cloud-config for a node without Kubernetes that reports in to the metadata
 //!   service with cloud-init's `phone_home` module.
 //!
 //! The kubeadm user-data cannot run in this project's tests (no registry it reaches ships
-//! Kubernetes binaries): it is checked as data, by `cloud-init schema` and golden files.
+//! Kubernetes binaries): it is checked as data, by `cloud-init schema` (Bottlerocket's TOML
+//! by Python's `tomllib`) and golden files.
 //! Documents are built as YAML values, not pasted into text templates, so that odd values
 //! (a `: ` in an SSH key comment) stay what they are (see `cloud_config`).
 //!
@@ -28,6 +30,7 @@
 pub mod bottlerocket;
 pub mod certs;
 mod cloud_config;
+pub mod data;
 pub mod kubeadm;
 pub mod plain;
 pub mod token;
