@@ -1,7 +1,8 @@
 //! The kubeadm bootstrapper's user-data for EKS Anywhere's Tinkerbell control plane and
 //! worker configurations (the `KubeadmControlPlane` and `KubeadmConfigTemplate` of its
 //! `expected_results_cluster_tinkerbell_{cp_stacked_etcd,md}.yaml`, copied into
-//! `tests/fixtures`): golden files, `cloud-init schema`, and openssl for the CA hash.
+//! `tests/fixtures`): golden files, `cloud-init schema` (after cloud-init's own Jinja pass),
+//! and openssl for the certificates and the CA hash.
 //!
 //! This user-data cannot run here (no Kubernetes binaries in any registry we reach); it is
 //! checked as data.
@@ -184,7 +185,7 @@ fn init_writes_the_certificates_and_kubeadm_config_then_runs_kubeadm_and_the_sen
 }
 
 #[test]
-fn ca_hash_equals_the_one_kubeadm_documents_with_openssl() {
+fn certificates_and_the_ca_hash_check_out_with_openssl() {
     // kubeadm's documented recipe: the SHA-256 of the CA certificate's DER public key.
     let certs = certs();
     let run = |args: &[&str], input: &[u8]| -> Vec<u8> {
@@ -217,6 +218,30 @@ fn ca_hash_equals_the_one_kubeadm_documents_with_openssl() {
         certs.ca_cert_hashes().expect("hash"),
         [format!("sha256:{hex}")]
     );
+    // Each private key is the one of its certificate (or of the service-account public
+    // key), and each CA verifies as a self-signed CA.
+    let dir = tempfile::tempdir().expect("dir");
+    for purpose in ironbell_bootstrap::Purpose::ALL {
+        let pair = certs.get(purpose);
+        let from_key = run(&["pkey", "-pubout"], pair.key_pem().as_bytes());
+        let from_cert = if purpose == ironbell_bootstrap::Purpose::ServiceAccount {
+            pair.cert_pem().as_bytes().to_vec()
+        } else {
+            let ca = dir.path().join("ca.crt");
+            std::fs::write(&ca, pair.cert_pem()).expect("write");
+            let ca = ca.to_str().expect("path");
+            let verified = run(&["verify", "-CAfile", ca, ca], b"");
+            assert!(
+                String::from_utf8_lossy(&verified).contains(": OK"),
+                "{purpose}"
+            );
+            run(&["x509", "-pubkey", "-noout"], pair.cert_pem().as_bytes())
+        };
+        assert_eq!(
+            from_key, from_cert,
+            "{purpose}: key and certificate do not match"
+        );
+    }
     // And openssl reads each CA as a CA limited to signing end certificates.
     let text = run(
         &["x509", "-noout", "-text"],

@@ -45,17 +45,41 @@ pub fn assert_golden(name: &str, actual: &str) {
 }
 
 /// Runs Debian's `cloud-init schema --config-file` on `user_data`: `Ok` when valid, else
-/// its output. A `## template: jinja` first line is dropped first: cloud-init renders the
-/// template before reading the cloud-config, and 22.4's schema command refuses a file that
-/// does not start with `#cloud-config`. Panics when cloud-init is not installed (run
+/// its output. A `## template: jinja` document is first rendered by cloud-init's own
+/// templater (`cloudinit.templater.render_string`, with no instance data), as cloud-init
+/// does before reading it, and the rendering must change nothing but drop that header
+/// line: no value of the spec may be eaten by Jinja. (22.4's schema command refuses a file
+/// that does not start with `#cloud-config`.) Panics when cloud-init is not installed (run
 /// `scripts/setup`).
 pub fn cloud_init_schema(name: &str, user_data: &str) -> Result<(), String> {
-    let body = user_data
-        .strip_prefix("## template: jinja\n")
-        .unwrap_or(user_data);
+    const JINJA: &str = "## template: jinja\n";
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join(name);
-    std::fs::write(&file, body).expect("write user-data");
+    std::fs::write(&file, user_data).expect("write user-data");
+    if let Some(body) = user_data.strip_prefix(JINJA) {
+        let out = Command::new("/usr/bin/python3")
+            .arg("-c")
+            .arg(
+                "import sys; from cloudinit.templater import render_string; \
+                 sys.stdout.write(render_string(open(sys.argv[1]).read(), {}))",
+            )
+            .arg(&file)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("python3 with cloud-init is needed ({e}); run scripts/setup")
+            });
+        assert!(
+            out.status.success(),
+            "cloud-init's templater failed on {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rendered = String::from_utf8(out.stdout).expect("rendered text");
+        assert_eq!(
+            rendered, body,
+            "{name}: the Jinja pass changed the document"
+        );
+        std::fs::write(&file, rendered).expect("write rendered user-data");
+    }
     let out = Command::new("cloud-init")
         .arg("schema")
         .arg("--config-file")
