@@ -15,7 +15,8 @@ use common::{assert_golden, certs, cloud_init_schema, cluster, fixture_doc, toke
 use ironbell_bootstrap::UserDataError;
 use ironbell_bootstrap::kubeadm::{self, Role};
 use ironbell_capi::api::kubeadm::{
-    File, FileSource, KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane, SecretKey,
+    Etcd, File, FileSource, KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane,
+    SecretKey,
 };
 use ironbell_model::corev1::Secret;
 use serde::Deserialize as _;
@@ -314,5 +315,30 @@ fn odd_values_are_quoted_not_pasted() {
     assert_eq!(
         doc["runcmd"][0].as_str(),
         Some("echo 'a: b' # not a comment")
+    );
+}
+
+#[test]
+fn external_etcd_leaves_the_etcd_ca_out() {
+    // External etcd as EKS Anywhere writes it (etcdadm makes the etcd PKI): the machine gets
+    // no etcd CA; the API server's etcd client files come from elsewhere.
+    let mut spec = control_plane_spec();
+    if let Some(c) = spec.cluster_configuration.as_mut() {
+        c.etcd = Some(Etcd::external_placeholder());
+    }
+    let certs = certs();
+    let doc = kubeadm::user_data(&spec, &cluster(), Role::Init { certs: &certs }, &[])
+        .expect("user-data");
+    let doc = parse(&doc);
+    assert!(file(&doc, "/etc/kubernetes/pki/etcd/ca.key").is_none());
+    assert!(file(&doc, "/etc/kubernetes/pki/ca.key").is_some());
+    let config = file(&doc, "/run/kubeadm/kubeadm.yaml").expect("kubeadm.yaml");
+    let cluster_config: serde_yaml_ng::Value = serde_yaml_ng::Deserializer::from_str(config)
+        .next()
+        .map(|d| serde_yaml_ng::Value::deserialize(d).expect("doc"))
+        .expect("first document");
+    assert_eq!(
+        cluster_config["etcd"]["external"]["endpoints"][0].as_str(),
+        Some("https://placeholder:2379")
     );
 }
