@@ -6,6 +6,7 @@
 //! | `GET /2009-04-04/...`, `GET /latest/...` | the EC2 tree of the client's machine (see [`crate::ec2`]) |
 //! | `PUT /latest/api/token` | an IMDSv2 token; needs `X-aws-ec2-metadata-token-ttl-seconds` (1–21600) |
 //! | `GET /metadata` | the Tinkerbell JSON document of the client's machine (see [`crate::document`]) |
+//! | `POST /phone-home`, `POST /phone-home/<instance-id>` | cloud-init's phone-home: the client's machine is recorded as a Ready `v1 Node` (see [`crate::phone_home`]) |
 //! | `GET /healthz` | `200` with a small JSON status once the index holds the store's first list, `500` before |
 //! | `GET /metrics` | OpenMetrics text format (see [`crate::metrics`]) |
 //!
@@ -25,9 +26,14 @@
 //! headers, sent within [`Config::header_read_timeout`]; at most
 //! [`Config::max_connections_per_peer`] connections from one address at once (further ones
 //! are closed on accept and counted in `ironbell_metadata_http_connections_refused_total`);
-//! at most [`MAX_BODY_BYTES`] of body on the token `PUT` (413 above);
-//! [`Config::request_timeout`] for a handler to answer (408). Other request bodies are
-//! never read.
+//! at most [`MAX_BODY_BYTES`] of body on the token `PUT` and
+//! [`crate::phone_home::MAX_BODY_BYTES`] on a phone-home (413 above), and a phone-home
+//! rate per source address (429 above); [`Config::request_timeout`] for a handler to
+//! answer (408). Other request bodies are never read.
+//!
+//! **Writes.** Only the phone-home writes, and only a `v1 Node`, through the store given
+//! with [`MetadataState::with_store`] ([`serve`] gives its own); without one it answers
+//! 503.
 
 use std::future::Future;
 use std::io;
@@ -41,8 +47,10 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 pub use ironbell_httpd::{MAX_HEAD_BYTES, MAX_HEADERS};
+use ironbell_limits::RateLimiter;
+use ironbell_model::corev1::Node;
 use ironbell_store::SharedStore;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -54,6 +62,7 @@ use crate::ec2;
 use crate::index::{Index, Lookup};
 use crate::machine::Machine;
 use crate::metrics::{IdentificationFailure, Metrics, TokenRejection};
+use crate::phone_home::{self, Report};
 use crate::token::{Clock, TOKEN_HEADER, TTL_HEADER, TokenKey, parse_ttl};
 
 /// The port EKS Anywhere runs the metadata service on.
@@ -106,6 +115,18 @@ struct Inner {
     key: TokenKey,
     metrics: Arc<Metrics>,
     started: Instant,
+    /// Where phone-homes write Nodes; `None`: they answer 503.
+    store: Option<SharedStore>,
+    /// Phone-homes per source address.
+    phone_home_rate: RateLimiter<IpAddr>,
+}
+
+fn phone_home_limiter() -> RateLimiter<IpAddr> {
+    RateLimiter::new(
+        1.0 / phone_home::RATE_INTERVAL.as_secs_f64(),
+        phone_home::RATE_BURST,
+        phone_home::RATE_MAX_KEYS,
+    )
 }
 
 /// Everything the handlers share: settings, the machine index, the token key, the
@@ -135,6 +156,22 @@ impl MetadataState {
             key,
             metrics: Arc::default(),
             started: Instant::now(),
+            store: None,
+            phone_home_rate: phone_home_limiter(),
+        }))
+    }
+
+    /// The same state writing phone-homes' Nodes to `store` (with fresh rate limits).
+    pub fn with_store(self, store: SharedStore) -> Self {
+        let inner = &self.0;
+        Self(Arc::new(Inner {
+            config: inner.config.clone(),
+            index: inner.index.clone(),
+            key: inner.key.clone(),
+            metrics: inner.metrics.clone(),
+            started: inner.started,
+            store: Some(store),
+            phone_home_rate: phone_home_limiter(),
         }))
     }
 
@@ -171,6 +208,8 @@ pub fn router(state: MetadataState) -> Router {
         .route("/", get(versions))
         .route("/latest/api/token", put(token))
         .route("/metadata", get(metadata_document))
+        .route("/phone-home", post(phone_home))
+        .route("/phone-home/{id}", post(phone_home))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics));
     for version in VERSIONS {
@@ -200,8 +239,8 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let index = Index::start(store);
-    let state = MetadataState::new(config, index.clone());
+    let index = Index::start(store.clone());
+    let state = MetadataState::new(config, index.clone()).with_store(store);
     tokio::pin!(shutdown);
     tokio::select! {
         _ = index.synced() => {}
@@ -498,6 +537,168 @@ async fn metadata_document(State(state): State<MetadataState>, req: Request) -> 
         answer.unwrap_or_else(IntoResponse::into_response),
         "metadata",
     )
+}
+
+/// Reads a body of at most `limit` bytes; `Err` is the 413 answer.
+async fn bounded_body(req: Request, limit: usize) -> Result<axum::body::Bytes, Refusal> {
+    let too_large = || {
+        Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body over {limit} bytes"),
+        )
+    };
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|_| too_large())
+}
+
+async fn phone_home(State(state): State<MetadataState>, req: Request) -> Response {
+    let answer = async {
+        let client = client_of(&state, &req)?;
+        if !state.0.phone_home_rate.check(&client) {
+            return Err(Refusal::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "too many phone-homes from {client}: at most {} at once, then one every {} s",
+                    phone_home::RATE_BURST,
+                    phone_home::RATE_INTERVAL.as_secs()
+                ),
+            ));
+        }
+        let Some(store) = state.0.store.clone() else {
+            return Err(Refusal::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "this metadata service has no store to record phone-homes in",
+            ));
+        };
+        let machine = machine_at(&state, client)?;
+        let Machine::Hardware(hw) = &machine else {
+            return Err(Refusal::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "{} is a flat-file instance: no Node to record",
+                    machine.name()
+                ),
+            ));
+        };
+        let form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::trim);
+        if form.is_some_and(|t| !t.eq_ignore_ascii_case("application/x-www-form-urlencoded")) {
+            return Err(Refusal::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "a phone-home is an application/x-www-form-urlencoded form",
+            ));
+        }
+        let path_id = req
+            .uri()
+            .path()
+            .strip_prefix("/phone-home/")
+            .map(str::to_string);
+        let body = bounded_body(req, phone_home::MAX_BODY_BYTES).await?;
+        let report = Report::parse(&body)
+            .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+        let own = hw
+            .instance()
+            .and_then(|i| i.id.as_deref())
+            .filter(|id| !id.is_empty());
+        let claimed = [Some(report.instance_id.as_str()), path_id.as_deref()];
+        if own.is_none() || claimed.iter().flatten().any(|c| Some(*c) != own) {
+            debug!(instance_id = %report.instance_id, "phone-home for another instance refused");
+            return Err(Refusal::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "instance {} is not {}'s",
+                    report.instance_id,
+                    machine.name()
+                ),
+            ));
+        }
+        let node = record_node(&store, hw, client, &report).await?;
+        info!(node = node.metadata.name(), "phone-home: node ready");
+        Ok(text(
+            StatusCode::OK,
+            format!("node {} is ready\n", node.metadata.name()),
+        ))
+    }
+    .await;
+    with_endpoint(
+        answer.unwrap_or_else(IntoResponse::into_response),
+        "phone-home",
+    )
+}
+
+/// Creates or updates the Node of `hw` after a phone-home (see [`phone_home::node_for`]);
+/// a Node of that name that is another Hardware's is left alone (409).
+async fn record_node(
+    store: &SharedStore,
+    hw: &ironbell_model::tinkerbell::Hardware,
+    client: IpAddr,
+    report: &Report,
+) -> Result<Node, Refusal> {
+    let api = ironbell_store::api::<Node>(store);
+    let name = hw.metadata.name();
+    let failed = |e: ironbell_store::StoreError| {
+        error!("recording node {name}: {e}");
+        Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("recording node {name}: {e}"),
+        )
+    };
+    let now = ironbell_model::values::now();
+    let want = phone_home::provider_id(hw);
+    // Twice at most: a create that finds the Node made meanwhile updates it instead.
+    for _ in 0..2 {
+        let current = match api.get("", name).await {
+            Ok(node) => Some(node),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(failed(e)),
+        };
+        if let Some(other) = current
+            .as_ref()
+            .and_then(|n| n.spec.provider_id.as_deref())
+            .filter(|p| *p != want)
+        {
+            return Err(Refusal::new(
+                StatusCode::CONFLICT,
+                format!("node {name} belongs to {other}, not {want}"),
+            ));
+        }
+        let Some(current) = current else {
+            let node = phone_home::node_for(None, hw, client, report, now);
+            match api.create(&node).await {
+                Ok(created) => return Ok(created),
+                Err(ironbell_store::StoreError::AlreadyExists { .. }) => continue,
+                Err(e) => return Err(failed(e)),
+            }
+        };
+        if current.spec.provider_id.is_none() {
+            api.modify("", name, |n| n.spec.provider_id = Some(want.clone()))
+                .await
+                .map_err(failed)?;
+        }
+        return api
+            .modify_status("", name, |n| {
+                *n = phone_home::node_for(Some(n.clone()), hw, client, report, now);
+            })
+            .await
+            .map_err(failed);
+    }
+    Err(Refusal::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("node {name} keeps changing; try again"),
+    ))
 }
 
 async fn healthz(State(state): State<MetadataState>) -> Response {

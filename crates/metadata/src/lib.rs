@@ -7,7 +7,9 @@
 //! - the EC2 instance metadata API under `/2009-04-04/` and `/latest/` ([`ec2`]), with
 //!   Hegel's mapping from Hardware ([`machine`]) and IMDSv2 session tokens ([`token`]);
 //! - `/metadata`, the Tinkerbell JSON document with the disk layout ([`document`]);
-//! - `/healthz` and Prometheus `/metrics` ([`metrics`]).
+//! - `/healthz` and Prometheus `/metrics` ([`metrics`]);
+//! - `POST /phone-home`, where an installed OS reports in after first boot (cloud-init's
+//!   `phone_home` module) and its machine's `v1 Node` becomes Ready ([`phone_home`]).
 //!
 //! A machine sees only its own data: each request is tied to the Hardware whose interface
 //! `dhcp.ip.address` is the request's source address, or the address a trusted proxy names
@@ -16,7 +18,7 @@
 //! come from an in-memory [`Index`] that a store watch keeps current, so changes show at
 //! once and requests never wait on the store.
 //!
-//! It is not a store or a writer of Hardware, and it does not bind sockets or parse
+//! It writes nothing but those Nodes; it is not a store or a writer of Hardware, and it does not bind sockets or parse
 //! command lines: `ironbell serve metadata` binds the listener and calls [`serve`].
 //!
 //! Start reading at [`http`] (routes, identification, tokens, limits), then [`ec2`] and
@@ -44,6 +46,7 @@ pub mod http;
 mod index;
 pub mod machine;
 pub mod metrics;
+pub mod phone_home;
 pub mod proxies;
 pub mod token;
 

@@ -1,7 +1,8 @@
 //! A real client: Debian's cloud-init EC2 code (`cloudinit.sources.helpers.ec2` and
 //! `DataSourceEc2`), run by Debian's `/usr/bin/python3` inside a network namespace whose
 //! address is a Hardware's, against the service listening in another namespace joined by
-//! a veth pair. Also curl for the IMDSv2 token flow.
+//! a veth pair. Also curl for the IMDSv2 token flow, and cloud-init's `phone_home` module
+//! (`cloudinit.config.cc_phone_home`) with the plain bootstrapper's user-data.
 //!
 //! Needs root (namespaces), the `cloud-init` package and curl (`scripts/setup` installs
 //! them); without them each test says why and passes without running.
@@ -87,6 +88,7 @@ fn expected_tree() -> Value {
 
 struct Lab {
     _server_ns: Netns,
+    store: ironbell_store::SharedStore,
     client: Netns,
     url: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -125,7 +127,7 @@ impl Lab {
         let store = store_with(&dir, &[machine()]).await;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(ironbell_metadata::serve(
-            store,
+            store.clone(),
             config,
             listener,
             async move {
@@ -134,6 +136,7 @@ impl Lab {
         ));
         Lab {
             _server_ns: server_ns,
+            store,
             client,
             url: format!("http://{SERVER_IP}:{port}"),
             stop: Some(stop),
@@ -160,9 +163,14 @@ impl Lab {
     }
 
     async fn cloud_init(&self, mode: &str) -> Value {
-        let out = self
-            .run(PYTHON, vec![script(), mode.into(), self.url.clone()])
-            .await;
+        self.python(vec![mode.into(), self.url.clone()]).await
+    }
+
+    /// The client script with `args`; its JSON output.
+    async fn python(&self, args: Vec<String>) -> Value {
+        let mut all = vec![script()];
+        all.extend(args);
+        let out = self.run(PYTHON, all).await;
         serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"))
     }
 
@@ -261,4 +269,67 @@ async fn imdsv2_tokens_required_with_curl_and_cloud_init() {
         "{metrics}"
     );
     assert_eq!(metrics.lines().last(), Some("# EOF"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_init_phone_home_with_the_plain_user_data_makes_the_node_ready() {
+    use ironbell_bootstrap::plain::{self, PlainConfig};
+    use ironbell_model::corev1::Node;
+
+    if !peers_present() {
+        return;
+    }
+    let lab = Lab::start(Config::default()).await;
+    let user_data = plain::user_data(&PlainConfig {
+        hostname: Some("hostname".into()),
+        phone_home_url: plain::phone_home_url(&lab.url),
+        ..PlainConfig::default()
+    })
+    .expect("plain user-data");
+    let file = lab._dir.path().join("user-data");
+    std::fs::write(&file, &user_data).expect("write user-data");
+    let phone_home = |instance: &str, tries: u32| {
+        let args = [
+            "phone_home",
+            file.to_str().expect("path"),
+            instance,
+            "hostname",
+            "hostname.lab.example",
+            &tries.to_string(),
+        ]
+        .map(str::to_string)
+        .to_vec();
+        lab.python(args)
+    };
+    let nodes = ironbell_store::api::<Node>(&lab.store);
+
+    // Another machine's instance id, from this machine's address: refused, nothing written.
+    let got = phone_home("another-instance", 1).await;
+    assert_eq!(got["codes"], json!([403]), "{got:#}");
+    let err = nodes.get("", "ci-machine").await.expect_err("no node yet");
+    assert!(err.is_not_found(), "{err}");
+
+    // Its own: the Node appears, Ready, with the machine's provider id and addresses.
+    let got = phone_home("instanceid", 10).await;
+    assert_eq!(got["codes"], json!([200]), "{got:#}");
+    assert_eq!(
+        got["phone_home"]["post"],
+        json!(["instance_id", "hostname", "fqdn"])
+    );
+    let node = nodes.get("", "ci-machine").await.expect("node");
+    assert_eq!(
+        node.spec.provider_id.as_deref(),
+        Some("tinkerbell://default/ci-machine")
+    );
+    assert!(node.is_ready(), "{node:?}");
+    let addresses: Vec<_> = node
+        .status
+        .iter()
+        .flat_map(|s| &s.addresses)
+        .map(|a| (a.type_.as_str(), a.address.as_str()))
+        .collect();
+    assert_eq!(
+        addresses,
+        [("InternalIP", MACHINE_IP), ("Hostname", "hostname")]
+    );
 }

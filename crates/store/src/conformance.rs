@@ -139,6 +139,7 @@ macro_rules! store_conformance_tests {
             case_typed_api,
             case_object_size_limit,
             case_invalid_names_are_refused,
+            case_cluster_scoped_objects,
             case_commit_limit_is_kept,
             case_commit_in_batches_resumes,
         );
@@ -1225,6 +1226,43 @@ pub async fn case_invalid_names_are_refused(store: SharedStore) {
     assert!(items.is_empty(), "{items:?}");
     assert_eq!(rev_after, rev_before, "nothing was written");
     create(&store, widget(NS, "good.name-1", &[], 1)).await;
+}
+
+/// An object with an empty namespace (a cluster-scoped kind's, such as a `v1 Node`) is
+/// stored, read, listed (alone under the namespace `""`, with the others across all
+/// namespaces), updated and deleted like any other, and never mixed with a namespaced
+/// object of the same name.
+pub async fn case_cluster_scoped_objects(store: SharedStore) {
+    let scoped = create(&store, widget("", "node-1", &[], 1)).await;
+    assert_eq!(scoped.namespace(), "");
+    create(&store, widget(NS, "node-1", &[], 2)).await;
+    let got = store.get(&widgets(), "", "node-1").await.expect("get");
+    assert_eq!(got, scoped);
+    assert_eq!(count(&got), 1);
+    let (all, _) = list(&store, ListParams::default()).await;
+    assert_eq!(all, ["/node-1", "default/node-1"]);
+    let (cluster, _) = list(&store, ListParams::namespace("")).await;
+    assert_eq!(cluster, ["/node-1"]);
+    let (namespaced, _) = list(&store, ListParams::namespace(NS)).await;
+    assert_eq!(namespaced, ["default/node-1"]);
+    let mut changed = got.clone();
+    changed
+        .set_field("spec", &json!({ "count": 5 }))
+        .expect("json field");
+    let updated = store.update(changed).await.expect("update");
+    assert_eq!(count(&updated), 5);
+    assert!(rv(&updated) > rv(&got));
+    store
+        .delete(&widgets(), "", "node-1", None)
+        .await
+        .expect("delete");
+    let err = store.get(&widgets(), "", "node-1").await.unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
+    assert_eq!(
+        count(&get(&store, "node-1").await),
+        2,
+        "the namespaced one stays"
+    );
 }
 
 /// A commit of [`Capabilities::max_commit_ops`](crate::Capabilities::max_commit_ops)

@@ -238,9 +238,11 @@ pub fn check_size(obj: &DynamicObject, encoded: &str) -> Result<()> {
     Ok(())
 }
 
-/// Refuses `obj` when its name is not a DNS-1123 subdomain or its namespace not a
-/// DNS-1123 label ([`StoreError::InvalidName`]): every backend calls this on every create
-/// (after a name is generated from `generateName`), before writing.
+/// Refuses `obj` when its name is not a DNS-1123 subdomain or its namespace neither empty
+/// (a cluster-scoped kind's object, such as a `v1 Node`) nor a DNS-1123 label
+/// ([`StoreError::InvalidName`]): every backend calls this on every create (after a name is
+/// generated from `generateName`), before writing. Which kinds are cluster-scoped is the
+/// typed layer's business ([`ironbell_model::Resource::NAMESPACED`]), not the store's.
 pub fn check_names(obj: &DynamicObject) -> Result<()> {
     let invalid = |reason| StoreError::InvalidName {
         kind: obj.types.kind.clone(),
@@ -249,6 +251,9 @@ pub fn check_names(obj: &DynamicObject) -> Result<()> {
         reason: Box::new(reason),
     };
     ironbell_model::validate_name(obj.name()).map_err(invalid)?;
+    if obj.namespace().is_empty() {
+        return Ok(());
+    }
     ironbell_model::validate_namespace(obj.namespace()).map_err(invalid)
 }
 
@@ -375,7 +380,8 @@ impl Capabilities {
     }
 }
 
-/// The storage interface. Objects are namespaced; every write gets a new store-wide revision,
+/// The storage interface. Objects are namespaced, or cluster-scoped with an empty namespace;
+/// every write gets a new store-wide revision,
 /// which becomes the object's `metadata.resourceVersion`.
 ///
 /// Every backend refuses an object over

@@ -192,12 +192,24 @@ pub async fn send(
     path: &str,
     headers: &[(&str, &str)],
 ) -> Answer {
+    send_body(app, method, peer, path, headers, Vec::new()).await
+}
+
+/// [`send`] with a request body.
+pub async fn send_body(
+    app: &Router,
+    method: Method,
+    peer: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Answer {
     let peer: SocketAddr = peer.parse().expect("peer address");
     let mut req = Request::builder().method(method).uri(path);
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let mut req = req.body(Body::empty()).expect("request");
+    let mut req = req.body(Body::from(body)).expect("request");
     req.extensions_mut().insert(ConnectInfo(peer));
     let resp = app.clone().oneshot(req).await.expect("infallible");
     let status = resp.status();
