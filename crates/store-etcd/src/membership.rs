@@ -425,35 +425,35 @@ impl Keeper {
     /// One registration: lease, key, read, then renewals and the watch until something
     /// fails (`Err`: etcd unreachable) or ends it.
     async fn registration(&mut self, stop: &mut oneshot::Receiver<()>) -> Result<Ended, String> {
-        let mut client: Client = self
+        let client: Client = self
             .store
             .client()
             .await
             .map_err(|e| format!("connecting: {e}"))?;
         let granted_at = Instant::now();
+        let ttl = self.config.ttl_secs();
         let grant = self
-            .attempt(
-                "granting a lease",
-                client.lease_grant(self.config.ttl_secs(), None),
-            )
+            .request("granting a lease", || {
+                let mut c = client.clone();
+                async move { c.lease_grant(ttl, None).await }
+            })
             .await?;
         let lease = grant.id();
         self.lease = Some(lease);
         let key = format!("{}{}", self.prefix, self.replica);
-        self.attempt(
-            "putting the member key",
-            client.put(
-                key.clone(),
-                self.holder.clone(),
-                Some(PutOptions::new().with_lease(lease)),
-            ),
-        )
+        self.request("putting the member key", || {
+            let (mut c, key, holder) = (client.clone(), key.clone(), self.holder.clone());
+            async move {
+                c.put(key, holder, Some(PutOptions::new().with_lease(lease)))
+                    .await
+            }
+        })
         .await?;
         let listed = self
-            .attempt(
-                "reading the members",
-                client.get(self.prefix.clone(), Some(GetOptions::new().with_prefix())),
-            )
+            .request("reading the members", || {
+                let (mut c, prefix) = (client.clone(), self.prefix.clone());
+                async move { c.get(prefix, Some(GetOptions::new().with_prefix())).await }
+            })
             .await?;
         let revision = listed.header().map_or(0, |h| h.revision());
         let mut members: BTreeSet<String> = listed
@@ -462,20 +462,19 @@ impl Keeper {
             .filter_map(|kv| member_id(&self.prefix, kv.key()))
             .collect();
         let mut events = self
-            .attempt(
-                "watching the members",
-                client.watch(
-                    self.prefix.clone(),
-                    Some(
-                        WatchOptions::new()
-                            .with_prefix()
-                            .with_start_revision(revision + 1),
-                    ),
-                ),
-            )
+            .request("watching the members", || {
+                let (mut c, prefix) = (client.clone(), self.prefix.clone());
+                let options = WatchOptions::new()
+                    .with_prefix()
+                    .with_start_revision(revision + 1);
+                async move { c.watch(prefix, Some(options)).await }
+            })
             .await?;
         let (mut keeper, mut renewals) = self
-            .attempt("renewing the lease", client.lease_keep_alive(lease))
+            .request("renewing the lease", || {
+                let mut c = client.clone();
+                async move { c.lease_keep_alive(lease).await }
+            })
             .await?;
         self.publish(&members);
         let mut next = granted_at + self.config.renew_period();
@@ -553,6 +552,38 @@ impl Keeper {
             tracing::info!(members = ?view.members, "membership current");
         } else if before.members != view.members {
             tracing::info!(members = ?view.members, before = ?before.members, "members changed");
+        }
+    }
+
+    /// `f()` within one attempt's time, sent again while it fails on the connection: the
+    /// client spreads requests over every endpoint, so with one etcd member dead a request
+    /// may go to it and be refused at once, and the next one reaches a live member. (A
+    /// registration that gave up on the first refusal could not get through before its
+    /// lease ran out, and the others would see this replica leave.)
+    async fn request<T, F, Fut>(&self, context: &str, mut f: F) -> Result<T, String>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let deadline = Instant::now() + self.config.attempt_timeout();
+        let mut pause = Duration::from_millis(20);
+        loop {
+            match tokio::time::timeout_at(deadline, f()).await {
+                Ok(Ok(v)) => return Ok(v),
+                Ok(Err(e)) if crate::retryable(&e) && Instant::now() + pause < deadline => {
+                    tracing::debug!("{context}: {}; sending again", describe(&e));
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                }
+                Ok(Err(e)) => return Err(self.etcd(context, &e)),
+                Err(_) => {
+                    return Err(format!(
+                        "etcd at {}: {context}: no answer within {:?}",
+                        self.store.config().endpoints.join(","),
+                        self.config.attempt_timeout()
+                    ));
+                }
+            }
         }
     }
 
