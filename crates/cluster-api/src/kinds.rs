@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use ironbell_capi::api::{
     BOOTSTRAP_API_VERSION, CLUSTER_API_VERSION, CONTROL_PLANE_API_VERSION,
+    INFRASTRUCTURE_API_VERSION,
 };
 
 /// A store kind: `apiVersion`, `kind`, `metadata`, `spec` and an optional `status`.

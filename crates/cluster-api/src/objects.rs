@@ -300,14 +300,22 @@ fn string_map(v: Option<&Value>) -> Labels {
         .unwrap_or_default()
 }
 
-/// The lowest `<prefix>-<n>` not in `taken`: deterministic, so a controller restarted after
-/// a create finds the name taken rather than making a second object.
+/// `<prefix>-<n>` for `n` one above the highest index among `taken` (0 when none):
+/// deterministic, so a controller restarted after a create finds the name taken rather than
+/// making a second object; and a name is not reused while a newer machine exists (a rollout
+/// deletes the oldest first), so a replacement never takes its predecessor's name.
 pub fn next_name<'a>(prefix: &str, taken: impl IntoIterator<Item = &'a str>) -> String {
-    let taken: std::collections::HashSet<&str> = taken.into_iter().collect();
-    (0..)
-        .map(|n| format!("{prefix}-{n}"))
-        .find(|n| !taken.contains(n.as_str()))
-        .unwrap_or_else(|| prefix.to_string())
+    let next = taken
+        .into_iter()
+        .filter_map(|n| {
+            n.strip_prefix(prefix)?
+                .strip_prefix('-')?
+                .parse::<u64>()
+                .ok()
+        })
+        .max()
+        .map_or(0, |n| n.saturating_add(1));
+    format!("{prefix}-{next}")
 }
 
 /// A label selector as text, `k=v,k2=v2` (sorted), as Cluster API writes `status.selector`.

@@ -86,11 +86,9 @@ impl Controllers {
     pub fn watch_infrastructure<T: Resource>(mut self) -> Self {
         self.machine_watches
             .push(Box::new(|c: Controller<Machine>| {
-                c.watches::<T>(|key, obj| {
-                    obj.and_then(|o| objects::owner_name::<Machine>(o.metadata()))
-                        .map(|m| vec![(key.0.clone(), m.to_string())])
-                        .unwrap_or_default()
-                })
+                c.watches::<T>(related(|o: &T| {
+                    objects::owner_name::<Machine>(o.metadata()).map(str::to_string)
+                }))
             }));
         self
     }
@@ -109,11 +107,11 @@ impl Controllers {
 
         let deployments =
             Controller::<MachineDeployment>::new("machinedeployment", self.store.clone())
-                .watches::<MachineSet>(|key, ms| {
-                    ms.and_then(|m| m.metadata.label(crate::DEPLOYMENT_NAME_LABEL))
-                        .map(|d| vec![(key.0.clone(), d.to_string())])
-                        .unwrap_or_default()
-                })
+                .watches::<MachineSet>(related(|m: &MachineSet| {
+                    m.metadata
+                        .label(crate::DEPLOYMENT_NAME_LABEL)
+                        .map(str::to_string)
+                }))
                 .watches::<Machine>(label_owner(crate::DEPLOYMENT_NAME_LABEL));
 
         let sets = Controller::<MachineSet>::new("machineset", self.store.clone())
@@ -126,11 +124,9 @@ impl Controllers {
         let nodes: NodeIndex = Arc::default();
         let index = nodes.clone();
         let mut machines = Controller::<Machine>::new("machine", self.store.clone())
-            .watches::<KubeadmConfig>(|key, cfg| {
-                cfg.and_then(|c| objects::owner_name::<Machine>(&c.metadata))
-                    .map(|m| vec![(key.0.clone(), m.to_string())])
-                    .unwrap_or_default()
-            })
+            .watches::<KubeadmConfig>(related(|c: &KubeadmConfig| {
+                objects::owner_name::<Machine>(&c.metadata).map(str::to_string)
+            }))
             .watches::<ironbell_model::corev1::Node>(move |_, node| {
                 let Some(pid) = node.and_then(|n| n.spec.provider_id.as_deref()) else {
                     return Vec::new();
@@ -142,12 +138,14 @@ impl Controllers {
         }
 
         let configs = Controller::<KubeadmConfig>::new("kubeadmconfig", self.store.clone())
-            .watches::<Machine>(|key, m| {
-                m.and_then(|m| m.spec.bootstrap.config_ref.as_ref())
+            .watches::<Machine>(related(|m: &Machine| {
+                m.spec
+                    .bootstrap
+                    .config_ref
+                    .as_ref()
                     .filter(|r| r.kind == KubeadmConfig::KIND)
-                    .map(|r| vec![(key.0.clone(), r.name.clone())])
-                    .unwrap_or_default()
-            });
+                    .map(|r| r.name.clone())
+            }));
 
         tokio::join!(
             clusters.run(Arc::new(cluster::Reconciler { ctx: ctx.clone() }), n),
@@ -188,13 +186,35 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
-/// Maps a `Machine` to the object its label `label` names.
-fn label_owner(label: &'static str) -> impl Fn(&ObjectKey, Option<&Machine>) -> Vec<ObjectKey> {
-    move |key, m| {
-        m.and_then(|m| m.metadata.label(label))
-            .map(|o| vec![(key.0.clone(), o.to_string())])
-            .unwrap_or_default()
+/// A watch mapping from an object to the name of a related object in its namespace, as
+/// `related` reads it; the last name seen is remembered per key, so that a deletion (which
+/// the watch reports without the object) still queues it.
+fn related<T: Resource>(
+    related: impl Fn(&T) -> Option<String> + Send + 'static,
+) -> impl Fn(&ObjectKey, Option<&T>) -> Vec<ObjectKey> + Send + 'static {
+    let last: Mutex<HashMap<ObjectKey, String>> = Mutex::default();
+    move |key, obj| {
+        let mut last = lock(&last);
+        let name = match obj {
+            Some(o) => {
+                let n = related(o);
+                match &n {
+                    Some(n) => last.insert(key.clone(), n.clone()),
+                    None => last.remove(key),
+                };
+                n
+            }
+            None => last.remove(key),
+        };
+        name.map(|n| vec![(key.0.clone(), n)]).unwrap_or_default()
     }
+}
+
+/// Maps a `Machine` to the object its label `label` names.
+fn label_owner(
+    label: &'static str,
+) -> impl Fn(&ObjectKey, Option<&Machine>) -> Vec<ObjectKey> + Send + 'static {
+    related(move |m: &Machine| m.metadata.label(label).map(str::to_string))
 }
 
 /// What every reconciler shares.
