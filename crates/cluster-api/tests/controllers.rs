@@ -744,12 +744,17 @@ async fn machine_deployment_scales_2_3_1_with_every_object_in_place() {
     })
     .await;
     assert!(plane.nodes().await[0].metadata.name().ends_with(&keep));
-    let status = plane
-        .get::<MachineDeployment>("c1-md")
-        .await
-        .status
-        .unwrap_or_default();
-    assert_eq!((status.replicas, status.available_replicas), (1, 1));
+    until(
+        "the MachineDeployment status to show 1 available",
+        || async {
+            let st = plane.get::<MachineDeployment>("c1-md").await.status?;
+            (st.replicas == 1
+                && st.available_replicas == 1
+                && st.phase.as_deref() == Some("Running"))
+            .then_some(())
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -851,16 +856,12 @@ async fn control_plane_1_to_3_then_a_version_rollout() {
             .bootstrap_role(m.metadata.name(), "JoinControlPlane")
             .await;
     }
-    let st = plane
-        .get::<KubeadmControlPlane>("c3")
-        .await
-        .status
-        .unwrap_or_default();
-    assert!(st.initialized && st.ready);
-    assert_eq!(
-        (st.replicas, st.ready_replicas, st.updated_replicas),
-        (3, 3, 3)
-    );
+    until("the KCP status to show 3 ready", || async {
+        let st = plane.get::<KubeadmControlPlane>("c3").await.status?;
+        let counts = (st.replicas, st.ready_replicas, st.updated_replicas);
+        (st.initialized && st.ready && counts == (3, 3, 3)).then_some(())
+    })
+    .await;
 
     let observer = Observer::start(&plane.store, CP_LABEL, "c3").await;
     kcps.modify(NS, "c3", |k| k.spec.version = "v1.31.0".into())

@@ -124,8 +124,10 @@ impl Reconcile<Machine> for Reconciler {
                 {
                     status.addresses = addrs;
                 }
+                // As Cluster API does, the provider id is taken once the object is ready.
                 let pid = objects::path(&body, "spec.providerID")
                     .and_then(Value::as_str)
+                    .filter(|_| status.infrastructure_ready)
                     .map(str::to_string);
                 if pid.is_some() && pid != provider_id {
                     info!(machine = %name, provider_id = ?pid, "provider id from the infrastructure object");
