@@ -117,6 +117,70 @@ pub fn control_plane_outdated(
     None
 }
 
+/// What the rendered objects of an upgrade mean for a group of machines: whether its machines
+/// are replaced (and why), and how many spare Hardware the replacement needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replacement {
+    /// Why the machines are replaced.
+    pub reason: String,
+    /// Machines created above the desired count at once: spare Hardware needed.
+    pub spare: i64,
+}
+
+/// Whether changing a `MachineDeployment` from `old` to `new` replaces its machines, and the
+/// spare Hardware that takes (its `maxSurge`); `None` when it only scales or changes
+/// nothing that machines are made from.
+pub fn deployment_replacement(
+    old: &ironbell_capi::api::cluster::MachineDeploymentSpec,
+    new: &ironbell_capi::api::cluster::MachineDeploymentSpec,
+) -> Result<Option<Replacement>, String> {
+    if template_hash(&old.template) == template_hash(&new.template) {
+        return Ok(None);
+    }
+    let rolling = new
+        .strategy
+        .as_ref()
+        .and_then(|s| s.rolling_update.as_ref());
+    let spare = spare_hardware(
+        new.replicas.unwrap_or(1),
+        rolling.and_then(|r| r.max_surge.as_ref()),
+        rolling.and_then(|r| r.max_unavailable.as_ref()),
+    )?;
+    Ok(Some(Replacement {
+        reason: "the machine template changed".into(),
+        spare,
+    }))
+}
+
+/// Whether changing a `KubeadmControlPlane` from `old` to `new` replaces its machines (a new
+/// `version`, `machineTemplate.infrastructureRef` or `kubeadmConfigSpec`), and the spare
+/// Hardware that takes (`maxSurge`, 1 by default, 0 or 1).
+pub fn control_plane_replacement(
+    old: &ironbell_capi::api::kubeadm::KubeadmControlPlaneSpec,
+    new: &ironbell_capi::api::kubeadm::KubeadmControlPlaneSpec,
+) -> Result<Option<Replacement>, String> {
+    let origin = |s: &ironbell_capi::api::kubeadm::KubeadmControlPlaneSpec| ControlPlaneOrigin {
+        version: Some(s.version.clone()),
+        infrastructure_template: Some((
+            s.machine_template.infrastructure_ref.kind.clone(),
+            s.machine_template.infrastructure_ref.name.clone(),
+        )),
+        config_hash: Some(hash_of(&s.kubeadm_config_spec)),
+    };
+    let Some(reason) = control_plane_outdated(&origin(new), &origin(old)) else {
+        return Ok(None);
+    };
+    let spare = new
+        .rollout_strategy
+        .as_ref()
+        .and_then(|s| s.rolling_update.as_ref())
+        .map(|r| scaled_value(&r.max_surge, new.replicas, true))
+        .transpose()?
+        .unwrap_or(1)
+        .max(0);
+    Ok(Some(Replacement { reason, spare }))
+}
+
 /// Resolves an int-or-percent bound against `total`: a percentage rounds up
 /// (`round_up`, maxSurge) or down (maxUnavailable), as Kubernetes'
 /// `GetScaledValueFromIntOrPercent`. A malformed value is an error naming it.
@@ -478,6 +542,81 @@ mod tests {
         assert_eq!(
             spare_hardware(3, Some(&IntOrString::Int(0)), Some(&IntOrString::Int(1))),
             Ok(0)
+        );
+    }
+
+    #[test]
+    fn which_upgrades_replace_and_how_much_spare_hardware_they_need() {
+        use ironbell_capi::api::cluster::{
+            MachineDeploymentSpec, MachineDeploymentStrategy, RollingUpdate,
+        };
+        use ironbell_capi::api::kubeadm::{
+            ControlPlaneRollingUpdate, KubeadmControlPlaneSpec, RolloutStrategy,
+        };
+        let md = MachineDeploymentSpec {
+            replicas: Some(2),
+            template: template("v1.30.0"),
+            strategy: Some(MachineDeploymentStrategy {
+                strategy_type: None,
+                rolling_update: Some(RollingUpdate {
+                    max_surge: Some(IntOrString::Int(2)),
+                    max_unavailable: None,
+                }),
+            }),
+            ..MachineDeploymentSpec::default()
+        };
+        let mut scaled = md.clone();
+        scaled.replicas = Some(5);
+        assert_eq!(
+            deployment_replacement(&md, &scaled),
+            Ok(None),
+            "a scale replaces nothing"
+        );
+        let mut upgraded = md.clone();
+        upgraded.template.spec.version = Some("v1.31.0".into());
+        assert_eq!(
+            deployment_replacement(&md, &upgraded).map(|r| r.map(|r| r.spare)),
+            Ok(Some(2))
+        );
+        let mut default_surge = upgraded.clone();
+        default_surge.strategy = None;
+        assert_eq!(
+            deployment_replacement(&md, &default_surge).map(|r| r.map(|r| r.spare)),
+            Ok(Some(1))
+        );
+
+        let cp = KubeadmControlPlaneSpec {
+            replicas: 3,
+            version: "v1.30.0".into(),
+            ..KubeadmControlPlaneSpec::default()
+        };
+        let mut more = cp.clone();
+        more.replicas = 5;
+        assert_eq!(control_plane_replacement(&cp, &more), Ok(None));
+        let mut new_version = cp.clone();
+        new_version.version = "v1.31.0".into();
+        let r = control_plane_replacement(&cp, &new_version).ok().flatten();
+        assert!(
+            r.as_ref()
+                .is_some_and(|r| r.spare == 1 && r.reason.contains("v1.31.0")),
+            "{r:?}"
+        );
+        let mut no_surge = new_version.clone();
+        no_surge.rollout_strategy = Some(RolloutStrategy {
+            rolling_update: Some(ControlPlaneRollingUpdate {
+                max_surge: IntOrString::Int(0),
+            }),
+            strategy_type: None,
+        });
+        let r = control_plane_replacement(&cp, &no_surge).ok().flatten();
+        assert_eq!(r.map(|r| r.spare), Some(0));
+        let mut files = cp.clone();
+        files.kubeadm_config_spec.pre_kubeadm_commands = Some(vec!["true".into()]);
+        assert!(
+            control_plane_replacement(&cp, &files)
+                .ok()
+                .flatten()
+                .is_some()
         );
     }
 

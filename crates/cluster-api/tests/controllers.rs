@@ -578,15 +578,22 @@ impl Observer {
     }
 }
 
-/// A deployment `<c>-md` of 3 machines (maxSurge 1, maxUnavailable 0) on template
+/// A deployment `<c>-md` of 3 machines (`maxSurge`, `maxUnavailable`) on template
 /// `<c>-md-1`, settled; then an observer is started and the template changed to `<c>-md-2`.
 /// Returns the old set's name and the observer.
-async fn start_rollout(plane: &Plane, c: &str) -> (Option<String>, Observer) {
+async fn start_rollout(
+    plane: &Plane,
+    c: &str,
+    surge: i64,
+    unavailable: i64,
+) -> (Option<String>, Observer) {
     let md = format!("{c}-md");
     plane.cluster(c, None, false).await;
     plane.machine_template(&format!("{md}-1"), "ubuntu-1").await;
     plane.machine_template(&format!("{md}-2"), "ubuntu-2").await;
-    plane.deployment(c, &md, 3, &format!("{md}-1"), 1, 0).await;
+    plane
+        .deployment(c, &md, 3, &format!("{md}-1"), surge, unavailable)
+        .await;
     let before = settled(plane, MD_LABEL, &md, 3, |_| true).await;
     let old_set = before[0]
         .metadata
@@ -760,7 +767,7 @@ async fn machine_deployment_scales_2_3_1_with_every_object_in_place() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_template_change_rolls_within_surge_and_unavailability() {
     let plane = Plane::new();
-    let (old_set, observer) = start_rollout(&plane, "c2").await;
+    let (old_set, observer) = start_rollout(&plane, "c2", 1, 0).await;
     let after = settled(&plane, MD_LABEL, "c2-md", 3, |ms| {
         none_of(old_set.as_deref(), ms)
     })
@@ -795,6 +802,29 @@ async fn a_template_change_rolls_within_surge_and_unavailability() {
         (sets.len() == 1).then_some(())
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_surge_a_rollout_replaces_one_machine_at_a_time() {
+    let plane = Plane::new();
+    let (old_set, observer) = start_rollout(&plane, "c6", 0, 1).await;
+    settled(&plane, MD_LABEL, "c6-md", 3, |ms| {
+        none_of(old_set.as_deref(), ms)
+    })
+    .await;
+    let (max_alive, min_available, names) = observer.finish();
+    println!(
+        "rolling 3 (surge 0, unavailable 1): at most {max_alive} alive, at least {min_available} available"
+    );
+    assert!(
+        max_alive <= 3,
+        "{max_alive} machines alive > replicas + maxSurge"
+    );
+    assert!(
+        min_available >= 2,
+        "{min_available} available < replicas - maxUnavailable"
+    );
+    assert_eq!(names.len(), 6, "{names:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -944,7 +974,7 @@ async fn deleting_a_machine_waits_for_its_infrastructure_object() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn controllers_stopped_mid_rollout_converge_on_restart_without_duplicates() {
     let mut plane = Plane::new();
-    let (old_set, observer) = start_rollout(&plane, "c5").await;
+    let (old_set, observer) = start_rollout(&plane, "c5", 1, 0).await;
     // Stop as soon as the rollout is under way: a new machine exists, old ones remain.
     until("the rollout to start", || async {
         let ms = plane.machines_of(MD_LABEL, "c5-md").await;

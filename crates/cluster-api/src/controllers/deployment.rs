@@ -52,7 +52,7 @@ impl Reconcile<MachineDeployment> for Reconciler {
         if is_paused(cluster.as_ref(), &md.metadata) || md.metadata.deletion_timestamp.is_some() {
             return Ok(Next::Done);
         }
-        let desired = md.spec.replicas.unwrap_or(1).max(0);
+        let desired = desired_replicas(&md);
         let rolling = md
             .spec
             .strategy
@@ -169,6 +169,23 @@ impl Reconcile<MachineDeployment> for Reconciler {
         }
         Ok(Next::Done)
     }
+}
+
+/// `spec.replicas`; without it (the autoscaler owns the count), the autoscaler's minimum
+/// size annotation, else 1, as Cluster API defaults it.
+fn desired_replicas(md: &MachineDeployment) -> i64 {
+    md.spec
+        .replicas
+        .or_else(|| {
+            md.metadata
+                .annotations
+                .as_ref()?
+                .get("cluster.x-k8s.io/cluster-api-autoscaler-node-group-min-size")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(1)
+        .max(0)
 }
 
 fn count(n: usize) -> i64 {
