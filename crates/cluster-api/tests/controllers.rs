@@ -571,10 +571,22 @@ impl Observer {
         Self { handle, seen }
     }
 
-    /// (most machines alive, fewest available, every name seen).
-    fn finish(self) -> (i64, i64, BTreeSet<String>) {
+    /// Stops watching and checks that at every revision at most `max_alive` machines
+    /// existed and at least `min_available` were available, and that `seen` machines
+    /// existed in all (each name once: no duplicate was made).
+    fn check(self, what: &str, max_alive: i64, min_available: i64, seen: usize) {
         self.handle.abort();
-        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+        let (alive, available, names) = self.seen.lock().map(|s| s.clone()).unwrap_or_default();
+        println!("{what}: at most {alive} alive, at least {available} available, {names:?}");
+        assert!(
+            alive <= max_alive,
+            "{what}: {alive} machines alive > {max_alive}"
+        );
+        assert!(
+            available >= min_available,
+            "{what}: {available} available < {min_available}"
+        );
+        assert_eq!(names.len(), seen, "{what}: {names:?}");
     }
 }
 
@@ -772,24 +784,7 @@ async fn a_template_change_rolls_within_surge_and_unavailability() {
         none_of(old_set.as_deref(), ms)
     })
     .await;
-    let (max_alive, min_available, names) = observer.finish();
-    println!(
-        "rolling 3 (surge 1, unavailable 0): at most {max_alive} alive, at least {min_available} available, {} machines seen",
-        names.len()
-    );
-    assert!(
-        max_alive <= 4,
-        "{max_alive} machines alive > replicas + maxSurge"
-    );
-    assert!(
-        min_available >= 3,
-        "{min_available} available < replicas - maxUnavailable"
-    );
-    assert_eq!(
-        names.len(),
-        6,
-        "3 old and 3 new machines, none duplicated: {names:?}"
-    );
+    observer.check("rolling 3 (surge 1, unavailable 0)", 4, 3, 6);
     for m in &after {
         plane.infra_with_image(m.metadata.name(), "ubuntu-2").await;
     }
@@ -812,19 +807,7 @@ async fn without_surge_a_rollout_replaces_one_machine_at_a_time() {
         none_of(old_set.as_deref(), ms)
     })
     .await;
-    let (max_alive, min_available, names) = observer.finish();
-    println!(
-        "rolling 3 (surge 0, unavailable 1): at most {max_alive} alive, at least {min_available} available"
-    );
-    assert!(
-        max_alive <= 3,
-        "{max_alive} machines alive > replicas + maxSurge"
-    );
-    assert!(
-        min_available >= 2,
-        "{min_available} available < replicas - maxUnavailable"
-    );
-    assert_eq!(names.len(), 6, "{names:?}");
+    observer.check("rolling 3 (surge 0, unavailable 1)", 3, 2, 6);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -902,13 +885,7 @@ async fn control_plane_1_to_3_then_a_version_rollout() {
             .all(|m| m.spec.version.as_deref() == Some("v1.31.0"))
     })
     .await;
-    let (max_alive, min_available, names) = observer.finish();
-    println!(
-        "control plane rollout of 3 (surge 1): at most {max_alive} alive, at least {min_available} available"
-    );
-    assert!(max_alive <= 4, "{max_alive} alive");
-    assert!(min_available >= 3, "{min_available} available");
-    assert_eq!(names.len(), 6, "{names:?}");
+    observer.check("control plane rollout of 3 (surge 1)", 4, 3, 6);
     until("the KCP status to show the rollout done", || async {
         let st = kcps.get(NS, "c3").await.ok()?.status?;
         (st.updated_replicas == 3 && st.ready_replicas == 3 && st.replicas == 3).then_some(())
@@ -1000,17 +977,12 @@ async fn controllers_stopped_mid_rollout_converge_on_restart_without_duplicates(
         none_of(old_set.as_deref(), ms)
     })
     .await;
-    let (max_alive, min_available, names) = observer.finish();
-    println!(
-        "across restarts: at most {max_alive} alive, at least {min_available} available, {names:?}"
-    );
-    assert_eq!(
-        names.len(),
+    observer.check(
+        "rolling 3 (surge 1, unavailable 0) across restarts",
+        4,
+        3,
         6,
-        "3 old and 3 new machines, no duplicate: {names:?}"
     );
-    assert!(max_alive <= 4, "{max_alive} alive");
-    assert!(min_available >= 3, "{min_available} available");
     let sets = api::<MachineSet>(&plane.store)
         .list(&ListParams::namespace(NS))
         .await
