@@ -952,27 +952,31 @@ async fn deleting_a_machine_waits_for_its_infrastructure_object() {
 async fn controllers_stopped_mid_rollout_converge_on_restart_without_duplicates() {
     let mut plane = Plane::new();
     let (old_set, observer) = start_rollout(&plane, "c5", 1, 0).await;
-    // Stop as soon as the rollout is under way: a new machine exists, old ones remain.
-    until("the rollout to start", || async {
-        let ms = plane.machines_of(MD_LABEL, "c5-md").await;
-        let new = ms
-            .iter()
-            .filter(|m| m.metadata.label("cluster.x-k8s.io/set-name") != old_set.as_deref())
-            .count();
-        (1..3).contains(&new).then_some(())
-    })
-    .await;
-    plane.stop().await;
-    let mid = plane.machines_of(MD_LABEL, "c5-md").await;
-    println!(
-        "stopped with {} machines: {:?}",
-        mid.len(),
-        mid.iter().map(|m| m.metadata.name()).collect::<Vec<_>>()
-    );
-    // Restart twice, the second time at once, to also stop between steps.
-    plane.start();
-    plane.stop().await;
-    plane.start();
+    // Stop at three points of the rollout (as the first, second and third new machine
+    // appear, old ones remaining), each time restarting at once and once more right away,
+    // to also stop between the steps of a reconcile.
+    for k in 1..=3 {
+        until(&format!("new machine {k} of the rollout"), || async {
+            let ms = plane.machines_of(MD_LABEL, "c5-md").await;
+            let new = ms
+                .iter()
+                .filter(|m| none_of(old_set.as_deref(), std::slice::from_ref(m)))
+                .count();
+            (new >= k).then_some(())
+        })
+        .await;
+        plane.stop().await;
+        let mid = plane.machines_of(MD_LABEL, "c5-md").await;
+        println!(
+            "stopped with {} machines: {:?}",
+            mid.len(),
+            mid.iter().map(|m| m.metadata.name()).collect::<Vec<_>>()
+        );
+        plane.start();
+        tokio::task::yield_now().await;
+        plane.stop().await;
+        plane.start();
+    }
     settled(&plane, MD_LABEL, "c5-md", 3, |ms| {
         none_of(old_set.as_deref(), ms)
     })
