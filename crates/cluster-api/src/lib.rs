@@ -64,6 +64,8 @@ pub const KUBEADM_CONFIG_HASH_ANNOTATION: &str =
     "controlplane.cluster.x-k8s.io/kubeadm-config-hash";
 /// Finalizer of a `Machine`: its infrastructure object, bootstrap config and Node go first.
 pub const MACHINE_FINALIZER: &str = "machine.cluster.x-k8s.io";
+/// Finalizer of a `Cluster`: its machines and infrastructure cluster go first.
+pub const CLUSTER_FINALIZER: &str = "cluster.cluster.x-k8s.io";
 /// `type` of a bootstrap-data Secret.
 pub const BOOTSTRAP_SECRET_TYPE: &str = "cluster.x-k8s.io/secret";
 

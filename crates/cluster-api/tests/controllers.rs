@@ -335,6 +335,34 @@ impl Plane {
             .unwrap_or_else(|e| panic!("{e}"));
     }
 
+    /// Cluster `c` with a `KubeadmControlPlane` `c` of `replicas` on template `<c>-cp-1`.
+    async fn control_plane(&self, c: &str, replicas: i64) {
+        self.cluster(c, Some(c), false).await;
+        self.machine_template(&format!("{c}-cp-1"), "ubuntu-1")
+            .await;
+        let kcp = KubeadmControlPlane {
+            metadata: ObjectMeta::named(NS, c),
+            spec: KubeadmControlPlaneSpec {
+                kubeadm_config_spec: KubeadmConfigSpec {
+                    init_configuration: Some(NodeConfiguration::default()),
+                    join_configuration: Some(NodeConfiguration::default()),
+                    format: Some("cloud-config".into()),
+                    ..KubeadmConfigSpec::default()
+                },
+                machine_template: ControlPlaneMachineTemplate::in_eksa_system(
+                    INFRASTRUCTURE_API_VERSION,
+                    "TestMachineTemplate",
+                    format!("{c}-cp-1"),
+                ),
+                replicas,
+                rollout_strategy: None,
+                version: "v1.30.0".into(),
+            },
+            ..KubeadmControlPlane::default()
+        };
+        self.create(&kcp).await;
+    }
+
     async fn config_template(&self, name: &str) {
         let t = KubeadmConfigTemplate {
             metadata: ObjectMeta::named(NS, name),
@@ -813,30 +841,8 @@ async fn without_surge_a_rollout_replaces_one_machine_at_a_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn control_plane_1_to_3_then_a_version_rollout() {
     let plane = Plane::new();
-    plane.cluster("c3", Some("c3"), false).await;
-    plane.machine_template("c3-cp-1", "ubuntu-1").await;
-    let kcp = KubeadmControlPlane {
-        metadata: ObjectMeta::named(NS, "c3"),
-        spec: KubeadmControlPlaneSpec {
-            kubeadm_config_spec: KubeadmConfigSpec {
-                init_configuration: Some(NodeConfiguration::default()),
-                join_configuration: Some(NodeConfiguration::default()),
-                format: Some("cloud-config".into()),
-                ..KubeadmConfigSpec::default()
-            },
-            machine_template: ControlPlaneMachineTemplate::in_eksa_system(
-                INFRASTRUCTURE_API_VERSION,
-                "TestMachineTemplate",
-                "c3-cp-1",
-            ),
-            replicas: 1,
-            rollout_strategy: None,
-            version: "v1.30.0".into(),
-        },
-        ..KubeadmControlPlane::default()
-    };
+    plane.control_plane("c3", 1).await;
     let kcps = api::<KubeadmControlPlane>(&plane.store);
-    kcps.create(&kcp).await.unwrap_or_else(|e| panic!("{e}"));
     let first = settled(&plane, CP_LABEL, "c3", 1, |_| true).await;
     plane.bootstrap_role(first[0].metadata.name(), "Init").await;
     assert!(
@@ -1071,4 +1077,72 @@ async fn a_paused_cluster_is_left_alone() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     settled(&plane, MD_LABEL, "live-md", 3, |_| true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_cluster_deletes_every_object_and_waits_for_the_machines() {
+    let plane = Plane::new();
+    plane.control_plane("c7", 1).await;
+    plane.machine_template("c7-md-1", "ubuntu-1").await;
+    plane.deployment("c7", "c7-md", 2, "c7-md-1", 1, 0).await;
+    settled(&plane, CP_LABEL, "c7", 1, |_| true).await;
+    let workers = settled(&plane, MD_LABEL, "c7-md", 2, |_| true).await;
+    assert!(has_finalizer(
+        &plane.get::<Cluster>("c7").await.metadata,
+        "cluster.cluster.x-k8s.io"
+    ));
+    // One worker's provider holds its machine: the cluster waits for it.
+    let held = workers[0].metadata.name().to_string();
+    if let Ok(mut h) = plane.held.lock() {
+        h.insert(held.clone());
+    }
+    let deletion = objects::request_delete(&plane.store, &TypeKey::of::<Cluster>(), NS, "c7")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(deletion, objects::Deletion::Pending);
+    until("every machine but the held one to go", || async {
+        let ms = plane.machines().await;
+        (ms.len() == 1 && ms[0].metadata.name() == held).then_some(())
+    })
+    .await;
+    let c = plane.get::<Cluster>("c7").await;
+    assert_eq!(c.status.and_then(|s| s.phase).as_deref(), Some("Deleting"));
+    assert!(
+        plane.dynamic("TestCluster", "c7").await.is_some(),
+        "the infrastructure cluster waits"
+    );
+    if let Ok(mut h) = plane.held.lock() {
+        h.clear();
+    }
+    until("the cluster and everything of it to go", || async {
+        let store = &plane.store;
+        let empty = |n: usize| n == 0;
+        let list = ListParams::namespace(NS);
+        let all_gone = empty(plane.machines().await.len())
+            && empty(api::<MachineSet>(store).list(&list).await.ok()?.0.len())
+            && empty(
+                api::<MachineDeployment>(store)
+                    .list(&list)
+                    .await
+                    .ok()?
+                    .0
+                    .len(),
+            )
+            && empty(
+                api::<KubeadmControlPlane>(store)
+                    .list(&list)
+                    .await
+                    .ok()?
+                    .0
+                    .len(),
+            )
+            && empty(api::<KubeadmConfig>(store).list(&list).await.ok()?.0.len())
+            && empty(api::<TestMachine>(store).list(&list).await.ok()?.0.len())
+            && empty(api::<Secret>(store).list(&list).await.ok()?.0.len())
+            && empty(plane.nodes().await.len())
+            && plane.dynamic("TestCluster", "c7").await.is_none()
+            && api::<Cluster>(store).get(NS, "c7").await.is_err();
+        all_gone.then_some(())
+    })
+    .await;
 }

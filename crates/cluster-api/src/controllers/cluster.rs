@@ -1,18 +1,23 @@
 //! `Cluster`: phase, `infrastructureReady` (the infrastructure cluster's `status.ready`),
 //! `spec.controlPlaneEndpoint` from the infrastructure cluster, `controlPlaneReady` and the
 //! `ControlPlaneInitialized` condition from the `KubeadmControlPlane`.
+//!
+//! Deletion, behind the finalizer `cluster.cluster.x-k8s.io`: the cluster's
+//! `MachineDeployment`s, `MachineSet`s, `KubeadmControlPlane` and `Machine`s are deleted; once
+//! no Machine is left (each waits for its infrastructure object), the infrastructure cluster
+//! is deleted and waited for, then the finalizer is dropped.
 
 use ironbell_capi::api::cluster::ApiEndpoint;
 use ironbell_controller::{Next, Reconcile};
-use ironbell_model::Condition;
+use ironbell_model::{Condition, TypeKey};
 use ironbell_store::reflector::ObjectKey;
 use serde_json::Value;
 use tracing::info;
 
 use super::Ctx;
-use crate::Error;
-use crate::kinds::{Cluster, KubeadmControlPlane};
+use crate::kinds::{Cluster, KubeadmControlPlane, Machine, MachineDeployment, MachineSet};
 use crate::objects::{self, is_paused};
+use crate::{CLUSTER_FINALIZER, Error};
 
 /// The condition set once the first control-plane node is up.
 pub const CONTROL_PLANE_INITIALIZED: &str = "ControlPlaneInitialized";
@@ -41,6 +46,24 @@ impl Reconcile<Cluster> for Reconciler {
         };
         if is_paused(Some(&c), &c.metadata) {
             return Ok(Next::Done);
+        }
+        if c.metadata.deletion_timestamp.is_some() {
+            return self.delete(&c).await;
+        }
+        if !c
+            .metadata
+            .finalizers
+            .iter()
+            .flatten()
+            .any(|f| f == CLUSTER_FINALIZER)
+        {
+            self.ctx
+                .api::<Cluster>()
+                .modify(ns, name, |c| {
+                    objects::add_finalizer(&mut c.metadata, CLUSTER_FINALIZER);
+                })
+                .await
+                .map_err(Error::store(format!("updating Cluster {ns}/{name}")))?;
         }
         let mut status = c.status.clone().unwrap_or_default();
         let mut endpoint = None;
@@ -131,5 +154,87 @@ impl Reconcile<Cluster> for Reconciler {
                 Next::After(self.ctx.options.requeue)
             },
         )
+    }
+}
+
+impl Reconciler {
+    async fn delete(&self, c: &Cluster) -> Result<Next, Error> {
+        let ctx = &self.ctx;
+        let (ns, name) = (c.metadata.namespace(), c.metadata.name());
+        if c.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Deleting") {
+            info!(cluster = %name, "deleting Cluster");
+            ctx.api::<Cluster>()
+                .modify_status(ns, name, |c| {
+                    c.status.get_or_insert_with(Default::default).phase = Some("Deleting".into());
+                })
+                .await
+                .map_err(Error::store(format!("updating Cluster {ns}/{name}")))?;
+        }
+        let list = ironbell_store::ListParams::namespace(ns);
+        let what = |k: &str| format!("listing {k} of Cluster {ns}/{name}");
+        let (mds, _) = ctx
+            .api::<MachineDeployment>()
+            .list(&list)
+            .await
+            .map_err(Error::store(what("MachineDeployments")))?;
+        for md in mds.iter().filter(|m| m.spec.cluster_name == name) {
+            objects::request_delete(
+                &ctx.store,
+                &TypeKey::of::<MachineDeployment>(),
+                ns,
+                md.metadata.name(),
+            )
+            .await?;
+        }
+        let (sets, _) = ctx
+            .api::<MachineSet>()
+            .list(&list)
+            .await
+            .map_err(Error::store(what("MachineSets")))?;
+        for ms in sets.iter().filter(|m| m.spec.cluster_name == name) {
+            objects::request_delete(
+                &ctx.store,
+                &TypeKey::of::<MachineSet>(),
+                ns,
+                ms.metadata.name(),
+            )
+            .await?;
+        }
+        if let Some(r) = &c.spec.control_plane_ref {
+            let rns = r.namespace.as_deref().unwrap_or(ns);
+            objects::request_delete(&ctx.store, &objects::type_key(r), rns, &r.name).await?;
+        }
+        let (machines, _) = ctx
+            .api::<Machine>()
+            .list(&list)
+            .await
+            .map_err(Error::store(what("Machines")))?;
+        let mut left = 0;
+        for m in machines.iter().filter(|m| m.spec.cluster_name == name) {
+            left += 1;
+            objects::request_delete(&ctx.store, &TypeKey::of::<Machine>(), ns, m.metadata.name())
+                .await?;
+        }
+        if left > 0 {
+            return Ok(Next::After(ctx.options.requeue));
+        }
+        if let Some(r) = &c.spec.infrastructure_ref {
+            let rns = r.namespace.as_deref().unwrap_or(ns);
+            if objects::request_delete(&ctx.store, &objects::type_key(r), rns, &r.name).await?
+                == objects::Deletion::Pending
+            {
+                return Ok(Next::After(ctx.options.requeue));
+            }
+        }
+        info!(cluster = %name, "every object of the cluster is gone");
+        objects::remove_finalizer(
+            &ctx.store,
+            &TypeKey::of::<Cluster>(),
+            ns,
+            name,
+            CLUSTER_FINALIZER,
+        )
+        .await?;
+        Ok(Next::Done)
     }
 }
