@@ -77,6 +77,46 @@ pub fn add_finalizer(meta: &mut ObjectMeta, finalizer: &str) -> bool {
     true
 }
 
+/// Whether the object carries `finalizer`.
+pub fn has_finalizer(meta: &ObjectMeta, finalizer: &str) -> bool {
+    meta.finalizers.iter().flatten().any(|f| f == finalizer)
+}
+
+/// Adds `finalizer` to `obj` in the store unless it has it.
+pub async fn ensure_finalizer<K: Resource>(
+    store: &SharedStore,
+    obj: &K,
+    finalizer: &str,
+) -> Result<(), Error> {
+    if has_finalizer(obj.metadata(), finalizer) {
+        return Ok(());
+    }
+    let what = format!(
+        "adding finalizer {finalizer} to {} {}/{}",
+        K::KIND,
+        obj.namespace(),
+        obj.name()
+    );
+    let add = |o: &mut K| {
+        add_finalizer(o.metadata_mut(), finalizer);
+    };
+    let api = ironbell_store::api::<K>(store);
+    match api.modify(obj.namespace(), obj.name(), add).await {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Error::store(what)(e)),
+    }
+}
+
+/// [`remove_finalizer`] for a typed object.
+pub async fn drop_finalizer<K: Resource>(
+    store: &SharedStore,
+    obj: &K,
+    finalizer: &str,
+) -> Result<Deletion, Error> {
+    let types = TypeKey::of::<K>();
+    remove_finalizer(store, &types, obj.namespace(), obj.name(), finalizer).await
+}
+
 /// Removes `finalizer` from the object; if it was the last and the object is marked for
 /// deletion, deletes it.
 pub async fn remove_finalizer(

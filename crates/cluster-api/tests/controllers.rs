@@ -125,19 +125,9 @@ impl Reconcile<TestMachine> for Provider {
         let Some(owner) = objects::owner_name::<Machine>(&tm.metadata).map(str::to_string) else {
             return Ok(Next::Done);
         };
-        if !tm
-            .metadata
-            .finalizers
-            .iter()
-            .flatten()
-            .any(|f| f == TEST_FINALIZER)
-        {
-            tms.modify(ns, name, |t| {
-                objects::add_finalizer(&mut t.metadata, TEST_FINALIZER);
-            })
+        objects::ensure_finalizer(&self.store, &tm, TEST_FINALIZER)
             .await
             .map_err(|e| e.to_string())?;
-        }
         let machine = match api::<Machine>(&self.store).get(ns, &owner).await {
             Ok(m) => m,
             Err(e) if e.is_not_found() => return Ok(Next::Done),
@@ -481,6 +471,12 @@ impl Plane {
         );
     }
 
+    /// Whether no `K` is left in the namespace.
+    async fn none_left<K: Resource>(&self) -> bool {
+        let list = api::<K>(&self.store).list(&ListParams::namespace(NS)).await;
+        list.is_ok_and(|(items, _)| items.is_empty())
+    }
+
     async fn nodes(&self) -> Vec<Node> {
         api::<Node>(&self.store)
             .list(&ListParams::default())
@@ -497,10 +493,6 @@ impl Drop for Plane {
             h.abort();
         }
     }
-}
-
-fn has_finalizer(meta: &ObjectMeta, finalizer: &str) -> bool {
-    meta.finalizers.iter().flatten().any(|f| f == finalizer)
 }
 
 /// Polls `check` until it returns `Some`, or fails naming `what` after the deadline.
@@ -709,7 +701,10 @@ async fn machine_deployment_scales_2_3_1_with_every_object_in_place() {
             objects::owner_name::<MachineSet>(&m.metadata),
             set.metadata.name.as_deref()
         );
-        assert!(has_finalizer(&m.metadata, "machine.cluster.x-k8s.io"));
+        assert!(objects::has_finalizer(
+            &m.metadata,
+            "machine.cluster.x-k8s.io"
+        ));
         assert_eq!(
             m.spec.provider_id.as_deref(),
             Some(format!("test://{NS}/{name}").as_str())
@@ -933,7 +928,10 @@ async fn deleting_a_machine_waits_for_its_infrastructure_object() {
     .await;
     // Held: the Machine and its Node stay for as long as the infrastructure object does.
     let m = plane.get::<Machine>(&name).await;
-    assert!(has_finalizer(&m.metadata, "machine.cluster.x-k8s.io"));
+    assert!(objects::has_finalizer(
+        &m.metadata,
+        "machine.cluster.x-k8s.io"
+    ));
     assert_eq!(
         plane.nodes().await.len(),
         1,
@@ -1087,7 +1085,7 @@ async fn deleting_a_cluster_deletes_every_object_and_waits_for_the_machines() {
     plane.deployment("c7", "c7-md", 2, "c7-md-1", 1, 0).await;
     settled(&plane, CP_LABEL, "c7", 1, |_| true).await;
     let workers = settled(&plane, MD_LABEL, "c7-md", 2, |_| true).await;
-    assert!(has_finalizer(
+    assert!(objects::has_finalizer(
         &plane.get::<Cluster>("c7").await.metadata,
         "cluster.cluster.x-k8s.io"
     ));
@@ -1115,33 +1113,16 @@ async fn deleting_a_cluster_deletes_every_object_and_waits_for_the_machines() {
         h.clear();
     }
     until("the cluster and everything of it to go", || async {
-        let store = &plane.store;
-        let empty = |n: usize| n == 0;
-        let list = ListParams::namespace(NS);
-        let all_gone = empty(plane.machines().await.len())
-            && empty(api::<MachineSet>(store).list(&list).await.ok()?.0.len())
-            && empty(
-                api::<MachineDeployment>(store)
-                    .list(&list)
-                    .await
-                    .ok()?
-                    .0
-                    .len(),
-            )
-            && empty(
-                api::<KubeadmControlPlane>(store)
-                    .list(&list)
-                    .await
-                    .ok()?
-                    .0
-                    .len(),
-            )
-            && empty(api::<KubeadmConfig>(store).list(&list).await.ok()?.0.len())
-            && empty(api::<TestMachine>(store).list(&list).await.ok()?.0.len())
-            && empty(api::<Secret>(store).list(&list).await.ok()?.0.len())
-            && empty(plane.nodes().await.len())
+        let all_gone = plane.machines().await.is_empty()
+            && plane.none_left::<MachineSet>().await
+            && plane.none_left::<MachineDeployment>().await
+            && plane.none_left::<KubeadmControlPlane>().await
+            && plane.none_left::<KubeadmConfig>().await
+            && plane.none_left::<TestMachine>().await
+            && plane.none_left::<Secret>().await
+            && plane.nodes().await.is_empty()
             && plane.dynamic("TestCluster", "c7").await.is_none()
-            && api::<Cluster>(store).get(NS, "c7").await.is_err();
+            && api::<Cluster>(&plane.store).get(NS, "c7").await.is_err();
         all_gone.then_some(())
     })
     .await;

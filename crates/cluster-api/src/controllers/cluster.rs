@@ -9,7 +9,7 @@
 
 use ironbell_capi::api::cluster::ApiEndpoint;
 use ironbell_controller::{Next, Reconcile};
-use ironbell_model::{Condition, TypeKey};
+use ironbell_model::Condition;
 use ironbell_store::reflector::ObjectKey;
 use serde_json::Value;
 use tracing::info;
@@ -50,21 +50,7 @@ impl Reconcile<Cluster> for Reconciler {
         if c.metadata.deletion_timestamp.is_some() {
             return self.delete(&c).await;
         }
-        if !c
-            .metadata
-            .finalizers
-            .iter()
-            .flatten()
-            .any(|f| f == CLUSTER_FINALIZER)
-        {
-            self.ctx
-                .api::<Cluster>()
-                .modify(ns, name, |c| {
-                    objects::add_finalizer(&mut c.metadata, CLUSTER_FINALIZER);
-                })
-                .await
-                .map_err(Error::store(format!("updating Cluster {ns}/{name}")))?;
-        }
+        objects::ensure_finalizer(&self.ctx.store, &c, CLUSTER_FINALIZER).await?;
         let mut status = c.status.clone().unwrap_or_default();
         let mut endpoint = None;
         if let Some(r) = &c.spec.infrastructure_ref {
@@ -161,60 +147,18 @@ impl Reconciler {
     async fn delete(&self, c: &Cluster) -> Result<Next, Error> {
         let ctx = &self.ctx;
         let (ns, name) = (c.metadata.namespace(), c.metadata.name());
-        if c.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Deleting") {
-            info!(cluster = %name, "deleting Cluster");
-            ctx.api::<Cluster>()
-                .modify_status(ns, name, |c| {
-                    c.status.get_or_insert_with(Default::default).phase = Some("Deleting".into());
-                })
-                .await
-                .map_err(Error::store(format!("updating Cluster {ns}/{name}")))?;
-        }
-        let list = ironbell_store::ListParams::namespace(ns);
-        let what = |k: &str| format!("listing {k} of Cluster {ns}/{name}");
-        let (mds, _) = ctx
-            .api::<MachineDeployment>()
-            .list(&list)
-            .await
-            .map_err(Error::store(what("MachineDeployments")))?;
-        for md in mds.iter().filter(|m| m.spec.cluster_name == name) {
-            objects::request_delete(
-                &ctx.store,
-                &TypeKey::of::<MachineDeployment>(),
-                ns,
-                md.metadata.name(),
-            )
+        ctx.enter_deleting(c).await?;
+        ctx.delete_all::<MachineDeployment>(ns, |m| m.spec.cluster_name == name)
             .await?;
-        }
-        let (sets, _) = ctx
-            .api::<MachineSet>()
-            .list(&list)
-            .await
-            .map_err(Error::store(what("MachineSets")))?;
-        for ms in sets.iter().filter(|m| m.spec.cluster_name == name) {
-            objects::request_delete(
-                &ctx.store,
-                &TypeKey::of::<MachineSet>(),
-                ns,
-                ms.metadata.name(),
-            )
+        ctx.delete_all::<MachineSet>(ns, |m| m.spec.cluster_name == name)
             .await?;
-        }
         if let Some(r) = &c.spec.control_plane_ref {
             let rns = r.namespace.as_deref().unwrap_or(ns);
             objects::request_delete(&ctx.store, &objects::type_key(r), rns, &r.name).await?;
         }
-        let (machines, _) = ctx
-            .api::<Machine>()
-            .list(&list)
-            .await
-            .map_err(Error::store(what("Machines")))?;
-        let mut left = 0;
-        for m in machines.iter().filter(|m| m.spec.cluster_name == name) {
-            left += 1;
-            objects::request_delete(&ctx.store, &TypeKey::of::<Machine>(), ns, m.metadata.name())
-                .await?;
-        }
+        let left = ctx
+            .delete_all::<Machine>(ns, |m| m.spec.cluster_name == name)
+            .await?;
         if left > 0 {
             return Ok(Next::After(ctx.options.requeue));
         }
@@ -227,14 +171,7 @@ impl Reconciler {
             }
         }
         info!(cluster = %name, "every object of the cluster is gone");
-        objects::remove_finalizer(
-            &ctx.store,
-            &TypeKey::of::<Cluster>(),
-            ns,
-            name,
-            CLUSTER_FINALIZER,
-        )
-        .await?;
+        objects::drop_finalizer(&ctx.store, c, CLUSTER_FINALIZER).await?;
         Ok(Next::Done)
     }
 }

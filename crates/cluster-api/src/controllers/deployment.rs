@@ -30,22 +30,10 @@ impl Reconcile<MachineDeployment> for Reconciler {
         let (ns, name) = key;
         let ctx = &self.ctx;
         let Some(md) = ctx.get::<MachineDeployment>(ns, name).await? else {
-            for ms in ctx
-                .labelled::<MachineSet>(ns, DEPLOYMENT_NAME_LABEL, name)
-                .await?
-            {
-                info!(
-                    machineset = ms.metadata.name(),
-                    "deleting the MachineSet of a deleted MachineDeployment"
-                );
-                objects::request_delete(
-                    &ctx.store,
-                    &TypeKey::of::<MachineSet>(),
-                    ns,
-                    ms.metadata.name(),
-                )
-                .await?;
-            }
+            ctx.delete_all::<MachineSet>(ns, |ms| {
+                ms.metadata.label(DEPLOYMENT_NAME_LABEL) == Some(name.as_str())
+            })
+            .await?;
             return Ok(Next::Done);
         };
         let cluster = ctx.cluster(ns, &md.spec.cluster_name).await?;

@@ -198,15 +198,7 @@ impl Reconciler {
     async fn delete(&self, m: &Machine) -> Result<Next, Error> {
         let ctx = &self.ctx;
         let (ns, name) = (m.metadata.namespace(), m.metadata.name());
-        if m.status.as_ref().and_then(|s| s.phase.as_deref()) != Some("Deleting") {
-            info!(machine = %name, "deleting Machine");
-            ctx.api::<Machine>()
-                .modify_status(ns, name, |m| {
-                    m.status.get_or_insert_with(Default::default).phase = Some("Deleting".into());
-                })
-                .await
-                .map_err(Error::store(format!("updating Machine {ns}/{name}")))?;
-        }
+        ctx.enter_deleting(m).await?;
         // The bootstrap config and its data.
         if let Some(r) = m
             .spec
@@ -254,14 +246,7 @@ impl Reconciler {
             }
             lock(&self.nodes).remove(pid);
         }
-        objects::remove_finalizer(
-            &ctx.store,
-            &TypeKey::of::<Machine>(),
-            ns,
-            name,
-            MACHINE_FINALIZER,
-        )
-        .await?;
+        objects::drop_finalizer(&ctx.store, m, MACHINE_FINALIZER).await?;
         Ok(Next::Done)
     }
 }

@@ -256,18 +256,54 @@ impl Ctx {
             .collect())
     }
 
-    /// Asks for the deletion of every `Machine` of `ns` labelled `label=value`.
-    async fn delete_machines(&self, ns: &str, label: &str, value: &str) -> Result<(), Error> {
-        for m in self.labelled::<Machine>(ns, label, value).await? {
+    /// Sets `status.phase` to `Deleting` (once), logging the start of the deletion.
+    async fn enter_deleting<K: Phased>(&self, obj: &K) -> Result<(), Error> {
+        if obj.phase() == Some(DELETING) {
+            return Ok(());
+        }
+        let (ns, name) = (obj.namespace(), obj.name());
+        tracing::info!(kind = K::KIND, object = %format!("{ns}/{name}"), "deleting");
+        self.api::<K>()
+            .modify_status(ns, name, |o| o.set_phase(DELETING))
+            .await
+            .map_err(Error::store(format!(
+                "updating the status of {} {ns}/{name}",
+                K::KIND
+            )))?;
+        Ok(())
+    }
+
+    /// Asks for the deletion of every `K` of `ns` that `pick` picks; returns how many there
+    /// were.
+    async fn delete_all<K: Resource>(
+        &self,
+        ns: &str,
+        pick: impl Fn(&K) -> bool + Send,
+    ) -> Result<usize, Error> {
+        let (items, _) = self
+            .api::<K>()
+            .list(&ListParams::namespace(ns))
+            .await
+            .map_err(Error::store(format!("listing {} in {ns}", K::PLURAL)))?;
+        let mut n = 0;
+        for o in items.iter().filter(|o| pick(o)) {
+            n += 1;
             objects::request_delete(
                 &self.store,
-                &ironbell_model::TypeKey::of::<Machine>(),
+                &ironbell_model::TypeKey::of::<K>(),
                 ns,
-                m.name(),
+                o.name(),
             )
             .await?;
         }
-        Ok(())
+        Ok(n)
+    }
+
+    /// Asks for the deletion of every `Machine` of `ns` labelled `label=value`.
+    async fn delete_machines(&self, ns: &str, label: &str, value: &str) -> Result<(), Error> {
+        self.delete_all::<Machine>(ns, |m| m.metadata.label(label) == Some(value))
+            .await
+            .map(|_| ())
     }
 
     /// Deletes `obj` when its owner of kind `O` is named but gone; `true` if it did.
@@ -366,6 +402,28 @@ impl Ctx {
         self.get::<Cluster>(ns, name).await
     }
 }
+
+const DELETING: &str = "Deleting";
+
+/// A kind with `status.phase`.
+trait Phased: Resource {
+    fn phase(&self) -> Option<&str>;
+    fn set_phase(&mut self, phase: &str);
+}
+
+macro_rules! phased {
+    ($($k:ty),*) => {$(
+        impl Phased for $k {
+            fn phase(&self) -> Option<&str> {
+                self.status.as_ref()?.phase.as_deref()
+            }
+            fn set_phase(&mut self, phase: &str) {
+                self.status.get_or_insert_with(Default::default).phase = Some(phase.into());
+            }
+        }
+    )*};
+}
+phased!(Cluster, Machine);
 
 /// Whether a machine is available: not being deleted and its node Ready.
 fn available(m: &Machine) -> bool {
