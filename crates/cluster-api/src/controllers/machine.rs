@@ -79,12 +79,7 @@ impl Reconcile<Machine> for Reconciler {
         // Bootstrap data.
         let mut secret = m.spec.bootstrap.data_secret_name.clone();
         if secret.is_none()
-            && let Some(r) = m
-                .spec
-                .bootstrap
-                .config_ref
-                .as_ref()
-                .filter(|r| r.kind == KubeadmConfig::KIND)
+            && let Some(r) = config_ref(&m)
         {
             let rns = r.namespace.as_deref().unwrap_or(ns);
             let cfg = ctx.get::<KubeadmConfig>(rns, &r.name).await?;
@@ -200,13 +195,7 @@ impl Reconciler {
         let (ns, name) = (m.metadata.namespace(), m.metadata.name());
         ctx.enter_deleting(m).await?;
         // The bootstrap config and its data.
-        if let Some(r) = m
-            .spec
-            .bootstrap
-            .config_ref
-            .as_ref()
-            .filter(|r| r.kind == KubeadmConfig::KIND)
-        {
+        if let Some(r) = config_ref(m) {
             let rns = r.namespace.as_deref().unwrap_or(ns);
             objects::request_delete(&ctx.store, &TypeKey::of::<KubeadmConfig>(), rns, &r.name)
                 .await?;
@@ -249,6 +238,12 @@ impl Reconciler {
         objects::drop_finalizer(&ctx.store, m, MACHINE_FINALIZER).await?;
         Ok(Next::Done)
     }
+}
+
+/// The machine's `KubeadmConfig` reference, when its bootstrap config is one.
+fn config_ref(m: &Machine) -> Option<&ObjectReference> {
+    let r = m.spec.bootstrap.config_ref.as_ref()?;
+    (r.kind == KubeadmConfig::KIND).then_some(r)
 }
 
 /// Deletes the bootstrap Secret of the `KubeadmConfig` `name` (it carries its name) when
