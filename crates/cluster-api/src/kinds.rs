@@ -1,4 +1,4 @@
-//! The Cluster API kinds as store kinds: each with its `status`, a [`Resource`] impl and
+//! The Cluster API kinds as store kinds: each with its `status`, a [`Resource`](ironbell_model::Resource) impl and
 //! [`register_kinds`].
 //!
 //! Specs are `ironbell_capi::api`'s render types where they exist (embedded, not copied):

@@ -834,8 +834,8 @@ async fn without_surge_a_rollout_replaces_one_machine_at_a_time() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn control_plane_1_to_3_then_a_version_rollout() {
-    let plane = Plane::new();
+async fn control_plane_1_to_3_then_a_version_rollout_across_a_restart() {
+    let mut plane = Plane::new();
     plane.control_plane("c3", 1).await;
     let kcps = api::<KubeadmControlPlane>(&plane.store);
     let first = settled(&plane, CP_LABEL, "c3", 1, |_| true).await;
@@ -881,6 +881,14 @@ async fn control_plane_1_to_3_then_a_version_rollout() {
     kcps.modify(NS, "c3", |k| k.spec.version = "v1.31.0".into())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    // Stopped and restarted once the second new machine exists: no duplicate either.
+    until("the second machine of the rollout", || async {
+        let ms = plane.machines_of(CP_LABEL, "c3").await;
+        ms.iter().any(|m| m.metadata.name() == "c3-4").then_some(())
+    })
+    .await;
+    plane.stop().await;
+    plane.start();
     settled(&plane, CP_LABEL, "c3", 3, |ms| {
         ms.iter()
             .all(|m| m.spec.version.as_deref() == Some("v1.31.0"))
