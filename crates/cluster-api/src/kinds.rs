@@ -244,7 +244,8 @@ pub struct KubeadmControlPlaneStatus {
     /// At least one control-plane node is Ready.
     #[serde(default)]
     pub ready: bool,
-    /// The Kubernetes version of the oldest machine.
+    /// The Kubernetes version every control-plane machine runs: the spec's once its
+    /// machines all run it, the previous one during a version rollout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     /// The generation last acted on.

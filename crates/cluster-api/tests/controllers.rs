@@ -897,7 +897,8 @@ async fn control_plane_1_to_3_then_a_version_rollout_across_a_restart() {
     observer.check("control plane rollout of 3 (surge 1)", 4, 3, 6);
     until("the KCP status to show the rollout done", || async {
         let st = kcps.get(NS, "c3").await.ok()?.status?;
-        (st.updated_replicas == 3 && st.ready_replicas == 3 && st.replicas == 3).then_some(())
+        let counts = (st.replicas, st.ready_replicas, st.updated_replicas);
+        (counts == (3, 3, 3) && st.version.as_deref() == Some("v1.31.0")).then_some(())
     })
     .await;
 }

@@ -200,7 +200,14 @@ impl Reconcile<KubeadmControlPlane> for Reconciler {
             unavailable_replicas: replicas - ready,
             initialized,
             ready: ready > 0,
-            version: Some(kcp.spec.version.clone()),
+            version: if live
+                .iter()
+                .all(|m| m.spec.version.as_deref() == Some(kcp.spec.version.as_str()))
+            {
+                Some(kcp.spec.version.clone())
+            } else {
+                status_before.version.clone()
+            },
             observed_generation: kcp.metadata.generation,
         };
         if kcp.status.as_ref() != Some(&status) {
