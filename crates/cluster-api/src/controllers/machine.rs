@@ -7,6 +7,9 @@
 //! Secret) and the infrastructure object are deleted; the machine waits until the
 //! infrastructure object is gone (its provider powers the machine off and releases the
 //! Hardware behind its own finalizer), deletes the Node, then drops its finalizer.
+//!
+//! Nodes are looked for in every namespace: `v1 Node` is cluster-scoped, but the store
+//! refuses an empty namespace today, so whoever writes a Node (the phone-home) picks one.
 
 use ironbell_capi::api::ObjectReference;
 use ironbell_controller::{Next, Reconcile};

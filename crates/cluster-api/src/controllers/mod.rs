@@ -8,6 +8,9 @@
 //! Objects whose owner is gone are deleted by their own controller (the garbage collection
 //! Kubernetes would do), so a deletion made while the controllers were stopped is finished
 //! when they start.
+//!
+//! Wiring: `Controllers::new(store, bootstrapper).watch_infrastructure::<TinkerbellMachine>()`
+//! then [`Controllers::run`] in a task; dropping (aborting) that task stops every controller.
 
 mod cluster;
 mod config;
