@@ -834,6 +834,7 @@ impl<'a> Context<'a> {
                                 "KubeadmConfigTemplate",
                                 wn.kubeadm_config_template.clone(),
                             )),
+                            data_secret_name: None,
                         },
                         cluster_name: name.to_string(),
                         infrastructure_ref: self.reference(
@@ -843,6 +844,7 @@ impl<'a> Context<'a> {
                         ),
                         version: Some(bundle.kube_distro.kubernetes.tag.clone()),
                         failure_domain: None,
+                        provider_id: None,
                     },
                 },
                 strategy,

@@ -236,11 +236,13 @@ impl MachineDeployment {
                     spec: MachineSpec {
                         bootstrap: Bootstrap {
                             config_ref: Some(bootstrap),
+                            data_secret_name: None,
                         },
                         cluster_name: w.cluster.to_string(),
                         infrastructure_ref: w.infrastructure_ref,
                         version: Some(w.version),
                         failure_domain: None,
+                        provider_id: None,
                     },
                 },
                 strategy: w.strategy,
@@ -306,6 +308,14 @@ pub struct MachineSpec {
     /// The failure domain the machines are placed in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_domain: Option<String>,
+    /// The infrastructure's id of the machine (`tinkerbell://NS/NAME`), copied by the
+    /// `Machine` controller from its infrastructure object; never rendered.
+    #[serde(
+        rename = "providerID",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub provider_id: Option<String>,
 }
 
 /// The bootstrap configuration of a machine.
@@ -315,6 +325,10 @@ pub struct Bootstrap {
     /// The bootstrap config template (a `KubeadmConfigTemplate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_ref: Option<ObjectReference>,
+    /// The Secret holding the machine's bootstrap data, set on a `Machine` once its
+    /// bootstrap config is ready; never rendered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_secret_name: Option<String>,
 }
 
 /// How a [`MachineDeployment`] replaces machines.

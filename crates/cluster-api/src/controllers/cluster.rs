@@ -1,0 +1,177 @@
+//! `Cluster`: phase, `infrastructureReady` (the infrastructure cluster's `status.ready`),
+//! `spec.controlPlaneEndpoint` from the infrastructure cluster, `controlPlaneReady` and the
+//! `ControlPlaneInitialized` condition from the `KubeadmControlPlane`.
+//!
+//! Deletion, behind the finalizer `cluster.cluster.x-k8s.io`: the cluster's
+//! `MachineDeployment`s, `MachineSet`s, `KubeadmControlPlane` and `Machine`s are deleted; once
+//! no Machine is left (each waits for its infrastructure object), the infrastructure cluster
+//! is deleted and waited for, then the finalizer is dropped.
+
+use ironbell_capi::api::cluster::ApiEndpoint;
+use ironbell_controller::{Next, Reconcile};
+use ironbell_model::Condition;
+use ironbell_store::reflector::ObjectKey;
+use serde_json::Value;
+use tracing::info;
+
+use super::Ctx;
+use crate::kinds::{Cluster, KubeadmControlPlane, Machine, MachineDeployment, MachineSet};
+use crate::objects::{self, is_paused};
+use crate::{CLUSTER_FINALIZER, Error};
+
+/// The condition set once the first control-plane node is up.
+pub const CONTROL_PLANE_INITIALIZED: &str = "ControlPlaneInitialized";
+
+pub(super) struct Reconciler {
+    pub(super) ctx: Ctx,
+}
+
+/// Whether the cluster's control plane has been initialized.
+pub(crate) fn initialized(c: &Cluster) -> bool {
+    c.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|x| x.type_ == CONTROL_PLANE_INITIALIZED && x.status == "True")
+    })
+}
+
+#[async_trait::async_trait]
+impl Reconcile<Cluster> for Reconciler {
+    type Error = Error;
+
+    async fn reconcile(&self, key: &ObjectKey) -> Result<Next, Error> {
+        let (ns, name) = key;
+        let Some(c) = self.ctx.get::<Cluster>(ns, name).await? else {
+            return Ok(Next::Done);
+        };
+        if is_paused(Some(&c), &c.metadata) {
+            return Ok(Next::Done);
+        }
+        if c.metadata.deletion_timestamp.is_some() {
+            return self.delete(&c).await;
+        }
+        objects::ensure_finalizer(&self.ctx.store, &c, CLUSTER_FINALIZER).await?;
+        let mut status = c.status.clone().unwrap_or_default();
+        let mut endpoint = None;
+        if let Some(r) = &c.spec.infrastructure_ref {
+            let rns = r.namespace.as_deref().unwrap_or(ns);
+            match self
+                .ctx
+                .store
+                .get(&objects::type_key(r), rns, &r.name)
+                .await
+            {
+                Ok(infra) => {
+                    let body = objects::body(&infra);
+                    status.infrastructure_ready = objects::path(&body, "status.ready")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
+                    endpoint = objects::path(&body, "spec.controlPlaneEndpoint")
+                        .and_then(|v| serde_json::from_value::<ApiEndpoint>(v.clone()).ok())
+                        .filter(|e| !e.host.is_empty());
+                }
+                Err(e) if e.is_not_found() => status.infrastructure_ready = false,
+                Err(e) => {
+                    return Err(Error::store(format!("reading {} {rns}/{}", r.kind, r.name))(e));
+                }
+            }
+        }
+        if let Some(r) = c
+            .spec
+            .control_plane_ref
+            .as_ref()
+            .filter(|r| r.kind == "KubeadmControlPlane")
+        {
+            let rns = r.namespace.as_deref().unwrap_or(ns);
+            let kcp = self.ctx.get::<KubeadmControlPlane>(rns, &r.name).await?;
+            let kst = kcp.and_then(|k| k.status).unwrap_or_default();
+            status.control_plane_ready = kst.ready;
+            if kst.initialized && !initialized(&c) {
+                status
+                    .conditions
+                    .retain(|x| x.type_ != CONTROL_PLANE_INITIALIZED);
+                status.conditions.push(Condition {
+                    type_: CONTROL_PLANE_INITIALIZED.into(),
+                    status: "True".into(),
+                    last_transition_time: Some(ironbell_model::values::now()),
+                    ..Condition::default()
+                });
+            }
+        }
+        let has_endpoint = c
+            .spec
+            .control_plane_endpoint
+            .as_ref()
+            .is_some_and(|e| !e.host.is_empty());
+        if !has_endpoint && let Some(e) = endpoint.clone() {
+            info!(cluster = %name, host = %e.host, port = e.port, "control-plane endpoint from the infrastructure cluster");
+            self.ctx
+                .api::<Cluster>()
+                .modify(ns, name, |c| {
+                    c.spec.control_plane_endpoint = Some(e.clone())
+                })
+                .await
+                .map_err(Error::store(format!("updating Cluster {ns}/{name}")))?;
+        }
+        let phase = if c.metadata.deletion_timestamp.is_some() {
+            "Deleting"
+        } else if status.infrastructure_ready && (has_endpoint || endpoint.is_some()) {
+            "Provisioned"
+        } else if c.spec.infrastructure_ref.is_some() {
+            "Provisioning"
+        } else {
+            "Pending"
+        };
+        status.phase = Some(phase.into());
+        status.observed_generation = c.metadata.generation;
+        if c.status.as_ref() != Some(&status) {
+            self.ctx
+                .api::<Cluster>()
+                .modify_status(ns, name, |c| c.status = Some(status.clone()))
+                .await
+                .map_err(Error::store(format!(
+                    "updating the status of Cluster {ns}/{name}"
+                )))?;
+        }
+        Ok(
+            if status.infrastructure_ready && status.control_plane_ready {
+                Next::Done
+            } else {
+                Next::After(self.ctx.options.requeue)
+            },
+        )
+    }
+}
+
+impl Reconciler {
+    async fn delete(&self, c: &Cluster) -> Result<Next, Error> {
+        let ctx = &self.ctx;
+        let (ns, name) = (c.metadata.namespace(), c.metadata.name());
+        ctx.enter_deleting(c).await?;
+        ctx.delete_all::<MachineDeployment>(ns, |m| m.spec.cluster_name == name)
+            .await?;
+        ctx.delete_all::<MachineSet>(ns, |m| m.spec.cluster_name == name)
+            .await?;
+        if let Some(r) = &c.spec.control_plane_ref {
+            let rns = r.namespace.as_deref().unwrap_or(ns);
+            objects::request_delete(&ctx.store, &objects::type_key(r), rns, &r.name).await?;
+        }
+        let left = ctx
+            .delete_all::<Machine>(ns, |m| m.spec.cluster_name == name)
+            .await?;
+        if left > 0 {
+            return Ok(Next::After(ctx.options.requeue));
+        }
+        if let Some(r) = &c.spec.infrastructure_ref {
+            let rns = r.namespace.as_deref().unwrap_or(ns);
+            if objects::request_delete(&ctx.store, &objects::type_key(r), rns, &r.name).await?
+                == objects::Deletion::Pending
+            {
+                return Ok(Next::After(ctx.options.requeue));
+            }
+        }
+        info!(cluster = %name, "every object of the cluster is gone");
+        objects::drop_finalizer(&ctx.store, c, CLUSTER_FINALIZER).await?;
+        Ok(Next::Done)
+    }
+}
