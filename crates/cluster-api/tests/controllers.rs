@@ -149,9 +149,8 @@ impl Reconcile<TestMachine> for Provider {
         // The machine "boots": its node reports in, then the infrastructure is ready.
         let node_name = format!("{ns}-{name}");
         let node = Node {
-            // The store refuses an empty namespace (cluster-scoped kinds are not stored as
-            // such yet): Nodes go to `default`; the Machine controller looks in every one.
-            metadata: ObjectMeta::named("default", node_name.clone()),
+            // Cluster-scoped, as the metadata service's phone-home writes it.
+            metadata: ObjectMeta::named("", node_name.clone()),
             spec: ironbell_model::corev1::NodeSpec {
                 provider_id: Some(pid.clone()),
                 unschedulable: None,
