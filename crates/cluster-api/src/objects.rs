@@ -4,6 +4,7 @@
 
 use ironbell_capi::api::ObjectReference;
 use ironbell_model::{DynamicObject, Labels, ObjectMeta, OwnerReference, Resource, TypeKey};
+use ironbell_store::finalizers;
 use ironbell_store::{SharedStore, StoreError};
 use serde_json::Value;
 
@@ -12,74 +13,25 @@ use crate::{
     CLONED_FROM_GROUPKIND_ANNOTATION, CLONED_FROM_NAME_ANNOTATION, Error, PAUSED_ANNOTATION,
 };
 
-/// Where a deletion stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Deletion {
-    /// The object is gone (or never was).
-    Gone,
-    /// The object is marked for deletion; finalizers still hold it.
-    Pending,
-}
+pub use ironbell_store::finalizers::{Deletion, add_finalizer, has_finalizer};
 
 fn describe(types: &TypeKey, ns: &str, name: &str) -> String {
     format!("{} {ns}/{name}", types.kind)
 }
 
-/// Deletes an object the Kubernetes way: at once without finalizers; else sets
-/// `deletionTimestamp` (once) and leaves it to the finalizers' holders. An object already
-/// marked whose finalizers are all gone is deleted.
+/// [`ironbell_store::finalizers::request_delete`], its error naming the object.
 pub async fn request_delete(
     store: &SharedStore,
     types: &TypeKey,
     ns: &str,
     name: &str,
 ) -> Result<Deletion, Error> {
-    let what = || format!("deleting {}", describe(types, ns, name));
-    for _ in 0..ironbell_store::MODIFY_ATTEMPTS {
-        let mut obj = match store.get(types, ns, name).await {
-            Ok(o) => o,
-            Err(e) if e.is_not_found() => return Ok(Deletion::Gone),
-            Err(e) => return Err(Error::store(what())(e)),
-        };
-        if obj.metadata.finalizers.as_ref().is_none_or(Vec::is_empty) {
-            let rv = obj.metadata.resource_version.clone();
-            return match store.delete(types, ns, name, rv.as_deref()).await {
-                Ok(_) => Ok(Deletion::Gone),
-                Err(e) if e.is_not_found() => Ok(Deletion::Gone),
-                Err(e) if e.is_conflict() => continue,
-                Err(e) => Err(Error::store(what())(e)),
-            };
-        }
-        if obj.metadata.deletion_timestamp.is_some() {
-            return Ok(Deletion::Pending);
-        }
-        obj.metadata.deletion_timestamp = Some(ironbell_model::values::now());
-        match store.update(obj).await {
-            Ok(_) => return Ok(Deletion::Pending),
-            Err(e) if e.is_conflict() => continue,
-            Err(e) if e.is_not_found() => return Ok(Deletion::Gone),
-            Err(e) => return Err(Error::store(what())(e)),
-        }
-    }
-    Err(Error::Invalid {
-        object: describe(types, ns, name),
-        message: "kept changing while being deleted".into(),
-    })
-}
-
-/// Adds `finalizer` to a typed object's metadata; `true` if it was missing.
-pub fn add_finalizer(meta: &mut ObjectMeta, finalizer: &str) -> bool {
-    let list = meta.finalizers.get_or_insert_with(Vec::new);
-    if list.iter().any(|f| f == finalizer) {
-        return false;
-    }
-    list.push(finalizer.to_string());
-    true
-}
-
-/// Whether the object carries `finalizer`.
-pub fn has_finalizer(meta: &ObjectMeta, finalizer: &str) -> bool {
-    meta.finalizers.iter().flatten().any(|f| f == finalizer)
+    finalizers::request_delete(store, types, ns, name)
+        .await
+        .map_err(Error::store(format!(
+            "deleting {}",
+            describe(types, ns, name)
+        )))
 }
 
 /// Adds `finalizer` to `obj` in the store unless it has it.
@@ -117,8 +69,7 @@ pub async fn drop_finalizer<K: Resource>(
     remove_finalizer(store, &types, obj.namespace(), obj.name(), finalizer).await
 }
 
-/// Removes `finalizer` from the object; if it was the last and the object is marked for
-/// deletion, deletes it.
+/// [`ironbell_store::finalizers::remove_finalizer`], its error naming the object.
 pub async fn remove_finalizer(
     store: &SharedStore,
     types: &TypeKey,
@@ -126,56 +77,27 @@ pub async fn remove_finalizer(
     name: &str,
     finalizer: &str,
 ) -> Result<Deletion, Error> {
-    let what = || {
-        format!(
+    finalizers::remove_finalizer(store, types, ns, name, finalizer)
+        .await
+        .map_err(Error::store(format!(
             "removing finalizer {finalizer} of {}",
             describe(types, ns, name)
-        )
-    };
-    for _ in 0..ironbell_store::MODIFY_ATTEMPTS {
-        let mut obj = match store.get(types, ns, name).await {
-            Ok(o) => o,
-            Err(e) if e.is_not_found() => return Ok(Deletion::Gone),
-            Err(e) => return Err(Error::store(what())(e)),
-        };
-        let list = obj.metadata.finalizers.get_or_insert_with(Vec::new);
-        let before = list.len();
-        list.retain(|f| f != finalizer);
-        if list.len() == before {
-            break;
-        }
-        if list.is_empty() {
-            obj.metadata.finalizers = None;
-        }
-        match store.update(obj).await {
-            Ok(_) => break,
-            Err(e) if e.is_conflict() => continue,
-            Err(e) if e.is_not_found() => return Ok(Deletion::Gone),
-            Err(e) => return Err(Error::store(what())(e)),
-        }
-    }
-    finish_delete(store, types, ns, name).await
+        )))
 }
 
-/// Deletes an object marked for deletion whose finalizers are all gone; says whether it is
-/// gone.
+/// [`ironbell_store::finalizers::finish_delete`], its error naming the object.
 pub async fn finish_delete(
     store: &SharedStore,
     types: &TypeKey,
     ns: &str,
     name: &str,
 ) -> Result<Deletion, Error> {
-    match store.get(types, ns, name).await {
-        Ok(o) if o.metadata.deletion_timestamp.is_some() => {
-            request_delete(store, types, ns, name).await
-        }
-        Ok(_) => Ok(Deletion::Pending),
-        Err(e) if e.is_not_found() => Ok(Deletion::Gone),
-        Err(e) => Err(Error::store(format!(
+    finalizers::finish_delete(store, types, ns, name)
+        .await
+        .map_err(Error::store(format!(
             "reading {}",
             describe(types, ns, name)
-        ))(e)),
-    }
+        )))
 }
 
 /// An owner reference to `owner` (with `controller: true` when `controller`).

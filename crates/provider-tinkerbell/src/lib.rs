@@ -41,6 +41,7 @@ pub mod template;
 pub mod validate;
 
 use ironbell_model::{KindRegistry, RegistryError, Resource};
+use ironbell_store::finalizers;
 use ironbell_store::{Api, StoreError};
 
 pub use api::{TinkerbellCluster, TinkerbellMachine, TinkerbellMachineTemplate};
@@ -72,55 +73,27 @@ pub fn register_kinds(registry: &mut KindRegistry) -> Result<(), RegistryError> 
 }
 
 /// Deletes `namespace/name` the way a Kubernetes API server does when finalizers are
-/// involved: an object with finalizers gets `metadata.deletionTimestamp` (its controller
-/// finishes the job), one without is deleted now. Returns whether it is gone already.
+/// involved ([`ironbell_store::finalizers::request_delete`]): an object with finalizers gets
+/// `metadata.deletionTimestamp` (its controller finishes the job), one without is deleted
+/// now. Returns whether it is gone already.
 pub async fn request_delete<K: Resource>(
     api: &Api<K>,
     namespace: &str,
     name: &str,
 ) -> Result<bool, StoreError> {
-    let obj = match api.get(namespace, name).await {
-        Ok(o) => o,
-        Err(e) if e.is_not_found() => return Ok(true),
-        Err(e) => return Err(e),
-    };
-    let has_finalizers = obj
-        .metadata()
-        .finalizers
-        .as_ref()
-        .is_some_and(|f| !f.is_empty());
-    if !has_finalizers {
-        return match api.delete(namespace, name).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_not_found() => Ok(true),
-            Err(e) => Err(e),
-        };
-    }
-    if obj.metadata().deletion_timestamp.is_none() {
-        api.modify(namespace, name, |o| {
-            o.metadata_mut()
-                .deletion_timestamp
-                .get_or_insert_with(ironbell_model::values::now);
-        })
-        .await?;
-    }
-    Ok(false)
+    let types = ironbell_model::TypeKey::of::<K>();
+    let deletion = finalizers::request_delete(api.store(), &types, namespace, name).await?;
+    Ok(deletion == finalizers::Deletion::Gone)
 }
 
 /// Whether `obj` carries `finalizer`.
 pub(crate) fn has_finalizer<K: Resource>(obj: &K, finalizer: &str) -> bool {
-    obj.metadata()
-        .finalizers
-        .as_ref()
-        .is_some_and(|f| f.iter().any(|x| x == finalizer))
+    finalizers::has_finalizer(obj.metadata(), finalizer)
 }
 
 /// Adds `finalizer` to `obj` (once).
 pub(crate) fn add_finalizer<K: Resource>(obj: &mut K, finalizer: &str) {
-    let list = obj.metadata_mut().finalizers.get_or_insert_with(Vec::new);
-    if !list.iter().any(|x| x == finalizer) {
-        list.push(finalizer.to_string());
-    }
+    finalizers::add_finalizer(obj.metadata_mut(), finalizer);
 }
 
 /// Removes `finalizer` from `obj` (an empty list becomes none).

@@ -50,6 +50,7 @@ pub mod backend;
 mod batch;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod finalizers;
 pub mod reflector;
 pub mod snapshot;
 mod typed;
