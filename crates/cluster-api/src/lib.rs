@@ -30,6 +30,7 @@
 //! controller that waits for it.
 
 pub mod bootstrap;
+pub mod bootstrappers;
 pub mod controllers;
 pub mod kinds;
 pub mod objects;
