@@ -104,7 +104,7 @@ fn machines_report_power_and_are_not_rewritten_when_nothing_changed() {
             ("sim", "on"),
             ("pyg", "off"),
         ] {
-            let got = wait_for::<Machine, _>(&store, name, t, contactable).await;
+            let got = wait_for::<Machine, _>(&store, name, t, reachable).await;
             assert_eq!(got, ("True".to_string(), None, power.to_string()), "{name}");
         }
         // Read again every second; nothing changed, so nothing is written.
