@@ -1,5 +1,5 @@
-//! A plane in process: services start from one network description and stop through the
-//! handle; a second plane with controllers on the same store is refused while the first
+//! A plane in process: services (the cluster controllers among them) start from one
+//! network description and stop through the handle; a second plane with controllers on the same store is refused while the first
 //! holds the controller lock, and starts once the first is stopped. Everything listens on
 //! loopback, on ports the kernel picks.
 
@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use ironbell_ops::OpsError;
 use ironbell_ops::network::PlaneNetwork;
-use ironbell_ops::plane::{MetadataOptions, Plane, PlaneConfig};
+use ironbell_ops::plane::{ClusterOptions, MetadataOptions, Plane, PlaneConfig};
 use ironbell_ops::spec::{Access, StoreHandle, StoreSpec, open};
 use ironbell_workflow_proto::ActionRequest;
 use ironbell_workflow_proto::workflow_service_client::WorkflowServiceClient;
@@ -64,6 +64,7 @@ fn config(metadata: SocketAddr, grpc: SocketAddr) -> PlaneConfig {
         ..Default::default()
     });
     config.bmc = Some(ironbell_bmc::Config::default());
+    config.cluster = Some(ClusterOptions::plain(&config.network));
     config
 }
 
