@@ -144,6 +144,8 @@ pub struct ClusterOptions {
     /// The address the default workflow template points cloud-init at (the metadata
     /// service as machines see it).
     pub tinkerbell_ip: String,
+    /// The metadata service's port there.
+    pub metadata_port: u16,
     /// How soon a controller looks again at something it waits for and does not watch.
     pub requeue: Duration,
 }
@@ -160,12 +162,14 @@ impl ClusterOptions {
         )
     }
 
-    /// `bootstrapper` for machines that reach the plane at `network.public_ip`; looks
-    /// again every 2 s.
+    /// `bootstrapper` for machines that reach the plane at `network.public_ip` (the
+    /// default template's cloud-init reads the plane's metadata port there); looks again
+    /// every 2 s.
     pub fn with(network: &PlaneNetwork, bootstrapper: NodeBootstrapper) -> Self {
         Self {
             bootstrapper,
             tinkerbell_ip: network.public_ip.to_string(),
+            metadata_port: network.metadata.port(),
             requeue: Duration::from_secs(2),
         }
     }
@@ -196,6 +200,7 @@ async fn run_cluster_controllers(store: ironbell_store::SharedStore, options: Cl
         store.clone(),
         machine::Config {
             tinkerbell_ip: options.tinkerbell_ip.clone(),
+            metadata_port: options.metadata_port,
             wait: options.requeue,
             ..machine::Config::default()
         },
