@@ -1,5 +1,6 @@
-//! `ironbell describe cluster NAME`: a Cluster API cluster's phase and conditions, then one
-//! row per Machine: its role, its `TinkerbellMachine`, the Hardware that holds it, the
+//! `ironbell describe cluster NAME`: a Cluster API cluster's phase and conditions, its
+//! control plane and machine deployments (replicas ready of desired), then one row per
+//! Machine: its role, its `TinkerbellMachine`, the Hardware that holds it, the
 //! Machine's phase and Node, and its Workflow's state and current action.
 //!
 //! Objects are read in their JSON form, as the `get` tables are (`crate::output`), so an
@@ -67,6 +68,44 @@ pub async fn cluster(
                 .iter()
                 .map(|p| text(c, p))
                 .collect()
+        }));
+        indented_table(&mut out, &rows)?;
+    }
+
+    let control_plane = text(&v, "/spec/controlPlaneRef/name");
+    match get(store, kinds, "kubeadmcontrolplanes", &ns, &control_plane).await? {
+        Some(kcp) => {
+            let k = kcp.to_value();
+            writeln!(
+                out,
+                "Control plane:        KubeadmControlPlane {control_plane}: {}/{} ready, \
+                 version {}",
+                count(&k, "/status/readyReplicas"),
+                count(&k, "/spec/replicas"),
+                text_or_none(&k, "/spec/version")
+            )?;
+        }
+        None => writeln!(out, "Control plane:        {NONE}")?,
+    }
+    writeln!(out, "Machine deployments:")?;
+    let deployments: Vec<DynamicObject> = objects_of(store, kinds, "machinedeployments", &ns)
+        .await?
+        .into_iter()
+        .filter(|d| text(&d.to_value(), "/spec/clusterName") == name)
+        .collect();
+    if deployments.is_empty() {
+        writeln!(out, "  {NONE}")?;
+    } else {
+        let mut rows = vec![header(&["NAME", "REPLICAS", "READY", "PHASE", "VERSION"])];
+        rows.extend(deployments.iter().map(|d| {
+            let v = d.to_value();
+            vec![
+                d.name().to_string(),
+                count(&v, "/spec/replicas"),
+                count(&v, "/status/readyReplicas"),
+                text_or_none(&v, "/status/phase"),
+                text_or_none(&v, "/spec/template/spec/version"),
+            ]
         }));
         indented_table(&mut out, &rows)?;
     }
@@ -210,6 +249,14 @@ fn text(v: &Value, pointer: &str) -> String {
 fn text_or_none(v: &Value, pointer: &str) -> String {
     let t = text(v, pointer);
     if t.is_empty() { NONE.to_string() } else { t }
+}
+
+/// A count that may be missing (none yet is 0).
+fn count(v: &Value, pointer: &str) -> String {
+    v.pointer(pointer)
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+        .to_string()
 }
 
 fn flag(v: &Value, pointer: &str) -> bool {

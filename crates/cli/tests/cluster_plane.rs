@@ -433,6 +433,8 @@ async fn a_cluster_comes_up_on_phoned_home_machines_and_scales_down() {
     println!("{described}");
     for want in [
         "Phase:                Provisioned",
+        "KubeadmControlPlane c1: 1/1 ready, version v1.30.0",
+        "c1-md-0",
         cp.as_str(),
         cp_tm.as_str(),
         "cp-1",
