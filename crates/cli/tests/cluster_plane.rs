@@ -17,7 +17,9 @@ use std::time::Duration;
 use ironbell_model::tinkerbell::{CurrentState, Hardware, Workflow, WorkflowState};
 use ironbell_model::{DynamicObject, TypeKey};
 use ironbell_ops::network::PlaneNetwork;
-use ironbell_ops::plane::{ClusterOptions, MetadataOptions, Plane, PlaneConfig, WorkflowOptions};
+use ironbell_ops::plane::{
+    ClusterOptions, MetadataOptions, NodeBootstrapper, Plane, PlaneConfig, WorkflowOptions,
+};
 use ironbell_ops::spec::{Access, StoreSpec, open};
 use ironbell_store::{Api, SharedStore, api};
 
@@ -292,8 +294,18 @@ async fn phase(store: &SharedStore, api_version: &str, kind: &str, name: &str) -
     field(&o, "/status/phase").as_str().map(str::to_string)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cluster_comes_up_on_phoned_home_machines_and_scales_down() {
+/// A cluster applied with `ironbell apply -f` to a fresh store, and a plane running on it.
+struct Running {
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    store: SharedStore,
+    network: PlaneNetwork,
+    plane: Plane,
+}
+
+/// Applies the Hardware and cluster `c1` (see [`OBJECTS`]) to a fresh store, then starts
+/// a plane on it whose cluster controllers use `bootstrapper` (`None`: `plain`).
+async fn start(bootstrapper: Option<NodeBootstrapper>) -> Running {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("ironbell.db");
     let file = dir.path().join("c1.yaml");
@@ -328,11 +340,32 @@ async fn a_cluster_comes_up_on_phoned_home_machines_and_scales_down() {
         ..Default::default()
     });
     config.bmc = Some(ironbell_bmc::Config::default());
-    let mut cluster = ClusterOptions::plain(&network);
+    let mut cluster = match bootstrapper {
+        Some(b) => ClusterOptions::with(&network, b),
+        None => ClusterOptions::plain(&network),
+    };
     cluster.requeue = Duration::from_millis(200);
     config.cluster = Some(cluster);
     let plane = Plane::start(&handle, config).await.expect("plane");
     assert!(plane.runs_controllers());
+    Running {
+        _dir: dir,
+        db,
+        store,
+        network,
+        plane,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_comes_up_on_phoned_home_machines_and_scales_down() {
+    let Running {
+        _dir,
+        db,
+        store,
+        network,
+        plane,
+    } = start(None).await;
 
     // Each machine gets the Hardware its selector names, its Workflow runs and the agent
     // reports it done, then the installed OS phones home from its own address. Workers
@@ -477,4 +510,35 @@ async fn a_cluster_comes_up_on_phoned_home_machines_and_scales_down() {
         "cp-1 stays owned"
     );
     plane.stop().await;
+}
+
+/// With the `kubeadm` bootstrapper the control-plane machine's bootstrap data is EKS
+/// Anywhere's `kubeadm init` cloud-config (it cannot run here: no Kubernetes binaries),
+/// with the cluster's CA kept in `c1-ca`, and the machine takes its Hardware as with
+/// `plain`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kubeadm_bootstrapper_gives_the_control_plane_kubeadm_init() {
+    let running = start(Some(NodeBootstrapper::Kubeadm)).await;
+    let store = &running.store;
+    let (cp, _) = machine_on(store, "cp-1").await;
+    let machine = dynamic(store, "cluster.x-k8s.io/v1beta1", "Machine", &cp)
+        .await
+        .expect("machine");
+    let secret_name = field(&machine, "/spec/bootstrap/dataSecretName");
+    let secret_name = secret_name
+        .as_str()
+        .expect("the Machine has bootstrap data");
+    let secrets: Api<ironbell_model::corev1::Secret> = api(store);
+    let secret = secrets
+        .get(NS, secret_name)
+        .await
+        .expect("bootstrap Secret");
+    let value = secret.get_str("value").unwrap_or_default();
+    assert!(value.contains("#cloud-config"), "{value}");
+    assert!(value.contains("kubeadm init"), "{value}");
+    secrets
+        .get(NS, "c1-ca")
+        .await
+        .expect("the cluster CA Secret");
+    running.plane.stop().await;
 }
