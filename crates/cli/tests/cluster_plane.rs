@@ -374,13 +374,13 @@ async fn a_cluster_comes_up_on_phoned_home_machines_and_scales_down() {
     let url = network.phone_home_url();
     let (cp, cp_tm) = machine_on(&store, "cp-1").await;
     // Its Template's cloud-init reads this plane's metadata service.
-    let template: Api<ironbell_model::tinkerbell::Template> = api(&store);
-    let data = template.get(NS, &cp_tm).await.expect("template").spec.data;
+    let templates: Api<ironbell_model::tinkerbell::Template> = api(&store);
     let metadata_url = format!("http://127.0.0.1:{}", network.metadata.port());
-    assert!(
-        data.as_deref().is_some_and(|d| d.contains(&metadata_url)),
-        "{data:?}"
-    );
+    let data = until(&format!("Template {cp_tm}"), || async {
+        templates.get(NS, &cp_tm).await.ok()?.spec.data
+    })
+    .await;
+    assert!(data.contains(&metadata_url), "{data}");
     succeed(&store, &cp_tm).await;
     phone_home(&url, "127.0.0.2", "52:54:00:00:00:02", "cp-1");
     let (worker, worker_tm) = machine_on(&store, "worker-1").await;
