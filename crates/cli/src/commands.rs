@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use ironbell_model::selector::Selector;
-use ironbell_model::{DynamicObject, KindRegistry};
+use ironbell_model::{DynamicObject, KindInfo, KindRegistry};
 use ironbell_ops::apply::{ApplyOptions, Outcome};
 use ironbell_ops::import::Counts;
 use ironbell_ops::lookup::{find_one, resolve_kind};
@@ -13,14 +13,14 @@ use ironbell_ops::spec::{Access, StoreHandle, StoreSpec};
 use ironbell_store::ListParams;
 
 use crate::output::{print_objects, redact};
-use crate::{BmcCommand, Cli, Command, HardwareCommand, ServeCommand};
+use crate::{BmcCommand, Cli, Command, DescribeKind, HardwareCommand, ServeCommand};
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let spec = store_spec(cli.db.as_deref())?;
-    // The kinds this program knows: the model's; crates with their own kinds register them
-    // here.
-    let kinds = KindRegistry::builtin();
+    // The kinds this program knows: the model's, Cluster API's and the Tinkerbell
+    // provider's.
+    let kinds = ironbell_ops::lookup::kinds();
     let kinds = &kinds;
     let log_dir = || machine_log_dir(&spec, cli.machine_log_dir.clone());
     match cli.command {
@@ -92,7 +92,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output,
             show_secrets,
         } => {
-            let info = resolve_kind(kinds, &kind)?;
+            let infos = kinds_named(kinds, &kind)?;
             let selector = selector
                 .as_deref()
                 .map(Selector::parse)
@@ -104,14 +104,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 namespace: namespace.clone(),
                 selector,
             };
-            let mut objects = match &name {
-                Some(name) => vec![find_one(store, info, name, namespace.as_deref()).await?],
-                None => store.list(&info.type_key(), &params).await?.items,
+            let mut found = match &name {
+                Some(name) => vec![get_one(store, &infos, name, namespace.as_deref()).await?],
+                None => list_kinds(store, &infos, &params).await?,
             };
             if !show_secrets {
-                objects.iter_mut().for_each(redact);
+                for (_, objects) in &mut found {
+                    objects.iter_mut().for_each(redact);
+                }
             }
-            print_objects(info, &objects, output, name.is_some())?;
+            print_found(&found, output, name.is_some())?;
+        }
+        Command::Describe {
+            kind: DescribeKind::Cluster,
+            name,
+            namespace,
+        } => {
+            let store = open(&spec, Access::Existing)?;
+            let text = crate::describe::cluster(
+                store.store().as_ref(),
+                kinds,
+                &name,
+                namespace.as_deref(),
+            )
+            .await?;
+            print!("{text}");
         }
         Command::Serve(ServeCommand::Boot(args)) => {
             let log_dir = log_dir();
@@ -211,6 +228,104 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The kinds `get` shows for `name`: every kind the name matches. A short name shared by
+/// several kinds (`clusters`: EKS Anywhere's and Cluster API's; `machines`: Rufio's and
+/// Cluster API's) shows each of them; `plural.group` names one.
+fn kinds_named<'r>(kinds: &'r KindRegistry, name: &str) -> anyhow::Result<Vec<&'r KindInfo>> {
+    let all: Vec<&KindInfo> = kinds.kinds().filter(|k| k.matches(name)).collect();
+    if all.is_empty() {
+        resolve_kind(kinds, name)?;
+    }
+    Ok(all)
+}
+
+/// The object `name` of one of `infos`: found in exactly one of them (else not found, or
+/// ambiguous naming the kinds to choose from by group).
+async fn get_one<'r>(
+    store: &dyn ironbell_store::Store,
+    infos: &[&'r KindInfo],
+    name: &str,
+    namespace: Option<&str>,
+) -> anyhow::Result<(&'r KindInfo, Vec<DynamicObject>)> {
+    let mut found = Vec::new();
+    let mut first_error = None;
+    for info in infos {
+        match find_one(store, info, name, namespace).await {
+            Ok(obj) => found.push((*info, vec![obj])),
+            Err(e) if infos.len() > 1 && is_not_found(&e) => {
+                first_error.get_or_insert(e);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(first_error.map_or_else(|| anyhow::anyhow!("{name} not found"), Into::into)),
+        _ => anyhow::bail!(
+            "{name} is an object of several kinds: name one of {}",
+            found
+                .iter()
+                .map(|(k, _)| format!("{}.{}", k.plural, k.group()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn is_not_found(e: &ironbell_ops::OpsError) -> bool {
+    match e {
+        ironbell_ops::OpsError::NotFound { .. } => true,
+        ironbell_ops::OpsError::Store(s) => s.is_not_found(),
+        _ => false,
+    }
+}
+
+/// The objects of each of `infos` that `params` selects.
+async fn list_kinds<'r>(
+    store: &dyn ironbell_store::Store,
+    infos: &[&'r KindInfo],
+    params: &ListParams,
+) -> anyhow::Result<Vec<(&'r KindInfo, Vec<DynamicObject>)>> {
+    let mut found = Vec::new();
+    for info in infos {
+        found.push((*info, store.list(&info.type_key(), params).await?.items));
+    }
+    Ok(found)
+}
+
+/// Prints what `get` found: one kind as before; several kinds sharing a name as one table
+/// per kind that has objects, each under a `# plural.group` line (one list in YAML and
+/// JSON).
+fn print_found(
+    found: &[(&KindInfo, Vec<DynamicObject>)],
+    output: crate::Format,
+    single: bool,
+) -> anyhow::Result<()> {
+    let with_objects: Vec<&(&KindInfo, Vec<DynamicObject>)> =
+        found.iter().filter(|(_, o)| !o.is_empty()).collect();
+    match (found, with_objects.as_slice()) {
+        ([(info, objects)], _) | (_, [(info, objects)]) => {
+            print_objects(info, objects, output, single)
+        }
+        ([(info, _), ..], []) => print_objects(info, &[], output, single),
+        ([], []) => Ok(()),
+        (_, several) if output != crate::Format::Table => {
+            let all: Vec<DynamicObject> = several.iter().flat_map(|(_, o)| o.clone()).collect();
+            print_objects(several[0].0, &all, output, single)
+        }
+        (_, several) => {
+            for (n, (info, objects)) in several.iter().enumerate() {
+                if n > 0 {
+                    println!();
+                }
+                println!("# {}.{}", info.plural, info.group());
+                print_objects(info, objects, output, single)?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// How the command line names an object's kind: its plural, or the kind itself when the

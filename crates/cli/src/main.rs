@@ -22,6 +22,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cluster;
 mod commands;
+mod describe;
 mod dhcp;
 mod lab;
 mod logs;
@@ -98,6 +99,19 @@ enum Command {
         /// Print Secret values (they are redacted otherwise).
         #[arg(long)]
         show_secrets: bool,
+    },
+    /// Show one object in detail: `describe cluster NAME` shows a Cluster API cluster's
+    /// phase and conditions, then each Machine with its TinkerbellMachine, Hardware, phase
+    /// and Workflow.
+    Describe {
+        /// What to describe.
+        #[arg(value_enum)]
+        kind: DescribeKind,
+        /// Its name.
+        name: String,
+        /// Its namespace (needed when the name exists in several).
+        #[arg(short, long)]
+        namespace: Option<String>,
     },
     /// Show what a machine's installer environment logged (syslog received by the boot
     /// service).
@@ -222,6 +236,14 @@ enum HardwareCommand {
         #[arg(short, long, default_value = ironbell_ops::DEFAULT_NAMESPACE)]
         namespace: String,
     },
+}
+
+/// What `describe` describes.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DescribeKind {
+    /// A Cluster API `Cluster` (`clusters.cluster.x-k8s.io`).
+    #[value(alias = "clusters")]
+    Cluster,
 }
 
 /// Output format of `get`.

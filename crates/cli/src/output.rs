@@ -148,7 +148,7 @@ pub(crate) fn write_table(out: &mut impl Write, rows: &[Vec<String>]) -> std::io
 
 type Column = (&'static str, fn(&Value) -> String);
 
-fn text(v: &Value, pointer: &str) -> String {
+pub(crate) fn text(v: &Value, pointer: &str) -> String {
     match v.pointer(pointer) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Null) | None => String::new(),
@@ -210,7 +210,74 @@ fn columns(kind: &KindInfo) -> Vec<Column> {
                 text(v, "/spec/controlPlaneConfiguration/endpoint/host")
             }),
         ],
+        ("cluster.x-k8s.io/v1beta1", "Cluster") => {
+            vec![("PHASE", |v| text(v, "/status/phase")), ("AGE", age)]
+        }
+        ("cluster.x-k8s.io/v1beta1", "Machine") => vec![
+            ("CLUSTER", |v| text(v, "/spec/clusterName")),
+            ("NODENAME", |v| text(v, "/status/nodeRef/name")),
+            ("PROVIDERID", |v| text(v, "/spec/providerID")),
+            ("PHASE", |v| text(v, "/status/phase")),
+            ("AGE", age),
+            ("VERSION", |v| text(v, "/spec/version")),
+        ],
+        ("cluster.x-k8s.io/v1beta1", "MachineDeployment" | "MachineSet") => {
+            let cluster: Column = ("CLUSTER", |v| text(v, "/spec/clusterName"));
+            let tail: [Column; 3] = [
+                ("PHASE", |v| text(v, "/status/phase")),
+                ("AGE", age),
+                ("VERSION", |v| text(v, "/spec/template/spec/version")),
+            ];
+            std::iter::once(cluster)
+                .chain(REPLICA_COLUMNS)
+                .chain(tail)
+                .collect()
+        }
+        ("controlplane.cluster.x-k8s.io/v1beta1", "KubeadmControlPlane") => {
+            let head: [Column; 3] = [
+                ("CLUSTER", |v| {
+                    text(v, "/metadata/labels/cluster.x-k8s.io~1cluster-name")
+                }),
+                ("INITIALIZED", |v| text(v, "/status/initialized")),
+                ("API SERVER AVAILABLE", |v| text(v, "/status/ready")),
+            ];
+            let tail: [Column; 2] = [("AGE", age), ("VERSION", |v| text(v, "/spec/version"))];
+            head.into_iter()
+                .chain(REPLICA_COLUMNS)
+                .chain(tail)
+                .collect()
+        }
+        ("infrastructure.cluster.x-k8s.io/v1beta1", "TinkerbellMachine") => vec![
+            ("HARDWARE", |v| text(v, "/spec/hardwareName")),
+            ("READY", |v| text(v, "/status/ready")),
+            ("PROVIDERID", |v| text(v, "/spec/providerID")),
+            ("AGE", age),
+        ],
         _ => vec![("LABELS", labels)],
+    }
+}
+
+/// The replica counts Cluster API shows for a `MachineDeployment`, `MachineSet` and
+/// `KubeadmControlPlane`.
+const REPLICA_COLUMNS: [Column; 4] = [
+    ("REPLICAS", |v| text(v, "/status/replicas")),
+    ("READY", |v| text(v, "/status/readyReplicas")),
+    ("UPDATED", |v| text(v, "/status/updatedReplicas")),
+    ("UNAVAILABLE", |v| text(v, "/status/unavailableReplicas")),
+];
+
+/// Time since `metadata.creationTimestamp` as kubectl shows it (`45s`, `12m`, `5h`, `3d`).
+fn age(v: &Value) -> String {
+    let Ok(created) = text(v, "/metadata/creationTimestamp").parse::<ironbell_model::Timestamp>()
+    else {
+        return String::new();
+    };
+    let secs = ironbell_model::values::since(created).as_secs();
+    match secs {
+        0..120 => format!("{secs}s"),
+        120..7200 => format!("{}m", secs / 60),
+        7200..172_800 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86_400),
     }
 }
 

@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use ironbell_ops::network::{DEFAULT_GRPC_PORT, PlaneNetwork};
-use ironbell_ops::plane::{BootOptions, MetadataOptions, Plane, PlaneConfig, WorkflowOptions};
+use ironbell_ops::plane::{
+    BootOptions, ClusterOptions, MetadataOptions, NodeBootstrapper, Plane, PlaneConfig,
+    WorkflowOptions,
+};
 use ironbell_ops::spec::StoreHandle;
 
 /// How the DHCP server answers.
@@ -280,6 +283,55 @@ pub async fn bmc(store: &StoreHandle) -> anyhow::Result<()> {
     run_plane(store, config).await
 }
 
+/// How the cluster controllers make a node's bootstrap data.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeBootstrapperArg {
+    /// No Kubernetes: a node is Ready when its installed OS phones home to the metadata
+    /// service (cloud-init's `phone_home`).
+    Plain,
+    /// EKS Anywhere's kubeadm user-data (cloud-config or Bottlerocket settings).
+    Kubeadm,
+}
+
+/// Flags of the cluster controllers in `ironbell serve all`.
+#[derive(Args, Debug)]
+pub struct ClusterArgs {
+    /// Do not run the cluster controllers (Cluster API's core and the Tinkerbell provider).
+    #[arg(long, env = "IRONBELL_NO_CLUSTER_CONTROLLERS")]
+    no_cluster_controllers: bool,
+    /// How nodes are bootstrapped.
+    #[arg(
+        long,
+        value_enum,
+        default_value_t = NodeBootstrapperArg::Plain,
+        env = "IRONBELL_NODE_BOOTSTRAPPER"
+    )]
+    node_bootstrapper: NodeBootstrapperArg,
+    /// Where a `plain` node posts its phone-home (default:
+    /// `http://<public ip>:<metadata port>/phone-home`).
+    #[arg(long, env = "IRONBELL_PHONE_HOME_URL")]
+    phone_home_url: Option<String>,
+}
+
+impl ClusterArgs {
+    /// The cluster controllers' options for `network`, `None` when turned off.
+    fn options(&self, network: &PlaneNetwork) -> Option<ClusterOptions> {
+        if self.no_cluster_controllers {
+            return None;
+        }
+        let bootstrapper = match self.node_bootstrapper {
+            NodeBootstrapperArg::Plain => NodeBootstrapper::Plain {
+                phone_home_url: self
+                    .phone_home_url
+                    .clone()
+                    .unwrap_or_else(|| network.phone_home_url()),
+            },
+            NodeBootstrapperArg::Kubeadm => NodeBootstrapper::Kubeadm,
+        };
+        Some(ClusterOptions::with(network, bootstrapper))
+    }
+}
+
 /// Flags of `ironbell serve all`: those of each service.
 #[derive(Args, Debug)]
 pub struct AllArgs {
@@ -289,11 +341,14 @@ pub struct AllArgs {
     metadata: MetadataArgs,
     #[command(flatten)]
     workflow: WorkflowArgs,
+    #[command(flatten)]
+    cluster: ClusterArgs,
 }
 
-/// Runs every service over one store (boot, metadata, workflow, BMC) until one fails or
-/// the process is interrupted. Every address machines are told comes from the same flags
-/// the services listen on (see `ironbell_ops::network`).
+/// Runs every service over one store (boot, metadata, workflow, BMC, and the cluster
+/// controllers unless turned off) until one fails or the process is interrupted. Every
+/// address machines are told comes from the same flags the services listen on (see
+/// `ironbell_ops::network`).
 pub async fn all(
     store: &StoreHandle,
     args: AllArgs,
@@ -316,12 +371,52 @@ pub async fn all(
     config.metadata = Some(args.metadata.options()?);
     config.workflow = Some(args.workflow.options()?);
     config.bmc = Some(ironbell_bmc::Config::default());
+    config.cluster = args.cluster.options(&config.network);
     run_plane(store, config).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::parse_authority;
+
+    /// The cluster controllers' flags alone.
+    #[derive(clap::Parser)]
+    struct ClusterFlags {
+        #[command(flatten)]
+        cluster: super::ClusterArgs,
+    }
+
+    #[test]
+    fn cluster_controllers_run_plain_by_default_phoning_home_to_the_metadata_port() {
+        use clap::Parser;
+        use ironbell_ops::plane::NodeBootstrapper;
+        let mut network = super::PlaneNetwork::new(std::net::Ipv4Addr::new(10, 0, 0, 1));
+        network.metadata = "0.0.0.0:50061".parse().expect("addr");
+        let options = |args: &[&str]| {
+            let flags = ClusterFlags::try_parse_from([&["serve"], args].concat())
+                .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            flags.cluster.options(&network)
+        };
+        let plain = options(&[]).expect("on by default");
+        assert_eq!(
+            plain.bootstrapper,
+            NodeBootstrapper::Plain {
+                phone_home_url: "http://10.0.0.1:50061/phone-home".into()
+            }
+        );
+        assert_eq!(plain.tinkerbell_ip, "10.0.0.1");
+        let kubeadm = options(&["--node-bootstrapper", "kubeadm"]).expect("on");
+        assert_eq!(kubeadm.bootstrapper, NodeBootstrapper::Kubeadm);
+        let url = options(&["--phone-home-url", "http://lb:80/phone-home"]).expect("on");
+        assert_eq!(
+            url.bootstrapper,
+            NodeBootstrapper::Plain {
+                phone_home_url: "http://lb:80/phone-home".into()
+            }
+        );
+        assert!(options(&["--no-cluster-controllers"]).is_none());
+        assert!(ClusterFlags::try_parse_from(["serve", "--node-bootstrapper", "native"]).is_err());
+    }
 
     #[test]
     fn grpc_authorities_are_host_and_port() {

@@ -504,3 +504,45 @@ fn bmc_commands_name_what_is_wrong() {
     let jobs = env.ok(&["get", "jobs"]);
     assert!(jobs.contains("bmc-eksa-wk01-boot-pxe"), "{jobs}");
 }
+
+#[test]
+fn a_short_name_two_kinds_share_lists_both_and_a_group_names_one() {
+    let env = Env::new();
+    let csv = env.file("hw.csv", CSV);
+    env.ok(&["hardware", "import", csv.to_str().expect("utf8")]);
+    let machine = env.file(
+        "machine.yaml",
+        "apiVersion: cluster.x-k8s.io/v1beta1\nkind: Machine\n\
+         metadata: {name: c1-0, labels: {cluster.x-k8s.io/cluster-name: c1}}\n\
+         spec: {clusterName: c1, version: v1.30.0, bootstrap: {},\n\
+         \x20 infrastructureRef: {apiVersion: infrastructure.cluster.x-k8s.io/v1beta1, \
+         kind: TinkerbellMachine, name: c1-0}}\n",
+    );
+    let out = env.ok(&["apply", "-f", machine.to_str().expect("utf8")]);
+    assert!(out.contains("machines/c1-0 created"), "{out}");
+
+    // Rufio's BMC Machines and Cluster API's Machines, a table each under its group.
+    let both = env.ok(&["get", "machines"]);
+    let bmc = both.find("# machines.bmc.tinkerbell.org").expect(&both);
+    let capi = both.find("# machines.cluster.x-k8s.io").expect(&both);
+    assert!(bmc < capi, "{both}");
+    assert!(both[bmc..capi].contains("bmc-cp1"), "{both}");
+    assert!(
+        both[capi..].contains("c1-0") && both[capi..].contains("PROVIDERID"),
+        "{both}"
+    );
+    // A group names one kind; a name found in one kind needs none.
+    let capi_only = env.ok(&["get", "machines.cluster.x-k8s.io"]);
+    assert!(
+        !capi_only.contains("bmc-cp1") && !capi_only.contains('#'),
+        "{capi_only}"
+    );
+    let one = env.ok(&["get", "machines", "c1-0", "-o", "json"]);
+    assert!(one.contains("\"clusterName\": \"c1\""), "{one}");
+    let list = env.ok(&["get", "machines", "-o", "json"]);
+    assert!(list.contains("bmc-cp1") && list.contains("c1-0"), "{list}");
+    let err = env.fails(&["get", "machines", "nosuch"]);
+    assert!(err.contains("nosuch"), "{err}");
+    let err = env.fails(&["describe", "cluster", "c1"]);
+    assert!(err.contains("c1") && err.contains("not found"), "{err}");
+}

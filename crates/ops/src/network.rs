@@ -82,6 +82,16 @@ impl PlaneNetwork {
         format!("http://{}:{}", self.public_ip, self.http.port())
     }
 
+    /// Where an installed OS posts its phone-home (the `plain` node bootstrapper's
+    /// cloud-init `phone_home`): the metadata service as machines see it.
+    pub fn phone_home_url(&self) -> String {
+        format!(
+            "http://{}:{}/phone-home",
+            self.public_ip,
+            self.metadata.port()
+        )
+    }
+
     /// The workflow service's address as agents see it.
     pub fn grpc_authority(&self) -> String {
         format!("{}:{}", self.public_ip, self.grpc.port())

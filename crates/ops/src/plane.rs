@@ -1,9 +1,11 @@
 //! A plane: ironbell's services over one store — boot (DHCP, TFTP, HTTP, syslog),
-//! metadata, workflow (controller and agent API) and the BMC controllers — started
-//! together from one [`PlaneNetwork`] and stopped together through the [`Plane`] handle.
+//! metadata, workflow (controller and agent API), the BMC controllers and the cluster
+//! controllers (Cluster API's core and the Tinkerbell provider, [`ClusterOptions`]) —
+//! started together from one [`PlaneNetwork`] and stopped together through the [`Plane`]
+//! handle.
 //!
-//! Controllers (workflow and BMC) must run in one process at a time, or every BMC Job runs
-//! twice. How that is decided depends on the store:
+//! Controllers (workflow, BMC and cluster) must run in one process at a time, or every BMC
+//! Job runs twice and two processes race for the same Hardware. How that is decided depends on the store:
 //!
 //! - **The embedded store** (one SQLite file, one machine): a plane that runs controllers
 //!   first takes the store's controller lock ([`StoreHandle::lock_controllers`]) and holds
@@ -13,7 +15,8 @@
 //!   metadata need no lock and may run beside it.
 //! - **etcd** (replicas on several machines): every replica serves boot and metadata at
 //!   once; the controllers — the workflow service (its controller and the agents' API,
-//!   which hand out the same actions) and the BMC controllers — run on the one replica
+//!   which hand out the same actions), the BMC controllers and the cluster controllers —
+//!   run on the one replica
 //!   that leads the `controllers` election ([`ironbell_store_etcd::Election`], a 15 s
 //!   lease). The others wait as candidates (logged, and shown by
 //!   [`ironbell_store_etcd::Election::observe`]); their workflow port answers every agent
@@ -118,6 +121,94 @@ impl Default for WorkflowOptions {
     }
 }
 
+/// How the cluster controllers make a node's bootstrap data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeBootstrapper {
+    /// A node with no Kubernetes: Ready when its installed OS posts cloud-init's
+    /// phone-home to this URL (the metadata service's `/phone-home`).
+    Plain {
+        /// Where the node posts its phone-home.
+        phone_home_url: String,
+    },
+    /// EKS Anywhere's kubeadm user-data (rendered; no Kubernetes binaries run here).
+    Kubeadm,
+}
+
+/// What the cluster controllers do: Cluster API's core (`Cluster`, `MachineDeployment`,
+/// `MachineSet`, `Machine`, `KubeadmControlPlane`, `KubeadmConfig`) and the Tinkerbell
+/// provider's `TinkerbellCluster` and `TinkerbellMachine` controllers.
+#[derive(Clone, Debug)]
+pub struct ClusterOptions {
+    /// How bootstrap data is made.
+    pub bootstrapper: NodeBootstrapper,
+    /// The address the default workflow template points cloud-init at (the metadata
+    /// service as machines see it).
+    pub tinkerbell_ip: String,
+    /// The metadata service's port there.
+    pub metadata_port: u16,
+    /// How soon a controller looks again at something it waits for and does not watch.
+    pub requeue: Duration,
+}
+
+impl ClusterOptions {
+    /// The `plain` bootstrapper posting to the plane's own metadata service
+    /// (`http://<public ip>:<metadata port>/phone-home`).
+    pub fn plain(network: &PlaneNetwork) -> Self {
+        Self::with(
+            network,
+            NodeBootstrapper::Plain {
+                phone_home_url: network.phone_home_url(),
+            },
+        )
+    }
+
+    /// `bootstrapper` for machines that reach the plane at `network.public_ip` (the
+    /// default template's cloud-init reads the plane's metadata port there); looks again
+    /// every 2 s.
+    pub fn with(network: &PlaneNetwork, bootstrapper: NodeBootstrapper) -> Self {
+        Self {
+            bootstrapper,
+            tinkerbell_ip: network.public_ip.to_string(),
+            metadata_port: network.metadata.port(),
+            requeue: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Runs the cluster controllers over `store` until the future is dropped.
+async fn run_cluster_controllers(store: ironbell_store::SharedStore, options: ClusterOptions) {
+    use ironbell_provider_tinkerbell::TinkerbellMachine;
+    use ironbell_provider_tinkerbell::cluster::ClusterReconciler;
+    use ironbell_provider_tinkerbell::machine::{self, MachineReconciler};
+
+    let bootstrapper: Arc<dyn ironbell_cluster_api::NodeBootstrapper> = match &options.bootstrapper
+    {
+        NodeBootstrapper::Plain { phone_home_url } => Arc::new(
+            ironbell_cluster_api::bootstrappers::PlainBootstrapper::new(phone_home_url.clone()),
+        ),
+        NodeBootstrapper::Kubeadm => {
+            Arc::new(ironbell_cluster_api::bootstrappers::KubeadmBootstrapper::new(store.clone()))
+        }
+    };
+    let capi = ironbell_cluster_api::controllers::Controllers::new(store.clone(), bootstrapper)
+        .with_options(ironbell_cluster_api::controllers::Options {
+            requeue: options.requeue,
+            ..Default::default()
+        })
+        .watch_infrastructure::<TinkerbellMachine>();
+    let machines = MachineReconciler::new(
+        store.clone(),
+        machine::Config {
+            tinkerbell_ip: options.tinkerbell_ip.clone(),
+            metadata_port: options.metadata_port,
+            wait: options.requeue,
+            ..machine::Config::default()
+        },
+    );
+    let clusters = ClusterReconciler::new(store, options.requeue);
+    tokio::join!(capi.run(), machines.run(), clusters.run());
+}
+
 /// Which services a plane runs, and how.
 #[derive(Clone, Debug)]
 pub struct PlaneConfig {
@@ -131,6 +222,8 @@ pub struct PlaneConfig {
     pub workflow: Option<WorkflowOptions>,
     /// The BMC controllers, if run.
     pub bmc: Option<ironbell_bmc::Config>,
+    /// The cluster controllers, if run.
+    pub cluster: Option<ClusterOptions>,
 }
 
 impl PlaneConfig {
@@ -142,12 +235,13 @@ impl PlaneConfig {
             metadata: None,
             workflow: None,
             bmc: None,
+            cluster: None,
         }
     }
 
     /// Whether it runs controllers (and so needs the controller lock).
     pub fn runs_controllers(&self) -> bool {
-        self.workflow.is_some() || self.bmc.is_some()
+        self.workflow.is_some() || self.bmc.is_some() || self.cluster.is_some()
     }
 }
 
@@ -207,8 +301,8 @@ pub struct Plane {
     health: Option<Arc<StoreHealth>>,
 }
 
-/// The controllers of a plane: the workflow service (with its bound listener) and the BMC
-/// controllers.
+/// The controllers of a plane: the workflow service (with its bound listener), the BMC
+/// controllers and the cluster controllers.
 struct Controllers {
     store: ironbell_store::SharedStore,
     /// The workflow service: its listener while bound, its address to bind it again after
@@ -219,6 +313,7 @@ struct Controllers {
         ironbell_workflow::Config,
     )>,
     bmc: Option<ironbell_bmc::Config>,
+    cluster: Option<ClusterOptions>,
 }
 
 /// How a leadership ended.
@@ -251,6 +346,13 @@ impl Controllers {
             tasks.spawn(async move {
                 ironbell_bmc::run(store, bmc).await;
                 ("bmc", Ok(()))
+            });
+        }
+        if let Some(cluster) = &self.cluster {
+            let (store, cluster) = (self.store.clone(), cluster.clone());
+            tasks.spawn(async move {
+                run_cluster_controllers(store, cluster).await;
+                ("cluster controllers", Ok(()))
             });
         }
     }
@@ -479,6 +581,7 @@ impl Plane {
             store: shared.clone(),
             workflow,
             bmc: config.bmc,
+            cluster: config.cluster.clone(),
         };
         let leading = Arc::new(AtomicBool::new(false));
         if let Some(election) = &election {
@@ -494,6 +597,9 @@ impl Plane {
             leading.store(config.runs_controllers(), Ordering::Relaxed);
             if config.workflow.is_some() {
                 info!(addr = %config.network.grpc, "workflow service started");
+            }
+            if let Some(cluster) = &config.cluster {
+                info!(bootstrapper = ?cluster.bootstrapper, "cluster controllers started");
             }
         }
         let health = store.etcd().map(|etcd| {

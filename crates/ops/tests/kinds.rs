@@ -219,3 +219,60 @@ fn a_bad_default_namespace_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn the_programs_registry_knows_the_cluster_api_and_tinkerbell_provider_kinds() {
+    let kinds = ironbell_ops::lookup::kinds();
+    for (name, kind, group) in [
+        ("clusters.cluster.x-k8s.io", "Cluster", "cluster.x-k8s.io"),
+        ("machines.cluster.x-k8s.io", "Machine", "cluster.x-k8s.io"),
+        (
+            "machinedeployments",
+            "MachineDeployment",
+            "cluster.x-k8s.io",
+        ),
+        ("machinesets", "MachineSet", "cluster.x-k8s.io"),
+        (
+            "kubeadmcontrolplanes",
+            "KubeadmControlPlane",
+            "controlplane.cluster.x-k8s.io",
+        ),
+        (
+            "kubeadmconfigs",
+            "KubeadmConfig",
+            "bootstrap.cluster.x-k8s.io",
+        ),
+        (
+            "kubeadmconfigtemplates",
+            "KubeadmConfigTemplate",
+            "bootstrap.cluster.x-k8s.io",
+        ),
+        (
+            "tinkerbellclusters",
+            "TinkerbellCluster",
+            "infrastructure.cluster.x-k8s.io",
+        ),
+        (
+            "tinkerbellmachinetemplates",
+            "TinkerbellMachineTemplate",
+            "infrastructure.cluster.x-k8s.io",
+        ),
+        (
+            "tinkerbellmachines",
+            "TinkerbellMachine",
+            "infrastructure.cluster.x-k8s.io",
+        ),
+    ] {
+        let info = resolve_kind(&kinds, name).unwrap();
+        assert_eq!((info.kind, info.group()), (kind, group), "{name}");
+    }
+    // The built-in kinds keep their short names.
+    assert_eq!(
+        resolve_kind(&kinds, "clusters").unwrap().group(),
+        "anywhere.eks.amazonaws.com"
+    );
+    assert_eq!(
+        resolve_kind(&kinds, "machines").unwrap().group(),
+        "bmc.tinkerbell.org"
+    );
+}

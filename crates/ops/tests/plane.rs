@@ -1,5 +1,5 @@
-//! A plane in process: services start from one network description and stop through the
-//! handle; a second plane with controllers on the same store is refused while the first
+//! A plane in process: services (the cluster controllers among them) start from one
+//! network description and stop through the handle; a second plane with controllers on the same store is refused while the first
 //! holds the controller lock, and starts once the first is stopped. Everything listens on
 //! loopback, on ports the kernel picks.
 
@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use ironbell_ops::OpsError;
 use ironbell_ops::network::PlaneNetwork;
-use ironbell_ops::plane::{MetadataOptions, Plane, PlaneConfig};
+use ironbell_ops::plane::{ClusterOptions, MetadataOptions, Plane, PlaneConfig};
 use ironbell_ops::spec::{Access, StoreHandle, StoreSpec, open};
 use ironbell_workflow_proto::ActionRequest;
 use ironbell_workflow_proto::workflow_service_client::WorkflowServiceClient;
@@ -47,6 +47,39 @@ async fn poll_get_action(
     }
 }
 
+/// A Cluster API `Cluster` `name` and its `TinkerbellCluster`, for the cluster controllers
+/// to act on.
+async fn seed_cluster(store: &StoreHandle, name: &str) {
+    for json in [
+        format!(
+            r#"{{"apiVersion":"cluster.x-k8s.io/v1beta1","kind":"Cluster",
+            "metadata":{{"name":"{name}","namespace":"eksa-system"}},
+            "spec":{{"controlPlaneEndpoint":{{"host":"10.0.0.100","port":6443}},
+                    "infrastructureRef":{{"apiVersion":"infrastructure.cluster.x-k8s.io/v1beta1","kind":"TinkerbellCluster","name":"{name}"}}}}}}"#
+        ),
+        format!(
+            r#"{{"apiVersion":"infrastructure.cluster.x-k8s.io/v1beta1","kind":"TinkerbellCluster",
+            "metadata":{{"name":"{name}","namespace":"eksa-system",
+                        "labels":{{"cluster.x-k8s.io/cluster-name":"{name}"}}}},
+            "spec":{{}}}}"#
+        ),
+    ] {
+        let obj = ironbell_model::DynamicObject::from_json(&json).unwrap();
+        store.store().create(obj).await.unwrap();
+    }
+}
+
+/// Whether the cluster controllers made Cluster `name` `Provisioned` (its
+/// TinkerbellCluster ready).
+async fn provisioned(store: &StoreHandle, name: &str) -> bool {
+    let key = ironbell_model::TypeKey::new("cluster.x-k8s.io/v1beta1", "Cluster");
+    store
+        .store()
+        .get(&key, "eksa-system", name)
+        .await
+        .is_ok_and(|c| c.to_value().pointer("/status/phase") == Some(&"Provisioned".into()))
+}
+
 fn loopback_port() -> SocketAddr {
     // A free port: bind, read it, release it.
     let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
@@ -64,6 +97,7 @@ fn config(metadata: SocketAddr, grpc: SocketAddr) -> PlaneConfig {
         ..Default::default()
     });
     config.bmc = Some(ironbell_bmc::Config::default());
+    config.cluster = Some(ClusterOptions::plain(&config.network));
     config
 }
 
@@ -176,6 +210,13 @@ async fn on_etcd_one_replica_leads_the_controllers_and_another_takes_over() {
     assert!(first.elects_controllers() && !first.holds_controller_lock());
     assert!(etcd::wait_async(wait, || async { leader().await.is_some() }).await);
     let first_identity = leader().await.unwrap();
+    // The leader runs the cluster controllers.
+    let objects = handle();
+    seed_cluster(&objects, "c1").await;
+    assert!(
+        etcd::wait_async(wait, || async { provisioned(&objects, "c1").await }).await,
+        "the leader's cluster controllers did not provision c1"
+    );
 
     // A second replica starts (no lock refuses it) and waits as a candidate.
     let second_grpc = loopback_port();
@@ -213,6 +254,12 @@ async fn on_etcd_one_replica_leads_the_controllers_and_another_takes_over() {
     assert_ne!(status.code(), tonic::Code::Unavailable, "{status:?}");
 
     assert!(etcd::wait_async(wait, || async { second.runs_controllers() }).await);
+    // The new leader started them again.
+    seed_cluster(&objects, "c2").await;
+    assert!(
+        etcd::wait_async(wait, || async { provisioned(&objects, "c2").await }).await,
+        "the new leader's cluster controllers did not provision c2"
+    );
 
     // etcd goes away: the leader gives up its controllers before its lease could run out;
     // the plane goes on (its other services serve from their last view).

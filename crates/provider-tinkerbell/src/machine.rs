@@ -72,6 +72,9 @@ use crate::{
 pub struct Config {
     /// The Tinkerbell IP the default template points cloud-init at.
     pub tinkerbell_ip: String,
+    /// The metadata service's port there ([`template::METADATA_PORT`], Hegel's, by
+    /// default).
+    pub metadata_port: u16,
     /// How long to wait before looking again while the gate is closed (CAPT: 30 s for
     /// the bootstrap data).
     pub wait: Duration,
@@ -83,6 +86,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             tinkerbell_ip: String::new(),
+            metadata_port: template::METADATA_PORT,
             wait: Duration::from_secs(30),
             concurrency: 4,
         }
@@ -587,7 +591,11 @@ impl MachineReconciler {
                         ),
                     })?;
                 let image = template::image_url(&gate.cluster.spec, &gate.version);
-                template::default_template(tm.name(), &disk, &image, &self.config.tinkerbell_ip)
+                let metadata = format!(
+                    "{}:{}",
+                    self.config.tinkerbell_ip, self.config.metadata_port
+                );
+                template::default_template(tm.name(), &disk, &image, &metadata)
             }
         };
         let t = Template {

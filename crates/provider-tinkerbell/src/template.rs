@@ -54,8 +54,9 @@ pub fn first_partition(disk: &str) -> String {
 }
 
 /// CAPT's default template for machine `name`, writing `image_url` to `disk`, with
-/// cloud-init reading metadata from `tinkerbell_ip`.
-pub fn default_template(name: &str, disk: &str, image_url: &str, tinkerbell_ip: &str) -> String {
+/// cloud-init reading metadata from `metadata` (`IP:PORT`; CAPT's is the Tinkerbell IP and
+/// [`METADATA_PORT`]).
+pub fn default_template(name: &str, disk: &str, image_url: &str, metadata: &str) -> String {
     let partition = first_partition(disk);
     format!(
         r#"version: "0.1"
@@ -90,7 +91,7 @@ tasks:
           CONTENTS: |
             datasource:
               Ec2:
-                metadata_urls: ["http://{tinkerbell_ip}:{METADATA_PORT}"]
+                metadata_urls: ["http://{metadata}"]
                 strict_id: false
             system_info:
               default_user:
@@ -152,7 +153,7 @@ mod tests {
     fn the_default_template_targets_the_disk_and_the_metadata_service() {
         assert_eq!(first_partition("/dev/sda"), "/dev/sda1");
         assert_eq!(first_partition("/dev/nvme0n1"), "/dev/nvme0n1p1");
-        let t = default_template("tm-1", "/dev/vda", "http://img/x.raw.gz", "10.0.0.2");
+        let t = default_template("tm-1", "/dev/vda", "http://img/x.raw.gz", "10.0.0.2:50061");
         assert!(t.contains("name: tm-1\n"));
         assert!(t.contains("worker: \"{{.device_1}}\""));
         assert!(t.contains("DEST_DISK: /dev/vda\n"));

@@ -44,6 +44,7 @@ impl Plane {
             tinkerbell_ip: "10.0.0.2".into(),
             wait,
             concurrency: 2,
+            ..machine::Config::default()
         };
         Self(vec![
             tokio::spawn(ClusterReconciler::new(store.clone(), wait).run()),
@@ -184,6 +185,7 @@ fn reconcilers(store: &SharedStore) -> (ClusterReconciler, MachineReconciler) {
         tinkerbell_ip: "10.0.0.2".into(),
         wait,
         concurrency: 1,
+        ..machine::Config::default()
     };
     (
         ClusterReconciler::new(store.clone(), wait),
