@@ -12,7 +12,7 @@ use ironbell_lab::plan::MachineSpec;
 pub enum LabCommand {
     /// Start the lab (or resume it): QEMU machines behind virtual BMCs on a private
     /// bridge, ironbell's services, a hardware.csv and a Workflow per machine; then follow
-    /// every machine until its OS is installed and has read its metadata.
+    /// every machine until its OS is installed, has read its metadata and phoned home.
     Up(UpArgs),
     /// Stop everything the lab started and remove it.
     Down(LabDir),

@@ -7,7 +7,8 @@
 //! bridge, imports a generated `hardware.csv` and creates a Workflow per machine from
 //! `templates/lab-os.yaml` (in process, through `ironbell-ops`, the same operations as
 //! `ironbell hardware import` and `ironbell apply`), and follows every machine — power,
-//! DHCP, iPXE, HookOS, each action, the reboot, the installed OS reading its metadata —
+//! DHCP, iPXE, HookOS, each action, the reboot, the installed OS reading its metadata and
+//! phoning home —
 //! until all are done. It then prints the time each phase took. `lab down` stops what `lab up` started (by PID) and
 //! removes the namespace and the lab directory.
 //!

@@ -29,7 +29,7 @@ pub struct MachineSummary {
     pub spec: plan::MachineSpec,
     /// Phases and their durations.
     pub phases: Vec<(String, Duration)>,
-    /// Time from the Workflows' creation to the metadata read.
+    /// Time from the Workflows' creation to the phone-home.
     pub total: Option<Duration>,
     /// How it ended.
     pub outcome: Outcome,
@@ -836,6 +836,11 @@ pub async fn up(opts: &Options, out: &mut (dyn Write + Send)) -> Result<Summary,
                         .map(|r| {
                             format!(" (instance-id={} hostname={})", r.instance_id, r.hostname)
                         })
+                        .unwrap_or_default(),
+                    Milestone::PhonedHome => t
+                        .phoned_home
+                        .as_ref()
+                        .map(|status| format!(" ({status})"))
                         .unwrap_or_default(),
                     _ => String::new(),
                 };
