@@ -12,7 +12,7 @@ use ironbell_lab::plan::MachineSpec;
 pub enum LabCommand {
     /// Start the lab (or resume it): QEMU machines behind virtual BMCs on a private
     /// bridge, ironbell's services, a hardware.csv and a Workflow per machine; then follow
-    /// every machine until its OS is installed and has read its metadata.
+    /// every machine until its OS is installed, has read its metadata and phoned home.
     Up(UpArgs),
     /// Stop everything the lab started and remove it.
     Down(LabDir),
@@ -42,8 +42,10 @@ pub struct LabDir {
 pub struct UpArgs {
     #[command(flatten)]
     lab: LabDir,
-    /// A machine as FIRMWARE or FIRMWARE,BMC: FIRMWARE bios or uefi, BMC redfish, ipmi or both
-    /// (default both). Repeat for more machines. Default: bios,redfish uefi,ipmi bios,both.
+    /// A machine as FIRMWARE[,BMC][,KEY=VALUE...]: FIRMWARE bios or uefi, BMC redfish, ipmi
+    /// or both (default both), then the labels of its hardware.csv row (default type=lab),
+    /// e.g. uefi,ipmi,type=cp. Repeat for more machines. Default: bios,redfish uefi,ipmi
+    /// bios,both.
     #[arg(long = "machine", value_name = "SPEC")]
     machines: Vec<MachineSpec>,
     /// Also start this many machines that are not in hardware.csv (ironbell must ignore
@@ -76,6 +78,11 @@ pub struct UpArgs {
     /// controllers run on the elected leader, DHCP is shared by MAC).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=8))]
     replicas: u8,
+    /// Only the machines (powered off, waiting to be netbooted), their BMCs and a
+    /// hardware.csv: no ironbell service, nothing imported, no Workflow. For running a plane
+    /// against the lab as against real hardware (`ironbell create cluster`).
+    #[arg(long, conflicts_with_all = ["detach", "template", "replicas"])]
+    machines_only: bool,
 }
 
 fn lab_dir(lab: &LabDir) -> anyhow::Result<PathBuf> {
@@ -110,10 +117,11 @@ pub async fn run(command: LabCommand) -> anyhow::Result<ExitCode> {
                 timeout: args.timeout,
                 wait: !args.detach,
                 replicas: usize::from(args.replicas),
+                machines_only: args.machines_only,
             };
             let mut out = std::io::stdout();
             let summary = ironbell_lab::up(&opts, &mut out).await?;
-            Ok(if args.detach || summary.success() {
+            Ok(if args.detach || args.machines_only || summary.success() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

@@ -13,6 +13,7 @@ use std::process::{Command, Output};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use ironbell_model::corev1::Node;
 use ironbell_model::tinkerbell::Workflow;
 
 const IRONBELL: &str = env!("CARGO_BIN_EXE_ironbell");
@@ -74,16 +75,20 @@ impl Lab {
 
     fn up(&self, extra: &[&str]) -> Output {
         let (hookos, image) = artifacts();
+        let mut args = vec!["--hookos".as_ref(), hookos.as_os_str()];
+        args.extend(["--os-image".as_ref(), image.as_os_str()]);
+        args.extend(["--timeout", "15m"].map(std::ffi::OsStr::new));
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        self.up_with(&args, extra)
+    }
+
+    /// `lab up` with `args` (`shown` in the log).
+    fn up_with(&self, args: &[&std::ffi::OsStr], extra: &[&str]) -> Output {
         let start = Instant::now();
         let out = Command::new(IRONBELL)
             .args(["lab", "up", "--name", &self.name, "--dir"])
             .arg(&self.dir)
-            .arg("--hookos")
-            .arg(hookos)
-            .arg("--os-image")
-            .arg(image)
-            .args(["--timeout", "15m"])
-            .args(extra)
+            .args(args)
             .output()
             .expect("run ironbell lab up");
         eprintln!(
@@ -124,6 +129,20 @@ impl Lab {
             .expect("run ironbell");
         assert!(out.status.success(), "ironbell {args:?}: {out:?}");
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The cluster-scoped Node `name` the installed OS's phone-home wrote, from the lab's
+    /// SQLite store.
+    fn node(&self, name: &str) -> Option<Node> {
+        let store: ironbell_store::SharedStore = std::sync::Arc::new(
+            ironbell_store_sqlite::SqliteStore::open(self.dir.join("ironbell.db")).expect("store"),
+        );
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(ironbell_store::api::<Node>(&store).get("", name))
+            .ok()
     }
 
     fn workflow(&self, name: &str) -> serde_json::Value {
@@ -227,6 +246,29 @@ fn bios_over_ipmi_and_uefi_over_redfish_are_provisioned_concurrently_and_a_stran
         let hookos = console.rfind("hookos: starting agent").expect("HookOS ran");
         let os = console.rfind("ironbell-os: ").expect("the OS ran");
         assert!(hookos < os);
+        // It phoned home, and its Node is Ready.
+        assert!(
+            console.contains("ironbell-os: phoned home (200)"),
+            "{machine} did not phone home\n{}",
+            lab.diagnostics()
+        );
+        let node = lab.node(machine).unwrap_or_else(|| {
+            panic!(
+                "{machine} has no Node after its phone-home\n{}",
+                lab.diagnostics()
+            )
+        });
+        assert_eq!(
+            node.spec.provider_id.as_deref(),
+            Some(format!("tinkerbell://lab/{machine}").as_str()),
+            "{node:?}"
+        );
+        let ready = node
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+            .map(|c| c.status.clone());
+        assert_eq!(ready.as_deref(), Some("True"), "{machine}: {node:?}");
     }
 
     // node-1's BMC speaks only IPMI and node-2's only Redfish: each was driven over it.
@@ -538,4 +580,189 @@ fn two_replicas_on_three_etcd_members_finish_every_machine_when_the_leader_is_ki
             );
         }
     }
+}
+
+/// Issue 15's lab: `lab up --machines-only` gives machines (powered off), BMCs and a
+/// hardware.csv with the labels asked for, and nothing else: no ironbell service listens in
+/// the lab's network. Nothing boots, so it needs no HookOS or OS image.
+#[test]
+fn machines_only_gives_powered_off_machines_answering_bmcs_and_a_hardware_csv_and_no_plane() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Vm);
+    for tool in ["ipmitool", "curl", "ss"] {
+        ironbell_testbed::require_tool!(tool);
+    }
+    let _turn = LAB.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::new("m");
+    let specs = [
+        "bios,ipmi,type=cp",
+        "uefi,redfish,type=worker,rack=r1",
+        "bios,both,type=worker",
+    ];
+    let mut args = Vec::new();
+    for spec in specs {
+        args.extend(["--machine", spec]);
+    }
+    args.push("--machines-only");
+    let out = lab.up_with(
+        &args.iter().map(std::ffi::OsStr::new).collect::<Vec<_>>(),
+        &args,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "lab up --machines-only failed\n{}",
+        lab.diagnostics()
+    );
+    let netns = format!("ironbell-lab-{}", lab.name);
+    let csv_path = lab.dir.join("hardware.csv");
+    for shown in [
+        format!("hardware.csv:  {}", csv_path.display()),
+        "Tinkerbell IP: 10.42.0.1".to_string(),
+        format!("ip netns exec {netns} COMMAND"),
+    ] {
+        assert!(stdout.contains(&shown), "{shown:?} not in:\n{stdout}");
+    }
+
+    // The CSV: EKS Anywhere's columns, one row per machine with its labels, readable by
+    // the owner only (it holds the BMC password).
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&csv_path)
+        .expect("hardware.csv")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let csv = lab.file("hardware.csv");
+    let rows = ironbell_inventory::parse_inventory(&csv)
+        .unwrap_or_else(|e| panic!("hardware.csv does not import: {e}\n{csv}"))
+        .rows;
+    assert_eq!(rows.len(), 3, "{csv}");
+    let label = |i: usize, key: &str| rows[i].labels.get(key).cloned();
+    assert_eq!(label(0, "type").as_deref(), Some("cp"));
+    assert_eq!(label(1, "type").as_deref(), Some("worker"));
+    assert_eq!(label(1, "rack").as_deref(), Some("r1"));
+    assert_eq!(label(2, "type").as_deref(), Some("worker"));
+    let header = csv.lines().next().unwrap_or_default();
+    for column in [
+        "hostname",
+        "bmc_ip",
+        "bmc_username",
+        "bmc_password",
+        "mac",
+        "ip_address",
+        "netmask",
+        "gateway",
+        "nameservers",
+        "labels",
+        "disk",
+    ] {
+        assert!(
+            header.split(',').any(|c| c == column),
+            "no {column} in {header}"
+        );
+    }
+
+    // Each BMC answers from inside the lab's namespace, with the CSV's credentials, over
+    // the protocols it speaks: every machine is off.
+    let in_lab = |program: &str, args: &[&str], env: &[(&str, &str)]| {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &netns, program])
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .expect("run in the lab's namespace");
+        assert!(out.status.success(), "{program} {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let lines: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    for (i, row) in lines.iter().enumerate() {
+        let (name, bmc, user, password) = (row[0], row[1], row[2], row[3]);
+        if specs[i].contains("ipmi") || specs[i].contains("both") {
+            let status = in_lab(
+                "ipmitool",
+                &[
+                    "-I", "lanplus", "-H", bmc, "-U", user, "-E", "chassis", "power", "status",
+                ],
+                &[("IPMI_PASSWORD", password)],
+            );
+            assert!(
+                status.contains("Chassis Power is off"),
+                "{name} over IPMI: {status}"
+            );
+        }
+        if specs[i].contains("redfish") || specs[i].contains("both") {
+            let url = format!("https://{bmc}/redfish/v1/Systems/{name}");
+            let netrc = lab.dir.with_extension(format!("{name}.netrc"));
+            std::fs::write(
+                &netrc,
+                format!("machine {bmc} login {user} password {password}\n"),
+            )
+            .expect("netrc");
+            let body = in_lab(
+                "curl",
+                &["-sSk", "--netrc-file", netrc.to_str().expect("UTF-8"), &url],
+                &[],
+            );
+            let _ = std::fs::remove_file(&netrc);
+            let system: serde_json::Value =
+                serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"));
+            assert_eq!(
+                system["PowerState"], "Off",
+                "{name} over Redfish: {system:#}"
+            );
+        }
+    }
+
+    // The machines exist (their QEMU runs, paused: powered off) and nothing of ironbell's
+    // plane runs: only the machines, their BMCs and the router advertisements.
+    let state: serde_json::Value =
+        serde_json::from_str(&lab.file("state.json")).expect("state.json");
+    let roles: Vec<&str> = state["processes"]
+        .as_array()
+        .expect("processes")
+        .iter()
+        .filter_map(|p| p["role"].as_str())
+        .collect();
+    for machine in ["node-1", "node-2", "node-3"] {
+        assert!(
+            roles.contains(&format!("qemu {machine}").as_str()),
+            "{roles:?}"
+        );
+    }
+    assert!(
+        roles
+            .iter()
+            .all(|r| r.starts_with("qemu ") || *r == "vbmc" || *r == "radvd"),
+        "{roles:?}"
+    );
+    let net = ironbell_lab::plan::network();
+    let plane_ports = [
+        net.dhcp.port(),
+        net.tftp_addr().port(),
+        net.syslog.port(),
+        net.http.port(),
+        net.metadata.port(),
+        net.grpc.port(),
+    ];
+    let sockets = in_lab("ss", &["-Hlntu"], &[]);
+    for line in sockets.lines() {
+        let port = line
+            .split_whitespace()
+            .nth(4)
+            .and_then(|local| local.rsplit(':').next())
+            .and_then(|p| p.parse::<u16>().ok());
+        assert!(
+            port.is_none_or(|p| !plane_ports.contains(&p)),
+            "a plane port is in use in the lab:\n{sockets}"
+        );
+    }
+    assert!(!lab.dir.join("ironbell.db").exists());
+
+    let down = lab.down();
+    assert!(down.status.success(), "lab down: {down:?}");
+    assert!(!lab.dir.exists());
+    assert!(!Path::new("/run/netns").join(&netns).exists());
 }

@@ -20,6 +20,9 @@
 //!   asked to close after their current request (hyper's graceful shutdown), and whatever
 //!   is still open after [`Limits::shutdown_grace`] is dropped.
 //!
+//! A client that shuts its write side after sending its request (half-close, as `nc` does)
+//! still gets its answer: the handler is not cancelled.
+//!
 //! Each request carries the peer address as [`ConnectInfo<SocketAddr>`]. Request timeouts,
 //! routes and request counting stay with each service's router: this crate knows nothing
 //! of the routes.
@@ -233,7 +236,12 @@ fn connection(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_head_bytes)
-        .max_headers(limits.max_headers);
+        .max_headers(limits.max_headers)
+        // A client may shut its write side once its request is sent (HTTP/1.0 clients such
+        // as `nc`: the lab OS's phone-home). Without this hyper takes that EOF for a gone
+        // client, drops the connection and cancels a handler still working (a store write),
+        // and the client gets no answer.
+        .half_close(true);
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     async move {
         tokio::pin!(conn);

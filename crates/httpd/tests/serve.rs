@@ -26,10 +26,19 @@ struct Server {
 async fn start(limits: Limits) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let app = Router::new().route(
-        "/peer",
-        get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.ip().to_string() }),
-    );
+    let app = Router::new()
+        .route(
+            "/peer",
+            get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.ip().to_string() }),
+        )
+        // A handler that takes a while (as a store write does).
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                "done"
+            }),
+        );
     let stats = Arc::new(ConnectionStats::default());
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(serve(
@@ -162,4 +171,22 @@ async fn shutdown_stops_accepting_and_closes_idle_connections() {
     assert!(result.is_ok(), "{result:?}");
     closed(&mut idle).await;
     assert!(TcpStream::connect(server.addr).await.is_err());
+}
+
+#[tokio::test]
+async fn a_client_that_half_closes_after_its_request_still_gets_the_answer() {
+    let server = start(Limits::default()).await;
+    let mut conn = TcpStream::connect(server.addr).await.expect("connect");
+    conn.write_all(b"GET /slow HTTP/1.0\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    // What `nc` does once its input ends: no more to send, still reading.
+    conn.shutdown().await.expect("shut the write side");
+    let mut answer = String::new();
+    tokio::time::timeout(DEADLINE, conn.read_to_string(&mut answer))
+        .await
+        .expect("answer in time")
+        .expect("read");
+    assert!(answer.starts_with("HTTP/1.0 200"), "{answer:?}");
+    assert!(answer.ends_with("done"), "{answer:?}");
 }

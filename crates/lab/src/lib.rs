@@ -7,13 +7,19 @@
 //! bridge, imports a generated `hardware.csv` and creates a Workflow per machine from
 //! `templates/lab-os.yaml` (in process, through `ironbell-ops`, the same operations as
 //! `ironbell hardware import` and `ironbell apply`), and follows every machine — power,
-//! DHCP, iPXE, HookOS, each action, the reboot, the installed OS reading its metadata —
+//! DHCP, iPXE, HookOS, each action, the reboot, the installed OS reading its metadata and
+//! phoning home —
 //! until all are done. It then prints the time each phase took. `lab down` stops what `lab up` started (by PID) and
 //! removes the namespace and the lab directory.
 //!
 //! What it is not: a test harness with mocks. Every piece is the real one: ironbell's own
 //! binary runs the services (in their own process, in the lab's namespace), HookOS and the OS image are the ones the project builds, and
 //! the BMCs are driven through the same BMC controllers as real servers.
+//!
+//! `lab up --machines-only` stops after the network, the machines (powered off) and their
+//! BMCs, and writes the hardware.csv: no service runs and nothing is imported, so that a
+//! plane started by hand or by `ironbell create cluster` (inside the lab's namespace, at
+//! [`plan::SERVER_IP`]) drives the machines as it would real ones.
 //!
 //! Start reading at [`up`]; the layout (names, MACs, addresses, generated files) is in
 //! [`plan`], the QEMU command line in [`vm`], the progress markers in [`progress`].
@@ -116,6 +122,11 @@ pub struct Options {
     /// ironbell replicas (1: one service on SQLite; 2 to [`replicas::MAX_REPLICAS`]:
     /// replicas on a three-member etcd, see [`replicas`]).
     pub replicas: usize,
+    /// Machines only: the network, the machines (powered off) and their BMCs, and a
+    /// hardware.csv for them; no ironbell service, nothing imported, no Workflow. What a
+    /// plane started elsewhere (`ironbell create cluster`) runs against, as on real
+    /// hardware. HookOS and the OS image are not needed.
+    pub machines_only: bool,
 }
 
 /// The network namespace of the lab `name`.

@@ -64,47 +64,33 @@ impl BmcProtocols {
     }
 }
 
-/// One machine asked for on the command line: `bios`, `uefi,ipmi`, `bios,redfish`...
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// One machine asked for on the command line: `bios`, `uefi,ipmi`, `bios,redfish,type=cp`...
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MachineSpec {
     /// Firmware.
     pub firmware: Firmware,
     /// BMC protocols.
     pub bmc: BmcProtocols,
+    /// The labels of its row in hardware.csv, in order (none given: [`DEFAULT_LABEL`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<(String, String)>,
 }
 
-/// A `MachineSpec` that does not parse.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "machine {0:?}: expected FIRMWARE[,BMC] with FIRMWARE bios or uefi and BMC redfish, ipmi or both"
-)]
-pub struct BadMachineSpec(String);
+/// The label of a machine given none (`key`, `value`).
+pub const DEFAULT_LABEL: (&str, &str) = ("type", "lab");
 
-impl FromStr for MachineSpec {
-    type Err = BadMachineSpec;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || BadMachineSpec(s.to_string());
-        let mut parts = s.split(',').map(str::trim);
-        let firmware = match parts.next().unwrap_or_default() {
-            "bios" => Firmware::Bios,
-            "uefi" | "efi" => Firmware::Uefi,
-            _ => return Err(bad()),
-        };
-        let bmc = match parts.next() {
-            None | Some("both") => BmcProtocols::Both,
-            Some("redfish") => BmcProtocols::Redfish,
-            Some("ipmi") => BmcProtocols::Ipmi,
-            Some(_) => return Err(bad()),
-        };
-        if parts.next().is_some() {
-            return Err(bad());
+impl MachineSpec {
+    /// A machine with the default label.
+    pub fn new(firmware: Firmware, bmc: BmcProtocols) -> Self {
+        Self {
+            firmware,
+            bmc,
+            labels: Vec::new(),
         }
-        Ok(Self { firmware, bmc })
     }
-}
 
-impl fmt::Display for MachineSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// `FIRMWARE,BMC`, without the labels.
+    pub fn kind(&self) -> String {
         let fw = match self.firmware {
             Firmware::Bios => "bios",
             Firmware::Uefi => "uefi",
@@ -114,25 +100,91 @@ impl fmt::Display for MachineSpec {
             BmcProtocols::Ipmi => "ipmi",
             BmcProtocols::Both => "both",
         };
-        write!(f, "{fw},{bmc}")
+        format!("{fw},{bmc}")
+    }
+
+    /// The `labels` cell of its hardware.csv row: `k=v|k2=v2` (EKS Anywhere's form).
+    pub fn labels_cell(&self) -> String {
+        if self.labels.is_empty() {
+            return format!("{}={}", DEFAULT_LABEL.0, DEFAULT_LABEL.1);
+        }
+        self.labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("|")
+    }
+}
+
+/// A `MachineSpec` that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "machine {0:?}: expected FIRMWARE[,BMC][,KEY=VALUE...] with FIRMWARE bios or uefi, BMC redfish, ipmi or both, and labels of letters, digits, '-', '_', '.' and '/' (e.g. uefi,ipmi,type=cp)"
+)]
+pub struct BadMachineSpec(String);
+
+/// Whether `s` can be a label key or value in hardware.csv (a Kubernetes label's
+/// characters; the import checks the full rules).
+fn label_text(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+}
+
+impl FromStr for MachineSpec {
+    type Err = BadMachineSpec;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || BadMachineSpec(s.to_string());
+        let mut parts = s.split(',').map(str::trim).peekable();
+        let firmware = match parts.next().unwrap_or_default() {
+            "bios" => Firmware::Bios,
+            "uefi" | "efi" => Firmware::Uefi,
+            _ => return Err(bad()),
+        };
+        let bmc = match parts.peek().copied() {
+            Some(p) if p.contains('=') => BmcProtocols::Both,
+            None | Some("both") => BmcProtocols::Both,
+            Some("redfish") => BmcProtocols::Redfish,
+            Some("ipmi") => BmcProtocols::Ipmi,
+            Some(_) => return Err(bad()),
+        };
+        if parts.peek().is_some_and(|p| !p.contains('=')) {
+            parts.next();
+        }
+        let mut labels: Vec<(String, String)> = Vec::new();
+        for part in parts {
+            let (key, value) = part.split_once('=').ok_or_else(bad)?;
+            let (key, value) = (key.trim(), value.trim());
+            if !label_text(key) || !label_text(value) || labels.iter().any(|(k, _)| k == key) {
+                return Err(bad());
+            }
+            labels.push((key.to_string(), value.to_string()));
+        }
+        Ok(Self {
+            firmware,
+            bmc,
+            labels,
+        })
+    }
+}
+
+impl fmt::Display for MachineSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.kind())?;
+        for (k, v) in &self.labels {
+            write!(f, ",{k}={v}")?;
+        }
+        Ok(())
     }
 }
 
 /// The default lab: three machines, both firmwares and both BMC protocols.
 pub fn default_machines() -> Vec<MachineSpec> {
     vec![
-        MachineSpec {
-            firmware: Firmware::Bios,
-            bmc: BmcProtocols::Redfish,
-        },
-        MachineSpec {
-            firmware: Firmware::Uefi,
-            bmc: BmcProtocols::Ipmi,
-        },
-        MachineSpec {
-            firmware: Firmware::Bios,
-            bmc: BmcProtocols::Both,
-        },
+        MachineSpec::new(Firmware::Bios, BmcProtocols::Redfish),
+        MachineSpec::new(Firmware::Uefi, BmcProtocols::Ipmi),
+        MachineSpec::new(Firmware::Bios, BmcProtocols::Both),
     ]
 }
 
@@ -167,7 +219,7 @@ pub fn layout(machines: &[MachineSpec], strangers: usize) -> Vec<MachinePlan> {
         let n = i as u8 + 1;
         out.push(MachinePlan {
             name: format!("node-{n}"),
-            spec: *spec,
+            spec: spec.clone(),
             mac: format!("52:54:00:42:00:{:02x}", n),
             ip: Some(Ipv4Addr::new(10, 42, 0, 10 + n)),
             bmc_ip: Some(Ipv4Addr::new(10, 42, 0, 200 + n)),
@@ -178,10 +230,7 @@ pub fn layout(machines: &[MachineSpec], strangers: usize) -> Vec<MachinePlan> {
         let n = j as u8 + 1;
         out.push(MachinePlan {
             name: format!("stranger-{n}"),
-            spec: MachineSpec {
-                firmware: Firmware::Bios,
-                bmc: BmcProtocols::Both,
-            },
+            spec: MachineSpec::new(Firmware::Bios, BmcProtocols::Both),
             mac: format!("52:54:00:42:ff:{:02x}", n),
             ip: None,
             bmc_ip: None,
@@ -202,9 +251,10 @@ pub fn hardware_csv(machines: &[MachinePlan], bmc_password: &str) -> String {
             continue;
         };
         csv.push_str(&format!(
-            "{name},{bmc_ip},{BMC_USER},{bmc_password},{mac},{ip},255.255.255.0,{SERVER_IP},{SERVER_IP},type=lab,/dev/vda\n",
+            "{name},{bmc_ip},{BMC_USER},{bmc_password},{mac},{ip},255.255.255.0,{SERVER_IP},{SERVER_IP},{labels},/dev/vda\n",
             name = m.name,
             mac = m.mac,
+            labels = m.spec.labels_cell(),
         ));
     }
     csv
@@ -245,11 +295,23 @@ mod tests {
             ("uefi,ipmi", "uefi,ipmi"),
             ("efi,redfish", "uefi,redfish"),
             ("bios, both", "bios,both"),
+            ("uefi,ipmi,type=cp", "uefi,ipmi,type=cp"),
+            ("bios,type=worker,rack=r1", "bios,both,type=worker,rack=r1"),
         ] {
             let spec: MachineSpec = text.parse().expect(text);
             assert_eq!(spec.to_string(), shown);
         }
-        for bad in ["", "arm", "bios,snmp", "bios,ipmi,x"] {
+        for bad in [
+            "",
+            "arm",
+            "bios,snmp",
+            "bios,ipmi,x",
+            "bios,type=",
+            "bios,=cp",
+            "bios,type=a|b",
+            "bios,type=cp,type=worker",
+            "bios,type=cp,ipmi",
+        ] {
             assert!(bad.parse::<MachineSpec>().is_err(), "{bad}");
         }
     }
@@ -264,6 +326,17 @@ mod tests {
         assert_eq!(csv.lines().count(), 4, "{csv}");
         assert!(csv.contains("node-2,10.42.0.202,admin,pw,52:54:00:42:00:02,10.42.0.12,"));
         assert!(!csv.contains("stranger"));
+        assert!(csv.contains(",type=lab,/dev/vda"), "{csv}");
+        let labelled: Vec<MachineSpec> = ["uefi,ipmi,type=cp", "bios,type=worker,rack=r1"]
+            .iter()
+            .map(|s| s.parse().expect(s))
+            .collect();
+        let csv = hardware_csv(&layout(&labelled, 0), "pw");
+        let rows = ironbell_inventory::parse_inventory(&csv).expect("the import reads it");
+        let labels: Vec<_> = rows.rows.iter().map(|r| r.labels.clone()).collect();
+        assert_eq!(labels[0].get("type").map(String::as_str), Some("cp"));
+        assert_eq!(labels[1].get("type").map(String::as_str), Some("worker"));
+        assert_eq!(labels[1].get("rack").map(String::as_str), Some("r1"));
         let wf = workflow_yaml(&plan[0]);
         assert!(wf.contains("device_1: \"52:54:00:42:00:01\""), "{wf}");
         assert!(wf.contains("image_url: \"http://10.42.0.1:7171/lab-os.raw.zst\""));

@@ -8,8 +8,8 @@
 //!   ...) ok` also appears when only IPv6 autoconfiguration worked, so it is not used);
 //! - the boot service's script: `Loading HookOS for <name>`;
 //! - HookOS: `hookos: init started`, `hookos: starting agent`;
-//! - the lab OS: `ironbell-os: ` lines, ending with `ironbell-os: instance-id=<id>
-//!   hostname=<name>`.
+//! - the lab OS: `ironbell-os: ` lines, with `ironbell-os: instance-id=<id>
+//!   hostname=<name>` and then `ironbell-os: phoned home (<HTTP status>)`.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
@@ -37,6 +37,8 @@ pub enum Milestone {
     OsBooted,
     /// The installed OS printed the metadata it read.
     Metadata,
+    /// The installed OS phoned home (its Node is Ready when the answer was 200).
+    PhonedHome,
 }
 
 impl Milestone {
@@ -51,6 +53,7 @@ impl Milestone {
             Self::Action(_, name) => name.clone(),
             Self::OsBooted => "boot-os".into(),
             Self::Metadata => "metadata".into(),
+            Self::PhonedHome => "phone-home".into(),
         }
     }
 }
@@ -60,7 +63,7 @@ impl Milestone {
 pub enum Outcome {
     /// Still going.
     Running,
-    /// Installed, booted from disk and read its metadata, which matched.
+    /// Installed, booted from disk, read its metadata, which matched, and phoned home.
     Done,
     /// Failed, with the reason.
     Failed(String),
@@ -89,6 +92,8 @@ pub struct Tracker {
     pub seen: BTreeMap<Milestone, Instant>,
     /// What the OS reported, once it has.
     pub reported: Option<Reported>,
+    /// The HTTP status (or `no answer`) of the OS's phone-home, once it printed it.
+    pub phoned_home: Option<String>,
     /// The outcome so far.
     pub outcome: Outcome,
     /// The Workflow's last state.
@@ -110,6 +115,7 @@ impl Tracker {
             partial: String::new(),
             seen: BTreeMap::new(),
             reported: None,
+            phoned_home: None,
             outcome: Outcome::Running,
             workflow_state: None,
             agent_restarts: 0,
@@ -137,14 +143,18 @@ impl Tracker {
         if self.outcome == Outcome::Running
             && let Some(r) = &self.reported
         {
-            self.outcome = if *r == self.expect {
-                Outcome::Done
-            } else {
-                Outcome::Failed(format!(
+            if *r != self.expect {
+                self.outcome = Outcome::Failed(format!(
                     "the OS read instance-id={} hostname={}, the store holds instance-id={} hostname={}",
                     r.instance_id, r.hostname, self.expect.instance_id, self.expect.hostname
-                ))
-            };
+                ));
+            } else if let Some(status) = &self.phoned_home {
+                self.outcome = if status == "200" {
+                    Outcome::Done
+                } else {
+                    Outcome::Failed(format!("the OS's phone-home was answered {status}"))
+                };
+            }
         }
         events
     }
@@ -199,6 +209,12 @@ impl Tracker {
                     hostname: host,
                 });
                 self.mark(Milestone::Metadata, now, events);
+            } else if let Some(status) = rest
+                .strip_prefix("phoned home (")
+                .and_then(|r| r.strip_suffix(')'))
+            {
+                self.phoned_home = Some(status.to_string());
+                self.mark(Milestone::PhonedHome, now, events);
             }
         }
     }
@@ -276,7 +292,7 @@ impl Tracker {
     /// Time from `start` to the last milestone.
     pub fn total(&self, start: Instant) -> Option<Duration> {
         self.seen
-            .get(&Milestone::Metadata)
+            .get(&Milestone::PhonedHome)
             .map(|t| t.saturating_duration_since(start))
     }
 }
@@ -401,7 +417,11 @@ mod tests {
             .expect("open");
         std::io::Write::write_all(&mut f, b"name=node-1\r\n").expect("append");
         assert_eq!(t.poll(None, now), vec![Milestone::Metadata]);
+        assert_eq!(t.outcome, Outcome::Running, "not yet phoned home");
+        std::io::Write::write_all(&mut f, b"ironbell-os: phoned home (200)\r\n").expect("append");
+        assert_eq!(t.poll(None, now), vec![Milestone::PhonedHome]);
         assert_eq!(t.outcome, Outcome::Done);
+        assert!(t.total(now).is_some());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

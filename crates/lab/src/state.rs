@@ -24,6 +24,10 @@ pub struct LabState {
     /// directory; more: replicas on a three-member etcd, see [`crate::replicas`]).
     #[serde(default = "one")]
     pub replicas: usize,
+    /// Machines only (`lab up --machines-only`): no ironbell service is started and nothing
+    /// is imported.
+    #[serde(default)]
+    pub machines_only: bool,
     /// Namespaces made besides [`LabState::netns`] (replicas' own), removed by `lab down`.
     #[serde(default)]
     pub extra_netns: Vec<String>,

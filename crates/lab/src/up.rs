@@ -29,7 +29,7 @@ pub struct MachineSummary {
     pub spec: plan::MachineSpec,
     /// Phases and their durations.
     pub phases: Vec<(String, Duration)>,
-    /// Time from the Workflows' creation to the metadata read.
+    /// Time from the Workflows' creation to the phone-home.
     pub total: Option<Duration>,
     /// How it ended.
     pub outcome: Outcome,
@@ -158,13 +158,14 @@ fn preflight(opts: &Options) -> Result<(), LabError> {
             }
         }
     }
+    // A machines-only lab serves nothing: whoever provisions its machines brings HookOS.
     for f in ["vmlinuz-x86_64", "initramfs-x86_64"] {
         let p = opts.hookos_dir.join(f);
-        if !p.is_file() {
+        if !opts.machines_only && !p.is_file() {
             missing.push(format!("{} (build it: bash hookos/build.sh)", p.display()));
         }
     }
-    if !opts.os_image.is_file() {
+    if !opts.machines_only && !opts.os_image.is_file() {
         missing.push(format!(
             "{} (build it: bash os-image/build.sh)",
             opts.os_image.display()
@@ -202,6 +203,18 @@ fn copy_into(src: &Path, dir: &Path, name: &str) -> Result<u64, LabError> {
         .map_err(|e| LabError::io(format!("copying {} to {}", src.display(), dst.display()), e))
 }
 
+/// Writes `dir/hardware.csv` (mode 0600: it holds the BMC password).
+fn write_hardware_csv(
+    dir: &Path,
+    machines: &[MachinePlan],
+    bmc_password: &str,
+) -> Result<(), LabError> {
+    write_private(
+        &dir.join("hardware.csv"),
+        plan::hardware_csv(machines, bmc_password).as_bytes(),
+    )
+}
+
 /// Writes what the lab imports and applies into `dir`: `hardware.csv` (mode 0600: it holds
 /// the BMC password), `template.yaml` and `workflows.yaml` (a Workflow per machine in
 /// hardware.csv).
@@ -211,10 +224,7 @@ pub fn write_inputs(
     bmc_password: &str,
     template: &str,
 ) -> Result<(), LabError> {
-    write_private(
-        &dir.join("hardware.csv"),
-        plan::hardware_csv(machines, bmc_password).as_bytes(),
-    )?;
+    write_hardware_csv(dir, machines, bmc_password)?;
     std::fs::write(dir.join("template.yaml"), template)
         .map_err(|e| LabError::io("writing template.yaml", e))?;
     let workflows: Vec<String> = machines
@@ -245,12 +255,19 @@ fn create(opts: &Options, out: &mut dyn Write) -> Result<LabState, LabError> {
             replicas::MAX_REPLICAS
         )));
     }
+    if opts.machines_only && opts.replicas != 1 {
+        return Err(LabError::Setup(format!(
+            "--replicas {}: a machines-only lab runs no ironbell service",
+            opts.replicas
+        )));
+    }
     let state = LabState {
         name: opts.name.clone(),
         netns: netns.clone(),
         machines: machines.clone(),
         processes: Vec::new(),
         replicas: opts.replicas,
+        machines_only: opts.machines_only,
         extra_netns: (1..opts.replicas)
             .map(|k| replicas::replica_netns(&netns, k))
             .collect(),
@@ -262,19 +279,23 @@ fn create(opts: &Options, out: &mut dyn Write) -> Result<LabState, LabError> {
         &opts.dir.join("vbmc.json"),
         &vbmc::configs(&opts.dir, &machines, &password),
     )?;
-    let template = match &opts.template {
-        Some(p) => std::fs::read_to_string(p)
-            .map_err(|e| LabError::io(format!("reading {}", p.display()), e))?,
-        None => crate::LAB_TEMPLATE.to_string(),
-    };
-    write_inputs(&opts.dir, &machines, &password, &template)?;
-    let artifacts = opts.dir.join("artifacts");
-    std::fs::create_dir_all(&artifacts)
-        .map_err(|e| LabError::io(format!("creating {}", artifacts.display()), e))?;
-    for f in ["vmlinuz-x86_64", "initramfs-x86_64"] {
-        copy_into(&opts.hookos_dir.join(f), &artifacts, f)?;
+    if opts.machines_only {
+        write_hardware_csv(&opts.dir, &machines, &password)?;
+    } else {
+        let template = match &opts.template {
+            Some(p) => std::fs::read_to_string(p)
+                .map_err(|e| LabError::io(format!("reading {}", p.display()), e))?,
+            None => crate::LAB_TEMPLATE.to_string(),
+        };
+        write_inputs(&opts.dir, &machines, &password, &template)?;
+        let artifacts = opts.dir.join("artifacts");
+        std::fs::create_dir_all(&artifacts)
+            .map_err(|e| LabError::io(format!("creating {}", artifacts.display()), e))?;
+        for f in ["vmlinuz-x86_64", "initramfs-x86_64"] {
+            copy_into(&opts.hookos_dir.join(f), &artifacts, f)?;
+        }
+        copy_into(&opts.os_image, &artifacts, plan::OS_IMAGE_FILE)?;
     }
-    copy_into(&opts.os_image, &artifacts, plan::OS_IMAGE_FILE)?;
     for m in &machines {
         VmFiles::new(&opts.dir, m).prepare(m)?;
     }
@@ -475,6 +496,9 @@ fn ensure_processes(
         ))
     })?;
 
+    if state.machines_only {
+        return Ok(());
+    }
     if state.replicas > 1 {
         for i in 0..replicas::ETCD_MEMBERS {
             let argv = replicas::etcd_argv(i, &dir);
@@ -739,6 +763,10 @@ pub async fn up(opts: &Options, out: &mut (dyn Write + Send)) -> Result<Summary,
     if fresh {
         power_on_strangers(&opts.dir, &state, out).await?;
     }
+    if state.machines_only {
+        print_machines_only(&opts.dir, &state, out);
+        return Ok(summarize(opts, &state, &[], Instant::now(), Duration::ZERO));
+    }
     if fresh {
         let store = LabStore::open(&state, &opts.dir, Access::Create).await?;
         import_and_apply_into(&store, &opts.dir).await?;
@@ -809,6 +837,11 @@ pub async fn up(opts: &Options, out: &mut (dyn Write + Send)) -> Result<Summary,
                             format!(" (instance-id={} hostname={})", r.instance_id, r.hostname)
                         })
                         .unwrap_or_default(),
+                    Milestone::PhonedHome => t
+                        .phoned_home
+                        .as_ref()
+                        .map(|status| format!(" ({status})"))
+                        .unwrap_or_default(),
                     _ => String::new(),
                 };
                 let _ = writeln!(
@@ -869,6 +902,57 @@ pub async fn up(opts: &Options, out: &mut (dyn Write + Send)) -> Result<Summary,
     Ok(summary)
 }
 
+/// What a machines-only lab offers and how to use it.
+fn print_machines_only(dir: &Path, state: &LabState, out: &mut dyn Write) {
+    let netns = &state.netns;
+    let mut text = format!(
+        "lab {name} is up with machines only: no ironbell service runs, nothing is imported\n\
+         \x20 hardware.csv:  {csv} (mode 0600: it holds the BMC password)\n\
+         \x20 Tinkerbell IP: {SERVER_IP} (bridge {bridge} in network namespace {netns}; the plane listens there)\n\
+         \x20 machines (powered off, boot order disk then network):\n",
+        name = state.name,
+        csv = dir.join("hardware.csv").display(),
+        bridge = plan::BRIDGE,
+    );
+    for m in &state.machines {
+        let bmc = match m.bmc_ip {
+            Some(ip) => {
+                let protocols = match m.spec.bmc {
+                    plan::BmcProtocols::Redfish => "Redfish",
+                    plan::BmcProtocols::Ipmi => "IPMI",
+                    plan::BmcProtocols::Both => "Redfish and IPMI",
+                };
+                format!("BMC {ip} ({protocols})")
+            }
+            None => "no BMC, not in hardware.csv".to_string(),
+        };
+        let _ = writeln!(
+            text,
+            "    {:<10} {:<14} {}  {}  {bmc}  labels {}",
+            m.name,
+            m.spec.kind(),
+            m.mac,
+            m.ip.map(|ip| ip.to_string()).unwrap_or_else(|| "-".into()),
+            if m.is_stranger() {
+                "-".to_string()
+            } else {
+                m.spec.labels_cell()
+            },
+        );
+    }
+    let _ = write!(
+        text,
+        "  run commands inside the lab's network: ip netns exec {netns} COMMAND\n\
+         \x20   e.g. ip netns exec {netns} ironbell create cluster -f cluster.yaml --hardware-csv {csv}\n\
+         \x20   (with the spec's tinkerbellIP {SERVER_IP})\n\
+         \x20 remove it: ironbell lab down --name {name} --dir {dir}\n",
+        csv = dir.join("hardware.csv").display(),
+        name = state.name,
+        dir = dir.display(),
+    );
+    let _ = out.write_all(text.as_bytes());
+}
+
 fn summarize(
     opts: &Options,
     state: &LabState,
@@ -883,7 +967,7 @@ fn summarize(
             .filter(|(m, _)| !m.is_stranger())
             .map(|(m, t)| MachineSummary {
                 name: m.name.clone(),
-                spec: m.spec,
+                spec: m.spec.clone(),
                 phases: t.phases(start),
                 total: t.total(start),
                 outcome: t.outcome.clone(),

@@ -30,14 +30,8 @@ fn the_lab_network_is_built_probed_and_removed() {
     let _cleanup = Cleanup(name.clone());
     let machines = plan::layout(
         &[
-            MachineSpec {
-                firmware: Firmware::Bios,
-                bmc: BmcProtocols::Both,
-            },
-            MachineSpec {
-                firmware: Firmware::Uefi,
-                bmc: BmcProtocols::Ipmi,
-            },
+            MachineSpec::new(Firmware::Bios, BmcProtocols::Both),
+            MachineSpec::new(Firmware::Uefi, BmcProtocols::Ipmi),
         ],
         1,
     );
@@ -99,10 +93,7 @@ fn a_failed_build_leaves_no_namespace() {
     let name = format!("iblabf{}", std::process::id());
     let _cleanup = Cleanup(name.clone());
     let mut machines = plan::layout(
-        &[MachineSpec {
-            firmware: Firmware::Bios,
-            bmc: BmcProtocols::Redfish,
-        }],
+        &[MachineSpec::new(Firmware::Bios, BmcProtocols::Redfish)],
         0,
     );
     // Longer than an interface name may be (15 bytes): `ip tuntap add` fails.
