@@ -42,9 +42,9 @@ pub struct LabDir {
 pub struct UpArgs {
     #[command(flatten)]
     lab: LabDir,
-    /// A machine as FIRMWARE[,BMC][,KEY=VALUE...]: FIRMWARE bios or uefi, BMC redfish, ipmi
-    /// or both (default both), then the labels of its hardware.csv row (default type=lab),
-    /// e.g. uefi,ipmi,type=cp. Repeat for more machines. Default: bios,redfish uefi,ipmi
+    /// A machine as FIRMWARE,BMC,KEY=VALUE,... (BMC and labels optional): FIRMWARE bios or
+    /// uefi, BMC redfish, ipmi or both (default both), then the labels of its hardware.csv
+    /// row (default type=lab), e.g. uefi,ipmi,type=cp. Repeat for more machines. Default: bios,redfish uefi,ipmi
     /// bios,both.
     #[arg(long = "machine", value_name = "SPEC")]
     machines: Vec<MachineSpec>,
