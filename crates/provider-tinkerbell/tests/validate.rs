@@ -193,20 +193,14 @@ fn an_address_nobody_has_is_not_in_use() {
     let peer = Netns::new().expect("netns");
     veth(&ns, "v0", &peer, "v1").expect("veth");
     ns.add_address("v0", "192.0.2.1/24").expect("addr");
-    let check = ns
-        .enter(|| {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(ip_not_in_use(
-                "Tinkerbell IP",
-                "192.0.2.99".parse().expect("ip"),
-                &[80, 6443],
-                Duration::from_secs(1),
-            ))
-        })
-        .expect("enter");
+    let check = run_in(&ns, || {
+        ip_not_in_use(
+            "Tinkerbell IP",
+            "192.0.2.99".parse().expect("ip"),
+            &[80, 6443],
+            Duration::from_secs(1),
+        )
+    });
     assert_eq!(check.outcome, Ok(()), "{}", check.name);
 }
 
@@ -255,11 +249,30 @@ fn a_rival_dhcp_server_is_found_and_named() {
     drop(rival);
 }
 
-#[tokio::test]
-async fn an_unreachable_bmc_fails_its_check_without_its_password() {
-    // Loopback ports with nothing behind them: Redfish is refused, IPMI gets no answer.
+/// Runs the future `make` returns on a runtime inside `ns`: every socket it opens (a BMC
+/// client, a probe) lives in the test's namespace, never in the root one.
+fn run_in<T: Send, F: std::future::Future<Output = T>>(
+    ns: &Netns,
+    make: impl FnOnce() -> F + Send,
+) -> T {
+    ns.enter(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(make())
+    })
+    .expect("enter")
+}
+
+#[test]
+fn an_unreachable_bmc_fails_its_check_without_its_password() {
+    require_tier!(Tier::Root);
+    let ns = Netns::new().expect("netns");
+    // Loopback ports of the test's namespace with nothing behind them: Redfish is refused,
+    // IPMI gets no answer.
     let closed = |_: ()| {
-        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let l = ns.tcp_listener("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr").port()
     };
     let (redfish, ipmi) = (closed(()), closed(()));
@@ -272,24 +285,30 @@ async fn an_unreachable_bmc_fails_its_check_without_its_password() {
         connect: Duration::from_secs(3),
         ..Timeouts::default()
     };
-    let check = bmc_contactable("hw-cp", &connection, &credentials, timeouts).await;
+    let check = run_in(&ns, || {
+        bmc_contactable("hw-cp", &connection, &credentials, timeouts)
+    });
     assert_fails_with(&check, &["BMC 127.0.0.1 of hw-cp is not contactable"]);
     let reason = check.outcome.expect_err("failed");
     assert!(!reason.contains("s3cret-pass"), "{reason}");
 }
 
-/// pyghmi's BMC (a real IPMI 2.0 peer) on a loopback UDP port, killed by PID on drop.
+/// pyghmi's BMC (a real IPMI 2.0 peer) on a loopback UDP port of `ns`, killed by PID on
+/// drop.
 fn pyghmi_bmc(
+    ns: &Netns,
     dir: &std::path::Path,
     password: &str,
 ) -> Option<(ironbell_testbed::ChildGuard, u16)> {
     let python = require_tool!("python3", None);
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
+    let port = ns
+        .enter(|| std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()))
+        .expect("enter")
         .expect("free port")
         .port();
     let out = dir.join("bmc.out");
-    let child = std::process::Command::new(python)
+    let child = ns
+        .command(&python.to_string_lossy())
         .arg(ironbell_testbed::pyghmi_bmc_script())
         .args(["--address", "127.0.0.1", "--port", &port.to_string()])
         .args(["--user", "admin", "--password", password, "--log"])
@@ -306,10 +325,12 @@ fn pyghmi_bmc(
     Some((guard, port))
 }
 
-#[tokio::test]
-async fn a_reachable_bmc_passes_and_a_wrong_password_fails_without_showing_it() {
+#[test]
+fn a_reachable_bmc_passes_and_a_wrong_password_fails_without_showing_it() {
+    require_tier!(Tier::Root);
+    let ns = Netns::new().expect("netns");
     let dir = tempfile::tempdir().expect("tempdir");
-    let Some((_bmc, port)) = pyghmi_bmc(dir.path(), "right-pass") else {
+    let Some((_bmc, port)) = pyghmi_bmc(&ns, dir.path(), "right-pass") else {
         return;
     };
     let connection: Connection = serde_yaml_ng::from_str(&format!(
@@ -321,10 +342,14 @@ async fn a_reachable_bmc_passes_and_a_wrong_password_fails_without_showing_it() 
         ..Timeouts::default()
     };
     let good = Credentials::new("admin", "right-pass");
-    let check = bmc_contactable("hw-cp", &connection, &good, timeouts).await;
+    let check = run_in(&ns, || {
+        bmc_contactable("hw-cp", &connection, &good, timeouts)
+    });
     assert_eq!(check.outcome, Ok(()), "{}", check.name);
     let bad = Credentials::new("admin", "wrong-pass");
-    let check = bmc_contactable("hw-cp", &connection, &bad, timeouts).await;
+    let check = run_in(&ns, || {
+        bmc_contactable("hw-cp", &connection, &bad, timeouts)
+    });
     assert_fails_with(&check, &["BMC 127.0.0.1 of hw-cp is not contactable"]);
     let reason = check.outcome.expect_err("failed");
     assert!(!reason.contains("wrong-pass"), "{reason}");
