@@ -12,26 +12,18 @@ mod common;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
-use common::{assert_golden, certs, cluster, fixture_doc, token};
+use common::{assert_golden, certs, cluster, token};
 use ironbell_bootstrap::bottlerocket;
 use ironbell_bootstrap::kubeadm::Role;
-use ironbell_capi::api::kubeadm::{KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane};
+use ironbell_capi::api::kubeadm::KubeadmConfigSpec;
 use serde_json::Value;
 
 fn control_plane_spec() -> KubeadmConfigSpec {
-    let kcp: KubeadmControlPlane = fixture_doc(
-        "expected_results_bottlerocket_settings_config_cp.yaml",
-        "KubeadmControlPlane",
-    );
-    kcp.spec.kubeadm_config_spec
+    common::control_plane_spec("expected_results_bottlerocket_settings_config_cp.yaml")
 }
 
 fn worker_spec() -> KubeadmConfigSpec {
-    let kct: KubeadmConfigTemplate = fixture_doc(
-        "expected_results_bottlerocket_settings_config_md.yaml",
-        "KubeadmConfigTemplate",
-    );
-    kct.spec.template.spec
+    common::worker_spec("expected_results_bottlerocket_settings_config_md.yaml")
 }
 
 fn rendered() -> [(&'static str, String); 3] {

@@ -11,30 +11,19 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{assert_golden, certs, cloud_init_schema, cluster, fixture_doc, token};
+use common::{assert_golden, certs, cloud_init_schema, cluster, token};
 use ironbell_bootstrap::UserDataError;
 use ironbell_bootstrap::kubeadm::{self, Role};
-use ironbell_capi::api::kubeadm::{
-    Etcd, File, FileSource, KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane,
-    SecretKey,
-};
+use ironbell_capi::api::kubeadm::{Etcd, File, FileSource, KubeadmConfigSpec, SecretKey};
 use ironbell_model::corev1::Secret;
 use serde::Deserialize as _;
 
 fn control_plane_spec() -> KubeadmConfigSpec {
-    let kcp: KubeadmControlPlane = fixture_doc(
-        "expected_results_cluster_tinkerbell_cp_stacked_etcd.yaml",
-        "KubeadmControlPlane",
-    );
-    kcp.spec.kubeadm_config_spec
+    common::control_plane_spec("expected_results_cluster_tinkerbell_cp_stacked_etcd.yaml")
 }
 
 fn worker_spec() -> KubeadmConfigSpec {
-    let kct: KubeadmConfigTemplate = fixture_doc(
-        "expected_results_cluster_tinkerbell_md.yaml",
-        "KubeadmConfigTemplate",
-    );
-    kct.spec.template.spec
+    common::worker_spec("expected_results_cluster_tinkerbell_md.yaml")
 }
 
 /// The three documents: init, control-plane join, worker join.

@@ -7,6 +7,7 @@ use std::process::Command;
 
 use ironbell_bootstrap::kubeadm::ClusterInfo;
 use ironbell_bootstrap::{BootstrapToken, ClusterCertificates};
+use ironbell_capi::api::kubeadm::{KubeadmConfigSpec, KubeadmConfigTemplate, KubeadmControlPlane};
 use ironbell_model::corev1::Secret;
 use serde::Deserialize as _;
 use serde::de::DeserializeOwned;
@@ -110,6 +111,18 @@ pub fn fixture_doc<T: DeserializeOwned>(file: &str, kind: &str) -> T {
         }
     }
     panic!("{file} has no {kind}");
+}
+
+/// The `KubeadmControlPlane`'s kubeadm configuration in fixture `file`.
+pub fn control_plane_spec(file: &str) -> KubeadmConfigSpec {
+    let kcp: KubeadmControlPlane = fixture_doc(file, "KubeadmControlPlane");
+    kcp.spec.kubeadm_config_spec
+}
+
+/// The `KubeadmConfigTemplate`'s kubeadm configuration in fixture `file`.
+pub fn worker_spec(file: &str) -> KubeadmConfigSpec {
+    let kct: KubeadmConfigTemplate = fixture_doc(file, "KubeadmConfigTemplate");
+    kct.spec.template.spec
 }
 
 pub fn cluster() -> ClusterInfo {
