@@ -13,7 +13,7 @@
 //! Every step is a read and a write guarded by `resourceVersion`, retried on a conflict, so
 //! two controllers working on one object never lose each other's changes.
 
-use ironbell_model::{ObjectMeta, TypeKey};
+use ironbell_model::{DynamicObject, ObjectMeta, TypeKey};
 
 use crate::{MODIFY_ATTEMPTS, Result, SharedStore, StoreError};
 
@@ -53,10 +53,8 @@ pub async fn request_delete(
 ) -> Result<Deletion> {
     let mut last = None;
     for _ in 0..MODIFY_ATTEMPTS {
-        let mut obj = match store.get(types, namespace, name).await {
-            Ok(o) => o,
-            Err(e) if e.is_not_found() => return Ok(Deletion::Gone),
-            Err(e) => return Err(e),
+        let Some(mut obj) = current(store, types, namespace, name).await? else {
+            return Ok(Deletion::Gone);
         };
         if obj.metadata.finalizers.as_ref().is_none_or(Vec::is_empty) {
             let rv = obj.metadata.resource_version.clone();
@@ -94,10 +92,8 @@ pub async fn remove_finalizer(
     let mut removed = false;
     let mut last = None;
     for _ in 0..MODIFY_ATTEMPTS {
-        let mut obj = match store.get(types, namespace, name).await {
-            Ok(o) => o,
-            Err(e) if e.is_not_found() => return Ok(Deletion::Gone),
-            Err(e) => return Err(e),
+        let Some(mut obj) = current(store, types, namespace, name).await? else {
+            return Ok(Deletion::Gone);
         };
         let list = obj.metadata.finalizers.get_or_insert_with(Vec::new);
         let before = list.len();
@@ -133,12 +129,25 @@ pub async fn finish_delete(
     namespace: &str,
     name: &str,
 ) -> Result<Deletion> {
-    match store.get(types, namespace, name).await {
-        Ok(o) if o.metadata.deletion_timestamp.is_some() => {
+    match current(store, types, namespace, name).await? {
+        Some(o) if o.metadata.deletion_timestamp.is_some() => {
             request_delete(store, types, namespace, name).await
         }
-        Ok(_) => Ok(Deletion::Pending),
-        Err(e) if e.is_not_found() => Ok(Deletion::Gone),
+        Some(_) => Ok(Deletion::Pending),
+        None => Ok(Deletion::Gone),
+    }
+}
+
+/// The object as stored, or `None` when it is gone.
+async fn current(
+    store: &SharedStore,
+    types: &TypeKey,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<DynamicObject>> {
+    match store.get(types, namespace, name).await {
+        Ok(o) => Ok(Some(o)),
+        Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e),
     }
 }
