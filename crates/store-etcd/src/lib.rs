@@ -292,13 +292,16 @@ fn unreachable(e: &etcd_client::Error) -> bool {
     not_applied(e) && !describe(e).contains("no leader")
 }
 
-/// Whether a failed read is worth trying again (on another member).
+/// Whether a failed read is worth trying again (on another member). `Cancelled` is a request
+/// whose connection closed under it ("operation was canceled: connection closed": the member
+/// it went to was killed).
 fn retryable(e: &etcd_client::Error) -> bool {
     match e {
         etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
         etcd_client::Error::GRpcStatus(s) => matches!(
             s.code(),
             tonic::Code::Unavailable
+                | tonic::Code::Cancelled
                 | tonic::Code::Unknown
                 | tonic::Code::DeadlineExceeded
                 | tonic::Code::Aborted
