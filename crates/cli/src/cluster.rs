@@ -157,7 +157,7 @@ fn manifests(
 /// Loads a spec. A file that cannot be read gives exit status 2; one that does not load
 /// (bad YAML, a wrong field, a reference to a missing document) prints every problem and
 /// gives 1, as a spec that fails validation does.
-fn load(file: &Path) -> Result<Spec, ExitCode> {
+pub(crate) fn load(file: &Path) -> Result<Spec, ExitCode> {
     match Spec::load(file) {
         Ok(spec) => Ok(spec),
         Err(e @ SpecError::Read { .. }) => {

@@ -213,10 +213,56 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await?;
             crate::logs::show(&log_dir, hw.namespace(), hw.name(), tail, follow).await?;
         }
+        Command::Create(crate::lifecycle::CreateCommand::Cluster(args)) => {
+            return crate::lifecycle::run(
+                ironbell_lifecycle::Command::create,
+                &args.file,
+                &args.run,
+                cli.db.as_deref(),
+                cli.machine_log_dir.clone(),
+            )
+            .await;
+        }
+        Command::Upgrade(crate::lifecycle::UpgradeCommand::Cluster(args)) => {
+            return crate::lifecycle::run(
+                ironbell_lifecycle::Command::upgrade,
+                &args.file,
+                &args.run,
+                cli.db.as_deref(),
+                cli.machine_log_dir.clone(),
+            )
+            .await;
+        }
         Command::Delete {
             kind,
-            name,
+            file: Some(file),
+            name: None,
+            run,
+            ..
+        } if ironbell_ops::lookup::kinds()
+            .find(&kind)
+            .is_some_and(|k| k.kind == "Cluster") =>
+        {
+            return crate::lifecycle::run(
+                ironbell_lifecycle::Command::delete,
+                &file,
+                &run,
+                cli.db.as_deref(),
+                cli.machine_log_dir.clone(),
+            )
+            .await;
+        }
+        Command::Delete { file: Some(_), .. } => {
+            anyhow::bail!("delete -f FILE deletes a cluster: `ironbell delete cluster -f cluster.yaml`");
+        }
+        Command::Delete { name: None, .. } => {
+            anyhow::bail!("delete needs a NAME (or, for a cluster, -f cluster.yaml)");
+        }
+        Command::Delete {
+            kind,
+            name: Some(name),
             namespace,
+            ..
         } => {
             let info = resolve_kind(kinds, &kind)?;
             let store = open(&spec, Access::Existing)?;

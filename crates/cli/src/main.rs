@@ -25,6 +25,7 @@ mod commands;
 mod describe;
 mod dhcp;
 mod lab;
+mod lifecycle;
 mod logs;
 mod output;
 mod serve;
@@ -152,15 +153,28 @@ enum Command {
     /// Work with a whole store: copy a plane to another store.
     #[command(subcommand)]
     Store(store::StoreCommand),
-    /// Delete an object.
+    /// Create a cluster (`create cluster -f cluster.yaml --hardware-csv hardware.csv`).
+    #[command(subcommand)]
+    Create(lifecycle::CreateCommand),
+    /// Upgrade a cluster to a changed spec (`upgrade cluster -f cluster.yaml`).
+    #[command(subcommand)]
+    Upgrade(lifecycle::UpgradeCommand),
+    /// Delete an object (`delete KIND NAME`), or a cluster with its machines (`delete
+    /// cluster -f cluster.yaml`: every machine powered off through its BMC, its Hardware
+    /// released, the plane stopped).
     Delete {
         /// Kind.
         kind: String,
-        /// Name.
-        name: String,
+        /// Name (not with -f).
+        name: Option<String>,
         /// Namespace (needed when the name exists in several).
         #[arg(short, long)]
         namespace: Option<String>,
+        /// `delete cluster -f FILE`: the cluster spec of the cluster to delete.
+        #[arg(short = 'f', long = "filename", value_name = "FILE")]
+        file: Option<PathBuf>,
+        #[command(flatten, next_help_heading = "Cluster deletion (delete cluster -f FILE)")]
+        run: Box<lifecycle::RunArgs>,
     },
 }
 

@@ -115,6 +115,17 @@ fn parse_authority(value: &str) -> Result<String, String> {
     Ok(value.to_string())
 }
 
+impl From<DhcpMode> for ironbell_dhcp::Mode {
+    fn from(mode: DhcpMode) -> Self {
+        match mode {
+            DhcpMode::Reservation => Self::Reservation,
+            DhcpMode::Proxy => Self::Proxy,
+            DhcpMode::AutoProxy => Self::AutoProxy,
+            DhcpMode::Off => Self::Off,
+        }
+    }
+}
+
 impl BootArgs {
     /// The network this service's flags describe; `grpc` is where the workflow service
     /// listens (for `grpc_authority=`).
@@ -133,12 +144,7 @@ impl BootArgs {
     /// What the boot service does besides listening.
     fn options(&self, machine_log_dir: PathBuf) -> BootOptions {
         BootOptions {
-            dhcp_mode: match self.dhcp_mode {
-                DhcpMode::Reservation => ironbell_dhcp::Mode::Reservation,
-                DhcpMode::Proxy => ironbell_dhcp::Mode::Proxy,
-                DhcpMode::AutoProxy => ironbell_dhcp::Mode::AutoProxy,
-                DhcpMode::Off => ironbell_dhcp::Mode::Off,
-            },
+            dhcp_mode: self.dhcp_mode.into(),
             interface: self.interface.clone(),
             tftp: !self.no_tftp,
             syslog: !self.no_syslog,

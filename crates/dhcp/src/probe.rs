@@ -384,6 +384,19 @@ impl ProbeReport {
     }
 }
 
+/// The name of the interface of this network namespace that holds `ip`, if one does (the
+/// provisioning interface of a plane listening at `ip`).
+pub fn interface_with_address(ip: Ipv4Addr) -> Option<String> {
+    nix::ifaddrs::getifaddrs().ok()?.find_map(|ifa| {
+        let held = ifa
+            .address
+            .as_ref()
+            .and_then(|a| a.as_sockaddr_in())
+            .map(|sin| sin.ip());
+        (held == Some(ip)).then_some(ifa.interface_name)
+    })
+}
+
 /// The interface, as the kernel knows it.
 struct Link {
     /// The address to send frames through (its index; the MAC in it is unused).

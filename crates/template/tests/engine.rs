@@ -556,6 +556,7 @@ fn tinkerbell_functions() {
         "{{netmaskToPrefixLength \"255.255.255.0\"}} {{netmaskToPrefixLength \"255.255.0.0\"}} {{netmaskToPrefixLength \"255.0.255.0\"}} {{netmaskToPrefixLength \"255.255.255.255\"}}",
         "24 16 0 32",
     );
+    ok("{{netmaskToCIDR \"255.255.255.0\"}}", "24");
     err_has(
         "{{netmaskToPrefixLength \"x\"}}",
         "error calling netmaskToPrefixLength: invalid netmask format: x",

@@ -51,6 +51,12 @@ impl Reconcile<Cluster> for Reconciler {
             return self.delete(&c).await;
         }
         objects::ensure_finalizer(&self.ctx.store, &c, CLUSTER_FINALIZER).await?;
+        for r in [&c.spec.infrastructure_ref, &c.spec.control_plane_ref]
+            .into_iter()
+            .flatten()
+        {
+            self.ensure_owned(&c, r).await?;
+        }
         let mut status = c.status.clone().unwrap_or_default();
         let mut endpoint = None;
         if let Some(r) = &c.spec.infrastructure_ref {
@@ -144,6 +150,36 @@ impl Reconcile<Cluster> for Reconciler {
 }
 
 impl Reconciler {
+    /// Cluster API's `ensureOwnerRef`: the infrastructure cluster and the control plane
+    /// `r` names are owned by the Cluster `c`, which is how their controllers find their
+    /// cluster when no `cluster-name` label says it (EKS Anywhere renders none on them),
+    /// and what a move follows. A conflict is left to the next pass.
+    async fn ensure_owned(
+        &self,
+        c: &Cluster,
+        r: &ironbell_capi::api::ObjectReference,
+    ) -> Result<(), Error> {
+        let ns = r.namespace.as_deref().unwrap_or(c.metadata.namespace());
+        let types = objects::type_key(r);
+        let mut obj = match self.ctx.store.get(&types, ns, &r.name).await {
+            Ok(o) => o,
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(Error::store(format!("reading {} {ns}/{}", r.kind, r.name))(e)),
+        };
+        if objects::owned_by::<Cluster>(&obj.metadata, c.metadata.name()) {
+            return Ok(());
+        }
+        obj.metadata
+            .owner_references
+            .get_or_insert_with(Vec::new)
+            .push(objects::owner_ref(c, false));
+        match self.ctx.store.update(obj).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_conflict() => Ok(()),
+            Err(e) => Err(Error::store(format!("owning {} {ns}/{}", r.kind, r.name))(e)),
+        }
+    }
+
     async fn delete(&self, c: &Cluster) -> Result<Next, Error> {
         let ctx = &self.ctx;
         let (ns, name) = (c.metadata.namespace(), c.metadata.name());

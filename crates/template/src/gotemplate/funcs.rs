@@ -1,6 +1,6 @@
 //! The functions a template can call: Go's builtins, the hermetic Sprig functions Tinkerbell
-//! templates use, and Tinkerbell's own (`formatPartition`, `netmaskToPrefixLength`,
-//! `toYaml`, `fromYaml`). Semantics follow the Go sources of `text/template/funcs.go`,
+//! templates use, and Tinkerbell's own (`formatPartition`, `netmaskToPrefixLength` alias
+//! `netmaskToCIDR`, `toYaml`, `fromYaml`). Semantics follow the Go sources of `text/template/funcs.go`,
 //! Masterminds/sprig v3 and Tinkerbell's `template_funcs.go`, argument order included
 //! (Sprig puts the subject last: `trimPrefix PREFIX STRING`, `join SEP LIST`).
 //!
@@ -164,6 +164,9 @@ pub(crate) fn lookup(name: &str) -> Option<Func> {
         // Tinkerbell.
         "formatPartition" => format_partition,
         "netmaskToPrefixLength" => netmask_to_prefix_length,
+        // The name EKS Anywhere's default template (its write-netplan action) calls it by,
+        // as the Tinkerbell it ships registers it.
+        "netmaskToCIDR" => netmask_to_prefix_length,
         "toYaml" => to_yaml,
         "fromYaml" => from_yaml,
         _ => return None,

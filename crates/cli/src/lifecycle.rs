@@ -1,0 +1,294 @@
+//! `ironbell create cluster`, `upgrade cluster` and `delete cluster -f FILE`: EKS Anywhere's
+//! cluster lifecycle on bare metal, resumable (thin over `ironbell-lifecycle-tinkerbell`).
+//!
+//! A management cluster's plane keeps its store in `NAME/generated/NAME.db` beside the spec
+//! (or the `--store` given); a workload cluster is created on the management plane's store,
+//! which `--store` names. The bootstrap plane listens at the spec's `tinkerbellIP` on EKS
+//! Anywhere's ports (iPXE over HTTP 80, the agent API 42113, metadata 50061, so that EKS
+//! Anywhere's templates work unchanged), and the same flags make the service it hands over
+//! to.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand, ValueEnum};
+use ironbell_cluster_spec::Spec;
+use ironbell_lifecycle::{Command as LifecycleCommand, Output, RunOptions};
+use ironbell_lifecycle_tinkerbell::service::{Manager, ServiceSpec};
+use ironbell_lifecycle_tinkerbell::{Settings, Timeouts};
+use ironbell_ops::network::PlaneNetwork;
+use ironbell_ops::plane::{
+    BootOptions, ClusterOptions, MetadataOptions, NodeBootstrapper, PlaneConfig, WorkflowOptions,
+};
+use ironbell_ops::spec::{Access, StoreSpec};
+
+use crate::serve::{DhcpMode, NodeBootstrapperArg};
+
+/// `ironbell create ...`.
+#[derive(Subcommand, Debug)]
+pub enum CreateCommand {
+    /// Create a cluster from an EKS Anywhere spec on the machines of a hardware.csv: the
+    /// validations, a bootstrap plane on this machine, the machines provisioned until each
+    /// node is Ready, then the plane kept as a service. Run it again to resume.
+    Cluster(Box<ClusterArgs>),
+}
+
+/// `ironbell upgrade ...`.
+#[derive(Subcommand, Debug)]
+pub enum UpgradeCommand {
+    /// Apply a changed spec to a cluster: machines whose template, OS image or Kubernetes
+    /// version changed are replaced one at a time (maxSurge), counts scale. Run it again to
+    /// resume.
+    Cluster(Box<ClusterArgs>),
+}
+
+/// How the plane runs as a service after the create.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceManagerArg {
+    /// systemd where it runs (as root), else a detached process.
+    Auto,
+    /// A systemd unit.
+    Systemd,
+    /// A detached process (log and PID file in NAME/generated/).
+    Process,
+}
+
+/// The flags of the lifecycle commands.
+#[derive(Args, Debug)]
+pub struct ClusterArgs {
+    /// The EKS Anywhere cluster spec.
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// The flags of a lifecycle run (shared by `delete cluster`).
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The machines: EKS Anywhere's hardware.csv (required by create).
+    #[arg(long, value_name = "FILE")]
+    pub hardware_csv: Option<PathBuf>,
+    /// Start over instead of resuming after the last finished task.
+    #[arg(long)]
+    pub restart: bool,
+    /// Detail: 0 one line per task, 1 what each task does, 4 debug.
+    #[arg(short = 'v', long = "verbosity", default_value_t = 0, value_name = "N")]
+    pub verbosity: u8,
+    /// How long the BMCs get to become contactable after the import.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub bmc_timeout: Duration,
+    /// How long the cluster gets to be ready, rolled out or gone.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// Serve DHCP on this interface only (default: every interface; the rival-DHCP check
+    /// probes the one holding the Tinkerbell IP).
+    #[arg(long)]
+    pub interface: Option<String>,
+    /// DHCP mode of the plane.
+    #[arg(long, value_enum, default_value_t = DhcpMode::Reservation)]
+    pub dhcp_mode: DhcpMode,
+    /// Directory of the iPXE binaries (Debian's `ipxe` package).
+    #[arg(long, default_value = "/usr/lib/ipxe")]
+    pub ipxe_dir: PathBuf,
+    /// Directory of the HookOS kernel and initramfs.
+    #[arg(long, default_value = "/var/lib/ironbell/hookos")]
+    pub artifacts_dir: PathBuf,
+    /// Extra kernel parameters for HookOS (space-separated).
+    #[arg(long, default_value = "")]
+    pub extra_kernel_args: String,
+    /// How nodes are bootstrapped: `plain` (Ready when the installed OS phones home) or
+    /// `kubeadm` (EKS Anywhere's user-data; needs Kubernetes in the OS image).
+    #[arg(long, value_enum, default_value_t = NodeBootstrapperArg::Plain)]
+    pub node_bootstrapper: NodeBootstrapperArg,
+    /// Where a `plain` node posts its phone-home (default: the plane's metadata service).
+    #[arg(long)]
+    pub phone_home_url: Option<String>,
+    /// HTTP port of the plane (iPXE scripts, HookOS).
+    #[arg(long, default_value_t = 80)]
+    pub http_port: u16,
+    /// Port of the plane's metadata service (Hegel's 50061, which EKS Anywhere's templates
+    /// point cloud-init at).
+    #[arg(long, default_value_t = 50061)]
+    pub metadata_port: u16,
+    /// Port of the agent API (Tink's 42113).
+    #[arg(long, default_value_t = 42113)]
+    pub grpc_port: u16,
+    /// How the plane runs as a service once the cluster exists.
+    #[arg(long, value_enum, default_value_t = ServiceManagerArg::Auto)]
+    pub service_manager: ServiceManagerArg,
+}
+
+impl RunArgs {
+    /// The plane's network at `ip`.
+    fn network(&self, ip: Ipv4Addr) -> PlaneNetwork {
+        let any = |port| SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+        PlaneNetwork {
+            http: any(self.http_port),
+            metadata: any(self.metadata_port),
+            grpc: any(self.grpc_port),
+            ..PlaneNetwork::new(ip)
+        }
+    }
+
+    /// The bootstrap plane: every service and controller at `ip`.
+    fn plane(&self, ip: Ipv4Addr, machine_log_dir: PathBuf) -> PlaneConfig {
+        let network = self.network(ip);
+        let bootstrapper = match self.node_bootstrapper {
+            NodeBootstrapperArg::Plain => NodeBootstrapper::Plain {
+                phone_home_url: self
+                    .phone_home_url
+                    .clone()
+                    .unwrap_or_else(|| network.phone_home_url()),
+            },
+            NodeBootstrapperArg::Kubeadm => NodeBootstrapper::Kubeadm,
+        };
+        let mut config = PlaneConfig::new(network.clone());
+        config.boot = Some(BootOptions {
+            dhcp_mode: self.dhcp_mode.into(),
+            interface: self.interface.clone(),
+            tftp: true,
+            syslog: true,
+            ipxe_dir: self.ipxe_dir.clone(),
+            artifacts_dir: self.artifacts_dir.clone(),
+            extra_kernel_args: self
+                .extra_kernel_args
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+            machine_log_dir,
+            replica_id: None,
+        });
+        config.metadata = Some(MetadataOptions::default());
+        config.workflow = Some(WorkflowOptions::default());
+        config.bmc = Some(ironbell_bmc::Config::default());
+        config.cluster = Some(ClusterOptions::with(&network, bootstrapper));
+        config
+    }
+
+    /// `serve all`'s flags for the same plane.
+    fn service_args(&self, ip: Ipv4Addr, machine_log_dir: &Path) -> Vec<String> {
+        let mut args = vec![
+            format!("--public-ip={ip}"),
+            format!("--http-addr=0.0.0.0:{}", self.http_port),
+            format!("--metadata-addr=0.0.0.0:{}", self.metadata_port),
+            format!("--grpc-addr=0.0.0.0:{}", self.grpc_port),
+            format!(
+                "--dhcp-mode={}",
+                self.dhcp_mode
+                    .to_possible_value()
+                    .map(|v| v.get_name().to_string())
+                    .unwrap_or_default()
+            ),
+            format!("--ipxe-dir={}", self.ipxe_dir.display()),
+            format!("--artifacts-dir={}", self.artifacts_dir.display()),
+            format!("--machine-log-dir={}", machine_log_dir.display()),
+            format!(
+                "--node-bootstrapper={}",
+                self.node_bootstrapper
+                    .to_possible_value()
+                    .map(|v| v.get_name().to_string())
+                    .unwrap_or_default()
+            ),
+        ];
+        if let Some(i) = &self.interface {
+            args.push(format!("--interface={i}"));
+        }
+        if !self.extra_kernel_args.is_empty() {
+            args.push(format!("--extra-kernel-args={}", self.extra_kernel_args));
+        }
+        if let Some(url) = &self.phone_home_url {
+            args.push(format!("--phone-home-url={url}"));
+        }
+        args
+    }
+}
+
+/// Loads the spec, printing its problems; `Err` is the exit status.
+fn load(file: &Path) -> Result<Spec, ExitCode> {
+    crate::cluster::load(file)
+}
+
+/// Runs `verb` on the cluster of `file` with `args`; `db` is the global `--store`.
+pub async fn run(
+    verb: fn(&Spec) -> LifecycleCommand,
+    file: &Path,
+    args: &RunArgs,
+    db: Option<&str>,
+    machine_log_dir: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let spec = match load(file) {
+        Ok(spec) => spec,
+        Err(code) => return Ok(code),
+    };
+    let command = verb(&spec);
+    let store_spec: StoreSpec = match db {
+        Some(db) => db.parse()?,
+        None if command.is_management() => StoreSpec::Sqlite(
+            ironbell_lifecycle_tinkerbell::default_store_path(file, spec.name())?,
+        ),
+        None => anyhow::bail!(
+            "cluster {} is a workload cluster (managed by {}): name the management plane's \
+             store with --store",
+            spec.name(),
+            spec.cluster
+                .spec
+                .management_cluster
+                .as_ref()
+                .and_then(|m| m.name.clone())
+                .unwrap_or_default()
+        ),
+    };
+    let access = if command == LifecycleCommand::CreateManagement {
+        Access::Create
+    } else {
+        Access::Existing
+    };
+    let store = ironbell_ops::spec::open(&store_spec, access)
+        .with_context(|| format!("opening the plane's store for cluster {}", spec.name()))?;
+    let ip = ironbell_lifecycle_tinkerbell::checks::tinkerbell_ip(&spec).with_context(|| {
+        format!(
+            "cluster {}: the TinkerbellDatacenterConfig needs an IPv4 tinkerbellIP",
+            spec.name()
+        )
+    })?;
+    let log_dir = machine_log_dir.unwrap_or_else(|| store_spec.state_dir().join("machine-logs"));
+    let exe = std::env::current_exe().context("finding the ironbell binary")?;
+    let settings = Settings {
+        spec_path: file.to_path_buf(),
+        hardware_csv: args.hardware_csv.clone(),
+        store,
+        plane: args.plane(ip, log_dir.clone()),
+        service: ServiceSpec {
+            exe,
+            args: args.service_args(ip, &log_dir),
+            manager: match args.service_manager {
+                ServiceManagerArg::Auto => Manager::Auto,
+                ServiceManagerArg::Systemd => Manager::Systemd,
+                ServiceManagerArg::Process => Manager::Process,
+            },
+        },
+        timeouts: Timeouts {
+            bmc: args.bmc_timeout,
+            cluster: args.timeout,
+            ..Timeouts::default()
+        },
+        now_unix_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or_default(),
+    };
+    let out = Output::stdout(args.verbosity);
+    let options = RunOptions {
+        restart: args.restart,
+    };
+    match ironbell_lifecycle_tinkerbell::run(command, spec, settings, out, options).await {
+        Ok(_) => Ok(ExitCode::SUCCESS),
+        // The runner printed the error, the task and how to resume.
+        Err(ironbell_lifecycle_tinkerbell::Error::Run(_)) => Ok(ExitCode::FAILURE),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,379 @@
+//! The management plane as a service on the admin machine, once the cluster exists:
+//! `ironbell serve all` over the cluster's store, started so that it outlives the command
+//! (the issue's "dedicated provisioning server", as MAAS users run one).
+//!
+//! - Where systemd runs (and we are root), the unit `ironbell-plane-NAME.service` is
+//!   installed in `/etc/systemd/system` and started with `systemctl enable --now`.
+//! - Elsewhere (a container, CI, the lab) the same command runs as a detached process in a
+//!   process group of its own, its output in `NAME/generated/plane.log` and its PID in
+//!   `NAME/generated/plane.pid`.
+//!
+//! Either way the unit file is written to `NAME/generated/ironbell-plane-NAME.service`, for
+//! the user to install on a real server, and the start is confirmed by the plane answering
+//! on its metadata port; a plane that exits instead is reported with the end of its log.
+//! Stopping (`delete cluster`) sends SIGTERM to the process the PID file names, after
+//! checking it is an `ironbell serve` (a PID file may outlive its process), and waits for
+//! it to exit.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ironbell_lifecycle::Layout;
+
+/// How the plane runs as a service.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Manager {
+    /// systemd where it runs and we are root, else a detached process.
+    #[default]
+    Auto,
+    /// A systemd unit.
+    Systemd,
+    /// A detached process.
+    Process,
+}
+
+/// What the service runs.
+#[derive(Clone, Debug)]
+pub struct ServiceSpec {
+    /// The `ironbell` binary.
+    pub exe: PathBuf,
+    /// The plane's flags, after `serve all --store STORE`.
+    pub args: Vec<String>,
+    /// systemd or a detached process.
+    pub manager: Manager,
+}
+
+/// The service could not be started or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// A file could not be written or read.
+    #[error("{what} {}: {source}", path.display())]
+    File {
+        /// What was being done.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A command failed.
+    #[error("{command}: {message}")]
+    Command {
+        /// The command line.
+        command: String,
+        /// What it said.
+        message: String,
+    },
+    /// The plane exited right after it was started.
+    #[error("the plane service exited ({status}); the end of {}:\n{tail}", log.display())]
+    Exited {
+        /// How it exited.
+        status: String,
+        /// Its log.
+        log: PathBuf,
+        /// The last lines of the log.
+        tail: String,
+    },
+    /// The plane did not answer in time.
+    #[error("the plane service did not answer at {addr} within {secs} s (see {})", log.display())]
+    NoAnswer {
+        /// Where it should answer.
+        addr: SocketAddr,
+        /// How long we waited.
+        secs: u64,
+        /// Its log.
+        log: PathBuf,
+    },
+    /// The plane did not stop.
+    #[error("the plane service (PID {pid}) did not stop within {secs} s of SIGTERM")]
+    Stuck {
+        /// Its PID.
+        pid: i32,
+        /// How long we waited.
+        secs: u64,
+    },
+}
+
+/// The unit's name: `ironbell-plane-NAME.service`.
+pub fn unit_name(cluster: &str) -> String {
+    format!("ironbell-plane-{cluster}.service")
+}
+
+/// `NAME/generated/plane.pid`.
+pub fn pid_file(layout: &Layout) -> PathBuf {
+    layout.generated_dir().join("plane.pid")
+}
+
+/// `NAME/generated/plane.log`.
+pub fn log_file(layout: &Layout) -> PathBuf {
+    layout.generated_dir().join("plane.log")
+}
+
+/// The full argument list: `serve all --store STORE` and the plane's flags.
+fn argv(store: &str, spec: &ServiceSpec) -> Vec<String> {
+    let mut args = vec![
+        "serve".to_string(),
+        "all".to_string(),
+        "--store".to_string(),
+        store.to_string(),
+    ];
+    args.extend(spec.args.iter().cloned());
+    args
+}
+
+/// Quotes `arg` for a systemd `ExecStart=` line.
+fn unit_quote(arg: &str) -> String {
+    if !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+".contains(c))
+    {
+        arg.to_string()
+    } else {
+        format!("\"{}\"", arg.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+/// The systemd unit of cluster `cluster`'s plane.
+pub fn unit_text(cluster: &str, store: &str, spec: &ServiceSpec) -> String {
+    let exec: Vec<String> = std::iter::once(spec.exe.display().to_string())
+        .chain(argv(store, spec))
+        .map(|a| unit_quote(&a))
+        .collect();
+    format!(
+        "# The management plane of cluster {cluster}: ironbell's boot, metadata, workflow and\n\
+         # BMC services and the cluster controllers over the cluster's store. Written by\n\
+         # `ironbell create cluster`.\n\
+         [Unit]\n\
+         Description=ironbell management plane of cluster {cluster}\n\
+         After=network-online.target\n\
+         Wants=network-online.target\n\
+         \n\
+         [Service]\n\
+         ExecStart={exec}\n\
+         Restart=on-failure\n\
+         RestartSec=5\n\
+         KillSignal=SIGTERM\n\
+         TimeoutStopSec=30\n\
+         LimitNOFILE=65536\n\
+         \n\
+         [Install]\n\
+         WantedBy=multi-user.target\n",
+        exec = exec.join(" ")
+    )
+}
+
+fn systemd_runs() -> bool {
+    Path::new("/run/systemd/system").is_dir() && nix::unistd::Uid::effective().is_root()
+}
+
+fn use_systemd(manager: Manager) -> bool {
+    match manager {
+        Manager::Auto => systemd_runs(),
+        Manager::Systemd => true,
+        Manager::Process => false,
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), ServiceError> {
+    std::fs::write(path, text).map_err(|source| ServiceError::File {
+        what: "writing",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+async fn systemctl(args: &[&str]) -> Result<(), ServiceError> {
+    let out = tokio::process::Command::new("systemctl")
+        .args(args)
+        .output()
+        .await
+        .map_err(|e| ServiceError::Command {
+            command: format!("systemctl {}", args.join(" ")),
+            message: e.to_string(),
+        })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(ServiceError::Command {
+            command: format!("systemctl {}", args.join(" ")),
+            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
+    }
+}
+
+/// The PID in `NAME/generated/plane.pid`, if that process still runs `ironbell serve`.
+pub fn running(layout: &Layout) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(pid_file(layout))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .filter(|pid| *pid > 1)?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    let serves = args.windows(2).any(|w| w[0] == b"serve" && w[1] == b"all");
+    // A zombie has an empty command line: it no longer serves.
+    serves.then_some(pid)
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Starts the plane of `layout`'s cluster over `store` (see the module docs) and waits
+/// until it answers at `probe`. Does nothing when it runs already.
+pub async fn start(
+    layout: &Layout,
+    store: &str,
+    spec: &ServiceSpec,
+    probe: SocketAddr,
+    timeout: Duration,
+) -> Result<String, ServiceError> {
+    let cluster = layout.name();
+    let unit = unit_text(cluster, store, spec);
+    let local_unit = layout.generated_dir().join(unit_name(cluster));
+    write(&local_unit, &unit)?;
+    let log = log_file(layout);
+    if use_systemd(spec.manager) {
+        let installed = Path::new("/etc/systemd/system").join(unit_name(cluster));
+        write(&installed, &unit)?;
+        systemctl(&["daemon-reload"]).await?;
+        systemctl(&["enable", "--now", &unit_name(cluster)]).await?;
+        answer(probe, timeout, None, &log).await?;
+        return Ok(format!("systemd unit {}", unit_name(cluster)));
+    }
+    if let Some(pid) = running(layout) {
+        return Ok(format!("process {pid} (already running)"));
+    }
+    let log_out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(|source| ServiceError::File {
+            what: "opening",
+            path: log.clone(),
+            source,
+        })?;
+    let log_err = log_out.try_clone().map_err(|source| ServiceError::File {
+        what: "opening",
+        path: log.clone(),
+        source,
+    })?;
+    let mut child = tokio::process::Command::new(&spec.exe)
+        .args(argv(store, spec))
+        .stdin(std::process::Stdio::null())
+        .stdout(log_out)
+        .stderr(log_err)
+        .env("IRONBELL_LOG", std::env::var("IRONBELL_LOG").unwrap_or_else(|_| "info".into()))
+        .process_group(0)
+        .kill_on_drop(false)
+        .spawn()
+        .map_err(|e| ServiceError::Command {
+            command: format!("{} serve all", spec.exe.display()),
+            message: e.to_string(),
+        })?;
+    let Some(pid) = child.id() else {
+        return Err(ServiceError::Exited {
+            status: "at once".into(),
+            log: log.clone(),
+            tail: tail(&log, 20),
+        });
+    };
+    write(&pid_file(layout), &format!("{pid}\n"))?;
+    answer(probe, timeout, Some(&mut child), &log).await?;
+    Ok(format!("process {pid}, log {}", log.display()))
+}
+
+/// Waits until something accepts a TCP connection at `probe`, or `child` exits.
+async fn answer(
+    probe: SocketAddr,
+    timeout: Duration,
+    mut child: Option<&mut tokio::process::Child>,
+    log: &Path,
+) -> Result<(), ServiceError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(child) = child.as_mut()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            return Err(ServiceError::Exited {
+                status: status.to_string(),
+                log: log.to_path_buf(),
+                tail: tail(log, 20),
+            });
+        }
+        if tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(probe))
+            .await
+            .is_ok_and(|r| r.is_ok())
+        {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(ServiceError::NoAnswer {
+                addr: probe,
+                secs: timeout.as_secs(),
+                log: log.to_path_buf(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Stops the plane of `layout`'s cluster, if it runs: the systemd unit, or the process of
+/// the PID file (SIGTERM, then waits up to `timeout`). Returns what was stopped.
+pub async fn stop(
+    layout: &Layout,
+    manager: Manager,
+    timeout: Duration,
+) -> Result<Option<String>, ServiceError> {
+    let cluster = layout.name();
+    let installed = Path::new("/etc/systemd/system").join(unit_name(cluster));
+    if use_systemd(manager) && installed.is_file() {
+        systemctl(&["disable", "--now", &unit_name(cluster)]).await?;
+        let _ = std::fs::remove_file(&installed);
+        let _ = systemctl(&["daemon-reload"]).await;
+        return Ok(Some(format!("systemd unit {}", unit_name(cluster))));
+    }
+    let Some(pid) = running(layout) else {
+        let _ = std::fs::remove_file(pid_file(layout));
+        return Ok(None);
+    };
+    let target = nix::unistd::Pid::from_raw(pid);
+    let _ = nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGTERM);
+    let deadline = Instant::now() + timeout;
+    while running(layout).is_some() {
+        if Instant::now() >= deadline {
+            return Err(ServiceError::Stuck {
+                pid,
+                secs: timeout.as_secs(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = std::fs::remove_file(pid_file(layout));
+    Ok(Some(format!("process {pid}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unit_runs_serve_all_on_the_store_with_the_planes_flags() {
+        let spec = ServiceSpec {
+            exe: "/usr/local/bin/ironbell".into(),
+            args: vec!["--public-ip".into(), "10.0.0.2".into(), "--extra-kernel-args".into(), "a b".into()],
+            manager: Manager::Process,
+        };
+        let unit = unit_text("c1", "sqlite:/srv/c1/generated/c1.db", &spec);
+        assert!(unit.contains(
+            "ExecStart=/usr/local/bin/ironbell serve all --store sqlite:/srv/c1/generated/c1.db --public-ip 10.0.0.2 --extra-kernel-args \"a b\"\n"
+        ), "{unit}");
+        assert!(unit.contains("Restart=on-failure"));
+        assert_eq!(unit_name("c1"), "ironbell-plane-c1.service");
+    }
+}
