@@ -11,7 +11,8 @@
 //!   `type=worker` Hardware is used, and all end Running again;
 //! - **scale** of the workers 2 → 1: a Hardware is released (ownership labels gone) and its
 //!   machine is powered off (asked of its BMC with ipmitool, from inside the namespace);
-//! - **delete** of the Cluster (its finalizer path: `deletionTimestamp`, then the controllers):
+//! - **delete** of the Cluster (`ironbell delete`: its finalizer holds it, the controllers
+//!   take it down):
 //!   every machine powered off through its BMC, all Hardware free, no Workflow, BMC Job or
 //!   Cluster API Machine left.
 //!
@@ -455,15 +456,11 @@ fn an_eks_anywhere_spec_provisions_upgrades_scales_and_deletes_a_cluster_on_lab_
 
     // Delete the Cluster through its finalizer: the controllers take everything down.
     let deleted = Instant::now();
-    plane
-        .rt
-        .block_on(ironbell_store::finalizers::request_delete(
-            &plane.store,
-            &TypeKey::new("cluster.x-k8s.io/v1beta1", "Cluster"),
-            NS,
-            CLUSTER,
-        ))
-        .expect("delete the Cluster");
+    let said = ironbell(
+        &db,
+        &["delete", "clusters.cluster.x-k8s.io", CLUSTER, "-n", NS],
+    );
+    assert!(said.contains(CLUSTER), "{said}");
     wait(&lab, "the cluster gone", PROVISION, || {
         plane.owned().is_empty()
             && plane.machines().is_empty()
