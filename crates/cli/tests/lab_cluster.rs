@@ -362,14 +362,11 @@ fn an_eks_anywhere_spec_provisions_upgrades_scales_and_deletes_a_cluster_on_lab_
     // Upgrade the workers to revision 2 of the image: the rendered worker objects (the
     // MachineDeployment and its new templates) only.
     let upgraded = Instant::now();
-    let spec = LabCluster::new(CLUSTER).spec().replacen(
-        "  hardwareSelector:\n    type: worker\n",
-        &format!(
-            "  hardwareSelector:\n    type: worker\n  osImageURL: {}\n",
-            os_image_url(2)
-        ),
-        1,
-    );
+    let spec = LabCluster {
+        worker_os_image_url: Some(os_image_url(2)),
+        ..LabCluster::new(CLUSTER)
+    }
+    .spec();
     let manifests = render(&lab, &dir, "lab-upgrade.yaml", &spec);
     let workers: Vec<&str> = manifests
         .split("\n---\n")

@@ -50,8 +50,12 @@ pub struct LabCluster {
     pub control_plane: u32,
     /// Worker machines (one worker node group, `md-0`).
     pub workers: u32,
-    /// The OS image every machine installs (`osImageURL`).
+    /// The OS image every machine installs (the datacenter's `osImageURL`).
     pub os_image_url: String,
+    /// Another image for the workers: then each machine config names its image (EKS
+    /// Anywhere wants `osImageURL` in one place only), the control plane keeping
+    /// [`os_image_url`](Self::os_image_url).
+    pub worker_os_image_url: Option<String>,
     /// `maxSurge` of both rollouts (`upgradeRolloutStrategy`).
     pub max_surge: u32,
 }
@@ -65,6 +69,7 @@ impl LabCluster {
             control_plane: 1,
             workers: 2,
             os_image_url: os_image_url(1),
+            worker_os_image_url: None,
             max_surge: 1,
         }
     }
@@ -76,6 +81,7 @@ impl LabCluster {
             control_plane,
             workers,
             os_image_url,
+            worker_os_image_url,
             max_surge,
         } = self;
         let rollout = |max_unavailable: &str| {
@@ -109,12 +115,27 @@ impl LabCluster {
              apiVersion: anywhere.eks.amazonaws.com/v1alpha1\n\
              kind: TinkerbellDatacenterConfig\n\
              metadata:\n  name: {name}\n\
-             spec:\n  tinkerbellIP: {}\n  osImageURL: {os_image_url}\n",
+             spec:\n  tinkerbellIP: {}\n{}",
             rollout(""),
             rollout("        maxUnavailable: 0\n"),
             plan::SERVER_IP,
+            match worker_os_image_url {
+                None => format!("  osImageURL: {os_image_url}\n"),
+                Some(_) => String::new(),
+            },
         );
-        for (suffix, kind) in [("cp", CONTROL_PLANE_TYPE), ("worker", WORKER_TYPE)] {
+        for (suffix, kind, image) in [
+            ("cp", CONTROL_PLANE_TYPE, os_image_url),
+            (
+                "worker",
+                WORKER_TYPE,
+                worker_os_image_url.as_ref().unwrap_or(os_image_url),
+            ),
+        ] {
+            let image = match worker_os_image_url {
+                Some(_) => format!("  osImageURL: {image}\n"),
+                None => String::new(),
+            };
             let _ = write!(
                 s,
                 "---\n\
@@ -123,6 +144,7 @@ impl LabCluster {
                  metadata:\n  name: {name}-{suffix}\n\
                  spec:\n\
                  \x20 hardwareSelector:\n    type: {kind}\n\
+                 {image}\
                  \x20 osFamily: ubuntu\n\
                  \x20 users:\n\
                  \x20 - name: ec2-user\n\
@@ -148,6 +170,21 @@ pub fn cluster_spec(name: &str, workers: u32, os_image_url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_worker_image_puts_every_image_on_the_machine_configs() {
+        let spec = LabCluster {
+            worker_os_image_url: Some(os_image_url(2)),
+            ..LabCluster::new("lab")
+        }
+        .spec();
+        let docs: Vec<serde_yaml_ng::Value> = serde_yaml_ng::Deserializer::from_str(&spec)
+            .map(|d| serde::Deserialize::deserialize(d).expect("yaml"))
+            .collect();
+        assert!(docs[1]["spec"].get("osImageURL").is_none(), "{spec}");
+        assert_eq!(docs[2]["spec"]["osImageURL"], os_image_url(1).as_str());
+        assert_eq!(docs[3]["spec"]["osImageURL"], os_image_url(2).as_str());
+    }
 
     #[test]
     fn the_spec_names_the_lab_and_rolls_out_one_machine_at_a_time() {
