@@ -8,71 +8,22 @@
 //! (os-image/build.sh) are built once per run. The tests take turns: each boots
 //! machines that need most of the machine's two cores.
 
-use std::path::{Path, PathBuf};
+#[path = "common/lab.rs"]
+mod harness;
+
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use harness::{IRONBELL, Lab, artifacts, repo};
 use ironbell_model::corev1::Node;
 use ironbell_model::tinkerbell::Workflow;
-
-const IRONBELL: &str = env!("CARGO_BIN_EXE_ironbell");
 
 /// One lab at a time.
 static LAB: Mutex<()> = Mutex::new(());
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn work() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lab-e2e");
-    std::fs::create_dir_all(&dir).expect("work dir");
-    dir
-}
-
-/// HookOS and the OS image, built once.
-fn artifacts() -> &'static (PathBuf, PathBuf) {
-    static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let hookos = work().join("hookos");
-        let images = work().join("os-image");
-        for (script, out) in [("hookos/build.sh", &hookos), ("os-image/build.sh", &images)] {
-            let start = Instant::now();
-            let result = Command::new("bash")
-                .arg(repo().join(script))
-                .arg(out)
-                .output()
-                .expect("run build script");
-            assert!(
-                result.status.success(),
-                "{script} failed:\n{}\n{}",
-                String::from_utf8_lossy(&result.stdout),
-                String::from_utf8_lossy(&result.stderr)
-            );
-            eprintln!("{script}: {:.1} s", start.elapsed().as_secs_f64());
-        }
-        (hookos, images.join("lab-os.raw.zst"))
-    })
-}
-
-struct Lab {
-    name: String,
-    dir: PathBuf,
-}
-
 impl Lab {
-    fn new(name: &str) -> Self {
-        let dir = work().join(format!("lab-{name}-{}", std::process::id()));
-        let lab = Self {
-            name: format!("t{}{name}", std::process::id() % 10000),
-            dir,
-        };
-        // Whatever an earlier, interrupted run left.
-        let _ = lab.down();
-        lab
-    }
-
     fn up(&self, extra: &[&str]) -> Output {
         let (hookos, image) = artifacts();
         let mut args = vec!["--hookos".as_ref(), hookos.as_os_str()];
@@ -82,57 +33,6 @@ impl Lab {
         self.up_with(&args, extra)
     }
 
-    /// `lab up` with `args` (`shown` in the log).
-    fn up_with(&self, args: &[&std::ffi::OsStr], extra: &[&str]) -> Output {
-        let start = Instant::now();
-        let out = Command::new(IRONBELL)
-            .args(["lab", "up", "--name", &self.name, "--dir"])
-            .arg(&self.dir)
-            .args(args)
-            .output()
-            .expect("run ironbell lab up");
-        eprintln!(
-            "lab up {extra:?}: {:.1} s, {}\n{}{}",
-            start.elapsed().as_secs_f64(),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    fn down(&self) -> Output {
-        Command::new(IRONBELL)
-            .args(["lab", "down", "--name", &self.name, "--dir"])
-            .arg(&self.dir)
-            .output()
-            .expect("run ironbell lab down")
-    }
-
-    fn console(&self, machine: &str) -> String {
-        let bytes = std::fs::read(self.dir.join("machines").join(machine).join("console.log"))
-            .unwrap_or_default();
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-
-    fn file(&self, path: &str) -> String {
-        String::from_utf8_lossy(&std::fs::read(self.dir.join(path)).unwrap_or_default())
-            .into_owned()
-    }
-
-    fn ironbell(&self, args: &[&str]) -> String {
-        let out = Command::new(IRONBELL)
-            .arg("--db")
-            .arg(self.dir.join("ironbell.db"))
-            .args(args)
-            .output()
-            .expect("run ironbell");
-        assert!(out.status.success(), "ironbell {args:?}: {out:?}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// The cluster-scoped Node `name` the installed OS's phone-home wrote, from the lab's
-    /// SQLite store.
     fn node(&self, name: &str) -> Option<Node> {
         let store: ironbell_store::SharedStore = std::sync::Arc::new(
             ironbell_store_sqlite::SqliteStore::open(self.dir.join("ironbell.db")).expect("store"),
@@ -161,42 +61,6 @@ impl Lab {
             .expect("run ironbell in the lab's namespace");
         assert!(out.status.success(), "get workflows {name}: {out:?}");
         serde_json::from_slice(&out.stdout).expect("workflow JSON")
-    }
-
-    /// Everything the failure message of an assertion needs.
-    fn diagnostics(&self) -> String {
-        let mut s = String::new();
-        for log in [
-            "logs/ironbell.log",
-            "logs/ironbell-1.log",
-            "logs/vbmc.log",
-            "summary.txt",
-        ] {
-            let text = self.file(log);
-            let tail: Vec<&str> = text.lines().rev().take(60).collect();
-            s.push_str(&format!(
-                "--- {log} (last lines):\n{}\n",
-                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-            ));
-        }
-        if let Ok(entries) = std::fs::read_dir(self.dir.join("machines")) {
-            for e in entries.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                let console = self.console(&name);
-                let tail: Vec<&str> = console.lines().rev().take(40).collect();
-                s.push_str(&format!(
-                    "--- console of {name} (last lines):\n{}\n",
-                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-                ));
-            }
-        }
-        s
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = self.down();
     }
 }
 

@@ -1085,6 +1085,30 @@ async fn a_paused_cluster_is_left_alone() {
     settled(&plane, MD_LABEL, "live-md", 3, |_| true).await;
 }
 
+/// As Cluster API's `reconcileExternal`: the infrastructure cluster and the control plane,
+/// which EKS Anywhere renders with neither, get an owner reference to their `Cluster` and its
+/// cluster-name label (CAPT's `TinkerbellCluster` controller waits for its owner).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_adopts_its_infrastructure_cluster_and_control_plane() {
+    let plane = Plane::new();
+    plane.control_plane("c9", 1).await;
+    for (types, name) in [
+        (
+            TypeKey::new(INFRASTRUCTURE_API_VERSION, "TestCluster"),
+            "c9",
+        ),
+        (TypeKey::of::<KubeadmControlPlane>(), "c9"),
+    ] {
+        until(&format!("{} {name} adopted", types.kind), || async {
+            let obj = plane.store.get(&types, NS, name).await.ok()?;
+            let owned = objects::owned_by::<Cluster>(&obj.metadata, "c9");
+            let labelled = obj.metadata.label("cluster.x-k8s.io/cluster-name") == Some("c9");
+            (owned && labelled).then_some(())
+        })
+        .await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_cluster_deletes_every_object_and_waits_for_the_machines() {
     let plane = Plane::new();

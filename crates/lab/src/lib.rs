@@ -21,9 +21,14 @@
 //! plane started by hand or by `ironbell create cluster` (inside the lab's namespace, at
 //! [`plan::SERVER_IP`]) drives the machines as it would real ones.
 //!
+//! [`cluster`] writes the EKS Anywhere cluster spec a user would give such a plane for the
+//! lab's machines (`crates/cli/tests/lab_cluster.rs` provisions, upgrades, scales and
+//! deletes a cluster with it).
+//!
 //! Start reading at [`up`]; the layout (names, MACs, addresses, generated files) is in
 //! [`plan`], the QEMU command line in [`vm`], the progress markers in [`progress`].
 
+pub mod cluster;
 pub mod net;
 pub mod plan;
 pub mod process;

@@ -120,6 +120,21 @@ pub fn qemu_argv(
             "-drive".into(),
             format!("if=pflash,format=raw,file={}", files.vars().display()),
         ]);
+        // The network boot is iPXE's (the NIC's EFI option ROM): without OVMF's own PXE and
+        // HTTP boot options, a machine whose iPXE is refused its script (a reboot after its
+        // install, the BMC's one-time PXE still first) goes on to its disk at once instead
+        // of trying four more network boots (over a minute).
+        for knob in [
+            "IPv4PXESupport",
+            "IPv6PXESupport",
+            "IPv4Support",
+            "IPv6Support",
+        ] {
+            argv.extend([
+                "-fw_cfg".into(),
+                format!("name=opt/org.tianocore/{knob},string=no"),
+            ]);
+        }
     }
     argv
 }

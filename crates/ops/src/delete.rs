@@ -127,11 +127,32 @@ async fn machine_secret(
 
 /// Deletes `obj` and what it owns (of the kinds of `registry`); returns every object
 /// deleted, the owner last.
+///
+/// An object with finalizers is only marked (`metadata.deletionTimestamp`, through
+/// [`ironbell_store::finalizers::request_delete_in`]), as the Kubernetes API server does: the
+/// controllers holding the finalizers do their cleanup (a Cluster API `Cluster` takes its
+/// machines down, a `TinkerbellMachine` powers its Hardware off and releases it) and delete
+/// it; nothing it owns is deleted here. It is returned alone.
 pub async fn delete(
     store: &dyn Store,
     registry: &KindRegistry,
     obj: &DynamicObject,
 ) -> Result<Vec<DynamicObject>, OpsError> {
+    if obj
+        .metadata
+        .finalizers
+        .as_ref()
+        .is_some_and(|f| !f.is_empty())
+    {
+        ironbell_store::finalizers::request_delete_in(
+            store,
+            &obj.types,
+            obj.namespace(),
+            obj.name(),
+        )
+        .await?;
+        return Ok(vec![obj.clone()]);
+    }
     let mut all = owned(store, registry, obj).await?;
     // The Machine before its Secret (the Secret is found first by the link walk).
     all.sort_by_key(|o| u8::from(o.types.kind == "Secret"));

@@ -305,6 +305,58 @@ async fn deleting_hardware_deletes_its_bmc_machine_and_secret_and_a_job_its_task
     assert!(names(store.as_ref(), "jobs").await.is_empty());
 }
 
+/// An object with finalizers is deleted the Kubernetes way: marked with a
+/// `deletionTimestamp` and left, with what it owns, to the finalizers' holders (a Cluster API
+/// `Cluster` whose controller powers its machines off); taking the last finalizer off
+/// deletes it.
+#[tokio::test]
+async fn deleting_an_object_with_finalizers_marks_it_and_leaves_what_it_owns() {
+    let (_dir, store) = imported().await;
+    let mut meta = ObjectMeta::named(DEFAULT_NAMESPACE, "held");
+    meta.finalizers = Some(vec!["example.com/cleanup".into()]);
+    let mut job = DynamicObject::new(types("job"), meta);
+    job.set_field(
+        "spec",
+        &json!({ "machineRef": { "name": "bmc-wk01", "namespace": DEFAULT_NAMESPACE }, "tasks": [] }),
+    )
+    .unwrap();
+    let job = store.create(job).await.unwrap();
+    let mut meta = ObjectMeta::named(DEFAULT_NAMESPACE, "held-task-0");
+    meta.owner_references = Some(vec![controller_ref(&job)]);
+    let mut task = DynamicObject::new(types("task"), meta);
+    task.set_field("spec", &json!({ "task": { "powerAction": "off" } }))
+        .unwrap();
+    store.create(task).await.unwrap();
+
+    let marked = delete::delete(store.as_ref(), kinds(), &job).await.unwrap();
+    assert_eq!(marked.len(), 1, "the object alone");
+    let held = store
+        .get(&job.types, DEFAULT_NAMESPACE, "held")
+        .await
+        .expect("still there while its finalizer holds it");
+    assert!(held.metadata.deletion_timestamp.is_some());
+    assert_eq!(
+        names(store.as_ref(), "tasks").await,
+        ["eksa-system/held-task-0"]
+    );
+    // Again: still marked, nothing more.
+    delete::delete(store.as_ref(), kinds(), &held)
+        .await
+        .unwrap();
+    let shared: ironbell_store::SharedStore = store.clone();
+    let gone = ironbell_store::finalizers::remove_finalizer(
+        &shared,
+        &job.types,
+        DEFAULT_NAMESPACE,
+        "held",
+        "example.com/cleanup",
+    )
+    .await
+    .unwrap();
+    assert_eq!(gone, ironbell_store::finalizers::Deletion::Gone);
+    assert!(names(store.as_ref(), "jobs").await.is_empty());
+}
+
 /// A store without atomic multi-object commits (as a Kubernetes API server): a commit of
 /// more than one operation is refused; single writes can be made to fail after a count.
 /// With `limit`, it commits atomically up to that many operations (as etcd with

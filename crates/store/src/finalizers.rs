@@ -15,7 +15,7 @@
 
 use ironbell_model::{DynamicObject, ObjectMeta, TypeKey};
 
-use crate::{MODIFY_ATTEMPTS, Result, SharedStore, StoreError};
+use crate::{MODIFY_ATTEMPTS, Result, SharedStore, Store, StoreError};
 
 /// Where a deletion stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +47,16 @@ pub fn add_finalizer(meta: &mut ObjectMeta, finalizer: &str) -> bool {
 /// already marked whose finalizers are all gone is deleted.
 pub async fn request_delete(
     store: &SharedStore,
+    types: &TypeKey,
+    namespace: &str,
+    name: &str,
+) -> Result<Deletion> {
+    request_delete_in(store.as_ref(), types, namespace, name).await
+}
+
+/// [`request_delete`] on a borrowed store (as `ironbell delete` holds one).
+pub async fn request_delete_in(
+    store: &dyn Store,
     types: &TypeKey,
     namespace: &str,
     name: &str,
@@ -92,7 +102,7 @@ pub async fn remove_finalizer(
     let mut removed = false;
     let mut last = None;
     for _ in 0..MODIFY_ATTEMPTS {
-        let Some(mut obj) = current(store, types, namespace, name).await? else {
+        let Some(mut obj) = current(store.as_ref(), types, namespace, name).await? else {
             return Ok(Deletion::Gone);
         };
         let list = obj.metadata.finalizers.get_or_insert_with(Vec::new);
@@ -129,7 +139,7 @@ pub async fn finish_delete(
     namespace: &str,
     name: &str,
 ) -> Result<Deletion> {
-    match current(store, types, namespace, name).await? {
+    match current(store.as_ref(), types, namespace, name).await? {
         Some(o) if o.metadata.deletion_timestamp.is_some() => {
             request_delete(store, types, namespace, name).await
         }
@@ -140,7 +150,7 @@ pub async fn finish_delete(
 
 /// The object as stored, or `None` when it is gone.
 async fn current(
-    store: &SharedStore,
+    store: &dyn Store,
     types: &TypeKey,
     namespace: &str,
     name: &str,

@@ -556,7 +556,15 @@ fn tinkerbell_functions() {
         "{{netmaskToPrefixLength \"255.255.255.0\"}} {{netmaskToPrefixLength \"255.255.0.0\"}} {{netmaskToPrefixLength \"255.0.255.0\"}} {{netmaskToPrefixLength \"255.255.255.255\"}}",
         "24 16 0 32",
     );
-    ok("{{netmaskToCIDR \"255.255.255.0\"}}", "24");
+    // EKS Anywhere's default template calls it netmaskToCIDR.
+    ok(
+        "{{netmaskToCIDR \"255.255.255.0\"}} {{netmaskToCIDR \"255.0.255.0\"}}",
+        "24 0",
+    );
+    err_has(
+        "{{netmaskToCIDR \"x\"}}",
+        "netmaskToCIDR: invalid netmask format: x",
+    );
     err_has(
         "{{netmaskToPrefixLength \"x\"}}",
         "error calling netmaskToPrefixLength: invalid netmask format: x",

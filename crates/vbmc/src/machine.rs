@@ -10,10 +10,14 @@
 //!   `cont`;
 //! - boot device: the NIC's and the disk's `bootindex` (`qom-set`). A persistent choice is
 //!   the order kept. A one-time choice is applied just before the next power-on or reset
-//!   the BMC performs, and the persistent order is put back right after that reset: QEMU
-//!   rebuilds the firmware's `bootorder` file at reset time, so the boot in progress keeps
-//!   the one-time device, and a reboot by the guest itself (after an OS install) uses the
-//!   persistent one — as a real BMC's "next boot only" does.
+//!   the BMC performs, and the order stays so until the BMC next boots the machine (which
+//!   sets the persistent order, or another one-time device): putting the persistent order
+//!   back right after the reset raced the firmware, which reads it while it starts (a
+//!   machine powered off and network-booted again found its disk first; `tests/qemu.rs`).
+//!   So a reboot by the guest itself also finds the one-time device first, where a real
+//!   BMC's "next boot only" would not; with Tinkerbell it does no harm: once the Workflow
+//!   is done the Hardware's `allowPXE` is false, iPXE is refused its script and the
+//!   firmware goes on to the disk.
 
 use std::path::PathBuf;
 
@@ -241,7 +245,8 @@ impl Machine {
             .collect()
     }
 
-    /// Reset and run, with the one-time device (if any) for this boot only.
+    /// Reset and run, with the one-time device (if any) first (see the module docs for why
+    /// the order is not put back at once).
     async fn boot(&self, state: &mut State) -> Result<(), QmpError> {
         let once = state.once.take();
         let persistent = state.persistent;
@@ -249,9 +254,6 @@ impl Machine {
         let mut commands = self.order(first);
         commands.push(("system_reset".into(), None));
         commands.push(("cont".into(), None));
-        if first != persistent {
-            commands.extend(self.order(persistent));
-        }
         self.run(state, &commands).await?;
         if let Some(t) = once {
             tracing::info!(bmc = %self.name, "booting from {t:?} once; {persistent:?} afterwards");

@@ -230,6 +230,23 @@ fn sushy_and_ipmitool_drive_a_qemu_machine_through_the_virtual_bmc() {
         "the NIC came first after the reset:\n{text}"
     );
 
+    // A machine that ran is powered off, then network-booted once (a BMC Job's netboot: off,
+    // PXE once, on): the NIC first, though the persistent order (the disk) is put back at
+    // once. (The order must be put back after QEMU carried out the reset, not after it was
+    // requested: re-provisioning a lab machine booted its old disk.)
+    for step in [
+        &["chassis", "power", "off"][..],
+        &["chassis", "bootdev", "pxe"],
+    ] {
+        let (ok, out) = ipmitool(ipmi, PASSWORD, step);
+        assert!(ok, "{step:?}: {out}");
+    }
+    let mark = serial_after(&serial, 0).len();
+    let (ok, out) = ipmitool(ipmi, PASSWORD, &["chassis", "power", "on"]);
+    assert!(ok, "{out}");
+    let text = wait_serial(&serial, mark, "starting execution", Duration::from_secs(60));
+    assert!(!text.contains("Booting from Hard Disk"), "{text}");
+
     // Persistent PXE through ipmitool: every reset boots the NIC first.
     let (ok, out) = ipmitool(
         ipmi,

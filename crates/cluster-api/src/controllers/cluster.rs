@@ -1,12 +1,15 @@
 //! `Cluster`: phase, `infrastructureReady` (the infrastructure cluster's `status.ready`),
 //! `spec.controlPlaneEndpoint` from the infrastructure cluster, `controlPlaneReady` and the
-//! `ControlPlaneInitialized` condition from the `KubeadmControlPlane`.
+//! `ControlPlaneInitialized` condition from the `KubeadmControlPlane`; the infrastructure
+//! cluster and the control plane get an owner reference to the `Cluster` and its
+//! cluster-name label (see `Reconciler::adopt`).
 //!
 //! Deletion, behind the finalizer `cluster.cluster.x-k8s.io`: the cluster's
 //! `MachineDeployment`s, `MachineSet`s, `KubeadmControlPlane` and `Machine`s are deleted; once
 //! no Machine is left (each waits for its infrastructure object), the infrastructure cluster
 //! is deleted and waited for, then the finalizer is dropped.
 
+use ironbell_capi::api::ObjectReference;
 use ironbell_capi::api::cluster::ApiEndpoint;
 use ironbell_controller::{Next, Reconcile};
 use ironbell_model::Condition;
@@ -17,7 +20,7 @@ use tracing::info;
 use super::Ctx;
 use crate::kinds::{Cluster, KubeadmControlPlane, Machine, MachineDeployment, MachineSet};
 use crate::objects::{self, is_paused};
-use crate::{CLUSTER_FINALIZER, Error};
+use crate::{CLUSTER_FINALIZER, CLUSTER_NAME_LABEL, Error};
 
 /// The condition set once the first control-plane node is up.
 pub const CONTROL_PLANE_INITIALIZED: &str = "ControlPlaneInitialized";
@@ -55,7 +58,7 @@ impl Reconcile<Cluster> for Reconciler {
             .into_iter()
             .flatten()
         {
-            self.ensure_owned(&c, r).await?;
+            self.adopt(&c, r).await?;
         }
         let mut status = c.status.clone().unwrap_or_default();
         let mut endpoint = None;
@@ -150,34 +153,51 @@ impl Reconcile<Cluster> for Reconciler {
 }
 
 impl Reconciler {
-    /// Cluster API's `ensureOwnerRef`: the infrastructure cluster and the control plane
-    /// `r` names are owned by the Cluster `c`, which is how their controllers find their
-    /// cluster when no `cluster-name` label says it (EKS Anywhere renders none on them),
-    /// and what a move follows. A conflict is left to the next pass.
-    async fn ensure_owned(
-        &self,
-        c: &Cluster,
-        r: &ironbell_capi::api::ObjectReference,
-    ) -> Result<(), Error> {
-        let ns = r.namespace.as_deref().unwrap_or(c.metadata.namespace());
-        let types = objects::type_key(r);
-        let mut obj = match self.ctx.store.get(&types, ns, &r.name).await {
-            Ok(o) => o,
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(Error::store(format!("reading {} {ns}/{}", r.kind, r.name))(e)),
+    /// Makes the object `r` names (the infrastructure cluster, the control plane) the
+    /// cluster's, as Cluster API's `reconcileExternal` does: an owner reference to the
+    /// `Cluster` and the cluster-name label. Their controllers find their cluster through
+    /// them (CAPT's `TinkerbellCluster` waits for its owner); EKS Anywhere renders neither.
+    async fn adopt(&self, c: &Cluster, r: &ObjectReference) -> Result<(), Error> {
+        let (ns, name) = (c.metadata.namespace(), c.metadata.name());
+        let rns = r.namespace.as_deref().unwrap_or(ns);
+        let what = || {
+            format!(
+                "adopting {} {rns}/{} into Cluster {ns}/{name}",
+                r.kind, r.name
+            )
         };
-        if objects::owned_by::<Cluster>(&obj.metadata, c.metadata.name()) {
+        let mut obj = match self
+            .ctx
+            .store
+            .get(&objects::type_key(r), rns, &r.name)
+            .await
+        {
+            Ok(obj) => obj,
+            Err(e) if e.is_not_found() => return Ok(()),
+            Err(e) => return Err(Error::store(what())(e)),
+        };
+        let owned = objects::owned_by::<Cluster>(&obj.metadata, name);
+        let labelled = obj.metadata.label(CLUSTER_NAME_LABEL) == Some(name);
+        if (owned && labelled) || obj.metadata.deletion_timestamp.is_some() {
             return Ok(());
         }
-        obj.metadata
-            .owner_references
-            .get_or_insert_with(Vec::new)
-            .push(objects::owner_ref(c, false));
-        match self.ctx.store.update(obj).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_conflict() => Ok(()),
-            Err(e) => Err(Error::store(format!("owning {} {ns}/{}", r.kind, r.name))(e)),
+        if !owned {
+            obj.metadata
+                .owner_references
+                .get_or_insert_with(Vec::new)
+                .push(objects::owner_ref(c, false));
         }
+        obj.metadata
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(CLUSTER_NAME_LABEL.into(), name.into());
+        self.ctx
+            .store
+            .update(obj)
+            .await
+            .map_err(Error::store(what()))?;
+        info!(cluster = %name, kind = %r.kind, object = %r.name, "adopted");
+        Ok(())
     }
 
     async fn delete(&self, c: &Cluster) -> Result<Next, Error> {

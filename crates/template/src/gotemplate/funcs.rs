@@ -1,5 +1,5 @@
 //! The functions a template can call: Go's builtins, the hermetic Sprig functions Tinkerbell
-//! templates use, and Tinkerbell's own (`formatPartition`, `netmaskToPrefixLength` alias
+//! templates use, and Tinkerbell's own (`formatPartition`, `netmaskToPrefixLength` and
 //! `netmaskToCIDR`, `toYaml`, `fromYaml`). Semantics follow the Go sources of `text/template/funcs.go`,
 //! Masterminds/sprig v3 and Tinkerbell's `template_funcs.go`, argument order included
 //! (Sprig puts the subject last: `trimPrefix PREFIX STRING`, `join SEP LIST`).
@@ -164,9 +164,7 @@ pub(crate) fn lookup(name: &str) -> Option<Func> {
         // Tinkerbell.
         "formatPartition" => format_partition,
         "netmaskToPrefixLength" => netmask_to_prefix_length,
-        // The name EKS Anywhere's default template (its write-netplan action) calls it by,
-        // as the Tinkerbell it ships registers it.
-        "netmaskToCIDR" => netmask_to_prefix_length,
+        "netmaskToCIDR" => netmask_to_cidr,
         "toYaml" => to_yaml,
         "fromYaml" => from_yaml,
         _ => return None,
@@ -1425,7 +1423,18 @@ fn format_partition(_: &Ctx, args: Vec<Value>) -> FResult {
 /// `netmaskToPrefixLength MASK`: `255.255.255.0` to `"24"` (a string); a mask whose ones
 /// are not contiguous gives `"0"`, as Go's `net.IPMask.Size` does.
 fn netmask_to_prefix_length(_: &Ctx, args: Vec<Value>) -> FResult {
-    let [m] = take("netmaskToPrefixLength", args)?;
+    prefix_length("netmaskToPrefixLength", args)
+}
+
+/// `netmaskToCIDR MASK`: the same as `netmaskToPrefixLength`, under the name EKS Anywhere's
+/// default template calls (`addresses: - IP/{{ netmaskToCIDR ...Netmask }}` in its netplan).
+fn netmask_to_cidr(_: &Ctx, args: Vec<Value>) -> FResult {
+    prefix_length("netmaskToCIDR", args)
+}
+
+/// The prefix length of the one netmask in `args`, errors naming the function `name`.
+fn prefix_length(name: &str, args: Vec<Value>) -> FResult {
+    let [m] = take(name, args)?;
     let m = str_arg(&m)?;
     let v4 = match m.parse::<std::net::IpAddr>() {
         Ok(std::net::IpAddr::V4(a)) => a,

@@ -1,0 +1,152 @@
+//! The lab harness shared by the lab test binaries (`lab.rs`, `lab_cluster.rs`): HookOS and
+//! the OS image built once per binary, and a lab (`ironbell lab up` / `down`) with its
+//! files and diagnostics. Included with `#[path]`; each binary uses part of it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+pub const IRONBELL: &str = env!("CARGO_BIN_EXE_ironbell");
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn work() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lab-e2e");
+    std::fs::create_dir_all(&dir).expect("work dir");
+    dir
+}
+
+/// HookOS and the OS image, built once.
+pub fn artifacts() -> &'static (PathBuf, PathBuf) {
+    static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let hookos = work().join("hookos");
+        let images = work().join("os-image");
+        for (script, out) in [("hookos/build.sh", &hookos), ("os-image/build.sh", &images)] {
+            let start = Instant::now();
+            let result = Command::new("bash")
+                .arg(repo().join(script))
+                .arg(out)
+                .output()
+                .expect("run build script");
+            assert!(
+                result.status.success(),
+                "{script} failed:\n{}\n{}",
+                String::from_utf8_lossy(&result.stdout),
+                String::from_utf8_lossy(&result.stderr)
+            );
+            eprintln!("{script}: {:.1} s", start.elapsed().as_secs_f64());
+        }
+        (hookos, images.join("lab-os.raw.zst"))
+    })
+}
+
+pub struct Lab {
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+impl Lab {
+    pub fn new(name: &str) -> Self {
+        let dir = work().join(format!("lab-{name}-{}", std::process::id()));
+        let lab = Self {
+            name: format!("t{}{name}", std::process::id() % 10000),
+            dir,
+        };
+        // Whatever an earlier, interrupted run left.
+        let _ = lab.down();
+        lab
+    }
+
+    /// `lab up` with `args` (`shown` in the log).
+    pub fn up_with(&self, args: &[&std::ffi::OsStr], extra: &[&str]) -> Output {
+        let start = Instant::now();
+        let out = Command::new(IRONBELL)
+            .args(["lab", "up", "--name", &self.name, "--dir"])
+            .arg(&self.dir)
+            .args(args)
+            .output()
+            .expect("run ironbell lab up");
+        eprintln!(
+            "lab up {extra:?}: {:.1} s, {}\n{}{}",
+            start.elapsed().as_secs_f64(),
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    pub fn down(&self) -> Output {
+        Command::new(IRONBELL)
+            .args(["lab", "down", "--name", &self.name, "--dir"])
+            .arg(&self.dir)
+            .output()
+            .expect("run ironbell lab down")
+    }
+
+    pub fn console(&self, machine: &str) -> String {
+        let bytes = std::fs::read(self.dir.join("machines").join(machine).join("console.log"))
+            .unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    pub fn file(&self, path: &str) -> String {
+        String::from_utf8_lossy(&std::fs::read(self.dir.join(path)).unwrap_or_default())
+            .into_owned()
+    }
+
+    pub fn ironbell(&self, args: &[&str]) -> String {
+        let out = Command::new(IRONBELL)
+            .arg("--db")
+            .arg(self.dir.join("ironbell.db"))
+            .args(args)
+            .output()
+            .expect("run ironbell");
+        assert!(out.status.success(), "ironbell {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The cluster-scoped Node `name` the installed OS's phone-home wrote, from the lab's
+    /// SQLite store.
+    /// Everything the failure message of an assertion needs.
+    pub fn diagnostics(&self) -> String {
+        let mut s = String::new();
+        for log in [
+            "logs/ironbell.log",
+            "logs/ironbell-1.log",
+            "logs/vbmc.log",
+            "summary.txt",
+        ] {
+            let text = self.file(log);
+            let tail: Vec<&str> = text.lines().rev().take(60).collect();
+            s.push_str(&format!(
+                "--- {log} (last lines):\n{}\n",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            ));
+        }
+        if let Ok(entries) = std::fs::read_dir(self.dir.join("machines")) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let console = self.console(&name);
+                let tail: Vec<&str> = console.lines().rev().take(40).collect();
+                s.push_str(&format!(
+                    "--- console of {name} (last lines):\n{}\n",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                ));
+            }
+        }
+        s
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = self.down();
+    }
+}
