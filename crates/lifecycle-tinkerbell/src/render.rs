@@ -418,13 +418,42 @@ pub struct Applied {
     pub unchanged: usize,
 }
 
-/// `current` with what `desired` says: every top-level field but `status` from `desired`,
-/// labels and annotations merged (`desired` wins).
+/// `desired` laid over `current` as a JSON merge patch without deletions: objects merge key
+/// by key, anything else is replaced.
+fn overlay(current: &mut Value, desired: &Value) {
+    match (current, desired) {
+        (Value::Object(cur), Value::Object(want)) => {
+            for (k, v) in want {
+                match cur.get_mut(k) {
+                    Some(slot) => overlay(slot, v),
+                    None => {
+                        cur.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (slot, want) => *slot = want.clone(),
+    }
+}
+
+/// `current` with what `desired` says: every top-level field but `status` laid over the
+/// current one ([`overlay`]: fields a controller filled in and the render leaves out, such
+/// as a `TinkerbellCluster`'s `controlPlaneEndpoint`, stay), labels and annotations merged
+/// (`desired` wins). A field the render stops giving is not removed (server-side apply
+/// would remove it; the renders here only add or change fields).
 fn merged(current: &DynamicObject, desired: &DynamicObject) -> DynamicObject {
     let mut next = current.clone();
-    for (k, v) in &desired.body {
-        if k != "status" {
-            next.body.insert(k.clone(), v.clone());
+    for k in desired.body.keys() {
+        if k == "status" {
+            continue;
+        }
+        let (Some(want), cur) = (desired.field_value(k), current.field_value(k)) else {
+            continue;
+        };
+        let mut value = cur.unwrap_or(Value::Null);
+        overlay(&mut value, &want);
+        if let Ok(raw) = serde_json::value::to_raw_value(&value) {
+            next.body.insert(k.clone(), raw);
         }
     }
     let merge = |mine: &mut Option<BTreeMap<String, String>>,
@@ -439,6 +468,13 @@ fn merged(current: &DynamicObject, desired: &DynamicObject) -> DynamicObject {
     merge(&mut next.metadata.labels, &desired.metadata.labels);
     merge(&mut next.metadata.annotations, &desired.metadata.annotations);
     next
+}
+
+/// Whether two objects say the same (their fields compared as JSON values).
+fn same(a: &DynamicObject, b: &DynamicObject) -> bool {
+    a.metadata == b.metadata
+        && a.body.len() == b.body.len()
+        && a.body.keys().all(|k| a.field_value(k) == b.field_value(k))
 }
 
 /// A write that lost a race with a controller (or another writer): read again and retry.
@@ -469,7 +505,7 @@ pub async fn apply(store: &dyn Store, objects: &[DynamicObject]) -> Result<Appli
                 }),
                 Some(cur) => {
                     let next = merged(cur, desired);
-                    if next == *cur {
+                    if same(&next, cur) {
                         applied.unchanged += 1;
                         Ok(())
                     } else {

@@ -204,9 +204,14 @@ impl ClusterState {
         };
         let provisioned = text(cluster, "status.phase").as_deref() == Some("Provisioned")
             && field(cluster, "status.controlPlaneReady") == Some(Value::Bool(true));
+        // A status written before the last change of the spec says nothing about it.
+        let observed = |o: &DynamicObject| {
+            o.metadata.generation.is_none_or(|g| int(o, "status.observedGeneration") >= g)
+        };
         let settled = |o: &DynamicObject| {
             let want = field(o, "spec.replicas").and_then(|v| v.as_i64()).unwrap_or(1);
-            int(o, "status.replicas") == want
+            observed(o)
+                && int(o, "status.replicas") == want
                 && int(o, "status.updatedReplicas") == want
                 && int(o, "status.readyReplicas") == want
         };
@@ -220,6 +225,7 @@ impl ClusterState {
             .map(|o| field(o, "spec.replicas").and_then(|v| v.as_i64()).unwrap_or(1))
             .sum();
         provisioned
+            && observed(cluster)
             && control_plane
             && self.deployments.iter().all(settled)
             && usize::try_from(wanted).ok() == Some(self.machines.len())
