@@ -253,7 +253,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await;
         }
         Command::Delete { file: Some(_), .. } => {
-            anyhow::bail!("delete -f FILE deletes a cluster: `ironbell delete cluster -f cluster.yaml`");
+            anyhow::bail!(
+                "delete -f FILE deletes a cluster: `ironbell delete cluster -f cluster.yaml`"
+            );
         }
         Command::Delete { name: None, .. } => {
             anyhow::bail!("delete needs a NAME (or, for a cluster, -f cluster.yaml)");

@@ -207,6 +207,19 @@ impl RunArgs {
     }
 }
 
+/// This process's CPU time and peak memory (the bootstrap plane runs in it), for `-v 1`.
+fn own_usage() -> Option<String> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let usage = getrusage(UsageWho::RUSAGE_SELF).ok()?;
+    let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    let (user, system) = (secs(usage.user_time()), secs(usage.system_time()));
+    Some(format!(
+        "this process: {:.1} CPU-s (user {user:.1}, system {system:.1}), peak RSS {} MiB",
+        user + system,
+        usage.max_rss() / 1024
+    ))
+}
+
 /// Loads the spec, printing its problems; `Err` is the exit status.
 fn load(file: &Path) -> Result<Spec, ExitCode> {
     crate::cluster::load(file)
@@ -285,7 +298,12 @@ pub async fn run(
     let options = RunOptions {
         restart: args.restart,
     };
-    match ironbell_lifecycle_tinkerbell::run(command, spec, settings, out, options).await {
+    let result =
+        ironbell_lifecycle_tinkerbell::run(command, spec, settings, out.clone(), options).await;
+    if let Some(usage) = own_usage() {
+        out.detail(usage);
+    }
+    match result {
         Ok(_) => Ok(ExitCode::SUCCESS),
         // The runner printed the error, the task and how to resume.
         Err(ironbell_lifecycle_tinkerbell::Error::Run(_)) => Ok(ExitCode::FAILURE),

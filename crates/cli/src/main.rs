@@ -173,7 +173,10 @@ enum Command {
         /// `delete cluster -f FILE`: the cluster spec of the cluster to delete.
         #[arg(short = 'f', long = "filename", value_name = "FILE")]
         file: Option<PathBuf>,
-        #[command(flatten, next_help_heading = "Cluster deletion (delete cluster -f FILE)")]
+        #[command(
+            flatten,
+            next_help_heading = "Cluster deletion (delete cluster -f FILE)"
+        )]
         run: Box<lifecycle::RunArgs>,
     },
 }

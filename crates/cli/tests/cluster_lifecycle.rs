@@ -119,8 +119,7 @@ fn row(name: &str, last: u8, labels: &str) -> String {
     )
 }
 
-const HEADER: &str =
-    "hostname,ip_address,netmask,gateway,nameservers,mac,disk,labels,bmc_ip,bmc_username,bmc_password,vlan_id\n";
+const HEADER: &str = "hostname,ip_address,netmask,gateway,nameservers,mac,disk,labels,bmc_ip,bmc_username,bmc_password,vlan_id\n";
 
 /// The machines: one control plane, two workers and a spare, and one no selector wants.
 fn machines() -> String {
@@ -184,19 +183,31 @@ impl World {
     /// The `ironbell` command line of `verb cluster -f c1.yaml` in the plane's namespace.
     fn command(&self, verb: &[&str], extra: &[&str]) -> Command {
         let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", self.ns.name(), env!("CARGO_BIN_EXE_ironbell")])
-            .args(verb)
-            .arg("-f")
-            .arg(self.path("c1.yaml"))
-            .args(["-v", "1", "--service-manager", "process", "--bmc-timeout", "30s"])
-            .arg("--artifacts-dir")
-            .arg(&self.artifacts)
-            .args(extra)
-            .env_remove("IRONBELL_DB")
-            .env_remove("IRONBELL_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.args([
+            "netns",
+            "exec",
+            self.ns.name(),
+            env!("CARGO_BIN_EXE_ironbell"),
+        ])
+        .args(verb)
+        .arg("-f")
+        .arg(self.path("c1.yaml"))
+        .args([
+            "-v",
+            "1",
+            "--service-manager",
+            "process",
+            "--bmc-timeout",
+            "30s",
+        ])
+        .arg("--artifacts-dir")
+        .arg(&self.artifacts)
+        .args(extra)
+        .env_remove("IRONBELL_DB")
+        .env_remove("IRONBELL_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         cmd
     }
 
@@ -216,8 +227,7 @@ impl World {
             .exists()
             .then_some(pid)
             .filter(|pid| {
-                std::fs::read(format!("/proc/{pid}/cmdline"))
-                    .is_ok_and(|c| !c.is_empty())
+                std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| !c.is_empty())
             })
     }
 }
@@ -284,7 +294,11 @@ impl Machines {
     async fn finish(self) -> (usize, BTreeSet<String>) {
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.task.await;
-        let provisioned = self.provisioned.lock().map(|p| p.clone()).unwrap_or_default();
+        let provisioned = self
+            .provisioned
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default();
         (self.max_owned.load(Ordering::Relaxed), provisioned)
     }
 }
@@ -320,7 +334,9 @@ async fn play(
                 if phoned.contains(&name) {
                     continue;
                 }
-                let Some(hw) = all.iter().find(|h| h.metadata.name() == wf.spec.hardware_ref.as_deref().unwrap_or_default()) else {
+                let Some(hw) = all.iter().find(|h| {
+                    h.metadata.name() == wf.spec.hardware_ref.as_deref().unwrap_or_default()
+                }) else {
                     continue;
                 };
                 let Some(ip) = hw
@@ -343,7 +359,16 @@ async fn play(
                     .unwrap_or_default();
                 let form = format!("instance_id={instance}&hostname={hostname}&fqdn={hostname}");
                 let ok = Command::new("ip")
-                    .args(["netns", "exec", ns_name, "curl", "-sf", "-m", "5", "--interface"])
+                    .args([
+                        "netns",
+                        "exec",
+                        ns_name,
+                        "curl",
+                        "-sf",
+                        "-m",
+                        "5",
+                        "--interface",
+                    ])
                     .arg(ip.to_string())
                     .args(["--data", &form])
                     .arg(format!("http://{TINKERBELL_IP}:50061/phone-home"))
@@ -352,7 +377,10 @@ async fn play(
                 if ok {
                     phoned.insert(name.clone());
                     if let Ok(mut p) = provisioned.lock() {
-                        p.insert(format!("{name}@{}", wf.metadata.uid.clone().unwrap_or_default()));
+                        p.insert(format!(
+                            "{name}@{}",
+                            wf.metadata.uid.clone().unwrap_or_default()
+                        ));
                     }
                 }
             }
@@ -382,51 +410,82 @@ async fn play(
     }
 }
 
-fn kinds(store: &SharedStore) -> impl std::future::Future<Output = Vec<(String, String)>> + '_ {
-    async move {
-        let mut left = Vec::new();
-        for (api_version, kind) in [
-            ("tinkerbell.org/v1alpha1", "Workflow"),
-            ("bmc.tinkerbell.org/v1alpha1", "Job"),
-            ("cluster.x-k8s.io/v1beta1", "Machine"),
-            ("cluster.x-k8s.io/v1beta1", "Cluster"),
-            ("infrastructure.cluster.x-k8s.io/v1beta1", "TinkerbellMachine"),
-        ] {
-            let list = store
-                .list(&TypeKey::new(api_version, kind), &ListParams::namespace(NS))
-                .await
-                .map(|l| l.items)
-                .unwrap_or_default();
-            left.extend(list.into_iter().map(|o: DynamicObject| (kind.to_string(), o.name().to_string())));
-        }
-        left
+/// What is left of the cluster: (kind, name) of each Workflow, BMC Job, Cluster API Machine
+/// and Cluster, and TinkerbellMachine.
+async fn leftovers(store: &SharedStore) -> Vec<(String, String)> {
+    let mut left = Vec::new();
+    for (api_version, kind) in [
+        ("tinkerbell.org/v1alpha1", "Workflow"),
+        ("bmc.tinkerbell.org/v1alpha1", "Job"),
+        ("cluster.x-k8s.io/v1beta1", "Machine"),
+        ("cluster.x-k8s.io/v1beta1", "Cluster"),
+        (
+            "infrastructure.cluster.x-k8s.io/v1beta1",
+            "TinkerbellMachine",
+        ),
+    ] {
+        let list = store
+            .list(&TypeKey::new(api_version, kind), &ListParams::namespace(NS))
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default();
+        left.extend(
+            list.into_iter()
+                .map(|o: DynamicObject| (kind.to_string(), o.name().to_string())),
+        );
     }
+    left
 }
 
 async fn owners(store: &SharedStore) -> Vec<(String, Option<String>)> {
     let hardware: Api<Hardware> = Api::new(store.clone());
-    let (all, _) = hardware.list(&ListParams::namespace(NS)).await.expect("hardware");
+    let (all, _) = hardware
+        .list(&ListParams::namespace(NS))
+        .await
+        .expect("hardware");
     all.iter()
-        .map(|h| (h.metadata.name().to_string(), h.metadata.label(OWNER_NAME).map(str::to_string)))
+        .map(|h| {
+            (
+                h.metadata.name().to_string(),
+                h.metadata.label(OWNER_NAME).map(str::to_string),
+            )
+        })
         .collect()
 }
 
 /// Validation failures: one ❌ line each, exit 1, nothing imported, no plane left.
 fn refuses(world: &World, spec_text: &str, expect: &str) {
     world.write_spec(spec_text);
-    let out = world.run(&["create", "cluster"], &["--hardware-csv", world.path("hardware.csv").to_str().expect("utf-8")]);
+    let out = world.run(
+        &["create", "cluster"],
+        &[
+            "--hardware-csv",
+            world.path("hardware.csv").to_str().expect("utf-8"),
+        ],
+    );
     let all = text(&out);
     assert!(!out.status.success(), "create should fail: {all}");
     let failed: Vec<&str> = all.lines().filter(|l| l.contains('❌')).collect();
     assert_eq!(failed.len(), 1, "one failed validation expected: {all}");
-    assert!(failed[0].contains(expect), "{expect:?} not in {failed:?}\n{all}");
-    assert!(world.service_pid().is_none(), "no plane may be left running");
+    assert!(
+        failed[0].contains(expect),
+        "{expect:?} not in {failed:?}\n{all}"
+    );
+    assert!(
+        world.service_pid().is_none(),
+        "no plane may be left running"
+    );
     if world.store_path().is_file() {
         let handle = open(&StoreSpec::Sqlite(world.store_path()), Access::Existing).expect("open");
         let hardware: Api<Hardware> = Api::new(handle.store().clone());
         let rt = tokio::runtime::Handle::current();
         let n = tokio::task::block_in_place(|| {
-            rt.block_on(async { hardware.list(&ListParams::namespace(NS)).await.map(|(h, _)| h.len()) })
+            rt.block_on(async {
+                hardware
+                    .list(&ListParams::namespace(NS))
+                    .await
+                    .map(|(h, _)| h.len())
+            })
         })
         .expect("list");
         assert_eq!(n, 0, "a failed validation imported hardware");
@@ -446,7 +505,11 @@ async fn create_resume_upgrade_scale_and_delete_a_cluster_on_played_machines() {
     let image_b = format!("http://{TINKERBELL_IP}/ubuntu-1-31-b.raw.gz");
 
     // Validation failures change nothing.
-    refuses(&world, &spec(4, &image_a, "type: worker"), "Enough Hardware");
+    refuses(
+        &world,
+        &spec(4, &image_a, "type: worker"),
+        "Enough Hardware",
+    );
     refuses(&world, &spec(2, &image_a, "dc: lab"), "cp-1");
     {
         let _rival = ironbell_testbed::Dnsmasq::start(
@@ -457,7 +520,11 @@ async fn create_resume_upgrade_scale_and_delete_a_cluster_on_played_machines() {
             world.dir.path(),
         )
         .expect("dnsmasq");
-        refuses(&world, &spec(2, &image_a, "type: worker"), "another DHCP server answers on ib0");
+        refuses(
+            &world,
+            &spec(2, &image_a, "type: worker"),
+            "another DHCP server answers on ib0",
+        );
     }
 
     // Create, killed while the machines provision, then run again.
@@ -492,7 +559,13 @@ async fn create_resume_upgrade_scale_and_delete_a_cluster_on_played_machines() {
         .expect("workflows")
         .0
         .iter()
-        .map(|w| format!("{}@{}", w.metadata.name(), w.metadata.uid.clone().unwrap_or_default()))
+        .map(|w| {
+            format!(
+                "{}@{}",
+                w.metadata.name(),
+                w.metadata.uid.clone().unwrap_or_default()
+            )
+        })
         .collect();
 
     let machines = Machines::start(db.clone(), world.ns.name().to_string());
@@ -504,8 +577,16 @@ async fn create_resume_upgrade_scale_and_delete_a_cluster_on_played_machines() {
     .expect("join");
     let (_, provisioned) = machines.finish().await;
     let all = text(&out);
-    assert!(out.status.success(), "create (resumed) failed:\n{all}\nfirst run:\n{}", text(&killed));
-    for task in ["setup-validate", "bootstrap-cluster-init", "install-capi-components-bootstrap"] {
+    assert!(
+        out.status.success(),
+        "create (resumed) failed:\n{all}\nfirst run:\n{}",
+        text(&killed)
+    );
+    for task in [
+        "setup-validate",
+        "bootstrap-cluster-init",
+        "install-capi-components-bootstrap",
+    ] {
         let skipped = all
             .lines()
             .any(|l| l.contains(&format!("] {task} ")) && l.ends_with("done earlier"));
@@ -519,10 +600,18 @@ async fn create_resume_upgrade_scale_and_delete_a_cluster_on_played_machines() {
     let owned = owners(&store).await;
     let other = owned.iter().find(|(n, _)| n == "other-1").expect("other-1");
     assert_eq!(other.1, None, "other-1 matches no selector and stays free");
-    assert_eq!(owned.iter().filter(|(_, o)| o.is_some()).count(), 3, "{owned:?}");
-    assert!(world.service_pid().is_some(), "the plane runs as a service after the create");
+    assert_eq!(
+        owned.iter().filter(|(_, o)| o.is_some()).count(),
+        3,
+        "{owned:?}"
+    );
+    assert!(
+        world.service_pid().is_some(),
+        "the plane runs as a service after the create"
+    );
     assert!(world.path("c1/c1-eks-a-cluster.yaml").is_file());
-    let checkpoint = std::fs::read_to_string(world.path("c1/generated/c1-checkpoint.yaml")).expect("checkpoint");
+    let checkpoint =
+        std::fs::read_to_string(world.path("c1/generated/c1-checkpoint.yaml")).expect("checkpoint");
     assert!(checkpoint.contains("delete-kind-cluster"), "{checkpoint}");
 
     // Upgrade: a new worker image replaces the workers one at a time on the spare.
@@ -537,22 +626,33 @@ async fn create_resume_upgrade_scale_and_delete_a_cluster_on_played_machines() {
     let (max_owned, _) = machines.finish().await;
     eprintln!("upgrade:\n{}", text(&out));
     assert!(out.status.success(), "upgrade failed:\n{}", text(&out));
-    assert_eq!(max_owned, 4, "one spare at a time (3 machines + maxSurge 1)");
+    assert_eq!(
+        max_owned, 4,
+        "one spare at a time (3 machines + maxSurge 1)"
+    );
     let owned = owners(&store).await;
-    assert_eq!(owned.iter().filter(|(_, o)| o.is_some()).count(), 3, "{owned:?}");
+    assert_eq!(
+        owned.iter().filter(|(_, o)| o.is_some()).count(),
+        3,
+        "{owned:?}"
+    );
 
     // Scale the workers from 2 to 1: a Hardware is released.
     world.write_spec(&spec(1, &image_b, "type: worker"));
     let out = world.run(&["upgrade", "cluster"], &[]);
     assert!(out.status.success(), "scale failed:\n{}", text(&out));
     let owned = owners(&store).await;
-    assert_eq!(owned.iter().filter(|(_, o)| o.is_some()).count(), 2, "{owned:?}");
+    assert_eq!(
+        owned.iter().filter(|(_, o)| o.is_some()).count(),
+        2,
+        "{owned:?}"
+    );
 
     // Delete: every Hardware free, nothing left, the service stopped.
     let out = world.run(&["delete", "cluster"], &[]);
     assert!(out.status.success(), "delete failed:\n{}", text(&out));
     let owned = owners(&store).await;
     assert!(owned.iter().all(|(_, o)| o.is_none()), "{owned:?}");
-    assert_eq!(kinds(&store).await, Vec::<(String, String)>::new());
+    assert_eq!(leftovers(&store).await, Vec::<(String, String)>::new());
     assert!(world.service_pid().is_none(), "the service stopped");
 }

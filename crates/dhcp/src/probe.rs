@@ -990,4 +990,13 @@ mod tests {
         let e = probe(&ProbeConfig::new("lo")).expect_err("loopback");
         assert_eq!(e.to_string(), "interface lo is not an Ethernet interface");
     }
+
+    #[test]
+    fn the_interface_holding_an_address_is_found() {
+        assert_eq!(
+            interface_with_address(Ipv4Addr::LOCALHOST).as_deref(),
+            Some("lo")
+        );
+        assert_eq!(interface_with_address(Ipv4Addr::new(192, 0, 2, 254)), None);
+    }
 }

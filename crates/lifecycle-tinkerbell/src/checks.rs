@@ -127,24 +127,25 @@ pub async fn network_checks(spec: &Spec, plane: &PlaneConfig, rows: &[Row]) -> V
 /// Each BMC of `rows` answers with the row's credentials (at once, in parallel).
 pub async fn bmc_checks(rows: &[Row]) -> Vec<Check> {
     let objects = ironbell_inventory::translate(rows, crate::NAMESPACE);
-    let attempts = rows.iter().filter_map(|row| {
-        let bmc = row.bmc.as_ref()?;
-        let machine = objects
-            .machines
-            .iter()
-            .find(|m| m.spec.connection.host == bmc.ip.to_string())?;
-        let credentials = Credentials::new(bmc.username.clone(), bmc.password.clone());
-        let timeouts = Timeouts {
-            connect: BMC_TIMEOUT,
-            request: BMC_TIMEOUT,
-            ..Timeouts::default()
-        };
-        let connection = machine.spec.connection.clone();
-        let name = row.hostname.clone();
-        Some(async move {
-            validate::bmc_contactable(&name, &connection, &credentials, timeouts).await
-        })
-    });
+    let attempts =
+        rows.iter().filter_map(|row| {
+            let bmc = row.bmc.as_ref()?;
+            let machine = objects
+                .machines
+                .iter()
+                .find(|m| m.spec.connection.host == bmc.ip.to_string())?;
+            let credentials = Credentials::new(bmc.username.clone(), bmc.password.clone());
+            let timeouts = Timeouts {
+                connect: BMC_TIMEOUT,
+                request: BMC_TIMEOUT,
+                ..Timeouts::default()
+            };
+            let connection = machine.spec.connection.clone();
+            let name = row.hostname.clone();
+            Some(async move {
+                validate::bmc_contactable(&name, &connection, &credentials, timeouts).await
+            })
+        });
     futures::future::join_all(attempts).await
 }
 

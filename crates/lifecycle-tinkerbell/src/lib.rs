@@ -172,10 +172,12 @@ pub async fn run(
     let spec = Arc::new(spec.with_defaults());
     let mut inputs = Inputs::new().spec("spec", &spec)?;
     if let Some(csv) = &settings.hardware_csv {
-        inputs = inputs.file("hardware-csv", csv).map_err(|source| Error::Read {
-            path: csv.clone(),
-            source,
-        })?;
+        inputs = inputs
+            .file("hardware-csv", csv)
+            .map_err(|source| Error::Read {
+                path: csv.clone(),
+                source,
+            })?;
     }
     let store = settings.store.store().clone();
     let spec_path = settings.spec_path.clone();

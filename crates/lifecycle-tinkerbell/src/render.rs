@@ -19,9 +19,9 @@ use std::collections::BTreeMap;
 
 use ironbell_capi::tinkerbell::{TemplateNames, TinkerbellSpec, WorkerTemplateNames};
 use ironbell_cluster_spec::Spec;
+use ironbell_model::selector::Selector;
 use ironbell_model::{DynamicObject, TypeKey};
 use ironbell_release::{BundlesSource, ClusterRelease, Resolver};
-use ironbell_model::selector::Selector;
 use ironbell_store::{ListParams, Store, StoreError};
 use serde_json::Value;
 
@@ -48,13 +48,16 @@ pub enum RenderError {
         /// What was being done.
         what: String,
         /// The cause.
-        source: StoreError,
+        source: Box<StoreError>,
     },
 }
 
 fn store_error(what: impl Into<String>) -> impl FnOnce(StoreError) -> RenderError {
     let what = what.into();
-    move |source| RenderError::Store { what, source }
+    move |source| RenderError::Store {
+        what,
+        source: Box::new(source),
+    }
 }
 
 /// The versions bundle ironbell ships, for the Kubernetes versions of `spec`.
@@ -174,7 +177,11 @@ async fn current(
     let kcp = match store.get(&kcp_types(), NAMESPACE, cluster).await {
         Ok(o) => Some(o),
         Err(e) if e.is_not_found() => None,
-        Err(e) => return Err(store_error(format!("reading KubeadmControlPlane {cluster}"))(e)),
+        Err(e) => {
+            return Err(store_error(format!(
+                "reading KubeadmControlPlane {cluster}"
+            ))(e));
+        }
     };
     let selector = Selector::parse(&format!("{CLUSTER_NAME_LABEL}={cluster}"))
         .map_err(|e| RenderError::Parse(e.to_string()))?;
@@ -187,7 +194,9 @@ async fn current(
             },
         )
         .await
-        .map_err(store_error(format!("listing the MachineDeployments of {cluster}")))?
+        .map_err(store_error(format!(
+            "listing the MachineDeployments of {cluster}"
+        )))?
         .items;
     Ok((kcp, mds))
 }
@@ -199,7 +208,11 @@ fn group_of(cluster: &str, md: &DynamicObject) -> Option<String> {
         .labels
         .as_ref()
         .and_then(|l| l.get("pool").cloned())
-        .or_else(|| md.name().strip_prefix(&format!("{cluster}-")).map(str::to_string))
+        .or_else(|| {
+            md.name()
+                .strip_prefix(&format!("{cluster}-"))
+                .map(str::to_string)
+        })
 }
 
 /// The template names the stored objects reference, with `fresh` names for the rest.
@@ -210,7 +223,9 @@ fn names_from_store(
     fresh: TemplateNames,
 ) -> TemplateNames {
     let mut names = fresh;
-    if let Some(name) = kcp.and_then(|k| field_str(k, "spec.machineTemplate.infrastructureRef.name")) {
+    if let Some(name) =
+        kcp.and_then(|k| field_str(k, "spec.machineTemplate.infrastructureRef.name"))
+    {
         names.control_plane = Some(name);
     }
     for md in mds {
@@ -260,13 +275,16 @@ fn rename_refs(value: &mut Value, kind: &str, from: &str, to: &str) {
                 rename_refs(v, kind, from, to);
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| rename_refs(v, kind, from, to)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| rename_refs(v, kind, from, to)),
         _ => {}
     }
 }
 
 fn set_spec(obj: &mut DynamicObject, spec: &Value) -> Result<(), RenderError> {
-    let raw = serde_json::value::to_raw_value(spec).map_err(|e| RenderError::Parse(e.to_string()))?;
+    let raw =
+        serde_json::value::to_raw_value(spec).map_err(|e| RenderError::Parse(e.to_string()))?;
     obj.body.insert("spec".into(), raw);
     Ok(())
 }
@@ -391,9 +409,8 @@ fn group_changes(
                     ),
                     from: before.map(replicas).unwrap_or(0),
                     to: replicas(obj),
-                    replaced: before.is_some_and(|b| {
-                        field(b, "spec.template") != field(obj, "spec.template")
-                    }),
+                    replaced: before
+                        .is_some_and(|b| field(b, "spec.template") != field(obj, "spec.template")),
                     max_surge: max_surge(
                         wng.and_then(|w| w.upgrade_rollout_strategy.as_ref())
                             .and_then(|s| s.rolling_update.as_ref())
@@ -466,7 +483,10 @@ fn merged(current: &DynamicObject, desired: &DynamicObject) -> DynamicObject {
         }
     };
     merge(&mut next.metadata.labels, &desired.metadata.labels);
-    merge(&mut next.metadata.annotations, &desired.metadata.annotations);
+    merge(
+        &mut next.metadata.annotations,
+        &desired.metadata.annotations,
+    );
     next
 }
 

@@ -268,7 +268,10 @@ pub async fn start(
         .stdin(std::process::Stdio::null())
         .stdout(log_out)
         .stderr(log_err)
-        .env("IRONBELL_LOG", std::env::var("IRONBELL_LOG").unwrap_or_else(|_| "info".into()))
+        .env(
+            "IRONBELL_LOG",
+            std::env::var("IRONBELL_LOG").unwrap_or_else(|_| "info".into()),
+        )
         .process_group(0)
         .kill_on_drop(false)
         .spawn()
@@ -306,9 +309,12 @@ async fn answer(
                 tail: tail(log, 20),
             });
         }
-        if tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(probe))
-            .await
-            .is_ok_and(|r| r.is_ok())
+        if tokio::time::timeout(
+            Duration::from_secs(1),
+            tokio::net::TcpStream::connect(probe),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok())
         {
             return Ok(());
         }
@@ -366,7 +372,12 @@ mod tests {
     fn the_unit_runs_serve_all_on_the_store_with_the_planes_flags() {
         let spec = ServiceSpec {
             exe: "/usr/local/bin/ironbell".into(),
-            args: vec!["--public-ip".into(), "10.0.0.2".into(), "--extra-kernel-args".into(), "a b".into()],
+            args: vec![
+                "--public-ip".into(),
+                "10.0.0.2".into(),
+                "--extra-kernel-args".into(),
+                "a b".into(),
+            ],
             manager: Manager::Process,
         };
         let unit = unit_text("c1", "sqlite:/srv/c1/generated/c1.db", &spec);

@@ -114,7 +114,9 @@ impl Shared {
         }
         match self.settings.store.lock_controllers() {
             // Someone runs controllers on this store already.
-            Err(ironbell_ops::OpsError::Lock(ironbell_store_sqlite::LockError::Held { .. })) => {
+            Err(ironbell_ops::OpsError::Lock(ironbell_store_sqlite::LockError::Held {
+                ..
+            })) => {
                 return Ok(());
             }
             Err(e) => return Err(failed(e)),
@@ -191,7 +193,8 @@ impl Shared {
                                 .as_ref()
                                 .and_then(|s| s.conditions.as_ref())
                                 .is_some_and(|c| {
-                                    c.iter().any(|c| c.type_ == "Contactable" && c.status == "True")
+                                    c.iter()
+                                        .any(|c| c.type_ == "Contactable" && c.status == "True")
                                 })
                     })
                 })
@@ -247,7 +250,8 @@ impl Shared {
             ClusterState::ready,
         )
         .await?;
-        ctx.out().detail(format_args!("Cluster ready: {}", state.summary()));
+        ctx.out()
+            .detail(format_args!("Cluster ready: {}", state.summary()));
         Ok(state)
     }
 }
@@ -337,12 +341,15 @@ impl ironbell_lifecycle::Task for Step {
                     // A workload cluster also gets the management plane's free Hardware.
                     let api: Api<Hardware> = Api::new(ctx.store().clone());
                     let (stored, _) = api.list(&ListParams::namespace(NAMESPACE)).await?;
-                    hardware.retain(|h| !stored.iter().any(|x| x.metadata.name() == h.metadata.name()));
+                    hardware.retain(|h| {
+                        !stored
+                            .iter()
+                            .any(|x| x.metadata.name() == h.metadata.name())
+                    });
                     hardware.extend(stored.into_iter().filter(|h| {
-                        !h.metadata
-                            .labels
-                            .as_ref()
-                            .is_some_and(|l| l.contains_key(ironbell_provider_tinkerbell::OWNER_NAME_LABEL))
+                        !h.metadata.labels.as_ref().is_some_and(|l| {
+                            l.contains_key(ironbell_provider_tinkerbell::OWNER_NAME_LABEL)
+                        })
                     }));
                 }
                 all.extend(checks::hardware_checks(&s.spec, &hardware, Purpose::Create));
@@ -361,8 +368,9 @@ impl ironbell_lifecycle::Task for Step {
             names::INSTALL_CAPI_COMPONENTS_BOOTSTRAP => {
                 s.ensure_controllers(ctx).await?;
                 let new = s.import_new_hardware(ctx).await?;
-                ctx.out()
-                    .detail(format_args!("Hardware imported: {new} new (namespace {NAMESPACE})"));
+                ctx.out().detail(format_args!(
+                    "Hardware imported: {new} new (namespace {NAMESPACE})"
+                ));
                 s.wait_for_bmcs(ctx).await?;
                 Ok(Next::proceed())
             }
@@ -381,7 +389,8 @@ impl ironbell_lifecycle::Task for Step {
                 s.stop_bootstrap_plane().await;
                 let store = service_store_arg(s.settings.store.spec())?;
                 let network = &s.settings.plane.network;
-                let probe = std::net::SocketAddr::from((network.public_ip, network.metadata.port()));
+                let probe =
+                    std::net::SocketAddr::from((network.public_ip, network.metadata.port()));
                 let how = service::start(
                     ctx.layout(),
                     &store,
@@ -441,7 +450,11 @@ impl ironbell_lifecycle::Task for Step {
                 let rows = s.rows()?;
                 let new: Vec<Hardware> = checks::hardware_of(&rows, NAMESPACE)
                     .into_iter()
-                    .filter(|h| !hardware.iter().any(|x| x.metadata.name() == h.metadata.name()))
+                    .filter(|h| {
+                        !hardware
+                            .iter()
+                            .any(|x| x.metadata.name() == h.metadata.name())
+                    })
                     .collect();
                 hardware.extend(new);
                 let mut all: Vec<(String, Result<(), String>)> = checks::spec_checks(&s.spec)
@@ -456,7 +469,8 @@ impl ironbell_lifecycle::Task for Step {
             names::UPGRADE_CORE_COMPONENTS => {
                 let new = s.import_new_hardware(ctx).await?;
                 if new > 0 {
-                    ctx.out().detail(format_args!("Hardware imported: {new} new"));
+                    ctx.out()
+                        .detail(format_args!("Hardware imported: {new} new"));
                     s.wait_for_bmcs(ctx).await?;
                 }
                 let plan = render::plan(
@@ -502,7 +516,9 @@ impl ironbell_lifecycle::Task for Step {
                     objects.len(),
                     dir.display()
                 ));
-                Ok(Next::proceed_with(json!({ "backup": dir.display().to_string() })))
+                Ok(Next::proceed_with(
+                    json!({ "backup": dir.display().to_string() }),
+                ))
             }
             names::UPGRADE_WORKLOAD_CLUSTER => {
                 s.ensure_controllers(ctx).await?;
@@ -526,8 +542,10 @@ impl ironbell_lifecycle::Task for Step {
             names::SETUP_AND_VALIDATE_DELETE => {
                 let state = ClusterState::read(ctx.store().as_ref(), ctx.cluster()).await?;
                 if state.gone() {
-                    ctx.out()
-                        .detail(format_args!("Cluster {} has no objects left", ctx.cluster()));
+                    ctx.out().detail(format_args!(
+                        "Cluster {} has no objects left",
+                        ctx.cluster()
+                    ));
                 }
                 Ok(Next::proceed())
             }
@@ -567,11 +585,13 @@ impl ironbell_lifecycle::Task for Step {
                         .detail(format_args!("Stopped the management plane: {what}")),
                     None => ctx.out().detail("No management plane service was running"),
                 }
-                ctx.out().info(format_args!("🎉 Cluster {} deleted", ctx.cluster()));
+                ctx.out()
+                    .info(format_args!("🎉 Cluster {} deleted", ctx.cluster()));
                 Ok(Next::proceed())
             }
             other => {
-                ctx.out().detail(format_args!("{other}: nothing to do for ironbell"));
+                ctx.out()
+                    .detail(format_args!("{other}: nothing to do for ironbell"));
                 Ok(Next::proceed())
             }
         }
@@ -619,7 +639,9 @@ fn upgrade_change_check(groups: &[GroupChange]) -> (String, Result<(), String>) 
 fn spare_hardware_check(groups: &[GroupChange], free: &[Hardware]) -> (String, Result<(), String>) {
     let name = "Enough spare Hardware is available for the upgrade".to_string();
     let mut problems = Vec::new();
-    let mut demand: std::collections::BTreeMap<Vec<(String, String)>, (i64, Vec<&str>)> =
+    // Per selector (as sorted pairs): the Hardware needed and who needs it.
+    type Demand<'a> = (i64, Vec<&'a str>);
+    let mut demand: std::collections::BTreeMap<Vec<(String, String)>, Demand<'_>> =
         Default::default();
     for g in groups {
         let need = if g.replaced {
@@ -690,4 +712,79 @@ async fn delete_cluster(ctx: &Context, s: &Shared) -> Result<(), TaskError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(role: &str, selector: &str, from: i64, to: i64, replaced: bool) -> GroupChange {
+        let (k, v) = selector.split_once('=').unwrap_or(("type", selector));
+        GroupChange {
+            role: role.into(),
+            selector: [(k.to_string(), v.to_string())].into_iter().collect(),
+            from,
+            to,
+            replaced,
+            max_surge: 1,
+        }
+    }
+
+    fn hardware(name: &str, labels: &[(&str, &str)]) -> Hardware {
+        let mut h = Hardware::default();
+        h.metadata.name = Some(name.into());
+        h.metadata.labels = Some(
+            labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        h
+    }
+
+    #[test]
+    fn a_group_is_scaled_or_rolled_not_both() {
+        let ok = [group("worker group md-0", "type=worker", 2, 2, true)];
+        assert!(upgrade_change_check(&ok).1.is_ok());
+        let both = [group("worker group md-0", "type=worker", 2, 3, true)];
+        let err = upgrade_change_check(&both).1.expect_err("refused");
+        assert!(
+            err.contains("cannot perform scale up or down during rolling upgrades"),
+            "{err}"
+        );
+        assert!(err.contains("worker group md-0"), "{err}");
+        // A new group (from 0) is neither.
+        assert!(
+            upgrade_change_check(&[group("worker group md-1", "type=w", 0, 2, false)])
+                .1
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn rolling_groups_need_max_surge_spares_and_scale_ups_the_added_machines() {
+        let free = [
+            hardware("w3", &[("type", "worker")]),
+            hardware("c2", &[("type", "cp")]),
+        ];
+        // A rolling worker group needs one spare worker: there is one.
+        let roll = [group("worker group md-0", "type=worker", 2, 2, true)];
+        assert!(spare_hardware_check(&roll, &free).1.is_ok());
+        // Rolling the control plane too needs a spare cp: there is one.
+        let both = [
+            group("control plane", "type=cp", 1, 1, true),
+            group("worker group md-0", "type=worker", 2, 2, true),
+        ];
+        assert!(spare_hardware_check(&both, &free).1.is_ok());
+        // Scaling workers 2 → 4 needs two spare workers: one is free.
+        let up = [group("worker group md-0", "type=worker", 2, 4, false)];
+        let err = spare_hardware_check(&up, &free).1.expect_err("short");
+        assert!(
+            err.contains("need 2 free Hardware matching type=worker, 1 available"),
+            "{err}"
+        );
+        // Scaling down needs nothing.
+        let down = [group("worker group md-0", "type=worker", 2, 1, false)];
+        assert!(spare_hardware_check(&down, &[]).1.is_ok());
+    }
 }

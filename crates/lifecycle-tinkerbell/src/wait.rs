@@ -102,8 +102,12 @@ impl ClusterState {
         let selector = Selector::parse(&format!("{CLUSTER_NAME_LABEL}={name}"))
             .map_err(|e| TaskError::Failed(format!("cluster name {name:?}: {e}")))?;
         let cluster = get(store, key(CLUSTER_API_VERSION, "Cluster"), name).await?;
-        let control_plane =
-            get(store, key(CONTROL_PLANE_API_VERSION, "KubeadmControlPlane"), name).await?;
+        let control_plane = get(
+            store,
+            key(CONTROL_PLANE_API_VERSION, "KubeadmControlPlane"),
+            name,
+        )
+        .await?;
         let deployments = list(
             store,
             key(CLUSTER_API_VERSION, "MachineDeployment"),
@@ -124,10 +128,10 @@ impl ClusterState {
         )
         .await?;
         let owner_of = |hw: &DynamicObject| {
-            hw.metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(ironbell_provider_tinkerbell::OWNER_NAME_LABEL).cloned())
+            hw.metadata.labels.as_ref().and_then(|l| {
+                l.get(ironbell_provider_tinkerbell::OWNER_NAME_LABEL)
+                    .cloned()
+            })
         };
         let workflows = list(store, key("tinkerbell.org/v1alpha1", "Workflow"), None).await?;
         let infra_names: Vec<String> = machines
@@ -139,44 +143,40 @@ impl ClusterState {
             .filter_map(|hw| owner_of(hw).map(|o| (hw.name().to_string(), o)))
             .filter(|(_, owner)| infra_names.contains(owner))
             .collect();
-        let machines = machines
-            .iter()
-            .map(|m| {
-                let infra = text(m, "spec.infrastructureRef.name").unwrap_or_default();
-                let workflow = workflows.iter().find(|w| w.name() == infra);
-                let workflow_state = workflow.and_then(|w| text(w, "status.state"));
-                let failed_workflow = workflow_state.as_deref().is_some_and(|s| {
-                    matches!(
-                        s.trim_start_matches("STATE_"),
-                        "FAILED" | "TIMEOUT"
-                    )
-                });
-                let failure = text(m, "status.failureMessage").or_else(|| {
-                    failed_workflow.then(|| {
-                        let action = workflow.and_then(failed_action).unwrap_or_default();
-                        format!(
-                            "its Workflow {infra} is {}{action}",
-                            workflow_state.clone().unwrap_or_default()
-                        )
-                    })
-                });
-                MachineState {
-                    name: m.name().to_string(),
-                    phase: text(m, "status.phase").unwrap_or_else(|| "Pending".into()),
-                    control_plane: m
-                        .metadata
-                        .labels
-                        .as_ref()
-                        .is_some_and(|l| l.contains_key(ironbell_cluster_api::CONTROL_PLANE_LABEL)),
-                    hardware: hardware
-                        .iter()
-                        .find(|hw| owner_of(hw).as_deref() == Some(infra.as_str()))
-                        .map(|hw| hw.name().to_string()),
-                    workflow: workflow_state,
-                    failure,
-                }
-            })
-            .collect();
+        let machines =
+            machines
+                .iter()
+                .map(|m| {
+                    let infra = text(m, "spec.infrastructureRef.name").unwrap_or_default();
+                    let workflow = workflows.iter().find(|w| w.name() == infra);
+                    let workflow_state = workflow.and_then(|w| text(w, "status.state"));
+                    let failed_workflow = workflow_state.as_deref().is_some_and(|s| {
+                        matches!(s.trim_start_matches("STATE_"), "FAILED" | "TIMEOUT")
+                    });
+                    let failure = text(m, "status.failureMessage").or_else(|| {
+                        failed_workflow.then(|| {
+                            let action = workflow.and_then(failed_action).unwrap_or_default();
+                            format!(
+                                "its Workflow {infra} is {}{action}",
+                                workflow_state.clone().unwrap_or_default()
+                            )
+                        })
+                    });
+                    MachineState {
+                        name: m.name().to_string(),
+                        phase: text(m, "status.phase").unwrap_or_else(|| "Pending".into()),
+                        control_plane: m.metadata.labels.as_ref().is_some_and(|l| {
+                            l.contains_key(ironbell_cluster_api::CONTROL_PLANE_LABEL)
+                        }),
+                        hardware: hardware
+                            .iter()
+                            .find(|hw| owner_of(hw).as_deref() == Some(infra.as_str()))
+                            .map(|hw| hw.name().to_string()),
+                        workflow: workflow_state,
+                        failure,
+                    }
+                })
+                .collect();
         Ok(Self {
             cluster,
             control_plane,
@@ -206,10 +206,14 @@ impl ClusterState {
             && field(cluster, "status.controlPlaneReady") == Some(Value::Bool(true));
         // A status written before the last change of the spec says nothing about it.
         let observed = |o: &DynamicObject| {
-            o.metadata.generation.is_none_or(|g| int(o, "status.observedGeneration") >= g)
+            o.metadata
+                .generation
+                .is_none_or(|g| int(o, "status.observedGeneration") >= g)
         };
         let settled = |o: &DynamicObject| {
-            let want = field(o, "spec.replicas").and_then(|v| v.as_i64()).unwrap_or(1);
+            let want = field(o, "spec.replicas")
+                .and_then(|v| v.as_i64())
+                .unwrap_or(1);
             observed(o)
                 && int(o, "status.replicas") == want
                 && int(o, "status.updatedReplicas") == want
@@ -222,7 +226,11 @@ impl ClusterState {
             .control_plane
             .iter()
             .chain(&self.deployments)
-            .map(|o| field(o, "spec.replicas").and_then(|v| v.as_i64()).unwrap_or(1))
+            .map(|o| {
+                field(o, "spec.replicas")
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or(1)
+            })
             .sum();
         provisioned
             && observed(cluster)
@@ -253,7 +261,9 @@ impl ClusterState {
         let count = |o: &DynamicObject| {
             (
                 int(o, "status.readyReplicas"),
-                field(o, "spec.replicas").and_then(|v| v.as_i64()).unwrap_or(1),
+                field(o, "spec.replicas")
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or(1),
             )
         };
         let mut line = String::new();
