@@ -24,7 +24,7 @@ use ironbell_ipmi as ipmi;
 use ironbell_model::bmc::{Connection, PowerAction, PowerState};
 use ironbell_redfish as redfish;
 use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 /// A BMC provider, named as in Rufio's `providerOptions.preferredOrder`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -358,7 +358,9 @@ pub async fn connect_for(
                 return Ok(bmc);
             }
             Err(e) => {
-                warn!(%host, %provider, error = %credentials.scrub(&e.to_string()), "BMC provider failed to connect");
+                // Only a debug line: the next provider may answer (an IPMI-only BMC refuses
+                // Redfish every time), and when none does the error names every attempt.
+                debug!(%host, %provider, error = %credentials.scrub(&e.to_string()), "BMC provider failed to connect");
                 attempts.push(e);
             }
         }
