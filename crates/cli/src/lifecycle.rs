@@ -72,6 +72,11 @@ pub struct RunArgs {
     /// The machines: EKS Anywhere's hardware.csv (required by create).
     #[arg(long, value_name = "FILE")]
     pub hardware_csv: Option<PathBuf>,
+    /// The store of the plane that manages the cluster: for a workload cluster, its
+    /// management cluster's (`mgmt/generated/mgmt.db`, or `etcd://...`); a management
+    /// cluster's own is `NAME/generated/NAME.db` beside the spec. Same as --store.
+    #[arg(long, value_name = "STORE")]
+    pub management: Option<String>,
     /// Start over instead of resuming after the last finished task.
     #[arg(long)]
     pub restart: bool,
@@ -238,14 +243,14 @@ pub async fn run(
         Err(code) => return Ok(code),
     };
     let command = verb(&spec);
-    let store_spec: StoreSpec = match db {
+    let store_spec: StoreSpec = match args.management.as_deref().or(db) {
         Some(db) => db.parse()?,
         None if command.is_management() => StoreSpec::Sqlite(
             ironbell_lifecycle_tinkerbell::default_store_path(file, spec.name())?,
         ),
         None => anyhow::bail!(
             "cluster {} is a workload cluster (managed by {}): name the management plane's \
-             store with --store",
+             store with --management (or --store)",
             spec.name(),
             spec.cluster
                 .spec
