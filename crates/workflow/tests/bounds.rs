@@ -22,6 +22,7 @@ use ironbell_model::tinkerbell::{
     Workflow, WorkflowAction, WorkflowState, WorkflowStatus, WorkflowTask,
 };
 use ironbell_model::{ObjectMeta, TypeKey, parse_documents};
+use ironbell_store::events::events_of;
 use ironbell_store::{Api, ListParams, SharedStore};
 use ironbell_store_sqlite::SqliteStore;
 use ironbell_workflow::auth::AuthMode;
@@ -208,6 +209,24 @@ async fn a_report_flood_grows_the_store_by_a_bounded_amount_and_polling_writes_n
         .await
         .unwrap();
 
+    // The Events of the first call and report (written in the background) are in.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while events_of::<Workflow>(&api.store, "default", "wf1")
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.reason.as_deref(),
+                Some("AgentConnected" | "ActionStarted")
+            )
+        })
+        .count()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "the Events were not written");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // Polling without a change writes nothing.
     let rv = revision(&api.store).await;
     for _ in 0..50 {
