@@ -17,6 +17,7 @@
 
 pub mod agent_tokens;
 pub mod artifact;
+pub mod events;
 pub mod http;
 mod index;
 pub mod machine_log;
