@@ -21,7 +21,7 @@ const CLUSTER_NAME_LABEL: &str = "cluster.x-k8s.io/cluster-name";
 /// Label marking a control-plane Machine.
 const CONTROL_PLANE_LABEL: &str = "cluster.x-k8s.io/control-plane";
 /// What a missing value shows as.
-const NONE: &str = "<none>";
+pub(crate) const NONE: &str = "<none>";
 
 /// The description of the Cluster API `Cluster` `name` (in `namespace`, else the only
 /// namespace that has it).
@@ -213,7 +213,7 @@ async fn objects_of(
 }
 
 /// `namespace/name` of the kind `kind` names; `None` when there is none.
-async fn get(
+pub(crate) async fn get(
     store: &dyn Store,
     kinds: &KindRegistry,
     kind: &str,
@@ -228,12 +228,12 @@ async fn get(
     }
 }
 
-fn header(names: &[&str]) -> Vec<String> {
+pub(crate) fn header(names: &[&str]) -> Vec<String> {
     names.iter().map(|n| (*n).to_string()).collect()
 }
 
 /// `rows` as a table indented by two spaces.
-fn indented_table(out: &mut String, rows: &[Vec<String>]) -> anyhow::Result<()> {
+pub(crate) fn indented_table(out: &mut String, rows: &[Vec<String>]) -> anyhow::Result<()> {
     let mut table = Vec::new();
     write_table(&mut table, rows)?;
     for line in String::from_utf8_lossy(&table).lines() {
@@ -246,7 +246,7 @@ fn text(v: &Value, pointer: &str) -> String {
     crate::output::text(v, pointer)
 }
 
-fn text_or_none(v: &Value, pointer: &str) -> String {
+pub(crate) fn text_or_none(v: &Value, pointer: &str) -> String {
     let t = text(v, pointer);
     if t.is_empty() { NONE.to_string() } else { t }
 }

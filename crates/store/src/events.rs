@@ -294,18 +294,22 @@ impl Writer {
 /// Orders Events as a timeline: by `lastTimestamp` (else `firstTimestamp`, else creation),
 /// then, within one second, by the store revision that last wrote them, then by name.
 pub fn sort_by_time(events: &mut [Event]) {
-    let revision = |e: &Event| {
-        e.metadata
-            .resource_version
-            .as_deref()
-            .and_then(|v| v.parse::<u64>().ok())
-    };
     events.sort_by(|a, b| {
-        last_seen(a)
-            .cmp(&last_seen(b))
-            .then_with(|| revision(a).cmp(&revision(b)))
+        time_key(a)
+            .cmp(&time_key(b))
             .then_with(|| a.name().cmp(b.name()))
     });
+}
+
+/// What orders Events in time: when each last happened ([`last_seen`]), then the store
+/// revision that last wrote it (timestamps are whole seconds).
+pub fn time_key(ev: &Event) -> (Option<ironbell_model::Timestamp>, Option<u64>) {
+    let revision = ev
+        .metadata
+        .resource_version
+        .as_deref()
+        .and_then(|v| v.parse::<u64>().ok());
+    (last_seen(ev), revision)
 }
 
 /// When an Event last happened, as well as it says.
