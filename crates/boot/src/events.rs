@@ -48,8 +48,9 @@ pub const WARN_INTERVAL: Duration = Duration::from_secs(300);
 /// How long a machine's agent has to connect after its kernel was fetched, by default.
 pub const AGENT_TIMEOUT: Duration = Duration::from_secs(600);
 /// Where Events about MACs no Hardware has go, unless [`BootEvents::with_namespace`] says
-/// otherwise: the namespace `hardware import` uses by default.
-pub const DEFAULT_NAMESPACE: &str = "default";
+/// otherwise: the namespace `hardware import` uses by default (`ironbell-inventory`'s
+/// `DEFAULT_NAMESPACE`, EKS Anywhere's `eksa-system`), where the machine's Hardware would be.
+pub const DEFAULT_NAMESPACE: &str = "eksa-system";
 /// MACs (and MAC and kind pairs) tracked by the rate limits.
 const MAX_TRACKED: usize = 100_000;
 /// Machines waiting for their agent, at most (more are not watched).
@@ -92,7 +93,7 @@ impl std::fmt::Debug for BootEvents {
 
 impl BootEvents {
     /// Events recorded with `recorder`, machines looked up in `index`; Events about MACs
-    /// no Hardware has go to namespace `default`.
+    /// no Hardware has go to [`DEFAULT_NAMESPACE`].
     pub fn new(recorder: Recorder, index: Arc<Index>) -> Self {
         let per_interval = |d: Duration| 1.0 / d.as_secs_f64();
         Self {
