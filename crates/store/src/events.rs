@@ -95,14 +95,20 @@ impl std::fmt::Debug for Recorder {
 
 impl Recorder {
     /// A recorder writing to `store` as `component` (e.g. `ironbell-boot`, shown as the
-    /// Events' `source.component`). Must be called inside a Tokio runtime: it spawns the
-    /// writer task.
+    /// Events' `source.component`). It spawns its writer task on the current Tokio
+    /// runtime; called outside one, it records nothing (and says so at debug level) rather
+    /// than fail its caller.
     pub fn start(store: SharedStore, component: impl Into<String>) -> Self {
+        let component = component.into();
+        if tokio::runtime::Handle::try_current().is_err() {
+            tracing::debug!(%component, "no async runtime: Events are not recorded");
+            return Self::disabled();
+        }
         let (tx, rx) = mpsc::channel(QUEUE);
         let stats = Arc::new(RecorderStats::default());
         let writer = Writer {
             events: Api::new(store),
-            component: component.into(),
+            component,
             stats: stats.clone(),
         };
         tokio::spawn(writer.run(rx));
