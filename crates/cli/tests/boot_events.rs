@@ -8,7 +8,8 @@
 //! - busybox udhcpc from an imported machine, then curl for its iPXE script, its kernel
 //!   and a missing initramfs: `ironbell describe hardware` shows the timeline (DHCP offer
 //!   and ack, script served, kernel fetched, initramfs not found), and the 404 is one
-//!   warning line too.
+//!   warning line too;
+//! - an artifacts directory missing at start-up is one warning line.
 
 use common::{SERVER_IP, import_node, server_and_client, start_boot_service, wait_for};
 
@@ -42,10 +43,11 @@ fn an_unknown_mac_warns_once_and_a_known_machine_leaves_a_timeline() {
     let db = dir.path().join("store.db");
     let (srv, cli, unknown_mac) = server_and_client();
     import_node(&db, dir.path(), MACHINE_IP, KNOWN_MAC);
+    // The artifacts directory does not exist yet: said at start-up, served once it does.
     let artifacts = dir.path().join("hookos");
+    let server = start_boot_service(&srv, &db, "s0", &artifacts, &[]);
     std::fs::create_dir(&artifacts).expect("mkdir");
     std::fs::write(artifacts.join("vmlinuz-x86_64"), b"a kernel").expect("kernel");
-    let server = start_boot_service(&srv, &db, "s0", &artifacts, &[]);
 
     // ISC dhclient, from a MAC no Hardware has, for 4 seconds: it sends a Discover (or
     // more) and gets no answer. Its script is /bin/true: nothing on this host changes.
@@ -223,4 +225,9 @@ fn an_unknown_mac_warns_once_and_a_known_machine_leaves_a_timeline() {
         .collect();
     assert_eq!(missing.len(), 1, "two 404s, one warning line:\n{log}");
     assert!(missing[0].contains("eksa-system/node1"), "{}", missing[0]);
+    let at_start = log
+        .lines()
+        .find(|l| l.contains("WARN") && l.contains("--artifacts-dir"))
+        .unwrap_or_else(|| panic!("no warning about the missing directory:\n{log}"));
+    assert!(at_start.contains("cannot be read"), "{at_start}");
 }
