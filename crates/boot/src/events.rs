@@ -131,8 +131,10 @@ impl BootEvents {
         &self.recorder
     }
 
+    /// Whether an Event of `kind` about `mac` is to be recorded now: the recorder's queue
+    /// has room (else nothing is spent on it) and the per-MAC bucket allows it.
     fn allow(&self, mac: [u8; 6], kind: Kind) -> bool {
-        self.per_kind.check(&(mac, kind))
+        self.recorder.has_room() && self.per_kind.check(&(mac, kind))
     }
 
     fn hardware(machine: &Machine) -> ObjectReference {
@@ -141,6 +143,13 @@ impl BootEvents {
 
     /// A request from `mac`, which no Hardware has (or several have).
     fn unknown_mac(&self, mac: [u8; 6], request: &Message) {
+        // One bucket check per request; the rest only when it lets this one through.
+        if !self
+            .per_kind
+            .check(&(mac, Kind::Ignored(IgnoreReason::UnknownMac.index())))
+        {
+            return;
+        }
         let text = format_mac(mac);
         let what = kind_of(request);
         let (why, hint) = match self.index.by_mac(mac) {
@@ -158,9 +167,7 @@ impl BootEvents {
         {
             warn!(mac = %text, suppressed, "{what} from {text} ignored: {why}; {hint}");
         }
-        if self.allow(mac, Kind::Ignored(IgnoreReason::UnknownMac.index()))
-            && self.unknown.check(&())
-        {
+        if self.recorder.has_room() && self.unknown.check(&()) {
             let involved =
                 ObjectReference::to::<Hardware>(&*self.namespace, text.replace(':', "-"));
             self.recorder.warning(
@@ -331,6 +338,12 @@ impl BootEvents {
 
 impl ironbell_dhcp::Observer for BootEvents {
     fn replied(&self, mac: [u8; 6], request: &Message, reply: &Message) {
+        let ipxe = reply.fname().is_some_and(|f| f.starts_with(b"http"));
+        let mt = reply.opts().msg_type();
+        let code = mt.map_or(0, u8::from);
+        if !self.allow(mac, Kind::Reply(code, ipxe)) {
+            return;
+        }
         let file = reply
             .fname()
             .map(|f| {
@@ -339,12 +352,6 @@ impl ironbell_dhcp::Observer for BootEvents {
                     .to_string()
             })
             .unwrap_or_default();
-        let ipxe = file.starts_with("http");
-        let mt = reply.opts().msg_type();
-        let code = mt.map_or(0, u8::from);
-        if !self.allow(mac, Kind::Reply(code, ipxe)) {
-            return;
-        }
         let MacLookup::Found(machine) = self.index.by_mac(mac) else {
             return;
         };

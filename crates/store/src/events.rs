@@ -168,6 +168,13 @@ impl Recorder {
         }
     }
 
+    /// Whether a record would be queued now (the queue is not full): a caller on a hot
+    /// path checks this before building an Event's message, so that a full queue costs it
+    /// nothing. `false` for a disabled recorder.
+    pub fn has_room(&self) -> bool {
+        self.tx.as_ref().is_some_and(|tx| tx.capacity() > 0)
+    }
+
     /// Waits until every record queued before this call has been written (or has failed).
     /// For tests and short-lived commands; services never need to wait.
     pub async fn flush(&self) {
