@@ -31,13 +31,15 @@ pub async fn cluster(
     name: &str,
     namespace: Option<&str>,
 ) -> anyhow::Result<String> {
-    let clusters = resolve_kind(kinds, "clusters.cluster.x-k8s.io")?;
-    let cluster = find_one(store, clusters, name, namespace).await?;
+    let (cluster, v, mut out) = head(
+        store,
+        kinds,
+        "clusters.cluster.x-k8s.io",
+        (name, namespace),
+        22,
+    )
+    .await?;
     let ns = cluster.namespace().to_string();
-    let v = cluster.to_value();
-    let mut out = String::new();
-    writeln!(out, "Name:                 {}", cluster.name())?;
-    writeln!(out, "Namespace:            {ns}")?;
     writeln!(
         out,
         "Phase:                {}",
@@ -54,23 +56,7 @@ pub async fn cluster(
         flag(&v, "/status/controlPlaneReady")
     )?;
     writeln!(out, "Conditions:")?;
-    let conditions = v
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    if conditions.is_empty() {
-        writeln!(out, "  {NONE}")?;
-    } else {
-        let mut rows = vec![header(&["TYPE", "STATUS", "REASON", "MESSAGE"])];
-        rows.extend(conditions.iter().map(|c| {
-            ["/type", "/status", "/reason", "/message"]
-                .iter()
-                .map(|p| text(c, p))
-                .collect()
-        }));
-        indented_table(&mut out, &rows)?;
-    }
+    conditions(&mut out, &v)?;
 
     let control_plane = text(&v, "/spec/controlPlaneRef/name");
     match get(store, kinds, "kubeadmcontrolplanes", &ns, &control_plane).await? {
@@ -195,6 +181,54 @@ async fn machine_row(
         state,
         action,
     ])
+}
+
+/// The object `name` (in `namespace`, else the only namespace that has it) of the kind
+/// `kind` names, its JSON form, and the start of its description: `Name:` and
+/// `Namespace:` lines, values at column `width`.
+pub(crate) async fn head(
+    store: &dyn Store,
+    kinds: &KindRegistry,
+    kind: &str,
+    (name, namespace): (&str, Option<&str>),
+    width: usize,
+) -> anyhow::Result<(DynamicObject, Value, String)> {
+    let obj = find_one(store, resolve_kind(kinds, kind)?, name, namespace).await?;
+    let v = obj.to_value();
+    let mut out = String::new();
+    field(&mut out, width, "Name", obj.name())?;
+    field(&mut out, width, "Namespace", obj.namespace())?;
+    Ok((obj, v, out))
+}
+
+/// One `Label:   value` line, the value at column `width`.
+pub(crate) fn field(
+    out: &mut String,
+    width: usize,
+    label: &str,
+    value: impl std::fmt::Display,
+) -> std::fmt::Result {
+    writeln!(out, "{:<width$}{value}", format!("{label}:"))
+}
+
+/// `v`'s `status.conditions` as an indented table (or `<none>`).
+pub(crate) fn conditions(out: &mut String, v: &Value) -> anyhow::Result<()> {
+    let conditions = v
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    if conditions.is_empty() {
+        writeln!(out, "  {NONE}")?;
+        return Ok(());
+    }
+    let mut rows = vec![header(&["TYPE", "STATUS", "REASON", "MESSAGE"])];
+    rows.extend(conditions.iter().map(|c| {
+        ["/type", "/status", "/reason", "/message"]
+            .iter()
+            .map(|p| text(c, p))
+            .collect()
+    }));
+    indented_table(out, &rows)
 }
 
 /// Every object of the kind `kind` names in `namespace`.

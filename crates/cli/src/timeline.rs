@@ -13,12 +13,12 @@ use std::fmt::Write as _;
 use anyhow::Context as _;
 use ironbell_model::corev1::Event;
 use ironbell_model::{DynamicObject, KindInfo, KindRegistry, Resource, TypeKey};
-use ironbell_ops::lookup::{find_one, resolve_kind};
+use ironbell_ops::lookup::resolve_kind;
 use ironbell_store::events::sort_by_time;
 use ironbell_store::{ListParams, Store};
 use serde_json::Value;
 
-use crate::describe::{NONE, get, header, indented_table, text_or_none};
+use crate::describe::{NONE, conditions, field, get, head, header, indented_table, text_or_none};
 use crate::output::{age_of, text};
 
 /// The description of Hardware `name` (in `namespace`, else the only namespace with it).
@@ -28,13 +28,9 @@ pub async fn hardware(
     name: &str,
     namespace: Option<&str>,
 ) -> anyhow::Result<String> {
-    let hw = find_one(store, resolve_kind(kinds, "hardware")?, name, namespace).await?;
+    let (hw, v, mut out) = head(store, kinds, "hardware", (name, namespace), 14).await?;
     let ns = hw.namespace().to_string();
-    let v = hw.to_value();
-    let mut out = String::new();
-    writeln!(out, "Name:         {}", hw.name())?;
-    writeln!(out, "Namespace:    {ns}")?;
-    writeln!(out, "State:        {}", text_or_none(&v, "/status/state"))?;
+    field(&mut out, 14, "State", text_or_none(&v, "/status/state"))?;
     writeln!(out, "Interfaces:")?;
     let interfaces = array(&v, "/spec/interfaces");
     if interfaces.is_empty() {
@@ -60,17 +56,24 @@ pub async fn hardware(
     match &bmc {
         Some(m) => {
             let m = m.to_value();
-            writeln!(
-                out,
-                "BMC:          Machine {bmc_name} at {}, power {}",
-                text_or_none(&m, "/spec/connection/host"),
-                text_or_none(&m, "/status/powerState")
+            let at = text_or_none(&m, "/spec/connection/host");
+            let power = text_or_none(&m, "/status/powerState");
+            field(
+                &mut out,
+                14,
+                "BMC",
+                format_args!("Machine {bmc_name} at {at}, power {power}"),
             )?;
             writeln!(out, "Conditions:")?;
             conditions(&mut out, &m)?;
         }
-        None if bmc_name.is_empty() => writeln!(out, "BMC:          {NONE}")?,
-        None => writeln!(out, "BMC:          Machine {bmc_name} (not found)")?,
+        None if bmc_name.is_empty() => field(&mut out, 14, "BMC", NONE)?,
+        None => field(
+            &mut out,
+            14,
+            "BMC",
+            format_args!("Machine {bmc_name} (not found)"),
+        )?,
     }
 
     writeln!(out, "Workflows:")?;
@@ -117,44 +120,30 @@ pub async fn workflow(
     name: &str,
     namespace: Option<&str>,
 ) -> anyhow::Result<String> {
-    let info = resolve_kind(kinds, "workflows.tinkerbell.org")?;
-    let wf = find_one(store, info, name, namespace).await?;
+    const W: usize = 18;
+    let kind = "workflows.tinkerbell.org";
+    let (wf, v, mut out) = head(store, kinds, kind, (name, namespace), W).await?;
     let ns = wf.namespace().to_string();
-    let v = wf.to_value();
-    let mut out = String::new();
-    writeln!(out, "Name:             {}", wf.name())?;
-    writeln!(out, "Namespace:        {ns}")?;
-    writeln!(
-        out,
-        "Template:         {}",
-        text_or_none(&v, "/spec/templateRef")
-    )?;
-    writeln!(
-        out,
-        "Hardware:         {}",
-        text_or_none(&v, "/spec/hardwareRef")
-    )?;
-    writeln!(
-        out,
-        "Agent:            {}",
-        text_or_none(&v, "/status/agentID")
-    )?;
-    let state = text(&v, "/status/state");
-    writeln!(
-        out,
-        "State:            {}",
-        if state.is_empty() { NONE } else { &state }
-    )?;
+    for (label, pointer) in [
+        ("Template", "/spec/templateRef"),
+        ("Hardware", "/spec/hardwareRef"),
+        ("Agent", "/status/agentID"),
+        ("State", "/status/state"),
+    ] {
+        field(&mut out, W, label, text_or_none(&v, pointer))?;
+    }
     let action = text(&v, "/status/currentState/actionName");
     if !action.is_empty() {
-        writeln!(
-            out,
-            "Current action:   {action} ({})",
-            text_or_none(&v, "/status/currentState/state")
+        let state = text_or_none(&v, "/status/currentState/state");
+        field(
+            &mut out,
+            W,
+            "Current action",
+            format_args!("{action} ({state})"),
         )?;
     }
     if let Some(reason) = failure(&v) {
-        writeln!(out, "Reason:           {reason}")?;
+        field(&mut out, W, "Reason", reason)?;
     }
     writeln!(out, "Conditions:")?;
     conditions(&mut out, &v)?;
@@ -203,23 +192,6 @@ fn failure(v: &Value) -> Option<String> {
             })
         })
         .or_else(|| find(&|c| text(c, "/status") == "False"))
-}
-
-/// `v`'s `status.conditions` as an indented table (or `<none>`).
-fn conditions(out: &mut String, v: &Value) -> anyhow::Result<()> {
-    let conditions = array(v, "/status/conditions");
-    if conditions.is_empty() {
-        writeln!(out, "  {NONE}")?;
-        return Ok(());
-    }
-    let mut rows = vec![header(&["TYPE", "STATUS", "REASON", "MESSAGE"])];
-    rows.extend(conditions.iter().map(|c| {
-        ["/type", "/status", "/reason", "/message"]
-            .iter()
-            .map(|p| text(c, p))
-            .collect()
-    }));
-    indented_table(out, &rows)
 }
 
 /// The Events in `namespace` about any of `about` (`(kind, name)`), oldest first.

@@ -18,6 +18,15 @@ mod common;
 const MACHINE_IP: &str = "192.0.2.10";
 const KNOWN_MAC: &str = "02:00:00:00:10:01";
 
+/// busybox udhcpc on `c0` in `ns`: `tries` Discovers `secs` apart, no script (the lease
+/// is not applied), bounded by timeout(1).
+fn udhcpc(ns: &ironbell_testbed::Netns, tries: u32, secs: u32) -> std::process::Output {
+    let limit = tries * secs + 10;
+    let args = format!("{limit} busybox udhcpc -i c0 -n -q -f -t {tries} -T {secs} -s /bin/true");
+    ns.output("timeout", &args.split(' ').collect::<Vec<_>>())
+        .expect("udhcpc")
+}
+
 fn ironbell(db: &std::path::Path, args: &[&str]) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ironbell"))
         .arg("--db")
@@ -55,43 +64,14 @@ fn an_unknown_mac_warns_once_and_a_known_machine_leaves_a_timeline() {
         dir.path().join("dhclient.leases"),
         dir.path().join("dhclient.pid"),
     );
-    let _ = cli.output(
-        "timeout",
-        &[
-            "4",
-            "dhclient",
-            "-d",
-            "-1",
-            "-v",
-            "-lf",
-            lease.to_str().expect("utf-8"),
-            "-pf",
-            pid.to_str().expect("utf-8"),
-            "-sf",
-            "/bin/true",
-            "c0",
-        ],
+    let dhclient = format!(
+        "4 dhclient -d -1 -v -lf {} -pf {} -sf /bin/true c0",
+        lease.display(),
+        pid.display()
     );
+    let _ = cli.output("timeout", &dhclient.split(' ').collect::<Vec<_>>());
     // And busybox udhcpc from the same MAC: three Discovers a second apart.
-    let _ = cli.output(
-        "timeout",
-        &[
-            "10",
-            "busybox",
-            "udhcpc",
-            "-i",
-            "c0",
-            "-n",
-            "-q",
-            "-f",
-            "-t",
-            "3",
-            "-T",
-            "1",
-            "-s",
-            "/bin/true",
-        ],
-    );
+    let _ = udhcpc(&cli, 3, 1);
     let metrics = format!("http://{SERVER_IP}:7171/metrics");
     let ignored = || {
         let out = srv.output("curl", &["-sf", &metrics]).expect("curl");
@@ -124,27 +104,7 @@ fn an_unknown_mac_warns_once_and_a_known_machine_leaves_a_timeline() {
     // The imported machine: a lease from busybox udhcpc...
     cli.ip(&["link", "set", "c0", "address", KNOWN_MAC])
         .expect("set MAC");
-    let out = cli
-        .output(
-            "timeout",
-            &[
-                "20",
-                "busybox",
-                "udhcpc",
-                "-i",
-                "c0",
-                "-n",
-                "-q",
-                "-f",
-                "-t",
-                "5",
-                "-T",
-                "2",
-                "-s",
-                "/bin/true",
-            ],
-        )
-        .expect("udhcpc");
+    let out = udhcpc(&cli, 5, 2);
     assert!(
         out.status.success(),
         "udhcpc: {}",
@@ -160,19 +120,9 @@ fn an_unknown_mac_warns_once_and_a_known_machine_leaves_a_timeline() {
         ("/initramfs-x86_64", "404"),
         ("/initramfs-x86_64", "404"),
     ] {
-        let out = cli
-            .output(
-                "curl",
-                &[
-                    "-s",
-                    "-o",
-                    "/dev/null",
-                    "-w",
-                    "%{http_code}",
-                    &format!("{base}{path}"),
-                ],
-            )
-            .expect("curl");
+        let url = format!("{base}{path}");
+        let args = ["-s", "-o", "/dev/null", "-w", "%{http_code}", &url];
+        let out = cli.output("curl", &args).expect("curl");
         assert_eq!(String::from_utf8_lossy(&out.stdout), want, "{path}");
     }
     let mut described = String::new();
@@ -197,11 +147,16 @@ fn an_unknown_mac_warns_once_and_a_known_machine_leaves_a_timeline() {
         described.contains("vmlinuz-x86_64 fetched from"),
         "{described}"
     );
-    let not_found = described
+    let warnings: Vec<&str> = described
         .lines()
-        .find(|l| l.contains("BootArtifactNotFound"))
-        .expect("row");
-    assert!(not_found.trim_start().starts_with("Warning"), "{not_found}");
+        .filter(|l| l.trim_start().starts_with("Warning"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{described}");
+    assert!(
+        warnings[0].contains("BootArtifactNotFound"),
+        "{}",
+        warnings[0]
+    );
 
     let output = server.finish().expect("stop ironbell");
     let log = String::from_utf8_lossy(&output.stderr);

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use ironbell_testbed::ChildGuard;
 use ironbell_workflow_proto::action_status_request::StateType;
 use ironbell_workflow_proto::workflow_service_client::WorkflowServiceClient;
-use ironbell_workflow_proto::{ActionMessage, ActionRequest, ActionResponse, ActionStatusRequest};
+use ironbell_workflow_proto::{ActionRequest, ActionResponse, ActionStatusRequest};
 use tonic::transport::Channel;
 
 const MAC: &str = "3c:ec:ef:10:00:21";
@@ -68,14 +68,9 @@ spec:
 
 fn workflow(name: &str, template: &str) -> String {
     format!(
-        "apiVersion: tinkerbell.org/v1alpha1
-kind: Workflow
-metadata: {{name: {name}, namespace: default}}
-spec:
-  templateRef: {template}
-  hardwareRef: worker1
-  hardwareMap: {{device_1: \"{MAC}\"}}
-"
+        "{{apiVersion: tinkerbell.org/v1alpha1, kind: Workflow, \
+         metadata: {{name: {name}, namespace: default}}, spec: {{templateRef: {template}, \
+         hardwareRef: worker1, hardwareMap: {{device_1: \"{MAC}\"}}}}}}"
     )
 }
 
@@ -144,18 +139,10 @@ async fn report(
     let now = prost_types::Timestamp::from(std::time::SystemTime::now());
     let done = !matches!(state, StateType::Running);
     c.report_action_status(ActionStatusRequest {
-        workflow_id: a.workflow_id.clone(),
-        agent_id: a.agent_id.clone(),
-        task_id: a.task_id.clone(),
-        action_id: a.action_id.clone(),
-        action_name: a.name.clone(),
-        action_state: state as i32,
         execution_start: Some(now),
         execution_stop: done.then_some(now),
         execution_duration: if done { "2s".into() } else { String::new() },
-        message: Some(ActionMessage {
-            message: message.into(),
-        }),
+        ..ActionStatusRequest::about(a, state, message)
     })
     .await
     .expect("report");

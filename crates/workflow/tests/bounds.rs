@@ -28,7 +28,7 @@ use ironbell_store_sqlite::SqliteStore;
 use ironbell_workflow::auth::AuthMode;
 use ironbell_workflow_proto::action_status_request::StateType;
 use ironbell_workflow_proto::workflow_service_client::WorkflowServiceClient;
-use ironbell_workflow_proto::{ActionMessage, ActionRequest, ActionResponse, ActionStatusRequest};
+use ironbell_workflow_proto::{ActionRequest, ActionResponse, ActionStatusRequest};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -151,17 +151,7 @@ async fn get(
 }
 
 fn report(a: &ActionResponse, state: StateType, message: String) -> ActionStatusRequest {
-    ActionStatusRequest {
-        workflow_id: a.workflow_id.clone(),
-        task_id: a.task_id.clone(),
-        action_id: a.action_id.clone(),
-        agent_id: a.agent_id.clone(),
-        action_name: a.name.clone(),
-        action_state: state as i32,
-        execution_duration: String::new(),
-        message: Some(ActionMessage { message }),
-        ..ActionStatusRequest::default()
-    }
+    ActionStatusRequest::about(a, state, message)
 }
 
 fn store_bytes(db: &std::path::Path) -> u64 {

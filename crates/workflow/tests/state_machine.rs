@@ -20,7 +20,7 @@ use ironbell_store_sqlite::SqliteStore;
 use ironbell_workflow::controller::RenderFn;
 use ironbell_workflow_proto::action_status_request::StateType;
 use ironbell_workflow_proto::workflow_service_client::WorkflowServiceClient;
-use ironbell_workflow_proto::{ActionMessage, ActionRequest, ActionResponse, ActionStatusRequest};
+use ironbell_workflow_proto::{ActionRequest, ActionResponse, ActionStatusRequest};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -181,12 +181,6 @@ async fn report(
 ) -> Result<(), tonic::Status> {
     let terminal = !matches!(state, StateType::Running | StateType::Pending);
     c.report_action_status(ActionStatusRequest {
-        workflow_id: a.workflow_id.clone(),
-        agent_id: a.agent_id.clone(),
-        task_id: a.task_id.clone(),
-        action_id: a.action_id.clone(),
-        action_name: a.name.clone(),
-        action_state: state as i32,
         execution_start: Some(now_ts()),
         execution_stop: terminal.then(now_ts),
         execution_duration: if terminal {
@@ -194,9 +188,7 @@ async fn report(
         } else {
             String::new()
         },
-        message: Some(ActionMessage {
-            message: message.into(),
-        }),
+        ..ActionStatusRequest::about(a, state, message)
     })
     .await
     .map(|_| ())
