@@ -110,7 +110,7 @@ enum Command {
     },
     /// Show one object in detail: `describe cluster NAME` shows a Cluster API cluster's
     /// phase and conditions, then each Machine with its TinkerbellMachine, Hardware, phase
-    /// and Workflow.
+    /// and Workflow; `describe hardware|workflow NAME` show conditions and recent Events.
     Describe {
         /// What to describe.
         #[arg(value_enum)]
