@@ -177,7 +177,8 @@ pub async fn run_replica(
     ));
     let mut state = HttpState::new(config.http.clone(), index.clone())
         .with_agent_tokens(crate::agent_tokens::AgentTokens::start(store.clone()))
-        .with_events(events.clone());
+        .with_events(events.clone())
+        .with_source(events.clone());
     for source in metrics {
         state = state.with_source(source);
     }

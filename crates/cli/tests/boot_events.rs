@@ -82,6 +82,12 @@ fn an_unknown_mac_warns_once_and_a_known_machine_leaves_a_timeline() {
             .unwrap_or(0)
     };
     let discovers = ignored();
+    let out = srv.output("curl", &["-sf", &metrics]).expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("ironbell_boot_events_total{result=\"dropped\"} 0"),
+        "{text}"
+    );
     assert!(
         discovers >= 4,
         "dhclient and udhcpc sent {discovers} requests"
