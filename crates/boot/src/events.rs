@@ -15,8 +15,9 @@
 //! kind of event ([`EVENT_INTERVAL`]), and only when that allows it looks the MAC up and
 //! puts a record on the recorder's bounded queue. An Event's `count` is therefore the
 //! number of times it was recorded (at most once per MAC and kind per interval), not the
-//! number of packets. Events for MACs no Hardware has also share one global bucket, so
-//! spoofed MACs cannot fill the store.
+//! number of packets. Events for MACs no Hardware has also share one global bucket and go
+//! to the first [`MAX_UNKNOWN_MACS`] such MACs only, so spoofed MACs cannot fill the store
+//! (the warning line still names each).
 //!
 //! **Diagnostics** (`warn`, at most once per MAC per [`WARN_INTERVAL`], and a few lines per
 //! second in all): a DHCP request from a MAC no Hardware has, a known machine that may not
@@ -25,7 +26,7 @@
 //! [`BootEvents::with_agent_timeout`] (10 minutes by default). A missing artifacts or iPXE
 //! directory is said at start-up ([`crate::http::HttpState::new`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -53,6 +54,8 @@ pub const AGENT_TIMEOUT: Duration = Duration::from_secs(600);
 pub const DEFAULT_NAMESPACE: &str = "eksa-system";
 /// MACs (and MAC and kind pairs) tracked by the rate limits.
 const MAX_TRACKED: usize = 100_000;
+/// MACs no Hardware has that get an `UnknownMAC` Event, at most, per process.
+pub const MAX_UNKNOWN_MACS: usize = 1000;
 /// Machines waiting for their agent, at most (more are not watched).
 const MAX_WAITING: usize = 100_000;
 
@@ -79,6 +82,8 @@ pub struct BootEvents {
     agent_timeout: Duration,
     /// Hardware `(namespace, name)` whose kernel was fetched → when, waiting for the agent.
     waiting: Mutex<HashMap<(String, String), (Instant, ironbell_model::Timestamp)>>,
+    /// MACs no Hardware has that got an `UnknownMAC` Event (at most [`MAX_UNKNOWN_MACS`]).
+    unknown_macs: Mutex<HashSet<[u8; 6]>>,
 }
 
 impl std::fmt::Debug for BootEvents {
@@ -106,6 +111,7 @@ impl BootEvents {
             unknown: RateLimiter::new(2.0, 20, 1),
             agent_timeout: AGENT_TIMEOUT,
             waiting: Mutex::new(HashMap::new()),
+            unknown_macs: Mutex::new(HashSet::new()),
         }
     }
 
@@ -167,7 +173,7 @@ impl BootEvents {
         {
             warn!(mac = %text, suppressed, "{what} from {text} ignored: {why}; {hint}");
         }
-        if self.recorder.has_room() && self.unknown.check(&()) {
+        if self.recorder.has_room() && self.unknown.check(&()) && self.first_unknowns(mac) {
             let involved =
                 ObjectReference::to::<Hardware>(&*self.namespace, text.replace(':', "-"));
             self.recorder.warning(
@@ -175,6 +181,22 @@ impl BootEvents {
                 "UnknownMAC",
                 format!("{what} from {text} ignored: {why}"),
             );
+        }
+    }
+
+    /// Whether `mac` is one of the first [`MAX_UNKNOWN_MACS`] MACs no Hardware has that
+    /// this process has recorded Events for (each keeps counting on its Event; later ones
+    /// get the warning line only), so that spoofed MACs cannot grow the store without bound.
+    fn first_unknowns(&self, mac: [u8; 6]) -> bool {
+        let mut seen = self
+            .unknown_macs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if seen.len() < MAX_UNKNOWN_MACS {
+            seen.insert(mac);
+            true
+        } else {
+            seen.contains(&mac)
         }
     }
 
@@ -451,5 +473,32 @@ fn as_v4(ip: IpAddr) -> Option<Ipv4Addr> {
     match ip {
         IpAddr::V4(v4) => Some(v4),
         IpAddr::V6(v6) => v6.to_ipv4_mapped(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_about_unknown_macs_go_to_a_bounded_set_of_macs() {
+        let events = BootEvents::new(Recorder::disabled(), Index::from_hardware([]));
+        let mac = |i: usize| {
+            let b = (i as u32).to_be_bytes();
+            [2, 0, b[0], b[1], b[2], b[3]]
+        };
+        for i in 0..MAX_UNKNOWN_MACS {
+            assert!(events.first_unknowns(mac(i)), "{i}");
+        }
+        assert!(!events.first_unknowns(mac(MAX_UNKNOWN_MACS)));
+        // One already recorded keeps counting.
+        assert!(events.first_unknowns(mac(7)));
+    }
+
+    #[test]
+    fn kernels_and_initramfs_are_told_apart() {
+        assert_eq!(kernel_or_initramfs("vmlinuz-x86_64"), 1);
+        assert_eq!(kernel_or_initramfs("initramfs-aarch64"), 2);
+        assert_eq!(kernel_or_initramfs("hook.tar.gz"), 0);
     }
 }
