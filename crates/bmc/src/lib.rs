@@ -79,7 +79,12 @@ pub async fn run(store: SharedStore, config: Config) {
     );
     let jobs = Controller::<Job>::new("bmc-job", store.clone())
         .watches::<Task>(task_owner)
-        .run(Arc::new(JobReconciler::new(store.clone())), n);
+        .run(
+            Arc::new(JobReconciler::new(store.clone()).with_events(
+                ironbell_store::events::Recorder::start(store.clone(), "ironbell-bmc"),
+            )),
+            n,
+        );
     let tasks = Controller::<Task>::new("bmc-task", store.clone())
         .run(Arc::new(TaskReconciler::new(store, config.clone())), n);
     tracing::info!(concurrency = n, "BMC controllers running");

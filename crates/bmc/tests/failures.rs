@@ -16,6 +16,7 @@ use ironbell_model::bmc::{
     VirtualMediaAction,
 };
 use ironbell_store::Api;
+use ironbell_store::events::events_of;
 
 fn job(name: &str, machine: &str, tasks: Vec<Action>) -> Job {
     Job {
@@ -118,6 +119,27 @@ fn failing_tasks_fail_their_job_with_a_message_naming_the_task() {
             tasks.get(NS, "vm-task-2").await.is_err(),
             "no task after a failed one"
         );
+        // The BMC Machine's timeline says it too.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let failed = loop {
+            let events = events_of::<Machine>(&store, NS, "sim").await.unwrap();
+            if let Some(e) = events
+                .into_iter()
+                .find(|e| e.reason.as_deref() == Some("BMCJobFailed"))
+            {
+                break e;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no BMCJobFailed Event on Machine sim"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(failed.is_warning());
+        assert_eq!(
+            failed.message.as_deref(),
+            Some(format!("job vm: {msg}").as_str())
+        );
 
         let (ok, msg) = wait_for::<Job, _>(&store, "ipmi-pw", t, job_done).await;
         let msg = msg.unwrap_or_default();
@@ -131,6 +153,9 @@ fn failing_tasks_fail_their_job_with_a_message_naming_the_task() {
             "{msg}"
         );
         no_secret(&msg);
+        for e in events_of::<Machine>(&store, NS, "sim-wrong").await.unwrap() {
+            no_secret(e.message.as_deref().unwrap_or_default());
+        }
 
         let (ok, msg) = wait_for::<Job, _>(&store, "rf-pw", t, job_done).await;
         let msg = msg.unwrap_or_default();

@@ -12,6 +12,7 @@ use std::time::Duration;
 use common::*;
 use ironbell_model::ObjectMeta;
 use ironbell_model::bmc::{Action, Job, JobSpec, Machine, MachineRef, PowerAction, Task};
+use ironbell_store::events::events_of;
 use ironbell_store::{Api, ListParams, SharedStore};
 
 fn netboot(name: &str, machine: &str) -> Job {
@@ -169,6 +170,26 @@ fn a_netboot_job_completes_on_redfish_and_on_ipmi() {
                     .await;
             assert_eq!(done, (true, None), "{}", j.metadata.name());
             check_tasks(&store, j, 3).await;
+        }
+        // Each BMC Machine's timeline has its Job's completion.
+        for (job, m) in [("nb-rf", "rf"), ("nb-sim", "sim"), ("nb-pyg", "pyg")] {
+            let want = format!("job {job} completed (3 tasks)");
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while !events_of::<Machine>(&store, NS, m)
+                .await
+                .unwrap()
+                .iter()
+                .any(|e| {
+                    e.reason.as_deref() == Some("BMCJobComplete")
+                        && e.message.as_deref() == Some(want.as_str())
+                })
+            {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no {want:?} on Machine {m}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
         }
         // Deleting a Job deletes its Tasks (there is no garbage collector in the store).
         jobs.delete(NS, "nb-sim").await.unwrap();

@@ -48,6 +48,7 @@ use tower_http::timeout::TimeoutLayer;
 use tracing::{Instrument, Span, debug, field, info, warn};
 
 use crate::agent_tokens::AgentTokens;
+use crate::events::BootEvents;
 use crate::metrics::{HttpCounters, MetricsSource};
 use crate::{Index, MacLookup, Machine, parse_mac};
 
@@ -160,6 +161,7 @@ pub struct HttpState {
     artifacts: FileSource,
     ipxe: FileSource,
     tokens: Option<Arc<AgentTokens>>,
+    events: Option<Arc<BootEvents>>,
 }
 
 impl std::fmt::Debug for HttpState {
@@ -179,9 +181,20 @@ impl HttpState {
         let sources: Vec<Arc<dyn MetricsSource>> = vec![index.clone()];
         let dir = &config.artifacts_dir;
         // A directory missing now may appear later: every lookup then opens it again.
-        let artifacts = FileSource::dir(dir).unwrap_or_else(|_| FileSource::Dir(dir.clone()));
+        let artifacts = FileSource::dir(dir).unwrap_or_else(|e| {
+            warn!(
+                dir = %dir.display(),
+                "the artifacts directory (--artifacts-dir) cannot be read: {e}; machines \
+                 will get 404 for the HookOS kernel and initramfs until it exists"
+            );
+            FileSource::Dir(dir.clone())
+        });
         let ipxe = crate::service::ipxe_binaries(&config.ipxe_dir).unwrap_or_else(|e| {
-            warn!(dir = %config.ipxe_dir.display(), "no iPXE binaries served over HTTP: {e}");
+            warn!(
+                dir = %config.ipxe_dir.display(),
+                "no iPXE binaries served over HTTP: {e}; UEFI HTTP boot will fail (set the \
+                 iPXE directory, e.g. /usr/lib/ipxe from Debian's ipxe package)"
+            );
             FileSource::memory([])
         });
         Self {
@@ -192,7 +205,15 @@ impl HttpState {
             artifacts,
             ipxe,
             tokens: None,
+            events: None,
         }
+    }
+
+    /// Records Events about machines (script served or refused, artifacts fetched or
+    /// missing) and warns about what keeps one from booting (see [`crate::events`]).
+    pub fn with_events(mut self, events: Arc<BootEvents>) -> Self {
+        self.events = Some(events);
+        self
     }
 
     /// Serves these iPXE binaries under `/ipxe/binary/` (the TFTP server's copies).
@@ -384,6 +405,9 @@ fn script(state: &HttpState, machine: &Machine, client: IpAddr) -> Response {
     let iface = machine.interface();
     if !iface.allow_pxe {
         info!("iPXE script refused: netboot.allowPXE is not true");
+        if let Some(events) = &state.events {
+            events.script_refused(machine);
+        }
         return text(
             StatusCode::FORBIDDEN,
             format!(
@@ -421,6 +445,9 @@ fn script(state: &HttpState, machine: &Machine, client: IpAddr) -> Response {
         hook_script_with_token(&state.config, machine, token.as_deref())
     };
     info!("iPXE script served");
+    if let Some(events) = &state.events {
+        events.script_served(machine);
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -558,15 +585,26 @@ async fn binary(
 }
 
 /// Any other path: a file of the artifacts directory (see [`crate::artifact`]).
-async fn artifact(State(state): State<HttpState>, req: Request) -> Response {
+async fn artifact(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
     let name = req.uri().path().to_owned();
-    crate::artifact::serve(
+    let resp = crate::artifact::serve(
         &state.artifacts,
         &name,
         req.method(),
         req.headers().get(header::RANGE),
     )
-    .await
+    .await;
+    if let Some(events) = &state.events
+        && req.method() == axum::http::Method::GET
+    {
+        let dir = &state.config.artifacts_dir;
+        events.artifact(peer.ip(), &name, resp.status().as_u16(), dir);
+    }
+    resp
 }
 
 async fn healthz() -> Response {

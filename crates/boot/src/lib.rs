@@ -13,10 +13,12 @@
 //!
 //! Start reading at [`Index`] (how Hardware becomes [`Machine`]s and
 //! [`ironbell_dhcp::Reservation`]s), then [`http::router`] and [`http::Config`], then
-//! [`metrics`].
+//! [`events`] (the Events recorded per machine and the warnings about machines that do not
+//! boot), then [`metrics`].
 
 pub mod agent_tokens;
 pub mod artifact;
+pub mod events;
 pub mod http;
 mod index;
 pub mod machine_log;

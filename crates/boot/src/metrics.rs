@@ -23,6 +23,7 @@
 //! | `ironbell_machine_log_messages_total` | `result` |
 //! | `ironbell_store_degraded`, `ironbell_store_revision` (gauges, replicas on etcd) | |
 //! | `ironbell_dhcp_share_buckets`, `ironbell_dhcp_share_replicas` (gauges, DHCP replicas on etcd) | |
+//! | `ironbell_boot_events_total` | `result`: `queued`, `dropped` (queue full), `written`, `failed`, `trimmed` |
 
 use std::fmt;
 use std::sync::Arc;
@@ -169,6 +170,27 @@ impl StoreHealth {
     /// Records a failed probe; whether the store was reachable before (or never probed).
     pub fn unreachable(&self) -> bool {
         !self.degraded.swap(true, Ordering::Relaxed)
+    }
+}
+
+impl MetricsSource for crate::events::BootEvents {
+    fn encode(&self, enc: &mut DescriptorEncoder) -> fmt::Result {
+        let stats = self.recorder().stats();
+        counter_family(
+            enc,
+            "ironbell_boot_events_total",
+            "Events about machines: queued, dropped (the queue was full), written, failed \
+             (the store refused), trimmed (over the bound per object).",
+            "result",
+            [
+                ("queued", &stats.queued),
+                ("dropped", &stats.dropped),
+                ("written", &stats.written),
+                ("failed", &stats.failed),
+                ("trimmed", &stats.trimmed),
+            ]
+            .map(|(r, c)| (r, c.load(Ordering::Relaxed))),
+        )
     }
 }
 

@@ -104,6 +104,10 @@ async fn udp(
         })
 }
 
+/// How often machines waiting for their agent are checked (see
+/// [`crate::events::BootEvents::watch_agents`]).
+const AGENT_WATCH_PERIOD: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Sets its flag when dropped.
 struct RaiseOnDrop(Arc<AtomicBool>);
 
@@ -167,8 +171,14 @@ pub async fn run_replica(
         hardware = index.snapshot().hardware_count(),
         "hardware index ready"
     );
+    let events = Arc::new(crate::events::BootEvents::new(
+        ironbell_store::events::Recorder::start(store.clone(), "ironbell-boot"),
+        index.clone(),
+    ));
     let mut state = HttpState::new(config.http.clone(), index.clone())
-        .with_agent_tokens(crate::agent_tokens::AgentTokens::start(store.clone()));
+        .with_agent_tokens(crate::agent_tokens::AgentTokens::start(store.clone()))
+        .with_events(events.clone())
+        .with_source(events.clone());
     for source in metrics {
         state = state.with_source(source);
     }
@@ -182,7 +192,8 @@ pub async fn run_replica(
                 addr,
                 source,
             })?;
-        let mut server = ironbell_dhcp::Server::new(dhcp_config, index.clone());
+        let mut server =
+            ironbell_dhcp::Server::new(dhcp_config, index.clone()).with_observer(events.clone());
         if let Some(share) = dhcp_share {
             info!(
                 replica = share.replica(),
@@ -242,6 +253,11 @@ pub async fn run_replica(
     info!(%addr, "HTTP listening");
     tasks.spawn(async move { http::serve(listener, state).await.map_err(stopped("HTTP")) });
 
+    let watch = events.watch_agents(store, AGENT_WATCH_PERIOD);
+    tasks.spawn(async move {
+        watch.await;
+        Ok(())
+    });
     // Every part serves forever; the first to return ends the service.
     let result = match tasks.join_next().await {
         Some(Ok(result)) => result,

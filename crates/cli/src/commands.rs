@@ -91,6 +91,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             selector,
             output,
             show_secrets,
+            watch,
+            for_object,
         } => {
             let infos = kinds_named(kinds, &kind)?;
             let selector = selector
@@ -104,10 +106,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 namespace: namespace.clone(),
                 selector,
             };
+            if watch {
+                return crate::watch::run(store, &infos, &params, name.as_deref()).await;
+            }
             let mut found = match &name {
                 Some(name) => vec![get_one(store, &infos, name, namespace.as_deref()).await?],
                 None => list_kinds(store, &infos, &params).await?,
             };
+            crate::timeline::select_events(kinds, &mut found, for_object.as_deref())?;
             if !show_secrets {
                 for (_, objects) in &mut found {
                     objects.iter_mut().for_each(redact);
@@ -116,18 +122,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print_found(&found, output, name.is_some())?;
         }
         Command::Describe {
-            kind: DescribeKind::Cluster,
+            kind,
             name,
             namespace,
         } => {
             let store = open(&spec, Access::Existing)?;
-            let text = crate::describe::cluster(
-                store.store().as_ref(),
-                kinds,
-                &name,
-                namespace.as_deref(),
-            )
-            .await?;
+            let (store, ns) = (store.store().as_ref(), namespace.as_deref());
+            let text = match kind {
+                DescribeKind::Cluster => crate::describe::cluster(store, kinds, &name, ns).await?,
+                DescribeKind::Hardware => {
+                    crate::timeline::hardware(store, kinds, &name, ns).await?
+                }
+                DescribeKind::Workflow => {
+                    crate::timeline::workflow(store, kinds, &name, ns).await?
+                }
+            };
             print!("{text}");
         }
         Command::Serve(ServeCommand::Boot(args)) => {

@@ -21,7 +21,7 @@ const CLUSTER_NAME_LABEL: &str = "cluster.x-k8s.io/cluster-name";
 /// Label marking a control-plane Machine.
 const CONTROL_PLANE_LABEL: &str = "cluster.x-k8s.io/control-plane";
 /// What a missing value shows as.
-const NONE: &str = "<none>";
+pub(crate) const NONE: &str = "<none>";
 
 /// The description of the Cluster API `Cluster` `name` (in `namespace`, else the only
 /// namespace that has it).
@@ -31,13 +31,15 @@ pub async fn cluster(
     name: &str,
     namespace: Option<&str>,
 ) -> anyhow::Result<String> {
-    let clusters = resolve_kind(kinds, "clusters.cluster.x-k8s.io")?;
-    let cluster = find_one(store, clusters, name, namespace).await?;
+    let (cluster, v, mut out) = head(
+        store,
+        kinds,
+        "clusters.cluster.x-k8s.io",
+        (name, namespace),
+        22,
+    )
+    .await?;
     let ns = cluster.namespace().to_string();
-    let v = cluster.to_value();
-    let mut out = String::new();
-    writeln!(out, "Name:                 {}", cluster.name())?;
-    writeln!(out, "Namespace:            {ns}")?;
     writeln!(
         out,
         "Phase:                {}",
@@ -54,23 +56,7 @@ pub async fn cluster(
         flag(&v, "/status/controlPlaneReady")
     )?;
     writeln!(out, "Conditions:")?;
-    let conditions = v
-        .pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    if conditions.is_empty() {
-        writeln!(out, "  {NONE}")?;
-    } else {
-        let mut rows = vec![header(&["TYPE", "STATUS", "REASON", "MESSAGE"])];
-        rows.extend(conditions.iter().map(|c| {
-            ["/type", "/status", "/reason", "/message"]
-                .iter()
-                .map(|p| text(c, p))
-                .collect()
-        }));
-        indented_table(&mut out, &rows)?;
-    }
+    conditions(&mut out, &v)?;
 
     let control_plane = text(&v, "/spec/controlPlaneRef/name");
     match get(store, kinds, "kubeadmcontrolplanes", &ns, &control_plane).await? {
@@ -197,6 +183,54 @@ async fn machine_row(
     ])
 }
 
+/// The object `name` (in `namespace`, else the only namespace that has it) of the kind
+/// `kind` names, its JSON form, and the start of its description: `Name:` and
+/// `Namespace:` lines, values at column `width`.
+pub(crate) async fn head(
+    store: &dyn Store,
+    kinds: &KindRegistry,
+    kind: &str,
+    (name, namespace): (&str, Option<&str>),
+    width: usize,
+) -> anyhow::Result<(DynamicObject, Value, String)> {
+    let obj = find_one(store, resolve_kind(kinds, kind)?, name, namespace).await?;
+    let v = obj.to_value();
+    let mut out = String::new();
+    field(&mut out, width, "Name", obj.name())?;
+    field(&mut out, width, "Namespace", obj.namespace())?;
+    Ok((obj, v, out))
+}
+
+/// One `Label:   value` line, the value at column `width`.
+pub(crate) fn field(
+    out: &mut String,
+    width: usize,
+    label: &str,
+    value: impl std::fmt::Display,
+) -> std::fmt::Result {
+    writeln!(out, "{:<width$}{value}", format!("{label}:"))
+}
+
+/// `v`'s `status.conditions` as an indented table (or `<none>`).
+pub(crate) fn conditions(out: &mut String, v: &Value) -> anyhow::Result<()> {
+    let conditions = v
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    if conditions.is_empty() {
+        writeln!(out, "  {NONE}")?;
+        return Ok(());
+    }
+    let mut rows = vec![header(&["TYPE", "STATUS", "REASON", "MESSAGE"])];
+    rows.extend(conditions.iter().map(|c| {
+        ["/type", "/status", "/reason", "/message"]
+            .iter()
+            .map(|p| text(c, p))
+            .collect()
+    }));
+    indented_table(out, &rows)
+}
+
 /// Every object of the kind `kind` names in `namespace`.
 async fn objects_of(
     store: &dyn Store,
@@ -213,7 +247,7 @@ async fn objects_of(
 }
 
 /// `namespace/name` of the kind `kind` names; `None` when there is none.
-async fn get(
+pub(crate) async fn get(
     store: &dyn Store,
     kinds: &KindRegistry,
     kind: &str,
@@ -228,12 +262,12 @@ async fn get(
     }
 }
 
-fn header(names: &[&str]) -> Vec<String> {
+pub(crate) fn header(names: &[&str]) -> Vec<String> {
     names.iter().map(|n| (*n).to_string()).collect()
 }
 
 /// `rows` as a table indented by two spaces.
-fn indented_table(out: &mut String, rows: &[Vec<String>]) -> anyhow::Result<()> {
+pub(crate) fn indented_table(out: &mut String, rows: &[Vec<String>]) -> anyhow::Result<()> {
     let mut table = Vec::new();
     write_table(&mut table, rows)?;
     for line in String::from_utf8_lossy(&table).lines() {
@@ -246,7 +280,7 @@ fn text(v: &Value, pointer: &str) -> String {
     crate::output::text(v, pointer)
 }
 
-fn text_or_none(v: &Value, pointer: &str) -> String {
+pub(crate) fn text_or_none(v: &Value, pointer: &str) -> String {
     let t = text(v, pointer);
     if t.is_empty() { NONE.to_string() } else { t }
 }

@@ -30,6 +30,8 @@ mod logs;
 mod output;
 mod serve;
 mod store;
+mod timeline;
+mod watch;
 
 /// Bare-metal provisioning: network-boot the servers in a hardware.csv, install their OS
 /// through workflows, and build Kubernetes clusters on them.
@@ -100,10 +102,16 @@ enum Command {
         /// Print Secret values (they are redacted otherwise).
         #[arg(long)]
         show_secrets: bool,
+        /// After the list, print one line per change until interrupted.
+        #[arg(short = 'w', long)]
+        watch: bool,
+        /// Events only: those about one object, `KIND/NAME` (e.g. `hardware/node1`).
+        #[arg(long = "for", value_name = "KIND/NAME")]
+        for_object: Option<String>,
     },
     /// Show one object in detail: `describe cluster NAME` shows a Cluster API cluster's
     /// phase and conditions, then each Machine with its TinkerbellMachine, Hardware, phase
-    /// and Workflow.
+    /// and Workflow; `describe hardware|workflow NAME` show conditions and recent Events.
     Describe {
         /// What to describe.
         #[arg(value_enum)]
@@ -261,6 +269,12 @@ pub enum DescribeKind {
     /// A Cluster API `Cluster` (`clusters.cluster.x-k8s.io`).
     #[value(alias = "clusters")]
     Cluster,
+    /// A machine's Hardware: its interfaces, BMC, Workflows and timeline of Events.
+    #[value(alias = "hw")]
+    Hardware,
+    /// A Workflow: its state, conditions, each action and its Events.
+    #[value(alias = "workflows", alias = "wf")]
+    Workflow,
 }
 
 /// Output format of `get`.

@@ -78,24 +78,29 @@ pub fn print_objects(
                 eprintln!("No {} found.", kind.plural);
                 return Ok(());
             }
-            let columns = columns(kind);
-            let mut rows: Vec<Vec<String>> = vec![
-                ["NAMESPACE", "NAME"]
-                    .into_iter()
-                    .chain(columns.iter().map(|c| c.0))
-                    .map(str::to_string)
-                    .collect(),
-            ];
-            for o in objects {
-                let mut row = vec![o.namespace().to_string(), o.name().to_string()];
-                let value = o.to_value();
-                row.extend(columns.iter().map(|(_, f)| f(&value)));
-                rows.push(row);
-            }
+            let mut rows = vec![table_header(kind)];
+            rows.extend(objects.iter().map(|o| table_row(kind, o)));
             write_table(&mut out, &rows)?;
         }
     }
     Ok(())
+}
+
+/// The header of `kind`'s table: `NAMESPACE`, `NAME`, then the kind's columns.
+pub(crate) fn table_header(kind: &KindInfo) -> Vec<String> {
+    ["NAMESPACE", "NAME"]
+        .into_iter()
+        .chain(columns(kind).iter().map(|c| c.0))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `obj`'s row in `kind`'s table (see [`table_header`]).
+pub(crate) fn table_row(kind: &KindInfo, obj: &DynamicObject) -> Vec<String> {
+    let mut row = vec![obj.namespace().to_string(), obj.name().to_string()];
+    let value = obj.to_value();
+    row.extend(columns(kind).iter().map(|(_, f)| f(&value)));
+    row
 }
 
 /// `text` with every control character (C0, DEL, C1) and every bidirectional or
@@ -177,10 +182,39 @@ fn columns(kind: &KindInfo) -> Vec<Column> {
             ("BMC", |v| text(v, "/spec/bmcRef/name")),
             ("LABELS", labels),
         ],
+        // Tinkerbell's printer columns, then AGE.
         ("tinkerbell.org/v1alpha1", "Workflow") => vec![
             ("TEMPLATE", |v| text(v, "/spec/templateRef")),
-            ("HARDWARE", |v| text(v, "/spec/hardwareRef")),
             ("STATE", |v| text(v, "/status/state")),
+            ("CURRENT-ACTION", |v| {
+                text(v, "/status/currentState/actionName")
+            }),
+            ("AGENT", |v| text(v, "/status/agentID")),
+            ("HARDWARE", |v| text(v, "/spec/hardwareRef")),
+            ("AGE", age),
+        ],
+        // kubectl's, less the namespace and name printed before them.
+        ("v1", "Event") => vec![
+            ("LAST SEEN", |v| {
+                let last = text(v, "/lastTimestamp");
+                let last = if last.is_empty() {
+                    text(v, "/firstTimestamp")
+                } else {
+                    last
+                };
+                last.parse().map(age_of).unwrap_or_default()
+            }),
+            ("TYPE", |v| text(v, "/type")),
+            ("REASON", |v| text(v, "/reason")),
+            ("OBJECT", |v| {
+                format!(
+                    "{}/{}",
+                    text(v, "/involvedObject/kind").to_lowercase(),
+                    text(v, "/involvedObject/name")
+                )
+            }),
+            ("COUNT", |v| text(v, "/count")),
+            ("MESSAGE", |v| text(v, "/message")),
         ],
         ("bmc.tinkerbell.org/v1alpha1", "Machine") => vec![
             ("HOST", |v| text(v, "/spec/connection/host")),
@@ -268,11 +302,15 @@ const REPLICA_COLUMNS: [Column; 4] = [
 
 /// Time since `metadata.creationTimestamp` as kubectl shows it (`45s`, `12m`, `5h`, `3d`).
 fn age(v: &Value) -> String {
-    let Ok(created) = text(v, "/metadata/creationTimestamp").parse::<ironbell_model::Timestamp>()
-    else {
-        return String::new();
-    };
-    let secs = ironbell_model::values::since(created).as_secs();
+    text(v, "/metadata/creationTimestamp")
+        .parse::<ironbell_model::Timestamp>()
+        .map(age_of)
+        .unwrap_or_default()
+}
+
+/// Time since `t` as kubectl shows it (`45s`, `12m`, `5h`, `3d`).
+pub(crate) fn age_of(t: ironbell_model::Timestamp) -> String {
+    let secs = ironbell_model::values::since(t).as_secs();
     match secs {
         0..120 => format!("{secs}s"),
         120..7200 => format!("{}m", secs / 60),

@@ -24,6 +24,7 @@
 //! out), then [`Server`] (parse, count, send) and [`bind_server_socket`].
 
 mod config;
+pub mod observe;
 pub mod probe;
 mod reservation;
 mod respond;
@@ -31,6 +32,7 @@ mod server;
 pub mod share;
 
 pub use config::{Binaries, Config, Mode};
+pub use observe::Observer;
 pub use reservation::{Backend, DEFAULT_LEASE_TIME, MacAddr, Reservation, Route, format_mac};
 pub use respond::{
     CLIENT_PORT, Decision, IgnoreReason, NETBOOT_NOT_ALLOWED, SERVER_PORT, client_mac,

@@ -198,6 +198,7 @@ pub struct Server<B> {
     stats: Arc<Stats>,
     per_mac: RateLimiter<[u8; 6]>,
     share: Option<Arc<Share>>,
+    observer: Option<Arc<dyn crate::Observer>>,
 }
 
 impl<B: Backend> Server<B> {
@@ -214,7 +215,14 @@ impl<B: Backend> Server<B> {
             stats: Arc::default(),
             per_mac,
             share: None,
+            observer: None,
         }
+    }
+
+    /// `observer` is told of each decision about a client (see [`crate::Observer`]).
+    pub fn with_observer(mut self, observer: Arc<dyn crate::Observer>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// This server answers only the clients of `share` (one replica of several on a
@@ -277,6 +285,9 @@ impl<B: Backend> Server<B> {
         match respond(&self.config, &self.backend, &msg) {
             Decision::Ignore(reason) => {
                 self.stats.ignored[reason.index()].fetch_add(1, Ordering::Relaxed);
+                if let (Some(observer), Some(mac)) = (&self.observer, mac) {
+                    observer.ignored(mac, &msg, reason);
+                }
                 match reason {
                     IgnoreReason::Release | IgnoreReason::Decline => {
                         if let Some(suppressed) = REPLY_LOG.allow() {
@@ -293,6 +304,9 @@ impl<B: Backend> Server<B> {
             }
             Decision::Reply { message, to } => match message.to_vec() {
                 Ok(bytes) => {
+                    if let (Some(observer), Some(mac)) = (&self.observer, mac) {
+                        observer.replied(mac, &msg, &message);
+                    }
                     if let Some(suppressed) = REPLY_LOG.allow() {
                         tracing::info!(
                             reply = ?message.opts().msg_type(),

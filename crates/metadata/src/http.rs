@@ -33,7 +33,9 @@
 //!
 //! **Writes.** Only the phone-home writes, and only a `v1 Node`, through the store given
 //! with [`MetadataState::with_store`] ([`serve`] gives its own); without one it answers
-//! 503.
+//! 503. With a store, Events go on the machine's Hardware (`ironbell-store`'s recorder,
+//! which never blocks a request): `MetadataRead` (at most once a minute per client and
+//! kind of read) and `PhoneHome`.
 
 use std::future::Future;
 use std::io;
@@ -51,7 +53,9 @@ use axum::routing::{get, post, put};
 pub use ironbell_httpd::{MAX_HEAD_BYTES, MAX_HEADERS};
 use ironbell_limits::RateLimiter;
 use ironbell_model::corev1::Node;
+use ironbell_model::corev1::ObjectReference;
 use ironbell_store::SharedStore;
+use ironbell_store::events::Recorder;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tower_http::timeout::TimeoutLayer;
@@ -119,6 +123,22 @@ struct Inner {
     store: Option<SharedStore>,
     /// Phone-homes per source address.
     phone_home_rate: RateLimiter<IpAddr>,
+    /// Events about machines (metadata read, phone-home); disabled without a store.
+    events: Recorder,
+    /// At most one `MetadataRead` Event per client and kind of read per [`READ_EVENTS`].
+    read_events: RateLimiter<(IpAddr, bool)>,
+}
+
+/// At most one `MetadataRead` Event per client (and kind: EC2 tree or `/metadata`) in
+/// this interval: cloud-init reads dozens of paths at each boot.
+const READ_EVENTS: Duration = Duration::from_secs(60);
+
+fn read_event_limiter() -> RateLimiter<(IpAddr, bool)> {
+    RateLimiter::new(
+        1.0 / READ_EVENTS.as_secs_f64(),
+        1,
+        phone_home::RATE_MAX_KEYS,
+    )
 }
 
 fn phone_home_limiter() -> RateLimiter<IpAddr> {
@@ -158,6 +178,8 @@ impl MetadataState {
             started: Instant::now(),
             store: None,
             phone_home_rate: phone_home_limiter(),
+            events: Recorder::disabled(),
+            read_events: read_event_limiter(),
         }))
     }
 
@@ -170,8 +192,10 @@ impl MetadataState {
             key: inner.key.clone(),
             metrics: inner.metrics.clone(),
             started: inner.started,
+            events: Recorder::start(store.clone(), "ironbell-metadata"),
             store: Some(store),
             phone_home_rate: phone_home_limiter(),
+            read_events: read_event_limiter(),
         }))
     }
 
@@ -188,6 +212,30 @@ impl MetadataState {
     /// The counters.
     pub fn metrics(&self) -> &Metrics {
         &self.0.metrics
+    }
+}
+
+impl MetadataState {
+    /// Records that `machine` (a Hardware) read its metadata from `client` (`what`: the
+    /// EC2 tree or Tinkerbell's `/metadata`), at most once per client and kind per
+    /// [`READ_EVENTS`].
+    fn read_event(&self, machine: &Machine, client: IpAddr, tinkerbell: bool) {
+        let Machine::Hardware(hw) = machine else {
+            return;
+        };
+        if !self.0.read_events.check(&(client, tinkerbell)) {
+            return;
+        }
+        let what = if tinkerbell {
+            "the /metadata document"
+        } else {
+            "EC2 metadata"
+        };
+        self.0.events.normal(
+            ObjectReference::of(hw.as_ref()),
+            "MetadataRead",
+            format!("{what} read from {client}"),
+        );
     }
 }
 
@@ -449,7 +497,10 @@ async fn ec2_tree(State(state): State<MetadataState>, req: Request) -> Response 
         check_token(&state, req.headers(), client)?;
         let machine = machine_at(&state, client)?;
         Ok::<_, Refusal>(match ec2::render(node, &machine) {
-            Some(body) => text(StatusCode::OK, body.into_owned()),
+            Some(body) => {
+                state.read_event(&machine, client, false);
+                text(StatusCode::OK, body.into_owned())
+            }
             None => text(
                 StatusCode::NOT_FOUND,
                 format!("{} has no value at {endpoint}", machine.name()),
@@ -526,6 +577,7 @@ async fn metadata_document(State(state): State<MetadataState>, req: Request) -> 
                 format!("writing the document: {e}"),
             )
         })?;
+        state.read_event(&machine, client, true);
         Ok((
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
@@ -627,6 +679,14 @@ async fn phone_home(State(state): State<MetadataState>, req: Request) -> Respons
         }
         let node = record_node(&store, hw, client, &report).await?;
         info!(node = node.metadata.name(), "phone-home: node ready");
+        state.0.events.normal(
+            ObjectReference::of(hw.as_ref()),
+            "PhoneHome",
+            format!(
+                "the installed OS phoned home from {client}: node {} is ready",
+                node.metadata.name()
+            ),
+        );
         Ok(text(
             StatusCode::OK,
             format!("node {} is ready\n", node.metadata.name()),

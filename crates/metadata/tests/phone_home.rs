@@ -6,11 +6,13 @@ mod common;
 
 use axum::Router;
 use axum::http::{Method, StatusCode};
-use common::{Answer, send_body, simple, store_with};
+use common::{Answer, get, send_body, simple, store_with};
 use ironbell_metadata::phone_home::{MAX_BODY_BYTES, RATE_BURST};
 use ironbell_metadata::{Config, Index, MetadataState, router};
 use ironbell_model::corev1::Node;
+use ironbell_model::tinkerbell::Hardware;
 use ironbell_store::SharedStore;
+use ironbell_store::events::events_of;
 
 const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
 
@@ -98,6 +100,37 @@ async fn a_phone_home_makes_the_machines_node_ready() {
     let cond = &again.status.as_ref().expect("status").conditions[0];
     assert_eq!(cond.last_transition_time, ready.last_transition_time);
     assert!(cond.last_heartbeat_time >= ready.last_heartbeat_time);
+
+    // The machine's timeline: its metadata read, then two phone-homes as one Event.
+    for _ in 0..5 {
+        let a = get(&p.app, "10.0.0.1:40002", "/metadata").await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let events = loop {
+        let events = events_of::<Hardware>(&p.store, "default", "m1")
+            .await
+            .expect("events");
+        let phoned = events.iter().any(|e| e.count == Some(2));
+        if events.len() == 2 && phoned {
+            break events;
+        }
+        assert!(std::time::Instant::now() < deadline, "{events:#?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let by = |reason: &str| {
+        events
+            .iter()
+            .find(|e| e.reason.as_deref() == Some(reason))
+            .unwrap_or_else(|| panic!("no {reason}: {events:#?}"))
+    };
+    assert_eq!(by("PhoneHome").count, Some(2));
+    assert_eq!(
+        by("PhoneHome").message.as_deref(),
+        Some("the installed OS phoned home from 10.0.0.1: node m1 is ready")
+    );
+    // Five reads, one Event: at most one a minute per client.
+    assert_eq!(by("MetadataRead").count, Some(1));
 }
 
 #[tokio::test]

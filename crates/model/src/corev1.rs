@@ -1,5 +1,6 @@
-//! Core `v1` kinds ironbell stores: [`Secret`], which holds BMC credentials, and [`Node`],
-//! the record of a cluster node that reported in (cluster-scoped, as in Kubernetes).
+//! Core `v1` kinds ironbell stores: [`Secret`], which holds BMC credentials, [`Node`],
+//! the record of a cluster node that reported in (cluster-scoped, as in Kubernetes), and
+//! [`Event`], what a service did or saw for one object (see [`event`]).
 //!
 //! `data` values are bytes, written as standard base64 in YAML and JSON ([`Bytes`]); an
 //! invalid value is an error that names its key. Secret values never appear in `Debug`
@@ -14,6 +15,9 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::{ApiVersion, Kind, ObjectMeta};
+
+pub mod event;
+pub use event::{Event, EventSource, ObjectReference};
 
 /// A Secret: small named pieces of sensitive data, such as a BMC's user name and password.
 #[derive(Serialize, Deserialize, Clone, Default, PartialEq)]

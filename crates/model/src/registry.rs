@@ -158,6 +158,8 @@ impl KindRegistry {
         // Node is not one of the typed `Object` variants (no code matches on it), but the
         // CLI and the store know it like any built-in kind.
         let _ = registry.register::<crate::corev1::Node>();
+        // Events likewise: services write them, the CLI shows them.
+        let _ = registry.register::<crate::corev1::Event>();
         registry
     }
 

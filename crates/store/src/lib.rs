@@ -11,6 +11,7 @@
 //!
 //! Start reading at [`Store`], then [`Api`] (the typed facade services use), then
 //! [`reflector`] and [`snapshot`] (the in-memory indexes services answer from), then
+//! [`events`] (how services record Events without waiting for the store), then
 //! `conformance`.
 //!
 //! ## The contract every backend keeps, and what only some can do
@@ -50,6 +51,7 @@ pub mod backend;
 mod batch;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod events;
 pub mod finalizers;
 pub mod reflector;
 pub mod snapshot;

@@ -21,3 +21,26 @@ mod generated {
     tonic::include_proto!("proto");
 }
 pub use generated::*;
+
+impl ActionStatusRequest {
+    /// The report of `action` (as `GetAction` handed it out) in `state` with `message`;
+    /// the times and the duration are left for the caller to set.
+    pub fn about(
+        action: &ActionResponse,
+        state: action_status_request::StateType,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            workflow_id: action.workflow_id.clone(),
+            task_id: action.task_id.clone(),
+            action_id: action.action_id.clone(),
+            agent_id: action.agent_id.clone(),
+            action_name: action.name.clone(),
+            action_state: state as i32,
+            message: Some(ActionMessage {
+                message: message.into(),
+            }),
+            ..Self::default()
+        }
+    }
+}

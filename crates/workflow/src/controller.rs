@@ -36,6 +36,7 @@ use ironbell_model::agent_token::{self, AgentToken};
 use ironbell_model::bmc::{
     Action, Job, JobSpec, MachineRef, PowerAction, VirtualMediaAction, boot_device,
 };
+use ironbell_model::corev1::ObjectReference;
 use ironbell_model::corev1::Secret;
 use ironbell_model::template_def::TemplateDefinition;
 use ironbell_model::tinkerbell::{
@@ -43,6 +44,7 @@ use ironbell_model::tinkerbell::{
     WorkflowStatus,
 };
 use ironbell_model::{ObjectMeta, OwnerReference, Resource};
+use ironbell_store::events::Recorder;
 use ironbell_store::reflector::ObjectKey;
 use ironbell_store::{Api, SharedStore, StoreError};
 use tracing::{info, warn};
@@ -88,6 +90,7 @@ pub struct Reconciler {
     secrets: Api<Secret>,
     render: RenderFn,
     agent_tokens: bool,
+    events: Recorder,
 }
 
 impl Reconciler {
@@ -101,6 +104,39 @@ impl Reconciler {
             secrets: Api::new(store),
             render,
             agent_tokens: false,
+            events: Recorder::disabled(),
+        }
+    }
+
+    /// Records Events (state changes, render failures) with `events`.
+    pub fn with_events(mut self, events: Recorder) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// Records the Event of `wf` entering `state` (see [`state_event`]) on the Workflow
+    /// and, for a final state, on its Hardware (the machine's timeline).
+    fn record_state(&self, wf: &Workflow, status: &WorkflowStatus, state: &WorkflowState) {
+        let Some((warning, reason, message)) = state_event(status, state) else {
+            return;
+        };
+        let mut involved = vec![ObjectReference::of(wf)];
+        if state.is_terminal()
+            && let Some(hw) = wf.spec.hardware_ref.as_deref().filter(|h| !h.is_empty())
+        {
+            involved.push(ObjectReference::to::<Hardware>(wf.metadata.namespace(), hw));
+        }
+        for obj in involved {
+            let message = if obj.kind() == Workflow::KIND {
+                message.clone()
+            } else {
+                format!("workflow {}: {message}", wf.metadata.name())
+            };
+            if warning {
+                self.events.warning(obj, reason, message);
+            } else {
+                self.events.normal(obj, reason, message);
+            }
         }
     }
 
@@ -152,6 +188,32 @@ impl Reconciler {
             Err(e) => Err(Error::Store(wf_name(wf), e)),
         }
     }
+}
+
+/// The Event of a Workflow entering `state`: `(warning, reason, message)`; `None` for
+/// the states the agent API reports itself (RUNNING) or that pass at once (POST).
+pub fn state_event(
+    status: &WorkflowStatus,
+    state: &WorkflowState,
+) -> Option<(bool, &'static str, String)> {
+    let agent = status.agent_id.as_deref().unwrap_or("<none>");
+    let why = || status::failure_reason(status).unwrap_or_else(|| "no reason recorded".into());
+    Some(match state {
+        WorkflowState::Preparing => (
+            false,
+            "Preparing",
+            "preparing the machine to network-boot".to_string(),
+        ),
+        WorkflowState::Pending => (
+            false,
+            "Pending",
+            format!("template rendered; waiting for agent {agent}"),
+        ),
+        WorkflowState::Success => (false, "Succeeded", "every action succeeded".to_string()),
+        WorkflowState::Failed => (true, "Failed", why()),
+        WorkflowState::Timeout => (true, "TimedOut", why()),
+        _ => return None,
+    })
 }
 
 /// A new agent token: 32 random bytes, base64url without padding (43 characters that
@@ -219,6 +281,9 @@ impl Reconcile<Workflow> for Reconciler {
                 && wf.status.as_ref().and_then(|s| s.state.as_ref()) != Some(s)
             {
                 info!(workflow = %wf_name(&wf), state = %s, "workflow state");
+                if let Some(status) = updated.status.as_ref() {
+                    self.record_state(&wf, status, s);
+                }
             }
             // A conflict means someone (the gRPC server) wrote meanwhile: reconcile again
             // on a fresh copy rather than overwrite their change.
@@ -240,6 +305,10 @@ impl Reconciler {
     ) -> (Next, Result<(), Error>) {
         let name = wf_name(wf);
         let ns = wf.metadata.namespace();
+        // Something missing (the Template, the Hardware) may yet come: retried with
+        // backoff, the state left empty. What cannot change by waiting (no templateRef, a
+        // template that does not render) fails the Workflow, with the reason in its
+        // TemplateRenderedSuccess condition.
         let failed = |status: &mut WorkflowStatus, msg: String| {
             status.template_rendering = Some(TemplateRendering::Failed);
             set_condition(
@@ -251,10 +320,21 @@ impl Reconciler {
                     msg.clone(),
                 ),
             );
+            self.events
+                .warning(ObjectReference::of(wf), "TemplateNotRendered", msg.clone());
             (Next::Done, Err(Error::NotReady(name.clone(), msg)))
         };
-        let Some(template_ref) = wf.spec.template_ref.as_deref() else {
-            return failed(status, "spec.templateRef is empty".into());
+        let fatal = |status: &mut WorkflowStatus, msg: String| {
+            status.template_rendering = Some(TemplateRendering::Failed);
+            set_condition(
+                status,
+                status::condition(condition::TEMPLATE_RENDERED_SUCCESS, false, "Error", msg),
+            );
+            status.state = Some(WorkflowState::Failed);
+            (Next::Done, Ok(()))
+        };
+        let Some(template_ref) = wf.spec.template_ref.as_deref().filter(|t| !t.is_empty()) else {
+            return fatal(status, "spec.templateRef is empty".into());
         };
         let template = match self.templates.get(ns, template_ref).await {
             Ok(t) => t,
@@ -275,7 +355,12 @@ impl Reconciler {
         let map = wf.spec.hardware_map.clone().unwrap_or_default();
         let def = match (self.render)(&text, &map, hardware.as_ref()) {
             Ok(def) => def,
-            Err(msg) => return failed(status, format!("error rendering template: {msg}")),
+            Err(msg) => {
+                return fatal(
+                    status,
+                    format!("error rendering template {ns}/{template_ref}: {msg}"),
+                );
+            }
         };
         let conditions = status.conditions.take();
         *status = status::from_template(&def);
@@ -721,6 +806,7 @@ fn time_out_current(status: &mut WorkflowStatus, message: &str) {
     else {
         return;
     };
+    let mut failed = None;
     for task in status.tasks.iter_mut().flatten() {
         for action in &mut task.actions {
             if action.id == action_id
@@ -732,8 +818,12 @@ fn time_out_current(status: &mut WorkflowStatus, message: &str) {
                 action.state = Some(WorkflowState::Timeout);
                 action.message = Some(message.to_string());
                 action.execution_stop = Some(status::now());
+                failed = Some((task.name.clone(), action.name.clone().unwrap_or_default()));
             }
         }
+    }
+    if let Some((task, action)) = failed {
+        status::set_action_failed(status, &task, &action, &WorkflowState::Timeout, message);
     }
     if let Some(cur) = status.current_state.as_mut() {
         cur.state = Some(WorkflowState::Timeout);

@@ -116,7 +116,8 @@ pub async fn serve(
     let concurrency = config.concurrency;
     let reconciler = Arc::new(
         controller::Reconciler::new(store.clone(), render)
-            .with_agent_tokens(config.auth.mode == auth::AuthMode::Token),
+            .with_agent_tokens(config.auth.mode == auth::AuthMode::Token)
+            .with_events(events(&store)),
     );
     let controller = Controller::<Workflow>::new("workflow", store.clone()).watches::<Job>(
         // A boot job's progress wakes the workflow that owns it.
@@ -135,6 +136,11 @@ pub async fn serve(
     let result = serve_api(store, listener, config).await;
     drop(controller);
     result
+}
+
+/// The Event recorder of the workflow service (`source.component` `ironbell-workflow`).
+fn events(store: &SharedStore) -> ironbell_store::events::Recorder {
+    ironbell_store::events::Recorder::start(store.clone(), "ironbell-workflow")
 }
 
 /// Aborts its task when dropped.
@@ -164,8 +170,9 @@ pub async fn serve_api(
         );
     }
     let incoming = net::incoming(listener, config.connections);
-    let service =
-        server::Server::new(store, index, config.auth.clone(), config.rate).into_service();
+    let service = server::Server::new(store.clone(), index, config.auth.clone(), config.rate)
+        .with_events(events(&store))
+        .into_service();
     grpc_server()
         .add_service(service)
         // A shutdown signal that never fires, so that the connections watch it: when this

@@ -41,9 +41,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use ironbell_limits::{LogLimiter, RateLimiter};
+use ironbell_model::corev1::ObjectReference;
 use ironbell_model::tinkerbell::{
-    CurrentState, Workflow, WorkflowAction, WorkflowState, WorkflowStatus, WorkflowTask,
+    CurrentState, Hardware, Workflow, WorkflowAction, WorkflowState, WorkflowStatus, WorkflowTask,
 };
+use ironbell_store::events::Recorder;
 use ironbell_store::reflector::ObjectKey;
 use ironbell_store::{Api, SharedStore, StoreError};
 use ironbell_workflow_proto::action_status_request::StateType;
@@ -102,6 +104,7 @@ pub struct Server {
     index: Arc<AgentIndex>,
     auth: Arc<AgentAuth>,
     rate: Arc<RateLimiter<IpAddr>>,
+    events: Recorder,
 }
 
 impl Server {
@@ -122,6 +125,47 @@ impl Server {
                 rate.burst,
                 rate.max_clients,
             )),
+            events: Recorder::disabled(),
+        }
+    }
+
+    /// Records Events (agent connected, each action started, finished or failed) on the
+    /// machine's Hardware with `events`; a failure also on the Workflow.
+    pub fn with_events(mut self, events: Recorder) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// Records `reason`/`message` about Workflow `key` on its Hardware (when it has one)
+    /// and, when `also_workflow`, on the Workflow itself.
+    fn record(
+        &self,
+        entry: Option<&WorkflowEntry>,
+        key: &ObjectKey,
+        warning: bool,
+        reason: &str,
+        message: &str,
+        also_workflow: bool,
+    ) {
+        let mut involved = Vec::with_capacity(2);
+        if let Some(hw) = entry.and_then(|e| e.hardware_ref.as_deref()) {
+            involved.push((
+                ObjectReference::to::<Hardware>(&key.0, hw),
+                format!("workflow {}: {message}", key.1),
+            ));
+        }
+        if also_workflow || involved.is_empty() {
+            involved.push((
+                ObjectReference::to::<Workflow>(&key.0, &key.1),
+                message.to_string(),
+            ));
+        }
+        for (obj, message) in involved {
+            if warning {
+                self.events.warning(obj, reason, message);
+            } else {
+                self.events.normal(obj, reason, message);
+            }
         }
     }
 
@@ -205,6 +249,49 @@ impl Server {
                 Err(e) => return Err(internal(e)),
             }
         }
+    }
+}
+
+/// The Event of an accepted report: `(warning, reason, message)`.
+fn action_event(req: &ActionStatusRequest, task: &str) -> (bool, &'static str, String) {
+    let action = &req.action_name;
+    let state = state_of(req.action_state());
+    match state {
+        WorkflowState::Running => (
+            false,
+            "ActionStarted",
+            format!("action {action} of task {task} started"),
+        ),
+        WorkflowState::Success => (
+            false,
+            "ActionSucceeded",
+            format!(
+                "action {action} of task {task} succeeded in {}",
+                req.execution_duration
+            ),
+        ),
+        WorkflowState::Timeout | WorkflowState::Failed => {
+            let message = req
+                .message
+                .as_ref()
+                .map(|m| bound_message(&m.message))
+                .unwrap_or_default();
+            let reason = if state == WorkflowState::Timeout {
+                "ActionTimedOut"
+            } else {
+                "ActionFailed"
+            };
+            (
+                true,
+                reason,
+                crate::status::action_failure(task, action, &state, &message),
+            )
+        }
+        other => (
+            false,
+            "ActionReported",
+            format!("action {action} of task {task} {other}"),
+        ),
     }
 }
 
@@ -517,6 +604,16 @@ pub fn apply_report(status: &mut WorkflowStatus, req: &ActionStatusRequest) -> R
     action.execution_stop = timestamp(req.execution_stop.as_ref());
     action.execution_duration = Some(req.execution_duration.clone());
     action.message = req.message.as_ref().map(|m| bound_message(&m.message));
+    if matches!(new_state, WorkflowState::Failed | WorkflowState::Timeout) {
+        let message = action.message.clone().unwrap_or_default();
+        crate::status::set_action_failed(
+            status,
+            &task_name,
+            &req.action_name,
+            &new_state,
+            &message,
+        );
+    }
     if new_state != WorkflowState::Success {
         status.state = Some(new_state.clone());
     } else if last {
@@ -600,12 +697,23 @@ impl WorkflowService for Server {
                 action_name: action.name.clone(),
                 task_name: Some(task.name.clone()),
             };
+            let mut connected = false;
             let written = self
                 .change_status(&ns, &name, |s| {
+                    connected = s.current_state.is_none();
                     s.current_state = Some(position.clone());
                     Ok(())
                 })
                 .await?;
+            if written && connected {
+                let key = (ns.clone(), name.clone());
+                let entry = entries.iter().find(|e| e.key == key);
+                let message = format!(
+                    "agent {agent} connected from {client}; first action: {}",
+                    action.name.as_deref().unwrap_or_default()
+                );
+                self.record(entry, &key, false, "AgentConnected", &message, true);
+            }
             if let Some(suppressed) = HANDED_OUT.allow() {
                 info!(workflow = %name, action = action.name.as_deref().unwrap_or(""), written, suppressed, "handing out action");
             }
@@ -639,10 +747,21 @@ impl WorkflowService for Server {
             }
             self.authorize(&request, client, &agent, &entries, Some(&key))
                 .map_err(|s| refused("report", &agent, client, s))?;
+            let mut task_name = None;
             let written = self
-                .change_status(&key.0, &key.1, |s| apply_report(s, req))
+                .change_status(&key.0, &key.1, |s| {
+                    apply_report(s, req)?;
+                    task_name = s.current_state.as_ref().and_then(|c| c.task_name.clone());
+                    Ok(())
+                })
                 .await
                 .map_err(|s| refused("report", &agent, client, s))?;
+            if written {
+                let entry = entries.iter().find(|e| e.key == key);
+                let task = task_name.as_deref().unwrap_or(req.task_id.as_str());
+                let (warning, reason, message) = action_event(req, task);
+                self.record(entry, &key, warning, reason, &message, warning);
+            }
             if let Some(suppressed) = REPORTED.allow() {
                 info!(
                     action = %req.action_name,

@@ -26,6 +26,61 @@ pub mod condition {
     pub const BOOT_JOB_COMPLETE: &str = "BootJobComplete";
     /// A boot job failed.
     pub const BOOT_JOB_FAILED: &str = "BootJobFailed";
+    /// An action failed or timed out (True): its reason is the action's state, its message
+    /// names the action and its task and carries the action's message. ironbell's own
+    /// condition: Tinkerbell leaves the failing action to be found in `tasks`.
+    pub const ACTION_FAILED: &str = "ActionFailed";
+}
+
+/// Records on `status` that action `action` of task `task` ended in `state` (FAILED or
+/// TIMEOUT) with `message` ([`condition::ACTION_FAILED`]).
+pub fn set_action_failed(
+    status: &mut WorkflowStatus,
+    task: &str,
+    action: &str,
+    state: &WorkflowState,
+    message: &str,
+) {
+    let reason = match state {
+        WorkflowState::Timeout => "Timeout",
+        _ => "Failed",
+    };
+    let text = action_failure(task, action, state, message);
+    set_condition(
+        status,
+        condition(condition::ACTION_FAILED, true, reason, text),
+    );
+}
+
+/// `action A of task T FAILED: message`, as the condition and Events say it.
+pub fn action_failure(task: &str, action: &str, state: &WorkflowState, message: &str) -> String {
+    let message = message.trim();
+    if message.is_empty() {
+        format!("action {action} of task {task} {state}")
+    } else {
+        format!("action {action} of task {task} {state}: {message}")
+    }
+}
+
+/// Why a workflow stopped, from its conditions: the failing action, else the template
+/// that did not render, else the first condition that is `False`. `None` when it says
+/// nothing.
+pub fn failure_reason(status: &WorkflowStatus) -> Option<String> {
+    let conditions = status.conditions.as_deref().unwrap_or_default();
+    let find = |t: &str, s: &str| {
+        conditions
+            .iter()
+            .find(|c| c.type_ == t && c.status == s)
+            .and_then(|c| c.message.clone())
+    };
+    find(condition::ACTION_FAILED, "True")
+        .or_else(|| find(condition::TEMPLATE_RENDERED_SUCCESS, "False"))
+        .or_else(|| {
+            conditions
+                .iter()
+                .find(|c| c.status == "False")
+                .and_then(|c| c.message.clone())
+        })
 }
 
 /// A new action or task id: a ULID, as Tinkerbell uses.

@@ -22,12 +22,13 @@ use ironbell_model::tinkerbell::{
     Workflow, WorkflowAction, WorkflowState, WorkflowStatus, WorkflowTask,
 };
 use ironbell_model::{ObjectMeta, TypeKey, parse_documents};
+use ironbell_store::events::events_of;
 use ironbell_store::{Api, ListParams, SharedStore};
 use ironbell_store_sqlite::SqliteStore;
 use ironbell_workflow::auth::AuthMode;
 use ironbell_workflow_proto::action_status_request::StateType;
 use ironbell_workflow_proto::workflow_service_client::WorkflowServiceClient;
-use ironbell_workflow_proto::{ActionMessage, ActionRequest, ActionResponse, ActionStatusRequest};
+use ironbell_workflow_proto::{ActionRequest, ActionResponse, ActionStatusRequest};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -150,17 +151,7 @@ async fn get(
 }
 
 fn report(a: &ActionResponse, state: StateType, message: String) -> ActionStatusRequest {
-    ActionStatusRequest {
-        workflow_id: a.workflow_id.clone(),
-        task_id: a.task_id.clone(),
-        action_id: a.action_id.clone(),
-        agent_id: a.agent_id.clone(),
-        action_name: a.name.clone(),
-        action_state: state as i32,
-        execution_duration: String::new(),
-        message: Some(ActionMessage { message }),
-        ..ActionStatusRequest::default()
-    }
+    ActionStatusRequest::about(a, state, message)
 }
 
 fn store_bytes(db: &std::path::Path) -> u64 {
@@ -208,6 +199,24 @@ async fn a_report_flood_grows_the_store_by_a_bounded_amount_and_polling_writes_n
         .await
         .unwrap();
 
+    // The Events of the first call and report (written in the background) are in.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while events_of::<Workflow>(&api.store, "default", "wf1")
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.reason.as_deref(),
+                Some("AgentConnected" | "ActionStarted")
+            )
+        })
+        .count()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "the Events were not written");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // Polling without a change writes nothing.
     let rv = revision(&api.store).await;
     for _ in 0..50 {

@@ -11,14 +11,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ironbell_model::bmc::{Job, JobCondition, JobStatus, PowerAction};
+use ironbell_model::corev1::Event;
 use ironbell_model::parse_documents;
 use ironbell_model::tinkerbell::{Hardware, Workflow, WorkflowState};
+use ironbell_store::events::events_of;
 use ironbell_store::{Api, SharedStore};
 use ironbell_store_sqlite::SqliteStore;
 use ironbell_workflow::controller::RenderFn;
 use ironbell_workflow_proto::action_status_request::StateType;
 use ironbell_workflow_proto::workflow_service_client::WorkflowServiceClient;
-use ironbell_workflow_proto::{ActionMessage, ActionRequest, ActionResponse, ActionStatusRequest};
+use ironbell_workflow_proto::{ActionRequest, ActionResponse, ActionStatusRequest};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -179,12 +181,6 @@ async fn report(
 ) -> Result<(), tonic::Status> {
     let terminal = !matches!(state, StateType::Running | StateType::Pending);
     c.report_action_status(ActionStatusRequest {
-        workflow_id: a.workflow_id.clone(),
-        agent_id: a.agent_id.clone(),
-        task_id: a.task_id.clone(),
-        action_id: a.action_id.clone(),
-        action_name: a.name.clone(),
-        action_state: state as i32,
         execution_start: Some(now_ts()),
         execution_stop: terminal.then(now_ts),
         execution_duration: if terminal {
@@ -192,9 +188,7 @@ async fn report(
         } else {
             String::new()
         },
-        message: Some(ActionMessage {
-            message: message.into(),
-        }),
+        ..ActionStatusRequest::about(a, state, message)
     })
     .await
     .map(|_| ())
@@ -299,13 +293,112 @@ async fn a_failed_action_fails_the_workflow_and_unknown_actions_are_refused() {
         .await
         .unwrap();
     let wf = wait_state(&svc.store, "wf1", WorkflowState::Failed).await;
-    let a = &wf.status.unwrap().tasks.unwrap()[0].actions[0];
+    let status = wf.status.unwrap();
+    let a = &status.tasks.as_ref().unwrap()[0].actions[0];
     assert_eq!(a.message.as_deref(), Some("disk /dev/vda not found"));
+    // The status names the failing action and its message.
+    let failure = "action stream-image of task os-installation FAILED: disk /dev/vda not found";
+    let cond = condition(&status, "ActionFailed").expect("ActionFailed condition");
+    assert_eq!(
+        (cond.status.as_str(), cond.reason.as_deref()),
+        ("True", Some("Failed"))
+    );
+    assert_eq!(cond.message.as_deref(), Some(failure));
     assert_eq!(
         get_action(&mut c).await.unwrap_err().code(),
         Code::FailedPrecondition
     );
+    // The machine's timeline: agent connected, action started, action failed; the
+    // failure is also on the Workflow.
+    let hw = wait_events::<Hardware>(&svc.store, "worker1", &["ActionFailed"]).await;
+    let reasons: Vec<&str> = hw.iter().filter_map(|e| e.reason.as_deref()).collect();
+    assert_eq!(
+        reasons,
+        ["AgentConnected", "ActionStarted", "ActionFailed"],
+        "{hw:#?}"
+    );
+    assert_eq!(
+        hw[2].message.as_deref(),
+        Some(format!("workflow wf1: {failure}").as_str())
+    );
+    assert!(hw[2].is_warning());
+    let on_wf = wait_events::<Workflow>(&svc.store, "wf1", &["ActionFailed"]).await;
+    assert!(
+        on_wf
+            .iter()
+            .any(|e| e.message.as_deref() == Some(failure) && e.is_warning()),
+        "{on_wf:#?}"
+    );
     svc.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_that_does_not_render_fails_the_workflow_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = Service::start(&dir.path().join("s.db")).await;
+    apply(&svc.store, &hardware_yaml(false)).await;
+    // `.device_1` is closed with one brace: a Go template syntax error.
+    let broken = template_yaml("broken", (600, 90), 1800).replace("{{.device_1}}", "{{.device_1}");
+    apply(&svc.store, &broken).await;
+    apply(&svc.store, &workflow_yaml("wf1", "broken", "")).await;
+    let wf = wait_state(&svc.store, "wf1", WorkflowState::Failed).await;
+    let status = wf.status.unwrap();
+    assert_eq!(
+        status.template_rendering.as_ref().unwrap().as_str(),
+        "failed"
+    );
+    let cond = condition(&status, "TemplateRenderedSuccess").expect("condition");
+    assert_eq!(cond.status, "False");
+    let reason = cond.message.unwrap();
+    assert!(
+        reason.starts_with("error rendering template default/broken: "),
+        "{reason}"
+    );
+    let events = wait_events::<Workflow>(&svc.store, "wf1", &["Failed"]).await;
+    let failed = events
+        .iter()
+        .find(|e| e.reason.as_deref() == Some("Failed"))
+        .unwrap();
+    assert!(failed.is_warning());
+    assert_eq!(failed.message.as_deref(), Some(reason.as_str()));
+    svc.stop();
+}
+
+fn condition(
+    status: &ironbell_model::tinkerbell::WorkflowStatus,
+    type_: &str,
+) -> Option<ironbell_model::tinkerbell::WorkflowCondition> {
+    status
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_)
+        .cloned()
+}
+
+/// The Events of `default/name` of kind `K` once one has each of `reasons`, oldest
+/// first.
+async fn wait_events<K: ironbell_model::Resource>(
+    store: &SharedStore,
+    name: &str,
+    reasons: &[&str],
+) -> Vec<Event> {
+    let start = Instant::now();
+    loop {
+        let events = events_of::<K>(store, "default", name).await.unwrap();
+        if reasons
+            .iter()
+            .all(|r| events.iter().any(|e| e.reason.as_deref() == Some(*r)))
+        {
+            return events;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{} {name}: waited for {reasons:?}: {events:#?}",
+            K::KIND
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,7 +22,9 @@ use std::collections::HashMap;
 
 use ironbell_controller::{Next, Reconcile};
 use ironbell_model::bmc::{Job, JobCondition, JobStatus, Machine, Task, TaskSpec};
+use ironbell_model::corev1::ObjectReference;
 use ironbell_model::{ObjectMeta, OwnerReference, Resource};
+use ironbell_store::events::Recorder;
 use ironbell_store::reflector::ObjectKey;
 use ironbell_store::{Api, ListParams, SharedStore, StoreError};
 use tracing::{info, warn};
@@ -35,6 +37,7 @@ pub struct JobReconciler {
     jobs: Api<Job>,
     tasks: Api<Task>,
     machines: Api<Machine>,
+    events: Recorder,
 }
 
 /// The Job that controls `task` (for `Controller::watches`): the owner reference with
@@ -74,7 +77,57 @@ impl JobReconciler {
             jobs: Api::new(store.clone()),
             tasks: Api::new(store.clone()),
             machines: Api::new(store),
+            events: Recorder::disabled(),
         }
+    }
+
+    /// Records each Job's end as an Event on its BMC Machine (`BMCJobComplete`, or the
+    /// Warning `BMCJobFailed` with the reason), with `events`.
+    pub fn with_events(mut self, events: Recorder) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// Writes the final status `new` of `job` (failed with `failure`, else completed) and
+    /// records its Event.
+    async fn finish(
+        &self,
+        job: &Job,
+        mut new: JobStatus,
+        failure: Option<String>,
+    ) -> Result<Next, Error> {
+        let (ns, name) = (job.metadata.namespace(), job.metadata.name());
+        match &failure {
+            Some(msg) => status::set(&mut new, JobCondition::FAILED, TRUE, Some(msg.clone())),
+            None => {
+                status::set(&mut new, JobCondition::COMPLETED, TRUE, None);
+                new.completion_time = Some(status::now());
+                info!(job = %format!("{ns}/{name}"), "job completed");
+            }
+        }
+        self.write(job, new).await?;
+        let mref = &job.spec.machine_ref;
+        let machine_ns = if mref.namespace.is_empty() {
+            ns
+        } else {
+            &mref.namespace
+        };
+        let machine = ObjectReference::to::<Machine>(machine_ns, &mref.name);
+        let tasks = job.spec.tasks.len();
+        match failure {
+            Some(msg) => self
+                .events
+                .warning(machine, "BMCJobFailed", format!("job {name}: {msg}")),
+            None => self.events.normal(
+                machine,
+                "BMCJobComplete",
+                format!(
+                    "job {name} completed ({tasks} task{})",
+                    if tasks == 1 { "" } else { "s" }
+                ),
+            ),
+        }
+        Ok(Next::Done)
     }
 
     /// Tasks in `ns` controlled by a Job named `job`.
@@ -212,9 +265,7 @@ impl Reconcile<Job> for JobReconciler {
                             msg = format!("{msg}: {m}");
                         }
                         warn!(job = %format!("{ns}/{name}"), "{msg}");
-                        status::set(&mut new, JobCondition::FAILED, TRUE, Some(msg));
-                        self.write(&job, new).await?;
-                        return Ok(Next::Done);
+                        return self.finish(&job, new, Some(msg)).await;
                     }
                     // Still running: its changes wake us.
                     self.write(&job, new).await?;
@@ -231,15 +282,11 @@ impl Reconcile<Job> for JobReconciler {
                             let msg = format!(
                                 "failed to create Task {ns}/{task_name}: it already exists and is not controlled by this Job"
                             );
-                            status::set(&mut new, JobCondition::FAILED, TRUE, Some(msg));
-                            self.write(&job, new).await?;
-                            return Ok(Next::Done);
+                            return self.finish(&job, new, Some(msg)).await;
                         }
                         Err(e) => {
                             let msg = format!("failed to create Task {ns}/{task_name}: {e}");
-                            status::set(&mut new, JobCondition::FAILED, TRUE, Some(msg));
-                            self.write(&job, new).await?;
-                            return Ok(Next::Done);
+                            return self.finish(&job, new, Some(msg)).await;
                         }
                     }
                     self.write(&job, new).await?;
@@ -248,10 +295,6 @@ impl Reconcile<Job> for JobReconciler {
             }
         }
 
-        status::set(&mut new, JobCondition::COMPLETED, TRUE, None);
-        new.completion_time = Some(status::now());
-        info!(job = %format!("{ns}/{name}"), "job completed");
-        self.write(&job, new).await?;
-        Ok(Next::Done)
+        self.finish(&job, new, None).await
     }
 }
