@@ -1,6 +1,6 @@
 //! Deletion with finalizers, as the Kubernetes API server does it, for controllers.
 //!
-//! The store deletes an object at once ([`Store::delete`](crate::Store::delete)); it keeps
+//! The store deletes an object at once ([`Store::delete`]); it keeps
 //! no finalizer semantics of its own. Controllers that must finish work before an object
 //! goes (a Cluster API `Machine` waiting for its infrastructure, a `TinkerbellMachine`
 //! powering its Hardware off) delete through here instead:
