@@ -30,7 +30,7 @@ mod respond;
 mod server;
 pub mod share;
 
-pub use config::{Binaries, Config, Mode};
+pub use config::{Binaries, Config, DEFAULT_BATCH_WINDOW, Mode};
 pub use reservation::{Backend, DEFAULT_LEASE_TIME, MacAddr, Reservation, Route, format_mac};
 pub use respond::{
     CLIENT_PORT, Decision, IgnoreReason, NETBOOT_NOT_ALLOWED, SERVER_PORT, client_mac,
