@@ -185,11 +185,17 @@ fn choose_boot(
     mac: [u8; 6],
     res: Option<&Reservation>,
 ) -> Option<Boot> {
-    let mac_s = format_mac(mac);
+    // The MAC is formatted only for the URLs that carry it (not for a TFTP file name).
     if has_user_class(msg, &config.ipxe_user_class) {
         let file = res
             .and_then(|r| r.ipxe_script_url.clone())
-            .unwrap_or_else(|| format!("{}/ipxe/script/{mac_s}/auto.ipxe", config.http_base()));
+            .unwrap_or_else(|| {
+                format!(
+                    "{}/ipxe/script/{}/auto.ipxe",
+                    config.http_base(),
+                    format_mac(mac)
+                )
+            });
         return Some(Boot {
             file,
             next_server: config.tftp_server(),
@@ -202,7 +208,11 @@ fn choose_boot(
     };
     if is_http_client(msg) {
         return Some(Boot {
-            file: format!("{}/ipxe/binary/{mac_s}/{binary}", config.http_base()),
+            file: format!(
+                "{}/ipxe/binary/{}/{binary}",
+                config.http_base(),
+                format_mac(mac)
+            ),
             next_server: config.server_ip,
             http: true,
         });
