@@ -7,7 +7,7 @@
 # /2009-04-04/meta-data/hostname and, shorter, for /metadata and the meta-data/ listing,
 # plus the service's peak RSS (VmHWM). Traffic stays on 127.0.0.1.
 #
-# With NGINX=1, then the same requests against nginx serving the very bodies the service
+# With WITH_NGINX=1, then the same requests against nginx serving the very bodies the service
 # gave (fetched from it, checked equal) as static files, the practical ceiling for an HTTP
 # answer: same wrk, connections and duration, one after the other, each server's own CPU
 # time (utime + stime of all its processes) per request beside its requests/s and p99; a
@@ -16,7 +16,8 @@
 #
 # Environment: CARGO_TARGET_DIR (default <repo>/target), DURATION (default 15s),
 # CONNECTIONS (default 64), THREADS (default 2), PORT (default 17172), COUNT (10000),
-# NGINX (0), NGINX_PORT (17173), NGINX_WORKERS (2, the cores of the CI machine).
+# WITH_NGINX (0; not NGINX, which nginx itself reads), NGINX_PORT (17173),
+# NGINX_WORKERS (2, the cores of the CI machine), COMPARE_ONLY (0; 1: only the comparison).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -70,16 +71,18 @@ run() {
     echo "RESULT $path requests/s=$rps p99=$p99"
 }
 
-run /2009-04-04/meta-data/hostname "$duration"
-run /2009-04-04/meta-data/ 5s
-run /metadata 5s
+if [ "${COMPARE_ONLY:-0}" != 1 ]; then
+    run /2009-04-04/meta-data/hostname "$duration"
+    run /2009-04-04/meta-data/ 5s
+    run /metadata 5s
+fi
 
 echo
 echo "service peak RSS (VmHWM): $(grep VmHWM /proc/$pid/status | awk '{print $2, $3}')"
 non200=$(curl -s "$base/metrics" | awk '/^ironbell_metadata_http_requests_total/ && $0 !~ /status="200"/' || true)
 if [ -n "$non200" ]; then echo "non-200 answers during the run:"; echo "$non200"; fi
 
-[ "${NGINX:-0}" = 1 ] || exit 0
+[ "${WITH_NGINX:-0}" = 1 ] || exit 0
 
 # --- the same bodies from nginx ----------------------------------------------------------
 nginx_port=${NGINX_PORT:-17173}
