@@ -18,6 +18,7 @@
 # CONNECTIONS (default 64), THREADS (default 2), PORT (default 17172), COUNT (10000),
 # WITH_NGINX (0; not NGINX, which nginx itself reads), NGINX_PORT (17173),
 # NGINX_WORKERS (2, the cores of the CI machine), COMPARE_ONLY (0; 1: only the comparison).
+# nginx: the installed one, else Debian's package unpacked here (not installed: no daemon).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -87,7 +88,13 @@ if [ -n "$non200" ]; then echo "non-200 answers during the run:"; echo "$non200"
 # --- the same bodies from nginx ----------------------------------------------------------
 nginx_port=${NGINX_PORT:-17173}
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-[ -x "$nginx_bin" ] || { echo "nginx is not installed (apt-get install nginx-light)" >&2; exit 1; }
+if [ ! -x "$nginx_bin" ]; then
+    # Unpacked rather than installed: its maintainer scripts would start a daemon on :80.
+    (cd "$work" && { apt-get download -q nginx >/dev/null 2>&1 ||
+        { apt-get update -q >/dev/null && apt-get download -q nginx >/dev/null; }; })
+    dpkg -x "$work"/nginx_*.deb "$work/pkg"
+    nginx_bin=$work/pkg/usr/sbin/nginx
+fi
 paths="/2009-04-04/meta-data/hostname /2009-04-04/meta-data/ /metadata"
 www=$work/www
 for p in $paths; do
