@@ -9,7 +9,9 @@
 # Run as root from anywhere: crates/dhcp/bench/run.sh
 # Environment: RATES="1000 2000 ..."  PERIOD=15 (seconds per step)
 #              SERVERS="ironbell kea dnsmasq" (also: ironbell_tokio, the async loop)
-#              CARGO_TARGET_DIR (default /work/target-i)
+#              ALL_RATES=1: every rate for every server, also after a failed step (for the
+#                server CPU per exchange at equal offered load; scripts/bench uses it)
+#              CARGO_TARGET_DIR (default <repo>/target)
 # Needs: apt (installs kea-admin, kea-dhcp4-server, dnsmasq if missing), cargo, iproute2.
 set -euo pipefail
 
@@ -22,7 +24,8 @@ NCLIENTS=10000
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../../.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-i}
+ALL_RATES=${ALL_RATES:-0}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
 
 [[ $(id -u) -eq 0 ]] || { echo "run as root" >&2; exit 1; }
 
@@ -219,7 +222,10 @@ for server in $SERVERS; do
         log "$server rate $rate: sent $sent, ACKs $acked ($per_s/s), achieved $achieved/s, drops $drop %, server CPU $us_per us/exchange -> $ok"
         printf '%s %s %s %s %s %s %s %s\n' "$server" "$rate" "$sent" "$acked" "$achieved" "$drop" "$us_per" "$ok" >>"$RESULTS"
         if ! kill -0 "$SERVER_PID" 2>/dev/null; then log "$server died"; break; fi
-        [[ $ok == ok ]] || break
+        if [[ $ok != ok ]]; then
+            [[ $ALL_RATES == 1 ]] && continue
+            break
+        fi
         BEST[$server]=$rate
         BEST_ACKS[$server]=$per_s
         BEST_CPU[$server]=$us_per

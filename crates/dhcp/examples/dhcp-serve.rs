@@ -4,7 +4,8 @@
 //! order (the first MAC gets 10.100.0.10), and serves in reservation mode until killed.
 //! It is not the boot service: no store, no HTTP, no TFTP; logging is at `warn`. It runs
 //! `Server::serve_blocking` (the boot service's loop) on the main thread, or with `--tokio`
-//! `Server::serve` on a multi-threaded Tokio runtime, for comparison.
+//! `Server::serve` on a multi-threaded Tokio runtime, for comparison; `--batch-window-us`
+//! sets `Config::batch_window` (0: no gathering), to measure what it saves.
 //!
 //! ```text
 //! dhcp-serve --listen 0.0.0.0:67 --interface s0 --server-ip 10.100.0.1 --macs macs.txt
@@ -14,6 +15,7 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use ironbell_dhcp::{Config, Reservation, Server, bind_server_socket};
 
@@ -27,10 +29,13 @@ struct Args {
     server_ip: Ipv4Addr,
     macs: String,
     tokio: bool,
+    batch_window: Option<Duration>,
 }
 
 fn usage() -> String {
-    "usage: dhcp-serve --listen ADDR --server-ip IP --macs FILE [--interface IF] [--tokio]".into()
+    "usage: dhcp-serve --listen ADDR --server-ip IP --macs FILE [--interface IF] [--tokio] \
+     [--batch-window-us N]"
+        .into()
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -39,6 +44,7 @@ fn parse_args() -> Result<Args, String> {
     let mut server_ip = None;
     let mut macs = None;
     let mut tokio = false;
+    let mut batch_window = None;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -54,6 +60,13 @@ fn parse_args() -> Result<Args, String> {
             }
             "--macs" => macs = Some(value()?),
             "--tokio" => tokio = true,
+            "--batch-window-us" => {
+                let v = value()?;
+                let us = v
+                    .parse()
+                    .map_err(|e| format!("--batch-window-us {v:?} is not a number: {e}"))?;
+                batch_window = Some(Duration::from_micros(us));
+            }
             "-h" | "--help" => return Err(usage()),
             other => return Err(format!("unknown argument {other:?}\n{}", usage())),
         }
@@ -64,6 +77,7 @@ fn parse_args() -> Result<Args, String> {
         server_ip: server_ip.ok_or_else(|| format!("--server-ip is required\n{}", usage()))?,
         macs: macs.ok_or_else(|| format!("--macs is required\n{}", usage()))?,
         tokio,
+        batch_window,
     })
 }
 
@@ -116,7 +130,11 @@ fn main() -> ExitCode {
         }
     };
     let count = backend.len();
-    let server = Server::new(Config::new(args.server_ip), backend);
+    let mut config = Config::new(args.server_ip);
+    if let Some(window) = args.batch_window {
+        config.batch_window = window;
+    }
+    let server = Server::new(config, backend);
     let result = (|| {
         let sock = bind_server_socket(args.listen.as_str(), args.interface.as_deref())?;
         eprintln!(

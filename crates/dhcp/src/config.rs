@@ -2,6 +2,7 @@
 //! names of the iPXE binaries it hands out.
 
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 /// How the server answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -80,7 +81,17 @@ pub struct Config {
     pub requests_per_mac: u32,
     /// Requests one client MAC may send at once. Default 10.
     pub request_burst_per_mac: u32,
+    /// How long [`crate::Server::serve_blocking`] lets requests gather after a batch while
+    /// they keep coming, so that one wake-up and one pair of system calls serve several of
+    /// them (a PXE storm) instead of one each. It delays a reply by at most this much, and
+    /// only while requests arrive faster than one per window; a lone request is answered at
+    /// once. Default [`DEFAULT_BATCH_WINDOW`]; zero turns the gathering off.
+    pub batch_window: Duration,
 }
+
+/// The default [`Config::batch_window`]: 2 ms, a two-thousandth of the shortest DHCP client
+/// retransmission timeout (RFC 2131 4.1: about 4 s, then doubling).
+pub const DEFAULT_BATCH_WINDOW: Duration = Duration::from_millis(2);
 
 impl Config {
     /// A configuration for a server at `server_ip` with every other setting at its default.
@@ -95,6 +106,7 @@ impl Config {
             binaries: Binaries::default(),
             requests_per_mac: 5,
             request_burst_per_mac: 10,
+            batch_window: DEFAULT_BATCH_WINDOW,
         }
     }
 

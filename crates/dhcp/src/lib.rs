@@ -20,6 +20,12 @@
 //! Before anything is powered on, [`probe`] looks for other DHCP servers answering on the
 //! provisioning network (a rival server is a common reason machines never boot).
 //!
+//! Under load, [`Server::serve_blocking`] (the loop the boot service runs) gathers
+//! requests for [`Config::batch_window`] while they keep coming and answers them with one
+//! `sendmmsg` and UDP segmentation offload, so that a PXE storm costs a few wake-ups and
+//! system calls per batch rather than per datagram (its doc says why; the README's
+//! Benchmarks section has the figures).
+//!
 //! Start reading at [`respond`] (the pure decision: request in, reply and destination
 //! out), then [`Server`] (parse, count, send) and [`bind_server_socket`].
 
@@ -31,7 +37,7 @@ mod respond;
 mod server;
 pub mod share;
 
-pub use config::{Binaries, Config, Mode};
+pub use config::{Binaries, Config, DEFAULT_BATCH_WINDOW, Mode};
 pub use observe::Observer;
 pub use reservation::{Backend, DEFAULT_LEASE_TIME, MacAddr, Reservation, Route, format_mac};
 pub use respond::{

@@ -1,14 +1,16 @@
 //! The network side: checking and decoding datagrams, counting, and the receive loop.
 
 use std::io;
+use std::io::IoSlice;
 use std::net::{SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dhcproto::v4::{Message, MessageType};
-use dhcproto::{Decodable, Decoder, Encodable};
+use dhcproto::{Decodable, Decoder, Encodable, Encoder};
 use ironbell_limits::{LogLimiter, RateLimiter};
+use rustix::net::SocketAddrAny;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 
@@ -248,8 +250,22 @@ impl<B: Backend> Server<B> {
     }
 
     /// Handles one datagram: parse, decide, encode, count. Returns the bytes to send and
-    /// where, or `None`. Never panics on any input.
+    /// where, or `None`. Never panics on any input. [`Server::handle_into`] without the
+    /// allocation of the reply's buffer.
     pub fn handle_datagram(&self, buf: &[u8], from: SocketAddr) -> Option<(Vec<u8>, SocketAddrV4)> {
+        let mut out = Vec::new();
+        self.handle_into(buf, from, &mut out).map(|to| (out, to))
+    }
+
+    /// Handles one datagram: parse, decide, encode the reply into `out` (cleared first; its
+    /// capacity is reused), count. Returns where to send `out`, or `None` when there is
+    /// nothing to send. Never panics on any input.
+    pub fn handle_into(
+        &self,
+        buf: &[u8],
+        from: SocketAddr,
+        out: &mut Vec<u8>,
+    ) -> Option<SocketAddrV4> {
         let msg = match parse(buf) {
             Ok(m) => m,
             Err(e) => {
@@ -302,30 +318,33 @@ impl<B: Backend> Server<B> {
                 }
                 None
             }
-            Decision::Reply { message, to } => match message.to_vec() {
-                Ok(bytes) => {
-                    if let (Some(observer), Some(mac)) = (&self.observer, mac) {
-                        observer.replied(mac, &msg, &message);
+            Decision::Reply { message, to } => {
+                out.clear();
+                match message.encode(&mut Encoder::new(out)) {
+                    Ok(()) => {
+                        if let (Some(observer), Some(mac)) = (&self.observer, mac) {
+                            observer.replied(mac, &msg, &message);
+                        }
+                        if let Some(suppressed) = REPLY_LOG.allow() {
+                            tracing::info!(
+                                reply = ?message.opts().msg_type(),
+                                yiaddr = %message.yiaddr(),
+                                %to,
+                                suppressed,
+                                "replying"
+                            );
+                        }
+                        Some(to)
                     }
-                    if let Some(suppressed) = REPLY_LOG.allow() {
-                        tracing::info!(
-                            reply = ?message.opts().msg_type(),
-                            yiaddr = %message.yiaddr(),
-                            %to,
-                            suppressed,
-                            "replying"
-                        );
+                    Err(e) => {
+                        self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
+                        if let Some(suppressed) = ERROR_LOG.allow() {
+                            tracing::warn!(error = %e, suppressed, "could not encode reply");
+                        }
+                        None
                     }
-                    Some((bytes, to))
                 }
-                Err(e) => {
-                    self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
-                    if let Some(suppressed) = ERROR_LOG.allow() {
-                        tracing::warn!(error = %e, suppressed, "could not encode reply");
-                    }
-                    None
-                }
-            },
+            }
         }
     }
 
@@ -334,6 +353,7 @@ impl<B: Backend> Server<B> {
     pub async fn serve(&self, socket: UdpSocket) -> io::Result<()> {
         // One byte more than the limit, so that oversized datagrams are seen as such.
         let mut buf = vec![0u8; MAX_PACKET + 1];
+        let mut reply = Vec::with_capacity(MAX_PACKET);
         loop {
             let (n, from) = match socket.recv_from(&mut buf).await {
                 Ok(got) => got,
@@ -351,10 +371,10 @@ impl<B: Backend> Server<B> {
                 }
                 Err(e) => return Err(e),
             };
-            let Some((bytes, to)) = self.handle_datagram(&buf[..n], from) else {
+            let Some(to) = self.handle_into(&buf[..n], from, &mut reply) else {
                 continue;
             };
-            match socket.send_to(&bytes, to).await {
+            match socket.send_to(&reply, to).await {
                 Ok(_) => {
                     self.stats.replies.fetch_add(1, Ordering::Relaxed);
                 }
@@ -373,23 +393,213 @@ impl<B> Server<B> {
     }
 }
 
-/// Most datagrams taken from the kernel per system call in
+/// Most datagrams taken from the kernel (and replies handed to it) per system call in
 /// [`Server::serve_blocking`].
-pub const BATCH: usize = 32;
+pub const BATCH: usize = 64;
 
 /// How often [`Server::serve_blocking`] looks at its stop flag while the network is quiet.
 pub const STOP_POLL: Duration = Duration::from_millis(200);
+
+/// Most replies sent as one UDP GSO send (the kernel's `UDP_MAX_SEGMENTS`).
+const GSO_MAX_SEGMENTS: usize = 64;
+/// Most payload bytes of one UDP GSO send (an IPv4 datagram's 65,535 less its headers).
+const GSO_MAX_BYTES: usize = 65_507;
+
+/// The replies of one batch: their encoded bytes (buffers kept from batch to batch, so that
+/// encoding allocates nothing once they have grown) and destinations.
+///
+/// [`Outbox::flush`] sends replies of equal size to one destination (a relay, or the
+/// broadcast address in a PXE storm) with one `sendmsg(2)` and UDP generic segmentation
+/// offload (`UDP_SEGMENT`, Linux 4.18): the stack routes and builds one packet and splits it
+/// into the same datagrams at the device (or in software), so each client receives
+/// exactly what it would have. A socket whose device refuses it (no checksum offload, an
+/// older kernel) is not asked again. The other replies go out with one `sendmmsg(2)`
+/// (rustix's safe wrapper; nix's result iterator reads addresses it never initialised).
+struct Outbox {
+    bufs: Vec<Vec<u8>>,
+    to: Vec<SocketAddrV4>,
+    /// Reply indices by (destination, size), for the GSO runs.
+    order: Vec<usize>,
+    /// Reply indices left for `sendmmsg`.
+    rest: Vec<usize>,
+    addrs: Vec<SocketAddrAny>,
+    gso: bool,
+}
+
+impl Outbox {
+    fn new() -> Self {
+        Self {
+            bufs: (0..BATCH).map(|_| Vec::with_capacity(MAX_PACKET)).collect(),
+            to: Vec::with_capacity(BATCH),
+            order: Vec::with_capacity(BATCH),
+            rest: Vec::with_capacity(BATCH),
+            addrs: Vec::with_capacity(BATCH),
+            gso: true,
+        }
+    }
+
+    /// The buffer the next reply is encoded into.
+    fn next_buf(&mut self) -> &mut Vec<u8> {
+        let i = self.to.len();
+        &mut self.bufs[i]
+    }
+
+    /// Keeps the reply just encoded into [`Outbox::next_buf`], for `to`.
+    fn push(&mut self, to: SocketAddrV4) {
+        self.to.push(to);
+    }
+
+    /// Sends every reply kept, counting each sent or failed, and empties the box.
+    fn flush<B>(&mut self, socket: &std::net::UdpSocket, server: &Server<B>) {
+        let n = self.to.len();
+        self.rest.clear();
+        if self.gso && n > 1 {
+            self.order.clear();
+            self.order.extend(0..n);
+            let (to, bufs) = (&self.to, &self.bufs);
+            self.order.sort_unstable_by_key(|&i| (to[i], bufs[i].len()));
+            let mut start = 0;
+            while start < n {
+                let key = (to[self.order[start]], bufs[self.order[start]].len());
+                let max = GSO_MAX_SEGMENTS.min(GSO_MAX_BYTES / key.1.max(1));
+                let mut end = start + 1;
+                while end < n
+                    && end - start < max
+                    && (to[self.order[end]], bufs[self.order[end]].len()) == key
+                {
+                    end += 1;
+                }
+                let run = &self.order[start..end];
+                if run.len() < 2 || !self.gso {
+                    self.rest.extend_from_slice(run);
+                } else if let Err(e) = send_gso(socket, key.0, key.1, run, bufs) {
+                    // Sent one by one below, where each failure is counted.
+                    self.rest.extend_from_slice(run);
+                    if matches!(
+                        e,
+                        nix::errno::Errno::EIO
+                            | nix::errno::Errno::EINVAL
+                            | nix::errno::Errno::ENOPROTOOPT
+                            | nix::errno::Errno::EOPNOTSUPP
+                    ) {
+                        self.gso = false;
+                        tracing::info!(error = %e, "UDP segmentation offload refused; replies go out one datagram each");
+                    }
+                } else {
+                    server
+                        .stats
+                        .replies
+                        .fetch_add(run.len() as u64, Ordering::Relaxed);
+                }
+                start = end;
+            }
+        } else {
+            self.rest.extend(0..n);
+        }
+        self.send_rest(socket, server);
+        self.to.clear();
+    }
+
+    /// Sends the replies listed in `rest` with `sendmmsg(2)`.
+    fn send_rest<B>(&mut self, socket: &std::net::UdpSocket, server: &Server<B>) {
+        use rustix::io::Errno;
+        use rustix::net::{MMsgHdr, SendAncillaryBuffer, SendFlags};
+
+        let n = self.rest.len();
+        if n == 0 {
+            return;
+        }
+        self.addrs.clear();
+        self.addrs
+            .extend(self.rest.iter().map(|&i| SocketAddrAny::from(self.to[i])));
+        let iovs: Vec<[IoSlice<'_>; 1]> = self
+            .rest
+            .iter()
+            .map(|&i| [IoSlice::new(&self.bufs[i])])
+            .collect();
+        let mut controls: Vec<SendAncillaryBuffer<'_, '_, '_>> =
+            (0..n).map(|_| SendAncillaryBuffer::default()).collect();
+        let mut msgs: Vec<MMsgHdr<'_>> = self
+            .addrs
+            .iter()
+            .zip(&iovs)
+            .zip(controls.iter_mut())
+            .map(|((addr, iov), control)| MMsgHdr::new_with_addr(addr, iov, control))
+            .collect();
+        let mut sent = 0;
+        while sent < n {
+            match rustix::net::sendmmsg(socket, &mut msgs[sent..], SendFlags::empty()) {
+                Ok(k) if k > 0 => {
+                    server.stats.replies.fetch_add(k as u64, Ordering::Relaxed);
+                    sent += k;
+                }
+                Err(Errno::INTR) => {}
+                // The message at `sent` failed (sendmmsg reports an error only when it sent
+                // none): count it and go on with the next.
+                other => {
+                    let e = match other {
+                        Err(e) => io::Error::from(e),
+                        Ok(_) => io::Error::other("sendmmsg sent nothing"),
+                    };
+                    server.send_failed(self.to[self.rest[sent]], &e);
+                    sent += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Sends the replies `run` (indices into `bufs`, each `size` bytes) to `to` as one UDP GSO
+/// send: the kernel cuts the concatenation into datagrams of `size` bytes.
+fn send_gso(
+    socket: &std::net::UdpSocket,
+    to: SocketAddrV4,
+    size: usize,
+    run: &[usize],
+    bufs: &[Vec<u8>],
+) -> nix::Result<()> {
+    use std::os::fd::AsRawFd;
+
+    use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrIn, sendmsg};
+
+    let segment = u16::try_from(size).map_err(|_| nix::errno::Errno::EINVAL)?;
+    let iov: Vec<IoSlice<'_>> = run.iter().map(|&i| IoSlice::new(&bufs[i])).collect();
+    let cmsg = [ControlMessage::UdpGsoSegments(&segment)];
+    let addr = SockaddrIn::from(to);
+    loop {
+        match sendmsg(
+            socket.as_raw_fd(),
+            &iov,
+            &cmsg,
+            MsgFlags::empty(),
+            Some(&addr),
+        ) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(_) => return Ok(()),
+        }
+    }
+}
 
 impl<B: Backend> Server<B> {
     /// Receives and answers requests on `socket` on the calling thread until `stop` is set
     /// (checked at least every `STOP_POLL`) or receiving fails.
     ///
-    /// This is the fast path, and the one the boot service runs on a thread of its own: it
-    /// blocks in `recvmmsg(2)` (no event loop, no cross-thread wake-up per datagram) and takes
-    /// up to `BATCH` datagrams per call when they queue up, as they do in a PXE storm.
-    /// Replies go out with one `sendto(2)` each (nix's `sendmmsg` result iterator reads
-    /// addresses it never initialised, so it is not used). [`Server::serve`] is the same
-    /// server on a Tokio socket.
+    /// This is the fast path, and the one the boot service runs on a thread of its own.
+    /// What a DHCP exchange costs the server is mostly the kernel's: waking the thread,
+    /// and one system call per datagram in each direction; parsing and building the
+    /// messages is a small part (see `benches/`). So the loop
+    /// - blocks in `recvmmsg(2)` (no event loop, no cross-thread wake-up per datagram) and
+    ///   takes up to `BATCH` datagrams per call;
+    /// - sends the batch's replies with one `sendmmsg(2)`, which also wakes a client that
+    ///   waits for several of them once;
+    /// - while requests keep coming (more than one per call, or calls less than
+    ///   [`Config::batch_window`] apart), sleeps for that window after each batch, so that
+    ///   the next call finds several datagrams queued instead of waking up for each; a lone
+    ///   request is answered at once;
+    /// - encodes replies into buffers kept from batch to batch.
+    ///
+    /// [`Server::serve`] is the same server on a Tokio socket, one datagram at a time.
     pub fn serve_blocking(&self, socket: std::net::UdpSocket, stop: &AtomicBool) -> io::Result<()> {
         use std::io::IoSliceMut;
         use std::os::fd::AsRawFd;
@@ -400,11 +610,13 @@ impl<B: Backend> Server<B> {
         socket.set_nonblocking(false)?;
         socket.set_read_timeout(Some(STOP_POLL))?;
         let fd = socket.as_raw_fd();
+        let window = self.config.batch_window;
         // One byte more than the limit per buffer, so that oversized datagrams are seen.
         let mut bufs = vec![[0u8; MAX_PACKET + 1]; BATCH];
         let mut recv_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
         let mut received: Vec<(usize, Option<SocketAddr>)> = Vec::with_capacity(BATCH);
-        let mut replies: Vec<(Vec<u8>, SocketAddrV4)> = Vec::with_capacity(BATCH);
+        let mut outbox = Outbox::new();
+        let mut last_batch: Option<Instant> = None;
         while !stop.load(Ordering::Relaxed) {
             received.clear();
             {
@@ -445,22 +657,23 @@ impl<B: Backend> Server<B> {
                     Err(e) => return Err(e.into()),
                 }
             }
-            replies.clear();
             for (i, (n, from)) in received.iter().enumerate() {
                 let Some(from) = from else { continue };
-                if let Some(reply) =
-                    self.handle_datagram(&bufs[i][..(*n).min(MAX_PACKET + 1)], *from)
-                {
-                    replies.push(reply);
+                let datagram = &bufs[i][..(*n).min(MAX_PACKET + 1)];
+                if let Some(to) = self.handle_into(datagram, *from, outbox.next_buf()) {
+                    outbox.push(to);
                 }
             }
-            for (bytes, to) in &replies {
-                match socket.send_to(bytes, *to) {
-                    Ok(_) => {
-                        self.stats.replies.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) => self.send_failed(*to, &e),
-                }
+            outbox.flush(&socket, self);
+            if window.is_zero() || received.len() == BATCH {
+                continue;
+            }
+            let now = Instant::now();
+            let busy =
+                received.len() > 1 || last_batch.is_some_and(|t| now.duration_since(t) < window);
+            last_batch = Some(now);
+            if busy {
+                std::thread::sleep(window);
             }
         }
         Ok(())

@@ -511,3 +511,102 @@ async fn a_flood_from_one_mac_is_dropped_and_udhcpc_still_gets_its_lease() {
         "{received} received, {limited} dropped"
     );
 }
+
+/// A storm through the batched loop: 400 Discovers and Requests of 200 reserved MACs sent
+/// at once, half through a relay (replies unicast to its port 67) and half as local clients
+/// (replies broadcast to port 68), with host names of several lengths so that replies come
+/// in runs of equal and of different sizes (UDP GSO and `sendmmsg` both used). Every
+/// datagram received is byte for byte what `Server::handle_datagram` builds for its request,
+/// and every request gets exactly one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_is_answered_datagram_for_datagram_as_one_at_a_time() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
+    const CLIENTS: u8 = 200;
+    let lab = lab();
+    lab.cli
+        .ip(&["addr", "add", "192.0.2.250/24", "dev", "c0"])
+        .expect("relay address");
+    let relay = Ipv4Addr::new(192, 0, 2, 250);
+    let mut backend = HashMap::new();
+    for i in 0..CLIENTS {
+        let mut r = reservation();
+        r.ip = Ipv4Addr::new(198, 51, 100, i);
+        r.hostname = Some(format!("node-{}", "x".repeat(usize::from(i % 3))));
+        backend.insert([2, 0, 0, 0, 1, i], r);
+    }
+    // The expected answers come from a second server with the same settings.
+    let oracle = Server::new(Config::new(SERVER), backend.clone());
+    let server = Arc::new(Server::new(Config::new(SERVER), backend));
+    let stats = server.stats();
+    let running = start_blocking(bind(&lab), server);
+
+    let u = Ipv4Addr::UNSPECIFIED;
+    let mut requests = Vec::new();
+    for i in 0..CLIENTS {
+        let giaddr = if i % 2 == 0 { relay } else { u };
+        for mt in [MessageType::Discover, MessageType::Request] {
+            let xid = (u32::from(i) << 8) | u32::from(u8::from(mt));
+            let mut m = Message::new_with_id(xid, u, u, u, giaddr, &[2, 0, 0, 0, 1, i]);
+            m.opts_mut().insert(DhcpOption::MessageType(mt));
+            if mt == MessageType::Request {
+                let ip = Ipv4Addr::new(198, 51, 100, i);
+                m.opts_mut().insert(DhcpOption::RequestedIpAddress(ip));
+                m.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER));
+            }
+            requests.push((xid, m.to_vec().expect("encode")));
+        }
+    }
+    let from = std::net::SocketAddr::from((Ipv4Addr::new(192, 0, 2, 250), 67));
+    let mut expected: HashMap<u32, Vec<u8>> = requests
+        .iter()
+        .map(|(xid, req)| {
+            let (bytes, _) = oracle.handle_datagram(req, from).expect("an answer");
+            (*xid, bytes)
+        })
+        .collect();
+    let sizes: std::collections::HashSet<usize> = expected.values().map(Vec::len).collect();
+    assert!(sizes.len() >= 3, "replies of several sizes: {sizes:?}");
+
+    let bind_in_cli = |addr: &str| {
+        let s = lab
+            .cli
+            .enter(|| bind_server_socket(addr, Some("c0")))
+            .expect("enter")
+            .expect("bind");
+        s.set_nonblocking(false).expect("blocking");
+        s.set_read_timeout(Some(Duration::from_millis(5)))
+            .expect("timeout");
+        s
+    };
+    let relay_sock = bind_in_cli("192.0.2.250:67");
+    let client_sock = bind_in_cli("0.0.0.0:68");
+    let received = tokio::task::block_in_place(|| {
+        for (_, req) in &requests {
+            client_sock
+                .send_to(req, (Ipv4Addr::BROADCAST, 67))
+                .expect("send");
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut got: Vec<Vec<u8>> = Vec::new();
+        let mut buf = [0u8; 1600];
+        while got.len() < requests.len() && std::time::Instant::now() < deadline {
+            for sock in [&relay_sock, &client_sock] {
+                while let Ok((n, _)) = sock.recv_from(&mut buf) {
+                    got.push(buf[..n].to_vec());
+                }
+            }
+        }
+        got
+    });
+    drop(running);
+    assert_eq!(received.len(), requests.len(), "one reply per request");
+    for bytes in received {
+        let m = Message::from_bytes(&bytes).expect("a DHCP reply");
+        let want = expected
+            .remove(&m.xid())
+            .unwrap_or_else(|| panic!("a second reply, or one for no request: {m:?}"));
+        assert_eq!(bytes, want, "reply to xid {:#x}", m.xid());
+    }
+    assert_eq!(stats.replies.load(Ordering::Relaxed), requests.len() as u64);
+    assert_eq!(stats.send_errors.load(Ordering::Relaxed), 0);
+}

@@ -7,8 +7,18 @@
 # /2009-04-04/meta-data/hostname and, shorter, for /metadata and the meta-data/ listing,
 # plus the service's peak RSS (VmHWM). Traffic stays on 127.0.0.1.
 #
+# With WITH_NGINX=1, then the same requests against nginx serving the very bodies the service
+# gave (fetched from it, checked equal) as static files, the practical ceiling for an HTTP
+# answer: same wrk, connections and duration, one after the other, each server's own CPU
+# time (utime + stime of all its processes) per request beside its requests/s and p99; a
+# run where either answered anything but 200 or nothing at all fails. One line per path:
+#   COMPARE path ironbell_rps nginx_rps ironbell_p99_ms nginx_p99_ms ironbell_cpu_us nginx_cpu_us
+#
 # Environment: CARGO_TARGET_DIR (default <repo>/target), DURATION (default 15s),
-# CONNECTIONS (default 64), THREADS (default 2), PORT (default 17172), COUNT (10000).
+# CONNECTIONS (default 64), THREADS (default 2), PORT (default 17172), COUNT (10000),
+# WITH_NGINX (0; not NGINX, which nginx itself reads), NGINX_PORT (17173),
+# NGINX_WORKERS (2, the cores of the CI machine), COMPARE_ONLY (0; 1: only the comparison).
+# nginx: the installed one, else Debian's package unpacked here (not installed: no daemon).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../../.." && pwd)
@@ -28,8 +38,9 @@ bin=$target/release/examples/metadata-serve
 
 work=$(mktemp -d)
 pid=
+nginx_pid=
 cleanup() {
-    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+    for p in $pid $nginx_pid; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -61,11 +72,94 @@ run() {
     echo "RESULT $path requests/s=$rps p99=$p99"
 }
 
-run /2009-04-04/meta-data/hostname "$duration"
-run /2009-04-04/meta-data/ 5s
-run /metadata 5s
+if [ "${COMPARE_ONLY:-0}" != 1 ]; then
+    run /2009-04-04/meta-data/hostname "$duration"
+    run /2009-04-04/meta-data/ 5s
+    run /metadata 5s
+fi
 
 echo
 echo "service peak RSS (VmHWM): $(grep VmHWM /proc/$pid/status | awk '{print $2, $3}')"
 non200=$(curl -s "$base/metrics" | awk '/^ironbell_metadata_http_requests_total/ && $0 !~ /status="200"/' || true)
 if [ -n "$non200" ]; then echo "non-200 answers during the run:"; echo "$non200"; fi
+
+[ "${WITH_NGINX:-0}" = 1 ] || exit 0
+
+# --- the same bodies from nginx ----------------------------------------------------------
+nginx_port=${NGINX_PORT:-17173}
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+if [ ! -x "$nginx_bin" ]; then
+    # Unpacked rather than installed: its maintainer scripts would start a daemon on :80.
+    (cd "$work" && { apt-get download -q nginx >/dev/null 2>&1 ||
+        { apt-get update -q >/dev/null && apt-get download -q nginx >/dev/null; }; })
+    dpkg -x "$work"/nginx_*.deb "$work/pkg"
+    nginx_bin=$work/pkg/usr/sbin/nginx
+fi
+paths="/2009-04-04/meta-data/hostname /2009-04-04/meta-data/ /metadata"
+www=$work/www
+for p in $paths; do
+    f=$www$p
+    case $p in */) f=${f}index.html ;; esac
+    mkdir -p "$(dirname "$f")"
+    curl -sf "$base$p" -o "$f"
+done
+chmod -R a+rX "$work"
+cat >"$work/nginx.conf" <<EOF
+worker_processes ${NGINX_WORKERS:-2};
+daemon off;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 10000000;
+    server {
+        listen 127.0.0.1:$nginx_port;
+        root $www;
+        index index.html;
+        location = /metadata { default_type application/json; }
+    }
+}
+EOF
+"$nginx_bin" -c "$work/nginx.conf" -p "$work" &
+nginx_pid=$!
+for _ in $(seq 1 100); do
+    curl -sf "http://127.0.0.1:$nginx_port/metadata" >/dev/null 2>&1 && break
+    kill -0 "$nginx_pid" 2>/dev/null || { cat "$work/nginx-error.log" >&2; exit 1; }
+    sleep 0.1
+done
+for p in $paths; do
+    cmp -s <(curl -sf "$base$p") <(curl -sf "http://127.0.0.1:$nginx_port$p") ||
+        { echo "nginx does not serve the service's body for $p" >&2; exit 1; }
+done
+
+# utime + stime, in clock ticks, of a process and its children (nginx's workers).
+ticks() {
+    local total=0 p
+    for p in "$1" $(pgrep -P "$1" || true); do
+        total=$((total + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$total"
+}
+hz=$(getconf CLK_TCK)
+# One wrk run against a server: prints "requests/s p99_ms cpu_us_per_request".
+measure() {
+    local url=$1 server_pid=$2 out=$work/wrk-$RANDOM.txt c0 c1 requests
+    c0=$(ticks "$server_pid")
+    wrk -t"$threads" -c"$connections" -d"$duration" --latency "$url" >"$out"
+    c1=$(ticks "$server_pid")
+    if grep -q 'Non-2xx' "$out"; then echo "non-200 answers from $url:" >&2; cat "$out" >&2; exit 1; fi
+    requests=$(awk '/requests in/ { print $1 }' "$out")
+    [ "${requests:-0}" -gt 0 ] || { echo "no answer from $url" >&2; cat "$out" >&2; exit 1; }
+    awk -v r="$requests" -v t=$((c1 - c0)) -v hz="$hz" '
+        function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+        /^Requests\/sec/ { rps = $2 } $1 == "99%" { p99 = ms($2) }
+        END { printf "%s %.2f %.1f\n", rps, p99, t * 1e6 / hz / r }' "$out"
+}
+echo
+echo "== against nginx serving the same bodies (wrk -t$threads -c$connections -d$duration)"
+for p in $paths; do
+    read -r ib_rps ib_p99 ib_cpu < <(measure "$base$p" "$pid")
+    read -r ng_rps ng_p99 ng_cpu < <(measure "http://127.0.0.1:$nginx_port$p" "$nginx_pid")
+    echo "COMPARE $p $ib_rps $ng_rps $ib_p99 $ng_p99 $ib_cpu $ng_cpu"
+done

@@ -9,8 +9,9 @@
 #   - 200 concurrent 1 MiB downloads by 200 curl processes (the earlier benchmark).
 # Every row but the last uses the same client, examples/tftp-get.rs (asks for blksize,
 # tsize and windowsize; one thread per transfer), against both servers.
-# Not run in CI. Needs root, curl, bc and apt-get (tftpd-hpa is unpacked, not installed, so
-# no service is started). Usage: crates/tftp/bench/run.sh
+# SHORT=1 (scripts/bench --short): only the 1 MiB single rows and 50 concurrent downloads.
+# Needs root, curl, bc and apt-get (tftpd-hpa is unpacked, not installed, so no service is
+# started). Usage: crates/tftp/bench/run.sh
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -104,6 +105,11 @@ row() { # label ironbell-MiB/s tftpd-hpa-MiB/s
 }
 
 printf '%-44s %14s %14s %9s\n' "MiB/s (blksize 1468)" "ironbell-tftp" "tftpd-hpa" "ratio"
+if [ "${SHORT:-0}" = 1 ]; then
+    row "single 1m.bin (one CPU)" "$(single 6903 1m.bin --blksize 1468)" "$(single 6904 1m.bin --blksize 1468)"
+    row "50 concurrent 1m.bin" "$(concurrent 6901 50 --blksize 1468)" "$(concurrent 6902 50 --blksize 1468)"
+    exit 0
+fi
 for f in 1m.bin 64m.bin; do
     row "single $f (one CPU)" "$(single 6903 $f --blksize 1468)" "$(single 6904 $f --blksize 1468)"
     row "single $f, windowsize 16 (one CPU)" \
