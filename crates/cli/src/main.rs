@@ -308,8 +308,13 @@ fn main() -> ExitCode {
         Ok((soft, hard)) => tracing::debug!(soft, hard, "open-file limit"),
         Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
     }
+    // At most 16 blocking threads (tokio's default is 512): the embedded store's reads
+    // run there, one SQLite connection each, and a plane's few dozen watches polling at
+    // once would otherwise grow the pool (and the connections, each with its page cache)
+    // to one per watch.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(16)
         .build()
     {
         Ok(rt) => rt,
