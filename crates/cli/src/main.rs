@@ -308,13 +308,14 @@ fn main() -> ExitCode {
         Ok((soft, hard)) => tracing::debug!(soft, hard, "open-file limit"),
         Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
     }
-    // At most 16 blocking threads (tokio's default is 512): the embedded store's reads
-    // run there, one SQLite connection each, and a plane's few dozen watches polling at
-    // once would otherwise grow the pool (and the connections, each with its page cache)
-    // to one per watch.
+    // At most 8 blocking threads (tokio's default is 512; the embedded store keeps 8 idle
+    // readers): the embedded store's reads run there, one SQLite connection each, and a
+    // plane's few dozen watches polling at once grew the pool (and the connections, each
+    // with its page cache) to one per watch: 92 threads in a `create cluster`
+    // (scripts/bench-cluster: 95 -> 59 MiB, 3.5 -> 1.5 CPU-seconds).
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .max_blocking_threads(16)
+        .max_blocking_threads(8)
         .build()
     {
         Ok(rt) => rt,
