@@ -21,7 +21,7 @@ use ironbell_lifecycle_tinkerbell::service::{Manager, ServiceSpec};
 use ironbell_lifecycle_tinkerbell::{Settings, Timeouts};
 use ironbell_ops::network::PlaneNetwork;
 use ironbell_ops::plane::{
-    BootOptions, ClusterOptions, MetadataOptions, NodeBootstrapper, PlaneConfig, WorkflowOptions,
+    BootOptions, ClusterOptions, MetadataOptions, PlaneConfig, WorkflowOptions,
 };
 use ironbell_ops::spec::{Access, StoreSpec};
 
@@ -142,15 +142,9 @@ impl RunArgs {
     /// The bootstrap plane: every service and controller at `ip`.
     fn plane(&self, ip: Ipv4Addr, machine_log_dir: PathBuf) -> PlaneConfig {
         let network = self.network(ip);
-        let bootstrapper = match self.node_bootstrapper {
-            NodeBootstrapperArg::Plain => NodeBootstrapper::Plain {
-                phone_home_url: self
-                    .phone_home_url
-                    .clone()
-                    .unwrap_or_else(|| network.phone_home_url()),
-            },
-            NodeBootstrapperArg::Kubeadm => NodeBootstrapper::Kubeadm,
-        };
+        let bootstrapper = self
+            .node_bootstrapper
+            .bootstrapper(self.phone_home_url.as_deref(), &network);
         let mut config = PlaneConfig::new(network.clone());
         config.boot = Some(BootOptions {
             dhcp_mode: self.dhcp_mode.into(),

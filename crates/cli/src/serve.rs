@@ -299,6 +299,25 @@ pub enum NodeBootstrapperArg {
     Kubeadm,
 }
 
+impl NodeBootstrapperArg {
+    /// The bootstrapper of a plane on `network`: a `plain` node posts its phone-home to
+    /// `phone_home_url`, by default the plane's metadata service.
+    pub fn bootstrapper(
+        self,
+        phone_home_url: Option<&str>,
+        network: &PlaneNetwork,
+    ) -> NodeBootstrapper {
+        match self {
+            Self::Plain => NodeBootstrapper::Plain {
+                phone_home_url: phone_home_url
+                    .map(str::to_string)
+                    .unwrap_or_else(|| network.phone_home_url()),
+            },
+            Self::Kubeadm => NodeBootstrapper::Kubeadm,
+        }
+    }
+}
+
 /// Flags of the cluster controllers in `ironbell serve all`.
 #[derive(Args, Debug)]
 pub struct ClusterArgs {
@@ -325,15 +344,9 @@ impl ClusterArgs {
         if self.no_cluster_controllers {
             return None;
         }
-        let bootstrapper = match self.node_bootstrapper {
-            NodeBootstrapperArg::Plain => NodeBootstrapper::Plain {
-                phone_home_url: self
-                    .phone_home_url
-                    .clone()
-                    .unwrap_or_else(|| network.phone_home_url()),
-            },
-            NodeBootstrapperArg::Kubeadm => NodeBootstrapper::Kubeadm,
-        };
+        let bootstrapper = self
+            .node_bootstrapper
+            .bootstrapper(self.phone_home_url.as_deref(), network);
         Some(ClusterOptions::with(network, bootstrapper))
     }
 }

@@ -17,6 +17,9 @@
 //! - delete leaves every Hardware free, no Workflow, Job or Machine, and the service
 //!   stopped.
 
+#[path = "common/agent.rs"]
+mod agent;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -24,7 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use ironbell_model::tinkerbell::{CurrentState, Hardware, Workflow, WorkflowState};
+use ironbell_model::tinkerbell::{Hardware, Workflow, WorkflowState};
 use ironbell_model::{DynamicObject, TypeKey};
 use ironbell_ops::spec::{Access, StoreSpec, open};
 use ironbell_store::{Api, ListParams, SharedStore};
@@ -303,6 +306,15 @@ impl Machines {
     }
 }
 
+/// A Workflow as one object: `name@uid` (a Workflow created again has another uid).
+fn identity(w: &Workflow) -> String {
+    format!(
+        "{}@{}",
+        w.metadata.name(),
+        w.metadata.uid.clone().unwrap_or_default()
+    )
+}
+
 /// One round of [`Machines`].
 async fn play(
     store: &SharedStore,
@@ -329,7 +341,7 @@ async fn play(
         let Some(status) = wf.status.as_mut() else {
             continue;
         };
-        match status.state {
+        match status.state.clone() {
             Some(WorkflowState::Success) => {
                 if phoned.contains(&name) {
                     continue;
@@ -377,33 +389,14 @@ async fn play(
                 if ok {
                     phoned.insert(name.clone());
                     if let Ok(mut p) = provisioned.lock() {
-                        p.insert(format!(
-                            "{name}@{}",
-                            wf.metadata.uid.clone().unwrap_or_default()
-                        ));
+                        p.insert(identity(&wf));
                     }
                 }
             }
-            Some(WorkflowState::Pending | WorkflowState::Running) => {
-                let mut last = CurrentState::default();
-                for task in status.tasks.iter_mut().flatten() {
-                    for action in &mut task.actions {
-                        action.state = Some(WorkflowState::Success);
-                        last = CurrentState {
-                            agent_id: Some(task.agent_id.clone()),
-                            task_id: Some(task.id.clone()),
-                            task_name: Some(task.name.clone()),
-                            action_id: Some(action.id.clone()),
-                            action_name: action.name.clone(),
-                            state: Some(WorkflowState::Success),
-                        };
-                    }
-                }
-                if status.tasks.as_ref().is_some_and(|t| !t.is_empty()) {
-                    status.current_state = Some(last);
-                    status.state = Some(WorkflowState::Success);
-                    let _ = workflows.update_status(&wf).await;
-                }
+            Some(WorkflowState::Pending | WorkflowState::Running)
+                if agent::report_success(status) =>
+            {
+                let _ = workflows.update_status(&wf).await;
             }
             _ => {}
         }
@@ -559,13 +552,7 @@ async fn create_resume_upgrade_scale_and_delete_a_cluster_on_played_machines() {
         .expect("workflows")
         .0
         .iter()
-        .map(|w| {
-            format!(
-                "{}@{}",
-                w.metadata.name(),
-                w.metadata.uid.clone().unwrap_or_default()
-            )
-        })
+        .map(identity)
         .collect();
 
     let machines = Machines::start(db.clone(), world.ns.name().to_string());

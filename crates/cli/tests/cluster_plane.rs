@@ -9,12 +9,15 @@
 //! get machines` and `ironbell describe cluster` show it, and scaling the workers to 0
 //! releases their Hardware.
 
+#[path = "common/agent.rs"]
+mod agent;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use ironbell_model::tinkerbell::{CurrentState, Hardware, Workflow, WorkflowState};
+use ironbell_model::tinkerbell::{Hardware, Workflow, WorkflowState};
 use ironbell_model::{DynamicObject, TypeKey};
 use ironbell_ops::network::PlaneNetwork;
 use ironbell_ops::plane::{
@@ -243,24 +246,10 @@ async fn succeed(store: &SharedStore, name: &str) {
                 Some(WorkflowState::Pending | WorkflowState::Running) => {}
                 _ => return None,
             }
-            let mut last = CurrentState::default();
-            for task in status.tasks.iter_mut().flatten() {
-                for action in &mut task.actions {
-                    action.state = Some(WorkflowState::Success);
-                    last = CurrentState {
-                        agent_id: Some(task.agent_id.clone()),
-                        task_id: Some(task.id.clone()),
-                        task_name: Some(task.name.clone()),
-                        action_id: Some(action.id.clone()),
-                        action_name: action.name.clone(),
-                        state: Some(WorkflowState::Success),
-                    };
-                }
+            if agent::report_success(status) {
+                // A conflict (the workflow service wrote meanwhile): read again and retry.
+                let _ = workflows.update_status(&wf).await;
             }
-            status.current_state = Some(last);
-            status.state = Some(WorkflowState::Success);
-            // A conflict (the workflow service wrote meanwhile): read again and retry.
-            let _ = workflows.update_status(&wf).await;
             None
         },
     )

@@ -134,6 +134,20 @@ impl Plane {
         self.list(api_version, kind).len()
     }
 
+    /// Each Workflow as one object: `name@uid` (one created again has another uid).
+    fn workflow_ids(&self) -> BTreeSet<String> {
+        self.workflows()
+            .iter()
+            .map(|w| {
+                format!(
+                    "{}@{}",
+                    w.metadata.name(),
+                    w.metadata.uid.clone().unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
     fn workflows(&self) -> Vec<Workflow> {
         self.rt
             .block_on(api::<Workflow>(&self.store).list(&ListParams::namespace(NS)))
@@ -359,17 +373,7 @@ fn create_upgrade_scale_and_delete_a_cluster_on_lab_machines() {
         done_earlier(&second).contains(&"bootstrap-cluster-init".to_string()),
         "{second}"
     );
-    let workflows_before: BTreeSet<String> = plane
-        .workflows()
-        .iter()
-        .map(|w| {
-            format!(
-                "{}@{}",
-                w.metadata.name(),
-                w.metadata.uid.clone().unwrap_or_default()
-            )
-        })
-        .collect();
+    let workflows_before: BTreeSet<String> = plane.workflow_ids();
     let mut max_owned = 0;
     let mut ever_owned = BTreeSet::new();
     let mut track = |plane: &Plane| {
@@ -396,17 +400,7 @@ fn create_upgrade_scale_and_delete_a_cluster_on_lab_machines() {
             "{task} ran again:\n{text}"
         );
     }
-    let workflows_after: BTreeSet<String> = plane
-        .workflows()
-        .iter()
-        .map(|w| {
-            format!(
-                "{}@{}",
-                w.metadata.name(),
-                w.metadata.uid.clone().unwrap_or_default()
-            )
-        })
-        .collect();
+    let workflows_after: BTreeSet<String> = plane.workflow_ids();
     for w in &workflows_before {
         assert!(
             workflows_after.contains(w),

@@ -33,7 +33,7 @@ use ironbell_model::tinkerbell::Hardware;
 use ironbell_model::{DynamicObject, TypeKey};
 use ironbell_ops::plane::Plane;
 use ironbell_ops::spec::StoreSpec;
-use ironbell_provider_tinkerbell::validate::Purpose;
+use ironbell_provider_tinkerbell::validate::{Purpose, unowned};
 use ironbell_release::ClusterRelease;
 use ironbell_store::{Api, ListParams};
 use serde_json::{Value, json};
@@ -217,16 +217,21 @@ impl Shared {
         }
     }
 
-    /// Renders, applies and prints what changed.
-    async fn apply(&self, ctx: &Context) -> Result<render::Plan, TaskError> {
-        let plan = render::plan(
+    /// The cluster's objects rendered and fitted to the store ([`render::plan`]).
+    async fn plan(&self, ctx: &Context) -> Result<render::Plan, TaskError> {
+        render::plan(
             ctx.store().as_ref(),
             &self.spec,
             self.release()?,
             self.settings.now_unix_ms,
         )
         .await
-        .map_err(failed)?;
+        .map_err(failed)
+    }
+
+    /// Renders, applies and prints what changed.
+    async fn apply(&self, ctx: &Context) -> Result<render::Plan, TaskError> {
+        let plan = self.plan(ctx).await?;
         let applied = render::apply(ctx.store().as_ref(), &plan.objects)
             .await
             .map_err(failed)?;
@@ -336,22 +341,12 @@ impl ironbell_lifecycle::Task for Step {
                     ));
                 }
                 let mut all = checks::spec_checks(&s.spec);
-                let mut hardware = checks::hardware_of(&rows, NAMESPACE);
-                if self.name == names::SETUP_VALIDATE_CREATE {
+                let hardware = if self.name == names::SETUP_VALIDATE_CREATE {
                     // A workload cluster also gets the management plane's free Hardware.
-                    let api: Api<Hardware> = Api::new(ctx.store().clone());
-                    let (stored, _) = api.list(&ListParams::namespace(NAMESPACE)).await?;
-                    hardware.retain(|h| {
-                        !stored
-                            .iter()
-                            .any(|x| x.metadata.name() == h.metadata.name())
-                    });
-                    hardware.extend(stored.into_iter().filter(|h| {
-                        !h.metadata.labels.as_ref().is_some_and(|l| {
-                            l.contains_key(ironbell_provider_tinkerbell::OWNER_NAME_LABEL)
-                        })
-                    }));
-                }
+                    candidate_hardware(ctx, &rows).await?
+                } else {
+                    checks::hardware_of(&rows, NAMESPACE)
+                };
                 all.extend(checks::hardware_checks(&s.spec, &hardware, Purpose::Create));
                 if self.name == names::SETUP_VALIDATE {
                     all.extend(checks::network_checks(&s.spec, &s.settings.plane, &rows).await);
@@ -438,25 +433,8 @@ impl ironbell_lifecycle::Task for Step {
                         store_text(s.settings.store.spec())
                     )));
                 }
-                let plan = render::plan(
-                    ctx.store().as_ref(),
-                    &s.spec,
-                    s.release()?,
-                    s.settings.now_unix_ms,
-                )
-                .await
-                .map_err(failed)?;
-                let mut hardware = free_hardware(ctx).await?;
-                let rows = s.rows()?;
-                let new: Vec<Hardware> = checks::hardware_of(&rows, NAMESPACE)
-                    .into_iter()
-                    .filter(|h| {
-                        !hardware
-                            .iter()
-                            .any(|x| x.metadata.name() == h.metadata.name())
-                    })
-                    .collect();
-                hardware.extend(new);
+                let plan = s.plan(ctx).await?;
+                let hardware = candidate_hardware(ctx, &s.rows()?).await?;
                 let mut all: Vec<(String, Result<(), String>)> = checks::spec_checks(&s.spec)
                     .into_iter()
                     .map(|c| (c.name, c.outcome))
@@ -473,14 +451,7 @@ impl ironbell_lifecycle::Task for Step {
                         .detail(format_args!("Hardware imported: {new} new"));
                     s.wait_for_bmcs(ctx).await?;
                 }
-                let plan = render::plan(
-                    ctx.store().as_ref(),
-                    &s.spec,
-                    s.release()?,
-                    s.settings.now_unix_ms,
-                )
-                .await
-                .map_err(failed)?;
+                let plan = s.plan(ctx).await?;
                 let diff: Vec<Value> = plan
                     .groups
                     .iter()
@@ -598,19 +569,20 @@ impl ironbell_lifecycle::Task for Step {
     }
 }
 
-/// Unowned Hardware in the store.
-async fn free_hardware(ctx: &Context) -> Result<Vec<Hardware>, TaskError> {
+/// The free Hardware a change can use: the store's unowned Hardware and the rows of
+/// `--hardware-csv` not in the store yet.
+async fn candidate_hardware(ctx: &Context, rows: &[Row]) -> Result<Vec<Hardware>, TaskError> {
     let api: Api<Hardware> = Api::new(ctx.store().clone());
-    let (all, _) = api.list(&ListParams::namespace(NAMESPACE)).await?;
-    Ok(all
+    let (stored, _) = api.list(&ListParams::namespace(NAMESPACE)).await?;
+    let new: Vec<Hardware> = checks::hardware_of(rows, NAMESPACE)
         .into_iter()
         .filter(|h| {
-            !h.metadata
-                .labels
-                .as_ref()
-                .is_some_and(|l| l.contains_key(ironbell_provider_tinkerbell::OWNER_NAME_LABEL))
+            !stored
+                .iter()
+                .any(|x| x.metadata.name() == h.metadata.name())
         })
-        .collect())
+        .collect();
+    Ok(stored.into_iter().filter(unowned).chain(new).collect())
 }
 
 /// EKS Anywhere's `AssertionsForScaleUpDown`: a group is scaled or rolled, not both.

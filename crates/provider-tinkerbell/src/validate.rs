@@ -143,7 +143,8 @@ fn matches(selector: &BTreeMap<String, String>, hw: &Hardware) -> bool {
         .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
 }
 
-fn unowned(hw: &Hardware) -> bool {
+/// Whether no machine owns `hw` (it has no [`OWNER_NAME_LABEL`]).
+pub fn unowned(hw: &Hardware) -> bool {
     hw.metadata.label(OWNER_NAME_LABEL).is_none()
 }
 
