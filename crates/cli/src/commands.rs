@@ -26,6 +26,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Generate(command) => return crate::cluster::generate(command),
         Command::Store(command) => return crate::store::run(command, kinds).await,
+        Command::Move(args) => return crate::store::run_move(args, &spec, kinds).await,
         Command::Validate(command) => return crate::cluster::validate(command),
         Command::Dhcp(command) => return crate::dhcp::run(command).await,
         Command::Hardware(HardwareCommand::Validate { file }) => {

@@ -161,6 +161,11 @@ enum Command {
     /// Work with a whole store: copy a plane to another store.
     #[command(subcommand)]
     Store(store::StoreCommand),
+    /// Move a cluster's management objects (its Cluster API objects, Hardware, BMC Machines
+    /// and Secrets) from --store to another store, paused meanwhile, as `clusterctl move`
+    /// does; or save them to a directory and restore them from it. Run again after an
+    /// interruption: it finishes the move.
+    Move(store::MoveArgs),
     /// Create a cluster (`create cluster -f cluster.yaml --hardware-csv hardware.csv`).
     #[command(subcommand)]
     Create(lifecycle::CreateCommand),

@@ -635,6 +635,70 @@ async fn create_resume_upgrade_scale_and_delete_a_cluster_on_played_machines() {
         "{owned:?}"
     );
 
+    // The move (issue 17), on the live cluster while its plane runs: a backup to a
+    // directory, a move to another store killed (SIGKILL) after 20 writes and run again,
+    // and the move back, after which the cluster is deleted as if it had never left.
+    let moved_db = world.path("moved.db");
+    let backup = world.path("backup");
+    let mv = |args: &[&str], kill_after: Option<usize>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ironbell"));
+        cmd.arg("move").args(["--cluster", "c1"]).args(args);
+        if let Some(n) = kill_after {
+            cmd.env("IRONBELL_MOVE_KILL_AFTER_WRITES", n.to_string());
+        }
+        cmd.env_remove("IRONBELL_DB")
+            .output()
+            .expect("ironbell move")
+    };
+    let db_arg = db.to_str().expect("UTF-8 path");
+    let moved_arg = moved_db.to_str().expect("UTF-8 path");
+    let out = mv(
+        &[
+            "--store",
+            db_arg,
+            "--to-directory",
+            backup.to_str().expect("UTF-8 path"),
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "move --to-directory failed:\n{}",
+        text(&out)
+    );
+    let saved = std::fs::read_dir(&backup).expect("backup").count();
+    let before_move = owners(&store).await;
+    let out = mv(&["--store", db_arg, "--to", moved_arg], Some(20));
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&out.status),
+        Some(9),
+        "killed after 20 writes:\n{}",
+        text(&out)
+    );
+    let out = mv(&["--store", db_arg, "--to", moved_arg], None);
+    eprintln!("move:\n{}", text(&out));
+    assert!(
+        out.status.success(),
+        "move (run again) failed:\n{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains(&format!("cluster c1: {saved} objects moved from")),
+        "every object of the backup moved:\n{}",
+        text(&out)
+    );
+    assert!(
+        owners(&store).await.is_empty(),
+        "the Hardware left the source"
+    );
+    let out = mv(&["--store", moved_arg, "--to", db_arg], None);
+    assert!(out.status.success(), "move back failed:\n{}", text(&out));
+    assert_eq!(
+        owners(&store).await,
+        before_move,
+        "the Hardware came back as it left"
+    );
+
     // Delete: every Hardware free, nothing left, the service stopped.
     let out = world.run(&["delete", "cluster"], &[]);
     assert!(out.status.success(), "delete failed:\n{}", text(&out));

@@ -172,4 +172,51 @@ pub enum OpsError {
         /// The first of them, each `Kind namespace/name (why)`, then how many more.
         objects: Vec<String>,
     },
+    /// An object of the moved cluster belongs to another cluster too.
+    #[error("{object} belongs to several clusters ({}): a move takes one cluster's objects only", .clusters.join(", "))]
+    MoveTenants {
+        /// `Kind namespace/name`.
+        object: String,
+        /// The clusters it belongs to.
+        clusters: Vec<String>,
+    },
+    /// The cluster is paused, and not by a move.
+    #[error(
+        "cluster {cluster} is paused (spec.paused or cluster.x-k8s.io/paused): unpause it before moving it"
+    )]
+    MovePaused {
+        /// The cluster.
+        cluster: String,
+    },
+    /// Objects kept the `clusterctl.cluster.x-k8s.io/block-move` annotation past the wait.
+    #[error("still blocked by clusterctl.cluster.x-k8s.io/block-move: {}; nothing was copied (run the move again once they are ready)", .objects.join(", "))]
+    MoveBlocked {
+        /// `Kind namespace/name` of each.
+        objects: Vec<String>,
+    },
+    /// The copies read back from the target differ from the source's; nothing was deleted
+    /// from the source.
+    #[error("the target's copies do not match the source: {}; nothing was deleted from the source", .objects.join("; "))]
+    MoveVerify {
+        /// `Kind namespace/name: why` of each.
+        objects: Vec<String>,
+    },
+    /// A move stopped on purpose after this many writes (a test's fault injection); running
+    /// it again finishes it.
+    #[error("the move stopped after {writes} writes; run it again to finish")]
+    MoveStopped {
+        /// Writes done.
+        writes: usize,
+    },
+    /// A file could not be read or written.
+    #[error("{what} {}", .path.display())]
+    Io {
+        /// `reading` / `writing` / `creating`.
+        what: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
 }

@@ -14,6 +14,8 @@
 //! - [`lookup`]: kinds by name, [`lookup::find_one`].
 //! - [`migrate`]: copy every object of a plane to another store, owner references
 //!   rebuilt, resumable, checked object by object (`ironbell store migrate`).
+//! - [`mover`]: a cluster's management objects from one store to another with
+//!   `clusterctl move`'s semantics (`ironbell move`), or to and from a directory.
 //! - [`delete`]: delete an object with what it owns (a Hardware's BMC Machine and Secret,
 //!   a Job's Tasks).
 //! - [`network`]: one description of a plane's network from which every service's
@@ -30,6 +32,7 @@ pub mod import;
 pub mod integrity;
 pub mod lookup;
 pub mod migrate;
+pub mod mover;
 pub mod network;
 pub mod plane;
 pub mod spec;

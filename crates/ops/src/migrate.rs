@@ -58,9 +58,9 @@ const NAMED_CONFLICTS: usize = 10;
 const NAMED_MISMATCHES: usize = 10;
 
 /// `(kind, namespace, name)`: an object's identity in any store.
-type Key = (TypeKey, String, String);
+pub(crate) type Key = (TypeKey, String, String);
 
-fn key(obj: &DynamicObject) -> Key {
+pub(crate) fn key(obj: &DynamicObject) -> Key {
     (
         obj.types.clone(),
         obj.namespace().to_string(),
@@ -68,7 +68,7 @@ fn key(obj: &DynamicObject) -> Key {
     )
 }
 
-fn describe(obj: &DynamicObject) -> String {
+pub(crate) fn describe(obj: &DynamicObject) -> String {
     format!("{} {}/{}", obj.types.kind, obj.namespace(), obj.name())
 }
 
@@ -132,7 +132,10 @@ impl Migration {
 
 /// `obj` as it can be compared across stores: without what a store sets on create, with
 /// each owner reference's uid through `owner_uid` (`None` drops it).
-fn portable(obj: &DynamicObject, owner_uid: impl Fn(&str) -> Option<String>) -> DynamicObject {
+pub(crate) fn portable(
+    obj: &DynamicObject,
+    owner_uid: impl Fn(&str) -> Option<String>,
+) -> DynamicObject {
     let mut o = obj.clone();
     let m = &mut o.metadata;
     m.resource_version = None;
@@ -154,7 +157,7 @@ fn portable(obj: &DynamicObject, owner_uid: impl Fn(&str) -> Option<String>) -> 
 
 /// The target uid of the source uid `uid`; `uid` itself when its object is not in the
 /// source (a reference that was dangling there already).
-fn mapped(uids: &HashMap<String, String>, uid: &str) -> String {
+pub(crate) fn mapped(uids: &HashMap<String, String>, uid: &str) -> String {
     uids.get(uid).cloned().unwrap_or_else(|| uid.to_string())
 }
 
@@ -172,7 +175,7 @@ async fn read_all(
 
 /// Source objects grouped in creation waves: a wave holds the objects whose owners (those
 /// in the source) are all in earlier waves. Indexes into `objects`.
-fn waves(objects: &[&DynamicObject]) -> Result<Vec<Vec<usize>>, OpsError> {
+pub(crate) fn waves(objects: &[&DynamicObject]) -> Result<Vec<Vec<usize>>, OpsError> {
     let by_uid: HashMap<&str, usize> = objects
         .iter()
         .enumerate()
