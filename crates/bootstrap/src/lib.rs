@@ -13,7 +13,9 @@
 //!   Anywhere's fork (kubeadm runs in the `kubeadm-bootstrap` host container);
 //! - [`data`]: the bootstrap data Secret a machine's user-data is stored in;
 //! - [`plain`]: cloud-config for a node without Kubernetes that reports in to the metadata
-//!   service with cloud-init's `phone_home` module.
+//!   service with cloud-init's `phone_home` module;
+//! - [`native`]: cloud-config for a control-plane machine that runs an etcd member and an
+//!   ironbell replica (the cluster's own management plane), and the member's certificates.
 //!
 //! The kubeadm user-data cannot run in this project's tests (no registry it reaches ships
 //! Kubernetes binaries): it is checked as data, by `cloud-init schema` (Bottlerocket's TOML
@@ -32,6 +34,7 @@ pub mod certs;
 mod cloud_config;
 pub mod data;
 pub mod kubeadm;
+pub mod native;
 pub mod plain;
 pub mod token;
 
