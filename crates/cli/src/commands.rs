@@ -27,6 +27,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Generate(command) => return crate::cluster::generate(command),
         Command::Store(command) => return crate::store::run(command, kinds).await,
         Command::Move(args) => return crate::store::run_move(args, &spec, kinds).await,
+        Command::Node(command) => return crate::node::run(command).await,
         Command::Validate(command) => return crate::cluster::validate(command),
         Command::Dhcp(command) => return crate::dhcp::run(command).await,
         Command::Hardware(HardwareCommand::Validate { file }) => {

@@ -27,6 +27,7 @@ mod dhcp;
 mod lab;
 mod lifecycle;
 mod logs;
+mod node;
 mod output;
 mod serve;
 mod store;
@@ -166,6 +167,10 @@ enum Command {
     /// does; or save them to a directory and restore them from it. Run again after an
     /// interruption: it finishes the move.
     Move(store::MoveArgs),
+    /// A control-plane machine's part of a native plane: its etcd member and a replica
+    /// (run by the `native` node bootstrapper's user-data).
+    #[command(subcommand)]
+    Node(node::NodeCommand),
     /// Create a cluster (`create cluster -f cluster.yaml --hardware-csv hardware.csv`).
     #[command(subcommand)]
     Create(lifecycle::CreateCommand),
@@ -297,7 +302,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Services say what they do; one-shot commands only warn.
     let default_level = match cli.command {
-        Command::Serve(_) | Command::Lab(lab::LabCommand::Vbmc { .. }) => "info",
+        Command::Serve(_)
+        | Command::Node(node::NodeCommand::Up(_))
+        | Command::Lab(lab::LabCommand::Vbmc { .. }) => "info",
         _ => "warn",
     };
     tracing_subscriber::fmt()
