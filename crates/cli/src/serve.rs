@@ -297,6 +297,10 @@ pub enum NodeBootstrapperArg {
     Plain,
     /// EKS Anywhere's kubeadm user-data (cloud-config or Bottlerocket settings).
     Kubeadm,
+    /// Control-plane machines run an etcd member and a replica of this plane (`ironbell
+    /// node up`, with this plane's ports): the cluster's own management plane, on etcd;
+    /// workers are `plain`.
+    Native,
 }
 
 impl NodeBootstrapperArg {
@@ -314,6 +318,16 @@ impl NodeBootstrapperArg {
                     .unwrap_or_else(|| network.phone_home_url()),
             },
             Self::Kubeadm => NodeBootstrapper::Kubeadm,
+            Self::Native => {
+                let mut serve_args = network.serve_args();
+                serve_args.extend(["--node-bootstrapper".into(), "native".into()]);
+                NodeBootstrapper::Native {
+                    phone_home_url: phone_home_url
+                        .map(str::to_string)
+                        .unwrap_or_else(|| network.phone_home_url()),
+                    serve_args,
+                }
+            }
         }
     }
 }
@@ -434,7 +448,21 @@ mod tests {
             }
         );
         assert!(options(&["--no-cluster-controllers"]).is_none());
-        assert!(ClusterFlags::try_parse_from(["serve", "--node-bootstrapper", "native"]).is_err());
+        let native = options(&["--node-bootstrapper", "native"]).expect("on");
+        let NodeBootstrapper::Native {
+            phone_home_url,
+            serve_args,
+        } = native.bootstrapper
+        else {
+            panic!("native: {:?}", native.bootstrapper);
+        };
+        assert_eq!(phone_home_url, "http://10.0.0.1:50061/phone-home");
+        // The control-plane machines' replicas listen on this plane's ports.
+        assert!(
+            serve_args.windows(2).any(|w| w == ["--listen", "0.0.0.0:50061"]),
+            "{serve_args:?}"
+        );
+        assert!(ClusterFlags::try_parse_from(["serve", "--node-bootstrapper", "etcd"]).is_err());
     }
 
     #[test]

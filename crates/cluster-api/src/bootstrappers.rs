@@ -14,6 +14,7 @@
 //!   there is no workload cluster API here, so it is only rendered.
 
 use ironbell_bootstrap::kubeadm::{self, ClusterInfo};
+use ironbell_bootstrap::native;
 use ironbell_bootstrap::plain::{self, PlainConfig};
 use ironbell_bootstrap::{BootstrapToken, ClusterCertificates, Purpose, bottlerocket};
 use ironbell_model::Resource;
@@ -69,45 +70,13 @@ impl KubeadmBootstrapper {
         Self { store }
     }
 
-    /// The cluster's certificate authorities: read from its Secrets, or generated and
-    /// written when it has none yet. Two machines racing both write; the first write of
-    /// each Secret wins and both then read the same ones back.
+    /// The cluster's certificate authorities ([`cluster_certificates`]).
     pub async fn certificates(
         &self,
         namespace: &str,
         cluster: &str,
     ) -> Result<ClusterCertificates, String> {
-        let secrets = api::<Secret>(&self.store);
-        if let Ok(certs) = self.stored_certificates(namespace, cluster).await {
-            return Ok(certs);
-        }
-        let fresh = ClusterCertificates::generate(ironbell_model::values::now())
-            .map_err(|e| e.to_string())?;
-        for secret in fresh.to_secrets(namespace, cluster) {
-            match secrets.create(&secret).await {
-                Ok(_) => {}
-                Err(ironbell_store::StoreError::AlreadyExists { .. }) => {}
-                Err(e) => return Err(format!("writing Secret {namespace}/{}: {e}", secret.name())),
-            }
-        }
-        self.stored_certificates(namespace, cluster).await
-    }
-
-    async fn stored_certificates(
-        &self,
-        namespace: &str,
-        cluster: &str,
-    ) -> Result<ClusterCertificates, String> {
-        let secrets = api::<Secret>(&self.store);
-        let mut found = Vec::new();
-        for purpose in Purpose::ALL {
-            let name = purpose.secret_name(cluster);
-            match secrets.get(namespace, &name).await {
-                Ok(s) => found.push(s),
-                Err(e) => return Err(format!("reading Secret {namespace}/{name}: {e}")),
-            }
-        }
-        ClusterCertificates::from_secrets(cluster, &found).map_err(|e| e.to_string())
+        cluster_certificates(&self.store, namespace, cluster).await
     }
 
     /// The Secrets the spec's `files[].contentFrom` name, from the config's namespace.
@@ -181,6 +150,161 @@ impl NodeBootstrapper for KubeadmBootstrapper {
         Ok(BootstrapData {
             value,
             format: format.into(),
+        })
+    }
+}
+
+/// The cluster's certificate authorities: read from its Secrets, or generated and written
+/// when it has none yet. Two machines racing both write; the first write of each Secret
+/// wins and both then read the same ones back.
+pub async fn cluster_certificates(
+    store: &SharedStore,
+    namespace: &str,
+    cluster: &str,
+) -> Result<ClusterCertificates, String> {
+    let secrets = api::<Secret>(store);
+    if let Ok(certs) = stored_certificates(store, namespace, cluster).await {
+        return Ok(certs);
+    }
+    let fresh =
+        ClusterCertificates::generate(ironbell_model::values::now()).map_err(|e| e.to_string())?;
+    for secret in fresh.to_secrets(namespace, cluster) {
+        match secrets.create(&secret).await {
+            Ok(_) => {}
+            Err(ironbell_store::StoreError::AlreadyExists { .. }) => {}
+            Err(e) => return Err(format!("writing Secret {namespace}/{}: {e}", secret.name())),
+        }
+    }
+    stored_certificates(store, namespace, cluster).await
+}
+
+async fn stored_certificates(
+    store: &SharedStore,
+    namespace: &str,
+    cluster: &str,
+) -> Result<ClusterCertificates, String> {
+    let secrets = api::<Secret>(store);
+    let mut found = Vec::new();
+    for purpose in Purpose::ALL {
+        let name = purpose.secret_name(cluster);
+        match secrets.get(namespace, &name).await {
+            Ok(s) => found.push(s),
+            Err(e) => return Err(format!("reading Secret {namespace}/{name}: {e}")),
+        }
+    }
+    ClusterCertificates::from_secrets(cluster, &found).map_err(|e| e.to_string())
+}
+
+/// The `native` node bootstrapper: control-plane machines run an etcd member and an
+/// ironbell replica (`ironbell_bootstrap::native`), so that they become the cluster's
+/// management plane; workers get the `plain` user-data. The first control-plane machine
+/// starts a new etcd cluster; the others join the control-plane machines of the cluster
+/// that have an address (`Machine.status.addresses`), which Cluster API's control plane
+/// makes them wait for (it adds machines once the first is available). The etcd CA is the
+/// cluster's (`<cluster>-etcd`), shared with the kubeadm bootstrapper's certificates.
+#[derive(Clone)]
+pub struct NativeBootstrapper {
+    store: SharedStore,
+    phone_home_url: String,
+    serve_args: Vec<String>,
+}
+
+impl std::fmt::Debug for NativeBootstrapper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeBootstrapper")
+            .field("phone_home_url", &self.phone_home_url)
+            .field("serve_args", &self.serve_args)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NativeBootstrapper {
+    /// Keeping the clusters' certificates in `store`; every machine posts its phone-home
+    /// to `phone_home_url`, and a control-plane machine's replica runs `serve all` with
+    /// `serve_args` (its ports, its node bootstrapper).
+    pub fn new(
+        store: SharedStore,
+        phone_home_url: impl Into<String>,
+        serve_args: Vec<String>,
+    ) -> Self {
+        Self {
+            store,
+            phone_home_url: phone_home_url.into(),
+            serve_args,
+        }
+    }
+
+    /// The etcd client URLs of the cluster's control-plane machines other than `input`'s
+    /// that have an address.
+    async fn members(&self, input: &BootstrapInput<'_>) -> Result<Vec<String>, String> {
+        use crate::kinds::Machine;
+        let selector = ironbell_model::selector::Selector::parse(&format!(
+            "{}={},{}",
+            crate::CLUSTER_NAME_LABEL,
+            input.cluster.name(),
+            crate::CONTROL_PLANE_LABEL
+        ))
+        .map_err(|e| e.to_string())?;
+        let (machines, _) = api::<Machine>(&self.store)
+            .list(&ironbell_store::ListParams {
+                namespace: Some(input.cluster.namespace().to_string()),
+                selector: Some(selector),
+            })
+            .await
+            .map_err(|e| format!("listing the control-plane machines: {e}"))?;
+        let mut urls: Vec<String> = machines
+            .iter()
+            .filter(|m| m.name() != input.machine.name())
+            .filter_map(|m| m.status.as_ref())
+            .flat_map(|s| s.addresses.iter())
+            .filter(|a| a.type_ == "InternalIP")
+            .map(|a| format!("https://{}:{}", a.address, native::CLIENT_PORT))
+            .collect();
+        urls.sort();
+        urls.dedup();
+        Ok(urls)
+    }
+}
+
+#[async_trait::async_trait]
+impl NodeBootstrapper for NativeBootstrapper {
+    async fn bootstrap(&self, input: BootstrapInput<'_>) -> Result<BootstrapData, BootstrapError> {
+        let spec = &input.config.spec;
+        let join = match input.role {
+            Role::JoinWorker => {
+                let config = PlainConfig::from_spec(spec, None, self.phone_home_url.clone());
+                let value = plain::user_data(&config).map_err(|e| failed(&input, &e))?;
+                return Ok(BootstrapData {
+                    value,
+                    format: "cloud-config".into(),
+                });
+            }
+            Role::Init => Vec::new(),
+            Role::JoinControlPlane => {
+                let join = self.members(&input).await.map_err(|e| failed(&input, &e))?;
+                if join.is_empty() {
+                    return Err(failed(
+                        &input,
+                        &"no other control-plane machine of the cluster has an address yet to join",
+                    ));
+                }
+                join
+            }
+        };
+        let cluster = input.cluster;
+        let certs = cluster_certificates(&self.store, cluster.namespace(), cluster.name())
+            .await
+            .map_err(|e| failed(&input, &e))?;
+        let mut config = native::NodeConfig::new(cluster.name(), &certs.etcd_ca, join);
+        config.name = Some(input.machine.name().to_string());
+        config.serve_args = self.serve_args.clone();
+        let mut u = native::NativeUserData::new(config, self.phone_home_url.clone());
+        u.users = spec.users.clone().unwrap_or_default();
+        u.ntp = spec.ntp.clone();
+        let value = native::user_data(&u).map_err(|e| failed(&input, &e))?;
+        Ok(BootstrapData {
+            value,
+            format: "cloud-config".into(),
         })
     }
 }

@@ -210,3 +210,107 @@ async fn a_plain_node_phones_home_to_the_metadata_service() {
     );
     assert!(!data.value.contains("kubeadm"));
 }
+
+/// The native bootstrapper: the first control-plane machine starts a new etcd cluster, a
+/// second one joins the machines with an address (and waits, with an error naming its
+/// KubeadmConfig, while none has one), a worker is plain; every member trusts the
+/// cluster's etcd CA, the one the kubeadm bootstrapper keeps.
+#[tokio::test]
+async fn native_control_plane_machines_start_or_join_the_clusters_etcd() {
+    use ironbell_bootstrap::native::NodeConfig;
+    use ironbell_cluster_api::bootstrappers::NativeBootstrapper;
+    use ironbell_cluster_api::kinds::{MachineAddress, MachineStatus};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = store(&dir);
+    let native = NativeBootstrapper::new(
+        store.clone(),
+        "http://10.0.0.1:50061/phone-home",
+        vec!["--node-bootstrapper".into(), "native".into()],
+    );
+    let cluster = cluster(true);
+    let render = |name: &'static str, role: Role| {
+        let native = native.clone();
+        let cluster = cluster.clone();
+        async move {
+            let (m, c) = (machine(name), config(name, control_plane_spec()));
+            native
+                .bootstrap(BootstrapInput {
+                    config: &c,
+                    machine: &m,
+                    cluster: &cluster,
+                    role,
+                })
+                .await
+        }
+    };
+    let first = render("cp-1", Role::Init)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let first = NodeConfig::parse(&first.value).expect("node config");
+    assert!(first.join.is_empty(), "{:?}", first.join);
+    assert_eq!(first.name.as_deref(), Some("cp-1"));
+    assert_eq!(first.serve_args, ["--node-bootstrapper", "native"]);
+
+    let err = render("cp-2", Role::JoinControlPlane)
+        .await
+        .expect_err("nothing to join");
+    assert!(
+        err.to_string().contains("KubeadmConfig eksa-system/cp-2"),
+        "{err}"
+    );
+
+    // The first machine provisioned: it has an address.
+    let mut cp1 = machine("cp-1");
+    cp1.metadata.labels = Some(
+        [
+            (
+                "cluster.x-k8s.io/cluster-name".to_string(),
+                "mgmt".to_string(),
+            ),
+            ("cluster.x-k8s.io/control-plane".to_string(), String::new()),
+        ]
+        .into(),
+    );
+    cp1.status = Some(MachineStatus {
+        addresses: vec![MachineAddress {
+            type_: "InternalIP".into(),
+            address: "10.0.0.11".into(),
+        }],
+        ..MachineStatus::default()
+    });
+    let machines = api::<Machine>(&store);
+    let created = machines
+        .create(&cp1)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut with_status = created.clone();
+    with_status.status = cp1.status.clone();
+    machines
+        .update_status(&with_status)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let second = render("cp-2", Role::JoinControlPlane)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let second = NodeConfig::parse(&second.value).expect("node config");
+    assert_eq!(second.join, ["https://10.0.0.11:2379"]);
+    assert_eq!(
+        second.etcd_ca_cert, first.etcd_ca_cert,
+        "one etcd CA per cluster"
+    );
+    let certs = KubeadmBootstrapper::new(store.clone())
+        .certificates(NS, "mgmt")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(certs.etcd_ca.cert_pem(), first.etcd_ca_cert);
+
+    let worker = render("w-1", Role::JoinWorker)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        NodeConfig::parse(&worker.value).is_err(),
+        "a worker runs no member"
+    );
+    assert!(worker.value.contains("phone_home"));
+}

@@ -82,6 +82,20 @@ impl PlaneNetwork {
         format!("http://{}:{}", self.public_ip, self.http.port())
     }
 
+    /// The `serve all` flags that give another replica (a native control-plane machine's)
+    /// this plane's ports, listening on all of its addresses.
+    pub fn serve_args(&self) -> Vec<String> {
+        let any = |port: u16| SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, port)).to_string();
+        vec![
+            "--http-addr".into(),
+            any(self.http.port()),
+            "--listen".into(),
+            any(self.metadata.port()),
+            "--grpc-addr".into(),
+            any(self.grpc.port()),
+        ]
+    }
+
     /// Where an installed OS posts its phone-home (the `plain` node bootstrapper's
     /// cloud-init `phone_home`): the metadata service as machines see it.
     pub fn phone_home_url(&self) -> String {

@@ -132,6 +132,14 @@ pub enum NodeBootstrapper {
     },
     /// EKS Anywhere's kubeadm user-data (rendered; no Kubernetes binaries run here).
     Kubeadm,
+    /// Control-plane machines run an etcd member and a replica of the plane (`ironbell node
+    /// up`): the cluster's own management plane; workers are `Plain`.
+    Native {
+        /// Where every node posts its phone-home.
+        phone_home_url: String,
+        /// The `serve all` flags of a control-plane machine's replica.
+        serve_args: Vec<String>,
+    },
 }
 
 /// What the cluster controllers do: Cluster API's core (`Cluster`, `MachineDeployment`,
@@ -189,6 +197,16 @@ async fn run_cluster_controllers(store: ironbell_store::SharedStore, options: Cl
         NodeBootstrapper::Kubeadm => {
             Arc::new(ironbell_cluster_api::bootstrappers::KubeadmBootstrapper::new(store.clone()))
         }
+        NodeBootstrapper::Native {
+            phone_home_url,
+            serve_args,
+        } => Arc::new(
+            ironbell_cluster_api::bootstrappers::NativeBootstrapper::new(
+                store.clone(),
+                phone_home_url.clone(),
+                serve_args.clone(),
+            ),
+        ),
     };
     let capi = ironbell_cluster_api::controllers::Controllers::new(store.clone(), bootstrapper)
         .with_options(ironbell_cluster_api::controllers::Options {
