@@ -160,6 +160,7 @@ impl RunArgs {
                 .collect(),
             machine_log_dir,
             replica_id: None,
+            standby: false,
         });
         config.metadata = Some(MetadataOptions::default());
         config.workflow = Some(WorkflowOptions::default());

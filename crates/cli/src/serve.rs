@@ -75,6 +75,11 @@ pub struct BootArgs {
     /// unique per replica, a DNS-1123 name. The DHCP clients are split among the live ids.
     #[arg(long, env = "IRONBELL_REPLICA_ID")]
     replica_id: Option<String>,
+    /// On an etcd store: start DHCP in standby (answering no client) until the ConfigMap
+    /// `ironbell-system/ironbell-plane` says `dhcp: serve`; `dhcp: standby` there holds any
+    /// replica.
+    #[arg(long, env = "IRONBELL_STANDBY")]
+    standby: bool,
     /// On an etcd store: how long after a replica's last renewal the others take over its
     /// DHCP clients (whole seconds, at least 2s).
     #[arg(
@@ -157,6 +162,7 @@ impl BootArgs {
                 .collect(),
             machine_log_dir,
             replica_id: self.replica_id.clone(),
+            standby: self.standby,
         }
     }
 
@@ -459,7 +465,9 @@ mod tests {
         assert_eq!(phone_home_url, "http://10.0.0.1:50061/phone-home");
         // The control-plane machines' replicas listen on this plane's ports.
         assert!(
-            serve_args.windows(2).any(|w| w == ["--listen", "0.0.0.0:50061"]),
+            serve_args
+                .windows(2)
+                .any(|w| w == ["--listen", "0.0.0.0:50061"]),
             "{serve_args:?}"
         );
         assert!(ClusterFlags::try_parse_from(["serve", "--node-bootstrapper", "etcd"]).is_err());

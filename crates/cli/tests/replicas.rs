@@ -142,6 +142,19 @@ impl Replica {
     /// Starts `ironbell --db SPEC serve SERVICE` as replica `id` on `lan.hosts[host]`, and
     /// waits until its boot service answers.
     fn start(lan: &Lan, host: usize, id: &str, spec: &str, service: &str, dir: &Path) -> Self {
+        Self::start_with(lan, host, id, spec, service, dir, &[])
+    }
+
+    /// [`Replica::start`] with `extra` flags.
+    fn start_with(
+        lan: &Lan,
+        host: usize,
+        id: &str,
+        spec: &str,
+        service: &str,
+        dir: &Path,
+        extra: &[&str],
+    ) -> Self {
         let ip = Lan::host_ip(host);
         let log = dir.join(format!("{id}.log"));
         let artifacts = dir.join("artifacts");
@@ -155,6 +168,7 @@ impl Replica {
             .args(["--dhcp-peer-timeout", &timeout, "--no-tftp", "--no-syslog"])
             .arg("--artifacts-dir")
             .arg(&artifacts)
+            .args(extra)
             .env("IRONBELL_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -557,4 +571,67 @@ fn replicas_serve_from_their_last_view_while_etcd_is_down() {
     for r in &mut replicas {
         r.kill();
     }
+}
+
+/// A replica started `--standby` answers no client until the plane's ConfigMap says
+/// `dhcp: serve`, and `dhcp: standby` holds it again: how the move keeps a new plane quiet
+/// while the old one still serves the same machines.
+#[test]
+fn a_replica_in_standby_answers_no_client_until_the_plane_says_serve() {
+    ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
+    if !ironbell_testbed::require_tools(&["busybox", "curl", "etcd"]) {
+        return;
+    }
+    let lan = Lan::new(2).expect("lan");
+    let Some(etcd) = Etcd::start(&lan) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = client(&lan, 1, "node-0", [0x02, 0x00, 0x5e, 0x21, 0x00, 0x01]);
+    import(&lan, &etcd.spec, dir.path(), &[&c]);
+    let r = Replica::start_with(
+        &lan,
+        0,
+        "replica-s",
+        &etcd.spec,
+        "boot",
+        dir.path(),
+        &["--standby"],
+    );
+    assert!(
+        ironbell_testbed::udhcpc(&lan.hosts[1], dir.path(), 2, 1).is_none(),
+        "a replica in standby answered: {}",
+        r.log_text()
+    );
+    let switch = |to: &str| {
+        let file = dir.path().join(format!("plane-{to}.yaml"));
+        std::fs::write(
+            &file,
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ironbell-plane\n  \
+                 namespace: ironbell-system\ndata:\n  dhcp: {to}\n"
+            ),
+        )
+        .expect("write");
+        let out = ironbell(&lan, &etcd.spec, &["apply", "-f", file.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    switch("serve");
+    assert!(
+        ironbell_testbed::wait_until(PATIENCE, || r.logged("DHCP serving") == 1),
+        "{}",
+        r.log_text()
+    );
+    assert_lease(&lan.hosts[1], dir.path(), &c, Lan::host_ip(0), 3);
+    switch("standby");
+    assert!(
+        ironbell_testbed::wait_until(PATIENCE, || r.logged("DHCP in standby") == 1),
+        "{}",
+        r.log_text()
+    );
+    assert!(ironbell_testbed::udhcpc(&lan.hosts[1], dir.path(), 2, 1).is_none());
 }

@@ -291,12 +291,20 @@ impl<B: Backend> Server<B> {
             ?mt
         );
         let _guard = span.enter();
-        if let (Some(share), Some(mac)) = (&self.share, mac)
-            && let Verdict::NotOurs { bucket } = share.verdict(&msg, mac, self.config.server_ip)
-        {
-            self.stats.not_ours.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(mac = %MacAddr(mac), bucket, "another replica's client");
-            return None;
+        if let (Some(share), Some(mac)) = (&self.share, mac) {
+            match share.verdict(&msg, mac, self.config.server_ip) {
+                Verdict::Ours => {}
+                Verdict::NotOurs { bucket } => {
+                    self.stats.not_ours.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(mac = %MacAddr(mac), bucket, "another replica's client");
+                    return None;
+                }
+                Verdict::Held => {
+                    self.stats.not_ours.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(mac = %MacAddr(mac), "in standby: not answering");
+                    return None;
+                }
+            }
         }
         match respond(&self.config, &self.backend, &msg) {
             Decision::Ignore(reason) => {

@@ -55,7 +55,7 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use dhcproto::v4::{DhcpOption, Message, MessageType, OptionCode};
 
@@ -178,6 +178,8 @@ impl fmt::Debug for Buckets {
 pub struct Share {
     replica: String,
     owned: [AtomicU64; 4],
+    /// In standby: answers nothing, whatever it owns ([`Share::hold`]).
+    held: AtomicBool,
     /// The last membership applied, for logs and status (not read per packet).
     members: Mutex<Vec<String>>,
 }
@@ -186,6 +188,7 @@ impl fmt::Debug for Share {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Share")
             .field("replica", &self.replica)
+            .field("held", &self.is_held())
             .field("members", &self.members())
             .field("owned", &self.owned())
             .finish()
@@ -202,6 +205,8 @@ pub enum Verdict {
         /// The client's bucket.
         bucket: u8,
     },
+    /// This replica is in standby ([`Share::hold`]): drop everything.
+    Held,
 }
 
 impl Share {
@@ -211,9 +216,22 @@ impl Share {
         let replica = replica.into();
         Self {
             owned: Buckets::ALL.0.map(AtomicU64::new),
+            held: AtomicBool::new(false),
             members: Mutex::new(vec![replica.clone()]),
             replica,
         }
+    }
+
+    /// Puts the replica in standby (`true`: it answers no client, whatever buckets it owns,
+    /// so that a plane can be ready beside another that still serves the same machines) or
+    /// back in service (`false`). Returns whether that changed anything.
+    pub fn hold(&self, held: bool) -> bool {
+        self.held.swap(held, Ordering::Relaxed) != held
+    }
+
+    /// Whether the replica is in standby.
+    pub fn is_held(&self) -> bool {
+        self.held.load(Ordering::Relaxed)
     }
 
     /// This replica's id.
@@ -271,10 +289,13 @@ impl Share {
         self.owned[usize::from(b >> 6)].load(Ordering::Relaxed) & (1 << (b & 63)) != 0
     }
 
-    /// Whether this replica, at `server_ip`, answers `msg` from client `mac`: Discovers and
-    /// Requests of owned buckets, Requests naming `server_ip` in option 54, and every other
-    /// message type.
+    /// Whether this replica, at `server_ip`, answers `msg` from client `mac`: nothing in
+    /// standby; else Discovers and Requests of owned buckets, Requests naming `server_ip` in
+    /// option 54, and every other message type.
     pub fn verdict(&self, msg: &Message, mac: [u8; 6], server_ip: Ipv4Addr) -> Verdict {
+        if self.is_held() {
+            return Verdict::Held;
+        }
         match msg.opts().msg_type() {
             Some(MessageType::Discover) => {}
             Some(MessageType::Request) => {

@@ -1,4 +1,5 @@
-//! Core `v1` kinds ironbell stores: [`Secret`], which holds BMC credentials, [`Node`],
+//! Core `v1` kinds ironbell stores: [`Secret`], which holds BMC credentials,
+//! [`ConfigMap`], non-secret settings (a plane's DHCP standby switch), [`Node`],
 //! the record of a cluster node that reported in (cluster-scoped, as in Kubernetes), and
 //! [`Event`], what a service did or saw for one object (see [`event`]).
 //!
@@ -18,6 +19,36 @@ use crate::{ApiVersion, Kind, ObjectMeta};
 
 pub mod event;
 pub use event::{Event, EventSource, ObjectReference};
+
+/// A ConfigMap: named non-secret settings. ironbell reads one: `ironbell-system/ironbell-plane`,
+/// whose `dhcp` key puts a plane's DHCP replicas in standby (`standby`) or in service
+/// (`serve`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigMap {
+    /// `apiVersion`: always `v1`.
+    #[serde(default)]
+    pub api_version: ApiVersion<ConfigMap>,
+    /// `kind`: always `ConfigMap`.
+    #[serde(default)]
+    pub kind: Kind<ConfigMap>,
+    /// Standard object metadata.
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// Values by key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<BTreeMap<String, String>>,
+    /// Whether the data may no longer change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub immutable: Option<bool>,
+}
+crate::impl_resource!(
+    ConfigMap,
+    "v1",
+    "ConfigMap",
+    "configmaps",
+    aliases = ["configmap", "cm"]
+);
 
 /// A Secret: small named pieces of sensitive data, such as a BMC's user name and password.
 #[derive(Serialize, Deserialize, Clone, Default, PartialEq)]

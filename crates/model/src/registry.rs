@@ -160,6 +160,9 @@ impl KindRegistry {
         let _ = registry.register::<crate::corev1::Node>();
         // Events likewise: services write them, the CLI shows them.
         let _ = registry.register::<crate::corev1::Event>();
+        // ConfigMaps: settings a plane reads (its DHCP standby switch); they move with a
+        // cluster when labelled for it.
+        let _ = registry.register::<crate::corev1::ConfigMap>();
         registry
     }
 

@@ -90,7 +90,19 @@ pub struct BootOptions {
     /// This replica's id among the DHCP replicas on an etcd store (unique per replica; a
     /// DNS-1123 name); `None`: the host name. Unused on the embedded store.
     pub replica_id: Option<String>,
+    /// On an etcd store: start DHCP in standby, answering no client until the ConfigMap
+    /// [`PLANE_CONFIG`] says `dhcp: serve` (it is followed either way: `dhcp: standby` puts
+    /// a serving replica in standby). Unused on the embedded store.
+    pub standby: bool,
 }
+
+/// The ConfigMap a plane's DHCP replicas follow, `(namespace, name)`: its `dhcp` key says
+/// `standby` (answer no client) or `serve`. The move of a cluster's management onto its
+/// own machines starts their replicas in standby and switches them to `serve` once the
+/// plane they take over from has stopped, so that no machine hears two planes.
+pub const PLANE_CONFIG: (&str, &str) = ("ironbell-system", "ironbell-plane");
+/// The key of [`PLANE_CONFIG`] that holds the DHCP switch.
+pub const PLANE_CONFIG_DHCP: &str = "dhcp";
 
 /// What the metadata service does besides where it listens.
 #[derive(Clone, Debug, Default)]
@@ -655,6 +667,21 @@ impl Plane {
                 tasks.spawn(
                     async move { ("DHCP share", follow_share(views, follower, stop).await) },
                 );
+                if share.hold(options.standby) {
+                    info!(
+                        replica = id,
+                        "DHCP starts in standby: answering no client until {}/{} says {}: serve",
+                        PLANE_CONFIG.0,
+                        PLANE_CONFIG.1,
+                        PLANE_CONFIG_DHCP
+                    );
+                }
+                let (follower, stop, store) = (share.clone(), shutdown.subscribe(), shared.clone());
+                let standby = options.standby;
+                tasks.spawn(async move {
+                    follow_standby(store, follower, standby, stop).await;
+                    ("DHCP standby switch", Ok(()))
+                });
                 replica.dhcp_share = Some(share);
                 dhcp_member = Some(member);
             }
@@ -777,6 +804,48 @@ async fn probe_store(
         tokio::select! {
             _ = tokio::time::sleep(PROBE_PERIOD) => {}
             _ = stop.wait_for(|s| *s) => return Ok(()),
+        }
+    }
+}
+
+/// Holds `share` in standby or releases it as [`PLANE_CONFIG`] says (as `standby` says
+/// when the ConfigMap says nothing), looking once a second until `stop`; a store that does
+/// not answer changes nothing.
+async fn follow_standby(
+    store: ironbell_store::SharedStore,
+    share: Arc<ironbell_dhcp::Share>,
+    standby: bool,
+    mut stop: watch::Receiver<bool>,
+) {
+    use ironbell_model::corev1::ConfigMap;
+    let configs = ironbell_store::api::<ConfigMap>(&store);
+    let (namespace, name) = PLANE_CONFIG;
+    loop {
+        let held = match configs.get(namespace, name).await {
+            Ok(c) => match c.data.as_ref().and_then(|d| d.get(PLANE_CONFIG_DHCP)) {
+                Some(v) if v == "serve" => Some(false),
+                Some(v) if v == "standby" => Some(true),
+                _ => Some(standby),
+            },
+            Err(e) if e.is_not_found() => Some(standby),
+            Err(_) => None,
+        };
+        if let Some(held) = held
+            && share.hold(held)
+        {
+            info!(
+                replica = share.replica(),
+                "DHCP {} ({namespace}/{name} {PLANE_CONFIG_DHCP})",
+                if held {
+                    "in standby: answering no client"
+                } else {
+                    "serving"
+                }
+            );
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.wait_for(|s| *s) => return,
         }
     }
 }
