@@ -253,26 +253,37 @@ pub struct MemberCertificates {
     pub client: KeyPair,
 }
 
-/// Issues member `name`'s certificates for `address`, signed by `etcd_ca`, valid from five
-/// minutes before `now` for [`MEMBER_VALIDITY_DAYS`].
-pub fn member_certificates(
-    etcd_ca: &KeyPair,
-    name: &str,
-    address: IpAddr,
-    now: Timestamp,
-) -> Result<MemberCertificates, CertError> {
-    let bad = |reason: String| CertError::BadCertificate {
+/// Signs certificates with the etcd CA, valid from five minutes before `now` for
+/// [`MEMBER_VALIDITY_DAYS`].
+struct Signer {
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    start: time::OffsetDateTime,
+}
+
+fn bad_ca(reason: String) -> CertError {
+    CertError::BadCertificate {
         what: "the etcd CA".into(),
         reason,
-    };
-    let ca_key = rcgen::KeyPair::from_pem(etcd_ca.key_pem()).map_err(|e| bad(e.to_string()))?;
-    let issuer = rcgen::Issuer::from_ca_cert_pem(etcd_ca.cert_pem(), ca_key)
-        .map_err(|e| bad(e.to_string()))?;
-    let start = time::OffsetDateTime::from_unix_timestamp(now.as_second())
-        .map_err(|_| CertError::Time(now))?;
-    let issue = |cn: &str,
-                 sans: Vec<rcgen::SanType>,
-                 usages: Vec<rcgen::ExtendedKeyUsagePurpose>| {
+    }
+}
+
+impl Signer {
+    fn new(etcd_ca: &KeyPair, now: Timestamp) -> Result<Self, CertError> {
+        let ca_key =
+            rcgen::KeyPair::from_pem(etcd_ca.key_pem()).map_err(|e| bad_ca(e.to_string()))?;
+        let issuer = rcgen::Issuer::from_ca_cert_pem(etcd_ca.cert_pem(), ca_key)
+            .map_err(|e| bad_ca(e.to_string()))?;
+        let start = time::OffsetDateTime::from_unix_timestamp(now.as_second())
+            .map_err(|_| CertError::Time(now))?;
+        Ok(Self { issuer, start })
+    }
+
+    fn issue(
+        &self,
+        cn: &str,
+        sans: Vec<rcgen::SanType>,
+        usages: Vec<rcgen::ExtendedKeyUsagePurpose>,
+    ) -> Result<KeyPair, CertError> {
         let generate = |source| CertError::Generate {
             purpose: Purpose::EtcdCa,
             source,
@@ -283,25 +294,37 @@ pub fn member_certificates(
         dn.push(rcgen::DnType::CommonName, cn);
         params.distinguished_name = dn;
         params.subject_alt_names = sans;
-        params.not_before = start - time::Duration::minutes(5);
-        params.not_after = start + time::Duration::days(MEMBER_VALIDITY_DAYS);
+        params.not_before = self.start - time::Duration::minutes(5);
+        params.not_after = self.start + time::Duration::days(MEMBER_VALIDITY_DAYS);
         params.key_usages = vec![
             rcgen::KeyUsagePurpose::DigitalSignature,
             rcgen::KeyUsagePurpose::KeyEncipherment,
         ];
         params.extended_key_usages = usages;
-        let cert = params.signed_by(&key, &issuer).map_err(generate)?;
+        let cert = params.signed_by(&key, &self.issuer).map_err(generate)?;
         Ok(KeyPair::from_pem(cert.pem(), key.serialize_pem()))
-    };
-    let dns = |n: &str| {
-        rcgen::string::Ia5String::try_from(n.to_string())
-            .map(rcgen::SanType::DnsName)
-            .map_err(|e| bad(format!("name {n:?}: {e}")))
-    };
+    }
+}
+
+fn dns(n: &str) -> Result<rcgen::SanType, CertError> {
+    rcgen::string::Ia5String::try_from(n.to_string())
+        .map(rcgen::SanType::DnsName)
+        .map_err(|e| bad_ca(format!("name {n:?}: {e}")))
+}
+
+/// Issues member `name`'s certificates for `address`, signed by `etcd_ca`, valid from five
+/// minutes before `now` for [`MEMBER_VALIDITY_DAYS`].
+pub fn member_certificates(
+    etcd_ca: &KeyPair,
+    name: &str,
+    address: IpAddr,
+    now: Timestamp,
+) -> Result<MemberCertificates, CertError> {
     use rcgen::ExtendedKeyUsagePurpose::{ClientAuth, ServerAuth};
+    let signer = Signer::new(etcd_ca, now)?;
     let loopback = IpAddr::from([127, 0, 0, 1]);
     Ok(MemberCertificates {
-        server: issue(
+        server: signer.issue(
             name,
             vec![
                 rcgen::SanType::IpAddress(address),
@@ -311,13 +334,31 @@ pub fn member_certificates(
             ],
             vec![ServerAuth, ClientAuth],
         )?,
-        peer: issue(
+        peer: signer.issue(
             name,
             vec![rcgen::SanType::IpAddress(address), dns(name)?],
             vec![ServerAuth, ClientAuth],
         )?,
-        client: issue(&format!("{name}-client"), Vec::new(), vec![ClientAuth])?,
+        client: client_certificate_with(&signer, &format!("{name}-client"))?,
     })
+}
+
+fn client_certificate_with(signer: &Signer, name: &str) -> Result<KeyPair, CertError> {
+    signer.issue(
+        name,
+        Vec::new(),
+        vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth],
+    )
+}
+
+/// A client certificate `name` of the plane's etcd, signed by `etcd_ca` (the admin
+/// machine's, after a move: `ironbell` commands against the moved plane).
+pub fn client_certificate(
+    etcd_ca: &KeyPair,
+    name: &str,
+    now: Timestamp,
+) -> Result<KeyPair, CertError> {
+    client_certificate_with(&Signer::new(etcd_ca, now)?, name)
 }
 
 #[cfg(test)]

@@ -240,9 +240,14 @@ pub async fn run(
     let command = verb(&spec);
     let store_spec: StoreSpec = match args.management.as_deref().or(db) {
         Some(db) => db.parse()?,
-        None if command.is_management() => StoreSpec::Sqlite(
+        // A create (and its resumption) runs on the bootstrap plane's store, whatever it
+        // moves to.
+        None if command == LifecycleCommand::CreateManagement => StoreSpec::Sqlite(
             ironbell_lifecycle_tinkerbell::default_store_path(file, spec.name())?,
         ),
+        None if command.is_management() => {
+            ironbell_lifecycle_tinkerbell::management_store(file, spec.name())?
+        }
         None => anyhow::bail!(
             "cluster {} is a workload cluster (managed by {}): name the management plane's \
              store with --management (or --store)",

@@ -19,6 +19,8 @@
 
 #[path = "common/agent.rs"]
 mod agent;
+#[path = "common/spec.rs"]
+mod common_spec;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -37,81 +39,16 @@ const NS: &str = "eksa-system";
 const TINKERBELL_IP: &str = "10.77.0.1";
 const OWNER_NAME: &str = "v1alpha1.tinkerbell.org/ownerName";
 
-/// The spec of cluster `c1`: `workers` workers whose machine config has `worker_image`.
+/// The spec of cluster `c1`: one control plane, `workers` workers whose machine config has
+/// `worker_image`.
 fn spec(workers: u32, worker_image: &str, worker_selector: &str) -> String {
-    format!(
-        r#"apiVersion: anywhere.eks.amazonaws.com/v1alpha1
-kind: Cluster
-metadata:
-  name: c1
-spec:
-  clusterNetwork:
-    cniConfig:
-      cilium: {{}}
-    pods:
-      cidrBlocks: [192.168.0.0/16]
-    services:
-      cidrBlocks: [10.96.0.0/12]
-  controlPlaneConfiguration:
-    count: 1
-    endpoint:
-      host: 10.77.0.100
-    machineGroupRef:
-      kind: TinkerbellMachineConfig
-      name: c1-cp
-  datacenterRef:
-    kind: TinkerbellDatacenterConfig
-    name: c1
-  kubernetesVersion: '1.31'
-  managementCluster:
-    name: c1
-  workerNodeGroupConfigurations:
-  - count: {workers}
-    machineGroupRef:
-      kind: TinkerbellMachineConfig
-      name: c1-worker
-    name: md-0
-    upgradeRolloutStrategy:
-      type: RollingUpdate
-      rollingUpdate:
-        maxSurge: 1
-        maxUnavailable: 0
----
-apiVersion: anywhere.eks.amazonaws.com/v1alpha1
-kind: TinkerbellDatacenterConfig
-metadata:
-  name: c1
-spec:
-  tinkerbellIP: {TINKERBELL_IP}
----
-apiVersion: anywhere.eks.amazonaws.com/v1alpha1
-kind: TinkerbellMachineConfig
-metadata:
-  name: c1-cp
-spec:
-  hardwareSelector:
-    type: cp
-  osFamily: ubuntu
-  osImageURL: http://{TINKERBELL_IP}/ubuntu-1-31-a.raw.gz
-  users:
-  - name: ec2-user
-    sshAuthorizedKeys:
-    - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGVmDj9HT8Jj0d9bU9A6bhgIwhMXPYx2cQMZ0yFlaJtB test
----
-apiVersion: anywhere.eks.amazonaws.com/v1alpha1
-kind: TinkerbellMachineConfig
-metadata:
-  name: c1-worker
-spec:
-  hardwareSelector:
-    {worker_selector}
-  osFamily: ubuntu
-  osImageURL: {worker_image}
-  users:
-  - name: ec2-user
-    sshAuthorizedKeys:
-    - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGVmDj9HT8Jj0d9bU9A6bhgIwhMXPYx2cQMZ0yFlaJtB test
-"#
+    common_spec::spec(
+        TINKERBELL_IP,
+        "10.77.0.100",
+        1,
+        workers,
+        worker_image,
+        worker_selector,
     )
 }
 
@@ -122,7 +59,7 @@ fn row(name: &str, last: u8, labels: &str) -> String {
     )
 }
 
-const HEADER: &str = "hostname,ip_address,netmask,gateway,nameservers,mac,disk,labels,bmc_ip,bmc_username,bmc_password,vlan_id\n";
+const HEADER: &str = common_spec::CSV_HEADER;
 
 /// The machines: one control plane, two workers and a spare, and one no selector wants.
 fn machines() -> String {

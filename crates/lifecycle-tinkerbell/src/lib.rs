@@ -30,6 +30,7 @@
 //! [`wait::ClusterState`].
 
 pub mod checks;
+pub mod native;
 pub mod render;
 pub mod service;
 pub mod tasks;
@@ -43,7 +44,7 @@ use ironbell_cluster_spec::Spec;
 use ironbell_lifecycle::provider::{Check, Provider, ProviderError, RenderInput};
 use ironbell_lifecycle::{Command, Context, Inputs, Output, Pipeline, RunOptions, RunSummary};
 use ironbell_ops::plane::PlaneConfig;
-use ironbell_ops::spec::StoreHandle;
+use ironbell_ops::spec::{StoreHandle, StoreSpec};
 
 pub use tasks::Step;
 
@@ -112,6 +113,14 @@ pub enum Error {
     /// The spec could not be hashed for the journal.
     #[error("the spec cannot be written as YAML: {0}")]
     Spec(#[from] serde_yaml_ng::Error),
+    /// `NAME/NAME.store` does not hold a store spec.
+    #[error("{}: {message}", path.display())]
+    StoreFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The spec is not a Tinkerbell spec.
     #[error("cluster {cluster}: the {provider} provider cannot run here (only Tinkerbell)")]
     Provider {
@@ -179,6 +188,14 @@ pub async fn run(
                 source,
             })?;
     }
+    let mut settings = settings;
+    // The replicas of a native plane wait in DHCP standby until the move is done.
+    if let Some(ironbell_ops::plane::NodeBootstrapper::Native { serve_args, .. }) =
+        settings.plane.cluster.as_mut().map(|c| &mut c.bootstrapper)
+        && !serve_args.iter().any(|a| a == "--standby")
+    {
+        serve_args.push("--standby".into());
+    }
     let store = settings.store.store().clone();
     let spec_path = settings.spec_path.clone();
     let shared = Arc::new(tasks::Shared::new(spec.clone(), settings));
@@ -197,7 +214,31 @@ pub async fn run(
     // A bootstrap plane this run started in-process stops with it (a resumed run starts it
     // again); the service plane, if started, lives on.
     shared.stop_bootstrap_plane().await;
+    let moved = result.is_ok() && command == Command::CreateManagement && shared.native();
+    let bootstrap_store = shared.bootstrap_store_path();
+    drop((pipeline, ctx, shared));
+    if moved && let Some(path) = bootstrap_store {
+        keep_moved(&path)?;
+    }
     Ok(result?)
+}
+
+/// The store of management cluster `cluster`'s plane: the one `NAME/NAME.store` names once
+/// the plane moved onto the cluster's machines ([`native`]), else the embedded store in
+/// `NAME/generated/NAME.db` ([`default_store_path`]).
+pub fn management_store(spec_path: &Path, cluster: &str) -> Result<StoreSpec, Error> {
+    let layout = ironbell_lifecycle::Layout::beside(spec_path, cluster)?;
+    let file = native::store_file(layout.cluster_dir(), cluster);
+    match std::fs::read_to_string(&file) {
+        Ok(text) => text.trim().parse().map_err(|e| Error::StoreFile {
+            path: file,
+            message: format!("{e}"),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(StoreSpec::Sqlite(default_store_path(spec_path, cluster)?))
+        }
+        Err(source) => Err(Error::Read { path: file, source }),
+    }
 }
 
 /// `NAME/generated/NAME.db` beside `spec_path`: where a management cluster's plane keeps
@@ -205,4 +246,22 @@ pub async fn run(
 pub fn default_store_path(spec_path: &Path, cluster: &str) -> Result<PathBuf, Error> {
     let layout = ironbell_lifecycle::Layout::beside(spec_path, cluster)?;
     Ok(layout.generated_dir().join(format!("{cluster}.db")))
+}
+
+/// Renames the bootstrap plane's store (and its `-wal`/`-shm` files) to
+/// `bootstrap.db.moved` beside it, for inspection: the plane moved onto the cluster.
+fn keep_moved(path: &Path) -> Result<(), Error> {
+    let moved = path.with_file_name("bootstrap.db.moved");
+    for suffix in ["", "-wal", "-shm"] {
+        let (from, to) = (
+            PathBuf::from(format!("{}{suffix}", path.display())),
+            PathBuf::from(format!("{}{suffix}", moved.display())),
+        );
+        match std::fs::rename(&from, &to) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(Error::Read { path: from, source }),
+        }
+    }
+    Ok(())
 }

@@ -10,7 +10,8 @@
 //! | `bootstrap-cluster-init` | starts the bootstrap plane in this process, on the store in `NAME/generated/` |
 //! | `install-capi-components-bootstrap` | imports `hardware.csv` (Hardware that exist are left as they are), waits for every BMC `Contactable` |
 //! | `workload-cluster-init`, `create-workload-cluster` | renders and applies the Cluster API objects, waits until the cluster is ready |
-//! | `install-resources-on-management-cluster` | hands the plane over to a service that outlives the command ([`crate::service`]) |
+//! | `install-resources-on-management-cluster` | hands the plane over to a service that outlives the command ([`crate::service`]); with the `native` bootstrapper, waits for the cluster's own plane instead ([`crate::native`]) |
+//! | `capi-management-move` | with the `native` bootstrapper: the move onto the cluster's plane, the bootstrap plane stopped, the cluster's plane serving ([`crate::native`]) |
 //! | `write-cluster-config` | `NAME/NAME-eks-a-cluster.yaml` |
 //! | `setup-and-validate`, `setup-validate-upgrade` | the spec, the change (no scale during a rolling upgrade), spare Hardware for each group that rolls |
 //! | `upgrade-core-components` | imports the new Hardware of `--hardware-csv`; its checkpoint is the change |
@@ -41,7 +42,7 @@ use tokio::sync::Mutex;
 
 use crate::render::{self, GroupChange};
 use crate::wait::{self, ClusterState};
-use crate::{NAMESPACE, Settings, checks, service};
+use crate::{NAMESPACE, Settings, checks, native, service};
 
 /// What the tasks of one run share.
 pub struct Shared {
@@ -72,6 +73,27 @@ impl Shared {
             settings,
             release: OnceLock::new(),
             plane: Mutex::new(None),
+        }
+    }
+
+    /// Whether control-plane machines become the management plane (the `native` node
+    /// bootstrapper): then the create ends with the move ([`crate::native`]).
+    pub fn native(&self) -> bool {
+        matches!(
+            self.settings
+                .plane
+                .cluster
+                .as_ref()
+                .map(|c| &c.bootstrapper),
+            Some(ironbell_ops::plane::NodeBootstrapper::Native { .. })
+        )
+    }
+
+    /// The bootstrap plane's embedded store file, if the run's store is one.
+    pub fn bootstrap_store_path(&self) -> Option<std::path::PathBuf> {
+        match self.settings.store.spec() {
+            StoreSpec::Sqlite(path) => Some(path.clone()),
+            StoreSpec::Etcd(_) => None,
         }
     }
 
@@ -379,6 +401,49 @@ impl ironbell_lifecycle::Task for Step {
                 s.wait_ready(ctx, "the cluster to be ready").await?;
                 Ok(Next::proceed())
             }
+            names::INSTALL_RESOURCES_ON_MANAGEMENT_CLUSTER if s.native() => {
+                // The plane formed on the control-plane machines, its DHCP in standby.
+                let members = native::control_plane_addresses(ctx.store(), ctx.cluster()).await?;
+                let want = s
+                    .spec
+                    .cluster
+                    .spec
+                    .control_plane_configuration
+                    .as_ref()
+                    .and_then(|c| c.count)
+                    .unwrap_or(1);
+                if members.len() < usize::try_from(want).unwrap_or(usize::MAX) {
+                    return Err(failed(format!(
+                        "{} of {want} control-plane machines have an address",
+                        members.len()
+                    )));
+                }
+                let pki = ctx.layout().generated_dir().join("pki");
+                let spec = native::credentials(ctx.store(), ctx.cluster(), &pki, &members).await?;
+                let plane = native::open(&spec)?;
+                native::wait_for_plane(
+                    &plane,
+                    &members,
+                    s.settings.plane.network.metadata.port(),
+                    s.settings.timeouts.cluster,
+                )
+                .await?;
+                let file = native::store_file(ctx.layout().cluster_dir(), ctx.cluster());
+                std::fs::write(&file, format!("{spec}\n")).map_err(|source| TaskError::Io {
+                    what: "writing",
+                    path: file.clone(),
+                    source,
+                })?;
+                let list: Vec<String> = members.iter().map(|m| m.to_string()).collect();
+                ctx.out().detail(format_args!(
+                    "The cluster's plane formed: {} etcd members and replicas at {} (DHCP in \
+                     standby until the move); its store: {}",
+                    members.len(),
+                    list.join(", "),
+                    file.display()
+                ));
+                Ok(Next::proceed_with(json!({ "members": list })))
+            }
             names::INSTALL_RESOURCES_ON_MANAGEMENT_CLUSTER => {
                 // The bootstrap plane hands over to the service on the same store.
                 s.stop_bootstrap_plane().await;
@@ -399,6 +464,35 @@ impl ironbell_lifecycle::Task for Step {
                     "The management plane runs as a service on this machine: {how}"
                 ));
                 Ok(Next::proceed_with(json!({ "service": how })))
+            }
+            names::CAPI_MANAGEMENT_MOVE if s.native() => {
+                let file = native::store_file(ctx.layout().cluster_dir(), ctx.cluster());
+                let spec = std::fs::read_to_string(&file).map_err(|source| TaskError::Io {
+                    what: "reading",
+                    path: file.clone(),
+                    source,
+                })?;
+                let plane = native::open(spec.trim())?;
+                // The bootstrap plane may not run (a resumed run): nothing to stop then.
+                s.ensure_controllers(ctx).await?;
+                let report =
+                    native::move_and_serve(ctx, ctx.store(), &plane, s.stop_bootstrap_plane())
+                        .await?;
+                let counts: Vec<String> = report
+                    .kinds
+                    .iter()
+                    .map(|(t, k)| format!("{} {}", k.objects, t.kind))
+                    .collect();
+                ctx.out().detail(format_args!(
+                    "Moved {} objects to the cluster's plane ({}); the bootstrap plane stopped; \
+                     the cluster's plane serves DHCP",
+                    report.objects(),
+                    counts.join(", ")
+                ));
+                Ok(Next::proceed_with(json!({
+                    "objects": report.objects(),
+                    "deleted": report.deleted,
+                })))
             }
             names::CAPI_MANAGEMENT_MOVE => {
                 ctx.out().detail(format_args!(

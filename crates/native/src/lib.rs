@@ -144,27 +144,11 @@ impl Paths {
 }
 
 fn private_dir(dir: &Path) -> Result<(), Error> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io("creating", dir))
+    ironbell_files::private_dir(dir).map_err(io("creating", dir))
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), Error> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io("writing", &tmp))?;
-    f.write_all(text.as_bytes()).map_err(io("writing", &tmp))?;
-    std::fs::rename(&tmp, path).map_err(io("writing", path))
+    ironbell_files::write_private(path, text.as_bytes()).map_err(io("writing", path))
 }
 
 /// Writes the member's certificates unless all are there.

@@ -905,29 +905,11 @@ fn io_error<'a>(
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), OpsError> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io_error("creating", dir))
+    ironbell_files::private_dir(dir).map_err(io_error("creating", dir))
 }
 
-/// Writes `bytes` to `path` through a temporary file renamed over it, readable by the
-/// owner only.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), OpsError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("yaml.tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io_error("writing", &tmp))?;
-    f.write_all(bytes).map_err(io_error("writing", &tmp))?;
-    std::fs::rename(&tmp, path).map_err(io_error("writing", path))
+    ironbell_files::write_private(path, bytes).map_err(io_error("writing", path))
 }
 
 /// The `*.yaml` files of `dir`, by name.

@@ -1,0 +1,250 @@
+//! The management plane moving onto the cluster it created, with the `native` node
+//! bootstrapper: the control-plane machines run an etcd member and an ironbell replica each
+//! (`ironbell node up`, started in DHCP standby), and the create ends on them.
+//!
+//! - `install-resources-on-management-cluster` ([`wait_for_plane`]): a client certificate
+//!   for this machine is issued from the cluster's etcd CA into `NAME/generated/pki/`
+//!   ([`credentials`]), and the task waits until the cluster's etcd has one started member
+//!   per control-plane machine, each answering, and each replica's metadata port accepts
+//!   connections;
+//! - `capi-management-move` ([`move_and_serve`]): the cluster's objects move from the
+//!   bootstrap plane's store to the cluster's etcd (`ironbell_ops::mover`), the bootstrap
+//!   plane stops, and only then the replicas leave standby (the ConfigMap
+//!   `ironbell-system/ironbell-plane` says `dhcp: serve`): at no moment do two planes answer
+//!   DHCP for one machine (the bootstrap plane stops answering a machine when its Hardware
+//!   leaves its store, and the replicas answer nobody before the switch);
+//! - `write-cluster-config`: `NAME/NAME.store`, the moved plane's store spec, which
+//!   `upgrade`/`delete cluster` and `ironbell --store` use from then on.
+//!
+//! This is an ironbell management plane on etcd, not Kubernetes.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ironbell_bootstrap::certs::{ClusterCertificates, Purpose};
+use ironbell_bootstrap::native::CLIENT_PORT;
+use ironbell_lifecycle::{Context, TaskError};
+use ironbell_model::corev1::{ConfigMap, Secret};
+use ironbell_model::selector::Selector;
+use ironbell_ops::mover::{MoveOptions, MoveReport};
+use ironbell_ops::plane::{PLANE_CONFIG, PLANE_CONFIG_DHCP};
+use ironbell_ops::spec::{Access, StoreHandle, StoreSpec};
+use ironbell_store::{ListParams, SharedStore, api};
+
+use crate::NAMESPACE;
+
+fn failed(what: impl std::fmt::Display) -> TaskError {
+    TaskError::Failed(what.to_string())
+}
+
+/// The file `write-cluster-config` leaves the moved plane's store spec in: `NAME/NAME.store`.
+pub fn store_file(cluster_dir: &Path, cluster: &str) -> PathBuf {
+    cluster_dir.join(format!("{cluster}.store"))
+}
+
+/// The addresses (`InternalIP`) of the cluster's control-plane machines, sorted.
+pub async fn control_plane_addresses(
+    store: &SharedStore,
+    cluster: &str,
+) -> Result<Vec<Ipv4Addr>, TaskError> {
+    use ironbell_cluster_api::Machine;
+    let selector = Selector::parse(&format!(
+        "{}={cluster},{}",
+        ironbell_cluster_api::CLUSTER_NAME_LABEL,
+        ironbell_cluster_api::CONTROL_PLANE_LABEL
+    ))
+    .map_err(failed)?;
+    let (machines, _) = api::<Machine>(store)
+        .list(&ListParams {
+            namespace: Some(NAMESPACE.to_string()),
+            selector: Some(selector),
+        })
+        .await?;
+    let mut ips: Vec<Ipv4Addr> = machines
+        .iter()
+        .filter_map(|m| m.status.as_ref())
+        .flat_map(|s| s.addresses.iter())
+        .filter(|a| a.type_ == "InternalIP")
+        .filter_map(|a| a.address.parse().ok())
+        .collect();
+    ips.sort();
+    ips.dedup();
+    Ok(ips)
+}
+
+/// Issues this machine's client certificate of the cluster's etcd (from the etcd CA the
+/// bootstrap store keeps, `<cluster>-etcd`) into `dir` (`0700`; files `0600`), unless it is
+/// there; returns the store spec of the cluster's plane at `members`.
+pub async fn credentials(
+    store: &SharedStore,
+    cluster: &str,
+    dir: &Path,
+    members: &[Ipv4Addr],
+) -> Result<String, TaskError> {
+    let (ca, cert, key) = (
+        dir.join("ca.crt"),
+        dir.join("admin.crt"),
+        dir.join("admin.key"),
+    );
+    if !(ca.is_file() && cert.is_file() && key.is_file()) {
+        let secrets = api::<Secret>(store);
+        let mut found = Vec::new();
+        for purpose in Purpose::ALL {
+            found.push(
+                secrets
+                    .get(NAMESPACE, &purpose.secret_name(cluster))
+                    .await?,
+            );
+        }
+        let certs = ClusterCertificates::from_secrets(cluster, &found).map_err(failed)?;
+        let admin = ironbell_bootstrap::native::client_certificate(
+            &certs.etcd_ca,
+            "ironbell-admin",
+            ironbell_model::values::now(),
+        )
+        .map_err(failed)?;
+        private_dir(dir)?;
+        write_private(&ca, certs.etcd_ca.cert_pem())?;
+        write_private(&key, admin.key_pem())?;
+        write_private(&cert, admin.cert_pem())?;
+    }
+    let hosts: Vec<String> = members
+        .iter()
+        .map(|ip| format!("{ip}:{CLIENT_PORT}"))
+        .collect();
+    Ok(format!(
+        "etcds://{}/ironbell?cacert={}&cert={}&key={}",
+        hosts.join(","),
+        absolute(&ca)?.display(),
+        absolute(&cert)?.display(),
+        absolute(&key)?.display()
+    ))
+}
+
+fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> TaskError + 'a {
+    move |source| TaskError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn absolute(path: &Path) -> Result<PathBuf, TaskError> {
+    std::path::absolute(path).map_err(io("resolving", path))
+}
+
+fn private_dir(dir: &Path) -> Result<(), TaskError> {
+    ironbell_files::private_dir(dir).map_err(io("creating", dir))
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), TaskError> {
+    ironbell_files::write_private(path, text.as_bytes()).map_err(io("writing", path))
+}
+
+/// Opens the cluster plane's store.
+pub fn open(spec: &str) -> Result<StoreHandle, TaskError> {
+    let spec: StoreSpec = spec.parse().map_err(failed)?;
+    ironbell_ops::spec::open(&spec, Access::Existing).map_err(failed)
+}
+
+/// Waits until the cluster's etcd at `plane` has `members.len()` started members, each
+/// answering, and each member's replica accepts connections on `metadata_port`.
+pub async fn wait_for_plane(
+    plane: &StoreHandle,
+    members: &[Ipv4Addr],
+    metadata_port: u16,
+    timeout: Duration,
+) -> Result<(), TaskError> {
+    let deadline = Instant::now() + timeout;
+    let mut last = String::new();
+    loop {
+        match plane_state(plane, members, metadata_port).await {
+            Ok(()) => return Ok(()),
+            Err(why) if Instant::now() >= deadline => {
+                return Err(failed(format!(
+                    "the cluster's plane did not form in {timeout:?}: {why}"
+                )));
+            }
+            Err(why) => {
+                if why != last {
+                    tracing::info!("waiting for the cluster's plane: {why}");
+                    last = why;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// `Ok` when the plane is formed, else what it waits for.
+async fn plane_state(
+    plane: &StoreHandle,
+    members: &[Ipv4Addr],
+    metadata_port: u16,
+) -> Result<(), String> {
+    let Some(etcd) = plane.etcd() else {
+        return Err("the plane's store is not etcd".into());
+    };
+    let mut client = etcd.client().await.map_err(|e| e.to_string())?;
+    let list = client.member_list().await.map_err(|e| e.to_string())?;
+    let started = list
+        .members()
+        .iter()
+        .filter(|m| !m.name().is_empty())
+        .count();
+    if started < members.len() {
+        return Err(format!(
+            "{started} of {} etcd members started",
+            members.len()
+        ));
+    }
+    for ip in members {
+        let addr = std::net::SocketAddr::from((*ip, metadata_port));
+        tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr))
+            .await
+            .map_err(|_| format!("the replica at {addr} does not answer"))?
+            .map_err(|e| format!("the replica at {addr}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Moves the cluster from `bootstrap` to `plane`, then (once `stop_bootstrap` has stopped
+/// the bootstrap plane) lets the plane's DHCP serve.
+pub async fn move_and_serve<F: std::future::Future<Output = ()>>(
+    ctx: &Context,
+    bootstrap: &SharedStore,
+    plane: &StoreHandle,
+    stop_bootstrap: F,
+) -> Result<MoveReport, TaskError> {
+    let kinds = ironbell_ops::lookup::kinds();
+    let report = ironbell_ops::mover::move_cluster(
+        bootstrap.as_ref(),
+        plane.store().as_ref(),
+        &kinds,
+        &MoveOptions::new(NAMESPACE, ctx.cluster()),
+    )
+    .await
+    .map_err(|e| failed(format!("moving cluster {}: {e}", ctx.cluster())))?;
+    stop_bootstrap.await;
+    let (namespace, name) = PLANE_CONFIG;
+    let configs = api::<ConfigMap>(plane.store());
+    let mut switch = ConfigMap {
+        metadata: ironbell_model::ObjectMeta::named(namespace, name),
+        data: Some([(PLANE_CONFIG_DHCP.to_string(), "serve".to_string())].into()),
+        ..ConfigMap::default()
+    };
+    match configs.get(namespace, name).await {
+        Ok(current) => {
+            if current.data != switch.data {
+                switch.metadata = current.metadata;
+                configs.update(&switch).await?;
+            }
+        }
+        Err(e) if e.is_not_found() => {
+            configs.create(&switch).await?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(report)
+}
