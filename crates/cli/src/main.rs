@@ -31,6 +31,7 @@ mod logs;
 mod output;
 mod serve;
 mod store;
+mod systemd;
 mod targets;
 mod timeline;
 mod watch;
@@ -431,7 +432,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    let result = runtime.block_on(commands::run(cli));
+    // A blocking thread still running (a service's loop between polls, a store read) is
+    // not waited for beyond this: a stopped service exits promptly.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match result {
         Ok(code) => code,
         Err(e) => {
             output::print_error(&e);

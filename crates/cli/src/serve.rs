@@ -168,17 +168,70 @@ impl BootArgs {
     }
 }
 
-/// Runs `plane` until a service fails or the process is interrupted, then stops it.
+/// How long stopping may take before the process leaves anyway: systemd's default
+/// `TimeoutStopSec` is 90 s, the unit's 30 s; the services stop in well under a second.
+const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Resolves on SIGTERM (systemd, `kill`) or SIGINT (Ctrl-C), naming which.
+async fn stop_signal() -> anyhow::Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
+}
+
+/// Runs `plane` until a service fails or SIGTERM or SIGINT arrives, then stops every
+/// service and returns (a signal is a clean stop: exit status 0). Under systemd
+/// (`Type=notify`) it sends `READY=1` once every service listens, `WATCHDOG=1` at half
+/// `WatchdogSec` and `STOPPING=1` as it stops (see [`crate::systemd`]).
 async fn run_plane(store: &StoreHandle, config: PlaneConfig) -> anyhow::Result<()> {
+    // Signals are caught from the start: one during start-up stops cleanly too.
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    let notifier = crate::systemd::Notifier::from_env().map(std::sync::Arc::new);
     let mut plane = Plane::start(store, config).await?;
-    let result = tokio::select! {
-        r = plane.wait() => r.map_err(anyhow::Error::new),
-        _ = tokio::signal::ctrl_c() => {
-            tracing::info!("interrupted; stopping");
+    // `Some(signal)`: stopped by a signal before every service listened.
+    let early_stop = tokio::select! {
+        r = plane.listening() => r.map(|()| None).map_err(anyhow::Error::new),
+        signal = &mut stop => signal.map(Some),
+    };
+    let result = match early_stop {
+        Err(e) => Err(e),
+        Ok(Some(signal)) => {
+            tracing::info!("{signal}: stopping before every service listened");
             Ok(())
         }
+        Ok(None) => {
+            tracing::info!("every service listens");
+            let watchdog = notifier.as_ref().and_then(|n| {
+                n.notify("READY=1");
+                n.spawn_watchdog()
+            });
+            let result = tokio::select! {
+                r = plane.wait() => r.map_err(anyhow::Error::new),
+                signal = &mut stop => signal.map(|s| tracing::info!("{s}: stopping every service")),
+            };
+            if let Some(watchdog) = watchdog {
+                watchdog.abort();
+            }
+            result
+        }
     };
-    plane.stop().await;
+    if let Some(n) = &notifier {
+        n.notify("STOPPING=1");
+    }
+    let started = std::time::Instant::now();
+    if tokio::time::timeout(STOP_TIMEOUT, plane.stop())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the services did not stop within {STOP_TIMEOUT:?}; leaving anyway");
+    } else {
+        tracing::info!(elapsed = ?started.elapsed(), "every service stopped");
+    }
     result
 }
 

@@ -1,0 +1,160 @@
+//! `ironbell serve all` as systemd runs it (`Type=notify`), without systemd: the test
+//! listens on the `NOTIFY_SOCKET` it hands the service and checks `READY=1` once every
+//! port answers, `WATCHDOG=1` at half `WATCHDOG_USEC`, and, after SIGTERM (or SIGINT) sent
+//! by PID, `STOPPING=1`, exit status 0 within a few seconds and every port free again.
+//! Every service listens on loopback ports the test picked.
+
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::unix::net::UnixDatagram;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ironbell_testbed::ChildGuard;
+use nix::sys::signal::Signal;
+
+/// How long start-up may take (a debug build on a loaded machine).
+const START: Duration = Duration::from_secs(60);
+/// How long stopping may take after the signal.
+const STOP: Duration = Duration::from_secs(5);
+
+/// A free loopback port for TCP, and one for UDP.
+fn free_ports() -> (u16, u16) {
+    let tcp = TcpListener::bind("127.0.0.1:0").expect("tcp");
+    let udp = UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let ports = (
+        tcp.local_addr().expect("addr").port(),
+        udp.local_addr().expect("addr").port(),
+    );
+    (ports.0, ports.1)
+}
+
+/// The messages received on `socket` until `done` says so or `deadline` passes.
+fn receive_until(
+    socket: &UnixDatagram,
+    got: &mut Vec<String>,
+    deadline: Instant,
+    done: impl Fn(&[String]) -> bool,
+) {
+    let mut buf = [0u8; 256];
+    while !done(got) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "timed out; received so far: {got:?}");
+        socket.set_read_timeout(Some(left)).expect("timeout");
+        if let Ok(len) = socket.recv(&mut buf) {
+            got.push(String::from_utf8_lossy(&buf[..len]).into_owned());
+        }
+    }
+}
+
+fn count(got: &[String], state: &str) -> usize {
+    got.iter().filter(|m| *m == state).count()
+}
+
+fn stops_cleanly_on(signal: Signal) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let notify_path = dir.path().join("notify");
+    let notify = UnixDatagram::bind(&notify_path).expect("notify socket");
+    let artifacts = dir.path().join("hookos");
+    std::fs::create_dir(&artifacts).expect("mkdir");
+    let (http, dhcp) = free_ports();
+    let (metadata, tftp) = free_ports();
+    let (grpc, syslog) = free_ports();
+    let addr = |port: u16| format!("127.0.0.1:{port}");
+    let log = std::fs::File::create(dir.path().join("serve.log")).expect("log");
+    let mut server = ChildGuard::new(
+        Command::new(env!("CARGO_BIN_EXE_ironbell"))
+            .arg("--db")
+            .arg(dir.path().join("store.db"))
+            .args(["serve", "all", "--public-ip", "127.0.0.1"])
+            .args([
+                "--http-addr",
+                &addr(http),
+                "--metadata-addr",
+                &addr(metadata),
+            ])
+            .args(["--grpc-addr", &addr(grpc), "--dhcp-addr", &addr(dhcp)])
+            .args(["--tftp-addr", &addr(tftp), "--syslog-addr", &addr(syslog)])
+            .arg("--artifacts-dir")
+            .arg(&artifacts)
+            .env("NOTIFY_SOCKET", &notify_path)
+            .env("WATCHDOG_USEC", "400000")
+            .env_remove("WATCHDOG_PID")
+            .env_remove("IRONBELL_LOG")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start serve all"),
+    );
+    let log = || std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+
+    // READY=1 comes first, and only once every port answers.
+    let mut got = Vec::new();
+    receive_until(&notify, &mut got, Instant::now() + START, |g| !g.is_empty());
+    assert_eq!(got[0], "READY=1", "{got:?}\n{}", log());
+    for port in [http, metadata, grpc] {
+        TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("port {port}: {e}"));
+    }
+    for port in [dhcp, tftp, syslog] {
+        let taken = UdpSocket::bind(("127.0.0.1", port));
+        assert!(
+            taken.is_err(),
+            "UDP port {port} is not bound by the service"
+        );
+    }
+    // The watchdog every 200 ms (half of 400 ms): two pings well within two seconds.
+    receive_until(
+        &notify,
+        &mut got,
+        Instant::now() + Duration::from_secs(10),
+        |g| count(g, "WATCHDOG=1") >= 2,
+    );
+
+    let pid = server.id().expect("pid");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("pid"));
+    nix::sys::signal::kill(pid, signal).expect("signal");
+    let sent = Instant::now();
+    let status = loop {
+        let child = server.child().expect("child");
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            sent.elapsed() < STOP,
+            "still running {STOP:?} after {signal}\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    println!("{signal}: exited {status} after {:?}", sent.elapsed());
+    assert!(status.success(), "{signal}: {status}\n{}", log());
+    receive_until(&notify, &mut got, Instant::now() + STOP, |g| {
+        count(g, "STOPPING=1") == 1
+    });
+    assert_eq!(count(&got, "READY=1"), 1, "{got:?}");
+    let log = log();
+    assert!(
+        log.contains(&format!("{signal}: stopping every service")),
+        "{log}"
+    );
+    assert!(log.contains("every service stopped"), "{log}");
+
+    // Every port is free again.
+    for port in [http, metadata, grpc] {
+        TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
+            .unwrap_or_else(|e| panic!("TCP port {port} still taken: {e}"));
+    }
+    for port in [dhcp, tftp, syslog] {
+        UdpSocket::bind(("127.0.0.1", port))
+            .unwrap_or_else(|e| panic!("UDP port {port} still taken: {e}"));
+    }
+}
+
+#[test]
+fn sigterm_stops_every_service_within_seconds_after_telling_systemd() {
+    stops_cleanly_on(Signal::SIGTERM);
+}
+
+#[test]
+fn sigint_stops_every_service_the_same_way() {
+    stops_cleanly_on(Signal::SIGINT);
+}
