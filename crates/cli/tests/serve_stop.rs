@@ -2,7 +2,8 @@
 //! listens on the `NOTIFY_SOCKET` it hands the service and checks `READY=1` once every
 //! port answers, `WATCHDOG=1` at half `WATCHDOG_USEC`, and, after SIGTERM (or SIGINT) sent
 //! by PID, `STOPPING=1`, exit status 0 within a few seconds and every port free again.
-//! Every service listens on loopback ports the test picked.
+//! Every service listens on loopback ports the test picked. And the unit file that runs it,
+//! `deploy/ironbell.service`, passes `systemd-analyze verify`.
 
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::net::UnixDatagram;
@@ -157,4 +158,49 @@ fn sigterm_stops_every_service_within_seconds_after_telling_systemd() {
 #[test]
 fn sigint_stops_every_service_the_same_way() {
     stops_cleanly_on(Signal::SIGINT);
+}
+
+/// `deploy/ironbell.service` passes `systemd-analyze verify` without a word (its exit
+/// status is 0 even for unknown keys, so its output is checked), with ExecStart pointing at
+/// the binary under test; the settings its comment names are ones `serve all` reads.
+#[test]
+fn the_shipped_unit_passes_systemd_analyze_verify() {
+    ironbell_testbed::require_tool!("systemd-analyze");
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let unit = std::fs::read_to_string(repo.join("deploy/ironbell.service")).expect("unit");
+    for line in [
+        "Type=notify",
+        "WatchdogSec=",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+    ] {
+        assert!(unit.lines().any(|l| l.starts_with(line)), "{line}");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ironbell.service");
+    let exe = env!("CARGO_BIN_EXE_ironbell");
+    std::fs::write(&path, unit.replace("/usr/local/bin/ironbell", exe)).expect("write");
+    let out = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && said.trim().is_empty(), "{said}");
+
+    let help = Command::new(exe)
+        .args(["serve", "all", "--help"])
+        .output()
+        .expect("help");
+    let help = String::from_utf8_lossy(&help.stdout);
+    for setting in unit
+        .lines()
+        .filter_map(|l| l.strip_prefix("#   "))
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+    {
+        assert!(
+            help.contains(&format!("[env: {setting}=")),
+            "{setting} in:\n{help}"
+        );
+    }
 }
