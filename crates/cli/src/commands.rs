@@ -158,8 +158,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(ServeCommand::Workflow(args)) => {
             crate::serve::workflow(&open(&spec, Access::Create)?, args).await?;
         }
-        Command::Serve(ServeCommand::Bmc) => {
-            crate::serve::bmc(&open(&spec, Access::Create)?).await?;
+        Command::Serve(ServeCommand::Bmc(args)) => {
+            crate::serve::bmc(&open(&spec, Access::Create)?, args).await?;
         }
         Command::Lab(command) => return crate::lab::run(command).await,
         Command::Serve(ServeCommand::All(args)) => {

@@ -276,7 +276,7 @@ enum ServeCommand {
     /// The workflow service: renders templates, runs workflows, serves agents over gRPC.
     Workflow(serve::WorkflowArgs),
     /// The BMC service: Machine, Job and Task controllers over Redfish and IPMI.
-    Bmc,
+    Bmc(serve::BmcArgs),
     /// Every service in one process over one store.
     All(Box<serve::AllArgs>),
 }

@@ -308,6 +308,25 @@ pub struct WorkflowArgs {
     /// `x-forwarded-for` gRPC metadata.
     #[arg(long, default_value = "", env = "IRONBELL_AGENT_TRUSTED_PROXIES")]
     agent_trusted_proxies: String,
+    #[command(flatten)]
+    metrics: MetricsArgs,
+}
+
+/// Where the controllers' `/metrics` listens.
+#[derive(Args, Debug)]
+pub struct MetricsArgs {
+    /// HTTP listen address of the controllers' `/metrics` and `/healthz` (workflow, BMC and
+    /// cluster controllers: reconciles, their durations, queues). Default: none; `serve
+    /// all` also has them on the boot service's `/metrics`.
+    #[arg(long, env = "IRONBELL_METRICS_ADDR")]
+    metrics_addr: Option<SocketAddr>,
+}
+
+/// Flags of `ironbell serve bmc`.
+#[derive(Args, Debug)]
+pub struct BmcArgs {
+    #[command(flatten)]
+    metrics: MetricsArgs,
 }
 
 impl WorkflowArgs {
@@ -329,6 +348,7 @@ impl WorkflowArgs {
 pub async fn workflow(store: &StoreHandle, args: WorkflowArgs) -> anyhow::Result<()> {
     let mut network = PlaneNetwork::new(Ipv4Addr::UNSPECIFIED);
     network.grpc = args.grpc_addr;
+    network.metrics = args.metrics.metrics_addr;
     let mut config = PlaneConfig::new(network);
     config.workflow = Some(args.options()?);
     run_plane(store, config).await
@@ -336,8 +356,10 @@ pub async fn workflow(store: &StoreHandle, args: WorkflowArgs) -> anyhow::Result
 
 /// Runs the BMC controllers (Machine, Job, Task) until the process is interrupted; takes
 /// the store's controller lock.
-pub async fn bmc(store: &StoreHandle) -> anyhow::Result<()> {
-    let mut config = PlaneConfig::new(PlaneNetwork::new(Ipv4Addr::UNSPECIFIED));
+pub async fn bmc(store: &StoreHandle, args: BmcArgs) -> anyhow::Result<()> {
+    let mut network = PlaneNetwork::new(Ipv4Addr::UNSPECIFIED);
+    network.metrics = args.metrics.metrics_addr;
+    let mut config = PlaneConfig::new(network);
     config.bmc = Some(ironbell_bmc::Config::default());
     run_plane(store, config).await
 }
@@ -438,6 +460,7 @@ pub async fn all(
     let store = &args.boot.replica_store(store)?;
     let mut network = args.boot.network(args.workflow.grpc_addr);
     network.metadata = args.metadata.listen;
+    network.metrics = args.workflow.metrics.metrics_addr;
     let mut config = PlaneConfig::new(network);
     config.boot = Some(args.boot.options(machine_log_dir));
     config.metadata = Some(args.metadata.options()?);

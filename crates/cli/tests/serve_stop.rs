@@ -2,7 +2,8 @@
 //! listens on the `NOTIFY_SOCKET` it hands the service and checks `READY=1` once every
 //! port answers, `WATCHDOG=1` at half `WATCHDOG_USEC`, and, after SIGTERM (or SIGINT) sent
 //! by PID, `STOPPING=1`, exit status 0 within a few seconds and every port free again.
-//! Every service listens on loopback ports the test picked. And the unit file that runs it,
+//! Every service listens on loopback ports the test picked; the workflow and BMC
+//! controllers' Prometheus families are scraped from their `/metrics`. And the unit file that runs it,
 //! `deploy/ironbell.service`, passes `systemd-analyze verify`.
 
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -47,6 +48,24 @@ fn receive_until(
     }
 }
 
+/// The body of `GET path` on `127.0.0.1:port` (HTTP/1.1, the connection closed after).
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {answer}");
+    answer
+}
+
 fn count(got: &[String], state: &str) -> usize {
     got.iter().filter(|m| *m == state).count()
 }
@@ -60,6 +79,7 @@ fn stops_cleanly_on(signal: Signal) {
     let (http, dhcp) = free_ports();
     let (metadata, tftp) = free_ports();
     let (grpc, syslog) = free_ports();
+    let (metrics, _) = free_ports();
     let addr = |port: u16| format!("127.0.0.1:{port}");
     let log = std::fs::File::create(dir.path().join("serve.log")).expect("log");
     let mut server = ChildGuard::new(
@@ -75,6 +95,7 @@ fn stops_cleanly_on(signal: Signal) {
             ])
             .args(["--grpc-addr", &addr(grpc), "--dhcp-addr", &addr(dhcp)])
             .args(["--tftp-addr", &addr(tftp), "--syslog-addr", &addr(syslog)])
+            .args(["--metrics-addr", &addr(metrics)])
             .arg("--artifacts-dir")
             .arg(&artifacts)
             .env("NOTIFY_SOCKET", &notify_path)
@@ -92,9 +113,24 @@ fn stops_cleanly_on(signal: Signal) {
     let mut got = Vec::new();
     receive_until(&notify, &mut got, Instant::now() + START, |g| !g.is_empty());
     assert_eq!(got[0], "READY=1", "{got:?}\n{}", log());
-    for port in [http, metadata, grpc] {
+    for port in [http, metadata, grpc, metrics] {
         TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("port {port}: {e}"));
     }
+    // The workflow and BMC controllers' metrics: on their own port and on the boot
+    // service's /metrics.
+    for port in [metrics, http] {
+        let scraped = http_get(port, "/metrics");
+        for family in [
+            "# TYPE ironbell_controller_reconciles counter",
+            "# TYPE ironbell_controller_reconcile_duration_seconds histogram",
+            "ironbell_controller_queue_ready{controller=\"workflow\"}",
+            "ironbell_controller_queue_ready{controller=\"bmc-job\"}",
+            "ironbell_controller_queue_delayed{controller=\"bmc-machine\"}",
+        ] {
+            assert!(scraped.contains(family), "{port}: {family}\n{scraped}");
+        }
+    }
+    assert!(http_get(metrics, "/healthz").ends_with("ok\n"));
     for port in [dhcp, tftp, syslog] {
         let taken = UdpSocket::bind(("127.0.0.1", port));
         assert!(
@@ -140,7 +176,7 @@ fn stops_cleanly_on(signal: Signal) {
     assert!(log.contains("every service stopped"), "{log}");
 
     // Every port is free again.
-    for port in [http, metadata, grpc] {
+    for port in [http, metadata, grpc, metrics] {
         TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
             .unwrap_or_else(|e| panic!("TCP port {port} still taken: {e}"));
     }

@@ -29,6 +29,7 @@ mod error;
 pub mod import;
 pub mod integrity;
 pub mod lookup;
+pub mod metrics;
 pub mod migrate;
 pub mod network;
 pub mod plane;

@@ -571,6 +571,17 @@ impl Plane {
                 ("metadata", r.map_err(|e| chain(&e)))
             });
         }
+        if let Some(addr) = config.network.metrics.filter(|_| config.runs_controllers()) {
+            let listener = bind("metrics", addr).await?;
+            let mut stop = shutdown.subscribe();
+            tasks.spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                let r = crate::metrics::serve(listener, stopped).await;
+                ("metrics", r.map_err(|e| format!("HTTP on {addr}: {e}")))
+            });
+        }
         let workflow = match &config.workflow {
             Some(options) => Some((
                 Some(bind("workflow", config.network.grpc).await?),
@@ -619,6 +630,11 @@ impl Plane {
             boot_listening = Some(bound);
             if let Some(health) = &health {
                 replica.metrics.push(health.clone());
+            }
+            if config.runs_controllers() {
+                replica
+                    .metrics
+                    .push(Arc::new(crate::metrics::ControllerSource));
             }
             if boot.dhcp.is_some()
                 && let Some(membership) = store.dhcp_membership()?
