@@ -71,6 +71,7 @@ fn count(got: &[String], state: &str) -> usize {
 }
 
 fn stops_cleanly_on(signal: Signal) {
+    ironbell_testbed::require_tool!("curl");
     let dir = tempfile::tempdir().expect("tempdir");
     let notify_path = dir.path().join("notify");
     let notify = UnixDatagram::bind(&notify_path).expect("notify socket");
@@ -116,8 +117,23 @@ fn stops_cleanly_on(signal: Signal) {
     for port in [http, metadata, grpc, metrics] {
         TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("port {port}: {e}"));
     }
-    // The workflow and BMC controllers' metrics: on their own port and on the boot
-    // service's /metrics.
+    // An agent's call is counted: curl speaking gRPC, one empty GetAction message (a
+    // 5-byte frame: uncompressed, length 0), which names no agent and is refused as such.
+    let message = dir.path().join("get-action.bin");
+    std::fs::write(&message, [0u8; 5]).expect("write");
+    let call = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "--http2-prior-knowledge"])
+        .args(["-H", "content-type: application/grpc", "-H", "te: trailers"])
+        .arg("--data-binary")
+        .arg(format!("@{}", message.display()))
+        .arg(format!(
+            "http://127.0.0.1:{grpc}/proto.WorkflowService/GetAction"
+        ))
+        .status()
+        .expect("curl");
+    assert!(call.success());
+    // The workflow and BMC services' metrics: on their own port and on the boot service's
+    // /metrics.
     for port in [metrics, http] {
         let scraped = http_get(port, "/metrics");
         for family in [
@@ -126,6 +142,7 @@ fn stops_cleanly_on(signal: Signal) {
             "ironbell_controller_queue_ready{controller=\"workflow\"}",
             "ironbell_controller_queue_ready{controller=\"bmc-job\"}",
             "ironbell_controller_queue_delayed{controller=\"bmc-machine\"}",
+            "ironbell_workflow_agent_calls_total{method=\"GetAction\",code=\"InvalidArgument\"} 1",
         ] {
             assert!(scraped.contains(family), "{port}: {family}\n{scraped}");
         }

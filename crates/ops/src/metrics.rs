@@ -1,6 +1,7 @@
 //! `/metrics` of the services that run controllers (workflow, BMC, cluster): the
 //! controllers' families ([`ironbell_controller::metrics`]: reconciles by controller and
-//! result, their durations, the queues), through `prometheus-client`.
+//! result, their durations, the queues) and the workflow service's agent API calls
+//! ([`ironbell_workflow::metrics`]), through `prometheus-client`.
 //!
 //! Served two ways: on the boot service's `/metrics` when the plane runs it too (`serve
 //! all`: one port to scrape, [`ControllerSource`]), and on a listener of their own at
@@ -18,13 +19,21 @@ use ironbell_httpd::metrics::{ConnectionCollector, Registry};
 use prometheus_client::encoding::DescriptorEncoder;
 use tokio::net::TcpListener;
 
-/// The controllers' families as a source of the boot service's `/metrics`.
+/// The controllers' and the agent API's families as a source of the boot service's
+/// `/metrics`.
 #[derive(Debug)]
 pub struct ControllerSource;
 
 impl ironbell_boot::metrics::MetricsSource for ControllerSource {
     fn encode(&self, enc: &mut DescriptorEncoder) -> fmt::Result {
-        ironbell_controller::metrics::global().encode(enc)
+        ironbell_controller::metrics::global().encode(enc)?;
+        ironbell_workflow::metrics::global().encode(enc)
+    }
+}
+
+impl prometheus_client::collector::Collector for ControllerSource {
+    fn encode(&self, mut enc: DescriptorEncoder) -> fmt::Result {
+        ironbell_boot::metrics::MetricsSource::encode(self, &mut enc)
     }
 }
 
@@ -32,7 +41,7 @@ impl ironbell_boot::metrics::MetricsSource for ControllerSource {
 /// connection counters (`ironbell_controllers_http_*`).
 pub fn registry(connections: Arc<ConnectionStats>) -> Registry {
     let mut registry = Registry::default();
-    ironbell_controller::metrics::global().register(&mut registry);
+    registry.register_collector(Box::new(ControllerSource));
     registry.register_collector(Box::new(ConnectionCollector::new(
         "ironbell_controllers_http",
         connections,
