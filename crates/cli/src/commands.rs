@@ -8,12 +8,12 @@ use ironbell_model::selector::Selector;
 use ironbell_model::{DynamicObject, KindInfo, KindRegistry};
 use ironbell_ops::apply::{ApplyOptions, Outcome};
 use ironbell_ops::import::Counts;
-use ironbell_ops::lookup::{find_one, resolve_kind};
+use ironbell_ops::lookup::resolve_kind;
 use ironbell_ops::spec::{Access, StoreHandle, StoreSpec};
 use ironbell_store::ListParams;
 
 use crate::output::{print_objects, redact};
-use crate::targets::Scope;
+use crate::targets::{Scope, find_named};
 use crate::{BmcCommand, Cli, Command, DescribeKind, HardwareCommand, ServeCommand};
 
 /// Runs the parsed command line.
@@ -181,7 +181,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open(&spec, Access::Existing)?;
             let store = store.store();
             let info = resolve_kind(kinds, "machines")?;
-            let m = find_one(store.as_ref(), info, &machine, namespace.as_deref()).await?;
+            let m = find_named(store.as_ref(), info, &machine, namespace.as_deref()).await?;
             let wait = (!no_wait).then_some(timeout);
             let out =
                 ironbell_bmc::cli::power(store, m.namespace(), m.name(), action, wait).await?;
@@ -199,7 +199,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open(&spec, Access::Existing)?;
             let store = store.store();
             let info = resolve_kind(kinds, "machines")?;
-            let m = find_one(store.as_ref(), info, &machine, namespace.as_deref()).await?;
+            let m = find_named(store.as_ref(), info, &machine, namespace.as_deref()).await?;
             let wait = (!no_wait).then_some(timeout);
             let out = ironbell_bmc::cli::boot(
                 store,
@@ -222,7 +222,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let log_dir = log_dir();
             let store = open(&spec, Access::Existing)?;
             let info = resolve_kind(kinds, "hardware")?;
-            let hw = find_one(
+            let hw = find_named(
                 store.store().as_ref(),
                 info,
                 &hardware,

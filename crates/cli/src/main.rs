@@ -168,7 +168,7 @@ enum Command {
         kind: DescribeKind,
         /// Its name.
         name: String,
-        /// Its namespace (needed when the name exists in several).
+        /// Its namespace (default: the current one, else the only namespace that has it).
         #[arg(short, long)]
         namespace: Option<String>,
     },
@@ -177,7 +177,7 @@ enum Command {
     Logs {
         /// The Hardware's name.
         hardware: String,
-        /// Its namespace (needed when the name exists in several).
+        /// Its namespace (default: the current one, else the only namespace that has it).
         #[arg(short, long)]
         namespace: Option<String>,
         /// Only the last N lines.
@@ -289,7 +289,7 @@ enum BmcCommand {
         action: String,
         /// The BMC Machine's name (as `ironbell get machines` lists them).
         machine: String,
-        /// Its namespace (needed when the name exists in several).
+        /// Its namespace (default: the current one, else the only namespace that has it).
         #[arg(short, long)]
         namespace: Option<String>,
         /// Return once the Job is created instead of waiting for it.

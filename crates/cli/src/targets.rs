@@ -55,6 +55,19 @@ impl Scope {
     }
 }
 
+/// One object by name for the commands that take one (`describe`, `logs`, `bmc`): in
+/// `namespace` if given, else in the current namespace, else in the only namespace that
+/// has it, as `get` looks for names.
+pub async fn find_named(
+    store: &dyn Store,
+    info: &KindInfo,
+    name: &str,
+    namespace: Option<&str>,
+) -> Result<DynamicObject, ironbell_ops::OpsError> {
+    let scope = Scope::of(namespace.map(str::to_string), false);
+    ironbell_ops::lookup::find_in(store, info, name, scope.lookup()).await
+}
+
 /// One kind named on the command line (every kind the name matches: a short name two kinds
 /// share names both) and the object names given with it (none: list).
 #[derive(Debug)]

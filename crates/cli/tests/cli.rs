@@ -807,3 +807,42 @@ fn the_program_describes_itself() {
     assert_eq!(v["level"], "DEBUG", "{line}");
     assert_eq!(v["fields"]["message"], "open-file limit", "{line}");
 }
+
+/// A name two namespaces share: `describe` and `logs` take the current namespace's, as
+/// `get` does, rather than refusing it as ambiguous; `-n` picks the other.
+#[test]
+fn a_name_in_two_namespaces_is_the_current_namespaces() {
+    let env = Env::new();
+    let hardware = |ns: &str, mac: &str, ip: &str| {
+        format!(
+            "apiVersion: tinkerbell.org/v1alpha1\nkind: Hardware\n\
+             metadata: {{name: node1, namespace: {ns}}}\nspec:\n  interfaces:\n  \
+             - dhcp: {{mac: \"{mac}\", ip: {{address: {ip}, netmask: 255.255.255.0}}}}\n"
+        )
+    };
+    let file = env.file(
+        "hw.yaml",
+        &format!(
+            "{}---\n{}",
+            hardware("eksa-system", "3c:ec:ef:00:00:01", "10.0.0.1"),
+            hardware("rack2", "3c:ec:ef:00:00:02", "10.0.0.2")
+        ),
+    );
+    env.ok(&["apply", "-f", file.to_str().expect("utf8")]);
+    let current = env.ok(&["describe", "hardware", "node1"]);
+    assert!(current.contains("3c:ec:ef:00:00:01"), "{current}");
+    let other = stdout_of(
+        &env.run_in(Some("rack2"), &["describe", "hardware", "node1"]),
+        "describe",
+    );
+    assert!(other.contains("3c:ec:ef:00:00:02"), "{other}");
+    let given = env.ok(&["describe", "hardware", "node1", "-n", "rack2"]);
+    assert!(given.contains("3c:ec:ef:00:00:02"), "{given}");
+    // Nowhere current: the name is in two other namespaces, which the error names.
+    let out = env.run_in(Some("elsewhere"), &["get", "hw", "node1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("eksa-system") && err.contains("rack2"),
+        "{err}"
+    );
+}
