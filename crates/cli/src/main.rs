@@ -45,7 +45,8 @@ pub struct Cli {
     /// cluster: `etcd://HOST:PORT[,HOST:PORT...][/PREFIX]`, with TLS
     /// `etcds://...?cacert=PATH[&cert=PATH&key=PATH]`. Default:
     /// $XDG_STATE_HOME/ironbell/ironbell.db, else ~/.local/state/ironbell/ironbell.db.
-    /// Read-only commands (get, logs, bmc, delete) refuse a SQLite store that does not exist.
+    /// Read-only commands (get, describe, logs, bmc, delete) refuse a SQLite store that does
+    /// not exist.
     #[arg(
         long,
         visible_alias = "store",
