@@ -739,6 +739,15 @@ fn the_program_describes_itself() {
     assert!(err.contains("(did you mean \"hardware\"?)"), "{err}");
     let err = env.fails(&["delete", "wrokflow/w1"]);
     assert!(err.contains("(did you mean \"workflows\"?)"), "{err}");
+    let typo = env.file(
+        "typo.yaml",
+        "apiVersion: tinkerbell.org/v1alpha1\nkind: Hardwre\nmetadata: {name: a}\nspec: {}\n",
+    );
+    let err = env.fails(&["apply", "-f", typo.to_str().expect("utf8")]);
+    assert!(
+        err.contains("unknown kind \"Hardwre\" (did you mean \"Hardware\"?)"),
+        "{err}"
+    );
 
     for shell in ["bash", "zsh", "fish"] {
         let script = env.ok(&["completion", shell]);

@@ -35,31 +35,17 @@ pub fn resolve_kind<'r>(registry: &'r KindRegistry, name: &str) -> Result<&'r Ki
     })
 }
 
-/// The name of a kind of `registry` that `typed` is probably a misspelling of: the kind,
-/// plural, alias or `plural.group` at the smallest edit distance (Damerau-Levenshtein, a
-/// swap of two letters counting as one edit), if that distance is at most a third of the
-/// name's length (at least 1). The plural is suggested when a kind's plural and singular
-/// are equally close.
+/// The name of a kind of `registry` that `typed` is probably a misspelling of
+/// ([`KindRegistry::closest`]): a short alias as it is (`hw`), anything else as the kind's
+/// plural (`hardware`, `workflows`).
 pub fn suggest_kind(registry: &KindRegistry, typed: &str) -> Option<String> {
-    let typed = typed.to_ascii_lowercase();
-    let mut best: Option<(usize, String)> = None;
-    for info in registry.kinds() {
-        let kind = info.kind.to_ascii_lowercase();
-        let grouped = format!("{}.{}", info.plural, info.group());
-        let names = [info.plural, kind.as_str(), grouped.as_str()]
-            .into_iter()
-            .chain(info.aliases.iter().copied());
-        for name in names {
-            let distance = strsim::damerau_levenshtein(&typed, name);
-            if best.as_ref().is_none_or(|(d, _)| distance < *d) {
-                // Suggest a short alias as it is, anything else as the plural.
-                let shown = if name.len() <= 3 { name } else { info.plural };
-                best = Some((distance, shown.to_string()));
-            }
+    registry.closest(typed).map(|(info, name)| {
+        if name.len() <= 3 {
+            name
+        } else {
+            info.plural.to_string()
         }
-    }
-    let limit = (typed.chars().count() / 3).max(1);
-    best.filter(|(d, _)| *d <= limit).map(|(_, name)| name)
+    })
 }
 
 /// Where to look for an object named on the command line.
