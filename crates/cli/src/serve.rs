@@ -172,15 +172,30 @@ impl BootArgs {
 /// `TimeoutStopSec` is 90 s, the unit's 30 s; the services stop in well under a second.
 const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Resolves on SIGTERM (systemd, `kill`) or SIGINT (Ctrl-C), naming which.
-async fn stop_signal() -> anyhow::Result<&'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    })
+/// SIGTERM (systemd, `kill`) and SIGINT (Ctrl-C), caught from when this is made.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Catches both signals from now on (their default action, ending the process at
+    /// once, no longer applies).
+    fn catch() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+        })
+    }
+
+    /// Waits for either, naming which.
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
 }
 
 /// Runs `plane` until a service fails or SIGTERM or SIGINT arrives, then stops every
@@ -189,14 +204,19 @@ async fn stop_signal() -> anyhow::Result<&'static str> {
 /// `WatchdogSec` and `STOPPING=1` as it stops (see [`crate::systemd`]).
 async fn run_plane(store: &StoreHandle, config: PlaneConfig) -> anyhow::Result<()> {
     // Signals are caught from the start: one during start-up stops cleanly too.
-    let stop = stop_signal();
-    tokio::pin!(stop);
+    let mut signals = StopSignals::catch()?;
     let notifier = crate::systemd::Notifier::from_env().map(std::sync::Arc::new);
-    let mut plane = Plane::start(store, config).await?;
+    let mut plane = tokio::select! {
+        plane = Plane::start(store, config) => plane?,
+        signal = signals.recv() => {
+            tracing::info!("{signal}: stopping while the services start");
+            return Ok(());
+        }
+    };
     // `Some(signal)`: stopped by a signal before every service listened.
     let early_stop = tokio::select! {
         r = plane.listening() => r.map(|()| None).map_err(anyhow::Error::new),
-        signal = &mut stop => signal.map(Some),
+        signal = signals.recv() => Ok(Some(signal)),
     };
     let result = match early_stop {
         Err(e) => Err(e),
@@ -212,7 +232,10 @@ async fn run_plane(store: &StoreHandle, config: PlaneConfig) -> anyhow::Result<(
             });
             let result = tokio::select! {
                 r = plane.wait() => r.map_err(anyhow::Error::new),
-                signal = &mut stop => signal.map(|s| tracing::info!("{s}: stopping every service")),
+                signal = signals.recv() => {
+                    tracing::info!("{signal}: stopping every service");
+                    Ok(())
+                }
             };
             if let Some(watchdog) = watchdog {
                 watchdog.abort();
