@@ -145,6 +145,9 @@ pub struct Replica {
     /// More families for `/metrics`, such as the store's health
     /// ([`crate::metrics::StoreHealth`]).
     pub metrics: Vec<Arc<dyn crate::metrics::MetricsSource>>,
+    /// Told once every socket of the service is bound (DHCP, TFTP, syslog, HTTP): what a
+    /// service manager's readiness waits for. Dropped unsent if binding fails.
+    pub listening: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl std::fmt::Debug for Replica {
@@ -152,6 +155,7 @@ impl std::fmt::Debug for Replica {
         f.debug_struct("Replica")
             .field("dhcp_share", &self.dhcp_share)
             .field("metrics", &self.metrics.len())
+            .field("listening", &self.listening.is_some())
             .finish()
     }
 }
@@ -165,6 +169,7 @@ pub async fn run_replica(
     let Replica {
         dhcp_share,
         metrics,
+        listening,
     } = replica;
     let index = crate::start_index(store.clone()).await;
     info!(
@@ -252,6 +257,10 @@ pub async fn run_replica(
         })?;
     info!(%addr, "HTTP listening");
     tasks.spawn(async move { http::serve(listener, state).await.map_err(stopped("HTTP")) });
+    if let Some(listening) = listening {
+        // Nobody waiting is fine: readiness is optional.
+        let _ = listening.send(());
+    }
 
     let watch = events.watch_agents(store, AGENT_WATCH_PERIOD);
     tasks.spawn(async move {

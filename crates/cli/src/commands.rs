@@ -8,11 +8,12 @@ use ironbell_model::selector::Selector;
 use ironbell_model::{DynamicObject, KindInfo, KindRegistry};
 use ironbell_ops::apply::{ApplyOptions, Outcome};
 use ironbell_ops::import::Counts;
-use ironbell_ops::lookup::{find_one, resolve_kind};
+use ironbell_ops::lookup::resolve_kind;
 use ironbell_ops::spec::{Access, StoreHandle, StoreSpec};
 use ironbell_store::ListParams;
 
 use crate::output::{print_objects, redact};
+use crate::targets::{Scope, find_named};
 use crate::{BmcCommand, Cli, Command, DescribeKind, HardwareCommand, ServeCommand};
 
 /// Runs the parsed command line.
@@ -87,41 +88,49 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Get {
-            kind,
-            name,
+            targets,
             namespace,
+            all_namespaces,
             selector,
             output,
             show_secrets,
             watch,
             for_object,
         } => {
-            let infos = kinds_named(kinds, &kind)?;
-            let selector = selector
-                .as_deref()
-                .map(Selector::parse)
-                .transpose()
-                .map_err(anyhow::Error::new)?;
+            let targets = crate::targets::parse(kinds, &targets)?;
+            // `--for KIND/NAME` finds the object's events wherever it is, unless -n.
+            let all_namespaces = all_namespaces || (for_object.is_some() && namespace.is_none());
+            let scope = Scope::of(namespace, all_namespaces);
+            let params = ListParams {
+                namespace: scope.list_namespace(),
+                selector: parse_selector(selector.as_deref())?,
+            };
             let store = open(&spec, Access::Existing)?;
             let store = store.store().as_ref();
-            let params = ListParams {
-                namespace: namespace.clone(),
-                selector,
-            };
             if watch {
-                return crate::watch::run(store, &infos, &params, name.as_deref()).await;
+                let (infos, name) = match targets.as_slice() {
+                    [target] if target.names.len() <= 1 => {
+                        (&target.kinds, target.names.first().map(String::as_str))
+                    }
+                    _ => anyhow::bail!("-w watches one kind, and one name at most"),
+                };
+                return crate::watch::run(store, infos, &params, name).await;
             }
-            let mut found = match &name {
-                Some(name) => vec![get_one(store, &infos, name, namespace.as_deref()).await?],
-                None => list_kinds(store, &infos, &params).await?,
-            };
+            let single = matches!(targets.as_slice(), [t] if t.names.len() == 1);
+            let mut found = crate::targets::find(store, &targets, &scope, &params).await?;
             crate::timeline::select_events(kinds, &mut found, for_object.as_deref())?;
             if !show_secrets {
                 for (_, objects) in &mut found {
                     objects.iter_mut().for_each(redact);
                 }
             }
-            print_found(&found, output, name.is_some())?;
+            print_found(&found, output, single)?;
+        }
+        Command::ApiResources => crate::docs::print_api_resources(kinds)?,
+        Command::Completion { shell } => crate::docs::completion(shell)?,
+        Command::Man { dir } => {
+            let pages = crate::docs::man(&dir)?;
+            println!("{pages} manual pages written to {}", dir.display());
         }
         Command::Describe {
             kind,
@@ -151,8 +160,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(ServeCommand::Workflow(args)) => {
             crate::serve::workflow(&open(&spec, Access::Create)?, args).await?;
         }
-        Command::Serve(ServeCommand::Bmc) => {
-            crate::serve::bmc(&open(&spec, Access::Create)?).await?;
+        Command::Serve(ServeCommand::Bmc(args)) => {
+            crate::serve::bmc(&open(&spec, Access::Create)?, args).await?;
         }
         Command::Lab(command) => return crate::lab::run(command).await,
         Command::Serve(ServeCommand::All(args)) => {
@@ -174,7 +183,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open(&spec, Access::Existing)?;
             let store = store.store();
             let info = resolve_kind(kinds, "machines")?;
-            let m = find_one(store.as_ref(), info, &machine, namespace.as_deref()).await?;
+            let m = find_named(store.as_ref(), info, &machine, namespace.as_deref()).await?;
             let wait = (!no_wait).then_some(timeout);
             let out =
                 ironbell_bmc::cli::power(store, m.namespace(), m.name(), action, wait).await?;
@@ -192,7 +201,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open(&spec, Access::Existing)?;
             let store = store.store();
             let info = resolve_kind(kinds, "machines")?;
-            let m = find_one(store.as_ref(), info, &machine, namespace.as_deref()).await?;
+            let m = find_named(store.as_ref(), info, &machine, namespace.as_deref()).await?;
             let wait = (!no_wait).then_some(timeout);
             let out = ironbell_bmc::cli::boot(
                 store,
@@ -215,7 +224,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let log_dir = log_dir();
             let store = open(&spec, Access::Existing)?;
             let info = resolve_kind(kinds, "hardware")?;
-            let hw = find_one(
+            let hw = find_named(
                 store.store().as_ref(),
                 info,
                 &hardware,
@@ -224,7 +233,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await?;
             crate::logs::show(&log_dir, hw.namespace(), hw.name(), tail, follow).await?;
         }
-        Command::Create(crate::lifecycle::CreateCommand::Cluster(args)) => {
+        Command::Create(crate::lifecycle::CreateCommand::Cluster(mut args)) => {
+            args.run.verbosity = cli.verbosity;
             return crate::lifecycle::run(
                 ironbell_lifecycle::Command::create,
                 &args.file,
@@ -234,7 +244,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
             .await;
         }
-        Command::Upgrade(crate::lifecycle::UpgradeCommand::Cluster(args)) => {
+        Command::Upgrade(crate::lifecycle::UpgradeCommand::Cluster(mut args)) => {
+            args.run.verbosity = cli.verbosity;
             return crate::lifecycle::run(
                 ironbell_lifecycle::Command::upgrade,
                 &args.file,
@@ -245,15 +256,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await;
         }
         Command::Delete {
-            kind,
+            targets,
             file: Some(file),
-            name: None,
-            run,
+            mut run,
             ..
-        } if ironbell_ops::lookup::kinds()
-            .find(&kind)
-            .is_some_and(|k| k.kind == "Cluster") =>
-        {
+        } if is_cluster_spec_delete(kinds, &targets) => {
+            run.verbosity = cli.verbosity;
             return crate::lifecycle::run(
                 ironbell_lifecycle::Command::delete,
                 &file,
@@ -263,95 +271,128 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
             .await;
         }
-        Command::Delete { file: Some(_), .. } => {
-            anyhow::bail!(
-                "delete -f FILE deletes a cluster: `ironbell delete cluster -f cluster.yaml`"
-            );
-        }
-        Command::Delete { name: None, .. } => {
-            anyhow::bail!("delete needs a NAME (or, for a cluster, -f cluster.yaml)");
-        }
         Command::Delete {
-            kind,
-            name: Some(name),
+            targets,
             namespace,
+            all_namespaces,
+            selector,
+            ignore_not_found,
+            file,
             ..
         } => {
-            let info = resolve_kind(kinds, &kind)?;
-            let store = open(&spec, Access::Existing)?;
-            let store = store.store().as_ref();
-            let obj = find_one(store, info, &name, namespace.as_deref()).await?;
-            for gone in ironbell_ops::delete::delete(store, kinds, &obj).await? {
-                println!("{}/{} deleted", kind_plural(kinds, &gone), gone.name());
-            }
+            let scope = Scope::of(namespace, all_namespaces);
+            return delete(
+                &spec,
+                kinds,
+                &targets,
+                &scope,
+                selector,
+                file,
+                ignore_not_found,
+            )
+            .await;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The kinds `get` shows for `name`: every kind the name matches. A short name shared by
-/// several kinds (`clusters`: EKS Anywhere's and Cluster API's; `machines`: Rufio's and
-/// Cluster API's) shows each of them; `plural.group` names one.
-fn kinds_named<'r>(kinds: &'r KindRegistry, name: &str) -> anyhow::Result<Vec<&'r KindInfo>> {
-    let all: Vec<&KindInfo> = kinds.kinds().filter(|k| k.matches(name)).collect();
-    if all.is_empty() {
-        resolve_kind(kinds, name)?;
-    }
-    Ok(all)
+/// `delete cluster -f FILE`: a cluster spec's lifecycle delete rather than its objects'.
+fn is_cluster_spec_delete(kinds: &KindRegistry, targets: &[String]) -> bool {
+    matches!(targets, [kind] if kinds.find(kind).is_some_and(|k| k.kind == "Cluster"))
 }
 
-/// The object `name` of one of `infos`: found in exactly one of them (else not found, or
-/// ambiguous naming the kinds to choose from by group).
-async fn get_one<'r>(
-    store: &dyn ironbell_store::Store,
-    infos: &[&'r KindInfo],
-    name: &str,
-    namespace: Option<&str>,
-) -> anyhow::Result<(&'r KindInfo, Vec<DynamicObject>)> {
-    let mut found = Vec::new();
-    let mut first_error = None;
-    for info in infos {
-        match find_one(store, info, name, namespace).await {
-            Ok(obj) => found.push((*info, vec![obj])),
-            Err(e) if infos.len() > 1 && is_not_found(&e) => {
-                first_error.get_or_insert(e);
+fn parse_selector(selector: Option<&str>) -> anyhow::Result<Option<Selector>> {
+    selector
+        .map(Selector::parse)
+        .transpose()
+        .map_err(anyhow::Error::new)
+}
+
+/// `delete`: the objects of a file (`-f`), those a selector selects (`KIND -l`), or those
+/// named (`KIND NAME...`, `KIND/NAME...`), each with what it owns. Prints one line per
+/// object deleted; an object not found fails the command (after the others are deleted)
+/// unless `ignore_not_found`.
+async fn delete(
+    spec: &StoreSpec,
+    kinds: &KindRegistry,
+    targets: &[String],
+    scope: &Scope,
+    selector: Option<String>,
+    file: Option<PathBuf>,
+    ignore_not_found: bool,
+) -> anyhow::Result<ExitCode> {
+    let wanted: Vec<DynamicObject> = match (&file, &selector) {
+        (Some(file), _) => {
+            if !targets.is_empty() {
+                anyhow::bail!(
+                    "delete -f FILE deletes the objects of the file: give no KIND or NAME \
+                     (`delete cluster -f cluster.yaml` deletes a cluster with its machines)"
+                );
             }
-            Err(e) => return Err(e.into()),
+            let default_ns = scope
+                .list_namespace()
+                .unwrap_or_else(crate::targets::current_namespace);
+            let text = read_input(file)?;
+            ironbell_ops::apply::parse(kinds, &text, &default_ns)
+                .map_err(anyhow::Error::new)
+                .with_context(|| format!("{} is not valid", file.display()))?
         }
+        (None, Some(selector)) => {
+            let targets = crate::targets::parse(kinds, targets)?;
+            if targets.iter().any(|t| !t.names.is_empty()) {
+                anyhow::bail!("delete -l SELECTOR takes a KIND, not names");
+            }
+            let params = ListParams {
+                namespace: scope.list_namespace(),
+                selector: parse_selector(Some(selector))?,
+            };
+            let store = open(spec, Access::Existing)?;
+            let found = crate::targets::find(store.store().as_ref(), &targets, scope, &params);
+            found.await?.into_iter().flat_map(|(_, o)| o).collect()
+        }
+        (None, None) => {
+            let targets = crate::targets::parse(kinds, targets)?;
+            if targets.iter().any(|t| t.names.is_empty()) {
+                anyhow::bail!(
+                    "delete needs what to delete: KIND NAME..., KIND/NAME..., KIND -l SELECTOR \
+                     or -f FILE"
+                );
+            }
+            let store = open(spec, Access::Existing)?;
+            let store = store.store().as_ref();
+            let params = ListParams::default();
+            match crate::targets::find(store, &targets, scope, &params).await {
+                Ok(found) => found.into_iter().flat_map(|(_, o)| o).collect(),
+                Err(e) if ignore_not_found && is_not_found(&e) => Vec::new(),
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    let store = open(spec, Access::Existing)?;
+    let done = ironbell_ops::delete::delete_all(store.store().as_ref(), kinds, &wanted).await?;
+    for gone in &done.deleted {
+        println!("{}/{} deleted", kind_plural(kinds, gone), gone.name());
     }
-    match found.len() {
-        1 => Ok(found.remove(0)),
-        0 => Err(first_error.map_or_else(|| anyhow::anyhow!("{name} not found"), Into::into)),
-        _ => anyhow::bail!(
-            "{name} is an object of several kinds: name one of {}",
-            found
-                .iter()
-                .map(|(k, _)| format!("{}.{}", k.plural, k.group()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+    if done.missing.is_empty() || ignore_not_found {
+        return Ok(ExitCode::SUCCESS);
     }
+    for (kind, namespace, name) in &done.missing {
+        eprintln!("error: {kind} {name:?} not found in namespace {namespace}");
+    }
+    Ok(ExitCode::FAILURE)
 }
 
-fn is_not_found(e: &ironbell_ops::OpsError) -> bool {
-    match e {
-        ironbell_ops::OpsError::NotFound { .. } => true,
-        ironbell_ops::OpsError::Store(s) => s.is_not_found(),
-        _ => false,
-    }
-}
-
-/// The objects of each of `infos` that `params` selects.
-async fn list_kinds<'r>(
-    store: &dyn ironbell_store::Store,
-    infos: &[&'r KindInfo],
-    params: &ListParams,
-) -> anyhow::Result<Vec<(&'r KindInfo, Vec<DynamicObject>)>> {
-    let mut found = Vec::new();
-    for info in infos {
-        found.push((*info, store.list(&info.type_key(), params).await?.items));
-    }
-    Ok(found)
+/// Whether `e` says an object was not found.
+fn is_not_found(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<ironbell_ops::OpsError>()
+            .is_some_and(|o| match o {
+                ironbell_ops::OpsError::NotFound { .. } => true,
+                ironbell_ops::OpsError::Store(s) => s.is_not_found(),
+                _ => false,
+            })
+    })
 }
 
 /// Prints what `get` found: one kind as before; several kinds sharing a name as one table

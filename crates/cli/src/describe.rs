@@ -10,7 +10,7 @@
 use std::fmt::Write as _;
 
 use ironbell_model::{DynamicObject, KindRegistry};
-use ironbell_ops::lookup::{find_one, resolve_kind};
+use ironbell_ops::lookup::resolve_kind;
 use ironbell_store::{ListParams, Store};
 use serde_json::Value;
 
@@ -193,7 +193,8 @@ pub(crate) async fn head(
     (name, namespace): (&str, Option<&str>),
     width: usize,
 ) -> anyhow::Result<(DynamicObject, Value, String)> {
-    let obj = find_one(store, resolve_kind(kinds, kind)?, name, namespace).await?;
+    let info = resolve_kind(kinds, kind)?;
+    let obj = crate::targets::find_named(store, info, name, namespace).await?;
     let v = obj.to_value();
     let mut out = String::new();
     field(&mut out, width, "Name", obj.name())?;

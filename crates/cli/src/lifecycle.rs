@@ -80,8 +80,9 @@ pub struct RunArgs {
     /// Start over instead of resuming after the last finished task.
     #[arg(long)]
     pub restart: bool,
-    /// Detail: 0 one line per task, 1 what each task does, 4 debug.
-    #[arg(short = 'v', long = "verbosity", default_value_t = 0, value_name = "N")]
+    /// Detail: the global `-v N` (0 one line per task, 1 what each task does, 4 debug),
+    /// set by the caller.
+    #[arg(skip)]
     pub verbosity: u8,
     /// How long the BMCs get to become contactable after the import.
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]

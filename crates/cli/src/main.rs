@@ -24,6 +24,7 @@ mod cluster;
 mod commands;
 mod describe;
 mod dhcp;
+mod docs;
 mod lab;
 mod lifecycle;
 mod logs;
@@ -31,19 +32,22 @@ mod node;
 mod output;
 mod serve;
 mod store;
+mod systemd;
+mod targets;
 mod timeline;
 mod watch;
 
 /// Bare-metal provisioning: network-boot the servers in a hardware.csv, install their OS
 /// through workflows, and build Kubernetes clusters on them.
 #[derive(Parser, Debug)]
-#[command(name = "ironbell", version, about, propagate_version = true)]
+#[command(name = "ironbell", version = VERSION, about, propagate_version = true)]
 pub struct Cli {
     /// The store: `sqlite:PATH` or a path (the embedded store, one SQLite file), or an etcd
     /// cluster: `etcd://HOST:PORT[,HOST:PORT...][/PREFIX]`, with TLS
     /// `etcds://...?cacert=PATH[&cert=PATH&key=PATH]`. Default:
     /// $XDG_STATE_HOME/ironbell/ironbell.db, else ~/.local/state/ironbell/ironbell.db.
-    /// Read-only commands (get, logs, bmc, delete) refuse a SQLite store that does not exist.
+    /// Read-only commands (get, describe, logs, bmc, delete) refuse a SQLite store that does
+    /// not exist.
     #[arg(
         long,
         visible_alias = "store",
@@ -63,8 +67,49 @@ pub struct Cli {
     )]
     machine_log_dir: Option<PathBuf>,
 
+    /// How much to say on standard error (every command): 0 the default (warnings; a
+    /// service's start-up and what it does), 1 what each step does (info; a cluster
+    /// lifecycle's detail per task), 4 debug, 6 trace. `IRONBELL_LOG` (a tracing filter
+    /// such as `ironbell_dhcp=debug`) overrides it.
+    #[arg(
+        short = 'v',
+        long = "verbosity",
+        global = true,
+        default_value_t = 0,
+        value_name = "N"
+    )]
+    verbosity: u8,
+
+    /// Log lines as text, or as JSON objects (one a line, for a log collector).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t = LogFormat::Text,
+        env = "IRONBELL_LOG_FORMAT"
+    )]
+    log_format: LogFormat,
+
     #[command(subcommand)]
     command: Command,
+}
+
+/// The version `--version` prints: the package's, and the commit it was built from
+/// (`build.rs`; "unknown" outside a git checkout).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("IRONBELL_GIT_COMMIT"),
+    ")"
+);
+
+/// How log lines are written.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (coloured on a terminal).
+    Text,
+    /// One JSON object a line: timestamp, level, target, fields and spans.
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -78,22 +123,28 @@ enum Command {
         /// File to apply; `-` reads standard input.
         #[arg(short = 'f', long = "filename", value_name = "FILE")]
         file: PathBuf,
-        /// Namespace for documents that name none.
-        #[arg(short, long, default_value = ironbell_ops::DEFAULT_NAMESPACE)]
+        /// Namespace for documents that name none (default: the current namespace).
+        #[arg(short, long, env = CURRENT_NAMESPACE_ENV, default_value = ironbell_ops::DEFAULT_NAMESPACE)]
         namespace: String,
         /// Check everything but write nothing.
         #[arg(long)]
         dry_run: bool,
     },
-    /// Show objects.
+    /// Show objects: `get KIND` lists them, `get KIND NAME...` shows those named, `get
+    /// KIND/NAME...` objects of several kinds (`get hw/node1 wf/node1-install`); `get
+    /// KIND1,KIND2` lists several kinds.
     Get {
-        /// Kind (e.g. hardware, machines, secrets, workflows, clusters).
-        kind: String,
-        /// One object's name.
-        name: Option<String>,
-        /// Only this namespace (default: all namespaces).
+        /// KIND [NAME...], or KIND/NAME... (kinds as `ironbell api-resources` lists them:
+        /// e.g. hardware, machines, secrets, workflows, clusters).
+        #[arg(required = true, value_name = "KIND[/NAME]")]
+        targets: Vec<String>,
+        /// The namespace (default: the current namespace, $IRONBELL_NAMESPACE else
+        /// eksa-system; a name not found there is looked for in every namespace).
         #[arg(short, long)]
         namespace: Option<String>,
+        /// Every namespace.
+        #[arg(short = 'A', long, conflicts_with = "namespace")]
+        all_namespaces: bool,
         /// Label selector, e.g. `type=cp,!cluster`.
         #[arg(short = 'l', long = "selector")]
         selector: Option<String>,
@@ -119,7 +170,7 @@ enum Command {
         kind: DescribeKind,
         /// Its name.
         name: String,
-        /// Its namespace (needed when the name exists in several).
+        /// Its namespace (default: the current one, else the only namespace that has it).
         #[arg(short, long)]
         namespace: Option<String>,
     },
@@ -128,7 +179,7 @@ enum Command {
     Logs {
         /// The Hardware's name.
         hardware: String,
-        /// Its namespace (needed when the name exists in several).
+        /// Its namespace (default: the current one, else the only namespace that has it).
         #[arg(short, long)]
         namespace: Option<String>,
         /// Only the last N lines.
@@ -177,18 +228,31 @@ enum Command {
     /// Upgrade a cluster to a changed spec (`upgrade cluster -f cluster.yaml`).
     #[command(subcommand)]
     Upgrade(lifecycle::UpgradeCommand),
-    /// Delete an object (`delete KIND NAME`), or a cluster with its machines (`delete
-    /// cluster -f cluster.yaml`: every machine powered off through its BMC, its Hardware
-    /// released, the plane stopped).
+    /// Delete objects with what they own (a Hardware's BMC Machine and Secret, a Job's
+    /// Tasks, whatever names them in its ownerReferences): `delete KIND NAME...`, `delete
+    /// KIND/NAME...`, `delete KIND -l SELECTOR`, `delete -f FILE` (every object the file's
+    /// documents name). `delete cluster -f cluster.yaml` deletes a cluster with its
+    /// machines (every machine powered off through its BMC, its Hardware released, the
+    /// plane stopped).
     Delete {
-        /// Kind.
-        kind: String,
-        /// Name (not with -f).
-        name: Option<String>,
-        /// Namespace (needed when the name exists in several).
+        /// KIND [NAME...], or KIND/NAME... (nothing with -f FILE).
+        #[arg(value_name = "KIND[/NAME]")]
+        targets: Vec<String>,
+        /// The namespace (default: the current namespace; a name not found there is looked
+        /// for in every namespace).
         #[arg(short, long)]
         namespace: Option<String>,
-        /// `delete cluster -f FILE`: the cluster spec of the cluster to delete.
+        /// With -l: select in every namespace.
+        #[arg(short = 'A', long, conflicts_with = "namespace")]
+        all_namespaces: bool,
+        /// Delete the objects of KIND this label selector selects.
+        #[arg(short = 'l', long = "selector", conflicts_with = "file")]
+        selector: Option<String>,
+        /// Do not fail for objects that are already gone.
+        #[arg(long)]
+        ignore_not_found: bool,
+        /// The objects of this YAML/JSON file (`-` reads standard input); with `cluster`,
+        /// the cluster spec of the cluster to delete.
         #[arg(short = 'f', long = "filename", value_name = "FILE")]
         file: Option<PathBuf>,
         #[command(
@@ -196,6 +260,21 @@ enum Command {
             next_help_heading = "Cluster deletion (delete cluster -f FILE)"
         )]
         run: Box<lifecycle::RunArgs>,
+    },
+    /// The kinds this program knows, as `kubectl api-resources` lists them.
+    ApiResources,
+    /// Print a shell completion script: `source <(ironbell completion bash)`, `ironbell
+    /// completion zsh > "${fpath[1]}/_ironbell"`, `ironbell completion fish >
+    /// ~/.config/fish/completions/ironbell.fish`.
+    Completion {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (`ironbell.1`, `ironbell-get.1`, ...) into a directory.
+    Man {
+        /// The directory (created if missing), e.g. /usr/local/share/man/man1.
+        dir: PathBuf,
     },
 }
 
@@ -208,7 +287,7 @@ enum ServeCommand {
     /// The workflow service: renders templates, runs workflows, serves agents over gRPC.
     Workflow(serve::WorkflowArgs),
     /// The BMC service: Machine, Job and Task controllers over Redfish and IPMI.
-    Bmc,
+    Bmc(serve::BmcArgs),
     /// Every service in one process over one store.
     All(Box<serve::AllArgs>),
 }
@@ -221,7 +300,7 @@ enum BmcCommand {
         action: String,
         /// The BMC Machine's name (as `ironbell get machines` lists them).
         machine: String,
-        /// Its namespace (needed when the name exists in several).
+        /// Its namespace (default: the current one, else the only namespace that has it).
         #[arg(short, long)]
         namespace: Option<String>,
         /// Return once the Job is created instead of waiting for it.
@@ -267,11 +346,16 @@ enum HardwareCommand {
     Import {
         /// The CSV file.
         file: PathBuf,
-        /// Namespace of the created objects.
-        #[arg(short, long, default_value = ironbell_ops::DEFAULT_NAMESPACE)]
+        /// Namespace of the created objects (default: the current namespace).
+        #[arg(short, long, env = CURRENT_NAMESPACE_ENV, default_value = ironbell_ops::DEFAULT_NAMESPACE)]
         namespace: String,
     },
 }
+
+/// The environment variable naming the current namespace: where `apply` and `hardware
+/// import` put objects that name none, and where `get` and `delete` look without `-n`.
+/// Unset, it is [`ironbell_ops::DEFAULT_NAMESPACE`] (`eksa-system`, as EKS Anywhere).
+pub const CURRENT_NAMESPACE_ENV: &str = "IRONBELL_NAMESPACE";
 
 /// What `describe` describes.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -298,23 +382,48 @@ pub enum Format {
     Json,
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
+/// The log level of `-v N` for a command whose default is `default`.
+fn log_level(default: tracing::Level, verbosity: u8) -> tracing::Level {
+    let asked = match verbosity {
+        0 => tracing::Level::ERROR,
+        1..=3 => tracing::Level::INFO,
+        4..=5 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    };
+    // `Level` orders by verbosity: TRACE is the greatest.
+    default.max(asked)
+}
+
+/// Logs to standard error at the level of `-v` (or `IRONBELL_LOG`), in `--log-format`.
+fn init_logging(cli: &Cli) {
     // Services say what they do; one-shot commands only warn.
-    let default_level = match cli.command {
+    let default = match cli.command {
         Command::Serve(_)
         | Command::Node(node::NodeCommand::Up(_))
-        | Command::Lab(lab::LabCommand::Vbmc { .. }) => "info",
-        _ => "warn",
+        | Command::Lab(lab::LabCommand::Vbmc { .. }) => tracing::Level::INFO,
+        _ => tracing::Level::WARN,
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("IRONBELL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let level = log_level(default, cli.verbosity);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("IRONBELL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level.as_str()));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
     // Under systemd the soft descriptor limit is 1,024, which idle connections exhaust.
     match ironbell_limits::raise_nofile_limit() {
         Ok((soft, hard)) => tracing::debug!(soft, hard, "open-file limit"),
@@ -336,11 +445,37 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    let result = runtime.block_on(commands::run(cli));
+    // A blocking thread still running (a service's loop between polls, a store read) is
+    // not waited for beyond this: a stopped service exits promptly.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match result {
         Ok(code) => code,
         Err(e) => {
             output::print_error(&e);
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    #[test]
+    fn verbosity_raises_the_default_level_never_lowers_it() {
+        use super::log_level;
+        assert_eq!(log_level(Level::WARN, 0), Level::WARN);
+        assert_eq!(log_level(Level::INFO, 0), Level::INFO);
+        assert_eq!(log_level(Level::WARN, 1), Level::INFO);
+        assert_eq!(log_level(Level::INFO, 3), Level::INFO);
+        assert_eq!(log_level(Level::WARN, 4), Level::DEBUG);
+        assert_eq!(log_level(Level::INFO, 9), Level::TRACE);
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

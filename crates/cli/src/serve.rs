@@ -174,17 +174,93 @@ impl BootArgs {
     }
 }
 
-/// Runs `plane` until a service fails or the process is interrupted, then stops it.
+/// How long stopping may take before the process leaves anyway: systemd's default
+/// `TimeoutStopSec` is 90 s, the unit's 30 s; the services stop in well under a second.
+const STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// SIGTERM (systemd, `kill`) and SIGINT (Ctrl-C), caught from when this is made.
+struct StopSignals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Catches both signals from now on (their default action, ending the process at
+    /// once, no longer applies).
+    fn catch() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+        })
+    }
+
+    /// Waits for either, naming which.
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
+    }
+}
+
+/// Runs `plane` until a service fails or SIGTERM or SIGINT arrives, then stops every
+/// service and returns (a signal is a clean stop: exit status 0). Under systemd
+/// (`Type=notify`) it sends `READY=1` once every service listens, `WATCHDOG=1` at half
+/// `WatchdogSec` and `STOPPING=1` as it stops (see [`crate::systemd`]).
 async fn run_plane(store: &StoreHandle, config: PlaneConfig) -> anyhow::Result<()> {
-    let mut plane = Plane::start(store, config).await?;
-    let result = tokio::select! {
-        r = plane.wait() => r.map_err(anyhow::Error::new),
-        _ = tokio::signal::ctrl_c() => {
-            tracing::info!("interrupted; stopping");
-            Ok(())
+    // Signals are caught from the start: one during start-up stops cleanly too.
+    let mut signals = StopSignals::catch()?;
+    let notifier = crate::systemd::Notifier::from_env().map(std::sync::Arc::new);
+    let mut plane = tokio::select! {
+        plane = Plane::start(store, config) => plane?,
+        signal = signals.recv() => {
+            tracing::info!("{signal}: stopping while the services start");
+            return Ok(());
         }
     };
-    plane.stop().await;
+    // `Some(signal)`: stopped by a signal before every service listened.
+    let early_stop = tokio::select! {
+        r = plane.listening() => r.map(|()| None).map_err(anyhow::Error::new),
+        signal = signals.recv() => Ok(Some(signal)),
+    };
+    let result = match early_stop {
+        Err(e) => Err(e),
+        Ok(Some(signal)) => {
+            tracing::info!("{signal}: stopping before every service listened");
+            Ok(())
+        }
+        Ok(None) => {
+            tracing::info!("every service listens");
+            let watchdog = notifier.as_ref().and_then(|n| {
+                n.notify("READY=1");
+                n.spawn_watchdog()
+            });
+            let result = tokio::select! {
+                r = plane.wait() => r.map_err(anyhow::Error::new),
+                signal = signals.recv() => {
+                    tracing::info!("{signal}: stopping every service");
+                    Ok(())
+                }
+            };
+            if let Some(watchdog) = watchdog {
+                watchdog.abort();
+            }
+            result
+        }
+    };
+    if let Some(n) = &notifier {
+        n.notify("STOPPING=1");
+    }
+    let started = std::time::Instant::now();
+    if tokio::time::timeout(STOP_TIMEOUT, plane.stop())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the services did not stop within {STOP_TIMEOUT:?}; leaving anyway");
+    } else {
+        tracing::info!(elapsed = ?started.elapsed(), "every service stopped");
+    }
     result
 }
 
@@ -261,6 +337,25 @@ pub struct WorkflowArgs {
     /// `x-forwarded-for` gRPC metadata.
     #[arg(long, default_value = "", env = "IRONBELL_AGENT_TRUSTED_PROXIES")]
     agent_trusted_proxies: String,
+    #[command(flatten)]
+    metrics: MetricsArgs,
+}
+
+/// Where the controllers' `/metrics` listens.
+#[derive(Args, Debug)]
+pub struct MetricsArgs {
+    /// HTTP listen address of the controllers' `/metrics` and `/healthz` (workflow, BMC and
+    /// cluster controllers: reconciles, their durations, queues). Default: none; `serve
+    /// all` also has them on the boot service's `/metrics`.
+    #[arg(long, env = "IRONBELL_METRICS_ADDR")]
+    metrics_addr: Option<SocketAddr>,
+}
+
+/// Flags of `ironbell serve bmc`.
+#[derive(Args, Debug)]
+pub struct BmcArgs {
+    #[command(flatten)]
+    metrics: MetricsArgs,
 }
 
 impl WorkflowArgs {
@@ -282,6 +377,7 @@ impl WorkflowArgs {
 pub async fn workflow(store: &StoreHandle, args: WorkflowArgs) -> anyhow::Result<()> {
     let mut network = PlaneNetwork::new(Ipv4Addr::UNSPECIFIED);
     network.grpc = args.grpc_addr;
+    network.metrics = args.metrics.metrics_addr;
     let mut config = PlaneConfig::new(network);
     config.workflow = Some(args.options()?);
     run_plane(store, config).await
@@ -289,8 +385,10 @@ pub async fn workflow(store: &StoreHandle, args: WorkflowArgs) -> anyhow::Result
 
 /// Runs the BMC controllers (Machine, Job, Task) until the process is interrupted; takes
 /// the store's controller lock.
-pub async fn bmc(store: &StoreHandle) -> anyhow::Result<()> {
-    let mut config = PlaneConfig::new(PlaneNetwork::new(Ipv4Addr::UNSPECIFIED));
+pub async fn bmc(store: &StoreHandle, args: BmcArgs) -> anyhow::Result<()> {
+    let mut network = PlaneNetwork::new(Ipv4Addr::UNSPECIFIED);
+    network.metrics = args.metrics.metrics_addr;
+    let mut config = PlaneConfig::new(network);
     config.bmc = Some(ironbell_bmc::Config::default());
     run_plane(store, config).await
 }
@@ -405,6 +503,7 @@ pub async fn all(
     let store = &args.boot.replica_store(store)?;
     let mut network = args.boot.network(args.workflow.grpc_addr);
     network.metadata = args.metadata.listen;
+    network.metrics = args.workflow.metrics.metrics_addr;
     let mut config = PlaneConfig::new(network);
     config.boot = Some(args.boot.options(machine_log_dir));
     config.metadata = Some(args.metadata.options()?);

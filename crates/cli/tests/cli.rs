@@ -26,12 +26,22 @@ impl Env {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_ironbell"))
+        self.run_in(None, args)
+    }
+
+    /// Runs with `IRONBELL_NAMESPACE` (the current namespace) set to `namespace`.
+    fn run_in(&self, namespace: Option<&str>, args: &[&str]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ironbell"));
+        command
             .args(args)
             .env("IRONBELL_DB", self.db())
             .env_remove("IRONBELL_LOG")
-            .output()
-            .expect("run ironbell")
+            .env_remove("IRONBELL_LOG_FORMAT")
+            .env_remove("IRONBELL_NAMESPACE");
+        if let Some(ns) = namespace {
+            command.env("IRONBELL_NAMESPACE", ns);
+        }
+        command.output().expect("run ironbell")
     }
 
     /// Runs and asserts success; returns stdout.
@@ -308,6 +318,9 @@ fn read_only_commands_refuse_a_missing_store_and_create_nothing() {
         &["logs", "cp1"],
         &["bmc", "power", "status", "bmc-cp1"],
         &["delete", "hardware", "cp1"],
+        &["get", "hw/cp1", "wf/w"],
+        &["delete", "hw", "-l", "type=cp"],
+        &["describe", "hardware", "cp1"],
     ] {
         let err = env.fails(args);
         assert!(
@@ -545,4 +558,300 @@ fn a_short_name_two_kinds_share_lists_both_and_a_group_names_one() {
     assert!(err.contains("nosuch"), "{err}");
     let err = env.fails(&["describe", "cluster", "c1"]);
     assert!(err.contains("c1") && err.contains("not found"), "{err}");
+}
+
+/// Stdout of a run that must succeed.
+fn stdout_of(out: &Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn template_yaml(name: &str, namespace: Option<&str>) -> String {
+    let ns = namespace.map_or(String::new(), |ns| format!(", namespace: {ns}"));
+    format!(
+        "apiVersion: tinkerbell.org/v1alpha1\nkind: Template\nmetadata: {{name: {name}{ns}}}\n\
+         spec: {{data: \"version: '0.1'\\nname: x\\nglobal_timeout: 60\\ntasks: []\\n\"}}\n"
+    )
+}
+
+/// `get` lists the current namespace ($IRONBELL_NAMESPACE, else eksa-system), `-n` another,
+/// `-A` all; a name not in the current namespace is still found where it is unique;
+/// `apply` and `hardware import` put objects in the same current namespace.
+#[test]
+fn the_current_namespace_is_the_default_and_all_namespaces_lists_every_one() {
+    let env = Env::new();
+    let in_default = env.file("t1.yaml", &template_yaml("t-default", Some("default")));
+    let unnamed = env.file("t2.yaml", &template_yaml("t-current", None));
+    let elsewhere = env.file("t3.yaml", &template_yaml("t-other", None));
+    for (file, ns) in [
+        (&in_default, None),
+        (&unnamed, None),
+        (&elsewhere, Some("other")),
+    ] {
+        let out = env.run_in(ns, &["apply", "-f", file.to_str().expect("utf8")]);
+        stdout_of(&out, "apply");
+    }
+    let current = env.ok(&["get", "templates"]);
+    assert!(
+        current.contains("t-current")
+            && !current.contains("t-default")
+            && !current.contains("t-other"),
+        "{current}"
+    );
+    let all = env.ok(&["get", "templates", "-A"]);
+    for name in ["t-default", "t-current", "t-other"] {
+        assert!(all.contains(name), "{name}: {all}");
+    }
+    let all = env.ok(&["get", "templates", "--all-namespaces", "-o", "json"]);
+    assert!(all.contains("\"namespace\": \"other\""), "{all}");
+    let other = stdout_of(&env.run_in(Some("other"), &["get", "templates"]), "get");
+    assert!(
+        other.contains("t-other") && !other.contains("t-current"),
+        "{other}"
+    );
+    // A name: the current namespace first, else the only namespace that has it.
+    let one = env.ok(&["get", "template", "t-default", "-o", "yaml"]);
+    assert!(one.contains("namespace: default"), "{one}");
+    let err = env.fails(&["get", "template", "t-default", "-n", "eksa-system"]);
+    assert!(err.contains("not found"), "{err}");
+    env.fails(&["get", "templates", "-A", "-n", "default"]);
+
+    // hardware import: the same current namespace as apply.
+    let csv = env.file("hw.csv", CSV);
+    let out = env.run_in(
+        Some("rack1"),
+        &["hardware", "import", csv.to_str().expect("utf8")],
+    );
+    assert!(stdout_of(&out, "import").contains("into namespace rack1"));
+    let hw = stdout_of(
+        &env.run_in(Some("rack1"), &["get", "hw", "-o", "json"]),
+        "get",
+    );
+    assert!(
+        hw.contains("\"namespace\": \"rack1\"") && hw.contains("cp1"),
+        "{hw}"
+    );
+}
+
+/// `get KIND NAME NAME` and `get KIND/NAME KIND/NAME`, as kubectl.
+#[test]
+fn several_names_and_kind_slash_name() {
+    let env = Env::new();
+    let csv = env.file("hw.csv", CSV);
+    env.ok(&["hardware", "import", csv.to_str().expect("utf8")]);
+    let two = env.ok(&["get", "hw", "cp1", "w1"]);
+    assert!(two.contains("cp1") && two.contains("w1"), "{two}");
+    let mixed = env.ok(&["get", "hw/cp1", "secrets/bmc-cp1-auth", "hardware/w1"]);
+    assert!(
+        mixed.contains("cp1") && mixed.contains("w1") && mixed.contains("bmc-cp1-auth"),
+        "{mixed}"
+    );
+    assert!(
+        !mixed.contains("s3cr3t-pw"),
+        "secrets stay redacted: {mixed}"
+    );
+    let json = env.ok(&["get", "hw/cp1", "secret/bmc-cp1-auth", "-o", "json"]);
+    assert!(json.contains("\"kind\": \"List\""), "{json}");
+    let err = env.fails(&["get", "hw", "cp1", "nosuch"]);
+    assert!(err.contains("nosuch") && err.contains("not found"), "{err}");
+    let err = env.fails(&["get", "hw", "secrets/bmc-cp1-auth"]);
+    assert!(err.contains("after a KIND"), "{err}");
+    let err = env.fails(&["get", "hw/cp1", "secrets/bmc-cp1-auth", "-w"]);
+    assert!(err.contains("-w watches one kind"), "{err}");
+}
+
+/// `delete -f FILE` deletes every object of the file and `delete KIND -l SELECTOR` every
+/// object selected, each with what it owns (a Hardware's BMC Machine and its Secret).
+#[test]
+fn delete_by_file_and_by_selector_cascades_to_owned_objects() {
+    let env = Env::new();
+    let csv = env.file("hw.csv", CSV);
+    env.ok(&["hardware", "import", csv.to_str().expect("utf8")]);
+    let t = env.file("t.yaml", &template_yaml("t1", None));
+    env.ok(&["apply", "-f", t.to_str().expect("utf8")]);
+    // A file of two documents: cp1's Hardware (as `get -o yaml` prints it) and a Template.
+    let cp1 = env.ok(&["get", "hw", "cp1", "-o", "yaml"]);
+    let file = env.file(
+        "objects.yaml",
+        &format!("{cp1}\n---\n{}", template_yaml("t1", None)),
+    );
+    let file = file.to_str().expect("utf8");
+    let out = env.ok(&["delete", "-f", file]);
+    for line in [
+        "machines/bmc-cp1 deleted",
+        "secrets/bmc-cp1-auth deleted",
+        "hardware/cp1 deleted",
+        "templates/t1 deleted",
+    ] {
+        assert!(out.contains(line), "{line}: {out}");
+    }
+    let machines = env.ok(&["get", "machines", "-A"]);
+    assert!(!machines.contains("bmc-cp1"), "{machines}");
+    // Again: nothing is left to delete, which is an error unless asked otherwise.
+    let err = env.fails(&["delete", "-f", file]);
+    assert!(
+        err.contains("Hardware \"cp1\" not found in namespace eksa-system"),
+        "{err}"
+    );
+    env.ok(&["delete", "-f", file, "--ignore-not-found"]);
+
+    // By selector: the workers (w1 has no BMC, so only its Hardware goes).
+    let out = env.ok(&["delete", "hardware", "-l", "type=worker"]);
+    assert_eq!(out.trim(), "hardware/w1 deleted");
+    let left = env.ok(&["get", "hw", "-A", "-o", "json"]);
+    assert!(!left.contains("\"w1\""), "{left}");
+    let out = env.ok(&["delete", "hardware", "-l", "type=worker"]);
+    assert!(out.is_empty(), "{out}");
+    let err = env.fails(&["delete", "hw", "w1", "-l", "type=worker"]);
+    assert!(err.contains("takes a KIND, not names"), "{err}");
+    let err = env.fails(&["delete", "hw"]);
+    assert!(err.contains("needs what to delete"), "{err}");
+}
+
+/// `api-resources`, "did you mean", `completion`, `man`, `--version`, `-v N` and
+/// `--log-format json`.
+#[test]
+fn the_program_describes_itself() {
+    let env = Env::new();
+    let kinds = env.ok(&["api-resources"]);
+    assert!(kinds.starts_with("NAME "), "{kinds}");
+    let hw = kinds
+        .lines()
+        .find(|l| l.starts_with("hardware "))
+        .expect("hardware");
+    let cells: Vec<&str> = hw.split_whitespace().collect();
+    assert_eq!(
+        cells,
+        [
+            "hardware",
+            "hw",
+            "tinkerbell.org/v1alpha1",
+            "true",
+            "Hardware"
+        ]
+    );
+
+    let err = env.fails(&["get", "hardwre"]);
+    assert!(err.contains("(did you mean \"hardware\"?)"), "{err}");
+    let err = env.fails(&["delete", "wrokflow/w1"]);
+    assert!(err.contains("(did you mean \"workflows\"?)"), "{err}");
+    let typo = env.file(
+        "typo.yaml",
+        "apiVersion: tinkerbell.org/v1alpha1\nkind: Hardwre\nmetadata: {name: a}\nspec: {}\n",
+    );
+    let err = env.fails(&["apply", "-f", typo.to_str().expect("utf8")]);
+    assert!(
+        err.contains("unknown kind \"Hardwre\" (did you mean \"Hardware\"?)"),
+        "{err}"
+    );
+
+    for shell in ["bash", "zsh", "fish"] {
+        let script = env.ok(&["completion", shell]);
+        assert!(script.contains("api-resources"), "{shell}: {script}");
+    }
+    let bash = env.file("ironbell.bash", &env.ok(&["completion", "bash"]));
+    let check = Command::new("bash")
+        .arg("-n")
+        .arg(&bash)
+        .output()
+        .expect("bash");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    let man = env.dir.path().join("man1");
+    let out = env.ok(&["man", man.to_str().expect("utf8")]);
+    assert!(out.contains("manual pages written"), "{out}");
+    let page = std::fs::read_to_string(man.join("ironbell-get.1")).expect("ironbell-get.1");
+    assert!(page.starts_with(".ie") || page.contains(".TH"), "{page}");
+    assert!(page.contains("all\\-namespaces"), "{page}");
+    let rendered = Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww"])
+        .arg(man.join("ironbell.1"))
+        .output()
+        .expect("groff");
+    assert!(
+        rendered.status.success()
+            && String::from_utf8_lossy(&rendered.stdout).contains("api-resources"),
+        "{}",
+        String::from_utf8_lossy(&rendered.stderr)
+    );
+
+    let version = env.ok(&["--version"]);
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(repo())
+        .output()
+        .expect("git");
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    assert!(!head.is_empty());
+    assert!(
+        version.contains(&format!("(commit {head})")),
+        "{version} vs {head}"
+    );
+
+    // -v 4 is debug everywhere (the open-file limit is logged at debug at start-up).
+    let quiet = env.run(&["api-resources"]);
+    assert!(
+        quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+    let debug = env.run(&["api-resources", "-v", "4"]);
+    let stderr = String::from_utf8_lossy(&debug.stderr);
+    assert!(
+        stderr.contains("DEBUG") && stderr.contains("open-file limit"),
+        "{stderr}"
+    );
+    let json = env.run(&["--log-format", "json", "-v", "4", "api-resources"]);
+    let stderr = String::from_utf8_lossy(&json.stderr);
+    let line = stderr.lines().next().expect("a log line");
+    let v: serde_json::Value = serde_json::from_str(line).expect(line);
+    assert_eq!(v["level"], "DEBUG", "{line}");
+    assert_eq!(v["fields"]["message"], "open-file limit", "{line}");
+}
+
+/// A name two namespaces share: `describe` and `logs` take the current namespace's, as
+/// `get` does, rather than refusing it as ambiguous; `-n` picks the other.
+#[test]
+fn a_name_in_two_namespaces_is_the_current_namespaces() {
+    let env = Env::new();
+    let hardware = |ns: &str, mac: &str, ip: &str| {
+        format!(
+            "apiVersion: tinkerbell.org/v1alpha1\nkind: Hardware\n\
+             metadata: {{name: node1, namespace: {ns}}}\nspec:\n  interfaces:\n  \
+             - dhcp: {{mac: \"{mac}\", ip: {{address: {ip}, netmask: 255.255.255.0}}}}\n"
+        )
+    };
+    let file = env.file(
+        "hw.yaml",
+        &format!(
+            "{}---\n{}",
+            hardware("eksa-system", "3c:ec:ef:00:00:01", "10.0.0.1"),
+            hardware("rack2", "3c:ec:ef:00:00:02", "10.0.0.2")
+        ),
+    );
+    env.ok(&["apply", "-f", file.to_str().expect("utf8")]);
+    let current = env.ok(&["describe", "hardware", "node1"]);
+    assert!(current.contains("3c:ec:ef:00:00:01"), "{current}");
+    let other = stdout_of(
+        &env.run_in(Some("rack2"), &["describe", "hardware", "node1"]),
+        "describe",
+    );
+    assert!(other.contains("3c:ec:ef:00:00:02"), "{other}");
+    let given = env.ok(&["describe", "hardware", "node1", "-n", "rack2"]);
+    assert!(given.contains("3c:ec:ef:00:00:02"), "{given}");
+    // Nowhere current: the name is in two other namespaces, which the error names.
+    let out = env.run_in(Some("elsewhere"), &["get", "hw", "node1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("eksa-system") && err.contains("rack2"),
+        "{err}"
+    );
 }

@@ -204,7 +204,7 @@ async fn an_operator_follows_workflows_and_sees_why_they_failed() {
     // `get wf -w` from before the Workflow exists.
     let mut watch = ChildGuard::new(
         ironbell(&db)
-            .args(["get", "wf", "-w"])
+            .args(["get", "wf", "-w", "-n", "default"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

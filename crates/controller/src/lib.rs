@@ -16,8 +16,13 @@
 //! Reconcilers read the current object from the store themselves: the watch only says
 //! *which* key to look at, so a reconcile never acts on a stale copy.
 //!
+//! Every reconcile is counted and timed, and every queue measured, in [`metrics`] (served
+//! on the `/metrics` of the services that run controllers).
+//!
 //! Not here: leader election (one ironbell process owns its store) and informer caches
 //! for reads. Start reading at [`Controller::run`].
+
+pub mod metrics;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt::Display;
@@ -239,6 +244,8 @@ impl<K: Resource> Controller<K> {
     /// one key twice at once), forever.
     pub async fn run<R: Reconcile<K>>(self, reconciler: Arc<R>, concurrency: usize) {
         let failures: Arc<Mutex<HashMap<ObjectKey, u32>>> = Arc::default();
+        let metrics = metrics::global();
+        metrics.watch_queue(self.name, &self.queue);
         let mut workers = tokio::task::JoinSet::new();
         for _ in 0..concurrency.max(1) {
             let queue = self.queue.clone();
@@ -249,7 +256,14 @@ impl<K: Resource> Controller<K> {
                 loop {
                     let key = queue.next().await;
                     let span = info_span!("reconcile", controller = name, kind = K::KIND, object = %format!("{}/{}", key.0, key.1));
+                    let started = Instant::now();
                     let result = reconciler.reconcile(&key).instrument(span.clone()).await;
+                    let outcome = match result {
+                        Ok(Next::Done) => metrics::Outcome::Done,
+                        Ok(Next::After(_)) => metrics::Outcome::Requeue,
+                        Err(_) => metrics::Outcome::Error,
+                    };
+                    metrics.reconciled(name, outcome, started.elapsed());
                     let _enter = span.enter();
                     match result {
                         Ok(next) => {

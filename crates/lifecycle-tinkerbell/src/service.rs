@@ -135,33 +135,49 @@ fn unit_quote(arg: &str) -> String {
     }
 }
 
-/// The systemd unit of cluster `cluster`'s plane.
-pub fn unit_text(cluster: &str, store: &str, spec: &ServiceSpec) -> String {
+/// The unit ironbell ships, `deploy/ironbell.service`: a cluster's plane runs the same
+/// unit (readiness, watchdog, hardening) with its own description and command line.
+pub const DEPLOY_UNIT: &str = include_str!("../../../deploy/ironbell.service");
+
+/// The systemd unit of cluster `cluster`'s plane: [`DEPLOY_UNIT`] with this cluster's
+/// description, `serve all` over `store` with the plane's flags instead of the environment
+/// file, and `writable` (the cluster's `generated` directory: its store and machine logs)
+/// as the one writable directory instead of `/var/lib/ironbell`.
+pub fn unit_text(cluster: &str, store: &str, spec: &ServiceSpec, writable: &Path) -> String {
     let exec: Vec<String> = std::iter::once(spec.exe.display().to_string())
         .chain(argv(store, spec))
         .map(|a| unit_quote(&a))
         .collect();
-    format!(
+    let writable = std::path::absolute(writable).unwrap_or_else(|_| writable.to_path_buf());
+    let mut out = format!(
         "# The management plane of cluster {cluster}: ironbell's boot, metadata, workflow and\n\
          # BMC services and the cluster controllers over the cluster's store. Written by\n\
-         # `ironbell create cluster`.\n\
-         [Unit]\n\
-         Description=ironbell management plane of cluster {cluster}\n\
-         After=network-online.target\n\
-         Wants=network-online.target\n\
-         \n\
-         [Service]\n\
-         ExecStart={exec}\n\
-         Restart=on-failure\n\
-         RestartSec=5\n\
-         KillSignal=SIGTERM\n\
-         TimeoutStopSec=30\n\
-         LimitNOFILE=65536\n\
-         \n\
-         [Install]\n\
-         WantedBy=multi-user.target\n",
-        exec = exec.join(" ")
-    )
+         # `ironbell create cluster` from deploy/ironbell.service.\n"
+    );
+    // The shipped unit's own header comment is about installing it by hand: left out.
+    let body = DEPLOY_UNIT
+        .find("[Unit]")
+        .map_or(DEPLOY_UNIT, |at| &DEPLOY_UNIT[at..]);
+    for line in body.lines() {
+        let key = line.split_once('=').map(|(k, _)| k);
+        let replaced = match key {
+            Some("Description") => {
+                format!("Description=ironbell management plane of cluster {cluster}")
+            }
+            Some("ExecStart") => format!("ExecStart={}", exec.join(" ")),
+            Some("EnvironmentFile" | "StateDirectoryMode") => continue,
+            Some("StateDirectory") => {
+                format!(
+                    "ReadWritePaths={}",
+                    unit_quote(&writable.display().to_string())
+                )
+            }
+            _ => line.to_string(),
+        };
+        out.push_str(&replaced);
+        out.push('\n');
+    }
+    out
 }
 
 fn systemd_runs() -> bool {
@@ -234,7 +250,7 @@ pub async fn start(
     timeout: Duration,
 ) -> Result<String, ServiceError> {
     let cluster = layout.name();
-    let unit = unit_text(cluster, store, spec);
+    let unit = unit_text(cluster, store, spec, &layout.generated_dir());
     let local_unit = layout.generated_dir().join(unit_name(cluster));
     write(&local_unit, &unit)?;
     let log = log_file(layout);
@@ -368,6 +384,33 @@ pub async fn stop(
 mod tests {
     use super::*;
 
+    /// What `systemd-analyze verify` says of `unit` (empty: nothing), with `exe` replaced
+    /// by a binary that exists (verify checks ExecStart's). Skipped (empty) without
+    /// systemd-analyze, which `scripts/setup` installs; the CLI's test of
+    /// deploy/ironbell.service requires it.
+    fn verify(unit: &str, exe: &Path) -> String {
+        let Ok(dir) = tempfile::tempdir() else {
+            return "no temporary directory".into();
+        };
+        let path = dir.path().join("ironbell-plane-c1.service");
+        let unit = unit.replace(&exe.display().to_string(), "/bin/true");
+        if std::fs::write(&path, unit).is_err() {
+            return "cannot write the unit".into();
+        }
+        match std::process::Command::new("systemd-analyze")
+            .args(["verify", "--man=no"])
+            .arg(&path)
+            .output()
+        {
+            Ok(out) => format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stderr),
+                if out.status.success() { "" } else { "failed" }
+            ),
+            Err(_) => String::new(),
+        }
+    }
+
     #[test]
     fn the_unit_runs_serve_all_on_the_store_with_the_planes_flags() {
         let spec = ServiceSpec {
@@ -380,11 +423,28 @@ mod tests {
             ],
             manager: Manager::Process,
         };
-        let unit = unit_text("c1", "sqlite:/srv/c1/generated/c1.db", &spec);
+        let generated = Path::new("/srv/c1/generated");
+        let unit = unit_text("c1", "sqlite:/srv/c1/generated/c1.db", &spec, generated);
         assert!(unit.contains(
             "ExecStart=/usr/local/bin/ironbell serve all --store sqlite:/srv/c1/generated/c1.db --public-ip 10.0.0.2 --extra-kernel-args \"a b\"\n"
         ), "{unit}");
-        assert!(unit.contains("Restart=on-failure"));
+        // The shipped unit's settings, this plane's description and directory.
+        for line in [
+            "Description=ironbell management plane of cluster c1\n",
+            "Restart=on-failure\n",
+            "Type=notify\n",
+            "WatchdogSec=30\n",
+            "ProtectSystem=strict\n",
+            "ReadWritePaths=/srv/c1/generated\n",
+        ] {
+            assert!(unit.contains(line), "{line}{unit}");
+        }
+        for gone in ["EnvironmentFile", "StateDirectory", "IRONBELL_PUBLIC_IP"] {
+            assert!(!unit.contains(gone), "{gone}: {unit}");
+        }
+        assert_eq!(unit.matches("ExecStart=").count(), 1);
+        let said = verify(&unit, &spec.exe);
+        assert!(said.is_empty(), "systemd-analyze verify: {said}\n{unit}");
         assert_eq!(unit_name("c1"), "ironbell-plane-c1.service");
     }
 }

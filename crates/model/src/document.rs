@@ -414,10 +414,14 @@ fn parse_one<T>(
                 .collect::<Vec<_>>();
             Err(if known.is_empty() {
                 let kinds = registry.kinds().map(|i| i.kind).collect::<Vec<_>>();
+                let hint = registry
+                    .closest(k)
+                    .map(|(info, _)| format!(" (did you mean {:?}?)", info.kind))
+                    .unwrap_or_default();
                 err(
                     "kind",
                     format!(
-                        "unknown kind {k:?} (apiVersion {api:?}); known kinds: {}",
+                        "unknown kind {k:?}{hint} (apiVersion {api:?}); known kinds: {}",
                         kinds.join(", ")
                     ),
                 )

@@ -204,6 +204,36 @@ impl KindRegistry {
             .find(|e| e.info.api_version == api_version && e.info.kind == kind)
     }
 
+    /// The kind `typed` is probably a misspelling of (any case), with the name of it that
+    /// `typed` is closest to: the kind, plural, alias or `plural.group` at the smallest edit
+    /// distance (Damerau-Levenshtein, a swap of two letters counting as one edit), if that
+    /// distance is at most a third of `typed`'s length (at least 1; none for a name of one
+    /// letter). For "did you mean" hints.
+    pub fn closest(&self, typed: &str) -> Option<(&KindInfo, String)> {
+        let typed = typed.to_ascii_lowercase();
+        let mut best: Option<(usize, &KindInfo, String)> = None;
+        for info in self.kinds() {
+            let names = [
+                info.plural.to_string(),
+                info.kind.to_ascii_lowercase(),
+                format!("{}.{}", info.plural, info.group()),
+            ]
+            .into_iter()
+            .chain(info.aliases.iter().map(|a| a.to_string()));
+            for name in names {
+                let distance = strsim::damerau_levenshtein(&typed, &name);
+                if best.as_ref().is_none_or(|(d, _, _)| distance < *d) {
+                    best = Some((distance, info, name));
+                }
+            }
+        }
+        // A name of one letter is too short to tell a typo from anything else.
+        let len = typed.chars().count();
+        let limit = if len < 2 { 0 } else { (len / 3).max(1) };
+        best.filter(|(d, _, _)| *d <= limit)
+            .map(|(_, info, name)| (info, name))
+    }
+
     /// The plurals of every kind, comma-separated, for errors.
     pub fn known(&self) -> String {
         self.kinds()
@@ -304,5 +334,17 @@ mod tests {
             err.contains("unknown kind Gadget") && err.contains("hardware"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_closest_kind_to_a_typo_and_none_for_a_stranger() {
+        let r = KindRegistry::builtin();
+        let closest = |typed: &str| r.closest(typed).map(|(k, name)| (k.kind, name));
+        assert_eq!(closest("Hardwre"), Some(("Hardware", "hardware".into())));
+        assert_eq!(closest("wrokflows"), Some(("Workflow", "workflows".into())));
+        assert_eq!(closest("tempalte"), Some(("Template", "template".into())));
+        assert_eq!(closest("Gadget"), None);
+        assert_eq!(closest(""), None);
+        assert_eq!(closest("x"), None);
     }
 }

@@ -179,3 +179,58 @@ async fn commit_in_order(store: &dyn Store, ops: Vec<Op>) -> Result<(), OpsError
     }
     in_batches(store, ops).await.map(drop)
 }
+
+/// What deleting a list of objects did.
+#[derive(Debug, Default)]
+pub struct Deleted {
+    /// Every object deleted (or, holding finalizers, marked for deletion), each owner after
+    /// what it owned, in the order asked.
+    pub deleted: Vec<DynamicObject>,
+    /// The objects asked for that the store does not have: `(kind, namespace, name)`.
+    pub missing: Vec<(String, String, String)>,
+}
+
+/// Deletes each of `targets` with what it owns ([`delete`]), in order. Each is read again
+/// first: one that an earlier target owned is already gone and is not reported twice, and
+/// one missing from the store is listed in [`Deleted::missing`] rather than failing the
+/// others (`kubectl delete -f` does the same).
+pub async fn delete_all(
+    store: &dyn Store,
+    registry: &KindRegistry,
+    targets: &[DynamicObject],
+) -> Result<Deleted, OpsError> {
+    let key = |o: &DynamicObject| {
+        (
+            o.types.clone(),
+            o.namespace().to_string(),
+            o.name().to_string(),
+        )
+    };
+    let mut gone = std::collections::BTreeSet::new();
+    let mut out = Deleted::default();
+    for target in targets {
+        if gone.contains(&key(target)) {
+            continue;
+        }
+        let current = match store
+            .get(&target.types, target.namespace(), target.name())
+            .await
+        {
+            Ok(current) => current,
+            Err(e) if e.is_not_found() => {
+                out.missing.push((
+                    target.types.kind.clone(),
+                    target.namespace().to_string(),
+                    target.name().to_string(),
+                ));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for obj in delete(store, registry, &current).await? {
+            gone.insert(key(&obj));
+            out.deleted.push(obj);
+        }
+    }
+    Ok(out)
+}

@@ -84,10 +84,15 @@ pub enum OpsError {
     #[error(transparent)]
     Validate(#[from] ironbell_model::ValidateError),
     /// A kind name nobody knows.
-    #[error("unknown kind {name:?}; known kinds: {known}")]
+    #[error(
+        "unknown kind {name:?}{}; known kinds: {known}",
+        suggestion.as_ref().map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default()
+    )]
     UnknownKind {
         /// The name given.
         name: String,
+        /// The known name closest to it, when one is close (a typo).
+        suggestion: Option<String>,
         /// The known kinds, comma-separated.
         known: String,
     },

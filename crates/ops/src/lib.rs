@@ -31,6 +31,7 @@ mod error;
 pub mod import;
 pub mod integrity;
 pub mod lookup;
+pub mod metrics;
 pub mod migrate;
 pub mod mover;
 pub mod network;

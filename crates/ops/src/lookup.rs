@@ -25,12 +25,56 @@ pub fn kinds() -> KindRegistry {
 }
 
 /// The kind of `registry` that `name` names (kind, plural, alias or `plural.group`, any
-/// case); [`OpsError::UnknownKind`] naming the known ones when none does.
+/// case); [`OpsError::UnknownKind`] naming the known ones, and the closest when the name
+/// looks like a typo of one ([`suggest_kind`]), when none does.
 pub fn resolve_kind<'r>(registry: &'r KindRegistry, name: &str) -> Result<&'r KindInfo, OpsError> {
     registry.find(name).ok_or_else(|| OpsError::UnknownKind {
         name: name.to_string(),
+        suggestion: suggest_kind(registry, name),
         known: registry.known(),
     })
+}
+
+/// The name of a kind of `registry` that `typed` is probably a misspelling of
+/// ([`KindRegistry::closest`]): a short alias as it is (`hw`), anything else as the kind's
+/// plural (`hardware`, `workflows`).
+pub fn suggest_kind(registry: &KindRegistry, typed: &str) -> Option<String> {
+    registry.closest(typed).map(|(info, name)| {
+        if name.len() <= 3 {
+            name
+        } else {
+            info.plural.to_string()
+        }
+    })
+}
+
+/// Where to look for an object named on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Namespaces<'a> {
+    /// In this namespace only (`-n NS`).
+    Only(&'a str),
+    /// In this namespace (the current one), else in the only namespace that has it.
+    Prefer(&'a str),
+    /// In the only namespace that has it (`-A`).
+    Any,
+}
+
+/// One object by name, looked for where `namespaces` says (see [`find_one`]).
+pub async fn find_in(
+    store: &dyn Store,
+    info: &KindInfo,
+    name: &str,
+    namespaces: Namespaces<'_>,
+) -> Result<DynamicObject, OpsError> {
+    match namespaces {
+        Namespaces::Only(ns) => find_one(store, info, name, Some(ns)).await,
+        Namespaces::Any => find_one(store, info, name, None).await,
+        Namespaces::Prefer(ns) => match store.get(&info.type_key(), ns, name).await {
+            Ok(obj) => Ok(obj),
+            Err(e) if e.is_not_found() => find_one(store, info, name, None).await,
+            Err(e) => Err(e.into()),
+        },
+    }
 }
 
 /// One object by name: in `namespace` if given, else in the only namespace that has it
@@ -58,5 +102,41 @@ pub async fn find_one(
             name: name.to_string(),
             namespaces: matches.iter().map(|o| o.namespace().to_string()).collect(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{kinds, resolve_kind, suggest_kind};
+
+    #[test]
+    fn a_misspelled_kind_is_told_the_closest_one() {
+        let registry = kinds();
+        for (typed, expected) in [
+            ("hardwre", "hardware"),
+            ("Hardwares", "hardware"),
+            ("workflw", "workflows"),
+            ("wrokflows", "workflows"),
+            ("secert", "secrets"),
+            ("tempaltes", "templates"),
+            ("hx", "hw"),
+            ("machinedeployment", "machinedeployments"),
+        ] {
+            assert_eq!(
+                suggest_kind(&registry, typed).as_deref(),
+                Some(expected),
+                "{typed}"
+            );
+        }
+        for unrelated in ["gizmos", "zzzz", "kubernetes"] {
+            assert_eq!(suggest_kind(&registry, unrelated), None, "{unrelated}");
+        }
+        let err = resolve_kind(&registry, "hardwre")
+            .expect_err("unknown")
+            .to_string();
+        assert!(
+            err.starts_with("unknown kind \"hardwre\" (did you mean \"hardware\"?); known kinds:"),
+            "{err}"
+        );
     }
 }

@@ -53,6 +53,9 @@ pub struct PlaneNetwork {
     pub grpc_authorities: Vec<String>,
     /// Whether agents talk TLS to the gRPC API (`tinkerbell_tls=`).
     pub tinkerbell_tls: bool,
+    /// The controllers' own `/metrics` and `/healthz` (HTTP; `None`: none. With the boot
+    /// service, its `/metrics` has them too; see [`crate::metrics`]).
+    pub metrics: Option<SocketAddr>,
 }
 
 impl PlaneNetwork {
@@ -69,6 +72,7 @@ impl PlaneNetwork {
             grpc: any(DEFAULT_GRPC_PORT),
             grpc_authorities: Vec::new(),
             tinkerbell_tls: false,
+            metrics: None,
         }
     }
 

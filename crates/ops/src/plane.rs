@@ -329,6 +329,8 @@ pub struct Plane {
     /// Whether this replica runs the controllers now (on etcd, while it leads).
     leading: Arc<AtomicBool>,
     health: Option<Arc<StoreHealth>>,
+    /// Told when the boot service's sockets are all bound (see [`Plane::listening`]).
+    boot_listening: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 /// The controllers of a plane: the workflow service (with its bound listener), the BMC
@@ -599,6 +601,17 @@ impl Plane {
                 ("metadata", r.map_err(|e| chain(&e)))
             });
         }
+        if let Some(addr) = config.network.metrics.filter(|_| config.runs_controllers()) {
+            let listener = bind("metrics", addr).await?;
+            let mut stop = shutdown.subscribe();
+            tasks.spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                let r = crate::metrics::serve(listener, stopped).await;
+                ("metrics", r.map_err(|e| format!("HTTP on {addr}: {e}")))
+            });
+        }
         let workflow = match &config.workflow {
             Some(options) => Some((
                 Some(bind("workflow", config.network.grpc).await?),
@@ -639,10 +652,19 @@ impl Plane {
             health
         });
         let mut dhcp_member = None;
+        let mut boot_listening = None;
         if let (Some(boot), Some(options)) = (boot, &config.boot) {
             let mut replica = ironbell_boot::service::Replica::default();
+            let (listening, bound) = tokio::sync::oneshot::channel();
+            replica.listening = Some(listening);
+            boot_listening = Some(bound);
             if let Some(health) = &health {
                 replica.metrics.push(health.clone());
+            }
+            if config.runs_controllers() {
+                replica
+                    .metrics
+                    .push(Arc::new(crate::metrics::ControllerSource));
             }
             if boot.dhcp.is_some()
                 && let Some(membership) = store.dhcp_membership()?
@@ -699,7 +721,34 @@ impl Plane {
             dhcp_member,
             leading,
             health,
+            boot_listening,
         })
+    }
+
+    /// Waits until every service listens: metadata and workflow bind before
+    /// [`Plane::start`] returns, the boot service's sockets after, as it starts. A service
+    /// that stops first is returned as [`Plane::wait`] returns it (a plane whose services
+    /// all return is an error here: nothing listens). What `sd_notify` readiness waits for.
+    pub async fn listening(&mut self) -> Result<(), OpsError> {
+        let Some(bound) = self.boot_listening.take() else {
+            return Ok(());
+        };
+        let before = |r: Result<(), OpsError>| {
+            r.and(Err(OpsError::Service {
+                service: "plane",
+                message: "a service stopped before every service listened".into(),
+            }))
+        };
+        let bound = tokio::select! {
+            bound = bound => bound.is_ok(),
+            r = self.wait() => return before(r),
+        };
+        if bound {
+            Ok(())
+        } else {
+            // The boot service dropped the signal: it failed binding; say why.
+            before(self.wait().await)
+        }
     }
 
     /// The store's health as the probe last found it, on etcd (`None` on the embedded

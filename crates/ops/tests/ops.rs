@@ -63,6 +63,14 @@ async fn names(store: &dyn Store, kind: &str) -> Vec<String> {
         .collect()
 }
 
+/// `KIND NAME` of each object.
+fn kinds_and_names(objects: &[DynamicObject]) -> Vec<String> {
+    objects
+        .iter()
+        .map(|o| format!("{} {}", o.types.kind, o.name()))
+        .collect()
+}
+
 /// Imports `rows` into the default namespace.
 async fn import_default(
     store: &dyn Store,
@@ -258,12 +266,8 @@ async fn deleting_hardware_deletes_its_bmc_machine_and_secret_and_a_job_its_task
     let info = resolve_kind(kinds(), "hardware").unwrap();
     let hw = find_one(store.as_ref(), info, "cp01", None).await.unwrap();
     let gone = delete::delete(store.as_ref(), kinds(), &hw).await.unwrap();
-    let gone: Vec<String> = gone
-        .iter()
-        .map(|o| format!("{} {}", o.types.kind, o.name()))
-        .collect();
     assert_eq!(
-        gone,
+        kinds_and_names(&gone),
         ["Machine bmc-cp01", "Secret bmc-cp01-auth", "Hardware cp01"]
     );
     assert_eq!(
@@ -303,6 +307,47 @@ async fn deleting_hardware_deletes_its_bmc_machine_and_secret_and_a_job_its_task
         ["eksa-system/other-task-0"]
     );
     assert!(names(store.as_ref(), "jobs").await.is_empty());
+}
+
+/// `delete -f FILE` and `delete -l SELECTOR`: several targets, each with what it owns; a
+/// target an earlier one owned is not deleted twice, a missing one is reported and the
+/// others still go.
+#[tokio::test]
+async fn deleting_several_objects_cascades_once_and_reports_the_missing() {
+    let (_dir, store) = imported().await;
+    let named = |kind: &str, name: &str| {
+        DynamicObject::new(types(kind), ObjectMeta::named(DEFAULT_NAMESPACE, name))
+    };
+    // As the documents of a file: cp01's Hardware, then its BMC Machine (which the
+    // Hardware owns), then a Hardware nobody created.
+    let targets = [
+        named("hardware", "cp01"),
+        named("machines", "bmc-cp01"),
+        named("hardware", "nosuch"),
+    ];
+    let done = delete::delete_all(store.as_ref(), kinds(), &targets)
+        .await
+        .unwrap();
+    assert_eq!(
+        kinds_and_names(&done.deleted),
+        ["Machine bmc-cp01", "Secret bmc-cp01-auth", "Hardware cp01"]
+    );
+    assert_eq!(
+        done.missing,
+        [(
+            "Hardware".to_string(),
+            DEFAULT_NAMESPACE.to_string(),
+            "nosuch".to_string()
+        )]
+    );
+    assert_eq!(
+        names(store.as_ref(), "hardware").await,
+        ["eksa-system/wk01"]
+    );
+    assert_eq!(
+        names(store.as_ref(), "secrets").await,
+        ["eksa-system/bmc-wk01-auth"]
+    );
 }
 
 /// An object with finalizers is deleted the Kubernetes way: marked with a

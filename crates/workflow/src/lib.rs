@@ -17,12 +17,14 @@
 //! capped per peer and closed when idle ([`net`]).
 //!
 //! Start reading at [`controller`] (the state machine), then [`server`] (the agent API),
-//! then [`status`] (the data both work on), then [`auth`], [`index`] and [`net`];
+//! then [`status`] (the data both work on), then [`auth`], [`index`] and [`net`] (and
+//! [`metrics`], the calls counted);
 //! [`standby`] is what a replica that does not lead answers agents.
 
 pub mod auth;
 pub mod controller;
 pub mod index;
+pub mod metrics;
 pub mod net;
 pub mod server;
 pub mod standby;

@@ -630,9 +630,30 @@ pub fn apply_report(status: &mut WorkflowStatus, req: &ActionStatusRequest) -> R
     Ok(())
 }
 
+/// Each call counted by method and outcome in [`crate::metrics`].
 #[tonic::async_trait]
 impl WorkflowService for Server {
     async fn get_action(
+        &self,
+        request: Request<ActionRequest>,
+    ) -> Result<Response<ActionResponse>, Status> {
+        let result = self.get_action_call(request).await;
+        crate::metrics::global().count("GetAction", &result);
+        result
+    }
+
+    async fn report_action_status(
+        &self,
+        request: Request<ActionStatusRequest>,
+    ) -> Result<Response<ActionStatusResponse>, Status> {
+        let result = self.report_action_status_call(request).await;
+        crate::metrics::global().count("ReportActionStatus", &result);
+        result
+    }
+}
+
+impl Server {
+    async fn get_action_call(
         &self,
         request: Request<ActionRequest>,
     ) -> Result<Response<ActionResponse>, Status> {
@@ -723,7 +744,7 @@ impl WorkflowService for Server {
         .await
     }
 
-    async fn report_action_status(
+    async fn report_action_status_call(
         &self,
         request: Request<ActionStatusRequest>,
     ) -> Result<Response<ActionStatusResponse>, Status> {
