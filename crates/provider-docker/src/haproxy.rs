@@ -1,6 +1,8 @@
 //! The load balancer's haproxy configuration: kind's (CAPD's `loadbalancer` template) in
 //! TCP mode: a frontend on the API server port and one server per control-plane container,
-//! each health-checked by a TCP connect. Pure; [`crate::cluster`] writes it into the
+//! each health-checked by a TCP connect. `maxconn` is 4096, not kind's 100000: haproxy
+//! refuses to start when it cannot raise its file limit to match, and containers of an
+//! engine without `CAP_SYS_RESOURCE` get 20000. Pure; [`crate::cluster`] writes it into the
 //! load-balancer container and reloads haproxy.
 
 use std::fmt::Write as _;
@@ -27,7 +29,7 @@ pub fn config(backends: &[Backend]) -> String {
     sorted.dedup();
     let mut out = String::from(
         "# written by ironbell's DockerCluster controller\n\
-         global\n  log stdout format raw local0\n  maxconn 100000\n\n\
+         global\n  log stdout format raw local0\n  maxconn 4096\n\n\
          defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n\n",
     );
     let _ = write!(

@@ -59,6 +59,13 @@ impl Dockerd {
         std::fs::read_to_string(self.dir.join("dockerd.log")).unwrap_or_default()
     }
 
+    /// The last lines of the engine's log.
+    fn log_tail(&self) -> String {
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(8)..].join("\n")
+    }
+
     /// Starts the engine (again) on the same directories and waits until it answers.
     pub fn start_again(&mut self) -> io::Result<()> {
         if self.child.is_some() {
@@ -70,9 +77,12 @@ impl Dockerd {
             .append(true)
             .open(self.dir.join("dockerd.log"))?;
         let mut cmd = match &self.netns {
+            // Only the network namespace: `ip netns exec` would also mount a fresh /sys,
+            // without the cgroup file systems dockerd needs.
             Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns, "dockerd"]);
+                let mut c = Command::new("nsenter");
+                c.arg(format!("--net={}/{ns}", ironbell_netns::NETNS_DIR))
+                    .args(["--", "dockerd"]);
                 c
             }
             None => Command::new("dockerd"),
@@ -108,13 +118,13 @@ impl Dockerd {
             self.child = None;
             return Err(io::Error::other(format!(
                 "dockerd exited ({status}): {}",
-                self.log()
+                self.log_tail()
             )));
         }
         if !up {
             return Err(io::Error::other(format!(
                 "dockerd did not answer within {START_TIMEOUT:?}: {}",
-                self.log()
+                self.log_tail()
             )));
         }
         Ok(())

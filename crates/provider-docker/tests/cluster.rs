@@ -1,0 +1,745 @@
+//! A cluster of containers on a real Docker engine (Debian's `docker.io`, started by the
+//! test inside a network namespace of its own, as `../shared/LAB-NOTES.md` says), created,
+//! scaled, upgraded and deleted through the Cluster API controllers and this provider's, on
+//! the SQLite store. The node and load-balancer images are built from Debian packages by
+//! `scripts/docker-images` (cached by content) and imported with `docker import`; the nodes
+//! run the `plain` node bootstrapper's user-data, whose phone-home makes each `Node` Ready.
+//!
+//! Nothing leaves the machine: the engine's bridges and every container address live in
+//! the test's namespace, where the phone-home receiver listens (on an address of the
+//! namespace's loopback, reached by the containers through their gateway) and from where
+//! the load balancer is checked.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ironbell_capi::api::ObjectReference;
+use ironbell_capi::api::cluster::{
+    Bootstrap, ClusterSpec, MachineDeploymentSpec, MachineDeploymentStrategy, MachineSpec,
+    MachineTemplateSpec, RollingUpdate,
+};
+use ironbell_capi::api::docker::DockerLoadBalancer;
+use ironbell_capi::api::kubeadm::{
+    ControlPlaneMachineTemplate, KubeadmConfigSpec, KubeadmConfigTemplateResource,
+    KubeadmConfigTemplateSpec, KubeadmControlPlaneSpec, NodeConfiguration,
+};
+use ironbell_cluster_api::bootstrappers::PlainBootstrapper;
+use ironbell_cluster_api::controllers::{Controllers, Options};
+use ironbell_cluster_api::kinds::{BOOTSTRAP_API_VERSION, CONTROL_PLANE_API_VERSION};
+use ironbell_cluster_api::{
+    Cluster, KubeadmConfigTemplate, KubeadmControlPlane, Machine, MachineDeployment, objects,
+};
+use ironbell_model::anywhere::IntOrString;
+use ironbell_model::{ObjectMeta, Resource, TypeKey};
+use ironbell_provider_docker::api::{
+    DOCKER_API_VERSION, DockerClusterSpec, DockerMachineSpec, DockerMachineTemplateResource,
+    DockerMachineTemplateSpec,
+};
+use ironbell_provider_docker::engine::ContainerSpec;
+use ironbell_provider_docker::{
+    Config, DockerCluster, DockerMachine, DockerMachineTemplate, Engine, KIND_CLUSTER_LABEL,
+    KIND_ROLE_LABEL, Security,
+};
+use ironbell_store::{ListParams, SharedStore, api};
+use ironbell_store_sqlite::SqliteStore;
+use ironbell_testbed::{Dockerd, Netns, Tier, wait_until_async};
+use tokio::task::JoinHandle;
+
+const NS: &str = "eksa-system";
+const CLUSTER: &str = "c1";
+/// The phone-home receiver's address, on the namespace's loopback.
+const PHONE_HOME_IP: &str = "10.250.0.1";
+const DEADLINE: Duration = Duration::from_secs(180);
+/// Pause between two looks at a condition polled under a deadline.
+const POLL: Duration = Duration::from_millis(100);
+const NODE_CMD: &str = r#"CMD ["/usr/local/sbin/ironbell-node-init"]"#;
+const LB_CMD: &str = r#"CMD ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]"#;
+
+/// The images of `scripts/docker-images`: (node tarball, haproxy tarball, key).
+fn images() -> Option<(PathBuf, PathBuf, String)> {
+    ironbell_testbed::require_tool("mmdebstrap")?;
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo.join("target"));
+    let out = std::process::Command::new("bash")
+        .arg(repo.join("scripts/docker-images"))
+        .arg(target.join("docker-images"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "scripts/docker-images: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let field = |name: &str, i: usize| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .and_then(|l| l.split_whitespace().nth(i))
+            .unwrap_or_else(|| panic!("no {name} image in {text:?}"))
+            .to_string()
+    };
+    Some((
+        field("node", 1).into(),
+        field("haproxy", 1).into(),
+        field("node", 2),
+    ))
+}
+
+/// The test's world: a namespace with an engine, the store and the controllers.
+struct Lab {
+    ns: Netns,
+    dockerd: Dockerd,
+    engine: Engine,
+    store: SharedStore,
+    tasks: Vec<JoinHandle<()>>,
+    lb_tag: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Lab {
+    async fn start() -> Option<Self> {
+        if !ironbell_testbed::require_tier(Tier::Docker) {
+            return None;
+        }
+        let (node_tar, lb_tar, key) = images()?;
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "info".into()),
+            )
+            .with_test_writer()
+            .try_init();
+        let ns = Netns::new().unwrap();
+        ns.ip(&["addr", "add", &format!("{PHONE_HOME_IP}/32"), "dev", "lo"])
+            .unwrap();
+        let dockerd = Dockerd::start(Some(&ns)).unwrap();
+        dockerd
+            .import(&node_tar, "ironbell-test/node:v1", &[NODE_CMD])
+            .unwrap();
+        dockerd
+            .docker(&["tag", "ironbell-test/node:v1", "ironbell-test/node:v2"])
+            .unwrap();
+        dockerd
+            .import(&lb_tar, &format!("ironbell-test/haproxy:{key}"), &[LB_CMD])
+            .unwrap();
+        let engine = Engine::connect(&dockerd.host()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store: SharedStore = Arc::new(SqliteStore::open(dir.path().join("store.db")).unwrap());
+
+        // The phone-home receiver, inside the namespace.
+        let listener = ns.tcp_listener(&format!("{PHONE_HOME_IP}:0")).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        let phone_home = tokio::spawn({
+            let store = store.clone();
+            async move {
+                let _ = ironbell_provider_docker::phone_home::serve(
+                    store,
+                    listener,
+                    std::future::pending(),
+                )
+                .await;
+            }
+        });
+        let bootstrapper =
+            PlainBootstrapper::new(format!("http://{PHONE_HOME_IP}:{port}/phone-home"));
+        let capi = Controllers::new(store.clone(), Arc::new(bootstrapper))
+            .with_options(Options {
+                requeue: Duration::from_millis(200),
+                concurrency: 4,
+            })
+            .watch_infrastructure::<DockerMachine>();
+        let mut config = Config::new(engine.clone());
+        config.wait = Duration::from_millis(200);
+        config.resync = Duration::from_secs(1);
+        let provider = ironbell_provider_docker::run(store.clone(), config);
+        let tasks = vec![phone_home, tokio::spawn(capi.run()), tokio::spawn(provider)];
+        Some(Self {
+            ns,
+            dockerd,
+            engine,
+            store,
+            tasks,
+            lb_tag: key,
+            _dir: dir,
+        })
+    }
+
+    async fn create<K: Resource>(&self, obj: &K) {
+        api::<K>(&self.store)
+            .create(obj)
+            .await
+            .unwrap_or_else(|e| panic!("create {} {}: {e}", K::KIND, obj.name()));
+    }
+
+    async fn template(&self, name: &str, image: &str) {
+        self.create(&DockerMachineTemplate {
+            metadata: ObjectMeta::named(NS, name),
+            spec: DockerMachineTemplateSpec {
+                template: DockerMachineTemplateResource {
+                    spec: DockerMachineSpec {
+                        custom_image: Some(image.into()),
+                        ..DockerMachineSpec::default()
+                    },
+                },
+            },
+            ..DockerMachineTemplate::default()
+        })
+        .await;
+    }
+
+    /// Cluster `c1`: a `DockerCluster`, one control-plane machine, a deployment of
+    /// `workers`.
+    async fn cluster(&self, workers: i64) {
+        self.create(&DockerCluster {
+            metadata: ObjectMeta::named(NS, CLUSTER),
+            spec: DockerClusterSpec {
+                load_balancer: DockerLoadBalancer {
+                    image_repository: Some("ironbell-test".into()),
+                    image_tag: Some(self.lb_tag.clone()),
+                },
+                ..DockerClusterSpec::default()
+            },
+            ..DockerCluster::default()
+        })
+        .await;
+        self.template("c1-control-plane-1", "ironbell-test/node:v1")
+            .await;
+        self.template("c1-md-0-1", "ironbell-test/node:v1").await;
+        self.create(&Cluster {
+            metadata: ObjectMeta::named(NS, CLUSTER),
+            spec: ClusterSpec {
+                infrastructure_ref: Some(
+                    ObjectReference::new(DOCKER_API_VERSION, "DockerCluster", CLUSTER)
+                        .in_namespace(NS),
+                ),
+                control_plane_ref: Some(
+                    ObjectReference::new(CONTROL_PLANE_API_VERSION, "KubeadmControlPlane", CLUSTER)
+                        .in_namespace(NS),
+                ),
+                ..ClusterSpec::default()
+            },
+            ..Cluster::default()
+        })
+        .await;
+        self.create(&KubeadmControlPlane {
+            metadata: ObjectMeta::named(NS, CLUSTER),
+            spec: KubeadmControlPlaneSpec {
+                kubeadm_config_spec: KubeadmConfigSpec {
+                    init_configuration: Some(NodeConfiguration::default()),
+                    join_configuration: Some(NodeConfiguration::default()),
+                    format: Some("cloud-config".into()),
+                    ..KubeadmConfigSpec::default()
+                },
+                machine_template: ControlPlaneMachineTemplate::in_eksa_system(
+                    DOCKER_API_VERSION,
+                    "DockerMachineTemplate",
+                    "c1-control-plane-1",
+                ),
+                replicas: 1,
+                rollout_strategy: None,
+                version: "v1.30.0".into(),
+            },
+            ..KubeadmControlPlane::default()
+        })
+        .await;
+        self.create(&KubeadmConfigTemplate {
+            metadata: ObjectMeta::named(NS, "c1-md-0"),
+            spec: KubeadmConfigTemplateSpec {
+                template: KubeadmConfigTemplateResource {
+                    spec: KubeadmConfigSpec {
+                        join_configuration: Some(NodeConfiguration::default()),
+                        format: Some("cloud-config".into()),
+                        ..KubeadmConfigSpec::default()
+                    },
+                },
+            },
+            ..KubeadmConfigTemplate::default()
+        })
+        .await;
+        self.create(&MachineDeployment {
+            metadata: ObjectMeta::named(NS, "c1-md-0"),
+            spec: MachineDeploymentSpec {
+                cluster_name: CLUSTER.into(),
+                replicas: Some(workers),
+                selector: Default::default(),
+                template: MachineTemplateSpec {
+                    metadata: None,
+                    spec: MachineSpec {
+                        bootstrap: Bootstrap {
+                            config_ref: Some(ObjectReference::new(
+                                BOOTSTRAP_API_VERSION,
+                                "KubeadmConfigTemplate",
+                                "c1-md-0",
+                            )),
+                            data_secret_name: None,
+                        },
+                        cluster_name: CLUSTER.into(),
+                        infrastructure_ref: ObjectReference::new(
+                            DOCKER_API_VERSION,
+                            "DockerMachineTemplate",
+                            "c1-md-0-1",
+                        ),
+                        version: Some("v1.30.0".into()),
+                        ..MachineSpec::default()
+                    },
+                },
+                strategy: Some(MachineDeploymentStrategy {
+                    strategy_type: Some("RollingUpdate".into()),
+                    rolling_update: Some(RollingUpdate {
+                        max_surge: Some(IntOrString::Int(1)),
+                        max_unavailable: Some(IntOrString::Int(0)),
+                    }),
+                }),
+            },
+            ..MachineDeployment::default()
+        })
+        .await;
+    }
+
+    async fn machines(&self) -> Vec<Machine> {
+        api::<Machine>(&self.store)
+            .list(&ListParams::namespace(NS))
+            .await
+            .unwrap()
+            .0
+    }
+
+    async fn docker_machines(&self) -> Vec<DockerMachine> {
+        api::<DockerMachine>(&self.store)
+            .list(&ListParams::namespace(NS))
+            .await
+            .unwrap()
+            .0
+    }
+
+    /// The cluster's containers with role `role`, with their images.
+    async fn containers(&self, role: &str) -> HashMap<String, String> {
+        let mut out = HashMap::new();
+        for name in self
+            .engine
+            .containers_labelled(KIND_ROLE_LABEL, role)
+            .await
+            .unwrap_or_default()
+        {
+            if let Ok(Some(c)) = self.engine.container(&name).await
+                && c.labels.get(KIND_CLUSTER_LABEL).map(String::as_str) == Some(CLUSTER)
+            {
+                out.insert(name, c.image);
+            }
+        }
+        out
+    }
+
+    /// Waits until there are `cp` control-plane and `workers` worker Machines, all Running
+    /// (their Nodes phoned home) and not being deleted, every worker on `image`, and no
+    /// other Machine; returns the names of the worker containers. `observe` sees the worker
+    /// containers at every poll.
+    async fn settled(
+        &self,
+        what: &str,
+        cp: usize,
+        workers: usize,
+        image: &str,
+        mut observe: impl FnMut(&HashMap<String, String>),
+    ) -> BTreeSet<String> {
+        let start = Instant::now();
+        let mut result = BTreeSet::new();
+        let mut ok = false;
+        while start.elapsed() < DEADLINE {
+            let running = self.containers("worker").await;
+            observe(&running);
+            let ms = self.machines().await;
+            let all_running = ms.iter().all(|m| {
+                m.metadata.deletion_timestamp.is_none()
+                    && m.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+            });
+            let cps = ms
+                .iter()
+                .filter(|m| {
+                    m.metadata
+                        .label(ironbell_cluster_api::CONTROL_PLANE_LABEL)
+                        .is_some()
+                })
+                .count();
+            if all_running
+                && cps == cp
+                && ms.len() == cp + workers
+                && running.len() == workers
+                && running.values().all(|i| i == image)
+            {
+                result = running.keys().cloned().collect();
+                ok = true;
+                break;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        if !ok {
+            let ms: Vec<_> = self
+                .machines()
+                .await
+                .iter()
+                .map(|m| {
+                    format!(
+                        "{} {:?} deleting={}",
+                        m.name(),
+                        m.status.as_ref().and_then(|s| s.phase.clone()),
+                        m.metadata.deletion_timestamp.is_some()
+                    )
+                })
+                .collect();
+            let dms: Vec<_> = self
+                .docker_machines()
+                .await
+                .iter()
+                .map(|d| format!("{} {:?}", d.name(), d.status))
+                .collect();
+            panic!(
+                "{what}: not settled in {DEADLINE:?}\nmachines: {ms:#?}\ndocker machines: {dms:#?}\nworkers: {:?}",
+                self.containers("worker").await
+            );
+        }
+        eprintln!("{what}: settled in {:.1} s", start.elapsed().as_secs_f64());
+        result
+    }
+
+    /// The control-plane endpoint the `DockerCluster` published.
+    async fn endpoint(&self) -> String {
+        let dc = api::<DockerCluster>(&self.store)
+            .get(NS, CLUSTER)
+            .await
+            .unwrap();
+        let e = dc.spec.control_plane_endpoint.expect("an endpoint");
+        format!("{}:{}", e.host, e.port)
+    }
+
+    /// What the load balancer answers on the endpoint, fetched from inside the namespace
+    /// (the node image serves its hostname on 6443).
+    fn through_lb(&self, endpoint: &str) -> Option<String> {
+        let out = self
+            .ns
+            .output(
+                "curl",
+                &["-sS", "--max-time", "3", &format!("http://{endpoint}/name")],
+            )
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// Waits until the load balancer forwards to `container`.
+    async fn lb_forwards_to(&self, container: &str) {
+        let endpoint = self.endpoint().await;
+        let mut last = None;
+        let ok = wait_until_async(Duration::from_secs(60), || {
+            last = self.through_lb(&endpoint);
+            let hit = last.as_deref() == Some(container);
+            async move { hit }
+        })
+        .await;
+        assert!(
+            ok,
+            "the load balancer at {endpoint} does not forward to {container}: last answer {last:?}"
+        );
+    }
+
+    async fn control_plane_container(&self) -> String {
+        let cps = self.containers("control-plane").await;
+        assert_eq!(cps.len(), 1, "{cps:?}");
+        cps.into_keys().next().unwrap()
+    }
+
+    async fn set_replicas(&self, n: i64) {
+        api::<MachineDeployment>(&self.store)
+            .modify(NS, "c1-md-0", |md| md.spec.replicas = Some(n))
+            .await
+            .unwrap();
+    }
+}
+
+/// CPU time used so far: this process's, and the whole machine's (every core, from
+/// `/proc/stat`), in clock ticks.
+struct Cpu {
+    mine: u64,
+    all: u64,
+}
+
+impl Cpu {
+    fn now() -> Self {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        // Fields after the command's closing parenthesis: utime and stime are 14th and 15th.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let fields: Vec<u64> = rest
+            .split_whitespace()
+            .map(|f| f.parse().unwrap_or(0))
+            .collect();
+        let mine = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+        let total = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let all = total
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .take(8)
+            .filter_map(|f| f.parse::<u64>().ok())
+            .enumerate()
+            // user nice system idle iowait irq softirq steal: all but idle and iowait.
+            .filter(|(i, _)| *i != 3 && *i != 4)
+            .map(|(_, v)| v)
+            .sum();
+        Self { mine, all }
+    }
+
+    /// CPU-seconds used since `earlier`: (this process, the machine).
+    fn since(&self, earlier: &Cpu) -> (f64, f64) {
+        let hz = 100.0;
+        (
+            self.mine.saturating_sub(earlier.mine) as f64 / hz,
+            self.all.saturating_sub(earlier.all) as f64 / hz,
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_of_containers_is_created_scaled_upgraded_and_deleted() {
+    let Some(mut lab) = Lab::start().await else {
+        return;
+    };
+    let t0 = Instant::now();
+    let cpu0 = Cpu::now();
+
+    // Create: one control plane and two workers.
+    lab.cluster(2).await;
+    let workers = lab
+        .settled("create 1+2", 1, 2, "ironbell-test/node:v1", |_| {})
+        .await;
+    let (mine, all) = Cpu::now().since(&cpu0);
+    let wall = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "figure: ready 1+2 container cluster in {wall:.1} s; this process (the store, the \
+         controllers, the phone-home) used {mine:.2} CPU-s, the whole machine {all:.2} CPU-s \
+         ({:.0} % of it)",
+        100.0 * mine / all.max(f64::EPSILON)
+    );
+    let cp = lab.control_plane_container().await;
+    assert!(cp.starts_with("c1-"), "{cp}");
+    for w in &workers {
+        assert!(w.starts_with("c1-md-0-"), "{w}");
+    }
+    // Each Node is the container's, Ready through its phone-home.
+    let nodes = api::<ironbell_model::corev1::Node>(&lab.store)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .0;
+    for c in workers.iter().chain([&cp]) {
+        let node = nodes
+            .iter()
+            .find(|n| n.name() == c)
+            .unwrap_or_else(|| panic!("no Node {c}"));
+        assert_eq!(
+            node.spec.provider_id.as_deref(),
+            Some(format!("docker:////{c}").as_str())
+        );
+    }
+    // The Machines carry the containers' addresses and provider IDs.
+    for m in lab.machines().await {
+        let status = m.status.clone().unwrap_or_default();
+        assert!(
+            status.addresses.iter().any(|a| a.type_ == "InternalIP"),
+            "{}: {:?}",
+            m.name(),
+            status.addresses
+        );
+        assert!(
+            m.spec
+                .provider_id
+                .as_deref()
+                .is_some_and(|p| p.starts_with("docker:////c1-")),
+            "{:?}",
+            m.spec.provider_id
+        );
+    }
+    // The load balancer forwards a TCP connection to the control-plane container.
+    lab.lb_forwards_to(&cp).await;
+    let lb = lab.containers("external-load-balancer").await;
+    assert_eq!(lb.keys().collect::<Vec<_>>(), ["c1-lb"]);
+
+    // Scale the workers to three and back to one.
+    lab.set_replicas(3).await;
+    lab.settled("scale to 3", 1, 3, "ironbell-test/node:v1", |_| {})
+        .await;
+    lab.set_replicas(1).await;
+    let one = lab
+        .settled("scale to 1", 1, 1, "ironbell-test/node:v1", |_| {})
+        .await;
+    assert!(one.is_subset(&workers) || one.len() == 1);
+
+    // Upgrade to a new image, control plane and workers: at 2 workers, never more than 3
+    // worker containers (maxSurge 1), all replaced; the load balancer follows the new
+    // control-plane container.
+    lab.set_replicas(2).await;
+    let before = lab
+        .settled("scale to 2", 1, 2, "ironbell-test/node:v1", |_| {})
+        .await;
+    lab.template("c1-control-plane-2", "ironbell-test/node:v2")
+        .await;
+    lab.template("c1-md-0-2", "ironbell-test/node:v2").await;
+    api::<KubeadmControlPlane>(&lab.store)
+        .modify(NS, CLUSTER, |k| {
+            k.spec.machine_template.infrastructure_ref.name = "c1-control-plane-2".into()
+        })
+        .await
+        .unwrap();
+    api::<MachineDeployment>(&lab.store)
+        .modify(NS, "c1-md-0", |md| {
+            md.spec.template.spec.infrastructure_ref.name = "c1-md-0-2".into()
+        })
+        .await
+        .unwrap();
+    let mut most = 0;
+    let after = lab
+        .settled("upgrade", 1, 2, "ironbell-test/node:v2", |w| {
+            most = most.max(w.len())
+        })
+        .await;
+    assert!(
+        most <= 3,
+        "{most} worker containers at once with maxSurge 1"
+    );
+    assert!(before.is_disjoint(&after), "{before:?} {after:?}");
+    let new_cp = lab.control_plane_container().await;
+    assert_ne!(new_cp, cp);
+    lab.lb_forwards_to(&new_cp).await;
+
+    // The engine stopped in the middle of a create: a clear error in the machine's
+    // condition; started again, the create carries on.
+    lab.set_replicas(3).await;
+    let known: BTreeSet<String> = lab
+        .docker_machines()
+        .await
+        .iter()
+        .map(|d| d.name().to_string())
+        .collect();
+    let new_machine = wait_until_async(DEADLINE, || async {
+        lab.docker_machines()
+            .await
+            .iter()
+            .any(|d| !known.contains(d.name()))
+    })
+    .await;
+    assert!(new_machine, "no new DockerMachine after scaling to 3");
+    lab.dockerd.stop();
+    let socket = lab.dockerd.socket().display().to_string();
+    let mut message = String::new();
+    let mut reported = false;
+    let start = Instant::now();
+    'poll: while start.elapsed() < Duration::from_secs(60) {
+        for d in lab.docker_machines().await {
+            if known.contains(d.name()) {
+                continue;
+            }
+            for c in d.status.iter().flat_map(|s| s.conditions.iter()) {
+                if c.status == "False"
+                    && let Some(m) = &c.message
+                {
+                    message = m.clone();
+                    if m.contains("is unreachable") {
+                        reported = true;
+                        break 'poll;
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    assert!(
+        reported,
+        "no condition says the engine is unreachable: {message:?}"
+    );
+    assert!(message.contains(&socket), "{message}");
+    eprintln!("engine stopped: {message}");
+    lab.dockerd.start_again().unwrap();
+    lab.settled(
+        "create after the engine came back",
+        1,
+        3,
+        "ironbell-test/node:v2",
+        |_| {},
+    )
+    .await;
+    lab.lb_forwards_to(&new_cp).await;
+
+    // --privileged is refused by this engine, and the error says so.
+    let refused = async {
+        let spec = ContainerSpec {
+            name: "privileged-probe".into(),
+            image: "ironbell-test/node:v1".into(),
+            network: "c1".into(),
+            security: Security {
+                privileged: true,
+                cap_add: vec![],
+                cap_drop: vec![],
+                security_opt: vec![],
+            },
+            ..ContainerSpec::default()
+        };
+        lab.engine.create_container(&spec).await?;
+        let started = lab.engine.start("privileged-probe", true).await;
+        lab.engine.remove_container("privileged-probe").await?;
+        started
+    }
+    .await;
+    match refused {
+        Err(e) => {
+            let text = e.to_string();
+            assert!(text.contains("refused: "), "{text}");
+            eprintln!("privileged: {text}");
+        }
+        Ok(()) => eprintln!("this engine accepts --privileged (it has CAP_SYS_RESOURCE)"),
+    }
+
+    // Delete: nothing with the cluster's label is left on the engine.
+    let deletion = objects::request_delete(&lab.store, &TypeKey::of::<Cluster>(), NS, CLUSTER)
+        .await
+        .unwrap();
+    eprintln!("delete requested: {deletion:?}");
+    let gone = wait_until_async(DEADLINE, || async {
+        api::<Cluster>(&lab.store).get(NS, CLUSTER).await.is_err()
+    })
+    .await;
+    assert!(gone, "the Cluster is still there");
+    let e = &lab.engine;
+    let left = (
+        e.containers_labelled(KIND_CLUSTER_LABEL, CLUSTER)
+            .await
+            .unwrap(),
+        e.networks_labelled(KIND_CLUSTER_LABEL, CLUSTER)
+            .await
+            .unwrap(),
+        e.volumes_labelled(KIND_CLUSTER_LABEL, CLUSTER)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(left, (vec![], vec![], vec![]), "left on the engine");
+    assert!(lab.docker_machines().await.is_empty());
+    eprintln!(
+        "figure: whole scenario in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+}
