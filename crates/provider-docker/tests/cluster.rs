@@ -96,7 +96,9 @@ struct Lab {
     dockerd: Dockerd,
     engine: Engine,
     store: SharedStore,
+    /// The phone-home receiver first, then the controllers.
     tasks: Vec<JoinHandle<()>>,
+    phone_home_url: String,
     lb_tag: String,
     _dir: tempfile::TempDir,
 }
@@ -154,28 +156,46 @@ impl Lab {
                 .await;
             }
         });
-        let bootstrapper =
-            PlainBootstrapper::new(format!("http://{PHONE_HOME_IP}:{port}/phone-home"));
-        let capi = Controllers::new(store.clone(), Arc::new(bootstrapper))
+        let mut lab = Self {
+            ns,
+            dockerd,
+            engine,
+            store,
+            tasks: vec![phone_home],
+            phone_home_url: format!("http://{PHONE_HOME_IP}:{port}/phone-home"),
+            lb_tag: key,
+            _dir: dir,
+        };
+        lab.start_controllers();
+        Some(lab)
+    }
+
+    /// Starts the Cluster API controllers (with the `plain` node bootstrapper) and this
+    /// provider's, as a plane's controller leader runs them.
+    fn start_controllers(&mut self) {
+        let bootstrapper = PlainBootstrapper::new(self.phone_home_url.clone());
+        let capi = Controllers::new(self.store.clone(), Arc::new(bootstrapper))
             .with_options(Options {
                 requeue: Duration::from_millis(200),
                 concurrency: 4,
             })
             .watch_infrastructure::<DockerMachine>();
-        let mut config = Config::new(engine.clone());
+        let mut config = Config::new(self.engine.clone());
         config.wait = Duration::from_millis(200);
         config.resync = Duration::from_secs(1);
-        let provider = ironbell_provider_docker::run(store.clone(), config);
-        let tasks = vec![phone_home, tokio::spawn(capi.run()), tokio::spawn(provider)];
-        Some(Self {
-            ns,
-            dockerd,
-            engine,
-            store,
-            tasks,
-            lb_tag: key,
-            _dir: dir,
-        })
+        let provider = ironbell_provider_docker::run(self.store.clone(), config);
+        self.tasks.push(tokio::spawn(capi.run()));
+        self.tasks.push(tokio::spawn(provider));
+    }
+
+    /// Stops every controller at once, wherever it is (what a `kill -9` of the plane
+    /// does to them), and starts new ones on the same store and engine.
+    async fn restart_controllers(&mut self) {
+        for t in self.tasks.drain(1..) {
+            t.abort();
+            let _ = t.await;
+        }
+        self.start_controllers();
     }
 
     async fn create<K: Resource>(&self, obj: &K) {
@@ -580,10 +600,23 @@ async fn a_cluster_of_containers_is_created_scaled_upgraded_and_deleted() {
     let lb = lab.containers("external-load-balancer").await;
     assert_eq!(lb.keys().collect::<Vec<_>>(), ["c1-lb"]);
 
-    // Scale the workers to three and back to one.
+    // Scale the workers to three, the controllers stopped dead as the new machine's
+    // container is being made and started again: the scale carries on; then back to one.
     lab.set_replicas(3).await;
-    lab.settled("scale to 3", 1, 3, "ironbell-test/node:v1", |_| {})
-        .await;
+    let made = wait_until_async(DEADLINE, || async {
+        lab.containers("worker").await.len() == 3
+    })
+    .await;
+    assert!(made, "no third worker container");
+    lab.restart_controllers().await;
+    lab.settled(
+        "scale to 3 across a restart",
+        1,
+        3,
+        "ironbell-test/node:v1",
+        |_| {},
+    )
+    .await;
     lab.set_replicas(1).await;
     let one = lab
         .settled("scale to 1", 1, 1, "ironbell-test/node:v1", |_| {})
