@@ -20,6 +20,8 @@
 //!   `Machine` controller waits for.
 //! - [`engine`]: the engine calls, idempotent, with errors that name the engine and the
 //!   object (and the capability refused, when the engine refuses one).
+//! - [`lifecycle`]: the provider as the cluster lifecycle sees it: the render of an EKS
+//!   Anywhere Docker spec into these kinds, and the validations that need the engine.
 //!
 //! Containers never run `--privileged` by default: engines that lack `CAP_SYS_RESOURCE`
 //! (this CI's) refuse it, so nodes get every capability but `SYS_RESOURCE` and no seccomp
@@ -42,6 +44,7 @@ pub mod cloudinit;
 pub mod cluster;
 pub mod engine;
 pub mod haproxy;
+pub mod lifecycle;
 pub mod machine;
 pub mod phone_home;
 
