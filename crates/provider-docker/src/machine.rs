@@ -23,10 +23,10 @@
 //!    again on the next try (CAPD does the same);
 //! 5. `spec.bootstrapped`, `spec.providerID = docker:////<container>`, `status.ready`.
 //!
-//! A container that stopped is started again (step 2), but its user-data is not applied a
-//! second time once the sentinel is there (it lives on `/run`, a tmpfs: a restarted node
-//! container runs it again, like a rebooted kind node re-runs nothing CAPD wrote; ironbell
-//! keeps `spec.bootstrapped` and skips it).
+//! A ready machine is looked at again every [`crate::Config::resync`]: a container the
+//! engine stopped (an engine restart stops them all) is started again and its addresses
+//! are read again (they may change); its user-data is not applied a second time
+//! (`spec.bootstrapped`; the sentinel itself is on `/run`, a tmpfs, gone with the restart).
 //!
 //! **Delete** (`metadata.deletionTimestamp`, unless paused): the container (killed) and its
 //! volume go, then the finalizer. The `DockerCluster` controller sees the machine change
