@@ -1,8 +1,11 @@
 //! The `DockerCluster` controller (CAPD's `dockercluster_controller` and its load balancer).
 //!
 //! **Create**, once the owner `Cluster` exists and is not paused: the finalizer; the
-//! cluster's bridge network (named after the cluster, kind's cluster label); the load
-//! balancer container `<cluster>-lb` from `<imageRepository>/haproxy:<imageTag>` (CAPD's
+//! cluster's bridge network (named after the cluster, kind's cluster label; its subnet's
+//! lower half kept for fixed addresses, [`crate::engine::NetworkAddresses`]); the load
+//! balancer container `<cluster>-lb`, at the network's first fixed address so that the
+//! endpoint stays when the engine restarts (which hands out the other addresses again in
+//! whatever order containers start), from `<imageRepository>/haproxy:<imageTag>` (CAPD's
 //! `kindest/haproxy` defaults when the spec gives none), started; its configuration
 //! ([`haproxy::config`]) listing every control-plane `DockerMachine` of the cluster that is
 //! not being deleted and has an address, written into the container and haproxy reloaded
@@ -121,17 +124,19 @@ impl ClusterReconciler {
         let network = network_name(&cluster_name);
         let lb = load_balancer_name(&cluster_name);
         let result = async {
-            engine
+            let addresses = engine
                 .ensure_network(&network, &kind_labels(&cluster_name, None))
                 .await?;
             if engine.container(&lb).await?.is_none() {
-                info!(container = %lb, network = %network, "creating the load balancer");
+                let ip = addresses.load_balancer();
+                info!(container = %lb, network = %network, ?ip, "creating the load balancer");
                 engine
                     .create_container(&ContainerSpec {
                         name: lb.clone(),
                         image: load_balancer_image(&dc),
                         labels: kind_labels(&cluster_name, Some("external-load-balancer")),
                         network: network.clone(),
+                        ip,
                         ..ContainerSpec::default()
                     })
                     .await?;

@@ -10,13 +10,15 @@
 //! engine's message shows it, e.g. `--privileged` on an engine without `CAP_SYS_RESOURCE`).
 
 use std::collections::HashMap;
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig,
-    RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
+    ContainerCreateBody, EndpointIpamConfig, EndpointSettings, HostConfig, Ipam, IpamConfig,
+    NetworkCreateRequest, NetworkingConfig, RestartPolicy, RestartPolicyNameEnum,
+    VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, KillContainerOptionsBuilder,
@@ -24,6 +26,7 @@ use bollard::query_parameters::{
     RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
 };
 use futures::StreamExt;
+use ipnet::Ipv4Net;
 
 /// Longest a command run in a container may take.
 pub const EXEC_TIMEOUT: Duration = Duration::from_secs(300);
@@ -133,6 +136,45 @@ pub struct ContainerInfo {
     pub addresses: HashMap<String, String>,
 }
 
+/// A cluster network's IPv4 plan: the engine chose the subnet, the provider gave it back
+/// as the network's configured subnet with the upper half as the range containers get
+/// addresses from, so the lower half holds fixed addresses that stay across engine restarts
+/// (the engine hands out the others again in whatever order containers start).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NetworkAddresses {
+    /// The subnet.
+    pub subnet: Ipv4Net,
+    /// The gateway (the engine's side of the bridge).
+    pub gateway: Ipv4Addr,
+    /// Where containers without a fixed address get theirs; `None` when the subnet is too
+    /// small to split (or the network was made by someone else).
+    pub dynamic: Option<Ipv4Net>,
+}
+
+impl NetworkAddresses {
+    /// The plan for `subnet` and `gateway`: containers from the upper half.
+    pub fn plan(subnet: Ipv4Net, gateway: Ipv4Addr) -> Self {
+        let subnet = subnet.trunc();
+        let dynamic = (subnet.prefix_len() <= 28)
+            .then(|| subnet.subnets(subnet.prefix_len() + 1).ok()?.nth(1))
+            .flatten();
+        Self {
+            subnet,
+            gateway,
+            dynamic,
+        }
+    }
+
+    /// The fixed address of the load balancer: the first host address that is not the
+    /// gateway, outside the dynamic range; `None` without one.
+    pub fn load_balancer(&self) -> Option<Ipv4Addr> {
+        let dynamic = self.dynamic?;
+        self.subnet
+            .hosts()
+            .find(|ip| *ip != self.gateway && !dynamic.contains(ip))
+    }
+}
+
 /// What to create a container with.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ContainerSpec {
@@ -144,6 +186,8 @@ pub struct ContainerSpec {
     pub labels: HashMap<String, String>,
     /// The network it joins.
     pub network: String,
+    /// Its fixed address there (`None`: one the engine chooses).
+    pub ip: Option<Ipv4Addr>,
     /// `volume:path` or `host-path:path[:ro]` binds.
     pub binds: Vec<String>,
     /// Paths mounted as tmpfs.
@@ -268,12 +312,8 @@ impl Engine {
         }
     }
 
-    /// Creates the bridge network `name` with `labels` unless it exists.
-    pub async fn ensure_network(
-        &self,
-        name: &str,
-        labels: &HashMap<String, String>,
-    ) -> Result<(), EngineError> {
+    /// The IPv4 plan of the network `name`, if it exists.
+    async fn network_addresses(&self, name: &str) -> Result<Option<NetworkAddresses>, EngineError> {
         let found = self
             .docker
             .list_networks(Some(
@@ -283,22 +323,84 @@ impl Engine {
             ))
             .await
             .map_err(self.err("list", format!("network {name}"), false))?;
-        if found.iter().any(|n| n.name.as_deref() == Some(name)) {
-            return Ok(());
-        }
+        let Some(net) = found.into_iter().find(|n| n.name.as_deref() == Some(name)) else {
+            return Ok(None);
+        };
+        let configs = net.ipam.and_then(|i| i.config).unwrap_or_default();
+        let v4 = configs.iter().find_map(|c| {
+            let subnet: Ipv4Net = c.subnet.as_deref()?.parse().ok()?;
+            let gateway: Ipv4Addr = c.gateway.as_deref()?.parse().ok()?;
+            let dynamic = c.ip_range.as_deref().and_then(|r| r.parse().ok());
+            Some(NetworkAddresses {
+                subnet,
+                gateway,
+                dynamic,
+            })
+        });
+        v4.map(Some).ok_or_else(|| EngineError::Refused {
+            host: self.host.clone(),
+            what: "read the IPv4 subnet of",
+            object: format!("network {name}"),
+            option: None,
+            status: 200,
+            message: "the network has no IPv4 subnet and gateway".into(),
+        })
+    }
+
+    async fn create_network(
+        &self,
+        name: &str,
+        labels: &HashMap<String, String>,
+        ipam: Option<&NetworkAddresses>,
+    ) -> Result<(), EngineError> {
         let req = NetworkCreateRequest {
             name: name.to_string(),
             driver: Some("bridge".into()),
             labels: Some(labels.clone()),
+            ipam: ipam.map(|a| Ipam {
+                config: Some(vec![IpamConfig {
+                    subnet: Some(a.subnet.to_string()),
+                    gateway: Some(a.gateway.to_string()),
+                    ip_range: a.dynamic.map(|r| r.to_string()),
+                    ..IpamConfig::default()
+                }]),
+                ..Ipam::default()
+            }),
             ..NetworkCreateRequest::default()
         };
-        match self.docker.create_network(req).await {
-            Ok(_) => Ok(()),
-            Err(e) => match self.err("create", format!("network {name}"), false)(e) {
-                // Created meanwhile.
-                EngineError::Refused { status: 409, .. } => Ok(()),
-                e => Err(e),
-            },
+        self.docker
+            .create_network(req)
+            .await
+            .map(|_| ())
+            .map_err(self.err("create", format!("network {name}"), false))
+    }
+
+    /// The bridge network `name` with `labels`, created unless it exists, and its IPv4 plan
+    /// ([`NetworkAddresses`]). A new network is made twice: once for the engine to choose
+    /// a free subnet, then again with that subnet configured and split.
+    pub async fn ensure_network(
+        &self,
+        name: &str,
+        labels: &HashMap<String, String>,
+    ) -> Result<NetworkAddresses, EngineError> {
+        if let Some(a) = self.network_addresses(name).await? {
+            return Ok(a);
+        }
+        self.create_network(name, labels, None).await?;
+        let chosen = self.network_addresses(name).await?;
+        self.remove_network(name).await?;
+        let plan = chosen.map(|a| NetworkAddresses::plan(a.subnet, a.gateway));
+        self.create_network(name, labels, plan.as_ref()).await?;
+        match self.network_addresses(name).await? {
+            Some(a) => Ok(a),
+            None => Err(EngineError::Refused {
+                host: self.host.clone(),
+                what: "find",
+                object: format!("network {name}"),
+                option: None,
+                status: 404,
+                message: "the network is gone right after it was created".into(),
+            }),
         }
     }
 
@@ -406,7 +508,13 @@ impl Engine {
             networking_config: Some(NetworkingConfig {
                 endpoints_config: Some(HashMap::from([(
                     spec.network.clone(),
-                    EndpointSettings::default(),
+                    EndpointSettings {
+                        ipam_config: spec.ip.map(|ip| EndpointIpamConfig {
+                            ipv4_address: Some(ip.to_string()),
+                            ..EndpointIpamConfig::default()
+                        }),
+                        ..EndpointSettings::default()
+                    },
                 )])),
             }),
             ..ContainerCreateBody::default()
@@ -604,6 +712,21 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn networks_keep_their_lower_half_for_fixed_addresses() {
+        let a = NetworkAddresses::plan(
+            "172.18.0.0/16".parse().expect("net"),
+            Ipv4Addr::new(172, 18, 0, 1),
+        );
+        assert_eq!(a.dynamic, Some("172.18.128.0/17".parse().expect("net")));
+        assert_eq!(a.load_balancer(), Some(Ipv4Addr::new(172, 18, 0, 2)));
+        let tiny = NetworkAddresses::plan(
+            "10.0.0.0/30".parse().expect("net"),
+            Ipv4Addr::new(10, 0, 0, 1),
+        );
+        assert_eq!((tiny.dynamic, tiny.load_balancer()), (None, None));
+    }
 
     #[test]
     fn refusals_name_the_capability_or_option() {

@@ -319,6 +319,7 @@ impl MachineReconciler {
                     binds,
                     tmpfs: vec!["/tmp".into(), "/run".into()],
                     security: security.clone(),
+                    ip: None,
                     cmd: None,
                 })
                 .await?;

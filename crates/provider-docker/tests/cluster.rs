@@ -159,6 +159,7 @@ async fn a_cluster_of_containers_is_created_scaled_upgraded_and_deleted() {
     })
     .await;
     assert!(new_machine, "no new DockerMachine after scaling to 3");
+    let endpoint = lab.endpoint().await;
     lab.dockerd.stop();
     let socket = lab.dockerd.socket().display().to_string();
     let mut message = String::new();
@@ -198,6 +199,8 @@ async fn a_cluster_of_containers_is_created_scaled_upgraded_and_deleted() {
         |_| {},
     )
     .await;
+    // The load balancer kept its address: the endpoint did not move.
+    assert_eq!(lab.endpoint().await, endpoint);
     lab.lb_forwards_to(&new_cp).await;
 
     // --privileged is refused by this engine, and the error says so.
