@@ -87,6 +87,16 @@ pub enum EngineError {
         /// The command.
         what: String,
     },
+    /// The engine answered with something the provider cannot use.
+    #[error("the Docker engine at {host}: {object}: {message}")]
+    Unexpected {
+        /// The engine's address.
+        host: String,
+        /// The object.
+        object: String,
+        /// What is wrong with the answer.
+        message: String,
+    },
     /// The engine's address is not one this client takes.
     #[error("unsupported Docker engine address {0:?} (unix:///path or tcp://host:port)")]
     Address(String),
@@ -337,13 +347,10 @@ impl Engine {
                 dynamic,
             })
         });
-        v4.map(Some).ok_or_else(|| EngineError::Refused {
+        v4.map(Some).ok_or_else(|| EngineError::Unexpected {
             host: self.host.clone(),
-            what: "read the IPv4 subnet of",
             object: format!("network {name}"),
-            option: None,
-            status: 200,
-            message: "the network has no IPv4 subnet and gateway".into(),
+            message: "it has no IPv4 subnet and gateway".into(),
         })
     }
 
@@ -393,13 +400,10 @@ impl Engine {
         self.create_network(name, labels, plan.as_ref()).await?;
         match self.network_addresses(name).await? {
             Some(a) => Ok(a),
-            None => Err(EngineError::Refused {
+            None => Err(EngineError::Unexpected {
                 host: self.host.clone(),
-                what: "find",
                 object: format!("network {name}"),
-                option: None,
-                status: 404,
-                message: "the network is gone right after it was created".into(),
+                message: "it is gone right after it was created".into(),
             }),
         }
     }
