@@ -328,11 +328,10 @@ impl MachineReconciler {
         let info = engine.container(container).await?;
         match info.and_then(|i| i.addresses.get(network).cloned().filter(|_| i.running)) {
             Some(address) => Ok(address),
-            None => Err(crate::EngineError::CommandFailed {
-                container: container.to_string(),
-                what: format!("the container's start (it is not running on network {network})"),
-                code: -1,
-                output: String::new(),
+            None => Err(crate::EngineError::Unexpected {
+                host: engine.host().to_string(),
+                object: format!("container {container}"),
+                message: format!("started, it is not running with an address on network {network}"),
             }),
         }
     }
