@@ -699,66 +699,30 @@ async fn phone_home(State(state): State<MetadataState>, req: Request) -> Respons
     )
 }
 
-/// Creates or updates the Node of `hw` after a phone-home (see [`phone_home::node_for`]);
-/// a Node of that name that is another Hardware's is left alone (409).
+/// Creates or updates the Node of `hw` after a phone-home (see
+/// [`phone_home::record_ready_node`]); a Node of that name that is another Hardware's is
+/// left alone (409).
 async fn record_node(
     store: &SharedStore,
     hw: &ironbell_model::tinkerbell::Hardware,
     client: IpAddr,
     report: &Report,
 ) -> Result<Node, Refusal> {
-    let api = ironbell_store::api::<Node>(store);
     let name = hw.metadata.name();
-    let failed = |e: ironbell_store::StoreError| {
-        error!("recording node {name}: {e}");
-        Refusal::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("recording node {name}: {e}"),
-        )
-    };
-    let now = ironbell_model::values::now();
     let want = phone_home::provider_id(hw);
-    // Twice at most: a create that finds the Node made meanwhile updates it instead.
-    for _ in 0..2 {
-        let current = match api.get("", name).await {
-            Ok(node) => Some(node),
-            Err(e) if e.is_not_found() => None,
-            Err(e) => return Err(failed(e)),
-        };
-        if let Some(other) = current
-            .as_ref()
-            .and_then(|n| n.spec.provider_id.as_deref())
-            .filter(|p| *p != want)
-        {
-            return Err(Refusal::new(
-                StatusCode::CONFLICT,
-                format!("node {name} belongs to {other}, not {want}"),
-            ));
-        }
-        let Some(current) = current else {
-            let node = phone_home::node_for(None, hw, client, report, now);
-            match api.create(&node).await {
-                Ok(created) => return Ok(created),
-                Err(ironbell_store::StoreError::AlreadyExists { .. }) => continue,
-                Err(e) => return Err(failed(e)),
-            }
-        };
-        if current.spec.provider_id.is_none() {
-            api.modify("", name, |n| n.spec.provider_id = Some(want.clone()))
-                .await
-                .map_err(failed)?;
-        }
-        return api
-            .modify_status("", name, |n| {
-                *n = phone_home::node_for(Some(n.clone()), hw, client, report, now);
-            })
-            .await
-            .map_err(failed);
-    }
-    Err(Refusal::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        format!("node {name} keeps changing; try again"),
-    ))
+    phone_home::record_ready_node(store, name, &want, client, report)
+        .await
+        .map_err(|e| {
+            let status = match &e {
+                phone_home::RecordError::Conflict { .. } => StatusCode::CONFLICT,
+                phone_home::RecordError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                phone_home::RecordError::Store { .. } => {
+                    error!("{e}");
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+            };
+            Refusal::new(status, e.to_string())
+        })
 }
 
 async fn healthz(State(state): State<MetadataState>) -> Response {

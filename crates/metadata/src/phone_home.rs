@@ -132,12 +132,33 @@ pub fn node_for(
     report: &Report,
     now: Timestamp,
 ) -> Node {
+    ready_node(
+        current,
+        hw.metadata.name(),
+        provider_id(hw),
+        client,
+        report,
+        now,
+    )
+}
+
+/// The Node `name` with `provider_id` after a phone-home from `client` at `now`, from the
+/// current one (`None`: a new Node): what [`node_for`] writes for a Hardware, for any
+/// provider's machine (the Docker provider's node containers phone home too).
+pub fn ready_node(
+    current: Option<Node>,
+    name: &str,
+    provider_id: String,
+    client: IpAddr,
+    report: &Report,
+    now: Timestamp,
+) -> Node {
     let mut node = current.unwrap_or_else(|| {
         let mut n = Node::default();
-        n.metadata.name = Some(hw.metadata.name().to_string());
+        n.metadata.name = Some(name.to_string());
         n
     });
-    node.spec.provider_id = Some(provider_id(hw));
+    node.spec.provider_id = Some(provider_id);
     let status = node.status.get_or_insert_with(NodeStatus::default);
     let was_ready = status
         .conditions
@@ -167,6 +188,102 @@ pub fn node_for(
     }))
     .collect();
     node
+}
+
+/// A phone-home's Node could not be recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// A Node of that name belongs to another machine.
+    #[error("node {name} belongs to {other}, not {want}")]
+    Conflict {
+        /// The Node's name.
+        name: String,
+        /// Its provider id.
+        other: String,
+        /// The caller's provider id.
+        want: String,
+    },
+    /// The Node changed under every attempt.
+    #[error("node {name} keeps changing; try again")]
+    Busy {
+        /// The Node's name.
+        name: String,
+    },
+    /// The store failed.
+    #[error("recording node {name}: {source}")]
+    Store {
+        /// The Node's name.
+        name: String,
+        /// The store's error.
+        source: ironbell_store::StoreError,
+    },
+}
+
+/// Creates or updates the cluster-scoped Node `name` after a phone-home from `client`
+/// ([`ready_node`]); a Node of that name with another provider id is left alone.
+pub async fn record_ready_node(
+    store: &ironbell_store::SharedStore,
+    name: &str,
+    provider_id: &str,
+    client: IpAddr,
+    report: &Report,
+) -> Result<Node, RecordError> {
+    let api = ironbell_store::api::<Node>(store);
+    let failed = |source| RecordError::Store {
+        name: name.to_string(),
+        source,
+    };
+    let now = ironbell_model::values::now();
+    // Twice at most: a create that finds the Node made meanwhile updates it instead.
+    for _ in 0..2 {
+        let current = match api.get("", name).await {
+            Ok(node) => Some(node),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(failed(e)),
+        };
+        if let Some(other) = current
+            .as_ref()
+            .and_then(|n| n.spec.provider_id.as_deref())
+            .filter(|p| *p != provider_id)
+        {
+            return Err(RecordError::Conflict {
+                name: name.to_string(),
+                other: other.to_string(),
+                want: provider_id.to_string(),
+            });
+        }
+        let Some(current) = current else {
+            let node = ready_node(None, name, provider_id.to_string(), client, report, now);
+            match api.create(&node).await {
+                Ok(created) => return Ok(created),
+                Err(ironbell_store::StoreError::AlreadyExists { .. }) => continue,
+                Err(e) => return Err(failed(e)),
+            }
+        };
+        if current.spec.provider_id.is_none() {
+            api.modify("", name, |n| {
+                n.spec.provider_id = Some(provider_id.to_string())
+            })
+            .await
+            .map_err(failed)?;
+        }
+        return api
+            .modify_status("", name, |n| {
+                *n = ready_node(
+                    Some(n.clone()),
+                    name,
+                    provider_id.to_string(),
+                    client,
+                    report,
+                    now,
+                );
+            })
+            .await
+            .map_err(failed);
+    }
+    Err(RecordError::Busy {
+        name: name.to_string(),
+    })
 }
 
 #[cfg(test)]

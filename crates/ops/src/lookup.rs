@@ -11,8 +11,9 @@ use crate::OpsError;
 /// (`clusters.cluster.x-k8s.io`, `machines.cluster.x-k8s.io`, `machinedeployments`,
 /// `machinesets`, `kubeadmcontrolplanes`, `kubeadmconfigs`, `kubeadmconfigtemplates`), the
 /// Tinkerbell provider's (`tinkerbellclusters`, `tinkerbellmachinetemplates`,
-/// `tinkerbellmachines`) and the lifecycle's journal (`clusteroperations`). Where a short
-/// name is shared, [`resolve_kind`] takes the built-in kind (`clusters` is EKS Anywhere's,
+/// `tinkerbellmachines`), the Docker provider's (`dockerclusters`, `dockermachinetemplates`,
+/// `dockermachines`) and the lifecycle's journal (`clusteroperations`). Where a short name
+/// is shared, [`resolve_kind`] takes the built-in kind (`clusters` is EKS Anywhere's,
 /// `machines` Rufio's, as kubectl orders groups) and `plural.group` names the other one.
 pub fn kinds() -> KindRegistry {
     let mut registry = KindRegistry::builtin();
@@ -20,6 +21,7 @@ pub fn kinds() -> KindRegistry {
     // (a test checks it): nothing to report.
     let _ = ironbell_cluster_api::register_kinds(&mut registry);
     let _ = ironbell_provider_tinkerbell::register_kinds(&mut registry);
+    let _ = ironbell_provider_docker::register_kinds(&mut registry);
     let _ = ironbell_lifecycle::journal::register_kinds(&mut registry);
     registry
 }

@@ -221,7 +221,7 @@ fn a_bad_default_namespace_is_refused() {
 }
 
 #[test]
-fn the_programs_registry_knows_the_cluster_api_and_tinkerbell_provider_kinds() {
+fn the_programs_registry_knows_the_cluster_api_and_provider_kinds() {
     let kinds = ironbell_ops::lookup::kinds();
     for (name, kind, group) in [
         ("clusters.cluster.x-k8s.io", "Cluster", "cluster.x-k8s.io"),
@@ -260,6 +260,21 @@ fn the_programs_registry_knows_the_cluster_api_and_tinkerbell_provider_kinds() {
         (
             "tinkerbellmachines",
             "TinkerbellMachine",
+            "infrastructure.cluster.x-k8s.io",
+        ),
+        (
+            "dockerclusters",
+            "DockerCluster",
+            "infrastructure.cluster.x-k8s.io",
+        ),
+        (
+            "dockermachinetemplates",
+            "DockerMachineTemplate",
+            "infrastructure.cluster.x-k8s.io",
+        ),
+        (
+            "dockermachines",
+            "DockerMachine",
             "infrastructure.cluster.x-k8s.io",
         ),
     ] {

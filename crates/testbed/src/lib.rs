@@ -3,7 +3,7 @@
 //! Plumbing for tests that send real packets: throw-away network namespaces with no route
 //! out, veth links between them, sockets created inside a namespace, and child processes
 //! (dhclient, tftp, curl, QEMU...) run inside one and killed by PID when the test ends, and
-//! a rival DHCP server ([`Dnsmasq`]).
+//! a rival DHCP server ([`Dnsmasq`]) and a Docker engine ([`Dockerd`]).
 //!
 //! It is test support only: no ironbell service depends on it. The namespaces, bridges and
 //! veth links themselves come from [`ironbell_netns`], which the lab uses too. Everything
@@ -27,8 +27,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 mod dnsmasq;
+mod docker;
 mod lan;
 pub use dnsmasq::{Dnsmasq, udp_port_open};
+pub use docker::Dockerd;
 pub use lan::Lan;
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);
