@@ -119,7 +119,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     objects.iter_mut().for_each(redact);
                 }
             }
-            print_found(&found, output, name.is_some())?;
+            print_found(&found, &output, name.is_some())?;
         }
         Command::Describe {
             kind,
@@ -357,7 +357,7 @@ async fn list_kinds<'r>(
 /// JSON).
 fn print_found(
     found: &[(&KindInfo, Vec<DynamicObject>)],
-    output: crate::Format,
+    output: &crate::Format,
     single: bool,
 ) -> anyhow::Result<()> {
     let with_objects: Vec<&(&KindInfo, Vec<DynamicObject>)> =
@@ -368,7 +368,7 @@ fn print_found(
         }
         ([(info, _), ..], []) => print_objects(info, &[], output, single),
         ([], []) => Ok(()),
-        (_, several) if output != crate::Format::Table => {
+        (_, several) if !output.is_table() => {
             let all: Vec<DynamicObject> = several.iter().flat_map(|(_, o)| o.clone()).collect();
             print_objects(several[0].0, &all, output, single)
         }

@@ -96,8 +96,9 @@ enum Command {
         /// Label selector, e.g. `type=cp,!cluster`.
         #[arg(short = 'l', long = "selector")]
         selector: Option<String>,
-        /// Output format.
-        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        /// Output format: table, wide, yaml, json, name, jsonpath=TEMPLATE,
+        /// custom-columns=HEADER:PATH,... (kubectl's).
+        #[arg(short, long, default_value = "table", value_parser = Format::parse)]
         output: Format,
         /// Print Secret values (they are redacted otherwise).
         #[arg(long)]
@@ -277,16 +278,7 @@ pub enum DescribeKind {
     Workflow,
 }
 
-/// Output format of `get`.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// Aligned columns.
-    Table,
-    /// YAML documents.
-    Yaml,
-    /// JSON (an object, or a `List`).
-    Json,
-}
+pub use output::Format;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
