@@ -153,6 +153,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::serve::bmc(&open(&spec, Access::Create)?).await?;
         }
         Command::Lab(command) => return crate::lab::run(command).await,
+        Command::Serve(ServeCommand::Api(args)) => {
+            crate::kubeapi::serve(&open(&spec, Access::Create)?, kinds, args).await?;
+        }
+        Command::Kubeconfig(args) => crate::kubeapi::kubeconfig(&spec, args)?,
         Command::Serve(ServeCommand::All(args)) => {
             let log_dir = log_dir();
             crate::serve::all(&open(&spec, Access::Create)?, *args, log_dir).await?;

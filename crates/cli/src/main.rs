@@ -24,6 +24,7 @@ mod cluster;
 mod commands;
 mod describe;
 mod dhcp;
+mod kubeapi;
 mod lab;
 mod lifecycle;
 mod logs;
@@ -168,6 +169,8 @@ enum Command {
     /// Upgrade a cluster to a changed spec (`upgrade cluster -f cluster.yaml`).
     #[command(subcommand)]
     Upgrade(lifecycle::UpgradeCommand),
+    /// Write a kubeconfig for the plane's Kubernetes API (`serve api`).
+    Kubeconfig(kubeapi::KubeconfigArgs),
     /// Delete an object (`delete KIND NAME`), or a cluster with its machines (`delete
     /// cluster -f cluster.yaml`: every machine powered off through its BMC, its Hardware
     /// released, the plane stopped).
@@ -202,6 +205,9 @@ enum ServeCommand {
     Bmc,
     /// Every service in one process over one store.
     All(Box<serve::AllArgs>),
+    /// The Kubernetes API over the store (HTTPS, port 6443): kubectl and Kubernetes
+    /// clients against the plane.
+    Api(kubeapi::ApiArgs),
 }
 
 #[derive(Subcommand, Debug)]

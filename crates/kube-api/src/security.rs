@@ -111,6 +111,9 @@ pub enum ServingCert {
     Generated,
     /// Generated, with these further names or addresses.
     GeneratedFor(Vec<String>),
+    /// None: the credentials are read (or made) to write a kubeconfig, not to serve;
+    /// [`Security::tls_config`] then has no certificate and refuses every handshake.
+    NotServing,
     /// Given: a PEM certificate chain and its PEM private key.
     Given {
         /// Certificate chain file.
@@ -142,10 +145,35 @@ const CA_CN: &str = "ironbell-api-ca";
 impl Security {
     /// Reads the credentials in `dir`, making what is missing (see the module docs).
     pub fn load_or_create(dir: &Path, serving: &ServingCert) -> Result<Self, SecurityError> {
-        fs::create_dir_all(dir).map_err(|source| SecurityError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        {
+            use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+            let io = |source| SecurityError::Io {
+                path: dir.to_path_buf(),
+                source,
+            };
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(io)?;
+            // A directory made before (or by someone else) is made private too.
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io)?;
+        }
+        // One process at a time makes what is missing (a server's first start and an
+        // `ironbell kubeconfig` at once would otherwise make two CAs); the lock goes with
+        // the file when this returns.
+        let lock_path = dir.join(".lock");
+        let lock = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock_path)
+            .and_then(|f| f.lock().map(|()| f))
+            .map_err(|source| SecurityError::Io {
+                path: lock_path,
+                source,
+            })?;
         let (ca_pem, ca_key) = match (read(&dir.join("ca.crt"))?, read(&dir.join("ca.key"))?) {
             (Some(cert), Some(key)) => {
                 let key =
@@ -181,6 +209,9 @@ impl Security {
             read_only_token,
             server: Arc::new(empty_config()?),
         };
+        if let ServingCert::NotServing = serving {
+            return Ok(security);
+        }
         let (chain, key) = match serving {
             ServingCert::Given { cert, key } => {
                 let text = |p: &Path| {
@@ -191,7 +222,7 @@ impl Security {
                 };
                 (text(cert)?, text(key)?)
             }
-            ServingCert::Generated | ServingCert::GeneratedFor(_) => {
+            ServingCert::NotServing | ServingCert::Generated | ServingCert::GeneratedFor(_) => {
                 let extra = match serving {
                     ServingCert::GeneratedFor(names) => names.as_slice(),
                     _ => &[],
@@ -203,6 +234,7 @@ impl Security {
             }
         };
         security.server = Arc::new(security.server_config(&chain, &key)?);
+        drop(lock);
         Ok(security)
     }
 
@@ -460,6 +492,7 @@ mod tests {
                 .mode()
                 & 0o777
         };
+        assert_eq!(mode("."), 0o700);
         for f in ["ca.key", "server.key", "admin.token", "read-only.token"] {
             assert_eq!(mode(f), 0o600, "{f}");
         }
