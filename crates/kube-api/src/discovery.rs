@@ -155,9 +155,9 @@ pub fn resource_list(kinds: &KindRegistry, group_version: &str) -> Option<Value>
     }))
 }
 
-/// The `CustomResourceDefinition` of a kind of a non-core group: names, scope, the status
-/// subresource, the printer columns; the schema keeps unknown fields (ironbell checks
-/// objects against its own types).
+/// The `CustomResourceDefinition` of a kind of a non-core group: Tinkerbell's own for its
+/// kinds ([`crate::crds`]), else names, scope, the status subresource and an open schema
+/// (ironbell checks objects against its own types); the printer columns are ironbell's.
 pub fn crd(kind: &KindInfo) -> Value {
     let (singular, short) = names(kind);
     let columns: Vec<Value> = printer_columns(kind)
@@ -170,6 +170,24 @@ pub fn crd(kind: &KindInfo) -> Value {
         })
         .collect();
     let name = format!("{}.{}", kind.plural, kind.group());
+    if let Some(crd) = crate::crds::tinkerbell_crd(kind) {
+        // Tinkerbell's own, with the columns ironbell shows and an Established status.
+        let mut crd = crd.clone();
+        if let Some(versions) = crd
+            .pointer_mut("/spec/versions")
+            .and_then(Value::as_array_mut)
+        {
+            for v in versions {
+                v["additionalPrinterColumns"] = json!(columns);
+            }
+        }
+        crd["status"] = json!({
+            "acceptedNames": crd.pointer("/spec/names").cloned().unwrap_or(Value::Null),
+            "storedVersions": [kind.version()],
+            "conditions": [{"type": "Established", "status": "True"}],
+        });
+        return crd;
+    }
     json!({
         "apiVersion": CRD_GROUP_VERSION,
         "kind": "CustomResourceDefinition",

@@ -16,9 +16,10 @@
 //!
 //! What it is not: a full API server. No admission, no RBAC beyond two roles, no
 //! protobuf, no aggregated discovery, no `deletecollection`, no pagination (`limit` is
-//! ignored and everything is returned), no OpenAPI schemas of the kinds' fields
-//! ([`openapi`]: enough for kubectl to leave validation to the server, which checks each
-//! object against its type). Namespaces cannot be created or deleted: they
+//! ignored and everything is returned), OpenAPI schemas only for Tinkerbell's and Rufio's
+//! kinds (from their CRDs, [`crds`]; the others are open objects), enough for kubectl to
+//! leave validation to the server, which checks each object against its type
+//! ([`openapi`]). Namespaces cannot be created or deleted: they
 //! exist while objects are in them.
 //!
 //! Security ([`security`]): TLS always, a CA and serving certificate made on first start,
@@ -30,6 +31,7 @@
 //! Start reading at [`api`] (the handler), then [`discovery`] and [`security`].
 
 pub mod api;
+pub mod crds;
 pub mod discovery;
 pub mod openapi;
 pub mod security;

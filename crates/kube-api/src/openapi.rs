@@ -8,9 +8,10 @@
 //! and the kind's `x-kubernetes-group-version-kind`, so kubectl leaves validation to the
 //! server (which reads every object into its type and refuses unknown fields, the `Strict`
 //! behaviour). No `requestBody` is listed, so kubectl sends merge patches rather than
-//! strategic ones. The schemas are open objects (`x-kubernetes-preserve-unknown-fields`):
-//! ironbell's types are Rust types, not OpenAPI, so `kubectl explain` shows a kind's
-//! description and no fields.
+//! strategic ones. Tinkerbell's and Rufio's kinds carry the schemas of Tinkerbell's CRDs
+//! ([`crate::crds`]), so `kubectl explain hardware.spec` works; the other kinds are open
+//! objects (`x-kubernetes-preserve-unknown-fields`): ironbell's types are Rust types, not
+//! OpenAPI, so `kubectl explain` shows their description and no fields.
 
 use ironbell_model::{KindInfo, KindRegistry};
 use serde_json::{Value, json};
@@ -94,15 +95,15 @@ pub fn group_version(kinds: &KindRegistry, group_version: &str) -> Option<Value>
                 "responses": {"200": {"description": "OK"}},
             }}),
         );
-        schemas.insert(
-            schema_name(k),
+        let mut schema = crate::crds::schema(k).cloned().unwrap_or_else(|| {
             json!({
                 "description": format!("{} ({}), served by ironbell.", k.kind, k.api_version),
                 "type": "object",
-                "x-kubernetes-group-version-kind": [gvk],
                 "x-kubernetes-preserve-unknown-fields": true,
-            }),
-        );
+            })
+        });
+        schema["x-kubernetes-group-version-kind"] = json!([gvk]);
+        schemas.insert(schema_name(k), schema);
     }
     Some(json!({
         "openapi": "3.0.0",

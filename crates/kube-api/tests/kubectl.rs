@@ -310,6 +310,43 @@ async fn one_kubectl(bin: PathBuf) {
         again.stdout
     );
 
+    // Server-side apply: creates, then changes (a merge of the applied fields).
+    let ssa = api.file(
+        "ssa.yaml",
+        "apiVersion: tinkerbell.org/v1alpha1\nkind: Hardware\nmetadata: {name: ssa, namespace: other}\n\
+         spec: {interfaces: [{dhcp: {mac: \"02:00:00:00:00:01\"}}]}\n",
+    );
+    let out = k.ok(&["apply", "--server-side", "-f", &ssa]).await;
+    assert!(out.contains("serverside-applied"), "{out}");
+    std::fs::write(
+        &ssa,
+        std::fs::read_to_string(&ssa)
+            .expect("ssa")
+            .replace(":01", ":02"),
+    )
+    .expect("write");
+    k.ok(&["apply", "--server-side", "-f", &ssa]).await;
+    let mac = k
+        .ok(&[
+            "get",
+            "hw",
+            "ssa",
+            "-n",
+            "other",
+            "-o",
+            "jsonpath={.spec.interfaces[0].dhcp.mac}",
+        ])
+        .await;
+    assert_eq!(mac, "02:00:00:00:00:02");
+    k.ok(&["delete", "-f", &ssa]).await;
+
+    // explain, from Tinkerbell's CRD schemas.
+    let explain = k.ok(&["explain", "hardware.spec.interfaces.dhcp"]).await;
+    assert!(
+        explain.contains("mac") && explain.contains("FIELDS"),
+        "{explain}"
+    );
+
     // get, every output format, Hardware.
     let table = rows(&k.ok(&["get", "hardware"]).await);
     assert_eq!(table[0], ["NAME", "STATE", "MAC", "IP", "BMC"]);
@@ -542,6 +579,7 @@ async fn one_kubectl(bin: PathBuf) {
         "{crds}"
     );
     let ns = k.ok(&["get", "ns", "-o", "name"]).await;
+    // (`other` emptied by the delete above: namespaces exist while objects are in them.)
     assert_eq!(ns.trim(), "namespace/default");
 
     // Refusals: no credentials; the read-only role writing; the read-only role reading.
