@@ -14,13 +14,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
-use ironbell_kube_api::{ApiConfig, ApiState, Role, Security, ServingCert};
-use ironbell_model::{KindRegistry, TypeKey};
+use ironbell_kube_api::{ApiConfig, Role};
+use ironbell_model::TypeKey;
 use ironbell_store::SharedStore;
 use tokio::io::AsyncBufReadExt as _;
+
+use common::Api;
+
+mod common;
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
@@ -48,75 +51,6 @@ fn kubectls() -> Vec<PathBuf> {
         (Some(one), _) => vec![one.1.clone()],
         _ if main.exists() => vec![main.to_path_buf()],
         _ => vec![],
-    }
-}
-
-struct Api {
-    dir: tempfile::TempDir,
-    store: SharedStore,
-    security: Arc<Security>,
-    server: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Api {
-    async fn start(config: ApiConfig) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store: SharedStore = Arc::new(
-            ironbell_store_sqlite::SqliteStore::open(dir.path().join("store.db")).expect("store"),
-        );
-        let security = Arc::new(
-            Security::load_or_create(&dir.path().join("api"), &ServingCert::Generated)
-                .expect("credentials"),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let server = format!(
-            "https://127.0.0.1:{}",
-            listener.local_addr().expect("addr").port()
-        );
-        let state = Arc::new(ApiState {
-            store: store.clone(),
-            kinds: KindRegistry::builtin(),
-            security: security.clone(),
-            config,
-        });
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(ironbell_kube_api::serve(listener, state, async {
-            let _ = stopped.await;
-        }));
-        Self {
-            dir,
-            store,
-            security,
-            server,
-            stop: Some(stop),
-        }
-    }
-
-    /// Writes a kubeconfig for `role` (token, or client certificate) and returns its path.
-    fn kubeconfig(&self, file: &str, role: Role, client_cert: bool) -> PathBuf {
-        let text =
-            ironbell_kube_api::kubeconfig(&self.server, &self.security, role, client_cert, "plane")
-                .expect("kubeconfig");
-        let path = self.dir.path().join(file);
-        std::fs::write(&path, text).expect("write kubeconfig");
-        path
-    }
-
-    fn file(&self, name: &str, text: &str) -> String {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, text).expect("write");
-        path.display().to_string()
-    }
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 
