@@ -1018,3 +1018,120 @@ fn line(v: &Value) -> bytes::Bytes {
     text.push('\n');
     bytes::Bytes::from(text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ironbell_model::ObjectMeta;
+
+    #[test]
+    fn paths_name_their_targets() {
+        let resource =
+            |gv: &str, path: &str| match Target::parse(gv, &path.split('/').collect::<Vec<_>>()) {
+                Some(Target::Resource {
+                    plural,
+                    namespace,
+                    name,
+                    status,
+                }) => Some((plural, namespace, name, status)),
+                _ => None,
+            };
+        assert_eq!(
+            resource(
+                "tinkerbell.org/v1alpha1",
+                "namespaces/default/hardware/wk01/status"
+            ),
+            Some((
+                "hardware".into(),
+                Some("default".into()),
+                Some("wk01".into()),
+                true
+            ))
+        );
+        assert_eq!(
+            resource("v1", "nodes/n1"),
+            Some(("nodes".into(), None, Some("n1".into()), false))
+        );
+        assert_eq!(
+            resource("v1", "secrets"),
+            Some(("secrets".into(), None, None, false))
+        );
+        assert!(resource("v1", "a/b/c/d/e/f").is_none());
+        assert!(matches!(
+            Target::parse("v1", &["namespaces"]),
+            Some(Target::Namespaces(None))
+        ));
+        assert!(matches!(
+            Target::parse("v1", &["namespaces", "x"]),
+            Some(Target::Namespaces(Some(n))) if n == "x"
+        ));
+        assert!(matches!(
+            Target::parse(discovery::CRD_GROUP_VERSION, &["customresourcedefinitions"]),
+            Some(Target::Crds(None))
+        ));
+    }
+
+    #[test]
+    fn field_selectors() {
+        let obj = DynamicObject::new(
+            ironbell_model::TypeKey::new("v1", "Secret"),
+            ObjectMeta::named("ns1", "s1"),
+        );
+        let sel = |s: &str| FieldSelector::parse(s).expect(s).matches(&obj);
+        assert!(sel("metadata.name=s1"));
+        assert!(sel("metadata.name==s1,metadata.namespace=ns1"));
+        assert!(!sel("metadata.name!=s1"));
+        assert!(sel("metadata.namespace!=other"));
+        assert!(sel(""));
+        for bad in ["spec.x=1", "metadata.name"] {
+            let err = FieldSelector::parse(bad).err().expect(bad);
+            assert_eq!(err.code, 400, "{bad}");
+        }
+    }
+
+    #[test]
+    fn patch_types() {
+        assert_eq!(
+            PatchKind::of("application/merge-patch+json").ok(),
+            Some(PatchKind::Merge)
+        );
+        assert_eq!(
+            PatchKind::of("application/strategic-merge-patch+json; charset=utf-8").ok(),
+            Some(PatchKind::Merge)
+        );
+        assert_eq!(
+            PatchKind::of("application/json-patch+json").ok(),
+            Some(PatchKind::Json)
+        );
+        assert_eq!(
+            PatchKind::of("application/apply-patch+yaml").ok(),
+            Some(PatchKind::Apply)
+        );
+        assert_eq!(PatchKind::of("text/plain").err().map(|e| e.code), Some(415));
+    }
+
+    #[test]
+    fn store_errors_are_statuses_with_reasons() {
+        let e = StoreError::NotFound {
+            kind: "Hardware".into(),
+            namespace: "default".into(),
+            name: "wk01".into(),
+        };
+        let s = ApiError::from_store(&e, "tinkerbell.org", "hardware").status();
+        assert_eq!(s["code"], 404);
+        assert_eq!(s["reason"], "NotFound");
+        assert_eq!(s["details"]["name"], "wk01");
+        assert_eq!(s["details"]["kind"], "hardware");
+        let old = ApiError::from_store(
+            &StoreError::TooOld {
+                requested: 1,
+                oldest: 9,
+            },
+            "",
+            "x",
+        );
+        assert_eq!((old.code, old.reason), (410, "Expired"));
+        let invalid = ApiError::invalid("spec.x: bad").status();
+        assert_eq!(invalid["details"]["causes"][0]["message"], "spec.x: bad");
+    }
+}

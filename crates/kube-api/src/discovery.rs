@@ -290,3 +290,75 @@ fn row(kind: &KindInfo, obj: &DynamicObject, include: IncludeObject) -> Value {
     };
     json!({"cells": cells, "object": object})
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ironbell_model::{ObjectMeta, TypeKey};
+
+    #[test]
+    fn resource_lists_carry_short_names_categories_and_status() {
+        let kinds = KindRegistry::builtin();
+        let list = resource_list(&kinds, "tinkerbell.org/v1alpha1").expect("group");
+        let resources = list["resources"].as_array().expect("resources");
+        let hw = resources
+            .iter()
+            .find(|r| r["name"] == "hardware")
+            .expect("hardware");
+        assert_eq!(hw["shortNames"], json!(["hw"]));
+        assert_eq!(hw["categories"], json!(["tinkerbell"]));
+        assert_eq!(hw["namespaced"], true);
+        assert!(resources.iter().any(|r| r["name"] == "hardware/status"));
+        let core = resource_list(&kinds, "v1").expect("core");
+        assert!(
+            core["resources"]
+                .as_array()
+                .expect("r")
+                .iter()
+                .any(|r| r["name"] == "namespaces")
+        );
+        assert!(resource_list(&kinds, "example.com/v1").is_none());
+        let groups = group_list(&kinds);
+        assert!(
+            groups["groups"]
+                .as_array()
+                .expect("g")
+                .iter()
+                .any(|g| g["name"] == "apiextensions.k8s.io")
+        );
+    }
+
+    #[test]
+    fn tables_hold_the_printer_columns() {
+        let kinds = KindRegistry::builtin();
+        let info = kinds.find("workflows").expect("workflows");
+        let mut wf = DynamicObject::new(
+            TypeKey::new("tinkerbell.org/v1alpha1", "Workflow"),
+            ObjectMeta::named("default", "wf1"),
+        );
+        wf.set_field(
+            "spec",
+            &json!({"templateRef": "ubuntu", "hardwareRef": "wk01"}),
+        )
+        .expect("spec");
+        let t = table(info, &[wf], Some(7), IncludeObject::Metadata);
+        let names: Vec<&str> = t["columnDefinitions"]
+            .as_array()
+            .expect("defs")
+            .iter()
+            .filter_map(|d| d["name"].as_str())
+            .collect();
+        assert_eq!(names[..4], ["Name", "Template", "State", "Task"]);
+        assert_eq!(t["rows"][0]["cells"][0], "wf1");
+        assert_eq!(t["rows"][0]["cells"][1], "ubuntu");
+        assert_eq!(t["rows"][0]["cells"][2], "<none>");
+        assert_eq!(t["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+        assert_eq!(t["metadata"]["resourceVersion"], "7");
+        let crd = crd(info);
+        assert_eq!(crd["metadata"]["name"], "workflows.tinkerbell.org");
+        assert_eq!(
+            crd["spec"]["versions"][0]["additionalPrinterColumns"][0]["name"],
+            "Template"
+        );
+    }
+}
