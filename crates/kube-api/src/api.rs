@@ -316,8 +316,15 @@ struct Ctx<'s> {
     as_table: bool,
 }
 
-/// A field selector: `metadata.name` and `metadata.namespace`, `=`, `==` or `!=`.
-struct FieldSelector(Vec<(bool, &'static str, String)>);
+/// A field selector: `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`, comma-separated.
+/// `metadata.name` and `metadata.namespace` are read from the metadata; any other field is
+/// a dotted path into the object (`involvedObject.name` of an Event, `spec.hardwareRef` of
+/// a Workflow), its text compared (a missing field is the empty string). Kubernetes allows
+/// a few fields per kind; this takes any, a superset.
+struct FieldSelector(Vec<(bool, String, String)>);
+
+/// Most terms a field selector may hold.
+const MAX_FIELD_TERMS: usize = 16;
 
 impl FieldSelector {
     fn parse(text: &str) -> Result<Self, ApiError> {
@@ -332,28 +339,35 @@ impl FieldSelector {
                     "invalid field selector {term:?}: FIELD=VALUE or FIELD!=VALUE"
                 )));
             };
-            let field = match field.trim() {
-                "metadata.name" => "metadata.name",
-                "metadata.namespace" => "metadata.namespace",
-                other => {
-                    return Err(ApiError::bad_request(format!(
-                        "field label not supported: {other} (only metadata.name and metadata.namespace)"
-                    )));
-                }
-            };
-            terms.push((equal, field, value.trim().to_string()));
+            let field = field.trim();
+            if field.is_empty()
+                || field.split('.').any(str::is_empty)
+                || terms.len() == MAX_FIELD_TERMS
+            {
+                return Err(ApiError::bad_request(format!(
+                    "invalid field selector {term:?}: a dotted field path, at most {MAX_FIELD_TERMS} terms"
+                )));
+            }
+            terms.push((equal, field.to_string(), value.trim().to_string()));
         }
         Ok(Self(terms))
     }
 
     fn matches(&self, obj: &DynamicObject) -> bool {
+        let mut json = None;
         self.0.iter().all(|(equal, field, value)| {
-            let actual = if *field == "metadata.name" {
-                obj.name()
-            } else {
-                obj.namespace()
+            let actual = match field.as_str() {
+                "metadata.name" => obj.name().to_string(),
+                "metadata.namespace" => obj.namespace().to_string(),
+                path => {
+                    let v = json.get_or_insert_with(|| obj.to_value());
+                    path.split('.')
+                        .try_fold(&*v, |v, key| v.get(key))
+                        .map(ironbell_model::jsonpath::value_text)
+                        .unwrap_or_default()
+                }
             };
-            (actual == value) == *equal
+            (actual == *value) == *equal
         })
     }
 }
@@ -719,7 +733,7 @@ impl Ctx<'_> {
     fn watch(&self, res: &Res<'_>, name: Option<String>) -> Result<Response<Body>, ApiError> {
         let (params, mut fields) = self.params(res)?;
         if let Some(name) = name {
-            fields.0.push((true, "metadata.name", name));
+            fields.0.push((true, "metadata.name".into(), name));
         }
         let from = match self.query.get("resourceVersion").map(String::as_str) {
             None | Some("" | "0") => None,
@@ -1083,7 +1097,10 @@ mod tests {
         assert!(!sel("metadata.name!=s1"));
         assert!(sel("metadata.namespace!=other"));
         assert!(sel(""));
-        for bad in ["spec.x=1", "metadata.name"] {
+        assert!(sel("kind=Secret"));
+        assert!(sel("spec.missing="));
+        assert!(!sel("spec.missing=x"));
+        for bad in ["spec..x=1", "metadata.name", "=x"] {
             let err = FieldSelector::parse(bad).err().expect(bad);
             assert_eq!(err.code, 400, "{bad}");
         }

@@ -497,6 +497,58 @@ async fn one_kubectl(bin: PathBuf) {
         "FAILED"
     );
 
+    // Events: created through the API, selected by the object they are about, and shown by
+    // describe.
+    // (kubectl describe selects them by the object's uid too.)
+    let uid = k
+        .ok(&["get", "hw", "sandbox", "-o", "jsonpath={.metadata.uid}"])
+        .await;
+    let event = api.file(
+        "event.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Event\nmetadata: {{name: sandbox.1, namespace: default}}\n\
+             involvedObject: {{apiVersion: tinkerbell.org/v1alpha1, kind: Hardware, name: sandbox, \
+             namespace: default, uid: {uid}}}\nreason: DHCPOffer\nmessage: offered 192.168.2.15\n\
+             type: Normal\ncount: 1\nfirstTimestamp: \"2026-01-01T00:00:00Z\"\n\
+             lastTimestamp: \"2026-01-01T00:00:00Z\"\n"
+        ),
+    );
+    k.ok(&["create", "-f", &event]).await;
+    let events = rows(
+        &k.ok(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=sandbox",
+        ])
+        .await,
+    );
+    assert_eq!(
+        events[0][..3],
+        ["NAME".to_string(), "LAST".into(), "SEEN".into()]
+    );
+    assert!(
+        events[1].contains(&"DHCPOffer".to_string())
+            && events[1].contains(&"hardware/sandbox".to_string()),
+        "{events:?}"
+    );
+    let none = k
+        .ok(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=other",
+            "-o",
+            "name",
+        ])
+        .await;
+    assert!(none.is_empty(), "{none}");
+    let described = k.ok(&["describe", "hw", "sandbox"]).await;
+    assert!(
+        described.contains("sandbox") && described.contains("DHCPOffer"),
+        "{described}"
+    );
+
     // delete.
     let out = k.ok(&["delete", "hw", "pxe-proxmox"]).await;
     assert!(out.contains("deleted"), "{out}");
