@@ -178,7 +178,13 @@ async fn serve(state: &ApiState, req: Request) -> Result<Response<Body>, ApiErro
         as_table,
     };
     match target {
-        Target::Namespaces(name) => ctx.namespaces(name.as_deref()).await,
+        Target::Namespaces(name) => {
+            within(
+                state.config.request_timeout,
+                ctx.namespaces(name.as_deref()),
+            )
+            .await
+        }
         Target::Crds(name) => ctx.crds(name.as_deref()),
         Target::Resource {
             plural,
@@ -208,7 +214,7 @@ async fn serve(state: &ApiState, req: Request) -> Result<Response<Body>, ApiErro
                     (Method::GET, Some(name)) => ctx.get(&res, &name).await,
                     (Method::PUT, Some(name)) => ctx.replace(&res, &name, status, req).await,
                     (Method::PATCH, Some(name)) => ctx.patch(&res, &name, status, req).await,
-                    (Method::DELETE, Some(name)) => ctx.delete(&res, &name, req).await,
+                    (Method::DELETE, Some(name)) if !status => ctx.delete(&res, &name, req).await,
                     (m, _) => Err(ApiError::method_not_allowed(format!(
                         "{m} is not supported on {path}"
                     ))),
@@ -217,17 +223,23 @@ async fn serve(state: &ApiState, req: Request) -> Result<Response<Body>, ApiErro
             if is_watch {
                 return work.await;
             }
-            tokio::time::timeout(timeout, work)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(ApiError::new(
-                        504,
-                        "Timeout",
-                        format!("the request did not finish within {timeout:?}"),
-                    ))
-                })
+            within(timeout, work).await
         }
     }
+}
+
+/// `work`, or a 504 `Timeout` Status once `limit` has passed.
+async fn within(
+    limit: Duration,
+    work: impl std::future::Future<Output = Result<Response<Body>, ApiError>>,
+) -> Result<Response<Body>, ApiError> {
+    tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+        Err(ApiError::new(
+            504,
+            "Timeout",
+            format!("the request did not finish within {limit:?}"),
+        ))
+    })
 }
 
 /// The role of the request's credentials: a client certificate, else a bearer token.
