@@ -470,6 +470,28 @@ async fn one_kubectl(bin: PathBuf) {
         ])
         .await;
     assert_eq!(host, "sandbox-2");
+    // kubectl edit, its editor a sed that changes the hostname in the file it is given.
+    let edited = k
+        .command(&["edit", "hw", "sandbox"])
+        .env("KUBE_EDITOR", "sed -i s/sandbox-2/sandbox-3/")
+        .output()
+        .await
+        .expect("kubectl edit");
+    assert!(
+        edited.status.success(),
+        "{}",
+        String::from_utf8_lossy(&edited.stderr)
+    );
+    let host = k
+        .ok(&[
+            "get",
+            "hw",
+            "sandbox",
+            "-o",
+            "jsonpath={.spec.interfaces[0].dhcp.hostname}",
+        ])
+        .await;
+    assert_eq!(host, "sandbox-3");
     let err = k
         .fails(&[
             "patch",
