@@ -645,6 +645,7 @@ async fn one_kubectl(bin: PathBuf) {
 /// watch asks for has been compacted.
 #[tokio::test]
 async fn watch_bookmarks_and_expired_history_over_curl() {
+    ironbell_testbed::require_tool!("curl");
     let api = Api::start(ApiConfig {
         bookmark_interval: Duration::from_millis(200),
         ..ApiConfig::default()
