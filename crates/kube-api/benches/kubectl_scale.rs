@@ -129,9 +129,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .await?;
     }
     println!(
-        "store: {} Hardware written in {:.1?}",
+        "store: {} Hardware written in {:.1?} (peak RSS so far {} MiB)",
         args.objects,
-        t0.elapsed()
+        t0.elapsed(),
+        peak_rss_kib() / 1024
     );
 
     let security = Arc::new(Security::load_or_create(
@@ -180,11 +181,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .await?;
 
     println!("\n{:<44} {:>10} {:>8}", "command", "best of 3", "lines");
+    let table = best_of_three(|| kubectl(&[])).await?;
+    let table_rss = peak_rss_kib() / 1024;
     let mut rows = vec![
-        (
-            "kubectl get hardware (Table)",
-            best_of_three(|| kubectl(&[])).await?,
-        ),
+        ("kubectl get hardware (Table)", table),
         (
             "kubectl get hardware -o json",
             best_of_three(|| kubectl(&["-o", "json"])).await?,
@@ -207,6 +207,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     for (what, (took, lines)) in &rows {
         println!("{what:<44} {:>8.0}ms {lines:>8}", took.as_secs_f64() * 1e3);
     }
+
+    println!(
+        "peak RSS after the Table lists: {table_rss} MiB; after every list: {} MiB",
+        peak_rss_kib() / 1024
+    );
 
     // A watch of N events: each object updated once while kubectl watches.
     let mut watch = kubectl(&["-w", "--watch-only", "-o", "name"])

@@ -448,13 +448,13 @@ impl Ctx<'_> {
             .map_err(|e| res.error(&e))?;
         list.items.retain(|o| fields.matches(o));
         if self.as_table {
-            let t = discovery::table(
+            let t = discovery::table_text(
                 res.kind,
                 &list.items,
                 Some(list.resource_version),
                 self.include(),
             );
-            return Ok(json_response(StatusCode::OK, &t));
+            return Ok(text_response(t));
         }
         // Built as text: a list of 10,000 objects copies each object's raw JSON once.
         let mut body = format!(
@@ -473,12 +473,7 @@ impl Ctx<'_> {
             body.push_str(&text);
         }
         body.push_str("]}");
-        let mut resp = Response::new(Body::from(body));
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static("application/json"),
-        );
-        Ok(resp)
+        Ok(text_response(body))
     }
 
     /// Reads a request body as the kind's object, in the path's namespace.
@@ -900,6 +895,16 @@ impl PatchKind {
             )),
         }
     }
+}
+
+/// A 200 with a JSON text built by hand.
+fn text_response(text: String) -> Response<Body> {
+    let mut resp = Response::new(Body::from(text));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    resp
 }
 
 fn content_type(headers: &HeaderMap) -> &str {
