@@ -4,7 +4,8 @@
 //! Names are checked where they enter (parsing, import, the store), but the table printer
 //! does not rely on it: every cell goes through [`escape_controls`], so no field (a label, a
 //! status message, a name in a store written by something else) can move the cursor, clear
-//! the screen or forge a line on the terminal. YAML and JSON output escape them by format.
+//! the screen or forge a line on the terminal; nor do the values `-o jsonpath=` and `-o
+//! name` print. YAML and JSON output escape them by format.
 
 use std::io::Write;
 
@@ -145,7 +146,9 @@ pub fn print_objects(
                 Some(obj) => obj.to_value(),
                 None => list(),
             };
-            write!(out, "{}", template.render(&value)?)?;
+            // The template's own text (`{"\n"}`) prints as written; the values it finds
+            // are escaped like table cells.
+            write!(out, "{}", template.render(&escaped(value))?)?;
         }
         Format::CustomColumns(columns) => {
             let mut rows = vec![columns.iter().map(|(h, _)| h.clone()).collect::<Vec<_>>()];
@@ -181,6 +184,20 @@ pub fn print_objects(
         }
     }
     Ok(())
+}
+
+/// `v` with every string (and key) passed through [`escape_controls`].
+fn escaped(v: Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(escape_controls(&s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(escaped).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (escape_controls(&k), escaped(v)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// How `-o name` names an object: `kind.group/name`, the kind in lower case (`kind/name`
@@ -301,5 +318,15 @@ mod tests {
         assert_eq!(text.lines().count(), 2, "{text}");
         assert!(!text.contains('\u{1b}'), "{text}");
         assert!(text.contains("evil\\nforged-row"), "{text}");
+    }
+
+    #[test]
+    fn jsonpath_values_are_escaped_and_its_literals_are_not() {
+        let value = serde_json::json!({"a": "x\u{1b}[2J", "b": ["y\nz"]});
+        let t = Template::parse(r#"{.a}{"\n"}{.b[0]}"#).expect("template");
+        assert_eq!(
+            t.render(&escaped(value)).expect("render"),
+            "x\\u{1b}[2J\ny\\nz"
+        );
     }
 }
