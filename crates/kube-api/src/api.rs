@@ -589,6 +589,9 @@ impl Ctx<'_> {
     async fn create(&self, res: &Res<'_>, req: Request) -> Result<Response<Body>, ApiError> {
         let mut obj = self.body_object(res, req, None).await?;
         obj.metadata.resource_version = None;
+        // As for a CRD with a status subresource: a create's `status` is ignored (it is
+        // written through `/status`).
+        obj.remove_field("status");
         if self.dry_run() {
             return Ok(self.object_response(res, StatusCode::CREATED, &obj));
         }

@@ -91,6 +91,25 @@ async fn typed_api_and_a_watcher_through_a_restart_and_a_compaction() {
         .await
         .expect("create");
     assert!(created.metadata.resource_version.is_some());
+    // A create's status is ignored, as for a CRD with a status subresource.
+    let mut with_status = hardware("wk09", "02:00:00:00:00:09");
+    with_status.spec = serde_json::json!({"interfaces": []});
+    let mut value = serde_json::to_value(&with_status).expect("json");
+    value["status"] = serde_json::json!({"state": "Provisioned"});
+    let raw: KubeApi<kube::api::DynamicObject> = KubeApi::namespaced_with(
+        hw.clone().into_client(),
+        "default",
+        &kube::api::ApiResource::erase::<Hardware>(&()),
+    );
+    let obj: kube::api::DynamicObject = serde_json::from_value(value).expect("dynamic");
+    let made = raw
+        .create(&PostParams::default(), &obj)
+        .await
+        .expect("create");
+    assert!(made.data.get("status").is_none(), "{made:?}");
+    raw.delete("wk09", &Default::default())
+        .await
+        .expect("delete");
     hw.create(
         &PostParams::default(),
         &hardware("wk02", "02:00:00:00:00:02"),
