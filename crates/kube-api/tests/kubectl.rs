@@ -424,6 +424,44 @@ async fn one_kubectl(bin: PathBuf) {
         "--timeout=20s",
     ])
     .await;
+    // Every output format for each of Hardware, Template and Workflow, each naming its
+    // object (JSON and YAML read back).
+    for (kind, name) in [
+        ("hardware", "sandbox"),
+        ("templates", "ubuntu"),
+        ("workflows", "wf1"),
+    ] {
+        for format in [
+            "",
+            "wide",
+            "name",
+            "json",
+            "yaml",
+            "jsonpath={.items[*].metadata.name}",
+            "custom-columns=N:.metadata.name",
+        ] {
+            let mut args = vec!["get", kind];
+            if !format.is_empty() {
+                args.extend(["-o", format]);
+            }
+            let out = k.ok(&args).await;
+            assert!(out.contains(name), "{args:?}: {out}");
+            match format {
+                "json" => {
+                    let list: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+                    assert_eq!(list["kind"], "List", "{args:?}");
+                }
+                "yaml" => {
+                    let list: serde_json::Value = serde_yaml_ng::from_str(&out).expect("YAML");
+                    assert!(
+                        list["items"].as_array().is_some_and(|i| !i.is_empty()),
+                        "{args:?}"
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
     let wf = rows(&k.ok(&["get", "wf", "-o", "wide"]).await);
     assert_eq!(
         wf[0][..4],
