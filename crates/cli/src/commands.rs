@@ -124,7 +124,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     objects.iter_mut().for_each(redact);
                 }
             }
-            print_found(&found, output, single)?;
+            print_found(&found, &output, single)?;
         }
         Command::ApiResources => crate::docs::print_api_resources(kinds)?,
         Command::Completion { shell } => crate::docs::completion(shell)?,
@@ -164,6 +164,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::serve::bmc(&open(&spec, Access::Create)?, args).await?;
         }
         Command::Lab(command) => return crate::lab::run(command).await,
+        Command::Serve(ServeCommand::Api(args)) => {
+            crate::kubeapi::serve(&open(&spec, Access::Create)?, kinds, args).await?;
+        }
+        Command::Kubeconfig(args) => crate::kubeapi::kubeconfig(&spec, args)?,
         Command::Serve(ServeCommand::All(args)) => {
             let log_dir = log_dir();
             crate::serve::all(&open(&spec, Access::Create)?, *args, log_dir).await?;
@@ -400,7 +404,7 @@ fn is_not_found(e: &anyhow::Error) -> bool {
 /// JSON).
 fn print_found(
     found: &[(&KindInfo, Vec<DynamicObject>)],
-    output: crate::Format,
+    output: &crate::Format,
     single: bool,
 ) -> anyhow::Result<()> {
     let with_objects: Vec<&(&KindInfo, Vec<DynamicObject>)> =
@@ -411,7 +415,7 @@ fn print_found(
         }
         ([(info, _), ..], []) => print_objects(info, &[], output, single),
         ([], []) => Ok(()),
-        (_, several) if output != crate::Format::Table => {
+        (_, several) if !output.is_table() => {
             let all: Vec<DynamicObject> = several.iter().flat_map(|(_, o)| o.clone()).collect();
             print_objects(several[0].0, &all, output, single)
         }

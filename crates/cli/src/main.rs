@@ -25,6 +25,7 @@ mod commands;
 mod describe;
 mod dhcp;
 mod docs;
+mod kubeapi;
 mod lab;
 mod lifecycle;
 mod logs;
@@ -148,8 +149,9 @@ enum Command {
         /// Label selector, e.g. `type=cp,!cluster`.
         #[arg(short = 'l', long = "selector")]
         selector: Option<String>,
-        /// Output format.
-        #[arg(short, long, value_enum, default_value_t = Format::Table)]
+        /// Output format: table, wide, yaml, json, name, jsonpath=TEMPLATE,
+        /// custom-columns=HEADER:PATH,... (kubectl's).
+        #[arg(short, long, default_value = "table", value_parser = Format::parse)]
         output: Format,
         /// Print Secret values (they are redacted otherwise).
         #[arg(long)]
@@ -228,6 +230,8 @@ enum Command {
     /// Upgrade a cluster to a changed spec (`upgrade cluster -f cluster.yaml`).
     #[command(subcommand)]
     Upgrade(lifecycle::UpgradeCommand),
+    /// Write a kubeconfig for the plane's Kubernetes API (`serve api`).
+    Kubeconfig(kubeapi::KubeconfigArgs),
     /// Delete objects with what they own (a Hardware's BMC Machine and Secret, a Job's
     /// Tasks, whatever names them in its ownerReferences): `delete KIND NAME...`, `delete
     /// KIND/NAME...`, `delete KIND -l SELECTOR`, `delete -f FILE` (every object the file's
@@ -290,6 +294,9 @@ enum ServeCommand {
     Bmc(serve::BmcArgs),
     /// Every service in one process over one store.
     All(Box<serve::AllArgs>),
+    /// The Kubernetes API over the store (HTTPS, port 6443): kubectl and Kubernetes
+    /// clients against the plane.
+    Api(kubeapi::ApiArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -371,16 +378,7 @@ pub enum DescribeKind {
     Workflow,
 }
 
-/// Output format of `get`.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    /// Aligned columns.
-    Table,
-    /// YAML documents.
-    Yaml,
-    /// JSON (an object, or a `List`).
-    Json,
-}
+pub use output::Format;
 
 /// The log level of `-v N` for a command whose default is `default`.
 fn log_level(default: tracing::Level, verbosity: u8) -> tracing::Level {

@@ -4,14 +4,15 @@
 //! Names are checked where they enter (parsing, import, the store), but the table printer
 //! does not rely on it: every cell goes through [`escape_controls`], so no field (a label, a
 //! status message, a name in a store written by something else) can move the cursor, clear
-//! the screen or forge a line on the terminal. YAML and JSON output escape them by format.
+//! the screen or forge a line on the terminal; nor do the values `-o jsonpath=` and `-o
+//! name` print. YAML and JSON output escape them by format.
 
 use std::io::Write;
 
+use ironbell_model::columns::{PrinterColumn, printer_columns};
+use ironbell_model::jsonpath::{Path, Template, value_text};
 use ironbell_model::{DynamicObject, KindInfo};
 use serde_json::Value;
-
-use crate::Format;
 
 /// What replaces each Secret value in output.
 pub const REDACTED: &str = "<redacted>";
@@ -45,61 +46,192 @@ pub fn redact(obj: &mut DynamicObject) {
     }
 }
 
+/// Output format of `get`, as kubectl's `-o` spells it.
+#[derive(Clone, Debug, Default)]
+pub enum Format {
+    /// Aligned columns (the kind's printer columns of priority 0).
+    #[default]
+    Table,
+    /// Aligned columns, every printer column (`-o wide`).
+    Wide,
+    /// YAML documents.
+    Yaml,
+    /// JSON (an object, or a `List`).
+    Json,
+    /// `kind.group/name` per object (`-o name`).
+    Name,
+    /// A kubectl JSONPath template applied to the object, or to the `List` of them
+    /// (`-o jsonpath=TEMPLATE`).
+    JsonPath(Box<Template>),
+    /// Columns named by the user: `HEADER:PATH,...` (`-o custom-columns=SPEC`).
+    CustomColumns(Vec<(String, Path)>),
+}
+
+impl Format {
+    /// Reads kubectl's `-o` value: `table`, `wide`, `yaml`, `json`, `name`,
+    /// `jsonpath=TEMPLATE`, `custom-columns=HEADER:PATH,...`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (what, arg) = text.split_once('=').unwrap_or((text, ""));
+        let bad = |e: ironbell_model::jsonpath::JsonPathError| e.to_string();
+        Ok(match (what, arg.is_empty()) {
+            ("table", true) => Self::Table,
+            ("wide", true) => Self::Wide,
+            ("yaml", true) => Self::Yaml,
+            ("json", true) => Self::Json,
+            ("name", true) => Self::Name,
+            ("jsonpath", false) => Self::JsonPath(Box::new(Template::parse(arg).map_err(bad)?)),
+            ("custom-columns", false) => Self::CustomColumns(
+                arg.split(',')
+                    .map(|spec| {
+                        let (header, path) = spec.split_once(':').ok_or_else(|| {
+                            format!("custom-columns: {spec:?} is not HEADER:JSONPATH")
+                        })?;
+                        Ok((header.to_string(), Path::parse(path).map_err(bad)?))
+                    })
+                    .collect::<Result<_, String>>()?,
+            ),
+            ("jsonpath" | "custom-columns", true) => {
+                return Err(format!("-o {what}= needs a template after the ="));
+            }
+            _ => {
+                return Err(format!(
+                    "unknown output format {text:?}: one of table, wide, yaml, json, name, \
+                     jsonpath=TEMPLATE, custom-columns=HEADER:PATH,..."
+                ));
+            }
+        })
+    }
+
+    /// Whether the format prints a table per kind (several kinds, several tables).
+    pub fn is_table(&self) -> bool {
+        matches!(self, Self::Table | Self::Wide)
+    }
+}
+
 /// Prints objects in the chosen format. `single` prints one object rather than a list.
 pub fn print_objects(
     kind: &KindInfo,
     objects: &[DynamicObject],
-    format: Format,
+    format: &Format,
     single: bool,
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
+    let one = (single && objects.len() == 1).then(|| &objects[0]);
+    let list = || {
+        serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "List",
+            "items": objects,
+        })
+    };
     match format {
-        Format::Yaml => {
-            if single && objects.len() == 1 {
-                write!(out, "{}", serde_yaml_ng::to_string(&objects[0])?)?;
-            } else {
-                write!(out, "{}", ironbell_model::to_yaml_documents(objects)?)?;
-            }
-        }
+        Format::Yaml => match one {
+            Some(obj) => write!(out, "{}", serde_yaml_ng::to_string(obj)?)?,
+            None => write!(out, "{}", ironbell_model::to_yaml_documents(objects)?)?,
+        },
         Format::Json => {
-            let text = if single && objects.len() == 1 {
-                serde_json::to_string_pretty(&objects[0])?
-            } else {
-                serde_json::to_string_pretty(&serde_json::json!({
-                    "apiVersion": "v1",
-                    "kind": "List",
-                    "items": objects,
-                }))?
+            let text = match one {
+                Some(obj) => serde_json::to_string_pretty(obj)?,
+                None => serde_json::to_string_pretty(&list())?,
             };
             writeln!(out, "{text}")?;
         }
-        Format::Table => {
+        Format::Name => {
+            for obj in objects {
+                writeln!(out, "{}", escape_controls(&object_name(kind, obj)))?;
+            }
+        }
+        Format::JsonPath(template) => {
+            let value = match one {
+                Some(obj) => obj.to_value(),
+                None => list(),
+            };
+            // The template's own text (`{"\n"}`) prints as written; the values it finds
+            // are escaped like table cells.
+            write!(out, "{}", template.render(&escaped(value))?)?;
+        }
+        Format::CustomColumns(columns) => {
+            let mut rows = vec![columns.iter().map(|(h, _)| h.clone()).collect::<Vec<_>>()];
+            rows.extend(objects.iter().map(|o| {
+                let value = o.to_value();
+                columns
+                    .iter()
+                    .map(|(_, path)| {
+                        let found = path.find(&value);
+                        if found.is_empty() {
+                            "<none>".to_string()
+                        } else {
+                            found
+                                .into_iter()
+                                .map(value_text)
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        }
+                    })
+                    .collect()
+            }));
+            write_table(&mut out, &rows)?;
+        }
+        Format::Table | Format::Wide => {
             if objects.is_empty() {
                 eprintln!("No {} found.", kind.plural);
                 return Ok(());
             }
-            let mut rows = vec![table_header(kind)];
-            rows.extend(objects.iter().map(|o| table_row(kind, o)));
+            let wide = matches!(format, Format::Wide);
+            let mut rows = vec![table_header(kind, wide)];
+            rows.extend(objects.iter().map(|o| table_row(kind, o, wide)));
             write_table(&mut out, &rows)?;
         }
     }
     Ok(())
 }
 
+/// `v` with every string (and key) passed through [`escape_controls`].
+fn escaped(v: Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(escape_controls(&s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(escaped).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (escape_controls(&k), escaped(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// How `-o name` names an object: `kind.group/name`, the kind in lower case (`kind/name`
+/// in the core group), as kubectl does.
+pub fn object_name(kind: &KindInfo, obj: &DynamicObject) -> String {
+    let group = kind.group();
+    let kind = kind.kind.to_ascii_lowercase();
+    if group.is_empty() {
+        format!("{kind}/{}", obj.name())
+    } else {
+        format!("{kind}.{group}/{}", obj.name())
+    }
+}
+
+/// The printer columns of `kind` a table shows: priority 0, or every one when `wide`.
+fn shown_columns(kind: &KindInfo, wide: bool) -> impl Iterator<Item = &'static PrinterColumn> {
+    printer_columns(kind)
+        .iter()
+        .filter(move |c| wide || c.priority == 0)
+}
+
 /// The header of `kind`'s table: `NAMESPACE`, `NAME`, then the kind's columns.
-pub(crate) fn table_header(kind: &KindInfo) -> Vec<String> {
-    ["NAMESPACE", "NAME"]
+pub(crate) fn table_header(kind: &KindInfo, wide: bool) -> Vec<String> {
+    ["NAMESPACE".to_string(), "NAME".to_string()]
         .into_iter()
-        .chain(columns(kind).iter().map(|c| c.0))
-        .map(str::to_string)
+        .chain(shown_columns(kind, wide).map(|c| c.name.to_uppercase()))
         .collect()
 }
 
 /// `obj`'s row in `kind`'s table (see [`table_header`]).
-pub(crate) fn table_row(kind: &KindInfo, obj: &DynamicObject) -> Vec<String> {
+pub(crate) fn table_row(kind: &KindInfo, obj: &DynamicObject, wide: bool) -> Vec<String> {
     let mut row = vec![obj.namespace().to_string(), obj.name().to_string()];
     let value = obj.to_value();
-    row.extend(columns(kind).iter().map(|(_, f)| f(&value)));
+    row.extend(shown_columns(kind, wide).map(|c| c.text(&value)));
     row
 }
 
@@ -151,172 +283,14 @@ pub(crate) fn write_table(out: &mut impl Write, rows: &[Vec<String>]) -> std::io
     Ok(())
 }
 
-type Column = (&'static str, fn(&Value) -> String);
-
+/// The text at JSON `pointer` in `v` (empty when absent or null).
 pub(crate) fn text(v: &Value, pointer: &str) -> String {
-    match v.pointer(pointer) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
-    }
-}
-
-fn labels(v: &Value) -> String {
-    v.pointer("/metadata/labels")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default()
-}
-
-/// Kind-specific columns, read from the JSON form so they work for any stored object.
-fn columns(kind: &KindInfo) -> Vec<Column> {
-    match (kind.api_version, kind.kind) {
-        ("tinkerbell.org/v1alpha1", "Hardware") => vec![
-            ("MAC", |v| text(v, "/spec/interfaces/0/dhcp/mac")),
-            ("IP", |v| text(v, "/spec/interfaces/0/dhcp/ip/address")),
-            ("BMC", |v| text(v, "/spec/bmcRef/name")),
-            ("LABELS", labels),
-        ],
-        // Tinkerbell's printer columns, then AGE.
-        ("tinkerbell.org/v1alpha1", "Workflow") => vec![
-            ("TEMPLATE", |v| text(v, "/spec/templateRef")),
-            ("STATE", |v| text(v, "/status/state")),
-            ("CURRENT-ACTION", |v| {
-                text(v, "/status/currentState/actionName")
-            }),
-            ("AGENT", |v| text(v, "/status/agentID")),
-            ("HARDWARE", |v| text(v, "/spec/hardwareRef")),
-            ("AGE", age),
-        ],
-        // kubectl's, less the namespace and name printed before them.
-        ("v1", "Event") => vec![
-            ("LAST SEEN", |v| {
-                let last = text(v, "/lastTimestamp");
-                let last = if last.is_empty() {
-                    text(v, "/firstTimestamp")
-                } else {
-                    last
-                };
-                last.parse().map(age_of).unwrap_or_default()
-            }),
-            ("TYPE", |v| text(v, "/type")),
-            ("REASON", |v| text(v, "/reason")),
-            ("OBJECT", |v| {
-                format!(
-                    "{}/{}",
-                    text(v, "/involvedObject/kind").to_lowercase(),
-                    text(v, "/involvedObject/name")
-                )
-            }),
-            ("COUNT", |v| text(v, "/count")),
-            ("MESSAGE", |v| text(v, "/message")),
-        ],
-        ("bmc.tinkerbell.org/v1alpha1", "Machine") => vec![
-            ("HOST", |v| text(v, "/spec/connection/host")),
-            ("POWER", |v| text(v, "/status/powerState")),
-        ],
-        ("bmc.tinkerbell.org/v1alpha1", "Job") => vec![
-            ("MACHINE", |v| text(v, "/spec/machineRef/name")),
-            ("TASKS", |v| {
-                v.pointer("/spec/tasks")
-                    .and_then(Value::as_array)
-                    .map_or(0, Vec::len)
-                    .to_string()
-            }),
-        ],
-        ("v1", "Secret") => vec![
-            ("TYPE", |v| text(v, "/type")),
-            ("DATA", |v| {
-                v.pointer("/data")
-                    .and_then(Value::as_object)
-                    .map_or(0, |m| m.len())
-                    .to_string()
-            }),
-        ],
-        ("anywhere.eks.amazonaws.com/v1alpha1", "Cluster") => vec![
-            ("VERSION", |v| text(v, "/spec/kubernetesVersion")),
-            ("ENDPOINT", |v| {
-                text(v, "/spec/controlPlaneConfiguration/endpoint/host")
-            }),
-        ],
-        ("cluster.x-k8s.io/v1beta1", "Cluster") => {
-            vec![("PHASE", |v| text(v, "/status/phase")), ("AGE", age)]
-        }
-        ("cluster.x-k8s.io/v1beta1", "Machine") => vec![
-            ("CLUSTER", |v| text(v, "/spec/clusterName")),
-            ("NODENAME", |v| text(v, "/status/nodeRef/name")),
-            ("PROVIDERID", |v| text(v, "/spec/providerID")),
-            ("PHASE", |v| text(v, "/status/phase")),
-            ("AGE", age),
-            ("VERSION", |v| text(v, "/spec/version")),
-        ],
-        ("cluster.x-k8s.io/v1beta1", "MachineDeployment" | "MachineSet") => {
-            let cluster: Column = ("CLUSTER", |v| text(v, "/spec/clusterName"));
-            let tail: [Column; 3] = [
-                ("PHASE", |v| text(v, "/status/phase")),
-                ("AGE", age),
-                ("VERSION", |v| text(v, "/spec/template/spec/version")),
-            ];
-            std::iter::once(cluster)
-                .chain(REPLICA_COLUMNS)
-                .chain(tail)
-                .collect()
-        }
-        ("controlplane.cluster.x-k8s.io/v1beta1", "KubeadmControlPlane") => {
-            let head: [Column; 3] = [
-                ("CLUSTER", |v| {
-                    text(v, "/metadata/labels/cluster.x-k8s.io~1cluster-name")
-                }),
-                ("INITIALIZED", |v| text(v, "/status/initialized")),
-                ("API SERVER AVAILABLE", |v| text(v, "/status/ready")),
-            ];
-            let tail: [Column; 2] = [("AGE", age), ("VERSION", |v| text(v, "/spec/version"))];
-            head.into_iter()
-                .chain(REPLICA_COLUMNS)
-                .chain(tail)
-                .collect()
-        }
-        ("infrastructure.cluster.x-k8s.io/v1beta1", "TinkerbellMachine") => vec![
-            ("HARDWARE", |v| text(v, "/spec/hardwareName")),
-            ("READY", |v| text(v, "/status/ready")),
-            ("PROVIDERID", |v| text(v, "/spec/providerID")),
-            ("AGE", age),
-        ],
-        _ => vec![("LABELS", labels)],
-    }
-}
-
-/// The replica counts Cluster API shows for a `MachineDeployment`, `MachineSet` and
-/// `KubeadmControlPlane`.
-const REPLICA_COLUMNS: [Column; 4] = [
-    ("REPLICAS", |v| text(v, "/status/replicas")),
-    ("READY", |v| text(v, "/status/readyReplicas")),
-    ("UPDATED", |v| text(v, "/status/updatedReplicas")),
-    ("UNAVAILABLE", |v| text(v, "/status/unavailableReplicas")),
-];
-
-/// Time since `metadata.creationTimestamp` as kubectl shows it (`45s`, `12m`, `5h`, `3d`).
-fn age(v: &Value) -> String {
-    text(v, "/metadata/creationTimestamp")
-        .parse::<ironbell_model::Timestamp>()
-        .map(age_of)
-        .unwrap_or_default()
+    v.pointer(pointer).map(value_text).unwrap_or_default()
 }
 
 /// Time since `t` as kubectl shows it (`45s`, `12m`, `5h`, `3d`).
 pub(crate) fn age_of(t: ironbell_model::Timestamp) -> String {
-    let secs = ironbell_model::values::since(t).as_secs();
-    match secs {
-        0..120 => format!("{secs}s"),
-        120..7200 => format!("{}m", secs / 60),
-        7200..172_800 => format!("{}h", secs / 3600),
-        _ => format!("{}d", secs / 86_400),
-    }
+    ironbell_model::columns::age(t)
 }
 
 #[cfg(test)]
@@ -344,5 +318,15 @@ mod tests {
         assert_eq!(text.lines().count(), 2, "{text}");
         assert!(!text.contains('\u{1b}'), "{text}");
         assert!(text.contains("evil\\nforged-row"), "{text}");
+    }
+
+    #[test]
+    fn jsonpath_values_are_escaped_and_its_literals_are_not() {
+        let value = serde_json::json!({"a": "x\u{1b}[2J", "b": ["y\nz"]});
+        let t = Template::parse(r#"{.a}{"\n"}{.b[0]}"#).expect("template");
+        assert_eq!(
+            t.render(&escaped(value)).expect("render"),
+            "x\\u{1b}[2J\ny\\nz"
+        );
     }
 }

@@ -480,6 +480,8 @@ pub struct AllArgs {
     workflow: WorkflowArgs,
     #[command(flatten)]
     cluster: ClusterArgs,
+    #[command(flatten, next_help_heading = "Kubernetes API")]
+    api: crate::kubeapi::AllApiArgs,
 }
 
 /// Runs every service over one store (boot, metadata, workflow, BMC, and the cluster
@@ -510,7 +512,11 @@ pub async fn all(
     config.workflow = Some(args.workflow.options()?);
     config.bmc = Some(ironbell_bmc::Config::default());
     config.cluster = args.cluster.options(&config.network);
-    run_plane(store, config).await
+    let api = crate::kubeapi::in_serve_all(store, &ironbell_ops::lookup::kinds(), args.api).await?;
+    tokio::select! {
+        r = run_plane(store, config) => r,
+        r = api => r,
+    }
 }
 
 #[cfg(test)]

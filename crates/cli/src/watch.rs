@@ -39,7 +39,7 @@ pub async fn run(
     let types = info.type_key();
     let wanted = |o: &DynamicObject| name.is_none_or(|n| o.name() == n);
     let list = store.list(&types, params).await?;
-    let header = table_header(info);
+    let header = table_header(info, false);
     let initial: Vec<Vec<String>> = list
         .items
         .iter()
@@ -124,7 +124,7 @@ fn key(o: &DynamicObject) -> (String, String) {
 fn row(info: &KindInfo, obj: &DynamicObject) -> Vec<String> {
     let mut obj = obj.clone();
     redact(&mut obj);
-    table_row(info, &obj)
+    table_row(info, &obj, false)
         .iter()
         .map(|c| escape_controls(c))
         .collect()

@@ -855,3 +855,93 @@ fn a_name_in_two_namespaces_is_the_current_namespaces() {
         "{err}"
     );
 }
+
+#[test]
+fn get_prints_every_output_format() {
+    let env = Env::new();
+    let csv = env.file("hw.csv", CSV);
+    env.ok(&["hardware", "import", csv.to_str().expect("utf8")]);
+
+    // The printer columns: Tinkerbell's STATE first, then ironbell's; wide adds LABELS.
+    let table = env.ok(&["get", "hardware"]);
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .expect(&table)
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["NAMESPACE", "NAME", "STATE", "MAC", "IP", "BMC"],
+        "{table}"
+    );
+    assert!(table.contains("aa:bb:cc:00:00:01"), "{table}");
+    let wide = env.ok(&["get", "hardware", "-o", "wide"]);
+    assert!(
+        wide.lines().next().expect(&wide).ends_with("LABELS"),
+        "{wide}"
+    );
+    assert!(wide.contains("type=cp"), "{wide}");
+
+    let names = env.ok(&["get", "hardware", "-o", "name"]);
+    assert_eq!(
+        names.lines().collect::<Vec<_>>(),
+        ["hardware.tinkerbell.org/cp1", "hardware.tinkerbell.org/w1"]
+    );
+    let secrets = env.ok(&["get", "secrets", "-o", "name"]);
+    assert_eq!(secrets.trim(), "secret/bmc-cp1-auth");
+
+    let path = env.ok(&[
+        "get",
+        "hardware",
+        "-o",
+        r#"jsonpath={range .items[*]}{.metadata.name}={.spec.interfaces[0].dhcp.ip.address}{"\n"}{end}"#,
+    ]);
+    assert_eq!(path, "cp1=10.0.0.11\nw1=10.0.0.21\n");
+    let one = env.ok(&[
+        "get",
+        "hardware",
+        "cp1",
+        "-o",
+        "jsonpath={.spec.bmcRef.name}",
+    ]);
+    assert_eq!(one, "bmc-cp1");
+    let filtered = env.ok(&[
+        "get",
+        "hardware",
+        "-o",
+        r#"jsonpath={.items[?(@.metadata.labels.type=="worker")].metadata.name}"#,
+    ]);
+    assert_eq!(filtered, "w1");
+
+    let custom = env.ok(&[
+        "get",
+        "hardware",
+        "-o",
+        "custom-columns=HOST:.metadata.name,BMC:.spec.bmcRef.name",
+    ]);
+    let rows: Vec<Vec<&str>> = custom
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            vec!["HOST", "BMC"],
+            vec!["cp1", "bmc-cp1"],
+            vec!["w1", "<none>"]
+        ]
+    );
+
+    // Secret values stay redacted in every format.
+    let data = env.ok(&["get", "secrets", "-o", "jsonpath={.items[0].data.password}"]);
+    assert_eq!(data, "<redacted>");
+
+    for bad in ["jsonpath={.a", "custom-columns=NAME", "xml", "jsonpath="] {
+        let err = env.fails(&["get", "hardware", "-o", bad]);
+        assert!(
+            err.contains("-o") || err.contains("JSONPath") || err.contains("output"),
+            "{bad}: {err}"
+        );
+    }
+}

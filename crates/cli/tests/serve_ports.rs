@@ -1,6 +1,7 @@
 //! `ironbell serve all` with every port moved off its default, in a server namespace, with
 //! real clients in a client namespace: each service answers on its port (curl for HTTP boot,
 //! metadata and the gRPC agent API, tftp-hpa for TFTP, util-linux logger for syslog), and
+//! the Kubernetes API answers on its port with a certificate for the server's address, and
 //! the iPXE script hands HookOS those same ports (`grpc_authority=IP:50051`,
 //! `syslog_host=IP:5514`), so that no service names another one wrongly.
 
@@ -55,6 +56,10 @@ fn every_service_on_non_default_ports_and_the_script_names_them() {
             "0.0.0.0:5514",
             "--tftp-addr",
             &tftp,
+            "--api-addr",
+            "0.0.0.0:8443",
+            "--api-san",
+            SERVER_IP,
         ],
         &format!("http://{SERVER_IP}:8071/healthz"),
     );
@@ -113,6 +118,22 @@ fn every_service_on_non_default_ports_and_the_script_names_them() {
     assert!(
         headers.contains("content-type: application/grpc") && headers.contains("grpc-status"),
         "{headers}"
+    );
+
+    // The Kubernetes API on 8443, its certificate naming the server's address.
+    let api = dir.path().join("state/api");
+    let token = std::fs::read_to_string(api.join("admin.token")).expect("admin token");
+    let (ok, list) = curl(&[
+        "-sf",
+        "--cacert",
+        &api.join("ca.crt").display().to_string(),
+        "-H",
+        &format!("Authorization: Bearer {}", token.trim()),
+        &format!("https://{SERVER_IP}:8443/apis/tinkerbell.org/v1alpha1/hardware"),
+    ]);
+    assert!(
+        ok && list.contains("\"HardwareList\"") && list.contains("node1"),
+        "{list}"
     );
 
     // TFTP on 6969: tftp-hpa fetches the BIOS iPXE binary byte for byte.

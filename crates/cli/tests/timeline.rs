@@ -219,7 +219,7 @@ async fn an_operator_follows_workflows_and_sees_why_they_failed() {
             "NAME",
             "TEMPLATE",
             "STATE",
-            "CURRENT-ACTION",
+            "ACTION",
             "AGENT",
             "HARDWARE",
             "AGE"

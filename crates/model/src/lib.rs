@@ -18,9 +18,11 @@
 pub mod agent_token;
 pub mod anywhere;
 pub mod bmc;
+pub mod columns;
 pub mod corev1;
 pub mod document;
 mod dynamic;
+pub mod jsonpath;
 mod meta;
 pub mod names;
 mod registry;
