@@ -15,14 +15,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use ironbell_bootstrap::certs::ClusterCertificates;
 use ironbell_bootstrap::native::NodeConfig;
 use ironbell_testbed::Lan;
+
+#[path = "common/node.rs"]
+mod node;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ironbell");
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -55,31 +57,14 @@ impl Node {
     /// Starts `ironbell node up` in its own process group (so that killing the group takes
     /// etcd along), logging to `up.log`.
     fn up(&mut self, lan: &Lan) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("up.log"))
-            .unwrap();
-        let child = lan.hosts[self.host]
-            .command(BIN)
-            .args(["node", "up", "--config"])
-            .arg(&self.config)
-            .env("IRONBELL_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .expect("node up");
-        self.child = Some(child);
+        let ns = lan.hosts[self.host].name();
+        self.child = Some(node::node_up(ns, &self.config, &self.dir.join("up.log")));
     }
 
     /// Kills the node's process group (the replica and its etcd), SIGKILL, by its PGID.
     fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
-            let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-            let _ = child.wait();
+        if let Some(child) = self.child.take() {
+            node::kill_group(child);
         }
     }
 

@@ -27,11 +27,12 @@
 mod agent;
 #[path = "common/spec.rs"]
 mod common_spec;
+#[path = "common/node.rs"]
+mod node;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -92,10 +93,8 @@ struct Nodes(Mutex<BTreeMap<String, Child>>);
 impl Nodes {
     /// Kills node `name`'s process group (its replica and its etcd member), SIGKILL.
     fn kill(&self, name: &str) {
-        if let Some(mut child) = self.0.lock().unwrap().remove(name) {
-            let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
-            let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-            let _ = child.wait();
+        if let Some(child) = self.0.lock().unwrap().remove(name) {
+            node::kill_group(child);
         }
     }
 
@@ -193,17 +192,7 @@ impl Player<'_> {
             config.etcd = ironbell_testbed::require_tool("etcd").expect("etcd");
             let file = node_dir.join("node.yaml");
             std::fs::write(&file, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
-            let log = std::fs::File::create(node_dir.join("up.log")).unwrap();
-            let child = Command::new("ip")
-                .args(["netns", "exec", &ns, BIN, "node", "up", "--config"])
-                .arg(&file)
-                .env("IRONBELL_LOG", "info")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .process_group(0)
-                .spawn()
-                .expect("node up");
+            let child = node::node_up(&ns, &file, &node_dir.join("up.log"));
             self.nodes.0.lock().unwrap().insert(name.clone(), child);
             self.started.insert(name.clone());
             let file = file.display().to_string();
