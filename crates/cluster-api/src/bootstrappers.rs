@@ -237,32 +237,19 @@ impl NativeBootstrapper {
     /// The etcd client URLs of the cluster's control-plane machines other than `input`'s
     /// that have an address.
     async fn members(&self, input: &BootstrapInput<'_>) -> Result<Vec<String>, String> {
-        use crate::kinds::Machine;
-        let selector = ironbell_model::selector::Selector::parse(&format!(
-            "{}={},{}",
-            crate::CLUSTER_NAME_LABEL,
-            input.cluster.name(),
-            crate::CONTROL_PLANE_LABEL
-        ))
-        .map_err(|e| e.to_string())?;
-        let (machines, _) = api::<Machine>(&self.store)
-            .list(&ironbell_store::ListParams {
-                namespace: Some(input.cluster.namespace().to_string()),
-                selector: Some(selector),
-            })
-            .await
-            .map_err(|e| format!("listing the control-plane machines: {e}"))?;
-        let mut urls: Vec<String> = machines
-            .iter()
-            .filter(|m| m.name() != input.machine.name())
-            .filter_map(|m| m.status.as_ref())
-            .flat_map(|s| s.addresses.iter())
-            .filter(|a| a.type_ == "InternalIP")
-            .map(|a| format!("https://{}:{}", a.address, native::CLIENT_PORT))
-            .collect();
-        urls.sort();
-        urls.dedup();
-        Ok(urls)
+        let cluster = input.cluster;
+        let found = crate::objects::control_plane_addresses(
+            &self.store,
+            cluster.namespace(),
+            cluster.name(),
+        )
+        .await
+        .map_err(|e| format!("listing the control-plane machines: {e}"))?;
+        Ok(found
+            .into_iter()
+            .filter(|(machine, _)| machine != input.machine.name())
+            .map(|(_, address)| format!("https://{address}:{}", native::CLIENT_PORT))
+            .collect())
     }
 }
 

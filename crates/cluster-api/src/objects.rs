@@ -288,3 +288,37 @@ pub fn selector_text(labels: &Labels) -> String {
         .collect::<Vec<_>>()
         .join(",")
 }
+
+/// The `InternalIP` addresses of cluster `cluster`'s control-plane `Machine`s in
+/// `namespace`, with each machine's name, sorted by address (the machines the native
+/// plane's members run on).
+pub async fn control_plane_addresses(
+    store: &SharedStore,
+    namespace: &str,
+    cluster: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let (machines, _) = ironbell_store::api::<crate::kinds::Machine>(store)
+        .list(&ironbell_store::ListParams::namespace(namespace))
+        .await?;
+    let of_cluster = |m: &&crate::kinds::Machine| {
+        m.metadata.label(crate::CLUSTER_NAME_LABEL) == Some(cluster)
+            && m.metadata.label(crate::CONTROL_PLANE_LABEL).is_some()
+    };
+    let mut found: Vec<(String, String)> = machines
+        .iter()
+        .filter(of_cluster)
+        .flat_map(|m| {
+            m.status
+                .iter()
+                .flat_map(|s| s.addresses.iter())
+                .filter(|a| a.type_ == "InternalIP")
+                .map(|a| (a.address.clone(), m.name().to_string()))
+        })
+        .collect();
+    found.sort();
+    found.dedup();
+    Ok(found
+        .into_iter()
+        .map(|(address, name)| (name, address))
+        .collect())
+}

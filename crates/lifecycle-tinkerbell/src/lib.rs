@@ -168,7 +168,7 @@ impl Provider for Tinkerbell {
 pub async fn run(
     command: Command,
     spec: Spec,
-    settings: Settings,
+    mut settings: Settings,
     out: Output,
     options: RunOptions,
 ) -> Result<RunSummary, Error> {
@@ -188,7 +188,6 @@ pub async fn run(
                 source,
             })?;
     }
-    let mut settings = settings;
     // The replicas of a native plane wait in DHCP standby until the move is done.
     if let Some(ironbell_ops::plane::NodeBootstrapper::Native { serve_args, .. }) =
         settings.plane.cluster.as_mut().map(|c| &mut c.bootstrapper)

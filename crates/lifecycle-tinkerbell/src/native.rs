@@ -26,11 +26,10 @@ use ironbell_bootstrap::certs::{ClusterCertificates, Purpose};
 use ironbell_bootstrap::native::CLIENT_PORT;
 use ironbell_lifecycle::{Context, TaskError};
 use ironbell_model::corev1::{ConfigMap, Secret};
-use ironbell_model::selector::Selector;
 use ironbell_ops::mover::{MoveOptions, MoveReport};
 use ironbell_ops::plane::{PLANE_CONFIG, PLANE_CONFIG_DHCP};
 use ironbell_ops::spec::{Access, StoreHandle, StoreSpec};
-use ironbell_store::{ListParams, SharedStore, api};
+use ironbell_store::{SharedStore, api};
 
 use crate::NAMESPACE;
 
@@ -48,29 +47,9 @@ pub async fn control_plane_addresses(
     store: &SharedStore,
     cluster: &str,
 ) -> Result<Vec<Ipv4Addr>, TaskError> {
-    use ironbell_cluster_api::Machine;
-    let selector = Selector::parse(&format!(
-        "{}={cluster},{}",
-        ironbell_cluster_api::CLUSTER_NAME_LABEL,
-        ironbell_cluster_api::CONTROL_PLANE_LABEL
-    ))
-    .map_err(failed)?;
-    let (machines, _) = api::<Machine>(store)
-        .list(&ListParams {
-            namespace: Some(NAMESPACE.to_string()),
-            selector: Some(selector),
-        })
-        .await?;
-    let mut ips: Vec<Ipv4Addr> = machines
-        .iter()
-        .filter_map(|m| m.status.as_ref())
-        .flat_map(|s| s.addresses.iter())
-        .filter(|a| a.type_ == "InternalIP")
-        .filter_map(|a| a.address.parse().ok())
-        .collect();
-    ips.sort();
-    ips.dedup();
-    Ok(ips)
+    let found =
+        ironbell_cluster_api::objects::control_plane_addresses(store, NAMESPACE, cluster).await?;
+    Ok(found.iter().filter_map(|(_, a)| a.parse().ok()).collect())
 }
 
 /// Issues this machine's client certificate of the cluster's etcd (from the etcd CA the

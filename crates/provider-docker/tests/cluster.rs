@@ -10,10 +10,10 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::*;
-use ironbell_cluster_api::{Cluster, KubeadmControlPlane, MachineDeployment, objects};
-use ironbell_model::{Resource, TypeKey};
+use ironbell_cluster_api::{KubeadmControlPlane, MachineDeployment};
+use ironbell_model::Resource;
+use ironbell_provider_docker::Security;
 use ironbell_provider_docker::engine::ContainerSpec;
-use ironbell_provider_docker::{KIND_CLUSTER_LABEL, Security};
 use ironbell_store::{ListParams, api};
 use ironbell_testbed::wait_until_async;
 
@@ -233,28 +233,7 @@ async fn a_cluster_of_containers_is_created_scaled_upgraded_and_deleted() {
     }
 
     // Delete: nothing with the cluster's label is left on the engine.
-    let deletion = objects::request_delete(&lab.store, &TypeKey::of::<Cluster>(), NS, CLUSTER)
-        .await
-        .unwrap();
-    eprintln!("delete requested: {deletion:?}");
-    let gone = wait_until_async(DEADLINE, || async {
-        api::<Cluster>(&lab.store).get(NS, CLUSTER).await.is_err()
-    })
-    .await;
-    assert!(gone, "the Cluster is still there");
-    let e = &lab.engine;
-    let left = (
-        e.containers_labelled(KIND_CLUSTER_LABEL, CLUSTER)
-            .await
-            .unwrap(),
-        e.networks_labelled(KIND_CLUSTER_LABEL, CLUSTER)
-            .await
-            .unwrap(),
-        e.volumes_labelled(KIND_CLUSTER_LABEL, CLUSTER)
-            .await
-            .unwrap(),
-    );
-    assert_eq!(left, (vec![], vec![], vec![]), "left on the engine");
+    lab.delete_cluster_and_check_nothing_left().await;
     assert!(lab.docker_machines().await.is_empty());
     eprintln!(
         "figure: whole scenario in {:.1} s",

@@ -10,13 +10,9 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::*;
-use ironbell_cluster_api::{Cluster, objects};
 use ironbell_cluster_spec::Spec;
-use ironbell_model::{DynamicObject, TypeKey};
-use ironbell_provider_docker::KIND_CLUSTER_LABEL;
+use ironbell_model::DynamicObject;
 use ironbell_provider_docker::lifecycle::{self, setup_checks};
-use ironbell_store::api;
-use ironbell_testbed::wait_until_async;
 use serde_json::Value;
 
 /// Each check as `name: outcome`.
@@ -123,25 +119,5 @@ async fn a_rendered_eksa_docker_spec_runs_on_the_engine() {
         "{names:?}"
     );
 
-    objects::request_delete(&lab.store, &TypeKey::of::<Cluster>(), NS, CLUSTER)
-        .await
-        .unwrap();
-    let gone = wait_until_async(DEADLINE, || async {
-        api::<Cluster>(&lab.store).get(NS, CLUSTER).await.is_err()
-    })
-    .await;
-    assert!(gone, "the Cluster is still there");
-    let e = &lab.engine;
-    let left = (
-        e.containers_labelled(KIND_CLUSTER_LABEL, CLUSTER)
-            .await
-            .unwrap(),
-        e.networks_labelled(KIND_CLUSTER_LABEL, CLUSTER)
-            .await
-            .unwrap(),
-        e.volumes_labelled(KIND_CLUSTER_LABEL, CLUSTER)
-            .await
-            .unwrap(),
-    );
-    assert_eq!(left, (vec![], vec![], vec![]), "left on the engine");
+    lab.delete_cluster_and_check_nothing_left().await;
 }

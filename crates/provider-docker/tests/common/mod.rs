@@ -219,6 +219,38 @@ impl Lab {
     }
 
     /// Cluster `c1`: a `DockerCluster`, one control-plane machine, a deployment of
+    /// Deletes the Cluster, waits until it is gone, and checks that nothing with the
+    /// cluster's label is left on the engine (containers, networks, volumes).
+    pub async fn delete_cluster_and_check_nothing_left(&self) {
+        let deletion = ironbell_cluster_api::objects::request_delete(
+            &self.store,
+            &ironbell_model::TypeKey::of::<Cluster>(),
+            NS,
+            CLUSTER,
+        )
+        .await
+        .unwrap();
+        eprintln!("delete requested: {deletion:?}");
+        let gone = wait_until_async(DEADLINE, || async {
+            api::<Cluster>(&self.store).get(NS, CLUSTER).await.is_err()
+        })
+        .await;
+        assert!(gone, "the Cluster is still there");
+        let e = &self.engine;
+        let left = (
+            e.containers_labelled(KIND_CLUSTER_LABEL, CLUSTER)
+                .await
+                .unwrap(),
+            e.networks_labelled(KIND_CLUSTER_LABEL, CLUSTER)
+                .await
+                .unwrap(),
+            e.volumes_labelled(KIND_CLUSTER_LABEL, CLUSTER)
+                .await
+                .unwrap(),
+        );
+        assert_eq!(left, (vec![], vec![], vec![]), "left on the engine");
+    }
+
     /// `workers`.
     pub async fn cluster(&self, workers: i64) {
         self.create(&DockerCluster {
