@@ -239,8 +239,19 @@ pub async fn run(
         Err(code) => return Ok(code),
     };
     let command = verb(&spec);
+    // A management cluster whose plane moved onto its machines is deleted from a new
+    // bootstrap plane on this machine, as EKS Anywhere deletes from a new kind cluster.
+    let moved_plane = match args.management.as_deref().or(db) {
+        None if command == LifecycleCommand::DeleteManagement => {
+            ironbell_lifecycle_tinkerbell::moved_plane(file, spec.name())?
+        }
+        _ => None,
+    };
     let store_spec: StoreSpec = match args.management.as_deref().or(db) {
         Some(db) => db.parse()?,
+        None if moved_plane.is_some() => StoreSpec::Sqlite(
+            ironbell_lifecycle_tinkerbell::default_store_path(file, spec.name())?,
+        ),
         // A create (and its resumption) runs on the bootstrap plane's store, whatever it
         // moves to.
         None if command == LifecycleCommand::CreateManagement => StoreSpec::Sqlite(
@@ -261,7 +272,7 @@ pub async fn run(
                 .unwrap_or_default()
         ),
     };
-    let access = if command == LifecycleCommand::CreateManagement {
+    let access = if command == LifecycleCommand::CreateManagement || moved_plane.is_some() {
         Access::Create
     } else {
         Access::Existing
@@ -281,6 +292,7 @@ pub async fn run(
         hardware_csv: args.hardware_csv.clone(),
         store,
         plane: args.plane(ip, log_dir.clone()),
+        moved_plane,
         service: ServiceSpec {
             exe,
             args: args.service_args(ip, &log_dir),

@@ -17,7 +17,10 @@
 //!   provisioned by the moved plane (`upgrade cluster`, which finds the plane through
 //!   `c1/c1.store`);
 //! - one control-plane machine killed (its replica and etcd member): the plane still
-//!   answers.
+//!   answers;
+//! - `delete cluster` moves the management back to a bootstrap plane on the admin machine
+//!   (the cluster's plane put in DHCP standby first), which releases every Hardware;
+//!   `c1/c1.store` is removed.
 //!
 //! Needs root (namespaces), `etcd` and `curl`.
 
@@ -450,6 +453,47 @@ fn a_management_cluster_takes_its_plane_from_the_admin_machine() {
         assert!(
             out.status.success(),
             "with one of three members down: {}",
+            text(&out)
+        );
+
+        // Delete: the management moves back to a bootstrap plane on the admin machine
+        // (the cluster's plane in DHCP standby first), whose controllers release every
+        // machine; the cluster's plane is forgotten.
+        let out = lifecycle("delete", &[]);
+        let all = text(&out);
+        eprintln!("delete:\n{all}");
+        assert!(out.status.success(), "delete failed:\n{all}\n{}", logs());
+        assert!(all.contains("is in DHCP standby"), "{all}");
+        assert!(
+            all.contains("objects back to the bootstrap plane on this machine"),
+            "{all}"
+        );
+        assert!(all.contains("Cluster c1 deleted"), "{all}");
+        assert!(!dir.join("c1/c1.store").exists());
+        let out = ironbell(&[
+            "--store",
+            store,
+            "get",
+            "configmap",
+            "ironbell-plane",
+            "-n",
+            "ironbell-system",
+            "-o",
+            "yaml",
+        ]);
+        assert!(text(&out).contains("dhcp: standby"), "{}", text(&out));
+        let local = dir.join("c1/generated/c1.db").display().to_string();
+        let out = ironbell(&["--store", &local, "get", "hardware", "-n", NS, "-o", "yaml"]);
+        assert!(out.status.success(), "{}", text(&out));
+        for (name, _) in &MACHINES {
+            assert!(
+                text(&out).contains(&format!("name: {name}")),
+                "{name} missing"
+            );
+        }
+        assert!(
+            !text(&out).contains("ownerName"),
+            "a Hardware is still owned:\n{}",
             text(&out)
         );
 

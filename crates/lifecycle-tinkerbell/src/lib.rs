@@ -84,6 +84,10 @@ pub struct Settings {
     pub store: StoreHandle,
     /// The services of the bootstrap plane, at the Tinkerbell IP.
     pub plane: PlaneConfig,
+    /// On a management delete of a cluster whose plane moved onto its machines: that
+    /// plane's store ([`moved_plane`]). The cluster moves back from it to `store`, a new
+    /// bootstrap plane's, before its machines are powered off.
+    pub moved_plane: Option<StoreSpec>,
     /// How the plane runs as a service once the cluster exists.
     pub service: service::ServiceSpec,
     /// How long to wait.
@@ -226,16 +230,24 @@ pub async fn run(
 /// the plane moved onto the cluster's machines ([`native`]), else the embedded store in
 /// `NAME/generated/NAME.db` ([`default_store_path`]).
 pub fn management_store(spec_path: &Path, cluster: &str) -> Result<StoreSpec, Error> {
+    match moved_plane(spec_path, cluster)? {
+        Some(spec) => Ok(spec),
+        None => Ok(StoreSpec::Sqlite(default_store_path(spec_path, cluster)?)),
+    }
+}
+
+/// The store of management cluster `cluster`'s plane when it moved onto the cluster's
+/// machines: the one `NAME/NAME.store` names ([`native`]); `None` while the plane is on the
+/// admin machine.
+pub fn moved_plane(spec_path: &Path, cluster: &str) -> Result<Option<StoreSpec>, Error> {
     let layout = ironbell_lifecycle::Layout::beside(spec_path, cluster)?;
     let file = native::store_file(layout.cluster_dir(), cluster);
     match std::fs::read_to_string(&file) {
-        Ok(text) => text.trim().parse().map_err(|e| Error::StoreFile {
+        Ok(text) => text.trim().parse().map(Some).map_err(|e| Error::StoreFile {
             path: file,
             message: format!("{e}"),
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Ok(StoreSpec::Sqlite(default_store_path(spec_path, cluster)?))
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(Error::Read { path: file, source }),
     }
 }

@@ -16,6 +16,12 @@
 //! - `write-cluster-config`: `NAME/NAME.store`, the moved plane's store spec, which
 //!   `upgrade`/`delete cluster` and `ironbell --store` use from then on.
 //!
+//! `delete cluster` goes the other way, as EKS Anywhere's delete moves the management back
+//! to a new kind cluster: a bootstrap plane starts on a new embedded store on the admin
+//! machine once the cluster's plane is in DHCP standby, the cluster moves back to it
+//! ([`move_back`]), its controllers power the machines off and release their Hardware, and
+//! `NAME/NAME.store` is removed with the plane it named.
+//!
 //! This is an ironbell management plane on etcd, not Kubernetes.
 
 use std::net::Ipv4Addr;
@@ -206,11 +212,38 @@ pub async fn move_and_serve<F: std::future::Future<Output = ()>>(
     .await
     .map_err(|e| failed(format!("moving cluster {}: {e}", ctx.cluster())))?;
     stop_bootstrap.await;
+    set_dhcp(plane.store(), "serve").await?;
+    Ok(report)
+}
+
+/// The delete's way back (`capi-management-move-for-delete`): the cluster's plane goes to
+/// DHCP standby first (so that it answers no machine once the bootstrap plane holds them),
+/// then the cluster moves from it to `bootstrap`.
+pub async fn move_back(
+    ctx: &Context,
+    plane: &StoreHandle,
+    bootstrap: &SharedStore,
+) -> Result<MoveReport, TaskError> {
+    set_dhcp(plane.store(), "standby").await?;
+    let kinds = ironbell_ops::lookup::kinds();
+    ironbell_ops::mover::move_cluster(
+        plane.store().as_ref(),
+        bootstrap.as_ref(),
+        &kinds,
+        &MoveOptions::new(NAMESPACE, ctx.cluster()),
+    )
+    .await
+    .map_err(|e| failed(format!("moving cluster {} back: {e}", ctx.cluster())))
+}
+
+/// Sets the plane's DHCP switch (the ConfigMap [`PLANE_CONFIG`]) to `mode` (`serve` or
+/// `standby`).
+pub async fn set_dhcp(plane: &SharedStore, mode: &str) -> Result<(), TaskError> {
     let (namespace, name) = PLANE_CONFIG;
-    let configs = api::<ConfigMap>(plane.store());
+    let configs = api::<ConfigMap>(plane);
     let mut switch = ConfigMap {
         metadata: ironbell_model::ObjectMeta::named(namespace, name),
-        data: Some([(PLANE_CONFIG_DHCP.to_string(), "serve".to_string())].into()),
+        data: Some([(PLANE_CONFIG_DHCP.to_string(), mode.to_string())].into()),
         ..ConfigMap::default()
     };
     match configs.get(namespace, name).await {
@@ -225,5 +258,5 @@ pub async fn move_and_serve<F: std::future::Future<Output = ()>>(
         }
         Err(e) => return Err(e.into()),
     }
-    Ok(report)
+    Ok(())
 }

@@ -615,8 +615,40 @@ impl ironbell_lifecycle::Task for Step {
                 Ok(Next::proceed())
             }
             names::BOOTSTRAP_CLUSTER_FOR_DELETE_INIT => {
+                if let Some(spec) = &s.settings.moved_plane {
+                    // The cluster's plane answers no machine from here on: the bootstrap
+                    // plane takes them once they move back.
+                    let plane =
+                        ironbell_ops::spec::open(spec, ironbell_ops::spec::Access::Existing)
+                            .map_err(|e| failed(format!("opening the cluster's plane: {e}")))?;
+                    native::set_dhcp(plane.store(), "standby").await?;
+                    ctx.out().detail(format_args!(
+                        "The cluster's plane ({}) is in DHCP standby",
+                        store_text(spec)
+                    ));
+                }
                 s.ensure_controllers(ctx).await?;
                 Ok(Next::proceed())
+            }
+            names::CAPI_MANAGEMENT_MOVE_FOR_DELETE if s.settings.moved_plane.is_some() => {
+                let spec = s
+                    .settings
+                    .moved_plane
+                    .as_ref()
+                    .ok_or_else(|| failed("no plane"))?;
+                let plane = ironbell_ops::spec::open(spec, ironbell_ops::spec::Access::Existing)
+                    .map_err(|e| failed(format!("opening the cluster's plane: {e}")))?;
+                s.ensure_controllers(ctx).await?;
+                let report = native::move_back(ctx, &plane, ctx.store()).await?;
+                ctx.out().detail(format_args!(
+                    "Moved {} objects back to the bootstrap plane on this machine ({})",
+                    report.objects(),
+                    store_text(s.settings.store.spec())
+                ));
+                Ok(Next::proceed_with(json!({
+                    "objects": report.objects(),
+                    "deleted": report.deleted,
+                })))
             }
             names::DELETE_MANAGEMENT_CLUSTER | names::DELETE_WORKLOAD_CLUSTER => {
                 s.ensure_controllers(ctx).await?;
@@ -637,6 +669,21 @@ impl ironbell_lifecycle::Task for Step {
             }
             names::KIND_CLUSTER_DELETE => {
                 s.stop_bootstrap_plane().await;
+                if s.settings.moved_plane.is_some() {
+                    // The plane it named was the cluster's machines, now off.
+                    let file = native::store_file(ctx.layout().cluster_dir(), ctx.cluster());
+                    match std::fs::remove_file(&file) {
+                        Ok(()) => ctx.out().detail(format_args!("Removed {}", file.display())),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(source) => {
+                            return Err(TaskError::Io {
+                                what: "removing",
+                                path: file,
+                                source,
+                            });
+                        }
+                    }
+                }
                 match service::stop(
                     ctx.layout(),
                     s.settings.service.manager,
