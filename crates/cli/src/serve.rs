@@ -454,18 +454,45 @@ pub struct ClusterArgs {
     /// `http://<public ip>:<metadata port>/phone-home`).
     #[arg(long, env = "IRONBELL_PHONE_HOME_URL")]
     phone_home_url: Option<String>,
+    /// A virtual address (the spec's Tinkerbell IP) that the replica running the
+    /// controllers holds while its DHCP serves: probed for, added to the interface as a
+    /// /32 and announced with gratuitous ARP, released when another replica leads. Machines
+    /// are sent there (templates, phone-home); a new native control-plane machine gets it too.
+    #[arg(long, env = "IRONBELL_VIP")]
+    vip: Option<Ipv4Addr>,
+    /// The interface for `--vip` (default: the one whose IPv4 subnet holds it).
+    #[arg(long, requires = "vip", env = "IRONBELL_VIP_INTERFACE")]
+    vip_interface: Option<String>,
 }
 
 impl ClusterArgs {
-    /// The cluster controllers' options for `network`, `None` when turned off.
+    /// The cluster controllers' options for `network`, `None` when turned off. With
+    /// `--vip`, machines are sent to the virtual address.
     fn options(&self, network: &PlaneNetwork) -> Option<ClusterOptions> {
         if self.no_cluster_controllers {
             return None;
         }
-        let bootstrapper = self
+        let mut facing = network.clone();
+        if let Some(vip) = self.vip {
+            facing.public_ip = vip;
+        }
+        let mut bootstrapper = self
             .node_bootstrapper
-            .bootstrapper(self.phone_home_url.as_deref(), network);
-        Some(ClusterOptions::with(network, bootstrapper))
+            .bootstrapper(self.phone_home_url.as_deref(), &facing);
+        if let (Some(vip), NodeBootstrapper::Native { serve_args, .. }) =
+            (self.vip, &mut bootstrapper)
+        {
+            serve_args.extend(["--vip".into(), vip.to_string()]);
+        }
+        Some(ClusterOptions::with(&facing, bootstrapper))
+    }
+
+    /// The virtual address of `--vip`.
+    fn vip(&self) -> Option<ironbell_vip::Vip> {
+        self.vip.map(|address| ironbell_vip::Vip {
+            address,
+            interface: self.vip_interface.clone(),
+        })
     }
 }
 
@@ -512,6 +539,7 @@ pub async fn all(
     config.workflow = Some(args.workflow.options()?);
     config.bmc = Some(ironbell_bmc::Config::default());
     config.cluster = args.cluster.options(&config.network);
+    config.vip = args.cluster.vip();
     let api = crate::kubeapi::in_serve_all(store, &ironbell_ops::lookup::kinds(), args.api).await?;
     tokio::select! {
         r = run_plane(store, config) => r,

@@ -1,8 +1,9 @@
 //! `ironbell create cluster --node-bootstrapper native` end to end with played machines:
 //! the management plane moves from the admin machine onto the cluster it created.
 //!
-//! The admin machine is the server namespace of a [`Lan`] (the spec's Tinkerbell IP); each
-//! machine is a host namespace at its Hardware's address. The test plays what a machine's
+//! The admin machine is the server namespace of a [`Lan`]; the spec's Tinkerbell IP is a
+//! virtual address on the segment (held by the bootstrap plane, then by the replica that
+//! leads); each machine is a host namespace at its Hardware's address. The test plays what a machine's
 //! firmware, HookOS and OS would do: it reports each Workflow successful, fetches the
 //! machine's user-data from the plane's metadata service from the machine's own address,
 //! and, when it is the `native` bootstrapper's, runs `ironbell node up` with it in the
@@ -13,11 +14,13 @@
 //!   in DHCP standby), a worker joins; the cluster's objects move onto it; the bootstrap
 //!   plane stops (its ports free) and its store is kept as `bootstrap.db.moved`; the
 //!   cluster's plane says `dhcp: serve`; `c1/c1.store` names it;
+//! - the Tinkerbell IP leaves the admin machine with the bootstrap plane and a replica
+//!   answers there;
 //! - after the move the cluster manages itself: a worker added to `hardware.csv` is
 //!   provisioned by the moved plane (`upgrade cluster`, which finds the plane through
 //!   `c1/c1.store`);
-//! - one control-plane machine killed (its replica and etcd member): the plane still
-//!   answers;
+//! - one control-plane machine killed (its replica and etcd member, its link down): the
+//!   plane still answers, and the Tinkerbell IP moves to a live replica if it held it;
 //! - `delete cluster` moves the management back to a bootstrap plane on the admin machine
 //!   (the cluster's plane put in DHCP standby first), which releases every Hardware;
 //!   `c1/c1.store` is removed.
@@ -47,6 +50,9 @@ use ironbell_store::{Api, ListParams, SharedStore};
 use ironbell_testbed::Lan;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ironbell");
+/// The spec's Tinkerbell IP: a virtual address on the segment, held by the bootstrap plane
+/// and, after the move, by the replica that leads.
+const TINKERBELL_IP: std::net::Ipv4Addr = std::net::Ipv4Addr::new(10, 99, 0, 200);
 const NS: &str = "eksa-system";
 
 /// Machines: three control planes, a worker, and a worker added after the move.
@@ -72,7 +78,7 @@ fn csv(machines: usize) -> String {
 
 fn spec(workers: u32) -> String {
     common_spec::spec(
-        &Lan::server_ip().to_string(),
+        &TINKERBELL_IP.to_string(),
         "10.99.0.100",
         3,
         workers,
@@ -130,7 +136,7 @@ impl Player<'_> {
     /// Where the machines' metadata service is: the admin machine, and after the move the
     /// control-plane machines `c1/c1.store` names.
     fn metadata_bases(&self) -> Vec<String> {
-        let mut bases = vec![format!("http://{}:50061", Lan::server_ip())];
+        let mut bases = vec![format!("http://{TINKERBELL_IP}:50061")];
         if let Ok(spec) = std::fs::read_to_string(self.dir.join("c1/c1.store")) {
             let hosts = spec
                 .trim()
@@ -309,6 +315,27 @@ fn play_until(lan: &Lan, dir: &Path, nodes: &Nodes, stop: &AtomicBool) {
     });
 }
 
+/// Stops the player and kills the nodes when dropped, an assertion's panic included.
+struct StopOnDrop<'a>(&'a AtomicBool, &'a Nodes);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+        self.1.kill_all();
+    }
+}
+
+/// Whether the metadata service answers at the Tinkerbell IP (from the admin machine)
+/// within `timeout`.
+fn vip_answers(lan: &Lan, timeout: Duration) -> bool {
+    let url = format!("http://{TINKERBELL_IP}:50061/healthz");
+    ironbell_testbed::wait_until(timeout, || {
+        lan.server
+            .output("curl", &["-sf", "-m", "2", &url])
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
 #[test]
 fn a_management_cluster_takes_its_plane_from_the_admin_machine() {
     ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
@@ -360,6 +387,8 @@ fn a_management_cluster_takes_its_plane_from_the_admin_machine() {
                 .enter(|| play_until(&lan, dir, &nodes, &stop))
                 .expect("enter")
         });
+        // A failed assertion stops the player too (the scope waits for it) and the nodes.
+        let _stop = StopOnDrop(&stop, &nodes);
         let csv_path = dir.join("hardware.csv").display().to_string();
         let out = lifecycle("create", &["--hardware-csv", &csv_path]);
         let all = text(&out);
@@ -388,15 +417,17 @@ fn a_management_cluster_takes_its_plane_from_the_admin_machine() {
         assert!(!dir.join("c1/generated/c1.db").exists());
         let store = std::fs::read_to_string(dir.join("c1/c1.store")).unwrap();
         let store = store.trim();
-        // The bootstrap plane is gone from the admin machine.
-        let probe = lan
-            .server
-            .output(
-                "curl",
-                &["-sf", "-m", "2", "http://10.99.0.1:50061/healthz"],
-            )
-            .unwrap();
-        assert!(!probe.status.success(), "the bootstrap plane still answers");
+        // The bootstrap plane is gone from the admin machine, with the Tinkerbell IP; a
+        // replica of the cluster's plane answers there.
+        let addresses = lan.server.output("ip", &["-4", "addr", "show"]).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&addresses.stdout).contains(&format!("{TINKERBELL_IP}/32")),
+            "the admin machine still holds the Tinkerbell IP"
+        );
+        assert!(
+            vip_answers(&lan, Duration::from_secs(30)),
+            "no replica answers at the Tinkerbell IP after the move"
+        );
         // The cluster's plane holds the cluster and serves DHCP.
         let out = ironbell(&["--store", store, "get", "hardware", "-n", NS]);
         assert!(out.status.success(), "{}", text(&out));
@@ -440,8 +471,14 @@ fn a_management_cluster_takes_its_plane_from_the_admin_machine() {
             text(&out)
         );
 
-        // One control-plane machine lost: the plane still answers.
+        // One control-plane machine lost (its processes killed, its link down as if
+        // powered off): the plane still answers, at the Tinkerbell IP too.
         nodes.kill("cp-1");
+        lan.hosts[0].ip(&["link", "set", "eth0", "down"]).unwrap();
+        assert!(
+            vip_answers(&lan, Duration::from_secs(60)),
+            "the Tinkerbell IP did not move to a live replica"
+        );
         let out = ironbell(&[
             "--store",
             store,

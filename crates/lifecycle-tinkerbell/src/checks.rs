@@ -89,7 +89,26 @@ pub async fn network_checks(spec: &Spec, plane: &PlaneConfig, rows: &[Row]) -> V
     };
     let local = ip_is_local(ip);
     let is_local = local.outcome.is_ok();
-    checks.push(local);
+    if is_local || plane.vip.is_none() {
+        checks.push(local);
+    } else {
+        // A virtual address the bootstrap plane takes (a native plane moves it to the
+        // cluster's machines): nobody may hold it yet.
+        let ports = [
+            network.http.port(),
+            network.grpc.port(),
+            network.metadata.port(),
+        ];
+        checks.push(
+            validate::ip_not_in_use(
+                "Tinkerbell IP (virtual)",
+                IpAddr::V4(ip),
+                &ports,
+                ENDPOINT_TIMEOUT,
+            )
+            .await,
+        );
+    }
     if is_local {
         let mut ports = vec![
             network.http.port(),
@@ -149,9 +168,13 @@ pub async fn bmc_checks(rows: &[Row]) -> Vec<Check> {
     futures::future::join_all(attempts).await
 }
 
-/// No DHCP server but ours answers on `interface` (default: the one holding `ip`).
+/// No DHCP server but ours answers on `interface` (default: the one holding `ip`, or for a
+/// virtual Tinkerbell IP not held yet, the one whose subnet holds it).
 pub async fn rival_dhcp(interface: Option<String>, ip: Ipv4Addr) -> Check {
-    let interface = match interface.or_else(|| ironbell_dhcp::probe::interface_with_address(ip)) {
+    let interface = interface
+        .or_else(|| ironbell_dhcp::probe::interface_with_address(ip))
+        .or_else(|| ironbell_vip::interface_for(&ironbell_vip::Vip::new(ip)).ok());
+    let interface = match interface {
         Some(i) => i,
         None => {
             return Check::fail(

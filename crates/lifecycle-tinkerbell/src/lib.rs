@@ -192,12 +192,20 @@ pub async fn run(
                 source,
             })?;
     }
-    // The replicas of a native plane wait in DHCP standby until the move is done.
+    // The replicas of a native plane wait in DHCP standby until the move is done; the
+    // Tinkerbell IP is a virtual address that the bootstrap plane holds until it stops, and
+    // then the replica that leads.
+    let tinkerbell_ip = settings.plane.network.public_ip;
     if let Some(ironbell_ops::plane::NodeBootstrapper::Native { serve_args, .. }) =
         settings.plane.cluster.as_mut().map(|c| &mut c.bootstrapper)
-        && !serve_args.iter().any(|a| a == "--standby")
     {
-        serve_args.push("--standby".into());
+        if !serve_args.iter().any(|a| a == "--standby") {
+            serve_args.push("--standby".into());
+        }
+        if !serve_args.iter().any(|a| a == "--vip") {
+            serve_args.extend(["--vip".into(), tinkerbell_ip.to_string()]);
+        }
+        settings.plane.vip = Some(ironbell_vip::Vip::new(tinkerbell_ip));
     }
     let store = settings.store.store().clone();
     let spec_path = settings.spec_path.clone();

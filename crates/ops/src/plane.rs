@@ -254,6 +254,10 @@ pub struct PlaneConfig {
     pub bmc: Option<ironbell_bmc::Config>,
     /// The cluster controllers, if run.
     pub cluster: Option<ClusterOptions>,
+    /// A virtual address (the Tinkerbell IP) held by the replica that runs the controllers
+    /// while its DHCP serves ([`ironbell_vip`]); on the embedded store, for the plane's whole
+    /// life. `None`: the address is the host's own business.
+    pub vip: Option<ironbell_vip::Vip>,
 }
 
 impl PlaneConfig {
@@ -266,6 +270,7 @@ impl PlaneConfig {
             workflow: None,
             bmc: None,
             cluster: None,
+            vip: None,
         }
     }
 
@@ -331,7 +336,13 @@ pub struct Plane {
     health: Option<Arc<StoreHealth>>,
     /// Told when the boot service's sockets are all bound (see [`Plane::listening`]).
     boot_listening: Option<tokio::sync::oneshot::Receiver<()>>,
+    /// The virtual address while this plane holds it, released when it stops.
+    vip: VipHold,
 }
+
+/// The plane's claim on its virtual address, shared with the task that follows the
+/// leadership (a claim must outlive that task: [`Plane::stop`] releases it).
+type VipHold = Arc<tokio::sync::Mutex<Option<ironbell_vip::Claim>>>;
 
 /// The controllers of a plane: the workflow service (with its bound listener), the BMC
 /// controllers and the cluster controllers.
@@ -581,6 +592,18 @@ impl Plane {
         let (shutdown, _) = watch::channel(false);
         let mut tasks: JoinSet<ServiceResult> = JoinSet::new();
         let shared = store.store().clone();
+        let vip: VipHold = Arc::default();
+        if let Some(address) = config.vip.as_ref().filter(|_| election.is_none()) {
+            // One plane on the embedded store: it holds the address for its whole life, and
+            // before its services bind to it.
+            let claim = ironbell_vip::claim_patiently(address, VIP_PATIENCE)
+                .await
+                .map_err(|e| OpsError::Service {
+                    service: "VIP",
+                    message: e.to_string(),
+                })?;
+            *vip.lock().await = Some(claim);
+        }
 
         if let Some(options) = &config.metadata {
             let addr = config.network.metadata;
@@ -652,6 +675,7 @@ impl Plane {
             health
         });
         let mut dhcp_member = None;
+        let mut dhcp_share = None;
         let mut boot_listening = None;
         if let (Some(boot), Some(options)) = (boot, &config.boot) {
             let mut replica = ironbell_boot::service::Replica::default();
@@ -704,13 +728,30 @@ impl Plane {
                     follow_standby(store, follower, standby, stop).await;
                     ("DHCP standby switch", Ok(()))
                 });
-                replica.dhcp_share = Some(share);
+                replica.dhcp_share = Some(share.clone());
+                dhcp_share = Some(share);
                 dhcp_member = Some(member);
             }
             let store = shared.clone();
             tasks.spawn(async move {
                 let r = ironbell_boot::service::run_replica(store, boot, replica).await;
                 ("boot", r.map_err(|e| chain(&e)))
+            });
+        }
+        if let Some(address) = config.vip.clone().filter(|_| election.is_some()) {
+            let follow = FollowVip {
+                address,
+                hold: vip.clone(),
+                leading: leading.clone(),
+                share: dhcp_share,
+            };
+            if let Err(e) = ironbell_vip::clear_stale(&follow.address).await {
+                warn!("{e}");
+            }
+            let stop = shutdown.subscribe();
+            tasks.spawn(async move {
+                follow.run(stop).await;
+                ("VIP", Ok(()))
             });
         }
         Ok(Self {
@@ -722,6 +763,7 @@ impl Plane {
             leading,
             health,
             boot_listening,
+            vip,
         })
     }
 
@@ -795,6 +837,11 @@ impl Plane {
         self.shutdown.send_replace(true);
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
+        if let Some(claim) = self.vip.lock().await.take()
+            && let Err(e) = claim.release().await
+        {
+            warn!("{e}");
+        }
         drop(self.lock.take());
         // No longer answering: leave at once, so that the peers take this replica's
         // clients now rather than when its lease runs out.
@@ -853,6 +900,62 @@ async fn probe_store(
         tokio::select! {
             _ = tokio::time::sleep(PROBE_PERIOD) => {}
             _ = stop.wait_for(|s| *s) => return Ok(()),
+        }
+    }
+}
+
+/// How long a plane on the embedded store waits for another holder of its virtual address
+/// to let go (a cluster's plane told to stand by, during a delete).
+const VIP_PATIENCE: Duration = Duration::from_secs(15);
+/// How often a replica on etcd checks whether it should hold the virtual address.
+const VIP_PERIOD: Duration = Duration::from_millis(500);
+
+/// The virtual address on etcd: held while this replica runs the controllers and its DHCP
+/// is not in standby (so that during a move the bootstrap plane keeps it until it stops,
+/// and the cluster's plane takes it only when it serves), released otherwise.
+struct FollowVip {
+    address: ironbell_vip::Vip,
+    hold: VipHold,
+    leading: Arc<AtomicBool>,
+    share: Option<Arc<ironbell_dhcp::Share>>,
+}
+
+impl FollowVip {
+    async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut refused = String::new();
+        loop {
+            let want = self.leading.load(Ordering::Relaxed)
+                && !self.share.as_ref().is_some_and(|s| s.is_held());
+            let mut hold = self.hold.lock().await;
+            match (want, hold.is_some()) {
+                (true, false) => match ironbell_vip::claim(&self.address).await {
+                    Ok(claim) => {
+                        *hold = Some(claim);
+                        refused.clear();
+                    }
+                    Err(e) => {
+                        // Once per cause: the previous holder may take a moment to let go.
+                        let why = e.to_string();
+                        if why != refused {
+                            warn!("{why}; trying again");
+                            refused = why;
+                        }
+                    }
+                },
+                (false, true) => {
+                    if let Some(claim) = hold.take()
+                        && let Err(e) = claim.release().await
+                    {
+                        warn!("{e}");
+                    }
+                }
+                _ => {}
+            }
+            drop(hold);
+            tokio::select! {
+                _ = tokio::time::sleep(VIP_PERIOD) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
         }
     }
 }
