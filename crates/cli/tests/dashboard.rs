@@ -15,7 +15,6 @@
 //! `chromium` and `npm ci` in `tests/dashboard` (scripts/setup does it); in CI their absence
 //! fails the test.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -214,19 +213,7 @@ async fn an_operator_watches_machines_provision_in_the_dashboard() {
             .spawn()
             .expect("start node"),
     );
-    let stdout = browser
-        .child()
-        .and_then(|c| c.stdout.take())
-        .expect("piped stdout");
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let lines = browser.stdout_lines().expect("piped stdout");
     let mut script = Script {
         lines,
         seen: Vec::new(),

@@ -9,7 +9,6 @@
 //! - `get events --for KIND/NAME` shows one object's Events;
 //! - a template that does not render is a FAILED Workflow with the reason.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::mpsc;
@@ -96,24 +95,6 @@ fn until_output(db: &Path, args: &[&str], ok: impl Fn(&str) -> bool) -> String {
     last
 }
 
-/// Reads `child`'s standard output line by line onto a channel.
-fn lines_of(child: &mut ChildGuard) -> mpsc::Receiver<String> {
-    let stdout = child
-        .child()
-        .and_then(|c| c.stdout.take())
-        .expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
 /// Collects `wf1`'s lines from `rx` until one shows `state`.
 fn wait_line(rx: &mpsc::Receiver<String>, seen: &mut Vec<String>, state: &str) {
     let deadline = Instant::now() + DEADLINE;
@@ -158,7 +139,7 @@ async fn an_operator_follows_workflows_and_sees_why_they_failed() {
             .spawn()
             .expect("start get -w"),
     );
-    let rx = lines_of(&mut watch);
+    let rx = watch.stdout_lines().expect("piped stdout");
     let header = rx.recv_timeout(DEADLINE).expect("header");
     assert_eq!(
         header.split_whitespace().collect::<Vec<_>>(),

@@ -1,7 +1,6 @@
 //! The dashboard over a real embedded store on loopback, with curl as the client: pages,
 //! the SSE stream pushing a change, the token on changes, the bound on open streams.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -63,16 +62,7 @@ fn follow(url: &str) -> (ironbell_testbed::ChildGuard, mpsc::Receiver<String>) {
             .spawn()
             .expect("curl"),
     );
-    let stdout = child.child().and_then(|c| c.stdout.take()).expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = child.stdout_lines().expect("piped stdout");
     (child, rx)
 }
 
