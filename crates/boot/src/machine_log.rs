@@ -501,4 +501,39 @@ mod tests {
         );
         assert_eq!(std::fs::metadata(&path).expect("current").len(), 1024);
     }
+
+    #[test]
+    fn the_feed_gets_each_known_machines_line_as_written_and_nothing_else() {
+        let hw: ironbell_model::tinkerbell::Hardware = ironbell_model::DynamicObject::from_json(
+            r#"{"apiVersion": "tinkerbell.org/v1alpha1", "kind": "Hardware",
+                "metadata": {"name": "m1", "namespace": "lab"},
+                "spec": {"interfaces": [{"dhcp": {"mac": "3c:ec:ef:10:99:01",
+                                                  "ip": {"address": "10.7.0.5"}}}]}}"#,
+        )
+        .expect("json")
+        .to_typed()
+        .expect("hardware");
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let feed = LogFeed::new();
+        let mut rx = feed.subscribe();
+        let logs = MachineLogs::new(Index::from_hardware([hw]), 10, Some(tmp.path().into()))
+            .with_feed(Some(feed));
+        let now = std::time::SystemTime::now();
+        let message = |text: &str| ironbell_syslog::parse(text.as_bytes(), now).expect("parse");
+        logs.record(IpAddr::from([10, 7, 0, 9]), message("<13>stranger"));
+        logs.record(
+            IpAddr::from([10, 7, 0, 5]),
+            message("<13>hook: cmdline ironbell_token=SECRET quiet"),
+        );
+        let got = rx.try_recv().expect("one line");
+        assert_eq!((got.namespace.as_str(), got.name.as_str()), ("lab", "m1"));
+        assert!(
+            got.line.ends_with("ironbell_token=<redacted> quiet"),
+            "{}",
+            got.line
+        );
+        let file = std::fs::read_to_string(tmp.path().join("lab/m1.log")).expect("file");
+        assert_eq!(file, format!("{}\n", got.line));
+        assert!(rx.try_recv().is_err(), "nothing from the unknown source");
+    }
 }
