@@ -72,6 +72,14 @@ try {
   check(await page.$('td.last-event img') === null, 'no element from a message');
   await page.screenshot({ path: join(out, 'machines.png'), fullPage: true });
 
+  // The Workflow list says why node2's Workflow stopped; no cluster yet.
+  await page.goto(`${url}/workflows`);
+  await page.waitForSelector('#live.on');
+  const failed = await page.textContent('tr[data-workflow="default/wf-node2"]');
+  check(failed.includes('FAILED') && failed.includes('<img src=x onerror=alert(1)>'), `wf-node2: ${failed}`);
+  await page.goto(`${url}/clusters`);
+  check((await page.textContent('#clusters')).includes('No clusters'), 'the cluster list');
+
   // 2. A machine's page: its timeline and log lines as they arrive.
   await page.goto(`${url}/machines/default/node1`);
   await page.waitForSelector('#live.on');

@@ -158,3 +158,36 @@ async fn without_a_token_every_change_is_forbidden() {
     let (status, _) = curl(&[&format!("http://{addr}/machines/default/nope")]);
     assert_eq!(status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clusters_of_both_apis_are_listed_with_their_phase() {
+    ironbell_testbed::require_tool!("curl");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, addr) = start(dir.path(), Options::default()).await;
+    let (_follower, rx) = follow(&format!("http://{addr}/stream/clusters"));
+    until(&rx, |l| l.contains("No clusters."));
+    for json in [
+        serde_json::json!({"apiVersion": "cluster.x-k8s.io/v1beta1", "kind": "Cluster",
+            "metadata": {"name": "mgmt", "namespace": "eksa-system"},
+            "spec": {}, "status": {"phase": "Provisioned"}}),
+        serde_json::json!({"apiVersion": "anywhere.eks.amazonaws.com/v1alpha1", "kind": "Cluster",
+            "metadata": {"name": "mgmt", "namespace": "default"},
+            "spec": {}, "status": {"failureMessage": "<b>no machine</b> for the control plane"}}),
+    ] {
+        let obj = DynamicObject::from_json(&json.to_string()).expect("object");
+        store.create(obj).await.expect("create");
+    }
+    let rows = until(&rx, |l| {
+        l.contains("Provisioned") && l.contains("EKS Anywhere")
+    });
+    assert!(
+        rows.contains("&lt;b&gt;no machine&lt;/b&gt; for the control plane"),
+        "{rows}"
+    );
+    let (status, page) = curl(&[&format!("http://{addr}/clusters")]);
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<td>Cluster API</td><td>eksa-system</td><td>mgmt</td>"),
+        "{page}"
+    );
+}
