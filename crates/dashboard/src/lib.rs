@@ -30,29 +30,27 @@
 //! [`ironbell_boot::machine_log::LogFeed`]).
 //!
 //! Start reading at [`serve`], then `views.rs` (what is kept) and `render.rs` (the HTML).
-//! Htmx was considered for the page; the script it would replace is 60 lines
+//! Htmx was considered for the page; the script it would replace is 70 lines
 //! (`assets/dashboard.js`), so the page carries no third-party code.
 
-use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use futures::{Stream, StreamExt};
-use ironbell_boot::machine_log::{LogFeed, LogLine, log_path};
-use ironbell_limits::{ConnectionCap, ConnectionPermit};
-use ironbell_model::{DynamicObject, TypeKey};
-use ironbell_store::{SharedStore, StoreError};
-use tokio::sync::{broadcast, watch};
+use ironbell_boot::machine_log::{LogFeed, log_path};
+use ironbell_limits::ConnectionCap;
+use ironbell_store::SharedStore;
+use tokio::sync::watch;
 use tracing::{info, warn};
 
+mod changes;
 mod render;
+mod stream;
 mod views;
 
 use views::Live;
@@ -167,15 +165,18 @@ async fn router(store: SharedStore, options: Options, stop: watch::Receiver<bool
         .route("/jobs", get(list_page))
         .route("/clusters", get(list_page))
         .route("/machines/{namespace}/{name}", get(machine))
-        .route("/stream/{view}", get(list_stream))
-        .route("/stream/machines/{namespace}/{name}", get(machine_stream))
+        .route("/stream/{view}", get(stream::list_stream))
+        .route(
+            "/stream/machines/{namespace}/{name}",
+            get(stream::machine_stream),
+        )
         .route(
             "/api/machines/{namespace}/{name}/power-cycle",
-            post(power_cycle),
+            post(changes::power_cycle),
         )
         .route(
             "/api/machines/{namespace}/{name}/allow-pxe/{value}",
-            post(allow_pxe),
+            post(changes::allow_pxe),
         )
         .route("/assets/dashboard.js", get(script))
         .route("/assets/dashboard.css", get(style))
@@ -381,293 +382,5 @@ impl IntoResponse for Refused {
             );
         }
         r
-    }
-}
-
-/// A `swap` event: the element `id` gets `html` as its content.
-fn swap(id: &str, html: &str) -> SseEvent {
-    SseEvent::default()
-        .event("swap")
-        .data(format!("{id}\n{html}"))
-}
-
-/// A stream permit for `peer`, or the 503 that says why not.
-fn stream_permit(d: &Dashboard, peer: SocketAddr) -> Result<ConnectionPermit<IpAddr>, Refused> {
-    d.streams.try_acquire(peer.ip()).ok_or(Refused {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        message: "too many open dashboard pages; close some",
-        bearer: false,
-    })
-}
-
-fn sse(stream: impl Stream<Item = SseEvent> + Send + 'static) -> Response {
-    let mut r = Sse::new(stream.map(Ok::<_, Infallible>))
-        .keep_alive(KeepAlive::default())
-        .into_response();
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
-}
-
-/// What a stream waits for next.
-enum Wake {
-    Changed,
-    Log(Result<Arc<LogLine>, broadcast::error::RecvError>),
-    Stop,
-}
-
-/// Waits for a change of the views, a log line (when `log` is given) or the stop.
-async fn wake(
-    changes: &mut watch::Receiver<u64>,
-    log: Option<&mut broadcast::Receiver<Arc<LogLine>>>,
-    stop: &mut watch::Receiver<bool>,
-) -> Wake {
-    let log = async {
-        match log {
-            Some(rx) => rx.recv().await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        changed = changes.changed() => match changed {
-            Ok(()) => Wake::Changed,
-            Err(_) => Wake::Stop,
-        },
-        line = log => Wake::Log(line),
-        _ = stop.wait_for(|s| *s) => Wake::Stop,
-    }
-}
-
-/// The stream of a list page: its rows, rendered again after each change.
-async fn list_stream(
-    State(d): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(view): Path<String>,
-) -> Response {
-    let Some(list) = List::of(&view) else {
-        return text(StatusCode::NOT_FOUND, "no such stream");
-    };
-    let permit = match stream_permit(&d, peer) {
-        Ok(p) => p,
-        Err(r) => return r.into_response(),
-    };
-    let mut changes = d.live.changes();
-    changes.mark_changed(); // the rows as they are now, first
-    let stop = d.stop.clone();
-    let stream = futures::stream::unfold(
-        (d, changes, stop, permit),
-        move |(d, mut changes, mut stop, permit)| async move {
-            match wake(&mut changes, None, &mut stop).await {
-                Wake::Changed => {
-                    let rows = d.live.read(list.rows);
-                    Some((swap(list.id, &rows), (d, changes, stop, permit)))
-                }
-                Wake::Log(_) | Wake::Stop => None,
-            }
-        },
-    );
-    sse(stream)
-}
-
-/// The stream of a machine's page: its summary and timeline after each change, and its
-/// new log lines.
-async fn machine_stream(
-    State(d): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path((namespace, name)): Path<(String, String)>,
-) -> Response {
-    let permit = match stream_permit(&d, peer) {
-        Ok(p) => p,
-        Err(r) => return r.into_response(),
-    };
-    let mut changes = d.live.changes();
-    changes.mark_changed();
-    let log = d.options.logs.feed.as_ref().map(LogFeed::subscribe);
-    let stop = d.stop.clone();
-    let who = Arc::new((namespace, name));
-    let stream = futures::stream::unfold(
-        (d, changes, log, stop, permit),
-        move |(d, mut changes, mut log, mut stop, permit)| {
-            let who = Arc::clone(&who);
-            async move {
-                loop {
-                    let (namespace, name) = (&who.0, &who.1);
-                    let events = match wake(&mut changes, log.as_mut(), &mut stop).await {
-                        Wake::Stop => return None,
-                        Wake::Changed => d.live.read(|v| match v.machine(namespace, name) {
-                            Some(m) => vec![
-                                swap("summary", &render::machine_summary(&m)),
-                                swap("timeline", &render::timeline_rows(v, &m)),
-                            ],
-                            None => vec![swap(
-                                "summary",
-                                "<p class=\"gone\">This Hardware no longer exists.</p>",
-                            )],
-                        }),
-                        Wake::Log(Ok(line)) if line.namespace == *namespace && line.name == *name => {
-                            vec![SseEvent::default().event("log").data(line.line.replace('\r', "\\r"))]
-                        }
-                        Wake::Log(Ok(_)) => continue,
-                        Wake::Log(Err(broadcast::error::RecvError::Lagged(n))) => {
-                            vec![SseEvent::default().event("log").data(format!(
-                                "[dashboard] {n} log lines of the plane were skipped: this page fell behind"
-                            ))]
-                        }
-                        Wake::Log(Err(broadcast::error::RecvError::Closed)) => {
-                            log = None;
-                            continue;
-                        }
-                    };
-                    return Some((
-                        futures::stream::iter(events),
-                        (d, changes, log, stop, permit),
-                    ));
-                }
-            }
-        },
-    )
-    .flatten();
-    sse(stream)
-}
-
-/// Whether the request carries the dashboard's token; the refusal otherwise.
-fn authorize(d: &Dashboard, headers: &HeaderMap) -> Result<(), Refused> {
-    use subtle::ConstantTimeEq as _;
-    let Some(token) = d.options.token.as_deref() else {
-        return Err(Refused {
-            status: StatusCode::FORBIDDEN,
-            message: "changes are off: this dashboard was started without a token",
-            bearer: false,
-        });
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match given {
-        Some(given) if bool::from(given.as_bytes().ct_eq(token.as_bytes())) => Ok(()),
-        _ => Err(Refused {
-            status: StatusCode::UNAUTHORIZED,
-            message: "a change needs the dashboard's token (Authorization: Bearer TOKEN)",
-            bearer: true,
-        }),
-    }
-}
-
-fn store_error(what: &str, e: &StoreError) -> Response {
-    if e.is_not_found() {
-        text(StatusCode::NOT_FOUND, format!("{what}: not found"))
-    } else if e.is_conflict() {
-        text(
-            StatusCode::CONFLICT,
-            format!("{what} changed meanwhile; try again"),
-        )
-    } else {
-        warn!("{what}: {e}");
-        text(StatusCode::INTERNAL_SERVER_ERROR, format!("{what}: {e}"))
-    }
-}
-
-fn hardware_key() -> TypeKey {
-    TypeKey::new("tinkerbell.org/v1alpha1", "Hardware")
-}
-
-/// Power-cycles a machine: creates a BMC Job for its BMC Machine.
-async fn power_cycle(
-    State(d): State<Shared>,
-    headers: HeaderMap,
-    Path((namespace, name)): Path<(String, String)>,
-) -> Response {
-    if let Err(r) = authorize(&d, &headers) {
-        return r.into_response();
-    }
-    let what = format!("Hardware {namespace}/{name}");
-    let hw = match d.store.get(&hardware_key(), &namespace, &name).await {
-        Ok(hw) => hw.to_value(),
-        Err(e) => return store_error(&what, &e),
-    };
-    let bmc = views::text(&hw, "/spec/bmcRef/name");
-    if bmc.is_empty() {
-        return text(StatusCode::CONFLICT, format!("{what} has no BMC"));
-    }
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let job_name = format!("{name}-power-cycle-{stamp}");
-    let job = serde_json::json!({
-        "apiVersion": "bmc.tinkerbell.org/v1alpha1",
-        "kind": "Job",
-        "metadata": {"name": job_name, "namespace": namespace,
-                     "labels": {"ironbell.dev/requested-by": "dashboard"}},
-        "spec": {"machineRef": {"name": bmc, "namespace": namespace},
-                 "tasks": [{"powerAction": "cycle"}]},
-    });
-    let job = match DynamicObject::from_json(&job.to_string()) {
-        Ok(job) => job,
-        Err(e) => return text(StatusCode::BAD_REQUEST, format!("{what}: {e}")),
-    };
-    match d.store.create(job).await {
-        Ok(_) => {
-            info!(hardware = %name, namespace = %namespace, job = %job_name, "power cycle asked from the dashboard");
-            text(
-                StatusCode::CREATED,
-                format!("BMC Job {namespace}/{job_name} created: power cycle of {name}"),
-            )
-        }
-        Err(e) => store_error(&format!("BMC Job {namespace}/{job_name}"), &e),
-    }
-}
-
-/// Sets `allowPXE` on every interface of a machine.
-async fn allow_pxe(
-    State(d): State<Shared>,
-    headers: HeaderMap,
-    Path((namespace, name, value)): Path<(String, String, String)>,
-) -> Response {
-    if let Err(r) = authorize(&d, &headers) {
-        return r.into_response();
-    }
-    let allow = match value.as_str() {
-        "on" | "true" => true,
-        "off" | "false" => false,
-        _ => return text(StatusCode::BAD_REQUEST, "allow-pxe/on or allow-pxe/off"),
-    };
-    let what = format!("Hardware {namespace}/{name}");
-    let mut hw = match d.store.get(&hardware_key(), &namespace, &name).await {
-        Ok(hw) => hw.to_value(),
-        Err(e) => return store_error(&what, &e),
-    };
-    let Some(interfaces) = hw
-        .pointer_mut("/spec/interfaces")
-        .and_then(serde_json::Value::as_array_mut)
-        .filter(|i| !i.is_empty())
-    else {
-        return text(StatusCode::CONFLICT, format!("{what} has no interfaces"));
-    };
-    for interface in interfaces.iter_mut() {
-        let Some(interface) = interface.as_object_mut() else {
-            continue;
-        };
-        let netboot = interface
-            .entry("netboot")
-            .or_insert_with(|| serde_json::json!({}));
-        if let Some(netboot) = netboot.as_object_mut() {
-            netboot.insert("allowPXE".into(), serde_json::Value::Bool(allow));
-        }
-    }
-    let hw = match DynamicObject::from_json(&hw.to_string()) {
-        Ok(hw) => hw,
-        Err(e) => return text(StatusCode::BAD_REQUEST, format!("{what}: {e}")),
-    };
-    match d.store.update(hw).await {
-        Ok(_) => {
-            info!(hardware = %name, namespace = %namespace, allow, "allowPXE set from the dashboard");
-            text(
-                StatusCode::OK,
-                format!("{what}: allowPXE {allow} on every interface"),
-            )
-        }
-        Err(e) => store_error(&what, &e),
     }
 }
