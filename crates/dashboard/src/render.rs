@@ -224,7 +224,20 @@ pub(crate) fn machine_summary(m: &MachineSummary<'_>) -> String {
     let bmc = match (&m.hardware.bmc, m.bmc) {
         (None, _) => "—".into(),
         (Some(name), None) => format!("{} (not found)", esc(name)),
-        (Some(name), Some(b)) => format!("{} at {}", esc(name), or_dash(&b.host)),
+        (Some(name), Some(b)) => {
+            let problem = b
+                .problem
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    format!(
+                        " <span class=\"problem\">not contactable: {}</span>",
+                        esc(p)
+                    )
+                })
+                .unwrap_or_default();
+            format!("{} at {}{problem}", esc(name), or_dash(&b.host))
+        }
     };
     let workflow = m.workflow.map_or("—".into(), |(name, _)| esc(name));
     let reason = m
