@@ -467,4 +467,38 @@ mod tests {
         );
         assert!(page.contains("data-stream=\"/s&quot;x\""), "{page}");
     }
+
+    #[test]
+    fn a_machine_says_why_its_bmc_cannot_be_reached() {
+        let hardware = crate::views::HardwareRow {
+            mac: "3c:ec:ef:30:00:09".into(),
+            ip: "10.0.0.9".into(),
+            allow_pxe: Some(false),
+            bmc: Some("bmc-n9".into()),
+        };
+        let bmc = crate::views::BmcRow {
+            host: "10.1.0.9".into(),
+            power: "unknown".into(),
+            problem: Some("connect: <refused>".into()),
+        };
+        let m = MachineSummary {
+            namespace: "default",
+            name: "n9",
+            hardware: &hardware,
+            bmc: Some(&bmc),
+            workflow: None,
+            workflows: Vec::new(),
+            last_event: None,
+        };
+        let html = machine_summary(&m);
+        assert!(
+            html.contains("bmc-n9 at 10.1.0.9 <span class=\"problem\">not contactable: connect: &lt;refused&gt;</span>"),
+            "{html}"
+        );
+        assert!(html.contains("data-phase=\"NO WORKFLOW\""), "{html}");
+        assert!(
+            html.contains("/api/machines/default/n9/allow-pxe/on"),
+            "{html}"
+        );
+    }
 }
