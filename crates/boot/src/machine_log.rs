@@ -27,6 +27,11 @@
 //! by the syslog crate, so one message is always one line; in the sampled file it is
 //! preceded by the source address.
 //!
+//! A [`LogFeed`] given to [`MachineLogs::with_feed`] also receives each line of a known
+//! machine as it is written, for a reader in the same process (the dashboard streams a
+//! machine's log from it); it is a bounded broadcast channel: a reader that falls behind
+//! misses lines (and is told how many) rather than holding memory.
+//!
 //! Plain files rather than the object store: logs are many small appends that nothing
 //! watches, and keeping them out of the store keeps its history for objects.
 
@@ -177,6 +182,49 @@ impl Files {
     }
 }
 
+/// One line of a known machine's log, as [`MachineLogs`] writes it to the machine's file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// The Hardware's namespace.
+    pub namespace: String,
+    /// The Hardware's name.
+    pub name: String,
+    /// The line (without the newline), as in the file.
+    pub line: String,
+}
+
+/// Lines of every known machine's log as they arrive, for readers in the same process: a
+/// broadcast channel of [`FEED_CAPACITY`] lines (a reader that falls behind is told how
+/// many it missed). Cheap to clone; sending with no reader costs nothing.
+#[derive(Debug, Clone)]
+pub struct LogFeed(tokio::sync::broadcast::Sender<Arc<LogLine>>);
+
+/// Lines a [`LogFeed`] holds for its slowest reader.
+pub const FEED_CAPACITY: usize = 1024;
+
+impl LogFeed {
+    /// A feed with no reader yet.
+    pub fn new() -> Self {
+        Self(tokio::sync::broadcast::channel(FEED_CAPACITY).0)
+    }
+
+    /// A reader of the lines sent from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<LogLine>> {
+        self.0.subscribe()
+    }
+
+    fn send(&self, line: LogLine) {
+        // No reader is not an error: nobody is looking.
+        let _ = self.0.send(Arc::new(line));
+    }
+}
+
+impl Default for LogFeed {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// What [`MachineLogs`] did with the messages it got; all counters only grow.
 #[derive(Debug, Default)]
 pub struct MachineLogStats {
@@ -228,6 +276,7 @@ pub struct MachineLogs {
     files: Option<Mutex<Files>>,
     samples: LogLimiter,
     stats: Arc<MachineLogStats>,
+    feed: Option<LogFeed>,
 }
 
 impl MachineLogs {
@@ -241,7 +290,14 @@ impl MachineLogs {
             files: dir.map(|dir| Mutex::new(Files::new(dir))),
             samples: LogLimiter::per_second(UNKNOWN_SAMPLES_PER_SECOND),
             stats: Arc::new(MachineLogStats::default()),
+            feed: None,
         }
+    }
+
+    /// These logs, also sending each known machine's line to `feed`.
+    pub fn with_feed(mut self, feed: Option<LogFeed>) -> Self {
+        self.feed = feed;
+        self
     }
 
     /// The recent messages from one machine's address.
@@ -353,6 +409,13 @@ impl Sink for MachineLogs {
         if !written {
             bump(&self.stats.not_written);
         }
+        if let Some(feed) = &self.feed {
+            feed.send(LogLine {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                line,
+            });
+        }
         self.recent.record(source, message);
     }
 }
@@ -437,5 +500,40 @@ mod tests {
             MAX_FILE_BYTES
         );
         assert_eq!(std::fs::metadata(&path).expect("current").len(), 1024);
+    }
+
+    #[test]
+    fn the_feed_gets_each_known_machines_line_as_written_and_nothing_else() {
+        let hw: ironbell_model::tinkerbell::Hardware = ironbell_model::DynamicObject::from_json(
+            r#"{"apiVersion": "tinkerbell.org/v1alpha1", "kind": "Hardware",
+                "metadata": {"name": "m1", "namespace": "lab"},
+                "spec": {"interfaces": [{"dhcp": {"mac": "3c:ec:ef:10:99:01",
+                                                  "ip": {"address": "10.7.0.5"}}}]}}"#,
+        )
+        .expect("json")
+        .to_typed()
+        .expect("hardware");
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let feed = LogFeed::new();
+        let mut rx = feed.subscribe();
+        let logs = MachineLogs::new(Index::from_hardware([hw]), 10, Some(tmp.path().into()))
+            .with_feed(Some(feed));
+        let now = std::time::SystemTime::now();
+        let message = |text: &str| ironbell_syslog::parse(text.as_bytes(), now).expect("parse");
+        logs.record(IpAddr::from([10, 7, 0, 9]), message("<13>stranger"));
+        logs.record(
+            IpAddr::from([10, 7, 0, 5]),
+            message("<13>hook: cmdline ironbell_token=SECRET quiet"),
+        );
+        let got = rx.try_recv().expect("one line");
+        assert_eq!((got.namespace.as_str(), got.name.as_str()), ("lab", "m1"));
+        assert!(
+            got.line.ends_with("ironbell_token=<redacted> quiet"),
+            "{}",
+            got.line
+        );
+        let file = std::fs::read_to_string(tmp.path().join("lab/m1.log")).expect("file");
+        assert_eq!(file, format!("{}\n", got.line));
+        assert!(rx.try_recv().is_err(), "nothing from the unknown source");
     }
 }

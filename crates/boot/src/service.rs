@@ -29,6 +29,8 @@ pub struct Config {
     /// Where syslog from machines is written, one file per Hardware (see
     /// [`crate::machine_log`]); `None` keeps only the recent messages in memory.
     pub machine_log_dir: Option<PathBuf>,
+    /// Where each known machine's log line is also sent as it arrives (the dashboard).
+    pub log_feed: Option<crate::machine_log::LogFeed>,
     /// Bind DHCP to this interface only (`SO_BINDTODEVICE`), so that it never answers on
     /// another network.
     pub interface: Option<String>,
@@ -239,7 +241,8 @@ pub async fn run_replica(
         let socket = udp("syslog", addr).await?;
         let receiver = Arc::new(ironbell_syslog::Receiver::new(
             syslog_config,
-            MachineLogs::new(index.clone(), 1000, config.machine_log_dir.clone()),
+            MachineLogs::new(index.clone(), 1000, config.machine_log_dir.clone())
+                .with_feed(config.log_feed.clone()),
         ));
         state = state
             .with_source(Arc::new(crate::metrics::SyslogStats(receiver.clone())))

@@ -167,6 +167,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(ServeCommand::Api(args)) => {
             crate::kubeapi::serve(&open(&spec, Access::Create)?, kinds, args).await?;
         }
+        Command::Serve(ServeCommand::Dashboard(args)) => {
+            let log_dir = log_dir();
+            crate::dashboard::serve(&open(&spec, Access::Create)?, args, log_dir).await?;
+        }
         Command::Kubeconfig(args) => crate::kubeapi::kubeconfig(&spec, args)?,
         Command::Serve(ServeCommand::All(args)) => {
             let log_dir = log_dir();

@@ -93,6 +93,13 @@ pub struct AllApiArgs {
     credentials: ApiCredentialArgs,
 }
 
+impl AllApiArgs {
+    /// Where the API's credentials are (the dashboard's token is the API's admin token).
+    pub fn credentials(&self) -> &ApiCredentialArgs {
+        &self.credentials
+    }
+}
+
 /// Flags of `ironbell kubeconfig`.
 #[derive(Args, Debug)]
 pub struct KubeconfigArgs {

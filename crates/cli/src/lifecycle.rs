@@ -160,6 +160,7 @@ impl RunArgs {
                 .map(str::to_string)
                 .collect(),
             machine_log_dir,
+            log_feed: None,
             replica_id: None,
             standby: false,
         });

@@ -22,6 +22,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cluster;
 mod commands;
+mod dashboard;
 mod describe;
 mod dhcp;
 mod docs;
@@ -297,6 +298,10 @@ enum ServeCommand {
     /// The Kubernetes API over the store (HTTPS, port 6443): kubectl and Kubernetes
     /// clients against the plane.
     Api(kubeapi::ApiArgs),
+    /// The web dashboard (plain HTTP, port 7180, 127.0.0.1 by default): machines, their
+    /// timelines and logs, workflows, BMC jobs and clusters, updated live. Keep it off
+    /// untrusted networks.
+    Dashboard(dashboard::DashboardArgs),
 }
 
 #[derive(Subcommand, Debug)]

@@ -161,6 +161,7 @@ impl BootArgs {
                 .map(str::to_string)
                 .collect(),
             machine_log_dir,
+            log_feed: None,
             replica_id: self.replica_id.clone(),
             standby: self.standby,
         }
@@ -509,6 +510,8 @@ pub struct AllArgs {
     cluster: ClusterArgs,
     #[command(flatten, next_help_heading = "Kubernetes API")]
     api: crate::kubeapi::AllApiArgs,
+    #[command(flatten, next_help_heading = "Dashboard")]
+    dashboard: crate::dashboard::AllDashboardArgs,
 }
 
 /// Runs every service over one store (boot, metadata, workflow, BMC, and the cluster
@@ -534,7 +537,16 @@ pub async fn all(
     network.metadata = args.metadata.listen;
     network.metrics = args.workflow.metrics.metrics_addr;
     let mut config = PlaneConfig::new(network);
-    config.boot = Some(args.boot.options(machine_log_dir));
+    let (log_feed, dashboard) = crate::dashboard::in_serve_all(
+        store,
+        args.dashboard,
+        args.api.credentials(),
+        machine_log_dir.clone(),
+    )
+    .await?;
+    let mut boot = args.boot.options(machine_log_dir);
+    boot.log_feed = log_feed;
+    config.boot = Some(boot);
     config.metadata = Some(args.metadata.options()?);
     config.workflow = Some(args.workflow.options()?);
     config.bmc = Some(ironbell_bmc::Config::default());
@@ -544,6 +556,7 @@ pub async fn all(
     tokio::select! {
         r = run_plane(store, config) => r,
         r = api => r,
+        r = dashboard => r,
     }
 }
 

@@ -14,7 +14,7 @@ use anyhow::Context as _;
 use ironbell_model::corev1::Event;
 use ironbell_model::{DynamicObject, KindInfo, KindRegistry, Resource, TypeKey};
 use ironbell_ops::lookup::resolve_kind;
-use ironbell_store::events::sort_by_time;
+use ironbell_store::events::events_about;
 use ironbell_store::{ListParams, Store};
 use serde_json::Value;
 
@@ -104,9 +104,9 @@ pub async fn hardware(
     }
 
     // The machine's timeline: its Hardware's Events and its BMC's.
-    let mut about = vec![("Hardware", hw.name().to_string())];
+    let mut about = vec![("Hardware", hw.name())];
     if bmc.is_some() {
-        about.push(("Machine", bmc_name));
+        about.push(("Machine", bmc_name.as_str()));
     }
     let events = events_about(store, &ns, &about).await?;
     write_events(&mut out, &events)?;
@@ -142,7 +142,7 @@ pub async fn workflow(
             format_args!("{action} ({state})"),
         )?;
     }
-    if let Some(reason) = failure(&v) {
+    if let Some(reason) = ironbell_model::tinkerbell::failure_reason(&v) {
         field(&mut out, W, "Reason", reason)?;
     }
     writeln!(out, "Conditions:")?;
@@ -165,56 +165,9 @@ pub async fn workflow(
     } else {
         indented_table(&mut out, &rows)?;
     }
-    let events = events_about(store, &ns, &[("Workflow", wf.name().to_string())]).await?;
+    let events = events_about(store, &ns, &[("Workflow", wf.name())]).await?;
     write_events(&mut out, &events)?;
     Ok(out)
-}
-
-/// Why a Workflow stopped, from its conditions: the failing action (`ActionFailed`), else
-/// the template that did not render, else the first `False` condition's message; `None`
-/// unless it failed or timed out.
-fn failure(v: &Value) -> Option<String> {
-    if !matches!(text(v, "/status/state").as_str(), "FAILED" | "TIMEOUT") {
-        return None;
-    }
-    let conditions = array(v, "/status/conditions");
-    let find = |pred: &dyn Fn(&Value) -> bool| {
-        conditions
-            .iter()
-            .find(|c| pred(c))
-            .map(|c| text(c, "/message"))
-            .filter(|m| !m.is_empty())
-    };
-    find(&|c| text(c, "/type") == "ActionFailed" && text(c, "/status") == "True")
-        .or_else(|| {
-            find(&|c| {
-                text(c, "/type") == "TemplateRenderedSuccess" && text(c, "/status") == "False"
-            })
-        })
-        .or_else(|| find(&|c| text(c, "/status") == "False"))
-}
-
-/// The Events in `namespace` about any of `about` (`(kind, name)`), oldest first.
-async fn events_about(
-    store: &dyn Store,
-    namespace: &str,
-    about: &[(&str, String)],
-) -> anyhow::Result<Vec<Event>> {
-    let list = store
-        .list(&TypeKey::of::<Event>(), &ListParams::namespace(namespace))
-        .await?;
-    let mut events: Vec<Event> = list
-        .items
-        .iter()
-        .filter_map(|o| o.to_typed::<Event>().ok())
-        .filter(|e| {
-            about.iter().any(|(kind, name)| {
-                e.involved_object.kind() == *kind && e.involved_object.name() == name
-            })
-        })
-        .collect();
-    sort_by_time(&mut events);
-    Ok(events)
 }
 
 /// The `Events:` section, as kubectl describe writes it: type, reason, age (`3m (x4 over

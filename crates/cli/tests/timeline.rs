@@ -9,20 +9,27 @@
 //! - `get events --for KIND/NAME` shows one object's Events;
 //! - a template that does not render is a FAILED Workflow with the reason.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ironbell_testbed::ChildGuard;
 use ironbell_workflow_proto::action_status_request::StateType;
-use ironbell_workflow_proto::workflow_service_client::WorkflowServiceClient;
-use ironbell_workflow_proto::{ActionRequest, ActionResponse, ActionStatusRequest};
-use tonic::transport::Channel;
+
+#[path = "common/agent_api.rs"]
+mod agent_api;
+use agent_api::{DEADLINE, apply, connect, ironbell, report, run};
 
 const MAC: &str = "3c:ec:ef:10:00:21";
-const DEADLINE: Duration = Duration::from_secs(30);
+
+async fn next_action(
+    c: &mut ironbell_workflow_proto::workflow_service_client::WorkflowServiceClient<
+        tonic::transport::Channel,
+    >,
+) -> ironbell_workflow_proto::ActionResponse {
+    agent_api::next_action(c, MAC).await
+}
 
 const OBJECTS: &str = "apiVersion: tinkerbell.org/v1alpha1
 kind: Hardware
@@ -74,30 +81,6 @@ fn workflow(name: &str, template: &str) -> String {
     )
 }
 
-fn ironbell(db: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ironbell"));
-    cmd.env("IRONBELL_DB", db).env_remove("IRONBELL_LOG");
-    cmd
-}
-
-/// Runs `ironbell ARGS` and returns its standard output; fails the test if it fails.
-fn run(db: &Path, args: &[&str]) -> String {
-    let out = ironbell(db).args(args).output().expect("run ironbell");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "ironbell {args:?}: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
-
-fn apply(db: &Path, dir: &Path, yaml: &str) {
-    let file = dir.join("objects.yaml");
-    std::fs::write(&file, yaml).expect("write");
-    run(db, &["apply", "-f", file.to_str().expect("utf-8")]);
-}
-
 /// Polls `ironbell ARGS` until its output satisfies `ok`; returns that output.
 fn until_output(db: &Path, args: &[&str], ok: impl Fn(&str) -> bool) -> String {
     let mut last = String::new();
@@ -110,60 +93,6 @@ fn until_output(db: &Path, args: &[&str], ok: impl Fn(&str) -> bool) -> String {
         "ironbell {args:?} never matched; last output:\n{last}"
     );
     last
-}
-
-/// The agent's side: the first action for [`MAC`], once the service has one.
-async fn next_action(c: &mut WorkflowServiceClient<Channel>) -> ActionResponse {
-    let start = Instant::now();
-    loop {
-        let got = c
-            .get_action(ActionRequest {
-                agent_id: MAC.into(),
-                agent_attributes: None,
-            })
-            .await;
-        match got {
-            Ok(a) => return a.into_inner(),
-            Err(s) => assert!(start.elapsed() < DEADLINE, "GetAction: {s:?}"),
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn report(
-    c: &mut WorkflowServiceClient<Channel>,
-    a: &ActionResponse,
-    state: StateType,
-    message: &str,
-) {
-    let now = prost_types::Timestamp::from(std::time::SystemTime::now());
-    let done = !matches!(state, StateType::Running);
-    c.report_action_status(ActionStatusRequest {
-        execution_start: Some(now),
-        execution_stop: done.then_some(now),
-        execution_duration: if done { "2s".into() } else { String::new() },
-        ..ActionStatusRequest::about(a, state, message)
-    })
-    .await
-    .expect("report");
-}
-
-/// Reads `child`'s standard output line by line onto a channel.
-fn lines_of(child: &mut ChildGuard) -> mpsc::Receiver<String> {
-    let stdout = child
-        .child()
-        .and_then(|c| c.stdout.take())
-        .expect("piped stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 /// Collects `wf1`'s lines from `rx` until one shows `state`.
@@ -210,7 +139,7 @@ async fn an_operator_follows_workflows_and_sees_why_they_failed() {
             .spawn()
             .expect("start get -w"),
     );
-    let rx = lines_of(&mut watch);
+    let rx = watch.stdout_lines().expect("piped stdout");
     let header = rx.recv_timeout(DEADLINE).expect("header");
     assert_eq!(
         header.split_whitespace().collect::<Vec<_>>(),
@@ -227,17 +156,7 @@ async fn an_operator_follows_workflows_and_sees_why_they_failed() {
     );
     apply(&db, dir.path(), &workflow("wf1", "ubuntu"));
 
-    let mut agent = {
-        let url = format!("http://{grpc}");
-        let start = Instant::now();
-        loop {
-            match WorkflowServiceClient::connect(url.clone()).await {
-                Ok(c) => break c,
-                Err(e) => assert!(start.elapsed() < DEADLINE, "connect {url}: {e}"),
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
+    let mut agent = connect(&grpc).await;
     let mut seen = Vec::new();
     wait_line(&rx, &mut seen, "PENDING");
     let first = next_action(&mut agent).await;

@@ -87,6 +87,9 @@ pub struct BootOptions {
     pub extra_kernel_args: Vec<String>,
     /// Where syslog from machines is kept, one file per Hardware.
     pub machine_log_dir: PathBuf,
+    /// Where each known machine's syslog line is also sent as it arrives (the dashboard
+    /// in the same process); `None`: nowhere.
+    pub log_feed: Option<ironbell_boot::machine_log::LogFeed>,
     /// This replica's id among the DHCP replicas on an etcd store (unique per replica; a
     /// DNS-1123 name); `None`: the host name. Unused on the embedded store.
     pub replica_id: Option<String>,
@@ -316,6 +319,7 @@ pub fn boot_config(
             .syslog
             .then(|| (network.syslog, ironbell_syslog::Config::default())),
         machine_log_dir: options.syslog.then(|| options.machine_log_dir.clone()),
+        log_feed: options.log_feed.clone(),
         interface: options.interface.clone(),
     })
 }

@@ -332,6 +332,48 @@ pub fn last_seen(ev: &Event) -> Option<ironbell_model::Timestamp> {
         .or(ev.metadata.creation_timestamp)
 }
 
+/// The Events among `events` about any of `about` (`(kind, name)`, in one namespace),
+/// oldest first: a machine's timeline is the Events of its Hardware, its BMC Machine and
+/// its Workflows. Events are matched by their `involvedObject`, not by the label a
+/// [`Recorder`] sets, so Events written by any Kubernetes client count too.
+pub fn about<'e>(
+    events: impl IntoIterator<Item = &'e Event>,
+    about: &[(&str, &str)],
+) -> Vec<Event> {
+    let mut found: Vec<Event> = events
+        .into_iter()
+        .filter(|e| {
+            about.iter().any(|(kind, name)| {
+                e.involved_object.kind() == *kind && e.involved_object.name() == *name
+            })
+        })
+        .cloned()
+        .collect();
+    sort_by_time(&mut found);
+    found
+}
+
+/// The Events in `namespace` about any of `about` (`(kind, name)`), oldest first (see
+/// [`about`]).
+pub async fn events_about(
+    store: &dyn crate::Store,
+    namespace: &str,
+    about_objects: &[(&str, &str)],
+) -> Result<Vec<Event>, StoreError> {
+    let list = store
+        .list(
+            &ironbell_model::TypeKey::of::<Event>(),
+            &ListParams::namespace(namespace),
+        )
+        .await?;
+    let events: Vec<Event> = list
+        .items
+        .iter()
+        .filter_map(|o| o.to_typed::<Event>().ok())
+        .collect();
+    Ok(about(&events, about_objects))
+}
+
 /// The list parameters that select the Events of `involved` in `namespace` (as written
 /// by a [`Recorder`]).
 pub fn events_of_params(namespace: &str, involved: &ObjectReference) -> ListParams {

@@ -138,6 +138,23 @@ impl ChildGuard {
         self.0.as_mut()
     }
 
+    /// The child's standard output (spawned with `Stdio::piped()`), line by line as it
+    /// prints them, on a channel fed by a thread; `None` when it is not piped or was taken.
+    pub fn stdout_lines(&mut self) -> Option<std::sync::mpsc::Receiver<String>> {
+        use std::io::BufRead as _;
+        let stdout = self.0.as_mut()?.stdout.take()?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Some(rx)
+    }
+
     /// Kills the child and returns what it printed.
     pub fn finish(mut self) -> io::Result<Output> {
         let mut child = self.0.take().ok_or_else(|| io::Error::other("no child"))?;

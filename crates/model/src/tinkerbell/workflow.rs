@@ -51,6 +51,44 @@ impl Workflow {
     }
 }
 
+/// Why a Workflow stopped, read from its JSON form (so that one written by another client
+/// still says it): the failing action's message (condition `ActionFailed`), else the
+/// template that did not render (`TemplateRenderedSuccess` false), else the first `False`
+/// condition's message; `None` unless its state is `FAILED` or `TIMEOUT`. `describe
+/// workflow` and the dashboard both show it.
+pub fn failure_reason(workflow: &serde_json::Value) -> Option<String> {
+    let text = |v: &serde_json::Value, pointer: &str| {
+        v.pointer(pointer)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    if !matches!(
+        text(workflow, "/status/state").as_str(),
+        "FAILED" | "TIMEOUT"
+    ) {
+        return None;
+    }
+    let conditions = workflow
+        .pointer("/status/conditions")
+        .and_then(serde_json::Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    let find = |pred: &dyn Fn(&serde_json::Value) -> bool| {
+        conditions
+            .iter()
+            .find(|c| pred(c))
+            .map(|c| text(c, "/message"))
+            .filter(|m| !m.is_empty())
+    };
+    find(&|c| text(c, "/type") == "ActionFailed" && text(c, "/status") == "True")
+        .or_else(|| {
+            find(&|c| {
+                text(c, "/type") == "TemplateRenderedSuccess" && text(c, "/status") == "False"
+            })
+        })
+        .or_else(|| find(&|c| text(c, "/status") == "False"))
+}
+
 /// Desired state of a [`Workflow`].
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
