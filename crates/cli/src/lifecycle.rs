@@ -103,6 +103,10 @@ pub struct RunArgs {
     /// Directory of the HookOS kernel and initramfs.
     #[arg(long, default_value = "/var/lib/ironbell/hookos")]
     pub artifacts_dir: PathBuf,
+    /// Send machines to this base URL for the HookOS kernel and initramfs instead of the
+    /// plane's HTTP service (default: the TinkerbellDatacenterConfig's `hookImagesURLPath`).
+    #[arg(long)]
+    pub hookos_url: Option<String>,
     /// Extra kernel parameters for HookOS (space-separated).
     #[arg(long, default_value = "")]
     pub extra_kernel_args: String,
@@ -154,6 +158,7 @@ impl RunArgs {
             syslog: true,
             ipxe_dir: self.ipxe_dir.clone(),
             artifacts_dir: self.artifacts_dir.clone(),
+            artifacts_url: self.hookos_url.clone(),
             extra_kernel_args: self
                 .extra_kernel_args
                 .split_whitespace()
@@ -198,6 +203,9 @@ impl RunArgs {
         ];
         if let Some(i) = &self.interface {
             args.push(format!("--interface={i}"));
+        }
+        if let Some(url) = &self.hookos_url {
+            args.push(format!("--hookos-url={url}"));
         }
         if !self.extra_kernel_args.is_empty() {
             args.push(format!("--extra-kernel-args={}", self.extra_kernel_args));
@@ -288,15 +296,26 @@ pub async fn run(
     })?;
     let log_dir = machine_log_dir.unwrap_or_else(|| store_spec.state_dir().join("machine-logs"));
     let exe = std::env::current_exe().context("finding the ironbell binary")?;
+    // HookOS from the spec's hookImagesURLPath unless --hookos-url says otherwise.
+    let mut plane = args.plane(ip, log_dir.clone());
+    let mut service_args = args.service_args(ip, &log_dir);
+    let hook_images = spec
+        .tinkerbell_datacenter()
+        .and_then(|d| d.spec.hook_images_url_path.clone())
+        .filter(|u| !u.trim().is_empty());
+    if let (None, Some(url), Some(boot)) = (&args.hookos_url, hook_images, plane.boot.as_mut()) {
+        service_args.push(format!("--hookos-url={url}"));
+        boot.artifacts_url = Some(url);
+    }
     let settings = Settings {
         spec_path: file.to_path_buf(),
         hardware_csv: args.hardware_csv.clone(),
         store,
-        plane: args.plane(ip, log_dir.clone()),
+        plane,
         moved_plane,
         service: ServiceSpec {
             exe,
-            args: args.service_args(ip, &log_dir),
+            args: service_args,
             manager: match args.service_manager {
                 ServiceManagerArg::Auto => Manager::Auto,
                 ServiceManagerArg::Systemd => Manager::Systemd,

@@ -68,6 +68,10 @@ pub struct BootArgs {
         env = "IRONBELL_ARTIFACTS_DIR"
     )]
     artifacts_dir: PathBuf,
+    /// Send machines to this base URL for the HookOS kernel and initramfs instead of this
+    /// plane's HTTP service (EKS Anywhere's `hookImagesURLPath`, Smee's OSIE URL).
+    #[arg(long, env = "IRONBELL_HOOKOS_URL")]
+    hookos_url: Option<String>,
     /// Extra kernel parameters for HookOS (space-separated).
     #[arg(long, default_value = "", env = "IRONBELL_EXTRA_KERNEL_ARGS")]
     extra_kernel_args: String,
@@ -155,6 +159,7 @@ impl BootArgs {
             syslog: !self.no_syslog,
             ipxe_dir: self.ipxe_dir.clone(),
             artifacts_dir: self.artifacts_dir.clone(),
+            artifacts_url: self.hookos_url.clone(),
             extra_kernel_args: self
                 .extra_kernel_args
                 .split_whitespace()

@@ -196,9 +196,19 @@ pub async fn run(
     // Tinkerbell IP is a virtual address that the bootstrap plane holds until it stops, and
     // then the replica that leads.
     let tinkerbell_ip = settings.plane.network.public_ip;
+    let hookos_url = settings
+        .plane
+        .boot
+        .as_ref()
+        .and_then(|b| b.artifacts_url.clone());
     if let Some(ironbell_ops::plane::NodeBootstrapper::Native { serve_args, .. }) =
         settings.plane.cluster.as_mut().map(|c| &mut c.bootstrapper)
     {
+        if let Some(url) = hookos_url
+            && !serve_args.iter().any(|a| a == "--hookos-url")
+        {
+            serve_args.extend(["--hookos-url".into(), url]);
+        }
         if !serve_args.iter().any(|a| a == "--standby") {
             serve_args.push("--standby".into());
         }

@@ -83,6 +83,10 @@ pub struct BootOptions {
     pub ipxe_dir: PathBuf,
     /// Directory of the HookOS kernel and initramfs.
     pub artifacts_dir: PathBuf,
+    /// Where machines fetch the HookOS kernel and initramfs instead of this plane's HTTP
+    /// service: EKS Anywhere's `hookImagesURLPath`, Smee's OSIE URL (a base URL holding
+    /// `vmlinuz-x86_64` and `initramfs-x86_64`); `None`: this plane serves them.
+    pub artifacts_url: Option<String>,
     /// Extra kernel parameters for HookOS.
     pub extra_kernel_args: Vec<String>,
     /// Where syslog from machines is kept, one file per Hardware.
@@ -302,6 +306,10 @@ pub fn boot_config(
     let mut http = network.boot_http();
     http.ipxe_dir = options.ipxe_dir.clone();
     http.artifacts_dir = options.artifacts_dir.clone();
+    http.artifacts_url = options
+        .artifacts_url
+        .as_ref()
+        .map(|u| u.trim_end_matches('/').to_string());
     http.extra_kernel_args = options.extra_kernel_args.clone();
     let dhcp_on = options.dhcp_mode != ironbell_dhcp::Mode::Off;
     Ok(ironbell_boot::service::Config {
@@ -1045,5 +1053,37 @@ async fn follow_share(
             },
             _ = stop.wait_for(|s| *s) => return Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boot(artifacts_url: Option<&str>) -> BootOptions {
+        BootOptions {
+            dhcp_mode: ironbell_dhcp::Mode::Off,
+            interface: None,
+            tftp: false,
+            syslog: false,
+            ipxe_dir: PathBuf::from("/nonexistent"),
+            artifacts_dir: PathBuf::from("/var/lib/ironbell/hookos"),
+            artifacts_url: artifacts_url.map(str::to_string),
+            extra_kernel_args: Vec::new(),
+            machine_log_dir: PathBuf::from("/tmp"),
+            log_feed: None,
+            replica_id: None,
+            standby: false,
+        }
+    }
+
+    #[test]
+    fn hookos_comes_from_the_plane_unless_a_url_is_given() {
+        let network = PlaneNetwork::new(std::net::Ipv4Addr::new(10, 0, 0, 1));
+        let own = boot_config(&network, &boot(None)).expect("config");
+        assert_eq!(own.http.artifacts_url(), "http://10.0.0.1:7171");
+        let given =
+            boot_config(&network, &boot(Some("http://10.0.0.9:8080/hook/"))).expect("config");
+        assert_eq!(given.http.artifacts_url(), "http://10.0.0.9:8080/hook");
     }
 }
