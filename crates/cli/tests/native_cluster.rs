@@ -25,7 +25,11 @@
 //!   (the cluster's plane put in DHCP standby first), which releases every Hardware;
 //!   `c1/c1.store` is removed.
 //!
-//! Needs root (namespaces), `etcd` and `curl`.
+//! During the whole run every machine asks for an address with busybox udhcpc, again and
+//! again, and tcpdump captures the DHCP traffic on the segment: the bootstrap plane leases
+//! before the move, a replica after it, and no Discover is offered an address by two planes.
+//!
+//! Needs root (namespaces), `etcd`, `curl`, `busybox` and `tcpdump`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -68,9 +72,9 @@ fn csv(machines: usize) -> String {
     let mut text = common_spec::CSV_HEADER.to_string();
     for (i, (name, labels)) in MACHINES.iter().take(machines).enumerate() {
         text.push_str(&format!(
-            "{name},{},255.255.0.0,10.99.0.254,10.99.0.254,52:54:00:99:00:{:02x},/dev/vda,{labels},,,,\n",
+            "{name},{},255.255.0.0,10.99.0.254,10.99.0.254,{},/dev/vda,{labels},,,,\n",
             Lan::host_ip(i),
-            i + 2
+            mac_of(i)
         ));
     }
     text
@@ -315,6 +319,71 @@ fn play_until(lan: &Lan, dir: &Path, nodes: &Nodes, stop: &AtomicBool) {
     });
 }
 
+/// Machine `i`'s MAC in `hardware.csv`.
+fn mac_of(i: usize) -> String {
+    format!("52:54:00:99:00:{:02x}", i + 2)
+}
+
+/// Runs busybox udhcpc on each machine in turn until `stop` (a machine whose link is down
+/// gets nothing); returns how many leases each server (its server identifier) gave.
+fn ask_dhcp_until(lan: &Lan, dir: &Path, stop: &AtomicBool) -> BTreeMap<String, usize> {
+    let out = dir.join("dhcp");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut servers = BTreeMap::new();
+    while !stop.load(Ordering::Relaxed) {
+        for host in &lan.hosts {
+            if let Some(lease) = ironbell_testbed::udhcpc(host, &out, 1, 1)
+                && let Some(server) = lease.get("serverid")
+            {
+                *servers.entry(server.clone()).or_insert(0) += 1;
+            }
+        }
+    }
+    servers
+}
+
+/// The DHCP offers in the capture `pcap`: (client MAC, xid) → the servers that offered.
+fn dhcp_offers(pcap: &Path) -> BTreeMap<(String, String), BTreeSet<String>> {
+    let out = Command::new("tcpdump")
+        .args(["-r", &pcap.display().to_string(), "-n", "-v"])
+        .output()
+        .expect("tcpdump -r");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut offers: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    // One packet: a line that does not start with a blank, then its indented lines.
+    let mut packets: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with(char::is_whitespace) {
+            if let Some(p) = packets.last_mut() {
+                p.push('\n');
+                p.push_str(line);
+            }
+        } else {
+            packets.push(line.to_string());
+        }
+    }
+    let after = |p: &str, key: &str| {
+        p.split(key)
+            .nth(1)
+            .and_then(|rest| rest.split([' ', ',', '\n']).find(|w| !w.is_empty()))
+            .map(str::to_string)
+    };
+    for p in packets {
+        if !p.contains("DHCP-Message (53), length 1: Offer") {
+            continue;
+        }
+        let (Some(mac), Some(xid), Some(server)) = (
+            after(&p, "Client-Ethernet-Address"),
+            after(&p, "xid"),
+            after(&p, "Server-ID (54), length 4:"),
+        ) else {
+            continue;
+        };
+        offers.entry((mac, xid)).or_default().insert(server);
+    }
+    offers
+}
+
 /// Stops the player and kills the nodes when dropped, an assertion's panic included.
 struct StopOnDrop<'a>(&'a AtomicBool, &'a Nodes);
 
@@ -339,7 +408,7 @@ fn vip_answers(lan: &Lan, timeout: Duration) -> bool {
 #[test]
 fn a_management_cluster_takes_its_plane_from_the_admin_machine() {
     ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
-    if !ironbell_testbed::require_tools(&["etcd", "curl"]) {
+    if !ironbell_testbed::require_tools(&["etcd", "curl", "busybox", "tcpdump"]) {
         return;
     }
     let lan = Lan::new(MACHINES.len()).expect("lan");
@@ -348,6 +417,31 @@ fn a_management_cluster_takes_its_plane_from_the_admin_machine() {
     std::fs::create_dir_all(dir.join("artifacts")).unwrap();
     std::fs::write(dir.join("c1.yaml"), spec(1)).unwrap();
     std::fs::write(dir.join("hardware.csv"), csv(4)).unwrap();
+    // Each machine's interface has its Hardware's MAC, so that the planes answer its DHCP.
+    for (i, host) in lan.hosts.iter().enumerate() {
+        host.ip(&["link", "set", "eth0", "address", &mac_of(i)])
+            .expect("set the MAC");
+    }
+    let pcap = dir.join("dhcp.pcap");
+    let capture = lan
+        .server
+        .spawn(
+            "tcpdump",
+            &[
+                "-i",
+                "br0",
+                "-n",
+                "-U",
+                "-w",
+                &pcap.display().to_string(),
+                "udp and (port 67 or port 68)",
+            ],
+        )
+        .expect("tcpdump");
+    assert!(
+        ironbell_testbed::wait_until(Duration::from_secs(10), || pcap.is_file()),
+        "tcpdump did not start"
+    );
     let nodes = Nodes::default();
     let stop = AtomicBool::new(false);
     let ironbell = |args: &[&str]| {
@@ -387,6 +481,8 @@ fn a_management_cluster_takes_its_plane_from_the_admin_machine() {
                 .enter(|| play_until(&lan, dir, &nodes, &stop))
                 .expect("enter")
         });
+        // The machines ask for an address again and again, whichever plane answers.
+        let dhcp = scope.spawn(|| ask_dhcp_until(&lan, dir, &stop));
         // A failed assertion stops the player too (the scope waits for it) and the nodes.
         let _stop = StopOnDrop(&stop, &nodes);
         let csv_path = dir.join("hardware.csv").display().to_string();
@@ -536,6 +632,32 @@ fn a_management_cluster_takes_its_plane_from_the_admin_machine() {
 
         stop.store(true, Ordering::Relaxed);
         player.join().expect("player");
+        let servers = dhcp.join().expect("dhcp");
+        eprintln!("DHCP leases by server: {servers:?}");
+        assert!(
+            servers.contains_key(&TINKERBELL_IP.to_string()),
+            "the bootstrap plane leased nothing: {servers:?}"
+        );
+        assert!(
+            servers.keys().any(|s| s != &TINKERBELL_IP.to_string()),
+            "no replica of the cluster's plane leased anything: {servers:?}"
+        );
     });
     nodes.kill_all();
+    drop(capture);
+    // The capture: no Discover of a machine had offers from two servers.
+    let offers = dhcp_offers(&pcap);
+    assert!(!offers.is_empty(), "the capture holds no DHCP offer");
+    let doubled: Vec<_> = offers
+        .iter()
+        .filter(|(_, servers)| servers.len() > 1)
+        .collect();
+    assert!(
+        doubled.is_empty(),
+        "machines offered addresses by two planes at once: {doubled:?}"
+    );
+    eprintln!(
+        "{} DHCP exchanges captured, each answered by one plane",
+        offers.len()
+    );
 }

@@ -196,6 +196,25 @@ pub async fn run(
     // Tinkerbell IP is a virtual address that the bootstrap plane holds until it stops, and
     // then the replica that leads.
     let tinkerbell_ip = settings.plane.network.public_ip;
+    // DHCP on the provisioning interface: the one holding the Tinkerbell IP (or whose
+    // subnet holds it, for a virtual one not taken yet), unless --interface names one. A
+    // socket bound to no interface cannot broadcast its replies on a host without a
+    // default route.
+    if let Some(boot) = settings.plane.boot.as_mut()
+        && boot.interface.is_none()
+    {
+        boot.interface = ironbell_dhcp::probe::interface_with_address(tinkerbell_ip)
+            .or_else(|| ironbell_vip::interface_for(&ironbell_vip::Vip::new(tinkerbell_ip)).ok());
+        if let Some(i) = &boot.interface
+            && !settings
+                .service
+                .args
+                .iter()
+                .any(|a| a.starts_with("--interface"))
+        {
+            settings.service.args.push(format!("--interface={i}"));
+        }
+    }
     let hookos_url = settings
         .plane
         .boot
