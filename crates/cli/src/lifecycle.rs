@@ -1,5 +1,9 @@
 //! `ironbell create cluster`, `upgrade cluster` and `delete cluster -f FILE`: EKS Anywhere's
-//! cluster lifecycle on bare metal, resumable (thin over `ironbell-lifecycle-tinkerbell`).
+//! cluster lifecycle, resumable, dispatched on the spec's datacenter kind: bare metal
+//! (`TinkerbellDatacenterConfig`, thin over `ironbell-lifecycle-tinkerbell`) or containers
+//! (`DockerDatacenterConfig`, thin over `ironbell-lifecycle-docker`: the plane runs only the
+//! cluster and Docker controllers and the phone-home, `--docker-host` and
+//! `--docker-phone-home`).
 //!
 //! A management cluster's plane keeps its store in `NAME/generated/NAME.db` beside the spec
 //! (or the `--store` given); a workload cluster is created on the management plane's store,
@@ -126,9 +130,45 @@ pub struct RunArgs {
     /// How the plane runs as a service once the cluster exists.
     #[arg(long, value_enum, default_value_t = ServiceManagerArg::Auto)]
     pub service_manager: ServiceManagerArg,
+    /// Docker clusters: the engine the containers run on.
+    #[arg(long, default_value = crate::serve::DEFAULT_DOCKER_HOST, env = "DOCKER_HOST", value_name = "ENGINE")]
+    pub docker_host: String,
+    /// Docker clusters: where the phone-home of the `plain` node containers listens. The
+    /// URL they post to is --phone-home-url, by default this address (when it names one)
+    /// or the engine's default bridge gateway 172.17.0.1, on this port.
+    #[arg(long, default_value_t = crate::serve::DEFAULT_DOCKER_PHONE_HOME)]
+    pub docker_phone_home: SocketAddr,
 }
 
 impl RunArgs {
+    /// A Docker cluster's plane: the cluster controllers with the `plain` bootstrapper
+    /// posting to the Docker phone-home, and the Docker controllers; nothing else.
+    fn docker_plane(&self) -> PlaneConfig {
+        let listen = self.docker_phone_home;
+        let host = match listen.ip() {
+            ip if ip.is_unspecified() => std::net::IpAddr::V4(Ipv4Addr::new(172, 17, 0, 1)),
+            ip => ip,
+        };
+        let url = self.phone_home_url.clone().unwrap_or_else(|| {
+            format!("http://{}/phone-home", SocketAddr::new(host, listen.port()))
+        });
+        let network = PlaneNetwork::new(Ipv4Addr::LOCALHOST);
+        let mut config = PlaneConfig::new(network.clone());
+        let mut cluster = ClusterOptions::with(
+            &network,
+            ironbell_ops::plane::NodeBootstrapper::Plain {
+                phone_home_url: url,
+            },
+        );
+        cluster.requeue = Duration::from_millis(500);
+        config.cluster = Some(cluster);
+        config.docker = Some(ironbell_ops::plane::DockerOptions::new(
+            self.docker_host.clone(),
+            listen,
+        ));
+        config
+    }
+
     /// The plane's network at `ip`.
     fn network(&self, ip: Ipv4Addr) -> PlaneNetwork {
         let any = |port| SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
@@ -268,6 +308,25 @@ pub async fn run(
     };
     let store = ironbell_ops::spec::open(&store_spec, access)
         .with_context(|| format!("opening the plane's store for cluster {}", spec.name()))?;
+    let out = Output::stdout(args.verbosity);
+    let options = RunOptions {
+        restart: args.restart,
+    };
+    if spec.provider() == ironbell_cluster_spec::Provider::Docker {
+        let settings = ironbell_lifecycle_docker::Settings {
+            spec_path: file.to_path_buf(),
+            store,
+            plane: args.docker_plane(),
+            timeout: args.timeout,
+            engine_grace: Duration::from_secs(5),
+            now_unix_ms: now_unix_ms(),
+        };
+        let result =
+            ironbell_lifecycle_docker::run(command, spec, settings, out.clone(), options).await;
+        return finish(&out, result.map(drop), |e| {
+            matches!(e, ironbell_lifecycle_docker::Error::Run(_))
+        });
+    }
     let ip = ironbell_lifecycle_tinkerbell::checks::tinkerbell_ip(&spec).with_context(|| {
         format!(
             "cluster {}: the TinkerbellDatacenterConfig needs an IPv4 tinkerbellIP",
@@ -295,24 +354,36 @@ pub async fn run(
             cluster: args.timeout,
             ..Timeouts::default()
         },
-        now_unix_ms: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            .unwrap_or_default(),
-    };
-    let out = Output::stdout(args.verbosity);
-    let options = RunOptions {
-        restart: args.restart,
+        now_unix_ms: now_unix_ms(),
     };
     let result =
         ironbell_lifecycle_tinkerbell::run(command, spec, settings, out.clone(), options).await;
+    finish(&out, result.map(drop), |e| {
+        matches!(e, ironbell_lifecycle_tinkerbell::Error::Run(_))
+    })
+}
+
+/// The clock in Unix milliseconds (template names).
+fn now_unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}
+
+/// The exit status of a run: a task's failure was printed by the runner (the error, the
+/// task and how to resume), anything else is returned; `-v 1` gets this process's usage.
+fn finish<E: std::error::Error + Send + Sync + 'static>(
+    out: &Output,
+    result: Result<(), E>,
+    printed: impl Fn(&E) -> bool,
+) -> anyhow::Result<ExitCode> {
     if let Some(usage) = own_usage() {
         out.detail(usage);
     }
     match result {
-        Ok(_) => Ok(ExitCode::SUCCESS),
-        // The runner printed the error, the task and how to resume.
-        Err(ironbell_lifecycle_tinkerbell::Error::Run(_)) => Ok(ExitCode::FAILURE),
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if printed(&e) => Ok(ExitCode::FAILURE),
         Err(e) => Err(e.into()),
     }
 }

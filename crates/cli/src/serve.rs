@@ -451,10 +451,32 @@ pub struct ClusterArgs {
     )]
     node_bootstrapper: NodeBootstrapperArg,
     /// Where a `plain` node posts its phone-home (default:
-    /// `http://<public ip>:<metadata port>/phone-home`).
+    /// `http://<public ip>:<metadata port>/phone-home`; with --docker-host, the Docker
+    /// phone-home's `http://<public ip>:<its port>/phone-home`).
     #[arg(long, env = "IRONBELL_PHONE_HOME_URL")]
     phone_home_url: Option<String>,
+    /// Also run the Docker provider's controllers (CAPD's DockerCluster and DockerMachine)
+    /// on this engine, and the phone-home its node containers post to. Without a value:
+    /// unix:///var/run/docker.sock.
+    #[arg(
+        long,
+        env = "IRONBELL_DOCKER_HOST",
+        num_args = 0..=1,
+        default_missing_value = DEFAULT_DOCKER_HOST,
+        value_name = "ENGINE"
+    )]
+    docker_host: Option<String>,
+    /// Where the Docker node containers' phone-home listens (an address they reach).
+    #[arg(long, default_value_t = DEFAULT_DOCKER_PHONE_HOME, env = "IRONBELL_DOCKER_PHONE_HOME")]
+    docker_phone_home: SocketAddr,
 }
+
+/// The engine the Docker controllers drive by default.
+pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
+/// Where the Docker nodes' phone-home listens by default: every address, port 50062 (the
+/// metadata service keeps 50061).
+pub const DEFAULT_DOCKER_PHONE_HOME: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 50062);
 
 impl ClusterArgs {
     /// The cluster controllers' options for `network`, `None` when turned off.
@@ -462,11 +484,51 @@ impl ClusterArgs {
         if self.no_cluster_controllers {
             return None;
         }
-        let bootstrapper = self
-            .node_bootstrapper
-            .bootstrapper(self.phone_home_url.as_deref(), network);
+        let docker_url = self.docker().map(|d| {
+            format!(
+                "http://{}:{}/phone-home",
+                network.public_ip,
+                d.phone_home.port()
+            )
+        });
+        let url = self.phone_home_url.clone().or(docker_url);
+        let bootstrapper = self.node_bootstrapper.bootstrapper(url.as_deref(), network);
         Some(ClusterOptions::with(network, bootstrapper))
     }
+
+    /// The Docker controllers' options, when asked for.
+    fn docker(&self) -> Option<ironbell_ops::plane::DockerOptions> {
+        let engine = self.docker_host.clone()?;
+        Some(ironbell_ops::plane::DockerOptions::new(
+            engine,
+            self.docker_phone_home,
+        ))
+    }
+}
+
+/// Flags of `ironbell serve cluster`.
+#[derive(Args, Debug)]
+pub struct ClusterServeArgs {
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// The address machines reach this plane at (the default phone-home URL's host).
+    #[arg(long, default_value = "127.0.0.1", env = "IRONBELL_PUBLIC_IP")]
+    public_ip: std::net::Ipv4Addr,
+}
+
+/// Runs the cluster controllers alone (and the Docker provider's with --docker-host) over
+/// one store, until they fail or the process is interrupted: the management plane of
+/// Docker clusters between two lifecycle commands.
+pub async fn cluster(store: &StoreHandle, args: ClusterServeArgs) -> anyhow::Result<()> {
+    let network = PlaneNetwork::new(args.public_ip);
+    let mut config = PlaneConfig::new(network.clone());
+    config.cluster = args.cluster.options(&network);
+    config.docker = args.cluster.docker();
+    anyhow::ensure!(
+        config.runs_controllers(),
+        "nothing to run: the cluster controllers are turned off"
+    );
+    run_plane(store, config).await
 }
 
 /// Flags of `ironbell serve all`: those of each service.
@@ -512,6 +574,7 @@ pub async fn all(
     config.workflow = Some(args.workflow.options()?);
     config.bmc = Some(ironbell_bmc::Config::default());
     config.cluster = args.cluster.options(&config.network);
+    config.docker = args.cluster.docker();
     let api = crate::kubeapi::in_serve_all(store, &ironbell_ops::lookup::kinds(), args.api).await?;
     tokio::select! {
         r = run_plane(store, config) => r,
