@@ -642,6 +642,37 @@ mod tests {
     }
 
     #[test]
+    fn docker_host_adds_the_docker_controllers_and_points_plain_nodes_at_their_phone_home() {
+        use clap::Parser;
+        use ironbell_ops::plane::NodeBootstrapper;
+        let network = super::PlaneNetwork::new(std::net::Ipv4Addr::new(10, 0, 0, 1));
+        let flags = |args: &[&str]| {
+            ClusterFlags::try_parse_from([&["serve"], args].concat())
+                .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+                .cluster
+        };
+        assert!(flags(&[]).docker().is_none());
+        let docker = flags(&["--docker-host"]);
+        let options = docker.docker().expect("docker");
+        assert_eq!(options.engine, super::DEFAULT_DOCKER_HOST);
+        assert_eq!(options.phone_home, super::DEFAULT_DOCKER_PHONE_HOME);
+        assert_eq!(
+            docker.options(&network).expect("on").bootstrapper,
+            NodeBootstrapper::Plain {
+                phone_home_url: "http://10.0.0.1:50062/phone-home".into()
+            }
+        );
+        let tcp = flags(&[
+            "--docker-host=tcp://127.0.0.1:2375",
+            "--docker-phone-home",
+            "10.9.0.1:9000",
+        ]);
+        let options = tcp.docker().expect("docker");
+        assert_eq!(options.engine, "tcp://127.0.0.1:2375");
+        assert_eq!(options.phone_home.to_string(), "10.9.0.1:9000");
+    }
+
+    #[test]
     fn grpc_authorities_are_host_and_port() {
         for good in ["10.0.0.1:42113", "tink.example:50051", "[fd00::1]:42113"] {
             assert_eq!(parse_authority(good).as_deref(), Ok(good));

@@ -367,3 +367,38 @@ impl ironbell_lifecycle::Steps for Shared {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_engine_that_does_not_answer_fails_the_wait_after_its_grace_naming_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store =
+            ironbell_store_sqlite::SqliteStore::open(dir.path().join("s.db")).expect("store");
+        // A file where the socket would be: nothing listens.
+        let socket = dir.path().join("no-engine.sock");
+        std::fs::write(&socket, "").expect("file");
+        let engine = Engine::connect(&format!("unix://{}", socket.display())).expect("engine");
+        let mut state = ClusterState::default();
+        // Within its grace, a silent engine is waited for.
+        let patient = EngineWatch::new(engine.clone(), Duration::from_secs(3600));
+        patient
+            .observe(&store, &mut state)
+            .await
+            .expect("within the grace");
+        // Past it, the wait fails with the engine's error, which names the engine.
+        let impatient = EngineWatch::new(engine, Duration::ZERO);
+        let err = impatient
+            .observe(&store, &mut state)
+            .await
+            .expect_err("past the grace");
+        let text = err.to_string();
+        assert!(text.contains(&socket.display().to_string()), "{text}");
+        assert!(text.contains("is unreachable"), "{text}");
+        assert!(text.contains("run the same command to resume"), "{text}");
+    }
+}
