@@ -145,13 +145,7 @@ impl RunArgs {
     /// posting to the Docker phone-home, and the Docker controllers; nothing else.
     fn docker_plane(&self) -> PlaneConfig {
         let listen = self.docker_phone_home;
-        let host = match listen.ip() {
-            ip if ip.is_unspecified() => std::net::IpAddr::V4(Ipv4Addr::new(172, 17, 0, 1)),
-            ip => ip,
-        };
-        let url = self.phone_home_url.clone().unwrap_or_else(|| {
-            format!("http://{}/phone-home", SocketAddr::new(host, listen.port()))
-        });
+        let url = self.docker_phone_home_url();
         let network = PlaneNetwork::new(Ipv4Addr::LOCALHOST);
         let mut config = PlaneConfig::new(network.clone());
         let mut cluster = ClusterOptions::with(
@@ -167,6 +161,41 @@ impl RunArgs {
             listen,
         ));
         config
+    }
+
+    /// The URL the Docker nodes post their phone-home to (see --docker-phone-home).
+    fn docker_phone_home_url(&self) -> String {
+        let listen = self.docker_phone_home;
+        let host = match listen.ip() {
+            ip if ip.is_unspecified() => std::net::IpAddr::V4(Ipv4Addr::new(172, 17, 0, 1)),
+            ip => ip,
+        };
+        self.phone_home_url.clone().unwrap_or_else(|| {
+            format!("http://{}/phone-home", SocketAddr::new(host, listen.port()))
+        })
+    }
+
+    /// `serve cluster`'s flags for the same Docker plane.
+    fn docker_service(&self, exe: PathBuf) -> ServiceSpec {
+        ServiceSpec {
+            exe,
+            serve: "cluster",
+            args: vec![
+                format!("--docker-host={}", self.docker_host),
+                format!("--docker-phone-home={}", self.docker_phone_home),
+                format!("--phone-home-url={}", self.docker_phone_home_url()),
+            ],
+            manager: self.manager(),
+        }
+    }
+
+    /// How the plane runs as a service.
+    fn manager(&self) -> Manager {
+        match self.service_manager {
+            ServiceManagerArg::Auto => Manager::Auto,
+            ServiceManagerArg::Systemd => Manager::Systemd,
+            ServiceManagerArg::Process => Manager::Process,
+        }
     }
 
     /// The plane's network at `ip`.
@@ -312,8 +341,11 @@ pub async fn run(
     let options = RunOptions {
         restart: args.restart,
     };
+    let exe = std::env::current_exe().context("finding the ironbell binary")?;
     if spec.provider() == ironbell_cluster_spec::Provider::Docker {
         let settings = ironbell_lifecycle_docker::Settings {
+            service: args.docker_service(exe),
+            service_timeout: Duration::from_secs(60),
             spec_path: file.to_path_buf(),
             store,
             plane: args.docker_plane(),
@@ -334,7 +366,6 @@ pub async fn run(
         )
     })?;
     let log_dir = machine_log_dir.unwrap_or_else(|| store_spec.state_dir().join("machine-logs"));
-    let exe = std::env::current_exe().context("finding the ironbell binary")?;
     let settings = Settings {
         spec_path: file.to_path_buf(),
         hardware_csv: args.hardware_csv.clone(),
@@ -342,12 +373,9 @@ pub async fn run(
         plane: args.plane(ip, log_dir.clone()),
         service: ServiceSpec {
             exe,
+            serve: "all",
             args: args.service_args(ip, &log_dir),
-            manager: match args.service_manager {
-                ServiceManagerArg::Auto => Manager::Auto,
-                ServiceManagerArg::Systemd => Manager::Systemd,
-                ServiceManagerArg::Process => Manager::Process,
-            },
+            manager: args.manager(),
         },
         timeouts: Timeouts {
             bmc: args.bmc_timeout,

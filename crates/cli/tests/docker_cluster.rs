@@ -13,8 +13,11 @@
 //! - the engine started again, the same command resumes, and a `kill -9` of it while the
 //!   containers are being made leaves a state the next run finishes: one control plane and
 //!   two workers ready, one container each (no duplicate), the load balancer;
+//! - the plane then runs on as a service (`ironbell serve cluster`): a node container the
+//!   engine stopped is started again;
 //! - upgrade to a new Kubernetes version (a new node image): every node container replaced;
-//! - delete leaves no container, network or volume with the cluster's kind label.
+//! - delete leaves no container, network or volume with the cluster's kind label, and stops
+//!   the service.
 //!
 //! The time to a ready 1+2 cluster and the command's CPU share are `scripts/bench-docker`'s.
 #![allow(clippy::unwrap_used)]
@@ -65,7 +68,27 @@ struct World {
     runs: usize,
 }
 
+impl Drop for World {
+    /// The plane's service, if a failed test left it running (by the PID its file names).
+    fn drop(&mut self) {
+        if let Some(pid) = self.service_pid() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+    }
+}
+
 impl World {
+    /// The PID of the plane's service, while its process runs.
+    fn service_pid(&self) -> Option<i32> {
+        let file = self.dir.path().join("c1/generated/plane.pid");
+        let pid: i32 = std::fs::read_to_string(file).ok()?.trim().parse().ok()?;
+        let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
+        alive.then_some(pid)
+    }
+
     fn spec_path(&self) -> PathBuf {
         self.dir.path().join("c1.yaml")
     }
@@ -305,6 +328,17 @@ fn a_docker_cluster_through_the_cli_survives_a_stopped_engine_and_kill_9_upgrade
     w.check_cluster(&v1_images[0]);
     let config = w.dir.path().join("c1/c1-eks-a-cluster.yaml");
     assert!(config.is_file(), "no {}", config.display());
+    // The plane runs on as a service (`serve cluster`): a node container the engine
+    // stopped is started again.
+    assert!(w.service_pid().is_some(), "no plane service:\n{text}");
+    let node = w.nodes().into_iter().next().unwrap();
+    w.dockerd.docker(&["stop", "-t", "1", &node]).unwrap();
+    let running = || {
+        w.dockerd
+            .docker(&["inspect", "-f", "{{.State.Running}}", &node])
+            .is_ok_and(|r| r.trim() == "true")
+    };
+    assert!(wait_until(DEADLINE, running), "{node} not started again");
 
     // Upgrade to 1.32: a new node image, every node container replaced.
     let old = w.nodes();
@@ -318,6 +352,7 @@ fn a_docker_cluster_through_the_cli_survives_a_stopped_engine_and_kill_9_upgrade
     // Delete: nothing with the cluster's label is left on the engine.
     let (ok, text) = w.run("delete");
     assert!(ok, "{text}");
+    assert!(w.service_pid().is_none(), "the plane service still runs");
     assert!(w.containers().is_empty(), "{:?}", w.containers());
     for what in ["network", "volume"] {
         let left = w

@@ -16,10 +16,14 @@
 //! applied (`ironbell_lifecycle::objects`), then awaited until every machine runs and its
 //! node is Ready (`ironbell_lifecycle::wait`, with [`Engine`]'s health: an engine that
 //! stops answering fails the task, naming it, and the run resumes once it is back); the
-//! cluster's config in `NAME/`. Upgrade re-renders (a changed Kubernetes version names a
+//! cluster's config in `NAME/`; the plane handed over to a service that outlives the
+//! command (`ironbell serve cluster --docker-host ...` on the same store:
+//! `ironbell_ops::service`, a systemd unit where systemd runs, else a detached process), as
+//! bare metal does. Upgrade re-renders (a changed Kubernetes version names a
 //! new node image; templates whose content changed get new names, so containers are
 //! replaced one at a time, `maxSurge` 1) and waits for the rollout; delete deletes the
-//! Cluster and waits until the controllers removed every container, volume and network.
+//! Cluster and waits until the controllers removed every container, volume and network,
+//! then stops the service.
 //!
 //! Why a crate of its own rather than a module of `ironbell-provider-docker`: the tasks
 //! start a plane (`ironbell-ops`), and `ironbell-ops` runs the provider's controllers, so
@@ -28,10 +32,8 @@
 //! halves in `ironbell-lifecycle` (`objects`, `wait`, `steps`) and the bootstrap plane
 //! (`ironbell_ops::plane::BootstrapPlane`).
 //!
-//! What it is not (yet): the plane does not outlive the command as a service (between two
-//! commands nothing reconciles the containers; `ironbell serve cluster --docker-host`
-//! runs the same controllers on the cluster's store), and the management plane does not
-//! move onto the nodes (`--node-bootstrapper native` is bare metal's only).
+//! What it is not (yet): the management plane does not move onto the nodes
+//! (`--node-bootstrapper native` is bare metal's only).
 //!
 //! Start reading at [`run`], then [`tasks::Shared`]'s tasks.
 
@@ -63,6 +65,11 @@ pub struct Settings {
     pub timeout: Duration,
     /// How long the engine may not answer during a wait before the task fails.
     pub engine_grace: Duration,
+    /// How a management cluster's plane runs as a service once it exists (`ironbell
+    /// serve cluster` with the same controllers), and how long it gets to answer.
+    pub service: ironbell_ops::service::ServiceSpec,
+    /// How long the service gets to answer, or to stop.
+    pub service_timeout: Duration,
     /// The clock, Unix milliseconds (template names).
     pub now_unix_ms: i64,
 }

@@ -9,7 +9,8 @@
 //! | `setup-validate`, `setup-validate-create` | the spec, the engine answers, every image present (nothing is pulled), the cluster's names free |
 //! | `bootstrap-cluster-init`, `install-capi-components-bootstrap` | starts the bootstrap plane in this process: the Cluster API and Docker controllers and the phone-home, on the store in `NAME/generated/` |
 //! | `workload-cluster-init`, `create-workload-cluster` | renders, fits and applies the Cluster API objects, waits until every container runs and its node is Ready |
-//! | `install-resources-on-management-cluster`, `capi-management-move` | nothing: the plane stays on this machine, run by each command |
+//! | `install-resources-on-management-cluster` | hands the plane over to a service that outlives the command (`ironbell serve cluster --docker-host ...`, `ironbell_ops::service`) |
+//! | `capi-management-move` | nothing: the plane stays on this machine |
 //! | `write-cluster-config` | `NAME/NAME-eks-a-cluster.yaml` |
 //! | `delete-kind-cluster` | stops the bootstrap plane |
 //! | `setup-and-validate`, `setup-validate-upgrade` | the cluster exists, the spec renders, the engine answers, every image present |
@@ -18,7 +19,7 @@
 //! | `upgrade-workload-cluster` | renders, applies, waits until the rollout is done (containers replaced one at a time) |
 //! | `delete-management-cluster`, `delete-workload-cluster` | deletes the Cluster; the controllers remove every container, volume, the load balancer and the network; waits until nothing is left |
 //! | `validate-delete-workload-success` | nothing of the cluster in the store, and nothing with its kind label on the engine |
-//! | `kind-cluster-delete` | stops the plane |
+//! | `kind-cluster-delete` | stops the plane and its service |
 //!
 //! The others (registry secrets, GitOps, curated packages, the EKS Anywhere components
 //! that ironbell builds in) have nothing to do here and say so at `-v 1`.
@@ -39,6 +40,7 @@ use ironbell_lifecycle::wait::{ClusterState, Observe, list};
 use ironbell_lifecycle::{Context, Next, TaskError, steps};
 use ironbell_model::{DynamicObject, KindRegistry, Resource, TypeKey};
 use ironbell_ops::plane::BootstrapPlane;
+use ironbell_ops::service;
 use ironbell_provider_docker::lifecycle::{image_checks, kinds, render_named, setup_checks};
 use ironbell_provider_docker::{DockerMachine, Engine, KIND_CLUSTER_LABEL};
 use ironbell_store::Store;
@@ -260,6 +262,22 @@ impl Shared {
         ctx.validate(all.into_iter().map(|c| (c.name, c.outcome)))
     }
 
+    /// Where the plane's service answers once started: its phone-home (on loopback when it
+    /// listens on every address).
+    fn probe(&self) -> std::net::SocketAddr {
+        let mut addr = self
+            .settings
+            .plane
+            .docker
+            .as_ref()
+            .map(|d| d.phone_home)
+            .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        addr
+    }
+
     /// The kinds of a Docker cluster's objects.
     fn kinds(&self) -> KindRegistry {
         kinds()
@@ -292,12 +310,28 @@ impl ironbell_lifecycle::Steps for Shared {
                 self.apply_and_wait(ctx, "the cluster to be ready").await?;
                 Ok(Next::proceed())
             }
-            names::INSTALL_RESOURCES_ON_MANAGEMENT_CLUSTER | names::CAPI_MANAGEMENT_MOVE => {
+            names::INSTALL_RESOURCES_ON_MANAGEMENT_CLUSTER => {
+                // The bootstrap plane hands over to the service on the same store.
+                self.stop_plane().await;
+                let store = service::store_arg(self.settings.store.spec()).map_err(failed)?;
+                let how = service::start(
+                    ctx.layout(),
+                    &store,
+                    &self.settings.service,
+                    self.probe(),
+                    self.settings.service_timeout,
+                )
+                .await
+                .map_err(failed)?;
                 ctx.out().detail(format_args!(
-                    "The management plane stays on this machine ({}), run by each command of \
-                     this cluster (or `ironbell serve cluster --docker-host {}`)",
-                    self.settings.store.spec(),
-                    self.engine.host()
+                    "The management plane runs as a service on this machine: {how}"
+                ));
+                Ok(Next::proceed_with(json!({ "service": how })))
+            }
+            names::CAPI_MANAGEMENT_MOVE => {
+                ctx.out().detail(format_args!(
+                    "The management plane stays on this machine ({}); nothing to move",
+                    self.settings.store.spec()
                 ));
                 Ok(Next::proceed())
             }
@@ -353,10 +387,20 @@ impl ironbell_lifecycle::Steps for Shared {
             names::DELETE_KIND_CLUSTER | names::KIND_CLUSTER_DELETE => {
                 self.stop_plane().await;
                 if task == names::DELETE_KIND_CLUSTER {
-                    steps::created(ctx)
-                } else {
-                    steps::deleted(ctx)
+                    return steps::created(ctx);
                 }
+                let stopped = service::stop(
+                    ctx.layout(),
+                    self.settings.service.manager,
+                    self.settings.service_timeout,
+                )
+                .await
+                .map_err(failed)?;
+                if let Some(what) = stopped {
+                    ctx.out()
+                        .detail(format_args!("Stopped the management plane: {what}"));
+                }
+                steps::deleted(ctx)
             }
             names::WRITE_CLUSTER_CONFIG => steps::write_cluster_config(ctx),
             other => {

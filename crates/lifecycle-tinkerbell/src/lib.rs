@@ -33,8 +33,8 @@
 
 pub mod checks;
 pub mod native;
+pub use ironbell_ops::service;
 pub mod render;
-pub mod service;
 pub mod tasks;
 pub mod wait;
 

@@ -253,24 +253,6 @@ fn store_text(spec: &StoreSpec) -> String {
     }
 }
 
-/// The `--store` argument of the plane's service: `sqlite:ABSOLUTE-PATH`.
-fn service_store_arg(spec: &StoreSpec) -> Result<String, TaskError> {
-    match spec {
-        StoreSpec::Sqlite(path) => {
-            let abs = std::path::absolute(path).map_err(|source| TaskError::Io {
-                what: "resolving",
-                path: path.clone(),
-                source,
-            })?;
-            Ok(format!("sqlite:{}", abs.display()))
-        }
-        StoreSpec::Etcd(_) => Err(failed(
-            "the plane runs as a service on the embedded store only; an etcd store's replicas \
-             are run by their own service manager",
-        )),
-    }
-}
-
 /// The tasks (see the module docs).
 #[async_trait::async_trait]
 impl ironbell_lifecycle::Steps for Shared {
@@ -369,7 +351,7 @@ impl ironbell_lifecycle::Steps for Shared {
             names::INSTALL_RESOURCES_ON_MANAGEMENT_CLUSTER => {
                 // The bootstrap plane hands over to the service on the same store.
                 s.stop_bootstrap_plane().await;
-                let store = service_store_arg(s.settings.store.spec())?;
+                let store = service::store_arg(s.settings.store.spec()).map_err(failed)?;
                 let network = &s.settings.plane.network;
                 let probe =
                     std::net::SocketAddr::from((network.public_ip, network.metadata.port()));

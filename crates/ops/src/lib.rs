@@ -36,6 +36,7 @@ pub mod migrate;
 pub mod mover;
 pub mod network;
 pub mod plane;
+pub mod service;
 pub mod spec;
 
 pub use error::OpsError;
