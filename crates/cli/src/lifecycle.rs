@@ -21,12 +21,12 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use ironbell_cluster_spec::Spec;
 use ironbell_lifecycle::{Command as LifecycleCommand, Output, RunOptions};
-use ironbell_lifecycle_tinkerbell::service::{Manager, ServiceSpec};
 use ironbell_lifecycle_tinkerbell::{Settings, Timeouts};
 use ironbell_ops::network::PlaneNetwork;
 use ironbell_ops::plane::{
     BootOptions, ClusterOptions, MetadataOptions, PlaneConfig, WorkflowOptions,
 };
+use ironbell_ops::service::{Manager, ServiceSpec};
 use ironbell_ops::spec::{Access, StoreSpec};
 
 use crate::serve::{DhcpMode, NodeBootstrapperArg};
