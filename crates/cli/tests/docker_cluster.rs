@@ -330,7 +330,9 @@ fn a_docker_cluster_through_the_cli_survives_a_stopped_engine_and_kill_9_upgrade
     assert!(config.is_file(), "no {}", config.display());
     // The plane runs on as a service (`serve cluster`): a node container the engine
     // stopped is started again.
-    assert!(w.service_pid().is_some(), "no plane service:\n{text}");
+    let service = w
+        .service_pid()
+        .unwrap_or_else(|| panic!("no plane service:\n{text}"));
     let node = w.nodes().into_iter().next().unwrap();
     w.dockerd.docker(&["stop", "-t", "1", &node]).unwrap();
     let running = || {
@@ -353,6 +355,11 @@ fn a_docker_cluster_through_the_cli_survives_a_stopped_engine_and_kill_9_upgrade
     let (ok, text) = w.run("delete");
     assert!(ok, "{text}");
     assert!(w.service_pid().is_none(), "the plane service still runs");
+    let cmdline = std::fs::read(format!("/proc/{service}/cmdline")).unwrap_or_default();
+    assert!(
+        !String::from_utf8_lossy(&cmdline).contains("serve"),
+        "the plane service {service} still runs"
+    );
     assert!(w.containers().is_empty(), "{:?}", w.containers());
     for what in ["network", "volume"] {
         let left = w

@@ -238,7 +238,9 @@ pub fn running(layout: &Layout) -> Option<i32> {
         .filter(|pid| *pid > 1)?;
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-    let serves = args.windows(2).any(|w| w[0] == b"serve" && w[1] == b"all");
+    let serves = args
+        .windows(2)
+        .any(|w| w[0] == b"serve" && (w[1] == b"all" || w[1] == b"cluster"));
     // A zombie has an empty command line: it no longer serves.
     serves.then_some(pid)
 }
