@@ -160,6 +160,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(ServeCommand::Workflow(args)) => {
             crate::serve::workflow(&open(&spec, Access::Create)?, args).await?;
         }
+        Command::Serve(ServeCommand::Cluster(args)) => {
+            crate::serve::cluster(&open(&spec, Access::Create)?, *args).await?;
+        }
         Command::Serve(ServeCommand::Bmc(args)) => {
             crate::serve::bmc(&open(&spec, Access::Create)?, args).await?;
         }

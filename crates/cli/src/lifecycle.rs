@@ -1,5 +1,9 @@
 //! `ironbell create cluster`, `upgrade cluster` and `delete cluster -f FILE`: EKS Anywhere's
-//! cluster lifecycle on bare metal, resumable (thin over `ironbell-lifecycle-tinkerbell`).
+//! cluster lifecycle, resumable, dispatched on the spec's datacenter kind: bare metal
+//! (`TinkerbellDatacenterConfig`, thin over `ironbell-lifecycle-tinkerbell`) or containers
+//! (`DockerDatacenterConfig`, thin over `ironbell-lifecycle-docker`: the plane runs only the
+//! cluster and Docker controllers and the phone-home, `--docker-host` and
+//! `--docker-phone-home`).
 //!
 //! A management cluster's plane keeps its store in `NAME/generated/NAME.db` beside the spec
 //! (or the `--store` given); a workload cluster is created on the management plane's store,
@@ -17,12 +21,12 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use ironbell_cluster_spec::Spec;
 use ironbell_lifecycle::{Command as LifecycleCommand, Output, RunOptions};
-use ironbell_lifecycle_tinkerbell::service::{Manager, ServiceSpec};
 use ironbell_lifecycle_tinkerbell::{Settings, Timeouts};
 use ironbell_ops::network::PlaneNetwork;
 use ironbell_ops::plane::{
     BootOptions, ClusterOptions, MetadataOptions, PlaneConfig, WorkflowOptions,
 };
+use ironbell_ops::service::{Manager, ServiceSpec};
 use ironbell_ops::spec::{Access, StoreSpec};
 
 use crate::serve::{DhcpMode, NodeBootstrapperArg};
@@ -130,9 +134,74 @@ pub struct RunArgs {
     /// How the plane runs as a service once the cluster exists.
     #[arg(long, value_enum, default_value_t = ServiceManagerArg::Auto)]
     pub service_manager: ServiceManagerArg,
+    /// Docker clusters: the engine the containers run on.
+    #[arg(long, default_value = crate::serve::DEFAULT_DOCKER_HOST, env = "DOCKER_HOST", value_name = "ENGINE")]
+    pub docker_host: String,
+    /// Docker clusters: where the phone-home of the `plain` node containers listens. The
+    /// URL they post to is --phone-home-url, by default this address (when it names one)
+    /// or the engine's default bridge gateway 172.17.0.1, on this port.
+    #[arg(long, default_value_t = crate::serve::DEFAULT_DOCKER_PHONE_HOME)]
+    pub docker_phone_home: SocketAddr,
 }
 
 impl RunArgs {
+    /// A Docker cluster's plane: the cluster controllers with the `plain` bootstrapper
+    /// posting to the Docker phone-home, and the Docker controllers; nothing else.
+    fn docker_plane(&self) -> PlaneConfig {
+        let listen = self.docker_phone_home;
+        let url = self.docker_phone_home_url();
+        let network = PlaneNetwork::new(Ipv4Addr::LOCALHOST);
+        let mut config = PlaneConfig::new(network.clone());
+        let mut cluster = ClusterOptions::with(
+            &network,
+            ironbell_ops::plane::NodeBootstrapper::Plain {
+                phone_home_url: url,
+            },
+        );
+        cluster.requeue = Duration::from_millis(500);
+        config.cluster = Some(cluster);
+        config.docker = Some(ironbell_ops::plane::DockerOptions::new(
+            self.docker_host.clone(),
+            listen,
+        ));
+        config
+    }
+
+    /// The URL the Docker nodes post their phone-home to (see --docker-phone-home).
+    fn docker_phone_home_url(&self) -> String {
+        let listen = self.docker_phone_home;
+        let host = match listen.ip() {
+            ip if ip.is_unspecified() => std::net::IpAddr::V4(Ipv4Addr::new(172, 17, 0, 1)),
+            ip => ip,
+        };
+        self.phone_home_url.clone().unwrap_or_else(|| {
+            format!("http://{}/phone-home", SocketAddr::new(host, listen.port()))
+        })
+    }
+
+    /// `serve cluster`'s flags for the same Docker plane.
+    fn docker_service(&self, exe: PathBuf) -> ServiceSpec {
+        ServiceSpec {
+            exe,
+            serve: "cluster",
+            args: vec![
+                format!("--docker-host={}", self.docker_host),
+                format!("--docker-phone-home={}", self.docker_phone_home),
+                format!("--phone-home-url={}", self.docker_phone_home_url()),
+            ],
+            manager: self.manager(),
+        }
+    }
+
+    /// How the plane runs as a service.
+    fn manager(&self) -> Manager {
+        match self.service_manager {
+            ServiceManagerArg::Auto => Manager::Auto,
+            ServiceManagerArg::Systemd => Manager::Systemd,
+            ServiceManagerArg::Process => Manager::Process,
+        }
+    }
+
     /// The plane's network at `ip`.
     fn network(&self, ip: Ipv4Addr) -> PlaneNetwork {
         let any = |port| SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
@@ -288,6 +357,28 @@ pub async fn run(
     };
     let store = ironbell_ops::spec::open(&store_spec, access)
         .with_context(|| format!("opening the plane's store for cluster {}", spec.name()))?;
+    let out = Output::stdout(args.verbosity);
+    let options = RunOptions {
+        restart: args.restart,
+    };
+    let exe = std::env::current_exe().context("finding the ironbell binary")?;
+    if spec.provider() == ironbell_cluster_spec::Provider::Docker {
+        let settings = ironbell_lifecycle_docker::Settings {
+            service: args.docker_service(exe),
+            service_timeout: Duration::from_secs(60),
+            spec_path: file.to_path_buf(),
+            store,
+            plane: args.docker_plane(),
+            timeout: args.timeout,
+            engine_grace: Duration::from_secs(5),
+            now_unix_ms: now_unix_ms(),
+        };
+        let result =
+            ironbell_lifecycle_docker::run(command, spec, settings, out.clone(), options).await;
+        return finish(&out, result.map(drop), |e| {
+            matches!(e, ironbell_lifecycle_docker::Error::Run(_))
+        });
+    }
     let ip = ironbell_lifecycle_tinkerbell::checks::tinkerbell_ip(&spec).with_context(|| {
         format!(
             "cluster {}: the TinkerbellDatacenterConfig needs an IPv4 tinkerbellIP",
@@ -295,7 +386,6 @@ pub async fn run(
         )
     })?;
     let log_dir = machine_log_dir.unwrap_or_else(|| store_spec.state_dir().join("machine-logs"));
-    let exe = std::env::current_exe().context("finding the ironbell binary")?;
     // HookOS from the spec's hookImagesURLPath unless --hookos-url says otherwise.
     let mut plane = args.plane(ip, log_dir.clone());
     let mut service_args = args.service_args(ip, &log_dir);
@@ -315,36 +405,45 @@ pub async fn run(
         moved_plane,
         service: ServiceSpec {
             exe,
+            serve: "all",
             args: service_args,
-            manager: match args.service_manager {
-                ServiceManagerArg::Auto => Manager::Auto,
-                ServiceManagerArg::Systemd => Manager::Systemd,
-                ServiceManagerArg::Process => Manager::Process,
-            },
+            manager: args.manager(),
         },
         timeouts: Timeouts {
             bmc: args.bmc_timeout,
             cluster: args.timeout,
             ..Timeouts::default()
         },
-        now_unix_ms: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            .unwrap_or_default(),
-    };
-    let out = Output::stdout(args.verbosity);
-    let options = RunOptions {
-        restart: args.restart,
+        now_unix_ms: now_unix_ms(),
     };
     let result =
         ironbell_lifecycle_tinkerbell::run(command, spec, settings, out.clone(), options).await;
+    finish(&out, result.map(drop), |e| {
+        matches!(e, ironbell_lifecycle_tinkerbell::Error::Run(_))
+    })
+}
+
+/// The clock in Unix milliseconds (template names).
+fn now_unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}
+
+/// The exit status of a run: a task's failure was printed by the runner (the error, the
+/// task and how to resume), anything else is returned; `-v 1` gets this process's usage.
+fn finish<E: std::error::Error + Send + Sync + 'static>(
+    out: &Output,
+    result: Result<(), E>,
+    printed: impl Fn(&E) -> bool,
+) -> anyhow::Result<ExitCode> {
     if let Some(usage) = own_usage() {
         out.detail(usage);
     }
     match result {
-        Ok(_) => Ok(ExitCode::SUCCESS),
-        // The runner printed the error, the task and how to resume.
-        Err(ironbell_lifecycle_tinkerbell::Error::Run(_)) => Ok(ExitCode::FAILURE),
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if printed(&e) => Ok(ExitCode::FAILURE),
         Err(e) => Err(e.into()),
     }
 }

@@ -295,6 +295,9 @@ enum ServeCommand {
     Bmc(serve::BmcArgs),
     /// Every service in one process over one store.
     All(Box<serve::AllArgs>),
+    /// The cluster controllers alone (Cluster API's core and the Tinkerbell provider; the
+    /// Docker provider's with --docker-host): a Docker cluster's management plane.
+    Cluster(Box<serve::ClusterServeArgs>),
     /// The Kubernetes API over the store (HTTPS, port 6443): kubectl and Kubernetes
     /// clients against the plane.
     Api(kubeapi::ApiArgs),

@@ -457,7 +457,8 @@ pub struct ClusterArgs {
     )]
     node_bootstrapper: NodeBootstrapperArg,
     /// Where a `plain` node posts its phone-home (default:
-    /// `http://<public ip>:<metadata port>/phone-home`).
+    /// `http://<public ip>:<metadata port>/phone-home`; with --docker-host, the Docker
+    /// phone-home's `http://<public ip>:<its port>/phone-home`).
     #[arg(long, env = "IRONBELL_PHONE_HOME_URL")]
     phone_home_url: Option<String>,
     /// A virtual address (the spec's Tinkerbell IP) that the replica running the
@@ -469,7 +470,28 @@ pub struct ClusterArgs {
     /// The interface for `--vip` (default: the one whose IPv4 subnet holds it).
     #[arg(long, requires = "vip", env = "IRONBELL_VIP_INTERFACE")]
     vip_interface: Option<String>,
+    /// Also run the Docker provider's controllers (CAPD's DockerCluster and DockerMachine)
+    /// on this engine, and the phone-home its node containers post to. Without a value:
+    /// unix:///var/run/docker.sock.
+    #[arg(
+        long,
+        env = "IRONBELL_DOCKER_HOST",
+        num_args = 0..=1,
+        default_missing_value = DEFAULT_DOCKER_HOST,
+        value_name = "ENGINE"
+    )]
+    docker_host: Option<String>,
+    /// Where the Docker node containers' phone-home listens (an address they reach).
+    #[arg(long, default_value_t = DEFAULT_DOCKER_PHONE_HOME, env = "IRONBELL_DOCKER_PHONE_HOME")]
+    docker_phone_home: SocketAddr,
 }
+
+/// The engine the Docker controllers drive by default.
+pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
+/// Where the Docker nodes' phone-home listens by default: every address, port 50062 (the
+/// metadata service keeps 50061).
+pub const DEFAULT_DOCKER_PHONE_HOME: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 50062);
 
 impl ClusterArgs {
     /// The cluster controllers' options for `network`, `None` when turned off. With
@@ -482,9 +504,15 @@ impl ClusterArgs {
         if let Some(vip) = self.vip {
             facing.public_ip = vip;
         }
-        let mut bootstrapper = self
-            .node_bootstrapper
-            .bootstrapper(self.phone_home_url.as_deref(), &facing);
+        let docker_url = self.docker().map(|d| {
+            format!(
+                "http://{}:{}/phone-home",
+                network.public_ip,
+                d.phone_home.port()
+            )
+        });
+        let url = self.phone_home_url.clone().or(docker_url);
+        let mut bootstrapper = self.node_bootstrapper.bootstrapper(url.as_deref(), &facing);
         if let (Some(vip), NodeBootstrapper::Native { serve_args, .. }) =
             (self.vip, &mut bootstrapper)
         {
@@ -500,6 +528,40 @@ impl ClusterArgs {
             interface: self.vip_interface.clone(),
         })
     }
+
+    /// The Docker controllers' options, when asked for.
+    fn docker(&self) -> Option<ironbell_ops::plane::DockerOptions> {
+        let engine = self.docker_host.clone()?;
+        Some(ironbell_ops::plane::DockerOptions::new(
+            engine,
+            self.docker_phone_home,
+        ))
+    }
+}
+
+/// Flags of `ironbell serve cluster`.
+#[derive(Args, Debug)]
+pub struct ClusterServeArgs {
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    /// The address machines reach this plane at (the default phone-home URL's host).
+    #[arg(long, default_value = "127.0.0.1", env = "IRONBELL_PUBLIC_IP")]
+    public_ip: std::net::Ipv4Addr,
+}
+
+/// Runs the cluster controllers alone (and the Docker provider's with --docker-host) over
+/// one store, until they fail or the process is interrupted: the management plane of
+/// Docker clusters between two lifecycle commands.
+pub async fn cluster(store: &StoreHandle, args: ClusterServeArgs) -> anyhow::Result<()> {
+    let network = PlaneNetwork::new(args.public_ip);
+    let mut config = PlaneConfig::new(network.clone());
+    config.cluster = args.cluster.options(&network);
+    config.docker = args.cluster.docker();
+    anyhow::ensure!(
+        config.runs_controllers(),
+        "nothing to run: the cluster controllers are turned off"
+    );
+    run_plane(store, config).await
 }
 
 /// Flags of `ironbell serve all`: those of each service.
@@ -557,6 +619,7 @@ pub async fn all(
     config.bmc = Some(ironbell_bmc::Config::default());
     config.cluster = args.cluster.options(&config.network);
     config.vip = args.cluster.vip();
+    config.docker = args.cluster.docker();
     let api = crate::kubeapi::in_serve_all(store, &ironbell_ops::lookup::kinds(), args.api).await?;
     tokio::select! {
         r = run_plane(store, config) => r,
@@ -622,6 +685,37 @@ mod tests {
             "{serve_args:?}"
         );
         assert!(ClusterFlags::try_parse_from(["serve", "--node-bootstrapper", "etcd"]).is_err());
+    }
+
+    #[test]
+    fn docker_host_adds_the_docker_controllers_and_points_plain_nodes_at_their_phone_home() {
+        use clap::Parser;
+        use ironbell_ops::plane::NodeBootstrapper;
+        let network = super::PlaneNetwork::new(std::net::Ipv4Addr::new(10, 0, 0, 1));
+        let flags = |args: &[&str]| {
+            ClusterFlags::try_parse_from([&["serve"], args].concat())
+                .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+                .cluster
+        };
+        assert!(flags(&[]).docker().is_none());
+        let docker = flags(&["--docker-host"]);
+        let options = docker.docker().expect("docker");
+        assert_eq!(options.engine, super::DEFAULT_DOCKER_HOST);
+        assert_eq!(options.phone_home, super::DEFAULT_DOCKER_PHONE_HOME);
+        assert_eq!(
+            docker.options(&network).expect("on").bootstrapper,
+            NodeBootstrapper::Plain {
+                phone_home_url: "http://10.0.0.1:50062/phone-home".into()
+            }
+        );
+        let tcp = flags(&[
+            "--docker-host=tcp://127.0.0.1:2375",
+            "--docker-phone-home",
+            "10.9.0.1:9000",
+        ]);
+        let options = tcp.docker().expect("docker");
+        assert_eq!(options.engine, "tcp://127.0.0.1:2375");
+        assert_eq!(options.phone_home.to_string(), "10.9.0.1:9000");
     }
 
     #[test]

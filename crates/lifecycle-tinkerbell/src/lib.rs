@@ -26,13 +26,15 @@
 //! plane onto the new cluster is a task of its own (`capi-management-move`), a no-op
 //! while the plane stays on the admin machine.
 //!
-//! Start reading at [`run`], then [`tasks::Step`], then [`render::plan`] and
-//! [`wait::ClusterState`].
+//! Start reading at [`run`], then [`tasks::Shared`]'s tasks, then [`render::plan`] and
+//! [`wait::Tinkerbell`]. The provider-neutral halves (the objects fitted and applied, the
+//! waits, the shared task bodies) are `ironbell_lifecycle`'s `objects`, `wait` and `steps`;
+//! the bootstrap plane is `ironbell_ops::plane::BootstrapPlane`.
 
 pub mod checks;
 pub mod native;
+pub use ironbell_ops::service;
 pub mod render;
-pub mod service;
 pub mod tasks;
 pub mod wait;
 
@@ -46,10 +48,8 @@ use ironbell_lifecycle::{Command, Context, Inputs, Output, Pipeline, RunOptions,
 use ironbell_ops::plane::PlaneConfig;
 use ironbell_ops::spec::{StoreHandle, StoreSpec};
 
-pub use tasks::Step;
-
 /// The namespace EKS Anywhere puts a cluster's objects and its Hardware in.
-pub const NAMESPACE: &str = "eksa-system";
+pub const NAMESPACE: &str = ironbell_lifecycle::NAMESPACE;
 
 /// How long the lifecycle waits for things that take time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -239,16 +239,7 @@ pub async fn run(
     let store = settings.store.store().clone();
     let spec_path = settings.spec_path.clone();
     let shared = Arc::new(tasks::Shared::new(spec.clone(), settings));
-    let pipeline = Pipeline::build(command, |name| {
-        Box::new(Step::new(name, shared.clone())) as Box<dyn ironbell_lifecycle::Task>
-    })
-    .map_err(|e| {
-        // The task lists are the lifecycle's own: a mismatch is a bug here.
-        ironbell_lifecycle::RunError::Task {
-            task: command.to_string(),
-            source: Box::new(ironbell_lifecycle::TaskError::Failed(e.to_string())),
-        }
-    })?;
+    let pipeline = Pipeline::of_steps(command, &shared)?;
     let mut ctx = Context::new(spec, &spec_path, store, Arc::new(Tinkerbell), out)?;
     let result = ironbell_lifecycle::run(&pipeline, &mut ctx, &inputs, options).await;
     // A bootstrap plane this run started in-process stops with it (a resumed run starts it

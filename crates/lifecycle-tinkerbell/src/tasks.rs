@@ -1,4 +1,4 @@
-//! The tasks: one [`Step`] per task name of [`ironbell_lifecycle::plan`], all sharing the
+//! The tasks: one [`ironbell_lifecycle::Step`] per task name of [`ironbell_lifecycle::plan`], all sharing the
 //! run's [`Shared`] state (the settings, the resolved versions bundle, the bootstrap plane
 //! when this process runs one).
 //!
@@ -29,19 +29,19 @@ use std::sync::{Arc, OnceLock};
 use ironbell_cluster_spec::Spec;
 use ironbell_inventory::Row;
 use ironbell_lifecycle::plan::names;
+use ironbell_lifecycle::steps;
+use ironbell_lifecycle::wait::ClusterState;
 use ironbell_lifecycle::{Context, Next, TaskError};
 use ironbell_model::tinkerbell::Hardware;
-use ironbell_model::{DynamicObject, TypeKey};
-use ironbell_ops::plane::Plane;
+use ironbell_ops::plane::BootstrapPlane;
 use ironbell_ops::spec::StoreSpec;
 use ironbell_provider_tinkerbell::validate::{Purpose, unowned};
 use ironbell_release::ClusterRelease;
 use ironbell_store::{Api, ListParams};
-use serde_json::{Value, json};
-use tokio::sync::Mutex;
+use serde_json::json;
 
 use crate::render::{self, GroupChange};
-use crate::wait::{self, ClusterState};
+use crate::wait;
 use crate::{NAMESPACE, Settings, checks, native, service};
 
 /// What the tasks of one run share.
@@ -50,7 +50,7 @@ pub struct Shared {
     settings: Settings,
     release: OnceLock<ClusterRelease>,
     /// The bootstrap plane, while this process runs it.
-    plane: Mutex<Option<Plane>>,
+    plane: BootstrapPlane,
 }
 
 impl std::fmt::Debug for Shared {
@@ -72,7 +72,7 @@ impl Shared {
             spec,
             settings,
             release: OnceLock::new(),
-            plane: Mutex::new(None),
+            plane: BootstrapPlane::default(),
         }
     }
 
@@ -99,9 +99,7 @@ impl Shared {
 
     /// Stops the bootstrap plane if this process runs it.
     pub async fn stop_bootstrap_plane(&self) {
-        if let Some(plane) = self.plane.lock().await.take() {
-            plane.stop().await;
-        }
+        self.plane.stop().await;
     }
 
     fn release(&self) -> Result<&ClusterRelease, TaskError> {
@@ -130,37 +128,21 @@ impl Shared {
     /// Makes sure controllers run on the store: the plane's service, or another process
     /// holding the controller lock, or else a bootstrap plane started here.
     async fn ensure_controllers(&self, ctx: &Context) -> Result<(), TaskError> {
-        let mut plane = self.plane.lock().await;
-        if plane.is_some() {
-            return Ok(());
-        }
-        match self.settings.store.lock_controllers() {
-            // Someone runs controllers on this store already.
-            Err(ironbell_ops::OpsError::Lock(ironbell_store_sqlite::LockError::Held {
-                ..
-            })) => {
-                return Ok(());
-            }
-            Err(e) => return Err(failed(e)),
-            // An etcd store: its replicas elect who runs them.
-            Ok(None) => return Ok(()),
-            // Nobody does: start the bootstrap plane (which takes the lock itself).
-            Ok(Some(probe)) => drop(probe),
-        }
         let config = self.settings.plane.clone();
-        let network = &config.network;
-        ctx.out().detail(format_args!(
-            "Starting the bootstrap plane at {} (DHCP, TFTP, HTTP :{}, metadata :{}, agent API :{}) on {}",
-            network.public_ip,
-            network.http.port(),
-            network.metadata.port(),
-            network.grpc.port(),
-            store_text(self.settings.store.spec()),
-        ));
-        let started = Plane::start(&self.settings.store, config)
+        let network = config.network.clone();
+        self.plane
+            .ensure(&self.settings.store, config, || {
+                ctx.out().detail(format_args!(
+                    "Starting the bootstrap plane at {} (DHCP, TFTP, HTTP :{}, metadata :{}, agent API :{}) on {}",
+                    network.public_ip,
+                    network.http.port(),
+                    network.metadata.port(),
+                    network.grpc.port(),
+                    store_text(self.settings.store.spec()),
+                ));
+            })
             .await
             .map_err(|e| failed(format!("starting the bootstrap plane: {e}")))?;
-        *plane = Some(started);
         Ok(())
     }
 
@@ -254,32 +236,13 @@ impl Shared {
     /// Renders, applies and prints what changed.
     async fn apply(&self, ctx: &Context) -> Result<render::Plan, TaskError> {
         let plan = self.plan(ctx).await?;
-        let applied = render::apply(ctx.store().as_ref(), &plan.objects)
-            .await
-            .map_err(failed)?;
-        for name in &applied.created {
-            ctx.out().detail(format_args!("{name} created"));
-        }
-        for name in &applied.configured {
-            ctx.out().detail(format_args!("{name} configured"));
-        }
+        steps::apply(ctx, &plan.objects).await?;
         Ok(plan)
     }
 
     /// Waits until the cluster is ready.
     async fn wait_ready(&self, ctx: &Context, what: &str) -> Result<ClusterState, TaskError> {
-        let state = wait::until(
-            ctx.store().as_ref(),
-            ctx.cluster(),
-            what,
-            self.settings.timeouts.cluster,
-            ctx.out(),
-            ClusterState::ready,
-        )
-        .await?;
-        ctx.out()
-            .detail(format_args!("Cluster ready: {}", state.summary()));
-        Ok(state)
+        steps::wait_ready(ctx, &wait::Tinkerbell, self.settings.timeouts.cluster, what).await
     }
 }
 
@@ -290,71 +253,12 @@ fn store_text(spec: &StoreSpec) -> String {
     }
 }
 
-/// The `--store` argument of the plane's service: `sqlite:ABSOLUTE-PATH`.
-fn service_store_arg(spec: &StoreSpec) -> Result<String, TaskError> {
-    match spec {
-        StoreSpec::Sqlite(path) => {
-            let abs = std::path::absolute(path).map_err(|source| TaskError::Io {
-                what: "resolving",
-                path: path.clone(),
-                source,
-            })?;
-            Ok(format!("sqlite:{}", abs.display()))
-        }
-        StoreSpec::Etcd(_) => Err(failed(
-            "the plane runs as a service on the embedded store only; an etcd store's replicas \
-             are run by their own service manager",
-        )),
-    }
-}
-
-/// One task of a pipeline (see the module docs).
-pub struct Step {
-    name: &'static str,
-    shared: Arc<Shared>,
-}
-
-impl Step {
-    /// The task `name` of a run sharing `shared`.
-    pub fn new(name: &'static str, shared: Arc<Shared>) -> Self {
-        Self { name, shared }
-    }
-}
-
-/// The objects of cluster `name` a backup keeps: the Cluster API and provider objects
-/// labelled with its name, and the Hardware they own.
-async fn backup_objects(
-    store: &dyn ironbell_store::Store,
-    cluster: &str,
-) -> Result<Vec<DynamicObject>, TaskError> {
-    let registry = ironbell_ops::lookup::kinds();
-    let selector = ironbell_model::selector::Selector::parse(&format!(
-        "{}={cluster}",
-        render::CLUSTER_NAME_LABEL
-    ))
-    .map_err(failed)?;
-    let mut objects = Vec::new();
-    for info in registry.kinds().filter(|k| k.namespaced) {
-        let types: TypeKey = info.type_key();
-        let params = ListParams {
-            namespace: Some(NAMESPACE.to_string()),
-            selector: Some(selector.clone()),
-        };
-        let list = store.list(&types, &params).await?;
-        objects.extend(list.items);
-    }
-    Ok(objects)
-}
-
+/// The tasks (see the module docs).
 #[async_trait::async_trait]
-impl ironbell_lifecycle::Task for Step {
-    fn name(&self) -> &str {
-        self.name
-    }
-
-    async fn run(&self, ctx: &mut Context) -> Result<Next, TaskError> {
-        let s = &self.shared;
-        match self.name {
+impl ironbell_lifecycle::Steps for Shared {
+    async fn run_step(&self, task: &'static str, ctx: &mut Context) -> Result<Next, TaskError> {
+        let s = self;
+        match task {
             names::SETUP_VALIDATE | names::SETUP_VALIDATE_CREATE => {
                 let rows = s.rows()?;
                 if rows.is_empty() {
@@ -363,14 +267,14 @@ impl ironbell_lifecycle::Task for Step {
                     ));
                 }
                 let mut all = checks::spec_checks(&s.spec);
-                let hardware = if self.name == names::SETUP_VALIDATE_CREATE {
+                let hardware = if task == names::SETUP_VALIDATE_CREATE {
                     // A workload cluster also gets the management plane's free Hardware.
                     candidate_hardware(ctx, &rows).await?
                 } else {
                     checks::hardware_of(&rows, NAMESPACE)
                 };
                 all.extend(checks::hardware_checks(&s.spec, &hardware, Purpose::Create));
-                if self.name == names::SETUP_VALIDATE {
+                if task == names::SETUP_VALIDATE {
                     all.extend(checks::network_checks(&s.spec, &s.settings.plane, &rows).await);
                 } else {
                     all.extend(checks::bmc_checks(&rows).await);
@@ -393,7 +297,7 @@ impl ironbell_lifecycle::Task for Step {
             }
             names::WORKLOAD_CLUSTER_INIT | names::CREATE_WORKLOAD_CLUSTER => {
                 s.ensure_controllers(ctx).await?;
-                if self.name == names::CREATE_WORKLOAD_CLUSTER {
+                if task == names::CREATE_WORKLOAD_CLUSTER {
                     s.import_new_hardware(ctx).await?;
                     s.wait_for_bmcs(ctx).await?;
                 }
@@ -447,7 +351,7 @@ impl ironbell_lifecycle::Task for Step {
             names::INSTALL_RESOURCES_ON_MANAGEMENT_CLUSTER => {
                 // The bootstrap plane hands over to the service on the same store.
                 s.stop_bootstrap_plane().await;
-                let store = service_store_arg(s.settings.store.spec())?;
+                let store = service::store_arg(s.settings.store.spec()).map_err(failed)?;
                 let network = &s.settings.plane.network;
                 let probe =
                     std::net::SocketAddr::from((network.public_ip, network.metadata.port()));
@@ -501,32 +405,18 @@ impl ironbell_lifecycle::Task for Step {
                 ));
                 Ok(Next::proceed())
             }
-            names::WRITE_CLUSTER_CONFIG => {
-                let dir = ctx.layout().cluster_dir().to_path_buf();
-                let path = dir.join(format!("{}-eks-a-cluster.yaml", ctx.cluster()));
-                let yaml = s.spec.to_yaml().map_err(failed)?;
-                std::fs::write(&path, yaml).map_err(|source| TaskError::Io {
-                    what: "writing",
-                    path: path.clone(),
-                    source,
-                })?;
-                ctx.out().detail(format_args!("Wrote {}", path.display()));
-                Ok(Next::proceed())
-            }
+            names::WRITE_CLUSTER_CONFIG => steps::write_cluster_config(ctx),
             names::DELETE_KIND_CLUSTER => {
                 s.stop_bootstrap_plane().await;
-                ctx.out().info("🎉 Cluster created!");
-                Ok(Next::proceed())
+                steps::created(ctx)
             }
             names::SETUP_AND_VALIDATE | names::SETUP_VALIDATE_UPGRADE => {
-                let state = ClusterState::read(ctx.store().as_ref(), ctx.cluster()).await?;
-                if state.cluster.is_none() {
-                    return Err(failed(format!(
-                        "cluster {} does not exist in the plane's store ({}); create it first",
-                        ctx.cluster(),
-                        store_text(s.settings.store.spec())
-                    )));
-                }
+                steps::require_cluster(
+                    ctx,
+                    &wait::Tinkerbell,
+                    &store_text(s.settings.store.spec()),
+                )
+                .await?;
                 let plan = s.plan(ctx).await?;
                 let hardware = candidate_hardware(ctx, &s.rows()?).await?;
                 let mut all: Vec<(String, Result<(), String>)> = checks::spec_checks(&s.spec)
@@ -546,44 +436,10 @@ impl ironbell_lifecycle::Task for Step {
                     s.wait_for_bmcs(ctx).await?;
                 }
                 let plan = s.plan(ctx).await?;
-                let diff: Vec<Value> = plan
-                    .groups
-                    .iter()
-                    .map(|g| json!({"group": g.role, "from": g.from, "to": g.to, "replaced": g.replaced}))
-                    .collect();
-                Ok(Next::proceed_with(json!({ "changeDiff": diff })))
+                Ok(Next::proceed_with(json!({ "changeDiff": plan.diff() })))
             }
             names::PRE_CLUSTER_UPGRADE => {
-                let objects = backup_objects(ctx.store().as_ref(), ctx.cluster()).await?;
-                let dir = ctx.layout().cluster_dir().join(format!(
-                    "{}-backup-{}",
-                    ctx.cluster(),
-                    s.settings.now_unix_ms / 1000
-                ));
-                std::fs::create_dir_all(&dir).map_err(|source| TaskError::Io {
-                    what: "creating",
-                    path: dir.clone(),
-                    source,
-                })?;
-                let mut text = String::new();
-                for o in &objects {
-                    text.push_str("---\n");
-                    text.push_str(&serde_yaml_ng::to_string(&o.to_value()).map_err(failed)?);
-                }
-                let file = dir.join("objects.yaml");
-                std::fs::write(&file, text).map_err(|source| TaskError::Io {
-                    what: "writing",
-                    path: file.clone(),
-                    source,
-                })?;
-                ctx.out().detail(format_args!(
-                    "Backed up {} objects to {}",
-                    objects.len(),
-                    dir.display()
-                ));
-                Ok(Next::proceed_with(
-                    json!({ "backup": dir.display().to_string() }),
-                ))
+                steps::backup(ctx, &ironbell_ops::lookup::kinds(), s.settings.now_unix_ms).await
             }
             names::UPGRADE_WORKLOAD_CLUSTER => {
                 s.ensure_controllers(ctx).await?;
@@ -594,26 +450,8 @@ impl ironbell_lifecycle::Task for Step {
                 s.wait_ready(ctx, "the rollout").await?;
                 Ok(Next::proceed())
             }
-            names::POST_CLUSTER_UPGRADE => {
-                if let Some(dir) = ctx
-                    .checkpoint_of(names::PRE_CLUSTER_UPGRADE)
-                    .and_then(|c| c.get("backup"))
-                    .and_then(Value::as_str)
-                {
-                    let _ = std::fs::remove_dir_all(dir);
-                }
-                Ok(Next::proceed())
-            }
-            names::SETUP_AND_VALIDATE_DELETE => {
-                let state = ClusterState::read(ctx.store().as_ref(), ctx.cluster()).await?;
-                if state.gone() {
-                    ctx.out().detail(format_args!(
-                        "Cluster {} has no objects left",
-                        ctx.cluster()
-                    ));
-                }
-                Ok(Next::proceed())
-            }
+            names::POST_CLUSTER_UPGRADE => steps::remove_backup(ctx),
+            names::SETUP_AND_VALIDATE_DELETE => steps::note_gone(ctx, &wait::Tinkerbell).await,
             names::BOOTSTRAP_CLUSTER_FOR_DELETE_INIT => {
                 if let Some(spec) = &s.settings.moved_plane {
                     // The cluster's plane answers no machine from here on: the bootstrap
@@ -656,16 +494,7 @@ impl ironbell_lifecycle::Task for Step {
                 Ok(Next::proceed())
             }
             names::VALIDATE_DELETE_WORKLOAD_SUCCESS => {
-                let state = ClusterState::read(ctx.store().as_ref(), ctx.cluster()).await?;
-                if state.gone() {
-                    Ok(Next::proceed())
-                } else {
-                    Err(failed(format!(
-                        "cluster {} is not gone: {}",
-                        ctx.cluster(),
-                        state.summary()
-                    )))
-                }
+                steps::check_gone(ctx, &wait::Tinkerbell).await
             }
             names::KIND_CLUSTER_DELETE => {
                 s.stop_bootstrap_plane().await;
@@ -697,9 +526,7 @@ impl ironbell_lifecycle::Task for Step {
                         .detail(format_args!("Stopped the management plane: {what}")),
                     None => ctx.out().detail("No management plane service was running"),
                 }
-                ctx.out()
-                    .info(format_args!("🎉 Cluster {} deleted", ctx.cluster()));
-                Ok(Next::proceed())
+                steps::deleted(ctx)
             }
             other => {
                 ctx.out()
@@ -797,34 +624,14 @@ fn spare_hardware_check(groups: &[GroupChange], free: &[Hardware]) -> (String, R
 /// Deletes the Cluster and waits until its machines are gone and their Hardware released,
 /// then deletes the templates left.
 async fn delete_cluster(ctx: &Context, s: &Shared) -> Result<(), TaskError> {
-    use ironbell_cluster_api::kinds::CLUSTER_API_VERSION;
-    let types = TypeKey {
-        api_version: CLUSTER_API_VERSION.to_string(),
-        kind: "Cluster".to_string(),
-    };
-    let store = ctx.store().clone();
-    ironbell_store::finalizers::request_delete(&store, &types, NAMESPACE, ctx.cluster()).await?;
-    wait::until(
-        store.as_ref(),
-        ctx.cluster(),
-        "the cluster's machines to be powered off and released",
+    steps::delete_cluster(
+        ctx,
+        &ironbell_ops::lookup::kinds(),
+        &wait::Tinkerbell,
         s.settings.timeouts.cluster,
-        ctx.out(),
-        ClusterState::gone,
+        "the cluster's machines to be powered off and released",
     )
-    .await?;
-    // What the Cluster does not own: the templates and the secrets labelled with its name.
-    let left = backup_objects(store.as_ref(), ctx.cluster()).await?;
-    for o in left {
-        match store.delete(&o.types, o.namespace(), o.name(), None).await {
-            Ok(_) => ctx
-                .out()
-                .detail(format_args!("{}/{} deleted", o.types.kind, o.name())),
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
+    .await
 }
 
 #[cfg(test)]

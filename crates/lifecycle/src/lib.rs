@@ -18,9 +18,14 @@
 //! - [`provider`]: the [`Provider`] seam (defaults, named offline validations, a pure render,
 //!   hooks around the tasks) where the Tinkerbell and Docker providers plug in.
 //! - [`output`]: the lines the user sees, by `-v` level.
+//! - [`objects`] and [`wait`]: the provider-neutral half of a cluster's tasks: the rendered
+//!   Cluster API objects fitted to the store and applied, and the waits for a cluster
+//!   ready, rolled out or gone, read from Cluster API's objects.
+//! - [`steps`]: task bodies every provider shares (wait, write the config, back up, delete).
 //!
 //! What it is not: the tasks themselves (each provider brings its own, built on the plane
-//! of `ironbell-ops` and the Cluster API controllers), argument parsing (the CLI), or any
+//! of `ironbell-ops` and the Cluster API controllers; each provider renders its own objects),
+//! argument parsing (the CLI), or any
 //! network I/O: it talks only to the store it is given and to files under `NAME/`.
 //!
 //! Start reading at [`run`] (the module docs of [`runner`] say when a run resumes), then
@@ -28,15 +33,21 @@
 //! [`journal`].
 
 pub mod journal;
+pub mod objects;
 pub mod output;
 pub mod plan;
 pub mod provider;
 pub mod runner;
+pub mod steps;
 pub mod task;
+pub mod wait;
 
 pub use journal::{CheckpointFile, ClusterOperation, Inputs, register_kinds};
 pub use output::Output;
 pub use plan::{Command, Pipeline, PlanError};
 pub use provider::{Check, HookPoint, NoProvider, Provider};
 pub use runner::{RunError, RunOptions, RunSummary, run};
-pub use task::{Context, Layout, Next, Task, TaskError};
+pub use task::{Context, Layout, Next, Step, Steps, Task, TaskError};
+
+/// The namespace EKS Anywhere puts a cluster's objects in.
+pub const NAMESPACE: &str = "eksa-system";

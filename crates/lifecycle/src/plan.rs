@@ -362,6 +362,29 @@ impl Pipeline {
         Self::new(command, tasks)
     }
 
+    /// [`Pipeline::build`] by a provider whose `make` has a task for every name: the task
+    /// lists are the lifecycle's own, so a mismatch is a bug, reported as the command's
+    /// failure.
+    pub fn of(
+        command: Command,
+        make: impl FnMut(&'static str) -> Box<dyn Task>,
+    ) -> Result<Self, crate::RunError> {
+        Self::build(command, make).map_err(|e| crate::RunError::Task {
+            task: command.to_string(),
+            source: Box::new(crate::TaskError::Failed(e.to_string())),
+        })
+    }
+
+    /// [`Pipeline::of`] with one [`crate::task::Step`] of `steps` per task name.
+    pub fn of_steps<S: crate::task::Steps>(
+        command: Command,
+        steps: &std::sync::Arc<S>,
+    ) -> Result<Self, crate::RunError> {
+        Self::of(command, |name| {
+            Box::new(crate::task::Step::new(name, steps.clone())) as Box<dyn Task>
+        })
+    }
+
     /// The command.
     pub fn command(&self) -> Command {
         self.command

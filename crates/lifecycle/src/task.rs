@@ -110,6 +110,38 @@ pub trait Task: Send + Sync {
     }
 }
 
+/// A provider's tasks as one function of the task's name, over the state a run's tasks
+/// share: [`Step`] makes each name a [`Task`], [`crate::Pipeline::of_steps`] a whole list.
+#[async_trait::async_trait]
+pub trait Steps: Send + Sync + 'static {
+    /// Does the work of task `task` (a name of [`crate::plan::names`]). Must be idempotent.
+    async fn run_step(&self, task: &'static str, ctx: &mut Context) -> Result<Next, TaskError>;
+}
+
+/// Task `name` of a provider's [`Steps`].
+pub struct Step<S> {
+    name: &'static str,
+    steps: Arc<S>,
+}
+
+impl<S> Step<S> {
+    /// The task `name` of `steps`.
+    pub fn new(name: &'static str, steps: Arc<S>) -> Self {
+        Self { name, steps }
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: Steps> Task for Step<S> {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    async fn run(&self, ctx: &mut Context) -> Result<Next, TaskError> {
+        self.steps.run_step(self.name, ctx).await
+    }
+}
+
 /// Where a cluster's files go: `NAME/` beside the spec, with `generated/` inside it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Layout {

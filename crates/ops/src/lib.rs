@@ -20,9 +20,12 @@
 //!   a Job's Tasks).
 //! - [`network`]: one description of a plane's network from which every service's
 //!   configuration is derived, so that no two services disagree on a port.
-//! - [`plane`]: start boot, metadata, workflow and BMC over one store, and stop them.
+//! - [`plane`]: start boot, metadata, workflow, BMC and the cluster (and Docker)
+//!   controllers over one store, and stop them; a lifecycle command's bootstrap plane.
+//! - [`service`]: the plane as a service that outlives a lifecycle command (a systemd unit
+//!   or a detached `ironbell serve all|cluster`).
 //!
-//! What it is not: a service. The protocols live in their own crates; this crate wires
+//! What it is not: a service itself. The protocols live in their own crates; this crate wires
 //! them. Start reading at [`spec::open`], then [`apply::apply`], then [`plane::Plane`].
 
 pub mod apply;
@@ -36,6 +39,7 @@ pub mod migrate;
 pub mod mover;
 pub mod network;
 pub mod plane;
+pub mod service;
 pub mod spec;
 
 pub use error::OpsError;

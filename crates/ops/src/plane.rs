@@ -1,8 +1,10 @@
 //! A plane: ironbell's services over one store — boot (DHCP, TFTP, HTTP, syslog),
 //! metadata, workflow (controller and agent API), the BMC controllers and the cluster
-//! controllers (Cluster API's core and the Tinkerbell provider, [`ClusterOptions`]) —
+//! controllers (Cluster API's core and the Tinkerbell provider, [`ClusterOptions`]; the
+//! Docker provider's and the phone-home its containers post to, [`DockerOptions`]) —
 //! started together from one [`PlaneNetwork`] and stopped together through the [`Plane`]
-//! handle.
+//! handle. A lifecycle command that needs controllers starts one in its own process
+//! unless another process runs them ([`BootstrapPlane`]).
 //!
 //! Controllers (workflow, BMC and cluster) must run in one process at a time, or every BMC
 //! Job runs twice and two processes race for the same Hardware. How that is decided depends on the store:
@@ -232,7 +234,8 @@ async fn run_cluster_controllers(store: ironbell_store::SharedStore, options: Cl
             requeue: options.requeue,
             ..Default::default()
         })
-        .watch_infrastructure::<TinkerbellMachine>();
+        .watch_infrastructure::<TinkerbellMachine>()
+        .watch_infrastructure::<ironbell_provider_docker::DockerMachine>();
     let machines = MachineReconciler::new(
         store.clone(),
         machine::Config {
@@ -244,6 +247,37 @@ async fn run_cluster_controllers(store: ironbell_store::SharedStore, options: Cl
     );
     let clusters = ClusterReconciler::new(store, options.requeue);
     tokio::join!(capi.run(), machines.run(), clusters.run());
+}
+
+/// The Docker provider's controllers (CAPD's `DockerCluster` and `DockerMachine`,
+/// `ironbell-provider-docker`) on an engine, and the phone-home receiver its node
+/// containers post to. They run with the cluster controllers (which then also watch
+/// `DockerMachine`s); no boot service is needed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DockerOptions {
+    /// The engine: `unix:///var/run/docker.sock`, a socket path or `tcp://HOST:PORT`.
+    pub engine: String,
+    /// Where the phone-home receiver listens: an address the containers reach (through
+    /// their network's gateway), as the `plain` bootstrapper's URL names it.
+    pub phone_home: std::net::SocketAddr,
+    /// How soon the Docker controllers look again at what they wait for.
+    pub wait: Duration,
+    /// How often they look at what is ready (a container the engine stopped, after the
+    /// engine restarted, is started again).
+    pub resync: Duration,
+}
+
+impl DockerOptions {
+    /// The engine at `engine`, the phone-home on `phone_home`, looking again every 500 ms
+    /// while waiting and every 5 s once ready.
+    pub fn new(engine: impl Into<String>, phone_home: std::net::SocketAddr) -> Self {
+        Self {
+            engine: engine.into(),
+            phone_home,
+            wait: Duration::from_millis(500),
+            resync: Duration::from_secs(5),
+        }
+    }
 }
 
 /// Which services a plane runs, and how.
@@ -265,6 +299,8 @@ pub struct PlaneConfig {
     /// while its DHCP serves ([`ironbell_vip`]); on the embedded store, for the plane's whole
     /// life. `None`: the address is the host's own business.
     pub vip: Option<ironbell_vip::Vip>,
+    /// The Docker provider's controllers and phone-home, if run (with `cluster`).
+    pub docker: Option<DockerOptions>,
 }
 
 impl PlaneConfig {
@@ -278,12 +314,16 @@ impl PlaneConfig {
             bmc: None,
             cluster: None,
             vip: None,
+            docker: None,
         }
     }
 
     /// Whether it runs controllers (and so needs the controller lock).
     pub fn runs_controllers(&self) -> bool {
-        self.workflow.is_some() || self.bmc.is_some() || self.cluster.is_some()
+        self.workflow.is_some()
+            || self.bmc.is_some()
+            || self.cluster.is_some()
+            || self.docker.is_some()
     }
 }
 
@@ -369,6 +409,7 @@ struct Controllers {
     )>,
     bmc: Option<ironbell_bmc::Config>,
     cluster: Option<ClusterOptions>,
+    docker: Option<ironbell_provider_docker::Config>,
 }
 
 /// How a leadership ended.
@@ -408,6 +449,13 @@ impl Controllers {
             tasks.spawn(async move {
                 run_cluster_controllers(store, cluster).await;
                 ("cluster controllers", Ok(()))
+            });
+        }
+        if let Some(docker) = &self.docker {
+            let (store, docker) = (self.store.clone(), docker.clone());
+            tasks.spawn(async move {
+                ironbell_provider_docker::run(store, docker).await;
+                ("Docker controllers", Ok(()))
             });
         }
     }
@@ -655,11 +703,39 @@ impl Plane {
             )),
             None => None,
         };
+        let docker = match &config.docker {
+            Some(options) => {
+                let engine =
+                    ironbell_provider_docker::Engine::connect(&options.engine).map_err(|e| {
+                        OpsError::Service {
+                            service: "Docker controllers",
+                            message: e.to_string(),
+                        }
+                    })?;
+                let listener = bind("phone-home", options.phone_home).await?;
+                let mut stop = shutdown.subscribe();
+                let store = shared.clone();
+                tasks.spawn(async move {
+                    let stopped = async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    };
+                    let r =
+                        ironbell_provider_docker::phone_home::serve(store, listener, stopped).await;
+                    ("phone-home", r.map_err(|e| e.to_string()))
+                });
+                let mut docker = ironbell_provider_docker::Config::new(engine);
+                docker.wait = options.wait;
+                docker.resync = options.resync;
+                Some(docker)
+            }
+            None => None,
+        };
         let controllers = Controllers {
             store: shared.clone(),
             workflow,
             bmc: config.bmc,
             cluster: config.cluster.clone(),
+            docker,
         };
         let leading = Arc::new(AtomicBool::new(false));
         if let Some(election) = &election {
@@ -678,6 +754,9 @@ impl Plane {
             }
             if let Some(cluster) = &config.cluster {
                 info!(bootstrapper = ?cluster.bootstrapper, "cluster controllers started");
+            }
+            if let Some(docker) = &config.docker {
+                info!(engine = docker.engine, phone_home = %docker.phone_home, "Docker controllers started");
             }
         }
         let health = store.etcd().map(|etcd| {
@@ -1053,6 +1132,63 @@ async fn follow_share(
             },
             _ = stop.wait_for(|s| *s) => return Ok(()),
         }
+    }
+}
+
+/// The plane a lifecycle command runs in its own process while it needs controllers and no
+/// other process runs them on the store (the bootstrap plane of a create, or the plane of
+/// an upgrade or a delete when no service runs), stopped when the command ends.
+#[derive(Default)]
+pub struct BootstrapPlane {
+    plane: tokio::sync::Mutex<Option<Plane>>,
+}
+
+impl std::fmt::Debug for BootstrapPlane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootstrapPlane").finish_non_exhaustive()
+    }
+}
+
+impl BootstrapPlane {
+    /// Makes sure controllers run on `store`: this plane already, or another process
+    /// holding the controller lock, or the replicas of an etcd store; else starts `config`
+    /// here, calling `announce` first. Returns whether it started one.
+    pub async fn ensure(
+        &self,
+        store: &StoreHandle,
+        config: PlaneConfig,
+        announce: impl FnOnce(),
+    ) -> Result<bool, OpsError> {
+        let mut plane = self.plane.lock().await;
+        if plane.is_some() {
+            return Ok(false);
+        }
+        match store.lock_controllers() {
+            // Someone runs controllers on this store already.
+            Err(OpsError::Lock(ironbell_store_sqlite::LockError::Held { .. })) => {
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+            // An etcd store: its replicas elect who runs them.
+            Ok(None) => return Ok(false),
+            // Nobody does: start the plane (which takes the lock itself).
+            Ok(Some(probe)) => drop(probe),
+        }
+        announce();
+        *plane = Some(Plane::start(store, config).await?);
+        Ok(true)
+    }
+
+    /// Stops the plane if this process runs it.
+    pub async fn stop(&self) {
+        if let Some(plane) = self.plane.lock().await.take() {
+            plane.stop().await;
+        }
+    }
+
+    /// Whether this process runs it now.
+    pub async fn running(&self) -> bool {
+        self.plane.lock().await.is_some()
     }
 }
 

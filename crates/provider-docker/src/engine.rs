@@ -100,6 +100,14 @@ pub enum EngineError {
     /// The engine's address is not one this client takes.
     #[error("unsupported Docker engine address {0:?} (unix:///path or tcp://host:port)")]
     Address(String),
+    /// The client cannot be set up for the address (no socket at the path).
+    #[error("the Docker engine at {host} cannot be reached: {message}")]
+    Connect {
+        /// The engine's address.
+        host: String,
+        /// The client's reason.
+        message: String,
+    },
 }
 
 impl EngineError {
@@ -259,7 +267,10 @@ impl Engine {
         } else {
             return Err(EngineError::Address(host.to_string()));
         }
-        .map_err(|_| EngineError::Address(host.to_string()))?;
+        .map_err(|e| EngineError::Connect {
+            host: host.to_string(),
+            message: e.to_string(),
+        })?;
         Ok(Self {
             docker,
             host: host.to_string(),
@@ -754,5 +765,15 @@ mod tests {
             Engine::connect("ssh://x"),
             Err(EngineError::Address(_))
         ));
+        let missing = Engine::connect("unix:///nonexistent/ib/docker.sock")
+            .map(|_| ())
+            .expect_err("no socket");
+        let text = missing.to_string();
+        assert!(
+            text.contains(
+                "the Docker engine at unix:///nonexistent/ib/docker.sock cannot be reached"
+            ),
+            "{text}"
+        );
     }
 }

@@ -5,9 +5,8 @@
 //! that need the engine: it answers, every image the objects name is there (nothing is
 //! pulled), and no container or network of the cluster exists yet.
 //!
-//! What is not here yet: the task list over a plane that runs these controllers
-//! (`ironbell create|upgrade|delete cluster -f docker-cluster.yaml`); the Tinkerbell one is
-//! `ironbell-lifecycle-tinkerbell`.
+//! The task list over a plane that runs these controllers (`ironbell create|upgrade|delete
+//! cluster -f docker-cluster.yaml`) is `ironbell-lifecycle-docker`.
 
 use std::collections::BTreeSet;
 
@@ -70,6 +69,15 @@ pub fn kinds() -> KindRegistry {
 /// The Cluster API objects of the Docker spec `spec`, template names suffixed with
 /// `now_unix_ms`, as store objects (in [`NAMESPACE`] unless they name one).
 pub fn render(spec: &Spec, now_unix_ms: i64) -> Result<Vec<DynamicObject>, RenderError> {
+    render_named(
+        spec,
+        &TemplateNames::from_cluster_clock(&spec.cluster, now_unix_ms),
+    )
+}
+
+/// [`render`] with the template names `names` (an upgrade keeps those the cluster's
+/// objects reference: `ironbell_lifecycle::objects::plan`).
+pub fn render_named(spec: &Spec, names: &TemplateNames) -> Result<Vec<DynamicObject>, RenderError> {
     let cluster = spec.name().to_string();
     if spec.cluster.spec.external_etcd_configuration.is_some() {
         return Err(RenderError::Unsupported {
@@ -88,7 +96,7 @@ pub fn render(spec: &Spec, now_unix_ms: i64) -> Result<Vec<DynamicObject>, Rende
     let mut docker = DockerSpec::from_spec(spec)?;
     docker.set_eksa_version(&release);
     let options = RenderOptions {
-        names: TemplateNames::from_cluster_clock(&docker.cluster, now_unix_ms),
+        names: names.clone(),
         registry_credentials: None,
     };
     let manifests =
@@ -162,6 +170,17 @@ pub fn images(objects: &[DynamicObject]) -> Vec<String> {
 /// prints it: the engine answers, each image of `objects` is there, and cluster `cluster`
 /// has no container (by kind's label or the load balancer's name) nor network yet.
 pub async fn setup_checks(engine: &Engine, cluster: &str, objects: &[DynamicObject]) -> Vec<Check> {
+    let mut checks = image_checks(engine, objects).await;
+    if checks.iter().any(|c| c.outcome.is_err()) && checks.len() == 1 {
+        return checks;
+    }
+    checks.push(names_check(engine, cluster).await);
+    checks
+}
+
+/// The validations of an upgrade that need the engine: it answers (alone, failed, when it
+/// does not) and each image of `objects` is there.
+pub async fn image_checks(engine: &Engine, objects: &[DynamicObject]) -> Vec<Check> {
     let reachable = format!("Docker engine {} answers", engine.host());
     if let Err(e) = engine.ping().await {
         return vec![Check::fail(reachable, e.to_string())];
@@ -178,6 +197,12 @@ pub async fn setup_checks(engine: &Engine, cluster: &str, objects: &[DynamicObje
             Err(e) => Check::fail(name, e.to_string()),
         });
     }
+    checks
+}
+
+/// Cluster `cluster` has no container (by kind's label or the load balancer's name) nor
+/// network on the engine.
+async fn names_check(engine: &Engine, cluster: &str) -> Check {
     let name = format!("Cluster {cluster}'s container and network names are free");
     let taken = async {
         let mut taken = engine
@@ -197,12 +222,11 @@ pub async fn setup_checks(engine: &Engine, cluster: &str, objects: &[DynamicObje
         Ok::<_, crate::EngineError>(taken)
     }
     .await;
-    checks.push(match taken {
+    match taken {
         Ok(t) if t.is_empty() => Check::pass(name),
         Ok(t) => Check::fail(name, format!("already on the engine: {}", t.join(", "))),
         Err(e) => Check::fail(name, e.to_string()),
-    });
-    checks
+    }
 }
 
 #[cfg(test)]

@@ -185,3 +185,66 @@ impl Drop for Dockerd {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// The node and load-balancer images of `scripts/docker-images`, built (once: the script
+/// keys them by its contents) under `$CARGO_TARGET_DIR/docker-images`: (node tarball,
+/// haproxy tarball, key). `None`, said as for a missing tool, without `mmdebstrap`.
+pub fn test_images() -> Option<(PathBuf, PathBuf, String)> {
+    crate::require_tool("mmdebstrap")?;
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo.join("target"));
+    let out = Command::new("bash")
+        .arg(repo.join("scripts/docker-images"))
+        .arg(target.join("docker-images"))
+        .output()
+        .ok()?;
+    assert!(
+        out.status.success(),
+        "scripts/docker-images: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let field = |name: &str, i: usize| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .and_then(|l| l.split_whitespace().nth(i))
+            .map(str::to_string)
+    };
+    Some((
+        field("node", 1)?.into(),
+        field("haproxy", 1)?.into(),
+        field("node", 2)?,
+    ))
+}
+
+/// The command of the node image of [`test_images`] (its init: the stand-in API server).
+pub const NODE_CMD: &str = r#"CMD ["/usr/local/sbin/ironbell-node-init"]"#;
+/// The command of its load-balancer image (haproxy in master-worker mode).
+pub const LB_CMD: &str =
+    r#"CMD ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]"#;
+
+/// The world of a Docker test: a fresh namespace with `ip` on its loopback (where the
+/// test's phone-home listens; containers reach it through their gateway), an engine in it,
+/// and the images of [`test_images`] imported as `ironbell-test/node:v1` and
+/// `ironbell-test/haproxy:<key>`: (namespace, engine, key). `None` without root, an
+/// engine or `mmdebstrap` (said as for a missing tool).
+pub fn engine_with_test_images(ip: &str) -> Option<(crate::Netns, Dockerd, String)> {
+    if !crate::require_tier(crate::Tier::Docker) {
+        return None;
+    }
+    let (node_tar, lb_tar, key) = test_images()?;
+    let setup = || -> io::Result<(crate::Netns, Dockerd)> {
+        let ns = crate::Netns::new()?;
+        ns.ip(&["addr", "add", &format!("{ip}/32"), "dev", "lo"])?;
+        let dockerd = Dockerd::start(Some(&ns))?;
+        dockerd.import(&node_tar, "ironbell-test/node:v1", &[NODE_CMD])?;
+        dockerd.import(&lb_tar, &format!("ironbell-test/haproxy:{key}"), &[LB_CMD])?;
+        Ok((ns, dockerd))
+    };
+    match setup() {
+        Ok((ns, dockerd)) => Some((ns, dockerd, key)),
+        Err(e) => panic!("starting the test's Docker engine: {e}"),
+    }
+}

@@ -30,7 +30,7 @@ mod dnsmasq;
 mod docker;
 mod lan;
 pub use dnsmasq::{Dnsmasq, udp_port_open};
-pub use docker::Dockerd;
+pub use docker::{Dockerd, engine_with_test_images, test_images};
 pub use lan::Lan;
 
 static NEXT: AtomicUsize = AtomicUsize::new(0);

@@ -9,7 +9,6 @@
 #![allow(clippy::unwrap_used, dead_code)]
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,7 +40,7 @@ use ironbell_provider_docker::{
 };
 use ironbell_store::{ListParams, SharedStore, api};
 use ironbell_store_sqlite::SqliteStore;
-use ironbell_testbed::{Dockerd, Netns, Tier, wait_until_async};
+use ironbell_testbed::{Dockerd, Netns, wait_until_async};
 use tokio::task::JoinHandle;
 
 pub const NS: &str = "eksa-system";
@@ -51,42 +50,6 @@ pub const PHONE_HOME_IP: &str = "10.250.0.1";
 pub const DEADLINE: Duration = Duration::from_secs(180);
 /// Pause between two looks at a condition polled under a deadline.
 pub const POLL: Duration = Duration::from_millis(100);
-pub const NODE_CMD: &str = r#"CMD ["/usr/local/sbin/ironbell-node-init"]"#;
-pub const LB_CMD: &str =
-    r#"CMD ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]"#;
-
-/// The images of `scripts/docker-images`: (node tarball, haproxy tarball, key).
-pub fn images() -> Option<(PathBuf, PathBuf, String)> {
-    ironbell_testbed::require_tool("mmdebstrap")?;
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo.join("target"));
-    let out = std::process::Command::new("bash")
-        .arg(repo.join("scripts/docker-images"))
-        .arg(target.join("docker-images"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "scripts/docker-images: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let field = |name: &str, i: usize| {
-        text.lines()
-            .find(|l| l.starts_with(&format!("{name} ")))
-            .and_then(|l| l.split_whitespace().nth(i))
-            .unwrap_or_else(|| panic!("no {name} image in {text:?}"))
-            .to_string()
-    };
-    Some((
-        field("node", 1).into(),
-        field("haproxy", 1).into(),
-        field("node", 2),
-    ))
-}
-
 /// The test's world: a namespace with an engine, the store and the controllers.
 pub struct Lab {
     pub ns: Netns,
@@ -110,10 +73,7 @@ impl Drop for Lab {
 
 impl Lab {
     pub async fn start() -> Option<Self> {
-        if !ironbell_testbed::require_tier(Tier::Docker) {
-            return None;
-        }
-        let (node_tar, lb_tar, key) = images()?;
+        let (ns, dockerd, key) = ironbell_testbed::engine_with_test_images(PHONE_HOME_IP)?;
         let _ = tracing_subscriber::fmt()
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_default_env()
@@ -121,18 +81,8 @@ impl Lab {
             )
             .with_test_writer()
             .try_init();
-        let ns = Netns::new().unwrap();
-        ns.ip(&["addr", "add", &format!("{PHONE_HOME_IP}/32"), "dev", "lo"])
-            .unwrap();
-        let dockerd = Dockerd::start(Some(&ns)).unwrap();
-        dockerd
-            .import(&node_tar, "ironbell-test/node:v1", &[NODE_CMD])
-            .unwrap();
         dockerd
             .docker(&["tag", "ironbell-test/node:v1", "ironbell-test/node:v2"])
-            .unwrap();
-        dockerd
-            .import(&lb_tar, &format!("ironbell-test/haproxy:{key}"), &[LB_CMD])
             .unwrap();
         let engine = Engine::connect(&dockerd.host()).unwrap();
         let dir = tempfile::tempdir().unwrap();

@@ -1,6 +1,8 @@
 //! The management plane as a service on the admin machine, once the cluster exists:
-//! `ironbell serve all` over the cluster's store, started so that it outlives the command
-//! (the "dedicated provisioning server", as MAAS users run one).
+//! `ironbell serve all` (bare metal) or `ironbell serve cluster` (Docker: the controllers
+//! alone) over the cluster's store, started so that it outlives the command (the issue's
+//! "dedicated provisioning server", as MAAS users run one). The lifecycle of each provider
+//! hands its bootstrap plane over to it.
 //!
 //! - Where systemd runs (and we are root), the unit `ironbell-plane-NAME.service` is
 //!   installed in `/etc/systemd/system` and started with `systemctl enable --now`.
@@ -10,7 +12,7 @@
 //!
 //! Either way the unit file is written to `NAME/generated/ironbell-plane-NAME.service`, for
 //! the user to install on a real server, and the start is confirmed by the plane answering
-//! on its metadata port; a plane that exits instead is reported with the end of its log.
+//! on a port of its own (the metadata port, the Docker phone-home's); a plane that exits instead is reported with the end of its log.
 //! Stopping (`delete cluster`) sends SIGTERM to the process the PID file names, after
 //! checking it is an `ironbell serve` (a PID file may outlive its process), and waits for
 //! it to exit.
@@ -38,7 +40,9 @@ pub enum Manager {
 pub struct ServiceSpec {
     /// The `ironbell` binary.
     pub exe: PathBuf,
-    /// The plane's flags, after `serve all --store STORE`.
+    /// The `serve` subcommand: `all`, or `cluster` for the controllers alone.
+    pub serve: &'static str,
+    /// The plane's flags, after `serve SERVE --store STORE`.
     pub args: Vec<String>,
     /// systemd or a detached process.
     pub manager: Manager,
@@ -47,6 +51,11 @@ pub struct ServiceSpec {
 /// The service could not be started or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
+    /// The plane's store is one a service here does not run on.
+    #[error(
+        "the plane runs as a service on the embedded store only; an etcd store's replicas are run by their own service manager"
+    )]
+    EtcdStore,
     /// A file could not be written or read.
     #[error("{what} {}: {source}", path.display())]
     File {
@@ -110,11 +119,11 @@ pub fn log_file(layout: &Layout) -> PathBuf {
     layout.generated_dir().join("plane.log")
 }
 
-/// The full argument list: `serve all --store STORE` and the plane's flags.
+/// The full argument list: `serve SERVE --store STORE` and the plane's flags.
 fn argv(store: &str, spec: &ServiceSpec) -> Vec<String> {
     let mut args = vec![
         "serve".to_string(),
-        "all".to_string(),
+        spec.serve.to_string(),
         "--store".to_string(),
         store.to_string(),
     ];
@@ -229,7 +238,9 @@ pub fn running(layout: &Layout) -> Option<i32> {
         .filter(|pid| *pid > 1)?;
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-    let serves = args.windows(2).any(|w| w[0] == b"serve" && w[1] == b"all");
+    let serves = args
+        .windows(2)
+        .any(|w| w[0] == b"serve" && (w[1] == b"all" || w[1] == b"cluster"));
     // A zombie has an empty command line: it no longer serves.
     serves.then_some(pid)
 }
@@ -380,6 +391,21 @@ pub async fn stop(
     Ok(Some(format!("process {pid}")))
 }
 
+/// The `--store` argument of the plane's service: `sqlite:ABSOLUTE-PATH`.
+pub fn store_arg(spec: &crate::spec::StoreSpec) -> Result<String, ServiceError> {
+    match spec {
+        crate::spec::StoreSpec::Sqlite(path) => {
+            let abs = std::path::absolute(path).map_err(|source| ServiceError::File {
+                what: "resolving",
+                path: path.clone(),
+                source,
+            })?;
+            Ok(format!("sqlite:{}", abs.display()))
+        }
+        crate::spec::StoreSpec::Etcd(_) => Err(ServiceError::EtcdStore),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,6 +441,7 @@ mod tests {
     fn the_unit_runs_serve_all_on_the_store_with_the_planes_flags() {
         let spec = ServiceSpec {
             exe: "/usr/local/bin/ironbell".into(),
+            serve: "all",
             args: vec![
                 "--public-ip".into(),
                 "10.0.0.2".into(),
