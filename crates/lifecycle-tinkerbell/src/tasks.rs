@@ -93,7 +93,7 @@ impl Shared {
     pub fn bootstrap_store_path(&self) -> Option<std::path::PathBuf> {
         match self.settings.store.spec() {
             StoreSpec::Sqlite(path) => Some(path.clone()),
-            StoreSpec::Etcd(_) => None,
+            StoreSpec::Etcd(_) | StoreSpec::Kube(_) => None,
         }
     }
 
@@ -287,6 +287,7 @@ fn store_text(spec: &StoreSpec) -> String {
     match spec {
         StoreSpec::Sqlite(path) => path.display().to_string(),
         StoreSpec::Etcd(_) => "etcd".to_string(),
+        StoreSpec::Kube(_) => spec.to_string(),
     }
 }
 
@@ -301,9 +302,9 @@ fn service_store_arg(spec: &StoreSpec) -> Result<String, TaskError> {
             })?;
             Ok(format!("sqlite:{}", abs.display()))
         }
-        StoreSpec::Etcd(_) => Err(failed(
-            "the plane runs as a service on the embedded store only; an etcd store's replicas \
-             are run by their own service manager",
+        StoreSpec::Etcd(_) | StoreSpec::Kube(_) => Err(failed(
+            "the plane runs as a service on the embedded store only; an etcd or Kubernetes \
+             store's replicas are run by their own service manager",
         )),
     }
 }
