@@ -157,10 +157,24 @@ impl Shared {
             network.grpc.port(),
             store_text(self.settings.store.spec()),
         ));
+        let api = config.api.clone();
         let started = Plane::start(&self.settings.store, config)
             .await
             .map_err(|e| failed(format!("starting the bootstrap plane: {e}")))?;
         *plane = Some(started);
+        if let Some(api) = &api {
+            // Where EKS Anywhere writes its kind cluster's kubeconfig.
+            let path = ctx
+                .layout()
+                .generated_dir()
+                .join(format!("{}.kind.kubeconfig", ctx.cluster()));
+            write_kubeconfig(&path, api, ctx.cluster())?;
+            ctx.out().detail(format_args!(
+                "The bootstrap plane's Kubernetes API: {} (kubectl --kubeconfig {})",
+                api.server,
+                path.display()
+            ));
+        }
         Ok(())
     }
 
@@ -281,6 +295,32 @@ impl Shared {
             .detail(format_args!("Cluster ready: {}", state.summary()));
         Ok(state)
     }
+}
+
+/// Writes an admin kubeconfig of `api` to `path` (mode 0600: it holds the admin token).
+fn write_kubeconfig(
+    path: &std::path::Path,
+    api: &ironbell_ops::plane::ApiOptions,
+    cluster: &str,
+) -> Result<(), TaskError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let text = api
+        .kubeconfig(cluster)
+        .map_err(|e| failed(format!("the kubeconfig of {}: {e}", api.server)))?;
+    let io = |source| TaskError::Io {
+        what: "writing",
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    file.write_all(text.as_bytes()).map_err(io)
 }
 
 fn store_text(spec: &StoreSpec) -> String {
@@ -464,6 +504,19 @@ impl ironbell_lifecycle::Task for Step {
                 ctx.out().detail(format_args!(
                     "The management plane runs as a service on this machine: {how}"
                 ));
+                if let Some(api) = &s.settings.plane.api {
+                    // The service serves the API with the same credentials and port.
+                    let path = ctx
+                        .layout()
+                        .cluster_dir()
+                        .join(format!("{}-eks-a-cluster.kubeconfig", ctx.cluster()));
+                    write_kubeconfig(&path, api, ctx.cluster())?;
+                    ctx.out().detail(format_args!(
+                        "The management plane's Kubernetes API: {} (kubectl --kubeconfig {})",
+                        api.server,
+                        path.display()
+                    ));
+                }
                 Ok(Next::proceed_with(json!({ "service": how })))
             }
             names::CAPI_MANAGEMENT_MOVE if s.native() => {

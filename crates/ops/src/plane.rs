@@ -1,6 +1,7 @@
 //! A plane: ironbell's services over one store — boot (DHCP, TFTP, HTTP, syslog),
-//! metadata, workflow (controller and agent API), the BMC controllers and the cluster
-//! controllers (Cluster API's core and the Tinkerbell provider, [`ClusterOptions`]) —
+//! metadata, workflow (controller and agent API), the BMC controllers, the cluster
+//! controllers (Cluster API's core and the Tinkerbell provider, [`ClusterOptions`]) and
+//! the Kubernetes API ([`ApiOptions`]) —
 //! started together from one [`PlaneNetwork`] and stopped together through the [`Plane`]
 //! handle.
 //!
@@ -254,6 +255,39 @@ pub struct PlaneConfig {
     pub bmc: Option<ironbell_bmc::Config>,
     /// The cluster controllers, if run.
     pub cluster: Option<ClusterOptions>,
+    /// The Kubernetes API, if served.
+    pub api: Option<ApiOptions>,
+}
+
+/// The Kubernetes API of a plane (`ironbell-kube-api`), so that kubectl works against it
+/// (the bootstrap plane serves it as EKS Anywhere's kind cluster does).
+#[derive(Clone, Debug)]
+pub struct ApiOptions {
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    /// Its URL as clients reach it (`https://TINKERBELL-IP:6443`), for kubeconfigs.
+    pub server: String,
+    /// Its CA, serving certificate and tokens.
+    pub security: Arc<ironbell_kube_api::Security>,
+    /// The kinds it serves.
+    pub kinds: ironbell_model::KindRegistry,
+}
+
+impl ApiOptions {
+    /// An admin kubeconfig for this API whose cluster, user and context are named after
+    /// `name` (bearer token; the CA inline).
+    pub fn kubeconfig(
+        &self,
+        name: &str,
+    ) -> Result<String, ironbell_kube_api::security::SecurityError> {
+        ironbell_kube_api::kubeconfig(
+            &self.server,
+            &self.security,
+            ironbell_kube_api::Role::Admin,
+            false,
+            name,
+        )
+    }
 }
 
 impl PlaneConfig {
@@ -266,6 +300,7 @@ impl PlaneConfig {
             workflow: None,
             bmc: None,
             cluster: None,
+            api: None,
         }
     }
 
@@ -599,6 +634,27 @@ impl Plane {
                 };
                 let r = ironbell_metadata::serve(store, metadata_config, listener, stopped).await;
                 ("metadata", r.map_err(|e| chain(&e)))
+            });
+        }
+        if let Some(api) = &config.api {
+            let listener = bind("Kubernetes API", api.addr).await?;
+            let state = Arc::new(ironbell_kube_api::ApiState {
+                store: shared.clone(),
+                kinds: api.kinds.clone(),
+                security: api.security.clone(),
+                config: ironbell_kube_api::ApiConfig::default(),
+            });
+            let mut stop = shutdown.subscribe();
+            let addr = api.addr;
+            tasks.spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                let r = ironbell_kube_api::serve(listener, state, stopped).await;
+                (
+                    "Kubernetes API",
+                    r.map_err(|e| format!("HTTPS on {addr}: {e}")),
+                )
             });
         }
         if let Some(addr) = config.network.metrics.filter(|_| config.runs_controllers()) {
