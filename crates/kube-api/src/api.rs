@@ -665,7 +665,6 @@ impl Ctx<'_> {
         // As for a CRD with a status subresource: a create's `status` is ignored (it is
         // written through `/status`).
         obj.remove_field("status");
-        self.record_update(res, None, &mut obj);
         if self.dry_run() {
             return Ok(self.object_response(res, StatusCode::CREATED, &obj));
         }
@@ -706,27 +705,25 @@ impl Ctx<'_> {
             obj.metadata.resource_version = current.metadata.resource_version.clone();
         }
         if !status {
-            self.record_update(res, Some(&current), &mut obj);
+            self.record_update(res, &current, &mut obj);
         }
         let written = self.write(res, obj, status).await?;
         Ok(self.object_response(res, StatusCode::OK, &written))
     }
 
-    /// Records in `obj` that this request's manager changed what it changed from `current`
-    /// (`None`: a create), keeping the other managers' entries.
-    fn record_update(
-        &self,
-        res: &Res<'_>,
-        current: Option<&DynamicObject>,
-        obj: &mut DynamicObject,
-    ) {
-        let mut managers = current.map(Managers::of).unwrap_or_default();
-        let old = current.map(DynamicObject::to_value);
+    /// Records in `obj` that this request's manager changed what it changed from `current`,
+    /// keeping the other managers' entries; only on an object a server-side apply has
+    /// given entries (see [`managed`]).
+    fn record_update(&self, res: &Res<'_>, current: &DynamicObject, obj: &mut DynamicObject) {
+        if !managed::has_entries(current) {
+            return;
+        }
+        let mut managers = Managers::of(current);
         managers.update(
             &self.manager,
             res.kind.api_version,
             &now(),
-            old.as_ref(),
+            Some(&current.to_value()),
             &obj.to_value(),
         );
         managers.store(obj);
@@ -823,7 +820,7 @@ impl Ctx<'_> {
                 if kind == PatchKind::Apply {
                     managers.store(&mut obj);
                 } else {
-                    self.record_update(res, Some(&current), &mut obj);
+                    self.record_update(res, &current, &mut obj);
                 }
             }
             match self.write(res, obj, status).await {

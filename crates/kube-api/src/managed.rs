@@ -14,9 +14,15 @@
 //!   its owner, nothing written. With `force=true` (`--force-conflicts`) M takes them over.
 //!   Fields M applied before and leaves out now are removed from the object, unless another
 //!   manager owns them too. M then owns exactly what it applied.
-//! - Any other write (create, update, patch, `kubectl edit`, client-side apply) by a manager
-//!   (`fieldManager`, else the client's user agent up to its `/`) takes the fields it
-//!   changed, from whoever owned them: it never conflicts.
+//! - Any other write (update, patch, `kubectl edit`, client-side apply) by a manager
+//!   (`fieldManager`, else the client's user agent up to its `/`) to an object that has
+//!   entries takes the fields it changed, from whoever owned them: it never conflicts.
+//!
+//! Unlike Kubernetes, an object no server-side apply has touched has no entries (a create
+//! or an update records none): objects written only by ironbell itself, `kubectl create`
+//! or client-side apply carry no annotation, so that ironbell's idempotent re-runs (an
+//! import after a `kubectl apply`) find them unchanged. The first apply to such an object
+//! takes the fields it sets without conflict.
 //!
 //! What it does not model (documented in the README): lists are atomic (one field, as
 //! `x-kubernetes-list-type: atomic`; Kubernetes merges lists of maps by key), and

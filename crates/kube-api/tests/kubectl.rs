@@ -828,7 +828,7 @@ async fn pages_and_field_managers(bin: PathBuf) {
         obj["spec"]["interfaces"][0]["dhcp"]["mac"],
         "02:00:00:00:00:0b"
     );
-    // An edit (a merge patch) takes what it changes: a's value there conflicts with it.
+    // An edit (a merge patch) is recorded as an Update entry of its manager (kubectl).
     k.ok(&[
         "patch",
         "hw",

@@ -88,6 +88,8 @@ pub mod watch;
 
 /// Objects one list page asks for (what kubectl's `--chunk-size` defaults to).
 pub const DEFAULT_PAGE_SIZE: u32 = 500;
+/// `metadata` fields API servers send that ironbell's objects do not have: dropped on read.
+const SERVER_METADATA: &[&str] = &["managedFields", "selfLink", "deletionGracePeriodSeconds"];
 /// How many times [`Store::list`] starts again when its continue token expires.
 const LIST_ATTEMPTS: usize = 3;
 
@@ -505,6 +507,8 @@ impl Store for KubeStore {
         Capabilities {
             atomic_commit: false,
             max_commit_ops: Some(1),
+            mixed_scope: false,
+            watch_from_zero: false,
         }
     }
 
@@ -553,6 +557,13 @@ impl Store for KubeStore {
 /// ironbell's object from the server's JSON, `apiVersion` and `kind` filled in when a list
 /// left them out.
 pub(crate) fn object(types: &TypeKey, mut value: Value) -> Result<DynamicObject> {
+    if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+        // What API servers add that ironbell's objects do not keep (an update without
+        // them leaves the server's as they are).
+        for server_only in SERVER_METADATA {
+            meta.remove(*server_only);
+        }
+    }
     if let Some(map) = value.as_object_mut() {
         map.entry("apiVersion")
             .or_insert_with(|| Value::from(types.api_version.clone()));
@@ -690,5 +701,54 @@ fn other_error(types: &TypeKey, name: &str, e: kube::Error) -> StoreError {
             "the Kubernetes API, about {} {name:?}: {e}",
             types.kind
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn server_metadata_is_dropped_and_versions_must_be_numbers() {
+        let types = TypeKey::new("tinkerbell.org/v1alpha1", "Hardware");
+        let value = json!({
+            "metadata": {
+                "name": "h1", "namespace": "default", "resourceVersion": "42",
+                "managedFields": [{"manager": "kubectl", "operation": "Apply"}],
+                "selfLink": "/apis/tinkerbell.org/v1alpha1/namespaces/default/hardware/h1",
+            },
+            "spec": {},
+        });
+        let obj = object(&types, value).expect("an object");
+        assert_eq!((obj.name(), obj.types.kind.as_str()), ("h1", "Hardware"));
+        assert_eq!(obj.metadata.resource_version.as_deref(), Some("42"));
+        let opaque = json!({"metadata": {"name": "h2", "resourceVersion": "abc"}});
+        let err = object(&types, opaque).expect_err("not a number");
+        assert!(err.to_string().contains("\"abc\""), "{err}");
+    }
+
+    #[test]
+    fn paths_follow_the_kind_and_scope() {
+        let store = KubeStore::new(Source::Infer, KindRegistry::builtin());
+        let hw = store.resource(&TypeKey::new("tinkerbell.org/v1alpha1", "Hardware"));
+        assert_eq!(
+            hw.request(Some("eksa-system")).url_path,
+            "/apis/tinkerbell.org/v1alpha1/namespaces/eksa-system/hardware"
+        );
+        assert_eq!(
+            hw.request(None).url_path,
+            "/apis/tinkerbell.org/v1alpha1/hardware"
+        );
+        let secret = store.resource(&TypeKey::new("v1", "Secret"));
+        assert_eq!(
+            secret.request(Some("default")).url_path,
+            "/api/v1/namespaces/default/secrets"
+        );
+        let guessed = store.resource(&TypeKey::new("example.com/v1", "Gizmo"));
+        assert_eq!(
+            guessed.request(None).url_path,
+            "/apis/example.com/v1/gizmos"
+        );
     }
 }
