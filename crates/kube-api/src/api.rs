@@ -62,6 +62,26 @@ pub struct ApiState {
     pub security: Arc<Security>,
     /// Bounds.
     pub config: ApiConfig,
+    /// The rests of lists read in pages.
+    pages: paging::PageCache,
+}
+
+impl ApiState {
+    /// The state of an API serving `store`'s `kinds`.
+    pub fn new(
+        store: SharedStore,
+        kinds: KindRegistry,
+        security: Arc<Security>,
+        config: ApiConfig,
+    ) -> Self {
+        Self {
+            store,
+            kinds,
+            security,
+            config,
+            pages: paging::PageCache::default(),
+        }
+    }
 }
 
 /// The role a verified client certificate gave the connection, set by the accept loop.
@@ -508,18 +528,37 @@ impl Ctx<'_> {
             })?),
             None => None,
         };
-        let mut page = paging::Page::new(limit, token.as_ref());
-        let version = self
-            .state
-            .store
-            .list_each(&types, &params, &mut |o| {
-                if fields.matches(&o) {
-                    page.offer(o);
-                }
-            })
-            .await
-            .map_err(|e| res.error(&e))?;
-        let meta = page.meta(version, token.as_ref(), &collection);
+        // The kept rest of this list: same collection and selectors.
+        let key = format!(
+            "{collection}?{}&{}",
+            self.query.get("labelSelector").map_or("", String::as_str),
+            self.query.get("fieldSelector").map_or("", String::as_str)
+        );
+        let kept = token
+            .as_ref()
+            .and_then(|t| t.kept)
+            .and_then(|id| self.state.pages.take(id, &key));
+        let (mut page, version) = match kept {
+            Some(rest) => (paging::Page::of_rest(limit, rest), 0),
+            None => {
+                let mut page = paging::Page::new(limit, token.as_ref());
+                let version = self
+                    .state
+                    .store
+                    .list_each(&types, &params, &mut |o| {
+                        if fields.matches(&o) {
+                            page.offer(o);
+                        }
+                    })
+                    .await
+                    .map_err(|e| res.error(&e))?;
+                (page, version)
+            }
+        };
+        let kept = page
+            .take_rest()
+            .and_then(|rest| self.state.pages.keep(&key, rest));
+        let meta = page.meta(version, token.as_ref(), &collection, kept);
         if self.as_table {
             let t = discovery::table_text(res.kind, &page.items, &meta, self.include());
             return Ok(text_response(t));

@@ -638,12 +638,12 @@ impl Plane {
         }
         if let Some(api) = &config.api {
             let listener = bind("Kubernetes API", api.addr).await?;
-            let state = Arc::new(ironbell_kube_api::ApiState {
-                store: shared.clone(),
-                kinds: api.kinds.clone(),
-                security: api.security.clone(),
-                config: ironbell_kube_api::ApiConfig::default(),
-            });
+            let state = Arc::new(ironbell_kube_api::ApiState::new(
+                shared.clone(),
+                api.kinds.clone(),
+                api.security.clone(),
+                ironbell_kube_api::ApiConfig::default(),
+            ));
             let mut stop = shutdown.subscribe();
             let addr = api.addr;
             tasks.spawn(async move {

@@ -62,6 +62,9 @@
 //!   level-triggered (they read the current state of what they need and resync
 //!   periodically), so the order between kinds does not matter to them.
 //!
+//! Two processes must not run controllers on one such store: there is no election here
+//! (no Kubernetes `Lease`s), and `ironbell-ops` takes no lock for it.
+//!
 //! ## What it relies on in the API server
 //!
 //! Paths and verbs of the Kubernetes REST API (`GET`, `POST`, `PUT`, `DELETE`, `?watch=1`);

@@ -51,12 +51,12 @@ pub async fn served_with(config: ApiConfig) -> SharedStore {
         .await
         .expect("bind");
     let server = format!("https://{}", listener.local_addr().expect("addr"));
-    let state = Arc::new(ApiState {
-        store: backing.clone(),
-        kinds: kinds(),
-        security: security.clone(),
+    let state = Arc::new(ApiState::new(
+        backing.clone(),
+        kinds(),
+        security.clone(),
         config,
-    });
+    ));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(ironbell_kube_api::serve(listener, state, async {
         let _ = stopped.await;
