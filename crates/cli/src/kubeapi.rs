@@ -124,12 +124,12 @@ pub struct KubeconfigArgs {
 }
 
 fn state(store: &StoreHandle, kinds: &KindRegistry, security: Security) -> Arc<ApiState> {
-    Arc::new(ApiState {
-        store: store.store().clone(),
-        kinds: kinds.clone(),
-        security: Arc::new(security),
-        config: ApiConfig::default(),
-    })
+    Arc::new(ApiState::new(
+        store.store().clone(),
+        kinds.clone(),
+        Arc::new(security),
+        ApiConfig::default(),
+    ))
 }
 
 async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {

@@ -10,7 +10,10 @@
 //! which `--store` names. The bootstrap plane listens at the spec's `tinkerbellIP` on EKS
 //! Anywhere's ports (iPXE over HTTP 80, the agent API 42113, metadata 50061, so that EKS
 //! Anywhere's templates work unchanged), and the same flags make the service it hands over
-//! to.
+//! to. Both serve the Kubernetes API on 6443 (`--api-port`), its credentials in `api/`
+//! beside the store: a create writes `NAME/generated/NAME.kind.kubeconfig` for the
+//! bootstrap plane (where EKS Anywhere writes its kind cluster's) and
+//! `NAME/NAME-eks-a-cluster.kubeconfig` for the plane that manages the cluster after it.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -20,11 +23,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use ironbell_cluster_spec::Spec;
+use ironbell_kube_api::{Security, ServingCert};
 use ironbell_lifecycle::{Command as LifecycleCommand, Output, RunOptions};
 use ironbell_lifecycle_tinkerbell::{Settings, Timeouts};
 use ironbell_ops::network::PlaneNetwork;
 use ironbell_ops::plane::{
-    BootOptions, ClusterOptions, MetadataOptions, PlaneConfig, WorkflowOptions,
+    ApiOptions, BootOptions, ClusterOptions, MetadataOptions, PlaneConfig, WorkflowOptions,
 };
 use ironbell_ops::service::{Manager, ServiceSpec};
 use ironbell_ops::spec::{Access, StoreSpec};
@@ -131,6 +135,10 @@ pub struct RunArgs {
     /// Port of the agent API (Tink's 42113).
     #[arg(long, default_value_t = 42113)]
     pub grpc_port: u16,
+    /// Port of the plane's Kubernetes API (HTTPS; kubectl with the kubeconfigs the create
+    /// writes); 0: not served.
+    #[arg(long, default_value_t = 6443)]
+    pub api_port: u16,
     /// How the plane runs as a service once the cluster exists.
     #[arg(long, value_enum, default_value_t = ServiceManagerArg::Auto)]
     pub service_manager: ServiceManagerArg,
@@ -213,8 +221,32 @@ impl RunArgs {
         }
     }
 
+    /// The plane's Kubernetes API at `ip`, its credentials in `dir` (made on first use,
+    /// the serving certificate for `ip`); `None` with `--api-port 0`.
+    fn api(&self, ip: Ipv4Addr, dir: &Path) -> anyhow::Result<Option<ApiOptions>> {
+        if self.api_port == 0 {
+            return Ok(None);
+        }
+        let security =
+            Security::load_or_create(dir, &ServingCert::GeneratedFor(vec![ip.to_string()]))
+                .with_context(|| {
+                    format!("the Kubernetes API's credentials in {}", dir.display())
+                })?;
+        Ok(Some(ApiOptions {
+            addr: SocketAddr::from((Ipv4Addr::UNSPECIFIED, self.api_port)),
+            server: format!("https://{ip}:{}", self.api_port),
+            security: std::sync::Arc::new(security),
+            kinds: ironbell_model::KindRegistry::builtin(),
+        }))
+    }
+
     /// The bootstrap plane: every service and controller at `ip`.
-    fn plane(&self, ip: Ipv4Addr, machine_log_dir: PathBuf) -> PlaneConfig {
+    fn plane(
+        &self,
+        ip: Ipv4Addr,
+        machine_log_dir: PathBuf,
+        api: Option<ApiOptions>,
+    ) -> PlaneConfig {
         let network = self.network(ip);
         let bootstrapper = self
             .node_bootstrapper
@@ -242,11 +274,12 @@ impl RunArgs {
         config.workflow = Some(WorkflowOptions::default());
         config.bmc = Some(ironbell_bmc::Config::default());
         config.cluster = Some(ClusterOptions::with(&network, bootstrapper));
+        config.api = api;
         config
     }
 
-    /// `serve all`'s flags for the same plane.
-    fn service_args(&self, ip: Ipv4Addr, machine_log_dir: &Path) -> Vec<String> {
+    /// `serve all`'s flags for the same plane (its API with the same credentials).
+    fn service_args(&self, ip: Ipv4Addr, machine_log_dir: &Path, api_dir: &Path) -> Vec<String> {
         let mut args = vec![
             format!("--public-ip={ip}"),
             format!("--http-addr=0.0.0.0:{}", self.http_port),
@@ -281,6 +314,11 @@ impl RunArgs {
         }
         if let Some(url) = &self.phone_home_url {
             args.push(format!("--phone-home-url={url}"));
+        }
+        if self.api_port != 0 {
+            args.push(format!("--api-addr=0.0.0.0:{}", self.api_port));
+            args.push(format!("--api-dir={}", api_dir.display()));
+            args.push(format!("--api-san={ip}"));
         }
         args
     }
@@ -386,9 +424,12 @@ pub async fn run(
         )
     })?;
     let log_dir = machine_log_dir.unwrap_or_else(|| store_spec.state_dir().join("machine-logs"));
+    let api_dir = std::path::absolute(store_spec.state_dir().join("api"))
+        .context("resolving the API's credentials directory")?;
+    let api = args.api(ip, &api_dir)?;
     // HookOS from the spec's hookImagesURLPath unless --hookos-url says otherwise.
-    let mut plane = args.plane(ip, log_dir.clone());
-    let mut service_args = args.service_args(ip, &log_dir);
+    let mut plane = args.plane(ip, log_dir.clone(), api);
+    let mut service_args = args.service_args(ip, &log_dir, &api_dir);
     let hook_images = spec
         .tinkerbell_datacenter()
         .and_then(|d| d.spec.hook_images_url_path.clone())

@@ -15,7 +15,11 @@
 //!   spare Hardware (never more than one extra);
 //! - scale from 2 workers to 1 releases a Hardware;
 //! - delete leaves every Hardware free, no Workflow, Job or Machine, and the service
-//!   stopped.
+//!   stopped;
+//! - kubectl lists the cluster's Hardware with the kubeconfig the create wrote for the
+//!   bootstrap plane (`c1/generated/c1.kind.kubeconfig`, while machines provision) and with
+//!   the one for the plane that manages the cluster after it
+//!   (`c1/c1-eks-a-cluster.kubeconfig`, the service).
 
 #[path = "common/agent.rs"]
 mod agent;
@@ -153,6 +157,31 @@ impl World {
 
     fn run(&self, verb: &[&str], extra: &[&str]) -> Output {
         self.command(verb, extra).output().expect("run ironbell")
+    }
+
+    /// The Hardware names kubectl lists in the plane's namespace with the kubeconfig
+    /// `kubeconfig` (relative to the test's folder) and `extra` arguments.
+    fn kubectl_hardware(&self, kubeconfig: &str, extra: &[&str]) -> Vec<String> {
+        let out = Command::new("ip")
+            .args(["netns", "exec", self.ns.name(), "kubectl", "--kubeconfig"])
+            .arg(self.path(kubeconfig))
+            .arg("--cache-dir")
+            .arg(self.path("kube-cache"))
+            .args(["get", "hardware", "-n", NS, "-o", "name"])
+            .args(extra)
+            .env_remove("HTTPS_PROXY")
+            .env_remove("https_proxy")
+            .output()
+            .expect("run kubectl");
+        assert!(
+            out.status.success(),
+            "kubectl with {kubeconfig}: {}",
+            text(&out)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.trim_start_matches("hardware.tinkerbell.org/").to_string())
+            .collect()
     }
 
     /// The plane's service, if its PID file names a live process.
@@ -425,7 +454,7 @@ fn refuses(world: &World, spec_text: &str, expect: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_resume_upgrade_scale_and_delete_a_cluster_on_played_machines() {
     ironbell_testbed::require_tier!(ironbell_testbed::Tier::Root);
-    for tool in ["curl", "dnsmasq"] {
+    for tool in ["curl", "dnsmasq", "kubectl"] {
         ironbell_testbed::require_tool!(tool);
     }
     let world = World::new();
@@ -480,9 +509,16 @@ async fn create_resume_upgrade_scale_and_delete_a_cluster_on_played_machines() {
             .is_ok_and(|(w, _)| !w.is_empty())
     })
     .await;
+    // kubectl against the bootstrap plane while the machines provision.
+    let during = seen.then(|| world.kubectl_hardware("c1/generated/c1.kind.kubeconfig", &[]));
     first.kill().expect("SIGKILL the create");
     let killed = first.wait_with_output().expect("reap");
     assert!(seen, "no Workflow within 60 s:\n{}", text(&killed));
+    assert_eq!(
+        during.unwrap_or_default(),
+        ["cp-1", "other-1", "worker-1", "worker-2", "worker-3"],
+        "the bootstrap plane's Hardware through kubectl"
+    );
     let before: BTreeSet<String> = workflows
         .list(&ListParams::namespace(NS))
         .await
@@ -534,6 +570,13 @@ async fn create_resume_upgrade_scale_and_delete_a_cluster_on_played_machines() {
         "the plane runs as a service after the create"
     );
     assert!(world.path("c1/c1-eks-a-cluster.yaml").is_file());
+    // kubectl against the plane that manages the cluster now: the three owned Hardware.
+    let owned_names = world.kubectl_hardware("c1/c1-eks-a-cluster.kubeconfig", &["-l", OWNER_NAME]);
+    assert_eq!(owned_names.len(), 3, "{owned_names:?}");
+    assert!(
+        !owned_names.contains(&"other-1".to_string()),
+        "{owned_names:?}"
+    );
     let checkpoint =
         std::fs::read_to_string(world.path("c1/generated/c1-checkpoint.yaml")).expect("checkpoint");
     assert!(checkpoint.contains("delete-kind-cluster"), "{checkpoint}");

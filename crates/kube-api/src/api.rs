@@ -21,7 +21,9 @@ use tokio::sync::mpsc;
 use tracing::{Instrument as _, debug, info_span};
 
 use crate::discovery::{self, IncludeObject};
+use crate::managed::{self, Managers};
 use crate::openapi;
+use crate::paging;
 use crate::security::{Role, Security};
 use crate::status::{ApiError, json_response};
 
@@ -60,6 +62,26 @@ pub struct ApiState {
     pub security: Arc<Security>,
     /// Bounds.
     pub config: ApiConfig,
+    /// The rests of lists read in pages.
+    pages: paging::PageCache,
+}
+
+impl ApiState {
+    /// The state of an API serving `store`'s `kinds`.
+    pub fn new(
+        store: SharedStore,
+        kinds: KindRegistry,
+        security: Arc<Security>,
+        config: ApiConfig,
+    ) -> Self {
+        Self {
+            store,
+            kinds,
+            security,
+            config,
+            pages: paging::PageCache::default(),
+        }
+    }
 }
 
 /// The role a verified client certificate gave the connection, set by the accept loop.
@@ -172,10 +194,12 @@ async fn serve(state: &ApiState, req: Request) -> Result<Response<Body>, ApiErro
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("as=Table"));
+    let manager = field_manager(&query, req.headers());
     let ctx = Ctx {
         state,
         query,
         as_table,
+        manager,
     };
     match target {
         Target::Namespaces(name) => {
@@ -326,6 +350,41 @@ struct Ctx<'s> {
     state: &'s ApiState,
     query: HashMap<String, String>,
     as_table: bool,
+    /// Who writes: `fieldManager`, else the client's user agent up to its `/`.
+    manager: String,
+}
+
+/// The field manager of a request (see [`managed`]).
+fn field_manager(query: &HashMap<String, String>, headers: &HeaderMap) -> String {
+    query
+        .get("fieldManager")
+        .filter(|m| !m.is_empty())
+        .cloned()
+        .or_else(|| {
+            headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|ua| ua.split('/').next())
+                .filter(|m| !m.is_empty())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Now, as `managedFields` times are written.
+fn now() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_nanosecond(0)
+        .unwrap_or(now)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// An object as the API shows it: its field managers as `metadata.managedFields`.
+fn shown(obj: &DynamicObject) -> Value {
+    let mut value = obj.to_value();
+    managed::present(&mut value);
+    value
 }
 
 /// A field selector: `FIELD=VALUE`, `FIELD==VALUE` or `FIELD!=VALUE`, comma-separated.
@@ -425,7 +484,7 @@ impl Ctx<'_> {
             let t = discovery::table(res.kind, std::slice::from_ref(obj), None, self.include());
             return json_response(code, &t);
         }
-        json_response(code, &obj.to_value())
+        json_response(code, &shown(obj))
     }
 
     async fn get(&self, res: &Res<'_>, name: &str) -> Result<Response<Body>, ApiError> {
@@ -438,34 +497,86 @@ impl Ctx<'_> {
         Ok(self.object_response(res, StatusCode::OK, &obj))
     }
 
+    /// A list, or one page of it (`limit`, `continue`: see [`paging`]).
     async fn list(&self, res: &Res<'_>) -> Result<Response<Body>, ApiError> {
         let (params, fields) = self.params(res)?;
-        let mut list = self
-            .state
-            .store
-            .list(&res.kind.type_key(), &params)
-            .await
-            .map_err(|e| res.error(&e))?;
-        list.items.retain(|o| fields.matches(o));
+        let types = res.kind.type_key();
+        let collection = format!(
+            "{}/{}/{}",
+            res.kind.api_version, res.kind.plural, res.namespace
+        );
+        let token = self
+            .query
+            .get("continue")
+            .filter(|t| !t.is_empty())
+            .map(|t| paging::Continue::decode(t, &collection))
+            .transpose()?;
+        if let Some(token) = &token {
+            // Expired once the first page's version is compacted away, as in Kubernetes.
+            if let Err(StoreError::TooOld { .. }) = self
+                .state
+                .store
+                .watch(&types, &params, Some(token.version))
+                .await
+            {
+                return Err(paging::expired("its resourceVersion has been compacted"));
+            }
+        }
+        let limit = match self.query.get("limit").filter(|l| !l.is_empty()) {
+            Some(l) => Some(l.parse::<usize>().map_err(|_| {
+                ApiError::bad_request(format!("limit {l:?} is not a number of objects"))
+            })?),
+            None => None,
+        };
+        // The kept rest of this list: same collection and selectors.
+        let key = format!(
+            "{collection}?{}&{}",
+            self.query.get("labelSelector").map_or("", String::as_str),
+            self.query.get("fieldSelector").map_or("", String::as_str)
+        );
+        let kept = token
+            .as_ref()
+            .and_then(|t| t.kept)
+            .and_then(|id| self.state.pages.take(id, &key));
+        let (mut page, version) = match kept {
+            Some(rest) => (paging::Page::of_rest(limit, rest), 0),
+            None => {
+                let mut page = paging::Page::new(limit, token.as_ref());
+                let version = self
+                    .state
+                    .store
+                    .list_each(&types, &params, &mut |o| {
+                        if fields.matches(&o) {
+                            page.offer(o);
+                        }
+                    })
+                    .await
+                    .map_err(|e| res.error(&e))?;
+                (page, version)
+            }
+        };
+        let kept = page
+            .take_rest()
+            .and_then(|rest| self.state.pages.keep(&key, rest));
+        let meta = page.meta(version, token.as_ref(), &collection, kept);
         if self.as_table {
-            let t = discovery::table_text(
-                res.kind,
-                &list.items,
-                Some(list.resource_version),
-                self.include(),
-            );
+            let t = discovery::table_text(res.kind, &page.items, &meta, self.include());
             return Ok(text_response(t));
         }
         // Built as text: a list of 10,000 objects copies each object's raw JSON once.
         let mut body = format!(
-            "{{\"apiVersion\":{},\"kind\":{},\"metadata\":{{\"resourceVersion\":\"{}\"}},\"items\":[",
+            "{{\"apiVersion\":{},\"kind\":{},\"metadata\":{},\"items\":[",
             Value::from(res.kind.api_version),
             Value::from(format!("{}List", res.kind.kind)),
-            list.resource_version
+            meta.to_json()
         );
-        for (i, obj) in list.items.iter().enumerate() {
+        for (i, obj) in page.items.iter().enumerate() {
             if i > 0 {
                 body.push(',');
+            }
+            if managed::has_entries(obj) {
+                body.push_str(&shown(obj).to_string());
+                continue;
             }
             let text = obj
                 .to_json()
@@ -517,6 +628,7 @@ impl Ctx<'_> {
         name: Option<&str>,
     ) -> Result<DynamicObject, ApiError> {
         let kind = res.kind;
+        managed::strip(&mut value);
         let Some(map) = value.as_object_mut() else {
             return Err(ApiError::bad_request("the body is not an object"));
         };
@@ -616,6 +728,12 @@ impl Ctx<'_> {
         req: Request,
     ) -> Result<Response<Body>, ApiError> {
         let mut obj = self.body_object(res, req, Some(name)).await?;
+        let current = self
+            .state
+            .store
+            .get(&res.kind.type_key(), &res.namespace, name)
+            .await
+            .map_err(|e| res.error(&e))?;
         if obj
             .metadata
             .resource_version
@@ -623,16 +741,31 @@ impl Ctx<'_> {
             .is_none_or(str::is_empty)
         {
             // Kubernetes' unconditional update: against whatever is stored now.
-            let current = self
-                .state
-                .store
-                .get(&res.kind.type_key(), &res.namespace, name)
-                .await
-                .map_err(|e| res.error(&e))?;
-            obj.metadata.resource_version = current.metadata.resource_version;
+            obj.metadata.resource_version = current.metadata.resource_version.clone();
+        }
+        if !status {
+            self.record_update(res, &current, &mut obj);
         }
         let written = self.write(res, obj, status).await?;
         Ok(self.object_response(res, StatusCode::OK, &written))
+    }
+
+    /// Records in `obj` that this request's manager changed what it changed from `current`,
+    /// keeping the other managers' entries; only on an object a server-side apply has
+    /// given entries (see [`managed`]).
+    fn record_update(&self, res: &Res<'_>, current: &DynamicObject, obj: &mut DynamicObject) {
+        if !managed::has_entries(current) {
+            return;
+        }
+        let mut managers = Managers::of(current);
+        managers.update(
+            &self.manager,
+            res.kind.api_version,
+            &now(),
+            Some(&current.to_value()),
+            &obj.to_value(),
+        );
+        managers.store(obj);
     }
 
     async fn write(
@@ -668,7 +801,18 @@ impl Ctx<'_> {
                 Ok(c) => c,
                 Err(e) if e.is_not_found() && kind == PatchKind::Apply => {
                     // Server-side apply of a new object creates it.
-                    let obj = self.to_object(res, patch.clone(), Some(name))?;
+                    let mut obj = self.to_object(res, patch.clone(), Some(name))?;
+                    let mut managers = Managers::default();
+                    let applied = obj.to_value();
+                    let _ = managers.apply(
+                        &self.manager,
+                        res.kind.api_version,
+                        &now(),
+                        &applied,
+                        None,
+                        true,
+                    );
+                    managers.store(&mut obj);
                     let created = self
                         .state
                         .store
@@ -680,7 +824,24 @@ impl Ctx<'_> {
                 Err(e) => return Err(res.error(&e)),
             };
             let mut doc = current.to_value();
+            let mut managers = Managers::of(&current);
             match kind {
+                PatchKind::Apply if !status => {
+                    let removed = managers
+                        .apply(
+                            &self.manager,
+                            res.kind.api_version,
+                            &now(),
+                            &patch,
+                            Some(&doc),
+                            self.flag("force"),
+                        )
+                        .map_err(|c| apply_conflicts(res, name, &c))?;
+                    json_patch::merge(&mut doc, &patch);
+                    for field in &removed {
+                        managed::remove(&mut doc, field);
+                    }
+                }
                 PatchKind::Merge | PatchKind::Apply => json_patch::merge(&mut doc, &patch),
                 PatchKind::Json => {
                     let ops: json_patch::Patch = serde_json::from_value(patch.clone())
@@ -693,7 +854,14 @@ impl Ctx<'_> {
             let pinned = patch
                 .pointer("/metadata/resourceVersion")
                 .is_some_and(|v| !v.is_null());
-            let obj = self.to_object(res, doc, Some(name))?;
+            let mut obj = self.to_object(res, doc, Some(name))?;
+            if !status {
+                if kind == PatchKind::Apply {
+                    managers.store(&mut obj);
+                } else {
+                    self.record_update(res, &current, &mut obj);
+                }
+            }
             match self.write(res, obj, status).await {
                 Err(e) if e.reason == "Conflict" && !pinned => continue,
                 Err(e) => return Err(e),
@@ -900,6 +1068,51 @@ impl PatchKind {
     }
 }
 
+/// The 409 of an apply whose fields other managers own, listed as Kubernetes lists them
+/// (kubectl prints the message and suggests `--force-conflicts`).
+fn apply_conflicts(res: &Res<'_>, name: &str, conflicts: &[managed::Conflict]) -> ApiError {
+    let mut by_manager: Vec<(&str, Vec<String>)> = Vec::new();
+    for c in conflicts {
+        let field = managed::dotted(&c.field);
+        match by_manager.iter_mut().find(|(m, _)| *m == c.manager) {
+            Some((_, fields)) => fields.push(field),
+            None => by_manager.push((&c.manager, vec![field])),
+        }
+    }
+    let list: Vec<String> = by_manager
+        .iter()
+        .map(|(m, fields)| {
+            format!(
+                "conflict with \"{m}\" using {}: {}",
+                res.kind.api_version,
+                fields.join(", ")
+            )
+        })
+        .collect();
+    let count = conflicts.len();
+    let mut err = ApiError::new(
+        409,
+        "Conflict",
+        format!(
+            "Apply failed with {count} conflict{}: {}",
+            if count == 1 { "" } else { "s" },
+            list.join("; ")
+        ),
+    )
+    .about(name, res.kind.group(), res.kind.plural);
+    err.causes = conflicts
+        .iter()
+        .map(|c| {
+            (
+                managed::dotted(&c.field),
+                format!("conflict with \"{}\"", c.manager),
+            )
+        })
+        .collect::<Vec<_>>()
+        .into_boxed_slice();
+    err
+}
+
 /// A 200 with a JSON text built by hand.
 fn text_response(text: String) -> Response<Body> {
     let mut resp = Response::new(Body::from(text));
@@ -972,7 +1185,7 @@ impl Watch {
         let object = if self.as_table {
             discovery::table(&self.kind, std::slice::from_ref(obj), None, self.include)
         } else {
-            obj.to_value()
+            shown(obj)
         };
         line(&json!({"type": kind, "object": object}))
     }

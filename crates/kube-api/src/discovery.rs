@@ -11,6 +11,8 @@ use ironbell_model::columns::{ColumnType, PrinterColumn, printer_columns};
 use ironbell_model::{DynamicObject, KindInfo, KindRegistry};
 use serde_json::{Value, json};
 
+use crate::paging::ListMeta;
+
 /// The group of `CustomResourceDefinition`s.
 pub const CRD_GROUP_VERSION: &str = "apiextensions.k8s.io/v1";
 
@@ -267,13 +269,17 @@ pub fn table(
 pub fn table_text(
     kind: &KindInfo,
     objects: &[DynamicObject],
-    resource_version: Option<u64>,
+    meta: &ListMeta,
     include: IncludeObject,
 ) -> String {
-    let mut text = table(kind, &[], resource_version, include).to_string();
+    let mut empty = table(kind, &[], None, include);
+    empty["metadata"] = meta.to_json();
+    let mut text = empty.to_string();
     // `rows` is the last field (sorted keys, or insertion order: both put it last).
     let Some(head) = text.strip_suffix("[]}") else {
-        return table(kind, objects, resource_version, include).to_string();
+        let mut full = table(kind, objects, None, include);
+        full["metadata"] = meta.to_json();
+        return full.to_string();
     };
     text.truncate(head.len());
     text.push('[');
@@ -387,7 +393,10 @@ mod tests {
         let text = table_text(
             info,
             &[wf.clone(), wf.clone()],
-            Some(7),
+            &ListMeta {
+                resource_version: Some(7),
+                ..ListMeta::default()
+            },
             IncludeObject::Metadata,
         );
         let again: Value = serde_json::from_str(&text).expect("JSON");

@@ -6,10 +6,11 @@
 //!
 //! What it serves, over an `Arc<dyn Store>` and a [`KindRegistry`](ironbell_model::KindRegistry):
 //! discovery (legacy documents; kubectl falls back from the aggregated form), `get`,
-//! `list` with label and field (`metadata.name`, `metadata.namespace`) selectors,
+//! `list` with label and field (`metadata.name`, `metadata.namespace`) selectors, in pages
+//! (`limit` and `continue`, [`paging`]),
 //! `create`, `update`, the `status` subresource, `delete` with a `resourceVersion`
-//! precondition, JSON merge patch, JSON patch, server-side apply as a merge (no field
-//! managers, no conflicts), `watch` from a `resourceVersion` with bookmarks and a 410
+//! precondition, JSON merge patch, JSON patch, server-side apply with field managers and
+//! their conflicts ([`managed`]), `watch` from a `resourceVersion` with bookmarks and a 410
 //! `Expired` error event once history is compacted, `Table` responses from the printer
 //! columns of `ironbell_model::columns`, `Status` objects for every error, `Namespace`s
 //! (derived from the objects) and a `CustomResourceDefinition` per kind.
@@ -33,7 +34,9 @@
 pub mod api;
 pub mod crds;
 pub mod discovery;
+pub mod managed;
 pub mod openapi;
+pub mod paging;
 pub mod security;
 pub mod server;
 pub mod status;

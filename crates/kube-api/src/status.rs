@@ -17,8 +17,11 @@ pub struct ApiError {
     pub reason: &'static str,
     /// Human-readable message.
     pub message: String,
-    /// `details`: the object's name, group and resource (plural), when about one.
-    pub details: Option<(String, String, String)>,
+    /// `details`: the object's name, group and resource (plural), when about one (boxed:
+    /// errors stay small).
+    pub details: Option<Box<(String, String, String)>>,
+    /// `details.causes` of field manager conflicts: the field (`.spec.x`) and who owns it.
+    pub causes: Box<[(String, String)]>,
 }
 
 impl ApiError {
@@ -29,6 +32,7 @@ impl ApiError {
             reason,
             message: message.into(),
             details: None,
+            causes: Box::new([]),
         }
     }
 
@@ -58,7 +62,11 @@ impl ApiError {
 
     /// Adds the object the error is about.
     pub fn about(mut self, name: &str, group: &str, plural: &str) -> Self {
-        self.details = Some((name.to_string(), group.to_string(), plural.to_string()));
+        self.details = Some(Box::new((
+            name.to_string(),
+            group.to_string(),
+            plural.to_string(),
+        )));
         self
     }
 
@@ -94,8 +102,18 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
-        if let Some((name, group, kind)) = &self.details {
+        if let Some((name, group, kind)) = self.details.as_deref() {
             status["details"] = json!({"name": name, "group": group, "kind": kind});
+        }
+        if !self.causes.is_empty() {
+            let causes: Vec<Value> = self
+                .causes
+                .iter()
+                .map(|(field, message)| {
+                    json!({"reason": "FieldManagerConflict", "message": message, "field": field})
+                })
+                .collect();
+            status["details"]["causes"] = Value::from(causes);
         }
         if self.reason == "Invalid" {
             // kubectl prints an Invalid error's causes, not its message.

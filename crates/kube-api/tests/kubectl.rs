@@ -177,8 +177,8 @@ async fn set_state(store: &SharedStore, state: &str, action: &str) {
     store.update_status(wf).await.expect("update status");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kubectl_against_the_api() {
+/// The kubectls to run ([`kubectls`]); none (the test skips) outside CI when there is none.
+fn kubectls_or_skip() -> Vec<PathBuf> {
     let bins = kubectls();
     if bins.is_empty() {
         assert!(
@@ -186,9 +186,24 @@ async fn kubectl_against_the_api() {
             "no kubectl found on this CI machine"
         );
         eprintln!("skipped: no kubectl on this machine");
-        return;
     }
-    for bin in bins {
+    bins
+}
+
+/// `bin` as the admin of `api`, its home in the test's directory.
+fn admin_kubectl(api: &Api, bin: &Path) -> Kubectl {
+    let home = api.dir.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    Kubectl {
+        bin: bin.to_path_buf(),
+        config: api.kubeconfig("admin.yaml", Role::Admin, false),
+        home,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_against_the_api() {
+    for bin in kubectls_or_skip() {
         eprintln!("kubectl: {}", bin.display());
         one_kubectl(bin).await;
     }
@@ -196,13 +211,8 @@ async fn kubectl_against_the_api() {
 
 async fn one_kubectl(bin: PathBuf) {
     let api = Api::start(ApiConfig::default()).await;
-    let home = api.dir.path().join("home");
-    std::fs::create_dir_all(&home).expect("home");
-    let k = Kubectl {
-        bin: bin.clone(),
-        config: api.kubeconfig("admin.yaml", Role::Admin, false),
-        home: home.clone(),
-    };
+    let k = admin_kubectl(&api, &bin);
+    let home = k.home.clone();
 
     // Discovery.
     let resources = k.ok(&["api-resources"]).await;
@@ -681,6 +691,173 @@ async fn one_kubectl(bin: PathBuf) {
 
 /// curl, a second real client: bookmarks, and the 410 `Expired` event when the history a
 /// watch asks for has been compacted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_pages_and_field_managers() {
+    for bin in kubectls_or_skip() {
+        eprintln!("kubectl: {}", bin.display());
+        pages_and_field_managers(bin).await;
+    }
+}
+
+/// The `managedFields` entry of `manager` in kubectl's JSON of an object.
+fn managed_entry<'v>(obj: &'v serde_json::Value, manager: &str) -> Option<&'v serde_json::Value> {
+    obj["metadata"]["managedFields"]
+        .as_array()?
+        .iter()
+        .find(|e| e["manager"] == manager)
+}
+
+async fn pages_and_field_managers(bin: PathBuf) {
+    let api = Api::start(ApiConfig::default()).await;
+    let k = admin_kubectl(&api, &bin);
+
+    // 20 Hardware, listed 7 at a time: each exactly once, over three pages.
+    let types = TypeKey::new("tinkerbell.org/v1alpha1", "Hardware");
+    let expected: Vec<String> = (0..20).map(|i| format!("hw{i:02}")).collect();
+    for (i, name) in expected.iter().enumerate() {
+        let mut hw = ironbell_model::DynamicObject::new(
+            types.clone(),
+            ironbell_model::ObjectMeta::named("default", name),
+        );
+        hw.set_field(
+            "spec",
+            &serde_json::json!({"interfaces": [{"dhcp": {"mac": format!("02:00:00:00:01:{i:02x}")}}]}),
+        )
+        .expect("spec");
+        api.store.create(hw).await.expect("create");
+    }
+    let out = k
+        .run(&["get", "hardware", "--chunk-size=7", "-o", "name", "-v=6"])
+        .await;
+    assert!(out.ok, "{}", out.stderr);
+    let names: Vec<&str> = out
+        .stdout
+        .lines()
+        .map(|l| l.trim_start_matches("hardware.tinkerbell.org/"))
+        .collect();
+    assert_eq!(names, expected);
+    let pages = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("/hardware?") && l.contains("limit=7"))
+        .count();
+    let continued = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("continue="))
+        .count();
+    assert_eq!((pages, continued), (3, 2), "{}", out.stderr);
+    let table = rows(&k.ok(&["get", "hardware", "--chunk-size=7"]).await);
+    assert_eq!(table[0][0], "NAME");
+    let names: Vec<&str> = table[1..].iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(names, expected, "the Table's pages");
+
+    // Field managers: a applies, b's different value conflicts, b forces it.
+    let applied = |name: &str, labels: &str, spec: &str| {
+        api.file(
+            name,
+            &format!(
+                "apiVersion: tinkerbell.org/v1alpha1\nkind: Hardware\nmetadata: {{name: fm, namespace: default{labels}}}\n{spec}"
+            ),
+        )
+    };
+    let spec = |mac: &str| format!("spec: {{interfaces: [{{dhcp: {{mac: \"{mac}\"}}}}]}}\n");
+    let a = applied("a.yaml", ", labels: {team: a}", &spec("02:00:00:00:00:0a"));
+    let b = applied("b.yaml", "", &spec("02:00:00:00:00:0b"));
+    let get = || async {
+        let text = k
+            .ok(&["get", "hw", "fm", "-o", "json", "--show-managed-fields"])
+            .await;
+        serde_json::from_str::<serde_json::Value>(&text).expect("json")
+    };
+    k.ok(&["apply", "--server-side", "--field-manager=a", "-f", &a])
+        .await;
+    let obj = get().await;
+    let entry = managed_entry(&obj, "a").unwrap_or_else(|| panic!("{obj}"));
+    assert_eq!(entry["operation"], "Apply");
+    assert!(
+        entry["fieldsV1"]["f:spec"].get("f:interfaces").is_some()
+            && entry["fieldsV1"]["f:metadata"]["f:labels"]
+                .get("f:team")
+                .is_some(),
+        "{entry}"
+    );
+    let plain = k.ok(&["get", "hw", "fm", "-o", "json"]).await;
+    assert!(!plain.contains("ironbell.dev/managed-fields"), "{plain}");
+
+    let err = k
+        .fails(&["apply", "--server-side", "--field-manager=b", "-f", &b])
+        .await;
+    assert!(
+        err.contains("conflict with \"a\"") && err.contains(".spec.interfaces"),
+        "{err}"
+    );
+    let mac = "jsonpath={.spec.interfaces[0].dhcp.mac}";
+    assert_eq!(
+        k.ok(&["get", "hw", "fm", "-o", mac]).await,
+        "02:00:00:00:00:0a"
+    );
+    k.ok(&[
+        "apply",
+        "--server-side",
+        "--field-manager=b",
+        "--force-conflicts",
+        "-f",
+        &b,
+    ])
+    .await;
+    assert_eq!(
+        k.ok(&["get", "hw", "fm", "-o", mac]).await,
+        "02:00:00:00:00:0b"
+    );
+    let obj = get().await;
+    let owns = |m: &str| {
+        managed_entry(&obj, m)
+            .is_some_and(|e| e["fieldsV1"]["f:spec"].get("f:interfaces").is_some())
+    };
+    assert!(owns("b") && !owns("a"), "{obj}");
+
+    // a applies again without its label and without the interfaces: the label, a's alone,
+    // is removed; the interfaces, b's now, stay.
+    let a2 = applied("a2.yaml", "", "spec: {}\n");
+    k.ok(&["apply", "--server-side", "--field-manager=a", "-f", &a2])
+        .await;
+    let obj = get().await;
+    assert!(obj["metadata"]["labels"].get("team").is_none(), "{obj}");
+    assert_eq!(
+        obj["spec"]["interfaces"][0]["dhcp"]["mac"],
+        "02:00:00:00:00:0b"
+    );
+    // An edit (a merge patch) is recorded as an Update entry of its manager (kubectl).
+    k.ok(&[
+        "patch",
+        "hw",
+        "fm",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"labels":{"rack":"r9"}}}"#,
+    ])
+    .await;
+    let obj = get().await;
+    let patcher = obj["metadata"]["managedFields"]
+        .as_array()
+        .and_then(|all| {
+            all.iter().find(|e| {
+                e["operation"] == "Update"
+                    && e["fieldsV1"]["f:metadata"]["f:labels"]
+                        .get("f:rack")
+                        .is_some()
+            })
+        })
+        .unwrap_or_else(|| panic!("{obj}"));
+    assert!(
+        patcher["manager"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("kubectl")),
+        "{patcher}"
+    );
+}
+
 #[tokio::test]
 async fn watch_bookmarks_and_expired_history_over_curl() {
     ironbell_testbed::require_tool!("curl");
@@ -744,7 +921,45 @@ async fn watch_bookmarks_and_expired_history_over_curl() {
     );
     assert!(events.len() >= 3, "a bookmark within a second: {events:?}");
 
-    // Compacted history: an ERROR event carrying a 410 Expired Status.
+    // A page of one: the other is left, behind a continue token.
+    let get_json = |path: String| {
+        let out = curl(&path, &[]);
+        async move {
+            let out = { out }.output().await.expect("curl");
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
+        }
+    };
+    let page = get_json(format!("{base}?limit=1")).await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
+    assert_eq!(page["metadata"]["remainingItemCount"], 1, "{page}");
+    let token = page["metadata"]["continue"]
+        .as_str()
+        .expect("a continue token")
+        .to_string();
+    let second = get_json(format!("{base}?limit=1&continue={token}")).await;
+    assert_eq!(second["items"][0]["metadata"]["name"], "b", "{second}");
+    assert!(second["metadata"].get("continue").is_none(), "{second}");
+    assert_eq!(
+        second["metadata"]["resourceVersion"], page["metadata"]["resourceVersion"],
+        "every page reports the first page's version"
+    );
+    // The same token again: its kept rest was taken, so the store is read from the token's
+    // position, with the same result.
+    let again = get_json(format!("{base}?limit=1&continue={token}")).await;
+    assert_eq!(again["items"], second["items"], "{again}");
+    let bad = get_json(format!("{base}?limit=1&continue=not-a-token")).await;
+    assert_eq!(
+        (&bad["code"], &bad["reason"]),
+        (&410.into(), &"Expired".into())
+    );
+
+    // Compacted history (after one more write, so that the token's version goes too): an
+    // ERROR event carrying a 410 Expired Status.
+    let c = ironbell_model::DynamicObject::new(
+        TypeKey::new("tinkerbell.org/v1alpha1", "Hardware"),
+        ironbell_model::ObjectMeta::named("default", "c"),
+    );
+    api.store.create(c).await.expect("create c");
     let list = api
         .store
         .list(
@@ -765,6 +980,10 @@ async fn watch_bookmarks_and_expired_history_over_curl() {
     assert_eq!(event["type"], "ERROR");
     assert_eq!(event["object"]["code"], 410);
     assert_eq!(event["object"]["reason"], "Expired");
+    // ... and the continue token of a list before the compaction is expired.
+    let expired = get_json(format!("{base}?limit=1&continue={token}")).await;
+    assert_eq!(expired["code"], 410, "{expired}");
+    assert_eq!(expired["reason"], "Expired");
 
     // No credentials: 401 with a Status; a body over the limit: 413.
     let out = tokio::process::Command::new("curl")

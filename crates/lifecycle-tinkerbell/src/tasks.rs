@@ -93,7 +93,7 @@ impl Shared {
     pub fn bootstrap_store_path(&self) -> Option<std::path::PathBuf> {
         match self.settings.store.spec() {
             StoreSpec::Sqlite(path) => Some(path.clone()),
-            StoreSpec::Etcd(_) => None,
+            StoreSpec::Etcd(_) | StoreSpec::Kube(_) => None,
         }
     }
 
@@ -130,7 +130,9 @@ impl Shared {
     async fn ensure_controllers(&self, ctx: &Context) -> Result<(), TaskError> {
         let config = self.settings.plane.clone();
         let network = config.network.clone();
-        self.plane
+        let api = config.api.clone();
+        let started = self
+            .plane
             .ensure(&self.settings.store, config, || {
                 ctx.out().detail(format_args!(
                     "Starting the bootstrap plane at {} (DHCP, TFTP, HTTP :{}, metadata :{}, agent API :{}) on {}",
@@ -143,6 +145,19 @@ impl Shared {
             })
             .await
             .map_err(|e| failed(format!("starting the bootstrap plane: {e}")))?;
+        if started && let Some(api) = &api {
+            // Where EKS Anywhere writes its kind cluster's kubeconfig.
+            let path = ctx
+                .layout()
+                .generated_dir()
+                .join(format!("{}.kind.kubeconfig", ctx.cluster()));
+            write_kubeconfig(&path, api, ctx.cluster())?;
+            ctx.out().detail(format_args!(
+                "The bootstrap plane's Kubernetes API: {} (kubectl --kubeconfig {})",
+                api.server,
+                path.display()
+            ));
+        }
         Ok(())
     }
 
@@ -246,10 +261,37 @@ impl Shared {
     }
 }
 
+/// Writes an admin kubeconfig of `api` to `path` (mode 0600: it holds the admin token).
+fn write_kubeconfig(
+    path: &std::path::Path,
+    api: &ironbell_ops::plane::ApiOptions,
+    cluster: &str,
+) -> Result<(), TaskError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let text = api
+        .kubeconfig(cluster)
+        .map_err(|e| failed(format!("the kubeconfig of {}: {e}", api.server)))?;
+    let io = |source| TaskError::Io {
+        what: "writing",
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    file.write_all(text.as_bytes()).map_err(io)
+}
+
 fn store_text(spec: &StoreSpec) -> String {
     match spec {
         StoreSpec::Sqlite(path) => path.display().to_string(),
         StoreSpec::Etcd(_) => "etcd".to_string(),
+        StoreSpec::Kube(_) => spec.to_string(),
     }
 }
 
@@ -367,6 +409,19 @@ impl ironbell_lifecycle::Steps for Shared {
                 ctx.out().detail(format_args!(
                     "The management plane runs as a service on this machine: {how}"
                 ));
+                if let Some(api) = &s.settings.plane.api {
+                    // The service serves the API with the same credentials and port.
+                    let path = ctx
+                        .layout()
+                        .cluster_dir()
+                        .join(format!("{}-eks-a-cluster.kubeconfig", ctx.cluster()));
+                    write_kubeconfig(&path, api, ctx.cluster())?;
+                    ctx.out().detail(format_args!(
+                        "The management plane's Kubernetes API: {} (kubectl --kubeconfig {})",
+                        api.server,
+                        path.display()
+                    ));
+                }
                 Ok(Next::proceed_with(json!({ "service": how })))
             }
             names::CAPI_MANAGEMENT_MOVE if s.native() => {

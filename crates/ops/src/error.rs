@@ -10,15 +10,15 @@ use ironbell_store_sqlite::LockError;
 /// An operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {
-    /// The store spec names a backend ironbell knows but does not have yet.
+    /// A Kubernetes store spec (`kube://`, `kubeconfig:PATH`) is malformed.
     #[error(
-        "store {spec:?}: the {backend} backend is not supported yet (use sqlite:PATH or a file path)"
+        "store {spec:?}: {reason} (kube:// for the kubeconfig kubectl would use, or kubeconfig:PATH)"
     )]
-    UnsupportedBackend {
+    KubeSpec {
         /// The spec as given.
         spec: String,
-        /// Which backend.
-        backend: &'static str,
+        /// What is wrong.
+        reason: &'static str,
     },
     /// The store spec has a scheme nobody knows.
     #[error("store {spec:?}: unknown scheme {scheme:?} (use sqlite:PATH or a file path)")]

@@ -1,7 +1,8 @@
 //! A plane: ironbell's services over one store — boot (DHCP, TFTP, HTTP, syslog),
-//! metadata, workflow (controller and agent API), the BMC controllers and the cluster
+//! metadata, workflow (controller and agent API), the BMC controllers, the cluster
 //! controllers (Cluster API's core and the Tinkerbell provider, [`ClusterOptions`]; the
-//! Docker provider's and the phone-home its containers post to, [`DockerOptions`]) —
+//! Docker provider's and the phone-home its containers post to, [`DockerOptions`]) and
+//! the Kubernetes API ([`ApiOptions`]) —
 //! started together from one [`PlaneNetwork`] and stopped together through the [`Plane`]
 //! handle. A lifecycle command that needs controllers starts one in its own process
 //! unless another process runs them ([`BootstrapPlane`]).
@@ -301,6 +302,39 @@ pub struct PlaneConfig {
     pub vip: Option<ironbell_vip::Vip>,
     /// The Docker provider's controllers and phone-home, if run (with `cluster`).
     pub docker: Option<DockerOptions>,
+    /// The Kubernetes API, if served.
+    pub api: Option<ApiOptions>,
+}
+
+/// The Kubernetes API of a plane (`ironbell-kube-api`), so that kubectl works against it
+/// (the bootstrap plane serves it as EKS Anywhere's kind cluster does).
+#[derive(Clone, Debug)]
+pub struct ApiOptions {
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    /// Its URL as clients reach it (`https://TINKERBELL-IP:6443`), for kubeconfigs.
+    pub server: String,
+    /// Its CA, serving certificate and tokens.
+    pub security: Arc<ironbell_kube_api::Security>,
+    /// The kinds it serves.
+    pub kinds: ironbell_model::KindRegistry,
+}
+
+impl ApiOptions {
+    /// An admin kubeconfig for this API whose cluster, user and context are named after
+    /// `name` (bearer token; the CA inline).
+    pub fn kubeconfig(
+        &self,
+        name: &str,
+    ) -> Result<String, ironbell_kube_api::security::SecurityError> {
+        ironbell_kube_api::kubeconfig(
+            &self.server,
+            &self.security,
+            ironbell_kube_api::Role::Admin,
+            false,
+            name,
+        )
+    }
 }
 
 impl PlaneConfig {
@@ -315,6 +349,7 @@ impl PlaneConfig {
             cluster: None,
             vip: None,
             docker: None,
+            api: None,
         }
     }
 
@@ -682,6 +717,27 @@ impl Plane {
                 };
                 let r = ironbell_metadata::serve(store, metadata_config, listener, stopped).await;
                 ("metadata", r.map_err(|e| chain(&e)))
+            });
+        }
+        if let Some(api) = &config.api {
+            let listener = bind("Kubernetes API", api.addr).await?;
+            let state = Arc::new(ironbell_kube_api::ApiState::new(
+                shared.clone(),
+                api.kinds.clone(),
+                api.security.clone(),
+                ironbell_kube_api::ApiConfig::default(),
+            ));
+            let mut stop = shutdown.subscribe();
+            let addr = api.addr;
+            tasks.spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                let r = ironbell_kube_api::serve(listener, state, stopped).await;
+                (
+                    "Kubernetes API",
+                    r.map_err(|e| format!("HTTPS on {addr}: {e}")),
+                )
             });
         }
         if let Some(addr) = config.network.metrics.filter(|_| config.runs_controllers()) {

@@ -53,7 +53,7 @@ pub struct ServiceSpec {
 pub enum ServiceError {
     /// The plane's store is one a service here does not run on.
     #[error(
-        "the plane runs as a service on the embedded store only; an etcd store's replicas are run by their own service manager"
+        "the plane runs as a service on the embedded store only; an etcd or Kubernetes store's replicas are run by their own service manager"
     )]
     EtcdStore,
     /// A file could not be written or read.
@@ -402,7 +402,9 @@ pub fn store_arg(spec: &crate::spec::StoreSpec) -> Result<String, ServiceError> 
             })?;
             Ok(format!("sqlite:{}", abs.display()))
         }
-        crate::spec::StoreSpec::Etcd(_) => Err(ServiceError::EtcdStore),
+        crate::spec::StoreSpec::Etcd(_) | crate::spec::StoreSpec::Kube(_) => {
+            Err(ServiceError::EtcdStore)
+        }
     }
 }
 

@@ -1,9 +1,21 @@
 //! Opening a store from a spec.
 //!
-//! A spec is `sqlite:PATH` or a bare path (the embedded store), or an etcd cluster.
-//! `kubernetes:...` names a backend ironbell will have and is refused with "not supported
-//! yet"; any other `scheme://` is an unknown scheme. A bare path containing `:` but no `://`
-//! (`./a:b.db`) is a path.
+//! A spec is `sqlite:PATH` or a bare path (the embedded store), an etcd cluster, or a
+//! Kubernetes API server; any other `scheme://` is an unknown scheme. A bare path
+//! containing `:` but no `://` (`./a:b.db`) is a path.
+//!
+//! ## Kubernetes
+//!
+//! ```text
+//! kube://            (also kubernetes://, k8s://)
+//! kubeconfig:PATH
+//! ```
+//!
+//! `kube://` finds the API server and credentials as kubectl does (`$KUBECONFIG`,
+//! `~/.kube/config`, or the pod's service account inside a cluster); `kubeconfig:PATH` uses
+//! that file's current context (`ironbell kubeconfig` writes one for a plane's API). The
+//! objects are Tinkerbell's custom resources and the built-in kinds: see
+//! `ironbell-store-kube` for what the cluster must serve and what is not atomic there.
 //!
 //! ## etcd
 //!
@@ -53,6 +65,7 @@ use ironbell_store_etcd::{
     Config as EtcdConfig, ETCD_MAX_TXN_OPS, Election, ElectionConfig, EtcdStore, Membership,
     MembershipConfig, TlsConfig,
 };
+use ironbell_store_kube::{KubeStore, Source};
 use ironbell_store_sqlite::{ControllerLock, SqliteStore};
 
 use crate::OpsError;
@@ -64,10 +77,13 @@ pub enum StoreSpec {
     Sqlite(PathBuf),
     /// An etcd cluster (see the module docs).
     Etcd(EtcdConfig),
+    /// A Kubernetes API server: the kubeconfig file given, or (`None`) the one kubectl
+    /// would use (see the module docs).
+    Kube(Option<PathBuf>),
 }
 
-/// Backends that are planned but not built, by scheme.
-const PLANNED: &[(&str, &str)] = &[("kubernetes", "Kubernetes"), ("k8s", "Kubernetes")];
+/// The schemes of [`StoreSpec::Kube`] without a file.
+const KUBE_SCHEMES: &[&str] = &["kube", "kubernetes", "k8s"];
 
 /// etcd's client port, for a host given without one.
 const ETCD_PORT: u16 = 2379;
@@ -214,11 +230,24 @@ impl FromStr for StoreSpec {
             EtcdStore::new(config.clone())?;
             return Ok(Self::Etcd(config));
         }
-        if let Some((_, backend)) = PLANNED.iter().find(|(s, _)| *s == lower) {
-            return Err(OpsError::UnsupportedBackend {
-                spec: spec.to_string(),
-                backend,
-            });
+        let kube_error = |reason| OpsError::KubeSpec {
+            spec: spec.to_string(),
+            reason,
+        };
+        if KUBE_SCHEMES.contains(&lower.as_str()) {
+            return match rest {
+                "//" => Ok(Self::Kube(None)),
+                _ => Err(kube_error(
+                    "nothing may follow kube://: the server and credentials come from a kubeconfig",
+                )),
+            };
+        }
+        if lower == "kubeconfig" {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.is_empty() {
+                return Err(kube_error("kubeconfig: needs the file's path"));
+            }
+            return Ok(Self::Kube(Some(PathBuf::from(path))));
         }
         if rest.starts_with("//") {
             return Err(OpsError::UnknownScheme {
@@ -234,6 +263,8 @@ impl fmt::Display for StoreSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            Self::Kube(None) => f.write_str("kube://"),
+            Self::Kube(Some(path)) => write!(f, "kubeconfig:{}", path.display()),
             Self::Etcd(config) => {
                 let tls = config.tls.as_ref();
                 let hosts: Vec<&str> = config
@@ -276,7 +307,7 @@ impl StoreSpec {
     /// the database's directory. On etcd, where nothing is local, the working directory.
     pub fn state_dir(&self) -> PathBuf {
         match self {
-            Self::Etcd(_) => PathBuf::from("."),
+            Self::Etcd(_) | Self::Kube(_) => PathBuf::from("."),
             Self::Sqlite(path) => path
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
@@ -449,6 +480,16 @@ pub fn open(spec: &StoreSpec, access: Access) -> Result<StoreHandle, OpsError> {
                 membership: MembershipConfig::default(),
             })
         }
+        StoreSpec::Kube(kubeconfig) => {
+            let source = match kubeconfig {
+                // Read on the first request, whose error names the file.
+                Some(path) => Source::Kubeconfig(path.clone()),
+                None => Source::Infer,
+            };
+            tracing::info!(store = %spec, "using a Kubernetes API server as the store");
+            let store = KubeStore::new(source, ironbell_model::KindRegistry::builtin());
+            Ok(StoreHandle::from_store(spec.clone(), Arc::new(store)))
+        }
     }
 }
 
@@ -478,6 +519,18 @@ mod tests {
             sqlite("/var/lib/x.db")
         );
         assert_eq!(parse("rel/x.db").map_err(drop), sqlite("rel/x.db"));
+        for (text, spec) in [
+            ("kube://", StoreSpec::Kube(None)),
+            ("K8s://", StoreSpec::Kube(None)),
+            (
+                "kubeconfig:/etc/ironbell/plane.kubeconfig",
+                StoreSpec::Kube(Some(PathBuf::from("/etc/ironbell/plane.kubeconfig"))),
+            ),
+        ] {
+            let parsed = parse(text).map_err(drop);
+            assert_eq!(parsed, Ok(spec.clone()), "{text}");
+            assert_eq!(parse(&spec.to_string()).map_err(drop), Ok(spec), "{text}");
+        }
         assert_eq!(parse("./a:b.db").map_err(drop), sqlite("./a:b.db"));
         assert_eq!(parse("a:b.db").map_err(drop), sqlite("a:b.db"));
         assert_eq!(
@@ -567,10 +620,8 @@ mod tests {
     fn refused_specs_say_why() {
         let message = |s: &str| parse(s).map(|_| ()).unwrap_err().to_string();
         let k8s = message("kubernetes:in-cluster");
-        assert!(
-            k8s.contains("Kubernetes backend is not supported yet"),
-            "{k8s}"
-        );
+        assert!(k8s.contains("nothing may follow kube://"), "{k8s}");
+        assert!(message("kubeconfig:").contains("needs the file's path"));
         let unknown = message("redis://localhost");
         assert!(unknown.contains("unknown scheme \"redis\""), "{unknown}");
         assert!(message("").contains("no database file"));

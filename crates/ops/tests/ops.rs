@@ -440,6 +440,7 @@ impl Store for NoAtomic {
         Capabilities {
             atomic_commit: self.limit.is_some(),
             max_commit_ops: self.limit,
+            ..Capabilities::default()
         }
     }
 

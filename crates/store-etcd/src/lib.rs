@@ -949,6 +949,7 @@ impl Store for EtcdStore {
         Capabilities {
             atomic_commit: true,
             max_commit_ops: Some(self.inner.config.max_txn_ops),
+            ..Capabilities::default()
         }
     }
 

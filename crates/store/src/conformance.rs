@@ -132,6 +132,7 @@ macro_rules! store_conformance_tests {
             case_watch_filters_namespace_and_selector,
             case_watch_from_now,
             case_watch_replays_history,
+            case_watch_from_zero_replays_everything,
             case_watch_compacted_is_too_old,
             case_concurrent_watchers_agree,
             case_concurrent_increments_lose_nothing,
@@ -850,7 +851,20 @@ pub async fn case_watch_replays_history(store: SharedStore) {
     assert_eq!(describe(&next_event(&mut w2).await).1, format!("{NS}/b"));
     assert_eq!(next_event(&mut w2).await, del);
     assert_quiet(&mut w2).await;
-    // From zero: everything.
+}
+
+/// A watch from version zero replays the whole history, from the first create (where the
+/// backend can: [`Capabilities::watch_from_zero`](crate::Capabilities::watch_from_zero)).
+pub async fn case_watch_from_zero_replays_everything(store: SharedStore) {
+    if !store.capabilities().watch_from_zero {
+        return;
+    }
+    let a = create(&store, widget(NS, "a", &[], 0)).await;
+    let mut change = a.clone();
+    change
+        .set_field("spec", &json!({ "count": 1 }))
+        .expect("json field");
+    store.update(change).await.expect("update");
     let mut w0 = store
         .watch(&widgets(), &ListParams::default(), Some(0))
         .await
@@ -1231,8 +1245,12 @@ pub async fn case_invalid_names_are_refused(store: SharedStore) {
 /// An object with an empty namespace (a cluster-scoped kind's, such as a `v1 Node`) is
 /// stored, read, listed (alone under the namespace `""`, with the others across all
 /// namespaces), updated and deleted like any other, and never mixed with a namespaced
-/// object of the same name.
+/// object of the same name (where the backend can:
+/// [`Capabilities::mixed_scope`](crate::Capabilities::mixed_scope)).
 pub async fn case_cluster_scoped_objects(store: SharedStore) {
+    if !store.capabilities().mixed_scope {
+        return;
+    }
     let scoped = create(&store, widget("", "node-1", &[], 1)).await;
     assert_eq!(scoped.namespace(), "");
     create(&store, widget(NS, "node-1", &[], 2)).await;

@@ -6,7 +6,7 @@
 //! `resourceVersion`, and (where the backend can) atomic multi-object commits.
 //!
 //! This crate has no backend. Backends live in their own crates (`ironbell-store-sqlite`,
-//! later etcd and Kubernetes) and each must pass the shared test suite in `conformance`
+//! `ironbell-store-etcd`, `ironbell-store-kube`) and each must pass the shared test suite in `conformance`
 //! (cargo feature `conformance`), which a backend runs with `store_conformance_tests!`.
 //!
 //! Start reading at [`Store`], then [`Api`] (the typed facade services use), then
@@ -16,7 +16,7 @@
 //!
 //! ## The contract every backend keeps, and what only some can do
 //!
-//! Every backend (SQLite today; etcd and a Kubernetes API server later) gives:
+//! Every backend (SQLite, etcd, a Kubernetes API server) gives:
 //!
 //! - **single-object optimistic concurrency**: `update`, `update_status` and a `delete`
 //!   with a precondition succeed only if the caller's `resourceVersion` is current, else
@@ -361,6 +361,12 @@ pub struct Capabilities {
     /// do not write it with [`commit_in_batches`], which splits it within this limit.
     /// Meaningful only with [`Capabilities::atomic_commit`] (without it the limit is one).
     pub max_commit_ops: Option<usize>,
+    /// One kind may hold objects with and without a namespace. Not on a Kubernetes API
+    /// server, where a kind is namespaced or cluster-scoped.
+    pub mixed_scope: bool,
+    /// A watch from version 0 replays the whole history. Not on a Kubernetes API server,
+    /// where `resourceVersion=0` means "from any state": the current objects, then changes.
+    pub watch_from_zero: bool,
 }
 
 impl Default for Capabilities {
@@ -368,6 +374,8 @@ impl Default for Capabilities {
         Self {
             atomic_commit: true,
             max_commit_ops: None,
+            mixed_scope: true,
+            watch_from_zero: true,
         }
     }
 }

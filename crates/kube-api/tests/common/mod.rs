@@ -51,12 +51,12 @@ impl Api {
     }
 
     fn serve(&mut self, listener: tokio::net::TcpListener) {
-        let state = Arc::new(ApiState {
-            store: self.store.clone(),
-            kinds: KindRegistry::builtin(),
-            security: self.security.clone(),
-            config: self.config.clone(),
-        });
+        let state = Arc::new(ApiState::new(
+            self.store.clone(),
+            KindRegistry::builtin(),
+            self.security.clone(),
+            self.config.clone(),
+        ));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(ironbell_kube_api::serve(listener, state, async {
             let _ = stopped.await;
