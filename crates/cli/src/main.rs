@@ -46,7 +46,8 @@ mod watch;
 pub struct Cli {
     /// The store: `sqlite:PATH` or a path (the embedded store, one SQLite file), or an etcd
     /// cluster: `etcd://HOST:PORT[,HOST:PORT...][/PREFIX]`, with TLS
-    /// `etcds://...?cacert=PATH[&cert=PATH&key=PATH]`. Default:
+    /// `etcds://...?cacert=PATH[&cert=PATH&key=PATH]`, or a Kubernetes API server on
+    /// Tinkerbell's CRDs: `kube://` (found as kubectl finds it) or `kubeconfig:PATH`. Default:
     /// $XDG_STATE_HOME/ironbell/ironbell.db, else ~/.local/state/ironbell/ironbell.db.
     /// Read-only commands (get, describe, logs, bmc, delete) refuse a SQLite store that does
     /// not exist.

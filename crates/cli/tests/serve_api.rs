@@ -1,7 +1,9 @@
 //! `ironbell serve api` and `ironbell kubeconfig` as a user runs them: the API over the
 //! embedded store on a loopback port, its credentials made on first start beside the store,
-//! and kubectl (the newest found) reading and writing through a kubeconfig of each role.
-//! The API itself is tested in depth by `ironbell-kube-api`'s tests.
+//! and kubectl (the newest found) reading and writing through a kubeconfig of each role;
+//! then `ironbell` itself on the store `kubeconfig:PATH` (`ironbell-store-kube` through the
+//! API): the same import again finds everything unchanged, and the read-only role cannot
+//! write. The API itself is tested in depth by `ironbell-kube-api`'s tests.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -170,5 +172,45 @@ fn serve_api_and_kubeconfig_for_each_role() {
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "hardware.tinkerbell.org/eksa-wk01"
+    );
+
+    // ironbell on the Kubernetes API as its store.
+    let through_api = |config: &Path| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ironbell"));
+        cmd.arg("--store")
+            .arg(format!("kubeconfig:{}", config.display()))
+            .env_remove("IRONBELL_LOG")
+            .env_remove("IRONBELL_DB");
+        cmd
+    };
+    let out = through_api(&admin)
+        .args(["get", "hw", "-A", "-l", "rack=r2", "-o", "name"])
+        .output()
+        .expect("get through the API");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "hardware.tinkerbell.org/eksa-wk01",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The same import again, through the API: nothing to create.
+    let out = through_api(&admin)
+        .args(["hardware", "import", csv])
+        .output()
+        .expect("import through the API");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && said.contains("0 objects created"),
+        "{said}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = through_api(&read_only)
+        .args(["hardware", "import", csv])
+        .output()
+        .expect("import as read-only");
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Forbidden"),
+        "{out:?}"
     );
 }

@@ -1,4 +1,5 @@
-//! What the API tests share: the API served from the test process.
+//! What the API tests share: the API served from the test process (also included by
+//! `ironbell-store-kube`'s tests, which serve their own kinds).
 
 #![allow(dead_code)]
 
@@ -17,12 +18,18 @@ pub struct Api {
     pub security: Arc<Security>,
     pub server: String,
     config: ApiConfig,
+    kinds: KindRegistry,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Api {
     /// Serves a new store.
     pub async fn start(config: ApiConfig) -> Self {
+        Self::start_with(config, KindRegistry::builtin()).await
+    }
+
+    /// Serves a new store with `kinds`.
+    pub async fn start_with(config: ApiConfig, kinds: KindRegistry) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let store: SharedStore = Arc::new(
             ironbell_store_sqlite::SqliteStore::open(dir.path().join("store.db")).expect("store"),
@@ -44,6 +51,7 @@ impl Api {
             security,
             server,
             config,
+            kinds,
             stop: None,
         };
         api.serve(listener);
@@ -53,7 +61,7 @@ impl Api {
     fn serve(&mut self, listener: tokio::net::TcpListener) {
         let state = Arc::new(ApiState::new(
             self.store.clone(),
-            KindRegistry::builtin(),
+            self.kinds.clone(),
             self.security.clone(),
             self.config.clone(),
         ));

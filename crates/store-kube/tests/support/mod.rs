@@ -3,9 +3,12 @@
 
 #![allow(dead_code)]
 
+#[path = "../../../kube-api/tests/common/mod.rs"]
+mod api;
+
 use std::sync::Arc;
 
-use ironbell_kube_api::{ApiConfig, ApiState, Role, Security, ServingCert};
+use ironbell_kube_api::{ApiConfig, Role};
 use ironbell_model::{DynamicObject, KindRegistry, TypeKey};
 use ironbell_store::conformance::{Gadget, Widget};
 use ironbell_store::{
@@ -17,8 +20,7 @@ use ironbell_store_kube::{KubeStore, Source};
 pub struct Served {
     kube: KubeStore,
     backing: SharedStore,
-    _dir: tempfile::TempDir,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    _api: api::Api,
 }
 
 /// The built-in kinds and the conformance suite's.
@@ -37,41 +39,18 @@ pub async fn served() -> SharedStore {
 }
 
 /// A fresh store through a new API on loopback with `config`, over SQLite in a temporary
-/// directory; the API stops when the store is dropped.
+/// directory, reached through an admin kubeconfig the API wrote; the API stops when the
+/// store is dropped.
 pub async fn served_with(config: ApiConfig) -> SharedStore {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let backing: SharedStore = Arc::new(
-        ironbell_store_sqlite::SqliteStore::open(dir.path().join("store.db")).expect("store"),
-    );
-    let security = Arc::new(
-        Security::load_or_create(&dir.path().join("api"), &ServingCert::Generated)
-            .expect("credentials"),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let server = format!("https://{}", listener.local_addr().expect("addr"));
-    let state = Arc::new(ApiState::new(
-        backing.clone(),
-        kinds(),
-        security.clone(),
-        config,
-    ));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(ironbell_kube_api::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
-    let kubeconfig = dir.path().join("kubeconfig");
-    let text = ironbell_kube_api::kubeconfig(&server, &security, Role::Admin, false, "plane")
-        .expect("kubeconfig");
-    std::fs::write(&kubeconfig, text).expect("write kubeconfig");
+    let api = api::Api::start_with(config, kinds()).await;
+    let kubeconfig = api.kubeconfig("kubeconfig", Role::Admin, false);
     // Small pages, so that every list of the suite is read in several.
     let kube = KubeStore::new(Source::Kubeconfig(kubeconfig), kinds()).with_page_size(2);
+    let backing = api.store.clone();
     Arc::new(Served {
         kube,
         backing,
-        _dir: dir,
-        _stop: stop,
+        _api: api,
     })
 }
 
