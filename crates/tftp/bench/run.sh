@@ -10,13 +10,13 @@
 # Every row but the last uses the same client, examples/tftp-get.rs (asks for blksize,
 # tsize and windowsize; one thread per transfer), against both servers.
 # SHORT=1 (scripts/bench --short): only the 1 MiB single rows and 50 concurrent downloads.
+# BENCH_PROFILE=dev: the dev build (scripts/lib/bench-build.sh).
 # Needs root, curl, bc and apt-get (tftpd-hpa is unpacked, not installed, so no service is
 # started). Usage: crates/tftp/bench/run.sh
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
-target=${CARGO_TARGET_DIR:-$repo/target}
 work=$(mktemp -d)
 ns=ibbench$$
 pids=()
@@ -27,9 +27,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-(cd "$repo" && cargo build -q --release -p ironbell-tftp --example tftp-serve --example tftp-get)
-ironbell="$target/release/examples/tftp-serve"
-get="$target/release/examples/tftp-get"
+. "$repo/scripts/lib/bench-build.sh"
+bin=$(bench_build "$repo" -p ironbell-tftp --example tftp-serve --example tftp-get)
+ironbell="$bin/examples/tftp-serve"
+get="$bin/examples/tftp-get"
 
 tftpd=$(command -v in.tftpd || true)
 if [ -z "$tftpd" ]; then
