@@ -354,6 +354,11 @@ impl MetricsSource for ironbell_tftp::Stats {
                 "TFTP timeout options above the cap, left out of the OACK.",
                 s.timeout_refused,
             ),
+            (
+                "ironbell_tftp_requests_duplicate_total",
+                "TFTP read requests dropped as a client's retransmission of a running transfer's request.",
+                s.duplicate_requests,
+            ),
         ] {
             counter(enc, name, help, v)?;
         }

@@ -11,7 +11,9 @@
 #              SERVERS="ironbell kea dnsmasq" (also: ironbell_tokio, the async loop)
 #              ALL_RATES=1: every rate for every server, also after a failed step (for the
 #                server CPU per exchange at equal offered load; scripts/bench uses it)
+#              RESERVATIONS=10000: MACs reserved in the server and used by perfdhcp
 #              CARGO_TARGET_DIR (default <repo>/target)
+#              BENCH_PROFILE=dev: the dev build (scripts/lib/bench-build.sh)
 # Needs: apt (installs kea-admin, kea-dhcp4-server, dnsmasq if missing), cargo, iproute2.
 set -euo pipefail
 
@@ -20,7 +22,9 @@ PERIOD=${PERIOD:-15}
 SERVERS=${SERVERS:-"ironbell kea dnsmasq"}
 MAX_DROP_PCT=1
 MIN_RATE_PCT=95
-NCLIENTS=10000
+# Reservations (Hardware) the servers hold, and perfdhcp's clients: every one of them.
+# RESERVATIONS=100000 (scripts/bench's at-scale row) is for ironbell alone (SERVERS=ironbell).
+NCLIENTS=${RESERVATIONS:-10000}
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../../.." && pwd)
@@ -80,15 +84,14 @@ install_packages() {
 install_packages
 
 # --- 2. build ironbell's server -------------------------------------------------------
-log "building dhcp-serve (release)"
-cargo build --release --quiet --manifest-path "$REPO/Cargo.toml" -p ironbell-dhcp \
-    --example dhcp-serve >&2
-IRONBELL=$CARGO_TARGET_DIR/release/examples/dhcp-serve
+log "building dhcp-serve (${BENCH_PROFILE:-release})"
+. "$REPO/scripts/lib/bench-build.sh"
+IRONBELL=$(bench_build "$REPO" -p ironbell-dhcp --example dhcp-serve)/examples/dhcp-serve
 
-# --- 3. clients: 10,000 locally administered MACs -------------------------------------
+# --- 3. clients: 10,000 (RESERVATIONS) locally administered MACs ----------------------
 MACS=$WORK/macs.txt
 for ((i = 0; i < NCLIENTS; i++)); do
-    printf '02:00:00:00:%02x:%02x\n' $((i >> 8)) $((i & 255))
+    printf '02:00:00:%02x:%02x:%02x\n' $((i >> 16)) $(((i >> 8) & 255)) $((i & 255))
 done >"$MACS"
 
 # --- 4. namespaces --------------------------------------------------------------------

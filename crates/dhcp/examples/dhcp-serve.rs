@@ -1,7 +1,8 @@
 //! A stand-alone ironbell DHCP server for load tests (`crates/dhcp/bench/run.sh`).
 //!
 //! It reads a file of MAC addresses (one a line), reserves 10.100.x.y/16 for each in
-//! order (the first MAC gets 10.100.0.10), and serves in reservation mode until killed.
+//! order (the first MAC gets 10.100.0.10; past 65,525 MACs the plan is 10.100.0.0/14),
+//! and serves in reservation mode until killed.
 //! It is not the boot service: no store, no HTTP, no TFTP; logging is at `warn`. It runs
 //! `Server::serve_blocking` (the boot service's loop) on the main thread, or with `--tokio`
 //! `Server::serve` on a multi-threaded Tokio runtime, for comparison; `--batch-window-us`
@@ -91,19 +92,24 @@ fn parse_mac(text: &str) -> Option<[u8; 6]> {
 
 fn load_backend(path: &str) -> Result<HashMap<[u8; 6], Reservation>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))?;
-    let mask = Ipv4Addr::new(255, 255, 0, 0);
-    let base = u32::from(Ipv4Addr::new(10, 100, 0, 0));
-    let mut backend = HashMap::new();
-    for (n, line) in text
+    let lines: Vec<&str> = text
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
-        .enumerate()
-    {
+        .collect();
+    // 10.100.0.0/16 up to 65,525 MACs, else 10.100.0.0/14 (scripts/bench's 100,000).
+    let (mask, last) = if lines.len() < 0xffff - FIRST_HOST as usize {
+        (Ipv4Addr::new(255, 255, 0, 0), 0xffff)
+    } else {
+        (Ipv4Addr::new(255, 252, 0, 0), 0x3_ffff)
+    };
+    let base = u32::from(Ipv4Addr::new(10, 100, 0, 0));
+    let mut backend = HashMap::with_capacity(lines.len());
+    for (n, line) in lines.into_iter().enumerate() {
         let mac = parse_mac(line).ok_or_else(|| format!("{path}: {line:?} is not a MAC"))?;
         let host = FIRST_HOST + u32::try_from(n).map_err(|_| format!("{path}: too many MACs"))?;
-        if host >= 0xffff {
-            return Err(format!("{path}: more MACs than 10.100.0.0/16 holds"));
+        if host >= last {
+            return Err(format!("{path}: more MACs than 10.100.0.0/14 holds"));
         }
         backend.insert(mac, Reservation::new(Ipv4Addr::from(base + host), mask));
     }

@@ -13,11 +13,18 @@
 # time (utime + stime of all its processes) per request beside its requests/s and p99; a
 # run where either answered anything but 200 or nothing at all fails. One line per path:
 #   COMPARE path ironbell_rps nginx_rps ironbell_p99_ms nginx_p99_ms ironbell_cpu_us nginx_cpu_us
+#           ironbell_wait nginx_wait wrk_wait_ironbell wrk_wait_nginx
+# where a wait is the milliseconds per second that the server's threads (or wrk's) spent
+# ready to run but waiting for a CPU (/proc schedstat run_delay, summed over threads): on
+# a shared machine, the part of the p99 that is not the server's.
 #
 # Environment: CARGO_TARGET_DIR (default <repo>/target), DURATION (default 15s),
 # CONNECTIONS (default 64), THREADS (default 2), PORT (default 17172), COUNT (10000),
 # WITH_NGINX (0; not NGINX, which nginx itself reads), NGINX_PORT (17173),
-# NGINX_WORKERS (2, the cores of the CI machine), COMPARE_ONLY (0; 1: only the comparison).
+# NGINX_WORKERS (2, the cores of the CI machine), COMPARE_ONLY (0; 1: only the comparison),
+# PINNED (0; 1: then the comparison again with both servers on CPU 0 and wrk on CPU 1),
+# PATHS (the paths compared; default the three above), BENCH_PROFILE (release; dev:
+# scripts/lib/bench-build.sh).
 # nginx: the installed one, else Debian's package unpacked here (not installed: no daemon).
 set -euo pipefail
 
@@ -33,8 +40,8 @@ for tool in wrk curl; do
     command -v "$tool" >/dev/null || { echo "$tool is not installed" >&2; exit 1; }
 done
 
-(cd "$repo" && CARGO_TARGET_DIR=$target cargo build --release -p ironbell-metadata --example metadata-serve)
-bin=$target/release/examples/metadata-serve
+. "$repo/scripts/lib/bench-build.sh"
+bin=$(CARGO_TARGET_DIR=$target bench_build "$repo" -p ironbell-metadata --example metadata-serve)/examples/metadata-serve
 
 work=$(mktemp -d)
 pid=
@@ -95,7 +102,7 @@ if [ ! -x "$nginx_bin" ]; then
     dpkg -x "$work"/nginx_*.deb "$work/pkg"
     nginx_bin=$work/pkg/usr/sbin/nginx
 fi
-paths="/2009-04-04/meta-data/hostname /2009-04-04/meta-data/ /metadata"
+paths=${PATHS:-"/2009-04-04/meta-data/hostname /2009-04-04/meta-data/ /metadata"}
 www=$work/www
 for p in $paths; do
     f=$www$p
@@ -142,24 +149,67 @@ ticks() {
     echo "$total"
 }
 hz=$(getconf CLK_TCK)
-# One wrk run against a server: prints "requests/s p99_ms cpu_us_per_request".
+# Nanoseconds the threads of a process and its children waited on a run queue, ready but
+# without a CPU (schedstat's run_delay): the share of the tail that is the machine's.
+run_wait() {
+    local total=0 p t
+    for p in "$1" $(pgrep -P "$1" || true); do
+        for t in /proc/"$p"/task/*/schedstat; do
+            total=$((total + $(awk '{ print $2 }' "$t" 2>/dev/null || echo 0)))
+        done
+    done
+    echo "$total"
+}
+# One wrk run against a server: prints "requests/s p99_ms cpu_us_per_request
+# server_wait wrk_wait", the waits in ms of run-queue wait per second (sampled while wrk
+# runs). With $wrk_cpu set, wrk runs on that CPU only, with one thread.
+wrk_cpu=
 measure() {
-    local url=$1 server_pid=$2 out=$work/wrk-$RANDOM.txt c0 c1 requests
+    local url=$1 server_pid=$2 out=$work/wrk-$RANDOM.txt c0 c1 requests w s0 s1 k0 k1 t0 t1
     c0=$(ticks "$server_pid")
-    wrk -t"$threads" -c"$connections" -d"$duration" --latency "$url" >"$out"
+    if [ -n "$wrk_cpu" ]; then
+        taskset -c "$wrk_cpu" wrk -t1 -c"$connections" -d"$duration" --latency "$url" >"$out" &
+    else
+        wrk -t"$threads" -c"$connections" -d"$duration" --latency "$url" >"$out" &
+    fi
+    w=$!
+    sleep 0.5
+    s0=$(run_wait "$server_pid") k0=$(run_wait "$w") t0=$(date +%s%N)
+    local s k t
+    while kill -0 "$w" 2>/dev/null; do
+        s=$(run_wait "$server_pid") k=$(run_wait "$w") t=$(date +%s%N)
+        # A sample counts only if wrk was still there after it (not half its threads).
+        if kill -0 "$w" 2>/dev/null; then s1=$s k1=$k t1=$t; fi
+        sleep 0.25
+    done
+    wait "$w"
     c1=$(ticks "$server_pid")
     if grep -q 'Non-2xx' "$out"; then echo "non-200 answers from $url:" >&2; cat "$out" >&2; exit 1; fi
     requests=$(awk '/requests in/ { print $1 }' "$out")
     [ "${requests:-0}" -gt 0 ] || { echo "no answer from $url" >&2; cat "$out" >&2; exit 1; }
-    awk -v r="$requests" -v t=$((c1 - c0)) -v hz="$hz" '
+    awk -v r="$requests" -v t=$((c1 - c0)) -v hz="$hz" -v sw=$((s1 - s0)) -v kw=$((k1 - k0)) -v dt=$((t1 - t0)) '
         function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
         /^Requests\/sec/ { rps = $2 } $1 == "99%" { p99 = ms($2) }
-        END { printf "%s %.2f %.1f\n", rps, p99, t * 1e6 / hz / r }' "$out"
+        END { printf "%s %.2f %.1f %.0f %.0f\n", rps, p99, t * 1e6 / hz / r, sw / dt * 1000, kw / dt * 1000 }' "$out"
 }
 echo
 echo "== against nginx serving the same bodies (wrk -t$threads -c$connections -d$duration)"
-for p in $paths; do
-    read -r ib_rps ib_p99 ib_cpu < <(measure "$base$p" "$pid")
-    read -r ng_rps ng_p99 ng_cpu < <(measure "http://127.0.0.1:$nginx_port$p" "$nginx_pid")
-    echo "COMPARE $p $ib_rps $ng_rps $ib_p99 $ng_p99 $ib_cpu $ng_cpu"
-done
+compare() { # tag
+    local p ib_rps ib_p99 ib_cpu ib_wait ib_wrk ng_rps ng_p99 ng_cpu ng_wait ng_wrk
+    for p in $paths; do
+        read -r ib_rps ib_p99 ib_cpu ib_wait ib_wrk < <(measure "$base$p" "$pid")
+        read -r ng_rps ng_p99 ng_cpu ng_wait ng_wrk < <(measure "http://127.0.0.1:$nginx_port$p" "$nginx_pid")
+        echo "$1 $p $ib_rps $ng_rps $ib_p99 $ng_p99 $ib_cpu $ng_cpu $ib_wait $ng_wait $ib_wrk $ng_wrk"
+    done
+}
+compare COMPARE
+[ "${PINNED:-0}" = 1 ] || exit 0
+
+# The same, with each server (all its threads, all nginx's processes) on CPU 0 and wrk
+# (one thread) on CPU 1: neither waits for the other's CPU, so what is left of the tail
+# is the server's own. One line per path: COMPARE_PINNED, same fields.
+echo
+echo "== the same, servers on CPU 0, wrk -t1 on CPU 1"
+for p in "$pid" $(pgrep -P "$nginx_pid") "$nginx_pid"; do taskset -a -p -c 0 "$p" >/dev/null; done
+wrk_cpu=1
+compare COMPARE_PINNED

@@ -10,13 +10,13 @@
 # Every row but the last uses the same client, examples/tftp-get.rs (asks for blksize,
 # tsize and windowsize; one thread per transfer), against both servers.
 # SHORT=1 (scripts/bench --short): only the 1 MiB single rows and 50 concurrent downloads.
+# BENCH_PROFILE=dev: the dev build (scripts/lib/bench-build.sh).
 # Needs root, curl, bc and apt-get (tftpd-hpa is unpacked, not installed, so no service is
 # started). Usage: crates/tftp/bench/run.sh
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../../.." && pwd)
-target=${CARGO_TARGET_DIR:-$repo/target}
 work=$(mktemp -d)
 ns=ibbench$$
 pids=()
@@ -27,9 +27,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-(cd "$repo" && cargo build -q --release -p ironbell-tftp --example tftp-serve --example tftp-get)
-ironbell="$target/release/examples/tftp-serve"
-get="$target/release/examples/tftp-get"
+. "$repo/scripts/lib/bench-build.sh"
+bin=$(bench_build "$repo" -p ironbell-tftp --example tftp-serve --example tftp-get)
+ironbell="$bin/examples/tftp-serve"
+get="$bin/examples/tftp-get"
 
 tftpd=$(command -v in.tftpd || true)
 if [ -z "$tftpd" ]; then
@@ -88,16 +89,18 @@ concurrent() { # port n [tftp-get options] -> MiB/s of n parallel 1 MiB download
     nsx "$get" "$@" --concurrent "$n" --check "$work/root/1m.bin" "127.0.0.1:$port" 1m.bin | field mib_per_s
 }
 curl_concurrent() { # port n -> MiB/s for n parallel 1 MiB downloads by curl processes
-    local t0 t1 i cpids=() fail=0
+    # curl 7.88 prints "getpeername() failed with errno 107" on every TFTP transfer and
+    # shows that first message whatever failed after it: the exit codes say what did.
+    local t0 t1 i cpids=() fail=0 codes=""
     t0=$(now)
     for i in $(seq 1 "$2"); do
         nsx curl -sS --max-time 120 --tftp-blksize 1468 -o "$work/out/c$i" "tftp://127.0.0.1:$1/1m.bin" & cpids+=($!)
     done
-    for p in "${cpids[@]}"; do wait "$p" || fail=$((fail + 1)); done
+    for p in "${cpids[@]}"; do wait "$p" || { codes+=" $?"; fail=$((fail + 1)); }; done
     t1=$(now)
     for i in $(seq 1 "$2"); do cmp -s "$work/out/c$i" "$work/root/1m.bin" || fail=$((fail + 1)); done
     rm -f "$work"/out/c*
-    [ "$fail" = 0 ] || { echo "$fail curl downloads from :$1 failed" >&2; exit 1; }
+    [ "$fail" = 0 ] || { echo "$fail curl downloads from :$1 failed (curl exit codes:${codes:- none, the files differ})" >&2; exit 1; }
     echo "$2 / ($t1 - $t0)" | bc -l
 }
 row() { # label ironbell-MiB/s tftpd-hpa-MiB/s

@@ -35,6 +35,15 @@
 //!   (no Sorcerer's Apprentice bug). Block numbers wrap from 65535 to 0, as tftp-hpa and
 //!   curl expect. A file whose size is a multiple of the block size ends with an empty
 //!   block.
+//! - A read request repeated by its client (same bytes, same address and port) while the
+//!   transfer it started has not heard from that client yet is a retransmission: the
+//!   client's answer was slow (a loaded server, a queue of requests), and the running
+//!   transfer answers it. It is dropped and counted
+//!   ([`StatsSnapshot::duplicate_requests`]); a second transfer would send a second OACK
+//!   from another TID, which curl takes for its own transfer and then stalls (curl, like
+//!   most clients, accepts the first TID and does not check the source of what follows).
+//!   Once the client has answered, the same request again starts a new transfer (a
+//!   client restarting from the same port).
 //! - A client that answers with an ERROR (OVMF sends error 8 after learning `tsize`) ends
 //!   its transfer quietly; it is counted as aborted, not failed.
 //! - `netascii` requests are served byte for byte, without CR LF conversion: the files

@@ -1,11 +1,12 @@
 //! The listening loop: [`Server`] reads requests from the caller's socket, refuses what it
 //! must, and starts one transfer thread per read request.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ironbell_limits::{ConnectionCap, LogLimiter, RateLimiter};
@@ -85,6 +86,7 @@ pub struct Stats {
     pub(crate) rate_limited: AtomicU64,
     pub(crate) deadline_expired: AtomicU64,
     pub(crate) timeout_refused: AtomicU64,
+    pub(crate) duplicate_requests: AtomicU64,
 }
 
 /// A point-in-time copy of [`Stats`].
@@ -122,6 +124,11 @@ pub struct StatsSnapshot {
     pub deadline_expired: u64,
     /// `timeout` options above [`Config::max_timeout`], left out of the OACK.
     pub timeout_refused: u64,
+    /// Read requests dropped as a retransmission: the same bytes from the same address
+    /// and port as a running transfer that has not heard from its client yet (that
+    /// transfer answers; a second one would send the client a second OACK from another
+    /// TID).
+    pub duplicate_requests: u64,
 }
 
 impl Stats {
@@ -143,6 +150,7 @@ impl Stats {
             rate_limited: r(&self.rate_limited),
             deadline_expired: r(&self.deadline_expired),
             timeout_refused: r(&self.timeout_refused),
+            duplicate_requests: r(&self.duplicate_requests),
         }
     }
 
@@ -158,6 +166,53 @@ pub(crate) struct Inner {
     slots: Arc<Semaphore>,
     per_client: Arc<ConnectionCap<IpAddr>>,
     requests: RateLimiter<IpAddr>,
+    /// The running transfers by client address and port, to recognise a retransmitted
+    /// read request. At most [`Config::max_transfers`] entries: each holds a slot.
+    running: Mutex<HashMap<SocketAddr, Arc<Running>>>,
+}
+
+/// What the listening loop knows of a running transfer.
+pub(crate) struct Running {
+    /// The read request's bytes as received.
+    request: Box<[u8]>,
+    /// Set by the transfer when a first packet from its client arrives: from then on the
+    /// client has the transfer's TID, and the same request again is a new request.
+    pub(crate) heard: AtomicBool,
+}
+
+impl Inner {
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Arc<Running>>> {
+        // The map holds no invariant a panicking holder could break.
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether `request` from `peer` repeats the request of a transfer that has not heard
+    /// from its client yet: a client retransmitting because the answer was slow.
+    fn is_retransmission(&self, peer: SocketAddr, request: &[u8]) -> bool {
+        self.running()
+            .get(&peer)
+            .is_some_and(|r| !r.heard.load(Ordering::Relaxed) && *r.request == *request)
+    }
+}
+
+/// Removes a transfer's entry from [`Inner::running`] when the transfer ends (unless a
+/// newer transfer for the same client has replaced it).
+struct Registered<'a> {
+    inner: &'a Inner,
+    peer: SocketAddr,
+    running: Arc<Running>,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        let mut map = self.inner.running();
+        if map
+            .get(&self.peer)
+            .is_some_and(|r| Arc::ptr_eq(r, &self.running))
+        {
+            map.remove(&self.peer);
+        }
+    }
 }
 
 /// A read-only TFTP server. Cheap to clone; clones share counters and the transfer limit.
@@ -194,6 +249,7 @@ impl Server {
                 slots,
                 per_client,
                 requests,
+                running: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -280,6 +336,11 @@ async fn listen(inner: Arc<Inner>, socket: UdpSocket) -> io::Result<()> {
             }
         };
         Stats::add(&stats.requests, 1);
+        if inner.is_retransmission(peer, &buf[..n]) {
+            Stats::add(&stats.duplicate_requests, 1);
+            tracing::debug!(client = %peer, file = %req.filename, "retransmitted read request dropped: its transfer is answering");
+            continue;
+        }
         if !inner.requests.check(&peer.ip()) {
             Stats::add(&stats.rate_limited, 1);
             continue;
@@ -317,6 +378,11 @@ async fn listen(inner: Arc<Inner>, socket: UdpSocket) -> io::Result<()> {
             }
         };
         let span = tracing::info_span!("tftp", client = %peer, file = %req.filename);
+        let running = Arc::new(Running {
+            request: buf[..n].into(),
+            heard: AtomicBool::new(false),
+        });
+        inner.running().insert(peer, Arc::clone(&running));
         let inner2 = Arc::clone(&inner);
         let stop2 = Arc::clone(&stop.0);
         Stats::add(&stats.active, 1);
@@ -325,13 +391,21 @@ async fn listen(inner: Arc<Inner>, socket: UdpSocket) -> io::Result<()> {
             .stack_size(TRANSFER_STACK)
             .spawn(move || {
                 let _entered = span.enter();
-                let outcome = transfer::run(&inner2, sock, peer, req, &stop2);
+                let registered = Registered {
+                    inner: &inner2,
+                    peer,
+                    running,
+                };
+                let outcome =
+                    transfer::run(&inner2, sock, peer, req, &stop2, &registered.running.heard);
+                drop(registered);
                 finish(&inner2.stats, outcome);
                 drop(permit);
                 drop(client_permit);
             });
         if let Err(e) = spawned {
             tracing::warn!(client = %peer, error = %e, "cannot start a transfer thread");
+            inner.running().remove(&peer);
             finish(stats, Outcome::Failed);
         }
     }

@@ -120,6 +120,8 @@ struct Peer<'a> {
     peer: SocketAddr,
     stats: &'a Stats,
     stop: &'a AtomicBool,
+    /// Set on the first packet from the client (see `server::Running`).
+    heard: &'a AtomicBool,
     timeout: Duration,
     retries: u32,
     /// When the whole transfer must be over.
@@ -210,6 +212,7 @@ impl Peer<'_> {
                     let _ = self.sock.send_to(&pkt, from);
                     continue;
                 }
+                self.heard.store(true, Ordering::Relaxed);
                 match Packet::parse(&self.buf[..n]) {
                     Ok(Packet::Ack(block)) => {
                         let diff = u64::from(block.wrapping_sub(lo as u16));
@@ -259,19 +262,22 @@ impl Reader {
 
 /// Runs one transfer to its end, blocking the calling thread (the server gives each
 /// transfer a thread of its own). `sock` is the transfer's own socket (its TID), bound by
-/// the caller; `stop` ends the transfer early when set.
+/// the caller; `stop` ends the transfer early when set; `heard` is set when the first
+/// packet from `peer` arrives.
 pub(crate) fn run(
     inner: &Inner,
     sock: UdpSocket,
     peer: SocketAddr,
     req: Request,
     stop: &AtomicBool,
+    heard: &AtomicBool,
 ) -> Outcome {
     let mut p = Peer {
         sock,
         peer,
         stats: &inner.stats,
         stop,
+        heard,
         timeout: inner.config.timeout,
         retries: inner.config.retries,
         deadline: Instant::now() + inner.config.transfer_deadline,

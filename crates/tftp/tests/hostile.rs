@@ -66,16 +66,21 @@ fn never_acking_flood_is_capped_and_tftp_hpa_is_served() {
             };
             let task = rt.spawn(server.serve(sock));
 
-            // The attacker: 256 requests with timeout=255, never an ACK. Sent in batches
-            // the server has read before the next, so that none is lost in socket buffers.
-            let attacker = lan.hosts[0]
-                .enter(|| std::net::UdpSocket::bind((Lan::host_ip(0), 0)))
-                .unwrap()
+            // The attacker: 256 requests with timeout=255, never an ACK, each from a port
+            // of its own (the same request again from one port would be dropped as a
+            // retransmission). Sent in batches the server has read before the next, so
+            // that none is lost in socket buffers.
+            let attackers: Vec<std::net::UdpSocket> = lan.hosts[0]
+                .enter(|| {
+                    (0..256)
+                        .map(|_| std::net::UdpSocket::bind((Lan::host_ip(0), 0)).unwrap())
+                        .collect()
+                })
                 .unwrap();
             let attack = rrq("boot.bin", &[("timeout", "255")]);
             let started = Instant::now();
-            for batch in 1..=8u64 {
-                for _ in 0..32 {
+            for (batch, sockets) in (1..=8u64).zip(attackers.chunks(32)) {
+                for attacker in sockets {
                     attacker.send_to(&attack, addr).unwrap();
                 }
                 poll(&server, Duration::from_secs(5), "requests read", |s| {
@@ -139,7 +144,7 @@ fn never_acking_flood_is_capped_and_tftp_hpa_is_served() {
                 ended_after,
                 deadline
             );
-            drop(attacker);
+            drop(attackers);
             assert!(!task.is_finished(), "server stopped");
             task.abort();
         })

@@ -18,10 +18,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ironbell_model::tinkerbell::{
-    Workflow, WorkflowAction, WorkflowState, WorkflowStatus, WorkflowTask,
-};
-use ironbell_model::{ObjectMeta, TypeKey, parse_documents};
+use ironbell_model::TypeKey;
+use ironbell_model::tinkerbell::Workflow;
 use ironbell_store::events::events_of;
 use ironbell_store::{Api, ListParams, SharedStore};
 use ironbell_store_sqlite::SqliteStore;
@@ -32,7 +30,10 @@ use ironbell_workflow_proto::{ActionRequest, ActionResponse, ActionStatusRequest
 use tonic::Code;
 use tonic::transport::Channel;
 
-const MAC: &str = "02:00:00:00:00:01";
+mod support;
+use support::{create, hardware_at, workflow};
+
+use support::MAC;
 
 struct Api_ {
     store: SharedStore,
@@ -84,58 +85,6 @@ async fn start_with(
 
 async fn hardware_at_loopback(store: &SharedStore) {
     hardware_at(store, "127.0.0.1").await;
-}
-
-async fn hardware_at(store: &SharedStore, ip: &str) {
-    let yaml = format!(
-        "apiVersion: tinkerbell.org/v1alpha1
-kind: Hardware
-metadata: {{name: m1, namespace: default}}
-spec:
-  interfaces:
-  - dhcp: {{mac: \"{MAC}\", ip: {{address: {ip}, netmask: 255.0.0.0}}}}
-"
-    );
-    for o in parse_documents(&yaml).unwrap() {
-        store.create(o.to_dynamic().unwrap()).await.unwrap();
-    }
-}
-
-/// A rendered, PENDING workflow for `agent` with two actions (what the controller makes).
-fn workflow(name: &str, agent: &str) -> Workflow {
-    let action = |id: &str| WorkflowAction {
-        id: format!("{name}-{id}"),
-        name: Some(id.into()),
-        image: Some("quay.io/tinkerbell/actions/image2disk:latest".into()),
-        timeout: Some(60),
-        state: Some(WorkflowState::Pending),
-        ..WorkflowAction::default()
-    };
-    Workflow {
-        metadata: ObjectMeta::named("default", name),
-        status: Some(WorkflowStatus {
-            agent_id: Some(agent.into()),
-            state: Some(WorkflowState::Pending),
-            tasks: Some(vec![WorkflowTask {
-                id: format!("{name}-t"),
-                name: "install".into(),
-                agent_id: agent.into(),
-                actions: vec![action("a1"), action("a2")],
-                ..WorkflowTask::default()
-            }]),
-            ..WorkflowStatus::default()
-        }),
-        ..Workflow::default()
-    }
-}
-
-async fn create(store: &SharedStore, wf: &Workflow) {
-    let api: Api<Workflow> = Api::new(store.clone());
-    let mut created = api.create(wf).await.unwrap();
-    if created.status != wf.status {
-        created.status = wf.status.clone();
-        api.update_status(&created).await.unwrap();
-    }
 }
 
 async fn get(
@@ -294,13 +243,7 @@ async fn get_action_with_3000_workflows_costs_one_index_lookup() {
     hardware_at_loopback(&store).await;
     let made = Instant::now();
     for i in 0..3000u32 {
-        let agent = format!(
-            "02:00:00:{:02x}:{:02x}:{:02x}",
-            i >> 16,
-            (i >> 8) & 0xff,
-            i & 0xff
-        );
-        create(&store, &workflow(&format!("wf{i}"), &agent)).await;
+        create(&store, &workflow(&format!("wf{i}"), &support::agent(i))).await;
     }
     println!("3,000 Workflows created in {:?}", made.elapsed());
     let mut api = start(store).await;
@@ -325,35 +268,8 @@ async fn get_action_with_3000_workflows_costs_one_index_lookup() {
         unknown.as_micros()
     );
     // The same calls in-process (no gRPC, no network): the server's own cost.
-    let server = ironbell_workflow::server::Server::new(
-        api.store.clone(),
-        {
-            let index = ironbell_workflow::index::AgentIndex::start(api.store.clone());
-            index.synced().await;
-            index
-        },
-        ironbell_workflow::auth::AgentAuth {
-            mode: AuthMode::Address,
-            trusted_proxies: Vec::new(),
-        },
-        ironbell_workflow::server::CallRate {
-            per_second: 1e9,
-            burst: u32::MAX,
-            max_clients: 16,
-        },
-    );
-    let local = |agent: &str| {
-        let mut r = tonic::Request::new(ActionRequest {
-            agent_id: agent.into(),
-            agent_attributes: None,
-        });
-        r.extensions_mut()
-            .insert(tonic::transport::server::TcpConnectInfo {
-                local_addr: None,
-                remote_addr: Some(([127, 0, 0, 1], 40000).into()),
-            });
-        r
-    };
+    let server = support::in_process_server(api.store.clone()).await;
+    let local = support::local_request;
     use ironbell_workflow_proto::workflow_service_server::WorkflowService;
     let t = Instant::now();
     for _ in 0..n {

@@ -60,6 +60,18 @@ pub fn with_server<T: Send>(
     source: FileSource,
     body: impl FnOnce(&Harness) -> T + Send,
 ) -> T {
+    with_server_after(config, source, |_, _| (), |h, ()| body(h))
+}
+
+/// [`with_server`], but the listening socket is bound before `before` runs and read only
+/// after it returns: what clients send meanwhile waits in the socket's queue (a server
+/// slow to answer). `before` runs inside the namespace; what it returns goes to `body`.
+pub fn with_server_after<T: Send, B>(
+    config: Config,
+    source: FileSource,
+    before: impl FnOnce(&Netns, SocketAddr) -> B + Send,
+    body: impl FnOnce(&Harness, B) -> T + Send,
+) -> T {
     let ns = Netns::new().expect("netns (needs root)");
     ns.enter(|| {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -70,6 +82,7 @@ pub fn with_server<T: Send>(
         let std_sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
         std_sock.set_nonblocking(true).expect("nonblocking");
         let addr = std_sock.local_addr().expect("addr");
+        let early = before(&ns, addr);
         let server = Server::new(config, source);
         let sock = {
             let _guard = rt.enter();
@@ -82,7 +95,7 @@ pub fn with_server<T: Send>(
             stats: server.stats(),
             rt: &rt,
         };
-        let out = body(&h);
+        let out = body(&h, early);
         assert!(
             !task.is_finished(),
             "server stopped: {:?}",
@@ -92,6 +105,29 @@ pub fn with_server<T: Send>(
         out
     })
     .expect("the test body panicked inside the namespace")
+}
+
+/// Bytes waiting in the receive queue of the UDP socket bound to `addr` (IPv4), from
+/// `/proc/thread-self/net/udp` (the calling thread's namespace; `/proc/self` is the
+/// process's, whose main thread stays outside).
+pub fn udp_queued(addr: SocketAddr) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/thread-self/net/udp").ok()?;
+    let local = match addr {
+        SocketAddr::V4(a) => format!(
+            "{:08X}:{:04X}",
+            u32::from_le_bytes(a.ip().octets()),
+            a.port()
+        ),
+        SocketAddr::V6(_) => return None,
+    };
+    table.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.get(1) != Some(&local.as_str()) {
+            return None;
+        }
+        let (_, rx) = f.get(4)?.split_once(':')?;
+        u64::from_str_radix(rx, 16).ok()
+    })
 }
 
 /// The three iPXE binaries from Debian's `ipxe` package, loaded into memory.
