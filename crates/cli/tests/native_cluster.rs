@@ -475,6 +475,22 @@ fn a_management_cluster_takes_its_plane_from_the_admin_machine() {
         args.extend(extra);
         ironbell(&args)
     };
+    // The DHCP switch of the cluster's plane at `store` (`serve` or `standby`).
+    let dhcp_switch = |store: &str| {
+        let out = ironbell(&[
+            "--store",
+            store,
+            "get",
+            "configmap",
+            "ironbell-plane",
+            "-n",
+            "ironbell-system",
+            "-o",
+            "jsonpath={.data.dhcp}",
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
     std::thread::scope(|scope| {
         let player = scope.spawn(|| {
             lan.server
@@ -534,18 +550,7 @@ fn a_management_cluster_takes_its_plane_from_the_admin_machine() {
                 text(&out)
             );
         }
-        let out = ironbell(&[
-            "--store",
-            store,
-            "get",
-            "configmap",
-            "ironbell-plane",
-            "-n",
-            "ironbell-system",
-            "-o",
-            "yaml",
-        ]);
-        assert!(text(&out).contains("dhcp: serve"), "{}", text(&out));
+        assert_eq!(dhcp_switch(store), "serve");
 
         // The cluster manages itself: a worker added to hardware.csv joins through the moved
         // plane.
@@ -603,18 +608,7 @@ fn a_management_cluster_takes_its_plane_from_the_admin_machine() {
         );
         assert!(all.contains("Cluster c1 deleted"), "{all}");
         assert!(!dir.join("c1/c1.store").exists());
-        let out = ironbell(&[
-            "--store",
-            store,
-            "get",
-            "configmap",
-            "ironbell-plane",
-            "-n",
-            "ironbell-system",
-            "-o",
-            "yaml",
-        ]);
-        assert!(text(&out).contains("dhcp: standby"), "{}", text(&out));
+        assert_eq!(dhcp_switch(store), "standby");
         let local = dir.join("c1/generated/c1.db").display().to_string();
         let out = ironbell(&["--store", &local, "get", "hardware", "-n", NS, "-o", "yaml"]);
         assert!(out.status.success(), "{}", text(&out));
