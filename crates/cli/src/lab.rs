@@ -83,6 +83,10 @@ pub struct UpArgs {
     /// against the lab as against real hardware (`ironbell create cluster`).
     #[arg(long, conflicts_with_all = ["detach", "template", "replicas"])]
     machines_only: bool,
+    /// Serve the web dashboard on this address too (inside the lab's network namespace,
+    /// e.g. 10.42.0.1:7180; read-only without the plane's token).
+    #[arg(long, conflicts_with = "machines_only")]
+    dashboard: Option<std::net::SocketAddr>,
 }
 
 fn lab_dir(lab: &LabDir) -> anyhow::Result<PathBuf> {
@@ -118,6 +122,7 @@ pub async fn run(command: LabCommand) -> anyhow::Result<ExitCode> {
                 wait: !args.detach,
                 replicas: usize::from(args.replicas),
                 machines_only: args.machines_only,
+                dashboard: args.dashboard,
             };
             let mut out = std::io::stdout();
             let summary = ironbell_lab::up(&opts, &mut out).await?;

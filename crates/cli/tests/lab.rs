@@ -4,6 +4,12 @@
 //! the metadata it read from ironbell. Everything runs in a network namespace the lab
 //! creates and `ironbell lab down` removes.
 //!
+//! While the first test's machines provision, the plane's web dashboard is watched in
+//! headless Chromium (tests/dashboard/lab.mjs, playwright-core): each machine's phase
+//! changes live in the machine list, the first machine's page receives its log lines as
+//! they arrive and shows its timeline, and a change without the token is refused.
+//! Screenshots go to `<target>/test-output/dashboard/lab-*.png`.
+//!
 //! HookOS (with the real agent, built by hookos/build.sh) and the OS image
 //! (os-image/build.sh) are built once per run. The tests take turns: each boots
 //! machines that need most of the machine's two cores.
@@ -64,6 +70,51 @@ impl Lab {
     }
 }
 
+/// Runs tests/dashboard/lab.mjs (Chromium through playwright-core) in the lab's namespace
+/// against the dashboard at `addr` once it answers, until `machines` (namespace/name) all
+/// succeeded; returns what it printed, or `None` without node, chromium or playwright-core
+/// (a failure in CI).
+fn watch_dashboard(lab: &Lab, addr: &str, machines: &[&str]) -> Option<String> {
+    let node = ironbell_testbed::require_tool("node")?;
+    let chromium = ironbell_testbed::require_tool("chromium")?;
+    let scripts = repo().join("tests/dashboard");
+    if !scripts.join("node_modules/playwright-core").is_dir() {
+        let why = "playwright-core is not installed: run `npm ci` in tests/dashboard (scripts/setup does)";
+        assert!(std::env::var_os("CI").is_none(), "{why}");
+        eprintln!("SKIPPED the dashboard part: {why}");
+        return None;
+    }
+    let netns = ironbell_lab::netns_name(&lab.name);
+    let health = format!("http://{addr}/healthz");
+    let up = ironbell_testbed::wait_until(Duration::from_secs(600), || {
+        Command::new("ip")
+            .args(["netns", "exec", &netns, "curl", "-sf", "-m", "2", &health])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    assert!(up, "the lab's dashboard never answered at {addr}");
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target dir")
+        .join("test-output/dashboard");
+    let out = Command::new("ip")
+        .args(["netns", "exec", &netns, "env"])
+        .arg(format!("DASHBOARD_URL=http://{addr}"))
+        .arg(format!("MACHINES={}", machines.join(",")))
+        .arg(format!("OUT_DIR={}", out_dir.display()))
+        .arg(format!("CHROMIUM={}", chromium.display()))
+        .arg(node)
+        .arg(scripts.join("lab.mjs"))
+        .current_dir(&scripts)
+        .output()
+        .expect("run node");
+    Some(format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
+}
+
 fn ok_line(console: &str, mac: &str, hostname: &str) -> bool {
     console.contains(&format!(
         "ironbell-os: instance-id={mac} hostname={hostname}"
@@ -75,16 +126,33 @@ fn bios_over_ipmi_and_uefi_over_redfish_are_provisioned_concurrently_and_a_stran
     ironbell_testbed::require_tier!(ironbell_testbed::Tier::Vm);
     let _turn = LAB.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::new("a");
-    let out = lab.up(&[
-        "--machine",
-        "bios,ipmi",
-        "--machine",
-        "uefi,redfish",
-        "--strangers",
-        "1",
-    ]);
+    // The dashboard watched in Chromium while the machines provision (tests/dashboard/lab.mjs).
+    let dashboard = format!("{}:7180", ironbell_lab::replicas::replica_ip(0));
+    let (out, watched) = std::thread::scope(|scope| {
+        let up = scope.spawn(|| {
+            lab.up(&[
+                "--machine",
+                "bios,ipmi",
+                "--machine",
+                "uefi,redfish",
+                "--strangers",
+                "1",
+                "--dashboard",
+                &dashboard,
+            ])
+        });
+        let watched = watch_dashboard(&lab, &dashboard, &["lab/node-1", "lab/node-2"]);
+        (up.join().expect("lab up"), watched)
+    });
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "lab up failed\n{}", lab.diagnostics());
+    if let Some(watched) = watched {
+        assert!(
+            watched.lines().any(|l| l.starts_with("PASS")),
+            "the dashboard did not show the provisioning live:\n{watched}"
+        );
+        eprintln!("dashboard: {}", watched.lines().last().unwrap_or_default());
+    }
 
     // Both workflows succeeded, and each installed OS printed what the store holds.
     for (machine, mac) in [

@@ -132,6 +132,8 @@ pub struct Options {
     /// plane started elsewhere (`ironbell create cluster`) runs against, as on real
     /// hardware. HookOS and the OS image are not needed.
     pub machines_only: bool,
+    /// Serve the web dashboard there too (`serve all --dashboard`; the first replica's).
+    pub dashboard: Option<std::net::SocketAddr>,
 }
 
 /// The network namespace of the lab `name`.

@@ -372,6 +372,9 @@ fn ironbell_argv(opts: &Options, state: &LabState, dir: &Path, k: usize) -> Vec<
         "--syslog-addr".into(),
         net.syslog.to_string(),
     ]);
+    if let (0, Some(addr)) = (k, opts.dashboard) {
+        argv.extend(["--dashboard".into(), addr.to_string()]);
+    }
     argv
 }
 
