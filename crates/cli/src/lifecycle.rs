@@ -423,8 +423,18 @@ pub async fn run(
             spec.name()
         )
     })?;
-    let log_dir = machine_log_dir.unwrap_or_else(|| store_spec.state_dir().join("machine-logs"));
-    let api_dir = std::path::absolute(store_spec.state_dir().join("api"))
+    // The plane's files (machine logs, the API's credentials): beside an embedded store,
+    // else (the cluster's etcd after a move) in the cluster's NAME/generated/, never in the
+    // working directory.
+    let state_dir = match &store_spec {
+        StoreSpec::Sqlite(_) => store_spec.state_dir(),
+        _ => ironbell_lifecycle_tinkerbell::default_store_path(file, spec.name())?
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
+    };
+    let log_dir = machine_log_dir.unwrap_or_else(|| state_dir.join("machine-logs"));
+    let api_dir = std::path::absolute(state_dir.join("api"))
         .context("resolving the API's credentials directory")?;
     let api = args.api(ip, &api_dir)?;
     // HookOS from the spec's hookImagesURLPath unless --hookos-url says otherwise.
