@@ -168,12 +168,17 @@ pub async fn bmc_checks(rows: &[Row]) -> Vec<Check> {
     futures::future::join_all(attempts).await
 }
 
+/// The provisioning interface of Tinkerbell IP `ip`: the one holding it, or for a virtual
+/// Tinkerbell IP not held yet, the one whose IPv4 subnet holds it.
+pub fn provisioning_interface(ip: Ipv4Addr) -> Option<String> {
+    ironbell_dhcp::probe::interface_with_address(ip)
+        .or_else(|| ironbell_vip::interface_for(&ironbell_vip::Vip::new(ip)).ok())
+}
+
 /// No DHCP server but ours answers on `interface` (default: the one holding `ip`, or for a
 /// virtual Tinkerbell IP not held yet, the one whose subnet holds it).
 pub async fn rival_dhcp(interface: Option<String>, ip: Ipv4Addr) -> Check {
-    let interface = interface
-        .or_else(|| ironbell_dhcp::probe::interface_with_address(ip))
-        .or_else(|| ironbell_vip::interface_for(&ironbell_vip::Vip::new(ip)).ok());
+    let interface = interface.or_else(|| provisioning_interface(ip));
     let interface = match interface {
         Some(i) => i,
         None => {

@@ -203,8 +203,7 @@ pub async fn run(
     if let Some(boot) = settings.plane.boot.as_mut()
         && boot.interface.is_none()
     {
-        boot.interface = ironbell_dhcp::probe::interface_with_address(tinkerbell_ip)
-            .or_else(|| ironbell_vip::interface_for(&ironbell_vip::Vip::new(tinkerbell_ip)).ok());
+        boot.interface = checks::provisioning_interface(tinkerbell_ip);
         if let Some(i) = &boot.interface
             && !settings
                 .service

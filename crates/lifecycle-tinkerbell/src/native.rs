@@ -127,10 +127,16 @@ fn write_private(path: &Path, text: &str) -> Result<(), TaskError> {
     ironbell_files::write_private(path, text.as_bytes()).map_err(io("writing", path))
 }
 
-/// Opens the cluster plane's store.
+/// Opens the cluster plane's store, given as text (`NAME/NAME.store`).
 pub fn open(spec: &str) -> Result<StoreHandle, TaskError> {
     let spec: StoreSpec = spec.parse().map_err(failed)?;
-    ironbell_ops::spec::open(&spec, Access::Existing).map_err(failed)
+    open_spec(&spec)
+}
+
+/// Opens the cluster plane's store.
+pub fn open_spec(spec: &StoreSpec) -> Result<StoreHandle, TaskError> {
+    ironbell_ops::spec::open(spec, Access::Existing)
+        .map_err(|e| failed(format!("opening the cluster's plane: {e}")))
 }
 
 /// Waits until the cluster's etcd at `plane` has `members.len()` started members, each

@@ -511,9 +511,7 @@ impl ironbell_lifecycle::Steps for Shared {
                 if let Some(spec) = &s.settings.moved_plane {
                     // The cluster's plane answers no machine from here on: the bootstrap
                     // plane takes them once they move back.
-                    let plane =
-                        ironbell_ops::spec::open(spec, ironbell_ops::spec::Access::Existing)
-                            .map_err(|e| failed(format!("opening the cluster's plane: {e}")))?;
+                    let plane = native::open_spec(spec)?;
                     native::set_dhcp(plane.store(), "standby").await?;
                     ctx.out().detail(format_args!(
                         "The cluster's plane ({}) is in DHCP standby",
@@ -529,8 +527,7 @@ impl ironbell_lifecycle::Steps for Shared {
                     .moved_plane
                     .as_ref()
                     .ok_or_else(|| failed("no plane"))?;
-                let plane = ironbell_ops::spec::open(spec, ironbell_ops::spec::Access::Existing)
-                    .map_err(|e| failed(format!("opening the cluster's plane: {e}")))?;
+                let plane = native::open_spec(spec)?;
                 s.ensure_controllers(ctx).await?;
                 let report = native::move_back(ctx, &plane, ctx.store()).await?;
                 ctx.out().detail(format_args!(

@@ -669,6 +669,24 @@ impl Plane {
     /// workflow are bound before this returns (their errors are returned here); the boot
     /// service's appear through [`Plane::wait`].
     pub async fn start(store: &StoreHandle, config: PlaneConfig) -> Result<Self, OpsError> {
+        let vip: VipHold = Arc::default();
+        let started = Self::start_holding(store, config, vip.clone()).await;
+        // A plane that did not start lets go of the address it took for its services.
+        if started.is_err()
+            && let Some(claim) = vip.lock().await.take()
+            && let Err(e) = claim.release().await
+        {
+            warn!("{e}");
+        }
+        started
+    }
+
+    /// [`Plane::start`], keeping the virtual address it takes in `vip`.
+    async fn start_holding(
+        store: &StoreHandle,
+        config: PlaneConfig,
+        vip: VipHold,
+    ) -> Result<Self, OpsError> {
         let election = if config.runs_controllers() {
             store.controller_election()?
         } else {
@@ -687,7 +705,6 @@ impl Plane {
         let (shutdown, _) = watch::channel(false);
         let mut tasks: JoinSet<ServiceResult> = JoinSet::new();
         let shared = store.store().clone();
-        let vip: VipHold = Arc::default();
         if let Some(address) = config.vip.as_ref().filter(|_| election.is_none()) {
             // One plane on the embedded store: it holds the address for its whole life, and
             // before its services bind to it.
