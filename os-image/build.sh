@@ -11,7 +11,7 @@
 # mounted and no loop device is used: the partitions are built as files (mkfs.vfat +
 # mtools, mkfs.ext4 -d) and copied into the disk at their offsets.
 #
-# Layout (MBR, 64 MiB):
+# Layout (MBR, 64 MiB; the native variant's root is larger):
 #   p1  32 MiB  FAT, type EF, active: vmlinuz, initrd.img, ldlinux.sys + syslinux.cfg
 #               (BIOS, syslinux's mbr.bin in the MBR), EFI/BOOT/BOOTX64.EFI (UEFI)
 #   p2  31 MiB  ext4, label ironbell-root: the root file system (busybox and os-image/init)
@@ -19,7 +19,16 @@
 # mounts the partition labelled ironbell-root and switches to it. See os-image/README.md.
 #
 # Environment: HOOKOS_CACHE (where the kernel .deb is kept, shared with hookos/build.sh),
-# SOURCE_DATE_EPOCH (file times, default 0).
+# SOURCE_DATE_EPOCH (file times, default 0), NATIVE_IRONBELL (below).
+#
+# The native variant (NATIVE_IRONBELL=<path of an ironbell binary>): the OS of a control-plane
+# machine of the `native` node bootstrapper, which runs a member of the cluster's etcd and a
+# replica of its plane. The root also holds that binary (stripped) as /usr/local/bin/ironbell,
+# Debian's etcd (etcd-server) as /usr/bin/etcd, the shared libraries either needs (none for
+# the static musl build), and Debian's iPXE binaries in /usr/lib/ipxe (which the replica's
+# boot service serves); the root partition is sized to hold them and etcd's data (its
+# write-ahead log preallocates 64 MiB segments). init then hands a native user-data to
+# `ironbell node up` (see os-image/init).
 set -euo pipefail
 umask 022
 export LC_ALL=C
@@ -94,7 +103,28 @@ echo "ironbell lab OS (busybox $(/bin/busybox | head -n 1 | awk '{print $2}'), k
 echo lab-os >"$root/etc/hostname"
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"
 printf 'root:x:0:\n' >"$root/etc/group"
+printf '127.0.0.1 localhost\n' >"$root/etc/hosts"
 chmod 1777 "$root/tmp"
+if [ -n "${NATIVE_IRONBELL:-}" ]; then
+  [ -x "$NATIVE_IRONBELL" ] || die "NATIVE_IRONBELL=$NATIVE_IRONBELL is not an executable"
+  command -v etcd >/dev/null || die "etcd is missing: install etcd-server"
+  mkdir -p "$root/usr/local/bin" "$root/usr/bin" "$root/usr/lib/ipxe" "$root/var/lib"
+  strip -o "$root/usr/local/bin/ironbell" "$NATIVE_IRONBELL" 2>/dev/null ||
+    cp "$NATIVE_IRONBELL" "$root/usr/local/bin/ironbell"
+  cp "$(command -v etcd)" "$root/usr/bin/etcd"
+  # The dynamic loader and libraries, at the paths the binaries name (`ldd` prints nothing
+  # usable for a static binary).
+  for bin in "$root/usr/local/bin/ironbell" "$root/usr/bin/etcd"; do
+    ldd "$bin" 2>/dev/null | awk '/=> \// { print $3 } /^[[:space:]]*\// { print $1 }'
+  done | sort -u | while read -r lib; do
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+  for f in undionly.kpxe ipxe.efi snponly.efi; do
+    [ -f "/usr/lib/ipxe/$f" ] && cp "/usr/lib/ipxe/$f" "$root/usr/lib/ipxe/$f"
+  done
+  echo "ironbell lab OS, native plane (etcd $(etcd --version | awk '/^etcd Version/ {print $3}'), ironbell), kernel $kver" >"$root/etc/issue"
+fi
 find "$root" "$ird" -exec touch -h -d "@$epoch" {} +
 
 # --- partitions ---------------------------------------------------------------------------
@@ -102,7 +132,13 @@ sector=512
 p1_start=2048
 p1_sectors=$((32 * 1024 * 1024 / sector))
 p2_start=$((p1_start + p1_sectors))
-total_sectors=$((64 * 1024 * 1024 / sector))
+total_mib=64
+if [ -n "${NATIVE_IRONBELL:-}" ]; then
+  # The root's contents, 30 % for the file system, and 256 MiB for etcd (two 64 MiB
+  # write-ahead log segments, one preallocated ahead) and the logs.
+  total_mib=$((33 + $(du -sm "$root" | cut -f1) * 13 / 10 + 256))
+fi
+total_sectors=$((total_mib * 1024 * 1024 / sector))
 p2_sectors=$((total_sectors - p2_start))
 
 (cd "$ird" && find . | sort | cpio --quiet -o -H newc -R 0:0 --reproducible) | zstd -q -19 >"$work/initrd.img"

@@ -99,8 +99,8 @@ pub struct BootArgs {
     grpc_port: Option<u16>,
     /// Every replica's gRPC API as machines reach it (`IP:PORT`, comma-separated), named
     /// to HookOS in `grpc_authority=` so that the agent finds whichever replica leads the
-    /// controllers (several replicas on etcd). Default: this host's own (--public-ip and
-    /// the gRPC port).
+    /// controllers (several replicas on etcd). Default: the virtual address of `--vip` with
+    /// the gRPC port, else this host's own (--public-ip and the gRPC port).
     #[arg(
         long,
         value_delimiter = ',',
@@ -601,6 +601,12 @@ pub async fn all(
     }
     let store = &args.boot.replica_store(store)?;
     let mut network = args.boot.network(args.workflow.grpc_addr);
+    if let Some(vip) = args.cluster.vip
+        && network.grpc_authorities.is_empty()
+    {
+        // The agent follows the virtual address to whichever replica leads.
+        network.grpc_authorities = vec![format!("{vip}:{}", args.workflow.grpc_addr.port())];
+    }
     network.metadata = args.metadata.listen;
     network.metrics = args.workflow.metrics.metrics_addr;
     let mut config = PlaneConfig::new(network);

@@ -37,6 +37,8 @@
 mod agent;
 #[path = "common/spec.rs"]
 mod common_spec;
+#[path = "common/dhcp_capture.rs"]
+mod dhcp_capture;
 #[path = "common/node.rs"]
 mod node;
 
@@ -342,48 +344,6 @@ fn ask_dhcp_until(lan: &Lan, dir: &Path, stop: &AtomicBool) -> BTreeMap<String, 
     servers
 }
 
-/// The DHCP offers in the capture `pcap`: (client MAC, xid) → the servers that offered.
-fn dhcp_offers(pcap: &Path) -> BTreeMap<(String, String), BTreeSet<String>> {
-    let out = Command::new("tcpdump")
-        .args(["-r", &pcap.display().to_string(), "-n", "-v"])
-        .output()
-        .expect("tcpdump -r");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut offers: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
-    // One packet: a line that does not start with a blank, then its indented lines.
-    let mut packets: Vec<String> = Vec::new();
-    for line in text.lines() {
-        if line.starts_with(char::is_whitespace) {
-            if let Some(p) = packets.last_mut() {
-                p.push('\n');
-                p.push_str(line);
-            }
-        } else {
-            packets.push(line.to_string());
-        }
-    }
-    let after = |p: &str, key: &str| {
-        p.split(key)
-            .nth(1)
-            .and_then(|rest| rest.split([' ', ',', '\n']).find(|w| !w.is_empty()))
-            .map(str::to_string)
-    };
-    for p in packets {
-        if !p.contains("DHCP-Message (53), length 1: Offer") {
-            continue;
-        }
-        let (Some(mac), Some(xid), Some(server)) = (
-            after(&p, "Client-Ethernet-Address"),
-            after(&p, "xid"),
-            after(&p, "Server-ID (54), length 4:"),
-        ) else {
-            continue;
-        };
-        offers.entry((mac, xid)).or_default().insert(server);
-    }
-    offers
-}
-
 /// Stops the player and kills the nodes when dropped, an assertion's panic included.
 struct StopOnDrop<'a>(&'a AtomicBool, &'a Nodes);
 
@@ -640,7 +600,7 @@ fn a_management_cluster_takes_its_plane_from_the_admin_machine() {
     nodes.kill_all();
     drop(capture);
     // The capture: no Discover of a machine had offers from two servers.
-    let offers = dhcp_offers(&pcap);
+    let offers = dhcp_capture::offers(&pcap);
     assert!(!offers.is_empty(), "the capture holds no DHCP offer");
     let doubled: Vec<_> = offers
         .iter()

@@ -58,6 +58,13 @@ pub struct LabCluster {
     pub worker_os_image_url: Option<String>,
     /// `maxSurge` of both rollouts (`upgradeRolloutStrategy`).
     pub max_surge: u32,
+    /// The datacenter's `tinkerbellIP`: the lab's server address, or a free lab address
+    /// that the plane holds as a virtual address (a management cluster whose plane moves
+    /// onto its machines takes it along).
+    pub tinkerbell_ip: Ipv4Addr,
+    /// The datacenter's `hookImagesURLPath`: where machines fetch HookOS when the plane does
+    /// not serve it itself (a moved plane has no artifacts directory).
+    pub hook_images_url: Option<String>,
 }
 
 impl LabCluster {
@@ -71,6 +78,8 @@ impl LabCluster {
             os_image_url: os_image_url(1),
             worker_os_image_url: None,
             max_surge: 1,
+            tinkerbell_ip: plan::SERVER_IP,
+            hook_images_url: None,
         }
     }
 
@@ -83,6 +92,8 @@ impl LabCluster {
             os_image_url,
             worker_os_image_url,
             max_surge,
+            tinkerbell_ip,
+            hook_images_url,
         } = self;
         let rollout = |max_unavailable: &str| {
             format!(
@@ -115,13 +126,16 @@ impl LabCluster {
              apiVersion: anywhere.eks.amazonaws.com/v1alpha1\n\
              kind: TinkerbellDatacenterConfig\n\
              metadata:\n  name: {name}\n\
-             spec:\n  tinkerbellIP: {}\n{}",
+             spec:\n  tinkerbellIP: {tinkerbell_ip}\n{}{}",
             rollout(""),
             rollout("        maxUnavailable: 0\n"),
-            plan::SERVER_IP,
             match worker_os_image_url {
                 None => format!("  osImageURL: {os_image_url}\n"),
                 Some(_) => String::new(),
+            },
+            match hook_images_url {
+                Some(url) => format!("  hookImagesURLPath: {url}\n"),
+                None => String::new(),
             },
         );
         for (suffix, kind, image) in [

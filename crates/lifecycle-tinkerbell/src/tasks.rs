@@ -437,16 +437,11 @@ impl ironbell_lifecycle::Steps for Shared {
                 let report =
                     native::move_and_serve(ctx, ctx.store(), &plane, s.stop_bootstrap_plane())
                         .await?;
-                let counts: Vec<String> = report
-                    .kinds
-                    .iter()
-                    .map(|(t, k)| format!("{} {}", k.objects, t.kind))
-                    .collect();
                 ctx.out().detail(format_args!(
                     "Moved {} objects to the cluster's plane ({}); the bootstrap plane stopped; \
                      the cluster's plane serves DHCP",
                     report.objects(),
-                    counts.join(", ")
+                    report.summary()
                 ));
                 Ok(Next::proceed_with(json!({
                     "objects": report.objects(),

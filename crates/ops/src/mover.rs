@@ -20,7 +20,11 @@
 //!   `clusterctl.cluster.x-k8s.io/move-hierarchy`;
 //! - EKS Anywhere's own objects, as its `ClusterMover` does: the EKS Anywhere `Cluster` of
 //!   the same name (any namespace) and the objects its spec names by kind and name (the
-//!   datacenter and machine configs), created on the target without owner references.
+//!   datacenter and machine configs), created on the target without owner references;
+//! - the `Node`s of the cluster's Machines (cluster-scoped, matched by `spec.providerID`).
+//!   Not clusterctl's: with Kubernetes the Nodes live in the workload cluster, which a move
+//!   does not touch; ironbell keeps them (what a node's phone-home writes) in the plane's
+//!   store, so they go with the cluster, or the target's Machines would lose their nodes.
 //!
 //! Templates, Workflows, BMC Jobs and Tasks, Events and the lifecycle's journal do not move:
 //! their CRDs carry no move label, and a provisioned Hardware (annotated `provisioned`) makes
@@ -180,6 +184,25 @@ impl MoveReport {
     /// Objects moved, every kind.
     pub fn objects(&self) -> usize {
         self.kinds.values().map(|k| k.objects).sum()
+    }
+
+    /// The objects per kind, `4 Hardware, 12 Secret`; a kind whose name two groups share
+    /// is qualified by its group (`4 Machine.cluster.x-k8s.io, 4 Machine.bmc.tinkerbell.org`).
+    pub fn summary(&self) -> String {
+        self.kinds
+            .iter()
+            .map(|(t, k)| {
+                let shared = self
+                    .kinds
+                    .keys()
+                    .any(|o| o.kind == t.kind && o.api_version != t.api_version);
+                match t.api_version.rsplit_once('/') {
+                    Some((group, _)) if shared => format!("{} {}.{group}", k.objects, t.kind),
+                    _ => format!("{} {}", k.objects, t.kind),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -422,11 +445,30 @@ async fn discover(
         };
     }
     let cluster = clusters.get(ours).map(|&i| candidates[i].0.clone());
-    let objects = candidates
+    let mut objects: Vec<DynamicObject> = candidates
         .into_iter()
         .zip(keep)
         .filter_map(|((o, _), k)| k.then_some(o))
         .collect();
+
+    // The Nodes of the cluster's Machines (cluster-scoped, matched by provider ID).
+    let node_types = TypeKey::new("v1", "Node");
+    if registry.get(&node_types).is_some() {
+        let provider_id = |o: &DynamicObject| {
+            o.field_value("spec")
+                .and_then(|s| s.get("providerID")?.as_str().map(str::to_string))
+        };
+        let machines: BTreeSet<String> = objects
+            .iter()
+            .filter(|o| o.types.kind == "Machine" && group(&o.types) == "cluster.x-k8s.io")
+            .filter_map(provider_id)
+            .collect();
+        let nodes = store.list(&node_types, &ListParams::default()).await?.items;
+        objects.extend(nodes.into_iter().filter(|n| {
+            provider_id(n).is_some_and(|p| machines.contains(&p))
+                || annotation(n, DELETE_FOR_MOVE_ANNOTATION).is_some()
+        }));
+    }
 
     // EKS Anywhere's Cluster of the same name and what its spec names, in its namespace.
     let eksa_cluster = eksa
@@ -952,4 +994,39 @@ fn read_object(path: &Path, registry: &KindRegistry) -> Result<DynamicObject, Op
     }
     ironbell_store::check_names(&obj).map_err(|e| bad(e.to_string()))?;
     Ok(obj)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_summary_qualifies_only_kinds_whose_name_two_groups_share() {
+        let mut report = MoveReport::default();
+        for (api_version, kind, n) in [
+            ("cluster.x-k8s.io/v1beta1", "Machine", 4),
+            ("bmc.tinkerbell.org/v1alpha1", "Machine", 5),
+            ("tinkerbell.org/v1alpha1", "Hardware", 5),
+            ("v1", "Secret", 12),
+        ] {
+            report.kinds.insert(
+                TypeKey::new(api_version, kind),
+                MovedKind {
+                    objects: n,
+                    ..MovedKind::default()
+                },
+            );
+        }
+        let summary = report.summary();
+        for part in [
+            "4 Machine.cluster.x-k8s.io",
+            "5 Machine.bmc.tinkerbell.org",
+            "5 Hardware",
+            "12 Secret",
+        ] {
+            assert!(summary.contains(part), "{summary}");
+        }
+        assert!(!summary.contains("Hardware."), "{summary}");
+        assert_eq!(report.objects(), 26);
+    }
 }

@@ -90,8 +90,9 @@ fn cluster_label(c: &str) -> Value {
 }
 
 /// A management cluster as the controllers leave it (one control-plane machine, one
-/// worker, three Hardware), a second cluster in the same namespace, and what never
-/// moves: Template, Workflow, an unrelated Secret, an EKS-A machine config nobody names.
+/// worker, three Hardware, the machines' Nodes), a second cluster in the same namespace,
+/// and what never moves: Template, Workflow, an unrelated Secret, an EKS-A machine config
+/// nobody names, a Node of no machine of the cluster's.
 async fn fixture(store: &dyn Store) {
     let s = store;
     let cluster = put(s, doc(CAPI, "Cluster", "mgmt", json!({
@@ -167,13 +168,26 @@ async fn fixture(store: &dyn Store) {
         &[&md],
     )
     .await;
+    // The Nodes the machines' phone-homes wrote (cluster-scoped), and one of no machine
+    // of the cluster's.
+    for hw in ["hw1", "hw2", "hw9"] {
+        let node: DynamicObject = serde_json::from_value(doc(
+            "v1",
+            "Node",
+            hw,
+            json!({"spec": {"providerID": format!("tinkerbell://{NS}/{hw}")},
+                "status": {"conditions": [{"type": "Ready", "status": "True"}]}}),
+        ))
+        .unwrap();
+        s.create(node).await.unwrap();
+    }
     for (machine, owner, hw) in [
         ("mgmt-cp-x1", &kcp, "hw1"),
         ("mgmt-md-0-abc-y2", &ms, "hw2"),
     ] {
         let m = put(s, doc(CAPI, "Machine", machine, json!({
             "metadata": cluster_label("mgmt"),
-            "spec": {"clusterName": "mgmt",
+            "spec": {"clusterName": "mgmt", "providerID": format!("tinkerbell://{NS}/{hw}"),
                 "infrastructureRef": {"apiVersion": INFRA, "kind": "TinkerbellMachine", "name": machine},
                 "bootstrap": {"configRef": {"apiVersion": BOOTSTRAP, "kind": "KubeadmConfig", "name": machine}, "dataSecretName": machine}},
             "status": {"phase": "Running", "nodeRef": {"name": hw}}
@@ -357,6 +371,8 @@ const MOVED: &[&str] = &[
     "Hardware/hw1",
     "Hardware/hw2",
     "Hardware/hw3",
+    "Node/hw1",
+    "Node/hw2",
     "Cluster/mgmt@eksa",
     "TinkerbellDatacenterConfig/mgmt",
     "TinkerbellMachineConfig/mgmt-cp",
