@@ -518,6 +518,12 @@ impl ClusterArgs {
         {
             serve_args.extend(["--vip".into(), vip.to_string()]);
         }
+        // A control-plane container of a Docker cluster runs the Docker controllers too.
+        if let (Some(docker), NodeBootstrapper::Native { serve_args, .. }) =
+            (self.docker(), &mut bootstrapper)
+        {
+            serve_args.extend(docker.replica_serve_args());
+        }
         Some(ClusterOptions::with(&facing, bootstrapper))
     }
 
