@@ -118,8 +118,10 @@ pub struct RunArgs {
     /// Extra kernel parameters for HookOS (space-separated).
     #[arg(long, default_value = "")]
     pub extra_kernel_args: String,
-    /// How nodes are bootstrapped: `plain` (Ready when the installed OS phones home) or
-    /// `kubeadm` (EKS Anywhere's user-data; needs Kubernetes in the OS image).
+    /// How nodes are bootstrapped: `plain` (Ready when the installed OS phones home),
+    /// `kubeadm` (EKS Anywhere's user-data; needs Kubernetes in the OS image) or `native`
+    /// (the control-plane machines, or a Docker cluster's control-plane containers, run an
+    /// etcd member and a replica each, and the management plane moves onto them).
     #[arg(long, value_enum, default_value_t = NodeBootstrapperArg::Plain)]
     pub node_bootstrapper: NodeBootstrapperArg,
     /// Where a `plain` node posts its phone-home (default: the plane's metadata service).

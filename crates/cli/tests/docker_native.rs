@@ -15,6 +15,8 @@
 //!   containers' etcd;
 //! - upgrade: workers 1 → 2, with no plane on the admin machine: the command finds the
 //!   plane through `c1/c1.store`, and the replicas make and bootstrap the new container;
+//! - a control-plane container the engine stopped is started again by the plane, with its
+//!   etcd member and replica (started again as its user-data had started them);
 //! - delete: the cluster moves back to a bootstrap plane on the admin machine, which deletes
 //!   every container; no container, network or volume with the cluster's kind label is left,
 //!   and `c1/c1.store` is removed.
@@ -32,6 +34,8 @@ use ironbell_testbed::{Dockerd, Netns, wait_until};
 const PHONE_HOME: &str = "10.250.0.1:50062";
 const LABEL: &str = "io.x-k8s.kind.cluster=c1";
 const BIN: &str = env!("CARGO_BIN_EXE_ironbell");
+/// The command lines of a container's processes, one a line (the image has no `ps`).
+const PROCESSES: &str = "for f in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $f; echo; done";
 /// Control-plane containers: an etcd quorum.
 const CONTROL_PLANES: usize = 3;
 
@@ -324,16 +328,27 @@ fn a_native_docker_cluster_takes_its_management_plane_scales_and_moves_it_back_t
     {
         let ps = w
             .dockerd
-            .docker(&[
-                "exec",
-                &name,
-                "sh",
-                "-c",
-                "cat /proc/[0-9]*/cmdline | tr '\\0' ' '",
-            ])
+            .docker(&["exec", &name, "sh", "-c", PROCESSES])
             .unwrap();
         assert!(ps.contains("ironbell node up"), "{name}: {ps}");
         assert!(ps.contains("/usr/bin/etcd"), "{name}: {ps}");
+    }
+    // The binary is mounted read-only into the control-plane containers only.
+    for (name, role) in w.containers() {
+        if role == "external-load-balancer" {
+            continue;
+        }
+        let mounts = w
+            .dockerd
+            .docker(&[
+                "inspect",
+                "-f",
+                "{{range .Mounts}}{{.Destination}}:{{.RW}} {{end}}",
+                &name,
+            ])
+            .unwrap();
+        let binary = mounts.contains("/usr/local/bin/ironbell:false");
+        assert_eq!(binary, role == "control-plane", "{name} ({role}): {mounts}");
     }
     eprintln!(
         "created and moved in {:.0} s",
@@ -359,6 +374,41 @@ fn a_native_docker_cluster_takes_its_management_plane_scales_and_moves_it_back_t
         w.ironbell(&store, &["get", "ma", "-n", "eksa-system"])
     );
     eprintln!("scaled in {:.0} s", started.elapsed().as_secs_f64());
+
+    // A control-plane container the engine stopped: the plane (the other two members keep
+    // etcd's quorum) starts it again, and in it the member and the replica its user-data
+    // had started (no systemd there to restart them); the member answers again.
+    let cp = w
+        .containers()
+        .into_iter()
+        .find(|(_, r)| r == "control-plane")
+        .map(|(n, _)| n)
+        .unwrap();
+    w.dockerd.docker(&["stop", "-t", "1", &cp]).unwrap();
+    let back = wait_until(Duration::from_secs(90), || {
+        w.dockerd
+            .docker(&["exec", &cp, "sh", "-c", PROCESSES])
+            .is_ok_and(|ps| ps.contains("ironbell node up") && ps.contains("/usr/bin/etcd"))
+    });
+    assert!(back, "{cp}: its member and replica not started again");
+    w.dockerd
+        .docker(&[
+            "exec",
+            &cp,
+            "/usr/local/bin/ironbell",
+            "node",
+            "wait",
+            "--config",
+            "/etc/ironbell/node.yaml",
+            "--timeout",
+            "60s",
+        ])
+        .unwrap();
+    assert_eq!(w.count(&store, "ma"), CONTROL_PLANES + 2);
+    eprintln!(
+        "{cp} restarted with its member in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
 
     // Delete: back to a bootstrap plane here, which removes everything.
     let (ok, text) = w.run("delete");
