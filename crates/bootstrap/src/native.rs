@@ -48,8 +48,11 @@ fn default_etcd() -> PathBuf {
     PathBuf::from("/usr/bin/etcd")
 }
 
+/// Where the user-data runs the `ironbell` binary from by default.
+pub const IRONBELL_PATH: &str = "/usr/local/bin/ironbell";
+
 fn default_ironbell() -> PathBuf {
-    PathBuf::from("/usr/local/bin/ironbell")
+    PathBuf::from(IRONBELL_PATH)
 }
 
 /// A control-plane machine's part of the native plane: the file `ironbell node up` reads.

@@ -418,6 +418,7 @@ impl<'a> Context<'a> {
                 extra_mounts: vec![Mount {
                     container_path: DOCKER_SOCKET.into(),
                     host_path: DOCKER_SOCKET.into(),
+                    read_only: false,
                 }],
                 custom_image: Some(bundle.kind_node.clone()).filter(|i| !i.is_empty()),
             },

@@ -118,8 +118,10 @@ pub struct RunArgs {
     /// Extra kernel parameters for HookOS (space-separated).
     #[arg(long, default_value = "")]
     pub extra_kernel_args: String,
-    /// How nodes are bootstrapped: `plain` (Ready when the installed OS phones home) or
-    /// `kubeadm` (EKS Anywhere's user-data; needs Kubernetes in the OS image).
+    /// How nodes are bootstrapped: `plain` (Ready when the installed OS phones home),
+    /// `kubeadm` (EKS Anywhere's user-data; needs Kubernetes in the OS image) or `native`
+    /// (the control-plane machines, or a Docker cluster's control-plane containers, run an
+    /// etcd member and a replica each, and the management plane moves onto them).
     #[arg(long, value_enum, default_value_t = NodeBootstrapperArg::Plain)]
     pub node_bootstrapper: NodeBootstrapperArg,
     /// Where a `plain` node posts its phone-home (default: the plane's metadata service).
@@ -154,24 +156,32 @@ pub struct RunArgs {
 
 impl RunArgs {
     /// A Docker cluster's plane: the cluster controllers with the `plain` bootstrapper
-    /// posting to the Docker phone-home, and the Docker controllers; nothing else.
-    fn docker_plane(&self) -> PlaneConfig {
+    /// posting to the Docker phone-home, and the Docker controllers; nothing else. With
+    /// `native`, the control-plane containers' replicas get this plane's ports and the
+    /// Docker controllers (`DockerOptions::replica_serve_args`).
+    fn docker_plane(&self, native: bool) -> PlaneConfig {
         let listen = self.docker_phone_home;
         let url = self.docker_phone_home_url();
         let network = PlaneNetwork::new(Ipv4Addr::LOCALHOST);
         let mut config = PlaneConfig::new(network.clone());
-        let mut cluster = ClusterOptions::with(
-            &network,
+        let docker = ironbell_ops::plane::DockerOptions::new(self.docker_host.clone(), listen);
+        let bootstrapper = if native {
+            let mut serve_args = network.serve_args();
+            serve_args.extend(["--node-bootstrapper".into(), "native".into()]);
+            serve_args.extend(docker.replica_serve_args());
+            ironbell_ops::plane::NodeBootstrapper::Native {
+                phone_home_url: url,
+                serve_args,
+            }
+        } else {
             ironbell_ops::plane::NodeBootstrapper::Plain {
                 phone_home_url: url,
-            },
-        );
+            }
+        };
+        let mut cluster = ClusterOptions::with(&network, bootstrapper);
         cluster.requeue = Duration::from_millis(500);
         config.cluster = Some(cluster);
-        config.docker = Some(ironbell_ops::plane::DockerOptions::new(
-            self.docker_host.clone(),
-            listen,
-        ));
+        config.docker = Some(docker);
         config
     }
 
@@ -359,7 +369,7 @@ pub async fn run(
     // bootstrap plane on this machine, as EKS Anywhere deletes from a new kind cluster.
     let moved_plane = match args.management.as_deref().or(db) {
         None if command == LifecycleCommand::DeleteManagement => {
-            ironbell_lifecycle_tinkerbell::moved_plane(file, spec.name())?
+            ironbell_ops::native::moved_plane(file, spec.name())?
         }
         _ => None,
     };
@@ -401,12 +411,17 @@ pub async fn run(
     };
     let exe = std::env::current_exe().context("finding the ironbell binary")?;
     if spec.provider() == ironbell_cluster_spec::Provider::Docker {
+        // A cluster whose plane moved onto its containers stays `native` (its control-plane
+        // template mounts the binary) whatever --node-bootstrapper says.
+        let native = args.node_bootstrapper == NodeBootstrapperArg::Native
+            || ironbell_ops::native::moved_plane(file, spec.name())?.is_some();
         let settings = ironbell_lifecycle_docker::Settings {
             service: args.docker_service(exe),
             service_timeout: Duration::from_secs(60),
             spec_path: file.to_path_buf(),
             store,
-            plane: args.docker_plane(),
+            moved_plane,
+            plane: args.docker_plane(native),
             timeout: args.timeout,
             engine_grace: Duration::from_secs(5),
             now_unix_ms: now_unix_ms(),

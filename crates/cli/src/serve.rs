@@ -518,6 +518,12 @@ impl ClusterArgs {
         {
             serve_args.extend(["--vip".into(), vip.to_string()]);
         }
+        // A control-plane container of a Docker cluster runs the Docker controllers too.
+        if let (Some(docker), NodeBootstrapper::Native { serve_args, .. }) =
+            (self.docker(), &mut bootstrapper)
+        {
+            serve_args.extend(docker.replica_serve_args());
+        }
         Some(ClusterOptions::with(&facing, bootstrapper))
     }
 
@@ -722,6 +728,27 @@ mod tests {
         let options = tcp.docker().expect("docker");
         assert_eq!(options.engine, "tcp://127.0.0.1:2375");
         assert_eq!(options.phone_home.to_string(), "10.9.0.1:9000");
+        // A native control-plane container's replica runs the Docker controllers on the
+        // host's socket mounted into it, and nothing that network-boots.
+        let native = flags(&["--docker-host", "--node-bootstrapper", "native"]);
+        let NodeBootstrapper::Native { serve_args, .. } =
+            native.options(&network).expect("on").bootstrapper
+        else {
+            panic!("not native");
+        };
+        for flag in [
+            "--node-bootstrapper",
+            "--docker-host=unix:///var/run/docker.sock",
+            "--docker-phone-home=0.0.0.0:50062",
+            "--dhcp-mode=off",
+            "--no-tftp",
+            "--no-syslog",
+        ] {
+            assert!(
+                serve_args.iter().any(|a| a == flag),
+                "{flag}: {serve_args:?}"
+            );
+        }
     }
 
     #[test]

@@ -32,8 +32,22 @@
 //! halves in `ironbell-lifecycle` (`objects`, `wait`, `steps`) and the bootstrap plane
 //! (`ironbell_ops::plane::BootstrapPlane`).
 //!
-//! What it is not (yet): the management plane does not move onto the nodes
-//! (`--node-bootstrapper native` is bare metal's only).
+//! **The move** (`--node-bootstrapper native`, as EKS Anywhere's Docker provider moves CAPD
+//! into the cluster it made): the control-plane containers become the cluster's management
+//! plane instead of a service on the admin machine. Each runs an etcd member and a replica
+//! of the plane (`ironbell node up`, with the Docker controllers on the host's engine,
+//! whose socket every node container mounts, and no DHCP, TFTP or syslog); the node image
+//! has Debian's `etcd-server`, and the `ironbell` binary is this command's own, mounted
+//! read-only at `/usr/local/bin/ironbell` into the control-plane containers (so the
+//! replicas run the admin machine's version; it needs a local engine, and a binary linked
+//! against a C library the node image has). The image runs no systemd: the node
+//! bootstrapper's user-data starts `ironbell node up` as a process of the container
+//! (`ironbell_provider_docker::cloudinit`), then `ironbell node wait`, then phones home.
+//! `install-resources-on-management-cluster` waits until the plane formed and writes
+//! `NAME/NAME.store`; `capi-management-move` moves the cluster onto it and stops the
+//! bootstrap plane ([`ironbell_ops::native`], the same steps as bare metal); upgrade finds
+//! the plane through `NAME/NAME.store`; delete moves the cluster back to a bootstrap plane
+//! on the admin machine, which deletes the containers.
 //!
 //! Start reading at [`run`], then [`tasks::Shared`]'s tasks.
 
@@ -56,8 +70,12 @@ pub struct Settings {
     /// The spec file (its folder holds `NAME/`).
     pub spec_path: PathBuf,
     /// The plane's store: the embedded store in `NAME/generated/NAME.db` of a management
-    /// cluster, or the one given.
+    /// cluster, or the one given (the cluster's own plane, `NAME/NAME.store`, once moved).
     pub store: StoreHandle,
+    /// On a management delete of a cluster whose plane moved onto its control-plane
+    /// containers: that plane's store ([`ironbell_ops::native::moved_plane`]). The cluster
+    /// moves back from it to `store`, a new bootstrap plane's, which deletes the containers.
+    pub moved_plane: Option<ironbell_ops::spec::StoreSpec>,
     /// The plane: the cluster controllers (the `plain` bootstrapper posting to the
     /// phone-home) and the Docker options (engine, phone-home address).
     pub plane: PlaneConfig,
@@ -81,6 +99,10 @@ pub enum Error {
     /// The run itself failed.
     #[error(transparent)]
     Run(#[from] ironbell_lifecycle::RunError),
+    /// The bootstrap plane's store could not be kept as `bootstrap.db.moved` after the
+    /// move.
+    #[error(transparent)]
+    Moved(#[from] ironbell_ops::native::StoreFileError),
     /// The run could not start (the spec's provider or folder, the engine's address).
     #[error("cluster {cluster}: {message}")]
     Start {
@@ -130,5 +152,14 @@ pub async fn run(
     let result = ironbell_lifecycle::run(&pipeline, &mut ctx, &inputs, options).await;
     // The plane this run started stops with it (a resumed run starts it again).
     shared.stop_plane().await;
+    let moved = result.is_ok() && command == Command::CreateManagement && shared.native();
+    let bootstrap_store = match shared.store_spec() {
+        ironbell_ops::spec::StoreSpec::Sqlite(path) => Some(path.clone()),
+        _ => None,
+    };
+    drop((pipeline, ctx, shared));
+    if moved && let Some(path) = bootstrap_store {
+        ironbell_ops::native::keep_moved(&path)?;
+    }
     Ok(result?)
 }

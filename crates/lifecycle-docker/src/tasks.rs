@@ -9,17 +9,18 @@
 //! | `setup-validate`, `setup-validate-create` | the spec, the engine answers, every image present (nothing is pulled), the cluster's names free |
 //! | `bootstrap-cluster-init`, `install-capi-components-bootstrap` | starts the bootstrap plane in this process: the Cluster API and Docker controllers and the phone-home, on the store in `NAME/generated/` |
 //! | `workload-cluster-init`, `create-workload-cluster` | renders, fits and applies the Cluster API objects, waits until every container runs and its node is Ready |
-//! | `install-resources-on-management-cluster` | hands the plane over to a service that outlives the command (`ironbell serve cluster --docker-host ...`, `ironbell_ops::service`) |
-//! | `capi-management-move` | nothing: the plane stays on this machine |
+//! | `install-resources-on-management-cluster` | hands the plane over to a service that outlives the command (`ironbell serve cluster --docker-host ...`, `ironbell_ops::service`); with the `native` bootstrapper, waits until the control-plane containers formed the cluster's plane instead and writes `NAME/NAME.store` ([`ironbell_ops::native::form`]) |
+//! | `capi-management-move` | nothing: the plane stays on this machine; with the `native` bootstrapper, the cluster moves onto its plane and the bootstrap plane stops ([`ironbell_ops::native::move_onto`]) |
 //! | `write-cluster-config` | `NAME/NAME-eks-a-cluster.yaml` |
 //! | `delete-kind-cluster` | stops the bootstrap plane |
 //! | `setup-and-validate`, `setup-validate-upgrade` | the cluster exists, the spec renders, the engine answers, every image present |
 //! | `upgrade-core-components` | its checkpoint is the change per group |
 //! | `pre-cluster-upgrade` / `post-cluster-upgrade` | a backup of the cluster's objects in `NAME/NAME-backup-<time>/`, removed after |
 //! | `upgrade-workload-cluster` | renders, applies, waits until the rollout is done (containers replaced one at a time) |
+//! | `bootstrap-cluster-for-delete-init`, `capi-management-move-for-delete` | of a cluster whose plane moved: a bootstrap plane on a new store on this machine, and the cluster moved back to it from the containers' plane ([`ironbell_ops::native::move_back`]) |
 //! | `delete-management-cluster`, `delete-workload-cluster` | deletes the Cluster; the controllers remove every container, volume, the load balancer and the network; waits until nothing is left |
 //! | `validate-delete-workload-success` | nothing of the cluster in the store, and nothing with its kind label on the engine |
-//! | `kind-cluster-delete` | stops the plane and its service |
+//! | `kind-cluster-delete` | stops the plane and its service; removes `NAME/NAME.store` of a moved plane |
 //!
 //! The others (registry secrets, GitOps, curated packages, the EKS Anywhere components
 //! that ironbell builds in) have nothing to do here and say so at `-v 1`.
@@ -39,6 +40,7 @@ use ironbell_lifecycle::provider::Check;
 use ironbell_lifecycle::wait::{ClusterState, Observe, list};
 use ironbell_lifecycle::{Context, Next, TaskError, steps};
 use ironbell_model::{DynamicObject, KindRegistry, Resource, TypeKey};
+use ironbell_ops::native;
 use ironbell_ops::plane::BootstrapPlane;
 use ironbell_ops::service;
 use ironbell_provider_docker::lifecycle::{image_checks, kinds, render_named, setup_checks};
@@ -163,6 +165,56 @@ impl Shared {
         self.plane.stop().await;
     }
 
+    /// Whether the control-plane containers become the management plane (the `native`
+    /// node bootstrapper): then the create ends with the move.
+    pub fn native(&self) -> bool {
+        matches!(
+            self.settings
+                .plane
+                .cluster
+                .as_ref()
+                .map(|c| &c.bootstrapper),
+            Some(ironbell_ops::plane::NodeBootstrapper::Native { .. })
+        )
+    }
+
+    /// The run's store.
+    pub fn store_spec(&self) -> &ironbell_ops::spec::StoreSpec {
+        self.settings.store.spec()
+    }
+
+    /// The Docker checks of a `native` cluster: its control-plane containers mount this
+    /// command's binary and the engine's socket, so the engine is a local one.
+    fn native_checks(&self) -> Vec<Check> {
+        if !self.native() {
+            return Vec::new();
+        }
+        let host = self.engine.host();
+        let exe = &self.settings.service.exe;
+        vec![
+            Check {
+                name: "The engine is local (the native plane's containers mount its socket and this binary)".into(),
+                outcome: if host.starts_with("unix://") {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "engine {host} is not a local socket: the control-plane containers of a \
+                         native plane mount the engine's socket and {} from this machine",
+                        exe.display()
+                    ))
+                },
+            },
+            Check {
+                name: "The ironbell binary can be mounted into the control-plane containers".into(),
+                outcome: if exe.is_absolute() && exe.is_file() {
+                    Ok(())
+                } else {
+                    Err(format!("{} is not a file", exe.display()))
+                },
+            },
+        ]
+    }
+
     /// Makes sure the controllers run on the store (see [`BootstrapPlane::ensure`]).
     async fn ensure_controllers(&self, ctx: &Context) -> Result<(), TaskError> {
         let config = self.settings.plane.clone();
@@ -199,9 +251,19 @@ impl Shared {
                 .entry(objects::CLUSTER_NAME_LABEL.to_string())
                 .or_insert_with(|| self.spec.name().to_string());
         }
-        let Some(socket) = self.engine.host().strip_prefix("unix://") else {
-            return Ok(objects);
-        };
+        // With `native`, the control-plane template also mounts this binary read-only
+        // where the user-data runs it.
+        let control_plane_template = objects
+            .iter()
+            .find(|o| o.types.kind == "KubeadmControlPlane")
+            .and_then(|o| o.field_value("spec"))
+            .and_then(|s| {
+                s.pointer("/machineTemplate/infrastructureRef/name")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .filter(|_| self.native());
+        let socket = self.engine.host().strip_prefix("unix://");
         for o in objects
             .iter_mut()
             .filter(|o| o.types.kind == "DockerMachineTemplate")
@@ -209,11 +271,21 @@ impl Shared {
             let Some(mut spec) = o.field_value("spec") else {
                 continue;
             };
+            let binary = control_plane_template.as_deref() == Some(o.name());
             if let Some(Value::Array(mounts)) = spec.pointer_mut("/template/spec/extraMounts") {
-                for m in mounts.iter_mut() {
-                    if m["hostPath"] == "/var/run/docker.sock" {
-                        m["hostPath"] = Value::String(socket.to_string());
+                if let Some(socket) = socket {
+                    for m in mounts.iter_mut() {
+                        if m["hostPath"] == "/var/run/docker.sock" {
+                            m["hostPath"] = Value::String(socket.to_string());
+                        }
                     }
+                }
+                if binary {
+                    mounts.push(json!({
+                        "containerPath": ironbell_bootstrap::native::IRONBELL_PATH,
+                        "hostPath": self.settings.service.exe.display().to_string(),
+                        "readOnly": true,
+                    }));
                 }
             }
             o.set_field("spec", &spec).map_err(|e| e.to_string())?;
@@ -292,7 +364,8 @@ impl ironbell_lifecycle::Steps for Shared {
             names::SETUP_VALIDATE | names::SETUP_VALIDATE_CREATE => {
                 let names = TemplateNames::from_cluster_clock(&self.spec.cluster, 0);
                 let objects = self.render(&names).map_err(failed)?;
-                let engine = setup_checks(&self.engine, ctx.cluster(), &objects).await;
+                let mut engine = setup_checks(&self.engine, ctx.cluster(), &objects).await;
+                engine.extend(self.native_checks());
                 self.validate(ctx, engine).await?;
                 Ok(Next::proceed())
             }
@@ -309,6 +382,33 @@ impl ironbell_lifecycle::Steps for Shared {
             names::WORKLOAD_CLUSTER_INIT | names::CREATE_WORKLOAD_CLUSTER => {
                 self.apply_and_wait(ctx, "the cluster to be ready").await?;
                 Ok(Next::proceed())
+            }
+            names::INSTALL_RESOURCES_ON_MANAGEMENT_CLUSTER if self.native() => {
+                // The plane formed in the control-plane containers.
+                let want = self
+                    .spec
+                    .cluster
+                    .spec
+                    .control_plane_configuration
+                    .as_ref()
+                    .and_then(|c| c.count)
+                    .unwrap_or(1);
+                let formed = native::form(
+                    ctx,
+                    usize::try_from(want).unwrap_or(usize::MAX),
+                    self.settings.plane.network.metadata.port(),
+                    self.settings.timeout,
+                )
+                .await?;
+                let list: Vec<String> = formed.members.iter().map(|m| m.to_string()).collect();
+                ctx.out().detail(format_args!(
+                    "The cluster's plane formed: {} etcd members and replicas in the \
+                     control-plane containers at {}; its store: {}",
+                    formed.members.len(),
+                    list.join(", "),
+                    formed.file.display()
+                ));
+                Ok(Next::proceed_with(json!({ "members": list })))
             }
             names::INSTALL_RESOURCES_ON_MANAGEMENT_CLUSTER => {
                 // The bootstrap plane hands over to the service on the same store.
@@ -327,6 +427,40 @@ impl ironbell_lifecycle::Steps for Shared {
                     "The management plane runs as a service on this machine: {how}"
                 ));
                 Ok(Next::proceed_with(json!({ "service": how })))
+            }
+            names::CAPI_MANAGEMENT_MOVE if self.native() => {
+                // The bootstrap plane may not run (a resumed run): nothing to stop then.
+                self.ensure_controllers(ctx).await?;
+                let report = native::move_onto(ctx, self.stop_plane()).await?;
+                ctx.out().detail(format_args!(
+                    "Moved {} objects to the cluster's plane ({}); the bootstrap plane stopped; \
+                     the control-plane containers manage the cluster",
+                    report.objects(),
+                    report.summary()
+                ));
+                Ok(Next::proceed_with(json!({
+                    "objects": report.objects(),
+                    "deleted": report.deleted,
+                })))
+            }
+            names::CAPI_MANAGEMENT_MOVE_FOR_DELETE if self.settings.moved_plane.is_some() => {
+                let spec = self
+                    .settings
+                    .moved_plane
+                    .as_ref()
+                    .ok_or_else(|| failed("no plane"))?;
+                let plane = native::open_spec(spec)?;
+                self.ensure_controllers(ctx).await?;
+                let report = native::move_back(ctx, &plane, ctx.store()).await?;
+                ctx.out().detail(format_args!(
+                    "Moved {} objects back to the bootstrap plane on this machine ({})",
+                    report.objects(),
+                    self.settings.store.spec()
+                ));
+                Ok(Next::proceed_with(json!({
+                    "objects": report.objects(),
+                    "deleted": report.deleted,
+                })))
             }
             names::CAPI_MANAGEMENT_MOVE => {
                 ctx.out().detail(format_args!(
@@ -388,6 +522,12 @@ impl ironbell_lifecycle::Steps for Shared {
                 self.stop_plane().await;
                 if task == names::DELETE_KIND_CLUSTER {
                     return steps::created(ctx);
+                }
+                if self.settings.moved_plane.is_some()
+                    && let Some(file) = native::remove_store_file(ctx)?
+                {
+                    // The plane it named was the cluster's control-plane containers, gone.
+                    ctx.out().detail(format_args!("Removed {}", file.display()));
                 }
                 let stopped = service::stop(
                     ctx.layout(),

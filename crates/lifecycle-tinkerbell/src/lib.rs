@@ -32,7 +32,6 @@
 //! the bootstrap plane is `ironbell_ops::plane::BootstrapPlane`.
 
 pub mod checks;
-pub mod native;
 pub use ironbell_ops::service;
 pub mod render;
 pub mod tasks;
@@ -85,7 +84,7 @@ pub struct Settings {
     /// The services of the bootstrap plane, at the Tinkerbell IP.
     pub plane: PlaneConfig,
     /// On a management delete of a cluster whose plane moved onto its machines: that
-    /// plane's store ([`moved_plane`]). The cluster moves back from it to `store`, a new
+    /// plane's store ([`ironbell_ops::native::moved_plane`]). The cluster moves back from it to `store`, a new
     /// bootstrap plane's, before its machines are powered off.
     pub moved_plane: Option<StoreSpec>,
     /// How the plane runs as a service once the cluster exists.
@@ -117,14 +116,9 @@ pub enum Error {
     /// The spec could not be hashed for the journal.
     #[error("the spec cannot be written as YAML: {0}")]
     Spec(#[from] serde_yaml_ng::Error),
-    /// `NAME/NAME.store` does not hold a store spec.
-    #[error("{}: {message}", path.display())]
-    StoreFile {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
+    /// `NAME/NAME.store` could not be read, or does not hold a store spec.
+    #[error(transparent)]
+    StoreFile(#[from] ironbell_ops::native::StoreFileError),
     /// The spec is not a Tinkerbell spec.
     #[error("cluster {cluster}: the {provider} provider cannot run here (only Tinkerbell)")]
     Provider {
@@ -248,34 +242,18 @@ pub async fn run(
     let bootstrap_store = shared.bootstrap_store_path();
     drop((pipeline, ctx, shared));
     if moved && let Some(path) = bootstrap_store {
-        keep_moved(&path)?;
+        ironbell_ops::native::keep_moved(&path)?;
     }
     Ok(result?)
 }
 
 /// The store of management cluster `cluster`'s plane: the one `NAME/NAME.store` names once
-/// the plane moved onto the cluster's machines ([`native`]), else the embedded store in
-/// `NAME/generated/NAME.db` ([`default_store_path`]).
+/// the plane moved onto the cluster's machines ([`ironbell_ops::native::moved_plane`]), else
+/// the embedded store in `NAME/generated/NAME.db` ([`default_store_path`]).
 pub fn management_store(spec_path: &Path, cluster: &str) -> Result<StoreSpec, Error> {
-    match moved_plane(spec_path, cluster)? {
+    match ironbell_ops::native::moved_plane(spec_path, cluster)? {
         Some(spec) => Ok(spec),
         None => Ok(StoreSpec::Sqlite(default_store_path(spec_path, cluster)?)),
-    }
-}
-
-/// The store of management cluster `cluster`'s plane when it moved onto the cluster's
-/// machines: the one `NAME/NAME.store` names ([`native`]); `None` while the plane is on the
-/// admin machine.
-pub fn moved_plane(spec_path: &Path, cluster: &str) -> Result<Option<StoreSpec>, Error> {
-    let layout = ironbell_lifecycle::Layout::beside(spec_path, cluster)?;
-    let file = native::store_file(layout.cluster_dir(), cluster);
-    match std::fs::read_to_string(&file) {
-        Ok(text) => text.trim().parse().map(Some).map_err(|e| Error::StoreFile {
-            path: file,
-            message: format!("{e}"),
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(Error::Read { path: file, source }),
     }
 }
 
@@ -284,22 +262,4 @@ pub fn moved_plane(spec_path: &Path, cluster: &str) -> Result<Option<StoreSpec>,
 pub fn default_store_path(spec_path: &Path, cluster: &str) -> Result<PathBuf, Error> {
     let layout = ironbell_lifecycle::Layout::beside(spec_path, cluster)?;
     Ok(layout.generated_dir().join(format!("{cluster}.db")))
-}
-
-/// Renames the bootstrap plane's store (and its `-wal`/`-shm` files) to
-/// `bootstrap.db.moved` beside it, for inspection: the plane moved onto the cluster.
-fn keep_moved(path: &Path) -> Result<(), Error> {
-    let moved = path.with_file_name("bootstrap.db.moved");
-    for suffix in ["", "-wal", "-shm"] {
-        let (from, to) = (
-            PathBuf::from(format!("{}{suffix}", path.display())),
-            PathBuf::from(format!("{}{suffix}", moved.display())),
-        );
-        match std::fs::rename(&from, &to) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(Error::Read { path: from, source }),
-        }
-    }
-    Ok(())
 }

@@ -10,8 +10,8 @@
 //! | `bootstrap-cluster-init` | starts the bootstrap plane in this process, on the store in `NAME/generated/` |
 //! | `install-capi-components-bootstrap` | imports `hardware.csv` (Hardware that exist are left as they are), waits for every BMC `Contactable` |
 //! | `workload-cluster-init`, `create-workload-cluster` | renders and applies the Cluster API objects, waits until the cluster is ready |
-//! | `install-resources-on-management-cluster` | hands the plane over to a service that outlives the command ([`crate::service`]); with the `native` bootstrapper, waits for the cluster's own plane instead ([`crate::native`]) |
-//! | `capi-management-move` | with the `native` bootstrapper: the move onto the cluster's plane, the bootstrap plane stopped, the cluster's plane serving ([`crate::native`]) |
+//! | `install-resources-on-management-cluster` | hands the plane over to a service that outlives the command ([`crate::service`]); with the `native` bootstrapper, waits for the cluster's own plane instead ([`ironbell_ops::native`]) |
+//! | `capi-management-move` | with the `native` bootstrapper: the move onto the cluster's plane, the bootstrap plane stopped, the cluster's plane serving ([`ironbell_ops::native`]) |
 //! | `write-cluster-config` | `NAME/NAME-eks-a-cluster.yaml` |
 //! | `setup-and-validate`, `setup-validate-upgrade` | the spec, the change (no scale during a rolling upgrade), spare Hardware for each group that rolls |
 //! | `upgrade-core-components` | imports the new Hardware of `--hardware-csv`; its checkpoint is the change |
@@ -42,7 +42,8 @@ use serde_json::json;
 
 use crate::render::{self, GroupChange};
 use crate::wait;
-use crate::{NAMESPACE, Settings, checks, native, service};
+use crate::{NAMESPACE, Settings, checks, service};
+use ironbell_ops::native;
 
 /// What the tasks of one run share.
 pub struct Shared {
@@ -77,7 +78,7 @@ impl Shared {
     }
 
     /// Whether control-plane machines become the management plane (the `native` node
-    /// bootstrapper): then the create ends with the move ([`crate::native`]).
+    /// bootstrapper): then the create ends with the move ([`ironbell_ops::native`]).
     pub fn native(&self) -> bool {
         matches!(
             self.settings
@@ -349,7 +350,6 @@ impl ironbell_lifecycle::Steps for Shared {
             }
             names::INSTALL_RESOURCES_ON_MANAGEMENT_CLUSTER if s.native() => {
                 // The plane formed on the control-plane machines, its DHCP in standby.
-                let members = native::control_plane_addresses(ctx.store(), ctx.cluster()).await?;
                 let want = s
                     .spec
                     .cluster
@@ -358,35 +358,20 @@ impl ironbell_lifecycle::Steps for Shared {
                     .as_ref()
                     .and_then(|c| c.count)
                     .unwrap_or(1);
-                if members.len() < usize::try_from(want).unwrap_or(usize::MAX) {
-                    return Err(failed(format!(
-                        "{} of {want} control-plane machines have an address",
-                        members.len()
-                    )));
-                }
-                let pki = ctx.layout().generated_dir().join("pki");
-                let spec = native::credentials(ctx.store(), ctx.cluster(), &pki, &members).await?;
-                let plane = native::open(&spec)?;
-                native::wait_for_plane(
-                    &plane,
-                    &members,
+                let formed = native::form(
+                    ctx,
+                    usize::try_from(want).unwrap_or(usize::MAX),
                     s.settings.plane.network.metadata.port(),
                     s.settings.timeouts.cluster,
                 )
                 .await?;
-                let file = native::store_file(ctx.layout().cluster_dir(), ctx.cluster());
-                std::fs::write(&file, format!("{spec}\n")).map_err(|source| TaskError::Io {
-                    what: "writing",
-                    path: file.clone(),
-                    source,
-                })?;
-                let list: Vec<String> = members.iter().map(|m| m.to_string()).collect();
+                let list: Vec<String> = formed.members.iter().map(|m| m.to_string()).collect();
                 ctx.out().detail(format_args!(
                     "The cluster's plane formed: {} etcd members and replicas at {} (DHCP in \
                      standby until the move); its store: {}",
-                    members.len(),
+                    formed.members.len(),
                     list.join(", "),
-                    file.display()
+                    formed.file.display()
                 ));
                 Ok(Next::proceed_with(json!({ "members": list })))
             }
@@ -425,18 +410,9 @@ impl ironbell_lifecycle::Steps for Shared {
                 Ok(Next::proceed_with(json!({ "service": how })))
             }
             names::CAPI_MANAGEMENT_MOVE if s.native() => {
-                let file = native::store_file(ctx.layout().cluster_dir(), ctx.cluster());
-                let spec = std::fs::read_to_string(&file).map_err(|source| TaskError::Io {
-                    what: "reading",
-                    path: file.clone(),
-                    source,
-                })?;
-                let plane = native::open(spec.trim())?;
                 // The bootstrap plane may not run (a resumed run): nothing to stop then.
                 s.ensure_controllers(ctx).await?;
-                let report =
-                    native::move_and_serve(ctx, ctx.store(), &plane, s.stop_bootstrap_plane())
-                        .await?;
+                let report = native::move_onto(ctx, s.stop_bootstrap_plane()).await?;
                 ctx.out().detail(format_args!(
                     "Moved {} objects to the cluster's plane ({}); the bootstrap plane stopped; \
                      the cluster's plane serves DHCP",
@@ -545,20 +521,11 @@ impl ironbell_lifecycle::Steps for Shared {
             }
             names::KIND_CLUSTER_DELETE => {
                 s.stop_bootstrap_plane().await;
-                if s.settings.moved_plane.is_some() {
+                if s.settings.moved_plane.is_some()
+                    && let Some(file) = native::remove_store_file(ctx)?
+                {
                     // The plane it named was the cluster's machines, now off.
-                    let file = native::store_file(ctx.layout().cluster_dir(), ctx.cluster());
-                    match std::fs::remove_file(&file) {
-                        Ok(()) => ctx.out().detail(format_args!("Removed {}", file.display())),
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(source) => {
-                            return Err(TaskError::Io {
-                                what: "removing",
-                                path: file,
-                                source,
-                            });
-                        }
-                    }
+                    ctx.out().detail(format_args!("Removed {}", file.display()));
                 }
                 match service::stop(
                     ctx.layout(),

@@ -18,6 +18,8 @@
 //!   `clusterctl move`'s semantics (`ironbell move`), or to and from a directory.
 //! - [`delete`]: delete an object with what it owns (a Hardware's BMC Machine and Secret,
 //!   a Job's Tasks).
+//! - [`native`]: a cluster's management plane moving onto its own control-plane machines
+//!   (the `native` node bootstrapper's etcd members and replicas), and back for a delete.
 //! - [`network`]: one description of a plane's network from which every service's
 //!   configuration is derived, so that no two services disagree on a port.
 //! - [`plane`]: start boot, metadata, workflow, BMC and the cluster (and Docker)
@@ -37,6 +39,7 @@ pub mod lookup;
 pub mod metrics;
 pub mod migrate;
 pub mod mover;
+pub mod native;
 pub mod network;
 pub mod plane;
 pub mod service;

@@ -279,7 +279,39 @@ impl DockerOptions {
             resync: Duration::from_secs(5),
         }
     }
+
+    /// The `serve all` flags of the replica in a `native` control-plane container: the
+    /// Docker controllers on this engine as the container reaches it (a local engine
+    /// through the host's socket, which the renderer mounts into every node container at
+    /// [`NODE_DOCKER_SOCKET`], as CAPD's manager reaches it in a kind cluster; a `tcp://`
+    /// engine as it is), their phone-home on every address of the container at this
+    /// phone-home's port, and nothing that network-boots: a Docker cluster has no machine
+    /// to boot, so no DHCP, TFTP or syslog receiver.
+    pub fn replica_serve_args(&self) -> Vec<String> {
+        let engine = if self.engine.starts_with("tcp://") || self.engine.starts_with("http") {
+            self.engine.clone()
+        } else {
+            NODE_DOCKER_SOCKET.to_string()
+        };
+        vec![
+            format!("--docker-host={engine}"),
+            format!(
+                "--docker-phone-home={}",
+                std::net::SocketAddr::from((
+                    std::net::Ipv4Addr::UNSPECIFIED,
+                    self.phone_home.port()
+                ))
+            ),
+            "--dhcp-mode=off".into(),
+            "--no-tftp".into(),
+            "--no-syslog".into(),
+        ]
+    }
 }
+
+/// Where a Docker node container reaches the host's engine: the host's socket, mounted
+/// there by the renderer (CAPD's `extraMounts` of `/var/run/docker.sock`).
+pub const NODE_DOCKER_SOCKET: &str = "unix:///var/run/docker.sock";
 
 /// Which services a plane runs, and how.
 #[derive(Clone, Debug)]

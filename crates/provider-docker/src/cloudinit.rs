@@ -11,6 +11,21 @@
 //! `fqdn` (here the container's name), `tries` times 3 s apart, `$INSTANCE_ID` in the URL
 //! replaced. Every other module (`users`, `ntp`, `hostname`...; a container's hostname is set
 //! when it is created) is listed in [`Plan::ignored`], as CAPD logs and skips them.
+//!
+//! **systemd.** A `systemctl` command of `runcmd` or `bootcmd` runs as written where systemd
+//! runs in the container (`/run/systemd/system` exists, as in kind's node images). Where it
+//! does not (a container whose command is not systemd), it does what it can without it:
+//! `start`, `restart` and `enable --now` of a unit that the user-data itself writes under
+//! `/etc/systemd/system/` start the unit's `ExecStart` as a long-running process of the
+//! container (detached with `setsid`, its output appended to `/var/log/<unit>.log`, run
+//! again `RestartSec` after it ends when the unit says `Restart=`, its supervisor's PID in
+//! `/run/<unit>.pid` so that a second run of the user-data does not start it twice); other
+//! verbs (`daemon-reload`, `enable`...) have nothing to do; starting a unit the user-data
+//! does not write fails, naming it. [`Plan::services`] holds those starts again, for a
+//! container the engine restarted (its processes are gone, its user-data is not run
+//! twice). This is how the `native` node bootstrapper's user-data (which writes and starts
+//! `ironbell-node.service`, then waits with `ironbell node wait`, then phones home) runs in a
+//! container.
 
 use base64::Engine as _;
 use serde_yaml_ng::Value;
@@ -34,6 +49,9 @@ pub struct Plan {
     pub commands: Vec<Command>,
     /// Top-level keys that are not applied.
     pub ignored: Vec<String>,
+    /// The commands among [`Plan::commands`] that start a unit's process where systemd
+    /// does not run (see the module docs): what a restarted container runs again.
+    pub services: Vec<Command>,
 }
 
 /// A user-data that cannot be applied.
@@ -90,14 +108,20 @@ pub fn plan(user_data: &str, node: &str) -> Result<Plan, UserDataError> {
     };
     let mut plan = Plan::default();
     let get = |k: &str| map.get(Value::String(k.into()));
+    let units = match get("write_files") {
+        Some(v) => units(v),
+        None => Vec::new(),
+    };
     if let Some(v) = get("bootcmd") {
-        plan.commands.extend(run_commands("bootcmd", v)?);
+        plan.commands
+            .extend(run_commands("bootcmd", v, &units, &mut plan.services)?);
     }
     if let Some(v) = get("write_files") {
         plan.commands.extend(write_files(v)?);
     }
     if let Some(v) = get("runcmd") {
-        plan.commands.extend(run_commands("runcmd", v)?);
+        plan.commands
+            .extend(run_commands("runcmd", v, &units, &mut plan.services)?);
     }
     if let Some(v) = get("phone_home") {
         plan.commands.push(phone_home(v, node)?);
@@ -111,27 +135,163 @@ pub fn plan(user_data: &str, node: &str) -> Result<Plan, UserDataError> {
     Ok(plan)
 }
 
-fn run_commands(module: &str, v: &Value) -> Result<Vec<Command>, UserDataError> {
+fn run_commands(
+    module: &str,
+    v: &Value,
+    units: &[Unit],
+    services: &mut Vec<Command>,
+) -> Result<Vec<Command>, UserDataError> {
     let Some(list) = v.as_sequence() else {
         return Err(bad(module, "not a list"));
     };
     list.iter()
         .enumerate()
         .map(|(i, item)| {
-            let script = match item {
-                Value::String(s) => s.clone(),
-                Value::Sequence(words) => words
-                    .iter()
-                    .map(|w| scalar(w).map(|w| sh_quote(&w)))
-                    .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| bad(format!("{module}[{i}]"), "a word is not a string"))?
-                    .join(" "),
-                other => scalar(other)
-                    .ok_or_else(|| bad(format!("{module}[{i}]"), "neither a string nor a list"))?,
+            let what = format!("{module}[{i}]");
+            let (script, words) = match item {
+                Value::String(s) => (s.clone(), simple_words(s)),
+                Value::Sequence(words) => {
+                    let words = words
+                        .iter()
+                        .map(scalar)
+                        .collect::<Option<Vec<_>>>()
+                        .ok_or_else(|| bad(&what, "a word is not a string"))?;
+                    let script = words
+                        .iter()
+                        .map(|w| sh_quote(w))
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    (script, Some(words))
+                }
+                other => (
+                    scalar(other).ok_or_else(|| bad(&what, "neither a string nor a list"))?,
+                    None,
+                ),
             };
-            Ok(sh(format!("{module}[{i}]"), script))
+            let Some(words) = words.filter(|w| w.first().is_some_and(|c| c == "systemctl")) else {
+                return Ok(sh(what, script));
+            };
+            let (fallback, started) = without_systemd(&words, units);
+            let command = sh(
+                what,
+                format!("if [ -d /run/systemd/system ]; then {script}; else {fallback}; fi"),
+            );
+            if started {
+                services.push(command.clone());
+            }
+            Ok(command)
         })
         .collect()
+}
+
+/// The words of a command string with nothing for the shell to interpret, else `None`.
+fn simple_words(s: &str) -> Option<Vec<String>> {
+    let plain = s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c.is_ascii_whitespace() || "-_./@=:".contains(c));
+    plain.then(|| s.split_whitespace().map(str::to_string).collect())
+}
+
+/// A systemd service unit the user-data writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Unit {
+    /// `ironbell-node.service`.
+    name: String,
+    /// Its `ExecStart` command line (prefixes such as `-` or `@` dropped).
+    exec_start: String,
+    /// Whether `Restart=` asks for a restart when the process ends.
+    restart: bool,
+    /// `RestartSec=` in whole seconds (systemd's default 100 ms rounds up to 1).
+    restart_sec: u64,
+}
+
+/// The service units among `write_files` (paths under `/etc/systemd/system/` ending in
+/// `.service`, with an `ExecStart=`).
+fn units(v: &Value) -> Vec<Unit> {
+    let Some(list) = v.as_sequence() else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter_map(|f| {
+            let path = f.get("path").and_then(scalar)?;
+            let name = path.strip_prefix("/etc/systemd/system/")?;
+            if name.contains('/') || !name.ends_with(".service") {
+                return None;
+            }
+            let content = f.get("content").and_then(scalar)?;
+            let value = |key: &str| {
+                content.lines().rev().find_map(|l| {
+                    let (k, v) = l.trim().split_once('=')?;
+                    (k.trim() == key).then(|| v.trim().to_string())
+                })
+            };
+            let exec_start = value("ExecStart")?
+                .trim_start_matches(['-', '@', '+', '!', ':'])
+                .to_string();
+            let restart = value("Restart").is_some_and(|r| r != "no");
+            let restart_sec = value("RestartSec")
+                .and_then(|s| s.trim_end_matches('s').parse::<u64>().ok())
+                .unwrap_or(1)
+                .max(1);
+            Some(Unit {
+                name: name.to_string(),
+                exec_start,
+                restart,
+                restart_sec,
+            })
+        })
+        .collect()
+}
+
+/// What `systemctl WORDS...` does where systemd does not run (see the module docs), and
+/// whether it starts a unit's process.
+fn without_systemd(words: &[String], units: &[Unit]) -> (String, bool) {
+    let args: Vec<&str> = words[1..]
+        .iter()
+        .map(String::as_str)
+        .filter(|w| !w.starts_with('-'))
+        .collect();
+    let now = words.iter().any(|w| w == "--now");
+    let starts = match args.first() {
+        Some(&"start" | &"restart" | &"try-restart" | &"reload-or-restart") => true,
+        Some(&"enable" | &"reenable") => now,
+        _ => false,
+    };
+    if !starts {
+        return (":".into(), false);
+    }
+    let mut scripts = Vec::new();
+    for name in &args[1..] {
+        let full = if name.contains('.') {
+            name.to_string()
+        } else {
+            format!("{name}.service")
+        };
+        let Some(unit) = units.iter().find(|u| u.name == full) else {
+            let message = format!(
+                "systemctl {}: systemd does not run in this container and the user-data writes no unit {full} to start without it",
+                words[1..].join(" ")
+            );
+            scripts.push(format!("echo {} >&2; exit 1", sh_quote(&message)));
+            continue;
+        };
+        let pid = format!("/run/{}.pid", unit.name);
+        let log = format!("/var/log/{}.log", unit.name);
+        let run = if unit.restart {
+            format!(
+                "echo $$ > {pid}; while :; do {}; sleep {}; done",
+                unit.exec_start, unit.restart_sec
+            )
+        } else {
+            format!("echo $$ > {pid}; exec {}", unit.exec_start)
+        };
+        scripts.push(format!(
+            "if [ -f {pid} ] && kill -0 \"$(cat {pid})\" 2>/dev/null; then :; else \
+             mkdir -p /var/log && setsid -f /bin/sh -c {} >> {log} 2>&1 < /dev/null; fi",
+            sh_quote(&run)
+        ));
+    }
+    (scripts.join("; "), true)
 }
 
 /// A YAML scalar as text.
@@ -297,6 +457,124 @@ phone_home: {url: "http://10.0.0.1:50061/phone-home/$INSTANCE_ID", post: [instan
             plan("#cloud-config\nruncmd: [\n", "n"),
             Err(UserDataError::Yaml(_))
         ));
+    }
+
+    #[test]
+    fn systemctl_runs_where_systemd_does_else_a_written_unit_starts_as_a_process() {
+        let ud = r#"#cloud-config
+write_files:
+- path: /etc/ironbell/node.yaml
+  content: "cluster: c1"
+- path: /etc/systemd/system/ironbell-node.service
+  content: |
+    [Service]
+    ExecStart=/usr/local/bin/ironbell node up --config /etc/ironbell/node.yaml
+    Restart=always
+    RestartSec=2
+runcmd:
+- [systemctl, daemon-reload]
+- [systemctl, enable, --now, ironbell-node.service]
+- systemctl start other
+- [/usr/local/bin/ironbell, node, wait, --config, /etc/ironbell/node.yaml]
+"#;
+        let p = plan(ud, "c1-cp-1").expect("plan");
+        let script = |i: usize| p.commands[i].argv[2].clone();
+        // daemon-reload: systemctl where systemd runs, nothing else.
+        assert_eq!(
+            script(2),
+            "if [ -d /run/systemd/system ]; then 'systemctl' 'daemon-reload'; else :; fi"
+        );
+        // enable --now: the unit's ExecStart, detached, restarted after RestartSec, once.
+        let start = script(3);
+        assert!(
+            start.starts_with(
+                "if [ -d /run/systemd/system ]; then 'systemctl' 'enable' '--now' 'ironbell-node.service'; else "
+            ),
+            "{start}"
+        );
+        for part in [
+            "setsid -f /bin/sh -c",
+            "while :; do /usr/local/bin/ironbell node up --config /etc/ironbell/node.yaml; sleep 2; done",
+            "/run/ironbell-node.service.pid",
+            ">> /var/log/ironbell-node.service.log 2>&1 < /dev/null",
+        ] {
+            assert!(start.contains(part), "{part}: {start}");
+        }
+        // A unit the user-data does not write cannot start without systemd: named.
+        let other = script(4);
+        assert!(
+            other.contains("writes no unit other.service") && other.contains("exit 1"),
+            "{other}"
+        );
+        // The wait is an ordinary command, after the start.
+        assert!(!script(5).contains("systemd"), "{}", script(5));
+        assert_eq!(p.services.len(), 2);
+        assert_eq!(p.services[0], p.commands[3]);
+    }
+
+    /// The starts run for real in a shell (no systemd here, as in the node containers):
+    /// the process runs detached, the command returns, and a second start does not start
+    /// it twice.
+    #[test]
+    fn a_unit_started_without_systemd_runs_detached_once() {
+        if std::path::Path::new("/run/systemd/system").exists() || which("setsid").is_none() {
+            eprintln!("skipped: systemd runs here, or no setsid");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let marker = dir.path().join("count");
+        let ud = format!(
+            "#cloud-config\nwrite_files:\n- path: /etc/systemd/system/ib-test-{pid}.service\n  content: |\n    [Service]\n    ExecStart=/bin/sh -c 'echo x >> {m}; sleep 30'\nruncmd:\n- [systemctl, start, ib-test-{pid}]\n",
+            pid = std::process::id(),
+            m = marker.display()
+        );
+        let p = plan(&ud, "n").expect("plan");
+        let start = &p.services[0].argv;
+        let run = || {
+            let t = std::time::Instant::now();
+            let status = std::process::Command::new(&start[0])
+                .args(&start[1..])
+                .status()
+                .expect("sh");
+            assert!(status.success());
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(10),
+                "not detached"
+            );
+        };
+        run();
+        let pidfile = format!("/run/ib-test-{}.service.pid", std::process::id());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::fs::read_to_string(&marker)
+            .unwrap_or_default()
+            .is_empty()
+        {
+            assert!(std::time::Instant::now() < deadline, "never started");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        run();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        assert_eq!(std::fs::read_to_string(&marker).expect("count"), "x\n");
+        // The test's own process (by the PID it wrote), and its files.
+        if let Ok(pid) = std::fs::read_to_string(&pidfile)
+            && let Ok(pid) = pid.trim().parse::<i32>()
+        {
+            // The supervisor is a session leader: its group is its PID.
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", "--", &format!("-{pid}")])
+                .status();
+        }
+        let _ = std::fs::remove_file(&pidfile);
+        let _ = std::fs::remove_file(format!(
+            "/var/log/ib-test-{}.service.log",
+            std::process::id()
+        ));
+    }
+
+    fn which(tool: &str) -> Option<std::path::PathBuf> {
+        std::env::split_paths(&std::env::var_os("PATH")?)
+            .map(|d| d.join(tool))
+            .find(|p| p.is_file())
     }
 
     #[test]

@@ -26,7 +26,9 @@
 //! A ready machine is looked at again every [`crate::Config::resync`]: a container the
 //! engine stopped (an engine restart stops them all) is started again and its addresses
 //! are read again (they may change); its user-data is not applied a second time
-//! (`spec.bootstrapped`; the sentinel itself is on `/run`, a tmpfs, gone with the restart).
+//! (`spec.bootstrapped`; the sentinel itself is on `/run`, a tmpfs, gone with the restart),
+//! but the processes it started without systemd are started again
+//! ([`cloudinit::Plan::services`]: a `native` control-plane node's `ironbell node up`).
 //!
 //! **Delete** (`metadata.deletionTimestamp`, unless paused): the container (killed) and its
 //! volume go, then the finalizer. The `DockerCluster` controller sees the machine change
@@ -135,7 +137,7 @@ impl MachineReconciler {
         let network = network_name(&gate.cluster);
 
         // The container.
-        let address = match self
+        let (address, restarted) = match self
             .ensure_container(&dm, &gate, &container, &network)
             .await
         {
@@ -172,6 +174,14 @@ impl MachineReconciler {
                 set_condition(&mut s.conditions, condition(CONDITION_CONTAINER, None));
             })
             .await?;
+
+        // A bootstrapped container the engine had stopped: the processes its user-data
+        // started where systemd does not run are gone, started again (the user-data itself
+        // is not run twice).
+        if restarted && dm.spec.bootstrapped {
+            self.restart_services(&container, &gate.user_data, &object)
+                .await?;
+        }
 
         // The user-data.
         if !dm.spec.bootstrapped
@@ -276,14 +286,14 @@ impl MachineReconciler {
     }
 
     /// Makes sure the volume and the container exist and the container runs; its address
-    /// on `network`.
+    /// on `network`, and whether it existed stopped and was started again.
     async fn ensure_container(
         &self,
         dm: &DockerMachine,
         gate: &Gate,
         container: &str,
         network: &str,
-    ) -> Result<String, crate::EngineError> {
+    ) -> Result<(String, bool), crate::EngineError> {
         let engine = &self.config.engine;
         let role = if gate.control_plane {
             "control-plane"
@@ -291,7 +301,9 @@ impl MachineReconciler {
             "worker"
         };
         let security = &self.config.security;
-        if engine.container(container).await?.is_none() {
+        let existing = engine.container(container).await?;
+        let restarted = existing.as_ref().is_some_and(|c| !c.running);
+        if existing.is_none() {
             let volume = format!("{container}-var");
             engine
                 .ensure_volume(&volume, &kind_labels(&gate.cluster, None))
@@ -303,12 +315,10 @@ impl MachineReconciler {
                 .filter(|i| !i.is_empty())
                 .unwrap_or_else(|| self.config.default_node_image.clone());
             let mut binds = vec![format!("{volume}:/var")];
-            binds.extend(
-                dm.spec
-                    .extra_mounts
-                    .iter()
-                    .map(|m| format!("{}:{}", m.host_path, m.container_path)),
-            );
+            binds.extend(dm.spec.extra_mounts.iter().map(|m| {
+                let ro = if m.read_only { ":ro" } else { "" };
+                format!("{}:{}{ro}", m.host_path, m.container_path)
+            }));
             info!(container, image = %image, role, "creating the node container");
             engine
                 .create_container(&ContainerSpec {
@@ -327,7 +337,7 @@ impl MachineReconciler {
         engine.start(container, security.privileged).await?;
         let info = engine.container(container).await?;
         match info.and_then(|i| i.addresses.get(network).cloned().filter(|_| i.running)) {
-            Some(address) => Ok(address),
+            Some(address) => Ok((address, restarted)),
             None => Err(crate::EngineError::Unexpected {
                 host: engine.host().to_string(),
                 object: format!("container {container}"),
@@ -377,6 +387,35 @@ impl MachineReconciler {
             commands = plan.commands.len(),
             "user-data applied"
         );
+        Ok(())
+    }
+
+    /// Starts again, in a container the engine restarted, the processes its user-data
+    /// started where systemd does not run ([`cloudinit::Plan::services`]).
+    async fn restart_services(
+        &self,
+        container: &str,
+        user_data: &str,
+        object: &str,
+    ) -> Result<(), Error> {
+        let plan = cloudinit::plan(user_data, container).map_err(|source| Error::UserData {
+            object: object.to_string(),
+            source,
+        })?;
+        for command in &plan.services {
+            self.config
+                .engine
+                .exec(container, &command.what, &command.argv)
+                .await
+                .map_err(Error::engine(object))?;
+        }
+        if !plan.services.is_empty() {
+            info!(
+                container,
+                services = plan.services.len(),
+                "restarted container: its user-data's services started again"
+            );
+        }
         Ok(())
     }
 

@@ -117,4 +117,7 @@ pub struct Mount {
     pub container_path: String,
     /// Path on the host.
     pub host_path: String,
+    /// Mounted read-only (CAPD's `readOnly`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
 }

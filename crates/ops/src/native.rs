@@ -1,26 +1,29 @@
 //! The management plane moving onto the cluster it created, with the `native` node
 //! bootstrapper: the control-plane machines run an etcd member and an ironbell replica each
-//! (`ironbell node up`, started in DHCP standby), and the create ends on them.
+//! (`ironbell node up`, started in DHCP standby), and the create ends on them. The same for
+//! every provider that has it: bare metal (`ironbell-lifecycle-tinkerbell`, the machines)
+//! and Docker (`ironbell-lifecycle-docker`, the control-plane containers).
 //!
-//! - `install-resources-on-management-cluster` ([`wait_for_plane`]): a client certificate
-//!   for this machine is issued from the cluster's etcd CA into `NAME/generated/pki/`
+//! - `install-resources-on-management-cluster` ([`form`]): a client certificate for this
+//!   machine is issued from the cluster's etcd CA into `NAME/generated/pki/`
 //!   ([`credentials`]), and the task waits until the cluster's etcd has one started member
 //!   per control-plane machine, each answering, and each replica's metadata port accepts
-//!   connections;
-//! - `capi-management-move` ([`move_and_serve`]): the cluster's objects move from the
-//!   bootstrap plane's store to the cluster's etcd (`ironbell_ops::mover`), the bootstrap
-//!   plane stops, and only then the replicas leave standby (the ConfigMap
+//!   connections ([`wait_for_plane`]); then `NAME/NAME.store` names the plane's store
+//!   ([`store_file`]), which `upgrade`/`delete cluster` and `ironbell --store` use from then
+//!   on ([`moved_plane`]);
+//! - `capi-management-move` ([`move_onto`], [`move_and_serve`]): the cluster's objects move
+//!   from the bootstrap plane's store to the cluster's etcd ([`crate::mover`]), the
+//!   bootstrap plane stops, and only then the replicas leave standby (the ConfigMap
 //!   `ironbell-system/ironbell-plane` says `dhcp: serve`): at no moment do two planes answer
 //!   DHCP for one machine (the bootstrap plane stops answering a machine when its Hardware
-//!   leaves its store, and the replicas answer nobody before the switch);
-//! - `write-cluster-config`: `NAME/NAME.store`, the moved plane's store spec, which
-//!   `upgrade`/`delete cluster` and `ironbell --store` use from then on.
+//!   leaves its store, and the replicas answer nobody before the switch). The bootstrap
+//!   plane's store is kept as `bootstrap.db.moved` ([`keep_moved`]).
 //!
 //! `delete cluster` goes the other way, as EKS Anywhere's delete moves the management back
 //! to a new kind cluster: a bootstrap plane starts on a new embedded store on the admin
 //! machine once the cluster's plane is in DHCP standby, the cluster moves back to it
-//! ([`move_back`]), its controllers power the machines off and release their Hardware, and
-//! `NAME/NAME.store` is removed with the plane it named.
+//! ([`move_back`]), its controllers delete the machines, and `NAME/NAME.store` is removed
+//! with the plane it named ([`remove_store_file`]).
 //!
 //! This is an ironbell management plane on etcd, not Kubernetes.
 
@@ -30,14 +33,13 @@ use std::time::{Duration, Instant};
 
 use ironbell_bootstrap::certs::{ClusterCertificates, Purpose};
 use ironbell_bootstrap::native::CLIENT_PORT;
-use ironbell_lifecycle::{Context, TaskError};
+use ironbell_lifecycle::{Context, Layout, NAMESPACE, TaskError};
 use ironbell_model::corev1::{ConfigMap, Secret};
-use ironbell_ops::mover::{MoveOptions, MoveReport};
-use ironbell_ops::plane::{PLANE_CONFIG, PLANE_CONFIG_DHCP};
-use ironbell_ops::spec::{Access, StoreHandle, StoreSpec};
 use ironbell_store::{SharedStore, api};
 
-use crate::NAMESPACE;
+use crate::mover::{MoveOptions, MoveReport};
+use crate::plane::{PLANE_CONFIG, PLANE_CONFIG_DHCP};
+use crate::spec::{Access, StoreHandle, StoreSpec};
 
 fn failed(what: impl std::fmt::Display) -> TaskError {
     TaskError::Failed(what.to_string())
@@ -135,7 +137,7 @@ pub fn open(spec: &str) -> Result<StoreHandle, TaskError> {
 
 /// Opens the cluster plane's store.
 pub fn open_spec(spec: &StoreSpec) -> Result<StoreHandle, TaskError> {
-    ironbell_ops::spec::open(spec, Access::Existing)
+    crate::spec::open(spec, Access::Existing)
         .map_err(|e| failed(format!("opening the cluster's plane: {e}")))
 }
 
@@ -208,8 +210,8 @@ pub async fn move_and_serve<F: std::future::Future<Output = ()>>(
     plane: &StoreHandle,
     stop_bootstrap: F,
 ) -> Result<MoveReport, TaskError> {
-    let kinds = ironbell_ops::lookup::kinds();
-    let report = ironbell_ops::mover::move_cluster(
+    let kinds = crate::lookup::kinds();
+    let report = crate::mover::move_cluster(
         bootstrap.as_ref(),
         plane.store().as_ref(),
         &kinds,
@@ -231,8 +233,8 @@ pub async fn move_back(
     bootstrap: &SharedStore,
 ) -> Result<MoveReport, TaskError> {
     set_dhcp(plane.store(), "standby").await?;
-    let kinds = ironbell_ops::lookup::kinds();
-    ironbell_ops::mover::move_cluster(
+    let kinds = crate::lookup::kinds();
+    crate::mover::move_cluster(
         plane.store().as_ref(),
         bootstrap.as_ref(),
         &kinds,
@@ -265,4 +267,130 @@ pub async fn set_dhcp(plane: &SharedStore, mode: &str) -> Result<(), TaskError> 
         Err(e) => return Err(e.into()),
     }
     Ok(())
+}
+
+/// Why `NAME/NAME.store` could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreFileError {
+    /// The cluster's folder cannot be named after it.
+    #[error(transparent)]
+    Layout(#[from] ironbell_lifecycle::task::LayoutError),
+    /// The file could not be read.
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file does not hold a store spec.
+    #[error("{}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The store of management cluster `cluster` (spec at `spec_path`) when its plane moved
+/// onto the cluster's machines: the one `NAME/NAME.store` names; `None` while the plane is
+/// on the admin machine.
+pub fn moved_plane(spec_path: &Path, cluster: &str) -> Result<Option<StoreSpec>, StoreFileError> {
+    let layout = Layout::beside(spec_path, cluster)?;
+    let file = store_file(layout.cluster_dir(), cluster);
+    match std::fs::read_to_string(&file) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|e| StoreFileError::Parse {
+                path: file,
+                message: format!("{e}"),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(StoreFileError::Read { path: file, source }),
+    }
+}
+
+/// Renames the bootstrap plane's embedded store `path` (and its `-wal`/`-shm` files) to
+/// `bootstrap.db.moved` beside it, for inspection: the plane moved onto the cluster.
+pub fn keep_moved(path: &Path) -> Result<(), StoreFileError> {
+    let moved = path.with_file_name("bootstrap.db.moved");
+    for suffix in ["", "-wal", "-shm"] {
+        let (from, to) = (
+            PathBuf::from(format!("{}{suffix}", path.display())),
+            PathBuf::from(format!("{}{suffix}", moved.display())),
+        );
+        match std::fs::rename(&from, &to) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(StoreFileError::Read { path: from, source }),
+        }
+    }
+    Ok(())
+}
+
+/// The cluster's plane once formed ([`form`]).
+#[derive(Clone, Debug)]
+pub struct Formed {
+    /// The control-plane machines' addresses: one etcd member and one replica each.
+    pub members: Vec<Ipv4Addr>,
+    /// `NAME/NAME.store`, which names the plane's store.
+    pub file: PathBuf,
+}
+
+/// `install-resources-on-management-cluster` with the `native` bootstrapper: waits until the
+/// `want` control-plane machines of the cluster formed its plane (an etcd member each,
+/// answering, and a replica accepting connections on `metadata_port`), for at most
+/// `timeout`, then writes `NAME/NAME.store` naming it.
+pub async fn form(
+    ctx: &Context,
+    want: usize,
+    metadata_port: u16,
+    timeout: Duration,
+) -> Result<Formed, TaskError> {
+    let members = control_plane_addresses(ctx.store(), ctx.cluster()).await?;
+    if members.len() < want {
+        return Err(failed(format!(
+            "{} of {want} control-plane machines have an address",
+            members.len()
+        )));
+    }
+    let pki = ctx.layout().generated_dir().join("pki");
+    let spec = credentials(ctx.store(), ctx.cluster(), &pki, &members).await?;
+    let plane = open(&spec)?;
+    wait_for_plane(&plane, &members, metadata_port, timeout).await?;
+    let file = store_file(ctx.layout().cluster_dir(), ctx.cluster());
+    std::fs::write(&file, format!("{spec}\n")).map_err(io("writing", &file))?;
+    Ok(Formed { members, file })
+}
+
+/// `capi-management-move` with the `native` bootstrapper: the cluster moves from the
+/// bootstrap plane's store (the run's) onto the plane `NAME/NAME.store` names, then
+/// `stop_bootstrap` stops the bootstrap plane and the cluster's plane serves
+/// ([`move_and_serve`]).
+pub async fn move_onto<F: std::future::Future<Output = ()>>(
+    ctx: &Context,
+    stop_bootstrap: F,
+) -> Result<MoveReport, TaskError> {
+    let file = store_file(ctx.layout().cluster_dir(), ctx.cluster());
+    let spec = std::fs::read_to_string(&file).map_err(io("reading", &file))?;
+    let plane = open(spec.trim())?;
+    move_and_serve(ctx, ctx.store(), &plane, stop_bootstrap).await
+}
+
+/// The end of a delete of a cluster whose plane had moved: `NAME/NAME.store` removed (the
+/// plane it named was the cluster's machines, gone now). The file removed, if it was there.
+pub fn remove_store_file(ctx: &Context) -> Result<Option<PathBuf>, TaskError> {
+    let file = store_file(ctx.layout().cluster_dir(), ctx.cluster());
+    match std::fs::remove_file(&file) {
+        Ok(()) => Ok(Some(file)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(TaskError::Io {
+            what: "removing",
+            path: file,
+            source,
+        }),
+    }
 }
