@@ -573,6 +573,56 @@ async fn a_move_stopped_after_any_write_and_run_again_ends_as_an_uninterrupted_o
     }
 }
 
+/// The target's BMC controller at work during the move: before each of the move's writes,
+/// every BMC Machine already on the target gets a fresh power state (its status, which
+/// the controllers own; BMC Machines are not paused with the cluster). The move checks
+/// its copies without the status someone else wrote, and succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_controller_writing_a_copys_status_during_the_move_does_not_fail_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (from, to) = (sqlite(dir.path(), "a.db"), sqlite(dir.path(), "b.db"));
+    fixture(from.as_ref()).await;
+    let target = to.clone();
+    let refreshed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = refreshed.clone();
+    let mut o = opts();
+    o.before_write = Some(Arc::new(move |_| {
+        let (target, count) = (target.clone(), count.clone());
+        // The hook is synchronous: the controller's writes run on a thread of their own.
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let types = TypeKey::new(BMC, "Machine");
+                let list = target.list(&types, &ListParams::namespace(NS)).await;
+                for mut m in list.map(|l| l.items).unwrap_or_default() {
+                    let n = count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    m.set_field("status", &json!({"powerState": "on", "probe": n}))
+                        .unwrap();
+                    let _ = target.update_status(m).await;
+                }
+            });
+        })
+        .join()
+        .unwrap();
+        true
+    }));
+    move_cluster(from.as_ref(), to.as_ref(), &kinds(), &o)
+        .await
+        .unwrap();
+    assert!(
+        refreshed.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        "the controller wrote nothing"
+    );
+    let after = snapshot(to.as_ref()).await;
+    assert_eq!(names(&after), sorted(MOVED));
+    assert_eq!(
+        after["Machine/bmc-hw1"]["status"]["powerState"], "on",
+        "the controller's status stays"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_paused_by_someone_else_or_an_object_of_two_clusters_is_refused() {
     let dir = tempfile::tempdir().unwrap();
