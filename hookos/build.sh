@@ -37,7 +37,8 @@ for tool in dpkg-deb depmod cpio zstd apt-get apt-cache sha256sum find sort floc
   command -v "$tool" >/dev/null || die "$tool is missing: run scripts/setup"
 done
 [ -x /bin/busybox ] || die "/bin/busybox is missing: install Debian's busybox-static (scripts/setup does)"
-/bin/busybox --list | grep -qx udhcpc || die "/bin/busybox has no udhcpc: it is not busybox-static"
+# (grep without -q: under pipefail, grep -q's early exit can fail the pipeline with SIGPIPE.)
+/bin/busybox --list | grep -x udhcpc >/dev/null || die "/bin/busybox has no udhcpc: it is not busybox-static"
 
 mkdir -p "$out" "$cache"
 out="$(cd "$out" && pwd)"
