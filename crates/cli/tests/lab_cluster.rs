@@ -171,22 +171,6 @@ fn artifacts_dir(dir: &Path) -> PathBuf {
     out
 }
 
-/// Whether ipmitool, from inside the lab, says machine `n`'s (1-based) chassis is off.
-fn powered_off(lab: &Lab, netns: &str, n: usize) -> bool {
-    let csv = lab.file("hardware.csv");
-    let Some(row) = csv.lines().nth(n) else {
-        return false;
-    };
-    let cells: Vec<&str> = row.split(',').collect();
-    let out = Command::new("ip")
-        .args(["netns", "exec", netns, "ipmitool", "-I", "lanplus", "-H"])
-        .args([cells[1], "-U", cells[2], "-E", "chassis", "power", "status"])
-        .env("IPMI_PASSWORD", cells[3])
-        .output()
-        .expect("run ipmitool");
-    String::from_utf8_lossy(&out.stdout).contains("Chassis Power is off")
-}
-
 /// Polls `cond` (also feeding `watch`, e.g. to record a maximum) until it holds or the
 /// deadline passes; fails with `what` and the lab's diagnostics.
 fn wait(lab: &Lab, what: &str, deadline: Duration, mut cond: impl FnMut() -> bool) {
@@ -503,7 +487,7 @@ fn create_upgrade_scale_and_delete_a_cluster_on_lab_machines() {
         &lab,
         "the released machine powered off",
         Duration::from_secs(120),
-        || powered_off(&lab, &netns, released_n),
+        || lab.powered_off(&netns, released_n),
     );
     let hw = plane
         .hardware()
@@ -532,7 +516,7 @@ fn create_upgrade_scale_and_delete_a_cluster_on_lab_machines() {
         &lab,
         "every machine powered off",
         Duration::from_secs(120),
-        || (1..=MACHINES.len()).all(|n| powered_off(&lab, &netns, n)),
+        || (1..=MACHINES.len()).all(|n| lab.powered_off(&netns, n)),
     );
     assert!(
         !dir.join("lab/generated/plane.pid").is_file(),

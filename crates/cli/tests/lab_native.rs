@@ -225,22 +225,6 @@ fn row(lab: &Lab, n: usize) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// `ipmitool chassis power ACTION` on machine `n`'s BMC, from inside the lab.
-fn ipmi_power(lab: &Lab, netns: &str, n: usize, action: &str) -> String {
-    let cells = row(lab, n);
-    let out = Command::new("ip")
-        .args(["netns", "exec", netns, "ipmitool", "-I", "lanplus", "-H"])
-        .args([&cells[1], "-U", &cells[2], "-E", "chassis", "power", action])
-        .env("IPMI_PASSWORD", &cells[3])
-        .output()
-        .expect("run ipmitool");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn powered_off(lab: &Lab, netns: &str, n: usize) -> bool {
-    ipmi_power(lab, netns, n, "status").contains("Chassis Power is off")
-}
-
 /// Whether the metadata service answers at the Tinkerbell IP from the admin machine.
 fn vip_answers(netns: &str) -> bool {
     let url = format!("http://{TINKERBELL_IP}:50061/healthz");
@@ -483,11 +467,9 @@ fn a_management_cluster_moves_its_plane_onto_its_lab_machines() {
     // The control-plane machine holding the Tinkerbell IP powered off through its BMC.
     let holder = vip_holder(&lab, &netns).expect("a machine holds the Tinkerbell IP");
     assert!(holder <= 3, "node-{holder} holds the Tinkerbell IP");
-    ipmi_power(&lab, &netns, holder, "off");
+    lab.ipmi_power(&netns, holder, "off");
     assert!(
-        ironbell_testbed::wait_until(Duration::from_secs(60), || powered_off(
-            &lab, &netns, holder
-        )),
+        ironbell_testbed::wait_until(Duration::from_secs(60), || lab.powered_off(&netns, holder)),
         "node-{holder} did not power off"
     );
     let lost = Instant::now();
@@ -530,7 +512,7 @@ fn a_management_cluster_moves_its_plane_onto_its_lab_machines() {
     );
     assert!(
         ironbell_testbed::wait_until(Duration::from_secs(180), || (1..=MACHINES.len())
-            .all(|n| powered_off(&lab, &netns, n))),
+            .all(|n| lab.powered_off(&netns, n))),
         "a machine is still on\n{}",
         lab.diagnostics()
     );
@@ -552,18 +534,7 @@ fn a_management_cluster_moves_its_plane_onto_its_lab_machines() {
 
     // The capture: every DHCP offer came from one plane.
     drop(_capture);
-    let offers = dhcp_capture::offers(&pcap);
-    assert!(!offers.is_empty(), "the capture holds no DHCP offer");
-    let servers: std::collections::BTreeSet<&String> = offers.values().flatten().collect();
-    let doubled: Vec<_> = offers.iter().filter(|(_, s)| s.len() > 1).collect();
-    assert!(
-        doubled.is_empty(),
-        "machines offered addresses by two planes at once: {doubled:?}"
-    );
-    eprintln!(
-        "{} DHCP exchanges captured, each offered by one plane (servers {servers:?})",
-        offers.len()
-    );
+    dhcp_capture::assert_one_plane_per_offer(&pcap);
     eprintln!(
         "timings: create {:.0} s ({moved}), scale-up on the moved plane {:.0} s, \
          Tinkerbell IP moved {:.0} s after node-{holder} powered off, delete {:.0} s",

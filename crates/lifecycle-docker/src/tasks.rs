@@ -385,22 +385,14 @@ impl ironbell_lifecycle::Steps for Shared {
             }
             names::INSTALL_RESOURCES_ON_MANAGEMENT_CLUSTER if self.native() => {
                 // The plane formed in the control-plane containers.
-                let want = self
-                    .spec
-                    .cluster
-                    .spec
-                    .control_plane_configuration
-                    .as_ref()
-                    .and_then(|c| c.count)
-                    .unwrap_or(1);
                 let formed = native::form(
                     ctx,
-                    usize::try_from(want).unwrap_or(usize::MAX),
+                    &self.spec.cluster,
                     self.settings.plane.network.metadata.port(),
                     self.settings.timeout,
                 )
                 .await?;
-                let list: Vec<String> = formed.members.iter().map(|m| m.to_string()).collect();
+                let list = formed.addresses();
                 ctx.out().detail(format_args!(
                     "The cluster's plane formed: {} etcd members and replicas in the \
                      control-plane containers at {}; its store: {}",
@@ -438,10 +430,7 @@ impl ironbell_lifecycle::Steps for Shared {
                     report.objects(),
                     report.summary()
                 ));
-                Ok(Next::proceed_with(json!({
-                    "objects": report.objects(),
-                    "deleted": report.deleted,
-                })))
+                Ok(Next::proceed_with(native::journal(&report)))
             }
             names::CAPI_MANAGEMENT_MOVE_FOR_DELETE if self.settings.moved_plane.is_some() => {
                 let spec = self
@@ -457,10 +446,7 @@ impl ironbell_lifecycle::Steps for Shared {
                     report.objects(),
                     self.settings.store.spec()
                 ));
-                Ok(Next::proceed_with(json!({
-                    "objects": report.objects(),
-                    "deleted": report.deleted,
-                })))
+                Ok(Next::proceed_with(native::journal(&report)))
             }
             names::CAPI_MANAGEMENT_MOVE => {
                 ctx.out().detail(format_args!(

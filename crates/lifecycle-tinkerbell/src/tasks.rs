@@ -350,22 +350,14 @@ impl ironbell_lifecycle::Steps for Shared {
             }
             names::INSTALL_RESOURCES_ON_MANAGEMENT_CLUSTER if s.native() => {
                 // The plane formed on the control-plane machines, its DHCP in standby.
-                let want = s
-                    .spec
-                    .cluster
-                    .spec
-                    .control_plane_configuration
-                    .as_ref()
-                    .and_then(|c| c.count)
-                    .unwrap_or(1);
                 let formed = native::form(
                     ctx,
-                    usize::try_from(want).unwrap_or(usize::MAX),
+                    &s.spec.cluster,
                     s.settings.plane.network.metadata.port(),
                     s.settings.timeouts.cluster,
                 )
                 .await?;
-                let list: Vec<String> = formed.members.iter().map(|m| m.to_string()).collect();
+                let list = formed.addresses();
                 ctx.out().detail(format_args!(
                     "The cluster's plane formed: {} etcd members and replicas at {} (DHCP in \
                      standby until the move); its store: {}",
@@ -419,10 +411,7 @@ impl ironbell_lifecycle::Steps for Shared {
                     report.objects(),
                     report.summary()
                 ));
-                Ok(Next::proceed_with(json!({
-                    "objects": report.objects(),
-                    "deleted": report.deleted,
-                })))
+                Ok(Next::proceed_with(native::journal(&report)))
             }
             names::CAPI_MANAGEMENT_MOVE => {
                 ctx.out().detail(format_args!(
@@ -506,10 +495,7 @@ impl ironbell_lifecycle::Steps for Shared {
                     report.objects(),
                     store_text(s.settings.store.spec())
                 ));
-                Ok(Next::proceed_with(json!({
-                    "objects": report.objects(),
-                    "deleted": report.deleted,
-                })))
+                Ok(Next::proceed_with(native::journal(&report)))
             }
             names::DELETE_MANAGEMENT_CLUSTER | names::DELETE_WORKLOAD_CLUSTER => {
                 s.ensure_controllers(ctx).await?;

@@ -340,16 +340,30 @@ pub struct Formed {
     pub file: PathBuf,
 }
 
+impl Formed {
+    /// The members' addresses, as text.
+    pub fn addresses(&self) -> Vec<String> {
+        self.members.iter().map(Ipv4Addr::to_string).collect()
+    }
+}
+
 /// `install-resources-on-management-cluster` with the `native` bootstrapper: waits until the
-/// `want` control-plane machines of the cluster formed its plane (an etcd member each,
+/// control-plane machines of `cluster` (its `controlPlaneConfiguration.count`) formed its plane (an etcd member each,
 /// answering, and a replica accepting connections on `metadata_port`), for at most
 /// `timeout`, then writes `NAME/NAME.store` naming it.
 pub async fn form(
     ctx: &Context,
-    want: usize,
+    cluster: &ironbell_model::anywhere::Cluster,
     metadata_port: u16,
     timeout: Duration,
 ) -> Result<Formed, TaskError> {
+    let want = cluster
+        .spec
+        .control_plane_configuration
+        .as_ref()
+        .and_then(|c| c.count)
+        .unwrap_or(1);
+    let want = usize::try_from(want).unwrap_or(usize::MAX);
     let members = control_plane_addresses(ctx.store(), ctx.cluster()).await?;
     if members.len() < want {
         return Err(failed(format!(
@@ -378,6 +392,14 @@ pub async fn move_onto<F: std::future::Future<Output = ()>>(
     let spec = std::fs::read_to_string(&file).map_err(io("reading", &file))?;
     let plane = open(spec.trim())?;
     move_and_serve(ctx, ctx.store(), &plane, stop_bootstrap).await
+}
+
+/// The journal record of a move task: objects moved, source objects deleted.
+pub fn journal(report: &MoveReport) -> serde_json::Value {
+    serde_json::json!({
+        "objects": report.objects(),
+        "deleted": report.deleted,
+    })
 }
 
 /// The end of a delete of a cluster whose plane had moved: `NAME/NAME.store` removed (the

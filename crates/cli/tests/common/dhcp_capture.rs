@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// The DHCP offers in the capture `pcap`: (client MAC, xid) → the servers that offered.
-pub fn offers(pcap: &Path) -> BTreeMap<(String, String), BTreeSet<String>> {
+fn offers(pcap: &Path) -> BTreeMap<(String, String), BTreeSet<String>> {
     let out = Command::new("tcpdump")
         .args(["-r", &pcap.display().to_string(), "-n", "-v"])
         .output()
@@ -45,4 +45,21 @@ pub fn offers(pcap: &Path) -> BTreeMap<(String, String), BTreeSet<String>> {
         offers.entry((mac, xid)).or_default().insert(server);
     }
     offers
+}
+
+/// Asserts that the capture `pcap` holds DHCP offers and that no Discover (client MAC and
+/// xid) was offered an address by two servers; prints how many exchanges and which servers.
+pub fn assert_one_plane_per_offer(pcap: &Path) {
+    let offers = offers(pcap);
+    assert!(!offers.is_empty(), "the capture holds no DHCP offer");
+    let doubled: Vec<_> = offers.iter().filter(|(_, s)| s.len() > 1).collect();
+    assert!(
+        doubled.is_empty(),
+        "machines offered addresses by two planes at once: {doubled:?}"
+    );
+    let servers: BTreeSet<&String> = offers.values().flatten().collect();
+    eprintln!(
+        "{} DHCP exchanges captured, each offered by one plane (servers {servers:?})",
+        offers.len()
+    );
 }

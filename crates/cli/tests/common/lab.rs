@@ -112,8 +112,29 @@ impl Lab {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// The cluster-scoped Node `name` the installed OS's phone-home wrote, from the lab's
-    /// SQLite store.
+    /// `ipmitool chassis power ACTION` (`status`, `off`...) on machine `n`'s (1-based,
+    /// its hardware.csv row) BMC, run inside the lab's namespace `netns`; what it printed.
+    pub fn ipmi_power(&self, netns: &str, n: usize, action: &str) -> String {
+        let csv = self.file("hardware.csv");
+        let Some(row) = csv.lines().nth(n) else {
+            return String::new();
+        };
+        let cells: Vec<&str> = row.split(',').collect();
+        let out = Command::new("ip")
+            .args(["netns", "exec", netns, "ipmitool", "-I", "lanplus", "-H"])
+            .args([cells[1], "-U", cells[2], "-E", "chassis", "power", action])
+            .env("IPMI_PASSWORD", cells[3])
+            .output()
+            .expect("run ipmitool");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Whether ipmitool, from inside the lab, says machine `n`'s chassis is off.
+    pub fn powered_off(&self, netns: &str, n: usize) -> bool {
+        self.ipmi_power(netns, n, "status")
+            .contains("Chassis Power is off")
+    }
+
     /// Everything the failure message of an assertion needs.
     pub fn diagnostics(&self) -> String {
         let mut s = String::new();
