@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Benchmark: ironbell's image2disk against `curl | zstd -d | dd oflag=direct` (and xz),
-# in the same run, into a file and into a loop device.
+# Benchmark: ironbell's image2disk against `curl | zstd -d | dd oflag=direct conv=fsync`
+# (and xz), in the same run, into a file and into a loop device.
 #
 # A 2 GiB compressible image (a repeated pattern with one random MiB in 16) is generated
 # once into $BENCH_DIR (default /tmp/ironbell-image2disk-bench) and compressed with zstd
@@ -8,18 +8,36 @@
 # zstd, xz, python3, losetup. Prints MB/s (10^6 bytes per second of image written) and the
 # ratio ironbell / pipeline for each case.
 #
+# Both sides end with the data on the device: the agent fsyncs before it reports the
+# image written, and dd does too (conv=fsync). A loop device writes into its backing
+# file's page cache, so without the fsync dd would stop the clock with up to the whole
+# image still to be written back (DD_CONV= measures that, for comparison).
+#
 #   crates/agent/bench/image2disk.sh            # builds the release agent if needed
 #   AGENT=/path/to/ironbell-agent crates/agent/bench/image2disk.sh
+#   AGENTS="musl=/path/a glibc=/path/b" crates/agent/bench/image2disk.sh
+#       # several agents side by side, each case's pipeline run once: one row per agent,
+#       # its label last
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 
 BENCH_DIR=${BENCH_DIR:-/tmp/ironbell-image2disk-bench}
 SIZE_MIB=${SIZE_MIB:-2048}
 PORT=${PORT:-18731}
-if [ -z "${AGENT:-}" ]; then
-  CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target} cargo build -q -p ironbell-agent --release --target x86_64-unknown-linux-musl
-  AGENT=${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-musl/release/ironbell-agent
+DD_CONV=${DD_CONV-fsync}
+if [ -z "${AGENTS:-}" ]; then
+  if [ -z "${AGENT:-}" ]; then
+    CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target} cargo build -q -p ironbell-agent --release --target x86_64-unknown-linux-musl
+    AGENT=${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-musl/release/ironbell-agent
+  fi
+  AGENTS="ironbell=$AGENT"
+  LABELS=0
+else
+  LABELS=1
 fi
+for a in $AGENTS; do
+  [ -x "${a#*=}" ] || { echo "not an executable agent: ${a#*=}" >&2; exit 1; }
+done
 for t in curl zstd xz python3 losetup dd; do
   command -v "$t" >/dev/null || { echo "SKIP: $t missing"; exit 0; }
 done
@@ -63,17 +81,17 @@ now() { date +%s.%N; }
 mbps() { python3 -c "import sys; print(f'{$BYTES / float(sys.argv[1]) / 1e6:.0f}')" "$1"; }
 
 declare -A T
-run_case() { # name target-kind(file|loop) tool(ironbell|pipeline) format(zst|xz)
+run_case() { # name target-kind(file|loop) tool(agent path|pipeline) format(zst|xz)
   local kind=$2 tool=$3 fmt=$4 dest start end
   if [ "$kind" = file ]; then rm -f "$OUT"; : > "$OUT"; dest=$OUT; else dest=$LOOPDEV; fi
   sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
   local url="http://127.0.0.1:$PORT/disk.raw.$fmt"
   start=$(now)
-  if [ "$tool" = ironbell ]; then
-    IMG_URL=$url DEST_DISK=$dest COMPRESSED=true PROGRESS_INTERVAL_SECONDS=30 RUST_LOG=warn "$AGENT" action image2disk
+  if [ "$tool" != pipeline ]; then
+    IMG_URL=$url DEST_DISK=$dest COMPRESSED=true PROGRESS_INTERVAL_SECONDS=30 RUST_LOG=warn "$tool" action image2disk
   else
     local dec="zstd -d"; [ "$fmt" = xz ] && dec="xz -d"
-    curl -s "$url" | $dec | dd of="$dest" bs=4M oflag=direct status=none
+    curl -s "$url" | $dec | dd of="$dest" bs=4M oflag=direct ${DD_CONV:+conv=$DD_CONV} status=none
   fi
   end=$(now)
   T[$1]=$(python3 -c "print($end - $start)")
@@ -82,13 +100,18 @@ run_case() { # name target-kind(file|loop) tool(ironbell|pipeline) format(zst|xz
   cmp -i $((BYTES - (1 << 20))) -n $((1 << 20)) "$IMG" "$dest" >/dev/null
 }
 
-printf '\n%-8s %-5s %12s %12s %8s\n' target fmt "ironbell" "pipeline" ratio
+echo "pipeline: curl | zstd -d (or xz -d) | dd bs=4M oflag=direct${DD_CONV:+ conv=$DD_CONV}"
+printf '\n%-8s %-5s %12s %12s %8s%s\n' target fmt "ironbell" "pipeline" ratio "$( ((LABELS)) && echo '  agent')"
 for kind in file loop; do
   for fmt in zst xz; do
     run_case "$kind-$fmt-pipe" "$kind" pipeline "$fmt"
-    run_case "$kind-$fmt-ib" "$kind" ironbell "$fmt"
-    a=$(mbps "${T[$kind-$fmt-ib]}"); b=$(mbps "${T[$kind-$fmt-pipe]}")
-    printf '%-8s %-5s %9s MB/s %7s MB/s %7s\n' "$kind" "$fmt" "$a" "$b" \
-      "$(python3 -c "print(f'{$a / $b:.2f}')")"
+    b=$(mbps "${T[$kind-$fmt-pipe]}")
+    for a in $AGENTS; do
+      label=${a%%=*}
+      run_case "$kind-$fmt-$label" "$kind" "${a#*=}" "$fmt"
+      ib=$(mbps "${T[$kind-$fmt-$label]}")
+      printf '%-8s %-5s %9s MB/s %7s MB/s %7s%s\n' "$kind" "$fmt" "$ib" "$b" \
+        "$(python3 -c "print(f'{$ib / $b:.2f}')")" "$( ((LABELS)) && echo "  $label")"
+    done
   done
 done

@@ -110,6 +110,7 @@ for p in $paths; do
     mkdir -p "$(dirname "$f")"
     curl -sf "$base$p" -o "$f"
 done
+mkdir -p "$work/tmp"
 chmod -R a+rX "$work"
 cat >"$work/nginx.conf" <<EOF
 worker_processes ${NGINX_WORKERS:-2};
@@ -119,6 +120,13 @@ error_log $work/nginx-error.log warn;
 events { worker_connections 1024; }
 http {
     access_log off;
+    # Its own temporary directories: an unpacked nginx's built-in ones (/var/lib/nginx)
+    # do not exist.
+    client_body_temp_path $work/tmp/body;
+    proxy_temp_path $work/tmp/proxy;
+    fastcgi_temp_path $work/tmp/fastcgi;
+    uwsgi_temp_path $work/tmp/uwsgi;
+    scgi_temp_path $work/tmp/scgi;
     keepalive_requests 10000000;
     server {
         listen 127.0.0.1:$nginx_port;

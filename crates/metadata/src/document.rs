@@ -12,29 +12,45 @@ use serde::Serialize;
 
 use ironbell_model::tinkerbell::{Hardware, MetadataInstanceStorage};
 
+use crate::machine::HardwareRecord;
+
 /// The whole document.
-#[derive(Serialize, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Document {
     /// `metadata`.
     pub metadata: DocMetadata,
 }
 
+impl Document {
+    /// The document of a Hardware without storage: `disks` and `filesystems` both `null`.
+    pub const EMPTY: Document = Document {
+        metadata: DocMetadata {
+            instance: DocInstance {
+                storage: DocStorage {
+                    disks: None,
+                    filesystems: None,
+                },
+            },
+        },
+    };
+}
+
 /// `metadata`.
-#[derive(Serialize, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct DocMetadata {
     /// `metadata.instance`.
     pub instance: DocInstance,
 }
 
 /// `metadata.instance`.
-#[derive(Serialize, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct DocInstance {
     /// `metadata.instance.storage`.
     pub storage: DocStorage,
 }
 
 /// `metadata.instance.storage`.
-#[derive(Serialize, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct DocStorage {
     /// Disks, `null` when the Hardware lists none.
     pub disks: Option<Vec<DocDisk>>,
@@ -43,7 +59,7 @@ pub struct DocStorage {
 }
 
 /// One disk.
-#[derive(Serialize, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct DocDisk {
     /// Device path.
     pub device: String,
@@ -54,7 +70,7 @@ pub struct DocDisk {
 }
 
 /// One partition.
-#[derive(Serialize, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct DocPartition {
     /// Label.
     pub label: String,
@@ -65,14 +81,14 @@ pub struct DocPartition {
 }
 
 /// One filesystem.
-#[derive(Serialize, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct DocFilesystem {
     /// How it is created and mounted.
     pub mount: DocMount,
 }
 
 /// Creation and mount settings.
-#[derive(Serialize, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct DocMount {
     /// Creation options.
     pub create: DocCreate,
@@ -85,7 +101,7 @@ pub struct DocMount {
 }
 
 /// Filesystem creation options.
-#[derive(Serialize, Debug, Default, PartialEq, Eq)]
+#[derive(Serialize, Clone, Debug, Default, PartialEq, Eq)]
 pub struct DocCreate {
     /// Options passed to mkfs, `null` when none are listed.
     pub options: Option<Vec<String>>,
@@ -105,8 +121,14 @@ pub struct DocumentError {
     pub size: i64,
 }
 
+/// The document of the Hardware `hw` was made of, as [`build`] wrote it when the record
+/// was made (the service serves [`HardwareRecord::document`] without copying it).
+pub fn document(hw: &HardwareRecord) -> Result<Document, DocumentError> {
+    hw.document().cloned().map_err(Clone::clone)
+}
+
 /// The document of `hw`.
-pub fn document(hw: &Hardware) -> Result<Document, DocumentError> {
+pub fn build(hw: &Hardware) -> Result<Document, DocumentError> {
     let storage: Option<&MetadataInstanceStorage> = hw.instance().and_then(|i| i.storage.as_ref());
     let Some(storage) = storage else {
         return Ok(Document::default());

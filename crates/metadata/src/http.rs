@@ -53,7 +53,6 @@ use axum::routing::{get, post, put};
 pub use ironbell_httpd::{MAX_HEAD_BYTES, MAX_HEADERS};
 use ironbell_limits::RateLimiter;
 use ironbell_model::corev1::Node;
-use ironbell_model::corev1::ObjectReference;
 use ironbell_store::SharedStore;
 use ironbell_store::events::Recorder;
 use tokio::net::TcpListener;
@@ -64,7 +63,7 @@ use tracing::{Instrument, Span, debug, error, field, info};
 use crate::client::{Cidr, client_ip};
 use crate::ec2;
 use crate::index::{Index, Lookup};
-use crate::machine::Machine;
+use crate::machine::{HardwareRecord, Machine};
 use crate::metrics::{IdentificationFailure, Metrics, TokenRejection};
 use crate::phone_home::{self, Report};
 use crate::token::{Clock, TOKEN_HEADER, TTL_HEADER, TokenKey, parse_ttl};
@@ -232,7 +231,7 @@ impl MetadataState {
             "EC2 metadata"
         };
         self.0.events.normal(
-            ObjectReference::of(hw.as_ref()),
+            hw.object_reference(),
             "MetadataRead",
             format!("{what} read from {client}"),
         );
@@ -567,11 +566,11 @@ async fn metadata_document(State(state): State<MetadataState>, req: Request) -> 
                 ),
             ));
         };
-        let doc = crate::document::document(hw).map_err(|e| {
+        let doc = hw.document().map_err(|e| {
             error!("{e}");
             Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
         })?;
-        let body = serde_json::to_vec(&doc).map_err(|e| {
+        let body = serde_json::to_vec(doc).map_err(|e| {
             Refusal::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("writing the document: {e}"),
@@ -661,10 +660,7 @@ async fn phone_home(State(state): State<MetadataState>, req: Request) -> Respons
         let body = bounded_body(req, phone_home::MAX_BODY_BYTES).await?;
         let report = Report::parse(&body)
             .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, e.to_string()))?;
-        let own = hw
-            .instance()
-            .and_then(|i| i.id.as_deref())
-            .filter(|id| !id.is_empty());
+        let own = hw.instance_id();
         let claimed = [Some(report.instance_id.as_str()), path_id.as_deref()];
         if own.is_none() || claimed.iter().flatten().any(|c| Some(*c) != own) {
             debug!(instance_id = %report.instance_id, "phone-home for another instance refused");
@@ -680,7 +676,7 @@ async fn phone_home(State(state): State<MetadataState>, req: Request) -> Respons
         let node = record_node(&store, hw, client, &report).await?;
         info!(node = node.metadata.name(), "phone-home: node ready");
         state.0.events.normal(
-            ObjectReference::of(hw.as_ref()),
+            hw.object_reference(),
             "PhoneHome",
             format!(
                 "the installed OS phoned home from {client}: node {} is ready",
@@ -704,12 +700,12 @@ async fn phone_home(State(state): State<MetadataState>, req: Request) -> Respons
 /// left alone (409).
 async fn record_node(
     store: &SharedStore,
-    hw: &ironbell_model::tinkerbell::Hardware,
+    hw: &HardwareRecord,
     client: IpAddr,
     report: &Report,
 ) -> Result<Node, Refusal> {
-    let name = hw.metadata.name();
-    let want = phone_home::provider_id(hw);
+    let name = hw.name();
+    let want = phone_home::provider_id_of(hw.namespace(), name);
     phone_home::record_ready_node(store, name, &want, client, report)
         .await
         .map_err(|e| {

@@ -18,7 +18,7 @@ use ironbell_store::SharedStore;
 use ironbell_store::snapshot::{self, Problems, SnapshotIndex};
 
 use crate::client::canonical;
-use crate::machine::Machine;
+use crate::machine::{HardwareRecord, Machine};
 
 /// The answer to "who is at this address?".
 #[derive(Debug, Clone)]
@@ -120,7 +120,9 @@ impl Index {
     /// A fixed set of Hardware, never updated.
     pub fn from_hardware(items: impl IntoIterator<Item = Hardware>) -> Arc<Self> {
         Self::fixed(Snapshot::build(
-            items.into_iter().map(|h| Machine::Hardware(Arc::new(h))),
+            items
+                .into_iter()
+                .map(|h| Machine::Hardware(Arc::new(HardwareRecord::new(&h)))),
             0,
         ))
     }
@@ -138,14 +140,16 @@ impl Index {
         ))
     }
 
-    /// Starts following every Hardware of `store`: returns at once with an empty index that
-    /// the first list fills (see [`Index::synced`]). The background task ends when the
-    /// index is dropped. Must be called inside a Tokio runtime.
+    /// Starts following every Hardware of `store`, keeping a [`HardwareRecord`] of each:
+    /// returns at once with an empty index that the first list fills (see
+    /// [`Index::synced`]). The background task ends when the index is dropped. Must be
+    /// called inside a Tokio runtime.
     pub fn start(store: SharedStore) -> Arc<Self> {
-        Arc::new(Self(SnapshotIndex::start(
+        Arc::new(Self(SnapshotIndex::start_mapped(
             "metadata",
             store,
-            |objects: &ironbell_store::reflector::Objects<Hardware>, rv| {
+            |hw: Hardware| HardwareRecord::new(&hw),
+            |objects: &ironbell_store::reflector::Objects<HardwareRecord>, rv| {
                 let machines = objects.values().map(|h| Machine::Hardware(h.clone()));
                 Snapshot::build(machines, rv)
             },

@@ -53,4 +53,4 @@ pub mod token;
 pub use client::{Cidr, CidrError};
 pub use http::{Config, DEFAULT_PORT, MetadataState, router, serve, serve_state};
 pub use index::{Index, Lookup, Snapshot};
-pub use machine::{Field, Machine};
+pub use machine::{Field, HardwareRecord, Machine};

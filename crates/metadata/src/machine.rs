@@ -24,15 +24,24 @@
 //!
 //! The machine is found by `spec.interfaces[].dhcp.ip.address` for Hardware, and by
 //! `metadata.ipv4.public` for flat-file instances, as Hegel's backends do.
+//!
+//! The service keeps a [`HardwareRecord`] per Hardware, not the Hardware: the values above
+//! read once when the Hardware arrives (each leaf, the trimmed keys, the `/metadata`
+//! document) and what events and the phone-home need (names, uid, instance id). A typed
+//! Hardware is several kilobytes even when most fields are empty; the record holds only
+//! the strings the service answers with, which is what lets the service hold 100,000
+//! machines in a few hundred megabytes.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use ironbell_model::corev1::ObjectReference;
+use ironbell_model::tinkerbell::Hardware;
 use ironbell_model::tinkerbell::hegel::FlatFileInstance;
-use ironbell_model::tinkerbell::{Hardware, MetadataInstance};
 
 use crate::client::canonical;
+use crate::document::{self, Document, DocumentError};
 
 /// One leaf of the EC2 `meta-data/` tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -138,8 +147,8 @@ impl Field {
 /// A machine the metadata service answers for.
 #[derive(Clone, Debug)]
 pub enum Machine {
-    /// A `tinkerbell.org/v1alpha1` Hardware from the store.
-    Hardware(Arc<Hardware>),
+    /// What the service keeps of a `tinkerbell.org/v1alpha1` Hardware from the store.
+    Hardware(Arc<HardwareRecord>),
     /// An entry of a Hegel flat file (its position in the file, and the entry).
     FlatFile(usize, Arc<FlatFileInstance>),
 }
@@ -148,43 +157,183 @@ fn present(s: Option<&str>) -> Option<&str> {
     s.filter(|s| !s.is_empty())
 }
 
+/// `s` when present and not empty, boxed.
+fn boxed(s: Option<&str>) -> Option<Box<str>> {
+    present(s).map(Box::from)
+}
+
+/// What the metadata service keeps of one Hardware (see the module docs): every value it
+/// answers with, already mapped, and the names the logs, events and phone-home need.
+#[derive(Debug, Default)]
+pub struct HardwareRecord {
+    namespace: Box<str>,
+    name: Box<str>,
+    uid: Option<Box<str>>,
+    /// `spec.interfaces[].dhcp.ip.address`, [`canonical`], each once.
+    addresses: Box<[IpAddr]>,
+    instance_id: Option<Box<str>>,
+    /// `hostname` and `local-hostname`.
+    hostname: Option<Box<str>>,
+    plan: Option<Box<str>>,
+    facility: Option<Box<str>>,
+    /// The tags, one per line.
+    tags: Option<Box<str>>,
+    public_ipv4: Option<IpAddr>,
+    local_ipv4: Option<IpAddr>,
+    public_ipv6: Option<IpAddr>,
+    /// `slug`, `distro`, `version`, `image_tag`.
+    os: Option<Box<[Option<Box<str>>; 4]>>,
+    user_data: Option<Box<str>>,
+    /// Trimmed, blank ones left out.
+    public_keys: Box<[Box<str>]>,
+    /// `None`: the document of a Hardware without storage.
+    document: Option<Box<Result<Document, DocumentError>>>,
+}
+
+/// The `/metadata` document of a Hardware that declares no storage.
+static NO_STORAGE: Document = Document::EMPTY;
+
+impl HardwareRecord {
+    /// The record of `hw`.
+    pub fn new(hw: &Hardware) -> Self {
+        let meta = hw.spec.metadata.as_ref();
+        let inst = hw.instance();
+        let facility = meta.and_then(|m| m.facility.as_ref());
+        let os = inst.and_then(|i| i.operating_system.as_ref());
+        let ips = inst.and_then(|i| i.ips.as_deref()).unwrap_or_default();
+        let ip = |family: i64, public: Option<bool>| {
+            ips.iter()
+                .filter(|ip| ip.family == Some(family))
+                .filter(|ip| public.is_none_or(|p| ip.public.unwrap_or(false) == p))
+                .find_map(|ip| ip.address)
+        };
+        let mut addresses: Vec<IpAddr> = Vec::new();
+        for ip in hw.ips().into_iter().map(canonical) {
+            if !addresses.contains(&ip) {
+                addresses.push(ip);
+            }
+        }
+        let tags = inst.and_then(|i| i.tags.as_deref()).unwrap_or_default();
+        let os = os
+            .map(|o| {
+                [
+                    boxed(o.slug.as_deref()),
+                    boxed(o.distro.as_deref()),
+                    boxed(o.version.as_deref()),
+                    boxed(o.image_tag.as_deref()),
+                ]
+            })
+            .filter(|o| o.iter().any(Option::is_some))
+            .map(Box::new);
+        let document = match document::build(hw) {
+            Ok(doc) if doc == Document::EMPTY => None,
+            built => Some(Box::new(built)),
+        };
+        Self {
+            namespace: hw.metadata.namespace().into(),
+            name: hw.metadata.name().into(),
+            uid: hw.metadata.uid.as_deref().map(Box::from),
+            addresses: addresses.into(),
+            instance_id: boxed(inst.and_then(|i| i.id.as_deref())),
+            hostname: boxed(inst.and_then(|i| i.hostname.as_deref())),
+            plan: boxed(facility.and_then(|f| f.plan_slug.as_deref())),
+            facility: boxed(facility.and_then(|f| f.facility_code.as_deref())),
+            tags: boxed(Some(&tags.join("\n"))),
+            public_ipv4: ip(4, Some(true)),
+            local_ipv4: ip(4, Some(false)),
+            public_ipv6: ip(6, None),
+            os,
+            user_data: boxed(hw.spec.user_data.as_deref()),
+            public_keys: inst
+                .and_then(|i| i.ssh_keys.as_deref())
+                .unwrap_or_default()
+                .iter()
+                .map(|k| k.trim())
+                .filter(|k| !k.is_empty())
+                .map(Box::from)
+                .collect(),
+            document,
+        }
+    }
+
+    /// `metadata.namespace`.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// `metadata.name`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `spec.metadata.instance.id`, `None` when missing (absent or empty).
+    pub fn instance_id(&self) -> Option<&str> {
+        self.instance_id.as_deref()
+    }
+
+    /// A reference to the Hardware (with its uid), for the events about it.
+    pub fn object_reference(&self) -> ObjectReference {
+        ObjectReference {
+            uid: self.uid.as_deref().map(String::from),
+            ..ObjectReference::to::<Hardware>(&*self.namespace, &*self.name)
+        }
+    }
+
+    /// The `/metadata` document (see [`document::build`]), or why it cannot be written.
+    pub fn document(&self) -> Result<&Document, &DocumentError> {
+        match self.document.as_deref() {
+            None => Ok(&NO_STORAGE),
+            Some(built) => built.as_ref(),
+        }
+    }
+
+    fn field(&self, field: Field) -> Option<Cow<'_, str>> {
+        let os = |i: usize| self.os.as_ref().and_then(|o| o[i].as_deref());
+        let ip = |ip: Option<IpAddr>| ip.map(|a| Cow::Owned(a.to_string()));
+        let s = match field {
+            Field::PublicIpv4 => return ip(self.public_ipv4),
+            Field::LocalIpv4 => return ip(self.local_ipv4),
+            Field::PublicIpv6 => return ip(self.public_ipv6),
+            Field::InstanceId => self.instance_id.as_deref(),
+            Field::Hostname | Field::LocalHostname => self.hostname.as_deref(),
+            Field::Iqn | Field::LicenseActivationState => None,
+            Field::Plan => self.plan.as_deref(),
+            Field::Facility => self.facility.as_deref(),
+            Field::Tags => self.tags.as_deref(),
+            Field::OsSlug => os(0),
+            Field::OsDistro => os(1),
+            Field::OsVersion => os(2),
+            Field::OsImageTag => os(3),
+        };
+        s.map(Cow::Borrowed)
+    }
+}
+
 impl Machine {
     /// `namespace/name` of the Hardware, or `flatfile[N]`, for logs and errors.
     pub fn name(&self) -> String {
         match self {
-            Machine::Hardware(hw) => {
-                format!("{}/{}", hw.metadata.namespace(), hw.metadata.name())
-            }
+            Machine::Hardware(hw) => format!("{}/{}", hw.namespace, hw.name),
             Machine::FlatFile(i, _) => format!("flatfile[{i}]"),
         }
     }
 
     /// The addresses the machine is identified by, in [`canonical`] form, each once.
     pub fn addresses(&self) -> Vec<IpAddr> {
-        let all: Vec<IpAddr> = match self {
-            Machine::Hardware(hw) => hw.ips(),
-            Machine::FlatFile(_, f) => f.public_ipv4().map(IpAddr::V4).into_iter().collect(),
-        };
-        let mut ips = Vec::new();
-        for ip in all.into_iter().map(canonical) {
-            if !ips.contains(&ip) {
-                ips.push(ip);
-            }
-        }
-        ips
-    }
-
-    fn instance(&self) -> Option<&MetadataInstance> {
         match self {
-            Machine::Hardware(hw) => hw.instance(),
-            Machine::FlatFile(..) => None,
+            Machine::Hardware(hw) => hw.addresses.to_vec(),
+            Machine::FlatFile(_, f) => f
+                .public_ipv4()
+                .map(|ip| canonical(IpAddr::V4(ip)))
+                .into_iter()
+                .collect(),
         }
     }
 
     /// The value of a leaf, `None` when missing (absent or empty).
     pub fn field(&self, field: Field) -> Option<Cow<'_, str>> {
         let value: Option<Cow<'_, str>> = match self {
-            Machine::Hardware(hw) => hardware_field(hw, field),
+            Machine::Hardware(hw) => hw.field(field),
             Machine::FlatFile(_, f) => flatfile_field(f, field),
         };
         value.filter(|v| !v.is_empty())
@@ -193,56 +342,18 @@ impl Machine {
     /// `user-data`, `None` when missing (absent or empty).
     pub fn user_data(&self) -> Option<&str> {
         match self {
-            Machine::Hardware(hw) => present(hw.spec.user_data.as_deref()),
+            Machine::Hardware(hw) => hw.user_data.as_deref(),
             Machine::FlatFile(_, f) => present(f.userdata.as_deref()),
         }
     }
 
     /// The OpenSSH public keys, blank entries left out, each trimmed.
     pub fn public_keys(&self) -> Vec<&str> {
-        self.instance()
-            .and_then(|i| i.ssh_keys.as_deref())
-            .unwrap_or_default()
-            .iter()
-            .map(|k| k.trim())
-            .filter(|k| !k.is_empty())
-            .collect()
-    }
-}
-
-fn hardware_field(hw: &Hardware, field: Field) -> Option<Cow<'_, str>> {
-    let meta = hw.spec.metadata.as_ref()?;
-    let inst = meta.instance.as_ref();
-    let os = inst.and_then(|i| i.operating_system.as_ref());
-    let facility = meta.facility.as_ref();
-    let ip = |family: i64, public: Option<bool>| {
-        inst.and_then(|i| i.ips.as_deref())
-            .unwrap_or_default()
-            .iter()
-            .filter(|ip| ip.family == Some(family))
-            .filter(|ip| public.is_none_or(|p| ip.public.unwrap_or(false) == p))
-            .find_map(|ip| ip.address)
-            .map(|a| Cow::Owned(a.to_string()))
-    };
-    let s = match field {
-        Field::PublicIpv4 => return ip(4, Some(true)),
-        Field::LocalIpv4 => return ip(4, Some(false)),
-        Field::PublicIpv6 => return ip(6, None),
-        Field::InstanceId => inst.and_then(|i| i.id.as_deref()),
-        Field::Hostname | Field::LocalHostname => inst.and_then(|i| i.hostname.as_deref()),
-        Field::Iqn | Field::LicenseActivationState => None,
-        Field::Plan => facility.and_then(|f| f.plan_slug.as_deref()),
-        Field::Facility => facility.and_then(|f| f.facility_code.as_deref()),
-        Field::Tags => {
-            let tags = inst.and_then(|i| i.tags.as_deref()).unwrap_or_default();
-            return (!tags.is_empty()).then(|| Cow::Owned(tags.join("\n")));
+        match self {
+            Machine::Hardware(hw) => hw.public_keys.iter().map(|k| &**k).collect(),
+            Machine::FlatFile(..) => Vec::new(),
         }
-        Field::OsSlug => os.and_then(|o| o.slug.as_deref()),
-        Field::OsDistro => os.and_then(|o| o.distro.as_deref()),
-        Field::OsVersion => os.and_then(|o| o.version.as_deref()),
-        Field::OsImageTag => os.and_then(|o| o.image_tag.as_deref()),
-    };
-    s.map(Cow::Borrowed)
+    }
 }
 
 fn flatfile_field(f: &FlatFileInstance, field: Field) -> Option<Cow<'_, str>> {

@@ -116,11 +116,12 @@ impl Report {
 
 /// `tinkerbell://<namespace>/<name>`: the provider id CAPT gives the machine of `hw`.
 pub fn provider_id(hw: &Hardware) -> String {
-    format!(
-        "tinkerbell://{}/{}",
-        hw.metadata.namespace(),
-        hw.metadata.name()
-    )
+    provider_id_of(hw.metadata.namespace(), hw.metadata.name())
+}
+
+/// [`provider_id`] of the Hardware `namespace/name`.
+pub fn provider_id_of(namespace: &str, name: &str) -> String {
+    format!("tinkerbell://{namespace}/{name}")
 }
 
 /// The Node of `hw` after a phone-home from `client` at `now`, from the current one

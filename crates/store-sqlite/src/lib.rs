@@ -110,6 +110,9 @@ pub const SCHEMA_VERSION: i64 = 1;
 const MAX_IDLE_READERS: usize = 8;
 /// Lists at least this long are parsed on several threads.
 const PARALLEL_PARSE_MIN: usize = 2048;
+/// Objects [`Store::list_each`] reads, parses and hands over at a time (one page parsed on
+/// several threads, at most three pages in memory).
+const LIST_PAGE: usize = PARALLEL_PARSE_MIN;
 /// Most events a watch reads in one query.
 const WATCH_BATCH: i64 = 512;
 
@@ -778,6 +781,32 @@ impl Store for SqliteStore {
         self.read(move |conn| list(conn, &types, &params)).await
     }
 
+    /// Reads the list in one read transaction (one snapshot, as [`Store::list`]) but
+    /// parses and hands over 2,048 objects at a time, so that a reflector keeping
+    /// compact records never holds the whole list.
+    async fn list_each(
+        &self,
+        types: &TypeKey,
+        params: &ListParams,
+        each: &mut (dyn FnMut(DynamicObject) + Send),
+    ) -> Result<u64> {
+        let (types, params) = (types.clone(), params.clone());
+        // One page waits while the next is read and parsed.
+        let (pages_tx, mut pages) = mpsc::channel::<Vec<DynamicObject>>(1);
+        let inner = self.inner.clone();
+        let reader = tokio::task::spawn_blocking(move || {
+            inner.with_reader(|conn| {
+                list_pages(conn, &types, &params, &mut |page| {
+                    pages_tx.blocking_send(page).is_ok()
+                })
+            })
+        });
+        while let Some(page) = pages.recv().await {
+            page.into_iter().for_each(&mut *each);
+        }
+        reader.await.map_err(|e| backend("reader task", e))?
+    }
+
     async fn update_status(&self, obj: DynamicObject) -> Result<DynamicObject> {
         single(self.write(vec![Write::Status(obj)]).await?)
     }
@@ -843,6 +872,68 @@ fn single(mut objs: Vec<DynamicObject>) -> Result<DynamicObject> {
         .ok_or_else(|| StoreError::Backend("write returned no object".into()))
 }
 
+/// The query of a list (namespace, name, data of each object, in key order) and its
+/// namespace parameter.
+fn list_query(params: &ListParams) -> (&'static str, &str) {
+    match &params.namespace {
+        Some(ns) => (
+            "SELECT o.namespace, o.name, e.data FROM objects o JOIN events e ON e.rev = o.rv
+             WHERE o.api_version = ?1 AND o.kind = ?2 AND o.namespace = ?3
+             ORDER BY o.namespace, o.name",
+            ns.as_str(),
+        ),
+        None => (
+            "SELECT o.namespace, o.name, e.data FROM objects o JOIN events e ON e.rev = o.rv
+             WHERE o.api_version = ?1 AND o.kind = ?2 AND ?3 = ?3
+             ORDER BY o.namespace, o.name",
+            "",
+        ),
+    }
+}
+
+/// [`list`] in pages of [`LIST_PAGE`] parsed objects handed to `emit` as they are read,
+/// within one read transaction; stops early when `emit` says false. Returns the revision
+/// of the snapshot.
+fn list_pages(
+    conn: &mut Connection,
+    types: &TypeKey,
+    params: &ListParams,
+    emit: &mut dyn FnMut(Vec<DynamicObject>) -> bool,
+) -> Result<u64> {
+    let what = || format!("listing {}", types.kind);
+    let tx = conn.transaction().map_err(|e| backend(what(), e))?;
+    let (revision, _) = read_meta(&tx)?;
+    {
+        let (sql, ns) = list_query(params);
+        let mut stmt = tx.prepare_cached(sql).map_err(|e| backend(what(), e))?;
+        let mut rows = stmt
+            .query_map(params![types.api_version, types.kind, ns], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(|e| backend(what(), e))?;
+        let mut raw: Vec<(String, String, String)> = Vec::with_capacity(LIST_PAGE);
+        loop {
+            let row = rows.next();
+            let end = row.is_none();
+            if let Some(row) = row {
+                raw.push(row.map_err(|e| backend(what(), e))?);
+            }
+            if raw.len() == LIST_PAGE || (end && !raw.is_empty()) {
+                let page = parse_rows(&raw, types, params)?;
+                raw.clear();
+                if !emit(page) {
+                    break;
+                }
+            }
+            if end {
+                break;
+            }
+        }
+    }
+    tx.commit().map_err(|e| backend(what(), e))?;
+    Ok(revision)
+}
+
 fn list(conn: &mut Connection, types: &TypeKey, params: &ListParams) -> Result<ObjectList> {
     let what = || format!("listing {}", types.kind);
     // One read transaction: the revision and the rows come from the same snapshot.
@@ -850,20 +941,7 @@ fn list(conn: &mut Connection, types: &TypeKey, params: &ListParams) -> Result<O
     let (revision, _) = read_meta(&tx)?;
     let mut raw: Vec<(String, String, String)> = Vec::new();
     {
-        let (sql, ns) = match &params.namespace {
-            Some(ns) => (
-                "SELECT o.namespace, o.name, e.data FROM objects o JOIN events e ON e.rev = o.rv
-                 WHERE o.api_version = ?1 AND o.kind = ?2 AND o.namespace = ?3
-                 ORDER BY o.namespace, o.name",
-                ns.as_str(),
-            ),
-            None => (
-                "SELECT o.namespace, o.name, e.data FROM objects o JOIN events e ON e.rev = o.rv
-                 WHERE o.api_version = ?1 AND o.kind = ?2 AND ?3 = ?3
-                 ORDER BY o.namespace, o.name",
-                "",
-            ),
-        };
+        let (sql, ns) = list_query(params);
         let mut stmt = tx.prepare_cached(sql).map_err(|e| backend(what(), e))?;
         let rows = stmt
             .query_map(params![types.api_version, types.kind, ns], |r| {

@@ -14,8 +14,8 @@
 //!
 //! A service that needs only a few fields of each object keeps a compact record of its own
 //! instead of the whole typed object ([`Reflector::start_mapped`]): the boot service keeps
-//! what DHCP and iPXE read of a Hardware, a fraction of its size, so that a replica holding
-//! 100,000 Hardware stays small. The first list is converted and dropped object by object.
+//! what DHCP and iPXE read of a Hardware and the metadata service what it answers, a
+//! fraction of its size, so that a replica holding 100,000 Hardware stays small. The first list is converted and dropped object by object.
 //!
 //! This is not a cache that writes: changes go to the store, and come back through the
 //! watch.
