@@ -181,12 +181,15 @@ impl HttpState {
         let sources: Vec<Arc<dyn MetricsSource>> = vec![index.clone()];
         let dir = &config.artifacts_dir;
         // A directory missing now may appear later: every lookup then opens it again.
+        // Machines sent elsewhere for HookOS (`artifacts_url`) need no directory here.
         let artifacts = FileSource::dir(dir).unwrap_or_else(|e| {
-            warn!(
-                dir = %dir.display(),
-                "the artifacts directory (--artifacts-dir) cannot be read: {e}; machines \
-                 will get 404 for the HookOS kernel and initramfs until it exists"
-            );
+            if config.artifacts_url.is_none() {
+                warn!(
+                    dir = %dir.display(),
+                    "the artifacts directory (--artifacts-dir) cannot be read: {e}; machines \
+                     will get 404 for the HookOS kernel and initramfs until it exists"
+                );
+            }
             FileSource::Dir(dir.clone())
         });
         let ipxe = crate::service::ipxe_binaries(&config.ipxe_dir).unwrap_or_else(|e| {

@@ -174,7 +174,9 @@ async fn read_all(
 }
 
 /// Source objects grouped in creation waves: a wave holds the objects whose owners (those
-/// in the source) are all in earlier waves. Indexes into `objects`.
+/// in the source) are all in earlier waves, the core group's first (Secrets and ConfigMaps,
+/// which others name without owning them: a BMC Machine's credentials exist before it does
+/// on the target). Indexes into `objects`.
 pub(crate) fn waves(objects: &[&DynamicObject]) -> Result<Vec<Vec<usize>>, OpsError> {
     let by_uid: HashMap<&str, usize> = objects
         .iter()
@@ -196,9 +198,10 @@ pub(crate) fn waves(objects: &[&DynamicObject]) -> Result<Vec<Vec<usize>>, OpsEr
     let mut left: Vec<usize> = (0..objects.len()).collect();
     let mut out = Vec::new();
     while !left.is_empty() {
-        let (ready, rest): (Vec<usize>, Vec<usize>) = left
+        let (mut ready, rest): (Vec<usize>, Vec<usize>) = left
             .iter()
             .partition(|&&i| owners[i].iter().all(|&o| placed[o]));
+        ready.sort_by_key(|&i| objects[i].types.api_version != "v1");
         if ready.is_empty() {
             let names: Vec<String> = rest.iter().take(3).map(|&i| describe(objects[i])).collect();
             return Err(OpsError::Input(format!(
