@@ -271,23 +271,7 @@ fn create_upgrade_scale_and_delete_a_cluster_on_lab_machines() {
         ironbell_testbed::require_tool!(tool);
     }
     let lab = Lab::new("c");
-    let mut args = Vec::new();
-    for spec in MACHINES {
-        args.extend(["--machine", spec]);
-    }
-    args.push("--machines-only");
-    let out = lab.up_with(
-        &args.iter().map(std::ffi::OsStr::new).collect::<Vec<_>>(),
-        &args,
-    );
-    assert!(
-        out.status.success(),
-        "lab up --machines-only failed\n{}",
-        lab.diagnostics()
-    );
-    let netns = ironbell_lab::netns_name(&lab.name);
-    let dir = lab.dir.join("admin");
-    std::fs::create_dir_all(&dir).expect("admin dir");
+    let (netns, dir) = lab.up_machines_only(&MACHINES, &[]);
     let artifacts = artifacts_dir(&dir);
     let csv = lab.dir.join("hardware.csv");
     let csv_arg = csv.to_str().expect("UTF-8").to_string();

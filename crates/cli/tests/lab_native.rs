@@ -293,23 +293,7 @@ fn a_management_cluster_moves_its_plane_onto_its_lab_machines() {
         ironbell_testbed::require_tool!(tool);
     }
     let lab = Lab::new("n");
-    let mut args = Vec::new();
-    for spec in MACHINES {
-        args.extend(["--machine", spec]);
-    }
-    args.extend(["--machines-only", "--memory", MEMORY_MIB]);
-    let out = lab.up_with(
-        &args.iter().map(std::ffi::OsStr::new).collect::<Vec<_>>(),
-        &args,
-    );
-    assert!(
-        out.status.success(),
-        "lab up --machines-only failed\n{}",
-        lab.diagnostics()
-    );
-    let netns = ironbell_lab::netns_name(&lab.name);
-    let dir = lab.dir.join("admin");
-    std::fs::create_dir_all(&dir).expect("admin dir");
+    let (netns, dir) = lab.up_machines_only(&MACHINES, &["--memory", MEMORY_MIB]);
     let artifacts = artifacts_dir(&dir);
     let _http = Background::spawn(
         &netns,

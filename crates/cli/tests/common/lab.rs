@@ -82,6 +82,30 @@ impl Lab {
         out
     }
 
+    /// `lab up --machines-only` with a `--machine` per spec and `extra` flags, asserted to
+    /// succeed; the lab's network namespace and an `admin/` directory for the admin
+    /// machine's files.
+    pub fn up_machines_only(&self, machines: &[&str], extra: &[&str]) -> (String, PathBuf) {
+        let mut args = Vec::new();
+        for spec in machines {
+            args.extend(["--machine", spec]);
+        }
+        args.push("--machines-only");
+        args.extend(extra);
+        let out = self.up_with(
+            &args.iter().map(std::ffi::OsStr::new).collect::<Vec<_>>(),
+            &args,
+        );
+        assert!(
+            out.status.success(),
+            "lab up --machines-only failed\n{}",
+            self.diagnostics()
+        );
+        let dir = self.dir.join("admin");
+        std::fs::create_dir_all(&dir).expect("admin dir");
+        (ironbell_lab::netns_name(&self.name), dir)
+    }
+
     pub fn down(&self) -> Output {
         Command::new(IRONBELL)
             .args(["lab", "down", "--name", &self.name, "--dir"])
