@@ -11,7 +11,9 @@
 //!   nothing;
 //! - **resume**: the create is killed with SIGKILL twice — once with the bootstrap plane up
 //!   (before any machine is touched), once while the first machine provisions — and each
-//!   run again resumes after its last finished task, the machines' Workflows kept;
+//!   run again resumes after its last finished task, the machines' Workflows kept, and no
+//!   machine's action runs twice (this is also the lab's proof that a plane killed
+//!   mid-provisioning resumes from its store);
 //! - **upgrade** (`upgrade cluster` with a new worker `osImageURL`): the workers are
 //!   replaced one at a time (`maxSurge` 1: never more than one Hardware beyond the
 //!   cluster's three), the spare `type=worker` Hardware used, all Running again;
@@ -393,6 +395,23 @@ fn create_upgrade_scale_and_delete_a_cluster_on_lab_machines() {
             "{hw} did not phone home\n{}",
             lab.diagnostics()
         );
+        // The plane died twice, yet no action of the machine's workflow ran twice.
+        let mut succeeded = BTreeSet::new();
+        for line in console
+            .lines()
+            .filter(|l| l.contains("reported state=Success"))
+        {
+            let action = line
+                .split("name=")
+                .nth(1)
+                .and_then(|rest| rest.split('}').next())
+                .unwrap_or(line);
+            assert!(
+                succeeded.insert(action.to_string()),
+                "{hw}: {action} succeeded twice\n{console}"
+            );
+        }
+        assert!(!succeeded.is_empty(), "{hw}: no action reported\n{console}");
     }
     assert!(
         dir.join("lab/generated/plane.pid").is_file(),
