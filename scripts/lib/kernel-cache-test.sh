@@ -43,7 +43,7 @@ mkdir -p "$cache"
 kx="$cache/extract-$(basename "$deb" .deb)"
 build() {
     HOOKOS_CACHE="$cache" KERNEL_DEB="$deb" AGENT_BIN="$work/agent" HOOKOS_ZSTD_LEVEL=1 \
-        bash "$repo/hookos/build.sh" "$work/out"
+        HOOKOS_REBUILD=1 bash "$repo/hookos/build.sh" "$work/out"
 }
 
 # 1. Killed during the extraction.

@@ -65,6 +65,8 @@ fn build(out: &Path) -> Duration {
         .arg(repo().join("hookos/build.sh"))
         .arg(out)
         .env("AGENT_BIN", &agent)
+        // Each build is a build, even into a directory an earlier run left.
+        .env("HOOKOS_REBUILD", "1")
         .output()
         .expect("run hookos/build.sh");
     let took = start.elapsed();
