@@ -22,7 +22,7 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use harness::{IRONBELL, Lab, artifacts, repo};
+use harness::{IRONBELL, Lab, action_names, artifacts, repo};
 use ironbell_model::corev1::Node;
 
 /// One lab at a time.
@@ -384,11 +384,11 @@ fn two_replicas_on_three_etcd_members_finish_every_machine_when_the_leader_is_ki
             // Each action ran once. It may have been handed out again when the leader died
             // between handing it out and hearing it start: the agent does not run an action
             // whose RUNNING report failed, and asks the next replica.
-            let name = format!("name={}}}", action["name"].as_str().expect("name"));
+            let name = action["name"].as_str().expect("name");
             let count = |what: &str| {
-                console
-                    .lines()
-                    .filter(|l| l.contains(&name) && l.contains(what))
+                action_names(&console, what)
+                    .iter()
+                    .filter(|n| **n == name)
                     .count()
             };
             let (handed, unstarted, succeeded) = (

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{IRONBELL, Lab, artifacts};
+use harness::{IRONBELL, Lab, action_names, artifacts};
 use ironbell_lab::cluster::{LabCluster, os_image_file, os_image_url};
 use ironbell_model::corev1::Node;
 use ironbell_model::tinkerbell::{Hardware, Workflow};
@@ -397,17 +397,9 @@ fn create_upgrade_scale_and_delete_a_cluster_on_lab_machines() {
         );
         // The plane died twice, yet no action of the machine's workflow ran twice.
         let mut succeeded = BTreeSet::new();
-        for line in console
-            .lines()
-            .filter(|l| l.contains("reported state=Success"))
-        {
-            let action = line
-                .split("name=")
-                .nth(1)
-                .and_then(|rest| rest.split('}').next())
-                .unwrap_or(line);
+        for action in action_names(&console, "reported state=Success") {
             assert!(
-                succeeded.insert(action.to_string()),
+                succeeded.insert(action),
                 "{hw}: {action} succeeded twice\n{console}"
             );
         }

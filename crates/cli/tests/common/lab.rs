@@ -1,6 +1,8 @@
-//! The lab harness shared by the lab test binaries (`lab.rs`, `lab_cluster.rs`): HookOS and
-//! the OS image built once per binary, and a lab (`ironbell lab up` / `down`) with its
-//! files and diagnostics. Included with `#[path]`; each binary uses part of it.
+//! The lab harness shared by the lab test binaries (`lab.rs`, `lab_cluster.rs`,
+//! `lab_native.rs`): HookOS and the OS image built once per binary (hookos/build.sh keeps a
+//! build from the same inputs, so the binaries share one), the agent's lines on a machine's
+//! console, and a lab (`ironbell lab up` / `down`) with its files and diagnostics. Included
+//! with `#[path]`; each binary uses part of it.
 
 #![allow(dead_code)]
 
@@ -44,6 +46,17 @@ pub fn artifacts() -> &'static (PathBuf, PathBuf) {
         }
         (hookos, images.join("lab-os.raw.zst"))
     })
+}
+
+/// The action of each agent line on `console` that contains `what`, in order: the `name=`
+/// of the line's `action{...}` span (e.g. `action_names(console, "reported state=Success")`
+/// names every action that succeeded, once per report).
+pub fn action_names<'a>(console: &'a str, what: &str) -> Vec<&'a str> {
+    console
+        .lines()
+        .filter(|l| l.contains(what))
+        .filter_map(|l| l.split("name=").nth(1)?.split('}').next())
+        .collect()
 }
 
 pub struct Lab {
