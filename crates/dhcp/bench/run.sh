@@ -193,6 +193,8 @@ declare -A BEST BEST_ACKS BEST_CPU
 HZ=$(getconf CLK_TCK)
 # utime + stime of a process, in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# utime of a process, in clock ticks (the log line splits CPU into user and system time).
+user_ticks() { awk '{ print $14 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 RESULTS=$WORK/results.txt
 : >"$RESULTS"
 
@@ -209,8 +211,11 @@ for server in $SERVERS; do
     BEST_CPU[$server]=-
     for rate in $RATES; do
         cpu0=$(cpu_ticks "$SERVER_PID")
+        user0=$(user_ticks "$SERVER_PID")
         read -r sent acked achieved < <(step "$rate" "$WORK/perfdhcp-$server-$rate.txt")
         cpu1=$(cpu_ticks "$SERVER_PID")
+        user1=$(user_ticks "$SERVER_PID")
+        user_pct=$(awk -v t=$((cpu1 - cpu0)) -v u=$((user1 - user0)) 'BEGIN { if (t > 0) printf "%d", 100 * u / t; else print "-" }')
         # Server CPU time per answered exchange, in microseconds.
         us_per=$(awk -v t=$((cpu1 - cpu0)) -v hz="$HZ" -v a="$acked" \
             'BEGIN { if (a > 0) printf "%.1f", t * 1e6 / hz / a; else print "-" }')
@@ -222,7 +227,7 @@ for server in $SERVERS; do
         per_s=$(awk -v a="$acked" -v p="$PERIOD" 'BEGIN { printf "%d", a / p }')
         ok=$(awk -v d="$drop" -v r="$achieved" -v t="$rate" -v md="$MAX_DROP_PCT" -v mr="$MIN_RATE_PCT" \
             'BEGIN { print (d <= md && r >= t * mr / 100) ? "ok" : "FAIL" }')
-        log "$server rate $rate: sent $sent, ACKs $acked ($per_s/s), achieved $achieved/s, drops $drop %, server CPU $us_per us/exchange -> $ok"
+        log "$server rate $rate: sent $sent, ACKs $acked ($per_s/s), achieved $achieved/s, drops $drop %, server CPU $us_per us/exchange ($user_pct % in user space) -> $ok"
         printf '%s %s %s %s %s %s %s %s\n' "$server" "$rate" "$sent" "$acked" "$achieved" "$drop" "$us_per" "$ok" >>"$RESULTS"
         if ! kill -0 "$SERVER_PID" 2>/dev/null; then log "$server died"; break; fi
         if [[ $ok != ok ]]; then

@@ -864,3 +864,291 @@ fn replicas_answer_a_reservation_alike() {
         assert_eq!(lease_options(&a), lease_options(&b));
     }
 }
+
+/// FNV-1a, 64 bits: a stable digest of a reply for the golden file (std's hashers may
+/// change between Rust releases).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The requests of the golden corpus: the clients a provisioning network sees.
+fn golden_clients() -> Vec<(&'static str, Message)> {
+    let mut out = Vec::new();
+    let mut dhclient = plain(MessageType::Discover, MAC);
+    dhclient
+        .opts_mut()
+        .insert(DhcpOption::ParameterRequestList(vec![
+            OptionCode::SubnetMask,
+            OptionCode::Router,
+            OptionCode::DomainNameServer,
+            OptionCode::Hostname,
+        ]));
+    dhclient
+        .opts_mut()
+        .insert(DhcpOption::ClientIdentifier(vec![
+            1, 0x52, 0x54, 0, 0x12, 0x34, 0x56,
+        ]));
+    dhclient
+        .opts_mut()
+        .insert(DhcpOption::Hostname("client-name".into()));
+    out.push(("dhclient", dhclient));
+    out.push((
+        "pxe-bios",
+        firmware(
+            MessageType::Discover,
+            Architecture::X86_Bios,
+            b"PXEClient:Arch:00000:UNDI:002001",
+        ),
+    ));
+    let mut uefi = firmware(
+        MessageType::Discover,
+        Architecture::X64,
+        b"PXEClient:Arch:00007:UNDI:003016",
+    );
+    let mut guid = vec![0u8; 17];
+    guid[1..].copy_from_slice(&[7; 16]);
+    uefi.opts_mut()
+        .insert(DhcpOption::ClientMachineIdentifier(guid));
+    out.push(("uefi", uefi));
+    out.push((
+        "uefi-http",
+        firmware(
+            MessageType::Discover,
+            Architecture::from(16),
+            b"HTTPClient:Arch:00016:UNDI:003016",
+        ),
+    ));
+    out.push(("ipxe", ipxe_bios(MessageType::Discover)));
+    let mut ipxe_3004 = firmware(
+        MessageType::Discover,
+        Architecture::X64,
+        b"PXEClient:Arch:00007:UNDI:003016",
+    );
+    ipxe_3004
+        .opts_mut()
+        .insert(DhcpOption::UserClass(b"\x04iPXE\x03foo".to_vec()));
+    out.push(("ipxe-3004", ipxe_3004));
+    out.push((
+        "arm64",
+        firmware(
+            MessageType::Discover,
+            Architecture::from(11),
+            b"PXEClient:Arch:00011:UNDI:003016",
+        ),
+    ));
+    out.push((
+        "unknown-arch",
+        firmware(
+            MessageType::Discover,
+            Architecture::from(99),
+            b"PXEClient:Arch:00099:UNDI:003016",
+        ),
+    ));
+    let mut bad_guid = firmware(
+        MessageType::Discover,
+        Architecture::X64,
+        b"PXEClient:Arch:00007:UNDI:003016",
+    );
+    bad_guid
+        .opts_mut()
+        .insert(DhcpOption::ClientMachineIdentifier(vec![1, 2, 3, 4, 5]));
+    out.push(("bad-guid", bad_guid));
+    let mut relayed = firmware(
+        MessageType::Discover,
+        Architecture::X64,
+        b"PXEClient:Arch:00007:UNDI:003016",
+    );
+    relayed
+        .set_giaddr(Ipv4Addr::new(198, 51, 100, 1))
+        .set_hops(1);
+    let mut info = v4::relay::RelayAgentInformation::default();
+    info.insert(v4::relay::RelayInfo::AgentCircuitId(b"eth0:12".to_vec()));
+    info.insert(v4::relay::RelayInfo::AgentRemoteId(b"switch-7".to_vec()));
+    relayed
+        .opts_mut()
+        .insert(DhcpOption::RelayAgentInformation(info));
+    out.push(("relayed", relayed));
+    let mut broadcast = firmware(MessageType::Discover, Architecture::X64, b"PXEClient");
+    broadcast.set_flags(Flags::default().set_broadcast());
+    broadcast
+        .opts_mut()
+        .insert(DhcpOption::ClientIdentifier(b"\xffclient".to_vec()));
+    out.push(("broadcast", broadcast));
+    out
+}
+
+/// The message kinds of the golden corpus, each applied to every client.
+fn golden_kind(kind: &str, mut m: Message) -> Message {
+    let set_type = |m: &mut Message, mt| {
+        m.opts_mut().insert(DhcpOption::MessageType(mt));
+    };
+    match kind {
+        "discover" => {}
+        "request" => {
+            set_type(&mut m, MessageType::Request);
+            m.opts_mut().insert(DhcpOption::RequestedIpAddress(IP));
+            m.opts_mut().insert(DhcpOption::ServerIdentifier(SERVER));
+        }
+        "request-wrong-ip" => {
+            set_type(&mut m, MessageType::Request);
+            m.opts_mut()
+                .insert(DhcpOption::RequestedIpAddress(Ipv4Addr::new(192, 0, 2, 99)));
+        }
+        "renew" => {
+            set_type(&mut m, MessageType::Request);
+            m.set_ciaddr(IP);
+        }
+        "other-server" => {
+            set_type(&mut m, MessageType::Request);
+            m.opts_mut().insert(DhcpOption::RequestedIpAddress(IP));
+            m.opts_mut()
+                .insert(DhcpOption::ServerIdentifier(Ipv4Addr::new(192, 0, 2, 200)));
+        }
+        "inform" => {
+            set_type(&mut m, MessageType::Inform);
+            m.set_ciaddr(IP);
+        }
+        "release" => set_type(&mut m, MessageType::Release),
+        "decline" => set_type(&mut m, MessageType::Decline),
+        "offer" => set_type(&mut m, MessageType::Offer),
+        other => panic!("no kind {other}"),
+    }
+    m
+}
+
+/// The reservations of the golden corpus (`None`: the MAC is unknown).
+fn golden_reservations() -> Vec<(&'static str, Option<Reservation>)> {
+    let full = reservation();
+    let mut no_netboot = reservation();
+    no_netboot.allow_netboot = false;
+    let mut disabled = reservation();
+    disabled.dhcp_disabled = true;
+    let mut custom = reservation();
+    custom.boot_file = Some("custom.efi".into());
+    custom.ipxe_script_url = Some("http://192.0.2.1:7171/custom.ipxe".into());
+    custom.lease_time = Some(60);
+    custom.broadcast = Some(Ipv4Addr::new(192, 0, 2, 255));
+    custom.vlan_id = Some(12);
+    let mut large = reservation();
+    large.dns_servers = (1..=70).map(|i| Ipv4Addr::new(10, 0, 1, i)).collect();
+    large.hostname = Some("h".repeat(300));
+    large.domain_search = (0..40).map(|i| format!("zone-{i}.lab.example")).collect();
+    large.classless_routes = [0u8, 17, 32, 33]
+        .into_iter()
+        .map(|prefix_len| Route {
+            destination: Ipv4Addr::new(172, 16, 128, 9),
+            prefix_len,
+            gateway: Ipv4Addr::new(192, 0, 2, 253),
+        })
+        .collect();
+    let mut minimal = Reservation::new(IP, Ipv4Addr::new(255, 255, 0, 0));
+    minimal.allow_netboot = true;
+    vec![
+        ("unknown", None),
+        ("full", Some(full)),
+        ("minimal", Some(minimal)),
+        (
+            "plain",
+            Some(Reservation::new(IP, Ipv4Addr::new(255, 255, 255, 0))),
+        ),
+        ("no-netboot", Some(no_netboot)),
+        ("disabled", Some(disabled)),
+        ("custom", Some(custom)),
+        ("large", Some(large)),
+    ]
+}
+
+/// Every request of the golden corpus through `Server::handle_datagram`, a line per client
+/// and reservation: for each message kind the reply's size, destination and digest, or
+/// why it was ignored. The file was
+/// written by dhcproto's encoder (before the server encoded replies itself), so it proves
+/// that clients receive byte for byte what they did. `IRONBELL_BLESS=1` rewrites it.
+#[test]
+fn replies_are_byte_for_byte_the_golden_corpus() {
+    use std::fmt::Write as _;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    let from: SocketAddr = "0.0.0.0:68".parse().expect("addr");
+    let mut configs = Vec::new();
+    configs.push(("default", Config::new(SERVER)));
+    let mut tuned = config();
+    tuned.http_base = Some("http://boot.example:8080/".into());
+    tuned.tftp_server = Some(Ipv4Addr::new(192, 0, 2, 5));
+    configs.push(("tuned", tuned));
+    let mut lines = String::new();
+    for mode in [Mode::Reservation, Mode::Proxy, Mode::AutoProxy] {
+        for (config_name, config) in &configs {
+            for (res_name, res) in golden_reservations() {
+                let backend: HashMap<[u8; 6], Reservation> =
+                    res.into_iter().map(|r| (MAC, r)).collect();
+                let server = Server::new(
+                    Config {
+                        mode,
+                        requests_per_mac: u32::MAX,
+                        request_burst_per_mac: u32::MAX,
+                        ..config.clone()
+                    },
+                    backend,
+                );
+                let stats = server.stats();
+                for (client_name, client) in golden_clients() {
+                    let _ = write!(lines, "{mode:?} {config_name} {res_name} {client_name}:");
+                    for kind in [
+                        "discover",
+                        "request",
+                        "request-wrong-ip",
+                        "renew",
+                        "other-server",
+                        "inform",
+                        "release",
+                        "decline",
+                        "offer",
+                    ] {
+                        let req = golden_kind(kind, client.clone()).to_vec().expect("encode");
+                        let before: Vec<u64> = IgnoreReason::ALL
+                            .iter()
+                            .map(|r| stats.ignored(*r))
+                            .collect();
+                        let rate_limited = stats.rate_limited.load(Relaxed);
+                        let outcome = match server.handle_datagram(&req, from) {
+                            // Size, destination, and the first 32 bits of the digest.
+                            Some((bytes, to)) => {
+                                format!("{}>{to}#{:08x}", bytes.len(), fnv1a(&bytes) >> 32)
+                            }
+                            None if stats.rate_limited.load(Relaxed) > rate_limited => {
+                                panic!("rate limited: the corpus runs without a per-MAC limit")
+                            }
+                            None => IgnoreReason::ALL
+                                .iter()
+                                .zip(&before)
+                                .find(|(r, n)| stats.ignored(**r) > **n)
+                                .map_or("nothing-counted", |(r, _)| r.as_str())
+                                .to_string(),
+                        };
+                        let _ = write!(lines, " {kind}={outcome}");
+                    }
+                    lines.push('\n');
+                }
+            }
+        }
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/replies.golden");
+    if std::env::var_os("IRONBELL_BLESS").is_some() {
+        std::fs::write(path, &lines).expect("write the golden file");
+        return;
+    }
+    let golden = std::fs::read_to_string(path).expect("read tests/data/replies.golden");
+    let mut differ = 0;
+    for (got, want) in lines.lines().zip(golden.lines()) {
+        if got != want {
+            differ += 1;
+            if differ <= 20 {
+                eprintln!("want {want}\n got {got}");
+            }
+        }
+    }
+    assert_eq!(lines.lines().count(), golden.lines().count(), "case count");
+    assert_eq!(differ, 0, "{differ} replies differ from the golden corpus");
+}
