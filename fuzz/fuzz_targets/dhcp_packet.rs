@@ -1,17 +1,17 @@
-//! DHCP: any datagram goes through `parse` (the server's checks, then dhcproto), and each
-//! message it accepts through the pure `respond` in every answering mode, with a fixed
-//! backend that knows half of all MACs (by the MAC's last bit) with varied reservations.
-//! Nothing may panic (`parse` guards dhcproto with `catch_unwind`, but the fuzzer's panic
-//! hook still reports a panic inside it, which is what we want: every dhcproto assumption
-//! the checks miss shows up here). A reply must encode, and what it encodes to must pass
-//! `parse` again: the client would otherwise get a reply it cannot read.
+//! DHCP: any datagram goes through `Packet::parse` (the server's reader) and `parse` (the
+//! same checks, then dhcproto), and each packet accepted through the pure `answer` in every
+//! answering mode, with a fixed backend that knows half of all MACs (by the MAC's last bit)
+//! with varied reservations. Nothing may panic (`parse` guards dhcproto with
+//! `catch_unwind`, but the fuzzer's panic hook still reports a panic inside it, which is
+//! what we want: every dhcproto assumption the checks miss shows up here). The reply
+//! `answer` writes must pass both `Packet::parse` and dhcproto's decoder: the client would
+//! otherwise get a reply it cannot read.
 
 #![no_main]
 
 use std::net::Ipv4Addr;
 
-use ironbell_dhcp::dhcproto::Encodable;
-use ironbell_dhcp::{Backend, Config, Decision, Mode, Reservation, Route, parse, respond};
+use ironbell_dhcp::{Backend, Config, Mode, Packet, Reservation, Route, answer, parse};
 use libfuzzer_sys::fuzz_target;
 
 /// Knows every MAC whose last bit is 0; bits of the fifth byte vary the reservation.
@@ -49,20 +49,21 @@ impl Backend for HalfOfAllMacs {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(msg) = parse(data) else {
+    let _ = parse(data);
+    let Ok(packet) = Packet::parse(data) else {
         return;
     };
+    let mut out = Vec::new();
     for mode in [Mode::Reservation, Mode::Proxy, Mode::AutoProxy, Mode::Off] {
         let mut config = Config::new(Ipv4Addr::new(192, 0, 2, 1));
         config.mode = mode;
         config.syslog_server = Some(Ipv4Addr::new(192, 0, 2, 2));
-        if let Decision::Reply { message, .. } = respond(&config, &HalfOfAllMacs, &msg) {
-            let wire = match message.to_vec() {
-                Ok(w) => w,
-                Err(e) => panic!("reply in {mode:?} mode does not encode: {e}: {message:?}"),
-            };
-            if let Err(e) = parse(&wire) {
-                panic!("reply in {mode:?} mode does not parse: {e}: {message:?}");
+        if answer(&config, &HalfOfAllMacs, &packet, &mut out).is_ok() {
+            if let Err(e) = Packet::parse(&out) {
+                panic!("reply in {mode:?} mode does not read back: {e}: {out:?}");
+            }
+            if let Err(e) = parse(&out) {
+                panic!("reply in {mode:?} mode does not decode: {e}: {out:?}");
             }
         }
     }

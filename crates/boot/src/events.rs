@@ -31,8 +31,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use ironbell_dhcp::dhcproto::v4::{Message, MessageType};
-use ironbell_dhcp::{IgnoreReason, NETBOOT_NOT_ALLOWED, format_mac, is_netboot_client};
+use ironbell_dhcp::dhcproto::v4::MessageType;
+use ironbell_dhcp::{IgnoreReason, NETBOOT_NOT_ALLOWED, Packet, format_mac};
 use ironbell_limits::{LogLimiter, RateLimiter};
 use ironbell_model::corev1::ObjectReference;
 use ironbell_model::tinkerbell::Hardware;
@@ -148,7 +148,7 @@ impl BootEvents {
     }
 
     /// A request from `mac`, which no Hardware has (or several have).
-    fn unknown_mac(&self, mac: [u8; 6], request: &Message) {
+    fn unknown_mac(&self, mac: [u8; 6], request: &Packet<'_>) {
         // One bucket check per request; the rest only when it lets this one through.
         if !self
             .per_kind
@@ -359,25 +359,18 @@ impl BootEvents {
 }
 
 impl ironbell_dhcp::Observer for BootEvents {
-    fn replied(&self, mac: [u8; 6], request: &Message, reply: &Message) {
-        let ipxe = reply.fname().is_some_and(|f| f.starts_with(b"http"));
-        let mt = reply.opts().msg_type();
+    fn replied(&self, mac: [u8; 6], request: &Packet<'_>, reply: &Packet<'_>) {
+        let ipxe = reply.file().starts_with(b"http");
+        let mt = reply.message_type();
         let code = mt.map_or(0, u8::from);
         if !self.allow(mac, Kind::Reply(code, ipxe)) {
             return;
         }
-        let file = reply
-            .fname()
-            .map(|f| {
-                String::from_utf8_lossy(f)
-                    .trim_end_matches('\0')
-                    .to_string()
-            })
-            .unwrap_or_default();
+        let file = String::from_utf8_lossy(reply.file()).into_owned();
         let MacLookup::Found(machine) = self.index.by_mac(mac) else {
             return;
         };
-        let netboot = is_netboot_client(request);
+        let netboot = request.is_netboot_client();
         if netboot && file == NETBOOT_NOT_ALLOWED {
             self.netboot_refused(&machine, "DHCP gave it an address but no boot file");
             return;
@@ -407,7 +400,7 @@ impl ironbell_dhcp::Observer for BootEvents {
             .normal(Self::hardware(&machine), reason, message);
     }
 
-    fn ignored(&self, mac: [u8; 6], request: &Message, reason: IgnoreReason) {
+    fn ignored(&self, mac: [u8; 6], request: &Packet<'_>, reason: IgnoreReason) {
         use IgnoreReason as R;
         match reason {
             R::UnknownMac => return self.unknown_mac(mac, request),
@@ -451,8 +444,8 @@ impl ironbell_dhcp::Observer for BootEvents {
 }
 
 /// `DHCP Discover`, ... for messages.
-fn kind_of(request: &Message) -> String {
-    match request.opts().msg_type() {
+fn kind_of(request: &Packet<'_>) -> String {
+    match request.message_type() {
         Some(mt) => format!("DHCP {mt:?}"),
         None => "DHCP request".to_string(),
     }

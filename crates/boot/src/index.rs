@@ -44,7 +44,7 @@ pub struct BootInterface {
     /// `dhcp.ip.address`.
     pub ip: Option<IpAddr>,
     /// The DHCP reservation ([`reservation_for`]).
-    pub reservation: Option<Reservation>,
+    pub reservation: Option<Arc<Reservation>>,
     /// What [`reservation_for`] could not carry, one line each.
     pub problems: Box<[String]>,
     /// `netboot.allowPXE`.
@@ -83,7 +83,7 @@ impl BootHardware {
                     BootInterface {
                         mac: iface.mac().map(|m| m.octets()),
                         ip: iface.ip_address(),
-                        reservation,
+                        reservation: reservation.map(Arc::new),
                         problems: problems.into(),
                         allow_pxe: iface.allow_pxe(),
                         arch: boxed(dhcp.and_then(|d| d.arch.as_deref())),
@@ -117,7 +117,7 @@ impl Machine {
 
     /// The DHCP reservation, when the interface declares a valid address and netmask.
     pub fn reservation(&self) -> Option<&Reservation> {
-        self.interface().reservation.as_ref()
+        self.interface().reservation.as_deref()
     }
 
     /// `namespace/name` of the Hardware, for logs.
@@ -433,9 +433,9 @@ impl Index {
 }
 
 impl Backend for Index {
-    fn lookup(&self, mac: [u8; 6]) -> Option<Reservation> {
+    fn lookup(&self, mac: [u8; 6]) -> Option<Arc<Reservation>> {
         match self.by_mac(mac) {
-            MacLookup::Found(m) => m.reservation().cloned(),
+            MacLookup::Found(m) => m.interface().reservation.clone(),
             MacLookup::Conflict(_) | MacLookup::Unknown => None,
         }
     }

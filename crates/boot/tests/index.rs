@@ -67,7 +67,7 @@ async fn reservation_of_the_example_inventory() {
     want.hostname = Some("eksa-cp01".into());
     want.lease_time = Some(4_294_967_294);
     want.allow_netboot = true;
-    assert_eq!(index.lookup(CP01), Some(want));
+    assert_eq!(index.lookup(CP01).as_deref(), Some(&want));
 
     let wk02 = index.lookup(WK02).expect("wk02");
     assert_eq!(wk02.ip, ip(10, 20, 0, 22));

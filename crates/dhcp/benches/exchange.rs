@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use ironbell_dhcp::dhcproto::Encodable;
@@ -75,7 +76,7 @@ fn request(i: u32, mt: MessageType) -> Vec<u8> {
 
 /// The measured part: every request through `handle_into`; returns the answered count.
 #[inline(never)]
-fn exchanges(server: &Server<HashMap<[u8; 6], Reservation>>, requests: &[Vec<u8>]) -> usize {
+fn exchanges(server: &Server<HashMap<[u8; 6], Arc<Reservation>>>, requests: &[Vec<u8>]) -> usize {
     let from = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 68));
     let mut out = Vec::with_capacity(1500);
     let mut answered = 0;
@@ -89,8 +90,9 @@ fn exchanges(server: &Server<HashMap<[u8; 6], Reservation>>, requests: &[Vec<u8>
 }
 
 fn main() {
-    let backend: HashMap<[u8; 6], Reservation> =
-        (0..MACHINES).map(|i| (mac(i), reservation(i))).collect();
+    let backend: HashMap<[u8; 6], Arc<Reservation>> = (0..MACHINES)
+        .map(|i| (mac(i), Arc::new(reservation(i))))
+        .collect();
     let requests: Vec<Vec<u8>> = (0..MACHINES)
         .flat_map(|i| {
             [

@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
@@ -90,7 +91,7 @@ fn parse_mac(text: &str) -> Option<[u8; 6]> {
     parts.try_into().ok()
 }
 
-fn load_backend(path: &str) -> Result<HashMap<[u8; 6], Reservation>, String> {
+fn load_backend(path: &str) -> Result<HashMap<[u8; 6], Arc<Reservation>>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))?;
     let lines: Vec<&str> = text
         .lines()
@@ -111,7 +112,10 @@ fn load_backend(path: &str) -> Result<HashMap<[u8; 6], Reservation>, String> {
         if host >= last {
             return Err(format!("{path}: more MACs than 10.100.0.0/14 holds"));
         }
-        backend.insert(mac, Reservation::new(Ipv4Addr::from(base + host), mask));
+        backend.insert(
+            mac,
+            Arc::new(Reservation::new(Ipv4Addr::from(base + host), mask)),
+        );
     }
     Ok(backend)
 }

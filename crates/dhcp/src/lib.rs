@@ -26,11 +26,13 @@
 //! system calls per batch rather than per datagram (its doc says why; the README's
 //! Benchmarks section has the figures).
 //!
-//! Start reading at [`respond`] (the pure decision: request in, reply and destination
-//! out), then [`Server`] (parse, count, send) and [`bind_server_socket`].
+//! Start reading at [`Packet`] (a checked datagram, read in place), then [`answer`] (the
+//! pure decision: request in, reply bytes and destination out), then [`Server`] (parse,
+//! count, send) and [`bind_server_socket`].
 
 mod config;
 pub mod observe;
+mod packet;
 pub mod probe;
 mod reservation;
 mod respond;
@@ -39,14 +41,12 @@ pub mod share;
 
 pub use config::{Binaries, Config, DEFAULT_BATCH_WINDOW, Mode};
 pub use observe::Observer;
+pub use packet::{MAX_PACKET, MIN_PACKET, Packet, ParseError};
 pub use reservation::{Backend, DEFAULT_LEASE_TIME, MacAddr, Reservation, Route, format_mac};
 pub use respond::{
-    CLIENT_PORT, Decision, IgnoreReason, NETBOOT_NOT_ALLOWED, SERVER_PORT, client_mac,
-    is_netboot_client, respond,
+    CLIENT_PORT, Decision, IgnoreReason, NETBOOT_NOT_ALLOWED, SERVER_PORT, answer, respond,
 };
-pub use server::{
-    MAX_PACKET, MIN_PACKET, ParseError, RECV_BUFFER, Server, Stats, bind_server_socket, parse,
-};
+pub use server::{RECV_BUFFER, Server, Stats, bind_server_socket, parse};
 pub use share::{Buckets, Share};
 
 /// dhcproto, re-exported so that callers build and read messages with the same version.

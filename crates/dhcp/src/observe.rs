@@ -2,7 +2,7 @@
 //! decided on, to keep a record per machine (the boot service writes Events and warns
 //! about MACs no Hardware has). This crate knows nothing of the store: it only calls.
 
-use dhcproto::v4::Message;
+use crate::packet::Packet;
 
 use crate::respond::IgnoreReason;
 
@@ -12,7 +12,7 @@ use crate::respond::IgnoreReason;
 /// (count, check a rate limit, put a record on a bounded queue), never block or do I/O.
 pub trait Observer: Send + Sync {
     /// `reply` (an Offer, an Ack or a Nak) is being sent to `mac` for `request`.
-    fn replied(&self, mac: [u8; 6], request: &Message, reply: &Message);
+    fn replied(&self, mac: [u8; 6], request: &Packet<'_>, reply: &Packet<'_>);
     /// `request` from `mac` gets no answer, for `reason`.
-    fn ignored(&self, mac: [u8; 6], request: &Message, reason: IgnoreReason);
+    fn ignored(&self, mac: [u8; 6], request: &Packet<'_>, reason: IgnoreReason);
 }

@@ -862,7 +862,11 @@ mod tests {
         assert_eq!(checksum(&[&pseudo, &frame[34..]]), 0);
         let msg = parse(&frame[42..]).expect("parse");
         assert!(msg.flags().broadcast());
-        assert!(crate::is_netboot_client(&msg));
+        assert!(
+            crate::Packet::parse(&frame[42..])
+                .expect("parse")
+                .is_netboot_client()
+        );
         assert_eq!(msg.opts().msg_type(), Some(MessageType::Discover));
     }
 

@@ -94,25 +94,35 @@ impl Reservation {
 
 /// Where the server looks MAC addresses up. The boot service implements it over the
 /// store (an in-memory index kept current by watches); tests use a `HashMap`.
+///
+/// A reservation is shared (`Arc`), so that a lookup on the serve loop copies no host
+/// names or address lists.
 pub trait Backend: Send + Sync {
     /// The reservation for `mac`, or `None` when the MAC is unknown.
-    fn lookup(&self, mac: [u8; 6]) -> Option<Reservation>;
+    fn lookup(&self, mac: [u8; 6]) -> Option<Arc<Reservation>>;
 }
 
-impl Backend for HashMap<[u8; 6], Reservation> {
-    fn lookup(&self, mac: [u8; 6]) -> Option<Reservation> {
+impl Backend for HashMap<[u8; 6], Arc<Reservation>> {
+    fn lookup(&self, mac: [u8; 6]) -> Option<Arc<Reservation>> {
         self.get(&mac).cloned()
     }
 }
 
+/// For tests: each lookup copies the reservation.
+impl Backend for HashMap<[u8; 6], Reservation> {
+    fn lookup(&self, mac: [u8; 6]) -> Option<Arc<Reservation>> {
+        self.get(&mac).cloned().map(Arc::new)
+    }
+}
+
 impl<B: Backend + ?Sized> Backend for Arc<B> {
-    fn lookup(&self, mac: [u8; 6]) -> Option<Reservation> {
+    fn lookup(&self, mac: [u8; 6]) -> Option<Arc<Reservation>> {
         (**self).lookup(mac)
     }
 }
 
 impl<B: Backend + ?Sized> Backend for &B {
-    fn lookup(&self, mac: [u8; 6]) -> Option<Reservation> {
+    fn lookup(&self, mac: [u8; 6]) -> Option<Arc<Reservation>> {
         (**self).lookup(mac)
     }
 }

@@ -8,119 +8,23 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use dhcproto::v4::{Message, MessageType};
-use dhcproto::{Decodable, Decoder, Encodable, Encoder};
+use dhcproto::{Decodable, Decoder};
 use ironbell_limits::{LogLimiter, RateLimiter};
 use rustix::net::SocketAddrAny;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 
 use crate::config::Config;
+use crate::packet::{MAX_PACKET, Packet, ParseError};
 use crate::reservation::{Backend, MacAddr};
-use crate::respond::{Decision, IgnoreReason, client_mac, respond};
+use crate::respond::{IgnoreReason, answer};
 use crate::share::{Share, Verdict};
 
-/// Smallest DHCP message: the 236-byte BOOTP header and the 4-byte magic cookie.
-pub const MIN_PACKET: usize = 240;
-/// Largest datagram accepted; DHCP clients send at most one Ethernet frame.
-pub const MAX_PACKET: usize = 1500;
-const MAGIC: [u8; 4] = [99, 130, 83, 99];
-
-/// Why a datagram was dropped before it reached [`respond`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ParseError {
-    /// Shorter than the fixed header and cookie.
-    #[error("datagram of {0} bytes is shorter than a DHCP header ({MIN_PACKET})")]
-    Truncated(usize),
-    /// Longer than [`MAX_PACKET`].
-    #[error("datagram of {0} bytes is larger than {MAX_PACKET}")]
-    Oversized(usize),
-    /// The magic cookie is not 99.130.83.99.
-    #[error("no DHCP magic cookie")]
-    BadMagic,
-    /// `hlen` above 16.
-    #[error("hardware address length {0} is larger than 16")]
-    BadHardwareLength(u8),
-    /// An option runs past the end of the datagram.
-    #[error("option {0} runs past the end of the datagram")]
-    OptionOverrun(u8),
-    /// A fixed-size option has the wrong length.
-    #[error("option {code} has length {len}")]
-    OptionLength {
-        /// The option code.
-        code: u8,
-        /// Its (concatenated) length.
-        len: usize,
-    },
-    /// dhcproto refused the message.
-    #[error("undecodable DHCP message: {0}")]
-    Decode(String),
-}
-
-/// Whether an option's total length is acceptable, for the options whose length
-/// dhcproto assumes rather than checks.
-fn option_length_ok(code: u8, len: usize) -> bool {
-    match code {
-        80 => len == 0,
-        94 => len == 3,
-        81 => len >= 3,
-        151 => len >= 1,
-        152..=155 => len == 4,
-        _ => true,
-    }
-}
-
-/// Walks the options and checks their framing before dhcproto decodes them.
-fn check_options(buf: &[u8]) -> Result<(), ParseError> {
-    let mut i = MIN_PACKET;
-    // (code, accumulated length) of the current run of equal codes (RFC 3396 concatenation).
-    let mut run: Option<(u8, usize)> = None;
-    let flush = |run: Option<(u8, usize)>| match run {
-        Some((code, len)) if !option_length_ok(code, len) => {
-            Err(ParseError::OptionLength { code, len })
-        }
-        _ => Ok(()),
-    };
-    while i < buf.len() {
-        let code = buf[i];
-        if code == 255 {
-            break;
-        }
-        if code == 0 {
-            flush(run.take())?;
-            i += 1;
-            continue;
-        }
-        let len = usize::from(*buf.get(i + 1).ok_or(ParseError::OptionOverrun(code))?);
-        if i + 2 + len > buf.len() {
-            return Err(ParseError::OptionOverrun(code));
-        }
-        run = match run {
-            Some((c, l)) if c == code => Some((c, l + len)),
-            other => {
-                flush(other)?;
-                Some((code, len))
-            }
-        };
-        i += 2 + len;
-    }
-    flush(run)
-}
-
-/// Checks and decodes one datagram. Never panics on any input.
+/// Checks one datagram as [`Packet::parse`] does, then decodes it with dhcproto into an
+/// owned `Message` (for tools and tests; the server reads the [`Packet`]). Never panics on
+/// any input.
 pub fn parse(buf: &[u8]) -> Result<Message, ParseError> {
-    if buf.len() < MIN_PACKET {
-        return Err(ParseError::Truncated(buf.len()));
-    }
-    if buf.len() > MAX_PACKET {
-        return Err(ParseError::Oversized(buf.len()));
-    }
-    if buf[236..240] != MAGIC {
-        return Err(ParseError::BadMagic);
-    }
-    if buf[2] > 16 {
-        return Err(ParseError::BadHardwareLength(buf[2]));
-    }
-    check_options(buf)?;
+    Packet::parse(buf)?;
     // The checks above cover every assumption in dhcproto 0.15 that we know of; the
     // unwind guard turns any one we missed into a dropped packet instead of a dead server.
     match std::panic::catch_unwind(|| Message::decode(&mut Decoder::new(buf))) {
@@ -266,7 +170,7 @@ impl<B: Backend> Server<B> {
         from: SocketAddr,
         out: &mut Vec<u8>,
     ) -> Option<SocketAddrV4> {
-        let msg = match parse(buf) {
+        let msg = match Packet::parse(buf) {
             Ok(m) => m,
             Err(e) => {
                 self.stats.malformed.fetch_add(1, Ordering::Relaxed);
@@ -274,9 +178,9 @@ impl<B: Backend> Server<B> {
                 return None;
             }
         };
-        let mt = msg.opts().msg_type();
+        let mt = msg.message_type();
         self.stats.count_type(mt);
-        let mac = client_mac(&msg);
+        let mac = msg.mac();
         if let Some(mac) = mac
             && !self.per_mac.check(&mac)
         {
@@ -306,8 +210,8 @@ impl<B: Backend> Server<B> {
                 }
             }
         }
-        match respond(&self.config, &self.backend, &msg) {
-            Decision::Ignore(reason) => {
+        match answer(&self.config, &self.backend, &msg, out) {
+            Err(reason) => {
                 self.stats.ignored[reason.index()].fetch_add(1, Ordering::Relaxed);
                 if let (Some(observer), Some(mac)) = (&self.observer, mac) {
                     observer.ignored(mac, &msg, reason);
@@ -326,32 +230,27 @@ impl<B: Backend> Server<B> {
                 }
                 None
             }
-            Decision::Reply { message, to } => {
-                out.clear();
-                match message.encode(&mut Encoder::new(out)) {
-                    Ok(()) => {
-                        if let (Some(observer), Some(mac)) = (&self.observer, mac) {
-                            observer.replied(mac, &msg, &message);
+            Ok(to) => {
+                let observed = self.observer.as_ref().zip(mac);
+                let log = REPLY_LOG.allow();
+                if observed.is_some() || log.is_some() {
+                    // What was just written reads back (the fuzz target checks it).
+                    if let Ok(reply) = Packet::parse_within(out, usize::from(u16::MAX)) {
+                        if let Some((observer, mac)) = observed {
+                            observer.replied(mac, &msg, &reply);
                         }
-                        if let Some(suppressed) = REPLY_LOG.allow() {
+                        if let Some(suppressed) = log {
                             tracing::info!(
-                                reply = ?message.opts().msg_type(),
-                                yiaddr = %message.yiaddr(),
+                                reply = ?reply.message_type(),
+                                yiaddr = %reply.yiaddr(),
                                 %to,
                                 suppressed,
                                 "replying"
                             );
                         }
-                        Some(to)
-                    }
-                    Err(e) => {
-                        self.stats.send_errors.fetch_add(1, Ordering::Relaxed);
-                        if let Some(suppressed) = ERROR_LOG.allow() {
-                            tracing::warn!(error = %e, suppressed, "could not encode reply");
-                        }
-                        None
                     }
                 }
+                Some(to)
             }
         }
     }

@@ -57,7 +57,9 @@ use std::net::Ipv4Addr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use dhcproto::v4::{DhcpOption, Message, MessageType, OptionCode};
+use dhcproto::v4::MessageType;
+
+use crate::packet::Packet;
 
 /// RFC 3074's mixing table (section 6): the 256 byte values in pseudo-random order.
 const MIXING_TABLE: [u8; 256] = [
@@ -292,17 +294,14 @@ impl Share {
     /// Whether this replica, at `server_ip`, answers `msg` from client `mac`: nothing in
     /// standby; else Discovers and Requests of owned buckets, Requests naming `server_ip` in
     /// option 54, and every other message type.
-    pub fn verdict(&self, msg: &Message, mac: [u8; 6], server_ip: Ipv4Addr) -> Verdict {
+    pub fn verdict(&self, msg: &Packet<'_>, mac: [u8; 6], server_ip: Ipv4Addr) -> Verdict {
         if self.is_held() {
             return Verdict::Held;
         }
-        match msg.opts().msg_type() {
+        match msg.message_type() {
             Some(MessageType::Discover) => {}
             Some(MessageType::Request) => {
-                if let Some(DhcpOption::ServerIdentifier(id)) =
-                    msg.opts().get(OptionCode::ServerIdentifier)
-                    && *id == server_ip
-                {
+                if msg.server_identifier() == Some(server_ip) {
                     return Verdict::Ours;
                 }
             }
@@ -418,7 +417,8 @@ mod tests {
 
     #[test]
     fn a_request_naming_this_server_is_answered_whatever_its_bucket() {
-        use dhcproto::v4::Message;
+        use dhcproto::Encodable;
+        use dhcproto::v4::{DhcpOption, Message};
         let me = Ipv4Addr::new(192, 0, 2, 1);
         let share = Share::all("a");
         share.set_members(&["a", "b", "c", "d"]);
@@ -430,18 +430,33 @@ mod tests {
             if let Some(s) = server {
                 m.opts_mut().insert(DhcpOption::ServerIdentifier(s));
             }
-            m
+            m.to_vec().unwrap()
         };
         let not_ours = Verdict::NotOurs { bucket: 156 };
         let discover = message(MessageType::Discover, None);
-        assert_eq!(share.verdict(&discover, mac, me), not_ours);
+        assert_eq!(
+            share.verdict(&Packet::parse(&discover).unwrap(), mac, me),
+            not_ours
+        );
         let rebinding = message(MessageType::Request, None);
-        assert_eq!(share.verdict(&rebinding, mac, me), not_ours);
+        assert_eq!(
+            share.verdict(&Packet::parse(&rebinding).unwrap(), mac, me),
+            not_ours
+        );
         let selecting_other = message(MessageType::Request, Some(Ipv4Addr::new(192, 0, 2, 2)));
-        assert_eq!(share.verdict(&selecting_other, mac, me), not_ours);
+        assert_eq!(
+            share.verdict(&Packet::parse(&selecting_other).unwrap(), mac, me),
+            not_ours
+        );
         let selecting_me = message(MessageType::Request, Some(me));
-        assert_eq!(share.verdict(&selecting_me, mac, me), Verdict::Ours);
+        assert_eq!(
+            share.verdict(&Packet::parse(&selecting_me).unwrap(), mac, me),
+            Verdict::Ours
+        );
         let release = message(MessageType::Release, None);
-        assert_eq!(share.verdict(&release, mac, me), Verdict::Ours);
+        assert_eq!(
+            share.verdict(&Packet::parse(&release).unwrap(), mac, me),
+            Verdict::Ours
+        );
     }
 }

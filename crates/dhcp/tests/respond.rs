@@ -107,8 +107,11 @@ fn bytes_opt(m: &Message, code: OptionCode) -> Option<Vec<u8>> {
     }
 }
 
+/// The `file` field without the NUL that dhcproto's decoder keeps.
 fn bootfile(m: &Message) -> String {
-    String::from_utf8_lossy(m.fname().unwrap_or_default()).into_owned()
+    String::from_utf8_lossy(m.fname().unwrap_or_default())
+        .trim_end_matches('\0')
+        .to_string()
 }
 
 /// Encodes and decodes again, as a client would see the reply.
@@ -1151,4 +1154,23 @@ fn replies_are_byte_for_byte_the_golden_corpus() {
     }
     assert_eq!(lines.lines().count(), golden.lines().count(), "case count");
     assert_eq!(differ, 0, "{differ} replies differ from the golden corpus");
+}
+
+/// A script URL longer than the 128-byte `file` field goes in option 67 alone (split in
+/// two instances past 255 bytes, RFC 3396), and the reply is still sent: dhcproto refused
+/// to encode such a reply, so the machine never booted.
+#[test]
+fn a_long_script_url_is_in_option_67_only() {
+    for len in [129, 300] {
+        let url = format!("http://192.0.2.1:7171/{}", "s".repeat(len - 22));
+        let mut r = reservation();
+        r.ipxe_script_url = Some(url.clone());
+        let (m, _) = reply(respond(
+            &config(),
+            &backend_with(r),
+            &ipxe_bios(MessageType::Discover),
+        ));
+        assert_eq!(bootfile(&m), "", "the file field stays empty");
+        assert_eq!(bytes_opt(&m, OptionCode::BootfileName), Some(url.into()));
+    }
 }

@@ -148,7 +148,11 @@ async fn served(store: SharedStore) -> (ironbell_dhcp::Reservation, String, Stri
         .field(ironbell_metadata::Field::Hostname)
         .unwrap()
         .into_owned();
-    (lease, hostname, document)
+    (
+        ironbell_dhcp::Reservation::clone(&lease),
+        hostname,
+        document,
+    )
 }
 
 #[tokio::test]

@@ -90,7 +90,7 @@ struct Recording {
 }
 
 impl Backend for Recording {
-    fn lookup(&self, mac: [u8; 6]) -> Option<Reservation> {
+    fn lookup(&self, mac: [u8; 6]) -> Option<std::sync::Arc<Reservation>> {
         *self.lookups.lock().unwrap().entry(mac).or_default() += 1;
         self.reservations.lookup(mac)
     }
