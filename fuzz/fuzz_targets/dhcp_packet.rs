@@ -10,6 +10,7 @@
 #![no_main]
 
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use ironbell_dhcp::{Backend, Config, Mode, Packet, Reservation, Route, answer, parse};
 use libfuzzer_sys::fuzz_target;
@@ -18,7 +19,7 @@ use libfuzzer_sys::fuzz_target;
 struct HalfOfAllMacs;
 
 impl Backend for HalfOfAllMacs {
-    fn lookup(&self, mac: [u8; 6]) -> Option<Reservation> {
+    fn lookup(&self, mac: [u8; 6]) -> Option<Arc<Reservation>> {
         if mac[5] & 1 == 1 {
             return None;
         }
@@ -44,7 +45,7 @@ impl Backend for HalfOfAllMacs {
             r.ipxe_script_url = Some("http://192.0.2.1:7171/custom.ipxe".into());
             r.lease_time = Some(60);
         }
-        Some(r)
+        Some(Arc::new(r))
     }
 }
 
