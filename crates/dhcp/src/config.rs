@@ -112,9 +112,20 @@ impl Config {
 
     /// The HTTP base URL, with the default filled in and no trailing slash.
     pub fn http_base(&self) -> String {
+        let mut out = Vec::new();
+        self.write_http_base(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Appends [`Config::http_base`] to `out` (the reply writer's way, with no `String`).
+    pub(crate) fn write_http_base(&self, out: &mut Vec<u8>) {
         match &self.http_base {
-            Some(base) => base.trim_end_matches('/').to_string(),
-            None => format!("http://{}:7171", self.server_ip),
+            Some(base) => out.extend_from_slice(base.trim_end_matches('/').as_bytes()),
+            None => {
+                out.extend_from_slice(b"http://");
+                crate::respond::write_dotted_quad(out, self.server_ip);
+                out.extend_from_slice(b":7171");
+            }
         }
     }
 

@@ -127,43 +127,17 @@ enum BootAnswer<'r> {
     },
 }
 
-/// The HTTP base URL ([`Config::http_base`]) without building a `String`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum HttpBase<'r> {
-    Given(&'r str),
-    Default(Ipv4Addr),
-}
-
-impl<'r> HttpBase<'r> {
-    fn of(config: &'r Config) -> Self {
-        match &config.http_base {
-            Some(base) => Self::Given(base.trim_end_matches('/')),
-            None => Self::Default(config.server_ip),
-        }
-    }
-
-    fn write(self, out: &mut Vec<u8>) {
-        match self {
-            Self::Given(base) => out.extend_from_slice(base.as_bytes()),
-            Self::Default(ip) => {
-                out.extend_from_slice(b"http://");
-                write_dotted_quad(out, ip);
-                out.extend_from_slice(b":7171");
-            }
-        }
-    }
-}
-
 /// The boot file name of a reply, written straight into it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BootFile<'r> {
     /// A name or URL as it is.
     Text(&'r str),
-    /// `{base}/ipxe/script/{mac}/auto.ipxe`, the iPXE script.
-    Script { base: HttpBase<'r>, mac: [u8; 6] },
+    /// `{base}/ipxe/script/{mac}/auto.ipxe`, the iPXE script (`base`: `config`'s
+    /// [`Config::http_base`]).
+    Script { config: &'r Config, mac: [u8; 6] },
     /// `{base}/ipxe/binary/{mac}/{binary}`, an iPXE binary over HTTP.
     HttpBinary {
-        base: HttpBase<'r>,
+        config: &'r Config,
         mac: [u8; 6],
         binary: &'r str,
     },
@@ -173,14 +147,18 @@ impl BootFile<'_> {
     fn write(self, out: &mut Vec<u8>) {
         match self {
             Self::Text(text) => out.extend_from_slice(text.as_bytes()),
-            Self::Script { base, mac } => {
-                base.write(out);
+            Self::Script { config, mac } => {
+                config.write_http_base(out);
                 out.extend_from_slice(b"/ipxe/script/");
                 write_mac(out, mac);
                 out.extend_from_slice(b"/auto.ipxe");
             }
-            Self::HttpBinary { base, mac, binary } => {
-                base.write(out);
+            Self::HttpBinary {
+                config,
+                mac,
+                binary,
+            } => {
+                config.write_http_base(out);
                 out.extend_from_slice(b"/ipxe/binary/");
                 write_mac(out, mac);
                 out.push(b'/');
@@ -199,12 +177,11 @@ fn choose_boot<'r>(
     res: Option<&'r Reservation>,
     proxy: bool,
 ) -> Option<BootAnswer<'r>> {
-    let base = HttpBase::of(config);
     let class = if proxy { Some(&b"PXEClient"[..]) } else { None };
     if req.has_user_class(&config.ipxe_user_class) {
         let file = match res.and_then(|r| r.ipxe_script_url.as_deref()) {
             Some(url) => BootFile::Text(url),
-            None => BootFile::Script { base, mac },
+            None => BootFile::Script { config, mac },
         };
         return Some(BootAnswer::Boot {
             file,
@@ -218,7 +195,11 @@ fn choose_boot<'r>(
     };
     if req.is_http_client() {
         return Some(BootAnswer::Boot {
-            file: BootFile::HttpBinary { base, mac, binary },
+            file: BootFile::HttpBinary {
+                config,
+                mac,
+                binary,
+            },
             next_server: config.server_ip,
             class: Some(b"HTTPClient"),
         });
@@ -446,7 +427,7 @@ fn write_routes(out: &mut Vec<u8>, routes: &[crate::reservation::Route]) {
 
 /// Appends `ip` as dotted-quad text, what `ip.to_string()` gives, without the formatting
 /// machinery.
-fn write_dotted_quad(out: &mut Vec<u8>, ip: Ipv4Addr) {
+pub(crate) fn write_dotted_quad(out: &mut Vec<u8>, ip: Ipv4Addr) {
     for (i, octet) in ip.octets().into_iter().enumerate() {
         if i > 0 {
             out.push(b'.');
