@@ -146,7 +146,9 @@ fn lifecycle(netns: &str, verb: &str, spec: &Path, extra: &[&str]) -> Output {
         ])
         .args(extra)
         .env_remove("IRONBELL_DB")
-        .env_remove("IRONBELL_LOG")
+        // `-v 1`'s level, and the etcd store's retries and lost answers: what a failure
+        // on the moved plane needs explained.
+        .env("IRONBELL_LOG", "info,ironbell_store_etcd=debug")
         .stdin(Stdio::null())
         .output()
         .expect("run ironbell");

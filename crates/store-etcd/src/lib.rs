@@ -76,12 +76,18 @@
 //!   batch; those that do need it raise `--max-txn-ops` on the members and in the store
 //!   spec (`tests/batches.rs`).
 //! - **Failures**: reads retry on another endpoint while [`Config::request_timeout`]
-//!   allows; a write is retried only when etcd cannot have applied it (the connection
-//!   was refused, or the member had no leader), otherwise the error says the outcome is
-//!   unknown, and the caller reads again (controllers are level-triggered). When no member
-//!   can be connected to, the error says "unreachable". A connection that goes silent
-//!   without a reset (a lost path, a frozen member) is closed by HTTP/2 keepalive (a ping
-//!   every 5 s, 3 s to answer), and watches on it resume on a new one (`tests/cluster.rs`).
+//!   allows. A write is sent again at once when etcd cannot have applied it (the
+//!   connection was refused, or the member had no leader). When its answer was lost
+//!   instead (the member died under it, the leader changed, "request timed out"), the
+//!   commit reads its keys: since its transaction was guarded by their revisions, they
+//!   tell whether it was applied (the commit succeeds, at that revision) or not (it is
+//!   evaluated and sent again); only when someone else wrote them since does the error
+//!   say the outcome is unknown, and the caller reads again (controllers are
+//!   level-triggered). `tests/cluster.rs` kills the leader under six writers: no update
+//!   fails, none is lost or applied twice. When no member can be connected to, the error
+//!   says "unreachable". A connection that goes silent without a reset (a lost path, a
+//!   frozen member) is closed by HTTP/2 keepalive (a ping every 5 s, 3 s to answer), and
+//!   watches on it resume on a new one (`tests/cluster.rs`).
 //!   [`EtcdStore::probe`] is the one-request health check replicas run every second.
 //!
 //! ## Secrets
@@ -406,6 +412,72 @@ impl Write {
     }
 }
 
+/// What a commit's transaction does to one key, kept to learn its outcome when the answer
+/// was lost.
+#[derive(Debug)]
+struct Planned {
+    /// The revision the transaction compares against (0: absent).
+    read_rev: i64,
+    /// What it writes: `Some(Some(value))` a put, `Some(None)` a delete, `None` nothing.
+    write: Option<Option<Vec<u8>>>,
+}
+
+/// How a commit's transaction went, learnt from its keys after its answer was lost.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Every key it writes is at the revision compared against: nothing was written, and
+    /// the commit can be evaluated and sent again.
+    NotApplied,
+    /// Every written key holds what the transaction wrote: it was applied, at that
+    /// revision (`None` when it only deleted: the keys hold no revision to read).
+    Applied(Option<i64>),
+    /// Someone else wrote a key since: the outcome cannot be told.
+    Unknown,
+}
+
+/// The [`Outcome`] of the transaction `planned`, given its keys as they are `now` (mod
+/// revision and value; `None`: absent), in the same order.
+///
+/// A transaction that was applied changed the revision of every key it wrote, and left
+/// each holding exactly the value it put (a create's value carries a fresh uid) or absent.
+/// One history reads as "not applied" while it was: a create applied, then deleted by
+/// someone else before this read; the commit then creates the object again. Its window is
+/// the milliseconds between a lost answer and this read, and only the creator knew the
+/// new object's uid.
+fn outcome(planned: &[Planned], now: &[Option<(i64, Vec<u8>)>]) -> Outcome {
+    let rev_now = |n: &Option<(i64, Vec<u8>)>| n.as_ref().map_or(0, |(r, _)| *r);
+    if planned
+        .iter()
+        .zip(now)
+        .filter(|(p, _)| p.write.is_some())
+        .all(|(p, n)| rev_now(n) == p.read_rev)
+    {
+        return Outcome::NotApplied;
+    }
+    let mut revision = None;
+    for (p, n) in planned.iter().zip(now) {
+        match (&p.write, n) {
+            (None, _) | (Some(None), None) => {}
+            (Some(Some(want)), Some((rev, value))) if value == want && *rev != p.read_rev => {
+                if revision.is_some_and(|r| r != *rev) {
+                    return Outcome::Unknown;
+                }
+                revision = Some(*rev);
+            }
+            _ => return Outcome::Unknown,
+        }
+    }
+    Outcome::Applied(revision)
+}
+
+/// What sending a commit's transaction gave.
+enum Sent {
+    /// etcd's answer (whether the compares held).
+    Answered(etcd_client::TxnResponse),
+    /// No answer, and the transaction may have been applied.
+    Unknown(etcd_client::Error),
+}
+
 /// A key's state while a commit is planned: as read, then as the commit's operations leave
 /// it.
 struct KeyState {
@@ -567,6 +639,11 @@ impl EtcdStore {
 
     /// Reads the keys a commit touches, in one snapshot.
     async fn read_keys(&self, keys: &[String]) -> Result<Vec<Option<(i64, Vec<u8>)>>> {
+        Ok(self.read_keys_at(keys).await?.0)
+    }
+
+    /// [`Self::read_keys`], with the revision of the snapshot.
+    async fn read_keys_at(&self, keys: &[String]) -> Result<(Vec<Option<(i64, Vec<u8>)>>, i64)> {
         let resp = self
             .read(
                 || "reading the objects of a commit".into(),
@@ -577,6 +654,7 @@ impl EtcdStore {
                 },
             )
             .await?;
+        let revision = resp.header().map_or(0, |h| h.revision());
         let mut out = Vec::with_capacity(keys.len());
         for r in resp.op_responses() {
             let TxnOpResponse::Get(mut g) = r else {
@@ -592,7 +670,7 @@ impl EtcdStore {
         if out.len() != keys.len() {
             return Err(backend("reading a commit", "short response"));
         }
-        Ok(out)
+        Ok((out, revision))
     }
 
     /// Fills server-set fields of a create; names it from `generateName`.
@@ -653,6 +731,9 @@ impl EtcdStore {
                 ),
             });
         }
+        // A commit whose outcome was unknown and turned out not applied is sent again
+        // while the request timeout allows.
+        let unknown_deadline = tokio::time::Instant::now() + self.inner.config.request_timeout;
         for _ in 0..COMMIT_ATTEMPTS {
             let read = self.read_keys(&keys).await?;
             let mut states = Vec::with_capacity(keys.len());
@@ -677,28 +758,66 @@ impl EtcdStore {
             }
             let mut compares = Vec::with_capacity(keys.len());
             let mut ops = Vec::new();
+            let mut planned = Vec::with_capacity(keys.len());
             for (key, state) in keys.iter().zip(&states) {
                 compares.push(if state.read_rev == 0 {
                     Compare::version(key.clone(), CompareOp::Equal, 0)
                 } else {
                     Compare::mod_revision(key.clone(), CompareOp::Equal, state.read_rev)
                 });
-                if !state.written {
-                    continue;
+                let mut plan = Planned {
+                    read_rev: state.read_rev,
+                    write: None,
+                };
+                if state.written {
+                    match &state.object {
+                        Some(obj) => {
+                            let value = encode(obj)?.into_bytes();
+                            ops.push(TxnOp::put(key.clone(), value.clone(), None));
+                            plan.write = Some(Some(value));
+                        }
+                        None if state.read_rev != 0 => {
+                            ops.push(TxnOp::delete(key.clone(), None));
+                            plan.write = Some(None);
+                        }
+                        None => {}
+                    }
                 }
-                match &state.object {
-                    Some(obj) => ops.push(TxnOp::put(key.clone(), encode(obj)?, None)),
-                    None if state.read_rev != 0 => ops.push(TxnOp::delete(key.clone(), None)),
-                    None => {}
-                }
+                planned.push(plan);
             }
             let txn = Txn::new().when(compares).and_then(ops);
-            let resp = self.commit_txn(txn).await?;
-            if !resp.succeeded() {
-                tracing::debug!("etcd commit: an object changed while it was read; again");
-                continue;
-            }
-            let rev = resp.header().map_or(0, |h| h.revision()).to_string();
+            let rev = match self.commit_txn(txn).await? {
+                Sent::Answered(resp) if resp.succeeded() => {
+                    resp.header().map_or(0, |h| h.revision())
+                }
+                Sent::Answered(_) => {
+                    tracing::debug!("etcd commit: an object changed while it was read; again");
+                    continue;
+                }
+                Sent::Unknown(e) => {
+                    // The request may or may not have been applied (the member died or lost
+                    // its leader under it): the keys say which, since the transaction was
+                    // guarded by their revisions.
+                    let (now, header_rev) = self.read_keys_at(&keys).await?;
+                    match outcome(&planned, &now) {
+                        Outcome::NotApplied if tokio::time::Instant::now() < unknown_deadline => {
+                            tracing::debug!(error = %e, "etcd commit was not applied; again");
+                            continue;
+                        }
+                        Outcome::Applied(rev) => {
+                            tracing::debug!(error = %e, "etcd commit was applied after all");
+                            rev.unwrap_or(header_rev)
+                        }
+                        Outcome::NotApplied | Outcome::Unknown => {
+                            return Err(self.failed(
+                                "commit: the outcome is unknown (read the objects again)",
+                                &e,
+                            ));
+                        }
+                    }
+                }
+            };
+            let rev = rev.to_string();
             for o in &mut out {
                 o.metadata.resource_version = Some(rev.clone());
             }
@@ -709,13 +828,16 @@ impl EtcdStore {
         )))
     }
 
-    /// Sends a commit's transaction, again only while it cannot have been applied.
-    async fn commit_txn(&self, txn: Txn) -> Result<etcd_client::TxnResponse> {
+    /// Sends a commit's transaction, again only while it cannot have been applied. An
+    /// error after which it may have been is [`Sent::Unknown`] when it is of the kind that
+    /// another attempt may not meet (a lost connection, a lost leader, a timeout), so that
+    /// the caller reads the keys to learn the outcome; any other error fails the commit.
+    async fn commit_txn(&self, txn: Txn) -> Result<Sent> {
         let deadline = tokio::time::Instant::now() + self.inner.config.request_timeout;
         let mut pause = Duration::from_millis(20);
         loop {
             match self.kv().await?.txn(txn.clone()).await {
-                Ok(r) => return Ok(r),
+                Ok(r) => return Ok(Sent::Answered(r)),
                 Err(e) if not_applied(&e) && tokio::time::Instant::now() + pause < deadline => {
                     tracing::debug!(error = %e, "etcd commit not sent; retrying");
                     tokio::time::sleep(pause).await;
@@ -724,6 +846,7 @@ impl EtcdStore {
                 Err(e) if not_applied(&e) => {
                     return Err(self.failed("commit (nothing was written)", &e));
                 }
+                Err(e) if retryable(&e) => return Ok(Sent::Unknown(e)),
                 Err(e) => {
                     return Err(self.failed(
                         "commit: the outcome is unknown (read the objects again)",
@@ -1018,6 +1141,62 @@ mod tests {
         assert_eq!(a.as_bytes()[14], b'4');
         assert!(matches!(a.as_bytes()[19], b'8' | b'9' | b'a' | b'b'), "{a}");
         assert_ne!(a, new_uid());
+    }
+
+    fn put(read_rev: i64, value: &str) -> Planned {
+        Planned {
+            read_rev,
+            write: Some(Some(value.as_bytes().to_vec())),
+        }
+    }
+
+    fn at(rev: i64, value: &str) -> Option<(i64, Vec<u8>)> {
+        Some((rev, value.as_bytes().to_vec()))
+    }
+
+    /// A commit whose answer was lost: what its keys say of it.
+    #[test]
+    fn the_outcome_of_a_lost_commit_is_read_from_its_keys() {
+        let delete = |read_rev| Planned {
+            read_rev,
+            write: Some(None),
+        };
+        let compare = |read_rev| Planned {
+            read_rev,
+            write: None,
+        };
+        // A create, an update and a delete, compared against one key they do not write.
+        let planned = [put(0, "new"), put(7, "b2"), delete(8), compare(9)];
+        // Nothing moved: send again.
+        let before = [None, at(7, "b1"), at(8, "c"), at(9, "d")];
+        assert_eq!(outcome(&planned, &before), Outcome::NotApplied);
+        // Only the compared key moved (someone else wrote it): ours was not applied.
+        let other = [None, at(7, "b1"), at(8, "c"), at(12, "d2")];
+        assert_eq!(outcome(&planned, &other), Outcome::NotApplied);
+        // Applied at revision 10, whatever became of the compared key since.
+        let applied = [at(10, "new"), at(10, "b2"), None, at(11, "d3")];
+        assert_eq!(outcome(&planned, &applied), Outcome::Applied(Some(10)));
+        // Applied, then someone else updated a key it wrote: cannot be told.
+        let overwritten = [at(10, "new"), at(11, "b3"), None, at(9, "d")];
+        assert_eq!(outcome(&planned, &overwritten), Outcome::Unknown);
+        // The deleted key is back: cannot be told.
+        let recreated = [at(10, "new"), at(10, "b2"), at(11, "c"), at(9, "d")];
+        assert_eq!(outcome(&planned, &recreated), Outcome::Unknown);
+        // Two written keys at different revisions: not one transaction.
+        let split = [at(10, "new"), at(11, "b2"), None, at(9, "d")];
+        assert_eq!(outcome(&planned, &split), Outcome::Unknown);
+        // A commit that only deletes: applied, at a revision the keys do not hold.
+        assert_eq!(
+            outcome(&[delete(5), delete(6)], &[None, None]),
+            Outcome::Applied(None)
+        );
+        // The value this commit put, at a new revision: taken as applied. Only a writer
+        // that put the very same bytes (for a create, the same fresh uid) could fool it,
+        // and the key would then hold what this commit wanted anyway.
+        assert_eq!(
+            outcome(&[put(7, "b2")], &[at(10, "b2")]),
+            Outcome::Applied(Some(10))
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! A three-member etcd cluster on loopback: commits and watches keep working when a member
-//! is killed (by PID), whether or not it is the one the store talks to. Also: two planes
+//! is killed (by PID), whether or not it is the one the store talks to, and commits whose
+//! answer the leader's death lost are applied exactly once. Also: two planes
 //! under different prefixes of one etcd do not see each other, a frozen member fails the
 //! health probe within its timeout, and a watch whose
 //! connection silently stops carrying anything (no reset: a middlebox lost its state, a
@@ -208,6 +209,72 @@ async fn unreachable_etcd_is_a_clear_error() {
         !text.contains("ConnectError("),
         "one line, not a debug dump: {text}"
     );
+}
+
+/// Six writers update counters through a store on every member while the leader is killed
+/// (SIGKILL, by PID) under them: a commit whose answer was lost with the member or the
+/// leader is resolved by reading its keys (applied, or sent again), so no write fails and
+/// each counter ends at the number of updates its writer was told succeeded: none lost,
+/// none applied twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_in_flight_when_the_leader_dies_succeed_once() {
+    const WRITERS: usize = 6;
+    let Some(mut cluster) = Cluster::start(3).await else {
+        return;
+    };
+    let store = cluster.store("/plane");
+    for w in 0..WRITERS {
+        let mut o = widget(&format!("counter-{w}"));
+        o.set_field("n", &0u64).unwrap();
+        store.create(o).await.expect("create a counter");
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let (store, stop) = (store.clone(), stop.clone());
+        writers.push(tokio::spawn(async move {
+            let name = format!("counter-{w}");
+            let mut done = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut o = store
+                    .get(&widgets(), "default", &name)
+                    .await
+                    .map_err(|e| format!("get {name}: {e}"))?;
+                let n = o.field_value("n").and_then(|v| v.as_u64());
+                if n != Some(done) {
+                    return Err(format!("{name} holds {n:?} after {done} updates"));
+                }
+                o.set_field("n", &(done + 1)).map_err(|e| e.to_string())?;
+                tokio::time::timeout(FAILOVER, store.update(o))
+                    .await
+                    .map_err(|_| format!("update {name}: no answer within {FAILOVER:?}"))?
+                    .map_err(|e| format!("update {name} to {}: {e}", done + 1))?;
+                done += 1;
+            }
+            Ok::<u64, String>(done)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let leader = cluster.leader(&store).await.expect("a leader");
+    eprintln!("killing the leader, member {leader}");
+    cluster.members[leader].kill();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut total = 0;
+    for (w, writer) in writers.into_iter().enumerate() {
+        let done = writer
+            .await
+            .expect("writer task")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let o = store
+            .get(&widgets(), "default", &format!("counter-{w}"))
+            .await
+            .expect("get a counter");
+        assert_eq!(o.field_value("n").and_then(|v| v.as_u64()), Some(done));
+        total += done;
+    }
+    eprintln!("{total} updates, each applied once");
+    assert!(total > 0);
 }
 
 /// A commit as large as etcd's default `--max-txn-ops` (128) succeeds; one more object is

@@ -172,8 +172,16 @@ impl Lab {
             .contains("Chassis Power is off")
     }
 
-    /// Everything the failure message of an assertion needs.
-    pub fn diagnostics(&self) -> String {
+    /// The lab's side of a failure: prints the tails of its logs and of each machine's
+    /// console to standard error, and returns a line that says so, for the end of the
+    /// assertion's message. Printed rather than returned so that the message itself (the
+    /// command's output and error) comes last, where a shortened CI log still shows it.
+    pub fn diagnostics(&self) -> &'static str {
+        eprintln!("{}", self.diagnostics_text());
+        "(the lab's logs and consoles are printed above this message)"
+    }
+
+    fn diagnostics_text(&self) -> String {
         let mut s = String::new();
         for log in [
             "logs/ironbell.log",
