@@ -187,10 +187,11 @@ impl<B: Backend> Server<B> {
             self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
             return None;
         }
-        // Span fields are only evaluated when the span is enabled.
+        // Span fields are only evaluated when the span is enabled, and written only when
+        // logged: the MAC is recorded as a `Display` value, without a string per packet.
         let span = tracing::info_span!(
             "dhcp",
-            mac = %mac.map(MacAddr).map(|m| m.to_string()).unwrap_or_default(),
+            mac = mac.map(|m| tracing::field::display(MacAddr(m))),
             xid = msg.xid(),
             ?mt
         );
