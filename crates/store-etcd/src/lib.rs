@@ -443,7 +443,10 @@ enum Outcome {
 /// One history reads as "not applied" while it was: a create applied, then deleted by
 /// someone else before this read; the commit then creates the object again. Its window is
 /// the milliseconds between a lost answer and this read, and only the creator knew the
-/// new object's uid.
+/// new object's uid. A transaction still in flight in raft when the keys are read may be
+/// applied after "not applied" was decided: the revision guard keeps it and the one sent
+/// again from both applying, and the commit then ends as a conflict (or "already
+/// exists") on the keys it finds written.
 fn outcome(planned: &[Planned], now: &[Option<(i64, Vec<u8>)>]) -> Outcome {
     let rev_now = |n: &Option<(i64, Vec<u8>)>| n.as_ref().map_or(0, |(r, _)| *r);
     if planned
@@ -808,7 +811,10 @@ impl EtcdStore {
                             tracing::debug!(error = %e, "etcd commit was applied after all");
                             rev.unwrap_or(header_rev)
                         }
-                        Outcome::NotApplied | Outcome::Unknown => {
+                        Outcome::NotApplied => {
+                            return Err(self.failed("commit (nothing was written)", &e));
+                        }
+                        Outcome::Unknown => {
                             return Err(self.failed(
                                 "commit: the outcome is unknown (read the objects again)",
                                 &e,
