@@ -1,7 +1,8 @@
 //! What users see when things go wrong: failing tasks fail their Job with a message that
 //! names the task; wrong passwords, unreachable hosts, TLS failures and silent BMCs give
 //! `Contactable=False` with a clear message; a dead preferred provider falls through to
-//! the next within the one connect timeout. No password appears in any status or log.
+//! the next within the one connect timeout; a Machine deleted while its BMC is asked ends
+//! its reconcile quietly. No password appears in any status or log.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -277,4 +278,44 @@ fn a_dead_preferred_redfish_falls_through_to_ipmi_within_the_shared_timeout() {
         service.abort();
     });
     assert!(!ipmitool_power_on(&lab, sim.port));
+}
+
+/// A BMC Machine deleted while its BMC is being asked (a move deletes the source's BMC
+/// Machines once their copies exist) ends its reconcile as done, not as a failure to retry
+/// with a warning: there is nothing left to report on.
+#[test]
+fn a_machine_deleted_while_its_bmc_is_asked_is_done() {
+    use ironbell_bmc::controllers::machine::MachineReconciler;
+    use ironbell_controller::{Next, Reconcile};
+    if !tools_present() {
+        return;
+    }
+    let mut lab = Lab::new();
+    let (tcp_hole, udp_hole) = lab.black_holes();
+    let store = lab.store();
+    let logs = Logs::default();
+    lab.run(&logs, || async {
+        secrets(&store).await;
+        machine(&store, "going", ipmi_conn(udp_hole, "good", tcp_hole)).await;
+        let reconciler = MachineReconciler::new(store.clone(), std::sync::Arc::new(config()));
+        let key = (NS.to_string(), "going".to_string());
+        let started = Instant::now();
+        let deleting = async {
+            // The silent BMC holds the reconcile for the connect timeout (6 s).
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            Api::<Machine>::new(store.clone())
+                .delete(NS, "going")
+                .await
+                .expect("delete the Machine");
+        };
+        let (result, ()) = tokio::join!(reconciler.reconcile(&key), deleting);
+        let result = result.map_err(|e| e.to_string());
+        assert_eq!(result, Ok(Next::Done), "after {:?}", started.elapsed());
+    });
+    let text = logs.text();
+    assert!(
+        text.contains("deleted before its status was written"),
+        "{text}"
+    );
+    assert!(!text.contains("going not found"), "{text}");
 }

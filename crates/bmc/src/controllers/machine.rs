@@ -120,7 +120,7 @@ impl Reconcile<Machine> for MachineReconciler {
         let mut rv = m.metadata.resource_version.clone();
         if m.status.as_ref() != Some(&new) {
             info!(machine = %format!("{ns}/{name}"), ?power, contactable, "machine status changed");
-            let written = self
+            let written = match self
                 .machines
                 .modify_status(ns, name, |fresh| {
                     let s =
@@ -128,7 +128,21 @@ impl Reconcile<Machine> for MachineReconciler {
                     fresh.status = Some(s);
                 })
                 .await
-                .map_err(Error::store(format!("update Machine {ns}/{name} status")))?;
+            {
+                Ok(written) => written,
+                Err(e) if e.is_not_found() => {
+                    // Deleted while its BMC was asked (a move deletes the source's BMC
+                    // Machines once their copies exist): nothing left to report on.
+                    debug!(machine = %format!("{ns}/{name}"), "deleted before its status was written");
+                    self.checked().remove(key);
+                    return Ok(Next::Done);
+                }
+                Err(e) => {
+                    return Err(Error::store(format!("update Machine {ns}/{name} status"))(
+                        e,
+                    ));
+                }
+            };
             rv = written.metadata.resource_version;
         }
         if let Some(e) = secret_error {
