@@ -412,8 +412,8 @@ impl Write {
     }
 }
 
-/// What a commit's transaction does to one key, kept to learn its outcome when the answer
-/// was lost.
+/// What a commit's transaction does to one key ([`KeyState::write`]), to learn its outcome
+/// when the answer was lost.
 #[derive(Debug)]
 struct Planned {
     /// The revision the transaction compares against (0: absent).
@@ -489,6 +489,21 @@ struct KeyState {
     /// The object now (`None`: absent), and whether this commit wrote it.
     object: Option<DynamicObject>,
     written: bool,
+}
+
+impl KeyState {
+    /// What the commit's transaction does to the key: `Some(Some(value))` puts the
+    /// encoded object, `Some(None)` deletes it, `None` leaves it (only compares it).
+    fn write(&self) -> Result<Option<Option<String>>> {
+        if !self.written {
+            return Ok(None);
+        }
+        Ok(match &self.object {
+            Some(obj) => Some(Some(encode(obj)?)),
+            None if self.read_rev != 0 => Some(None),
+            None => None,
+        })
+    }
 }
 
 impl EtcdStore {
@@ -761,32 +776,17 @@ impl EtcdStore {
             }
             let mut compares = Vec::with_capacity(keys.len());
             let mut ops = Vec::new();
-            let mut planned = Vec::with_capacity(keys.len());
             for (key, state) in keys.iter().zip(&states) {
                 compares.push(if state.read_rev == 0 {
                     Compare::version(key.clone(), CompareOp::Equal, 0)
                 } else {
                     Compare::mod_revision(key.clone(), CompareOp::Equal, state.read_rev)
                 });
-                let mut plan = Planned {
-                    read_rev: state.read_rev,
-                    write: None,
-                };
-                if state.written {
-                    match &state.object {
-                        Some(obj) => {
-                            let value = encode(obj)?.into_bytes();
-                            ops.push(TxnOp::put(key.clone(), value.clone(), None));
-                            plan.write = Some(Some(value));
-                        }
-                        None if state.read_rev != 0 => {
-                            ops.push(TxnOp::delete(key.clone(), None));
-                            plan.write = Some(None);
-                        }
-                        None => {}
-                    }
+                match state.write()? {
+                    Some(Some(value)) => ops.push(TxnOp::put(key.clone(), value, None)),
+                    Some(None) => ops.push(TxnOp::delete(key.clone(), None)),
+                    None => {}
                 }
-                planned.push(plan);
             }
             let txn = Txn::new().when(compares).and_then(ops);
             let rev = match self.commit_txn(txn).await? {
@@ -801,6 +801,16 @@ impl EtcdStore {
                     // The request may or may not have been applied (the member died or lost
                     // its leader under it): the keys say which, since the transaction was
                     // guarded by their revisions.
+                    // What was sent, encoded again (the same bytes) only on this rare path.
+                    let planned = states
+                        .iter()
+                        .map(|state| {
+                            Ok(Planned {
+                                read_rev: state.read_rev,
+                                write: state.write()?.map(|w| w.map(String::into_bytes)),
+                            })
+                        })
+                        .collect::<Result<Vec<_>>>()?;
                     let (now, header_rev) = self.read_keys_at(&keys).await?;
                     match outcome(&planned, &now) {
                         Outcome::NotApplied if tokio::time::Instant::now() < unknown_deadline => {
