@@ -27,6 +27,8 @@ struct Freezer {
     inner: SharedStore,
     trigger: Trigger,
     frozen: Arc<AtomicBool>,
+    /// Set once the tripping write is committed: the "process" is dead from then on.
+    dead: Arc<AtomicBool>,
 }
 
 impl Freezer {
@@ -59,6 +61,7 @@ impl Store for Freezer {
         }
         let written = self.inner.update_status(obj).await?;
         if last {
+            self.dead.store(true, Ordering::SeqCst);
             self.gate().await;
         }
         Ok(written)
@@ -104,17 +107,20 @@ fn task_named(obj: &DynamicObject, name: &str) -> Option<Task> {
         .flatten()
 }
 
-/// Runs the service on a freezing store until it freezes, then stops it.
+/// Runs the service on a freezing store until it freezes and the tripping write is
+/// committed (the write happens after the freeze, so waiting for the freeze alone would let
+/// the test read the store before that write), then stops it.
 async fn run_until_frozen(store: &SharedStore, trigger: Trigger) {
-    let frozen = Arc::new(AtomicBool::new(false));
+    let dead = Arc::new(AtomicBool::new(false));
     let freezer: SharedStore = Arc::new(Freezer {
         inner: store.clone(),
         trigger,
-        frozen: frozen.clone(),
+        frozen: Arc::new(AtomicBool::new(false)),
+        dead: dead.clone(),
     });
     let service = tokio::spawn(ironbell_bmc::run(freezer, config()));
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !frozen.load(Ordering::SeqCst) {
+    while !dead.load(Ordering::SeqCst) {
         assert!(Instant::now() < deadline, "the trigger never fired");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
