@@ -86,10 +86,11 @@ impl DynamicObject {
             return Err(err("kind".into(), format!("object is a {}", self.types)));
         }
         let text = self.to_json().map_err(|e| err(".".into(), e.to_string()))?;
-        let mut de = serde_json::Deserializer::from_str(&text);
-        serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let path = e.path().to_string();
-            let message = e.into_inner().to_string();
+        // Plain serde_json, and the path from the error's position only when it fails
+        // (crate::error_path says why not serde_path_to_error).
+        serde_json::from_str(&text).map_err(|e| {
+            let path = crate::error_path::of(&text, &e);
+            let message = e.to_string();
             if K::KIND == crate::corev1::Secret::KIND {
                 let message = crate::document::redact_secret_message(&path, &message);
                 err(path, message)

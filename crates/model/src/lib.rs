@@ -22,6 +22,7 @@ pub mod columns;
 pub mod corev1;
 pub mod document;
 mod dynamic;
+mod error_path;
 pub mod jsonpath;
 mod meta;
 pub mod names;

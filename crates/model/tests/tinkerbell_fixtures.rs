@@ -876,90 +876,9 @@ fn kinds_are_found_by_their_aliases() {
 // ---------------------------------------------------------------------------------------
 // Every property of every v1alpha1 CRD is accepted, with its type
 
-/// A value for `schema` with every property filled in (one entry per map, one item per
-/// list), so that a typed kind missing or misnaming any CRD property fails to parse.
-fn sample(schema: &serde_json::Value) -> serde_json::Value {
-    sample_named("", schema)
-}
-
-/// A valid string for a property ironbell keeps as a typed value (an address, a mask, a
-/// network, a time), where the CRD says only `type: string`.
-fn typed_string(key: &str, schema: &serde_json::Value) -> Option<&'static str> {
-    if schema.get("type").and_then(serde_json::Value::as_str) != Some("string") {
-        return None;
-    }
-    if schema.get("format").and_then(serde_json::Value::as_str) == Some("date-time") {
-        return Some("2024-01-02T03:04:05Z");
-    }
-    Some(match key {
-        "mac" => "00:50:56:aa:bb:01",
-        "address" => "10.0.0.11",
-        "netmask" => "255.255.255.0",
-        "gateway" => "10.0.0.1",
-        "router" => "10.0.0.254",
-        "destination_descriptor" => "10.1.0.0/16",
-        "name_servers" | "time_servers" => "1.1.1.1",
-        _ => return None,
-    })
-}
-
-fn sample_named(key: &str, schema: &serde_json::Value) -> serde_json::Value {
-    use serde_json::{Value, json};
-    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-        return Value::Object(
-            props
-                .iter()
-                .map(|(k, s)| (k.clone(), sample_named(k, s)))
-                .collect(),
-        );
-    }
-    if let Some(extra) = schema.get("additionalProperties").filter(|v| v.is_object()) {
-        return json!({ "key": sample(extra) });
-    }
-    if let Some(typed) = typed_string(key, schema) {
-        return json!(typed);
-    }
-    if let Some(first) = schema
-        .get("enum")
-        .and_then(Value::as_array)
-        .and_then(|e| e.first())
-    {
-        return first.clone();
-    }
-    if schema.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true)) {
-        return json!(1);
-    }
-    match schema.get("type").and_then(Value::as_str) {
-        Some("object") => json!({}),
-        Some("array") => json!([sample_named(key, &schema["items"])]),
-        Some("integer") => json!(1),
-        Some("boolean") => json!(true),
-        Some("string") => json!("x"),
-        other => panic!("unexpected schema type {other:?} in {schema}"),
-    }
-}
-
 #[test]
 fn every_crd_property_is_accepted() {
-    let dir = tinkerbell_dir().join("crd/bases/v1alpha1");
-    for file in [
-        "tinkerbell.org_hardware.yaml",
-        "tinkerbell.org_templates.yaml",
-        "tinkerbell.org_workflows.yaml",
-        "bmc.tinkerbell.org_machines.yaml",
-        "bmc.tinkerbell.org_jobs.yaml",
-        "bmc.tinkerbell.org_tasks.yaml",
-    ] {
-        let text = std::fs::read_to_string(dir.join(file)).expect("CRD readable");
-        let crd: serde_json::Value = serde_yaml_ng::from_str(&text).expect("CRD parses");
-        let group = crd["spec"]["group"].as_str().expect("group");
-        let kind = crd["spec"]["names"]["kind"].as_str().expect("kind");
-        let version = &crd["spec"]["versions"][0];
-        assert_eq!(version["name"], "v1alpha1", "{file}");
-        let mut obj = sample(&version["schema"]["openAPIV3Schema"]);
-        obj["apiVersion"] = format!("{group}/v1alpha1").into();
-        obj["kind"] = kind.into();
-        obj["metadata"] = serde_json::json!({ "name": "everything", "namespace": "default" });
+    for (file, obj) in common::tinkerbell_crd_samples() {
         let json = serde_json::to_string(&obj).expect("json");
         let n = assert_text_round_trip(&json).len();
         assert_eq!(n, 1, "{file}");
