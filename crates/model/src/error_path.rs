@@ -31,11 +31,14 @@ enum Frame {
 /// The path of the value that `error` (from deserializing `text`) is about; `.` when it is
 /// the whole text or the error has no position.
 pub(crate) fn of(text: &str, error: &serde_json::Error) -> String {
-    let Some(at) = offset(text, error.line(), error.column()) else {
-        return ".".into();
-    };
-    let message = error.to_string();
-    let text = text.as_bytes();
+    match offset(text, error.line(), error.column()) {
+        Some(at) => path(text.as_bytes(), at, &error.to_string()),
+        None => ".".into(),
+    }
+}
+
+/// The path of what an error placed at byte `at` of `text`, saying `message`, is about.
+fn path(text: &[u8], at: usize, message: &str) -> String {
     if message.starts_with("trailing characters") {
         // A visitor left elements of an array (or object) unread: the error is placed on
         // the first of them, and it is about the container.
@@ -156,28 +159,29 @@ fn unescape(quoted: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    fn path(text: &str, at: &str) -> String {
-        let end = text.find(at).expect("marker") + at.len();
-        let (mut stack, pending) = frames_at(text.as_bytes(), end);
-        if let (Some(key), Some(Frame::Object { key: open @ None })) = (pending, stack.last_mut()) {
-            *open = Some(key);
-        }
-        render(&stack)
+    /// The path of an error placed right after the first `marker` in `text`.
+    fn after(text: &str, marker: &str, message: &str) -> String {
+        let at = text.find(marker).expect("marker") + marker.len();
+        path(text.as_bytes(), at, message)
     }
 
     #[test]
     fn paths_at_positions() {
         let t = r#"{"spec":{"a":[{"b":1},{"c":"x,}]"}],"d\"q":2},"e":{}}"#;
-        assert_eq!(path(t, r#"{"spec":{"a":[{"b":1"#), "spec.a[0].b");
-        assert_eq!(path(t, r#"{"c":"x,}]""#), "spec.a[1].c");
-        assert_eq!(path(t, r#""x,}]"}"#), "spec.a[1]");
-        assert_eq!(path(t, r#""x,}]"}]"#), "spec.a");
-        assert_eq!(path(t, r#""d\"q""#), "spec.d\"q");
-        assert_eq!(path(t, r#""d\"q":2"#), "spec.d\"q");
-        assert_eq!(path(t, r#""e":{}"#), "e");
-        assert_eq!(path(t, r#""e":{}}"#), ".");
-        assert_eq!(render(&frames_at(b"", 0).0), ".");
-        assert_eq!(render(&frames_at(br#"{"a":[1,2"#, 100).0), "a[1]");
+        let value = |marker| after(t, marker, "invalid type");
+        assert_eq!(value(r#"{"spec":{"a":[{"b":1"#), "spec.a[0].b");
+        assert_eq!(value(r#"{"c":"x,}]""#), "spec.a[1].c");
+        assert_eq!(value(r#""x,}]"}"#), "spec.a[1]");
+        assert_eq!(value(r#""x,}]"}]"#), "spec.a");
+        assert_eq!(value(r#""d\"q""#), "spec.d\"q");
+        assert_eq!(after(t, r#""d\"q""#, "unknown variant `d\"q`"), "spec");
+        assert_eq!(value(r#""d\"q":2"#), "spec.d\"q");
+        assert_eq!(value(r#""e":{}"#), "e");
+        assert_eq!(value(r#""e":{}}"#), ".");
+        // Placed on the first element left unread (`{"c"...`): about the array.
+        assert_eq!(after(t, r#"{"b":1},{"#, "trailing characters"), "spec.a");
+        assert_eq!(path(b"", 0, ""), ".");
+        assert_eq!(path(br#"{"a":[1,2"#, 100, ""), "a[1]");
     }
 
     #[test]
