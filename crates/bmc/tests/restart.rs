@@ -26,7 +26,7 @@ type Trigger = Box<dyn Fn(&DynamicObject) -> bool + Send + Sync>;
 struct Freezer {
     inner: SharedStore,
     trigger: Trigger,
-    frozen: Arc<AtomicBool>,
+    frozen: AtomicBool,
     /// Set once the tripping write is committed: the "process" is dead from then on.
     dead: Arc<AtomicBool>,
 }
@@ -115,7 +115,7 @@ async fn run_until_frozen(store: &SharedStore, trigger: Trigger) {
     let freezer: SharedStore = Arc::new(Freezer {
         inner: store.clone(),
         trigger,
-        frozen: Arc::new(AtomicBool::new(false)),
+        frozen: AtomicBool::new(false),
         dead: dead.clone(),
     });
     let service = tokio::spawn(ironbell_bmc::run(freezer, config()));
