@@ -479,12 +479,17 @@ fn parse_counter(value: &[u8]) -> (u64, u64) {
 async fn counter_value(store: &EtcdStore, counter: &str) -> u64 {
     let deadline = Instant::now() + PATIENCE;
     loop {
-        if let Ok(mut client) = store.client().await
-            && let Ok(r) = client.get(counter, None).await
-        {
-            return r.kvs().first().map_or(0, |kv| parse_counter(kv.value()).1);
-        }
-        assert!(Instant::now() < deadline, "the counter could not be read");
+        let error = match store.client().await {
+            Ok(mut client) => match client.get(counter, None).await {
+                Ok(r) => return r.kvs().first().map_or(0, |kv| parse_counter(kv.value()).1),
+                Err(e) => e.to_string(),
+            },
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            Instant::now() < deadline,
+            "the counter could not be read within {PATIENCE:?}; the last error: {error}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -546,6 +551,10 @@ async fn one_leader_while_etcd_members_die() {
         Some(l) if l != 0 => l,
         _ => 1,
     };
+    cluster
+        .check_identities()
+        .await
+        .expect("three members answer");
     eprintln!("killing etcd member {victim}; replica-a leads through member 0");
     cluster.members[victim].kill();
     assert!(advances(10).await, "no progress after member {victim} died");

@@ -67,7 +67,7 @@ pub struct Cluster {
     pub tls: Option<TlsConfig>,
     /// The members' `--max-txn-ops`, when not etcd's default; stores are given it.
     pub max_txn_ops: Option<usize>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 /// TLS for the members' client URLs: `(server certificate, server key, CA that signed
@@ -110,11 +110,25 @@ fn spawn(
     Ok(ChildGuard::new(child))
 }
 
+/// A loopback port free now and not handed out before by this process: the kernel may
+/// offer a port again once its probe listener is closed, and two members (of clusters that
+/// parallel tests start) given the same port would leave one of them dead while the other
+/// answers for it.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free loopback port");
+        let mut given = GIVEN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 fn scratch_dir() -> tempfile::TempDir {
@@ -205,6 +219,14 @@ impl Cluster {
             .map(|m| format!("{}={}", m.name, m.peer_url))
             .collect();
         let initial = initial.join(",");
+        // Unique per cluster: a member of another test's cluster reached by mistake belongs
+        // to another cluster ID, which the identity check below sees.
+        let token = format!(
+            "ironbell-test-{}",
+            dir.path()
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        );
         for m in &mut members {
             let data: PathBuf = dir.path().join(&m.name);
             let log = dir.path().join(format!("{}.log", m.name));
@@ -226,7 +248,7 @@ impl Cluster {
                 "--initial-cluster-state",
                 "new",
                 "--initial-cluster-token",
-                "ironbell-test",
+                &token,
                 "--heartbeat-interval",
                 "50",
                 "--election-timeout",
@@ -236,7 +258,7 @@ impl Cluster {
                 "--logger",
                 "zap",
                 "--log-level",
-                "warn",
+                "info",
             ]
             .iter()
             .map(Into::into)
@@ -264,7 +286,7 @@ impl Cluster {
             members,
             tls: tls.map(|t| t.client.clone()),
             max_txn_ops,
-            _dir: dir,
+            dir,
         };
         for m in &cluster.members {
             let store = cluster.store_on(&[m.endpoint()], "/probe");
@@ -293,13 +315,45 @@ impl Cluster {
             })
             .await;
             if !up {
-                let log =
-                    std::fs::read_to_string(cluster._dir.path().join(format!("{}.log", m.name)))
-                        .unwrap_or_default();
-                return Err(format!("member {} did not answer: {log}", m.name));
+                return Err(format!(
+                    "member {} did not answer:\n{}",
+                    m.name,
+                    cluster.log_tail(m)
+                ));
             }
         }
+        if netns.is_none() {
+            cluster.check_identities().await?;
+        }
         Ok(cluster)
+    }
+
+    /// Checks that each member's client URL is answered by that member of this cluster
+    /// (its name, one cluster ID for all).
+    pub async fn check_identities(&self) -> Result<(), String> {
+        let mut cluster_id = None;
+        for m in &self.members {
+            let store = self.store_on(&[m.endpoint()], "/probe");
+            let mut client = store.client().await.map_err(|e| e.to_string())?;
+            let status = client.status().await.map_err(|e| e.to_string())?;
+            let header = status.header().ok_or("a status without a header")?;
+            let list = client.member_list().await.map_err(|e| e.to_string())?;
+            let name = list
+                .members()
+                .iter()
+                .find(|x| x.id() == header.member_id())
+                .map(|x| x.name().to_string());
+            if name.as_deref() != Some(m.name.as_str()) {
+                return Err(format!(
+                    "{} is answered by member {name:?}, not {}",
+                    m.client_url, m.name
+                ));
+            }
+            if *cluster_id.get_or_insert(header.cluster_id()) != header.cluster_id() {
+                return Err(format!("{} belongs to another cluster", m.client_url));
+            }
+        }
+        Ok(())
     }
 
     /// Every member's `host:port`.
@@ -337,6 +391,68 @@ impl Cluster {
             .name()
             .to_string();
         self.members.iter().position(|m| m.name == name)
+    }
+}
+
+/// How many of each member's last notable log lines a failing test prints.
+const LOG_TAIL: usize = 20;
+
+/// One line of a member's JSON log, shortened to its time, level, message and error, when
+/// it is notable: a warning or worse, or a Raft event (votes, elections, leader changes).
+fn notable(line: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str).unwrap_or("");
+    let level = field("level");
+    if level == "info" && !field("caller").starts_with("raft/") {
+        return None;
+    }
+    let time = field("ts").split('T').nth(1).unwrap_or("");
+    let error = field("error");
+    let error = if error.is_empty() {
+        String::new()
+    } else {
+        format!(" ({error})")
+    };
+    Some(format!("{time} {level} {}{error}", field("msg")))
+}
+
+impl Cluster {
+    /// Each member's last [`LOG_TAIL`] notable log lines (elections, leader changes,
+    /// lost peers, slow disk or heartbeats): what a failing test prints, so that a failure
+    /// in CI says what etcd was doing.
+    pub fn log_tails(&self) -> String {
+        let mut out = String::new();
+        for m in &self.members {
+            let state = if m.child.is_some() {
+                "running"
+            } else {
+                "killed"
+            };
+            out.push_str(&format!(
+                "--- etcd member {} ({state}), its last notable log lines:\n",
+                m.name
+            ));
+            out.push_str(&self.log_tail(m));
+        }
+        out
+    }
+
+    /// The last [`LOG_TAIL`] notable lines of `member`'s log, one per line.
+    fn log_tail(&self, member: &Member) -> String {
+        let log = std::fs::read_to_string(self.dir.path().join(format!("{}.log", member.name)))
+            .unwrap_or_default();
+        let lines: Vec<String> = log.lines().filter_map(notable).collect();
+        let from = lines.len().saturating_sub(LOG_TAIL);
+        lines[from..].iter().map(|l| format!("{l}\n")).collect()
+    }
+}
+
+impl Drop for Cluster {
+    /// A test that panics while the cluster runs prints the members' log tails.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("{}", self.log_tails());
+        }
     }
 }
 
