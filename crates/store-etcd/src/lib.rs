@@ -89,6 +89,9 @@
 //!   frozen member) is closed by HTTP/2 keepalive (a ping every 5 s, 3 s to answer), and
 //!   watches on it resume on a new one (`tests/cluster.rs`).
 //!   [`EtcdStore::probe`] is the one-request health check replicas run every second.
+//!   With several endpoints, requests keep off a member that stopped answering its status
+//!   probes and come back when it answers (the `routing` module,
+//!   [`EtcdStore::routed_endpoints`]).
 //!
 //! ## Secrets
 //!
@@ -100,6 +103,7 @@
 pub mod election;
 mod keys;
 pub mod membership;
+mod routing;
 mod watch;
 
 pub use election::{Election, ElectionConfig, ElectionError, Leader, Leadership, LossReason};
@@ -231,6 +235,8 @@ struct Inner {
     config: Config,
     prefix: Prefix,
     client: OnceCell<Client>,
+    /// Which endpoints requests go to (see the `routing` module).
+    routes: Arc<routing::Routes>,
     /// Whether the last [`EtcdStore::probe`] failed.
     unreachable: std::sync::atomic::AtomicBool,
 }
@@ -521,11 +527,15 @@ impl EtcdStore {
             }
         }
         let prefix = Prefix::new(&config.prefix).map_err(ConfigError::Prefix)?;
+        let endpoints = (config.endpoints.iter())
+            .map(|e| routing::normalize(e, config.tls.is_some()))
+            .collect();
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
                 prefix,
                 client: OnceCell::new(),
+                routes: Arc::new(routing::Routes::new(endpoints)),
                 unreachable: std::sync::atomic::AtomicBool::new(false),
             }),
         })
@@ -551,17 +561,34 @@ impl EtcdStore {
                 let mut options = ConnectOptions::new()
                     .with_connect_timeout(config.connect_timeout)
                     .with_timeout(config.request_timeout)
-                    .with_keep_alive(Duration::from_secs(5), Duration::from_secs(3))
-                    .with_require_leader(true);
+                    .with_keep_alive(Duration::from_secs(5), Duration::from_secs(3));
                 if let Some(tls) = &config.tls {
                     options = options.with_tls(tls_options(tls)?);
                 }
-                Client::connect(&config.endpoints, Some(options))
-                    .await
-                    .map_err(|e| self.failed("connecting", &e))
+                let endpoints = self.inner.routes.routed();
+                let client =
+                    Client::connect(&endpoints, Some(options.clone().with_require_leader(true)))
+                        .await
+                        .map_err(|e| self.failed("connecting", &e))?;
+                if endpoints.len() > 1 {
+                    routing::watch(
+                        Arc::downgrade(&self.inner),
+                        client.clone(),
+                        self.inner.routes.clone(),
+                        options,
+                        config.connect_timeout,
+                    );
+                }
+                Ok::<_, StoreError>(client)
             })
             .await?;
         Ok(client.clone())
+    }
+
+    /// The endpoints requests go to now, as URLs: every endpoint but those whose member
+    /// did not answer its last status probe (see the `routing` module; never none).
+    pub fn routed_endpoints(&self) -> Vec<String> {
+        self.inner.routes.routed()
     }
 
     async fn kv(&self) -> Result<KvClient> {
