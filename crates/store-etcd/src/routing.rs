@@ -5,7 +5,7 @@
 //! sent there fails with that connection's error (at once for a closed port, after
 //! [`Config::connect_timeout`](crate::Config::connect_timeout) for a powered-off machine)
 //! and must be retried. With one member of three killed, 3 to 9 of 20 requests failed so
-//! in seven runs (`tests/cluster.rs`, `requests_keep_off_members_that_do_not_answer`).
+//! in eleven runs (`tests/cluster.rs`, `requests_keep_off_members_that_do_not_answer`).
 //!
 //! So when a store has several endpoints, [`watch`] asks each member for its status every
 //! [`PROBE_INTERVAL`] on a connection of its own, and takes a member that does not answer
