@@ -131,6 +131,11 @@ fn free_port() -> u16 {
     }
 }
 
+/// Where the member `name` of a cluster in `dir` logs.
+fn log_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.log"))
+}
+
 fn scratch_dir() -> tempfile::TempDir {
     let shm = Path::new("/dev/shm");
     if shm.is_dir()
@@ -229,7 +234,7 @@ impl Cluster {
         );
         for m in &mut members {
             let data: PathBuf = dir.path().join(&m.name);
-            let log = dir.path().join(format!("{}.log", m.name));
+            let log = log_path(dir.path(), &m.name);
             let args: Vec<std::ffi::OsString> = [
                 "--name",
                 &m.name,
@@ -439,8 +444,8 @@ impl Cluster {
 
     /// The last [`LOG_TAIL`] notable lines of `member`'s log, one per line.
     fn log_tail(&self, member: &Member) -> String {
-        let log = std::fs::read_to_string(self.dir.path().join(format!("{}.log", member.name)))
-            .unwrap_or_default();
+        let log =
+            std::fs::read_to_string(log_path(self.dir.path(), &member.name)).unwrap_or_default();
         let lines: Vec<String> = log.lines().filter_map(notable).collect();
         let from = lines.len().saturating_sub(LOG_TAIL);
         lines[from..].iter().map(|l| format!("{l}\n")).collect()
