@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the benchmarks' scripts. `bench_build REPO CARGO-ARGS...` builds with cargo in
 # the profile BENCH_PROFILE names and prints the directory of its binaries:
 #   release (default)  the figures: optimised, as shipped;

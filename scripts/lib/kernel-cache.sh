@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The kernel cache shared by hookos/build.sh and os-image/build.sh (sourced, not run).
 #
 # Both builds use the kernel of Debian's linux-image-amd64: the .deb is downloaded once into
