@@ -10,7 +10,8 @@
 //!
 //! `power ... status` is the exception: it is a read with no side effect, so it asks the
 //! BMC directly (through the same providers and credentials) and prints what it says now,
-//! where the Machine's `status.powerState` may be up to 3 minutes old.
+//! where the Machine's `status.powerState` is read every 3 minutes and after each Job (a
+//! change made outside ironbell, at the BMC's own web page, shows there only later).
 //!
 //! Start at [`power`] and [`boot`].
 

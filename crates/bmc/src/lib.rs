@@ -73,10 +73,11 @@ impl Default for Config {
 pub async fn run(store: SharedStore, config: Config) {
     let config = Arc::new(config);
     let n = config.concurrency.max(1);
-    let machines = Controller::<Machine>::new("bmc-machine", store.clone()).run(
-        Arc::new(MachineReconciler::new(store.clone(), config.clone())),
-        n,
-    );
+    let machine_reconciler = Arc::new(MachineReconciler::new(store.clone(), config.clone()));
+    let woken = machine_reconciler.clone();
+    let machines = Controller::<Machine>::new("bmc-machine", store.clone())
+        .watches::<Job>(move |key, job| woken.job_ended(key, job))
+        .run(machine_reconciler, n);
     let jobs = Controller::<Job>::new("bmc-job", store.clone())
         .watches::<Task>(task_owner)
         .run(

@@ -21,6 +21,11 @@ pub fn has(conditions: Option<&[JobCondition]>, type_: &str, status: &str) -> bo
         .is_some_and(|c| c.status == status)
 }
 
+/// Whether a Job (or Task) has ended: `Completed` or `Failed` is `True`.
+pub fn ended(conditions: Option<&[JobCondition]>) -> bool {
+    has(conditions, JobCondition::COMPLETED, TRUE) || has(conditions, JobCondition::FAILED, TRUE)
+}
+
 /// Rufio's Job/Task `SetCondition`: sets the status (and message, if given) of the
 /// condition of `type_`, appending it if absent.
 pub fn set(status: &mut JobStatus, type_: &str, value: &str, message: Option<String>) {

@@ -49,6 +49,18 @@ pub fn task_owner(key: &ObjectKey, task: Option<&Task>) -> Vec<ObjectKey> {
         .unwrap_or_default()
 }
 
+/// The Machine a Job names: `spec.machineRef`, in the Job's namespace when the reference
+/// has none.
+pub fn machine_of(job: &Job) -> ObjectKey {
+    let mref = &job.spec.machine_ref;
+    let ns = if mref.namespace.is_empty() {
+        job.metadata.namespace()
+    } else {
+        &mref.namespace
+    };
+    (ns.to_string(), mref.name.clone())
+}
+
 fn controller_of(task: &Task) -> Option<&OwnerReference> {
     task.metadata
         .owner_references
@@ -106,13 +118,8 @@ impl JobReconciler {
             }
         }
         self.write(job, new).await?;
-        let mref = &job.spec.machine_ref;
-        let machine_ns = if mref.namespace.is_empty() {
-            ns
-        } else {
-            &mref.namespace
-        };
-        let machine = ObjectReference::to::<Machine>(machine_ns, &mref.name);
+        let (machine_ns, machine_name) = machine_of(job);
+        let machine = ObjectReference::to::<Machine>(&machine_ns, &machine_name);
         let tasks = job.spec.tasks.len();
         match failure {
             Some(msg) => self
@@ -210,9 +217,7 @@ impl Reconcile<Job> for JobReconciler {
             return Ok(Next::Done);
         }
         let conditions = job.status.as_ref().and_then(|s| s.conditions.as_deref());
-        if status::has(conditions, JobCondition::COMPLETED, TRUE)
-            || status::has(conditions, JobCondition::FAILED, TRUE)
-        {
+        if status::ended(conditions) {
             return Ok(Next::Done);
         }
 

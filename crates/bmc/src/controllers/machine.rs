@@ -12,21 +12,26 @@
 //! - The reconcile that our own status write triggers does not contact the BMC again: the
 //!   reconciler remembers the `resourceVersion` it wrote and when, and waits out the
 //!   interval.
+//! - A Job that ends (`Completed` or `Failed`) wakes the Machine it names, whose power
+//!   state is then read at once instead of at the end of the interval
+//!   ([`MachineReconciler::job_ended`]): after a power change the status is right within
+//!   a second, where Rufio's can be 3 minutes old. Each Job does this once.
 //! - A missing or incomplete Secret also sets `Contactable=False` with the reason (Rufio
 //!   only returns the error); the reconcile is then retried with backoff.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ironbell_controller::{Next, Reconcile};
-use ironbell_model::bmc::{Machine, PowerState};
+use ironbell_model::bmc::{Job, Machine, PowerState};
 use ironbell_model::corev1::Secret;
 use ironbell_store::reflector::ObjectKey;
 use ironbell_store::{Api, SharedStore};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use super::job::machine_of as job_machine;
 use super::{Error, credentials};
 use crate::{Config, provider, status};
 
@@ -37,6 +42,12 @@ pub struct MachineReconciler {
     config: Arc<Config>,
     /// Per machine: the resourceVersion last written or found current, and when.
     checked: Mutex<HashMap<ObjectKey, (Option<String>, Instant)>>,
+    /// The Jobs seen ended, so that each wakes its Machine once.
+    ended_jobs: Mutex<HashSet<ObjectKey>>,
+    /// Machines whose next reconcile reads the BMC even within the interval (a Job of
+    /// theirs ended). A set, not a removal from `checked`: a reconcile already under way
+    /// when the Job ended would put its older reading back.
+    due: Mutex<HashSet<ObjectKey>>,
 }
 
 impl MachineReconciler {
@@ -47,14 +58,31 @@ impl MachineReconciler {
             secrets: Api::new(store),
             config,
             checked: Mutex::default(),
+            ended_jobs: Mutex::default(),
+            due: Mutex::default(),
         }
     }
 
-    fn checked(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectKey, (Option<String>, Instant)>> {
-        match self.checked.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
+    /// For `Controller::watches::<Job>`: the first time a Job is seen ended (`Completed`
+    /// or `Failed`), the Machine it names, with its power state due for a fresh read;
+    /// nothing for a Job still running, one seen ended before, or a deleted one.
+    pub fn job_ended(&self, key: &ObjectKey, job: Option<&Job>) -> Vec<ObjectKey> {
+        let mut ended = lock(&self.ended_jobs);
+        let Some(job) = job else {
+            ended.remove(key);
+            return Vec::new();
+        };
+        let conditions = job.status.as_ref().and_then(|s| s.conditions.as_deref());
+        if !status::ended(conditions) || !ended.insert(key.clone()) {
+            return Vec::new();
         }
+        let machine = job_machine(job);
+        lock(&self.due).insert(machine.clone());
+        vec![machine]
+    }
+
+    fn checked(&self) -> MutexGuard<'_, HashMap<ObjectKey, (Option<String>, Instant)>> {
+        lock(&self.checked)
     }
 
     /// Connects and reads the power state: (power, contactable, message).
@@ -97,6 +125,7 @@ impl Reconcile<Machine> for MachineReconciler {
             Ok(m) => m,
             Err(e) if e.is_not_found() => {
                 self.checked().remove(key);
+                lock(&self.due).remove(key);
                 return Ok(Next::Done);
             }
             Err(e) => return Err(Error::store(format!("get Machine {ns}/{name}"))(e)),
@@ -105,7 +134,9 @@ impl Reconcile<Machine> for MachineReconciler {
             return Ok(Next::Done);
         }
         let interval = self.config.machine_interval;
-        if let Some((rv, at)) = self.checked().get(key)
+        let due = lock(&self.due).remove(key);
+        if !due
+            && let Some((rv, at)) = self.checked().get(key)
             && *rv == m.metadata.resource_version
             && at.elapsed() < interval
         {
@@ -151,5 +182,77 @@ impl Reconcile<Machine> for MachineReconciler {
         }
         self.checked().insert(key.clone(), (rv, Instant::now()));
         Ok(Next::After(interval.max(Duration::from_millis(1))))
+    }
+}
+
+/// Locks `m`, also after a panic elsewhere (the maps stay usable: each update is one call).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use ironbell_model::ObjectMeta;
+    use ironbell_model::bmc::{JobCondition, JobSpec, JobStatus, MachineRef};
+
+    fn job(machine_ns: &str, condition: Option<&str>) -> Job {
+        Job {
+            metadata: ObjectMeta::named("ns", "j"),
+            spec: JobSpec {
+                machine_ref: MachineRef {
+                    name: "m".into(),
+                    namespace: machine_ns.into(),
+                },
+                tasks: Vec::new(),
+            },
+            status: condition.map(|c| JobStatus {
+                conditions: Some(vec![JobCondition {
+                    type_: c.into(),
+                    status: "True".into(),
+                    message: None,
+                }]),
+                ..JobStatus::default()
+            }),
+            ..Job::default()
+        }
+    }
+
+    #[test]
+    fn each_ended_job_wakes_its_machine_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ironbell_store_sqlite::SqliteStore::open(dir.path().join("s.db")).unwrap();
+        let r = MachineReconciler::new(Arc::new(store), Arc::new(Config::default()));
+        let key: ObjectKey = ("ns".into(), "j".into());
+        let m = |ns: &str| vec![(ns.to_string(), "m".to_string())];
+
+        assert!(r.job_ended(&key, Some(&job("", None))).is_empty());
+        assert!(
+            r.job_ended(&key, Some(&job("", Some("Running"))))
+                .is_empty()
+        );
+        assert!(lock(&r.due).is_empty());
+        // The machineRef's namespace, or the Job's when it has none.
+        assert_eq!(
+            r.job_ended(&key, Some(&job("", Some("Completed")))),
+            m("ns")
+        );
+        assert!(lock(&r.due).contains(&m("ns")[0]));
+        // Seen ended before: nothing more.
+        assert!(
+            r.job_ended(&key, Some(&job("", Some("Completed"))))
+                .is_empty()
+        );
+        // Deleted, then a new Job of the same name fails.
+        assert!(r.job_ended(&key, None).is_empty());
+        assert_eq!(
+            r.job_ended(&key, Some(&job("other", Some("Failed")))),
+            m("other")
+        );
     }
 }

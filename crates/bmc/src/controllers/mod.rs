@@ -1,6 +1,7 @@
 //! The three reconcilers, with Rufio's semantics (differences are listed in each module):
 //!
-//! - [`machine`]: reads each Machine's power state every 3 minutes and keeps
+//! - [`machine`]: reads each Machine's power state every 3 minutes (and when a Job for it
+//!   ends) and keeps
 //!   `status.powerState` and the `Contactable` condition current;
 //! - [`job`]: runs a Job's actions one at a time by creating a Task for each;
 //! - [`task`]: performs one Task's action and confirms power changes.
