@@ -14,8 +14,9 @@
 //!   interval.
 //! - A Job that ends (`Completed` or `Failed`) wakes the Machine it names, whose power
 //!   state is then read at once instead of at the end of the interval
-//!   ([`MachineReconciler::job_ended`]): after a power change the status is right within
-//!   a second, where Rufio's can be 3 minutes old. Each Job does this once.
+//!   ([`MachineReconciler::job_ended`]): after a power change the status follows as
+//!   soon as the BMC has answered, where Rufio's can be 3 minutes old. Each Job does this
+//!   once.
 //! - A missing or incomplete Secret also sets `Contactable=False` with the reason (Rufio
 //!   only returns the error); the reconcile is then retried with backoff.
 

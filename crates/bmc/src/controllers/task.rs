@@ -340,9 +340,7 @@ impl Reconcile<Task> for TaskReconciler {
             return Ok(Next::Done);
         }
         let conditions = task.status.as_ref().and_then(|s| s.conditions.as_deref());
-        if status::has(conditions, JobCondition::FAILED, TRUE)
-            || status::has(conditions, JobCondition::COMPLETED, TRUE)
-        {
+        if status::ended(conditions) {
             self.sent().remove(key);
             return Ok(Next::Done);
         }
