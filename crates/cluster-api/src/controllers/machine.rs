@@ -250,7 +250,12 @@ fn config_ref(m: &Machine) -> Option<&ObjectReference> {
 }
 
 /// Deletes the bootstrap Secret of the `KubeadmConfig` `name` (it carries its name) when
-/// that config owns it.
+/// that config owns it and is gone (or going).
+///
+/// The config is read again *after* the Secret: a caller that found no config may have
+/// looked before a move (or the config's own reconcile) created the config and then its
+/// Secret, owner before owned; finding the Secret means that a config made before it is
+/// visible now, and its Secret stays.
 pub(super) async fn delete_bootstrap_secret(ctx: &Ctx, ns: &str, name: &str) -> Result<(), Error> {
     let Some(s) = ctx.get::<Secret>(ns, name).await? else {
         return Ok(());
@@ -258,9 +263,63 @@ pub(super) async fn delete_bootstrap_secret(ctx: &Ctx, ns: &str, name: &str) -> 
     if !objects::owned_by::<KubeadmConfig>(&s.metadata, name) {
         return Ok(());
     }
+    if ctx
+        .get::<KubeadmConfig>(ns, name)
+        .await?
+        .is_some_and(|c| c.metadata.deletion_timestamp.is_none())
+    {
+        return Ok(());
+    }
     match ctx.api::<Secret>().delete(ns, name).await {
         Ok(_) => Ok(()),
         Err(e) if e.is_not_found() => Ok(()),
         Err(e) => Err(Error::store(format!("deleting Secret {ns}/{name}"))(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+
+    use ironbell_model::ObjectMeta;
+
+    use super::*;
+    use crate::controllers::Options;
+
+    /// A move (or the config's own reconcile) creates the config, then its Secret; a
+    /// reconcile that found no config just before must not delete that Secret.
+    #[tokio::test]
+    async fn a_bootstrap_secret_stays_while_its_config_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ironbell_store_sqlite::SqliteStore::open(dir.path().join("s.db")).unwrap();
+        let ctx = Ctx {
+            store: Arc::new(store),
+            options: Options::default(),
+        };
+        let configs = ctx.api::<KubeadmConfig>();
+        let secrets = ctx.api::<Secret>();
+        let mut cfg = KubeadmConfig {
+            metadata: ObjectMeta::named("ns", "c-0"),
+            ..KubeadmConfig::default()
+        };
+        cfg = configs.create(&cfg).await.unwrap();
+        let mut secret = Secret {
+            metadata: ObjectMeta::named("ns", "c-0"),
+            ..Secret::default()
+        };
+        secret.metadata.owner_references = Some(vec![objects::owner_ref(&cfg, true)]);
+        secrets.create(&secret).await.unwrap();
+
+        delete_bootstrap_secret(&ctx, "ns", "c-0").await.unwrap();
+        assert!(
+            secrets.get("ns", "c-0").await.is_ok(),
+            "deleted while its config exists"
+        );
+
+        configs.delete("ns", "c-0").await.unwrap();
+        delete_bootstrap_secret(&ctx, "ns", "c-0").await.unwrap();
+        assert!(secrets.get("ns", "c-0").await.unwrap_err().is_not_found());
     }
 }
