@@ -33,7 +33,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::job::machine_of as job_machine;
-use super::{Error, credentials};
+use super::{Error, credentials, lock};
 use crate::{Config, provider, status};
 
 /// Reconciles [`Machine`]s; see the module documentation.
@@ -183,14 +183,6 @@ impl Reconcile<Machine> for MachineReconciler {
         }
         self.checked().insert(key.clone(), (rv, Instant::now()));
         Ok(Next::After(interval.max(Duration::from_millis(1))))
-    }
-}
-
-/// Locks `m`, also after a panic elsewhere (the maps stay usable: each update is one call).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
     }
 }
 

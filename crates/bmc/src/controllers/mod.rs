@@ -109,3 +109,12 @@ pub(crate) async fn credentials(
         get(Secret::PASSWORD_KEY)?,
     ))
 }
+
+/// Locks `m`, also after a panic elsewhere: the reconcilers' maps stay usable, since each
+/// update is one call.
+pub(super) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}

@@ -49,7 +49,7 @@ use ironbell_store::{Api, SharedStore};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use super::{Error, credentials};
+use super::{Error, credentials, lock};
 use crate::Config;
 use crate::provider::{self, Bmc, Credentials, Feature};
 use crate::status::{self, TRUE};
@@ -183,10 +183,7 @@ impl TaskReconciler {
     }
 
     fn sent(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectKey, (Option<String>, Instant)>> {
-        match self.sent.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
+        lock(&self.sent)
     }
 
     /// When this process last sent `task`'s action, if it did.
